@@ -1,0 +1,40 @@
+"""taskgroup: decide which tasks should share a neural network under an inference budget.
+
+>>> import taskgroup as tg
+>>> problem = tg.datasets.standley2020(setting=1, split="val")
+>>> plan = tg.solve(problem, budget=2.5)
+"""
+
+from taskgroup import datasets, errors, solvers
+from taskgroup.errors import (
+    InfeasibleBudget,
+    InstanceTooLarge,
+    InvalidArgument,
+    InvalidProblem,
+    SolverError,
+    TaskgroupError,
+)
+from taskgroup.plan import Plan
+from taskgroup.problem import Problem
+from taskgroup.solvers import available_solvers, frontier, minimum_budget, plot_frontier, solve
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Problem",
+    "Plan",
+    "solve",
+    "frontier",
+    "plot_frontier",
+    "minimum_budget",
+    "available_solvers",
+    "datasets",
+    "errors",
+    "solvers",
+    "TaskgroupError",
+    "InvalidProblem",
+    "InvalidArgument",
+    "InfeasibleBudget",
+    "InstanceTooLarge",
+    "SolverError",
+]

@@ -1,0 +1,5 @@
+"""Built-in task suites and published tables."""
+
+from taskgroup.datasets.standley import STANDLEY_SETTINGS, STANDLEY_SPLITS, standley2020, standley2020_table
+
+__all__ = ["standley2020", "standley2020_table", "STANDLEY_SETTINGS", "STANDLEY_SPLITS"]

@@ -1,0 +1,59 @@
+"""The taskgroup exception tree.
+
+Every error raised on purpose by taskgroup derives from :class:`TaskgroupError`. Each class also derives
+from the matching built-in (``ValueError``, ``RuntimeError``) so that plain ``except ValueError`` clauses in
+user code keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "TaskgroupError",
+    "InvalidProblem",
+    "InvalidArgument",
+    "InfeasibleBudget",
+    "InstanceTooLarge",
+    "SolverError",
+]
+
+
+class TaskgroupError(Exception):
+    """Base class of every error taskgroup raises on purpose."""
+
+
+class InvalidProblem(TaskgroupError, ValueError):
+    """The table, dict or arrays a problem is built from are not a valid problem."""
+
+
+class InvalidArgument(TaskgroupError, ValueError):
+    """A function argument has a value that is not accepted."""
+
+
+class InstanceTooLarge(TaskgroupError, ValueError):
+    """A method refuses an instance that is too large for it (e.g. exhaustive search)."""
+
+
+class SolverError(TaskgroupError, RuntimeError):
+    """A solver backend failed in a way that is not the instance's fault."""
+
+
+class InfeasibleBudget(TaskgroupError, ValueError):
+    """No set of networks within the budget serves every task.
+
+    Attributes
+    ----------
+    budget : dict[str, float]
+        The budget that was asked for, per cost resource.
+    minimum_budget : dict[str, float]
+        Per resource, the smallest budget on that resource alone at which a plan serving every task
+        exists. With one resource this is exactly the cheapest full cover: the problem is feasible at
+        this budget and infeasible at any smaller one. With several resources each number is the minimum
+        with the other resources unconstrained, which is necessary but may not be jointly sufficient.
+    """
+
+    def __init__(self, message: str, budget: Mapping[str, float], minimum_budget: Mapping[str, float]):
+        super().__init__(message)
+        self.budget = dict(budget)
+        self.minimum_budget = dict(minimum_budget)

@@ -1,0 +1,262 @@
+"""Plan: the networks a solver chose, which task each serves, what it costs and how sure we are."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from taskgroup.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from taskgroup.problem import Problem
+
+__all__ = ["Plan", "PlanNetwork", "plan_from_selection", "PLAN_SCHEMA", "PLAN_SCHEMA_VERSION"]
+
+PLAN_SCHEMA = "taskgroup.plan"
+PLAN_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PlanNetwork:
+    """One network of a plan: what it is trained on, which tasks it serves in the plan, what it costs."""
+
+    name: str
+    trained_tasks: tuple[str, ...]
+    serves: tuple[str, ...]
+    cost: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The result of a solver (or of :meth:`Problem.evaluate`).
+
+    Attributes
+    ----------
+    networks : tuple of str
+        The chosen networks, in problem order.
+    assignment : dict task -> network
+        The chosen network that serves each task (its best on the task).
+    task_losses : dict task -> float
+        Each task's loss under the plan (in the problem's internal, lower-is-better sense).
+    objective : float
+        ``sum_t w_t * task_losses[t]``; lower is better.
+    cost : dict resource -> float
+        Total cost of the chosen networks per resource.
+    budget : dict resource -> float
+        The budget the plan was solved for (empty for an evaluated set).
+    optimal : bool
+        True only when the solver proved that no plan within the budget has a lower objective.
+    bound : float
+        A proven lower bound on the optimal objective (``-inf`` when none is known).
+    solver : str
+        Name of the method that produced the plan.
+    wall_time : float
+        Seconds the solver ran.
+    nodes : int
+        Branch-and-bound nodes, or iterations/subsets examined; solver-specific.
+    higher_is_better : bool
+        True when the problem's losses are negated scores: see :attr:`score` and :attr:`task_scores`.
+    details : tuple of PlanNetwork
+        Per chosen network: trained task set, tasks served in the plan, cost.
+    """
+
+    networks: tuple[str, ...]
+    assignment: dict[str, str]
+    task_losses: dict[str, float]
+    objective: float
+    cost: dict[str, float]
+    budget: dict[str, float] = field(default_factory=dict)
+    optimal: bool = False
+    bound: float = -math.inf
+    solver: str = ""
+    wall_time: float = 0.0
+    nodes: int = 0
+    higher_is_better: bool = False
+    weights: dict[str, float] = field(default_factory=dict)
+    details: tuple[PlanNetwork, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """``"optimal"`` (proven) or ``"feasible"``."""
+        return "optimal" if self.optimal else "feasible"
+
+    @property
+    def gap(self) -> float:
+        """Relative gap ``(objective - bound) / max(|objective|, 1e-12)``; 0 when proven optimal."""
+        if self.optimal:
+            return 0.0
+        if not math.isfinite(self.bound):
+            return math.inf
+        return max(0.0, (self.objective - self.bound) / max(abs(self.objective), 1e-12))
+
+    @property
+    def score(self) -> float:
+        """The objective in the original sense: the negated objective for higher-is-better problems."""
+        return -self.objective if self.higher_is_better else self.objective
+
+    @property
+    def task_scores(self) -> dict[str, float]:
+        """Per-task values in the original sense (scores for higher-is-better problems)."""
+        sign = -1.0 if self.higher_is_better else 1.0
+        return {t: sign * v for t, v in self.task_losses.items()}
+
+    @property
+    def network_tasks(self) -> dict[str, tuple[str, ...]]:
+        """Chosen network -> the tasks it serves in this plan."""
+        return {d.name: d.serves for d in self.details}
+
+    def summary(self) -> str:
+        """A few readable lines: status, objective, cost, and the tasks each network serves."""
+        what = "score" if self.higher_is_better else "objective"
+        lines = [
+            f"{self.status} plan by {self.solver}: {what} {self.score:.6g}, "
+            + ", ".join(f"{k} {v:.6g}" for k, v in self.cost.items())
+            + (f" (budget {', '.join(f'{k} {v:.6g}' for k, v in self.budget.items())})" if self.budget else "")
+        ]
+        if not self.optimal and math.isfinite(self.bound):
+            lines.append(f"lower bound {self.bound:.6g}, gap {self.gap:.2%}")
+        for d in self.details:
+            lines.append(f"  {d.name}: serves {', '.join(d.serves) or '(no task: dominated)'}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        """Versioned dict form for deployment tools (see :data:`PLAN_SCHEMA`)."""
+        return {
+            "schema": PLAN_SCHEMA,
+            "version": PLAN_SCHEMA_VERSION,
+            "status": self.status,
+            "objective": self.objective,
+            "score": self.score,
+            "higher_is_better": self.higher_is_better,
+            "bound": _finite_or_none(self.bound),
+            "gap": _finite_or_none(self.gap),
+            "cost": self.cost,
+            "budget": self.budget,
+            "solver": self.solver,
+            "wall_time_s": self.wall_time,
+            "nodes": self.nodes,
+            "assignment": self.assignment,
+            "task_losses": self.task_losses,
+            "weights": self.weights,
+            "networks": [
+                {"name": d.name, "trained_tasks": list(d.trained_tasks), "serves": list(d.serves), "cost": d.cost}
+                for d in self.details
+            ],
+        }
+
+    def to_json(self, path: str | PathLike[str] | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        if not isinstance(data, Mapping) or data.get("schema") != PLAN_SCHEMA:
+            raise InvalidArgument(f"Not a taskgroup plan: expected a mapping with schema {PLAN_SCHEMA!r}.")
+        if data.get("version") != PLAN_SCHEMA_VERSION:
+            raise InvalidArgument(
+                f"Unsupported plan schema version {data.get('version')!r}; this taskgroup reads version "
+                f"{PLAN_SCHEMA_VERSION}."
+            )
+        try:
+            details = tuple(
+                PlanNetwork(n["name"], tuple(n["trained_tasks"]), tuple(n["serves"]), dict(n["cost"]))
+                for n in data["networks"]
+            )
+            bound = data["bound"]
+            return cls(
+                networks=tuple(d.name for d in details),
+                assignment=dict(data["assignment"]),
+                task_losses={k: float(v) for k, v in data["task_losses"].items()},
+                objective=float(data["objective"]),
+                cost={k: float(v) for k, v in data["cost"].items()},
+                budget={k: float(v) for k, v in data["budget"].items()},
+                optimal=data["status"] == "optimal",
+                bound=-math.inf if bound is None else float(bound),
+                solver=str(data["solver"]),
+                wall_time=float(data["wall_time_s"]),
+                nodes=int(data["nodes"]),
+                higher_is_better=bool(data["higher_is_better"]),
+                weights={k: float(v) for k, v in data["weights"].items()},
+                details=details,
+            )
+        except KeyError as exc:
+            raise InvalidArgument(f"The plan is missing the field {exc.args[0]!r}.") from None
+
+    @classmethod
+    def from_json(cls, path_or_text: str | PathLike[str]) -> Plan:
+        text = str(path_or_text)
+        if not text.lstrip().startswith("{"):
+            try:
+                text = Path(path_or_text).read_text()
+            except FileNotFoundError:
+                raise InvalidArgument(f"No such plan file: {str(path_or_text)!r}.") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgument(f"Could not parse the plan JSON: {exc}") from None
+        return cls.from_dict(data)
+
+
+def plan_from_selection(
+    problem: Problem,
+    chosen: Sequence[int],
+    *,
+    solver: str,
+    budget: Mapping[str, float] | None = None,
+    optimal: bool = False,
+    bound: float = -math.inf,
+    wall_time: float = 0.0,
+    nodes: int = 0,
+) -> Plan:
+    """Build the :class:`Plan` of the networks at indices ``chosen`` (every task must be served)."""
+    chosen = sorted(set(int(j) for j in chosen))
+    sub = np.where(problem.serves[chosen], problem.losses[chosen], np.inf)
+    best = np.argmin(sub, axis=0)  # first chosen network on ties: problem order
+    task_losses = sub[best, np.arange(problem.n_tasks)]
+    if not np.all(np.isfinite(task_losses)):
+        missing = [t for t, v in zip(problem.tasks, task_losses) if not np.isfinite(v)]
+        raise InvalidArgument(f"The chosen networks serve no network for task(s) {missing}.")
+    assignment = {t: problem.networks[chosen[k]] for t, k in zip(problem.tasks, best)}
+    objective = float(np.dot(problem.weights, task_losses))
+    total = problem.costs[chosen].sum(axis=0)
+    details = tuple(
+        PlanNetwork(
+            name=problem.networks[j],
+            trained_tasks=problem.network_tasks(problem.networks[j]),
+            serves=tuple(t for t in problem.tasks if assignment[t] == problem.networks[j]),
+            cost={c: float(problem.costs[j, r]) for r, c in enumerate(problem.cost_names)},
+        )
+        for j in chosen
+    )
+    if optimal:
+        bound = objective
+    return Plan(
+        networks=tuple(problem.networks[j] for j in chosen),
+        assignment=assignment,
+        task_losses={t: float(v) for t, v in zip(problem.tasks, task_losses)},
+        objective=objective,
+        cost={c: float(total[r]) for r, c in enumerate(problem.cost_names)},
+        budget=dict(budget or {}),
+        optimal=optimal,
+        bound=float(min(bound, objective)),
+        solver=solver,
+        wall_time=float(wall_time),
+        nodes=int(nodes),
+        higher_is_better=problem.higher_is_better,
+        weights={t: float(w) for t, w in zip(problem.tasks, problem.weights)},
+        details=details,
+    )
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None

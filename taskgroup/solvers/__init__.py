@@ -1,0 +1,35 @@
+"""Solvers for the network-selection problem, registered by name; :func:`solve` and :func:`frontier`."""
+
+from functools import partial
+
+from taskgroup.solvers.bnb import solve_bnb
+from taskgroup.solvers.exhaustive import solve_exhaustive
+from taskgroup.solvers.frontier import frontier, plot_frontier
+from taskgroup.solvers.greedy import solve_greedy
+from taskgroup.solvers.ilp import solve_ilp
+from taskgroup.solvers.registry import SolverResult, SolverSpec, available_solvers, get_solver, register_solver
+from taskgroup.solvers.solve import minimum_budget, solve
+
+__all__ = [
+    "solve",
+    "frontier",
+    "plot_frontier",
+    "minimum_budget",
+    "register_solver",
+    "get_solver",
+    "available_solvers",
+    "SolverResult",
+    "SolverSpec",
+]
+
+register_solver("exhaustive", solve_exhaustive, exact=True, description="enumerate every set within the budget")
+register_solver("bnb", solve_bnb, exact=True, description="branch-and-bound with dominance and knapsack bounds")
+register_solver("ilp", solve_ilp, exact=True, description="integer program, OR-Tools HiGHS")
+for _backend in ("scip", "cbc", "cpsat"):
+    register_solver(
+        f"ilp-{_backend}",
+        partial(solve_ilp, backend=_backend),
+        exact=True,
+        description=f"integer program, OR-Tools {_backend.upper()}",
+    )
+register_solver("greedy", solve_greedy, exact=False, description="loss reduction per unit cost; no optimality claim")

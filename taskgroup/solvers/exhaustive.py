@@ -1,0 +1,74 @@
+"""Exhaustive search: the reference every other solver is tested against.
+
+It enumerates every set of networks that fits the budget, with no pruning beyond the budget itself, so
+its answer depends on nothing but the definition of the problem.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from taskgroup.errors import InstanceTooLarge
+from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
+from taskgroup.solvers.registry import SolverResult
+
+__all__ = ["solve_exhaustive", "count_subsets_bound", "MAX_SUBSETS"]
+
+MAX_SUBSETS = 2_000_000
+
+
+def count_subsets_bound(instance: SelectionInstance) -> int:
+    """An upper bound on the number of network sets within the budget: ``sum_{k<=K} C(m, k)``.
+
+    ``K`` is the largest number of networks whose cheapest ones still fit every resource.
+    """
+    m = instance.m
+    limit = instance.budget + budget_tolerance(instance.budget)
+    k_max = m
+    for r in range(instance.C.shape[1]):
+        cumulative = np.cumsum(np.sort(instance.C[:, r]))
+        k_max = min(k_max, int(np.searchsorted(cumulative, limit[r], side="right")))
+    return sum(math.comb(m, k) for k in range(1, k_max + 1))
+
+
+def solve_exhaustive(
+    instance: SelectionInstance, *, time_limit: float | None = None, max_subsets: int = MAX_SUBSETS
+) -> SolverResult:
+    """Enumerate every network set within the budget; refuse instances with more than ``max_subsets``."""
+    count = count_subsets_bound(instance)
+    if count > max_subsets:
+        raise InstanceTooLarge(
+            f"Exhaustive search would examine up to {count:,} network sets ({instance.m} candidates within the "
+            f"budget), more than max_subsets={max_subsets:,}; use method='bnb' or 'ilp' for instances this size."
+        )
+    WL, C = instance.WL, instance.C
+    limit = instance.budget + budget_tolerance(instance.budget)
+    deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
+    best = [math.inf, None]
+    visited = 0
+    timed_out = False
+
+    def visit(start: int, current: np.ndarray, spent: np.ndarray, chosen: list[int]) -> None:
+        nonlocal visited, timed_out
+        for j in range(start, instance.m):
+            if timed_out:
+                return
+            total = spent + C[j]
+            if np.any(total > limit):
+                continue
+            visited += 1
+            losses = np.minimum(current, WL[j])
+            chosen.append(j)
+            objective = float(losses.sum())
+            if objective < best[0]:
+                best[0], best[1] = objective, list(chosen)
+            visit(j + 1, losses, total, chosen)
+            chosen.pop()
+            if time.perf_counter() > deadline:
+                timed_out = True
+
+    visit(0, np.full(instance.n, np.inf), np.zeros(C.shape[1]), [])
+    return SolverResult(best[1], optimal=not timed_out, bound=best[0] if not timed_out else -math.inf, nodes=visited)

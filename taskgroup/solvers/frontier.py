@@ -1,0 +1,159 @@
+"""The budget frontier: the optimal objective as a function of the budget, as a staircase."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from os import PathLike
+
+import numpy as np
+import pandas as pd
+
+from taskgroup.errors import InfeasibleBudget, InvalidArgument
+from taskgroup.plan import Plan, plan_from_selection
+from taskgroup.problem import Problem
+from taskgroup.solvers.ilp import SelectionModel
+from taskgroup.solvers.instance import SelectionInstance
+from taskgroup.solvers.solve import minimum_budget, solve
+
+__all__ = ["frontier", "plot_frontier", "FRONTIER_COLUMNS"]
+
+FRONTIER_COLUMNS = ["budget", "objective", "cost", "n_networks", "networks", "optimal", "plan"]
+
+# Improvements of the optimum smaller than this (relative) are not counted as steps: they are below the
+# MIP backend's tolerances.
+STEP_TOLERANCE = 1e-6
+
+
+def frontier(
+    problem: Problem,
+    budgets: Sequence[float] | None = None,
+    *,
+    cost: str | None = None,
+    method: str = "auto",
+    time_limit: float | None = None,
+) -> pd.DataFrame:
+    """The best plan at every budget.
+
+    Parameters
+    ----------
+    problem : Problem
+    budgets : sequence of float, optional
+        Budgets to solve at. By default the whole staircase is computed: the cheapest cover, then every
+        budget at which the optimal objective improves, up to the unconstrained optimum.
+    cost : str, optional
+        The cost column the budget applies to (required when the problem has several; the others are
+        not constrained).
+    method : str
+        Solver for given ``budgets`` (the staircase always uses the integer program: it needs the
+        cheapest plan below an objective cap).
+    time_limit : float, optional
+        Seconds per solve.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget: ``budget``, ``objective`` (NaN if infeasible), ``cost``, ``n_networks``,
+        ``networks`` (names joined by ``"+"``), ``optimal``, and ``plan`` (the :class:`Plan`, or None). For
+        higher-is-better problems a ``score`` column holds the objective in the original sense.
+    """
+    if cost is None:
+        if len(problem.cost_names) != 1:
+            raise InvalidArgument(
+                f"The problem has cost columns {list(problem.cost_names)}; pass cost=<one of them> for the frontier."
+            )
+        cost = problem.cost_names[0]
+    single = problem.with_costs(cost)
+    if budgets is None:
+        plans = _staircase(single, time_limit)
+        rows = [_row(plan.cost[cost], plan) for plan in plans]
+    else:
+        rows = []
+        for b in budgets:
+            try:
+                rows.append(_row(float(b), solve(single, b, method=method, time_limit=time_limit)))
+            except InfeasibleBudget:
+                rows.append(_row(float(b), None))
+    frame = pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
+    if problem.higher_is_better:
+        frame.insert(2, "score", -frame["objective"])
+    frame.attrs["cost_column"] = cost
+    return frame
+
+
+def _row(budget: float, plan: Plan | None) -> list:
+    if plan is None:
+        return [budget, math.nan, math.nan, 0, "", False, None]
+    (total,) = plan.cost.values()
+    return [budget, plan.objective, total, len(plan.networks), "+".join(plan.networks), plan.optimal, plan]
+
+
+def _staircase(problem: Problem, time_limit: float | None) -> list[Plan]:
+    instance = SelectionInstance.build(problem, np.array([np.inf]))
+    model = SelectionModel(instance)
+    (budget,) = minimum_budget(problem).values()
+    unconstrained = float(np.min(instance.WL, axis=0).sum())
+    plans: list[Plan] = []
+    for _ in range(instance.m + 1):  # every step adds a distinct cheapest plan
+        model.set_budget(np.array([budget]))
+        result = model.run("loss", time_limit)
+        chosen = instance.problem_indices(result.chosen)
+        plan = plan_from_selection(
+            problem,
+            chosen,
+            solver="ilp",
+            budget={problem.cost_names[0]: budget},
+            optimal=result.optimal,
+            bound=result.bound,
+            nodes=result.nodes,
+        )
+        plans.append(plan)
+        step = STEP_TOLERANCE * max(1.0, abs(plan.objective))
+        if plan.objective <= unconstrained + step:
+            break
+        model.set_budget(np.array([np.inf]))
+        model.set_objective_cap(plan.objective - step)
+        cheaper = model.run("cost:0", time_limit)
+        model.set_objective_cap(None)
+        if cheaper.chosen is None or instance.objective(cheaper.chosen) >= plan.objective:
+            break
+        budget = float(problem.costs[instance.problem_indices(cheaper.chosen), 0].sum())
+    return plans
+
+
+def plot_frontier(
+    frame: pd.DataFrame,
+    path: str | PathLike[str],
+    *,
+    markers: Mapping[str, tuple[float, float]] | None = None,
+    title: str | None = None,
+) -> None:
+    """Draw a frontier (from :func:`frontier`) as a staircase of cost vs objective and save it as PNG.
+
+    ``markers`` maps a label to a (cost, objective) point to mark, e.g. the all-in-one network, the
+    independent single-task networks or the chosen plan.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = frame.dropna(subset=["objective"])
+    if data.empty:
+        raise InvalidArgument("The frontier has no feasible budget to plot.")
+    value = "score" if "score" in data.columns else "objective"
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    x = data["budget"].to_numpy(dtype=float)
+    y = data[value].to_numpy(dtype=float)
+    ax.step(x, y, where="post", color="tab:blue", label="optimal plan")
+    ax.plot(x, y, "o", color="tab:blue", markersize=4)
+    for (label, (cx, cy)), colour in zip((markers or {}).items(), ["tab:red", "tab:green", "tab:orange", "tab:purple"]):
+        ax.plot([cx], [cy], "D", color=colour, markersize=7, label=label)
+    ax.set_xlabel(f"budget ({frame.attrs.get('cost_column', 'cost')})")
+    ax.set_ylabel("total score (higher is better)" if value == "score" else "total weighted loss (lower is better)")
+    ax.set_title(title or "Budget frontier")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
