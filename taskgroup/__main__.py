@@ -1,0 +1,5 @@
+import sys
+
+from taskgroup.cli import main
+
+sys.exit(main())
