@@ -5,7 +5,7 @@
 >>> plan = tg.solve(problem, budget=2.5)
 """
 
-from taskgroup import datasets, errors, solvers
+from taskgroup import datasets, errors, estimate, solvers
 from taskgroup.errors import (
     InfeasibleBudget,
     InstanceTooLarge,
@@ -30,6 +30,7 @@ __all__ = [
     "available_solvers",
     "datasets",
     "errors",
+    "estimate",
     "solvers",
     "TaskgroupError",
     "InvalidProblem",

@@ -1,0 +1,26 @@
+"""Predicting what untrained groups would achieve, and grouping tasks from pairwise affinities.
+
+- :func:`hoa`: Standley et al.'s Higher Order Approximation from pair networks.
+- :func:`esa`, :func:`esa_select`: the Early Stopping Approximation (select on short runs, train the chosen).
+- :func:`lookahead_affinity`, :func:`gradient_similarity`, :func:`train_with_affinity`: TAG's inter-task
+  affinity and gradient cosine similarity, measured inside one multi-task training run (torch).
+- :func:`as_affinity`: read a user's affinity or pair matrix (``matrix.loc[source, target]``).
+- :func:`group_problem`: affinity matrix -> Problem whose candidates are groups (exact solvers apply).
+- :func:`group`: ``k`` groups for up to ~40 tasks with candidates generated on demand (heuristics and column
+  generation), registered by name in :data:`GROUPING_METHODS`.
+"""
+
+from taskgroup.estimate.esa import ESAResult, esa, esa_select
+from taskgroup.estimate.grouping import group_problem, group_values
+from taskgroup.estimate.hoa import hoa
+from taskgroup.estimate.matrix import as_affinity
+
+__all__ = [
+    "hoa",
+    "esa",
+    "esa_select",
+    "ESAResult",
+    "as_affinity",
+    "group_problem",
+    "group_values",
+]

@@ -1,0 +1,163 @@
+"""Standley et al.'s Higher Order Approximation (HOA): predict larger groups from pair networks.
+
+Only single-task, half-size and two-task networks are trained. A network on ``k >= 3`` tasks ``S`` is predicted
+to reach, on each ``t in S``, the plain mean of t's losses in the pair networks ``{t, u}``, ``u in S \\ {t}``.
+Worked example (the paper's has a typo): pairs a&b = 0.1&0.2, b&c = 0.3&0.4, a&c = 0.5&0.6 give a the
+prediction (0.1 + 0.5) / 2 = 0.30 in {a, b, c}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+import numpy as np
+
+from taskgroup.errors import InstanceTooLarge, InvalidArgument, InvalidProblem
+from taskgroup.problem import Problem
+
+__all__ = ["hoa", "pair_networks", "MAX_HOA_TASKS"]
+
+# 2^20 predicted networks is about the most a Problem (dense n_networks x n_tasks arrays) should hold.
+MAX_HOA_TASKS = 20
+
+
+def pair_networks(problem: Problem) -> dict[frozenset[str], int]:
+    """Index of the network that serves exactly each pair of tasks.
+
+    Raises
+    ------
+    InvalidProblem
+        If two networks serve the same pair (HOA would not know which one to read).
+    """
+    pairs: dict[frozenset[str], int] = {}
+    for j in range(problem.n_networks):
+        served = np.flatnonzero(problem.serves[j])
+        if len(served) != 2:
+            continue
+        key = frozenset(problem.tasks[t] for t in served)
+        if key in pairs:
+            raise InvalidProblem(
+                f"Networks {problem.networks[pairs[key]]!r} and {problem.networks[j]!r} both serve the pair "
+                f"{sorted(key)}; HOA needs exactly one network per pair (drop one with problem.without_networks)."
+            )
+        pairs[key] = j
+    return pairs
+
+
+def hoa(
+    problem: Problem,
+    *,
+    max_size: int | None = None,
+    cost: float | Sequence[float] | None = None,
+) -> Problem:
+    """The problem with every group of 3+ tasks predicted from the pair networks.
+
+    Parameters
+    ----------
+    problem : Problem
+        Must contain one network per pair of tasks (and whatever single-task networks should be candidates).
+        Networks on 3+ tasks that it already holds are replaced by predictions (their names and costs are
+        kept, so a plan chosen on the prediction can be scored on measured losses of the same networks).
+    max_size : int, optional
+        Largest group to predict (default: all tasks).
+    cost : float or sequence, optional
+        Cost (per resource) of a predicted network that ``problem`` does not already name. Default: the cost
+        shared by all pair networks (an error if they differ).
+
+    Returns
+    -------
+    Problem
+        The single-task and pair networks as measured, plus one network per group of 3..max_size tasks whose
+        losses are flagged as predicted. New networks are named ``"a+b+c"``.
+
+    Raises
+    ------
+    InvalidProblem
+        If a pair network is missing (naming the pair), two networks serve one pair, or pair costs differ and
+        no ``cost`` is given.
+    InvalidArgument
+        For a bad ``max_size`` or ``cost``.
+    InstanceTooLarge
+        With more than :data:`MAX_HOA_TASKS` tasks and no ``max_size``.
+
+    Examples
+    --------
+    >>> import taskgroup as tg
+    >>> predicted = tg.estimate.hoa(tg.datasets.standley2020(1, "val"))
+    >>> int(predicted.predicted.any(axis=1).sum())  # the 16 networks on 3, 4 or 5 tasks
+    16
+    """
+    if not isinstance(problem, Problem):
+        raise InvalidArgument(f"hoa expects a taskgroup Problem; got {type(problem).__name__}.")
+    tasks = problem.tasks
+    n = len(tasks)
+    if max_size is None:
+        if n > MAX_HOA_TASKS:
+            raise InstanceTooLarge(f"HOA over all groups of {n} tasks lists {2**n} networks; pass max_size.")
+        max_size = n
+    if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 2:
+        raise InvalidArgument(f"max_size={max_size!r} is not accepted; give an integer >= 2.")
+    pairs = pair_networks(problem)
+    for a, b in combinations(tasks, 2):
+        if frozenset((a, b)) not in pairs and max_size >= 3:
+            have = sorted(sorted(p) for p in pairs)
+            raise InvalidProblem(
+                f"HOA needs a network trained on the pair [{a!r}, {b!r}], and the problem has none "
+                f"(pairs present: {have if have else 'none'})."
+            )
+    new_cost = _default_cost(problem, pairs, cost)
+
+    sizes = problem.serves.sum(axis=1)
+    keep = np.flatnonzero(sizes <= 2)
+    names = [problem.networks[j] for j in keep]
+    costs = [problem.costs[j] for j in keep]
+    losses = [problem.losses[j] for j in keep]
+    predicted = [problem.predicted[j] for j in keep]
+    existing = {frozenset(problem.network_tasks(name)): j for j, name in enumerate(problem.networks)}
+    pair_loss = {key: problem.losses[j] for key, j in pairs.items()}
+    for size in range(3, min(max_size, n) + 1):
+        for combo in combinations(range(n), size):
+            row = np.full(n, np.nan)
+            for t in combo:
+                row[t] = np.mean([pair_loss[frozenset((tasks[t], tasks[u]))][t] for u in combo if u != t])
+            members = frozenset(tasks[t] for t in combo)
+            if members in existing:
+                j = existing[members]
+                names.append(problem.networks[j])
+                costs.append(problem.costs[j])
+            else:
+                names.append("+".join(tasks[t] for t in combo))
+                costs.append(new_cost)
+            losses.append(row)
+            predicted.append(~np.isnan(row))
+    return Problem(
+        tasks,
+        names,
+        np.array(costs),
+        np.array(losses),
+        problem.weights,
+        problem.cost_names,
+        higher_is_better=problem.higher_is_better,
+        predicted=np.array(predicted),
+    )
+
+
+def _default_cost(problem: Problem, pairs: dict[frozenset[str], int], cost: float | Sequence[float] | None) -> np.ndarray:
+    if cost is not None:
+        value = np.atleast_1d(np.array(cost, dtype=float))
+        if value.shape != (len(problem.cost_names),) or not np.all(np.isfinite(value)) or np.any(value <= 0):
+            raise InvalidArgument(
+                f"cost={cost!r} is not accepted; give {len(problem.cost_names)} finite number(s) > 0 "
+                f"(one per cost column {list(problem.cost_names)})."
+            )
+        return value
+    pair_costs = np.unique(problem.costs[list(pairs.values())], axis=0) if pairs else np.empty((0, 1))
+    if len(pair_costs) == 1:
+        return pair_costs[0]
+    if len(pair_costs) == 0:
+        return np.ones(len(problem.cost_names))
+    raise InvalidProblem(
+        f"The pair networks have different costs ({pair_costs.tolist()}), so the cost of a predicted network "
+        "is not clear; pass cost=..."
+    )
