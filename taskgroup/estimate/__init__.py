@@ -10,6 +10,13 @@
   generation), registered by name in :data:`GROUPING_METHODS`.
 """
 
+from taskgroup.estimate.affinity import (
+    AffinityRun,
+    gradient_similarity,
+    lookahead_affinity,
+    shared_parameter_names,
+    train_with_affinity,
+)
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
 from taskgroup.estimate.grouping import group_problem, group_values
 from taskgroup.estimate.hoa import hoa
@@ -23,4 +30,9 @@ __all__ = [
     "as_affinity",
     "group_problem",
     "group_values",
+    "lookahead_affinity",
+    "gradient_similarity",
+    "train_with_affinity",
+    "shared_parameter_names",
+    "AffinityRun",
 ]
