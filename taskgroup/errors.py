@@ -16,6 +16,8 @@ __all__ = [
     "InfeasibleBudget",
     "InstanceTooLarge",
     "SolverError",
+    "InvalidSuite",
+    "MeasurementError",
 ]
 
 
@@ -31,12 +33,24 @@ class InvalidArgument(TaskgroupError, ValueError):
     """A function argument has a value that is not accepted."""
 
 
+class InvalidSuite(TaskgroupError, ValueError):
+    """A task suite cannot be built or used: unknown suite or task name, bad targets, mismatched lengths."""
+
+
+class MeasurementError(TaskgroupError, RuntimeError):
+    """Measuring candidate networks failed in a way that is not one network's divergence (recorded instead)."""
+
+
 class InstanceTooLarge(TaskgroupError, ValueError):
     """A method refuses an instance that is too large for it (e.g. exhaustive search)."""
 
 
 class SolverError(TaskgroupError, RuntimeError):
     """A solver backend failed in a way that is not the instance's fault."""
+
+
+class ManifestError(TaskgroupError, ValueError):
+    """A deployment manifest or checkpoint is missing, malformed, of another version, or fails its checksum."""
 
 
 class InfeasibleBudget(TaskgroupError, ValueError):

