@@ -1,6 +1,11 @@
 """Built-in task suites and published tables."""
 
 from taskgroup.datasets.tag import TAG2021_DATASETS, TAG2021_KINDS, tag2021
+from taskgroup.datasets.suites import available_suites, load_suite, register_suite
 from taskgroup.datasets.standley import STANDLEY_SETTINGS, STANDLEY_SPLITS, standley2020, standley2020_table
 
-__all__ = ["standley2020", "standley2020_table", "STANDLEY_SETTINGS", "STANDLEY_SPLITS", "tag2021", "TAG2021_DATASETS", "TAG2021_KINDS"]
+__all__ = [
+    "load_suite",
+    "available_suites",
+    "register_suite",
+    "standley2020", "standley2020_table", "STANDLEY_SETTINGS", "STANDLEY_SPLITS", "tag2021", "TAG2021_DATASETS", "TAG2021_KINDS"]
