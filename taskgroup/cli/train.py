@@ -1,0 +1,152 @@
+"""``taskgroup train``: train the networks of a plan on a suite, evaluate them and write a deployment manifest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from taskgroup.errors import InvalidArgument
+
+__all__ = ["register", "run_train", "parse_suite_params"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    # architectures and weightings are checked by the library (which names the accepted ones); not importing
+    # them here keeps torch out of every other subcommand's start-up
+    p = commands.add_parser(
+        "train",
+        help="train a plan's networks (shared / mmoe, optional distillation) and write a deployment manifest",
+        description=(
+            "Train every network of a plan on a suite (single-task baselines too), evaluate on the test split, "
+            "and write checkpoints and manifest.json to --out. Rerun the same command to resume an interrupted run."
+        ),
+    )
+    p.add_argument("--plan", required=True, metavar="PLAN", help="a plan JSON file (from 'taskgroup solve --json')")
+    p.add_argument("--suite", required=True, metavar="NAME", help="a built-in suite name (synthetic, digits, wage, ...)")
+    p.add_argument("--suite-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a suite parameter, e.g. within=0.5 (VALUE is read as JSON when it parses); repeatable")
+    p.add_argument("--arch", default="shared", help="registered architecture: shared or mmoe (default: shared)")
+    p.add_argument("--hidden", help="comma-separated trunk widths for shared (default 64,64)")
+    p.add_argument("--experts", type=int, help="number of MMoE experts (default 4)")
+    p.add_argument("--expert-hidden", help="comma-separated layer widths of each MMoE expert (default 32)")
+    p.add_argument("--tower-hidden", help="comma-separated hidden widths of each MMoE tower (default 16)")
+    p.add_argument("--distill", action="store_true", help="also train teacher ensembles and distilled students (MT-DNN-KD)")
+    p.add_argument("--teachers", type=int, default=3, help="ensemble size per teacher task (default 3)")
+    p.add_argument("--teacher-tasks", help="comma-separated tasks that get a teacher (default: every served task)")
+    p.add_argument("--soft-weight", type=float, default=0.5, help="weight of the soft-target loss (default 0.5: the average)")
+    p.add_argument("--temperature", type=float, default=1.0, help="distillation temperature (default 1)")
+    p.add_argument("--weighting", default="equal", help="loss weighting: equal or uncertainty (default: equal)")
+    p.add_argument("--batching", default="auto", choices=["auto", "joint", "per_task"],
+                   help="joint batches, MT-DNN per-task batches, or auto (by label overlap; default)")
+    p.add_argument("--sampling", default="proportional", choices=["proportional", "uniform"],
+                   help="task sampling for per-task batches (default: proportional to task size)")
+    p.add_argument("--epochs", type=int, default=30, help="epochs (default 30; the best validation epoch is kept)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=None, help="stop after this many epochs without improvement")
+    p.add_argument("--no-baselines", action="store_true", help="skip single-task baselines (no Δm%%)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoints, manifest.json, results.json)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(run=run_train)
+
+
+def _widths(text: str | None, what: str) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        widths = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InvalidArgument(f"{what} must be comma-separated integers like 64,64; got {text!r}.") from None
+    if not widths or min(widths) < 1:
+        raise InvalidArgument(f"{what} must be positive integers like 64,64; got {text!r}.")
+    return widths
+
+
+def parse_suite_params(items: list[str]) -> dict[str, Any]:
+    """``["within=0.5", "clusters=[2]"]`` -> ``{"within": 0.5, "clusters": [2]}`` (JSON values, else strings)."""
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidArgument(f"--suite-param must look like KEY=VALUE; got {item!r}.")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    return params
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from taskgroup.datasets.suites import load_suite
+    from taskgroup.plan import Plan
+    from taskgroup.train.distill import TeacherConfig
+    from taskgroup.train.run import RunConfig, train_plan
+    from taskgroup.train.trainer import FitConfig
+
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))
+    plan = Plan.from_json(args.plan)
+    suite = load_suite(args.suite, **parse_suite_params(args.suite_param))
+    options: dict[str, Any] = {}
+    if args.arch == "shared" and args.hidden:
+        options["hidden"] = _widths(args.hidden, "--hidden")
+    if args.arch == "mmoe":
+        if args.experts is not None:
+            options["n_experts"] = args.experts
+        for flag, key in (("expert_hidden", "expert_hidden"), ("tower_hidden", "tower_hidden")):
+            if getattr(args, flag):
+                options[key] = _widths(getattr(args, flag), "--" + flag.replace("_", "-"))
+    elif args.experts is not None or args.expert_hidden or args.tower_hidden:
+        raise InvalidArgument(f"--experts, --expert-hidden and --tower-hidden apply to --arch mmoe, not {args.arch!r}.")
+    teacher_tasks = None
+    if args.teacher_tasks:
+        teacher_tasks = tuple(t.strip() for t in args.teacher_tasks.split(",") if t.strip())
+    config = RunConfig(
+        architecture=args.arch,
+        options=options,
+        fit=FitConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            batching=args.batching,
+            sampling=args.sampling,
+            weighting=args.weighting,
+            patience=args.patience,
+            soft_weight=args.soft_weight,
+            temperature=args.temperature,
+        ),
+        distill=args.distill,
+        teacher=TeacherConfig(n_teachers=args.teachers),
+        teacher_tasks=teacher_tasks,
+        baselines=not args.no_baselines,
+        seed=args.seed,
+    )
+    say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    report = train_plan(plan, suite, args.out, config, progress=say)
+    print(format_report(report))
+    return 0
+
+
+def format_report(report: Any) -> str:
+    """A readable table: per task and metric, the value of each trained group; then Δm% per group."""
+    groups = [("baseline", report.baselines), ("multitask", report.multitask), ("teachers", report.teachers),
+              ("student", report.student)]
+    groups = [(g, v) for g, v in groups if v]
+    tasks = list(report.multitask)
+    lines = ["task      metric    " + "".join(f"{g:>11}" for g, _ in groups)]
+    for task in tasks:
+        for metric in report.multitask[task]:
+            cells = "".join(
+                f"{v[task][metric]:>11.4f}" if task in v else f"{'-':>11}" for _, v in groups
+            )
+            lines.append(f"{task:<9} {metric:<9} {cells}")
+    for group, value in report.delta_m.items():
+        lines.append(f"Δm% {group}: {value:+.2f}")
+    lines.append(f"manifest: {report.manifest}")
+    return "\n".join(lines)

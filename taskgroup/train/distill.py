@@ -1,0 +1,118 @@
+"""MT-DNN-KD teachers: per task, an ensemble of K networks differing in dropout and seed; soft targets.
+
+For a task with a teacher, each of the K ensemble members is a single-task network of the run's architecture,
+member ``k`` with dropout ``dropouts[k % len(dropouts)]`` and its own seed (MT-DNN-KD fine-tunes one teacher
+ensemble per task). The soft target of an example is the average of the members' class probabilities
+(binary: probability of class 1; regression: the average prediction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from taskgroup.errors import InvalidArgument
+from taskgroup.train.architectures import build_network
+from taskgroup.measure.suite import TaskSuite
+from taskgroup.train.losses import output_to_soft
+from taskgroup.train.trainer import FitConfig, fit, predict
+
+__all__ = ["TeacherConfig", "EnsembleOutputs", "average_soft", "train_teacher_ensemble"]
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """How teacher ensembles are built.
+
+    Attributes
+    ----------
+    n_teachers : int
+        Ensemble size K (MT-DNN-KD: 3).
+    dropouts : tuple of float
+        Dropout of member k is ``dropouts[k % len(dropouts)]`` (MT-DNN-KD: 0.1, 0.2, 0.3).
+    """
+
+    n_teachers: int = 3
+    dropouts: tuple[float, ...] = (0.1, 0.2, 0.3)
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_teachers, (int, np.integer)) or self.n_teachers < 1:
+            raise InvalidArgument(f"The teacher count must be an integer >= 1; got {self.n_teachers!r}.")
+        if not self.dropouts or any(not 0.0 <= d < 1.0 for d in self.dropouts):
+            raise InvalidArgument(f"Teacher dropouts must be a non-empty list of rates in [0, 1); got {self.dropouts!r}.")
+
+
+@dataclass
+class EnsembleOutputs:
+    """One task's teacher ensemble.
+
+    Attributes
+    ----------
+    task : str
+    soft : dict split -> array
+        Soft targets at the distillation temperature (what the student learns from).
+    probs : dict split -> array
+        The ensemble's prediction at temperature 1 (what the ensemble is scored on).
+    """
+
+    task: str
+    soft: dict[str, np.ndarray]
+    probs: dict[str, np.ndarray]
+
+
+def average_soft(kind: str, member_outputs: Sequence[np.ndarray], temperature: float = 1.0) -> np.ndarray:
+    """The ensemble's soft target: the mean over members of their probabilities (or predictions)."""
+    if not member_outputs:
+        raise InvalidArgument("average_soft needs at least one member's outputs.")
+    probs = [output_to_soft(kind, torch.as_tensor(np.asarray(o, dtype=np.float32)), temperature).numpy() for o in member_outputs]
+    return np.mean(np.stack(probs), axis=0)
+
+
+def train_teacher_ensemble(
+    suite: TaskSuite,
+    task: str,
+    *,
+    architecture: str,
+    options: Mapping[str, object],
+    fit_config: FitConfig,
+    teacher: TeacherConfig = TeacherConfig(),
+    temperature: float = 1.0,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> EnsembleOutputs:
+    """Train K single-task members for ``task`` and return their averaged soft targets on every split.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+    task : str
+        The task the ensemble teaches.
+    architecture, options : the run's architecture and its options (``dropout`` is set per member).
+    fit_config : FitConfig
+        Optimisation of each member (its distillation fields are unused).
+    teacher : TeacherConfig
+    temperature : float
+        Temperature of the soft targets (the student's distillation temperature).
+    seed : int
+        Member k uses seed ``seed + 1000 * (k + 1)``, so members differ from each other and from the student.
+    """
+    one = suite.subset([task])
+    spec = one.tasks[0]
+    opts = {k: v for k, v in options.items() if k not in ("dropout", "seed")}
+    outputs: dict[str, list[np.ndarray]] = {name: [] for name in one.splits}
+    for k in range(teacher.n_teachers):
+        member_seed = seed + 1000 * (k + 1)
+        dropout = float(teacher.dropouts[k % len(teacher.dropouts)])
+        model = build_network(architecture, one.n_features, one.tasks, dropout=dropout, seed=member_seed, **opts)
+        fit(model, one.train, one.tasks, fit_config, val=one.val, seed=member_seed)
+        for name, split in one.splits.items():
+            outputs[name].append(predict(model, split.x)[task])
+        if progress:
+            progress(f"teacher {k + 1}/{teacher.n_teachers} for {task} (dropout {dropout})")
+    return EnsembleOutputs(
+        task=task,
+        soft={name: average_soft(spec.kind, outs, temperature) for name, outs in outputs.items()},
+        probs={name: average_soft(spec.kind, outs, 1.0) for name, outs in outputs.items()},
+    )

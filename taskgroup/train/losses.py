@@ -1,0 +1,72 @@
+"""Per-task losses for training: hard-label loss (the suite's), soft-target loss and the MT-DNN-KD mix.
+
+A head's raw output has shape (n, out_dim) (see :class:`taskgroup.measure.suite.TaskSpec`). Soft targets:
+regression -> the teachers' average prediction, shape (n,); binary -> the average probability of class 1,
+shape (n,); multiclass -> average class probabilities, shape (n, k).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from taskgroup.errors import InvalidArgument
+from taskgroup.measure.suite import TaskSpec, task_loss
+
+__all__ = ["hard_loss", "soft_loss", "distillation_loss", "output_to_soft"]
+
+
+def hard_loss(spec: TaskSpec, output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean hard-label loss over the labelled rows: the suite's :func:`~taskgroup.measure.suite.task_loss`.
+
+    Kept as a name here so the trainer reads as the paper (hard loss + soft loss); the formula lives once, in
+    the suite module.
+    """
+    return task_loss(spec, output, target, mask)
+
+
+def output_to_soft(kind: str, output: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """A network's (n, out_dim) output in soft-target form: probabilities at ``temperature``, or values."""
+    if kind == "regression":
+        return output[..., 0]
+    if kind == "binary":
+        return torch.sigmoid(output[..., 0] / temperature)
+    if kind == "multiclass":
+        return torch.softmax(output / temperature, dim=-1)
+    raise InvalidArgument(f"Unknown task kind {kind!r}; accepted: ['regression', 'binary', 'multiclass'].")
+
+
+def soft_loss(
+    kind: str, output: torch.Tensor, soft_target: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """Mean loss of a student's output against a teacher ensemble's soft target over the rows in ``mask``.
+
+    Classification: cross-entropy between the averaged teacher probabilities and the student's probabilities,
+    both at ``temperature``, times ``temperature**2`` (Hinton et al. 2015) so the gradient keeps its scale as
+    the temperature changes (no effect at the default 1). Regression: MSE against the average prediction.
+    """
+    if not temperature > 0:
+        raise InvalidArgument(f"The distillation temperature must be > 0; got {temperature!r}.")
+    if kind == "regression":
+        per_row = (output[..., 0] - soft_target) ** 2
+    elif kind == "binary":
+        per_row = F.binary_cross_entropy_with_logits(output[..., 0] / temperature, soft_target, reduction="none")
+    elif kind == "multiclass":
+        per_row = -(soft_target * torch.log_softmax(output / temperature, dim=-1)).sum(-1)
+    else:
+        raise InvalidArgument(f"Unknown task kind {kind!r}; accepted: ['regression', 'binary', 'multiclass'].")
+    if kind != "regression":
+        per_row = per_row * temperature**2
+    per_row = torch.where(mask, per_row, torch.zeros_like(per_row))
+    return per_row.sum(-1) / mask.to(per_row.dtype).sum().clamp(min=1.0)
+
+
+def distillation_loss(hard: torch.Tensor, soft: torch.Tensor, soft_weight: float = 0.5) -> torch.Tensor:
+    """MT-DNN-KD's student loss for a task with a teacher: ``(1 - soft_weight) * hard + soft_weight * soft``.
+
+    The default 0.5 is the paper's *average* of the two losses; the public MT-DNN code adds them instead
+    (the same direction, twice the scale).
+    """
+    if not 0.0 <= soft_weight <= 1.0:
+        raise InvalidArgument(f"soft_weight must be in [0, 1]; got {soft_weight!r}.")
+    return (1.0 - soft_weight) * hard + soft_weight * soft

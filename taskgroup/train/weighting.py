@@ -1,0 +1,102 @@
+"""Pluggable loss weighting: how per-task losses become the one number a step minimises.
+
+A weighting is an ``nn.Module`` (it may own learnable parameters, which the trainer optimises with the
+network) with ``forward(losses: dict task -> scalar tensor) -> scalar tensor``. Under MT-DNN's per-task
+batches the dict holds one task; under joint batches it holds every task with labels in the batch.
+Weightings are registered by name so the CLI and benchmarks can pick one by string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from taskgroup.errors import InvalidArgument
+
+__all__ = [
+    "LossWeighting",
+    "EqualWeighting",
+    "UncertaintyWeighting",
+    "register_weighting",
+    "make_weighting",
+    "available_weightings",
+]
+
+
+class LossWeighting(nn.Module):
+    """Base class: combine per-task losses into the training objective."""
+
+    def __init__(self, tasks: Sequence[str], kinds: Mapping[str, str]):
+        super().__init__()
+        self.tasks = tuple(tasks)
+        self.kinds = dict(kinds)
+
+    def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def weights(self) -> dict[str, float]:
+        """The current effective weight of each task's loss (for logs and reports)."""
+        return {t: 1.0 for t in self.tasks}
+
+
+class EqualWeighting(LossWeighting):
+    """Sum of the task losses present (every task weight 1): MT-DNN's choice."""
+
+    def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return torch.stack(list(losses.values())).sum()
+
+
+class UncertaintyWeighting(LossWeighting):
+    """Homoscedastic uncertainty weighting (Kendall, Gal and Cipolla, CVPR 2018).
+
+    With a learned ``s_t = log σ_t²`` per task: regression contributes ``exp(-s_t) / 2 * L_t + s_t / 2`` and
+    classification ``exp(-s_t) * L_t + s_t / 2`` (the paper's eq. 7 and 10 in log-variance form, which is
+    numerically stable and unconstrained). ``s_t`` starts at 0.
+    """
+
+    def __init__(self, tasks: Sequence[str], kinds: Mapping[str, str]):
+        super().__init__(tasks, kinds)
+        self.log_var = nn.Parameter(torch.zeros(len(self.tasks)))
+        self._index = {t: i for i, t in enumerate(self.tasks)}
+
+    def _factor(self, task: str) -> float:
+        # Gaussian likelihood has the 1/2 in front of the squared error; softmax likelihood does not.
+        return 0.5 if self.kinds[task] == "regression" else 1.0
+
+    def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        total = []
+        for task, loss in losses.items():
+            s = self.log_var[self._index[task]]
+            total.append(self._factor(task) * torch.exp(-s) * loss + 0.5 * s)
+        return torch.stack(total).sum()
+
+    def weights(self) -> dict[str, float]:
+        with torch.no_grad():
+            return {t: float(self._factor(t) * torch.exp(-self.log_var[i])) for t, i in self._index.items()}
+
+
+_REGISTRY: dict[str, Callable[[Sequence[str], Mapping[str, str]], LossWeighting]] = {}
+
+
+def register_weighting(name: str, factory: Callable[[Sequence[str], Mapping[str, str]], LossWeighting]) -> None:
+    """Register ``factory(tasks, kinds) -> LossWeighting`` under ``name`` (replacing an earlier one)."""
+    _REGISTRY[name] = factory
+
+
+def available_weightings() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make_weighting(name: str, tasks: Sequence[str], kinds: Mapping[str, str]) -> LossWeighting:
+    """Build the weighting registered under ``name`` for these tasks."""
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise InvalidArgument(f"Unknown loss weighting {name!r}; accepted: {available_weightings()}.") from None
+    return factory(tasks, kinds)
+
+
+register_weighting("equal", EqualWeighting)
+register_weighting("uncertainty", UncertaintyWeighting)
