@@ -1,0 +1,212 @@
+"""train_plan end to end: evaluation, distillation, manifest + checkpoints, resume, clear errors, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from taskgroup.cli import main
+from taskgroup.errors import InvalidArgument, ManifestError
+from taskgroup.measure.suite import TaskSuite
+from taskgroup.plan import Plan, PlanNetwork
+from taskgroup.train.distill import TeacherConfig
+from taskgroup.train.manifest import load_network, predict_tasks, read_manifest
+from taskgroup.train.run import RunConfig, train_plan
+from taskgroup.train.trainer import FitConfig, predict
+
+FAST = FitConfig(epochs=4, lr=3e-3)
+
+
+def make_plan(networks, assignment):
+    """A plan as a solver would write it: networks -> trained tasks, task -> serving network."""
+    return Plan(
+        networks=tuple(networks),
+        assignment=dict(assignment),
+        task_losses={t: 0.0 for t in assignment},
+        objective=0.0,
+        cost={"cost": float(len(networks))},
+        details=tuple(
+            PlanNetwork(n, tuple(ts), tuple(t for t in ts if assignment.get(t) == n), {"cost": 1.0})
+            for n, ts in networks.items()
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def suite():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 5))
+    targets = {
+        "r": 2 * x[:, 0] + 10 + 0.1 * rng.normal(size=240),
+        "b": (x[:, 1] > 0).astype(float),
+        "m": np.digitize(x[:, 2], [-0.5, 0.5]).astype(float),
+    }
+    return TaskSuite.from_arrays(x, targets, {"r": "regression", "b": "binary", "m": "multiclass"}, name="tiny")
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return make_plan({"r+b": ("r", "b"), "b+m@half": ("b", "m")}, {"r": "r+b", "b": "r+b", "m": "b+m@half"})
+
+
+@pytest.fixture(scope="module")
+def distilled(suite, plan, tmp_path_factory):
+    out = tmp_path_factory.mktemp("distilled")
+    config = RunConfig(architecture="mmoe", options={"n_experts": 2, "expert_hidden": [8]}, fit=FAST, distill=True,
+                       teacher=TeacherConfig(n_teachers=2), teacher_tasks=("r", "m"))
+    return out, train_plan(plan, suite, out, config), config
+
+
+def test_report_has_every_group_and_delta_m(distilled):
+    _, report, _ = distilled
+    assert set(report.baselines) == set(report.multitask) == set(report.student) == {"r", "b", "m"}
+    assert set(report.teachers) == {"r", "m"}  # b has no teacher: hard loss only
+    assert set(report.multitask["r"]) == {"rmse", "r2"} and set(report.multitask["m"]) == {"accuracy", "auc"}
+    assert set(report.delta_m) == {"multitask", "student", "teachers"}
+    assert all(np.isfinite(v) for v in report.delta_m.values())
+    # RMSE is reported in the target's own units (the suite standardises it): target std is about 2
+    assert 0.05 < report.baselines["r"]["rmse"] < 2.5
+
+
+def test_manifest_lists_networks_with_costs_and_checksums(distilled, plan):
+    out, report, _ = distilled
+    manifest = read_manifest(report.manifest)
+    assert manifest["schema"] == "taskgroup.manifest" and manifest["version"] == 1
+    assert manifest["assignment"] == plan.assignment and manifest["distilled"] is True
+    entries = {n["name"]: n for n in manifest["networks"]}
+    assert set(entries) == {"r+b", "b+m@half"}
+    assert entries["b+m@half"]["serves"] == ["m"] and entries["b+m@half"]["trained_tasks"] == ["b", "m"]
+    for entry in entries.values():
+        assert entry["architecture"] == "mmoe" and entry["checkpoint"].startswith("students/")
+        assert entry["parameters"] > 0 and entry["flops"] > 0 and entry["latency_ms"] > 0
+        assert len(entry["sha256"]) == 64 and (out / entry["checkpoint"]).exists()
+    assert entries["r+b"]["distilled_tasks"] == ["r"]
+    # the half-size variant has fewer parameters than a full-size network of the same task count
+    assert entries["b+m@half"]["parameters"] < entries["r+b"]["parameters"] + 40
+
+
+def test_network_loaded_from_manifest_predicts_like_the_trained_one(distilled, suite):
+    _, report, _ = distilled
+    outputs = predict_tasks(report.manifest, suite.test.x.numpy())
+    assert set(outputs) == {"r", "b", "m"} and outputs["m"].shape == (len(suite.test), 3)
+    net = load_network(report.manifest, "r+b")
+    assert np.allclose(predict(net, suite.test.x)["r"], outputs["r"])
+    # the stored test metrics are reproduced from the reloaded network
+    from taskgroup.train.evaluate import evaluate_outputs
+
+    sub = suite.subset(["r", "b"])
+    again = evaluate_outputs(predict(net, sub.test.x), sub.test, sub.tasks)
+    assert again["b"]["accuracy"] == pytest.approx(report.student["b"]["accuracy"])
+
+
+def test_tampered_checkpoint_fails_its_checksum(distilled, tmp_path):
+    import shutil
+
+    out, report, _ = distilled
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    entry = read_manifest(copy / "manifest.json")["networks"][0]
+    with open(copy / entry["checkpoint"], "ab") as f:
+        f.write(b"x")
+    with pytest.raises(ManifestError, match="has sha256 .* the manifest says"):
+        load_network(copy / "manifest.json", entry["name"])
+    with pytest.raises(ManifestError, match="Unknown network 'nope'"):
+        load_network(copy / "manifest.json", "nope")
+
+
+def test_soft_targets_are_cached_with_the_run(distilled):
+    out, _, _ = distilled
+    files = sorted(p.name.split("-")[0] for p in (out / "teachers").glob("*.npz"))
+    assert files == ["m", "r"]
+    with np.load(next((out / "teachers").glob("m-*.npz"))) as data:
+        soft = data["soft_train"]
+        assert soft.shape[1] == 3 and np.allclose(soft.sum(1), 1.0, atol=1e-5)
+
+
+def test_rerun_resumes_without_training(distilled, suite, plan):
+    out, report, config = distilled
+    lines = []
+    again = train_plan(plan, suite, out, config, progress=lines.append)
+    assert all("finished earlier" in line for line in lines[:-1]) and lines
+    assert again.student == report.student and again.teachers == report.teachers
+
+
+def test_interrupted_run_continues_from_finished_networks(suite, plan, tmp_path):
+    config = RunConfig(fit=FAST)
+    seen = []
+
+    def interrupt_after_second_unit(line):
+        seen.append(line)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_plan(plan, suite, tmp_path, config, progress=interrupt_after_second_unit)
+    assert not (tmp_path / "manifest.json").exists()
+    lines = []
+    report = train_plan(plan, suite, tmp_path, config, progress=lines.append)
+    kept = [line for line in lines if "finished earlier" in line]
+    assert len(kept) == 2 and "trained" in lines[2]
+    assert read_manifest(report.manifest)["distilled"] is False
+
+
+def test_a_different_config_in_the_same_folder_is_refused(suite, plan, tmp_path):
+    train_plan(plan, suite, tmp_path, RunConfig(fit=FitConfig(epochs=1), baselines=False))
+    with pytest.raises(InvalidArgument, match="holds a run with a different config"):
+        train_plan(plan, suite, tmp_path, RunConfig(fit=FitConfig(epochs=2), baselines=False))
+
+
+@pytest.mark.parametrize(
+    "networks, assignment, config, match",
+    [
+        ({"r+z": ("r", "z")}, {"r": "r+z"}, RunConfig(), r"trained on task\(s\) \['z'\] that suite 'tiny' does not have"),
+        ({"r": ("r",)}, {"r": "r", "q": "r"}, RunConfig(), r"assigns task\(s\) \['q'\] that suite 'tiny' does not have"),
+        ({"r": ("r",)}, {"r": "ghost"}, RunConfig(), r"network\(s\) \['ghost'\] it does not have"),
+        ({"r": ("r",)}, {"r": "r"}, RunConfig(architecture="resnet"), "Unknown architecture 'resnet'; accepted"),
+        ({"r": ("r",)}, {"r": "r"}, RunConfig(options={"experts": 3}), "Bad options"),
+        ({"r@tiny": ("r",)}, {"r": "r@tiny"}, RunConfig(), "size variant 'tiny'; accepted variants"),
+        ({"r": ("r",)}, {"r": "r"}, RunConfig(distill=True, teacher_tasks=("b",)), "not served by the plan"),
+    ],
+)
+def test_bad_plans_fail_before_training(suite, tmp_path, networks, assignment, config, match):
+    with pytest.raises(InvalidArgument, match=match):
+        train_plan(make_plan(networks, assignment), suite, tmp_path / "run", config)
+    assert not (tmp_path / "run").exists()  # nothing was trained or written
+
+
+def test_teacher_count_below_one_is_refused():
+    with pytest.raises(InvalidArgument, match="teacher count must be an integer >= 1; got 0"):
+        TeacherConfig(n_teachers=0)
+
+
+def test_cli_trains_a_plan_and_resumes(tmp_path, capsys):
+    plan = make_plan({"a0+a1": ("a0", "a1"), "b0@half": ("b0",)}, {"a0": "a0+a1", "a1": "a0+a1", "b0": "b0@half"})
+    plan.to_json(tmp_path / "plan.json")
+    argv = ["train", "--plan", str(tmp_path / "plan.json"), "--suite", "synthetic", "--suite-param", "n_samples=200",
+            "--suite-param", "d=8", "--suite-param", "clusters=[2,1]", "--arch", "shared", "--hidden", "16",
+            "--epochs", "2", "--distill", "--teachers", "1", "--teacher-tasks", "a0", "--out", str(tmp_path / "run"), "-q"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Δm% student" in text and "manifest:" in text
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["assignment"] == plan.assignment
+    assert main(argv) == 0  # resumes: same results
+    assert capsys.readouterr().out == text
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--arch", "rnn"], "Unknown architecture 'rnn'; accepted: ['mmoe', 'shared']"),
+        (["--distill", "--teachers", "0"], "teacher count must be an integer >= 1; got 0"),
+        (["--suite", "nosuch"], "Unknown suite 'nosuch'"),
+    ],
+)
+def test_cli_errors_are_one_line_with_status_2(tmp_path, capsys, extra, message):
+    plan = make_plan({"a0": ("a0",)}, {"a0": "a0"})
+    plan.to_json(tmp_path / "plan.json")
+    argv = ["train", "--plan", str(tmp_path / "plan.json"), "--suite", "synthetic", "--out", str(tmp_path / "run"), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("taskgroup train: error:") and message in err
