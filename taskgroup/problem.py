@@ -108,19 +108,19 @@ class Problem:
                 c = costs[j, r]
                 if not np.isfinite(c) or c <= 0:
                     raise InvalidProblem(
-                        f"Network {name!r} has {resource} = {c!r}; costs must be finite numbers > 0."
+                        f"Network {name!r} has {resource} = {_num(c)}; costs must be finite numbers > 0."
                     )
         infinite = np.isinf(losses)
         if infinite.any():
             j, t = np.argwhere(infinite)[0]
             raise InvalidProblem(
-                f"Network {networks[j]!r} has loss {losses[j, t]!r} on task {tasks[t]!r}; losses must be finite "
+                f"Network {networks[j]!r} has loss {_num(losses[j, t])} on task {tasks[t]!r}; losses must be finite "
                 "(use NaN only where a network does not serve a task)."
             )
         for t, task in enumerate(tasks):
             w = weights[t]
             if not np.isfinite(w) or w <= 0:
-                raise InvalidProblem(f"Task {task!r} has weight {w!r}; weights must be finite numbers > 0.")
+                raise InvalidProblem(f"Task {task!r} has weight {_num(w)}; weights must be finite numbers > 0.")
         serves = ~np.isnan(losses)
         for j in np.flatnonzero(~serves.any(axis=1)):
             raise InvalidProblem(f"Network {networks[j]!r} serves no task; every network needs at least one loss.")
@@ -395,7 +395,7 @@ class Problem:
                 )
 
         def where(i: int) -> str:
-            return f"row {i} (network {frame[network].iloc[i]!r}, task {frame[task].iloc[i]!r})"
+            return f"Row {i} (network {frame[network].iloc[i]!r}, task {frame[task].iloc[i]!r})"
 
         for col in (network, task):
             missing = frame[col].isna().to_numpy()
@@ -407,7 +407,7 @@ class Problem:
         if bad.any():
             i = int(np.argmax(bad))
             raise InvalidProblem(
-                f"{where(i)} has loss {loss_values[i]!r}; losses must be finite numbers "
+                f"{where(i)} has loss {_num(loss_values[i])}; losses must be finite numbers "
                 "(drop the row if that network does not serve the task)."
             )
         cost_values = np.column_stack([_numeric_column(frame, c, where) for c in cost_cols])
@@ -416,7 +416,7 @@ class Problem:
             if bad.any():
                 i = int(np.argmax(bad))
                 raise InvalidProblem(
-                    f"{where(i)} has {col} = {cost_values[i, r]!r}; costs must be finite numbers > 0."
+                    f"{where(i)} has {col} = {_num(cost_values[i, r])}; costs must be finite numbers > 0."
                 )
 
         net_names = frame[network].astype(str).to_numpy()
@@ -458,8 +458,8 @@ class Problem:
             elif not np.array_equal(costs[j], cost_values[i]):
                 r = int(np.argmax(costs[j] != cost_values[i]))
                 raise InvalidProblem(
-                    f"Network {name!r} has {cost_cols[r]} = {costs[j, r]!r} in row {first_row[j]} but "
-                    f"{cost_values[i, r]!r} in row {i}; a network's cost must be the same in all its rows."
+                    f"Network {name!r} has {cost_cols[r]} = {_num(costs[j, r])} in row {first_row[j]} but "
+                    f"{_num(cost_values[i, r])} in row {i}; a network's cost must be the same in all its rows."
                 )
         losses = np.full((len(networks), len(tasks)), np.nan)
         rows_n = np.array([n_index[n] for n in net_names])
@@ -645,6 +645,14 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _num(x: Any) -> str:
+    """A number as users write it (``nan``, ``0.5``), not numpy's ``np.float64(0.5)``."""
+    try:
+        return repr(float(x))
+    except (TypeError, ValueError):
+        return repr(x)
+
+
 def _check_unique(names: Sequence[str], what: str) -> None:
     seen = set()
     for n in names:
@@ -696,14 +704,14 @@ def _weights_from(
                 raise InvalidProblem(f"{where(i)} has no {weight_col}; give every row of a weighted table a weight.")
             if t in first and first[t][1] != w:
                 raise InvalidProblem(
-                    f"Task {t!r} has {weight_col} {first[t][1]!r} in row {first[t][0]} but {w!r} in row {i}; "
+                    f"Task {t!r} has {weight_col} {_num(first[t][1])} in row {first[t][0]} but {_num(w)} in row {i}; "
                     "a task's weight must be the same in all its rows."
                 )
             first.setdefault(t, (i, w))
             result[t] = float(w)
     for t, w in result.items():
         if not math.isfinite(w) or w <= 0:
-            raise InvalidProblem(f"Task {t!r} has weight {w!r}; weights must be finite numbers > 0.")
+            raise InvalidProblem(f"Task {t!r} has weight {_num(w)}; weights must be finite numbers > 0.")
     return np.array([result[t] for t in tasks])
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 
 from taskgroup.errors import InvalidArgument, SolverError
-from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
+from taskgroup.solvers.instance import SelectionInstance, budget_tolerance, fits
 from taskgroup.solvers.registry import SolverResult
 
 __all__ = ["BACKENDS", "SelectionModel", "solve_ilp"]
@@ -48,26 +48,36 @@ class SelectionModel:
         if solver is None:  # pragma: no cover - depends on the OR-Tools build
             raise SolverError(f"OR-Tools was built without the {backend!r} backend.")
         solver.SuppressOutput()
-        if backend == "highs":  # HiGHS prints a banner on every solve unless its own output flag is off
-            solver.SetSolverSpecificParametersAsString("output_flag=false")
+        if backend == "highs":
+            # No banner; and tolerances well below the 1e-9 relative slack taskgroup allows on budgets, so that
+            # x = 1 - 1e-6 does not pass as integral and a set over budget as feasible (default 1e-6), and no
+            # absolute gap (default 1e-6) so covers that differ by less are still told apart.
+            solver.SetSolverSpecificParametersAsString(
+                "output_flag=false\nmip_feasibility_tolerance=1e-10\nprimal_feasibility_tolerance=1e-10\nmip_abs_gap=0"
+            )
         self.solver = solver
         WL, C = instance.WL, instance.C
         m, n = WL.shape
+        inf = solver.infinity()
+        # Rows are filled coefficient by coefficient: building pywraplp expressions with Python sums is
+        # quadratic and dominated the solve time at 4,000 candidates.
         self.x = [solver.BoolVar(f"x[{j}]") for j in range(m)]
-        self.y: dict[tuple[int, int], pywraplp.Variable] = {}
+        self.y = {}
+        served = [solver.Constraint(1.0, 1.0, f"served[{t}]") for t in range(n)]  # (1)
         for j, t in zip(*np.nonzero(np.isfinite(WL))):
-            self.y[j, t] = solver.NumVar(0.0, 1.0, f"y[{j},{t}]")
-        by_task: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-        for j, t in self.y:
-            by_task[t].append((j, t))
-        for t in range(n):  # (1)
-            solver.Add(sum(self.y[k] for k in by_task[t]) == 1)
-        for (j, t), var in self.y.items():  # (2)
-            solver.Add(var <= self.x[j])
-        self.cost_exprs = [sum(C[j, r] * self.x[j] for j in range(m)) for r in range(C.shape[1])]
-        self.budget_rows = [solver.Add(expr <= solver.infinity()) for expr in self.cost_exprs]  # (3)
+            y = solver.NumVar(0.0, 1.0, f"y[{j},{t}]")
+            self.y[int(j), int(t)] = y
+            served[t].SetCoefficient(y, 1.0)
+            link = solver.Constraint(-inf, 0.0)  # (2) y - x <= 0
+            link.SetCoefficient(y, 1.0)
+            link.SetCoefficient(self.x[j], -1.0)
+        self.budget_rows = []
+        for r in range(C.shape[1]):  # (3)
+            row = solver.Constraint(-inf, inf, f"budget[{r}]")
+            for j in range(m):
+                row.SetCoefficient(self.x[j], float(C[j, r]))
+            self.budget_rows.append(row)
         self.set_budget(instance.budget)
-        self.loss_expr = sum(WL[j, t] * var for (j, t), var in self.y.items())
         self.cap_row = None
 
     def set_budget(self, budget: np.ndarray) -> None:
@@ -79,22 +89,28 @@ class SelectionModel:
 
     def set_objective_cap(self, cap: float | None) -> None:
         """Require ``sum WL y <= cap`` (None removes the requirement)."""
-        if cap is None:
-            if self.cap_row is not None:
-                self.cap_row.SetBounds(-self.solver.infinity(), self.solver.infinity())
-            return
+        inf = self.solver.infinity()
         if self.cap_row is None:
-            self.cap_row = self.solver.Add(self.loss_expr <= cap)
-        else:
-            self.cap_row.SetBounds(-self.solver.infinity(), cap)
+            if cap is None:
+                return
+            self.cap_row = self.solver.Constraint(-inf, inf, "objective_cap")
+            for (j, t), y in self.y.items():
+                self.cap_row.SetCoefficient(y, float(self.instance.WL[j, t]))
+        self.cap_row.SetBounds(-inf, inf if cap is None else cap)
 
     def run(self, minimise: str = "loss", time_limit: float | None = None) -> SolverResult:
         """Solve, minimising the total weighted loss (``"loss"``) or the cost on resource ``r`` (``"cost:r"``)."""
         solver = self.solver
+        objective = solver.Objective()
+        objective.Clear()
+        objective.SetMinimization()
         if minimise == "loss":
-            solver.Minimize(self.loss_expr)
+            for (j, t), y in self.y.items():
+                objective.SetCoefficient(y, float(self.instance.WL[j, t]))
         else:
-            solver.Minimize(self.cost_exprs[int(minimise.split(":")[1])])
+            r = int(minimise.split(":")[1])
+            for j, x in enumerate(self.x):
+                objective.SetCoefficient(x, float(self.instance.C[j, r]))
         if time_limit is not None:
             solver.SetTimeLimit(max(1, int(time_limit * 1000)))
         params = pywraplp.MPSolverParameters()
@@ -103,7 +119,7 @@ class SelectionModel:
         if status == pywraplp.Solver.INFEASIBLE:
             return SolverResult(None, True, math.inf, _nodes(solver))
         if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-            if status == pywraplp.Solver.NOT_SOLVED:  # time limit before any solution
+            if time_limit is not None:  # stopped at the time limit before any solution (HiGHS reports 99)
                 return SolverResult(None, False, -math.inf, _nodes(solver))
             raise SolverError(f"The {self.backend} backend stopped with status {status} on a selection model.")
         chosen = [j for j, var in enumerate(self.x) if var.solution_value() > 0.5]
@@ -125,6 +141,18 @@ def solve_ilp(
 ) -> SolverResult:
     """Minimise the total weighted loss of ``instance`` within its budget with a MIP backend."""
     result = SelectionModel(instance, backend).run("loss", time_limit)
+    if result.chosen is None and not result.optimal:  # time limit before any solution: the heuristic's plan
+        from taskgroup.solvers.greedy import solve_greedy
+
+        fallback = solve_greedy(instance)
+        fallback.nodes = result.nodes
+        return fallback
+    if result.chosen is not None and not fits(instance.C[result.chosen].sum(axis=0), instance.budget):
+        # The backend accepted a set over budget within its own feasibility tolerance (CBC, SCIP and CP-SAT
+        # use about 1e-6); decide the instance exactly instead of handing out an infeasible plan.
+        from taskgroup.solvers.bnb import solve_bnb
+
+        return solve_bnb(instance, time_limit=time_limit)
     if result.chosen is not None:  # the backend's own objective carries its tolerances; re-score exactly
         result.bound = min(result.bound, instance.objective(result.chosen))
     return result

@@ -1,0 +1,202 @@
+"""Heuristics that pick ``k`` groups for many tasks (16..40) without listing all ``2^n`` groups.
+
+- :func:`greedy_merge`: agglomerative; start from one group per task, merge the pair that helps most.
+- :func:`beam_merge`: the same, keeping the ``width`` best selections at each level.
+- :func:`local_search`: iterated local search over selections of at most ``k`` possibly overlapping groups,
+  with moves add / remove / move / swap a task, merge two groups, split a group, open a new pair; random
+  kicks between descents. Starts from :func:`greedy_merge`.
+
+All maximise ``V`` of :mod:`taskgroup.estimate.cover` and make no optimality claim.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from itertools import combinations
+
+import numpy as np
+
+from taskgroup.estimate.cover import Group, GroupScorer
+
+__all__ = ["greedy_merge", "beam_merge", "local_search"]
+
+
+def _key(scorer: GroupScorer, groups: Sequence[Group]) -> tuple[int, float]:
+    """Lexicographic merge key: fewest tasks left without a valid group first, then the largest V."""
+    best = scorer.best(groups)
+    finite = np.isfinite(best)
+    return int((~finite).sum()), float(best[finite].sum())
+
+
+def _merge_children(scorer: GroupScorer, groups: list[Group]) -> Iterator[tuple[tuple[int, float], list[Group]]]:
+    for a, b in combinations(range(len(groups)), 2):
+        child = [g for i, g in enumerate(groups) if i not in (a, b)] + [groups[a] | groups[b]]
+        yield _key(scorer, child), child
+
+
+def _done(scorer: GroupScorer, groups: list[Group], k: int) -> bool:
+    return len(groups) <= k and _key(scorer, groups)[0] == 0
+
+
+def greedy_merge(scorer: GroupScorer, k: int) -> list[Group]:
+    """Merge the best pair of groups until at most ``k`` valid groups remain (a partition of the tasks)."""
+    return beam_merge(scorer, k, width=1)
+
+
+def beam_merge(scorer: GroupScorer, k: int, width: int = 5) -> list[Group]:
+    """Agglomerative merging keeping the ``width`` best selections (by :func:`_key`) at every level."""
+    beam: list[list[Group]] = [[frozenset([t]) for t in range(scorer.n)]]
+    finished: list[tuple[tuple[int, float], list[Group]]] = []
+    while beam:
+        for state in beam:
+            if _done(scorer, state, k):
+                finished.append((_key(scorer, state), state))
+        pool: dict[frozenset[Group], tuple[tuple[int, float], list[Group]]] = {}
+        for state in beam:
+            if len(state) <= 1:
+                continue
+            for key, child in _merge_children(scorer, state):
+                pool.setdefault(frozenset(child), (key, child))
+        ranked = sorted(pool.values(), key=lambda kc: (kc[0][0], -kc[0][1]))
+        # Keep merging down to one group: a merge can still raise V, and every level's finished states count.
+        beam = [child for _, child in ranked[:width]]
+    best = min(finished, key=lambda kc: (kc[0][0], -kc[0][1]))
+    return best[1]
+
+
+def _neighbours(scorer: GroupScorer, groups: list[Group], k: int, rng: np.random.Generator) -> Iterator[list[Group]]:
+    """Every move of the neighbourhood, in a random order of move types and groups."""
+    n, lo = scorer.n, scorer.min_size
+    order = list(range(len(groups)))
+    rng.shuffle(order)
+    tasks = list(range(n))
+    rng.shuffle(tasks)
+
+    def replace(i: int, g: Group) -> list[Group]:
+        return [g if j == i else h for j, h in enumerate(groups)]
+
+    moves = ["add", "remove", "move", "swap", "merge", "split", "open"]
+    rng.shuffle(moves)
+    for move in moves:
+        if move == "add":
+            for i in order:
+                for t in tasks:
+                    if t not in groups[i]:
+                        yield replace(i, groups[i] | {t})
+        elif move == "remove":
+            for i in order:
+                if len(groups[i]) > lo:
+                    for t in groups[i]:
+                        yield replace(i, groups[i] - {t})
+        elif move == "move":
+            for i in order:
+                if len(groups[i]) > lo:
+                    for t in groups[i]:
+                        for j in order:
+                            if j != i and t not in groups[j]:
+                                child = replace(i, groups[i] - {t})
+                                child[j] = groups[j] | {t}
+                                yield child
+        elif move == "swap":
+            for i, j in combinations(order, 2):
+                for t in groups[i] - groups[j]:
+                    for u in groups[j] - groups[i]:
+                        child = replace(i, (groups[i] - {t}) | {u})
+                        child[j] = (groups[j] - {u}) | {t}
+                        yield child
+        elif move == "merge":
+            for i, j in combinations(order, 2):
+                yield [g for x, g in enumerate(groups) if x not in (i, j)] + [groups[i] | groups[j]]
+        elif move == "split" and len(groups) < k:
+            for i in order:
+                yield from (
+                    [g for x, g in enumerate(groups) if x != i] + parts for parts in _splits(scorer, groups[i])
+                )
+        elif move == "open" and len(groups) < k:
+            for t, u in combinations(tasks, 2):
+                yield groups + [frozenset((t, u))]
+
+
+def _splits(scorer: GroupScorer, group: Group) -> Iterator[list[Group]]:
+    """Two-way splits of a group seeded by each pair of members (others join the closer seed)."""
+    members = sorted(group)
+    if len(members) < 2 * scorer.min_size:
+        return
+    W = scorer.S + scorer.S.T
+    for a, b in combinations(members, 2):
+        left, right = {a}, {b}
+        for m in members:
+            if m not in (a, b):
+                (left if W[a, m] >= W[b, m] else right).add(m)
+        if len(left) >= scorer.min_size and len(right) >= scorer.min_size:
+            yield [frozenset(left), frozenset(right)]
+
+
+def _descend(scorer: GroupScorer, groups: list[Group], k: int, rng: np.random.Generator, deadline: float) -> tuple[list[Group], float, int]:
+    """First-improvement descent to a local optimum; returns the selection, its V and the moves tried."""
+    value = scorer.value(groups)
+    tried = 0
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        for child in _neighbours(scorer, groups, k, rng):
+            tried += 1
+            if len(child) > k or any(len(g) < scorer.min_size for g in child):
+                continue
+            v = scorer.value(child)
+            if v > value + 1e-12 * max(1.0, abs(value)):
+                groups, value, improved = _dedupe(child), v, True
+                break
+            if tried % 512 == 0 and time.perf_counter() >= deadline:
+                break
+    return groups, value, tried
+
+
+def _dedupe(groups: list[Group]) -> list[Group]:
+    return list(dict.fromkeys(groups))
+
+
+def _kick(scorer: GroupScorer, groups: list[Group], k: int, rng: np.random.Generator, strength: int) -> list[Group]:
+    """A random perturbation that keeps every task covered: random task moves between groups."""
+    groups = list(groups)
+    for _ in range(strength):
+        i = int(rng.integers(len(groups)))
+        t = int(rng.integers(scorer.n))
+        if t in groups[i]:
+            continue
+        # move t into group i from one of its groups, if that one stays large enough
+        holders = [j for j, g in enumerate(groups) if t in g and len(g) > scorer.min_size]
+        groups[i] = groups[i] | {t}
+        if holders:
+            j = holders[int(rng.integers(len(holders)))]
+            groups[j] = groups[j] - {t}
+    return _dedupe(groups)
+
+
+def local_search(
+    scorer: GroupScorer,
+    k: int,
+    *,
+    start: list[Group] | None = None,
+    seed: int = 0,
+    time_limit: float = 10.0,
+    max_rounds: int = 50,
+) -> tuple[list[Group], int]:
+    """Iterated local search from ``start`` (default: :func:`greedy_merge`); returns the best and moves tried."""
+    rng = np.random.default_rng(seed)
+    deadline = time.perf_counter() + time_limit
+    current = start if start is not None else greedy_merge(scorer, k)
+    current, value, tried = _descend(scorer, current, k, rng, deadline)
+    best, best_value = current, value
+    rounds = 0
+    while rounds < max_rounds and time.perf_counter() < deadline:
+        rounds += 1
+        kicked = _kick(scorer, best, k, rng, strength=max(2, scorer.n // 8))
+        if not scorer.valid(kicked, k):
+            continue
+        candidate, v, t = _descend(scorer, kicked, k, rng, deadline)
+        tried += t
+        if v > best_value + 1e-12 * max(1.0, abs(best_value)):
+            best, best_value = candidate, v
+    return best, tried

@@ -1,0 +1,23 @@
+import os
+
+import pytest
+
+# Two cores are shared by everything in CI; one torch thread per process keeps timings sane.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def toy_frame():
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            ("a_half", "a", 0.50, 0.5),
+            ("b_half", "b", 0.60, 0.5),
+            ("a", "a", 0.45, 1.0),
+            ("b", "b", 0.55, 1.0),
+            ("ab", "a", 0.40, 1.0),
+            ("ab", "b", 0.58, 1.0),
+        ],
+        columns=["network", "task", "loss", "cost"],
+    )
