@@ -58,3 +58,17 @@ def test_registry_errors_name_what_is_accepted():
         build_network("mmoe", 6, TASKS, n_experts=0)
     with pytest.raises(InvalidArgument, match=r"dropout must be in \[0, 1\)"):
         build_network("mmoe", 6, TASKS, dropout=1.0)
+
+
+def test_profile_reuses_the_measurement_profiler():
+    from taskgroup.measure.profile import profile_network as measured
+    from taskgroup.train.profiling import profile_network
+
+    ours = profile_network(SharedBottom(6, TASKS, hidden=(8, 8), width=0.5), 6, repeats=3)
+    theirs = measured(SharedTrunkNet(6, TASKS, hidden=(8, 8), width=0.5), repeats=3)
+    assert ours["flops"] == theirs["flops"] and ours["parameters"] == theirs["params"]
+    assert ours["memory_bytes"] == theirs["memory_bytes"]
+    mmoe = profile_network(MMoE(6, TASKS, n_experts=2, expert_hidden=(8,), tower_hidden=()), 6, repeats=3)
+    # experts 2 x (6*8), gates 3 x (6*2), towers 8*(1+1+4): multiply-adds x 2, plus the gate mixing
+    assert mmoe["flops"] >= 2 * (2 * 6 * 8 + 3 * 6 * 2 + 8 * 6) and mmoe["latency_ms"] > 0
+    assert mmoe["memory_bytes"] is None

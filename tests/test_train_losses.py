@@ -87,7 +87,7 @@ def test_uncertainty_weighting_formula_and_learned_optimum():
         opt.zero_grad()
         w({"r": torch.tensor(3.0)}).backward()
         opt.step()
-    assert math.exp(float(w.log_var[0])) == pytest.approx(3.0, rel=0.02)
+    assert math.exp(w.log_var[0].item()) == pytest.approx(3.0, rel=0.02)
     assert w.weights()["r"] == pytest.approx(0.5 / 3.0, rel=0.02)
 
 

@@ -1,50 +1,57 @@
-"""Cost of a trained network for the deployment manifest: parameters, FLOPs and measured latency per example.
+"""Cost of a trained network for the deployment manifest: parameters, FLOPs and latency per example.
 
-FLOPs come from PyTorch's ``FlopCounterMode`` (2 per multiply-add), latency is the median of repeated timed
-forward passes on one example. When ``taskgroup.measure.profile`` (the measurement profiler) is available its
-functions are used, so the manifest and the measured candidate costs are the same numbers.
+The measurement profiler (:mod:`taskgroup.measure.profile`) is the one source of these numbers, so a deployed
+``shared`` network's costs are exactly the costs its candidate was selected with. It is written for the
+shared-trunk family (its memory estimate walks the trunk); for other architectures (MMoE) the same FLOP count
+and the same latency timer are applied to the whole network, and memory is left out rather than guessed.
 """
 
 from __future__ import annotations
-
-import time
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["profile_network", "count_parameters"]
+from taskgroup.measure import profile as measure_profile
+from taskgroup.measure.models import SharedTrunkNet
+
+__all__ = ["profile_network"]
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable scalars."""
-    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+def profile_network(model: nn.Module, n_features: int, *, repeats: int = 50) -> dict[str, float | None]:
+    """``{"parameters", "flops", "latency_ms", "memory_bytes"}`` of ``model`` for one example (batch size 1).
 
-
-def _flops(model: nn.Module, x: torch.Tensor) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(x)
-    return int(counter.get_total_flops())
-
-
-def _latency_ms(model: nn.Module, x: torch.Tensor, repeats: int = 50, warmup: int = 5) -> float:
-    times = []
-    with torch.no_grad():
-        for i in range(warmup + repeats):
-            start = time.perf_counter()
-            model(x)
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-    times.sort()
-    return 1000.0 * times[len(times) // 2]
-
-
-def profile_network(model: nn.Module, n_features: int) -> dict[str, float]:
-    """``{"parameters", "flops", "latency_ms"}`` of ``model`` for one example, in eval mode."""
+    FLOPs: ``FlopCounterMode`` (a multiply-add counts 2); latency: the median of ``repeats`` timed forward
+    passes on one CPU thread after warm-up; ``memory_bytes``: the measurement profiler's estimate for shared-trunk
+    networks, None for other architectures.
+    """
     was_training = model.training
     model.eval()
-    x = torch.zeros(1, int(n_features))
-    result = {"parameters": count_parameters(model), "flops": _flops(model, x), "latency_ms": _latency_ms(model, x)}
-    model.train(was_training)
-    return result
+    try:
+        if isinstance(model, SharedTrunkNet):
+            p = measure_profile.profile_network(model, batch_size=1, repeats=repeats)
+            return {"parameters": int(p["params"]), "flops": float(p["flops"]), "latency_ms": float(p["latency_ms"]),
+                    "memory_bytes": float(p["memory_bytes"])}
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros(1, int(n_features)))
+        # the timer reads net.n_features; MMoE does not carry it, so a thin view supplies it
+        timed = _WithFeatures(model, int(n_features))
+        return {
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+            "flops": float(counter.get_total_flops()),
+            "latency_ms": float(measure_profile._median_latency_ms(timed, 1, repeats)),
+            "memory_bytes": None,
+        }
+    finally:
+        model.train(was_training)
+
+
+class _WithFeatures:
+    """Callable wrapper exposing ``n_features`` (what the measurement latency timer needs)."""
+
+    def __init__(self, model: nn.Module, n_features: int):
+        self.model = model
+        self.n_features = n_features
+
+    def __call__(self, x: torch.Tensor):
+        return self.model(x)
