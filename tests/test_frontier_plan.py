@@ -1,0 +1,85 @@
+"""The budget frontier, its plot, and plans as versioned JSON."""
+
+import json
+
+import numpy as np
+import pytest
+
+import taskgroup as tg
+from taskgroup.errors import InvalidArgument
+
+
+@pytest.fixture(scope="module")
+def val():
+    return tg.datasets.standley2020(1, "val")
+
+
+def test_staircase_is_every_budget_where_the_optimum_improves(val):
+    table = tg.frontier(val)
+    budgets, objectives = table["budget"].to_numpy(), table["objective"].to_numpy()
+    assert budgets[0] == pytest.approx(tg.minimum_budget(val)["cost"])
+    assert np.all(np.diff(budgets) > 0) and np.all(np.diff(objectives) < 0)
+    assert table["optimal"].all()
+    # between two steps the optimum does not change; at each step it does
+    for k in range(len(table) - 1):
+        middle = (budgets[k] + budgets[k + 1]) / 2
+        assert tg.solve(val, middle).objective == pytest.approx(objectives[k])
+        just_below = budgets[k + 1] - 1e-6
+        assert tg.solve(val, just_below).objective == pytest.approx(objectives[k])
+    # the last step reaches the unconstrained optimum: every task at its best network
+    assert objectives[-1] == pytest.approx(np.nanmin(val.losses, axis=0).sum())
+
+
+def test_frontier_at_given_budgets_marks_infeasible_ones(val):
+    table = tg.frontier(val, [0.5, 1.0, 2.5], method="bnb")
+    assert table["objective"].isna().tolist() == [True, False, False]
+    assert table.loc[2, "objective"] == pytest.approx(tg.solve(val, 2.5).objective)
+    assert table.loc[2, "plan"].networks == tuple(table.loc[2, "networks"].split("+"))
+
+
+def test_frontier_needs_a_cost_column_when_there_are_several(toy_frame):
+    problem = tg.Problem.from_frame(toy_frame.assign(flops=2.0), cost=["cost", "flops"])
+    with pytest.raises(InvalidArgument, match="pass cost=<one of them>"):
+        tg.frontier(problem)
+    assert len(tg.frontier(problem, cost="cost")) >= 1
+
+
+def test_frontier_plot_is_a_png(val, tmp_path):
+    table = tg.frontier(val)
+    path = tmp_path / "frontier.png"
+    tg.plot_frontier(table, path, markers={"all-in-one": (1.0, table["objective"].iloc[0])})
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plan_json_roundtrip_and_schema(val, tmp_path):
+    plan = tg.solve(val, 2.5)
+    path = tmp_path / "plan.json"
+    plan.to_json(path)
+    data = json.loads(path.read_text())
+    assert data["schema"] == "taskgroup.plan" and data["version"] == 1
+    assert {n["name"] for n in data["networks"]} == set(plan.networks)
+    for network in data["networks"]:
+        assert set(network["serves"]) <= set(network["trained_tasks"])
+    assert tg.Plan.from_json(path) == plan
+
+
+def test_plan_json_rejects_other_documents(tmp_path):
+    with pytest.raises(InvalidArgument, match="Not a taskgroup plan"):
+        tg.Plan.from_dict({"schema": "something"})
+    with pytest.raises(InvalidArgument, match="Unsupported plan schema version 9"):
+        tg.Plan.from_dict({"schema": "taskgroup.plan", "version": 9})
+    with pytest.raises(InvalidArgument, match="No such plan file"):
+        tg.Plan.from_json(tmp_path / "nothing.json")
+
+
+def test_standley_splits_and_published_test_curve():
+    """Select on val, score on test (the paper's protocol); setting 4's esa split lacks network 'ne'."""
+    val, test = tg.datasets.standley2020(1, "val"), tg.datasets.standley2020(1, "test")
+    assert val.networks == test.networks and val.n_networks == 36
+    assert "ne" not in tg.datasets.standley2020(4, "esa").networks
+    scored = [test.evaluate(tg.solve(val, b).networks).objective for b in (1, 2, 3, 4, 5)]
+    assert scored == sorted(scored, reverse=True)  # more budget never hurt on this table
+    with pytest.raises(InvalidArgument, match=r"Unknown Standley setting 7; accepted: \[1, 2, 3, 4\]"):
+        tg.datasets.standley2020(7)
+    with pytest.raises(InvalidArgument, match="Unknown Standley split 'train'"):
+        tg.datasets.standley2020(1, "train")
