@@ -20,6 +20,15 @@ from taskgroup.solvers import available_solvers, frontier, minimum_budget, plot_
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # tg.measure imports torch; load it on first use so that planning-only users and the CLI start fast.
+    if name == "measure":
+        import importlib
+
+        return importlib.import_module("taskgroup.measure")
+    raise AttributeError(f"module 'taskgroup' has no attribute {name!r}")
+
 __all__ = [
     "Problem",
     "Plan",
@@ -29,6 +38,7 @@ __all__ = [
     "minimum_budget",
     "available_solvers",
     "datasets",
+    "measure",
     "errors",
     "estimate",
     "solvers",

@@ -502,6 +502,30 @@ class Problem:
         return pd.DataFrame(data)
 
     @classmethod
+    def from_store(
+        cls,
+        path: str | PathLike[str],
+        split: str = "val",
+        cost: str | Sequence[str] = "flops",
+        **kwargs: Any,
+    ) -> Problem:
+        """Build a problem from a measurement results store (``taskgroup measure --store``).
+
+        Losses are per-task means over seeds on ``split`` ("val" or "test"); ``cost`` names the cost
+        column(s): "flops", "params", "latency_ms", "memory_bytes", "snt". Failed networks are left out
+        with a warning. Other keyword arguments (``normalize``, ``metric``, ``suite``, ``config``) go to
+        :meth:`taskgroup.measure.store.ResultStore.table`.
+        """
+        from taskgroup.measure.store import ResultStore  # lazy: torch is only needed for measurement
+
+        store_path = Path(path)
+        if not store_path.is_file():
+            raise InvalidArgument(f"No results store at {str(path)!r}; create one with 'taskgroup measure --store'.")
+        table = ResultStore(store_path).table(split, cost, **kwargs)
+        cost_cols = [cost] if isinstance(cost, str) else list(cost)
+        return cls.from_frame(table, cost=cost_cols, higher_is_better=bool(kwargs.get("metric", False)))
+
+    @classmethod
     def from_csv(cls, path: str | PathLike[str], **kwargs: Any) -> Problem:
         """Read a long table from a CSV file; keyword arguments go to :meth:`from_frame`."""
         try:

@@ -62,14 +62,22 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"a long table (.csv or .json: network, task, loss, cost columns) or a published table "
         f"'standley2020:SETTING:SPLIT' (default: {DEFAULT_TABLE})",
     )
-    parser.add_argument("--cost", help="the cost column to constrain (default: 'cost', or all cost columns)")
+    parser.add_argument("--cost", help="the cost column to constrain (default: 'cost', or all cost columns; "
+                        "with --store: 'flops')")
+    parser.add_argument("--store", metavar="DB", help="read measured losses from a 'taskgroup measure' results store")
+    parser.add_argument("--split", choices=["val", "test"], default="val",
+                        help="with --store: which split's losses to use (default val)")
     parser.add_argument(
         "--higher-is-better", action="store_true", help="the loss column holds scores where higher is better"
     )
 
 
 def load_problem(args: argparse.Namespace) -> Problem:
-    """The problem named by the TABLE argument (and --cost)."""
+    """The problem named by the TABLE argument or --store (and --cost, --split)."""
+    if getattr(args, "store", None):
+        if args.table:
+            raise InvalidArgument(f"Give either a TABLE ({args.table!r}) or --store, not both.")
+        return Problem.from_store(args.store, split=args.split, cost=args.cost or "flops")
     return read_table(args.table or DEFAULT_TABLE, cost=args.cost, higher_is_better=args.higher_is_better)
 
 

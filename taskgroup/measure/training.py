@@ -192,7 +192,7 @@ def train_network(suite: TaskSuite, candidate: Candidate, config: TrainConfig, s
         for rows in batch_order(len(train), config.batch_size, epoch, seed):
             loss = combine_losses(_task_losses(net(train.x[rows]), suite, train, rows), active, config.reduction)
             if not torch.isfinite(loss):
-                return _failed(result, f"training loss became {float(loss)} in epoch {epoch}", epoch, start)
+                return _failed(result, f"training loss became {float(loss.detach())} in epoch {epoch}", epoch, start)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

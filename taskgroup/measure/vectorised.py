@@ -132,7 +132,7 @@ def train_stack(
             bad = alive & ~torch.isfinite(per_net.detach())
             for c in torch.nonzero(bad).flatten().tolist():
                 alive[c] = False
-                reasons[c] = f"training loss became {float(per_net[c])} in epoch {epoch}"
+                reasons[c] = f"training loss became {float(per_net.detach()[c])} in epoch {epoch}"
                 epochs_run[c] = epoch + 1
             # A failed network's loss is left out so its NaNs never reach the others' (disjoint) gradients.
             loss = torch.where(alive, per_net, torch.zeros_like(per_net)).sum()

@@ -1,0 +1,100 @@
+"""Where jobs run: in this process, in a local process pool, or on a Dask cluster.
+
+Every executor is a :class:`concurrent.futures.Executor`, so the runner has one code path. Chosen by one
+argument (as Optuna chooses storage): ``"serial"``, ``"process"`` (one worker per core) or ``"process:N"``,
+``"dask://HOST:PORT"`` (a running ``dask.distributed`` scheduler, used through ``Client.get_executor()``), or
+an Executor instance the caller manages.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from taskgroup.errors import InvalidArgument
+
+__all__ = ["SerialExecutor", "open_executor", "executor_workers", "EXECUTOR_HELP"]
+
+EXECUTOR_HELP = "'serial', 'process', 'process:N' or 'dask://HOST:PORT'"
+
+
+class SerialExecutor(Executor):
+    """Runs each job when its result is asked for, in this process (lazily, so progress shows per job)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = _LazyFuture(fn, args, kwargs)
+        return future
+
+
+class _LazyFuture(Future):
+    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        super().__init__()
+        self._call = (fn, args, kwargs)
+
+    def result(self, timeout: float | None = None) -> Any:
+        if not self.done():
+            fn, args, kwargs = self._call
+            try:
+                self.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - delivered to the caller like any executor
+                self.set_exception(exc)
+        return super().result(timeout)
+
+
+def executor_workers(spec: str | Executor) -> int:
+    """How many jobs the executor runs at once (used to size job chunks)."""
+    if isinstance(spec, SerialExecutor) or spec == "serial":
+        return 1
+    if isinstance(spec, str) and spec.startswith("process"):
+        return _process_workers(spec)
+    if isinstance(spec, str) and spec.startswith("dask://"):
+        return 0  # asked from the scheduler once connected
+    return getattr(spec, "_max_workers", os.cpu_count() or 1)
+
+
+def _process_workers(spec: str) -> int:
+    _, _, count = spec.partition(":")
+    if not count:
+        return os.cpu_count() or 1
+    if not count.isdigit() or int(count) < 1:
+        raise InvalidArgument(f"Executor {spec!r}: the worker count must be a positive integer ({EXECUTOR_HELP}).")
+    return int(count)
+
+
+@contextmanager
+def open_executor(spec: str | Executor) -> Iterator[tuple[Executor, int]]:
+    """The executor named by ``spec`` and its number of parallel workers; shut down on exit if we made it."""
+    if isinstance(spec, Executor):
+        yield spec, executor_workers(spec)
+        return
+    if not isinstance(spec, str):
+        raise InvalidArgument(f"executor must be {EXECUTOR_HELP} or a concurrent.futures.Executor; got {spec!r}.")
+    if spec == "serial":
+        yield SerialExecutor(), 1
+    elif spec == "process" or spec.startswith("process:"):
+        workers = _process_workers(spec)
+        # spawn, not fork: forking a process that has started torch's thread pools can deadlock.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield pool, workers
+    elif spec.startswith("dask://"):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise InvalidArgument("The Dask executor needs dask.distributed: pip install 'taskgroup[dask]'.") from None
+        address = "tcp://" + spec[len("dask://"):]
+        try:
+            client = Client(address, timeout="10s")
+        except OSError as exc:
+            raise InvalidArgument(f"Cannot reach the Dask scheduler at {address}: {exc}") from None
+        try:
+            workers = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()) or 1
+            # pure=False: two submissions of the same job are two runs (a retry must really rerun).
+            yield client.get_executor(pure=False), workers
+        finally:
+            client.close()
+    else:
+        raise InvalidArgument(f"Unknown executor {spec!r}; accepted: {EXECUTOR_HELP}.")

@@ -1,0 +1,43 @@
+"""A unit of work sent to an executor: train some candidates of one size with one seed.
+
+Jobs are plain picklable data and :func:`run_job` is importable by name, so the same job runs in this
+process, in a local process pool or on a Dask worker. A job returns results; it never writes to the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from taskgroup.measure.candidates import Candidate
+from taskgroup.measure.suite import TaskSuite
+from taskgroup.measure.training import NetworkResult, TrainConfig, train_network
+from taskgroup.measure.vectorised import train_stack
+
+__all__ = ["Job", "run_job"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """Train ``candidates`` (all one size variant) with ``seed``; stacked if ``vectorise``."""
+
+    suite: TaskSuite
+    candidates: tuple[Candidate, ...]
+    config: TrainConfig
+    seed: int
+    vectorise: bool = True
+    threads: int = 1
+
+    @property
+    def keys(self) -> list[tuple[str, int]]:
+        return [(c.name, self.seed) for c in self.candidates]
+
+
+def run_job(job: Job) -> list[NetworkResult]:
+    """Run one job and return one result per candidate (failed networks included, not raised)."""
+    # Thread count is part of the job: a pool of k workers on k cores should not oversubscribe.
+    torch.set_num_threads(max(1, int(job.threads)))
+    if job.vectorise:
+        return train_stack(job.suite, job.candidates, job.config, job.seed)
+    return [train_network(job.suite, c, job.config, job.seed) for c in job.candidates]
