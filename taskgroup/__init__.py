@@ -22,11 +22,12 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # tg.measure imports torch; load it on first use so that planning-only users and the CLI start fast.
-    if name == "measure":
+    # tg.measure and tg.train import torch; load them on first use so that planning-only users and the CLI
+    # start fast.
+    if name in ("measure", "train"):
         import importlib
 
-        return importlib.import_module("taskgroup.measure")
+        return importlib.import_module(f"taskgroup.{name}")
     raise AttributeError(f"module 'taskgroup' has no attribute {name!r}")
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "available_solvers",
     "datasets",
     "measure",
+    "train",
     "errors",
     "estimate",
     "solvers",

@@ -210,3 +210,9 @@ def test_cli_errors_are_one_line_with_status_2(tmp_path, capsys, extra, message)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("taskgroup train: error:") and message in err
+
+
+def test_taskgroup_exposes_train_lazily():
+    import taskgroup as tg
+
+    assert tg.train.train_plan is train_plan and "train" in tg.__all__
