@@ -137,8 +137,8 @@ class ResultStore:
                                      "ORDER BY created", db)
 
     def results(self, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
-        """Long table: one row per (network, seed, task) with val/test loss and metric; failed networks
-        have one row with task = NaN and their reason."""
+        """Long table: one row per (network, seed, task) with val/test loss and metric; ``served`` lists the
+        network's tasks; a failed network has one row with task = None and its reason."""
         with self._connect() as db:
             raw = pd.read_sql_query("SELECT * FROM results ORDER BY suite, config, network, seed", db)
         if suite is not None:
@@ -149,6 +149,7 @@ class ResultStore:
         for rec in raw.to_dict("records"):
             base = {k: rec[k] for k in ("suite", "config", "network", "variant", "seed", "status", "reason",
                                         "epochs", "best_epoch", "train_time")}
+            base["served"] = "+".join(json.loads(rec["tasks"]))
             metrics = json.loads(rec["metrics"])
             if not metrics:
                 rows.append({**base, "task": None})
@@ -203,6 +204,13 @@ class ResultStore:
         ok = res[~res["network"].isin(failed["network"])]
         if ok.empty:
             raise InvalidArgument(f"Store {str(self.path)!r} has no successful measurements for suite {suite}.")
+        run_tasks = json.loads(self.runs().set_index(["suite", "config"]).loc[(suite, config), "tasks"])
+        # tasks some measured network serves (a failed network has no per-task rows, only "served")
+        measured = set(res["task"].dropna()) | {t for s in res["served"] for t in s.split("+")}
+        orphans = [t for t in run_tasks if t in measured and t not in set(ok["task"])]
+        if orphans:
+            raise InvalidArgument(f"Every measured network serving task(s) {orphans} failed (see the warning); "
+                                  "there is no problem to solve for them. Re-measure with other settings.")
         value = f"{split}_{'metric' if metric else 'loss'}"
         grouped = ok.groupby(["network", "task"], sort=False)[value]
         table = grouped.mean().rename("loss").to_frame()
