@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from taskgroup.cli import main
 from taskgroup.errors import InvalidArgument, ManifestError

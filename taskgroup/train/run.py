@@ -16,9 +16,9 @@ configuration skips finished units and continues; a different configuration in t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,10 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from taskgroup.errors import InvalidArgument, InvalidSuite
+from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import parse_candidate
 from taskgroup.measure.models import VARIANTS, derive_seed
 from taskgroup.measure.suite import TaskSuite
@@ -41,7 +39,6 @@ from taskgroup.train.evaluate import evaluate_outputs, soft_to_output
 from taskgroup.train.manifest import (
     load_checkpoint,
     network_config,
-    read_manifest,
     save_checkpoint,
     sha256_file,
     write_manifest,
