@@ -18,9 +18,17 @@ from taskgroup.estimate.affinity import (
     train_with_affinity,
 )
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
+from taskgroup.estimate.group import (
+    GROUPING_METHODS,
+    GroupingResult,
+    available_grouping_methods,
+    group,
+    register_grouping,
+)
 from taskgroup.estimate.grouping import group_problem, group_values
 from taskgroup.estimate.hoa import hoa
 from taskgroup.estimate.matrix import as_affinity
+from taskgroup.estimate.synthetic import planted_affinity
 
 __all__ = [
     "hoa",
@@ -35,4 +43,10 @@ __all__ = [
     "train_with_affinity",
     "shared_parameter_names",
     "AffinityRun",
+    "group",
+    "GROUPING_METHODS",
+    "GroupingResult",
+    "register_grouping",
+    "available_grouping_methods",
+    "planted_affinity",
 ]

@@ -83,6 +83,11 @@ class _EnumeratedPricing:
         self.groups = [frozenset(c) for s in range(scorer.min_size, n + 1) for c in combinations(range(n), s)]
         self.values = np.array([scorer.values(g) for g in self.groups])
 
+    def above(self, pi: np.ndarray, threshold: float) -> list[Group]:
+        """Every group with P(G) >= threshold."""
+        P = _profit(self.values, pi)
+        return [self.groups[i] for i in np.flatnonzero(P >= threshold)]
+
     def price(self, pi: np.ndarray, deadline: float) -> tuple[list[tuple[float, Group]], float]:
         P = _profit(self.values, pi)
         top = np.argsort(-P)[:10]
@@ -102,6 +107,10 @@ class _MipPricing:
         np.fill_diagonal(S, np.nan)
         self.max_in = np.nanmax(S, axis=0)  # best v_t can be: the best other source
         self.min_in = np.nanmin(S, axis=0)
+        # top_mean[s, t]: mean of the s-1 largest S[u, t], u != t: no group of size s gives t more
+        ranked = -np.sort(-np.where(np.isnan(S), -np.inf, S), axis=0)[:-1]  # (n-1, n), descending per target
+        self.top_mean = np.full((scorer.n + 1, scorer.n), -np.inf)
+        self.top_mean[2:] = np.cumsum(ranked, axis=0) / np.arange(1, scorer.n)[:, None]
 
     def _size(self, s: int, pi: np.ndarray, time_limit: float) -> tuple[float, Group | None, float]:
         scorer, n = self.scorer, self.scorer.n
@@ -109,7 +118,7 @@ class _MipPricing:
             diag = np.diag(scorer.S) - pi
             t = int(np.argmax(diag))
             return max(0.0, float(diag[t])), frozenset([t]), max(0.0, float(diag[t]))
-        upper = self.max_in - pi
+        upper = self.top_mean[s] - pi
         solver = pywraplp.Solver.CreateSolver("HIGHS")
         solver.SuppressOutput()
         solver.SetSolverSpecificParametersAsString("output_flag=false")
@@ -141,13 +150,13 @@ class _MipPricing:
 
     def price(self, pi: np.ndarray, deadline: float) -> tuple[list[tuple[float, Group]], float]:
         scorer = self.scorer
-        upper = np.maximum(self.max_in - pi, 0.0)
         found: list[tuple[float, Group]] = []
         best_bound = 0.0
         sizes = list(range(scorer.min_size, scorer.n + 1))
         best_found = 0.0
         for s in sizes:
-            quick = float(np.sort(upper)[::-1][:s].sum())  # no group of size s can beat its s best members
+            # P(G) for |G| = s is at most the s largest per-task caps max(0, top_mean[s, t] - pi_t)
+            quick = float(np.sort(np.maximum(self.top_mean[min(max(s, 2), scorer.n)] - pi, 0.0))[::-1][:s].sum())
             if s == 1:
                 quick = max(0.0, float((np.diag(scorer.S) - pi).max()))
             if quick <= best_found + _EPS:
@@ -203,6 +212,8 @@ def column_generation(
         columns.setdefault(frozenset((t, int(np.argmax(S[:, t])))), None)
     pricing = _EnumeratedPricing(scorer) if n <= ENUMERATE_MAX_TASKS else _MipPricing(scorer)
     upper = scorer.trivial_bound()
+    best_pi: np.ndarray | None = None
+    best_profit = 0.0
     iterations = 0
     while iterations < max_iterations and time.perf_counter() < deadline:
         iterations += 1
@@ -216,25 +227,40 @@ def column_generation(
         if new:
             for _, g in sorted(new, key=lambda pg: -pg[0])[:n]:
                 columns[g] = None
-            continue
+            if iterations % 10:  # exact pricing every 10th iteration even so, for a bound along the way
+                continue
         found, max_profit = pricing.price(pi, deadline)
-        upper = min(upper, float(pi.sum()) + k * max(0.0, max_profit))
+        bound = float(pi.sum()) + k * max(0.0, max_profit)
+        if bound < upper:
+            upper, best_pi, best_profit = bound, pi, max(0.0, max_profit)
         added = [g for p, g in found if p > mu + _EPS and g not in columns]
         for g in added:
             columns[g] = None
-        if not added:
+        if not added and not new:
             if max_profit <= mu + _EPS:  # LP optimal over all groups: its value is the bound
                 upper = min(upper, lp_value + _EPS * (1 + abs(lp_value)))
             break
-    # integer selection over the generated columns (the core ILP)
-    groups = list(columns)
-    values = np.array([scorer.values(g) for g in groups])
-    losses = np.where(np.isfinite(values), -values, np.nan)
-    problem = Problem([str(i) for i in range(n)], [str(i) for i in range(len(groups))], np.ones(len(groups)), losses)
-    remaining = max(1.0, deadline - time.perf_counter())
-    plan = solve(problem, budget=k, method="ilp", time_limit=remaining)
-    chosen = [groups[int(name)] for name in plan.networks]
-    value = scorer.value(chosen)
+    def integer_master() -> tuple[list[Group], float, bool]:
+        groups = list(columns)
+        values = np.array([scorer.values(g) for g in groups])
+        losses = np.where(np.isfinite(values), -values, np.nan)
+        problem = Problem([str(i) for i in range(n)], [str(i) for i in range(len(groups))], np.ones(len(groups)), losses)
+        remaining = max(1.0, deadline - time.perf_counter())
+        plan = solve(problem, budget=k, method="ilp", time_limit=remaining)
+        chosen = [groups[int(name)] for name in plan.networks]
+        return chosen, scorer.value(chosen), plan.optimal
+
+    chosen, value, master_optimal = integer_master()
     if value < scorer.value(start):
         chosen, value = list(start), scorer.value(start)
-    return ColumnGenerationResult(chosen, value, max(upper, value), iterations, len(groups))
+    closed = upper - value <= 1e-6 * max(1.0, abs(value))
+    if not closed and master_optimal and isinstance(pricing, _EnumeratedPricing) and best_pi is not None:
+        # A better selection containing G needs V <= sum(pi) + P(G) + (k-1) P* > value: every such G is among
+        # the groups with P(G) > value - sum(pi) - (k-1) P*. With them all in the master, its optimum is proven.
+        threshold = value - float(best_pi.sum()) - (k - 1) * best_profit
+        for g in pricing.above(best_pi, threshold - _EPS * (1 + abs(threshold))):
+            columns.setdefault(g, None)
+        chosen, value, master_optimal = integer_master()
+        if master_optimal:
+            upper = value
+    return ColumnGenerationResult(chosen, value, max(upper, value), iterations, len(columns))

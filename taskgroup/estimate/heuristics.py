@@ -22,11 +22,23 @@ from taskgroup.estimate.cover import Group, GroupScorer
 __all__ = ["greedy_merge", "beam_merge", "local_search"]
 
 
+def _baseline(scorer: GroupScorer) -> np.ndarray:
+    """Stand-in value of a task still alone when singletons are not allowed: its mean over all partners.
+
+    (A lexicographic rule "fix lone tasks first" makes early merges by necessity and misses planted
+    clusters; valuing a lone task at its average partner lets merges be chosen on their merit.)
+    """
+    n = scorer.n
+    return (scorer.S.sum(axis=0) - np.diag(scorer.S)) / max(n - 1, 1)
+
+
 def _key(scorer: GroupScorer, groups: Sequence[Group]) -> tuple[int, float]:
-    """Lexicographic merge key: fewest tasks left without a valid group first, then the largest V."""
+    """Merge key: V with lone tasks (when not allowed) at their :func:`_baseline` value; larger is better."""
     best = scorer.best(groups)
     finite = np.isfinite(best)
-    return int((~finite).sum()), float(best[finite].sum())
+    if not finite.all():
+        best = np.where(finite, best, _baseline(scorer))
+    return 0, float(best.sum())
 
 
 def _merge_children(scorer: GroupScorer, groups: list[Group]) -> Iterator[tuple[tuple[int, float], list[Group]]]:
@@ -36,7 +48,7 @@ def _merge_children(scorer: GroupScorer, groups: list[Group]) -> Iterator[tuple[
 
 
 def _done(scorer: GroupScorer, groups: list[Group], k: int) -> bool:
-    return len(groups) <= k and _key(scorer, groups)[0] == 0
+    return len(groups) <= k and bool(np.all(np.isfinite(scorer.best(groups))))
 
 
 def greedy_merge(scorer: GroupScorer, k: int) -> list[Group]:
@@ -51,7 +63,7 @@ def beam_merge(scorer: GroupScorer, k: int, width: int = 5) -> list[Group]:
     while beam:
         for state in beam:
             if _done(scorer, state, k):
-                finished.append((_key(scorer, state), state))
+                finished.append(((0, scorer.value(state)), state))
         pool: dict[frozenset[Group], tuple[tuple[int, float], list[Group]]] = {}
         for state in beam:
             if len(state) <= 1:

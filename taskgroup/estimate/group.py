@@ -1,0 +1,245 @@
+"""``tg.estimate.group``: pick ``k`` task groups from an affinity matrix, by a registered method.
+
+Methods work on the matrix directly and generate groups on demand, so they scale past the ~16 tasks at which
+listing all ``2^n`` groups (:func:`group_problem` + :func:`tg.solve`) stops being practical:
+
+=================  =====  ==========================================================================
+name               exact  what it does
+=================  =====  ==========================================================================
+``enumerate``      yes    every group as a candidate, then the core ILP (up to 16 tasks)
+``colgen``         yes*   column generation with exact pricing; proves optimality when the bound closes
+``greedy-merge``   no     agglomerative merging of the best pair of groups
+``beam``           no     the same, keeping the ``width`` best selections per level
+``local-search``   no     iterated local search: add/remove/move/swap a task, merge/split groups
+``graph-cluster``  no     greedy modularity communities of the positive affinity graph (networkx)
+=================  =====  ==========================================================================
+
+(*) within its time limit; otherwise the plan carries the proven bound and its gap. Every plan reports a
+valid bound: heuristics the trivial one (each task with its best partner), ``colgen`` its Lagrangian bound.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from taskgroup.errors import InvalidArgument
+from taskgroup.estimate.clustering import modularity_groups
+from taskgroup.estimate.colgen import column_generation
+from taskgroup.estimate.cover import Group, GroupScorer
+from taskgroup.estimate.grouping import SINGLETON_MODES, group_problem
+from taskgroup.estimate.heuristics import beam_merge, greedy_merge, local_search
+from taskgroup.estimate.matrix import AffinityLike, as_affinity
+from taskgroup.plan import Plan
+
+__all__ = [
+    "group",
+    "GroupingResult",
+    "GroupingMethod",
+    "GROUPING_METHODS",
+    "register_grouping",
+    "available_grouping_methods",
+    "ENUMERATE_MAX_TASKS",
+]
+
+ENUMERATE_MAX_TASKS = 16
+DEFAULT_TIME_LIMIT = 60.0
+# relative tolerance under which a bound counts as closed (the LP and MIP tolerances are ~1e-9..1e-7)
+PROOF_TOLERANCE = 1e-6
+
+
+@dataclass
+class GroupingResult:
+    """What a grouping method returns: the groups, a proven upper bound on V (inf if none), a proof flag."""
+
+    groups: list[Group]
+    upper_bound: float = math.inf
+    optimal: bool = False
+    nodes: int = 0
+
+
+GroupingFunction = Callable[..., GroupingResult]
+
+
+@dataclass(frozen=True)
+class GroupingMethod:
+    name: str
+    function: GroupingFunction
+    exact: bool
+    description: str
+
+
+GROUPING_METHODS: dict[str, GroupingMethod] = {}
+
+
+def register_grouping(name: str, function: GroupingFunction, *, exact: bool, description: str) -> None:
+    """Register ``function(scorer, k, *, time_limit, seed, **options) -> GroupingResult`` under ``name``."""
+    GROUPING_METHODS[name] = GroupingMethod(name, function, exact, description)
+
+
+def available_grouping_methods() -> dict[str, GroupingMethod]:
+    return dict(GROUPING_METHODS)
+
+
+def group(
+    matrix: AffinityLike,
+    k: int,
+    method: str = "auto",
+    *,
+    singletons: str = "exclude",
+    higher_is_better: bool | None = None,
+    orient: str = "source",
+    time_limit: float | None = None,
+    seed: int = 0,
+    **options: Any,
+) -> Plan:
+    """At most ``k`` groups covering every task, each task served by its best group (groups may overlap).
+
+    Parameters
+    ----------
+    matrix : DataFrame, dict of dicts, or path
+        ``matrix.loc[source, target]`` (see :func:`as_affinity`).
+    k : int
+        Number of networks (groups), >= 1.
+    method : str
+        ``"auto"`` (``enumerate`` up to 16 tasks, else ``colgen``) or a name in :data:`GROUPING_METHODS`.
+    singletons : {"exclude", "diagonal"}
+        As in :func:`group_problem`.
+    higher_is_better : bool, optional
+        Default: ``matrix.attrs["higher_is_better"]`` if present, else True.
+    orient : {"source", "target"}
+        Row orientation of ``matrix``.
+    time_limit : float, optional
+        Seconds (default 60 for the iterative methods).
+    seed : int
+        For the randomised methods (local search).
+    **options
+        Method options (``width`` for beam).
+
+    Returns
+    -------
+    Plan
+        Networks named ``"a+b"``, ``plan.score`` the total value in the matrix's sense, ``plan.bound`` the
+        proven bound in loss sense (``-bound`` on the score), ``plan.optimal`` when proven.
+
+    Raises
+    ------
+    InvalidArgument
+        For a bad matrix, an unknown method or singleton mode, or ``k`` < 1.
+
+    Examples
+    --------
+    >>> import taskgroup as tg
+    >>> plan = tg.estimate.group(tg.datasets.tag2021("celeba", "tag"), 3, method="colgen")
+    >>> plan.optimal
+    True
+    """
+    frame = as_affinity(matrix, orient=orient)
+    if singletons not in SINGLETON_MODES:
+        raise InvalidArgument(f"singletons={singletons!r} is not accepted; use one of {list(SINGLETON_MODES)}.")
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise InvalidArgument(f"k={k!r} is not accepted; give the number of networks as an integer >= 1.")
+    if singletons == "exclude" and len(frame) < 2:
+        raise InvalidArgument("singletons='exclude' needs at least 2 tasks to form a group.")
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise InvalidArgument(f"time_limit must be a number of seconds > 0 or None; got {time_limit!r}.")
+    hib = _higher_is_better(matrix, higher_is_better)
+    name = method
+    if method == "auto":
+        name = "enumerate" if len(frame) <= ENUMERATE_MAX_TASKS else "colgen"
+    if name not in GROUPING_METHODS:
+        raise InvalidArgument(f"Unknown grouping method {method!r}; accepted: {sorted(['auto', *GROUPING_METHODS])}.")
+    spec = GROUPING_METHODS[name]
+    S = frame.to_numpy() if hib else -frame.to_numpy()
+    scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index))
+    started = time.perf_counter()
+    result = spec.function(
+        scorer, int(k), time_limit=DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit), seed=seed, **options
+    )
+    elapsed = time.perf_counter() - started
+    value = scorer.value(result.groups)
+    upper = min(result.upper_bound, scorer.trivial_bound())
+    optimal = result.optimal or upper - value <= PROOF_TOLERANCE * max(1.0, abs(value))
+    return scorer.plan(
+        result.groups,
+        k=int(k),
+        higher_is_better=hib,
+        solver=name,
+        upper_bound=upper,
+        optimal=optimal,
+        wall_time=elapsed,
+        nodes=result.nodes,
+    )
+
+
+def _higher_is_better(matrix: Any, given: bool | None) -> bool:
+    if given is not None:
+        return bool(given)
+    attrs = getattr(matrix, "attrs", None)
+    return bool(attrs.get("higher_is_better", True)) if isinstance(attrs, dict) else True
+
+
+# ---------------------------------------------------------------------- registered methods
+def _enumerate(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:
+    from taskgroup.solvers import solve
+
+    if scorer.n > ENUMERATE_MAX_TASKS:
+        from taskgroup.errors import InstanceTooLarge
+
+        raise InstanceTooLarge(
+            f"method='enumerate' lists every group and takes up to {ENUMERATE_MAX_TASKS} tasks; this matrix has "
+            f"{scorer.n}. Use method='colgen' or a heuristic."
+        )
+    names = [str(i) for i in range(scorer.n)]
+    import pandas as pd
+
+    problem = group_problem(
+        pd.DataFrame(scorer.S, index=names, columns=names),
+        singletons="diagonal" if scorer.singletons else "exclude",
+        higher_is_better=True,
+    )
+    plan = solve(problem, budget=k, method="ilp", time_limit=time_limit)
+    groups = [frozenset(int(t) for t in problem.network_tasks(n)) for n in plan.networks]
+    return GroupingResult(groups, -plan.bound if math.isfinite(plan.bound) else math.inf, plan.optimal, plan.nodes)
+
+
+def _greedy(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:
+    return GroupingResult(greedy_merge(scorer, k))
+
+
+def _beam(scorer: GroupScorer, k: int, *, time_limit: float, seed: int, width: int = 5) -> GroupingResult:
+    if not isinstance(width, int) or width < 1:
+        raise InvalidArgument(f"width={width!r} is not accepted; give an integer >= 1.")
+    return GroupingResult(beam_merge(scorer, k, width=width))
+
+
+def _local(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:
+    groups, tried = local_search(scorer, k, seed=seed, time_limit=time_limit)
+    return GroupingResult(groups, nodes=tried)
+
+
+def _cluster(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:
+    return GroupingResult(modularity_groups(scorer, k))
+
+
+def _colgen(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:
+    started = time.perf_counter()
+    # a good starting selection makes the master's integer solution and the bound meet sooner
+    start, _ = local_search(scorer, k, seed=seed, time_limit=0.15 * time_limit, max_rounds=10)
+    remaining = max(0.1, time_limit - (time.perf_counter() - started))
+    result = column_generation(scorer, k, start, time_limit=remaining)
+    optimal = result.upper_bound - result.value <= PROOF_TOLERANCE * max(1.0, abs(result.value))
+    return GroupingResult(result.groups, result.upper_bound, optimal, result.iterations)
+
+
+register_grouping("enumerate", _enumerate, exact=True, description="every group listed, then the core ILP (n <= 16)")
+register_grouping("colgen", _colgen, exact=True, description="column generation with exact pricing; bound and gap")
+register_grouping("greedy-merge", _greedy, exact=False, description="agglomerative merging of the best pair")
+register_grouping("beam", _beam, exact=False, description="agglomerative merging with a beam of selections")
+register_grouping("local-search", _local, exact=False, description="iterated local search over overlapping groups")
+register_grouping("graph-cluster", _cluster, exact=False, description="greedy modularity clustering (networkx)")

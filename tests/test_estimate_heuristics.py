@@ -1,0 +1,82 @@
+"""tg.estimate.group: every registered method returns a valid plan with a valid bound; exact ones are exact."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import taskgroup as tg
+from taskgroup.errors import InstanceTooLarge, InvalidArgument
+from taskgroup.estimate import GROUPING_METHODS, group, group_problem, planted_affinity
+
+METHODS = sorted(GROUPING_METHODS)
+
+
+def random_matrix(n, seed):
+    rng = np.random.default_rng(seed)
+    names = [f"x{i}" for i in range(n)]
+    return pd.DataFrame(rng.normal(size=(n, n)), index=names, columns=names)
+
+
+def check_plan(plan, matrix, k, singletons):
+    problem = group_problem(matrix, singletons=singletons)
+    assert 1 <= len(plan.networks) <= k
+    scored = problem.evaluate(plan.networks)  # same names, same values: the plan is what it says
+    assert plan.objective == pytest.approx(scored.objective)
+    assert plan.bound <= plan.objective + 1e-9
+    return problem
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("singletons", ["exclude", "diagonal"])
+def test_methods_valid_and_exact_ones_optimal(method, singletons):
+    for seed in range(3):
+        matrix = random_matrix(7, seed)
+        for k in (1, 2, 3):
+            plan = group(matrix, k, method=method, singletons=singletons, time_limit=10, seed=seed)
+            problem = check_plan(plan, matrix, k, singletons)
+            best = tg.solve(problem, budget=k, method="bnb")
+            assert plan.objective >= best.objective - 1e-9
+            assert plan.bound <= best.objective + 1e-9  # the bound is a proven bound
+            if GROUPING_METHODS[method].exact:
+                assert plan.optimal and plan.objective == pytest.approx(best.objective)
+
+
+def test_lower_is_better_matrix():
+    pairs = tg.datasets.tag2021("taskonomy", "pairs")  # losses; attrs say so
+    plan = group(pairs, 2, method="colgen", singletons="diagonal")
+    assert not plan.higher_is_better
+    best = tg.solve(group_problem(pairs, singletons="diagonal", higher_is_better=False), budget=2)
+    assert plan.optimal and plan.objective == pytest.approx(best.objective)
+
+
+def test_planted_clusters_recovered():
+    matrix, labels = planted_affinity(20, 4, seed=3)
+    planted = {frozenset(matrix.index[labels == c]) for c in range(4)}
+    for method in ("greedy-merge", "beam", "local-search", "graph-cluster"):
+        plan = group(matrix, 4, method=method, seed=0, time_limit=10)
+        assert {frozenset(n.split("+")) for n in plan.networks} == planted, method
+
+
+def test_colgen_bound_on_twenty_tasks():
+    matrix, _ = planted_affinity(20, 4, seed=1)
+    plan = group(matrix, 4, method="colgen", time_limit=20)
+    assert plan.optimal  # planted structure: the bound closes
+    heuristic = group(matrix, 4, method="local-search", time_limit=5)
+    assert heuristic.objective >= plan.objective - 1e-9
+
+
+def test_seeded_and_errors():
+    matrix = random_matrix(9, 0)
+    a = group(matrix, 3, method="local-search", seed=5)
+    b = group(matrix, 3, method="local-search", seed=5)
+    assert a.networks == b.networks
+    with pytest.raises(InvalidArgument, match="accepted"):
+        group(matrix, 3, method="kmeans")
+    with pytest.raises(InvalidArgument, match="k=0"):
+        group(matrix, 0)
+    with pytest.raises(InvalidArgument, match="width"):
+        group(matrix, 2, method="beam", width=0)
+    with pytest.raises(InstanceTooLarge):
+        group(random_matrix(17, 0), 2, method="enumerate")
+    with pytest.raises(InvalidArgument, match="square"):
+        group(matrix.iloc[:, :5], 2)
