@@ -1,0 +1,71 @@
+"""Process-pool and Dask executors: same results as serial, and a killed Dask worker loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pandas as pd
+import pytest
+
+from taskgroup.datasets.suites import load_suite
+from taskgroup.errors import InvalidArgument
+from taskgroup.measure import ResultStore, TrainConfig, measure
+
+CONFIG = TrainConfig(hidden=(16, 16), epochs=15, patience=15)
+COLS = ["network", "seed", "task", "val_loss", "test_loss"]
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return load_suite("synthetic", n_samples=300, clusters=(2, 1), d=20)
+
+
+def table(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[COLS].sort_values(COLS[:3]).reset_index(drop=True)
+
+
+def test_unknown_executor_is_refused_before_training(suite, tmp_path):
+    with pytest.raises(InvalidArgument, match="Unknown executor 'gpu'"):
+        measure(suite, tmp_path / "x.db", config=CONFIG, executor="gpu", progress=False)
+    with pytest.raises(InvalidArgument, match="positive integer"):
+        measure(suite, tmp_path / "x.db", config=CONFIG, executor="process:0", progress=False)
+
+
+@pytest.mark.slow
+def test_process_pool_matches_serial(suite, tmp_path):
+    serial = measure(suite, tmp_path / "s.db", config=CONFIG, seeds=2, stack_size=2, progress=False,
+                     latency_repeats=1)
+    pooled = measure(suite, tmp_path / "p.db", config=CONFIG, seeds=2, stack_size=2, executor="process:2",
+                     progress=False, latency_repeats=1)
+    pd.testing.assert_frame_equal(table(serial), table(pooled), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_dask_cluster_with_a_worker_killed_mid_run(suite, tmp_path):
+    dask = pytest.importorskip("dask")
+    from distributed import Client, LocalCluster
+
+    with dask.config.set({"temporary-directory": str(tmp_path / "dask")}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            address = cluster.scheduler_address.replace("tcp://", "dask://")
+            worker_pids = list(client.run(os.getpid).values())
+            killed = []
+
+            def kill_a_worker(results):
+                # After the first committed job, SIGKILL one worker while the others' jobs are in flight.
+                if not killed:
+                    os.kill(worker_pids[0], signal.SIGKILL)
+                    killed.append(worker_pids[0])
+
+            path = tmp_path / "d.db"
+            result = measure(suite, path, config=CONFIG, seeds=2, stack_size=1, executor=address,
+                             progress=False, latency_repeats=1, on_result=kill_a_worker)
+    assert killed
+    serial = measure(suite, tmp_path / "s.db", config=CONFIG, seeds=2, stack_size=1, progress=False,
+                     latency_repeats=1)
+    stored = ResultStore(path).results()
+    assert not stored.duplicated(["network", "seed", "task"]).any()
+    assert stored["network"].nunique() == 10 and len(stored) == len(serial)
+    pd.testing.assert_frame_equal(table(result), table(serial), rtol=1e-5)
