@@ -34,7 +34,7 @@ def test_frontier_at_given_budgets_marks_infeasible_ones(val):
     table = tg.frontier(val, [0.5, 1.0, 2.5], method="bnb")
     assert table["objective"].isna().tolist() == [True, False, False]
     assert table.loc[2, "objective"] == pytest.approx(tg.solve(val, 2.5).objective)
-    assert table.loc[2, "plan"].networks == tuple(table.loc[2, "networks"].split("+"))
+    assert table.loc[2, "plan"].networks == tuple(table.loc[2, "networks"].split(", "))
 
 
 def test_frontier_needs_a_cost_column_when_there_are_several(toy_frame):

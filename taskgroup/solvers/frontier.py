@@ -54,7 +54,7 @@ def frontier(
     -------
     pandas.DataFrame
         One row per budget: ``budget``, ``objective`` (NaN if infeasible), ``cost``, ``n_networks``,
-        ``networks`` (names joined by ``"+"``), ``optimal``, and ``plan`` (the :class:`Plan`, or None). For
+        ``networks`` (names joined by ``", "``), ``optimal``, and ``plan`` (the :class:`Plan`, or None). For
         higher-is-better problems a ``score`` column holds the objective in the original sense.
     """
     if cost is None:
@@ -85,7 +85,7 @@ def _row(budget: float, plan: Plan | None) -> list:
     if plan is None:
         return [budget, math.nan, math.nan, 0, "", False, None]
     (total,) = plan.cost.values()
-    return [budget, plan.objective, total, len(plan.networks), "+".join(plan.networks), plan.optimal, plan]
+    return [budget, plan.objective, total, len(plan.networks), ", ".join(plan.networks), plan.optimal, plan]
 
 
 def _staircase(problem: Problem, time_limit: float | None) -> list[Plan]:

@@ -1,0 +1,61 @@
+"""``taskgroup run``: measure or estimate, frontier, plan, train, evaluate and report, in one command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from taskgroup.errors import InvalidArgument
+from taskgroup.pipeline import STRATEGIES, RunSettings, run_pipeline
+
+__all__ = ["register"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "run",
+        help="from a task suite to a deployable plan and a report, in one command",
+        description="Measure (or estimate) candidate networks, compute the budget frontier, choose a plan, "
+        "train its networks, evaluate them and write a report. Re-running the same command resumes.",
+    )
+    defaults = RunSettings()
+    p.add_argument("--suite", default=defaults.suite, help=f"built-in task suite (default: {defaults.suite})")
+    p.add_argument("--suite-params", default="{}", help="JSON object of suite parameters, e.g. '{\"clusters\": [2, 2]}'")
+    p.add_argument("--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated")
+    p.add_argument("--budget", type=float, default=None, help="budget on --cost (default: the frontier's knee)")
+    p.add_argument("--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column")
+    p.add_argument("--arch", default=defaults.arch, choices=["shared", "mmoe"], help="architecture of the plan's networks")
+    p.add_argument("--distill", action="store_true", help="distil teacher ensembles into the plan's networks")
+    p.add_argument("--executor", default=defaults.executor, help="serial | process | process:N | dask://HOST:PORT")
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs of a full training run")
+    p.add_argument("--seeds", type=int, default=defaults.seeds, help="measurement seeds per candidate")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--out", default="taskgroup-run", help="output folder (default: ./taskgroup-run)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        params = json.loads(args.suite_params)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"--suite-params {args.suite_params!r} is not a JSON object: {exc}") from None
+    if not isinstance(params, dict):
+        raise InvalidArgument(f"--suite-params must be a JSON object; got {args.suite_params!r}.")
+    settings = RunSettings(
+        suite=args.suite,
+        suite_params=params,
+        strategy=args.strategy,
+        budget=args.budget,
+        cost=args.cost,
+        arch=args.arch,
+        distill=args.distill,
+        executor=args.executor,
+        epochs=args.epochs,
+        seeds=args.seeds,
+        seed=args.seed,
+    )
+    say = (lambda _msg: None) if args.quiet else print
+    outcome = run_pipeline(settings, args.out, progress=not args.quiet, say=say)
+    print(f"plan: {outcome.out / 'plan.json'}\nmanifest: {outcome.out / 'manifest.json'}\nreport: {outcome.report}")
+    return 0

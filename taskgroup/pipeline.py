@@ -1,0 +1,331 @@
+"""From data to a deployable plan: measure or estimate, frontier, plan, train, evaluate, report.
+
+:func:`run_pipeline` is what ``taskgroup run`` calls. Everything goes to one folder::
+
+    settings.json   the run's settings (a resumed run must use the same ones)
+    results.db      the measurement store (every finished network committed as it finishes)
+    problem.csv     the selection problem (measured or predicted losses, cost columns)
+    affinity.csv    pairwise affinity (source -> target) behind the heatmap
+    frontier.csv    the budget frontier; frontier.png its plot
+    plan.json       the chosen plan
+    manifest.json   the deployment manifest, with checkpoints under networks/ (students/ with --distill)
+    results.json    test metrics and Δm% of the trained networks
+    report.html     the self-contained report, with its PNGs
+
+Each step commits what it finished, so running the same command again resumes: measured networks are not
+measured again and trained networks are not trained again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from taskgroup.errors import InvalidArgument, TaskgroupError
+from taskgroup.plan import Plan
+from taskgroup.problem import Problem
+from taskgroup.solvers import frontier, solve
+
+__all__ = ["RunSettings", "RunOutcome", "run_pipeline", "knee_budget", "pair_affinity", "STRATEGIES", "PipelineError"]
+
+STRATEGIES = ("full", "hoa", "esa", "tag")
+KNEE_FRACTION = 0.9
+
+
+class PipelineError(TaskgroupError, RuntimeError):
+    """A step of ``taskgroup run`` failed; the message names the step and where the partial results are."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What ``taskgroup run`` does. Defaults finish in a few minutes on 2 CPU cores.
+
+    Attributes
+    ----------
+    suite : str
+        A built-in suite (``tg.datasets.available_suites()``); default the planted-cluster synthetic suite.
+    suite_params : dict
+        Parameters of the suite loader (e.g. ``{"clusters": [3, 2]}``).
+    strategy : {"full", "hoa", "esa", "tag"}
+        How candidate losses are obtained: train every candidate (``full``), train pairs and predict larger
+        groups (``hoa``), select on short runs and fully train only the chosen (``esa``), or TAG lookahead
+        affinity from one all-task run (``tag``; budget and cost in numbers of networks).
+    budget : float or None
+        None: the knee of the frontier (see :func:`knee_budget`).
+    cost : {"flops", "params", "latency_ms", "snt"}
+        The cost column the budget constrains (normalised: a full single-task network costs 1).
+    arch : {"shared", "mmoe"}
+    distill : bool
+        Train teacher ensembles and distil them into the plan's networks (MT-DNN-KD).
+    executor : str
+        ``"serial"``, ``"process"``, ``"process:N"`` or ``"dask://HOST:PORT"``.
+    epochs : int
+        Epochs of a full training run (the measurement, ESA's final runs and the plan's networks).
+    esa_fraction : float
+        ESA's short schedule as a fraction of ``epochs``.
+    seeds : int
+        Measurement seeds per candidate.
+    seed : int
+    """
+
+    suite: str = "synthetic"
+    suite_params: Mapping[str, Any] = field(default_factory=dict)
+    strategy: str = "full"
+    budget: float | None = None
+    cost: str = "flops"
+    arch: str = "shared"
+    distill: bool = False
+    executor: str = "serial"
+    epochs: int = 30
+    esa_fraction: float = 0.2
+    seeds: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise InvalidArgument(f"strategy={self.strategy!r} is not accepted; accepted: {list(STRATEGIES)}.")
+        if self.budget is not None and not self.budget > 0:
+            raise InvalidArgument(f"budget={self.budget!r}; a budget must be a number > 0 (or None for the knee).")
+        if not 0 < self.esa_fraction < 1:
+            raise InvalidArgument(f"esa_fraction={self.esa_fraction!r}; accepted: a number in (0, 1).")
+        if self.epochs < 1 or self.seeds < 1:
+            raise InvalidArgument(f"epochs={self.epochs!r} and seeds={self.seeds!r} must both be >= 1.")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["suite_params"] = dict(self.suite_params)
+        return data
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced (the files are in ``out``)."""
+
+    out: Path
+    problem: Problem
+    frontier: pd.DataFrame
+    plan: Plan
+    budget: float
+    budget_rule: str
+    affinity: pd.DataFrame | None
+    train: Any  # taskgroup.train.TrainReport
+    timings: dict[str, float]
+    report: Path | None = None
+
+
+def knee_budget(table: pd.DataFrame, fraction: float = KNEE_FRACTION) -> float:
+    """The default budget: the cheapest frontier step that reaches ``fraction`` of the possible improvement.
+
+    The possible improvement is from the cheapest plan that serves every task (the frontier's first row) to
+    the best plan at any budget (its last row). With ``fraction=0.9`` this is the budget past which more
+    networks buy less than a tenth of what networks can buy at all.
+    """
+    data = table.dropna(subset=["objective"])
+    if data.empty:
+        raise InvalidArgument("The frontier has no feasible budget, so it has no knee.")
+    first, last = data["objective"].iloc[0], data["objective"].iloc[-1]
+    target = first - fraction * (first - last)
+    reached = data[data["objective"] <= target + 1e-12 * max(1.0, abs(target))]
+    return float(reached["budget"].iloc[0])
+
+
+def pair_affinity(problem: Problem) -> pd.DataFrame:
+    """``A.loc[u, t] = 1 - L_t({t, u}) / L_t({t})``: how much training with u lowered t's loss (full-size nets).
+
+    Needs the single-task and two-task full-size networks (those without a size suffix); missing pairs
+    are NaN. Positive: u helps t.
+    """
+    tasks = list(problem.tasks)
+    single: dict[str, float] = {}
+    pair: dict[tuple[str, str], float] = {}
+    for name in problem.networks:
+        if "@" in name:
+            continue
+        served = problem.network_tasks(name)
+        j = problem.network_index(name)
+        if len(served) == 1:
+            single[served[0]] = float(problem.losses[j, problem.task_index(served[0])])
+        elif len(served) == 2:
+            a, b = served
+            pair[a, b] = float(problem.losses[j, problem.task_index(a)])
+            pair[b, a] = float(problem.losses[j, problem.task_index(b)])
+    sign = -1.0 if problem.higher_is_better else 1.0
+    matrix = pd.DataFrame(np.nan, index=pd.Index(tasks, name="source"), columns=pd.Index(tasks, name="target"))
+    for (t, u), loss in pair.items():
+        if t in single and single[t] != 0:
+            matrix.loc[u, t] = sign * (1 - loss / single[t])
+    return matrix
+
+
+# ---------------------------------------------------------------------- the run
+def run_pipeline(
+    settings: RunSettings,
+    out: str | PathLike[str],
+    *,
+    progress: bool = True,
+    say: Callable[[str], None] = print,
+) -> RunOutcome:
+    """Run every step of ``taskgroup run`` into ``out``; resume whatever an earlier run finished.
+
+    Raises
+    ------
+    InvalidArgument
+        Bad settings, or ``out`` holds a run with other settings.
+    PipelineError
+        A step failed; the message names it and the folder with the partial results.
+    """
+    from taskgroup.datasets import load_suite  # lazy: torch is only needed here
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_settings(out, settings)
+    suite = load_suite(settings.suite, **dict(settings.suite_params))
+    timings: dict[str, float] = {}
+
+    with _step("measure", out, timings, say):
+        problem, test_problem, affinity = _candidates(settings, suite, out, progress, say)
+        problem.to_csv(out / "problem.csv")
+        if affinity is not None:
+            affinity.to_csv(out / "affinity.csv")
+    with _step("frontier", out, timings, say):
+        table = frontier(problem, cost=problem.cost_names[0])
+        table.drop(columns=["plan"]).to_csv(out / "frontier.csv", index=False)
+    with _step("plan", out, timings, say):
+        if settings.budget is None:
+            budget = knee_budget(table)
+            rule = f"knee: the cheapest budget reaching {KNEE_FRACTION:.0%} of the possible improvement"
+        else:
+            budget, rule = settings.budget, "given"
+        plan = solve(problem, budget)
+        if settings.strategy == "esa":
+            plan = _esa_train_chosen(settings, suite, out, problem, plan, progress, say)
+        plan.to_json(out / "plan.json")
+        say(plan.summary())
+    with _step("train", out, timings, say):
+        from taskgroup.train import RunConfig, train_plan
+        from taskgroup.train.trainer import FitConfig
+
+        config = RunConfig(
+            architecture=settings.arch,
+            distill=settings.distill,
+            seed=settings.seed,
+            fit=FitConfig(epochs=settings.epochs),
+        )
+        train = train_plan(plan, suite, out, config, progress=say if progress else None)
+    outcome = RunOutcome(out, problem, table, plan, budget, rule, affinity, train, timings)
+    with _step("report", out, timings, say):
+        from taskgroup.report import write_report
+
+        outcome.report = write_report(outcome, settings, test_problem=test_problem)
+    say(f"report: {outcome.report}")
+    return outcome
+
+
+def _check_settings(out: Path, settings: RunSettings) -> None:
+    path = out / "settings.json"
+    wanted = settings.to_dict()
+    if path.exists():
+        stored = json.loads(path.read_text())
+        differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        if differ:
+            raise InvalidArgument(
+                f"{str(out)!r} holds a run with other settings ({', '.join(f'{k}: {stored.get(k)!r} there, {wanted.get(k)!r} now' for k in differ)}); "
+                "use another --out folder, or the same settings to resume it."
+            )
+    else:
+        path.write_text(json.dumps(wanted, indent=1))
+
+
+@contextmanager
+def _step(name: str, out: Path, timings: dict[str, float], say: Callable[[str], None]) -> Iterator[None]:
+    say(f"== {name}")
+    start = time.perf_counter()
+    try:
+        yield
+    except InvalidArgument:
+        raise
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        raise PipelineError(
+            f"step '{name}' failed: {type(exc).__name__}: {exc}. Partial results are in {str(out)!r}; "
+            "run the same command again to resume."
+        ) from exc
+    timings[name] = time.perf_counter() - start
+
+
+def _train_config(settings: RunSettings, epochs: int | None = None) -> Any:
+    from taskgroup.measure import TrainConfig
+
+    return TrainConfig(epochs=epochs or settings.epochs)
+
+
+def _measure(settings: RunSettings, suite: Any, out: Path, candidates: Any, epochs: int | None, progress: bool) -> Any:
+    from taskgroup.measure import measure
+
+    return measure(
+        suite,
+        out / "results.db",
+        candidates=candidates,
+        config=_train_config(settings, epochs),
+        seeds=settings.seeds,
+        executor=settings.executor,
+        progress=progress,
+    )
+
+
+def _from_store(out: Path, split: str, settings: RunSettings, epochs: int | None = None) -> Problem:
+    return Problem.from_store(out / "results.db", split=split, cost=settings.cost, config=_train_config(settings, epochs).hash())
+
+
+def _candidates(
+    settings: RunSettings, suite: Any, out: Path, progress: bool, say: Callable[[str], None]
+) -> tuple[Problem, Problem | None, pd.DataFrame | None]:
+    """The selection problem, the test-split problem to score plans on (when measured), and an affinity."""
+    strategy = settings.strategy
+    if strategy == "full":
+        _measure(settings, suite, out, "all", None, progress)
+        val = _from_store(out, "val", settings)
+        return val, _from_store(out, "test", settings), pair_affinity(val)
+    if strategy == "hoa":
+        from taskgroup.estimate import hoa
+
+        _measure(settings, suite, out, "pairs", None, progress)
+        pairs = _from_store(out, "val", settings)
+        return hoa(pairs), None, pair_affinity(pairs)
+    if strategy == "esa":
+        from taskgroup.estimate import esa
+
+        short_epochs = max(1, round(settings.esa_fraction * settings.epochs))
+        _measure(settings, suite, out, "all", short_epochs, progress)
+        short = _from_store(out, "val", settings, short_epochs)
+        return esa(short), None, pair_affinity(short)
+    return _tag_problem(settings, suite, say)
+
+
+def _esa_train_chosen(
+    settings: RunSettings, suite: Any, out: Path, short: Problem, plan: Plan, progress: bool, say: Callable[[str], None]
+) -> Plan:
+    """ESA's second half: fully train only the networks chosen on short-run losses, and re-score them."""
+    _measure(settings, suite, out, list(plan.networks), None, progress)
+    full = _from_store(out, "val", settings)
+    scored = full.evaluate(plan.networks)
+    say(f"ESA: chosen on short runs (objective {plan.objective:.4g}); fully trained: objective {scored.objective:.4g}")
+    return plan
+
+
+def _tag_problem(settings: RunSettings, suite: Any, say: Callable[[str], None]) -> tuple[Problem, None, pd.DataFrame]:
+    from taskgroup.estimate import group_problem, suite_affinity
+
+    matrix = suite_affinity(suite, method="tag", epochs=settings.epochs, seed=settings.seed)
+    say(f"TAG affinity from one all-task run over {len(matrix)} tasks")
+    return group_problem(matrix, singletons="exclude"), None, matrix

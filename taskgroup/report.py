@@ -1,0 +1,243 @@
+"""The report of a ``taskgroup run``: a self-contained HTML page plus its PNG figures.
+
+Figures: the budget frontier with the all-in-one network, the independent single-task networks and the chosen
+plan marked; the pairwise affinity heatmap; the chosen grouping as a diagram (which network serves which task).
+Tables: per-task test metrics (single-task baseline, the plan's network, the distilled student), Δm%, the run's
+settings and the time each step took. Images are embedded as data URIs so the page stands alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from taskgroup.plan import Plan
+from taskgroup.problem import Problem
+from taskgroup.solvers import plot_frontier
+
+if TYPE_CHECKING:
+    from taskgroup.pipeline import RunOutcome, RunSettings
+
+__all__ = ["write_report", "plot_affinity", "plot_grouping", "frontier_markers", "metrics_table"]
+
+
+def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, float]]:
+    """(cost, objective) of the all-in-one network, the independent single-task networks and the plan.
+
+    A marker is left out when the problem has no such candidates (e.g. no network serves every task).
+    """
+    cost_index = 0
+    markers: dict[str, tuple[float, float]] = {}
+    sign = -1.0 if problem.higher_is_better else 1.0
+    full = [n for n in problem.networks if "@" not in n]
+    everything = [n for n in full if len(problem.network_tasks(n)) == problem.n_tasks]
+    if everything:
+        chosen = problem.evaluate(everything[:1])
+        markers["all-in-one network"] = (float(problem.costs[problem.network_index(everything[0]), cost_index]), sign * chosen.objective)
+    singles = {problem.network_tasks(n)[0]: n for n in full if len(problem.network_tasks(n)) == 1}
+    if len(singles) == problem.n_tasks:
+        names = list(singles.values())
+        cost = float(sum(problem.costs[problem.network_index(n), cost_index] for n in names))
+        markers["independent single-task networks"] = (cost, sign * problem.evaluate(names).objective)
+    (plan_cost,) = list(plan.cost.values())[:1]
+    markers["chosen plan"] = (plan_cost, plan.score)
+    return markers
+
+
+def plot_affinity(matrix: pd.DataFrame, path: Path, title: str) -> None:
+    """Heatmap of ``matrix.loc[source, target]`` with the values written in the cells."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = matrix.to_numpy(dtype=float)
+    n = len(matrix)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * n, 0.8 + 0.6 * n), dpi=120)
+    limit = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
+    image = ax.imshow(values, cmap="RdBu", vmin=-limit, vmax=limit)
+    ax.set_xticks(range(n), matrix.columns, rotation=45, ha="right")
+    ax.set_yticks(range(n), matrix.index)
+    ax.set_xlabel("target (task helped or hurt)")
+    ax.set_ylabel("source (task trained with it)")
+    for i in range(n):
+        for j in range(n):
+            if np.isfinite(values[i, j]):
+                ax.text(j, i, f"{values[i, j]:.2g}", ha="center", va="center", fontsize=7)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_grouping(plan: Plan, tasks: list[str], path: Path) -> None:
+    """Tasks on the left, the plan's networks on the right; a solid line where a network serves a task,
+    a dashed grey line where it is trained on the task but another network serves it better."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    networks = list(plan.networks)
+    height = max(len(tasks), len(networks))
+    fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.55 * height), dpi=120)
+    task_y = {t: height - 1 - i * (height - 1) / max(1, len(tasks) - 1) for i, t in enumerate(tasks)}
+    net_y = {n: height - 1 - i * (height - 1) / max(1, len(networks) - 1) for i, n in enumerate(networks)}
+    if len(networks) == 1:
+        net_y = {networks[0]: (height - 1) / 2}
+    colours = plt.get_cmap("tab10")
+    for k, detail in enumerate(plan.details):
+        for t in detail.trained_tasks:
+            serves = t in detail.serves
+            ax.plot(
+                [0, 1],
+                [task_y[t], net_y[detail.name]],
+                color=colours(k % 10) if serves else "0.75",
+                linestyle="-" if serves else "--",
+                linewidth=2.2 if serves else 1.0,
+                zorder=1,
+            )
+    for t, y in task_y.items():
+        ax.text(-0.02, y, t, ha="right", va="center", fontsize=9)
+    for k, (n, y) in enumerate(net_y.items()):
+        cost = ", ".join(f"{v:.3g}" for v in plan.details[k].cost.values())
+        ax.text(1.02, y, f"{n}  (cost {cost})", ha="left", va="center", fontsize=9, color=colours(k % 10))
+    ax.scatter([0] * len(task_y), list(task_y.values()), color="black", zorder=2, s=18)
+    ax.scatter([1] * len(net_y), list(net_y.values()), color=[colours(k % 10) for k in range(len(net_y))], zorder=2, s=40)
+    ax.set_xlim(-0.45, 1.65)
+    ax.set_ylim(-0.7, height - 0.3)
+    ax.axis("off")
+    ax.set_title("Chosen grouping: task → network that serves it (dashed: trained on, not serving)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def metrics_table(train: Any, plan: Plan) -> pd.DataFrame:
+    """Per task and metric: single-task baseline, the plan's network, and (with distillation) the student."""
+    rows = []
+    for task, network in plan.assignment.items():
+        base = train.baselines.get(task, {})
+        multi = train.multitask.get(task, {})
+        student = train.student.get(task, {})
+        for metric in sorted(set(base) | set(multi) | set(student)):
+            row = {
+                "task": task,
+                "network": network,
+                "metric": metric,
+                "single-task": base.get(metric, np.nan),
+                "plan": multi.get(metric, np.nan),
+            }
+            if train.student:
+                row["distilled"] = student.get(metric, np.nan)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="–", border=0, classes="data")
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+figure { display: inline-block; margin: 0.5em 1em 0.5em 0; vertical-align: top; }
+figure img { max-width: 100%; border: 1px solid #eee; } figcaption { font-size: 0.85em; color: #555; }
+table.data { border-collapse: collapse; font-size: 0.9em; } table.data td, table.data th { padding: 3px 8px;
+border-bottom: 1px solid #eee; text-align: right; } table.data th { background: #f6f6f6; }
+.summary { background: #f6f9ff; padding: 0.8em 1em; border-left: 4px solid #4a7bd0; }
+"""
+
+# Sets the title to "images-ok N" once every image has decoded, "images-broken ..." otherwise; the report
+# test reads it back from headless Chromium.
+_IMAGE_CHECK = """
+<script>
+window.addEventListener("load", function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var broken = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); });
+  document.title = broken.length ? "images-broken " + broken.length + "/" + imgs.length : "images-ok " + imgs.length;
+  document.body.setAttribute("data-images", document.title);
+});
+</script>
+"""
+
+
+def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Problem | None = None) -> Path:
+    """Write ``report.html`` and its PNGs into the run folder; return the HTML path."""
+    out = outcome.out
+    problem, plan = outcome.problem, outcome.plan
+    figures = []
+    frontier_png = out / "frontier.png"
+    plot_frontier(
+        outcome.frontier,
+        frontier_png,
+        markers=frontier_markers(problem, plan),
+        title=f"Budget frontier ({settings.strategy}, cost: {problem.cost_names[0]})",
+    )
+    figures.append(_image(frontier_png, "Budget frontier: optimal total validation loss at every budget"))
+    if outcome.affinity is not None and outcome.affinity.notna().any().any():
+        affinity_png = out / "affinity.png"
+        label = "TAG lookahead affinity" if settings.strategy == "tag" else "pair affinity 1 - L(t with u) / L(t alone)"
+        plot_affinity(outcome.affinity, affinity_png, label)
+        figures.append(_image(affinity_png, f"Pairwise affinity: {label}"))
+    grouping_png = out / "grouping.png"
+    plot_grouping(plan, list(problem.tasks), grouping_png)
+    figures.append(_image(grouping_png, "The chosen grouping"))
+
+    summary = [
+        f"<b>{len(plan.networks)} network(s)</b> for {problem.n_tasks} tasks at budget {outcome.budget:.4g} "
+        f"{html.escape(problem.cost_names[0])} ({html.escape(outcome.budget_rule)}); the plan costs "
+        f"{list(plan.cost.values())[0]:.4g} and is {'proven optimal' if plan.optimal else 'not proven optimal'} "
+        f"on the {'predicted' if problem.predicted.any() else 'measured'} validation losses "
+        f"(objective {plan.score:.4g}).",
+    ]
+    if test_problem is not None:
+        summary.append(f"On the test split the same networks score {test_problem.evaluate(plan.networks).score:.4g}.")
+    deltas = ", ".join(f"{k}: {v:+.2f}%" for k, v in outcome.train.delta_m.items())
+    if deltas:
+        summary.append(f"Δm% against single-task baselines (positive is better): {html.escape(deltas)}.")
+
+    plan_rows = pd.DataFrame(
+        [
+            {"network": d.name, "trained on": ", ".join(d.trained_tasks), "serves": ", ".join(d.serves), **d.cost}
+            for d in plan.details
+        ]
+    )
+    settings_rows = pd.DataFrame({"setting": list(settings.to_dict()), "value": [json.dumps(v) for v in settings.to_dict().values()]})
+    timing_rows = pd.DataFrame({"step": list(outcome.timings), "seconds": list(outcome.timings.values())})
+    frontier_rows = outcome.frontier.drop(columns=["plan"])
+    body = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>taskgroup report</title><style>{_STYLE}</style></head>
+<body>
+<h1>taskgroup report: {html.escape(settings.suite)} suite</h1>
+<p class="summary">{' '.join(summary)}</p>
+<h2>Figures</h2>
+{''.join(figures)}
+<h2>The plan</h2>
+{_table(plan_rows)}
+<h2>Per-task test metrics</h2>
+{_table(metrics_table(outcome.train, plan))}
+<h2>Budget frontier</h2>
+{_table(frontier_rows)}
+<h2>Settings</h2>
+{_table(settings_rows)}
+<h2>Timings</h2>
+{_table(timing_rows)}
+{_IMAGE_CHECK}
+</body></html>
+"""
+    path = out / "report.html"
+    path.write_text(body)
+    return path

@@ -1,0 +1,120 @@
+"""`taskgroup run` end to end: files, resume after an interruption, settings check, the report in Chromium."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import taskgroup as tg
+from taskgroup.pipeline import knee_budget, pair_affinity
+
+SMALL = ["--suite-params", '{"n_samples": 600, "clusters": [2, 2]}', "--epochs", "4", "--quiet"]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def taskgroup(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "taskgroup", *args], capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def test_knee_budget_is_the_cheapest_step_reaching_90_percent():
+    table = pd.DataFrame({"budget": [1.0, 2.0, 3.0, 4.0], "objective": [10.0, 5.0, 1.5, 1.0]})
+    # possible improvement 9; 90% of it means objective <= 1.9: first reached at budget 3
+    assert knee_budget(table) == 3.0
+    assert knee_budget(table, fraction=0.5) == 2.0
+
+
+def test_pair_affinity_from_single_and_pair_losses():
+    problem = tg.Problem.from_frame(
+        pd.DataFrame(
+            [("a", "a", 1.0), ("b", "b", 2.0), ("a+b", "a", 0.8), ("a+b", "b", 2.5), ("a@half", "a", 1.2)],
+            columns=["network", "task", "loss"],
+        ).assign(cost=1.0)
+    )
+    matrix = pair_affinity(problem)
+    assert matrix.loc["b", "a"] == pytest.approx(0.2)  # b helps a: 1 - 0.8 / 1.0
+    assert matrix.loc["a", "b"] == pytest.approx(-0.25)  # a hurts b: 1 - 2.5 / 2.0
+    assert np.isnan(matrix.loc["a", "a"])
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    result = taskgroup("run", *SMALL, "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+@pytest.mark.slow
+def test_run_writes_every_output(finished_run):
+    out, result = finished_run
+    for name in ["settings.json", "results.db", "problem.csv", "frontier.csv", "plan.json", "manifest.json",
+                 "results.json", "report.html", "frontier.png", "affinity.png", "grouping.png"]:
+        assert (out / name).is_file(), name
+    plan = tg.Plan.from_json(out / "plan.json")
+    problem = tg.Problem.from_csv(out / "problem.csv", cost="flops")
+    assert problem.evaluate(plan.networks).objective == pytest.approx(plan.objective)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {n["name"] for n in manifest["networks"]} == set(plan.networks)
+    assert f"report: {out / 'report.html'}" in result.stdout
+
+
+@pytest.mark.slow
+def test_rerun_resumes_without_retraining(finished_run):
+    out, _ = finished_run
+    checkpoints = {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")}
+    assert checkpoints
+    again = taskgroup("run", *SMALL, "--out", str(out))
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")} == checkpoints
+
+
+@pytest.mark.slow
+def test_other_settings_in_the_same_folder_are_refused(finished_run):
+    out, _ = finished_run
+    result = taskgroup("run", *SMALL, "--arch", "mmoe", "--out", str(out))
+    assert result.returncode == 2
+    assert "holds a run with other settings (arch: 'shared' there, 'mmoe' now)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_keeps_finished_networks(tmp_path):
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "taskgroup", "run", *SMALL[:-1], "--out", str(out)]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    for line in process.stdout:  # kill it once training has finished its first unit
+        if line.startswith("baseline ") or time.time() > deadline:
+            break
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")}
+    assert not (out / "report.html").exists()
+    result = taskgroup("run", *SMALL, "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "report.html").is_file()
+    for path, mtime in finished.items():  # what was finished before the kill was not trained again
+        assert path.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium_with_every_image(finished_run, tmp_path):
+    assert CHROMIUM, "Chromium is needed for this test: apt-get install chromium (scripts/test.sh does it)"
+    out, _ = finished_run
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    url = (out / "report.html").as_uri()
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert "<title>images-ok 3</title>" in dom.stdout, dom.stdout[:500] + dom.stderr[-500:]
+    shot = tmp_path / "report.png"
+    subprocess.run([CHROMIUM, *flags, "--window-size=1200,2400", f"--screenshot={shot}", url],
+                   capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
