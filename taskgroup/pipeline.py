@@ -38,7 +38,6 @@ from taskgroup.solvers import frontier, solve
 __all__ = ["RunSettings", "RunOutcome", "run_pipeline", "knee_budget", "pair_affinity", "STRATEGIES", "PipelineError"]
 
 STRATEGIES = ("full", "hoa", "esa", "tag")
-KNEE_FRACTION = 0.9
 
 
 class PipelineError(TaskgroupError, RuntimeError):
@@ -122,20 +121,23 @@ class RunOutcome:
     report: Path | None = None
 
 
-def knee_budget(table: pd.DataFrame, fraction: float = KNEE_FRACTION) -> float:
-    """The default budget: the cheapest frontier step that reaches ``fraction`` of the possible improvement.
+def knee_budget(table: pd.DataFrame) -> float:
+    """The default budget: the knee of the frontier.
 
-    The possible improvement is from the cheapest plan that serves every task (the frontier's first row) to
-    the best plan at any budget (its last row). With ``fraction=0.9`` this is the budget past which more
-    networks buy less than a tenth of what networks can buy at all.
+    With budgets and objectives scaled to [0, 1] between the cheapest plan that serves every task (the
+    frontier's first row) and the best plan at any budget (its last row), the knee is the step farthest below
+    the straight line between those two (the "Kneedle" rule): past it, more budget buys less than it did
+    on average. Ties go to the cheaper budget.
     """
     data = table.dropna(subset=["objective"])
     if data.empty:
         raise InvalidArgument("The frontier has no feasible budget, so it has no knee.")
-    first, last = data["objective"].iloc[0], data["objective"].iloc[-1]
-    target = first - fraction * (first - last)
-    reached = data[data["objective"] <= target + 1e-12 * max(1.0, abs(target))]
-    return float(reached["budget"].iloc[0])
+    budgets, objectives = data["budget"].to_numpy(dtype=float), data["objective"].to_numpy(dtype=float)
+    if len(data) == 1 or objectives[0] == objectives[-1]:
+        return float(budgets[0])
+    x = (budgets - budgets[0]) / (budgets[-1] - budgets[0])
+    y = (objectives - objectives[-1]) / (objectives[0] - objectives[-1])
+    return float(budgets[int(np.argmax((1 - x) - y))])
 
 
 def pair_affinity(problem: Problem) -> pd.DataFrame:
@@ -202,7 +204,7 @@ def run_pipeline(
     with _step("plan", out, timings, say):
         if settings.budget is None:
             budget = knee_budget(table)
-            rule = f"knee: the cheapest budget reaching {KNEE_FRACTION:.0%} of the possible improvement"
+            rule = "the frontier's knee"
         else:
             budget, rule = settings.budget, "given"
         plan = solve(problem, budget)

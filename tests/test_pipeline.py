@@ -24,11 +24,13 @@ def taskgroup(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "taskgroup", *args], capture_output=True, text=True, timeout=600, **kwargs)
 
 
-def test_knee_budget_is_the_cheapest_step_reaching_90_percent():
+def test_knee_budget_is_the_step_farthest_below_the_chord():
+    # scaled: x = 0, 1/3, 2/3, 1; y = 1, 4/9, 1/18, 0; distance below y = 1 - x: 0, 0.22, 0.28, 0
     table = pd.DataFrame({"budget": [1.0, 2.0, 3.0, 4.0], "objective": [10.0, 5.0, 1.5, 1.0]})
-    # possible improvement 9; 90% of it means objective <= 1.9: first reached at budget 3
     assert knee_budget(table) == 3.0
-    assert knee_budget(table, fraction=0.5) == 2.0
+    table["objective"] = [10.0, 2.0, 1.5, 1.0]  # most of the gain bought by the second step
+    assert knee_budget(table) == 2.0
+    assert knee_budget(table.iloc[:1]) == 1.0
 
 
 def test_pair_affinity_from_single_and_pair_losses():
