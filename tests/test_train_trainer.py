@@ -117,8 +117,16 @@ def test_fit_input_errors(suite):
         ({"batching": "mixed"}, "Unknown batching 'mixed'"),
         ({"soft_weight": -0.1}, r"soft_weight must be in \[0, 1\]"),
         ({"temperature": 0}, "temperature must be > 0"),
+        ({"patience": 0}, "patience must be >= 1"),
     ],
 )
 def test_fit_config_errors(kwargs, match):
     with pytest.raises(InvalidArgument, match=match):
         FitConfig(**kwargs)
+
+
+def test_patience_stops_early_and_keeps_the_best_epoch(suite):
+    net = build_network("shared", suite.n_features, suite.tasks, seed=0)
+    result = fit(net, suite.train, suite.tasks, FitConfig(epochs=300, lr=1e-2, patience=3), val=suite.val, seed=0)
+    assert len(result.val_loss) < 300
+    assert len(result.val_loss) == result.best_epoch + 1 + 3  # stopped 3 epochs after the best one

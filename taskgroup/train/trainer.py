@@ -73,6 +73,8 @@ class FitConfig:
             raise InvalidArgument(f"Unknown loss weighting {self.weighting!r}; accepted: {available_weightings()}.")
         if not 0.0 <= self.soft_weight <= 1.0:
             raise InvalidArgument(f"soft_weight must be in [0, 1]; got {self.soft_weight!r}.")
+        if self.patience is not None and int(self.patience) < 1:
+            raise InvalidArgument(f"patience must be >= 1 or None; got {self.patience!r}.")
         if not self.temperature > 0:
             raise InvalidArgument(f"temperature must be > 0; got {self.temperature!r}.")
         choose_batching({}, self.batching)  # validates the name
