@@ -16,7 +16,7 @@ from taskgroup.errors import TaskgroupError
 __all__ = ["main", "COMMAND_MODULES"]
 
 # Each module defines register(subparsers); a subcommand's parser sets `run=function(args) -> int`.
-COMMAND_MODULES = ["taskgroup.cli.planning", "taskgroup.cli.measure", "taskgroup.cli.train", "taskgroup.cli.run"]
+COMMAND_MODULES = ["taskgroup.cli.planning", "taskgroup.cli.measure", "taskgroup.cli.train", "taskgroup.cli.run", "taskgroup.cli.affinity"]
 
 
 class OneLineParser(argparse.ArgumentParser):

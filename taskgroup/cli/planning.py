@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from taskgroup.cli.affinity import GROUPING_METHOD_NAMES, add_affinity_arguments, run_affinity_solve
 from taskgroup.datasets import STANDLEY_SETTINGS, STANDLEY_SPLITS, standley2020
 from taskgroup.errors import InvalidArgument
 from taskgroup.problem import Problem
@@ -27,15 +28,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_problem_arguments(p)
     p.add_argument(
         "--budget",
-        required=True,
-        help="a number, or one value per cost column as 'flops=2e6,latency_ms=3'",
+        help="a number, or one value per cost column as 'flops=2e6,latency_ms=3' (required unless --affinity)",
     )
     p.add_argument(
         "--method",
         default="auto",
-        choices=["auto", *sorted(available_solvers())],
-        help="solver (default: auto)",
+        choices=["auto", *sorted(available_solvers()), *GROUPING_METHOD_NAMES],
+        help="solver (default: auto); with --affinity also a grouping method",
     )
+    add_affinity_arguments(p)
     p.add_argument("--time-limit", type=float, default=None, help="seconds; returns the best plan found and its gap")
     p.add_argument("--json", metavar="PLAN", help="also write the plan as JSON to this file")
     p.add_argument("--score-on", metavar="TABLE", help="score the chosen networks on another table (e.g. test losses)")
@@ -128,6 +129,15 @@ def parse_budget_text(text: str, cost_names: tuple[str, ...]) -> float | dict[st
 
 
 def run_solve(args: argparse.Namespace) -> int:
+    if args.affinity:
+        plan, problem = run_affinity_solve(args)
+        print(plan.summary())
+        if args.json:
+            plan.to_json(args.json)
+            print(f"\nplan written to {args.json}")
+        return 0
+    if args.budget is None:
+        raise InvalidArgument("the following arguments are required: --budget (or --affinity MATRIX with --networks K).")
     problem = load_problem(args)
     budget = parse_budget_text(args.budget, problem.cost_names)
     plan = solve(problem, budget, method=args.method, time_limit=args.time_limit)

@@ -6,6 +6,8 @@
   affinity and gradient cosine similarity, measured inside one multi-task training run (torch).
 - :func:`as_affinity`: read a user's affinity or pair matrix (``matrix.loc[source, target]``).
 - :func:`group_problem`: affinity matrix -> Problem whose candidates are groups (exact solvers apply).
+- :func:`tag_affinity`, :func:`cs_affinity`, :func:`suite_affinity`: the same on a measurement TaskSuite.
+- :func:`esa_measure`: ESA end to end through the measurement runner and its results store.
 - :func:`group`: ``k`` groups for up to ~40 tasks with candidates generated on demand (heuristics and column
   generation), registered by name in :data:`GROUPING_METHODS`.
 """
@@ -17,7 +19,9 @@ from taskgroup.estimate.affinity import (
     shared_parameter_names,
     train_with_affinity,
 )
+from taskgroup.estimate.affinity_store import list_affinities, load_affinity, save_affinity
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
+from taskgroup.estimate.esa_measure import esa_measure
 from taskgroup.estimate.group import (
     GROUPING_METHODS,
     GroupingResult,
@@ -28,6 +32,7 @@ from taskgroup.estimate.group import (
 from taskgroup.estimate.grouping import group_problem, group_values
 from taskgroup.estimate.hoa import hoa
 from taskgroup.estimate.matrix import as_affinity
+from taskgroup.estimate.suite_affinity import cs_affinity, suite_affinity, tag_affinity
 from taskgroup.estimate.synthetic import planted_affinity
 
 __all__ = [
@@ -49,4 +54,11 @@ __all__ = [
     "register_grouping",
     "available_grouping_methods",
     "planted_affinity",
+    "suite_affinity",
+    "tag_affinity",
+    "cs_affinity",
+    "esa_measure",
+    "save_affinity",
+    "load_affinity",
+    "list_affinities",
 ]

@@ -1,0 +1,83 @@
+"""ESA end to end on a task suite: short runs of every candidate, selection, full runs of the chosen ones.
+
+Both phases go through the measurement runner (:func:`taskgroup.measure.measure`) and its results store, so
+they resume after an interruption and the short- and full-schedule results sit side by side (keyed by their
+training configurations).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from os import PathLike
+from typing import Any
+
+from taskgroup.errors import InvalidArgument
+from taskgroup.estimate.esa import ESAResult, esa, esa_select
+from taskgroup.problem import Problem
+from taskgroup.solvers.instance import Budget
+
+__all__ = ["esa_measure"]
+
+
+def esa_measure(
+    suite: Any,
+    store: str | PathLike[str],
+    budget: Budget,
+    *,
+    full: Any = None,
+    fraction: float = 0.2,
+    cost: str = "snt",
+    seeds: int = 1,
+    executor: str = "serial",
+    progress: bool = False,
+    method: str = "auto",
+) -> tuple[ESAResult, Problem]:
+    """Select networks on short-schedule validation losses, then train only those fully.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+    store : path
+        SQLite results store (created if missing).
+    budget : float or mapping
+        In units of ``cost``.
+    full : TrainConfig, optional
+        The full schedule (default ``TrainConfig()``).
+    fraction : float
+        Short schedule = ``max(1, round(fraction * full.epochs))`` epochs, no early stopping needed (0 < f < 1).
+    cost : str
+        Cost column of the store ("snt", "flops", "params", "latency_ms", "memory_bytes").
+    seeds, executor, progress
+        Passed to :func:`taskgroup.measure.measure`.
+    method : str
+        Solver for the selection.
+
+    Returns
+    -------
+    (ESAResult, Problem)
+        ``result.full`` scores the chosen networks on their fully trained *test* losses; the Problem is the
+        short-schedule one the selection was made on.
+    """
+    from taskgroup.measure import TrainConfig, measure
+    from taskgroup.measure.store import ResultStore
+
+    if not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
+        raise InvalidArgument(f"fraction={fraction!r} is not accepted; give a number between 0 and 1.")
+    full = full or TrainConfig()
+    short = replace(full, epochs=max(1, round(fraction * full.epochs)), patience=full.epochs)
+    fp = suite.fingerprint()
+    measure(suite, store, candidates="all", config=short, seeds=seeds, executor=executor, progress=progress)
+    results = ResultStore(store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # failed short runs are simply not candidates
+        short_problem = Problem.from_frame(results.table("val", cost, suite=fp, config=short.hash()), cost=cost)
+
+    def train_fully(networks: list[str]) -> Problem:
+        measure(suite, store, candidates=list(networks), config=full, seeds=seeds, executor=executor, progress=progress)
+        # Only the chosen networks have full runs, so costs cannot be normalised to a single-task network;
+        # scoring ignores costs, so the raw FLOPs do.
+        table = results.table("test", "flops", suite=fp, config=full.hash(), normalize=False)
+        return Problem.from_frame(table, cost="flops")
+
+    return esa_select(short_problem, budget, full=train_fully, method=method), esa(short_problem)
