@@ -1,5 +1,7 @@
 """tg.estimate.group: every registered method returns a valid plan with a valid bound; exact ones are exact."""
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,3 +82,15 @@ def test_seeded_and_errors():
         group(random_matrix(17, 0), 2, method="enumerate")
     with pytest.raises(InvalidArgument, match="square"):
         group(matrix.iloc[:, :5], 2)
+
+
+@pytest.mark.slow
+def test_forty_tasks_every_method_within_a_minute():
+    matrix, labels = planted_affinity(40, 5, seed=0)
+    planted = {frozenset(matrix.index[labels == c]) for c in range(5)}
+    for method in ("greedy-merge", "beam", "local-search", "graph-cluster", "colgen"):
+        start = time.perf_counter()
+        plan = group(matrix, 5, method=method, time_limit=60)
+        assert time.perf_counter() - start < 90  # 60 s limit plus model building on a busy machine
+        assert plan.bound <= plan.objective + 1e-9
+        assert {frozenset(n.split("+")) for n in plan.networks} == planted, method

@@ -141,11 +141,14 @@ class _MipPricing:
             return 0.0, None, 0.0
         solver.Maximize(sum(q))
         solver.SetTimeLimit(max(1, int(time_limit * 1000)))
-        status = solver.Solve()
+        params = pywraplp.MPSolverParameters()
+        params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
+        status = solver.Solve(params)
         if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-            return 0.0, None, math.inf
+            return 0.0, None, math.inf  # no answer (e.g. out of time): the caller falls back to a cheap bound
         group = frozenset(u for u in range(n) if x[u].solution_value() > 0.5)
-        bound = solver.Objective().BestBound() if status == pywraplp.Solver.FEASIBLE else solver.Objective().Value()
+        # the dual bound, not the incumbent: it stays an upper bound under the solver's tolerances
+        bound = max(solver.Objective().BestBound(), solver.Objective().Value())
         return float(_profit(scorer.values(group), pi)), group, float(bound) + 1e-6 * (1 + abs(bound))
 
     def price(self, pi: np.ndarray, deadline: float) -> tuple[list[tuple[float, Group]], float]:

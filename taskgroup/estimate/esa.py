@@ -126,5 +126,3 @@ def esa_select(
                 f"{sorted(trained.network_tasks(name))} in the fully trained one."
             )
     return ESAResult(selection, trained.evaluate(chosen), tuple(chosen))
-
-
