@@ -108,8 +108,9 @@ def test_group_values_and_singletons():
     j = p.network_index("segmentation+depth+normals")
     assert p.losses[j, 0] == pytest.approx((A.loc["depth", "segmentation"] + A.loc["normals", "segmentation"]) / 2)
     assert p.predicted[j, :3].all()
-    excluded = group_problem(A)
-    assert excluded.higher_is_better and excluded.n_networks == 26
+    excluded = group_problem(A)  # the published pair losses say lower is better in attrs
+    assert not excluded.higher_is_better and excluded.n_networks == 26
+    assert group_problem(A, higher_is_better=True).higher_is_better
     # the HOA-from-pairs plan with the diagonal: never worse than all singles within 5 networks
     plan = tg.solve(p, budget=5)
     assert plan.objective <= np.trace(A.to_numpy()) + 1e-12

@@ -53,7 +53,7 @@ def group_values(values: np.ndarray, members: np.ndarray) -> np.ndarray:
 def group_problem(
     matrix: AffinityLike,
     singletons: str = "exclude",
-    higher_is_better: bool = True,
+    higher_is_better: bool | None = None,
     *,
     orient: str = "source",
     max_size: int | None = None,
@@ -69,8 +69,10 @@ def group_problem(
     singletons : {"exclude", "diagonal"}
         ``"exclude"``: no one-task groups (as the TAG paper does; needs at least 2 tasks). ``"diagonal"``:
         one-task groups are candidates scored by the matrix diagonal (e.g. the single-task value).
-    higher_is_better : bool
+    higher_is_better : bool, optional
         True for affinities and accuracies (negated into losses; plans report scores); False for losses.
+        Default: ``matrix.attrs["higher_is_better"]`` when the matrix carries it (``tg.datasets.tag2021``
+        does), else True.
     orient : {"source", "target"}
         Row orientation of ``matrix`` (``"target"`` for the TAG notebooks' ``dict[target][source]``).
     max_size : int, optional
@@ -104,6 +106,9 @@ def group_problem(
     if not (isinstance(cost, (int, float)) and np.isfinite(cost) and cost > 0):
         raise InvalidArgument(f"cost={cost!r} is not accepted; give a finite number > 0.")
     frame = as_affinity(matrix, orient=orient)
+    if higher_is_better is None:
+        attrs = getattr(matrix, "attrs", None)
+        higher_is_better = bool(attrs.get("higher_is_better", True)) if isinstance(attrs, dict) else True
     tasks = list(frame.index)
     n = len(tasks)
     smallest = 1 if singletons == "diagonal" else 2
