@@ -12,13 +12,6 @@
   generation), registered by name in :data:`GROUPING_METHODS`.
 """
 
-from taskgroup.estimate.affinity import (
-    AffinityRun,
-    gradient_similarity,
-    lookahead_affinity,
-    shared_parameter_names,
-    train_with_affinity,
-)
 from taskgroup.estimate.affinity_store import list_affinities, load_affinity, save_affinity
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
 from taskgroup.estimate.esa_measure import esa_measure
@@ -32,7 +25,6 @@ from taskgroup.estimate.group import (
 from taskgroup.estimate.grouping import group_problem, group_values
 from taskgroup.estimate.hoa import hoa
 from taskgroup.estimate.matrix import as_affinity
-from taskgroup.estimate.suite_affinity import cs_affinity, suite_affinity, tag_affinity
 from taskgroup.estimate.synthetic import planted_affinity
 
 __all__ = [
@@ -62,3 +54,24 @@ __all__ = [
     "load_affinity",
     "list_affinities",
 ]
+
+# The TAG/CS measurement needs torch; load those names on first use so that planning-only users and the CLI
+# do not pay for importing torch.
+_LAZY = {
+    "AffinityRun": "taskgroup.estimate.affinity",
+    "gradient_similarity": "taskgroup.estimate.affinity",
+    "lookahead_affinity": "taskgroup.estimate.affinity",
+    "shared_parameter_names": "taskgroup.estimate.affinity",
+    "train_with_affinity": "taskgroup.estimate.affinity",
+    "cs_affinity": "taskgroup.estimate.suite_affinity",
+    "suite_affinity": "taskgroup.estimate.suite_affinity",
+    "tag_affinity": "taskgroup.estimate.suite_affinity",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'taskgroup.estimate' has no attribute {name!r}")
