@@ -40,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_affinity(args: argparse.Namespace) -> int:
     from taskgroup.datasets import load_suite
     from taskgroup.estimate.affinity_store import load_affinity, save_affinity
-    from taskgroup.estimate.suite_affinity import suite_affinity
+    from taskgroup.estimate.suite_run import suite_affinity
     from taskgroup.measure import TrainConfig
 
     suite = load_suite(args.suite)

@@ -63,9 +63,9 @@ _LAZY = {
     "lookahead_affinity": "taskgroup.estimate.affinity",
     "shared_parameter_names": "taskgroup.estimate.affinity",
     "train_with_affinity": "taskgroup.estimate.affinity",
-    "cs_affinity": "taskgroup.estimate.suite_affinity",
-    "suite_affinity": "taskgroup.estimate.suite_affinity",
-    "tag_affinity": "taskgroup.estimate.suite_affinity",
+    "cs_affinity": "taskgroup.estimate.suite_run",
+    "suite_affinity": "taskgroup.estimate.suite_run",
+    "tag_affinity": "taskgroup.estimate.suite_run",
 }
 
 
