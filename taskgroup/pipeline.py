@@ -318,9 +318,13 @@ def _esa_train_chosen(
     settings: RunSettings, suite: Any, out: Path, short: Problem, plan: Plan, progress: bool, say: Callable[[str], None]
 ) -> Plan:
     """ESA's second half: fully train only the networks chosen on short-run losses, and re-score them."""
+    from taskgroup.measure import ResultStore
+
     _measure(settings, suite, out, list(plan.networks), None, progress)
-    full = _from_store(out, "val", settings)
-    scored = full.evaluate(plan.networks)
+    # Only the chosen networks ran the full schedule, so there is no single-task network to normalise costs
+    # by; the losses are all that is needed here.
+    table = ResultStore(out / "results.db").table("val", settings.cost, normalize=False, config=_train_config(settings).hash())
+    scored = Problem.from_frame(table, cost=settings.cost).evaluate(plan.networks)
     say(f"ESA: chosen on short runs (objective {plan.objective:.4g}); fully trained: objective {scored.objective:.4g}")
     return plan
 
@@ -328,6 +332,7 @@ def _esa_train_chosen(
 def _tag_problem(settings: RunSettings, suite: Any, say: Callable[[str], None]) -> tuple[Problem, None, pd.DataFrame]:
     from taskgroup.estimate import group_problem, suite_affinity
 
-    matrix = suite_affinity(suite, method="tag", epochs=settings.epochs, seed=settings.seed)
-    say(f"TAG affinity from one all-task run over {len(matrix)} tasks")
+    run = suite_affinity(suite, ("tag",), epochs=settings.epochs, seed=settings.seed)
+    matrix = run.tag
+    say(f"TAG affinity from one all-task run over {len(matrix)} tasks ({len(run.measured_steps)} lookahead steps)")
     return group_problem(matrix, singletons="exclude"), None, matrix

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import taskgroup as tg
+import taskgroup.pipeline
 from taskgroup.pipeline import knee_budget, pair_affinity
 
 SMALL = ["--suite-params", '{"n_samples": 600, "clusters": [2, 2]}', "--epochs", "4", "--quiet"]
@@ -120,3 +121,22 @@ def test_report_renders_in_headless_chromium_with_every_image(finished_run, tmp_
     subprocess.run([CHROMIUM, *flags, "--window-size=1200,2400", f"--screenshot={shot}", url],
                    capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["hoa", "esa", "tag"])
+def test_every_strategy_runs_end_to_end(strategy, tmp_path):
+    settings = tg.pipeline.RunSettings(
+        suite_params={"n_samples": 400, "clusters": [2, 1]}, strategy=strategy, epochs=3, esa_fraction=0.34
+    )
+    outcome = tg.pipeline.run_pipeline(settings, tmp_path, progress=False, say=lambda _m: None)
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "manifest.json").is_file()
+    assert outcome.plan.optimal
+    if strategy in ("hoa", "esa"):  # predicted losses are flagged as such
+        assert outcome.problem.predicted.any()
+    if strategy == "tag":  # TAG groups come with scores (higher is better) and a cost of one per network
+        assert outcome.problem.higher_is_better and outcome.affinity is not None
+    if strategy == "esa":  # only the chosen networks were trained on the full schedule
+        store = tg.measure.ResultStore(tmp_path / "results.db")
+        full = store.table("val", "flops", normalize=False, config=tg.measure.TrainConfig(epochs=3).hash())
+        assert set(full["network"]) == set(outcome.plan.networks)
