@@ -223,7 +223,8 @@ def column_generation(
         lp_value, pi, mu = _lp_master(scorer, list(columns), k)
         # heuristic pricing from every column first; exact pricing only when it finds nothing
         new: list[tuple[float, Group]] = []
-        for group in list(columns)[-4 * n :]:
+        seeds = list(columns)[-4 * n :] + [frozenset((t, int(np.argmax(S[:, t] - pi[t])))) for t in range(n)]
+        for group in seeds:  # recent columns and every task's best pair, grown under the current duals
             p, g = _improve_column(scorer, group, pi)
             if p > mu + _EPS and g not in columns:
                 new.append((p, g))
