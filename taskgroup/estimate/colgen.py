@@ -4,7 +4,7 @@ Restricted master (an LP over the groups generated so far, the facility-location
 
     max  sum_{G,t} v_t(G) y[G,t]
     s.t. sum_G y[G,t] = 1          for every task t        (duals pi_t)
-         y[G,t] <= x[G],  sum_G x[G] <= k,  0 <= x <= 1
+         y[G,t] <= x[G],  sum_G x[G] <= k  (duals mu),  x, y >= 0
 
 Pricing: a group's reduced profit is ``P(G) - mu`` with ``P(G) = sum_{t in G} max(0, v_t(G) - pi_t)``. For
 *any* ``pi``, every selection of at most ``k`` groups has ``V <= sum_t pi_t + k * max(0, max_G P(G))``
@@ -49,14 +49,16 @@ def _lp_master(scorer: GroupScorer, columns: list[Group], k: int) -> tuple[float
     if solver is None:  # pragma: no cover
         raise SolverError("OR-Tools was built without GLOP.")
     n = scorer.n
-    x = [solver.NumVar(0.0, 1.0, f"x{g}") for g in range(len(columns))]
+    # No x <= 1: it never binds usefully (y <= x and sum_G y = 1), and without it the duals (pi, mu) make
+    # sum(pi) + k * max_G P(G) equal the LP value at convergence.
+    x = [solver.NumVar(0.0, solver.infinity(), f"x{g}") for g in range(len(columns))]
     cover = [[] for _ in range(n)]
     objective = []
     for g, group in enumerate(columns):
         values = scorer.values(group)
         for t in group:
             if np.isfinite(values[t]):
-                y = solver.NumVar(0.0, 1.0, "")
+                y = solver.NumVar(0.0, solver.infinity(), "")  # y <= 1 is implied; a bound would take dual weight
                 solver.Add(y <= x[g])
                 cover[t].append(y)
                 objective.append(values[t] * y)
@@ -149,7 +151,7 @@ class _MipPricing:
         group = frozenset(u for u in range(n) if x[u].solution_value() > 0.5)
         # the dual bound, not the incumbent: it stays an upper bound under the solver's tolerances
         bound = max(solver.Objective().BestBound(), solver.Objective().Value())
-        return float(_profit(scorer.values(group), pi)), group, float(bound) + 1e-6 * (1 + abs(bound))
+        return float(_profit(scorer.values(group), pi)), group, float(bound) + 1e-7 * (1 + abs(bound))
 
     def price(self, pi: np.ndarray, deadline: float) -> tuple[list[tuple[float, Group]], float]:
         scorer = self.scorer
