@@ -59,12 +59,16 @@ def timed(suite: str, mode: str, epochs: int, store: str) -> dict:
     return data
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--suites", default="synthetic,digits")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="one run, 3 epochs, synthetic only (smoke run)")
+    parser.add_argument("--results", type=Path, default=HERE / "results", help="folder for measure.md")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.epochs, args.suites = 1, 3, "synthetic"
 
     import pandas as pd
 
@@ -118,8 +122,8 @@ def main() -> None:
             lines += [f"### Planted clusters at budget = {k} (cost `snt`)", "",
                       f"Planted: {planted}. Optimal plan: {sorted(plan.networks)} "
                       f"(objective {plan.objective:.4f}). Task grouping recovered: **{recovered}**.", ""]
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "measure.md").write_text("\n".join(lines) + "\n")
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "measure.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import taskgroup as tg
-from benchmarks.common import markdown_table, timed, write_report
+from benchmarks.common import RESULTS, markdown_table, timed, write_report
 from taskgroup.errors import InstanceTooLarge
 
 BUDGETS = [float(b) for b in np.arange(1.0, 5.01, 0.5)]
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (CI smoke run)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for solvers.md")
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     sizes = [5, 6] if args.quick else [5, 6, 7, 8, 10, 12, 14]
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     summary, curves = standley_curves(repeats)
     notes, table, _ = scaling(sizes, repeats=1 if args.quick else 3, time_limit=time_limit)
     path = write_report(
-        "solvers" if not args.quick else "solvers-quick",
+        "solvers",
         "Solver benchmark",
         [
             ("Standley et al. (2020) selection curves", summary + "\n\n" + curves),
@@ -139,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
                 "more than 2 million network sets.\n\n" + notes + "\n\n" + table,
             ),
         ],
+        results=args.results,
     )
     print(f"wrote {path}")
 

@@ -191,11 +191,12 @@ def _caveat(gain_ens: list[float]) -> str:
     return ""
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds and 10 epochs (smoke run; not for the results)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    parser.add_argument("--results", type=Path, default=RESULTS.parent, help="folder for train.md")
+    args = parser.parse_args(argv)
+    args.out = args.results / RESULTS.name
     torch.set_num_threads(1)  # small networks: one thread is fastest and disturbs concurrent work least
     seeds = [0, 1] if args.quick else [0, 1, 2, 3, 4]
     distill_seeds = [0, 1] if args.quick else [0, 1, 2, 3]

@@ -1,0 +1,51 @@
+"""Run every benchmark and regenerate benchmarks/results/*.md.
+
+    python -m benchmarks [--quick] [--results DIR] [--only solvers,measure,...]
+
+``--quick`` is a smoke run (small sizes, few epochs) that CI runs so that the scripts never rot; write its
+tables elsewhere with ``--results`` so the committed results stay those of full runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCHMARKS = ("solvers", "estimates", "measure", "train")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: small sizes, few epochs")
+    parser.add_argument("--results", type=Path, default=None, help="folder for the tables (default benchmarks/results)")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {list(BENCHMARKS)}")
+    args = parser.parse_args(argv)
+    chosen = [b for b in args.only.split(",") if b]
+    unknown = [b for b in chosen if b not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; accepted: {list(BENCHMARKS)}")
+    failed = []
+    for name in chosen:
+        command = [sys.executable, "-m", f"benchmarks.{name}"]
+        if args.quick:
+            command.append("--quick")
+        if args.results is not None:
+            command += ["--results", str(args.results)]
+        start = time.perf_counter()
+        print(f"== {name}: {' '.join(command[1:])}", flush=True)
+        result = subprocess.run(command, cwd=ROOT)
+        print(f"== {name}: {'ok' if result.returncode == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s", flush=True)
+        if result.returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"failed: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
