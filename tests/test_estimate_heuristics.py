@@ -57,6 +57,8 @@ def test_planted_clusters_recovered():
     for method in ("greedy-merge", "beam", "local-search", "graph-cluster"):
         plan = group(matrix, 4, method=method, seed=0, time_limit=10)
         assert {frozenset(n.split("+")) for n in plan.networks} == planted, method
+        if method == "colgen":
+            assert plan.optimal  # the column-generation bound closes on the planted instance
 
 
 def test_colgen_bound_on_twenty_tasks():
@@ -94,3 +96,5 @@ def test_forty_tasks_every_method_within_a_minute():
         assert time.perf_counter() - start < 90  # 60 s limit plus model building on a busy machine
         assert plan.bound <= plan.objective + 1e-9
         assert {frozenset(n.split("+")) for n in plan.networks} == planted, method
+        if method == "colgen":
+            assert plan.optimal  # the column-generation bound closes on the planted instance
