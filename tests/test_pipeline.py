@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ import taskgroup as tg
 import taskgroup.pipeline
 from taskgroup.pipeline import knee_budget, pair_affinity
 
-SMALL = ["--suite-params", '{"n_samples": 600, "clusters": [2, 2]}', "--epochs", "4", "--quiet"]
+SMALL = ["--suite-param", "n_samples=600", "--suite-param", "clusters=[2, 2]", "--epochs", "4", "--quiet"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import ast
-from typing import Any
 
+from taskgroup.cli.options import add_suite_param_argument, parse_suite_params
 from taskgroup.errors import InvalidArgument
 
 __all__ = ["register"]
@@ -19,8 +18,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "each result to a SQLite store as it finishes. Rerunning the same command resumes.",
     )
     p.add_argument("--suite", required=True, help="a built-in suite: synthetic, digits, wage")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="a suite parameter, e.g. --param n_samples=600 --param 'clusters=(2,2)' (repeatable)")
+    add_suite_param_argument(p)
     p.add_argument("--tasks", help="comma-separated tasks to keep (default: all of the suite's tasks)")
     p.add_argument("--candidates", default="all", help="'all', 'pairs', or a list like 'a+b,c,c@half'")
     p.add_argument("--no-half", action="store_true", help="do not add half-size single-task networks")
@@ -40,26 +38,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_measure)
 
 
-def _parse_params(items: list[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidArgument(f"--param {item!r} must look like KEY=VALUE.")
-        try:
-            params[key.strip()] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            params[key.strip()] = text  # a plain string value
-    return params
-
-
 def run_measure(args: argparse.Namespace) -> int:
     from taskgroup.datasets.suites import load_suite
     from taskgroup.measure.runner import measure
     from taskgroup.measure.training import TrainConfig
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
-    suite = load_suite(args.suite, tasks=tasks, **_parse_params(args.param))
+    suite = load_suite(args.suite, tasks=tasks, **parse_suite_params(args.suite_param))
     try:
         hidden = tuple(int(h) for h in args.hidden.split(","))
     except ValueError:

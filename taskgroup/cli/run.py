@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from taskgroup.errors import InvalidArgument
+from taskgroup.cli.options import add_suite_param_argument, parse_suite_params
 from taskgroup.pipeline import STRATEGIES, RunSettings, run_pipeline
 
 __all__ = ["register"]
@@ -20,7 +19,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     defaults = RunSettings()
     p.add_argument("--suite", default=defaults.suite, help=f"built-in task suite (default: {defaults.suite})")
-    p.add_argument("--suite-params", default="{}", help="JSON object of suite parameters, e.g. '{\"clusters\": [2, 2]}'")
+    add_suite_param_argument(p)
     p.add_argument("--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated")
     p.add_argument("--budget", type=float, default=None, help="budget on --cost (default: the frontier's knee)")
     p.add_argument("--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column")
@@ -36,15 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        params = json.loads(args.suite_params)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"--suite-params {args.suite_params!r} is not a JSON object: {exc}") from None
-    if not isinstance(params, dict):
-        raise InvalidArgument(f"--suite-params must be a JSON object; got {args.suite_params!r}.")
     settings = RunSettings(
         suite=args.suite,
-        suite_params=params,
+        suite_params=parse_suite_params(args.suite_param),
         strategy=args.strategy,
         budget=args.budget,
         cost=args.cost,

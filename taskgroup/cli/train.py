@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from taskgroup.cli.options import add_suite_param_argument, parse_suite_params
 from taskgroup.errors import InvalidArgument
 
-__all__ = ["register", "run_train", "parse_suite_params"]
+__all__ = ["register", "run_train"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -25,8 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--plan", required=True, metavar="PLAN", help="a plan JSON file (from 'taskgroup solve --json')")
     p.add_argument("--suite", required=True, metavar="NAME", help="a built-in suite name (synthetic, digits, wage, ...)")
-    p.add_argument("--suite-param", action="append", default=[], metavar="KEY=VALUE",
-                   help="a suite parameter, e.g. within=0.5 (VALUE is read as JSON when it parses); repeatable")
+    add_suite_param_argument(p)
     p.add_argument("--arch", default="shared", help="registered architecture: shared or mmoe (default: shared)")
     p.add_argument("--hidden", help="comma-separated trunk widths for shared (default 64,64)")
     p.add_argument("--experts", type=int, help="number of MMoE experts (default 4)")
@@ -64,20 +63,6 @@ def _widths(text: str | None, what: str) -> tuple[int, ...] | None:
     if not widths or min(widths) < 1:
         raise InvalidArgument(f"{what} must be positive integers like 64,64; got {text!r}.")
     return widths
-
-
-def parse_suite_params(items: list[str]) -> dict[str, Any]:
-    """``["within=0.5", "clusters=[2]"]`` -> ``{"within": 0.5, "clusters": [2]}`` (JSON values, else strings)."""
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidArgument(f"--suite-param must look like KEY=VALUE; got {item!r}.")
-        try:
-            params[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key.strip()] = value
-    return params
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from taskgroup.errors import InvalidArgument, InvalidProblem, InvalidSuite
+from taskgroup.errors import InvalidArgument, InvalidSuite
 
 __all__ = [
     "TaskSpec",

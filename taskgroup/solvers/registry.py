@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.solvers.instance import SelectionInstance
 
 __all__ = ["SolverResult", "SolverSpec", "register_solver", "get_solver", "available_solvers"]
 

@@ -1,0 +1,51 @@
+"""Command-line options shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+from typing import Any
+
+from taskgroup.errors import InvalidArgument
+
+__all__ = ["add_suite_param_argument", "parse_suite_params"]
+
+
+def add_suite_param_argument(parser: argparse.ArgumentParser) -> None:
+    """``--suite-param KEY=VALUE`` (repeatable; ``--param`` is an alias)."""
+    parser.add_argument(
+        "--suite-param",
+        "--param",
+        dest="suite_param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the suite loader, e.g. --suite-param n_samples=600 --suite-param 'clusters=[2,2]' "
+        "(repeatable)",
+    )
+
+
+def parse_suite_params(items: list[str]) -> dict[str, Any]:
+    """``["within=0.5", "clusters=[2, 1]"]`` -> ``{"within": 0.5, "clusters": [2, 1]}``.
+
+    Values are read as JSON, then as Python literals (so ``(2, 2)`` works), and otherwise kept as strings.
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidArgument(f"--suite-param must look like KEY=VALUE; got {item!r}.")
+        params[key.strip()] = _literal(text.strip())
+    return params
+
+
+def _literal(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
