@@ -121,7 +121,10 @@ class Plan:
             + (f" (budget {', '.join(f'{k} {v:.6g}' for k, v in self.budget.items())})" if self.budget else "")
         ]
         if not self.optimal and math.isfinite(self.bound):
-            lines.append(f"lower bound {self.bound:.6g}, gap {self.gap:.2%}")
+            # The bound is on the loss; on a score (higher is better) it is an upper bound.
+            which = "upper bound on the score" if self.higher_is_better else "lower bound"
+            value = -self.bound if self.higher_is_better else self.bound
+            lines.append(f"{which} {value:.6g}, gap {self.gap:.2%}")
         for d in self.details:
             lines.append(f"  {d.name}: serves {', '.join(d.serves) or '(no task: dominated)'}")
         return "\n".join(lines)

@@ -83,3 +83,12 @@ def test_standley_splits_and_published_test_curve():
         tg.datasets.standley2020(7)
     with pytest.raises(InvalidArgument, match="Unknown Standley split 'train'"):
         tg.datasets.standley2020(1, "train")
+
+
+def test_summary_states_the_bound_in_the_plans_own_sense():
+    from taskgroup.plan import Plan
+
+    loss = Plan((), {}, {}, objective=2.0, cost={"cost": 1.0}, bound=1.5, solver="x")
+    assert "lower bound 1.5, gap 25.00%" in loss.summary()
+    score = Plan((), {}, {}, objective=-2.0, cost={"cost": 1.0}, bound=-2.5, solver="x", higher_is_better=True)
+    assert "score 2" in score.summary() and "upper bound on the score 2.5" in score.summary()
