@@ -12,7 +12,7 @@ import json
 import statistics
 import tempfile
 import time
-from itertools import combinations
+from functools import partial
 from math import comb
 from pathlib import Path
 
@@ -108,12 +108,12 @@ def tag_section(repeats: int = 5) -> str:
 
 
 # ----------------------------------------------------------------------------- 40 tasks, planted clusters
-def synthetic_section(time_limit: float = 60.0) -> str:
+def synthetic_section(time_limit: float = 60.0, ks: tuple[int, ...] = tuple(range(2, 11))) -> str:
     matrix, labels = planted_affinity(40, 5, seed=0)
     planted = {frozenset(matrix.index[labels == c]) for c in range(5)}
     methods = ["greedy-merge", "beam", "local-search", "graph-cluster", "colgen"]
     rows = []
-    for k in range(2, 11):
+    for k in ks:
         for method in methods:
             start = time.perf_counter()
             plan = group(matrix, k, method=method, time_limit=time_limit, seed=0)
@@ -244,12 +244,22 @@ TITLES = {
 }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "taskgroup-estimates-bench"))
     parser.add_argument("--fresh", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 repeat, 2 budgets at 40 tasks, 3 epochs")
+    parser.add_argument("--results", type=Path, default=None, help="folder for estimates.md")
+    args = parser.parse_args(argv)
+    builders = dict(BUILDERS)
+    if args.quick:  # small sizes, nothing cached: the point is that every section still runs
+        builders.update(
+            tag=partial(tag_section, repeats=1),
+            synthetic=partial(synthetic_section, time_limit=5.0, ks=(2, 5)),
+            suites=partial(suites_section, epochs=3),
+        )
+        args.cache = tempfile.mkdtemp(prefix="taskgroup-estimates-quick-")
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     import torch
@@ -260,7 +270,7 @@ def main() -> None:
         if path.exists() and not args.fresh:
             continue
         start = time.perf_counter()
-        body = BUILDERS[name]()
+        body = builders[name]()
         path.write_text(json.dumps({"body": body, "seconds": time.perf_counter() - start}))
         print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
     sections = []
@@ -271,7 +281,8 @@ def main() -> None:
             sections.append((TITLES[name], data["body"] + f"\n\n(section computed in {data['seconds']:.0f} s)"))
         else:
             sections.append((TITLES[name], "Not run (see `--sections`)."))
-    print(write_report("estimates", "Cheap estimates and affinity-based grouping", sections))
+    extra = {} if args.results is None else {"results": args.results}
+    print(write_report("estimates", "Cheap estimates and affinity-based grouping", sections, **extra))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,27 @@
+"""`python -m benchmarks --quick`: every benchmark script still runs end to end (so none of them rots)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_every_benchmark_runs_in_quick_mode(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--results", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in ("solvers", "estimates", "measure", "train"):
+        text = (tmp_path / f"{name}.md").read_text()
+        assert text.startswith("#") and "|---" in text, name
+
+
+def test_unknown_benchmark_name_is_refused():
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "speed"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "unknown benchmark(s) ['speed']" in result.stderr
