@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from taskgroup.errors import InfeasibleBudget, InvalidArgument
+from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
 from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
 from taskgroup.solvers.ilp import SelectionModel
@@ -116,7 +116,7 @@ def solve(
         )
     chosen = instance.problem_indices(result.chosen)
     if not fits(problem.costs[chosen].sum(axis=0), b):  # never hand out a plan over budget
-        raise AssertionError(f"{name} returned a selection over the budget {budget_map}")
+        raise SolverError(f"The {name} solver returned networks {chosen} over the budget {budget_map}; this is a bug.")
     return plan_from_selection(
         problem,
         chosen,
