@@ -140,12 +140,13 @@ def solve_ilp(
 ) -> SolverResult:
     """Minimise the total weighted loss of ``instance`` within its budget with a MIP backend."""
     result = SelectionModel(instance, backend).run("loss", time_limit)
-    if result.chosen is None and not result.optimal:  # time limit before any solution: the heuristic's plan
-        from taskgroup.solvers.greedy import solve_greedy
+    if result.chosen is None and not result.optimal:
+        # The time limit came before any solution: return the greedy plan (built without another MIP, which
+        # would ignore the time limit); if greedy finds no cover either, feasibility stays undecided.
+        from taskgroup.solvers.greedy import greedy_fill
 
-        fallback = solve_greedy(instance)
-        fallback.nodes = result.nodes
-        return fallback
+        chosen = greedy_fill(instance, [])
+        return SolverResult(chosen, optimal=False, bound=-math.inf, nodes=result.nodes)
     if result.chosen is not None and not fits(instance.C[result.chosen].sum(axis=0), instance.budget):
         # The backend accepted a set over budget within its own feasibility tolerance (CBC, SCIP and CP-SAT
         # use about 1e-6); decide the instance exactly instead of handing out an infeasible plan.
