@@ -16,8 +16,10 @@ __all__ = [
     "InfeasibleBudget",
     "InstanceTooLarge",
     "SolverError",
+    "PipelineError",
     "InvalidSuite",
     "MeasurementError",
+    "ManifestError",
 ]
 
 
@@ -51,6 +53,10 @@ class SolverError(TaskgroupError, RuntimeError):
 
 class ManifestError(TaskgroupError, ValueError):
     """A deployment manifest or checkpoint is missing, malformed, of another version, or fails its checksum."""
+
+
+class PipelineError(TaskgroupError, RuntimeError):
+    """A step of ``taskgroup run`` failed; the message names the step and where the partial results are."""
 
 
 class InfeasibleBudget(TaskgroupError, ValueError):

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from taskgroup.errors import InvalidArgument, TaskgroupError
+from taskgroup.errors import InvalidArgument, PipelineError
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import frontier, solve
@@ -38,10 +38,6 @@ from taskgroup.solvers import frontier, solve
 __all__ = ["RunSettings", "RunOutcome", "run_pipeline", "knee_budget", "pair_affinity", "STRATEGIES", "PipelineError"]
 
 STRATEGIES = ("full", "hoa", "esa", "tag")
-
-
-class PipelineError(TaskgroupError, RuntimeError):
-    """A step of ``taskgroup run`` failed; the message names the step and where the partial results are."""
 
 
 @dataclass(frozen=True)
