@@ -251,9 +251,7 @@ def _step(name: str, out: Path, timings: dict[str, float], say: Callable[[str], 
         yield
     except InvalidArgument:
         raise
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:
+    except Exception as exc:  # KeyboardInterrupt is not an Exception: it passes through untouched
         raise PipelineError(
             f"step '{name}' failed: {type(exc).__name__}: {exc}. Partial results are in {str(out)!r}; "
             "run the same command again to resume."

@@ -32,21 +32,19 @@ def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, flo
 
     A marker is left out when the problem has no such candidates (e.g. no network serves every task).
     """
-    cost_index = 0
     markers: dict[str, tuple[float, float]] = {}
     sign = -1.0 if problem.higher_is_better else 1.0
     full = [n for n in problem.networks if "@" not in n]
     everything = [n for n in full if len(problem.network_tasks(n)) == problem.n_tasks]
     if everything:
         chosen = problem.evaluate(everything[:1])
-        markers["all-in-one network"] = (float(problem.costs[problem.network_index(everything[0]), cost_index]), sign * chosen.objective)
+        markers["all-in-one network"] = (float(problem.costs[problem.network_index(everything[0]), 0]), sign * chosen.objective)
     singles = {problem.network_tasks(n)[0]: n for n in full if len(problem.network_tasks(n)) == 1}
     if len(singles) == problem.n_tasks:
         names = list(singles.values())
-        cost = float(sum(problem.costs[problem.network_index(n), cost_index] for n in names))
+        cost = float(sum(problem.costs[problem.network_index(n), 0] for n in names))
         markers["independent single-task networks"] = (cost, sign * problem.evaluate(names).objective)
-    (plan_cost,) = list(plan.cost.values())[:1]
-    markers["chosen plan"] = (plan_cost, plan.score)
+    markers["chosen plan"] = (plan.cost[problem.cost_names[0]], plan.score)
     return markers
 
 

@@ -139,12 +139,7 @@ class ResultStore:
     def results(self, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
         """Long table: one row per (network, seed, task) with val/test loss and metric; ``served`` lists the
         network's tasks; a failed network has one row with task = None and its reason."""
-        with self._connect() as db:
-            raw = pd.read_sql_query("SELECT * FROM results ORDER BY suite, config, network, seed", db)
-        if suite is not None:
-            raw = raw[raw["suite"] == suite]
-        if config is not None:
-            raw = raw[raw["config"] == config]
+        raw = self._read("SELECT * FROM results ORDER BY suite, config, network, seed", suite, config)
         rows = []
         for rec in raw.to_dict("records"):
             base = {k: rec[k] for k in ("suite", "config", "network", "variant", "seed", "status", "reason",
@@ -158,13 +153,17 @@ class ResultStore:
         return pd.DataFrame(rows)
 
     def costs(self, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
+        return self._read("SELECT * FROM costs ORDER BY suite, config, network", suite, config).reset_index(drop=True)
+
+    def _read(self, query: str, suite: str | None, config: str | None) -> pd.DataFrame:
+        """Rows of ``query`` for one suite and/or configuration (None: all)."""
         with self._connect() as db:
-            raw = pd.read_sql_query("SELECT * FROM costs ORDER BY suite, config, network", db)
+            raw = pd.read_sql_query(query, db)
         if suite is not None:
             raw = raw[raw["suite"] == suite]
         if config is not None:
             raw = raw[raw["config"] == config]
-        return raw.reset_index(drop=True)
+        return raw
 
     def _pick_run(self, suite: str | None, config: str | None) -> tuple[str, str]:
         runs = self.runs()

@@ -14,7 +14,7 @@ from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
 from taskgroup.solvers.ilp import SelectionModel
 from taskgroup.solvers.instance import SelectionInstance
-from taskgroup.solvers.solve import minimum_budget, solve
+from taskgroup.solvers.solve import solve
 
 __all__ = ["frontier", "plot_frontier", "FRONTIER_COLUMNS"]
 
@@ -91,7 +91,10 @@ def _row(budget: float, plan: Plan | None) -> list:
 def _staircase(problem: Problem, time_limit: float | None) -> list[Plan]:
     instance = SelectionInstance.build(problem, np.array([np.inf]))
     model = SelectionModel(instance)
-    (budget,) = minimum_budget(problem).values()
+    # The cheapest cover on the reduced instance: dominance never removes a cheaper way to serve a task, so
+    # this is the exact minimum budget, without building the unreduced model minimum_budget() uses.
+    cover = model.run("cost:0", time_limit).chosen
+    budget = float(problem.costs[instance.problem_indices(cover), 0].sum())
     unconstrained = float(np.min(instance.WL, axis=0).sum())
     plans: list[Plan] = []
     for _ in range(instance.m + 1):  # every step adds a distinct cheapest plan
