@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         lines += ["### Cost columns (normalised: a full-size single-task network = 1)", "",
                   md(costs[["network", "flops", "params", "latency_ms", "memory_bytes", "snt"]], ".3f"), ""]
         for cost in ("snt", "flops"):
-            problem = tg.Problem.from_store(keep_store, split="val", cost=cost)
-            test = tg.Problem.from_store(keep_store, split="test", cost=cost)
+            problem = store.to_problem("val", cost)
+            test = store.to_problem("test", cost)
             front = tg.frontier(problem, cost=cost)
             front["test objective"] = [test.evaluate(p.networks).objective for p in front["plan"]]
             front["groups"] = [" ; ".join(sorted(p.networks)) for p in front["plan"]]
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         if suite_name == "synthetic":
             planted = suite.params["planted"]
             k = len(planted)
-            plan = tg.solve(tg.Problem.from_store(keep_store, cost="snt"), budget=float(k))
+            plan = tg.solve(store.to_problem(cost="snt"), budget=float(k))
             groups = {frozenset(t for t, n in plan.assignment.items() if n == net) for net in set(plan.assignment.values())}
             recovered = groups == {frozenset(g) for g in planted}
             lines += [f"### Planted clusters at budget = {k} (cost `snt`)", "",

@@ -280,7 +280,10 @@ def _measure(settings: RunSettings, suite: Any, out: Path, candidates: Any, epoc
 
 
 def _from_store(out: Path, split: str, settings: RunSettings, epochs: int | None = None) -> Problem:
-    return Problem.from_store(out / "results.db", split=split, cost=settings.cost, config=_train_config(settings, epochs).hash())
+    from taskgroup.measure.store import ResultStore
+
+    return ResultStore(out / "results.db", create=False).to_problem(split, settings.cost,
+                                                                    config=_train_config(settings, epochs).hash())
 
 
 def _candidates(

@@ -506,24 +506,24 @@ class Problem:
         cls,
         path: str | PathLike[str],
         split: str = "val",
-        cost: str | Sequence[str] = "flops",
+        cost: str | Sequence[str] | None = None,
         **kwargs: Any,
     ) -> Problem:
-        """Build a problem from a measurement results store (``taskgroup measure --store``).
+        """Deprecated: use ``ResultStore(path, create=False).to_problem(split, cost, ...)`` (taskgroup.measure.store).
 
-        Losses are per-task means over seeds on ``split`` ("val" or "test"); ``cost`` names the cost
-        column(s): "flops", "params", "latency_ms", "memory_bytes", "snt". Failed networks are left out
-        with a warning. Other keyword arguments (``normalize``, ``metric``, ``suite``, ``config``) go to
-        :meth:`taskgroup.measure.store.ResultStore.table`.
+        Kept for one version as a thin wrapper; the core problem model does not depend on measurement.
         """
-        from taskgroup.measure.store import ResultStore  # lazy: torch is only needed for measurement
+        import warnings
 
-        store_path = Path(path)
-        if not store_path.is_file():
-            raise InvalidArgument(f"No results store at {str(path)!r}; create one with 'taskgroup measure --store'.")
-        table = ResultStore(store_path).table(split, cost, **kwargs)
-        cost_cols = [cost] if isinstance(cost, str) else list(cost)
-        return cls.from_frame(table, cost=cost_cols, higher_is_better=bool(kwargs.get("metric", False)))
+        warnings.warn(
+            "Problem.from_store is deprecated; use taskgroup.measure.store.ResultStore(path, create=False)"
+            ".to_problem(split=..., cost=...).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from taskgroup.measure.store import ResultStore  # lazy: the core does not import measurement
+
+        return ResultStore(path, create=False).to_problem(split, cost, **kwargs)
 
     @classmethod
     def from_csv(cls, path: str | PathLike[str], **kwargs: Any) -> Problem:

@@ -58,18 +58,23 @@ def test_measure_then_problem_from_store(tmp_path):
     again = measure(suite, path, config=TINY, seeds=2, progress=False, on_result=calls.append)
     assert calls == [] and again.equals(first)  # everything was finished: nothing retrained
 
-    problem = tg.Problem.from_store(path, split="val", cost="flops")
+    problem = ResultStore(path).to_problem(split="val", cost="flops")
     assert set(problem.tasks) == {"a0", "a1", "b0"} and len(problem.networks) == 10
     j, t = problem.network_index("a0+a1"), problem.task_index("a1")
     mean = first[(first.network == "a0+a1") & (first.task == "a1")]["val_loss"].mean()
     assert problem.losses[j, t] == pytest.approx(mean)
     assert problem.costs[problem.network_index("a0"), 0] == pytest.approx(1.0)  # normalised
-    test = tg.Problem.from_store(path, split="test", cost=["snt", "params"])
+    test = ResultStore(path).to_problem(split="test", cost=["snt", "params"])
     assert test.cost_names == ("snt", "params")
+    assert ResultStore(path).to_problem().cost_names == ("flops",)  # the profiled default
     with pytest.raises(InvalidArgument, match="cost"):
-        tg.Problem.from_store(path, cost="watts")
+        ResultStore(path).to_problem(cost="watts")
     with pytest.raises(InvalidArgument, match="No results store"):
-        tg.Problem.from_store(tmp_path / "missing.db")
+        ResultStore(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+    with pytest.warns(DeprecationWarning, match="to_problem"):  # the old call, kept for one version
+        old = tg.Problem.from_store(path, split="val", cost="flops")
+    assert np.array_equal(old.losses, problem.losses, equal_nan=True)
 
 
 def test_failed_networks_are_reported_and_left_out(tmp_path):
@@ -83,7 +88,7 @@ def test_failed_networks_are_reported_and_left_out(tmp_path):
     assert set(results.loc[results.status == "failed", "network"]) == {"bad", "good+bad"}
     with pytest.warns(MeasurementWarning, match="Leaving out 2 failed network"):
         with pytest.raises(InvalidArgument, match=r"task\(s\) \[.bad.\] failed"):
-            tg.Problem.from_store(path, cost="snt")
+            ResultStore(path).to_problem(cost="snt")
 
 
 @pytest.mark.slow

@@ -1,68 +1,119 @@
-"""``taskgroup measure``: train and profile candidate networks on a suite into a results store."""
+"""``taskgroup measure``: measure candidate networks into a results store, on a built-in suite (train and
+profile the built-in model) or with the user's own training function (``--objective module:function``)."""
 
 from __future__ import annotations
 
 import argparse
+
+import pandas as pd
 
 from taskgroup.cli.options import add_suite_param_argument, parse_suite_params
 from taskgroup.errors import InvalidArgument
 
 __all__ = ["register"]
 
+# Suite-only options and their defaults (None in the parser, so that giving one with --objective is noticed).
+_SUITE_DEFAULTS = {"epochs": 50, "patience": 10, "batch_size": 128, "lr": 1e-3, "hidden": "64,64",
+                   "reduction": "sum", "stack_size": None, "latency_repeats": 50}
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "measure",
-        help="train and profile candidate networks into a results store",
-        description="Train every candidate network on a task suite, profile its inference cost, and commit "
-        "each result to a SQLite store as it finishes. Rerunning the same command resumes.",
+        help="train and profile candidate networks (or run your own training function) into a results store",
+        description="Train every candidate network on a task suite and profile its inference cost, or call your "
+        "own training function objective(tasks, variant, seed) for every candidate, and commit each result to a "
+        "SQLite store as it finishes. Rerunning the same command resumes.",
     )
-    p.add_argument("--suite", required=True, help="a built-in suite: synthetic, digits, wage")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--suite", help="a built-in suite: synthetic, digits, wage")
+    source.add_argument("--objective", metavar="MODULE:FUNCTION",
+                        help="your training function, e.g. mytraining:objective (needs --tasks; see the how-to "
+                        "'Your own training script')")
     add_suite_param_argument(p)
-    p.add_argument("--tasks", help="comma-separated tasks to keep (default: all of the suite's tasks)")
+    p.add_argument("--tasks", help="comma-separated tasks (suite: which to keep, default all; objective: required)")
     p.add_argument("--candidates", default="all", help="'all', 'pairs', or a list like 'a+b,c,c@half'")
-    p.add_argument("--no-half", action="store_true", help="do not add half-size single-task networks")
-    p.add_argument("--epochs", type=int, default=50, help="maximum epochs (default 50)")
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs (default 10)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--hidden", default="64,64", help="full-size trunk widths (default 64,64)")
-    p.add_argument("--reduction", choices=["sum", "mean"], default="sum", help="multi-task loss (default sum)")
+    p.add_argument("--variants", help="objective only: comma-separated variant names for every subset "
+                   "(default: full)")
+    p.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                   help="objective only: a keyword argument for every call, e.g. --setting epochs=2 (repeatable)")
+    p.add_argument("--no-half", action="store_true", help="suite only: no half-size single-task networks")
+    p.add_argument("--epochs", type=int, help="maximum epochs (default 50)")
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default 128)")
+    p.add_argument("--lr", type=float, help="learning rate (default 0.001)")
+    p.add_argument("--hidden", help="full-size trunk widths (default 64,64)")
+    p.add_argument("--reduction", choices=["sum", "mean"], help="multi-task loss (default sum)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds, 0..K-1 (default 1)")
     p.add_argument("--store", required=True, help="SQLite results database (created if missing)")
     p.add_argument("--executor", default="serial", help="serial, process, process:N or dask://HOST:PORT")
-    p.add_argument("--stack-size", type=int, default=None, help="most networks trained together per job")
+    p.add_argument("--stack-size", type=int, help="most networks trained together per job")
     p.add_argument("--one-by-one", action="store_true", help="train networks one at a time (no stacking)")
-    p.add_argument("--latency-repeats", type=int, default=50, help="latency repeats per network (0: skip)")
+    p.add_argument("--latency-repeats", type=int, help="latency repeats per network (0: skip; default 50)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(run=run_measure)
 
 
 def run_measure(args: argparse.Namespace) -> int:
+    if args.objective:
+        results, label = _measure_objective(args), f"objective {args.objective}"
+        cost_hint = ""
+    else:
+        results, label = _measure_suite(args)
+        cost_hint = " [--cost flops|snt|params|latency_ms]"
+    if not args.quiet:
+        ok = results[results["status"] == "ok"]
+        failed = results[results["status"] != "ok"]
+        print(f"{label}: {ok['network'].nunique()} networks measured, {failed['network'].nunique()} failed; store {args.store}")
+        for row in failed.drop_duplicates("network").itertuples():
+            print(f"  failed {row.network} (seed {row.seed}): {row.reason}")
+        if not ok.empty:
+            values = [c for c in ("val_loss", "test_loss", "test_metric") if c in ok.columns]
+            summary = ok.groupby(["network", "task"], sort=False)[values].mean()
+            print(summary.reset_index().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        print(f"\nnext: taskgroup solve --store {args.store} --budget B{cost_hint}")
+    return 0
+
+
+def _measure_objective(args: argparse.Namespace) -> pd.DataFrame:
+    from taskgroup.measure.objective import load_objective, measure_objective  # torch-free
+
+    suite_only = [f"--{name.replace('_', '-')}" for name in _SUITE_DEFAULTS if getattr(args, name) is not None]
+    suite_only += [flag for flag, given in (("--no-half", args.no_half), ("--one-by-one", args.one_by_one),
+                                            ("--suite-param", bool(args.suite_param))) if given]
+    if suite_only:
+        raise InvalidArgument(f"{', '.join(suite_only)} apply to --suite only; an objective trains however it "
+                              "likes (pass it options with --setting KEY=VALUE).")
+    if not args.tasks:
+        raise InvalidArgument("--objective needs --tasks, e.g. --tasks a,b,c.")
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else ["full"]
+    settings = parse_suite_params(args.setting, option="--setting")
+    return measure_objective(load_objective(args.objective), args.store, tasks=args.tasks.split(","),
+                             candidates=args.candidates, variants=variants, seeds=args.seeds, settings=settings,
+                             executor=args.executor, progress=not args.quiet)
+
+
+def _measure_suite(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
     from taskgroup.datasets.suites import load_suite
     from taskgroup.measure.runner import measure
     from taskgroup.measure.training import TrainConfig
 
+    if args.variants or args.setting:
+        raise InvalidArgument("--variants and --setting apply to --objective only; a suite's variants are full "
+                              "and half (--no-half leaves the half-size networks out).")
+    opts = {name: default if getattr(args, name) is None else getattr(args, name)
+            for name, default in _SUITE_DEFAULTS.items()}
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     suite = load_suite(args.suite, tasks=tasks, **parse_suite_params(args.suite_param))
     try:
-        hidden = tuple(int(h) for h in args.hidden.split(","))
+        hidden = tuple(int(h) for h in str(opts["hidden"]).split(","))
     except ValueError:
-        raise InvalidArgument(f"--hidden {args.hidden!r} must be comma-separated integers, e.g. 64,64.") from None
-    config = TrainConfig(hidden=hidden, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         patience=args.patience, reduction=args.reduction)
+        raise InvalidArgument(f"--hidden {opts['hidden']!r} must be comma-separated integers, e.g. 64,64.") from None
+    config = TrainConfig(hidden=hidden, epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
+                         patience=opts["patience"], reduction=opts["reduction"])
     results = measure(
         suite, args.store, candidates=args.candidates, half_singles=not args.no_half, config=config,
-        seeds=args.seeds, executor=args.executor, vectorise=not args.one_by_one, stack_size=args.stack_size,
-        latency_repeats=args.latency_repeats, progress=not args.quiet,
+        seeds=args.seeds, executor=args.executor, vectorise=not args.one_by_one, stack_size=opts["stack_size"],
+        latency_repeats=opts["latency_repeats"], progress=not args.quiet,
     )
-    if not args.quiet:
-        ok = results[results["status"] == "ok"]
-        failed = results[results["status"] != "ok"]
-        print(f"{suite!r}: {ok['network'].nunique()} networks measured, {failed['network'].nunique()} failed; "
-              f"store {args.store}")
-        if not ok.empty:
-            summary = ok.groupby(["network", "task"], sort=False)[["val_loss", "test_loss", "test_metric"]].mean()
-            print(summary.reset_index().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-        print(f"\nnext: taskgroup solve --store {args.store} --budget B [--cost flops|snt|params|latency_ms]")
-    return 0
+    return results, repr(suite)

@@ -26,16 +26,17 @@ def add_suite_param_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_suite_params(items: list[str]) -> dict[str, Any]:
+def parse_suite_params(items: list[str], option: str = "--suite-param") -> dict[str, Any]:
     """``["within=0.5", "clusters=[2, 1]"]`` -> ``{"within": 0.5, "clusters": [2, 1]}``.
 
     Values are read as JSON, then as Python literals (so ``(2, 2)`` works), and otherwise kept as strings.
+    ``option`` names the option in error messages.
     """
     params: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise InvalidArgument(f"--suite-param must look like KEY=VALUE; got {item!r}.")
+            raise InvalidArgument(f"{option} must look like KEY=VALUE; got {item!r}.")
         params[key.strip()] = _literal(text.strip())
     return params
 

@@ -64,7 +64,7 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
         f"'standley2020:SETTING:SPLIT' (default: {DEFAULT_TABLE})",
     )
     parser.add_argument("--cost", help="the cost column to constrain (default: 'cost', or all cost columns; "
-                        "with --store: 'flops')")
+                        "with --store: the store's only cost resource, or 'flops' for built-in models)")
     parser.add_argument("--store", metavar="DB", help="read measured losses from a 'taskgroup measure' results store")
     parser.add_argument("--split", choices=["val", "test"], default="val",
                         help="with --store: which split's losses to use (default val)")
@@ -78,7 +78,9 @@ def load_problem(args: argparse.Namespace) -> Problem:
     if getattr(args, "store", None):
         if args.table:
             raise InvalidArgument(f"Give either a TABLE ({args.table!r}) or --store, not both.")
-        return Problem.from_store(args.store, split=args.split, cost=args.cost or "flops")
+        from taskgroup.measure.store import ResultStore  # torch-free
+
+        return ResultStore(args.store, create=False).to_problem(split=args.split, cost=args.cost)
     return read_table(args.table or DEFAULT_TABLE, cost=args.cost, higher_is_better=args.higher_is_better)
 
 

@@ -1,20 +1,25 @@
 """Which candidate networks to measure: task sets x size variants, and their names.
 
-A candidate is named by its tasks joined with ``+`` in suite order, plus ``@half`` for the half-size
-variant: ``a0+a1``, ``b0@half``. Standley et al. measured every non-empty task subset at full size and every
-single task at half size; that is ``which="all"`` (the default).
+A candidate is named by its tasks joined with ``+`` in suite order, plus ``@variant`` for any variant but
+"full": ``a0+a1``, ``b0@half``. Standley et al. measured every non-empty task subset at full size and every
+single task at half size; that is ``which="all"`` (the default) for the built-in model families, whose
+variants are ``taskgroup.measure.models.VARIANTS``. A user's objective names its own variants.
+
+This module does not import torch (the built-in variants are looked up only when needed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.measure.models import VARIANTS
 
-__all__ = ["Candidate", "make_candidates", "parse_candidate"]
+__all__ = ["Candidate", "make_candidates", "parse_candidate", "check_names"]
+
+# Characters that candidate names use as separators, so task and variant names cannot contain them.
+_RESERVED = ("+", "@", ",")
 
 
 @dataclass(frozen=True, order=True)
@@ -31,21 +36,45 @@ class Candidate:
 
     @property
     def width(self) -> float:
+        """The width multiplier of a built-in model family's variant."""
+        from taskgroup.measure.models import VARIANTS  # lazy: torch
+
         return VARIANTS[self.variant]
 
 
-def parse_candidate(text: str, tasks: Sequence[str]) -> Candidate:
+def _builtin_variants() -> tuple[str, ...]:
+    from taskgroup.measure.models import VARIANTS  # lazy: torch
+
+    return tuple(VARIANTS)
+
+
+def check_names(kind: str, names: Sequence[str]) -> list[str]:
+    """Task or variant names as a list, refused if empty, repeated, not strings or containing + @ ,."""
+    names = list(names)
+    bad = [n for n in names if not isinstance(n, str) or not n.strip() or any(c in n for c in _RESERVED)]
+    if not names or bad:
+        raise InvalidArgument(f"{kind} names must be non-empty strings without {' '.join(_RESERVED)}; "
+                              f"got {bad or names!r}.")
+    if len(set(names)) != len(names):
+        raise InvalidArgument(f"{kind} names repeat: {names!r}.")
+    return names
+
+
+def parse_candidate(text: str, tasks: Sequence[str], variants: Collection[str] | None = None) -> Candidate:
     """``"a0+a1"`` -> Candidate(("a0", "a1")); ``"b0@half"`` -> the half-size network for b0.
+
+    ``variants`` are the accepted variants (default: the built-in model families').
 
     Raises
     ------
     InvalidArgument
         Unknown task or variant, or a repeated task, naming what is accepted.
     """
+    accepted = tuple(variants) if variants is not None else _builtin_variants()
     base, _, variant = text.strip().partition("@")
     variant = variant or "full"
-    if variant not in VARIANTS:
-        raise InvalidArgument(f"Candidate {text!r} has variant {variant!r}; accepted variants are {list(VARIANTS)}.")
+    if variant not in accepted:
+        raise InvalidArgument(f"Candidate {text!r} has variant {variant!r}; accepted variants are {list(accepted)}.")
     names = [t.strip() for t in base.split("+") if t.strip()]
     unknown = [t for t in names if t not in tasks]
     if not names or unknown:
@@ -63,6 +92,7 @@ def make_candidates(
     which: str | Sequence[str] = "all",
     *,
     half_singles: bool = True,
+    variants: Sequence[str] | None = None,
 ) -> list[Candidate]:
     """The candidate networks for a task list.
 
@@ -74,17 +104,27 @@ def make_candidates(
         ``"all"``: every non-empty subset (2^n - 1 networks); ``"pairs"``: every single task and every pair
         (what HOA needs); a list: exactly those candidates (``"a+b"``, ``"c@half"``).
     half_singles : bool
-        With "all" or "pairs", add a half-size network for every single task (as Standley et al.).
+        With "all" or "pairs" and built-in variants, add a half-size network for every single task (as
+        Standley et al.).
+    variants : sequence of str, optional
+        A user's own variants (the objective route): "all" and "pairs" give every subset in each of them,
+        and a list may name only them. Default: the built-in model families' variants.
 
     Returns
     -------
     list of Candidate
-        Ordered by variant (full first), then size, then suite order; no repeats.
+        Ordered by variant (full first, then as given), then size, then suite order; no repeats.
     """
     tasks = list(tasks)
+    if variants is not None:
+        variants = check_names("Variant", variants)
     if isinstance(which, str) and which in ("all", "pairs"):
         sizes = range(1, len(tasks) + 1) if which == "all" else range(1, min(2, len(tasks)) + 1)
-        out = [Candidate(tuple(c)) for k in sizes for c in combinations(tasks, k)]
+        subsets = [tuple(c) for k in sizes for c in combinations(tasks, k)]
+        if variants is not None:
+            ordered = sorted(variants, key=lambda v: v != "full")  # stable: "full" first, others as given
+            return [Candidate(s, v) for v in ordered for s in subsets]
+        out = [Candidate(s) for s in subsets]
         if half_singles:
             out += [Candidate((t,), "half") for t in tasks]
         return out
@@ -94,7 +134,7 @@ def make_candidates(
         raise InvalidArgument("The candidate list is empty; give 'all', 'pairs' or names like 'a+b,c@half'.")
     out = []
     for text in which:
-        cand = parse_candidate(text, tasks)
+        cand = parse_candidate(text, tasks, variants)
         if cand not in out:
             out.append(cand)
     return out

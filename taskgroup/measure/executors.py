@@ -3,21 +3,29 @@
 Every executor is a :class:`concurrent.futures.Executor`, so the runner has one code path. Chosen by one
 argument (as Optuna chooses storage): ``"serial"``, ``"process"`` (one worker per core) or ``"process:N"``,
 ``"dask://HOST:PORT"`` (a running ``dask.distributed`` scheduler, used through ``Client.get_executor()``), or
-an Executor instance the caller manages.
+an Executor instance the caller manages. :func:`drive` is the one loop that submits jobs, retries jobs whose
+worker died, and hands each finished job's results to the caller (who commits them): the suite route and the
+objective route both use it. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from taskgroup.errors import InvalidArgument
+from taskgroup.errors import InvalidArgument, MeasurementError
 
-__all__ = ["SerialExecutor", "open_executor", "executor_workers", "EXECUTOR_HELP"]
+__all__ = ["SerialExecutor", "open_executor", "executor_workers", "drive", "EXECUTOR_HELP"]
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+# Exceptions that mean "the worker went away", not "the job is wrong": the job is submitted again.
+_WORKER_LOST = {"KilledWorker", "CommClosedError", "CancelledError", "FutureCancelledError"}
 
 EXECUTOR_HELP = "'serial', 'process', 'process:N' or 'dask://HOST:PORT'"
 
@@ -98,3 +106,41 @@ def open_executor(spec: str | Executor) -> Iterator[tuple[Executor, int]]:
             client.close()
     else:
         raise InvalidArgument(f"Unknown executor {spec!r}; accepted: {EXECUTOR_HELP}.")
+
+
+def drive(pool: Executor, run: Callable[[J], R], jobs: Sequence[J], commit: Callable[[R], None], *,
+          retries: int, describe: Callable[[J], str]) -> None:
+    """Run ``run(job)`` for every job on ``pool`` and pass each result to ``commit`` as it finishes.
+
+    A job whose worker died is submitted again, at most ``retries`` times; any other exception stops the
+    run with a :class:`MeasurementError` naming the job (``describe(job)``), after the results committed so
+    far. ``run`` must be importable by name (it is pickled to process and Dask workers).
+    """
+    attempts: dict[int, int] = {}
+    pending: dict[Future, int] = {pool.submit(run, job): i for i, job in enumerate(jobs)}
+    try:
+        while pending:
+            for future in _finished(pending, serial=isinstance(pool, SerialExecutor)):
+                index = pending.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - sorted into "worker lost" and "job broken" below
+                    if type(exc).__name__ in _WORKER_LOST and attempts.get(index, 0) < retries:
+                        attempts[index] = attempts.get(index, 0) + 1
+                        pending[pool.submit(run, jobs[index])] = index
+                        continue
+                    raise MeasurementError(
+                        f"Job {index} ({describe(jobs[index])}) failed: {type(exc).__name__}: {exc}. "
+                        "Finished results are kept; rerun to resume."
+                    ) from exc
+                commit(result)
+                break  # re-enter as_completed with the (possibly resubmitted) pending set
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _finished(pending: dict[Future, int], serial: bool) -> Iterable[Future]:
+    if serial:  # lazy futures complete only when asked, in submission order
+        return iter(list(pending)[:1])
+    return as_completed(list(pending))

@@ -29,11 +29,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import Candidate
 from taskgroup.measure.models import SharedTrunkNet
+from taskgroup.measure.store import COST_COLUMNS, normalise_costs  # torch-free: the store reads them
 from taskgroup.measure.suite import TaskSuite
 
 __all__ = ["COST_COLUMNS", "profile_network", "profile_candidates", "normalise_costs"]
-
-COST_COLUMNS: tuple[str, ...] = ("flops", "params", "latency_ms", "memory_bytes", "snt")
 
 
 def profile_network(net: SharedTrunkNet, *, batch_size: int = 1, repeats: int = 50, latency: bool = True) -> dict[str, float]:
@@ -90,24 +89,3 @@ def profile_candidates(
         rows.append({"network": cand.name, "variant": cand.variant, "tasks": "+".join(cand.tasks),
                      **profile_network(net, batch_size=batch_size, repeats=repeats, latency=latency)})
     return pd.DataFrame(rows)
-
-
-def normalise_costs(costs: pd.DataFrame, columns: Sequence[str] = COST_COLUMNS) -> pd.DataFrame:
-    """Divide each cost column by its mean over full-size single-task networks, so such a network costs 1.
-
-    Raises
-    ------
-    InvalidArgument
-        If the table has no full-size single-task network to normalise by.
-    """
-    singles = costs[(costs["variant"] == "full") & ~costs["tasks"].str.contains("+", regex=False)]
-    if singles.empty:
-        raise InvalidArgument(
-            "Cannot normalise costs: no full-size single-task network was measured (add e.g. 'task' to the "
-            "candidates, or use normalize=False)."
-        )
-    out = costs.copy()
-    for col in columns:
-        if col in out.columns:
-            out[col] = out[col] / singles[col].mean()
-    return out

@@ -9,26 +9,25 @@ left), so a resumed run trains exactly the stacks an uninterrupted run would hav
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, Future, as_completed
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from os import PathLike
+from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import Candidate, make_candidates
-from taskgroup.measure.executors import SerialExecutor, open_executor
+from taskgroup.measure.executors import drive, open_executor
 from taskgroup.measure.jobs import Job, run_job
+from taskgroup.measure.objective import measure_objective, seed_list
 from taskgroup.measure.profile import profile_candidates
 from taskgroup.measure.store import ResultStore
 from taskgroup.measure.suite import TaskSuite
 from taskgroup.measure.training import NetworkResult, TrainConfig, candidates_by_variant
 
 __all__ = ["measure", "plan_jobs"]
-
-# Exceptions that mean "the worker went away", not "the job is wrong": the job is submitted again.
-_WORKER_LOST = {"KilledWorker", "CommClosedError", "CancelledError", "FutureCancelledError"}
 
 
 def plan_jobs(
@@ -57,7 +56,7 @@ def plan_jobs(
 
 
 def measure(
-    suite: TaskSuite,
+    suite: TaskSuite | Callable[..., Any],
     store: str | PathLike | ResultStore,
     *,
     candidates: str | Sequence[str] = "all",
@@ -72,12 +71,18 @@ def measure(
     progress: bool = True,
     retries: int = 2,
     on_result: Callable[[list[NetworkResult]], None] | None = None,
+    **objective_options: Any,
 ) -> pd.DataFrame:
     """Train and profile candidate networks on a suite; results go to ``store`` as they finish.
 
+    Given a function instead of a suite, this is the black-box route
+    :func:`taskgroup.measure.objective.measure_objective`: ``measure(objective, store, tasks=[...],
+    candidates=..., variants=..., seeds=..., settings=..., executor=...)``.
+
     Parameters
     ----------
-    suite : TaskSuite
+    suite : TaskSuite or callable
+        The suite, or the user's ``objective(tasks, variant, seed)``.
     store : path or ResultStore
         SQLite results database (created if missing). Results already in it for this suite and
         configuration are skipped.
@@ -105,6 +110,8 @@ def measure(
         How many times a job whose worker died is submitted again.
     on_result : callable, optional
         Called with each job's results after they are committed.
+    **objective_options
+        With an objective: ``tasks``, ``variants``, ``settings`` (see ``measure_objective``).
 
     Returns
     -------
@@ -118,12 +125,23 @@ def measure(
     MeasurementError
         A job failed for a reason other than a network diverging (which is recorded as a failed result).
     """
+    if callable(suite) and not isinstance(suite, TaskSuite):
+        suite_only = {"half_singles": half_singles is not True, "config": config is not None,
+                      "vectorise": vectorise is not True, "stack_size": stack_size is not None,
+                      "threads": threads != 1, "latency_repeats": latency_repeats != 50}
+        given = [name for name, changed in suite_only.items() if changed]
+        if given:
+            raise InvalidArgument(f"{given} apply to suites only; an objective trains however it likes "
+                                  "(pass its own options as settings={...}).")
+        return measure_objective(suite, store, candidates=candidates, seeds=seeds, executor=executor,
+                                 progress=progress, retries=retries, on_result=on_result, **objective_options)
+    if objective_options:
+        raise InvalidArgument(f"{sorted(objective_options)} apply to an objective only, not to a suite.")
     config = config or TrainConfig()
     if not isinstance(suite, TaskSuite):
-        raise InvalidArgument(f"measure needs a TaskSuite; got {type(suite).__name__} (see taskgroup.datasets.load_suite).")
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not seed_list or len(set(seed_list)) != len(seed_list):
-        raise InvalidArgument(f"seeds must be a positive count or distinct integers; got {seeds!r}.")
+        raise InvalidArgument(f"measure needs a TaskSuite or an objective function; got {type(suite).__name__} "
+                              "(see taskgroup.datasets.load_suite).")
+    seeds_ = seed_list(seeds)
     if stack_size is not None and stack_size < 1:
         raise InvalidArgument(f"stack_size must be >= 1; got {stack_size}.")
     cands = make_candidates(suite.task_names, candidates, half_singles=half_singles)
@@ -137,49 +155,20 @@ def measure(
                                                     repeats=max(1, latency_repeats), latency=latency_repeats > 0))
 
     with open_executor(executor) as (pool, workers):
-        jobs = plan_jobs(suite, cands, config, seed_list, vectorise=vectorise, stack_size=stack_size,
+        jobs = plan_jobs(suite, cands, config, seeds_, vectorise=vectorise, stack_size=stack_size,
                          workers=workers, threads=threads)
         done = store.done(fp, cfg)
         todo = [j for j in jobs if any(k not in done for k in j.keys)]
         remaining = sum(sum(k not in done for k in j.keys) for j in todo)
         bar = tqdm(total=remaining, unit="net", desc=f"measure {suite.name}", disable=not progress, leave=False)
+        def commit(results: list[NetworkResult]) -> None:
+            bar.update(store.add_results(fp, cfg, results))
+            if on_result is not None:
+                on_result(results)
+
         try:
-            _drive(pool, todo, store, fp, cfg, bar, retries, on_result)
+            drive(pool, run_job, todo, commit, retries=retries,
+                  describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed {job.seed}")
         finally:
             bar.close()
     return store.results(fp, cfg)
-
-
-def _drive(pool: Executor, jobs: list[Job], store: ResultStore, fp: str, cfg: str, bar: tqdm, retries: int,
-           on_result: Callable[[list[NetworkResult]], None] | None) -> None:
-    attempts: dict[int, int] = {}
-    pending: dict[Future, int] = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
-    try:
-        while pending:
-            for future in _finished(pending, serial=isinstance(pool, SerialExecutor)):
-                index = pending.pop(future)
-                try:
-                    results = future.result()
-                except Exception as exc:  # noqa: BLE001 - sorted into "worker lost" and "job broken" below
-                    if type(exc).__name__ in _WORKER_LOST and attempts.get(index, 0) < retries:
-                        attempts[index] = attempts.get(index, 0) + 1
-                        pending[pool.submit(run_job, jobs[index])] = index
-                        continue
-                    raise MeasurementError(
-                        f"Job {index} ({', '.join(c.name for c in jobs[index].candidates)}, seed {jobs[index].seed}) "
-                        f"failed: {type(exc).__name__}: {exc}. Finished results are kept; rerun to resume."
-                    ) from exc
-                new = store.add_results(fp, cfg, results)
-                bar.update(new)
-                if on_result is not None:
-                    on_result(results)
-                break  # re-enter as_completed with the (possibly resubmitted) pending set
-    finally:
-        for future in pending:
-            future.cancel()
-
-
-def _finished(pending: dict[Future, int], serial: bool) -> Iterable[Future]:
-    if serial:  # lazy futures complete only when asked, in submission order
-        return iter(list(pending)[:1])
-    return as_completed(list(pending))

@@ -1,4 +1,4 @@
-"""The results store: a SQLite database (WAL) of measured networks and their costs.
+"""The results store: a SQLite database (WAL) of measured networks and their costs. Reading it needs no torch.
 
 Only the driver process writes, one transaction per finished job, so a crash or a SIGKILL loses at most
 the jobs still running, never a committed result. A result is keyed by (suite fingerprint, config hash,
@@ -6,8 +6,16 @@ network, seed) — the network name carries the size variant — and inserting a
 so a job retried after a worker died can never duplicate a row.
 
 Tables: ``runs`` (suite fingerprint + config hash -> suite name, tasks, parameters, configuration),
-``results`` (one row per network and seed: status, reason, epochs, time, per-task metrics as JSON) and
-``costs`` (one row per network: the profiler's cost columns).
+``results`` (one row per network and seed: status, reason, epochs, time, per-task metrics as JSON),
+``costs`` (one row per network: the profiler's cost columns, for the built-in model families) and
+``resource_costs`` (one row per network and resource: costs a user's objective reported, any resource names).
+``resource_costs`` was added after schema version 1 was released; it is created on the first write, and a
+store without it reads as one without such costs, so stores written before it keep working.
+
+Reading opens the file read-only (``mode=ro``), so a store on a read-only file or disk can be solved from;
+writing to one fails with a message saying it is read-only. A damaged file (garbage bytes, truncation) is
+reported as one :class:`~taskgroup.errors.MeasurementError` when the store is opened, never as a
+``sqlite3`` or ``pandas`` exception.
 """
 
 from __future__ import annotations
@@ -16,22 +24,30 @@ import json
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument, MeasurementError
-from taskgroup.measure.profile import COST_COLUMNS, normalise_costs
-from taskgroup.measure.training import NetworkResult
 
-__all__ = ["ResultStore", "MeasurementWarning", "SCHEMA_VERSION"]
+if TYPE_CHECKING:
+    from taskgroup.problem import Problem
+
+__all__ = ["ResultStore", "NetworkResult", "MeasurementWarning", "SCHEMA_VERSION", "COST_COLUMNS",
+           "DEFAULT_PROFILED_COST", "normalise_costs"]
 
 SCHEMA_VERSION = 1
+
+# The profiler's cost columns for built-in model families (see taskgroup.measure.profile).
+COST_COLUMNS: tuple[str, ...] = ("flops", "params", "latency_ms", "memory_bytes", "snt")
+# The resource a run of a built-in model family is read with when none is named.
+DEFAULT_PROFILED_COST = "flops"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,6 +65,10 @@ CREATE TABLE IF NOT EXISTS costs (
     suite TEXT NOT NULL, config TEXT NOT NULL, network TEXT NOT NULL, variant TEXT NOT NULL,
     tasks TEXT NOT NULL, flops REAL, params REAL, latency_ms REAL, memory_bytes REAL, snt REAL,
     PRIMARY KEY (suite, config, network));
+CREATE TABLE IF NOT EXISTS resource_costs (
+    suite TEXT NOT NULL, config TEXT NOT NULL, network TEXT NOT NULL, variant TEXT NOT NULL,
+    tasks TEXT NOT NULL, resource TEXT NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (suite, config, network, resource));
 """
 
 
@@ -56,44 +76,162 @@ class MeasurementWarning(UserWarning):
     """Some measured networks failed and are left out of a problem."""
 
 
+@dataclass
+class NetworkResult:
+    """What measuring one (candidate, seed) produced: one row of the store.
+
+    ``metrics[task]`` holds ``val_loss`` and optionally ``val_metric``, ``test_loss``, ``test_metric`` (the
+    metric is R^2 or accuracy, higher is better). A failed network has ``status="failed"``, a ``reason`` and
+    no metrics. ``costs`` holds costs reported with the result (the objective route: ``{resource: value}``);
+    built-in model families are profiled separately and leave it empty.
+    """
+
+    network: str
+    tasks: tuple[str, ...]
+    variant: str
+    seed: int
+    status: str = "ok"
+    reason: str = ""
+    epochs: int = 0
+    best_epoch: int = 0
+    train_time: float = 0.0
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    costs: dict[str, float] = field(default_factory=dict)
+
+
+def normalise_costs(costs: pd.DataFrame, columns: Sequence[str] = COST_COLUMNS) -> pd.DataFrame:
+    """Divide each cost column by its mean over full-size single-task networks, so such a network costs 1.
+
+    Raises
+    ------
+    InvalidArgument
+        If the table has no full-size single-task network to normalise by.
+    """
+    singles = costs[(costs["variant"] == "full") & ~costs["tasks"].str.contains("+", regex=False)]
+    if singles.empty:
+        raise InvalidArgument(
+            "Cannot normalise costs: no full-size single-task network was measured (add e.g. 'task' to the "
+            "candidates, or use normalize=False)."
+        )
+    out = costs.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = out[col] / singles[col].mean()
+    return out
+
+
 class ResultStore:
-    """A results database at ``path`` (created if missing).
+    """A results database at ``path`` (created if missing; an existing file is checked, not modified).
 
     Parameters
     ----------
     path : str or PathLike
         The SQLite file.
+    create : bool
+        Create the file if it is missing (default); with False a missing file is an error (for readers).
+
+    Raises
+    ------
+    InvalidArgument
+        ``path`` is a directory, or is missing and ``create`` is False.
+    MeasurementError
+        The file is damaged, is not a results store, or has another schema version.
     """
 
-    def __init__(self, path: str | PathLike) -> None:
+    def __init__(self, path: str | PathLike, *, create: bool = True) -> None:
         self.path = Path(path)
-        if self.path.exists() and self.path.is_dir():
+        if self.path.is_dir():
             raise InvalidArgument(f"The store path {str(path)!r} is a directory; give a file such as results.db.")
+        if not self.path.exists() and not create:
+            raise InvalidArgument(f"No results store at {str(path)!r}; create one with 'taskgroup measure --store'.")
+        if not self.path.exists():
+            with self._connect(write=True):
+                pass  # creates the file and its tables
+            return
         with self._connect() as db:
-            db.executescript(_SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            version = int(db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("integrity check failed: " + "; ".join(problems[:3]))
+            if "meta" not in _tables(db):
+                raise MeasurementError(f"{str(path)!r} is an SQLite file but not a taskgroup results store "
+                                       "(no 'meta' table); give the file 'taskgroup measure --store' wrote.")
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise MeasurementError(f"Store {str(path)!r} has schema version {version}; this taskgroup reads {SCHEMA_VERSION}.")
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One transaction: committed on success, rolled back on error, connection always closed."""
+    def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction: committed on success, rolled back on error, connection always closed.
+
+        Reading opens the file read-only, so it works on files and disks that cannot be written.
+        """
+        try:
+            db = self._open_writer() if write else self._open_reader()
+        except sqlite3.Error as exc:
+            raise self._error(exc, write) from None
+        try:
+            with db:
+                yield db
+        except sqlite3.Error as exc:
+            raise self._error(exc, write) from None
+        finally:
+            db.close()
+
+    def _open_writer(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30.0)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable against process crashes
-            with db:
-                yield db
-        except sqlite3.DatabaseError as exc:
-            raise MeasurementError(f"Results store {str(self.path)!r}: {exc}") from exc
-        finally:
+            # Creating missing tables is the migration: a store from before resource_costs gains it here.
+            db.executescript(_SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            db.commit()
+        except BaseException:
             db.close()
+            raise
+        return db
+
+    def _open_reader(self) -> sqlite3.Connection:
+        uri = self.path.resolve().as_uri()
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30.0)
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            # A WAL file whose folder is read-only and that has no -shm file cannot be opened with mode=ro.
+            # Then no writer can be running (a writer needs the -wal and -shm files there), so reading it
+            # as immutable is safe.
+            db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30.0)
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+
+    def _error(self, exc: sqlite3.Error, write: bool) -> MeasurementError:
+        text = str(exc)
+        where = f"Results store {str(self.path)!r}"
+        if write and ("readonly" in text or "read-only" in text or "unable to open" in text):
+            return MeasurementError(
+                f"{where} is read-only ({text}): results cannot be written to it. Reading it (solve, frontier) "
+                "works; to measure, copy it to a writable place or give another --store."
+            )
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "unable to open" in text):
+            return MeasurementError(f"{where}: {text}.")
+        return MeasurementError(
+            f"{where} is damaged or is not a results store ({text}); restore it from a copy or measure into a "
+            "new file."
+        )
+
+    def _frame(self, query: str, args: Sequence[Any] = ()) -> pd.DataFrame:
+        """Rows of a read query as a DataFrame (read through sqlite3 so every error is the store's own)."""
+        with self._connect() as db:
+            cursor = db.execute(query, tuple(args))
+            columns = [d[0] for d in cursor.description]
+            return pd.DataFrame(cursor.fetchall(), columns=columns)
 
     # -- writing --------------------------------------------------------------------------------------
     def register_run(self, suite: str, config: str, suite_name: str, tasks: Iterable[str],
                      suite_params: dict[str, Any], config_dict: dict[str, Any]) -> None:
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             db.execute(
                 "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (suite, config, suite_name, json.dumps(list(tasks)), json.dumps(suite_params, default=str),
@@ -101,23 +239,30 @@ class ResultStore:
             )
 
     def add_results(self, suite: str, config: str, results: Iterable[NetworkResult]) -> int:
-        """Insert results in one transaction; returns how many were new (existing keys are kept as they are)."""
+        """Insert results and the costs they carry in one transaction; returns how many results were new
+        (existing keys are kept as they are, and a network's first reported cost is kept)."""
+        results = list(results)
         rows = [
             (suite, config, r.network, r.variant, int(r.seed), json.dumps(list(r.tasks)), r.status, r.reason,
              int(r.epochs), int(r.best_epoch), float(r.train_time), json.dumps(r.metrics), time.time())
             for r in results
         ]
-        with self._connect() as db:
+        cost_rows = [(suite, config, r.network, r.variant, "+".join(r.tasks), name, float(value))
+                     for r in results for name, value in r.costs.items()]
+        with self._connect(write=True) as db:
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-            return db.total_changes - before
+            new = db.total_changes - before
+            db.executemany("INSERT OR IGNORE INTO resource_costs VALUES (?,?,?,?,?,?,?)", cost_rows)
+            return new
 
     def add_costs(self, suite: str, config: str, costs: pd.DataFrame) -> None:
+        """Store the profiler's cost columns (one row per network) for a run of a built-in model family."""
         rows = [
             (suite, config, r["network"], r["variant"], r["tasks"], *(float(r.get(c, np.nan)) for c in COST_COLUMNS))
             for r in costs.to_dict("records")
         ]
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             db.executemany("INSERT OR IGNORE INTO costs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
     # -- reading --------------------------------------------------------------------------------------
@@ -132,14 +277,12 @@ class ResultStore:
             return {n for (n,) in db.execute("SELECT network FROM costs WHERE suite=? AND config=?", (suite, config))}
 
     def runs(self) -> pd.DataFrame:
-        with self._connect() as db:
-            return pd.read_sql_query("SELECT suite, config, suite_name, tasks, config_json, created FROM runs "
-                                     "ORDER BY created", db)
+        return self._frame("SELECT suite, config, suite_name, tasks, config_json, created FROM runs ORDER BY created")
 
     def results(self, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
         """Long table: one row per (network, seed, task) with val/test loss and metric; ``served`` lists the
         network's tasks; a failed network has one row with task = None and its reason."""
-        raw = self._read("SELECT * FROM results ORDER BY suite, config, network, seed", suite, config)
+        raw = self._read("SELECT * FROM results", suite, config, order="suite, config, network, seed")
         rows = []
         for rec in raw.to_dict("records"):
             base = {k: rec[k] for k in ("suite", "config", "network", "variant", "seed", "status", "reason",
@@ -153,17 +296,44 @@ class ResultStore:
         return pd.DataFrame(rows)
 
     def costs(self, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
-        return self._read("SELECT * FROM costs ORDER BY suite, config, network", suite, config).reset_index(drop=True)
+        """One row per network: ``suite, config, network, variant, tasks`` and one column per cost resource
+        (the profiler's columns for built-in models; the reported resources for objectives)."""
+        profiled = self._read("SELECT * FROM costs", suite, config, order="suite, config, network")
+        if "resource_costs" not in self._table_names():
+            return profiled
+        reported = self._read("SELECT * FROM resource_costs", suite, config, order="suite, config, network, rowid")
+        if reported.empty:
+            return profiled
+        keys = ["suite", "config", "network", "variant", "tasks"]
+        wide = reported.pivot_table(index=keys, columns="resource", values="value", aggfunc="first", sort=False)
+        wide = wide[list(dict.fromkeys(reported["resource"]))].reset_index()
+        wide.columns.name = None
+        frames = [f for f in (profiled, wide) if not f.empty]
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
-    def _read(self, query: str, suite: str | None, config: str | None) -> pd.DataFrame:
-        """Rows of ``query`` for one suite and/or configuration (None: all)."""
+    def cost_names(self, suite: str | None = None, config: str | None = None) -> tuple[str, ...]:
+        """The cost resources of one run (its profiler columns, or the resources its objective reported)."""
+        suite, config = self._pick_run(suite, config)
+        if not self._read("SELECT network FROM costs", suite, config).empty:
+            return COST_COLUMNS
+        if "resource_costs" not in self._table_names():
+            return ()
+        reported = self._read("SELECT resource FROM resource_costs", suite, config, order="rowid")
+        return tuple(dict.fromkeys(reported["resource"]))
+
+    def _table_names(self) -> set[str]:
         with self._connect() as db:
-            raw = pd.read_sql_query(query, db)
-        if suite is not None:
-            raw = raw[raw["suite"] == suite]
-        if config is not None:
-            raw = raw[raw["config"] == config]
-        return raw
+            return _tables(db)
+
+    def _read(self, query: str, suite: str | None, config: str | None, order: str | None = None) -> pd.DataFrame:
+        """Rows of ``query`` for one suite and/or configuration (None: all), filtered in SQL."""
+        clauses, args = [], []
+        for column, value in (("suite", suite), ("config", config)):
+            if value is not None:
+                clauses.append(f"{column}=?")
+                args.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._frame(query + where + (f" ORDER BY {order}" if order else ""), args)
 
     def _pick_run(self, suite: str | None, config: str | None) -> tuple[str, str]:
         runs = self.runs()
@@ -180,20 +350,33 @@ class ResultStore:
                                   "choose one with suite= and config=.")
         return str(runs["suite"].iloc[0]), str(runs["config"].iloc[0])
 
-    def table(self, split: str = "val", cost: str | list[str] = "flops", *, metric: bool = False,
+    def _cost_columns(self, cost: str | Sequence[str] | None, suite: str, config: str) -> list[str]:
+        names = self.cost_names(suite, config)
+        if cost is None:
+            if names == COST_COLUMNS:
+                return [DEFAULT_PROFILED_COST]
+            if len(names) == 1:
+                return list(names)
+            raise InvalidArgument(f"Store {str(self.path)!r} has several cost resources {list(names)}; "
+                                  "name the one(s) to use with cost= (CLI: --cost).")
+        cost_cols = [cost] if isinstance(cost, str) else list(cost)
+        unknown = [c for c in cost_cols if c not in names]
+        if unknown or not cost_cols:
+            raise InvalidArgument(f"cost {unknown or cost_cols!r} not measured; the cost columns are {list(names)}.")
+        return cost_cols
+
+    def table(self, split: str = "val", cost: str | Sequence[str] | None = None, *, metric: bool = False,
               normalize: bool = True, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
         """The long table ``network, task, loss, <cost columns>, seeds, loss_std`` the solvers read.
 
         Losses are means over seeds. A network that failed for any seed is left out, with a
-        :class:`MeasurementWarning` naming it and the reason.
+        :class:`MeasurementWarning` naming it and the reason. ``cost=None`` takes the run's only cost
+        resource (``"cost"`` for an objective that reported none), or ``"flops"`` for built-in models.
         """
         if split not in ("val", "test"):
             raise InvalidArgument(f"split={split!r}; accepted: 'val', 'test'.")
-        cost_cols = [cost] if isinstance(cost, str) else list(cost)
-        unknown = [c for c in cost_cols if c not in COST_COLUMNS]
-        if unknown or not cost_cols:
-            raise InvalidArgument(f"cost {unknown or cost_cols!r} not measured; the cost columns are {list(COST_COLUMNS)}.")
         suite, config = self._pick_run(suite, config)
+        cost_cols = self._cost_columns(cost, suite, config)
         res = self.results(suite, config)
         failed = res[res["status"] != "ok"]
         if not failed.empty:
@@ -211,6 +394,12 @@ class ResultStore:
             raise InvalidArgument(f"Every measured network serving task(s) {orphans} failed (see the warning); "
                                   "there is no problem to solve for them. Re-measure with other settings.")
         value = f"{split}_{'metric' if metric else 'loss'}"
+        lacking = sorted(set(ok["network"]) if value not in ok else set(ok.loc[ok[value].isna(), "network"]))
+        if lacking:
+            raise InvalidArgument(f"Store {str(self.path)!r} has no {value} for network(s) {lacking[:5]}"
+                                  f"{' ...' if len(lacking) > 5 else ''}; read another split or "
+                                  f"{'metric=False' if metric else 'measure it'} (an objective returns test "
+                                  "losses under 'test').")
         grouped = ok.groupby(["network", "task"], sort=False)[value]
         table = grouped.mean().rename("loss").to_frame()
         table["loss_std"] = grouped.std(ddof=1).fillna(0.0)
@@ -220,8 +409,44 @@ class ResultStore:
         if costs.empty:
             raise InvalidArgument(f"Store {str(self.path)!r} has no costs for suite {suite}; rerun the measurement.")
         if normalize:
-            costs = normalise_costs(costs)
-        missing = sorted(set(table["network"]) - set(costs["network"]))
+            costs = normalise_costs(costs, cost_cols)
+        missing = sorted(set(table["network"]) - set(costs.dropna(subset=cost_cols)["network"]))
         if missing:
-            raise InvalidArgument(f"Networks {missing} have results but no costs; rerun the measurement to profile them.")
+            raise InvalidArgument(f"Networks {missing} have results but no cost {cost_cols}; rerun the measurement "
+                                  "to profile them, or report every resource for every network.")
         return table.merge(costs[["network", *cost_cols]], on="network", how="left")
+
+    def to_problem(self, split: str = "val", cost: str | Sequence[str] | None = None, *, metric: bool = False,
+                   normalize: bool = True, suite: str | None = None, config: str | None = None) -> Problem:
+        """The :class:`~taskgroup.problem.Problem` of one run in this store (torch is not imported).
+
+        Parameters
+        ----------
+        split : "val" or "test"
+            Which split's losses (per-task means over seeds).
+        cost : str, list of str or None
+            The cost resource(s): "flops", "params", "latency_ms", "memory_bytes", "snt" for built-in models,
+            the reported names (or "cost") for an objective. None: the run's only resource, or "flops".
+        metric : bool
+            Use the metric (higher is better) instead of the loss.
+        normalize : bool
+            Divide costs by the mean cost of the full-size single-task networks.
+        suite, config : str, optional
+            Which run, when the store holds several.
+
+        Raises
+        ------
+        InvalidArgument
+            No such run, split or cost; every network of a task failed.
+        MeasurementError
+            The store is damaged.
+        """
+        from taskgroup.problem import Problem
+
+        table = self.table(split, cost, metric=metric, normalize=normalize, suite=suite, config=config)
+        cost_cols = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds")]
+        return Problem.from_frame(table, cost=cost_cols, higher_is_better=metric)
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

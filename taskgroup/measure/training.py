@@ -13,7 +13,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -21,6 +21,7 @@ import torch
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import Candidate
 from taskgroup.measure.models import DEFAULT_HIDDEN, SharedTrunkNet, derive_seed
+from taskgroup.measure.store import NetworkResult  # the store's row type, defined where torch is not needed
 from taskgroup.measure.suite import Split, TaskSuite, task_loss, task_metric
 
 __all__ = ["TrainConfig", "NetworkResult", "batch_order", "combine_losses", "train_network", "evaluate_network"]
@@ -81,26 +82,6 @@ class TrainConfig:
 
     def hash(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-
-
-@dataclass
-class NetworkResult:
-    """What training one (candidate, seed) produced.
-
-    ``metrics[task]`` holds ``val_loss``, ``val_metric``, ``test_loss``, ``test_metric`` (the metric is R^2
-    or accuracy, higher is better). A failed network has ``status="failed"``, a ``reason`` and no metrics.
-    """
-
-    network: str
-    tasks: tuple[str, ...]
-    variant: str
-    seed: int
-    status: str = "ok"
-    reason: str = ""
-    epochs: int = 0
-    best_epoch: int = 0
-    train_time: float = 0.0
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def batch_order(n: int, batch_size: int, epoch: int, seed: int) -> list[torch.Tensor]:
