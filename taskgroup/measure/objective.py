@@ -275,4 +275,5 @@ def measure_objective(
                   describe=lambda call: f"{call.candidate.name}, seed {call.seed}")
         finally:
             bar.close()
+    store.checkpoint()
     return store.results(fp, cfg)

@@ -171,4 +171,5 @@ def measure(
                   describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed {job.seed}")
         finally:
             bar.close()
+    store.checkpoint()
     return store.results(fp, cfg)
