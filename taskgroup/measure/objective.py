@@ -262,7 +262,7 @@ def measure_objective(
 
     done = store.done(fp, cfg)
     calls = [ObjectiveCall(objective, c, s, settings) for s in seeds_ for c in cands if (c.name, s) not in done]
-    with open_executor(executor) as (pool, _):
+    with store.writer(), open_executor(executor) as (pool, _):
         bar = tqdm(total=len(calls), unit="net", desc=f"measure {name}", disable=not progress, leave=False)
 
         def commit(result: NetworkResult) -> None:
@@ -275,5 +275,4 @@ def measure_objective(
                   describe=lambda call: f"{call.candidate.name}, seed {call.seed}")
         finally:
             bar.close()
-    store.checkpoint()
     return store.results(fp, cfg)

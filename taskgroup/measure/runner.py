@@ -154,7 +154,7 @@ def measure(
         store.add_costs(fp, cfg, profile_candidates(suite, uncosted, config.hidden,
                                                     repeats=max(1, latency_repeats), latency=latency_repeats > 0))
 
-    with open_executor(executor) as (pool, workers):
+    with store.writer(), open_executor(executor) as (pool, workers):
         jobs = plan_jobs(suite, cands, config, seeds_, vectorise=vectorise, stack_size=stack_size,
                          workers=workers, threads=threads)
         done = store.done(fp, cfg)
@@ -171,5 +171,4 @@ def measure(
                   describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed {job.seed}")
         finally:
             bar.close()
-    store.checkpoint()
     return store.results(fp, cfg)

@@ -140,6 +140,7 @@ class ResultStore:
 
     def __init__(self, path: str | PathLike, *, create: bool = True) -> None:
         self.path = Path(path)
+        self._writer: sqlite3.Connection | None = None
         if self.path.is_dir():
             raise InvalidArgument(f"The store path {str(path)!r} is a directory; give a file such as results.db.")
         if not self.path.exists() and not create:
@@ -164,12 +165,14 @@ class ResultStore:
 
     @contextmanager
     def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """One transaction: committed on success, rolled back on error, connection always closed.
+        """One transaction: committed on success, rolled back on error, connection closed unless it is the
+        run's writer (see :meth:`writer`).
 
         Reading opens the file read-only, so it works on files and disks that cannot be written.
         """
+        held = self._writer if write else None
         try:
-            db = self._open_writer() if write else self._open_reader()
+            db = held or (self._open_writer() if write else self._open_reader())
         except sqlite3.Error as exc:
             raise self._error(exc, write) from None
         try:
@@ -178,7 +181,31 @@ class ResultStore:
         except sqlite3.Error as exc:
             raise self._error(exc, write) from None
         finally:
-            db.close()
+            if db is not held:
+                db.close()
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold one write connection for a run of many transactions (each result is still its own commit).
+
+        Opening and closing a connection per result costs a checkpoint of the write-ahead log each time
+        (milliseconds per result); a measurement holds one for its whole run. On exit the log is
+        checkpointed into the database file, so the store is one self-contained file again.
+        """
+        if self._writer is not None:
+            yield
+            return
+        try:
+            self._writer = self._open_writer()
+        except sqlite3.Error as exc:
+            raise self._error(exc, True) from None
+        try:
+            yield
+            with self._connect(write=True) as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._writer.close()
+            self._writer = None
 
     def _open_writer(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30.0)
@@ -266,15 +293,6 @@ class ResultStore:
         ]
         with self._connect(write=True) as db:
             db.executemany("INSERT OR IGNORE INTO costs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-
-    def checkpoint(self) -> None:
-        """Move committed results from the write-ahead log into the database file and remove the log.
-
-        Called when a measurement ends, so the store is one self-contained file again (a read-only
-        connection closing last would leave the log behind, and a copy of the file alone would miss it).
-        """
-        with self._connect(write=True) as db:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- reading --------------------------------------------------------------------------------------
     def done(self, suite: str, config: str) -> set[tuple[str, int]]:
