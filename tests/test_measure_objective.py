@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -22,6 +23,7 @@ from taskgroup.measure.objective import measure_objective, read_objective_result
 from taskgroup.measure.store import MeasurementWarning, NetworkResult, ResultStore
 
 HERE = Path(__file__).parent
+ROOT = HERE.parent
 COLS = ["network", "seed", "task", "status", "val_loss", "test_loss"]
 
 
@@ -333,3 +335,30 @@ def test_dask_cluster_and_sigkill_of_the_driver_then_resume(tmp_path, monkeypatc
     assert after["network"].nunique() == 31 and (after["status"] == "ok").all()
     assert not after.duplicated(["network", "seed", "task"]).any()
     pd.testing.assert_frame_equal(after, uninterrupted)
+
+
+# -- the how-to and the example --------------------------------------------------------------------------
+
+def test_howto_own_training_script_runs_as_written(tmp_path, monkeypatch, capsys):
+    section = (ROOT / "docs" / "howto.md").read_text().split("## Your own training script\n", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    assert blocks, "the how-to has no Python code"
+    monkeypatch.chdir(tmp_path)
+    exec(compile("\n".join(blocks), "docs/howto.md", "exec"), {"__name__": "howto"})
+    out = capsys.readouterr().out
+    assert "optimal plan" in out
+    results = ResultStore(tmp_path / "own.db").results()
+    assert results["network"].nunique() == 14 and (results["status"] == "ok").all()
+
+
+def test_example_script_and_its_objective_on_the_command_line(tmp_path):
+    example = ROOT / "examples" / "own_training_script.py"
+    out = subprocess.run([sys.executable, str(example), "--store", str(tmp_path / "ex.db"), "--epochs", "30",
+                          "--budget", "2"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "optimal plan" in out.stdout and "test loss of the chosen networks" in out.stdout
+    cli = subprocess.run([sys.executable, "-m", "taskgroup", "measure", "--objective", "own_training_script:objective",
+                          "--tasks", "t0,t1", "--setting", "epochs=20", "--store", str(tmp_path / "cli.db"), "-q"],
+                         capture_output=True, text=True, timeout=300, cwd=example.parent)
+    assert cli.returncode == 0, cli.stderr
+    assert set(ResultStore(tmp_path / "cli.db").to_problem(cost="params").networks) == {"t0", "t1", "t0+t1"}
