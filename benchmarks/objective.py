@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                              "wall_s (median)": wall, "ms per candidate": 1000 * wall / calls,
                              "overhead ms per candidate": 1000 * (wall - base) / calls,
                              "pool start s": start[how],
-                             "overhead ms per candidate, pool start excluded": 1000 * (wall - start[how] - base) / calls,
+                             "overhead ms per candidate, pool start excluded":
+                                 1000 * (wall - start[how] - base) / calls,
                              "runs": len(times)})
             print(f"{objective.__name__}: done", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""The results store, Problem.from_store, resume after SIGKILL, and the measure/solve command line."""
+"""The results store, ResultStore.to_problem, resume after SIGKILL, and the measure/solve command line."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_results_are_committed_once_and_read_back(tmp_path):
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_measure_then_problem_from_store(tmp_path):
+def test_measure_then_problem_from_the_store(tmp_path):
     suite = load_suite("synthetic", n_samples=300, clusters=(2, 1), d=20)
     path = tmp_path / "m.db"
     first = measure(suite, path, config=TINY, seeds=2, latency_repeats=2, progress=False)

@@ -64,7 +64,8 @@ def run_measure(args: argparse.Namespace) -> int:
     if not args.quiet:
         ok = results[results["status"] == "ok"]
         failed = results[results["status"] != "ok"]
-        print(f"{label}: {ok['network'].nunique()} networks measured, {failed['network'].nunique()} failed; store {args.store}")
+        print(f"{label}: {ok['network'].nunique()} networks measured, {failed['network'].nunique()} failed; "
+              f"store {args.store}")
         for row in failed.drop_duplicates("network").itertuples():
             print(f"  failed {row.network} (seed {row.seed}): {row.reason}")
         if not ok.empty:

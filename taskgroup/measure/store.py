@@ -161,7 +161,8 @@ class ResultStore:
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         version = int(row[0]) if row else SCHEMA_VERSION
         if version != SCHEMA_VERSION:
-            raise MeasurementError(f"Store {str(path)!r} has schema version {version}; this taskgroup reads {SCHEMA_VERSION}.")
+            raise MeasurementError(f"Store {str(path)!r} has schema version {version}; "
+                                   f"this taskgroup reads {SCHEMA_VERSION}.")
 
     @contextmanager
     def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
