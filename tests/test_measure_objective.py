@@ -141,6 +141,8 @@ def test_resume_settings_and_the_measure_dispatch(tmp_path):
         measure_objective(ex.plain, path, tasks=["a+b"])
     with pytest.raises(InvalidArgument, match="accepted variants are \\['full'\\]"):
         measure_objective(ex.plain, path, tasks=["a"], candidates=["a@half"])
+    with pytest.raises(InvalidArgument, match="Define it at the top level of a module"):
+        measure_objective(lambda tasks, variant, seed: {t: 1.0 for t in tasks}, path, tasks=["a"], executor="process")
 
 
 def test_reading_a_store_and_the_objective_route_import_no_torch(tmp_path):
@@ -200,6 +202,9 @@ def test_a_store_with_garbage_bytes_in_the_middle_is_one_clear_error(tmp_path):
     for args in (["solve", "--store", str(path), "--budget", "2"], ["frontier", "--store", str(path)],
                  ["measure", "--objective", "objective_examples:plain", "--tasks", "a", "--store", str(path)]):
         one_line_error(run_cli(*args), "is damaged or is not a results store")
+    empty = tmp_path / "touched.db"  # an empty file is a new store, not a damaged one
+    empty.touch()
+    assert len(measure_objective(ex.plain, empty, tasks=["a"], progress=False)) == 1
     text = tmp_path / "notes.db"
     text.write_text("not a database at all\n" * 100)
     one_line_error(run_cli("solve", "--store", str(text), "--budget", "2"), "is damaged or is not a results store")

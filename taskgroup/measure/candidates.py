@@ -16,7 +16,7 @@ from itertools import combinations
 
 from taskgroup.errors import InvalidArgument
 
-__all__ = ["Candidate", "make_candidates", "parse_candidate", "check_names"]
+__all__ = ["Candidate", "make_candidates", "parse_candidate", "check_names", "seed_list"]
 
 # Characters that candidate names use as separators, so task and variant names cannot contain them.
 _RESERVED = ("+", "@", ",")
@@ -138,3 +138,11 @@ def make_candidates(
         if cand not in out:
             out.append(cand)
     return out
+
+
+def seed_list(seeds: int | Sequence[int]) -> list[int]:
+    """``K`` -> seeds 0..K-1; a list of distinct integers as given."""
+    seeds_out = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seeds_out or len(set(seeds_out)) != len(seeds_out):
+        raise InvalidArgument(f"seeds must be a positive count or distinct integers; got {seeds!r}.")
+    return seeds_out

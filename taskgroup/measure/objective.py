@@ -27,10 +27,11 @@ import importlib
 import json
 import math
 import os
+import pickle
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
@@ -39,12 +40,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.measure.candidates import Candidate, check_names, make_candidates
+from taskgroup.measure.candidates import Candidate, check_names, make_candidates, seed_list
 from taskgroup.measure.executors import drive, open_executor
 from taskgroup.measure.store import NetworkResult, ResultStore
 
 __all__ = ["measure_objective", "load_objective", "read_objective_result", "ObjectiveCall", "run_call",
-           "DEFAULT_COST", "seed_list"]
+           "DEFAULT_COST"]
 
 # The resource every network costs 1 in when the objective reports no costs.
 DEFAULT_COST = "cost"
@@ -169,12 +170,11 @@ def load_objective(spec: str) -> Callable[..., Any]:
     return target
 
 
-def seed_list(seeds: int | Sequence[int]) -> list[int]:
-    """``K`` -> seeds 0..K-1; a list of distinct integers as given."""
-    seeds_out = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not seeds_out or len(set(seeds_out)) != len(seeds_out):
-        raise InvalidArgument(f"seeds must be a positive count or distinct integers; got {seeds!r}.")
-    return seeds_out
+def _needs_pickling(executor: str | Executor) -> bool:
+    """Process pools pickle functions by name (Dask's cloudpickle can send lambdas and closures)."""
+    if isinstance(executor, ProcessPoolExecutor):
+        return True
+    return isinstance(executor, str) and (executor == "process" or executor.startswith("process:"))
 
 
 def _objective_name(objective: Callable[..., Any]) -> str:
@@ -255,6 +255,13 @@ def measure_objective(
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"settings must be JSON-serialisable (they key the run in the store): {exc}.") from None
     cands = make_candidates(task_list, candidates, half_singles=False, variants=variants)
+    if _needs_pickling(executor):
+        try:
+            pickle.dumps(objective)
+        except Exception as exc:  # noqa: BLE001 - any pickling failure means the same thing here
+            raise InvalidArgument(f"executor {executor!r} runs the objective in other processes, which import it "
+                                  f"by name; {objective!r} cannot be sent ({type(exc).__name__}: {exc}). Define it "
+                                  "at the top level of a module, or use executor='serial'.") from None
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     name = _objective_name(objective)
     fp, cfg = _key({"objective": name, "tasks": task_list}), _key({"settings": settings_json})

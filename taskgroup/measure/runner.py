@@ -18,10 +18,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.measure.candidates import Candidate, make_candidates
+from taskgroup.measure.candidates import Candidate, make_candidates, seed_list
 from taskgroup.measure.executors import drive, open_executor
 from taskgroup.measure.jobs import Job, run_job
-from taskgroup.measure.objective import measure_objective, seed_list
+from taskgroup.measure.objective import measure_objective
 from taskgroup.measure.profile import profile_candidates
 from taskgroup.measure.store import ResultStore
 from taskgroup.measure.suite import TaskSuite

@@ -145,7 +145,7 @@ class ResultStore:
             raise InvalidArgument(f"The store path {str(path)!r} is a directory; give a file such as results.db.")
         if not self.path.exists() and not create:
             raise InvalidArgument(f"No results store at {str(path)!r}; create one with 'taskgroup measure --store'.")
-        if not self.path.exists():
+        if not self.path.exists() or self.path.stat().st_size == 0:  # an empty file (touch) is a new store
             with self._connect(write=True):
                 pass  # creates the file and its tables
             return
