@@ -69,7 +69,14 @@ def read_csv_table(
     """
     import pandas as pd  # lazy: reading plain text files must not need pandas
 
-    input_file(path, what)
+    p = input_file(path, what)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise InvalidArgument(f"Cannot read the {what}: {describe_os_error(exc)}") from None
+    if b"\x00" in head:
+        raise error(f"The {what} {str(path)!r} is not a text CSV file (it contains NUL bytes); is it binary?")
     try:
         return pd.read_csv(path, **kwargs)
     except pd.errors.EmptyDataError:
