@@ -207,6 +207,13 @@ class Plan:
             raise InvalidArgument(
                 f"The plan's assignment names network(s) {strays} that are not among its networks {names}."
             )
+        trained = {d.name: set(d.trained_tasks) for d in details}
+        wrong = sorted(t for t, n in assignment.items() if n in trained and t not in trained[n])
+        if wrong:
+            raise InvalidArgument(
+                f"The plan assigns task(s) {wrong} to networks not trained on them: "
+                + ", ".join(f"{t} -> {assignment[t]}" for t in wrong) + "."
+            )
         status = doc.string("status")
         if status not in PLAN_STATUSES:
             raise InvalidArgument(f"In the plan, status must be one of {list(PLAN_STATUSES)}; got {status!r}.")

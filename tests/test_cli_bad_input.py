@@ -131,6 +131,7 @@ def test_plan_listing_a_network_twice_is_refused(tmp_path):
         (lambda p: p.update(status="done"), "status must be one of ['optimal', 'feasible']; got 'done'."),
         (lambda p: p["assignment"].update(x="nowhere"), "assignment names network(s) ['nowhere']"),
         (lambda p: p["networks"][0].update(cost={"cost": None}), "networks[0].cost['cost'] must be a number"),
+        (lambda p: p["networks"][0].update(trained_tasks=[]), "assigns task(s) ["),
     ],
 )
 def test_plan_fields_are_type_checked(mutate, message):
