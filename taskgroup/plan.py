@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from taskgroup.errors import InvalidArgument
+from taskgroup.fields import Fields
+from taskgroup.files import read_text
 
 if TYPE_CHECKING:
     from taskgroup.problem import Problem
@@ -21,6 +23,11 @@ __all__ = ["Plan", "PlanNetwork", "plan_from_selection", "PLAN_SCHEMA", "PLAN_SC
 
 PLAN_SCHEMA = "taskgroup.plan"
 PLAN_SCHEMA_VERSION = 1
+PLAN_STATUSES = ("optimal", "feasible")
+_PLAN_FIELDS = (
+    "schema", "version", "status", "objective", "score", "higher_is_better", "bound", "gap", "cost", "budget",
+    "solver", "wall_time_s", "nodes", "assignment", "task_losses", "weights", "networks",
+)
 
 
 @dataclass(frozen=True)
@@ -163,46 +170,76 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """Read the versioned dict form (:meth:`to_dict`); every field is type-checked.
+
+        Raises
+        ------
+        InvalidArgument
+            Not a plan, another schema version, a field missing or of the wrong type (named with its path),
+            a network listed twice, or an assignment to a network the plan does not list.
+        """
         if not isinstance(data, Mapping) or data.get("schema") != PLAN_SCHEMA:
             raise InvalidArgument(f"Not a taskgroup plan: expected a mapping with schema {PLAN_SCHEMA!r}.")
+        doc = Fields(data, "plan", InvalidArgument, allowed=_PLAN_FIELDS)
         if data.get("version") != PLAN_SCHEMA_VERSION:
             raise InvalidArgument(
                 f"Unsupported plan schema version {data.get('version')!r}; this taskgroup reads version "
                 f"{PLAN_SCHEMA_VERSION}."
             )
-        try:
-            details = tuple(
-                PlanNetwork(n["name"], tuple(n["trained_tasks"]), tuple(n["serves"]), dict(n["cost"]))
-                for n in data["networks"]
+        details = []
+        for k in range(len(doc.sequence("networks"))):
+            net = doc.item("networks", k, allowed=("name", "trained_tasks", "serves", "cost"))
+            details.append(
+                PlanNetwork(
+                    net.string("name"),
+                    tuple(net.strings("trained_tasks")),
+                    tuple(net.strings("serves")),
+                    net.number_map("cost"),
+                )
             )
-            bound = data["bound"]
-            return cls(
-                networks=tuple(d.name for d in details),
-                assignment=dict(data["assignment"]),
-                task_losses={k: float(v) for k, v in data["task_losses"].items()},
-                objective=float(data["objective"]),
-                cost={k: float(v) for k, v in data["cost"].items()},
-                budget={k: float(v) for k, v in data["budget"].items()},
-                optimal=data["status"] == "optimal",
-                bound=-math.inf if bound is None else float(bound),
-                solver=str(data["solver"]),
-                wall_time=float(data["wall_time_s"]),
-                nodes=int(data["nodes"]),
-                higher_is_better=bool(data["higher_is_better"]),
-                weights={k: float(v) for k, v in data["weights"].items()},
-                details=details,
+        names = [d.name for d in details]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise InvalidArgument(f"The plan lists network(s) {repeated} more than once; each network appears once.")
+        assignment = doc.string_map("assignment")
+        strays = sorted({n for n in assignment.values() if n not in names})
+        if strays:
+            raise InvalidArgument(
+                f"The plan's assignment names network(s) {strays} that are not among its networks {names}."
             )
-        except KeyError as exc:
-            raise InvalidArgument(f"The plan is missing the field {exc.args[0]!r}.") from None
+        trained = {d.name: set(d.trained_tasks) for d in details}
+        wrong = sorted(t for t, n in assignment.items() if n in trained and t not in trained[n])
+        if wrong:
+            raise InvalidArgument(
+                f"The plan assigns task(s) {wrong} to networks not trained on them: "
+                + ", ".join(f"{t} -> {assignment[t]}" for t in wrong) + "."
+            )
+        status = doc.string("status")
+        if status not in PLAN_STATUSES:
+            raise InvalidArgument(f"In the plan, status must be one of {list(PLAN_STATUSES)}; got {status!r}.")
+        bound = doc.number("bound", allow_null=True)
+        return cls(
+            networks=tuple(names),
+            assignment=assignment,
+            task_losses=doc.number_map("task_losses"),
+            objective=doc.number("objective"),
+            cost=doc.number_map("cost"),
+            budget=doc.number_map("budget", finite=False),
+            optimal=status == "optimal",
+            bound=-math.inf if bound is None else bound,
+            solver=doc.string("solver"),
+            wall_time=doc.number("wall_time_s"),
+            nodes=doc.integer("nodes"),
+            higher_is_better=doc.boolean("higher_is_better"),
+            weights=doc.number_map("weights"),
+            details=tuple(details),
+        )
 
     @classmethod
     def from_json(cls, path_or_text: str | PathLike[str]) -> Plan:
         text = str(path_or_text)
         if not text.lstrip().startswith("{"):
-            try:
-                text = Path(path_or_text).read_text()
-            except FileNotFoundError:
-                raise InvalidArgument(f"No such plan file: {str(path_or_text)!r}.") from None
+            text = read_text(path_or_text, "plan file")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument, InvalidProblem
+from taskgroup.fields import Fields
+from taskgroup.files import read_csv_table, read_text
 
 if TYPE_CHECKING:
     from taskgroup.plan import Plan
@@ -30,6 +32,7 @@ __all__ = ["Problem", "PROBLEM_SCHEMA", "PROBLEM_SCHEMA_VERSION"]
 
 PROBLEM_SCHEMA = "taskgroup.problem"
 PROBLEM_SCHEMA_VERSION = 1
+_PROBLEM_FIELDS = ("schema", "version", "higher_is_better", "tasks", "networks")
 
 
 class Problem:
@@ -528,12 +531,7 @@ class Problem:
     @classmethod
     def from_csv(cls, path: str | PathLike[str], **kwargs: Any) -> Problem:
         """Read a long table from a CSV file; keyword arguments go to :meth:`from_frame`."""
-        try:
-            frame = pd.read_csv(path)
-        except FileNotFoundError:
-            raise InvalidArgument(f"No such file: {str(path)!r}.") from None
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise InvalidProblem(f"Could not read {str(path)!r} as CSV: {exc}") from None
+        frame = read_csv_table(path)
         return cls.from_frame(frame, **kwargs)
 
     def to_csv(self, path: str | PathLike[str]) -> None:
@@ -547,53 +545,60 @@ class Problem:
         ``{"tasks": ["a", "b"] or {"a": {"weight": 2}, ...}, "higher_is_better": false,
         "networks": [{"name": "ab", "cost": 1.0 or {"flops": 2e6, ...}, "losses": {"a": 0.1, "b": 0.2}}]}``
         """
-        if not isinstance(data, Mapping):
-            raise InvalidProblem(f"A problem dict must be a mapping; got {type(data).__name__}.")
-        for key in ("networks",):
-            if key not in data:
-                raise InvalidProblem(f"The problem dict has no {key!r} key; keys present: {sorted(data)}.")
-        schema = data.get("schema", PROBLEM_SCHEMA)
+        doc = Fields(data, "problem", InvalidProblem, allowed=_PROBLEM_FIELDS)
+        schema = doc.string("schema", PROBLEM_SCHEMA)
         if schema != PROBLEM_SCHEMA:
             raise InvalidProblem(f"Unknown schema {schema!r}; expected {PROBLEM_SCHEMA!r}.")
-        version = data.get("version", PROBLEM_SCHEMA_VERSION)
+        version = doc.integer("version", PROBLEM_SCHEMA_VERSION)
         if version != PROBLEM_SCHEMA_VERSION:
             raise InvalidProblem(f"Unsupported problem schema version {version!r}; this taskgroup reads version 1.")
-        rows = []
+        higher = doc.boolean("higher_is_better", False)
         weights: dict[str, float] = {}
         task_list = None
-        if "tasks" in data:
-            spec = data["tasks"]
-            if isinstance(spec, Mapping):
-                task_list = list(spec)
-                for t, props in spec.items():
-                    if isinstance(props, Mapping) and "weight" in props:
-                        weights[t] = props["weight"]
+        if doc.has("tasks"):
+            if isinstance(doc.raw("tasks"), Mapping):
+                spec = doc.child("tasks")
+                task_list = [str(t) for t in spec.data]
+                for t, props in spec.data.items():
+                    if not isinstance(props, Mapping):
+                        raise InvalidProblem(
+                            f"In the problem, tasks[{t!r}] must be an object like {{\"weight\": 2.0}} (or {{}} for "
+                            f"weight 1); got {props!r}."
+                        )
+                    props = spec.child(t, allowed=("weight",))
+                    if props.has("weight"):
+                        weights[str(t)] = props.number("weight")
             else:
-                task_list = list(spec)
-        higher = bool(data.get("higher_is_better", False))
+                task_list = doc.strings("tasks")
+        rows = []
         cost_names: list[str] | None = None
-        for k, net in enumerate(data["networks"]):
-            if not isinstance(net, Mapping) or "name" not in net or "cost" not in net or "losses" not in net:
-                raise InvalidProblem(
-                    f"networks[{k}] must be a mapping with 'name', 'cost' and 'losses'; got {net!r}."
-                )
-            cost = net["cost"]
-            cost = dict(cost) if isinstance(cost, Mapping) else {"cost": cost}
+        networks = doc.sequence("networks")
+        if not networks:
+            raise InvalidProblem("The problem's 'networks' list is empty; a problem needs at least one network.")
+        for k in range(len(networks)):
+            net = doc.item("networks", k, allowed=("name", "cost", "losses", "predicted"))
+            name = net.string("name")
+            if isinstance(net.raw("cost"), Mapping):
+                cost = net.number_map("cost")
+            else:
+                cost = {"cost": net.number("cost")}
             if cost_names is None:
                 cost_names = list(cost)
             elif list(cost) != cost_names:
                 raise InvalidProblem(
-                    f"Network {net['name']!r} has cost keys {list(cost)}; the first network has {cost_names}."
+                    f"Network {name!r} has cost keys {list(cost)}; the first network has {cost_names}."
                 )
-            predicted = set(net.get("predicted", ()))
-            if not isinstance(net["losses"], Mapping) or not net["losses"]:
-                raise InvalidProblem(f"Network {net['name']!r} must have a non-empty 'losses' mapping task -> loss.")
-            for t, value in net["losses"].items():
-                rows.append(
-                    {"network": net["name"], "task": t, "loss": value, **cost, "predicted": t in predicted}
+            losses = net.number_map("losses")
+            if not losses:
+                raise InvalidProblem(f"Network {name!r} must have a non-empty 'losses' mapping task -> loss.")
+            predicted = net.strings("predicted", [])
+            unknown = [t for t in predicted if t not in losses]
+            if unknown:
+                raise InvalidProblem(
+                    f"Network {name!r} lists predicted task(s) {unknown} that are not among its losses {list(losses)}."
                 )
-        if not rows:
-            raise InvalidProblem("The problem dict has no networks; a problem needs at least one.")
+            for t, value in losses.items():
+                rows.append({"network": name, "task": t, "loss": value, **cost, "predicted": t in predicted})
         frame = pd.DataFrame(rows)
         return cls.from_frame(
             frame,
@@ -640,6 +645,11 @@ class Problem:
         except json.JSONDecodeError as exc:
             raise InvalidProblem(f"Could not parse the problem JSON: {exc}") from None
         if isinstance(data, list):  # records of the long table
+            for i, record in enumerate(data):
+                if not isinstance(record, Mapping):
+                    raise InvalidProblem(
+                        f"A problem JSON array must hold one object per (network, task) row; item {i} is {record!r}."
+                    )
             return cls.from_frame(pd.DataFrame(data))
         return cls.from_dict(data)
 
@@ -742,7 +752,4 @@ def _weights_from(
 def _read_text(path_or_text: str | PathLike[str]) -> str:
     if isinstance(path_or_text, str) and path_or_text.lstrip().startswith(("{", "[")):
         return path_or_text
-    try:
-        return Path(path_or_text).read_text()
-    except FileNotFoundError:
-        raise InvalidArgument(f"No such file: {str(path_or_text)!r}.") from None
+    return read_text(path_or_text, "problem file")

@@ -134,16 +134,16 @@ def test_array_constructor_validation():
 
 
 def test_dict_form_validation():
-    with pytest.raises(InvalidProblem, match="no 'networks' key"):
+    with pytest.raises(InvalidProblem, match="The problem has no field 'networks'"):
         tg.Problem.from_dict({"tasks": ["a"]})
-    with pytest.raises(InvalidProblem, match=r"networks\[0\] must be a mapping with 'name', 'cost' and 'losses'"):
-        tg.Problem.from_dict({"networks": [{"name": "x"}]})
+    with pytest.raises(InvalidProblem, match=r"In the problem, networks\[0\] has no field 'cost'"):
+        tg.Problem.from_dict({"networks": [{"name": "x", "losses": {"a": 1}}]})
     with pytest.raises(InvalidProblem, match="Unsupported problem schema version 7"):
         tg.Problem.from_dict({"version": 7, "networks": []})
 
 
 def test_unreadable_files(tmp_path):
-    with pytest.raises(InvalidArgument, match="No such file"):
+    with pytest.raises(InvalidArgument, match="No such table"):
         tg.Problem.from_csv(tmp_path / "missing.csv")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(InvalidProblem, match="Could not parse the problem JSON"):

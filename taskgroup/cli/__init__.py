@@ -1,17 +1,22 @@
 """The ``taskgroup`` command: a table of subcommands, each in its own module with ``register(subparsers)``.
 
-Errors that are the user's (a bad argument, a bad table, an infeasible budget) print one line
-``taskgroup <command>: error: ...`` and exit with status 2; ``--debug`` shows the traceback instead.
+Errors that are the user's (a bad argument, a bad table, an infeasible budget, a path that is a folder) print
+one line ``taskgroup <command>: error: ...`` and exit with status 2; ``--debug`` shows the traceback instead.
+An unexpected exception is reported the same way, marked as a bug. A closed stdout (``| head``) ends the
+command quietly with status 141, after every file it writes is written.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from taskgroup.errors import TaskgroupError
+from taskgroup.files import describe_os_error
 
 __all__ = ["main", "COMMAND_MODULES"]
 
@@ -44,15 +49,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except TaskgroupError as exc:
-        if args.debug:
-            raise
-        message = " ".join(str(exc).split())
-        print(f"taskgroup {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    except BrokenPipeError:
+        # The reader of our stdout went away (`taskgroup solve ... | head`): files are already written, so stop
+        # quietly, with the status a process killed by SIGPIPE has. Point stdout at /dev/null so that the
+        # interpreter's final flush does not raise again.
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         print(f"taskgroup {args.command}: interrupted; finished results are kept.", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"taskgroup {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: Exception) -> str:
+    """The message a user sees for ``exc``: our own errors as they are, OS errors as path + reason.
+
+    Anything else is a bug in taskgroup: it still gets one line (no traceback in the user's terminal) that
+    says so and how to see the traceback.
+    """
+    if isinstance(exc, TaskgroupError):
+        message = str(exc)
+    elif isinstance(exc, OSError):
+        message = describe_os_error(exc)
+    else:
+        message = (
+            f"internal error {type(exc).__name__}: {exc} -- this is a bug in taskgroup; "
+            "rerun with --debug for the traceback and report it."
+        )
+    return " ".join(message.split())
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

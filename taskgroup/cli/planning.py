@@ -11,6 +11,7 @@ import pandas as pd
 from taskgroup.cli.affinity import GROUPING_METHOD_NAMES, add_affinity_arguments, run_affinity_solve
 from taskgroup.datasets import STANDLEY_SETTINGS, STANDLEY_SPLITS, standley2020
 from taskgroup.errors import InvalidArgument
+from taskgroup.files import read_csv_table
 from taskgroup.problem import Problem
 from taskgroup.solvers import available_solvers, frontier, plot_frontier, solve
 
@@ -98,7 +99,7 @@ def read_table(ref: str, *, cost: str | None = None, higher_is_better: bool = Fa
     if not path.exists():
         raise InvalidArgument(f"No such table: {ref!r} (give a .csv or .json file, or 'standley2020:1:val').")
     if path.suffix.lower() == ".csv":
-        header = pd.read_csv(path, nrows=0).columns
+        header = read_csv_table(path, nrows=0).columns
         cost_columns = [cost] if cost else _default_cost_columns(header)
         return Problem.from_csv(path, cost=cost_columns, higher_is_better=higher_is_better)
     problem = Problem.read(path)
@@ -133,9 +134,10 @@ def parse_budget_text(text: str, cost_names: tuple[str, ...]) -> float | dict[st
 def run_solve(args: argparse.Namespace) -> int:
     if args.affinity:
         plan, problem = run_affinity_solve(args)
-        print(plan.summary())
         if args.json:
             plan.to_json(args.json)
+        print(plan.summary())
+        if args.json:
             print(f"\nplan written to {args.json}")
         return 0
     if args.budget is None:
@@ -143,16 +145,20 @@ def run_solve(args: argparse.Namespace) -> int:
     problem = load_problem(args)
     budget = parse_budget_text(args.budget, problem.cost_names)
     plan = solve(problem, budget, method=args.method, time_limit=args.time_limit)
-    print(plan.summary())
-    print()
-    print(plan_table(problem, plan).to_string(index=False))
+    scored = None
     if args.score_on:
         other = read_table(args.score_on, cost=args.cost, higher_is_better=args.higher_is_better)
         scored = other.evaluate(plan.networks)
+    # Files first: a reader that closes stdout early (`| head`) must not cost the user the plan file.
+    if args.json:
+        plan.to_json(args.json)
+    print(plan.summary())
+    print()
+    print(plan_table(problem, plan).to_string(index=False))
+    if scored is not None:
         label = "score" if scored.higher_is_better else "objective"
         print(f"\non {args.score_on}: {label} {scored.score:.6g}")
     if args.json:
-        plan.to_json(args.json)
         print(f"\nplan written to {args.json}")
     return 0
 
@@ -185,12 +191,15 @@ def run_frontier(args: argparse.Namespace) -> int:
     cost = args.cost or (problem.cost_names[0] if len(problem.cost_names) == 1 else None)
     table = frontier(problem, budgets, cost=cost)
     shown = table.drop(columns=["plan"])
+    # Files first: a reader that closes stdout early (`| head`) must not cost the user the files.
+    if args.csv:
+        shown.to_csv(args.csv, index=False)
+    if args.plot:
+        plot_frontier(table, args.plot, title=f"Budget frontier: {args.table or DEFAULT_TABLE}")
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.6g}" if math.isfinite(x) else "-"))
     if args.csv:
-        shown.to_csv(args.csv, index=False)
         print(f"\nfrontier written to {args.csv}")
     if args.plot:
-        plot_frontier(table, args.plot, title=f"Budget frontier: {args.table or DEFAULT_TABLE}")
         print(f"plot written to {args.plot}")
     return 0

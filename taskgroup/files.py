@@ -1,0 +1,88 @@
+"""Opening the user's files: one place that turns operating-system errors into one clear line.
+
+A path the user gave may be missing, a folder, unreadable, or not text; each case is an
+:class:`~taskgroup.errors.InvalidArgument` that names the path, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import errno
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from taskgroup.errors import InvalidArgument, InvalidProblem, TaskgroupError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["input_file", "read_text", "read_csv_table", "describe_os_error"]
+
+_REASONS = {
+    errno.ENOENT: "does not exist",
+    errno.EISDIR: "is a folder, not a file",
+    errno.ENOTDIR: "has a part that is not a folder",
+    errno.EACCES: "cannot be accessed (permission denied)",
+    errno.EPERM: "cannot be accessed (operation not permitted)",
+    errno.EROFS: "is on a read-only file system",
+    errno.EEXIST: "already exists and is not a folder",
+    errno.ENOSPC: "cannot be written: no space left on the device",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``'path' is a folder, not a file`` — an OSError as one line a user can act on."""
+    reason = _REASONS.get(exc.errno or -1, exc.strerror or str(exc))
+    name = exc.filename if exc.filename is not None else "a file"
+    return f"{str(name)!r} {reason}."
+
+
+def input_file(path: str | PathLike[str], what: str = "file") -> Path:
+    """``path`` as a Path, if it names an existing regular file; else an error saying what it is instead."""
+    p = Path(path)
+    if not p.exists():
+        raise InvalidArgument(f"No such {what}: {str(path)!r}.")
+    if p.is_dir():
+        raise InvalidArgument(f"The {what} {str(path)!r} is a folder; expected a file.")
+    if not p.is_file():
+        raise InvalidArgument(f"The {what} {str(path)!r} is not a regular file.")
+    return p
+
+
+def read_text(path: str | PathLike[str], what: str = "file") -> str:
+    """The UTF-8 text of ``path``, with one clear error for a missing, unreadable or non-text file."""
+    p = input_file(path, what)
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(f"The {what} {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+    except OSError as exc:
+        raise InvalidArgument(f"Cannot read the {what}: {describe_os_error(exc)}") from None
+
+
+def read_csv_table(
+    path: str | PathLike[str], what: str = "table", error: type[TaskgroupError] = InvalidProblem, **kwargs: Any
+) -> pd.DataFrame:
+    """A CSV file as a DataFrame, with one clear error for an empty, missing, binary or malformed file.
+
+    ``error`` is raised for content that is not a CSV table; OS-level faults raise InvalidArgument.
+    """
+    import pandas as pd  # lazy: reading plain text files must not need pandas
+
+    p = input_file(path, what)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise InvalidArgument(f"Cannot read the {what}: {describe_os_error(exc)}") from None
+    if b"\x00" in head:
+        raise error(f"The {what} {str(path)!r} is not a text CSV file (it contains NUL bytes); is it binary?")
+    try:
+        return pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise error(f"The {what} {str(path)!r} is empty; expected a CSV header line and data rows.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        message = " ".join(str(exc).split())
+        raise error(f"Could not read the {what} {str(path)!r} as CSV: {message}") from None
+    except OSError as exc:
+        raise InvalidArgument(f"Cannot read the {what}: {describe_os_error(exc)}") from None
