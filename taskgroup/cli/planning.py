@@ -195,7 +195,7 @@ def run_frontier(args: argparse.Namespace) -> int:
     if args.csv:
         shown.to_csv(args.csv, index=False)
     if args.plot:
-        plot_frontier(table, args.plot, title=f"Budget frontier: {args.table or DEFAULT_TABLE}")
+        plot_frontier(table, args.plot, title=f"Budget frontier: {args.store or args.table or DEFAULT_TABLE}")
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.6g}" if math.isfinite(x) else "-"))
     if args.csv:
