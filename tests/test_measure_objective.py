@@ -202,6 +202,8 @@ def test_a_store_with_garbage_bytes_in_the_middle_is_one_clear_error(tmp_path):
     for args in (["solve", "--store", str(path), "--budget", "2"], ["frontier", "--store", str(path)],
                  ["measure", "--objective", "objective_examples:plain", "--tasks", "a", "--store", str(path)]):
         one_line_error(run_cli(*args), "is damaged or is not a results store")
+    with pytest.raises(InvalidArgument, match="does not exist"):
+        ResultStore(tmp_path / "no" / "such" / "folder.db")
     empty = tmp_path / "touched.db"  # an empty file is a new store, not a damaged one
     empty.touch()
     assert len(measure_objective(ex.plain, empty, tasks=["a"], progress=False)) == 1

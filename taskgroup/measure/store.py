@@ -133,7 +133,7 @@ class ResultStore:
     Raises
     ------
     InvalidArgument
-        ``path`` is a directory, or is missing and ``create`` is False.
+        ``path`` is a directory, or is missing and ``create`` is False, or its folder does not exist.
     MeasurementError
         The file is damaged, is not a results store, or has another schema version.
     """
@@ -146,6 +146,9 @@ class ResultStore:
         if not self.path.exists() and not create:
             raise InvalidArgument(f"No results store at {str(path)!r}; create one with 'taskgroup measure --store'.")
         if not self.path.exists() or self.path.stat().st_size == 0:  # an empty file (touch) is a new store
+            if not self.path.parent.is_dir():
+                raise InvalidArgument(f"Cannot create the store {str(path)!r}: the folder "
+                                      f"{str(self.path.parent)!r} does not exist.")
             with self._connect(write=True):
                 pass  # creates the file and its tables
             return
