@@ -1,4 +1,4 @@
-"""The objective of choosing groups from a group predictor, for methods that generate groups on demand.
+r"""The objective of choosing groups from a group predictor, for methods that generate groups on demand.
 
 Everything here maximises ``V = sum_t max_{G chosen, t in G} v_t(G)`` over at most ``k`` groups covering every
 task. The predictor is::
