@@ -155,8 +155,10 @@ def synthetic_section(time_limit: float = 60.0, ks: tuple[int, ...] = tuple(rang
         "`tg.estimate.planted_affinity(40, 5, seed=0)`: 40 tasks in 5 planted clusters of 8, affinity 1 inside and "
         "-0.5 across clusters plus N(0, 0.3^2) noise (asymmetric), singletons excluded. Every method ran with a "
         f"60 s limit (slowest call: {slowest:.1f} s), one run each (timings noisy: 2 shared cores). *upper bound* "
-        "is the proven bound on the score (heuristics: each task with its best partner; colgen: its Lagrangian "
-        "bound with exact pricing, MIP per group size); *gap* relative to the score. *ARI*: adjusted Rand index of "
+        "is the proven bound on the score: the smallest of each task with its best partner, the group-size bound "
+        "(`GroupScorer.size_bound`: a group of s tasks serves at most s of them, and gives each at most the mean of "
+        "its s - 1 best sources) and, for colgen, its Lagrangian bound with exact pricing (MIP per group size); "
+        "*gap* relative to the score. *ARI*: adjusted Rand index of "
         "each task's serving group against the planted clusters (1 = the planted partition). At k = 5 the "
         "planted partition is the answer to find.\n\n" + markdown_table(frame)
     )

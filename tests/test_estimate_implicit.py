@@ -151,3 +151,21 @@ def test_hoa_predictor_rejects_other_sizes():
     problem = tg.datasets.standley2020(1, "val")
     with pytest.raises(InvalidProblem, match="without_networks"):
         hoa_predictor(problem)
+
+
+@pytest.mark.parametrize(("n", "k", "seed"), [(8, 2, 0), (7, 2, 1), (6, 3, 2), (5, 4, 3), (6, 2, 3)])
+def test_size_bound_is_valid(n, k, seed):
+    scorer = random_predictor(n, seed, singletons=seed % 2 == 1)
+    assert scorer.size_bound(k) >= exhaustive_random(n, k, seed) - 1e-9
+    assert scorer.size_bound(k) <= scorer.trivial_bound() + 1e-9
+
+
+def test_size_bound_is_tight_on_planted_clusters():
+    # two clusters of 4 with affinity 1 inside, -1 across: the best 2 groups are the clusters (V = 8), and a
+    # group of 4 gives each member at most 1, so the size bound proves it
+    labels = np.repeat([0, 1], 4)
+    S = np.where(labels[:, None] == labels[None, :], 1.0, -1.0)
+    scorer = GroupScorer(S, False, tuple("abcdefgh"))
+    assert scorer.size_bound(2) == pytest.approx(8.0, abs=1e-6)
+    plan = select_groups(scorer, 2, method="local-search", time_limit=1)
+    assert plan.optimal and -plan.objective == pytest.approx(8.0)

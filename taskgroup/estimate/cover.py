@@ -126,6 +126,59 @@ class GroupScorer:
             best = np.maximum(best, self.values(group))
         return float(best.sum())
 
+    def size_caps(self) -> np.ndarray:
+        """``caps[s, t]``: no group of ``s`` tasks gives t more (``-inf`` where none can serve t).
+
+        A predicted group of size ``s >= 2`` gives at most ``offset[s, t]`` plus the mean of t's ``s - 1``
+        best sources; a one-task group its diagonal (when allowed); measured groups their measured values.
+        """
+        n = self.n
+        caps = np.full((n + 1, n), -np.inf)
+        if n > 1:
+            S = self.S.copy()
+            np.fill_diagonal(S, -np.inf)
+            ranked = -np.sort(-S, axis=0)[:-1]  # (n-1, n): sources of each target, best first
+            caps[2:] = np.cumsum(ranked, axis=0) / np.arange(1, n)[:, None]
+            if self.offset is not None:
+                caps[2:] += self.offset[2:]
+        if self.singletons:
+            caps[1] = np.diag(self.S)
+        for group in self.measured:
+            if len(group) >= self.min_size:
+                caps[len(group)] = np.maximum(caps[len(group)], self.values(group))
+        return caps
+
+    def size_bound(self, k: int, iterations: int = 200) -> float:
+        """An upper bound on ``V`` with at most ``k`` groups, from group sizes alone.
+
+        A group ``G`` serves at most ``|G|`` tasks, so if task t is served by a group of size ``s_t``,
+        ``sum_t 1 / s_t <= k``; and ``v_t <= caps[s_t, t]`` (:meth:`size_caps`). For any ``lam >= 0`` the
+        Lagrangian ``lam k + sum_t max_s (caps[s, t] - lam / s)`` bounds ``V``; it is convex in ``lam``, which
+        a ternary search minimises (every evaluated point is a valid bound; the smallest is returned).
+        It is much tighter than the column-generation LP when ``k`` is below the number of natural clusters.
+        """
+        caps = self.size_caps()
+        sizes = np.arange(1, self.n + 1)[:, None]
+        usable = caps[1:]
+        if not np.all(np.isfinite(usable).any(axis=0)):
+            return -math.inf  # some task can be served by no group at all
+        finite = usable[np.isfinite(usable)]
+
+        def lagrangian(lam: float) -> float:
+            return lam * k + float(np.max(usable - lam / sizes, axis=0).sum())
+
+        lo, hi = 0.0, 2.0 * self.n * (float(finite.max() - finite.min()) + 1.0)
+        best = min(lagrangian(lo), lagrangian(hi))
+        for _ in range(iterations):
+            a, b = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+            fa, fb = lagrangian(a), lagrangian(b)
+            best = min(best, fa, fb)
+            if fa < fb:
+                hi = b
+            else:
+                lo = a
+        return best
+
     def listed_problem(self, groups: Sequence[Group], *, higher_is_better: bool = False) -> Problem:
         """The explicit :class:`Problem` whose candidates are ``groups`` (cost 1 each), valued as here.
 

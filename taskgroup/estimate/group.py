@@ -15,7 +15,9 @@ name               exact  what it does
 =================  =====  ==========================================================================
 
 (*) within its time limit; otherwise the plan carries the proven bound and its gap. Every plan reports a
-valid bound: heuristics the trivial one (each task with its best partner), ``colgen`` its Lagrangian bound.
+valid bound, the smallest of: each task with its best partner; the group-size bound
+(:meth:`GroupScorer.size_bound`: a group of ``s`` tasks serves at most ``s`` of them); and for ``colgen`` its
+Lagrangian bound from the LP duals.
 """
 
 from __future__ import annotations
@@ -215,7 +217,7 @@ def select_groups(
     )
     elapsed = time.perf_counter() - started
     value = predictor.value(result.groups)
-    upper = min(result.upper_bound, predictor.trivial_bound())
+    upper = min(result.upper_bound, predictor.trivial_bound(), predictor.size_bound(int(k)))
     optimal = result.optimal or upper - value <= PROOF_TOLERANCE * max(1.0, abs(value))
     return predictor.plan(
         result.groups,
