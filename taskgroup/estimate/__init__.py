@@ -10,8 +10,14 @@
 - :func:`esa_measure`: ESA end to end through the measurement runner and its results store.
 - :func:`group`: ``k`` groups for up to ~40 tasks with candidates generated on demand (heuristics and column
   generation), registered by name in :data:`GROUPING_METHODS`.
+- :func:`select_groups`: the same over *every* group valued by a predictor (:func:`hoa_predictor`,
+  :func:`fit_group_predictor`, an affinity), measured groups overriding predictions.
+- :func:`adaptive_select`, :func:`suite_measurer`: measure only the groups the selection relies on, within a
+  budget of K networks; resumable through the results store.
+- :func:`planted_affinity`, :func:`planted_group_losses`: seeded synthetic instances with planted clusters.
 """
 
+from taskgroup.estimate.adaptive import AdaptiveResult, adaptive_select, suite_measurer
 from taskgroup.estimate.affinity_store import list_affinities, load_affinity, save_affinity
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
 from taskgroup.estimate.esa_measure import esa_measure
@@ -21,11 +27,13 @@ from taskgroup.estimate.group import (
     available_grouping_methods,
     group,
     register_grouping,
+    select_groups,
 )
+from taskgroup.estimate.fitted import fit_group_predictor, measurements_from_problem
 from taskgroup.estimate.grouping import group_problem, group_values
-from taskgroup.estimate.hoa import hoa
+from taskgroup.estimate.hoa import hoa, hoa_predictor
 from taskgroup.estimate.matrix import as_affinity
-from taskgroup.estimate.synthetic import planted_affinity
+from taskgroup.estimate.synthetic import planted_affinity, planted_group_losses
 
 __all__ = [
     "hoa",
@@ -46,6 +54,14 @@ __all__ = [
     "register_grouping",
     "available_grouping_methods",
     "planted_affinity",
+    "planted_group_losses",
+    "select_groups",
+    "hoa_predictor",
+    "fit_group_predictor",
+    "measurements_from_problem",
+    "adaptive_select",
+    "AdaptiveResult",
+    "suite_measurer",
     "suite_affinity",
     "tag_affinity",
     "cs_affinity",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import time
-from itertools import combinations
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -81,8 +80,7 @@ class _EnumeratedPricing:
     """Exact pricing by listing every allowed group (small n)."""
 
     def __init__(self, scorer: GroupScorer) -> None:
-        n = scorer.n
-        self.groups = [frozenset(c) for s in range(scorer.min_size, n + 1) for c in combinations(range(n), s)]
+        self.groups = scorer.all_groups()
         self.values = np.array([scorer.values(g) for g in self.groups])
 
     def above(self, pi: np.ndarray, threshold: float) -> list[Group]:
@@ -100,32 +98,39 @@ class _MipPricing:
     """Exact pricing by one small MIP per group size.
 
     ``x_u``: u is a member; ``z_t <= x_t``: member t counts; ``q_t <= U_t z_t`` and
-    ``(s-1) q_t <= sum_{u != t} S[u, t] x_u - (s-1) pi_t + M_t (1 - z_t)``; maximise ``sum q_t`` = P(G).
+    ``(s-1) q_t <= sum_{u != t} S[u, t] x_u + (s-1) (offset[s, t] - pi_t) + M_t (1 - z_t)``; maximise
+    ``sum q_t`` = P(G). Measured groups of size ``s`` are cut off (``sum_{u in M} x_u <= s - 1``) and priced
+    by listing them with their measured values, so the bound holds for measurements that override predictions.
     """
 
     def __init__(self, scorer: GroupScorer) -> None:
         self.scorer = scorer
         S = scorer.S.copy()
         np.fill_diagonal(S, np.nan)
-        self.max_in = np.nanmax(S, axis=0)  # best v_t can be: the best other source
         self.min_in = np.nanmin(S, axis=0)
         # top_mean[s, t]: mean of the s-1 largest S[u, t], u != t: no group of size s gives t more
         ranked = -np.sort(-np.where(np.isnan(S), -np.inf, S), axis=0)[:-1]  # (n-1, n), descending per target
+        self.offset = np.zeros((scorer.n + 1, scorer.n)) if scorer.offset is None else scorer.offset
         self.top_mean = np.full((scorer.n + 1, scorer.n), -np.inf)
-        self.top_mean[2:] = np.cumsum(ranked, axis=0) / np.arange(1, scorer.n)[:, None]
+        self.top_mean[2:] = np.cumsum(ranked, axis=0) / np.arange(1, scorer.n)[:, None] + self.offset[2:]
+        # measured groups are priced by listing them; the MIPs exclude them (their prediction does not count)
+        self.measured = [g for g in scorer.measured if len(g) >= scorer.min_size]
 
     def _size(self, s: int, pi: np.ndarray, time_limit: float) -> tuple[float, Group | None, float]:
         scorer, n = self.scorer, self.scorer.n
         if s == 1:
-            diag = np.diag(scorer.S) - pi
-            t = int(np.argmax(diag))
-            return max(0.0, float(diag[t])), frozenset([t]), max(0.0, float(diag[t]))
+            singles = np.array([scorer.values(frozenset([t]))[t] for t in range(n)]) - pi
+            t = int(np.argmax(singles))
+            return max(0.0, float(singles[t])), frozenset([t]), max(0.0, float(singles[t]))
         upper = self.top_mean[s] - pi
         solver = pywraplp.Solver.CreateSolver("HIGHS")
         solver.SuppressOutput()
         solver.SetSolverSpecificParametersAsString("output_flag=false")
         x = [solver.BoolVar("") for _ in range(n)]
         solver.Add(sum(x) == s)
+        for group in self.measured:
+            if len(group) == s:  # no-good cut: this group's value is its measurement, priced elsewhere
+                solver.Add(sum(x[u] for u in group) <= s - 1)
         q = []
         for t in range(n):
             if upper[t] <= 0:
@@ -135,9 +140,10 @@ class _MipPricing:
             qt = solver.NumVar(0.0, float(upper[t]), "")
             solver.Add(zt <= x[t])
             solver.Add(qt <= float(upper[t]) * zt)
-            big = (s - 1) * max(self.max_in[t], 0.0) + s * max(-self.min_in[t], 0.0) + (s - 1) * abs(pi[t]) + 1.0
+            shift = float(self.offset[s, t] - pi[t])
+            big = (s - 1) * max(float(upper[t]), 0.0) + s * max(-self.min_in[t], 0.0) + (s - 1) * abs(shift) + 1.0
             inflow = sum(float(scorer.S[u, t]) * x[u] for u in range(n) if u != t)
-            solver.Add((s - 1) * qt <= inflow - (s - 1) * float(pi[t]) + big * (1 - zt))
+            solver.Add((s - 1) * qt <= inflow + (s - 1) * shift + big * (1 - zt))
             q.append(qt)
         if not q:
             return 0.0, None, 0.0
@@ -155,15 +161,16 @@ class _MipPricing:
 
     def price(self, pi: np.ndarray, deadline: float) -> tuple[list[tuple[float, Group]], float]:
         scorer = self.scorer
-        found: list[tuple[float, Group]] = []
-        best_bound = 0.0
+        found = [(float(_profit(scorer.values(g), pi)), g) for g in self.measured]
+        best_found = max([0.0] + [p for p, _ in found])
+        best_bound = best_found
         sizes = list(range(scorer.min_size, scorer.n + 1))
-        best_found = 0.0
         for s in sizes:
             # P(G) for |G| = s is at most the s largest per-task caps max(0, top_mean[s, t] - pi_t)
             quick = float(np.sort(np.maximum(self.top_mean[min(max(s, 2), scorer.n)] - pi, 0.0))[::-1][:s].sum())
             if s == 1:
-                quick = max(0.0, float((np.diag(scorer.S) - pi).max()))
+                singles = np.array([scorer.values(frozenset([t]))[t] for t in range(scorer.n)])
+                quick = max(0.0, float((singles - pi).max()))
             if quick <= best_found + _EPS:
                 best_bound = max(best_bound, quick)
                 continue
@@ -204,7 +211,6 @@ def column_generation(
     max_iterations: int = 500,
 ) -> ColumnGenerationResult:
     """Column generation from the groups ``start`` (a valid selection); see the module docstring."""
-    from taskgroup.problem import Problem
     from taskgroup.solvers import solve
 
     started = time.perf_counter()
@@ -248,12 +254,10 @@ def column_generation(
             break
     def integer_master() -> tuple[list[Group], float, bool]:
         groups = list(columns)
-        values = np.array([scorer.values(g) for g in groups])
-        losses = np.where(np.isfinite(values), -values, np.nan)
-        problem = Problem([str(i) for i in range(n)], [str(i) for i in range(len(groups))], np.ones(len(groups)), losses)
+        problem = scorer.listed_problem(groups)
         remaining = max(1.0, deadline - time.perf_counter())
         plan = solve(problem, budget=k, method="ilp", time_limit=remaining)
-        chosen = [groups[int(name)] for name in plan.networks]
+        chosen = [groups[problem.network_index(name)] for name in plan.networks]
         return chosen, scorer.value(chosen), plan.optimal
 
     chosen, value, master_optimal = integer_master()

@@ -15,7 +15,9 @@ name               exact  what it does
 =================  =====  ==========================================================================
 
 (*) within its time limit; otherwise the plan carries the proven bound and its gap. Every plan reports a
-valid bound: heuristics the trivial one (each task with its best partner), ``colgen`` its Lagrangian bound.
+valid bound, the smallest of: each task with its best partner; the group-size bound
+(:meth:`GroupScorer.size_bound`: a group of ``s`` tasks serves at most ``s`` of them); and for ``colgen`` its
+Lagrangian bound from the LP duals.
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.clustering import modularity_groups
 from taskgroup.estimate.colgen import column_generation
 from taskgroup.estimate.cover import Group, GroupScorer
-from taskgroup.estimate.grouping import SINGLETON_MODES, group_problem
+from taskgroup.estimate.grouping import SINGLETON_MODES
 from taskgroup.estimate.heuristics import beam_merge, greedy_merge, local_search
 from taskgroup.estimate.matrix import AffinityLike, as_affinity
 from taskgroup.plan import Plan
 
 __all__ = [
     "group",
+    "select_groups",
     "GroupingResult",
     "GroupingMethod",
     "GROUPING_METHODS",
@@ -142,33 +145,84 @@ def group(
     frame = as_affinity(matrix, orient=orient)
     if singletons not in SINGLETON_MODES:
         raise InvalidArgument(f"singletons={singletons!r} is not accepted; use one of {list(SINGLETON_MODES)}.")
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise InvalidArgument(f"k={k!r} is not accepted; give the number of networks as an integer >= 1.")
     if singletons == "exclude" and len(frame) < 2:
         raise InvalidArgument("singletons='exclude' needs at least 2 tasks to form a group.")
+    hib = _higher_is_better(matrix, higher_is_better)
+    S = frame.to_numpy() if hib else -frame.to_numpy()
+    scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index))
+    return select_groups(scorer, k, method, higher_is_better=hib, time_limit=time_limit, seed=seed, **options)
+
+
+def select_groups(
+    predictor: GroupScorer,
+    k: int,
+    method: str = "auto",
+    *,
+    higher_is_better: bool = False,
+    time_limit: float | None = None,
+    seed: int = 0,
+    **options: Any,
+) -> Plan:
+    """At most ``k`` groups chosen over *every* group of the tasks, valued by a predictor; no list of ``2^n``.
+
+    The candidates are implicit: each group's per-task values come from ``predictor`` (a
+    :class:`~taskgroup.estimate.cover.GroupScorer`: TAG/CS affinity, HOA from pairs via
+    :func:`~taskgroup.estimate.hoa.hoa_predictor`, or a model fitted on measured groups via
+    :func:`~taskgroup.estimate.fitted.fit_group_predictor`), and measured groups override predictions.
+    ``colgen`` prices new groups by asking the predictor for the best group under the LP duals and
+    reports a valid (Lagrangian) bound and its gap.
+
+    Parameters
+    ----------
+    predictor : GroupScorer
+        Values in the higher-is-better sense (negated, weighted losses for loss predictors).
+    k : int
+        Number of networks (groups), >= 1.
+    method : str
+        ``"auto"`` (``enumerate`` up to 16 tasks, else ``colgen``) or a name in :data:`GROUPING_METHODS`.
+    higher_is_better : bool
+        Sense of the returned plan: False (default) reports losses (``-value / weight``), True scores.
+    time_limit : float, optional
+        Seconds (default 60 for the iterative methods).
+    seed : int
+        For the randomised methods.
+    **options
+        Method options (``width`` for beam).
+
+    Returns
+    -------
+    Plan
+        Networks named ``"a+b"``; ``plan.bound`` the proven bound in loss sense, ``plan.optimal`` when proven.
+        Entries of measured groups are not flagged as predicted.
+
+    Raises
+    ------
+    InvalidArgument
+        For an unknown method, ``k`` < 1, or a bad time limit.
+    """
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise InvalidArgument(f"k={k!r} is not accepted; give the number of networks as an integer >= 1.")
     if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
         raise InvalidArgument(f"time_limit must be a number of seconds > 0 or None; got {time_limit!r}.")
-    hib = _higher_is_better(matrix, higher_is_better)
     name = method
     if method == "auto":
-        name = "enumerate" if len(frame) <= ENUMERATE_MAX_TASKS else "colgen"
+        name = "enumerate" if predictor.n <= ENUMERATE_MAX_TASKS else "colgen"
     if name not in GROUPING_METHODS:
         raise InvalidArgument(f"Unknown grouping method {method!r}; accepted: {sorted(['auto', *GROUPING_METHODS])}.")
     spec = GROUPING_METHODS[name]
-    S = frame.to_numpy() if hib else -frame.to_numpy()
-    scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index))
     started = time.perf_counter()
     result = spec.function(
-        scorer, int(k), time_limit=DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit), seed=seed, **options
+        predictor, int(k), time_limit=DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit), seed=seed,
+        **options,
     )
     elapsed = time.perf_counter() - started
-    value = scorer.value(result.groups)
-    upper = min(result.upper_bound, scorer.trivial_bound())
+    value = predictor.value(result.groups)
+    upper = min(result.upper_bound, predictor.trivial_bound(), predictor.size_bound(int(k)))
     optimal = result.optimal or upper - value <= PROOF_TOLERANCE * max(1.0, abs(value))
-    return scorer.plan(
+    return predictor.plan(
         result.groups,
         k=int(k),
-        higher_is_better=hib,
+        higher_is_better=higher_is_better,
         solver=name,
         upper_bound=upper,
         optimal=optimal,
@@ -195,17 +249,11 @@ def _enumerate(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> 
             f"method='enumerate' lists every group and takes up to {ENUMERATE_MAX_TASKS} tasks; this matrix has "
             f"{scorer.n}. Use method='colgen' or a heuristic."
         )
-    names = [str(i) for i in range(scorer.n)]
-    import pandas as pd
-
-    problem = group_problem(
-        pd.DataFrame(scorer.S, index=names, columns=names),
-        singletons="diagonal" if scorer.singletons else "exclude",
-        higher_is_better=True,
-    )
+    groups = scorer.all_groups()
+    problem = scorer.listed_problem(groups)
     plan = solve(problem, budget=k, method="ilp", time_limit=time_limit)
-    groups = [frozenset(int(t) for t in problem.network_tasks(n)) for n in plan.networks]
-    return GroupingResult(groups, -plan.bound if math.isfinite(plan.bound) else math.inf, plan.optimal, plan.nodes)
+    chosen = [groups[problem.network_index(n)] for n in plan.networks]
+    return GroupingResult(chosen, -plan.bound if math.isfinite(plan.bound) else math.inf, plan.optimal, plan.nodes)
 
 
 def _greedy(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:

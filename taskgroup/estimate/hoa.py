@@ -8,15 +8,16 @@ prediction (0.1 + 0.5) / 2 = 0.30 in {a, b, c}.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import combinations
 
 import numpy as np
 
 from taskgroup.errors import InstanceTooLarge, InvalidArgument, InvalidProblem
+from taskgroup.estimate.cover import GroupScorer
 from taskgroup.problem import Problem
 
-__all__ = ["hoa", "pair_networks", "MAX_HOA_TASKS"]
+__all__ = ["hoa", "hoa_predictor", "pair_networks", "MAX_HOA_TASKS"]
 
 # 2^20 predicted networks is about the most a Problem (dense n_networks x n_tasks arrays) should hold.
 MAX_HOA_TASKS = 20
@@ -50,8 +51,9 @@ def hoa(
     *,
     max_size: int | None = None,
     cost: float | Sequence[float] | None = None,
+    groups: Iterable[Sequence[str]] | None = None,
 ) -> Problem:
-    """The problem with every group of 3+ tasks predicted from the pair networks.
+    """The problem with every group of 3+ tasks (or just ``groups``) predicted from the pair networks.
 
     Parameters
     ----------
@@ -64,12 +66,16 @@ def hoa(
     cost : float or sequence, optional
         Cost (per resource) of a predicted network that ``problem`` does not already name. Default: the cost
         shared by all pair networks (an error if they differ).
+    groups : iterable of task-name sequences, optional
+        Predict only these groups (each of 3+ distinct tasks), at any number of tasks; only the pairs inside
+        them must be measured. ``max_size`` does not apply. For choosing among *all* groups at many tasks
+        without listing them, use :func:`hoa_predictor` with :func:`tg.estimate.select_groups`.
 
     Returns
     -------
     Problem
-        The single-task and pair networks as measured, plus one network per group of 3..max_size tasks whose
-        losses are flagged as predicted. New networks are named ``"a+b+c"``.
+        The single-task and pair networks as measured, plus one network per group of 3..max_size tasks (or
+        per group in ``groups``) whose losses are flagged as predicted. New networks are named ``"a+b+c"``.
 
     Raises
     ------
@@ -77,9 +83,10 @@ def hoa(
         If a pair network is missing (naming the pair), two networks serve one pair, or pair costs differ and
         no ``cost`` is given.
     InvalidArgument
-        For a bad ``max_size`` or ``cost``.
+        For a bad ``max_size`` or ``cost``, or a group in ``groups`` with an unknown or repeated task or fewer
+        than 3 tasks.
     InstanceTooLarge
-        With more than :data:`MAX_HOA_TASKS` tasks and no ``max_size``.
+        With more than :data:`MAX_HOA_TASKS` tasks and neither ``max_size`` nor ``groups``.
 
     Examples
     --------
@@ -92,18 +99,27 @@ def hoa(
         raise InvalidArgument(f"hoa expects a taskgroup Problem; got {type(problem).__name__}.")
     tasks = problem.tasks
     n = len(tasks)
-    if max_size is None:
-        if n > MAX_HOA_TASKS:
-            raise InstanceTooLarge(f"HOA over all groups of {n} tasks lists {2**n} networks; pass max_size.")
-        max_size = n
-    if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 2:
-        raise InvalidArgument(f"max_size={max_size!r} is not accepted; give an integer >= 2.")
     pairs = pair_networks(problem)
-    for a, b in combinations(tasks, 2):
-        if frozenset((a, b)) not in pairs and max_size >= 3:
+    if groups is not None:
+        combos = [_group_indices(tasks, g) for g in groups]
+        needed = {frozenset(p) for combo in combos for p in combinations(combo, 2)}
+    else:
+        if max_size is None:
+            if n > MAX_HOA_TASKS:
+                raise InstanceTooLarge(
+                    f"HOA over all groups of {n} tasks lists {2**n} networks; pass max_size or groups=[...], or "
+                    "use hoa_predictor with tg.estimate.select_groups."
+                )
+            max_size = n
+        if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 2:
+            raise InvalidArgument(f"max_size={max_size!r} is not accepted; give an integer >= 2.")
+        combos = [c for size in range(3, min(max_size, n) + 1) for c in combinations(range(n), size)]
+        needed = {frozenset(p) for p in combinations(range(n), 2)} if max_size >= 3 else set()
+    for a, b in sorted(tuple(sorted(p)) for p in needed):
+        if frozenset((tasks[a], tasks[b])) not in pairs:
             have = sorted(sorted(p) for p in pairs)
             raise InvalidProblem(
-                f"HOA needs a network trained on the pair [{a!r}, {b!r}], and the problem has none "
+                f"HOA needs a network trained on the pair [{tasks[a]!r}, {tasks[b]!r}], and the problem has none "
                 f"(pairs present: {have if have else 'none'})."
             )
     new_cost = _default_cost(problem, pairs, cost)
@@ -116,21 +132,20 @@ def hoa(
     predicted = [problem.predicted[j] for j in keep]
     existing = {frozenset(problem.network_tasks(name)): j for j, name in enumerate(problem.networks)}
     pair_loss = {key: problem.losses[j] for key, j in pairs.items()}
-    for size in range(3, min(max_size, n) + 1):
-        for combo in combinations(range(n), size):
-            row = np.full(n, np.nan)
-            for t in combo:
-                row[t] = np.mean([pair_loss[frozenset((tasks[t], tasks[u]))][t] for u in combo if u != t])
-            members = frozenset(tasks[t] for t in combo)
-            if members in existing:
-                j = existing[members]
-                names.append(problem.networks[j])
-                costs.append(problem.costs[j])
-            else:
-                names.append("+".join(tasks[t] for t in combo))
-                costs.append(new_cost)
-            losses.append(row)
-            predicted.append(~np.isnan(row))
+    for combo in dict.fromkeys(combos):
+        row = np.full(n, np.nan)
+        for t in combo:
+            row[t] = np.mean([pair_loss[frozenset((tasks[t], tasks[u]))][t] for u in combo if u != t])
+        members = frozenset(tasks[t] for t in combo)
+        if members in existing:
+            j = existing[members]
+            names.append(problem.networks[j])
+            costs.append(problem.costs[j])
+        else:
+            names.append("+".join(tasks[t] for t in combo))
+            costs.append(new_cost)
+        losses.append(row)
+        predicted.append(~np.isnan(row))
     return Problem(
         tasks,
         names,
@@ -141,6 +156,78 @@ def hoa(
         higher_is_better=problem.higher_is_better,
         predicted=np.array(predicted),
     )
+
+
+def _group_indices(tasks: Sequence[str], group: Sequence[str]) -> tuple[int, ...]:
+    """Task indices of one requested group, in task order; validates it."""
+    if isinstance(group, str):
+        raise InvalidArgument(f"groups must hold sequences of task names; got the string {group!r} (write ['a', 'b', 'c']).")
+    members = list(group)
+    unknown = [t for t in members if t not in tasks]
+    if unknown or len(set(members)) != len(members) or len(members) < 3:
+        raise InvalidArgument(
+            f"Group {members!r} is not accepted: give 3 or more distinct tasks among {list(tasks)}"
+            + (f" (unknown: {unknown})." if unknown else ".")
+        )
+    return tuple(sorted(tasks.index(t) for t in members))
+
+
+def hoa_predictor(problem: Problem) -> GroupScorer:
+    """HOA as a predictor of *every* group, for :func:`tg.estimate.select_groups` at any number of tasks.
+
+    Task t's predicted loss in a group of 3+ tasks is the mean of its pair losses with the other members
+    (:func:`hoa`); pairs, single-task networks and any measured larger groups keep their measured losses
+    (measurements override predictions). Groups are counted as networks: a selection of ``k`` groups costs
+    ``k`` networks of the pairs' size.
+
+    Parameters
+    ----------
+    problem : Problem
+        One network per pair of tasks; optionally single-task networks (then one-task groups are candidates)
+        and larger measured groups. Every network must cost the same as the pairs.
+
+    Returns
+    -------
+    GroupScorer
+        Values ``-w_t * loss`` (higher is better); ``select_groups(..., higher_is_better=False)`` reports losses.
+
+    Raises
+    ------
+    InvalidProblem
+        A missing pair, two networks on one pair or one task set, or a network whose cost differs from the
+        pairs' (e.g. a half-size variant; drop it with ``problem.without_networks``).
+    """
+    if not isinstance(problem, Problem):
+        raise InvalidArgument(f"hoa_predictor expects a taskgroup Problem; got {type(problem).__name__}.")
+    tasks, n = problem.tasks, problem.n_tasks
+    pairs = pair_networks(problem)
+    missing = [(a, b) for a, b in combinations(tasks, 2) if frozenset((a, b)) not in pairs]
+    if missing:
+        raise InvalidProblem(f"HOA needs a network on every pair of tasks; missing pairs: {missing[:10]}"
+                             + (f" and {len(missing) - 10} more." if len(missing) > 10 else "."))
+    pair_cost = _default_cost(problem, pairs, None)
+    other = [problem.networks[j] for j in range(problem.n_networks) if not np.allclose(problem.costs[j], pair_cost)]
+    if other:
+        raise InvalidProblem(
+            f"Networks {other} cost other than the pair networks ({pair_cost.tolist()}); the implicit selection "
+            "counts networks of one size. Drop them with problem.without_networks."
+        )
+    w = problem.weights
+    S = np.zeros((n, n))
+    measured: dict[frozenset[int], np.ndarray] = {}
+    for j in range(problem.n_networks):
+        members = frozenset(int(t) for t in np.flatnonzero(problem.serves[j]))
+        row = np.where(problem.serves[j], -w * problem.losses[j], -np.inf)
+        if members in measured:
+            raise InvalidProblem(f"Two networks serve the task set {sorted(tasks[t] for t in members)}; keep one.")
+        measured[members] = row
+        if len(members) == 2:
+            a, b = sorted(members)
+            S[b, a], S[a, b] = row[a], row[b]  # S[source, target]: target's value in the pair
+    singles = [t for t in range(n) if frozenset([t]) in measured]
+    for t in singles:
+        S[t, t] = measured[frozenset([t])][t]
+    return GroupScorer(S, len(singles) == n, tuple(tasks), measured=measured, weights=np.asarray(w, dtype=float))
 
 
 def _default_cost(problem: Problem, pairs: dict[frozenset[str], int], cost: float | Sequence[float] | None) -> np.ndarray:
