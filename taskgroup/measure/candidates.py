@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.measure.models import VARIANTS
+from taskgroup.engine.families import VARIANTS
 
 __all__ = ["Candidate", "make_candidates", "parse_candidate"]
 
