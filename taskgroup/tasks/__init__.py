@@ -22,10 +22,10 @@ from taskgroup.tasks.metrics import (
     roc_auc,
     task_metrics,
 )
-from taskgroup.tasks.suite import SPLITS, TASK_KINDS, Split, TaskSpec, TaskSuite
+from taskgroup.tasks.suite import PREPROCESSING_KINDS, SPLITS, TASK_KINDS, Split, TaskSpec, TaskSuite, apply_preprocessing
 
 __all__ = [
-    "TaskSpec", "Split", "TaskSuite", "SPLITS", "TASK_KINDS",
+    "TaskSpec", "Split", "TaskSuite", "SPLITS", "TASK_KINDS", "PREPROCESSING_KINDS", "apply_preprocessing",
     "task_loss", "soft_loss", "distillation_loss", "output_to_soft",
     "accuracy", "roc_auc", "rmse", "r2_score", "task_metrics", "primary_metric", "PRIMARY_METRIC",
     "HIGHER_IS_BETTER", "delta_m",
