@@ -333,14 +333,16 @@ def _with_profiled_costs(problem: Problem, settings: RunSettings, suite: Any, ou
 
     store = ResultStore(out / "results.db")
     fp, config = suite.fingerprint(), _train_config(settings)
-    missing = [parse_candidate(name, suite.task_names) for name in problem.networks
-               if name not in store.costed(fp, config.hash())]
+    # networks are matched by what they are (task set and variant), not by how the problem spells their names
+    wanted = {name: parse_candidate(name, suite.task_names) for name in problem.networks}
+    costed = store.costed(fp, config.hash())
+    missing = sorted({c for c in wanted.values() if c.name not in costed})
     if missing:
         store.add_costs(fp, config.hash(), profile_candidates(suite, missing, config))
     costs = normalise_costs(store.costs(fp, config.hash())).set_index("network")
-    return Problem(problem.tasks, problem.networks, costs.loc[list(problem.networks), list(problem.cost_names)].to_numpy(),
-                   problem.losses, problem.weights, problem.cost_names, higher_is_better=problem.higher_is_better,
-                   predicted=problem.predicted)
+    rows = costs.loc[[wanted[name].name for name in problem.networks], list(problem.cost_names)]
+    return Problem(problem.tasks, problem.networks, rows.to_numpy(), problem.losses, problem.weights,
+                   problem.cost_names, higher_is_better=problem.higher_is_better, predicted=problem.predicted)
 
 
 def _esa_train_chosen(
