@@ -15,7 +15,8 @@ from taskgroup.errors import InvalidArgument
 from taskgroup.tasks import TaskSuite, evaluate_outputs
 
 
-def FitConfig(**kwargs):  # noqa: N802 - these tests train on the whole schedule unless they ask for patience
+def schedule(**kwargs):
+    """These tests train on the whole schedule unless they ask for patience."""
     return TrainConfig(**{"batch_size": 64, "patience": None, **kwargs})
 
 
@@ -48,7 +49,7 @@ def suite():
 @pytest.mark.parametrize("arch", ["mlp", "mmoe"])
 def test_fit_learns_every_task(suite, arch):
     net = build_network(arch, suite)
-    result = fit(net, suite.train, suite.tasks, FitConfig(epochs=25, lr=3e-3), val=suite.val, seed=0)
+    result = fit(net, suite.train, suite.tasks, schedule(epochs=25, lr=3e-3), val=suite.val, seed=0)
     metrics = evaluate_outputs(predict(net, suite.test.x), suite.test, suite.tasks)
     assert metrics["r"]["r2"] > 0.8
     assert metrics["b"]["accuracy"] > 0.8
@@ -59,7 +60,7 @@ def test_fit_learns_every_task(suite, arch):
 
 def test_best_epoch_weights_are_restored(suite):
     net = build_network("mlp", suite)
-    result = fit(net, suite.train, suite.tasks, FitConfig(epochs=6, lr=3e-3), val=suite.val, seed=0)
+    result = fit(net, suite.train, suite.tasks, schedule(epochs=6, lr=3e-3), val=suite.val, seed=0)
     val_loss = sum(s["loss"] for s in score(predict(net, suite.val.x), suite.val, suite.tasks).values())
     assert val_loss == pytest.approx(min(result.val_loss), rel=1e-5)
 
@@ -68,7 +69,7 @@ def test_same_seed_same_network(suite):
     nets = []
     for _ in range(2):
         net = build_network("mmoe", suite, seed=4, dropout=0.1)
-        fit(net, suite.train, suite.tasks, FitConfig(epochs=3), val=suite.val, seed=7)
+        fit(net, suite.train, suite.tasks, schedule(epochs=3), val=suite.val, seed=7)
         nets.append(net)
     assert all(torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values()))
 
@@ -78,7 +79,7 @@ def test_missing_labels_are_masked_per_example():
     s = tiny_suite(missing={"m": slice(150, None), "b": slice(0, 150)})
     assert not s.train.mask.all()
     net = build_network("mlp", s)
-    result = fit(net, s.train, s.tasks, FitConfig(epochs=30, lr=3e-3), val=s.val, seed=0)
+    result = fit(net, s.train, s.tasks, schedule(epochs=30, lr=3e-3), val=s.val, seed=0)
     assert all(np.isfinite(result.val_loss))
     metrics = evaluate_outputs(predict(net, s.test.x), s.test, s.tasks)
     assert metrics["b"]["accuracy"] > 0.75 and metrics["m"]["accuracy"] > 0.5
@@ -88,7 +89,7 @@ def test_tasks_with_their_own_data_use_per_task_batches():
     # disjoint labelled rows per task (MT-DNN's setting): auto picks Algorithm 1
     s = tiny_suite(missing={"r": slice(100, None), "b": list(range(0, 100)) + list(range(200, 300)), "m": slice(0, 200)})
     net = build_network("mlp", s)
-    result = fit(net, s.train, s.tasks, FitConfig(epochs=20, lr=3e-3), val=s.val, seed=0)
+    result = fit(net, s.train, s.tasks, schedule(epochs=20, lr=3e-3), val=s.val, seed=0)
     assert result.batching == "per_task"
     metrics = evaluate_outputs(predict(net, s.test.x), s.test, s.tasks)
     assert metrics["r"]["r2"] > 0.5 and metrics["b"]["accuracy"] > 0.7
@@ -96,7 +97,7 @@ def test_tasks_with_their_own_data_use_per_task_batches():
 
 def test_uncertainty_weighting_learns_weights(suite):
     net = build_network("mlp", suite)
-    result = fit(net, suite.train, suite.tasks, FitConfig(epochs=5, weighting="uncertainty"), seed=0)
+    result = fit(net, suite.train, suite.tasks, schedule(epochs=5, weighting="uncertainty"), seed=0)
     assert set(result.weights) == {"r", "b", "m"} and len(set(result.weights.values())) == 3
 
 
@@ -105,7 +106,7 @@ def test_soft_targets_pull_the_student_towards_them(suite):
     sub = suite.subset(["b"])
     soft = {"b": np.full(len(sub.train), 0.8, dtype=np.float32)}
     net = build_network("mlp", sub)
-    fit(net, sub.train, sub.tasks, FitConfig(epochs=30, lr=3e-3, soft_weight=1.0), soft_targets=soft, seed=0)
+    fit(net, sub.train, sub.tasks, schedule(epochs=30, lr=3e-3, soft_weight=1.0), soft_targets=soft, seed=0)
     p = torch.sigmoid(torch.as_tensor(predict(net, sub.test.x)["b"])).mean()
     assert float(p) == pytest.approx(0.8, abs=0.05)
 
@@ -113,11 +114,11 @@ def test_soft_targets_pull_the_student_towards_them(suite):
 def test_fit_input_errors(suite):
     net = build_network("mlp", suite)
     with pytest.raises(InvalidArgument, match="label columns but 2 tasks"):
-        fit(net, suite.train, suite.tasks[:2], FitConfig(epochs=1))
+        fit(net, suite.train, suite.tasks[:2], schedule(epochs=1))
     with pytest.raises(InvalidArgument, match="Soft targets given for task 'zz'"):
-        fit(net, suite.train, suite.tasks, FitConfig(epochs=1), soft_targets={"zz": np.zeros(len(suite.train))})
+        fit(net, suite.train, suite.tasks, schedule(epochs=1), soft_targets={"zz": np.zeros(len(suite.train))})
     with pytest.raises(InvalidArgument, match="have 3 rows"):
-        fit(net, suite.train, suite.tasks, FitConfig(epochs=1), soft_targets={"b": np.zeros(3)})
+        fit(net, suite.train, suite.tasks, schedule(epochs=1), soft_targets={"b": np.zeros(3)})
 
 
 @pytest.mark.parametrize(
@@ -141,7 +142,7 @@ def test_config_errors(kwargs, match):
 
 def test_patience_stops_early_and_keeps_the_best_epoch(suite):
     net = build_network("mlp", suite)
-    result = fit(net, suite.train, suite.tasks, FitConfig(epochs=300, lr=1e-2, patience=3), val=suite.val, seed=0)
+    result = fit(net, suite.train, suite.tasks, schedule(epochs=300, lr=1e-2, patience=3), val=suite.val, seed=0)
     assert len(result.val_loss) < 300
     assert len(result.val_loss) == result.best_epoch + 1 + 3  # stopped 3 epochs after the best one
 
@@ -151,7 +152,7 @@ def test_fit_leaves_the_global_random_state_alone(suite):
     expected = torch.rand(3)
     torch.manual_seed(123)
     net = build_network("mlp", suite, dropout=0.2)
-    fit(net, suite.train, suite.tasks, FitConfig(epochs=2), val=suite.val, seed=0)
+    fit(net, suite.train, suite.tasks, schedule(epochs=2), val=suite.val, seed=0)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -170,7 +171,7 @@ class CountSteps(Hook):
 
 def test_hooks_see_every_step_and_epoch(suite):
     hook = CountSteps()
-    result = fit(build_network("mlp", suite), suite.train, suite.tasks, FitConfig(epochs=2), val=suite.val, hooks=[hook])
+    result = fit(build_network("mlp", suite), suite.train, suite.tasks, schedule(epochs=2), val=suite.val, hooks=[hook])
     assert hook.steps == 2 * int(np.ceil(len(suite.train) / 64))
     assert [e for e, _ in hook.epochs] == [0, 1] and [v for _, v in hook.epochs] == result.val_loss
     assert hook.tasks_seen == {"r", "b", "m"}

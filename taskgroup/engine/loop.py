@@ -140,17 +140,22 @@ def _step_losses(
 
 @torch.no_grad()
 def predict(model: nn.Module, x: Any, *, batch_size: int = 4096, device: str = "cpu") -> dict[str, np.ndarray]:
-    """Raw outputs of every head in eval mode (dropout off), as numpy arrays; ``x`` is a tensor, array or Split."""
+    """Raw outputs of every head in eval mode (dropout off), as numpy arrays.
+
+    ``x`` is a tensor, an array or a :class:`Split` (whose inputs may be a Dataset, read batch by batch).
+    """
     if isinstance(x, Split):
-        x = x.x
-    if not isinstance(x, torch.Tensor):
-        arr = np.asarray(x)
-        x = torch.as_tensor(arr if arr.dtype.kind in "iu" else arr.astype(np.float32))
+        data = x
+    else:
+        if not isinstance(x, torch.Tensor):
+            arr = np.asarray(x)
+            x = torch.as_tensor(arr if arr.dtype.kind in "iu" else arr.astype(np.float32))
+        data = Split(x, torch.zeros(len(x), 0), torch.zeros(len(x), 0, dtype=torch.bool))
     was_training = model.training
     model.eval()
     parts: dict[str, list[np.ndarray]] = {}
-    for i in range(0, max(1, x.shape[0]), batch_size):
-        for t, out in model(x[i : i + batch_size].to(device)).items():
+    for i in range(0, max(1, len(data)), batch_size):
+        for t, out in model(data.inputs(slice(i, i + batch_size)).to(device)).items():
             parts.setdefault(t, []).append(out.detach().cpu().numpy())
     model.train(was_training)
     return {t: np.concatenate(v) for t, v in parts.items()}
@@ -173,7 +178,7 @@ def score(outputs: Mapping[str, np.ndarray], data: Split, tasks: Sequence[TaskSp
 
 def _validation_loss(model: nn.Module, data: Split, tasks: Sequence[TaskSpec], config: TrainConfig) -> float:
     """Sum over tasks of the mean hard loss on the labelled rows (the early-stopping criterion)."""
-    scores = score(predict(model, data.x, device=config.device), data, tasks)
+    scores = score(predict(model, data, device=config.device), data, tasks)
     return float(sum(s["loss"] for s in scores.values()))
 
 

@@ -12,7 +12,7 @@ name), sees the batches of :func:`~taskgroup.engine.loop.batch_plan` and follows
 per network (:class:`~taskgroup.engine.stopping.EarlyStopping` over a vector).
 
 Only what the stack can reproduce exactly is stacked (:func:`can_stack`): the ``mlp`` family without dropout,
-equal loss weighting, joint batches, no soft targets. Anything else trains one network at a time.
+equal loss weighting, joint batches, no soft targets, inputs held in memory. Anything else trains one network at a time.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ __all__ = ["StackedNets", "can_stack", "train_stack"]
 
 def can_stack(suite: TaskSuite, networks: Sequence[Sequence[str]], config: TrainConfig) -> bool:
     """Whether :func:`train_stack` gives these networks the results of one-at-a-time training."""
+    if not all(split.in_memory for split in suite.splits.values()):
+        return False  # the stack evaluates whole splits at once
     factory = config.factory()
     if not (isinstance(factory, BuiltinFactory) and factory.family == "mlp" and not factory.options.get("dropout")):
         return False
@@ -151,7 +153,8 @@ def train_stack(
     device = torch.device(config.device)
     net = StackedNets(suite, n, config, variant, seed)
     active = torch.tensor([[t.name in tasks for t in suite.tasks] for tasks in networks], device=device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # foreach: one kernel per update op over all stacked tensors (the same elementwise arithmetic as fit's Adam)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     stopper = EarlyStopping(n, config.patience)
     best = net.snapshot()
     alive = torch.ones(n, dtype=torch.bool)

@@ -59,7 +59,7 @@ def train_candidate(suite: TaskSuite, candidate: Candidate, config: TrainConfig,
     fitted = fit(model, sub.train, sub.tasks, config, val=sub.val, seed=seed)
     scores = {}
     if fitted.status == "ok":
-        scores = {key: score(predict(model, sub.split(key).x, device=config.device), sub.split(key), sub.tasks)
+        scores = {key: score(predict(model, sub.split(key), device=config.device), sub.split(key), sub.tasks)
                   for key in ("val", "test")}
     return _result(candidate, seed, fitted, scores)
 

@@ -146,29 +146,44 @@ def apply_preprocessing(record: Mapping[str, Any], raw: Any) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Split:
-    """One split of a suite: inputs, targets and label masks as tensors.
+    """One split of a suite: inputs, targets and label masks.
 
     Attributes
     ----------
-    x : Tensor, shape (n, ...)
+    x : Tensor of shape (n, ...), or a ``torch.utils.data.Dataset``
         Model inputs, one row per example, any trailing shape: a float feature table (n, n_features)
-        standardised with the train split's statistics, images (n, C, H, W), integer token ids (n, L).
+        standardised with the train split's statistics, images (n, C, H, W), integer token ids (n, L). For data
+        that does not fit in memory, a map-style ``Dataset`` whose item ``i`` is example ``i``'s input tensor:
+        batches are then read from it one at a time (:meth:`inputs`).
     y : Tensor, float32, shape (n, n_tasks)
         Targets, one column per task in ``suite.tasks`` order (class indices for classification tasks).
     mask : Tensor, bool, shape (n, n_tasks)
         True where the row has a label for the task.
     """
 
-    x: torch.Tensor
+    x: Any
     y: torch.Tensor
     mask: torch.Tensor
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return int(self.x.shape[0]) if self.in_memory else len(self.x)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the inputs are one tensor (rather than a Dataset read per batch)."""
+        return isinstance(self.x, torch.Tensor)
 
     def inputs(self, rows: Any) -> torch.Tensor:
-        """The inputs of ``rows`` (an index tensor or slice) as one batch tensor."""
-        return self.x[rows]
+        """The inputs of ``rows`` (an index tensor, array or slice) as one batch tensor."""
+        if self.in_memory:
+            return self.x[rows]
+        index = range(len(self))[rows] if isinstance(rows, slice) else [int(i) for i in rows]
+        return torch.stack([torch.as_tensor(self.x[i]) for i in index])
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        """Shape of one example's input."""
+        return tuple(int(d) for d in self.inputs(slice(0, 1)).shape[1:])
 
     def select_tasks(self, columns: Sequence[int]) -> Split:
         index = torch.as_tensor(list(columns), dtype=torch.long)
@@ -215,14 +230,17 @@ class TaskSuite:
             raise InvalidSuite(f"Suite {self.name!r} repeats task names: {names}.")
         if set(self.splits) != set(SPLITS):
             raise InvalidSuite(f"Suite {self.name!r} must have splits {list(SPLITS)}; got {sorted(self.splits)}.")
-        shapes = {tuple(s.x.shape[1:]) for s in self.splits.values()}
+        for split_name, split in self.splits.items():
+            if len(split) == 0:
+                raise InvalidSuite(f"Split {split_name!r} of suite {self.name!r} is empty; every split needs rows.")
+        shapes = {s.example_shape for s in self.splits.values()}
         if len(shapes) != 1:
             raise InvalidSuite(f"Suite {self.name!r}: the splits' inputs differ in shape per example: {sorted(shapes)}.")
         for split_name, split in self.splits.items():
-            if self.feature_names and (split.x.ndim != 2 or split.x.shape[1] != len(self.feature_names)):
+            if self.feature_names and split.example_shape != (len(self.feature_names),):
                 raise InvalidSuite(
-                    f"Split {split_name!r} has {split.x.shape[1]} features but the suite names "
-                    f"{len(self.feature_names)}."
+                    f"Split {split_name!r} has inputs of shape {split.example_shape} but the suite names "
+                    f"{len(self.feature_names)} features."
                 )
             if split.y.shape != (len(split), len(names)) or split.mask.shape != split.y.shape:
                 raise InvalidSuite(
@@ -238,7 +256,7 @@ class TaskSuite:
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one example's input (``x.shape[1:]``)."""
-        return tuple(int(d) for d in self.train.x.shape[1:])
+        return self.train.example_shape
 
     @property
     def n_features(self) -> int:
@@ -247,7 +265,7 @@ class TaskSuite:
 
     def example_batch(self, size: int = 2) -> torch.Tensor:
         """The first ``size`` training inputs: what a model factory sees to size its layers."""
-        return self.train.x[:size]
+        return self.train.inputs(slice(0, size))
 
     @property
     def train(self) -> Split:
@@ -303,7 +321,9 @@ class TaskSuite:
         h.update(json.dumps(self.preprocessing, sort_keys=True).encode())
         for key in SPLITS:
             s = self.splits[key]
-            for tensor in (s.x, s.y, s.mask):
+            # a Dataset is read once, in chunks, so a suite too large for memory still gets an exact fingerprint
+            chunks = [s.x] if s.in_memory else (s.inputs(slice(i, i + 1024)) for i in range(0, len(s), 1024))
+            for tensor in (*chunks, s.y, s.mask):
                 h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 

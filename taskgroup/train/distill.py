@@ -106,7 +106,7 @@ def train_teacher_ensemble(
         if fitted.status != "ok":
             raise InvalidArgument(f"Teacher {k + 1} for task {task!r} failed to train: {fitted.reason}.")
         for name, split in one.splits.items():
-            outputs[name].append(predict(model, split.x, device=config.device)[task])
+            outputs[name].append(predict(model, split, device=config.device)[task])
         if progress:
             progress(f"teacher {k + 1}/{teacher.n_teachers} for {task} (dropout {dropout})")
     return EnsembleOutputs(

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict, profile_model
-from taskgroup.engine.profile import COST_UNITS
+from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.plan import Plan
 from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
@@ -333,7 +333,7 @@ def _network_unit(
     if fitted.status != "ok":
         raise MeasurementError(f"Training {group[:-1]} {name!r} failed: {fitted.reason}. Try a lower learning rate.")
     model.cpu()
-    metrics = evaluate_outputs(predict(model, sub.test.x), sub.test, sub.tasks)
+    metrics = evaluate_outputs(predict(model, sub.test), sub.test, sub.tasks)
     extra = {
         "name": name,
         "test_metrics": metrics,
@@ -386,7 +386,7 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
                 "trained_tasks": list(d.trained_tasks),
                 "serves": sorted(t for t, n in plan.assignment.items() if n == d.name),
                 "variant": network_variant(d.name),
-                **{key: profile[key] for key in ("flops", "params", "latency_ms", "memory_bytes")},
+                **{key: profile[key] for key in COST_KEYS},
                 "checkpoint": f"{group}/{path.name}",
                 "sha256": sha256_file(path),
                 "distilled_tasks": extra.get("distilled_tasks", []),
@@ -399,7 +399,7 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
         {
             "suite": {"name": suite.name, "fingerprint": suite.fingerprint()},
             "input_shape": list(suite.input_shape),
-            "input_dtype": str(suite.train.x.dtype).replace("torch.", ""),
+            "input_dtype": str(suite.example_batch().dtype).replace("torch.", ""),
             "feature_names": list(suite.feature_names),
             "preprocessing": suite.preprocessing,
             "tasks": [t.to_dict() for t in suite.tasks if t.name in plan.assignment],
