@@ -127,3 +127,27 @@ def test_profile_costs_and_normalisation(suite):
     norm = normalise_costs(costs).set_index("network")
     assert norm.loc["a0", "flops"] == pytest.approx(1.0) and norm.loc["a0@half", "snt"] == 0.5
     assert norm.loc["a0@half", "flops"] < 0.5 < 1.0 < norm.loc["a0+a1+b0", "flops"]
+
+
+def test_a_job_sets_its_threads_and_gives_the_callers_back(suite):
+    from taskgroup.measure.jobs import Job, run_job
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        job = Job(suite, (Candidate(("a0",)),), TrainConfig(hidden=(4,), epochs=1), 0, threads=1)
+        original = torch.optim.Adam
+
+        def spy(*args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return original(*args, **kwargs)
+
+        torch.optim.Adam = spy
+        try:
+            assert run_job(job)[0].status == "ok"
+        finally:
+            torch.optim.Adam = original
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)

@@ -34,6 +34,13 @@ class Job:
 
 def run_job(job: Job) -> list[NetworkResult]:
     """Run one job and return one result per candidate (failed networks included, not raised)."""
-    # Thread count is part of the job: a pool of k workers on k cores should not oversubscribe.
+    import torch
+
+    # Thread count is part of the job: a pool of k workers on k cores should not oversubscribe. In the driver's
+    # own process (serial executor) the caller's setting comes back afterwards.
+    previous = torch.get_num_threads()
     configure_threads(max(1, int(job.threads)))
-    return train_candidates(job.suite, job.candidates, job.config, job.seed, stack=job.vectorise)
+    try:
+        return train_candidates(job.suite, job.candidates, job.config, job.seed, stack=job.vectorise)
+    finally:
+        torch.set_num_threads(previous)
