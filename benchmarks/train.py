@@ -115,7 +115,7 @@ def _parameters(out: str) -> int:
     import json
 
     manifest = json.loads((Path(out) / "manifest.json").read_text())
-    return int(manifest["networks"][0]["parameters"])
+    return int(manifest["networks"][0]["params"])
 
 
 def distillation_experiment(name: str, teacher_tasks: tuple[str, ...], seeds: list[int], fit: TrainConfig) -> list[str]:
