@@ -27,7 +27,8 @@ import torch
 
 from taskgroup.datasets.suites import load_suite
 from taskgroup.plan import Plan, PlanNetwork
-from taskgroup.train import FitConfig, RunConfig, TeacherConfig, delta_m, train_plan
+from taskgroup.engine import TrainConfig
+from taskgroup.train import RunConfig, TeacherConfig, delta_m, train_plan
 
 RESULTS = Path(__file__).parent / "results" / "train.md"
 
@@ -62,7 +63,7 @@ def mean_metric(report: dict[str, dict[str, float]], metric: str) -> float:
     return statistics.mean(m[metric] for m in report.values())
 
 
-def similarity_experiment(seeds: list[int], fit: FitConfig) -> tuple[list[str], dict]:
+def similarity_experiment(seeds: list[int], fit: TrainConfig) -> tuple[list[str], dict]:
     rows: dict[float, dict[str, list[float]]] = {}
     params = {}
     for p in SIMILARITIES:
@@ -73,10 +74,10 @@ def similarity_experiment(seeds: list[int], fit: FitConfig) -> tuple[list[str], 
             suite = load_suite("synthetic", within=p, seed=seed, weight_seed=seed, alpha_beta_seed=0, **SYNTHETIC)
             plan = one_network_plan(suite.task_names)
             with tempfile.TemporaryDirectory() as out:
-                shared = train_plan(plan, suite, out, RunConfig("shared", SHARED_OPTIONS, fit, seed=seed))
+                shared = train_plan(plan, suite, out, RunConfig(fit.replace(model="mlp", options=SHARED_OPTIONS), seed=seed))
                 params["shared"] = _parameters(out)
             with tempfile.TemporaryDirectory() as out:
-                mmoe = train_plan(plan, suite, out, RunConfig("mmoe", MMOE_OPTIONS, fit, baselines=False, seed=seed))
+                mmoe = train_plan(plan, suite, out, RunConfig(fit.replace(model="mmoe", options=MMOE_OPTIONS), baselines=False, seed=seed))
                 params["mmoe"] = _parameters(out)
             acc["single"].append(mean_metric(shared.baselines, "r2"))
             acc["shared"].append(mean_metric(shared.multitask, "r2"))
@@ -114,15 +115,15 @@ def _parameters(out: str) -> int:
     import json
 
     manifest = json.loads((Path(out) / "manifest.json").read_text())
-    return int(manifest["networks"][0]["parameters"])
+    return int(manifest["networks"][0]["params"])
 
 
-def distillation_experiment(name: str, teacher_tasks: tuple[str, ...], seeds: list[int], fit: FitConfig) -> list[str]:
+def distillation_experiment(name: str, teacher_tasks: tuple[str, ...], seeds: list[int], fit: TrainConfig) -> list[str]:
     per_seed = []
     for seed in seeds:
         suite = load_suite(name, seed=seed)
         plan = one_network_plan(suite.task_names)
-        config = RunConfig("shared", {}, fit, distill=True, teacher=TeacherConfig(3), teacher_tasks=teacher_tasks, seed=seed)
+        config = RunConfig(fit, distill=True, teacher=TeacherConfig(3), teacher_tasks=teacher_tasks, seed=seed)
         with tempfile.TemporaryDirectory() as out:
             r = train_plan(plan, suite, out, config)
         others = [t for t in suite.task_names if t not in teacher_tasks]
@@ -200,8 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)  # small networks: one thread is fastest and disturbs concurrent work least
     seeds = [0, 1] if args.quick else [0, 1, 2, 3, 4]
     distill_seeds = [0, 1] if args.quick else [0, 1, 2, 3]
-    fit = FitConfig(epochs=10 if args.quick else 60, batch_size=128, lr=1e-3, patience=10)
-    fit_distill = FitConfig(epochs=10 if args.quick else 40, batch_size=64, lr=1e-3, patience=10)
+    fit = TrainConfig(epochs=10 if args.quick else 60, batch_size=128, lr=1e-3, patience=10)
+    fit_distill = TrainConfig(epochs=10 if args.quick else 40, batch_size=64, lr=1e-3, patience=10)
     start = time.time()
     sim_lines, sim = similarity_experiment(seeds, fit)
     distill_lines = []

@@ -58,7 +58,8 @@ class RunSettings:
         None: the knee of the frontier (see :func:`knee_budget`).
     cost : {"flops", "params", "latency_ms", "snt"}
         The cost column the budget constrains (normalised: a full single-task network costs 1).
-    arch : {"shared", "mmoe"}
+    arch : {"mlp", "cnn", "mmoe"}
+        Model family of the plan's networks (``mlp``: hard sharing).
     distill : bool
         Train teacher ensembles and distil them into the plan's networks (MT-DNN-KD).
     executor : str
@@ -70,6 +71,14 @@ class RunSettings:
     seeds : int
         Measurement seeds per candidate.
     seed : int
+    device : str
+        Where networks train: ``"cpu"`` (default), ``"cuda"``, ``"mps"``.
+    threads : int or None
+        torch CPU threads (default: the cores available to the process; see
+        :func:`taskgroup.engine.configure_threads`).
+
+    ``device`` and ``threads`` change where and how fast a run goes, not what it computes, so a run may be
+    resumed with other values.
     """
 
     suite: str = "synthetic"
@@ -77,13 +86,15 @@ class RunSettings:
     strategy: str = "full"
     budget: float | None = None
     cost: str = "flops"
-    arch: str = "shared"
+    arch: str = "mlp"
     distill: bool = False
     executor: str = "serial"
     epochs: int = 30
     esa_fraction: float = 0.2
     seeds: int = 1
     seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -96,8 +107,10 @@ class RunSettings:
             raise InvalidArgument(f"epochs={self.epochs!r} and seeds={self.seeds!r} must both be >= 1.")
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings that decide the results (``device`` and ``threads`` left out)."""
         data = asdict(self)
         data["suite_params"] = dict(self.suite_params)
+        del data["device"], data["threads"]
         return data
 
 
@@ -182,7 +195,10 @@ def run_pipeline(
         A step failed; the message names it and the folder with the partial results.
     """
     from taskgroup.datasets import load_suite  # lazy: torch is only needed here
+    from taskgroup.engine import configure_threads, resolve_device
 
+    resolve_device(settings.device)
+    configure_threads(settings.threads)  # before any work: threads that never busy-wait (issue 9, item 4)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, settings)
@@ -210,13 +226,11 @@ def run_pipeline(
         say(plan.summary())
     with _step("train", out, timings, say):
         from taskgroup.train import RunConfig, train_plan
-        from taskgroup.train.trainer import FitConfig
 
         config = RunConfig(
-            architecture=settings.arch,
             distill=settings.distill,
             seed=settings.seed,
-            fit=FitConfig(epochs=settings.epochs),
+            fit=_train_config(settings).replace(model=settings.arch),
         )
         train = train_plan(plan, suite, out, config, progress=say if progress else None)
     outcome = RunOutcome(out, problem, table, plan, budget, rule, affinity, train, timings)
@@ -260,9 +274,9 @@ def _step(name: str, out: Path, timings: dict[str, float], say: Callable[[str], 
 
 
 def _train_config(settings: RunSettings, epochs: int | None = None) -> Any:
-    from taskgroup.measure import TrainConfig
+    from taskgroup.engine import TrainConfig
 
-    return TrainConfig(epochs=epochs or settings.epochs)
+    return TrainConfig(epochs=epochs or settings.epochs, device=settings.device)
 
 
 def _measure(settings: RunSettings, suite: Any, out: Path, candidates: Any, epochs: int | None, progress: bool) -> Any:
@@ -300,7 +314,8 @@ def _candidates(
 
         _measure(settings, suite, out, "pairs", None, progress)
         pairs = _from_store(out, "val", settings)
-        return hoa(pairs), None, pair_affinity(pairs)
+        return _with_profiled_costs(hoa(pairs, cost=np.ones(len(pairs.cost_names))), settings, suite, out), None, \
+            pair_affinity(pairs)
     if strategy == "esa":
         from taskgroup.estimate import esa
 
@@ -309,6 +324,28 @@ def _candidates(
         short = _from_store(out, "val", settings, short_epochs)
         return esa(short), None, pair_affinity(short)
     return _tag_problem(settings, suite, say)
+
+
+def _with_profiled_costs(problem: Problem, settings: RunSettings, suite: Any, out: Path) -> Problem:
+    """The problem with every network's cost read from the store, profiling (never training) those not in it.
+
+    HOA predicts the losses of groups it never trains; their costs come from profiling the architecture the
+    group would have, exactly as measured networks are profiled, and are normalised the same way.
+    """
+    from taskgroup.measure import ResultStore, normalise_costs, parse_candidate, profile_candidates
+
+    store = ResultStore(out / "results.db")
+    fp, config = suite.fingerprint(), _train_config(settings)
+    # networks are matched by what they are (task set and variant), not by how the problem spells their names
+    wanted = {name: parse_candidate(name, suite.task_names) for name in problem.networks}
+    costed = store.costed(fp, config.hash())
+    missing = sorted({c for c in wanted.values() if c.name not in costed})
+    if missing:
+        store.add_costs(fp, config.hash(), profile_candidates(suite, missing, config))
+    costs = normalise_costs(store.costs(fp, config.hash())).set_index("network")
+    rows = costs.loc[[wanted[name].name for name in problem.networks], list(problem.cost_names)]
+    return Problem(problem.tasks, problem.networks, rows.to_numpy(), problem.losses, problem.weights,
+                   problem.cost_names, higher_is_better=problem.higher_is_better, predicted=problem.predicted)
 
 
 def _esa_train_chosen(
@@ -329,7 +366,7 @@ def _esa_train_chosen(
 def _tag_problem(settings: RunSettings, suite: Any, say: Callable[[str], None]) -> tuple[Problem, None, pd.DataFrame]:
     from taskgroup.estimate import group_problem, suite_affinity
 
-    run = suite_affinity(suite, ("tag",), epochs=settings.epochs, seed=settings.seed)
+    run = suite_affinity(suite, ("tag",), config=_train_config(settings), epochs=settings.epochs, seed=settings.seed)
     matrix = run.tag
     say(f"TAG affinity from one all-task run over {len(matrix)} tasks ({len(run.measured_steps)} lookahead steps)")
     return group_problem(matrix, singletons="exclude"), None, matrix

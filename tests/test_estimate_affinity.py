@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.estimate import gradient_similarity, lookahead_affinity, train_with_affinity
+from taskgroup.engine import TrainConfig
+from taskgroup.estimate import AffinityHook, gradient_similarity, lookahead_affinity, suite_affinity
+from taskgroup.tasks import TaskSuite
 
 TASKS = ["a", "b", "c"]
 
@@ -84,18 +86,45 @@ def test_cosine_matches_manual():
     assert np.allclose(C.to_numpy(), C.to_numpy().T)
 
 
+class Heads(torch.nn.Module):
+    """A user's model: a trunk and (n, 1) heads, no shared_parameters() method (named by prefix instead)."""
+
+    def __init__(self, tasks):
+        super().__init__()
+        self.trunk = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh())
+        self.heads = torch.nn.ModuleDict({t.name: torch.nn.Linear(16, 1) for t in tasks})
+
+    def forward(self, x):
+        h = self.trunk(x)
+        return {t: head(h) for t, head in self.heads.items()}
+
+
+def two_layer(tasks, variant, example_batch):
+    return Heads(tasks)
+
+
+def batches_as_suite():
+    batches = make_batches()
+    x = torch.cat([b[0] for b in batches]).numpy()
+    targets = {t: torch.cat([b[1][t] for b in batches]).numpy() for t in TASKS}
+    return TaskSuite.from_arrays(x, targets, {t: "regression" for t in TASKS}, standardize=False)
+
+
 def test_training_run_finds_related_tasks():
-    model = TwoLayer()
-    run = train_with_affinity(model, make_batches(), mse, shared="trunk", steps=40, lr=0.05, every=4, seed=1)
-    assert run.measured_steps == list(range(0, 40, 4))
-    assert len(run.train_loss) == 40 and run.train_loss[-1] < run.train_loss[0]
+    suite = batches_as_suite()
+    config = TrainConfig(model=two_layer, batch_size=64, lr=0.01)
+    run = suite_affinity(suite, config=config, epochs=8, every=4, shared="trunk", lookahead_lr=0.05, seed=1)
+    steps = 8 * int(np.ceil(len(suite.train) / 64))
+    assert run.steps == steps and run.measured_steps == list(range(0, steps, 4))
     Z, C = run.tag, run.cs
     # a and b have the same target direction: they help each other more than either helps c
     assert Z.loc["a", "b"] > Z.loc["a", "c"] and Z.loc["b", "a"] > Z.loc["c", "a"]
     assert C.loc["a", "b"] > C.loc["a", "c"]
     # the same seed gives the same numbers
-    again = train_with_affinity(TwoLayer(), make_batches(), mse, shared="trunk", steps=40, lr=0.05, every=4, seed=1)
+    again = suite_affinity(suite, config=config, epochs=8, every=4, shared="trunk", lookahead_lr=0.05, seed=1)
     assert again.tag.equals(Z) and again.cs.equals(C)
+    with pytest.raises(InvalidArgument, match="has no shared_parameters"):
+        suite_affinity(suite, config=config, epochs=1)
 
 
 def test_dropout_same_mask_before_and_after():
@@ -120,10 +149,10 @@ def test_errors():
     with pytest.raises(InvalidArgument, match="no loss for task"):
         gradient_similarity(model, batches[0], mse, shared="trunk", tasks=["a", "z"])
     with pytest.raises(InvalidArgument, match="methods"):
-        train_with_affinity(model, batches, mse, shared="trunk", steps=1, methods=["hoa"])
+        AffinityHook(TASKS, methods=["hoa"])
     with pytest.raises(InvalidArgument, match="every"):
-        train_with_affinity(model, batches, mse, shared="trunk", steps=1, every=0)
+        AffinityHook(TASKS, every=0)
     with pytest.raises(InvalidArgument, match="learning rate"):
         lookahead_affinity(model, batches[0], mse, shared="trunk", lr=0)
-    with pytest.raises(InvalidArgument, match="yielded nothing"):
-        train_with_affinity(model, [], mse, shared="trunk", steps=1)
+    with pytest.raises(InvalidArgument, match="No training step had a label for every task"):
+        AffinityHook(TASKS).result()

@@ -7,7 +7,7 @@ import taskgroup as tg
 from taskgroup.cli import main
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate import cs_affinity, esa_measure, list_affinities, load_affinity, suite_affinity
-from taskgroup.measure import TrainConfig
+from taskgroup.engine import TrainConfig
 
 
 @pytest.fixture(autouse=True)

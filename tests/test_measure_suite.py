@@ -10,8 +10,8 @@ import torch
 import taskgroup as tg
 from taskgroup.datasets.suites import available_suites, load_suite, synthetic_data, synthetic_weights
 from taskgroup.errors import InvalidSuite
-from taskgroup.measure.models import SharedTrunkNet
-from taskgroup.measure.suite import TaskSpec, TaskSuite, task_loss, task_metric
+from taskgroup.engine import SharedTrunkNet
+from taskgroup.tasks import TaskSpec, TaskSuite, apply_preprocessing, primary_metric, task_loss
 
 
 def small_frame(n: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -97,8 +97,9 @@ def test_loss_and_metric_respect_masks_and_stacks():
     assert torch.allclose(loss[1], manual)
     pred[:, 2] = float("inf")  # an unlabelled row's prediction never reaches the loss
     assert torch.isfinite(task_loss(spec, pred, y, mask)).all()
-    acc = task_metric(spec, pred, y, mask)
-    assert acc.shape == (4,) and ((0 <= acc) & (acc <= 1)).all()
+    rows = mask.numpy()
+    acc = primary_metric("multiclass", y.numpy()[rows], pred[0].numpy()[rows])
+    assert acc == np.mean(pred[0].argmax(-1).numpy()[rows] == y.numpy()[rows])
 
 
 def test_registry_and_unknown_names():
@@ -155,7 +156,7 @@ def test_model_init_depends_on_seed_and_task_not_on_other_heads():
     for p, q in zip(big.shared_parameters(), small.shared_parameters()):
         assert torch.equal(p, q)
     for t in ("a0", "b0"):
-        for p, q in zip(big.task_parameters(t), small.task_parameters(t)):
+        for p, q in zip(big.heads[t].parameters(), small.heads[t].parameters()):
             assert torch.equal(p, q)
     other = SharedTrunkNet(suite.n_features, [specs["a0"]], seed=4)
     assert not torch.equal(next(other.shared_parameters()), next(small.shared_parameters()))
@@ -163,3 +164,27 @@ def test_model_init_depends_on_seed_and_task_not_on_other_heads():
     assert half.trunk_layers[0].out_features == 32
     out = big(suite.train.x[:7])
     assert set(out) == {"a0", "a1", "b0"} and out["a0"].shape == (7, 1)
+
+
+def test_preprocessing_is_stored_and_reproduces_the_inputs():
+    rng = np.random.default_rng(0)
+    raw = rng.normal(3.0, 2.0, size=(60, 3))
+    suite = TaskSuite.from_arrays(raw, {"y": raw[:, 0]}, {"y": "regression"}, split=["train"] * 40 + ["val"] * 10 + ["test"] * 10)
+    record = suite.preprocessing
+    assert record["kind"] == "standardise" and record["columns"] == ["x0", "x1", "x2"]
+    assert np.allclose(apply_preprocessing(record, raw[50:]), suite.test.x.numpy(), atol=1e-6)
+    assert np.allclose(record["mean"], raw[:40].mean(axis=0))
+
+
+def test_inputs_of_any_shape_images_and_token_ids():
+    rng = np.random.default_rng(1)
+    images = rng.normal(size=(30, 2, 4, 4))
+    labels = rng.integers(0, 2, size=30)
+    suite = TaskSuite.from_arrays(images, {"y": labels}, {"y": "binary"})
+    assert suite.input_shape == (2, 4, 4) and suite.preprocessing["axis"] == 1 and len(suite.preprocessing["mean"]) == 2
+    assert np.allclose(apply_preprocessing(suite.preprocessing, images)[:1].mean(), np.asarray(
+        (images[:1] - np.asarray(suite.preprocessing["mean"]).reshape(1, 2, 1, 1))
+        / np.asarray(suite.preprocessing["std"]).reshape(1, 2, 1, 1)).mean())
+    tokens = rng.integers(0, 50, size=(30, 7))
+    text = TaskSuite.from_arrays(tokens, {"y": labels}, {"y": "binary"})
+    assert text.train.x.dtype == torch.int64 and text.preprocessing == {"kind": "none"} and text.input_shape == (7,)

@@ -83,7 +83,7 @@ def test_other_settings_in_the_same_folder_are_refused(finished_run):
     out, _ = finished_run
     result = taskgroup("run", *SMALL, "--arch", "mmoe", "--out", str(out))
     assert result.returncode == 2
-    assert "holds a run with other settings (arch: 'shared' there, 'mmoe' now)" in result.stderr
+    assert "holds a run with other settings (arch: 'mlp' there, 'mmoe' now)" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -139,3 +139,39 @@ def test_every_strategy_runs_end_to_end(strategy, tmp_path):
         store = tg.measure.ResultStore(tmp_path / "results.db")
         full = store.table("val", "flops", normalize=False, config=tg.measure.TrainConfig(epochs=3).hash())
         assert set(full["network"]) == set(outcome.plan.networks)
+
+
+@pytest.mark.slow
+def test_readme_hoa_on_digits_profiles_predicted_networks(tmp_path):
+    """`taskgroup run --suite digits --strategy hoa` (README) at small settings: predicted groups get profiled costs."""
+    out = tmp_path / "digits"
+    result = taskgroup("run", "--suite", "digits", "--strategy", "hoa", "--epochs", "1", "--threads", "1",
+                       "--quiet", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    problem = pd.read_csv(out / "problem.csv")
+    store = tg.measure.ResultStore(out / "results.db")
+    costs = tg.measure.normalise_costs(store.costs()).set_index("network")
+    suite = tg.datasets.load_suite("digits")
+    trained = set(store.results()["network"])
+    names = {n: tg.measure.parse_candidate(n, suite.task_names).name for n in problem["network"].unique()}
+    predicted = [names[n] for n in names if names[n] not in trained]
+    assert len(predicted) == 2**5 - 1 - 15 and set(predicted) <= set(costs.index)  # profiled, never trained
+    # profiled exactly as measured networks are: a predicted group costs what building it costs
+    everything = tg.measure.parse_candidate(predicted[-1], suite.task_names)
+    assert len(everything.tasks) == 5
+    fresh = tg.measure.profile_candidates(suite, [everything], tg.engine.TrainConfig(epochs=1),
+                                          latency=False).set_index("network")
+    raw = store.costs().set_index("network")
+    assert raw.loc[everything.name, "flops"] == fresh.loc[everything.name, "flops"]
+    assert raw.loc[everything.name, "memory_bytes"] == fresh.loc[everything.name, "memory_bytes"]
+    assert costs.loc[everything.name, "flops"] > costs.loc["digit", "flops"]
+    with_costs = problem[problem["network"] == [n for n in names if names[n] == everything.name][0]]
+    assert with_costs["flops"].iloc[0] == pytest.approx(costs.loc[everything.name, "flops"])
+
+
+def test_threads_option_reaches_torch():
+    code = ("import torch, sys; from taskgroup.cli import main; "
+            "main(['run', '--suite', 'nosuch', '--threads', '1']); print(torch.get_num_threads())")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.stdout.split() == ["1"] and "Unknown suite 'nosuch'" in result.stderr

@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 
 from taskgroup.cli import main
+from taskgroup.engine import TrainConfig, predict
 from taskgroup.errors import InvalidArgument, ManifestError
-from taskgroup.measure.suite import TaskSuite
 from taskgroup.plan import Plan, PlanNetwork
+from taskgroup.tasks import TaskSuite
 from taskgroup.train.distill import TeacherConfig
 from taskgroup.train.manifest import load_network, predict_tasks, read_manifest
 from taskgroup.train.run import RunConfig, train_plan
-from taskgroup.train.trainer import FitConfig, predict
 
-FAST = FitConfig(epochs=4, lr=3e-3)
+FAST = TrainConfig(epochs=4, lr=3e-3, batch_size=64)
+FitConfig = TrainConfig
 
 
 def make_plan(networks, assignment):
@@ -52,7 +53,7 @@ def plan():
 @pytest.fixture(scope="module")
 def distilled(suite, plan, tmp_path_factory):
     out = tmp_path_factory.mktemp("distilled")
-    config = RunConfig(architecture="mmoe", options={"n_experts": 2, "expert_hidden": [8]}, fit=FAST, distill=True,
+    config = RunConfig(fit=FAST.replace(model="mmoe", options={"n_experts": 2, "expert_hidden": [8]}), distill=True,
                        teacher=TeacherConfig(n_teachers=2), teacher_tasks=("r", "m"))
     return out, train_plan(plan, suite, out, config), config
 
@@ -68,21 +69,27 @@ def test_report_has_every_group_and_delta_m(distilled):
     assert 0.05 < report.baselines["r"]["rmse"] < 2.5
 
 
+suite_columns = ("x0", "x1", "x2", "x3", "x4")
+
+
 def test_manifest_lists_networks_with_costs_and_checksums(distilled, plan):
     out, report, _ = distilled
     manifest = read_manifest(report.manifest)
     assert manifest["schema"] == "taskgroup.manifest" and manifest["version"] == 1
-    assert manifest["assignment"] == plan.assignment and manifest["distilled"] is True
+    assert manifest["assignment"] == plan.assignment and manifest["distilled"] is True and manifest["model"] == "mmoe"
+    pre = manifest["preprocessing"]
+    assert pre["kind"] == "standardise" and pre["columns"] == list(suite_columns) and len(pre["mean"]) == 5
     entries = {n["name"]: n for n in manifest["networks"]}
     assert set(entries) == {"r+b", "b+m@half"}
     assert entries["b+m@half"]["serves"] == ["m"] and entries["b+m@half"]["trained_tasks"] == ["b", "m"]
     for entry in entries.values():
-        assert entry["architecture"] == "mmoe" and entry["checkpoint"].startswith("students/")
-        assert entry["parameters"] > 0 and entry["flops"] > 0 and entry["latency_ms"] > 0
+        assert entry["checkpoint"].startswith("students/")
+        assert entry["params"] > 0 and entry["flops"] > 0 and entry["latency_ms"] > 0
+        assert entry["memory_bytes"] > 4 * entry["params"]
         assert len(entry["sha256"]) == 64 and (out / entry["checkpoint"]).exists()
     assert entries["r+b"]["distilled_tasks"] == ["r"]
     # the half-size variant has fewer parameters than a full-size network of the same task count
-    assert entries["b+m@half"]["parameters"] < entries["r+b"]["parameters"] + 40
+    assert entries["b+m@half"]["params"] < entries["r+b"]["params"] + 40
 
 
 def test_network_loaded_from_manifest_predicts_like_the_trained_one(distilled, suite):
@@ -91,8 +98,13 @@ def test_network_loaded_from_manifest_predicts_like_the_trained_one(distilled, s
     assert set(outputs) == {"r", "b", "m"} and outputs["m"].shape == (len(suite.test), 3)
     net = load_network(report.manifest, "r+b")
     assert np.allclose(predict(net, suite.test.x)["r"], outputs["r"])
+    # raw inputs are served from the manifest alone: its preprocessing reproduces the suite's inputs
+    manifest = read_manifest(report.manifest)
+    pre = manifest["preprocessing"]
+    raw = suite.test.x.numpy() * np.asarray(pre["std"]) + np.asarray(pre["mean"])
+    assert np.allclose(predict_tasks(report.manifest, raw, raw=True)["m"], outputs["m"], atol=1e-4)
     # the stored test metrics are reproduced from the reloaded network
-    from taskgroup.train.evaluate import evaluate_outputs
+    from taskgroup.tasks import evaluate_outputs
 
     sub = suite.subset(["r", "b"])
     again = evaluate_outputs(predict(net, sub.test.x), sub.test, sub.tasks)
@@ -162,9 +174,7 @@ def test_a_different_config_in_the_same_folder_is_refused(suite, plan, tmp_path)
         ({"r+z": ("r", "z")}, {"r": "r+z"}, RunConfig(), r"trained on task\(s\) \['z'\] that suite 'tiny' does not have"),
         ({"r": ("r",)}, {"r": "r", "q": "r"}, RunConfig(), r"assigns task\(s\) \['q'\] that suite 'tiny' does not have"),
         ({"r": ("r",)}, {"r": "ghost"}, RunConfig(), r"network\(s\) \['ghost'\] it does not have"),
-        ({"r": ("r",)}, {"r": "r"}, RunConfig(architecture="resnet"), "Unknown architecture 'resnet'; accepted"),
-        ({"r": ("r",)}, {"r": "r"}, RunConfig(options={"experts": 3}), "Bad options"),
-        ({"r@tiny": ("r",)}, {"r": "r@tiny"}, RunConfig(), "size variant 'tiny'; accepted variants"),
+        ({"r@tiny": ("r",)}, {"r": "r@tiny"}, RunConfig(), r"variants \['full', 'half'\]; got 'tiny'"),
         ({"r": ("r",)}, {"r": "r"}, RunConfig(distill=True, teacher_tasks=("b",)), "not served by the plan"),
     ],
 )
@@ -183,7 +193,7 @@ def test_cli_trains_a_plan_and_resumes(tmp_path, capsys):
     plan = make_plan({"a0+a1": ("a0", "a1"), "b0@half": ("b0",)}, {"a0": "a0+a1", "a1": "a0+a1", "b0": "b0@half"})
     plan.to_json(tmp_path / "plan.json")
     argv = ["train", "--plan", str(tmp_path / "plan.json"), "--suite", "synthetic", "--suite-param", "n_samples=200",
-            "--suite-param", "d=8", "--suite-param", "clusters=[2,1]", "--arch", "shared", "--hidden", "16",
+            "--suite-param", "d=8", "--suite-param", "clusters=[2,1]", "--arch", "mlp", "--hidden", "16",
             "--epochs", "2", "--distill", "--teachers", "1", "--teacher-tasks", "a0", "--out", str(tmp_path / "run"), "-q"]
     assert main(argv) == 0
     text = capsys.readouterr().out
@@ -197,7 +207,9 @@ def test_cli_trains_a_plan_and_resumes(tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--arch", "rnn"], "Unknown architecture 'rnn'; accepted: ['mmoe', 'shared']"),
+        (["--arch", "rnn"], "Unknown model family 'rnn'; accepted: ['cnn', 'mlp', 'mmoe']"),
+        (["--threads", "0"], "threads=0 is not accepted"),
+        (["--device", "tpu9"], "Unknown device 'tpu9'"),
         (["--distill", "--teachers", "0"], "teacher count must be an integer >= 1; got 0"),
         (["--suite", "nosuch"], "Unknown suite 'nosuch'"),
     ],

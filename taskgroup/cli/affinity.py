@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument
+from taskgroup.cli.options import add_runtime_arguments, apply_runtime_arguments
 from taskgroup.estimate.group import GROUPING_METHODS, group
 from taskgroup.estimate.grouping import SINGLETON_MODES, group_problem
 from taskgroup.estimate.matrix import as_affinity
@@ -32,6 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None, help="epochs of the run (default: the training default)")
     p.add_argument("--every", type=int, default=10, help="measure every K steps (default 10)")
     p.add_argument("--seed", type=int, default=0)
+    add_runtime_arguments(p)
     p.add_argument("--csv", metavar="CSV", help="also write the matrix to this CSV file")
     p.add_argument("--networks", type=int, metavar="K", help="also print the best K groups")
     p.set_defaults(run=run_affinity)
@@ -41,10 +43,11 @@ def run_affinity(args: argparse.Namespace) -> int:
     from taskgroup.datasets import load_suite
     from taskgroup.estimate.affinity_store import load_affinity, save_affinity
     from taskgroup.estimate.suite_run import suite_affinity
-    from taskgroup.measure import TrainConfig
+    from taskgroup.engine import TrainConfig
 
+    device = apply_runtime_arguments(args)
     suite = load_suite(args.suite)
-    config = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
+    config = TrainConfig(device=device) if args.epochs is None else TrainConfig(epochs=args.epochs, device=device)
     fp, cfg = suite.fingerprint(), config.hash()
     matrix = None
     if args.store and Path(args.store).is_file():
@@ -57,7 +60,7 @@ def run_affinity(args: argparse.Namespace) -> int:
         assert matrix is not None
         if args.store:
             save_affinity(args.store, matrix, suite=fp, suite_name=suite.name, config=cfg, method=args.method,
-                          seed=args.seed, every=args.every, steps=len(run.train_loss))
+                          seed=args.seed, every=args.every, steps=run.steps)
             print(f"stored in {args.store}")
     print(f"{args.method} affinity, matrix[source, target]:")
     with pd.option_context("display.width", 200):

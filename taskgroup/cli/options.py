@@ -9,7 +9,22 @@ from typing import Any
 
 from taskgroup.errors import InvalidArgument
 
-__all__ = ["add_suite_param_argument", "parse_suite_params"]
+__all__ = ["add_suite_param_argument", "parse_suite_params", "add_runtime_arguments", "apply_runtime_arguments"]
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--threads``, for every subcommand that trains."""
+    parser.add_argument("--device", default="cpu", help="where networks train: cpu (default), cuda, cuda:N or mps")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)")
+
+
+def apply_runtime_arguments(args: argparse.Namespace) -> str:
+    """Set torch's threads (before any work starts) and check the device; return the device name."""
+    from taskgroup.engine.runtime import configure_threads, resolve_device
+
+    configure_threads(args.threads)
+    return resolve_device(args.device)
 
 
 def add_suite_param_argument(parser: argparse.ArgumentParser) -> None:

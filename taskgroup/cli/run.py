@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from taskgroup.cli.options import add_suite_param_argument, parse_suite_params
+from taskgroup.cli.options import add_runtime_arguments, add_suite_param_argument, apply_runtime_arguments, parse_suite_params
 from taskgroup.pipeline import STRATEGIES, RunSettings, run_pipeline
 
 __all__ = ["register"]
@@ -23,18 +23,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated")
     p.add_argument("--budget", type=float, default=None, help="budget on --cost (default: the frontier's knee)")
     p.add_argument("--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column")
-    p.add_argument("--arch", default=defaults.arch, choices=["shared", "mmoe"], help="architecture of the plan's networks")
+    p.add_argument("--arch", default=defaults.arch, choices=["mlp", "cnn", "mmoe"],
+                   help="model family of the plan's networks (default: mlp, hard sharing)")
     p.add_argument("--distill", action="store_true", help="distil teacher ensembles into the plan's networks")
     p.add_argument("--executor", default=defaults.executor, help="serial | process | process:N | dask://HOST:PORT")
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs of a full training run")
     p.add_argument("--seeds", type=int, default=defaults.seeds, help="measurement seeds per candidate")
     p.add_argument("--seed", type=int, default=defaults.seed)
+    add_runtime_arguments(p)
     p.add_argument("--out", default="taskgroup-run", help="output folder (default: ./taskgroup-run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    device = apply_runtime_arguments(args)
     settings = RunSettings(
         suite=args.suite,
         suite_params=parse_suite_params(args.suite_param),
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seeds=args.seeds,
         seed=args.seed,
+        device=device,
+        threads=args.threads,
     )
     say = (lambda _msg: None) if args.quiet else print
     outcome = run_pipeline(settings, args.out, progress=not args.quiet, say=say)

@@ -6,14 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from taskgroup.cli.options import add_suite_param_argument, parse_suite_params
+from taskgroup.cli.options import add_runtime_arguments, add_suite_param_argument, apply_runtime_arguments, parse_suite_params
 from taskgroup.errors import InvalidArgument
 
 __all__ = ["register", "run_train"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    # architectures and weightings are checked by the library (which names the accepted ones); not importing
+    # model families and weightings are checked by the library (which names the accepted ones); not importing
     # them here keeps torch out of every other subcommand's start-up
     p = commands.add_parser(
         "train",
@@ -26,8 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--plan", required=True, metavar="PLAN", help="a plan JSON file (from 'taskgroup solve --json')")
     p.add_argument("--suite", required=True, metavar="NAME", help="a built-in suite name (synthetic, digits, wage, ...)")
     add_suite_param_argument(p)
-    p.add_argument("--arch", default="shared", help="registered architecture: shared or mmoe (default: shared)")
-    p.add_argument("--hidden", help="comma-separated trunk widths for shared (default 64,64)")
+    p.add_argument("--arch", default="mlp", help="model family: mlp (hard sharing), cnn or mmoe (default: mlp)")
+    p.add_argument("--hidden", help="comma-separated trunk widths for mlp (channels for cnn; default 64,64)")
     p.add_argument("--experts", type=int, help="number of MMoE experts (default 4)")
     p.add_argument("--expert-hidden", help="comma-separated layer widths of each MMoE expert (default 32)")
     p.add_argument("--tower-hidden", help="comma-separated hidden widths of each MMoE tower (default 16)")
@@ -41,13 +41,13 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="joint batches, MT-DNN per-task batches, or auto (by label overlap; default)")
     p.add_argument("--sampling", default="proportional", choices=["proportional", "uniform"],
                    help="task sampling for per-task batches (default: proportional to task size)")
-    p.add_argument("--epochs", type=int, default=30, help="epochs (default 30; the best validation epoch is kept)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=50, help="epochs (default 50; the best validation epoch is kept)")
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=None, help="stop after this many epochs without improvement")
+    p.add_argument("--patience", type=int, default=10, help="stop after this many epochs without improvement (default 10)")
     p.add_argument("--no-baselines", action="store_true", help="skip single-task baselines (no Δm%%)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    add_runtime_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoints, manifest.json, results.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(run=run_train)
@@ -66,21 +66,19 @@ def _widths(text: str | None, what: str) -> tuple[int, ...] | None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import torch
+    device = apply_runtime_arguments(args)
 
     from taskgroup.datasets.suites import load_suite
+    from taskgroup.engine import TrainConfig
     from taskgroup.plan import Plan
     from taskgroup.train.distill import TeacherConfig
     from taskgroup.train.run import RunConfig, train_plan
-    from taskgroup.train.trainer import FitConfig
 
-    if args.threads is not None:
-        torch.set_num_threads(max(1, args.threads))
     plan = Plan.from_json(args.plan)
     suite = load_suite(args.suite, **parse_suite_params(args.suite_param))
     options: dict[str, Any] = {}
-    if args.arch == "shared" and args.hidden:
-        options["hidden"] = _widths(args.hidden, "--hidden")
+    if args.hidden and args.arch not in ("mlp", "cnn"):
+        raise InvalidArgument(f"--hidden applies to --arch mlp or cnn, not {args.arch!r}.")
     if args.arch == "mmoe":
         if args.experts is not None:
             options["n_experts"] = args.experts
@@ -93,9 +91,11 @@ def run_train(args: argparse.Namespace) -> int:
     if args.teacher_tasks:
         teacher_tasks = tuple(t.strip() for t in args.teacher_tasks.split(",") if t.strip())
     config = RunConfig(
-        architecture=args.arch,
-        options=options,
-        fit=FitConfig(
+        fit=TrainConfig(
+            model=args.arch,
+            options=options,
+            **({"hidden": _widths(args.hidden, "--hidden")} if args.hidden else {}),
+            device=device,
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,

@@ -1,6 +1,6 @@
 """Built-in task suites, all available offline, and the registry that names them.
 
-``load_suite(name, tasks=None, **params)`` returns a :class:`~taskgroup.measure.suite.TaskSuite`:
+``load_suite(name, tasks=None, **params)`` returns a :class:`~taskgroup.tasks.TaskSuite`:
 
 ========== ============================================================ ========================================
 name       data                                                         tasks
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from taskgroup.errors import InvalidSuite
-from taskgroup.measure.suite import TaskSuite
+from taskgroup.tasks.suite import TaskSuite
 
 __all__ = [
     "load_suite",

@@ -2,7 +2,7 @@
 
 - :func:`hoa`: Standley et al.'s Higher Order Approximation from pair networks.
 - :func:`esa`, :func:`esa_select`: the Early Stopping Approximation (select on short runs, train the chosen).
-- :func:`lookahead_affinity`, :func:`gradient_similarity`, :func:`train_with_affinity`: TAG's inter-task
+- :func:`lookahead_affinity`, :func:`gradient_similarity`, :class:`AffinityHook`: TAG's inter-task
   affinity and gradient cosine similarity, measured inside one multi-task training run (torch).
 - :func:`as_affinity`: read a user's affinity or pair matrix (``matrix.loc[source, target]``).
 - :func:`group_problem`: affinity matrix -> Problem whose candidates are groups (exact solvers apply).
@@ -45,7 +45,7 @@ __all__ = [
     "group_values",
     "lookahead_affinity",
     "gradient_similarity",
-    "train_with_affinity",
+    "AffinityHook",
     "shared_parameter_names",
     "AffinityRun",
     "group",
@@ -78,7 +78,7 @@ _LAZY = {
     "gradient_similarity": "taskgroup.estimate.affinity",
     "lookahead_affinity": "taskgroup.estimate.affinity",
     "shared_parameter_names": "taskgroup.estimate.affinity",
-    "train_with_affinity": "taskgroup.estimate.affinity",
+    "AffinityHook": "taskgroup.estimate.affinity",
     "cs_affinity": "taskgroup.estimate.suite_run",
     "suite_affinity": "taskgroup.estimate.suite_run",
     "tag_affinity": "taskgroup.estimate.suite_run",

@@ -6,18 +6,18 @@ parameters take one SGD step on ``L_i`` alone (task heads fixed); on the same ba
     Z[i -> j] = 1 - L_j(theta_s - lr * grad_{theta_s} L_i) / L_j(theta_s)
 
 is positive when a step for ``i`` lowers ``j``'s loss (Fifty et al. 2021). The cosine similarity
-``CS[i, j] = cos(grad_{theta_s} L_i, grad_{theta_s} L_j)`` is symmetric. :func:`train_with_affinity` trains a
-model on all tasks and averages both every ``every`` steps.
+``CS[i, j] = cos(grad_{theta_s} L_i, grad_{theta_s} L_j)`` is symmetric. :class:`AffinityHook` measures both
+every ``every`` steps of the engine's one training loop (:func:`taskgroup.engine.fit`) and averages them.
 
-The model is any ``torch.nn.Module``; which parameters are shared is given by a name prefix, a list of
-names or a predicate. Lookahead forward passes use :func:`torch.func.functional_call`, so the model itself is
+The model is any ``torch.nn.Module``; which parameters are shared is given by the model's
+``shared_parameters()`` method, a name prefix, a list of names or a predicate. Lookahead forward passes use :func:`torch.func.functional_call`, so the model itself is
 never modified by a measurement, and run on copies of the buffers (batch-norm statistics) under one fixed
 random state, so that dropout draws the same mask before and after the lookahead step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 from torch.func import functional_call
 
+from taskgroup.engine.loop import Hook
 from taskgroup.errors import InvalidArgument
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
     "shared_parameter_names",
     "lookahead_affinity",
     "gradient_similarity",
-    "train_with_affinity",
+    "AffinityHook",
     "AffinityRun",
     "default_forward",
 ]
@@ -50,23 +51,33 @@ def default_forward(model: Callable[..., Any], batch: Any) -> Any:
     return model(batch[0])
 
 
-def shared_parameter_names(model: torch.nn.Module, shared: SharedSpec) -> list[str]:
+def shared_parameter_names(model: torch.nn.Module, shared: SharedSpec | None = None) -> list[str]:
     """Names of the shared (trunk) parameters that require gradients.
 
     Parameters
     ----------
     model : torch.nn.Module
-    shared : str, sequence of str, or callable
-        A name prefix (``"trunk"`` matches ``"trunk.0.weight"``), an explicit list of parameter names, or a
-        predicate on the name.
+    shared : str, sequence of str, callable, or None
+        A name prefix (``"trunk"`` matches ``"trunk.0.weight"``), an explicit list of parameter names, a
+        predicate on the name, or None: the parameters the model's ``shared_parameters()`` method yields.
 
     Raises
     ------
     InvalidArgument
-        If a listed name is not a parameter of the model, or nothing matches.
+        If a listed name is not a parameter of the model, nothing matches, or ``shared`` is None and the model
+        has no ``shared_parameters()`` method.
     """
     names = [n for n, p in model.named_parameters() if p.requires_grad]
-    if isinstance(shared, str):
+    if shared is None:
+        method = getattr(model, "shared_parameters", None)
+        if not callable(method):
+            raise InvalidArgument(
+                f"{type(model).__name__} has no shared_parameters() method; define one, or name the shared "
+                "parameters with shared='trunk' (a name prefix), a list of names or a predicate."
+            )
+        ids = {id(p) for p in method()}
+        chosen = [n for n, p in model.named_parameters() if p.requires_grad and id(p) in ids]
+    elif isinstance(shared, str):
         prefix = shared.rstrip(".")
         chosen = [n for n in names if n == prefix or n.startswith(prefix + ".")]
     elif callable(shared):
@@ -136,7 +147,7 @@ def lookahead_affinity(
     batch: Any,
     loss_fn: LossFn,
     *,
-    shared: SharedSpec,
+    shared: SharedSpec | None = None,
     lr: float,
     tasks: Sequence[str] | None = None,
     forward: Forward = default_forward,
@@ -222,7 +233,7 @@ def gradient_similarity(
     batch: Any,
     loss_fn: LossFn,
     *,
-    shared: SharedSpec,
+    shared: SharedSpec | None = None,
     tasks: Sequence[str] | None = None,
     forward: Forward = default_forward,
     seed: int = 0,
@@ -238,7 +249,7 @@ def gradient_similarity(
 
 @dataclass
 class AffinityRun:
-    """What :func:`train_with_affinity` measured.
+    """What an affinity run measured.
 
     Attributes
     ----------
@@ -248,132 +259,96 @@ class AffinityRun:
         Mean gradient cosine similarity over the measured steps.
     measured_steps : list of int
         Training steps (0-based) at which the affinities were measured.
-    train_loss : list of float
-        The all-tasks training loss at every step.
+    steps : int
+        Training steps the run took.
     """
 
     tag: pd.DataFrame | None
     cs: pd.DataFrame | None
     measured_steps: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
+    steps: int = 0
 
 
-def train_with_affinity(
-    model: torch.nn.Module,
-    batches: Iterable[Any],
-    loss_fn: LossFn,
-    *,
-    shared: SharedSpec,
-    steps: int,
-    lr: float = 1e-2,
-    every: int = 10,
-    methods: Sequence[str] = ("tag", "cs"),
-    optimizer: torch.optim.Optimizer | None = None,
-    lookahead_lr: float | None = None,
-    tasks: Sequence[str] | None = None,
-    forward: Forward = default_forward,
-    reduction: str = "mean",
-    seed: int = 0,
-) -> AffinityRun:
-    """Train ``model`` on all tasks and measure TAG and/or CS affinity every ``every`` steps.
+class AffinityHook(Hook):
+    """TAG and/or CS probes on the engine's training loop: measure every ``every`` steps, before the update.
+
+    Attach it to :func:`taskgroup.engine.fit` (``hooks=[hook]``) and read :meth:`result` afterwards. A step whose
+    batch lacks a label for some task is not measured (the affinity needs every task's loss on one batch).
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Trained in place (this is the one multi-task run TAG needs).
-    batches : iterable
-        Yields batches; cycled if it runs out before ``steps``.
-    loss_fn : callable
-        ``loss_fn(outputs, batch) -> {task: scalar tensor}``.
-    shared : str, sequence or callable
-        The shared parameters (see :func:`shared_parameter_names`).
-    steps : int
-        Training steps, >= 1.
-    lr : float
-        Learning rate of the default optimizer (SGD) and, unless ``lookahead_lr`` is given, of the lookahead.
-    every : int
-        Measure on every ``every``-th step's batch (before that step's update), starting at step 0.
-    methods : sequence of {"tag", "cs"}
-    optimizer : torch.optim.Optimizer, optional
-        Default: ``SGD(model.parameters(), lr)``.
-    lookahead_lr : float, optional
-        Learning rate of the lookahead step; default ``lr``.
-    tasks : sequence of str, optional
+    tasks : sequence of str
         Task order of the matrices.
-    forward : callable
-        ``forward(model, batch) -> outputs``.
-    reduction : {"mean", "sum"}
-        How task losses combine into the training loss (the papers: mean; Standley's code: sum).
+    shared : str, sequence or callable, optional
+        The shared parameters (see :func:`shared_parameter_names`); default: the model's
+        ``shared_parameters()``.
+    methods : sequence of {"tag", "cs"}
+    every : int
+        Measure on every ``every``-th step's batch, starting at step 0.
+    lookahead_lr : float
+        SGD step of the lookahead (TAG uses the training learning rate).
     seed : int
-        Seeds torch for the run.
-
-    Returns
-    -------
-    AffinityRun
-
-    Raises
-    ------
-    InvalidArgument
-        For an unknown method or reduction, ``steps`` or ``every`` < 1, a learning rate <= 0, an empty batch
-        iterable, or a ``loss_fn`` that does not return every task.
+        Random state of the probe's forward passes (dropout), the same before and after the lookahead step.
     """
-    unknown = [m for m in methods if m not in ("tag", "cs")]
-    if unknown or not methods:
-        raise InvalidArgument(f"methods={list(methods)!r} is not accepted; give a non-empty subset of ['tag', 'cs'].")
-    if reduction not in ("mean", "sum"):
-        raise InvalidArgument(f"reduction={reduction!r} is not accepted; use 'mean' or 'sum'.")
-    for label, value in (("steps", steps), ("every", every)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise InvalidArgument(f"{label}={value!r} is not accepted; give an integer >= 1.")
-    _check_lr(lr)
-    look_lr = lr if lookahead_lr is None else lookahead_lr
-    _check_lr(look_lr)
-    names = shared_parameter_names(model, shared)
-    torch.manual_seed(seed)
-    opt = optimizer if optimizer is not None else torch.optim.SGD(model.parameters(), lr=lr)
-    tag_sum = cs_sum = None
-    measured: list[int] = []
-    history: list[float] = []
-    order: list[str] | None = list(tasks) if tasks is not None else None
-    iterator = _cycle(batches)
-    for step in range(steps):
-        batch = next(iterator)
-        if step % every == 0:
-            m, params, buffers = _measure(model, batch, loss_fn, names, order, forward, seed + step)
-            order = m.tasks
-            if "tag" in methods:
-                Z = _lookahead(model, batch, loss_fn, names, m, params, buffers, look_lr, forward, seed + step)
-                tag_sum = Z if tag_sum is None else tag_sum + Z
-            if "cs" in methods:
-                C = _cosine(m)
-                cs_sum = C if cs_sum is None else cs_sum + C
-            measured.append(step)
-        opt.zero_grad()
-        losses = loss_fn(forward(model, batch), batch)
-        order = _task_order(losses, order)
-        total = torch.stack([losses[t] for t in order])
-        loss = total.mean() if reduction == "mean" else total.sum()
-        loss.backward()
-        opt.step()
-        history.append(float(loss.detach()))
-    assert order is not None
-    count = len(measured)
-    return AffinityRun(
-        tag=_frame(tag_sum / count, order) if tag_sum is not None else None,
-        cs=_frame(cs_sum / count, order) if cs_sum is not None else None,
-        measured_steps=measured,
-        train_loss=history,
-    )
 
+    def __init__(self, tasks: Sequence[str], *, shared: SharedSpec | None = None, methods: Sequence[str] = ("tag", "cs"),
+                 every: int = 10, lookahead_lr: float = 1e-3, seed: int = 0) -> None:
+        unknown = [m for m in methods if m not in ("tag", "cs")]
+        if unknown or not methods:
+            raise InvalidArgument(f"methods={list(methods)!r} is not accepted; give a non-empty subset of ['tag', 'cs'].")
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise InvalidArgument(f"every={every!r} is not accepted; give an integer >= 1.")
+        _check_lr(lookahead_lr)
+        self.tasks = list(tasks)
+        self.shared = shared
+        self.methods = tuple(methods)
+        self.every = every
+        self.lookahead_lr = lookahead_lr
+        self.seed = seed
+        self.tag_sum: np.ndarray | None = None
+        self.cs_sum: np.ndarray | None = None
+        self.measured: list[int] = []
+        self.steps = 0
 
-def _cycle(batches: Iterable[Any]) -> Any:
-    seen = False
-    while True:
-        for batch in batches:
-            seen = True
-            yield batch
-        if not seen:
-            raise InvalidArgument("batches yielded nothing; give an iterable with at least one batch.")
+    def on_step(self, step: int, model: torch.nn.Module, batch: Any, losses_of: Any) -> None:
+        self.steps = step + 1
+        if step % self.every or not all(bool(batch.mask[:, c].any()) for c in range(batch.mask.shape[1])):
+            return
+        names = shared_parameter_names(model, self.shared)
+
+        def forward(call: Callable[..., Any], b: Any) -> Any:
+            return call(b.x)
+
+        def loss_fn(outputs: Any, _b: Any) -> Mapping[str, torch.Tensor]:
+            return losses_of(outputs)
+
+        m, params, buffers = _measure(model, batch, loss_fn, names, self.tasks, forward, self.seed + step)
+        if "tag" in self.methods:
+            Z = _lookahead(model, batch, loss_fn, names, m, params, buffers, self.lookahead_lr, forward, self.seed + step)
+            self.tag_sum = Z if self.tag_sum is None else self.tag_sum + Z
+        if "cs" in self.methods:
+            C = _cosine(m)
+            self.cs_sum = C if self.cs_sum is None else self.cs_sum + C
+        self.measured.append(step)
+
+    def result(self) -> AffinityRun:
+        """The mean matrices over the measured steps.
+
+        Raises
+        ------
+        InvalidArgument
+            If no step was measured (no batch had a label for every task, or the run was shorter than one step).
+        """
+        count = len(self.measured)
+        if not count:
+            raise InvalidArgument("No training step had a label for every task, so no affinity was measured; use "
+                                  "larger batches or more epochs.")
+        return AffinityRun(
+            tag=_frame(self.tag_sum / count, self.tasks) if self.tag_sum is not None else None,
+            cs=_frame(self.cs_sum / count, self.tasks) if self.cs_sum is not None else None,
+            measured_steps=list(self.measured),
+            steps=self.steps,
+        )
 
 
 def _check_lr(lr: float) -> None:

@@ -8,7 +8,6 @@ training configurations).
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
 from os import PathLike
 from typing import Any
 
@@ -43,7 +42,7 @@ def esa_measure(
     budget : float or mapping
         In units of ``cost``.
     full : TrainConfig, optional
-        The full schedule (default ``TrainConfig()``).
+        The full schedule and model (default ``TrainConfig()``).
     fraction : float
         Short schedule = ``max(1, round(fraction * full.epochs))`` epochs, no early stopping needed (0 < f < 1).
     cost : str
@@ -59,13 +58,14 @@ def esa_measure(
         ``result.full`` scores the chosen networks on their fully trained *test* losses; the Problem is the
         short-schedule one the selection was made on.
     """
-    from taskgroup.measure import TrainConfig, measure
+    from taskgroup.engine import TrainConfig
+    from taskgroup.measure import measure
     from taskgroup.measure.store import ResultStore
 
     if not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
         raise InvalidArgument(f"fraction={fraction!r} is not accepted; give a number between 0 and 1.")
     full = full or TrainConfig()
-    short = replace(full, epochs=max(1, round(fraction * full.epochs)), patience=full.epochs)
+    short = full.replace(epochs=max(1, round(fraction * full.epochs)), patience=None)
     fp = suite.fingerprint()
     measure(suite, store, candidates="all", config=short, seeds=seeds, executor=executor, progress=progress)
     results = ResultStore(store)

@@ -1,10 +1,10 @@
 """Train and profile candidate networks (or run the user's own training script), resumably and in parallel.
 
-- :class:`TaskSuite`, :class:`TaskSpec`, :class:`Split` (``suite.py``): data, tasks, splits, masks.
-- :class:`SharedTrunkNet` (``models.py``): the candidate network family (shared trunk + heads).
+- :class:`TaskSuite`, :class:`TaskSpec`, :class:`Split`: re-exported from :mod:`taskgroup.tasks`.
 - :func:`make_candidates` (``candidates.py``): all subsets / pairs / a list, in size variants.
-- :func:`train_network` (``training.py``), :func:`train_stack` (``vectorised.py``): one or many at once.
-- :func:`profile_candidates` (``profile.py``): FLOPs, parameters, latency, memory.
+- :func:`train_candidates` (``training.py``): candidates through the engine (:mod:`taskgroup.engine`), stacked
+  where possible; :class:`TrainConfig` is the engine's, its ``model`` the user's factory or a family name.
+- :func:`profile_candidates` (``profile.py``): FLOPs, parameters, latency, memory of the built networks.
 - :class:`ResultStore` (``store.py``): the SQLite results database; reading it needs no torch.
 - :func:`measure` (``runner.py``): the driver, for a suite or an objective; executors in ``executors.py``.
 - :func:`measure_objective` (``objective.py``): the black-box route, ``objective(tasks, variant, seed)``.
@@ -20,15 +20,18 @@ from typing import Any
 
 # public name -> module that defines it
 _NAMES = {
-    "TaskSuite": "suite", "TaskSpec": "suite", "Split": "suite", "SPLITS": "suite", "TASK_KINDS": "suite",
-    "task_loss": "suite", "task_metric": "suite",
-    "SharedTrunkNet": "models", "VARIANTS": "models",
-    "Candidate": "candidates", "make_candidates": "candidates", "parse_candidate": "candidates",
-    "TrainConfig": "training", "train_network": "training", "train_stack": "vectorised",
-    "COST_COLUMNS": "store", "normalise_costs": "store", "profile_network": "profile",
-    "profile_candidates": "profile",
-    "ResultStore": "store", "MeasurementWarning": "store", "NetworkResult": "store",
-    "measure": "runner", "plan_jobs": "runner", "measure_objective": "objective",
+    "TaskSuite": "taskgroup.tasks.suite", "TaskSpec": "taskgroup.tasks.suite", "Split": "taskgroup.tasks.suite",
+    "SPLITS": "taskgroup.tasks.suite", "TASK_KINDS": "taskgroup.tasks.suite",
+    "Candidate": "taskgroup.measure.candidates", "make_candidates": "taskgroup.measure.candidates",
+    "parse_candidate": "taskgroup.measure.candidates",
+    "TrainConfig": "taskgroup.engine.config", "train_candidate": "taskgroup.measure.training",
+    "train_candidates": "taskgroup.measure.training",
+    "COST_COLUMNS": "taskgroup.measure.store", "normalise_costs": "taskgroup.measure.store",
+    "NetworkResult": "taskgroup.measure.store", "ResultStore": "taskgroup.measure.store",
+    "MeasurementWarning": "taskgroup.measure.store",
+    "profile_candidates": "taskgroup.measure.profile",
+    "measure": "taskgroup.measure.runner", "plan_jobs": "taskgroup.measure.runner",
+    "measure_objective": "taskgroup.measure.objective",
 }
 
 __all__ = list(_NAMES)
@@ -38,7 +41,7 @@ def __getattr__(name: str) -> Any:
     module = _NAMES.get(name)
     if module is None:
         raise AttributeError(f"module 'taskgroup.measure' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"taskgroup.measure.{module}"), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later look-ups skip __getattr__
     return value
 

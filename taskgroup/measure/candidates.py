@@ -3,7 +3,7 @@
 A candidate is named by its tasks joined with ``+`` in suite order, plus ``@variant`` for any variant but
 "full": ``a0+a1``, ``b0@half``. Standley et al. measured every non-empty task subset at full size and every
 single task at half size; that is ``which="all"`` (the default) for the built-in model families, whose
-variants are ``taskgroup.measure.models.VARIANTS``. A user's objective names its own variants.
+variants are ``taskgroup.engine.families.VARIANTS``. A user's objective names its own variants.
 
 This module does not import torch (the built-in variants are looked up only when needed).
 """
@@ -37,13 +37,13 @@ class Candidate:
     @property
     def width(self) -> float:
         """The width multiplier of a built-in model family's variant."""
-        from taskgroup.measure.models import VARIANTS  # lazy: torch
+        from taskgroup.engine.families import VARIANTS  # lazy: torch
 
         return VARIANTS[self.variant]
 
 
 def _builtin_variants() -> tuple[str, ...]:
-    from taskgroup.measure.models import VARIANTS  # lazy: torch
+    from taskgroup.engine.families import VARIANTS  # lazy: torch
 
     return tuple(VARIANTS)
 

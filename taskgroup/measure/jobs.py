@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
+from taskgroup.engine.runtime import configure_threads
 from taskgroup.measure.candidates import Candidate
-from taskgroup.measure.suite import TaskSuite
-from taskgroup.measure.training import NetworkResult, TrainConfig, train_network
-from taskgroup.measure.vectorised import train_stack
+from taskgroup.measure.training import NetworkResult, TrainConfig, train_candidates
+from taskgroup.tasks.suite import TaskSuite
 
 __all__ = ["Job", "run_job"]
 
 
 @dataclass(frozen=True)
 class Job:
-    """Train ``candidates`` (all one size variant) with ``seed``; stacked if ``vectorise``."""
+    """Train ``candidates`` (all one size variant) with ``seed``; stacked if ``vectorise`` (and possible)."""
 
     suite: TaskSuite
     candidates: tuple[Candidate, ...]
@@ -36,8 +34,13 @@ class Job:
 
 def run_job(job: Job) -> list[NetworkResult]:
     """Run one job and return one result per candidate (failed networks included, not raised)."""
-    # Thread count is part of the job: a pool of k workers on k cores should not oversubscribe.
-    torch.set_num_threads(max(1, int(job.threads)))
-    if job.vectorise:
-        return train_stack(job.suite, job.candidates, job.config, job.seed)
-    return [train_network(job.suite, c, job.config, job.seed) for c in job.candidates]
+    import torch
+
+    # Thread count is part of the job: a pool of k workers on k cores should not oversubscribe. In the driver's
+    # own process (serial executor) the caller's setting comes back afterwards.
+    previous = torch.get_num_threads()
+    configure_threads(max(1, int(job.threads)))
+    try:
+        return train_candidates(job.suite, job.candidates, job.config, job.seed, stack=job.vectorise)
+    finally:
+        torch.set_num_threads(previous)

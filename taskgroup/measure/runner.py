@@ -24,8 +24,8 @@ from taskgroup.measure.jobs import Job, run_job
 from taskgroup.measure.objective import measure_objective
 from taskgroup.measure.profile import profile_candidates
 from taskgroup.measure.store import ResultStore
-from taskgroup.measure.suite import TaskSuite
 from taskgroup.measure.training import NetworkResult, TrainConfig, candidates_by_variant
+from taskgroup.tasks.suite import TaskSuite
 
 __all__ = ["measure", "plan_jobs"]
 
@@ -151,7 +151,7 @@ def measure(
 
     uncosted = [c for c in cands if c.name not in store.costed(fp, cfg)]
     if uncosted:  # before training starts, so latency is timed on a quiet machine
-        store.add_costs(fp, cfg, profile_candidates(suite, uncosted, config.hidden,
+        store.add_costs(fp, cfg, profile_candidates(suite, uncosted, config,
                                                     repeats=max(1, latency_repeats), latency=latency_repeats > 0))
 
     with store.writer(), open_executor(executor) as (pool, workers):

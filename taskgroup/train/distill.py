@@ -1,24 +1,24 @@
 """MT-DNN-KD teachers: per task, an ensemble of K networks differing in dropout and seed; soft targets.
 
-For a task with a teacher, each of the K ensemble members is a single-task network of the run's architecture,
-member ``k`` with dropout ``dropouts[k % len(dropouts)]`` and its own seed (MT-DNN-KD fine-tunes one teacher
+For a task with a teacher, each of the K ensemble members is a single-task network of the run's model, member
+``k`` with dropout ``dropouts[k % len(dropouts)]`` (built-in families; a model factory of your own is used as it
+is, so its members differ in seed only) and its own seed (MT-DNN-KD fine-tunes one teacher
 ensemble per task). The soft target of an example is the average of the members' class probabilities
 (binary: probability of class 1; regression: the average prediction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from taskgroup.engine import TrainConfig, build_model, fit, predict
+from taskgroup.engine.families import BuiltinFactory
 from taskgroup.errors import InvalidArgument
-from taskgroup.train.architectures import build_network
-from taskgroup.measure.suite import TaskSuite
-from taskgroup.train.losses import output_to_soft
-from taskgroup.train.trainer import FitConfig, fit, predict
+from taskgroup.tasks import TaskSuite, output_to_soft
 
 __all__ = ["TeacherConfig", "EnsembleOutputs", "average_soft", "train_teacher_ensemble"]
 
@@ -74,11 +74,8 @@ def train_teacher_ensemble(
     suite: TaskSuite,
     task: str,
     *,
-    architecture: str,
-    options: Mapping[str, object],
-    fit_config: FitConfig,
+    config: TrainConfig,
     teacher: TeacherConfig = TeacherConfig(),
-    temperature: float = 1.0,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> EnsembleOutputs:
@@ -89,30 +86,31 @@ def train_teacher_ensemble(
     suite : TaskSuite
     task : str
         The task the ensemble teaches.
-    architecture, options : the run's architecture and its options (``dropout`` is set per member).
-    fit_config : FitConfig
-        Optimisation of each member (its distillation fields are unused).
+    config : TrainConfig
+        The model and optimisation of each member (``dropout`` is set per member for built-in families);
+        ``config.temperature`` is the temperature of the soft targets (the student's distillation temperature).
     teacher : TeacherConfig
-    temperature : float
-        Temperature of the soft targets (the student's distillation temperature).
     seed : int
         Member k uses seed ``seed + 1000 * (k + 1)``, so members differ from each other and from the student.
     """
     one = suite.subset([task])
     spec = one.tasks[0]
-    opts = {k: v for k, v in options.items() if k not in ("dropout", "seed")}
+    factory = config.factory()
     outputs: dict[str, list[np.ndarray]] = {name: [] for name in one.splits}
     for k in range(teacher.n_teachers):
         member_seed = seed + 1000 * (k + 1)
         dropout = float(teacher.dropouts[k % len(teacher.dropouts)])
-        model = build_network(architecture, one.n_features, one.tasks, dropout=dropout, seed=member_seed, **opts)
-        fit(model, one.train, one.tasks, fit_config, val=one.val, seed=member_seed)
+        member = factory.with_options(dropout=dropout) if isinstance(factory, BuiltinFactory) else factory
+        model = build_model(member, one.tasks, "full", one.example_batch(), member_seed)
+        fitted = fit(model, one.train, one.tasks, config, val=one.val, seed=member_seed)
+        if fitted.status != "ok":
+            raise InvalidArgument(f"Teacher {k + 1} for task {task!r} failed to train: {fitted.reason}.")
         for name, split in one.splits.items():
-            outputs[name].append(predict(model, split.x)[task])
+            outputs[name].append(predict(model, split, device=config.device)[task])
         if progress:
             progress(f"teacher {k + 1}/{teacher.n_teachers} for {task} (dropout {dropout})")
     return EnsembleOutputs(
         task=task,
-        soft={name: average_soft(spec.kind, outs, temperature) for name, outs in outputs.items()},
+        soft={name: average_soft(spec.kind, outs, config.temperature) for name, outs in outputs.items()},
         probs={name: average_soft(spec.kind, outs, 1.0) for name, outs in outputs.items()},
     )

@@ -5,6 +5,10 @@ checkpoint's config and routes each task to the network the plan assigned it::
 
     manifest = read_manifest("run/manifest.json")
     outputs = predict_tasks("run/manifest.json", x)    # task -> raw output of its assigned network
+    outputs = predict_tasks("run/manifest.json", raw, raw=True)  # raw inputs: the manifest's preprocessing first
+
+A checkpoint names its model by family (``"mlp"``) or by ``module:qualname`` of the user's factory, which is
+imported on load; pass ``model=build`` when the factory cannot be imported by name (defined in a script).
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from taskgroup.engine.families import ModelFactory, build_model, factory_from_name, factory_name, factory_options
 from taskgroup.errors import InvalidArgument, ManifestError
-from taskgroup.measure.suite import TaskSpec
-from taskgroup.train.architectures import build_network
+from taskgroup.tasks.suite import TaskSpec, apply_preprocessing
 
 __all__ = [
     "MANIFEST_SCHEMA",
@@ -55,14 +59,17 @@ def sha256_file(path: str | PathLike[str]) -> str:
 
 
 def network_config(
-    architecture: str, n_features: int, tasks: Sequence[TaskSpec], options: Mapping[str, Any]
+    factory: ModelFactory, tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, seed: int
 ) -> dict[str, Any]:
     """The plain-data config :func:`load_checkpoint` rebuilds a network from (task specs as dicts)."""
     return {
-        "architecture": architecture,
-        "n_features": int(n_features),
+        "model": factory_name(factory),
+        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in factory_options(factory).items()},
+        "variant": variant,
+        "input_shape": list(example_batch.shape[1:]),
+        "input_dtype": str(example_batch.dtype).replace("torch.", ""),
         "tasks": [t.to_dict() for t in tasks],
-        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},
+        "seed": int(seed),
     }
 
 
@@ -93,13 +100,19 @@ def save_checkpoint(model: nn.Module, path: str | PathLike[str], config: Mapping
     return sha256_file(path)
 
 
-def load_checkpoint(path: str | PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the network saved at ``path`` (eval mode) and return it with its checkpoint extras.
+def load_checkpoint(path: str | PathLike[str], *, model: ModelFactory | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network saved at ``path`` (eval mode, on the CPU) and return it with its checkpoint extras.
+
+    Parameters
+    ----------
+    path : path
+    model : model factory, optional
+        The factory that built the network, when it cannot be imported by the name the checkpoint records.
 
     Raises
     ------
     ManifestError
-        Not a taskgroup checkpoint, or its state does not fit the config.
+        Not a taskgroup checkpoint, a model that cannot be rebuilt, or a state that does not fit the config.
     """
     try:
         # weights_only: a checkpoint holds tensors and plain data only, so loading never runs pickled code
@@ -110,13 +123,15 @@ def load_checkpoint(path: str | PathLike[str]) -> tuple[nn.Module, dict[str, Any
         raise ManifestError(f"{str(path)!r} is not a taskgroup checkpoint (expected format {CHECKPOINT_FORMAT!r}).")
     cfg = payload["config"]
     tasks = [spec_from_dict(t) for t in cfg["tasks"]]
-    model = build_network(cfg["architecture"], cfg["n_features"], tasks, **cfg["options"])
     try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise ManifestError(f"Checkpoint {str(path)!r} does not fit its own config: {exc}") from None
-    model.eval()
-    return model, dict(payload.get("extra", {}))
+        factory = model if model is not None else factory_from_name(cfg["model"], cfg["options"])
+        example = torch.zeros(2, *cfg["input_shape"], dtype=getattr(torch, cfg["input_dtype"]))
+        network = build_model(factory, tasks, cfg["variant"], example, cfg["seed"])
+        network.load_state_dict(payload["state_dict"])
+    except (InvalidArgument, RuntimeError, KeyError) as exc:
+        raise ManifestError(f"Checkpoint {str(path)!r} cannot be rebuilt from its config: {exc}") from None
+    network.eval()
+    return network, dict(payload.get("extra", {}))
 
 
 def write_manifest(path: str | PathLike[str], manifest: Mapping[str, Any]) -> None:
@@ -154,7 +169,9 @@ def read_manifest(path: str | PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def load_network(manifest_path: str | PathLike[str], network: str, *, verify: bool = True) -> nn.Module:
+def load_network(
+    manifest_path: str | PathLike[str], network: str, *, verify: bool = True, model: ModelFactory | None = None
+) -> nn.Module:
     """Load one network of a manifest (checkpoint paths are relative to the manifest's folder).
 
     Raises
@@ -175,20 +192,37 @@ def load_network(manifest_path: str | PathLike[str], network: str, *, verify: bo
                 f"Checkpoint {entry['checkpoint']!r} of network {network!r} has sha256 {actual}, "
                 f"the manifest says {entry['sha256']}; the file was changed or replaced."
             )
-    model, _ = load_checkpoint(ckpt)
-    return model
+    network_module, _ = load_checkpoint(ckpt, model=model)
+    return network_module
 
 
-def predict_tasks(manifest_path: str | PathLike[str], x: np.ndarray) -> dict[str, np.ndarray]:
-    """Each task's raw output from the network the plan assigned it, for inputs ``x`` (n, input_dim)."""
-    from taskgroup.train.trainer import predict  # local: manifest readers need not import the trainer otherwise
+def predict_tasks(
+    manifest_path: str | PathLike[str], x: np.ndarray, *, raw: bool = False, model: ModelFactory | None = None
+) -> dict[str, np.ndarray]:
+    """Each task's raw output from the network the plan assigned it.
+
+    Parameters
+    ----------
+    manifest_path : path
+    x : array, shape (n, *input_shape)
+        Model inputs, or with ``raw`` the raw inputs before the manifest's ``preprocessing``.
+    raw : bool
+        Apply the manifest's preprocessing (standardisation) first.
+    model : model factory, optional
+        See :func:`load_checkpoint`.
+    """
+    from taskgroup.engine.loop import predict  # local: manifest readers need not import the loop otherwise
 
     manifest = read_manifest(manifest_path)
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 2 or x.shape[1] != manifest["n_features"]:
-        raise InvalidArgument(f"Inputs must have shape (n, {manifest['n_features']}); got {x.shape}.")
+    shape = tuple(manifest["input_shape"])
+    x = np.asarray(x)
+    if raw:
+        x = apply_preprocessing(manifest["preprocessing"], x)
+    x = x.astype(manifest["input_dtype"])
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+        raise InvalidArgument(f"Inputs must have shape (n, {', '.join(map(str, shape))}); got {x.shape}.")
     out: dict[str, np.ndarray] = {}
     for name in sorted(set(manifest["assignment"].values())):
-        preds = predict(load_network(manifest_path, name), x)
+        preds = predict(load_network(manifest_path, name, model=model), x)
         out.update({t: preds[t] for t, n in manifest["assignment"].items() if n == name})
     return out

@@ -28,14 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from taskgroup.errors import InvalidArgument
-from taskgroup.measure.candidates import parse_candidate
-from taskgroup.measure.models import VARIANTS, derive_seed
-from taskgroup.measure.suite import TaskSuite
+from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict, profile_model
+from taskgroup.engine.profile import COST_KEYS, COST_UNITS
+from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.plan import Plan
-from taskgroup.train.architectures import build_network, get_architecture
+from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
 from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
-from taskgroup.train.evaluate import evaluate_outputs, soft_to_output
 from taskgroup.train.manifest import (
     load_checkpoint,
     network_config,
@@ -43,11 +41,8 @@ from taskgroup.train.manifest import (
     sha256_file,
     write_manifest,
 )
-from taskgroup.train.metrics import delta_m
-from taskgroup.train.profiling import profile_network
-from taskgroup.train.trainer import FitConfig, fit, predict
 
-__all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_width", "RUN_SCHEMA_VERSION"]
+__all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
 
 RUN_SCHEMA_VERSION = 1
 
@@ -58,12 +53,8 @@ class RunConfig:
 
     Attributes
     ----------
-    architecture : str
-        A registered architecture (``"shared"``, ``"mmoe"``).
-    options : dict
-        Architecture options (e.g. ``hidden`` for shared, ``n_experts``/``expert_hidden`` for mmoe); ``seed``,
-        ``dropout`` and ``width`` are set by the run.
-    fit : FitConfig
+    fit : TrainConfig
+        The model (a built-in family and its options, or your own factory) and how every network is trained.
     distill : bool
         Train teacher ensembles and distilled students (MT-DNN-KD) besides the vanilla networks.
     teacher : TeacherConfig
@@ -76,9 +67,7 @@ class RunConfig:
         Base seed; every unit derives its own seed from it and its name.
     """
 
-    architecture: str = "shared"
-    options: Mapping[str, Any] = field(default_factory=dict)
-    fit: FitConfig = FitConfig()
+    fit: TrainConfig = TrainConfig()
     distill: bool = False
     teacher: TeacherConfig = TeacherConfig()
     teacher_tasks: tuple[str, ...] | None = None
@@ -87,9 +76,7 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "architecture": self.architecture,
-            "options": _plain(dict(self.options)),
-            "fit": self.fit.to_dict(),
+            "fit": _plain(self.fit.to_dict()),
             "distill": self.distill,
             "teacher": {"n_teachers": self.teacher.n_teachers, "dropouts": list(self.teacher.dropouts)},
             "teacher_tasks": None if self.teacher_tasks is None else list(self.teacher_tasks),
@@ -138,17 +125,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def network_width(name: str, suite: TaskSuite) -> float:
-    """Width multiplier of a plan network from its candidate name (``"a+b@half"`` -> 0.5; plain names: 1.0)."""
-    if "@" not in name:
-        return 1.0
-    try:
-        return parse_candidate(name, suite.task_names).width
-    except InvalidArgument:
-        variant = name.rpartition("@")[2]
-        raise InvalidArgument(
-            f"Network {name!r} has size variant {variant!r}; accepted variants are {list(VARIANTS)}."
-        ) from None
+def network_variant(name: str) -> str:
+    """Size variant of a plan network from its candidate name (``"a+b@half"`` -> "half"; plain names: "full")."""
+    return name.rpartition("@")[2] if "@" in name else "full"
 
 
 def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ...]:
@@ -166,7 +145,6 @@ def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ..
         lacks or networks the plan lacks, a task the plan leaves unserved, an unknown architecture or options
         it rejects, teacher tasks the plan does not serve.
     """
-    get_architecture(config.architecture)
     suite_tasks = set(suite.task_names)
     if not plan.details:
         raise InvalidArgument("The plan has no networks; there is nothing to train.")
@@ -178,7 +156,6 @@ def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ..
                 f"Plan network {d.name!r} is trained on task(s) {unknown or list(d.trained_tasks)} that suite "
                 f"{suite.name!r} does not have; its tasks are {list(suite.task_names)}."
             )
-        network_width(d.name, suite)
     unknown_tasks = sorted(t for t in plan.assignment if t not in suite_tasks)
     if unknown_tasks:
         raise InvalidArgument(
@@ -199,18 +176,11 @@ def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ..
     bad = [t for t in teacher_tasks if t not in plan.assignment]
     if bad:
         raise InvalidArgument(f"Teacher task(s) {bad} are not served by the plan; served tasks are {served}.")
-    # build the first network once so unknown architecture options fail now, not after hours of training
-    first = plan.details[0]
-    build_network(config.architecture, suite.n_features, suite.subset(list(first.trained_tasks)).tasks,
-                  **_arch_options(config, seed=0, width=1.0, dropout=0.0))
+    # build every network once so a bad variant or model fails now, not after hours of training
+    for d in plan.details:
+        sub = suite.subset([t for t in suite.task_names if t in d.trained_tasks])
+        build_model(config.fit.factory(), sub.tasks, network_variant(d.name), sub.example_batch(), seed=0)
     return teacher_tasks
-
-
-def _arch_options(config: RunConfig, *, seed: int, width: float, dropout: float) -> dict[str, Any]:
-    reserved = sorted({"seed", "width", "dropout"} & set(config.options))
-    if reserved:
-        raise InvalidArgument(f"Architecture options {reserved} are set by the run per network; remove them.")
-    return {**dict(config.options), "seed": int(seed), "width": float(width), "dropout": float(dropout)}
 
 
 def _file_stem(name: str) -> str:
@@ -294,13 +264,13 @@ def train_plan(
     # 1. single-task baselines
     if config.baselines:
         for task in served:
-            metrics = _network_unit(run, "baselines", task, (task,), 1.0, suite, config, None, say)
+            metrics = _network_unit(run, "baselines", task, (task,), "full", suite, config, None, say)
             report.baselines[task] = metrics[task]
 
     # 2. the plan's networks, vanilla multi-task
     for d in plan.details:
         report.networks[d.name] = _network_unit(
-            run, "networks", d.name, d.trained_tasks, network_width(d.name, suite), suite, config, None, say
+            run, "networks", d.name, d.trained_tasks, network_variant(d.name), suite, config, None, say
         )
     report.multitask = {t: report.networks[plan.assignment[t]][t] for t in served}
 
@@ -315,7 +285,7 @@ def train_plan(
         for d in plan.details:
             soft = {t: ensembles[t].soft["train"] for t in d.trained_tasks if t in ensembles}
             report.students[d.name] = _network_unit(
-                run, "students", d.name, d.trained_tasks, network_width(d.name, suite), suite, config, soft, say
+                run, "students", d.name, d.trained_tasks, network_variant(d.name), suite, config, soft, say
             )
         report.student = {t: report.students[plan.assignment[t]][t] for t in served}
 
@@ -340,7 +310,7 @@ def _network_unit(
     group: str,
     name: str,
     tasks: Sequence[str],
-    width: float,
+    variant: str,
     suite: TaskSuite,
     config: RunConfig,
     soft: Mapping[str, np.ndarray] | None,
@@ -355,12 +325,15 @@ def _network_unit(
     sub = suite.subset([t for t in suite.task_names if t in tasks])
     # students share the vanilla network's seed: the soft targets are then the only difference between them
     seed = derive_seed(config.seed, "baseline" if group == "baselines" else "network", name)
-    options = _arch_options(config, seed=seed, width=width, dropout=0.0)
-    model = build_network(config.architecture, sub.n_features, sub.tasks, **options)
+    factory = config.fit.factory()
+    model = build_model(factory, sub.tasks, variant, sub.example_batch(), seed)
     start = time.perf_counter()
     fitted = fit(model, sub.train, sub.tasks, config.fit, val=sub.val, soft_targets=soft, seed=seed)
     seconds = time.perf_counter() - start
-    metrics = evaluate_outputs(predict(model, sub.test.x), sub.test, sub.tasks)
+    if fitted.status != "ok":
+        raise MeasurementError(f"Training {group[:-1]} {name!r} failed: {fitted.reason}. Try a lower learning rate.")
+    model.cpu()
+    metrics = evaluate_outputs(predict(model, sub.test), sub.test, sub.tasks)
     extra = {
         "name": name,
         "test_metrics": metrics,
@@ -370,7 +343,7 @@ def _network_unit(
         "train_seconds": seconds,
         "distilled_tasks": sorted(soft or {}),
     }
-    save_checkpoint(model, path, network_config(config.architecture, sub.n_features, sub.tasks, options), extra)
+    save_checkpoint(model, path, network_config(factory, sub.tasks, variant, sub.example_batch(), seed), extra)
     say(f"{group[:-1]} {name}: trained in {seconds:.1f}s ({fitted.batching} batches, best epoch {fitted.best_epoch})")
     return metrics
 
@@ -389,11 +362,8 @@ def _teacher_unit(run: _Run, task: str, suite: TaskSuite, config: RunConfig, say
     ensemble = train_teacher_ensemble(
         suite,
         task,
-        architecture=config.architecture,
-        options=dict(config.options),
-        fit_config=config.fit,
+        config=config.fit,
         teacher=config.teacher,
-        temperature=config.fit.temperature,
         seed=derive_seed(config.seed, "teacher", task),
         progress=say,
     )
@@ -408,18 +378,15 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
     entries = []
     for d in plan.details:
         path = run.path(group, _file_stem(d.name), ".pt")
-        model, extra = load_checkpoint(path)
-        profile = profile_network(model, suite.n_features)
+        model, extra = load_checkpoint(path, model=config.fit.factory())
+        profile = profile_model(model, suite.example_batch())
         entries.append(
             {
                 "name": d.name,
                 "trained_tasks": list(d.trained_tasks),
                 "serves": sorted(t for t, n in plan.assignment.items() if n == d.name),
-                "architecture": config.architecture,
-                "parameters": profile["parameters"],
-                "flops": profile["flops"],
-                "latency_ms": profile["latency_ms"],
-                "memory_bytes": profile["memory_bytes"],
+                "variant": network_variant(d.name),
+                **{key: profile[key] for key in COST_KEYS},
                 "checkpoint": f"{group}/{path.name}",
                 "sha256": sha256_file(path),
                 "distilled_tasks": extra.get("distilled_tasks", []),
@@ -431,18 +398,18 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
         manifest_path,
         {
             "suite": {"name": suite.name, "fingerprint": suite.fingerprint()},
-            "n_features": suite.n_features,
+            "input_shape": list(suite.input_shape),
+            "input_dtype": str(suite.example_batch().dtype).replace("torch.", ""),
             "feature_names": list(suite.feature_names),
+            "preprocessing": suite.preprocessing,
             "tasks": [t.to_dict() for t in suite.tasks if t.name in plan.assignment],
-            "architecture": config.architecture,
+            "model": config.fit.to_dict()["model"],
             "distilled": config.distill,
             "assignment": dict(plan.assignment),
             "networks": entries,
             "units": {
-                "flops": "floating-point operations for one example (FlopCounterMode; a multiply-add is 2)",
-                "latency_ms": "median wall time of one forward pass on one example, one CPU thread",
-                "memory_bytes": "parameters + largest layer activations, float32 (shared-trunk networks only)",
-                "inputs": "features standardised with the suite's train-split mean and std, in feature_names order",
+                **COST_UNITS,
+                "inputs": "model inputs x = (raw - mean) / std per the preprocessing entry (feature_names order)",
                 "regression outputs": "standardised; value = output * target_std + target_mean (see tasks)",
             },
         },

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.measure.suite import TaskSpec
-from taskgroup.train.losses import distillation_loss, hard_loss, output_to_soft, soft_loss
-from taskgroup.train.weighting import (
+from taskgroup.tasks import TaskSpec
+from taskgroup.tasks.losses import distillation_loss, output_to_soft, soft_loss, task_loss
+from taskgroup.engine.weighting import (
     EqualWeighting,
     UncertaintyWeighting,
     available_weightings,
@@ -21,19 +21,19 @@ BINARY = TaskSpec("b", "binary", 2)
 REG = TaskSpec("r", "regression", 1)
 
 
-def test_soft_loss_with_one_hot_targets_equals_hard_loss():
+def test_soft_loss_with_one_hot_targets_equals_task_loss():
     torch.manual_seed(0)
     out = torch.randn(8, 3)
     y = torch.randint(0, 3, (8,)).float()
     mask = torch.ones(8, dtype=torch.bool)
     one_hot = torch.nn.functional.one_hot(y.long(), 3).float()
-    assert soft_loss("multiclass", out, one_hot, mask) == pytest.approx(float(hard_loss(MULTI, out, y, mask)))
+    assert soft_loss("multiclass", out, one_hot, mask) == pytest.approx(float(task_loss(MULTI, out, y, mask)))
     logit = torch.randn(8, 1)
     yb = torch.randint(0, 2, (8,)).float()
-    assert soft_loss("binary", logit, yb, mask) == pytest.approx(float(hard_loss(BINARY, logit, yb, mask)))
+    assert soft_loss("binary", logit, yb, mask) == pytest.approx(float(task_loss(BINARY, logit, yb, mask)))
     v = torch.randn(8, 1)
     yr = torch.randn(8)
-    assert soft_loss("regression", v, yr, mask) == pytest.approx(float(hard_loss(REG, v, yr, mask)))
+    assert soft_loss("regression", v, yr, mask) == pytest.approx(float(task_loss(REG, v, yr, mask)))
 
 
 def test_soft_loss_ignores_masked_rows_even_if_garbage():
@@ -92,7 +92,7 @@ def test_uncertainty_weighting_formula_and_learned_optimum():
 
 
 def test_weighting_registry(monkeypatch):
-    from taskgroup.train import weighting
+    from taskgroup.engine import weighting
 
     monkeypatch.setattr(weighting, "_REGISTRY", dict(weighting._REGISTRY))  # registration stays in this test
     assert {"equal", "uncertainty"} <= set(available_weightings())

@@ -1,6 +1,9 @@
-"""Test-split metrics as pure functions over numpy arrays, and Δm% against single-task baselines.
+"""Metrics as pure functions over numpy arrays, and Δm% against single-task baselines.
 
-Each formula exists once here; evaluation code only gathers predictions and calls these.
+Each formula exists once here; evaluation code (measurement, training, the stacked path) only gathers
+predictions and calls these. :func:`primary_metric` is the one number per task the results store keeps
+(R² for regression, accuracy otherwise; higher is better); :func:`task_metrics` the full set a trained
+plan reports.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ __all__ = [
     "rmse",
     "r2_score",
     "task_metrics",
+    "primary_metric",
+    "PRIMARY_METRIC",
     "HIGHER_IS_BETTER",
     "METRICS_BY_KIND",
     "delta_m",
@@ -133,6 +138,28 @@ def task_metrics(kind: str, y_true: np.ndarray, output: np.ndarray) -> dict[str,
         z = output - output.max(axis=1, keepdims=True)
         prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
         return {"accuracy": accuracy(y_true, output.argmax(axis=1)), "auc": roc_auc(y_true, prob)}
+    raise InvalidArgument(f"Unknown task kind {kind!r}; accepted: {sorted(METRICS_BY_KIND)}.")
+
+
+#: Task kind -> the metric the measurement store keeps beside the loss.
+PRIMARY_METRIC: dict[str, str] = {"regression": "r2", "binary": "accuracy", "multiclass": "accuracy"}
+
+
+def primary_metric(kind: str, y_true: np.ndarray, output: np.ndarray) -> float:
+    """The :data:`PRIMARY_METRIC` of one task from its head's raw output on the labelled rows.
+
+    R² is unchanged by the standardisation of regression targets, so standardised targets and outputs may be
+    passed as they are. With no labelled row the metric is NaN.
+    """
+    if len(np.asarray(y_true)) == 0:
+        return float("nan")
+    output = np.asarray(output, dtype=float)
+    if kind == "regression":
+        return r2_score(y_true, output.reshape(-1))
+    if kind == "binary":
+        return accuracy(np.asarray(y_true).astype(int), (output.reshape(-1) > 0).astype(int))
+    if kind == "multiclass":
+        return accuracy(np.asarray(y_true).astype(int), output.argmax(axis=1))
     raise InvalidArgument(f"Unknown task kind {kind!r}; accepted: {sorted(METRICS_BY_KIND)}.")
 
 

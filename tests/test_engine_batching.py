@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.train.batching import choose_batching, joint_batches, label_overlap, per_task_batches
+from taskgroup.engine.batching import choose_batching, joint_batches, label_overlap, per_task_batches
 
 OWN_DATA = {"a": np.arange(0, 100), "b": np.arange(100, 130), "c": np.arange(130, 140)}  # disjoint data sets
 

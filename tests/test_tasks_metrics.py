@@ -5,7 +5,7 @@ import pytest
 from sklearn import metrics as skm
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.train.metrics import accuracy, delta_m, r2_score, rmse, roc_auc, task_metrics
+from taskgroup.tasks.metrics import accuracy, delta_m, r2_score, rmse, roc_auc, task_metrics
 
 
 @pytest.fixture

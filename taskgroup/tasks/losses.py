@@ -1,6 +1,7 @@
-"""Per-task losses for training: hard-label loss (the suite's), soft-target loss and the MT-DNN-KD mix.
+"""Per-task losses as pure functions: the hard-label loss, the soft-target loss and the MT-DNN-KD mix.
 
-A head's raw output has shape (n, out_dim) (see :class:`taskgroup.measure.suite.TaskSpec`). Soft targets:
+A head's raw output has shape (..., n, out_dim) (see :class:`taskgroup.tasks.TaskSpec`); leading dimensions
+(a stack of networks) are kept, so one network and a stack of many use the same math. Soft targets:
 regression -> the teachers' average prediction, shape (n,); binary -> the average probability of class 1,
 shape (n,); multiclass -> average class probabilities, shape (n, k).
 """
@@ -11,18 +12,41 @@ import torch
 import torch.nn.functional as F
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.measure.suite import TaskSpec, task_loss
+from taskgroup.tasks.suite import TaskSpec
 
-__all__ = ["hard_loss", "soft_loss", "distillation_loss", "output_to_soft"]
+__all__ = ["task_loss", "soft_loss", "distillation_loss", "output_to_soft"]
 
 
-def hard_loss(spec: TaskSpec, output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean hard-label loss over the labelled rows: the suite's :func:`~taskgroup.measure.suite.task_loss`.
+def task_loss(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean hard-label loss of one task over its labelled rows.
 
-    Kept as a name here so the trainer reads as the paper (hard loss + soft loss); the formula lives once, in
-    the suite module.
+    Parameters
+    ----------
+    spec : TaskSpec
+    pred : Tensor, shape (..., n, out_dim)
+        The task head's output; leading dimensions (e.g. a stack of networks) are kept.
+    y : Tensor, shape (n,)
+        The task's column of ``Split.y``.
+    mask : Tensor of bool, shape (n,)
+        The task's column of ``Split.mask``.
+
+    Returns
+    -------
+    Tensor, shape (...)
+        Mean over labelled rows; 0 when no row in the batch is labelled (the task then adds no gradient).
     """
-    return task_loss(spec, output, target, mask)
+    if spec.kind == "regression":
+        per_row = (pred[..., 0] - y) ** 2
+    elif spec.kind == "binary":
+        per_row = F.binary_cross_entropy_with_logits(pred[..., 0], y.expand_as(pred[..., 0]), reduction="none")
+    else:
+        logp = torch.log_softmax(pred, dim=-1)
+        index = y.long().clamp(min=0).expand(pred.shape[:-1]).unsqueeze(-1)
+        per_row = -logp.gather(-1, index).squeeze(-1)
+    weights = mask.to(per_row.dtype)
+    # where() rather than multiply: a masked row's prediction may be anything, and 0 * inf would be NaN.
+    per_row = torch.where(mask, per_row, torch.zeros_like(per_row))
+    return per_row.sum(-1) / weights.sum().clamp(min=1.0)
 
 
 def output_to_soft(kind: str, output: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

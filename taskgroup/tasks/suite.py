@@ -5,15 +5,17 @@ trainer (``taskgroup.train``) and the affinity estimators (``taskgroup.estimate`
 
 - ``suite.tasks``: a tuple of :class:`TaskSpec` (name, kind, number of classes, loss, metric);
 - ``suite.splits``: ``{"train": Split, "val": Split, "test": Split}``, each a :class:`Split` of three tensors
-  ``x`` (n, n_features) float32, ``y`` (n, n_tasks) float32 and ``mask`` (n, n_tasks) bool.
+  ``x`` (n, ...) of any shape (a feature table (n, n_features), images (n, C, H, W), token ids (n, L)),
+  ``y`` (n, n_tasks) float32 and ``mask`` (n, n_tasks) bool;
+- ``suite.preprocessing``: how raw inputs were turned into ``x`` (the standardisation statistics), which the
+  deployment manifest carries so raw inputs can be served from the manifest alone.
 
 Column ``t`` of ``y`` is task ``t``'s target: a standardised value for a regression task, the class index
 (0..K-1, stored as a float) for a binary or multiclass task. ``mask[i, t]`` is False where row ``i`` has no
 label for task ``t``; such entries hold 0 in ``y`` and are left out of the task's loss and metric, so a row
 missing one label still trains the other tasks (masked, not dropped).
 
-Losses are written once, in :func:`task_loss` and :func:`task_metric`, for predictions with any number of
-leading dimensions, so that one network and a stack of many networks (vectorised training) use the same math.
+Losses live in :mod:`taskgroup.tasks.losses` and metrics in :mod:`taskgroup.tasks.metrics`, each written once.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from taskgroup.errors import InvalidArgument, InvalidSuite
 
@@ -37,8 +38,8 @@ __all__ = [
     "TaskSuite",
     "TASK_KINDS",
     "SPLITS",
-    "task_loss",
-    "task_metric",
+    "PREPROCESSING_KINDS",
+    "apply_preprocessing",
 ]
 
 TaskKind = Literal["regression", "binary", "multiclass"]
@@ -46,6 +47,7 @@ TASK_KINDS: tuple[str, ...] = ("regression", "binary", "multiclass")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 # loss and metric per kind; the metric is reported beside the loss, the loss is what training minimises.
+PREPROCESSING_KINDS: tuple[str, ...] = ("none", "standardise")
 _LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy"}
 _METRIC = {"regression": "r2", "binary": "accuracy", "multiclass": "accuracy"}
 
@@ -116,76 +118,72 @@ class TaskSpec:
         }
 
 
-def task_loss(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean loss of one task over its labelled rows.
+def apply_preprocessing(record: Mapping[str, Any], raw: Any) -> np.ndarray:
+    """Turn raw inputs into model inputs with a suite's (or a manifest's) ``preprocessing`` record.
 
-    Parameters
-    ----------
-    spec : TaskSpec
-    pred : Tensor, shape (..., n, out_dim)
-        The task head's output; leading dimensions (e.g. a stack of networks) are kept.
-    y : Tensor, shape (n,)
-        The task's column of ``Split.y``.
-    mask : Tensor of bool, shape (n,)
-        The task's column of ``Split.mask``.
+    ``{"kind": "none"}`` returns the inputs unchanged; ``{"kind": "standardise", "mean", "std"}`` returns
+    ``(raw - mean) / std`` per column of a table (``"columns"`` names them), or per entry of axis 1 when the
+    record has ``"axis": 1`` (image channels).
 
-    Returns
-    -------
-    Tensor, shape (...)
-        Mean over labelled rows; 0 when no row in the batch is labelled (the task then adds no gradient).
+    Raises
+    ------
+    InvalidArgument
+        An unknown kind, or inputs whose columns (channels) do not match the statistics.
     """
-    if spec.kind == "regression":
-        per_row = (pred[..., 0] - y) ** 2
-    elif spec.kind == "binary":
-        per_row = F.binary_cross_entropy_with_logits(pred[..., 0], y.expand_as(pred[..., 0]), reduction="none")
-    else:
-        logp = torch.log_softmax(pred, dim=-1)
-        index = y.long().clamp(min=0).expand(pred.shape[:-1]).unsqueeze(-1)
-        per_row = -logp.gather(-1, index).squeeze(-1)
-    weights = mask.to(per_row.dtype)
-    # where() rather than multiply: a masked row's prediction may be anything, and 0 * inf would be NaN.
-    per_row = torch.where(mask, per_row, torch.zeros_like(per_row))
-    return per_row.sum(-1) / weights.sum().clamp(min=1.0)
-
-
-def task_metric(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The task's metric (R^2 for regression, accuracy otherwise) over labelled rows; shape (...)."""
-    labelled = mask.to(pred.dtype)
-    count = labelled.sum().clamp(min=1.0)
-    if spec.kind == "regression":
-        yl = torch.where(mask, y, torch.zeros_like(y))
-        mean = yl.sum() / count
-        total = (torch.where(mask, (y - mean) ** 2, torch.zeros_like(y))).sum().clamp(min=1e-12)
-        resid = torch.where(mask, (pred[..., 0] - y) ** 2, torch.zeros_like(pred[..., 0])).sum(-1)
-        return 1.0 - resid / total
-    if spec.kind == "binary":
-        guess = (pred[..., 0] > 0).to(y.dtype)
-    else:
-        guess = pred.argmax(-1).to(y.dtype)
-    right = torch.where(mask, (guess == y).to(pred.dtype), torch.zeros_like(guess, dtype=pred.dtype))
-    return right.sum(-1) / count
+    kind = record.get("kind") if isinstance(record, Mapping) else None
+    if kind not in PREPROCESSING_KINDS:
+        raise InvalidArgument(f"Unknown preprocessing {record!r}; accepted kinds: {list(PREPROCESSING_KINDS)}.")
+    x = np.asarray(raw)
+    if kind == "none":
+        return x
+    mean, std = np.asarray(record["mean"], dtype=float), np.asarray(record["std"], dtype=float)
+    if x.ndim < 2 or x.shape[1] != len(mean):
+        raise InvalidArgument(f"Raw inputs of shape {x.shape} do not match the preprocessing statistics "
+                              f"({len(mean)} values along axis 1).")
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return ((x.astype(float) - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
 
 
 @dataclass(frozen=True)
 class Split:
-    """One split of a suite: inputs, targets and label masks as tensors.
+    """One split of a suite: inputs, targets and label masks.
 
     Attributes
     ----------
-    x : Tensor, float32, shape (n, n_features)
-        Standardised with the train split's mean and standard deviation.
+    x : Tensor of shape (n, ...), or a ``torch.utils.data.Dataset``
+        Model inputs, one row per example, any trailing shape: a float feature table (n, n_features)
+        standardised with the train split's statistics, images (n, C, H, W), integer token ids (n, L). For data
+        that does not fit in memory, a map-style ``Dataset`` whose item ``i`` is example ``i``'s input tensor:
+        batches are then read from it one at a time (:meth:`inputs`).
     y : Tensor, float32, shape (n, n_tasks)
         Targets, one column per task in ``suite.tasks`` order (class indices for classification tasks).
     mask : Tensor, bool, shape (n, n_tasks)
         True where the row has a label for the task.
     """
 
-    x: torch.Tensor
+    x: Any
     y: torch.Tensor
     mask: torch.Tensor
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return int(self.x.shape[0]) if self.in_memory else len(self.x)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the inputs are one tensor (rather than a Dataset read per batch)."""
+        return isinstance(self.x, torch.Tensor)
+
+    def inputs(self, rows: Any) -> torch.Tensor:
+        """The inputs of ``rows`` (an index tensor, array or slice) as one batch tensor."""
+        if self.in_memory:
+            return self.x[rows]
+        index = range(len(self))[rows] if isinstance(rows, slice) else [int(i) for i in rows]
+        return torch.stack([torch.as_tensor(self.x[i]) for i in index])
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        """Shape of one example's input."""
+        return tuple(int(d) for d in self.inputs(slice(0, 1)).shape[1:])
 
     def select_tasks(self, columns: Sequence[int]) -> Split:
         index = torch.as_tensor(list(columns), dtype=torch.long)
@@ -206,16 +204,23 @@ class TaskSuite:
     splits : dict str -> Split
         Keys ``"train"``, ``"val"``, ``"test"``.
     feature_names : tuple of str
+        Column names of a 2-D feature table; empty for other input shapes.
     params : dict
         The parameters the suite was built with (for built-in suites: the generator's arguments), kept in the
         fingerprint so results of differently built suites never mix in a results store.
+    preprocessing : dict
+        How raw inputs become ``x`` (see :data:`PREPROCESSING_KINDS`): ``{"kind": "none"}`` or
+        ``{"kind": "standardise", "mean": [...], "std": [...], "columns": [...]}`` (per column of a table) or
+        ``{"kind": "standardise", "axis": 1, "mean": [...], "std": [...]}`` (per channel of images).
+        ``x = (raw - mean) / std``; written into the deployment manifest.
     """
 
     name: str
     tasks: tuple[TaskSpec, ...]
     splits: dict[str, Split]
-    feature_names: tuple[str, ...]
+    feature_names: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
+    preprocessing: dict[str, Any] = field(default_factory=lambda: {"kind": "none"})
 
     def __post_init__(self) -> None:
         names = [t.name for t in self.tasks]
@@ -226,10 +231,16 @@ class TaskSuite:
         if set(self.splits) != set(SPLITS):
             raise InvalidSuite(f"Suite {self.name!r} must have splits {list(SPLITS)}; got {sorted(self.splits)}.")
         for split_name, split in self.splits.items():
-            if split.x.shape[1] != len(self.feature_names):
+            if len(split) == 0:
+                raise InvalidSuite(f"Split {split_name!r} of suite {self.name!r} is empty; every split needs rows.")
+        shapes = {s.example_shape for s in self.splits.values()}
+        if len(shapes) != 1:
+            raise InvalidSuite(f"Suite {self.name!r}: the splits' inputs differ in shape per example: {sorted(shapes)}.")
+        for split_name, split in self.splits.items():
+            if self.feature_names and split.example_shape != (len(self.feature_names),):
                 raise InvalidSuite(
-                    f"Split {split_name!r} has {split.x.shape[1]} features but the suite names "
-                    f"{len(self.feature_names)}."
+                    f"Split {split_name!r} has inputs of shape {split.example_shape} but the suite names "
+                    f"{len(self.feature_names)} features."
                 )
             if split.y.shape != (len(split), len(names)) or split.mask.shape != split.y.shape:
                 raise InvalidSuite(
@@ -243,8 +254,18 @@ class TaskSuite:
         return tuple(t.name for t in self.tasks)
 
     @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one example's input (``x.shape[1:]``)."""
+        return self.train.example_shape
+
+    @property
     def n_features(self) -> int:
-        return len(self.feature_names)
+        """Width of a 2-D feature table (the number of input values per example for other shapes)."""
+        return int(np.prod(self.input_shape)) if self.input_shape else 1
+
+    def example_batch(self, size: int = 2) -> torch.Tensor:
+        """The first ``size`` training inputs: what a model factory sees to size its layers."""
+        return self.train.inputs(slice(0, size))
 
     @property
     def train(self) -> Split:
@@ -288,6 +309,7 @@ class TaskSuite:
             splits={k: s.select_tasks(columns) for k, s in self.splits.items()},
             feature_names=self.feature_names,
             params={**self.params, "tasks": tasks},
+            preprocessing=self.preprocessing,
         )
 
     def fingerprint(self) -> str:
@@ -296,9 +318,12 @@ class TaskSuite:
         h.update(self.name.encode())
         h.update(json.dumps([t.to_dict() for t in self.tasks], sort_keys=True).encode())
         h.update(json.dumps(self.feature_names).encode())
+        h.update(json.dumps(self.preprocessing, sort_keys=True).encode())
         for key in SPLITS:
             s = self.splits[key]
-            for tensor in (s.x, s.y, s.mask):
+            # a Dataset is read once, in chunks, so a suite too large for memory still gets an exact fingerprint
+            chunks = [s.x] if s.in_memory else (s.inputs(slice(i, i + 1024)) for i in range(0, len(s), 1024))
+            for tensor in (*chunks, s.y, s.mask):
                 h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
@@ -317,7 +342,7 @@ class TaskSuite:
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(self.splits[k])}" for k in SPLITS)
-        return f"TaskSuite({self.name!r}, tasks={list(self.task_names)}, features={self.n_features}, {sizes})"
+        return f"TaskSuite({self.name!r}, tasks={list(self.task_names)}, input={self.input_shape}, {sizes})"
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -413,8 +438,9 @@ class TaskSuite:
 
         Parameters
         ----------
-        x : array-like or Tensor, shape (n, n_features)
-            Numeric features; no NaN. Images are flattened by the caller.
+        x : array-like or Tensor, shape (n, ...)
+            Numeric inputs; no NaN. A float table (n, n_features) is standardised per column, float images
+            (n, C, ...) per channel (axis 1); integer inputs (token ids) are kept as int64 and not scaled.
         targets : mapping task -> array-like of length n
             Regression targets as numbers (NaN = missing); class labels as anything hashable (None/NaN =
             missing).
@@ -427,8 +453,9 @@ class TaskSuite:
             Targets allowed to have missing labels.
         feature_names : list of str, optional
         standardize : bool
-            Standardise features and regression targets with the train split's mean and std (default). Losses
-            of regression tasks are then in units of the target's standard deviation.
+            Standardise float inputs and regression targets with the train split's mean and std (default).
+            Losses of regression tasks are then in units of the target's standard deviation. The input
+            statistics are kept in ``suite.preprocessing``.
         name : str
         params : mapping, optional
 
@@ -437,11 +464,11 @@ class TaskSuite:
         InvalidSuite
             See :meth:`from_frame`; also targets whose length differs from ``x``.
         """
-        x_np = _as_2d_float(x)
+        x_np = _as_inputs(x)
         n = x_np.shape[0]
-        if not np.all(np.isfinite(x_np)):
+        if x_np.dtype.kind == "f" and not np.all(np.isfinite(x_np)):
             bad = np.argwhere(~np.isfinite(x_np))[0]
-            raise InvalidSuite(f"Features contain a NaN or infinite value (row {bad[0]}, column {bad[1]}); fill or drop it.")
+            raise InvalidSuite(f"Inputs contain a NaN or infinite value (row {bad[0]}, position {tuple(bad[1:])}); fill or drop it.")
         if set(targets) != set(kinds):
             raise InvalidSuite(f"targets {sorted(targets)} and kinds {sorted(kinds)} must name the same tasks.")
         if not targets:
@@ -469,14 +496,9 @@ class TaskSuite:
         y_all = np.stack(ys, axis=1).astype(np.float32)
         mask_all = np.stack(masks, axis=1)
 
-        if standardize:
-            mean = x_np[train_rows].mean(axis=0)
-            std = x_np[train_rows].std(axis=0)
-            std[std == 0] = 1.0  # a constant feature stays constant (0) rather than dividing by zero
-            x_np = (x_np - mean) / std
-        x_np = x_np.astype(np.float32)
         if feature_names is None:
-            feature_names = [f"x{i}" for i in range(x_np.shape[1])]
+            feature_names = [f"x{i}" for i in range(x_np.shape[1])] if x_np.ndim == 2 else []
+        x_np, preprocessing = _standardise_inputs(x_np, train_rows, standardize, list(map(str, feature_names)))
         splits = {}
         for key in SPLITS:
             rows = assignment == key
@@ -486,7 +508,7 @@ class TaskSuite:
                 torch.from_numpy(np.ascontiguousarray(mask_all[rows])),
             )
         return cls(name=name, tasks=tuple(specs), splits=splits, feature_names=tuple(map(str, feature_names)),
-                   params=dict(params or {}))
+                   params=dict(params or {}), preprocessing=preprocessing)
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -535,17 +557,44 @@ def _encode_features(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     return encoded.to_numpy(dtype=float), [str(c) for c in encoded.columns]
 
 
-def _as_2d_float(x: Any) -> np.ndarray:
+def _as_inputs(x: Any) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
-    try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InvalidSuite(f"x must be a numeric array; converting it failed: {exc}.") from None
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InvalidSuite(f"x must be 2-D (rows, features) with at least one of each; got shape {arr.shape}. "
-                           "Flatten images with x.reshape(len(x), -1).")
+    arr = np.asarray(x)
+    if arr.dtype.kind in "iub":
+        arr = arr.astype(np.int64)  # token ids / categorical codes: kept as integers
+    else:
+        try:
+            arr = np.asarray(arr, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InvalidSuite(f"x must be a numeric array; converting it failed: {exc}.") from None
+    if arr.ndim < 2 or 0 in arr.shape:
+        raise InvalidSuite(f"x must have shape (rows, ...) with at least one row and one value per row; got shape "
+                           f"{arr.shape}. A single feature is x.reshape(-1, 1).")
     return arr
+
+
+def _standardise_inputs(
+    x: np.ndarray, train_rows: np.ndarray, standardize: bool, columns: list[str]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Scale float inputs with train-split statistics; return the inputs and the preprocessing record."""
+    if x.dtype.kind == "i":
+        return x, {"kind": "none"}
+    if not standardize:
+        return x.astype(np.float32), {"kind": "none"}
+    # per column of a table; per channel (axis 1) of images and other N-D inputs
+    axes = (0,) if x.ndim == 2 else tuple(a for a in range(x.ndim) if a != 1)
+    mean = x[train_rows].mean(axis=axes)
+    std = x[train_rows].std(axis=axes)
+    std[std == 0] = 1.0  # a constant feature stays constant (0) rather than dividing by zero
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    scaled = ((x - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
+    record: dict[str, Any] = {"kind": "standardise", "mean": mean.tolist(), "std": std.tolist()}
+    if x.ndim == 2:
+        record["columns"] = columns
+    else:
+        record["axis"] = 1
+    return scaled, record
 
 
 def _is_fractions(split: Any) -> bool:

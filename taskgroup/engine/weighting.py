@@ -3,7 +3,9 @@
 A weighting is an ``nn.Module`` (it may own learnable parameters, which the trainer optimises with the
 network) with ``forward(losses: dict task -> scalar tensor) -> scalar tensor``. Under MT-DNN's per-task
 batches the dict holds one task; under joint batches it holds every task with labels in the batch.
-Weightings are registered by name so the CLI and benchmarks can pick one by string.
+Weightings are registered by name so the CLI and benchmarks can pick one by string. The reduction
+(:data:`REDUCTIONS`) then divides the weighted sum by the number of tasks the network serves (``"mean"``) or
+leaves it (``"sum"``); :func:`combine` applies both.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from torch import nn
 from taskgroup.errors import InvalidArgument
 
 __all__ = [
+    "REDUCTIONS",
+    "combine",
     "LossWeighting",
     "EqualWeighting",
     "UncertaintyWeighting",
@@ -23,6 +27,15 @@ __all__ = [
     "make_weighting",
     "available_weightings",
 ]
+
+
+REDUCTIONS: tuple[str, ...] = ("sum", "mean")
+
+
+def combine(weighting: "LossWeighting", losses: Mapping[str, torch.Tensor], reduction: str, n_tasks: int) -> torch.Tensor:
+    """The training objective of one step: the weighted sum of ``losses``, divided by ``n_tasks`` for "mean"."""
+    total = weighting(losses)
+    return total / n_tasks if reduction == "mean" else total
 
 
 class LossWeighting(nn.Module):

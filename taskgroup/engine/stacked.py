@@ -1,0 +1,214 @@
+"""The stacked fast path: many same-size ``mlp`` networks trained at once as batched matrix products.
+
+Networks of one size differ only in which heads are trained, so a stack of ``C`` networks is kept as tensors
+with a leading dimension ``C``: trunk weights ``(C, out, in)`` and a head for *every* suite task
+``(C, out_dim, in)``. A forward pass is a few batched matmuls over the same mini-batch; each network's loss is
+the reduction of its own heads' losses, so a head a network does not serve gets no gradient and never moves.
+The networks' parameters are disjoint and Adam is elementwise, so one Adam over the stacked tensors performs
+exactly the update each network's own Adam would: with the same seed, network ``c`` starts from the weights
+:func:`~taskgroup.engine.families.build_model` gives it alone (the ``mlp`` family seeds each layer and head by
+name), sees the batches of :func:`~taskgroup.engine.loop.batch_plan` and follows the trajectory of
+:func:`~taskgroup.engine.loop.fit`, up to floating-point rounding of the batched products. Early stopping is
+per network (:class:`~taskgroup.engine.stopping.EarlyStopping` over a vector).
+
+Only what the stack can reproduce exactly is stacked (:func:`can_stack`): the ``mlp`` family without dropout,
+equal loss weighting, joint batches, no soft targets, inputs held in memory. Anything else trains one network at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import torch
+
+from taskgroup.engine.batching import choose_batching
+from taskgroup.engine.config import TrainConfig
+from taskgroup.engine.families import BuiltinFactory, SharedTrunkNet, build_model
+from taskgroup.engine.loop import FitResult, batch_plan, labelled_rows, score
+from taskgroup.engine.stopping import EarlyStopping
+from taskgroup.errors import InvalidArgument
+from taskgroup.tasks.losses import task_loss
+from taskgroup.tasks.suite import TaskSuite
+
+__all__ = ["StackedNets", "can_stack", "train_stack"]
+
+
+def can_stack(suite: TaskSuite, networks: Sequence[Sequence[str]], config: TrainConfig) -> bool:
+    """Whether :func:`train_stack` gives these networks the results of one-at-a-time training."""
+    if not all(split.in_memory for split in suite.splits.values()):
+        return False  # the stack evaluates whole splits at once
+    factory = config.factory()
+    if not (isinstance(factory, BuiltinFactory) and factory.family == "mlp" and not factory.options.get("dropout")):
+        return False
+    if config.weighting != "equal":
+        return False
+    for tasks in networks:
+        sub = suite.subset(list(tasks))
+        if choose_batching(labelled_rows(sub.train, sub.tasks), config.batching) != "joint":
+            return False
+    return True
+
+
+class StackedNets:
+    """``C`` shared-trunk networks of one variant, with heads for every suite task, as stacked tensors."""
+
+    def __init__(self, suite: TaskSuite, n: int, config: TrainConfig, variant: str, seed: int) -> None:
+        # One reference network with every head: each network's initial weights are this one's (trunk and
+        # heads are seeded per layer / per task name, independent of the head set).
+        ref = build_model(config.factory(), suite.tasks, variant, suite.example_batch(), seed)
+        assert isinstance(ref, SharedTrunkNet)
+        device = torch.device(config.device)
+        self.suite = suite
+        self.n = n
+
+        def stack(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().to(device).expand(n, *t.shape).clone().requires_grad_(True)
+
+        self.trunk = [(stack(layer.weight), stack(layer.bias)) for layer in ref.trunk_layers]
+        self.heads = [(stack(ref.heads[t.name].weight), stack(ref.heads[t.name].bias)) for t in suite.tasks]
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [p for pair in (*self.trunk, *self.heads) for p in pair]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Outputs of every head of every network: a list over tasks of (C, n, out_dim)."""
+        x = x.reshape(x.shape[0], -1)
+        (w0, b0), rest = self.trunk[0], self.trunk[1:]
+        c, out0, in0 = w0.shape
+        # Every network reads the same input, so the first layer is one wide GEMM (n, in) @ (in, C*out), far
+        # faster on a CPU than C small products; deeper layers are block-diagonal and use baddbmm.
+        h = torch.matmul(x, w0.reshape(c * out0, in0).t()).reshape(x.shape[0], c, out0).transpose(0, 1)
+        h = torch.relu(h + b0.unsqueeze(1))
+        for w, b in rest:
+            h = torch.relu(torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)))
+        # All heads as one product, then split per task: one kernel instead of one per task.
+        w_all = torch.cat([w for w, _ in self.heads], 1)
+        b_all = torch.cat([b for _, b in self.heads], 1)
+        out = torch.baddbmm(b_all.unsqueeze(1), h, w_all.transpose(1, 2))
+        return list(out.split([w.shape[1] for w, _ in self.heads], -1))
+
+    def task_losses(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Per network and task, the mean loss over labelled rows: shape (C, n_tasks)."""
+        outs = self.forward(x)
+        return torch.stack(
+            [task_loss(spec, out, y[:, t], mask[:, t]) for t, (spec, out) in enumerate(zip(self.suite.tasks, outs))],
+            -1,
+        )
+
+    def snapshot(self) -> list[torch.Tensor]:
+        return [p.detach().clone() for p in self.parameters()]
+
+    def keep(self, best: list[torch.Tensor], which: torch.Tensor) -> None:
+        """Copy the current weights of networks ``which`` (bool, (C,)) into ``best``."""
+        which = which.to(best[0].device)
+        for saved, p in zip(best, self.parameters()):
+            saved[which] = p.detach()[which]
+
+    def load(self, state: list[torch.Tensor]) -> None:
+        with torch.no_grad():
+            for p, saved in zip(self.parameters(), state):
+                p.copy_(saved)
+
+
+def _reduce(losses: torch.Tensor, active: torch.Tensor, reduction: str) -> torch.Tensor:
+    # where() rather than multiply: an inactive head's loss may be inf/NaN and must not leak in.
+    total = torch.where(active, losses, torch.zeros_like(losses)).sum(-1)
+    return total / active.sum(-1).clamp(min=1) if reduction == "mean" else total
+
+
+def train_stack(
+    suite: TaskSuite, networks: Sequence[Sequence[str]], variant: str, config: TrainConfig, seed: int
+) -> list[tuple[FitResult, dict[str, dict[str, dict[str, float]]]]]:
+    """Train networks of one variant together.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+    networks : sequence of task-name tuples
+        The tasks each network serves.
+    variant : str
+    config : TrainConfig
+        Must satisfy :func:`can_stack`.
+    seed : int
+
+    Returns
+    -------
+    list of (FitResult, scores)
+        One per network, in order; ``scores[split][task] = {"loss", "metric"}`` for the val and test splits
+        (empty for a failed network).
+
+    Raises
+    ------
+    InvalidArgument
+        If the configuration cannot be stacked, or a network names a task the suite lacks.
+    """
+    networks = [tuple(t) for t in networks]
+    if not networks:
+        return []
+    if not can_stack(suite, networks, config):
+        raise InvalidArgument("These networks cannot be stacked (stacking needs the mlp family without dropout, "
+                              "equal weighting and joint batches); train them one at a time.")
+    n = len(networks)
+    device = torch.device(config.device)
+    net = StackedNets(suite, n, config, variant, seed)
+    active = torch.tensor([[t.name in tasks for t in suite.tasks] for tasks in networks], device=device)
+    # foreach: one kernel per update op over all stacked tensors (the same elementwise arithmetic as fit's Adam)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+    stopper = EarlyStopping(n, config.patience)
+    best = net.snapshot()
+    alive = torch.ones(n, dtype=torch.bool)
+    reasons = [""] * n
+    epochs_run = torch.zeros(n, dtype=torch.long)
+    train, val = suite.train, suite.val
+    labelled = labelled_rows(train, suite.tasks)
+    val_x, val_y, val_mask = val.x.to(device), val.y.to(device), val.mask.to(device)
+    start = time.perf_counter()
+    for epoch in range(config.epochs):
+        for _, idx in batch_plan(len(train), labelled, config, "joint", seed, epoch):
+            rows = torch.as_tensor(idx)
+            per_net = _reduce(net.task_losses(train.inputs(rows).to(device), train.y[rows].to(device),
+                                              train.mask[rows].to(device)), active, config.reduction)
+            bad = alive & ~torch.isfinite(per_net.detach().cpu())
+            for c in torch.nonzero(bad).flatten().tolist():
+                alive[c] = False
+                reasons[c] = f"training loss became {float(per_net.detach()[c])} in epoch {epoch}"
+                epochs_run[c] = epoch + 1
+            # A failed network's loss is left out so its NaNs never reach the others' (disjoint) gradients.
+            loss = torch.where(alive.to(device), per_net, torch.zeros_like(per_net)).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            val_loss = _reduce(net.task_losses(val_x, val_y, val_mask), active, "sum").cpu()
+        bad = alive & ~torch.isfinite(val_loss)
+        for c in torch.nonzero(bad).flatten().tolist():
+            alive[c] = False
+            reasons[c] = f"validation loss became {float(val_loss[c])} in epoch {epoch}"
+            epochs_run[c] = epoch + 1
+        running = alive & ~stopper.stopped
+        epochs_run[running] = epoch + 1
+        improved = stopper.update(epoch, torch.where(alive, val_loss, torch.full_like(val_loss, float("inf"))))
+        net.keep(best, improved & alive)
+        stopper.stopped |= ~alive
+        if bool(stopper.stopped.all()):
+            break
+    net.load(best)
+    elapsed = time.perf_counter() - start
+    outputs = {}
+    with torch.no_grad():
+        for key in ("val", "test"):
+            outputs[key] = [o.cpu().numpy() for o in net.forward(suite.split(key).x.to(device))]
+    results = []
+    for c, tasks in enumerate(networks):
+        fit_result = FitResult(epochs=int(epochs_run[c]), train_time=elapsed / n)
+        scores: dict[str, dict[str, dict[str, float]]] = {}
+        if not alive[c]:
+            fit_result.status, fit_result.reason = "failed", reasons[c]
+        else:
+            fit_result.best_epoch = int(stopper.best_epoch[c])
+            for key, outs in outputs.items():
+                mine = {spec.name: outs[t][c] for t, spec in enumerate(suite.tasks) if spec.name in tasks}
+                scores[key] = score(mine, suite.split(key), suite.tasks)
+        results.append((fit_result, scores))
+    return results

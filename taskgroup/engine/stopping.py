@@ -1,0 +1,37 @@
+"""Early stopping on the validation loss, for one network or a stack of many (a vector of losses)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["EarlyStopping"]
+
+
+class EarlyStopping:
+    """Best-validation-loss bookkeeping.
+
+    Parameters
+    ----------
+    n : int
+        Number of networks tracked together.
+    patience : int or None
+        A network stops after this many epochs without a lower validation loss; None: never stops early.
+    """
+
+    def __init__(self, n: int, patience: int | None) -> None:
+        self.patience = patience
+        self.best = torch.full((n,), math.inf, dtype=torch.float64)
+        self.best_epoch = torch.zeros(n, dtype=torch.long)
+        self.stopped = torch.zeros(n, dtype=torch.bool)
+
+    def update(self, epoch: int, val_loss: torch.Tensor) -> torch.Tensor:
+        """Record one epoch; returns which networks improved (their weights should be kept)."""
+        val_loss = val_loss.detach().cpu().to(torch.float64)
+        improved = (~self.stopped) & (val_loss < self.best)
+        self.best = torch.where(improved, val_loss, self.best)
+        self.best_epoch = torch.where(improved, torch.full_like(self.best_epoch, epoch), self.best_epoch)
+        if self.patience is not None:
+            self.stopped |= (epoch - self.best_epoch) >= self.patience
+        return improved
