@@ -20,6 +20,7 @@ __all__ = [
     "InvalidSuite",
     "MeasurementError",
     "ManifestError",
+    "MissingDependency",
 ]
 
 
@@ -53,6 +54,10 @@ class SolverError(TaskgroupError, RuntimeError):
 
 class ManifestError(TaskgroupError, ValueError):
     """A deployment manifest or checkpoint is missing, malformed, of another version, or fails its checksum."""
+
+
+class MissingDependency(TaskgroupError, ImportError):
+    """An optional feature needs packages that are not installed; the message names the extra that installs them."""
 
 
 class PipelineError(TaskgroupError, RuntimeError):

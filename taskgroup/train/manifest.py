@@ -27,11 +27,15 @@ from torch import nn
 
 from taskgroup.engine.families import ModelFactory, build_model, factory_from_name, factory_name, factory_options
 from taskgroup.errors import InvalidArgument, ManifestError
+from taskgroup.fields import Fields
+from taskgroup.files import read_text
 from taskgroup.tasks.suite import TaskSpec, apply_preprocessing
 
 __all__ = [
     "MANIFEST_SCHEMA",
     "MANIFEST_SCHEMA_VERSION",
+    "READABLE_VERSIONS",
+    "ARTIFACT_KINDS",
     "CHECKPOINT_FORMAT",
     "sha256_file",
     "network_config",
@@ -40,12 +44,21 @@ __all__ = [
     "load_checkpoint",
     "write_manifest",
     "read_manifest",
+    "network_entries",
+    "network_entry",
+    "artifact_path",
     "load_network",
+    "model_inputs",
     "predict_tasks",
+    "run_network",
 ]
 
 MANIFEST_SCHEMA = "taskgroup.manifest"
-MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2
+READABLE_VERSIONS: tuple[int, ...] = (1, 2)
+ARTIFACT_CHECKPOINT = "checkpoint"
+ARTIFACT_ONNX = "onnx"
+ARTIFACT_KINDS: tuple[str, ...] = (ARTIFACT_CHECKPOINT, ARTIFACT_ONNX)
 CHECKPOINT_FORMAT = "taskgroup.checkpoint/1"
 
 
@@ -135,8 +148,11 @@ def load_checkpoint(path: str | PathLike[str], *, model: ModelFactory | None = N
 
 
 def write_manifest(path: str | PathLike[str], manifest: Mapping[str, Any]) -> None:
-    """Write the manifest dict (schema and version are added) as indented JSON, atomically."""
-    data = {"schema": MANIFEST_SCHEMA, "version": MANIFEST_SCHEMA_VERSION, **dict(manifest)}
+    """Write the manifest dict (schema and version are added) as indented JSON, atomically.
+
+    The version is the lowest that holds the content: 1 when every network is a checkpoint, 2 with ONNX files.
+    """
+    data = {"schema": MANIFEST_SCHEMA, "version": _manifest_version(manifest), **dict(manifest)}
     _atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
 
 
@@ -146,60 +162,161 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _manifest_version(manifest: Mapping[str, Any]) -> int:
+    # the lowest version that holds the content, so a torch-only manifest stays readable by version-1 readers
+    return 2 if any(ARTIFACT_ONNX in n for n in manifest.get("networks", [])) else 1
+
+
 def read_manifest(path: str | PathLike[str]) -> dict[str, Any]:
-    """Read and check a deployment manifest.
+    """Read and check a deployment manifest (every version this taskgroup reads: 1 and 2).
+
+    Version 1 lists PyTorch checkpoints; version 2 (written by ``taskgroup export``) may list ONNX files
+    (``"onnx"`` instead of ``"checkpoint"``, and each task's output name in ``"outputs"``).
 
     Raises
     ------
     ManifestError
-        Missing file, not a taskgroup manifest, or an unsupported version.
+        A missing file or a folder, not a taskgroup manifest, an unsupported version, or a field of the wrong
+        type or missing (named with its path, e.g. ``networks[0].sha256``).
     """
     try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ManifestError(f"No such manifest: {str(path)!r}.") from None
+        text = read_text(path, "manifest")
+    except InvalidArgument as exc:
+        raise ManifestError(str(exc)) from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"Could not parse the manifest {str(path)!r}: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA:
         raise ManifestError(f"{str(path)!r} is not a taskgroup manifest (expected schema {MANIFEST_SCHEMA!r}).")
-    if data.get("version") != MANIFEST_SCHEMA_VERSION:
+    if data.get("version") not in READABLE_VERSIONS:
         raise ManifestError(
-            f"Unsupported manifest version {data.get('version')!r}; this taskgroup reads version {MANIFEST_SCHEMA_VERSION}."
+            f"Unsupported manifest version {data.get('version')!r}; this taskgroup reads versions "
+            f"{list(READABLE_VERSIONS)}."
         )
+    _check_manifest(Fields(data, f"manifest {str(path)!r}", ManifestError))
     return data
+
+
+def _check_manifest(doc: Fields) -> None:
+    """Check the types of every field a reader of the manifest uses (the rest is informational)."""
+    shape = doc.sequence("input_shape")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
+        doc.fail(f"In the {doc.document}, input_shape must be a list of positive integers; got {shape!r}.")
+    doc.string("input_dtype")
+    doc.strings("feature_names", [])
+    doc.mapping("preprocessing")
+    for i in range(len(doc.sequence("tasks"))):
+        task = doc.item("tasks", i)
+        task.string("name")
+        task.string("kind")
+        task.integer("n_classes")
+        task.strings("classes", [])
+        task.number("target_mean", 0.0)
+        task.number("target_std", 1.0)
+    assignment = doc.string_map("assignment")
+    names = []
+    for i in range(len(doc.sequence("networks"))):
+        entry = doc.item("networks", i)
+        names.append(entry.string("name"))
+        entry.strings("serves")
+        entry.strings("trained_tasks")
+        entry.string("sha256")
+        kinds = [k for k in ARTIFACT_KINDS if entry.has(k)]
+        if len(kinds) != 1:
+            entry.fail(f"In the {doc.document}, networks[{i}] must name exactly one file, "
+                       f"{' or '.join(map(repr, ARTIFACT_KINDS))}; got {kinds or 'neither'}.")
+        entry.string(kinds[0])
+        if kinds[0] == ARTIFACT_ONNX:
+            entry.string_map("outputs")
+    unknown = sorted({n for n in assignment.values() if n not in names})
+    if unknown:
+        doc.fail(f"In the {doc.document}, assignment names network(s) {unknown} that its networks {names} do not list.")
+
+
+def network_entries(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The manifest's network entries by name (from :func:`read_manifest`'s checked dict)."""
+    return {n["name"]: n for n in manifest["networks"]}
+
+
+def network_entry(manifest: Mapping[str, Any], network: str) -> dict[str, Any]:
+    """One network's entry; :class:`ManifestError` naming the networks there are when ``network`` is not one."""
+    entries = network_entries(manifest)
+    if network not in entries:
+        raise ManifestError(f"Unknown network {network!r}; the manifest has {sorted(entries)}.")
+    return entries[network]
+
+
+def artifact_path(manifest_path: str | PathLike[str], entry: Mapping[str, Any], *, verify: bool = True) -> Path:
+    """The checkpoint or ONNX file of a network entry (relative to the manifest's folder), checksum verified.
+
+    Raises
+    ------
+    ManifestError
+        The file is missing, or (with ``verify``) its sha256 differs from the manifest's.
+    """
+    kind = next(k for k in ARTIFACT_KINDS if k in entry)
+    path = Path(manifest_path).parent / entry[kind]
+    if not path.is_file():
+        raise ManifestError(
+            f"The {kind} file {entry[kind]!r} of network {entry['name']!r} is missing (expected at {str(path)!r})."
+        )
+    if verify:
+        actual = sha256_file(path)
+        if actual != entry["sha256"]:
+            raise ManifestError(
+                f"The {kind} file {entry[kind]!r} of network {entry['name']!r} has sha256 {actual}, "
+                f"the manifest says {entry['sha256']}; the file was changed or replaced."
+            )
+    return path
 
 
 def load_network(
     manifest_path: str | PathLike[str], network: str, *, verify: bool = True, model: ModelFactory | None = None
 ) -> nn.Module:
-    """Load one network of a manifest (checkpoint paths are relative to the manifest's folder).
+    """Load one network of a manifest as a PyTorch module (checkpoint paths are relative to the manifest's folder).
 
     Raises
     ------
     ManifestError
-        Unknown network name, or (with ``verify``) a checkpoint whose sha256 differs from the manifest's.
+        Unknown network name, a network exported to ONNX (no checkpoint; see :func:`predict_tasks`), a missing
+        checkpoint, or (with ``verify``) a checkpoint whose sha256 differs from the manifest's.
     """
-    manifest = read_manifest(manifest_path)
-    entries = {n["name"]: n for n in manifest["networks"]}
-    if network not in entries:
-        raise ManifestError(f"Unknown network {network!r}; the manifest has {sorted(entries)}.")
-    entry = entries[network]
-    ckpt = Path(manifest_path).parent / entry["checkpoint"]
-    if verify:
-        actual = sha256_file(ckpt) if ckpt.exists() else None
-        if actual != entry["sha256"]:
-            raise ManifestError(
-                f"Checkpoint {entry['checkpoint']!r} of network {network!r} has sha256 {actual}, "
-                f"the manifest says {entry['sha256']}; the file was changed or replaced."
-            )
-    network_module, _ = load_checkpoint(ckpt, model=model)
+    entry = network_entry(read_manifest(manifest_path), network)
+    if ARTIFACT_CHECKPOINT not in entry:
+        raise ManifestError(
+            f"Network {network!r} is an ONNX file in this manifest, not a PyTorch checkpoint; run it with "
+            "predict_tasks (onnxruntime) or load the manifest it was exported from."
+        )
+    network_module, _ = load_checkpoint(artifact_path(manifest_path, entry, verify=verify), model=model)
     return network_module
 
 
+def model_inputs(manifest: Mapping[str, Any], x: Any, *, raw: bool = False) -> np.ndarray:
+    """``x`` as the networks' inputs: the manifest's preprocessing (with ``raw``), its dtype, its shape checked.
+
+    Raises
+    ------
+    InvalidArgument
+        Inputs whose shape is not ``(n, *input_shape)``.
+    """
+    shape = tuple(manifest["input_shape"])
+    x = np.asarray(x)
+    if raw:
+        x = apply_preprocessing(manifest["preprocessing"], x)
+    x = x.astype(manifest["input_dtype"])
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+        raise InvalidArgument(f"Inputs must have shape (n, {', '.join(map(str, shape))}); got {x.shape}.")
+    return x
+
+
 def predict_tasks(
-    manifest_path: str | PathLike[str], x: np.ndarray, *, raw: bool = False, model: ModelFactory | None = None
+    manifest_path: str | PathLike[str], x: Any, *, raw: bool = False, model: ModelFactory | None = None
 ) -> dict[str, np.ndarray]:
-    """Each task's raw output from the network the plan assigned it.
+    """Each task's raw output from the network the plan assigned it; every network runs once over ``x``.
+
+    Works with both kinds of manifest: PyTorch checkpoints (from ``taskgroup train``) run on the engine, ONNX
+    files (from ``taskgroup export``) on onnxruntime; every file's sha256 is verified before it runs.
 
     Parameters
     ----------
@@ -210,19 +327,32 @@ def predict_tasks(
         Apply the manifest's preprocessing (standardisation) first.
     model : model factory, optional
         See :func:`load_checkpoint`.
-    """
-    from taskgroup.engine.loop import predict  # local: manifest readers need not import the loop otherwise
 
+    Returns
+    -------
+    dict task -> array of shape (n, out_dim)
+        Regression outputs standardised, binary logits, multiclass logits (see ``taskgroup.serve`` for labels).
+    """
     manifest = read_manifest(manifest_path)
-    shape = tuple(manifest["input_shape"])
-    x = np.asarray(x)
-    if raw:
-        x = apply_preprocessing(manifest["preprocessing"], x)
-    x = x.astype(manifest["input_dtype"])
-    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
-        raise InvalidArgument(f"Inputs must have shape (n, {', '.join(map(str, shape))}); got {x.shape}.")
+    x = model_inputs(manifest, x, raw=raw)
     out: dict[str, np.ndarray] = {}
     for name in sorted(set(manifest["assignment"].values())):
-        preds = predict(load_network(manifest_path, name, model=model), x)
-        out.update({t: preds[t] for t, n in manifest["assignment"].items() if n == name})
+        outputs = run_network(manifest_path, network_entry(manifest, name), x, model=model)
+        out.update({t: outputs[t] for t, n in manifest["assignment"].items() if n == name})
     return out
+
+
+def run_network(
+    manifest_path: str | PathLike[str], entry: Mapping[str, Any], x: np.ndarray, *, model: ModelFactory | None = None
+) -> dict[str, np.ndarray]:
+    """Every head's raw output of one network entry on model inputs ``x``: a checkpoint on the engine, an ONNX
+    file on onnxruntime (the ``deploy`` extra); the file's sha256 is verified first."""
+    path = artifact_path(manifest_path, entry)
+    if ARTIFACT_ONNX in entry:
+        from taskgroup.serve.onnx_runtime import onnx_session, run_session  # local: onnxruntime is optional
+
+        return run_session(onnx_session(path), entry, x)
+    from taskgroup.engine.loop import predict  # local: manifest readers need not import the loop otherwise
+
+    network, _ = load_checkpoint(path, model=model)
+    return predict(network, x)
