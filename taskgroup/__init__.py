@@ -22,9 +22,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # tg.measure, tg.train, tg.engine and tg.tasks import torch; load them on first use so that planning-only
-    # users and the CLI start fast.
-    if name in ("measure", "train", "engine", "tasks"):
+    # tg.measure, tg.train, tg.engine, tg.tasks and tg.serve import torch; load them on first use so that
+    # planning-only users and the CLI start fast.
+    if name in ("measure", "train", "engine", "tasks", "serve"):
         import importlib
 
         return importlib.import_module(f"taskgroup.{name}")
@@ -41,6 +41,7 @@ __all__ = [
     "datasets",
     "measure",
     "train",
+    "serve",
     "engine",
     "tasks",
     "errors",

@@ -21,6 +21,7 @@ __all__ = [
     "MeasurementError",
     "ManifestError",
     "MissingDependency",
+    "ExportError",
 ]
 
 
@@ -58,6 +59,10 @@ class ManifestError(TaskgroupError, ValueError):
 
 class MissingDependency(TaskgroupError, ImportError):
     """An optional feature needs packages that are not installed; the message names the extra that installs them."""
+
+
+class ExportError(TaskgroupError, RuntimeError):
+    """A network cannot be exported (an operator the format lacks) or its export disagrees with PyTorch."""
 
 
 class PipelineError(TaskgroupError, RuntimeError):

@@ -1,0 +1,224 @@
+"""Export a manifest's networks to ONNX, verified against PyTorch on real validation rows.
+
+:func:`export_onnx` writes one ``<network>.onnx`` per network of a manifest into a folder, with a dynamic batch
+axis, one input ``x`` (the model inputs: the manifest's ``preprocessing`` is applied beside the graph, exactly
+as for the PyTorch checkpoints) and one named output per task head, and a ``manifest.json`` (version 2) that lists
+each file with its sha256 and the output name of each task. Before a file is listed, onnxruntime runs it on real
+validation rows and its outputs must equal PyTorch's within :data:`EXPORT_TOLERANCE`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import warnings
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from taskgroup.engine.families import ModelFactory
+from taskgroup.engine.loop import predict
+from taskgroup.errors import ExportError, InvalidSuite, ManifestError
+from taskgroup.serve.onnx_runtime import onnx_session, require_deploy, run_session
+from taskgroup.train.manifest import (
+    ARTIFACT_CHECKPOINT,
+    ARTIFACT_ONNX,
+    artifact_path,
+    load_checkpoint,
+    model_inputs,
+    network_entries,
+    read_manifest,
+    sha256_file,
+    write_manifest,
+)
+
+__all__ = ["EXPORT_TOLERANCE", "ONNX_OPSET", "INPUT_NAME", "export_onnx", "validation_inputs"]
+
+# float32 networks through two runtimes: kernels sum in different orders, so equal means close, not identical
+EXPORT_TOLERANCE: dict[str, float] = {"rtol": 1e-4, "atol": 1e-5}
+ONNX_OPSET = 18
+INPUT_NAME = "x"
+_VERIFY_ROWS = 256
+
+
+class _TupleOutputs(nn.Module):
+    """A network whose forward returns its heads as a tuple in a fixed task order (ONNX outputs are positional)."""
+
+    def __init__(self, network: nn.Module, tasks: list[str]):
+        super().__init__()
+        self.network = network
+        self.tasks = tasks
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.network(x)
+        return tuple(out[t] for t in self.tasks)
+
+
+def validation_inputs(manifest: Mapping[str, Any], inputs: Any = None) -> np.ndarray:
+    """The model inputs an export is verified on: ``inputs`` (raw rows) if given, else the built-in suite's
+    validation split when the manifest's suite is a built-in one with the same fingerprint.
+
+    Raises
+    ------
+    ExportError
+        When no inputs are given and the manifest's suite cannot be rebuilt (a suite of your own, or other params).
+    """
+    if inputs is not None:
+        return model_inputs(manifest, inputs, raw=True)
+    from taskgroup.datasets.suites import load_suite
+
+    suite_info = manifest.get("suite", {})
+    name = suite_info.get("name")
+    try:
+        suite = load_suite(name)
+    except InvalidSuite:
+        suite = None
+    if suite is None or suite.fingerprint() != suite_info.get("fingerprint"):
+        raise ExportError(
+            f"The manifest's suite {name!r} is not a built-in suite with its default parameters, so its validation "
+            "rows are not known here; pass raw validation rows (inputs=..., or --input FILE.csv|.npy) to verify "
+            "the export on."
+        )
+    return model_inputs(manifest, suite.val.inputs(slice(0, _VERIFY_ROWS)).numpy())
+
+
+def export_onnx(
+    manifest_path: str | PathLike[str],
+    out: str | PathLike[str],
+    *,
+    inputs: Any = None,
+    model: ModelFactory | None = None,
+) -> Path:
+    """Export every network of a (PyTorch) manifest to ONNX in ``out``; return the new manifest's path.
+
+    Parameters
+    ----------
+    manifest_path : path
+        A manifest written by ``taskgroup train`` (checkpoints are verified against their sha256 first).
+    out : path
+        The folder to write ``<network>.onnx`` files and ``manifest.json`` into (created if needed).
+    inputs : array or DataFrame of raw inputs, optional
+        Validation rows to verify the export on (the manifest's preprocessing is applied). Default: the
+        validation split of the manifest's built-in suite (see :func:`validation_inputs`).
+    model : model factory, optional
+        The factory of your own model when it cannot be imported by name (see ``load_checkpoint``).
+
+    Returns
+    -------
+    Path
+        ``out/manifest.json``: the source manifest with each network's ``checkpoint`` replaced by ``onnx`` (the
+        file), ``sha256`` (of that file), ``outputs`` (task -> ONNX output name) and ``max_abs_diff`` (largest
+        difference from PyTorch on the verification rows); ``export`` records the opset, tolerance and rows.
+
+    Raises
+    ------
+    MissingDependency
+        onnx, onnxruntime or onnxscript is not installed (the ``deploy`` extra).
+    ExportError
+        A network uses an operator ONNX export does not support (network and operator named), or onnxruntime's
+        outputs differ from PyTorch's beyond :data:`EXPORT_TOLERANCE`.
+    ManifestError
+        A bad manifest, a missing or changed checkpoint, or a manifest that is already an ONNX export.
+    """
+    for package in ("onnx", "onnxruntime", "onnxscript"):
+        require_deploy(package)
+    manifest = read_manifest(manifest_path)
+    entries = network_entries(manifest)
+    exported = sorted(n for n, e in entries.items() if ARTIFACT_CHECKPOINT not in e)
+    if exported:
+        raise ManifestError(f"Network(s) {exported} of {str(manifest_path)!r} are ONNX files already; export the "
+                            "manifest written by 'taskgroup train'.")
+    x = validation_inputs(manifest, inputs)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    new_entries = []
+    for name, entry in entries.items():
+        source = artifact_path(manifest_path, entry)
+        network, _ = load_checkpoint(source, model=model)
+        file = folder / (Path(entry[ARTIFACT_CHECKPOINT]).stem + ".onnx")
+        tasks = list(predict(network, x[:2]))
+        _export_one(name, network, tasks, x[:2], file)
+        outputs = {t: t for t in tasks}
+        new_entry = {k: v for k, v in entry.items() if k != ARTIFACT_CHECKPOINT}
+        new_entry.update({ARTIFACT_ONNX: file.name, "sha256": sha256_file(file), "outputs": outputs})
+        new_entry["max_abs_diff"] = _verify(name, network, file, new_entry, x)
+        new_entries.append(new_entry)
+    path = folder / "manifest.json"
+    write_manifest(
+        path,
+        {
+            **{k: v for k, v in manifest.items() if k not in ("schema", "version", "networks")},
+            "networks": new_entries,
+            "export": {
+                "format": "onnx",
+                "opset": ONNX_OPSET,
+                "input_name": INPUT_NAME,
+                "inputs": "model inputs: apply 'preprocessing' to raw inputs first (as for the checkpoints)",
+                "tolerance": dict(EXPORT_TOLERANCE),
+                "verified_rows": int(len(x)),
+                "source_manifest": str(Path(manifest_path).resolve()),
+            },
+        },
+    )
+    return path
+
+
+def _export_one(name: str, network: nn.Module, tasks: list[str], example: np.ndarray, file: Path) -> None:
+    """Write ``network`` as ONNX with a dynamic batch axis; ExportError naming the network and operator."""
+    wrapper = _TupleOutputs(network.eval(), tasks).eval()
+    example_tensor = torch.as_tensor(example)
+    batch = torch.export.Dim("batch", min=1)
+    log = io.StringIO()
+    try:
+        # the exporter prints progress and warns about its own internals; a user needs neither on success
+        with warnings.catch_warnings(), contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                wrapper,
+                (example_tensor,),
+                input_names=[INPUT_NAME],
+                output_names=tasks,
+                dynamic_shapes=({0: batch},),
+                opset_version=ONNX_OPSET,
+                dynamo=True,
+                verbose=False,
+            )
+            program.save(str(file))
+    except Exception as exc:  # the exporter raises many kinds; all mean "this network cannot be exported"
+        raise ExportError(_export_failure(name, exc, log.getvalue())) from None
+
+
+def _export_failure(name: str, exc: Exception, log: str) -> str:
+    text = f"{exc}\n{log}"
+    ops = sorted(set(re.findall(r"\b(?:aten|prims|[A-Za-z_]\w*)(?:::|\.)[A-Za-z_]\w*(?:\.\w+)?(?=[\s('\"`:,]|$)", text)))
+    ops = [o for o in ops if o.split(".")[0].split("::")[0] not in ("torch", "onnx", "onnxscript", "self", "os")]
+    operator = f"operator {', '.join(ops[:3])}" if ops else "an operator it could not translate"
+    first = " ".join(str(exc).split())[:300]
+    return (f"Network {name!r} cannot be exported to ONNX: {operator} ({type(exc).__name__}: {first}). Use "
+            "operators ONNX supports in the model, or serve the PyTorch checkpoint.")
+
+
+def _verify(name: str, network: nn.Module, file: Path, entry: Mapping[str, Any], x: np.ndarray) -> float:
+    """Run the file on onnxruntime over ``x`` (and a single row) and compare every head with PyTorch."""
+    require_deploy("onnx").checker.check_model(str(file))
+    session = onnx_session(file)
+    worst = 0.0
+    for rows in (x, x[:1]):  # a batch of one as well: the batch axis must really be dynamic
+        expected = predict(network, rows)
+        got = run_session(session, entry, rows)
+        for task, want in expected.items():
+            diff = float(np.max(np.abs(got[task] - want))) if want.size else 0.0
+            worst = max(worst, diff)
+            if got[task].shape != want.shape or not np.allclose(got[task], want, **EXPORT_TOLERANCE):
+                raise ExportError(
+                    f"Network {name!r}: onnxruntime's output for task {task!r} differs from PyTorch's by up to "
+                    f"{diff:.3g} on {len(rows)} validation row(s) (shapes {got[task].shape} and {want.shape}), "
+                    f"beyond the tolerance rtol={EXPORT_TOLERANCE['rtol']}, atol={EXPORT_TOLERANCE['atol']}."
+                )
+    return worst
