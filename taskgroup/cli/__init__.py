@@ -21,7 +21,16 @@ from taskgroup.files import describe_os_error
 __all__ = ["main", "COMMAND_MODULES"]
 
 # Each module defines register(subparsers); a subcommand's parser sets `run=function(args) -> int`.
-COMMAND_MODULES = ["taskgroup.cli.planning", "taskgroup.cli.measure", "taskgroup.cli.train", "taskgroup.cli.run", "taskgroup.cli.affinity"]
+COMMAND_MODULES = [
+    "taskgroup.cli.planning",
+    "taskgroup.cli.measure",
+    "taskgroup.cli.train",
+    "taskgroup.cli.run",
+    "taskgroup.cli.affinity",
+    "taskgroup.cli.export",
+    "taskgroup.cli.predict",
+    "taskgroup.cli.plan_cost",
+]
 
 
 class OneLineParser(argparse.ArgumentParser):

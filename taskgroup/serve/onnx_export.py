@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
 import warnings
 from collections.abc import Mapping
@@ -175,6 +176,8 @@ def _export_one(name: str, network: nn.Module, tasks: list[str], example: np.nda
     example_tensor = torch.as_tensor(example)
     batch = torch.export.Dim("batch", min=1)
     log = io.StringIO()
+    # the exporter logs a warning per torchvision operator it cannot register when torchvision is absent
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     try:
         # the exporter prints progress and warns about its own internals; a user needs neither on success
         with warnings.catch_warnings(), contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
@@ -196,12 +199,14 @@ def _export_one(name: str, network: nn.Module, tasks: list[str], example: np.nda
 
 def _export_failure(name: str, exc: Exception, log: str) -> str:
     text = f"{exc}\n{log}"
-    ops = sorted(set(re.findall(r"\b(?:aten|prims|[A-Za-z_]\w*)(?:::|\.)[A-Za-z_]\w*(?:\.\w+)?(?=[\s('\"`:,]|$)", text)))
-    ops = [o for o in ops if o.split(".")[0].split("::")[0] not in ("torch", "onnx", "onnxscript", "self", "os")]
-    operator = f"operator {', '.join(ops[:3])}" if ops else "an operator it could not translate"
-    first = " ".join(str(exc).split())[:300]
-    return (f"Network {name!r} cannot be exported to ONNX: {operator} ({type(exc).__name__}: {first}). Use "
-            "operators ONNX supports in the model, or serve the PyTorch checkpoint.")
+    # the exporter names the operator it failed on as an OpOverload or as a call target in its summary
+    ops = re.findall(r"op='([^']+)'", text) or re.findall(r"target=torch\.ops\.([\w.]+?)(?:\.default)?\b", text)
+    summary = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())[:200]
+    if ops:
+        return (f"Network {name!r} cannot be exported to ONNX: operator {ops[0]!r} has no ONNX translation "
+                f"({type(exc).__name__}). Use operators ONNX supports in the model, or serve the PyTorch checkpoint.")
+    return (f"Network {name!r} cannot be exported to ONNX: the exporter failed on an operator it names no further "
+            f"({type(exc).__name__}: {summary}). Serve the PyTorch checkpoint instead.")
 
 
 def _verify(name: str, network: nn.Module, file: Path, entry: Mapping[str, Any], x: np.ndarray) -> float:

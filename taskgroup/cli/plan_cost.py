@@ -1,0 +1,58 @@
+"""``taskgroup plan-cost``: latency, throughput and peak memory of a trained plan on this machine."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from taskgroup.errors import InvalidArgument
+
+__all__ = ["register", "run_plan_cost", "parse_batches", "format_plan_cost"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "plan-cost",
+        help="measure a trained plan's latency, throughput and peak memory per network on this machine",
+        description=(
+            "Time every network of a manifest, and the whole plan (each network once per batch), at each batch "
+            "size: median and p95 latency, throughput, peak memory, beside the costs the plan was chosen with. "
+            "Writes plan_cost.json beside the manifest (or --json), which the run report shows."
+        ),
+    )
+    p.add_argument("--manifest", required=True, metavar="MANIFEST", help="manifest.json from 'taskgroup train' or 'export'")
+    p.add_argument("--batch", default="1,32,256", help="comma-separated batch sizes (default 1,32,256)")
+    p.add_argument("--repeats", type=int, default=30, help="timed forward passes per network and batch (default 30)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)")
+    p.add_argument("--json", metavar="FILE", help="where to write the table (default: plan_cost.json beside the manifest)")
+    p.set_defaults(run=run_plan_cost)
+
+
+def parse_batches(text: str) -> list[int]:
+    """``"1,32,256"`` -> [1, 32, 256]; InvalidArgument naming the text otherwise."""
+    try:
+        sizes = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise InvalidArgument(f"--batch must be comma-separated positive integers like 1,32,256; got {text!r}.")
+    return sizes
+
+
+def format_plan_cost(table) -> str:
+    """The measured columns and the chosen-with costs as a fixed-width text table."""
+    shown = table.rename(columns={"latency_ms_median": "median_ms", "latency_ms_p95": "p95_ms",
+                                  "throughput_rows_s": "rows/s", "peak_memory_bytes": "peak_bytes"})
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
+
+
+def run_plan_cost(args: argparse.Namespace) -> int:
+    from taskgroup.serve.plan_cost import measure_plan_cost, write_plan_cost
+
+    sizes = parse_batches(args.batch)
+    table = measure_plan_cost(args.manifest, sizes, repeats=args.repeats, threads=args.threads)
+    path = write_plan_cost(table, args.json or Path(args.manifest).parent / "plan_cost.json")
+    print(format_plan_cost(table))
+    print(f"{table.attrs['runtime']}, {table.attrs['threads']} thread(s), {table.attrs['repeats']} repeats; written to {path}")
+    return 0
