@@ -3,7 +3,9 @@
 Figures: the budget frontier with the all-in-one network, the independent single-task networks and the chosen
 plan marked; the pairwise affinity heatmap; the chosen grouping as a diagram (which network serves which task).
 Tables: per-task test metrics (single-task baseline, the plan's network, the distilled student), Δm%, the run's
-settings and the time each step took. Images are embedded as data URIs so the page stands alone.
+settings and the time each step took, and — when ``taskgroup plan-cost`` has written ``plan_cost.json`` into the
+run folder — the plan's measured latency, throughput and peak memory on that machine beside the costs it was
+chosen with. Images are embedded as data URIs so the page stands alone.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import pandas as pd
 
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
+from taskgroup.serve.plan_cost_file import PLAN_COST_FILE, read_plan_cost
 from taskgroup.solvers import plot_frontier
 
 if TYPE_CHECKING:
     from taskgroup.pipeline import RunOutcome, RunSettings
 
-__all__ = ["write_report", "plot_affinity", "plot_grouping", "frontier_markers", "metrics_table"]
+__all__ = ["write_report", "plot_affinity", "plot_grouping", "frontier_markers", "metrics_table", "plan_cost_section"]
 
 
 def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, float]]:
@@ -139,6 +142,20 @@ def metrics_table(train: Any, plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def plan_cost_section(folder: Path) -> str:
+    """The "cost on this machine" section from ``folder/plan_cost.json`` (``taskgroup plan-cost``), or ""."""
+    path = Path(folder) / PLAN_COST_FILE
+    if not path.is_file():
+        return ""
+    table = read_plan_cost(path)
+    machine = table.attrs.get("machine") or {}
+    note = (f"Measured by <code>taskgroup plan-cost</code> on {html.escape(str(machine.get('platform', '?')))} "
+            f"({html.escape(str(table.attrs.get('runtime')))}, {table.attrs.get('threads')} thread(s), "
+            f"{table.attrs.get('repeats')} repeats); <i>chosen_*</i> columns are the one-example costs in the "
+            "manifest and <i>plan_cost:*</i> the costs the plan was chosen with.")
+    return f"<h2>Cost on this machine</h2>\n<p>{note}</p>\n{_table(table)}\n"
+
+
 def _image(path: Path, alt: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
@@ -227,7 +244,7 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
 {_table(plan_rows)}
 <h2>Per-task test metrics</h2>
 {_table(metrics_table(outcome.train, plan))}
-<h2>Budget frontier</h2>
+{plan_cost_section(out)}<h2>Budget frontier</h2>
 {_table(frontier_rows)}
 <h2>Settings</h2>
 {_table(settings_rows)}

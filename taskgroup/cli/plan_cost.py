@@ -48,11 +48,12 @@ def format_plan_cost(table) -> str:
 
 
 def run_plan_cost(args: argparse.Namespace) -> int:
-    from taskgroup.serve.plan_cost import measure_plan_cost, write_plan_cost
+    from taskgroup.serve.plan_cost import measure_plan_cost
+    from taskgroup.serve.plan_cost_file import PLAN_COST_FILE, write_plan_cost
 
     sizes = parse_batches(args.batch)
     table = measure_plan_cost(args.manifest, sizes, repeats=args.repeats, threads=args.threads)
-    path = write_plan_cost(table, args.json or Path(args.manifest).parent / "plan_cost.json")
+    path = write_plan_cost(table, args.json or Path(args.manifest).parent / PLAN_COST_FILE)
     print(format_plan_cost(table))
     print(f"{table.attrs['runtime']}, {table.attrs['threads']} thread(s), {table.attrs['repeats']} repeats; written to {path}")
     return 0

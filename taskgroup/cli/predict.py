@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_predict(args: argparse.Namespace) -> int:
     from taskgroup.engine.runtime import configure_threads
-    from taskgroup.serve.predict import predict
+    from taskgroup.serve.predictions import predict
 
     configure_threads(args.threads)
     table = predict(args.manifest, args.input, probabilities=args.probabilities)

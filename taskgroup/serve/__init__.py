@@ -7,22 +7,31 @@
 
 Modules, one job each: ``onnx_export`` (export + verification against PyTorch), ``onnx_runtime`` (running an
 exported file; the ``deploy`` extra check), ``raw_inputs`` (reading and checking raw inputs: CSV, .npy, frames),
-``predict`` (per-task predictions with the user's labels), ``plan_cost`` (latency, throughput, peak memory).
+``predictions`` (per-task predictions with the user's labels), ``plan_cost`` (latency, throughput, peak memory).
 ONNX needs ``pip install 'taskgroup[deploy]'``; predictions and plan costs from checkpoints do not.
 """
 
-from taskgroup.serve.onnx_export import EXPORT_TOLERANCE, export_onnx
-from taskgroup.serve.plan_cost import measure_plan_cost, read_plan_cost, write_plan_cost
-from taskgroup.serve.predict import decode_outputs, predict
-from taskgroup.serve.raw_inputs import read_raw_inputs
+from __future__ import annotations
 
-__all__ = [
-    "export_onnx",
-    "EXPORT_TOLERANCE",
-    "predict",
-    "decode_outputs",
-    "read_raw_inputs",
-    "measure_plan_cost",
-    "write_plan_cost",
-    "read_plan_cost",
-]
+import importlib
+from typing import Any
+
+# name -> module: loaded on first use, so that reading a plan-cost file (the run report) does not import torch
+_EXPORTS = {
+    "export_onnx": "onnx_export",
+    "EXPORT_TOLERANCE": "onnx_export",
+    "predict": "predictions",
+    "decode_outputs": "predictions",
+    "read_raw_inputs": "raw_inputs",
+    "measure_plan_cost": "plan_cost",
+    "write_plan_cost": "plan_cost_file",
+    "read_plan_cost": "plan_cost_file",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"taskgroup.serve.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'taskgroup.serve' has no attribute {name!r}")

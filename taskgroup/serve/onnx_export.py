@@ -162,7 +162,7 @@ def export_onnx(
                 "input_name": INPUT_NAME,
                 "inputs": "model inputs: apply 'preprocessing' to raw inputs first (as for the checkpoints)",
                 "tolerance": dict(EXPORT_TOLERANCE),
-                "verified_rows": int(len(x)),
+                "verified_rows": len(x),
                 "source_manifest": str(Path(manifest_path).resolve()),
             },
         },

@@ -46,4 +46,4 @@ def run_session(session: Any, entry: Mapping[str, Any], x: np.ndarray) -> dict[s
     """Every head's output of an exported network: ``{task: array (n, out_dim)}``, by the entry's ``outputs``."""
     outputs = dict(entry["outputs"])
     values = session.run(list(outputs.values()), {session.get_inputs()[0].name: np.ascontiguousarray(x)})
-    return {task: np.asarray(v) for task, v in zip(outputs, values)}
+    return {task: np.asarray(v) for task, v in zip(outputs, values, strict=True)}

@@ -45,10 +45,8 @@ from taskgroup.train.manifest import (
     read_manifest,
 )
 
-__all__ = ["PLAN_COST_SCHEMA", "PLAN_NAME", "measure_plan_cost", "write_plan_cost", "read_plan_cost", "plan_costs"]
+__all__ = ["PLAN_NAME", "measure_plan_cost", "plan_costs"]
 
-PLAN_COST_SCHEMA = "taskgroup.plan-cost"
-PLAN_COST_VERSION = 1
 PLAN_NAME = "whole plan"
 
 
@@ -155,7 +153,7 @@ def measure_plan_cost(
             x = torch.zeros((batch, *shape), dtype=dtype)
             for name, runner in [*runners.items(), (PLAN_NAME, None)]:
                 members = list(runners.values()) if runner is None else [runner]
-                times = _time(lambda: [m(x) for m in members], repeats)
+                times = _time(lambda members=members, x=x: [m(x) for m in members], repeats)
                 median = statistics.median(times)
                 held = list(modules.values()) if runner is None else [modules[name]] if name in modules else []
                 memory = _torch_memory(held, x) if len(held) == len(members) else float("nan")
@@ -171,7 +169,13 @@ def measure_plan_cost(
                     **costs,
                 })
     table = pd.DataFrame(rows)
-    table.attrs.update({"threads": threads, "repeats": repeats, "runtime": _runtime(entries)})
+    table.attrs.update({
+        "threads": threads,
+        "repeats": repeats,
+        "runtime": _runtime(entries),
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "torch": torch.__version__},
+    })
     return table
 
 
@@ -186,39 +190,3 @@ def _chosen_costs(entries: Sequence[Mapping[str, Any]], plan: Sequence[Mapping[s
 def _runtime(entries: Mapping[str, Mapping[str, Any]]) -> str:
     kinds = {"onnxruntime" if ARTIFACT_ONNX in e else "torch" for e in entries.values()}
     return " + ".join(sorted(kinds))
-
-
-def write_plan_cost(table: pd.DataFrame, path: str | PathLike[str]) -> Path:
-    """Write the table as ``taskgroup.plan-cost`` JSON (with the machine and settings it was measured with)."""
-    path = Path(path)
-    data = {
-        "schema": PLAN_COST_SCHEMA,
-        "version": PLAN_COST_VERSION,
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "torch": torch.__version__},
-        **{k: table.attrs.get(k) for k in ("threads", "repeats", "runtime")},
-        "rows": json.loads(table.to_json(orient="records")),
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
-    return path
-
-
-def read_plan_cost(path: str | PathLike[str]) -> pd.DataFrame:
-    """Read a table written by :func:`write_plan_cost` (settings in ``attrs``).
-
-    Raises
-    ------
-    ManifestError
-        Not a plan-cost file, or another version.
-    """
-    try:
-        data = json.loads(read_text(path, "plan-cost file"))
-    except json.JSONDecodeError as exc:
-        raise ManifestError(f"Could not parse the plan-cost file {str(path)!r}: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema") != PLAN_COST_SCHEMA or data.get("version") != PLAN_COST_VERSION:
-        raise ManifestError(f"{str(path)!r} is not a {PLAN_COST_SCHEMA!r} version {PLAN_COST_VERSION} file.")
-    table = pd.DataFrame(data["rows"])
-    table.attrs.update({k: data.get(k) for k in ("threads", "repeats", "runtime", "machine")})
-    return table
