@@ -74,24 +74,28 @@ def frame_inputs(frame: pd.DataFrame, manifest: Mapping[str, Any], what: str = "
     if extra:
         raise InvalidArgument(f"The {what} has column(s) {extra} the networks do not take; they take exactly the "
                               f"columns {columns} (drop the others).")
+    if len(frame) == 0:
+        raise InvalidArgument(f"The {what} has no data rows; there is nothing to predict.")
     frame = frame.set_axis(present, axis=1)
     for column in columns:
         values = frame[column]
         if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+            # a column with something that is not a number (a CSV column with one word in it arrives as text)
             numbers = pd.to_numeric(values, errors="coerce")
-            row = int(np.flatnonzero(numbers.isna().to_numpy() & values.notna().to_numpy())[0])
-            raise InvalidArgument(f"Column {column!r} of the {what} holds {values.iloc[row]!r} (data row {row + 1}); "
-                                  f"the networks take numbers in every column.")
-        missing_rows = np.flatnonzero(~np.isfinite(values.to_numpy(dtype=float)))
+            bad = np.flatnonzero(numbers.isna().to_numpy() & values.notna().to_numpy())
+            if len(bad):
+                row = int(bad[0])
+                raise InvalidArgument(f"Column {column!r} of the {what} holds {values.iloc[row]!r} (data row "
+                                      f"{row + 1}); the networks take numbers in every column.")
+            values = numbers
+        missing_rows = np.flatnonzero(~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)))
         if len(missing_rows):
             row = int(missing_rows[0])
             raise InvalidArgument(
                 f"Column {column!r} of the {what} has a missing or infinite value (data row {row + 1}); the suite had "
                 f"none and nothing is filled: fill or drop it."
             )
-    if len(frame) == 0:
-        raise InvalidArgument(f"The {what} has no data rows; there is nothing to predict.")
-    return frame[columns].to_numpy(dtype=float)
+    return np.column_stack([pd.to_numeric(frame[c]).to_numpy(dtype=float) for c in columns])
 
 
 def array_inputs(array: np.ndarray, manifest: Mapping[str, Any]) -> np.ndarray:

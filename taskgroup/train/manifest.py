@@ -256,16 +256,17 @@ def artifact_path(manifest_path: str | PathLike[str], entry: Mapping[str, Any], 
         The file is missing, or (with ``verify``) its sha256 differs from the manifest's.
     """
     kind = next(k for k in ARTIFACT_KINDS if k in entry)
+    label = "ONNX" if kind == ARTIFACT_ONNX else kind
     path = Path(manifest_path).parent / entry[kind]
     if not path.is_file():
         raise ManifestError(
-            f"The {kind} file {entry[kind]!r} of network {entry['name']!r} is missing (expected at {str(path)!r})."
+            f"The {label} file {entry[kind]!r} of network {entry['name']!r} is missing (expected at {str(path)!r})."
         )
     if verify:
         actual = sha256_file(path)
         if actual != entry["sha256"]:
             raise ManifestError(
-                f"The {kind} file {entry[kind]!r} of network {entry['name']!r} has sha256 {actual}, "
+                f"The {label} file {entry[kind]!r} of network {entry['name']!r} has sha256 {actual}, "
                 f"the manifest says {entry['sha256']}; the file was changed or replaced."
             )
     return path
