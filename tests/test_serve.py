@@ -362,6 +362,7 @@ def test_plan_cost_measures_every_network_and_the_whole_plan(mlp_run, tmp_path):
 def test_plan_cost_of_onnx_files_and_bad_batches(mlp_onnx):
     table = measure_plan_cost(mlp_onnx, (1, 8), repeats=3, threads=1)
     assert table.attrs["runtime"] == "onnxruntime" and table["peak_memory_bytes"].isna().all()
+    assert list(table["plan_cost:cost"][:3]) == [1.0, 1.5, 2.5]  # from the run the export came from
     assert (table["latency_ms_median"] > 0).all()
     with pytest.raises(InvalidArgument, match=r"batches must be positive integers like \(1, 32, 256\); got \[0\]"):
         measure_plan_cost(mlp_onnx, [0])

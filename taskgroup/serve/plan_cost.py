@@ -11,7 +11,7 @@ answering all tasks would) does the same. Reported per row:
   PyTorch checkpoints only: onnxruntime's allocations are not visible, so ONNX rows leave it empty);
 - the costs the plan was chosen with, beside: the manifest's profiled one-example costs (``flops``, ``params``,
   ``latency_ms``, ``memory_bytes``) and the plan's own cost per resource (``plan_cost:<resource>``, from the run's
-  ``run.json`` when it sits beside the manifest).
+  ``run.json`` beside the manifest or beside the manifest an ONNX export came from).
 
 The inputs are zeros of the manifest's input shape and dtype: the networks' cost depends on their architecture,
 not on the values.
@@ -50,16 +50,25 @@ __all__ = ["PLAN_NAME", "measure_plan_cost", "plan_costs"]
 PLAN_NAME = "whole plan"
 
 
-def plan_costs(manifest_path: str | PathLike[str]) -> dict[str, dict[str, float]]:
-    """The cost per resource each network was chosen with (``run.json``'s plan beside the manifest), or {}."""
-    run = Path(manifest_path).parent / "run.json"
-    if not run.is_file():
+def plan_costs(manifest_path: str | PathLike[str], manifest: Mapping[str, Any] | None = None) -> dict[str, dict[str, float]]:
+    """The cost per resource each network was chosen with, or {} when unknown.
+
+    Read from the plan in the run's ``run.json`` beside the manifest, or, for an exported manifest, beside the
+    manifest it was exported from.
+    """
+    manifest = read_manifest(manifest_path) if manifest is None else manifest
+    folders = [Path(manifest_path).parent]
+    source = manifest.get("export", {}).get("source_manifest")
+    if isinstance(source, str):
+        folders.append(Path(source).parent)
+    run = next((f / "run.json" for f in folders if (f / "run.json").is_file()), None)
+    if run is None:
         return {}
     try:
         plan = json.loads(read_text(run, "run file"))["plan"]
         return {n["name"]: {str(k): float(v) for k, v in n["cost"].items()} for n in plan["networks"]}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-        raise ManifestError(f"{str(run)!r} beside the manifest is not a taskgroup run file with a plan.") from None
+        raise ManifestError(f"{str(run)!r} is not a taskgroup run file with a plan.") from None
 
 
 def _check_batches(batches: Sequence[int]) -> list[int]:
@@ -133,7 +142,7 @@ def measure_plan_cost(
     threads = configure_threads(threads)
     manifest = read_manifest(manifest_path)
     entries = network_entries(manifest)
-    chosen = plan_costs(manifest_path)
+    chosen = plan_costs(manifest_path, manifest)
     runners, modules = {}, {}
     for name, entry in entries.items():
         path = artifact_path(manifest_path, entry)
