@@ -431,3 +431,31 @@ def test_deleted_checkpoint_is_reported_missing(mlp_run, tmp_path):
         tg.train.load_network(tmp_path / "run" / "manifest.json", entry["name"])
     assert str(info.value).startswith(f"The checkpoint file {entry['checkpoint']!r} of network {entry['name']!r} is "
                                       "missing (expected at ")
+
+
+def test_raw_categorical_columns_are_encoded_as_the_suite_encoded_them():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({
+        "size": rng.normal(size=90),
+        "colour": rng.choice(["red", "green", "blue"], size=90),
+        "shop": rng.choice(["north", "south"], size=90),
+        "y": rng.normal(size=90),
+    })
+    suite = TaskSuite.from_frame(frame, {"y": "regression"}, name="shops")
+    manifest = {"feature_names": list(suite.feature_names), "input_shape": [len(suite.feature_names)],
+                "input_dtype": "float32"}
+    assert "colour=red" in manifest["feature_names"] and "colour" not in manifest["feature_names"]
+    raw = read_raw_inputs(frame.drop(columns=["y"]).sample(frac=1.0, axis=1, random_state=0), manifest)
+    # the suite's own inputs before its standardisation (split order), matched to the table's rows by "size"
+    x = np.concatenate([raw_rows(suite, s) for s in ("train", "val", "test")])
+    size = manifest["feature_names"].index("size")
+    rows = [int(np.argmin(np.abs(raw[:, size] - v))) for v in x[:, size]]
+    assert sorted(rows) == list(range(90))
+    np.testing.assert_allclose(raw[rows], x, atol=1e-5)
+    with pytest.raises(InvalidArgument) as info:
+        read_raw_inputs(frame.drop(columns=["y"]).assign(colour=["red", "pink"] * 45), manifest)
+    assert str(info.value) == ("Categorical column 'colour' of the input table holds 'pink' (data row 2), a category "
+                               "the suite never had; known: ['blue', 'green', 'red'].")
+    with pytest.raises(InvalidArgument, match=r"the networks take exactly the columns \[.*\], or the categorical "
+                                              r"column\(s\) \['colour', 'shop'\] in place of their c=value columns\."):
+        read_raw_inputs(frame.drop(columns=["y", "shop"]), manifest)

@@ -1,14 +1,15 @@
 """Reading raw inputs for a manifest's networks: a CSV table, a .npy array, a DataFrame or an array.
 
-Nothing is filled, dropped, reordered silently or cast from text: a table must have exactly the manifest's
-feature columns (any order; they are put in the manifest's order), numbers in every cell and no missing value
-(a suite never has missing inputs); an array must have the shape ``(n, *input_shape)``. Anything else is one
+Nothing is filled, dropped or reordered silently: a table must have exactly the manifest's feature columns (any
+order; they are put in the manifest's order), numbers in every cell and no missing value (a suite never has
+missing inputs); a categorical column ``c`` that the suite one-hot encoded as ``c=value`` columns may be given
+as itself (its values must be categories the suite had). An array must have the shape ``(n, *input_shape)``. Anything else is one
 :class:`~taskgroup.errors.InvalidArgument` naming the column, the row or the shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -66,17 +67,19 @@ def frame_inputs(frame: pd.DataFrame, manifest: Mapping[str, Any], what: str = "
         shape = ", ".join(map(str, manifest["input_shape"]))
         raise InvalidArgument(f"These networks take inputs of shape (n, {shape}), not a table of named columns; pass "
                               f"an array (a .npy file) of that shape.")
-    present = [str(c) for c in frame.columns]
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    frame = _one_hot(frame, columns, what)
+    present = list(frame.columns)
     missing = [c for c in columns if c not in present]
     if missing:
-        raise InvalidArgument(f"The {what} has no column(s) {missing}; the networks take exactly the columns {columns}.")
+        raise InvalidArgument(f"The {what} has no column(s) {missing}; the networks take exactly the columns {columns}"
+                              f"{_categorical_hint(columns)}.")
     extra = [c for c in present if c not in columns]
     if extra:
         raise InvalidArgument(f"The {what} has column(s) {extra} the networks do not take; they take exactly the "
-                              f"columns {columns} (drop the others).")
+                              f"columns {columns}{_categorical_hint(columns)} (drop the others).")
     if len(frame) == 0:
         raise InvalidArgument(f"The {what} has no data rows; there is nothing to predict.")
-    frame = frame.set_axis(present, axis=1)
     for column in columns:
         values = frame[column]
         if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
@@ -96,6 +99,46 @@ def frame_inputs(frame: pd.DataFrame, manifest: Mapping[str, Any], what: str = "
                 f"none and nothing is filled: fill or drop it."
             )
     return np.column_stack([pd.to_numeric(frame[c]).to_numpy(dtype=float) for c in columns])
+
+
+def _categories(columns: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Raw categorical column -> {category: encoded column}, from the suite's ``c=value`` one-hot names."""
+    groups: dict[str, dict[str, str]] = {}
+    for name in columns:
+        base, sep, level = name.partition("=")
+        if sep and base not in columns:
+            groups.setdefault(base, {})[level] = name
+    return groups
+
+
+def _categorical_hint(columns: Sequence[str]) -> str:
+    groups = _categories(columns)
+    return f", or the categorical column(s) {sorted(groups)} in place of their c=value columns" if groups else ""
+
+
+def _one_hot(frame: pd.DataFrame, columns: Sequence[str], what: str) -> pd.DataFrame:
+    """Raw categorical columns (``c``) replaced by the suite's one-hot columns (``c=value``: 1 or 0).
+
+    The suite encoded a non-numeric column ``c`` as one ``c=value`` column per value it held (``str(value)``), so a
+    table may give ``c`` itself; a value the suite never held is an error naming it and the known ones.
+    """
+    for base, levels in _categories(columns).items():
+        if base not in frame.columns or any(name in frame.columns for name in levels.values()):
+            continue
+        values = frame[base]
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise InvalidArgument(f"Categorical column {base!r} of the {what} has a missing value (data row {row + 1}); "
+                                  "the suite had none and nothing is filled: fill or drop it.")
+        text = values.astype(str)
+        unknown = np.flatnonzero(~text.isin(list(levels)).to_numpy())
+        if len(unknown):
+            row = int(unknown[0])
+            raise InvalidArgument(f"Categorical column {base!r} of the {what} holds {text.iloc[row]!r} (data row "
+                                  f"{row + 1}), a category the suite never had; known: {sorted(levels)}.")
+        encoded = pd.DataFrame({name: (text == level).astype(float) for level, name in levels.items()}, index=frame.index)
+        frame = pd.concat([frame.drop(columns=[base]), encoded], axis=1)
+    return frame
 
 
 def array_inputs(array: np.ndarray, manifest: Mapping[str, Any]) -> np.ndarray:
