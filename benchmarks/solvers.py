@@ -141,6 +141,61 @@ def tag_backends(time_limit: float) -> str:
     )
 
 
+def big_csv(path: Path, networks: int = 492_000, tasks: int = 40, seed: int = 0) -> int:
+    """Write the issue's large case: ``networks`` random task sets of 1-8 of ``tasks`` tasks, long format.
+
+    Costs 0.5-3 (two decimals), losses 0.1-2; about 50 MB at the defaults. Returns the number of rows.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 9, size=networks)
+    network = np.repeat(np.arange(networks), sizes)
+    # Distinct tasks per network: the first `size` of a random permutation of the tasks.
+    order = np.argsort(rng.random((networks, tasks)), axis=1)
+    task = order[network, np.arange(len(network)) - np.repeat(np.cumsum(sizes) - sizes, sizes)]
+    cost = np.round(rng.uniform(0.5, 3.0, size=networks), 2)[network]
+    frame = pd.DataFrame(
+        {
+            "network": np.char.add("net", network.astype(str)),
+            "task": np.char.add("task", task.astype(str)),
+            "loss": np.round(rng.uniform(0.1, 2.0, size=len(network)), 4),
+            "cost": cost,
+        }
+    )
+    frame.to_csv(path, index=False)
+    return len(frame)
+
+
+def big_case(folder: Path, budget: float, time_limit: float) -> str:
+    """`taskgroup solve big.csv --budget B --time-limit T` in a subprocess: wall time and peak memory."""
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    path = folder / "big.csv"
+    rows = big_csv(path)
+    size_mb = path.stat().st_size / 1e6
+    started = time.perf_counter()
+    frame = pd.read_csv(path)
+    read_s = time.perf_counter() - started
+    started = time.perf_counter()
+    problem = tg.Problem.from_frame(frame)
+    build_s = time.perf_counter() - started
+    del frame, problem
+    command = [sys.executable, "-m", "taskgroup", "solve", str(path), "--budget", str(budget), "--time-limit", str(time_limit)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    first = (done.stdout.strip().splitlines() or [done.stderr.strip()])[0]
+    return (
+        f"`benchmarks.solvers.big_csv`: {rows:,} rows, {size_mb:.0f} MB, 492,000 networks over 40 tasks. In this "
+        f"process: `pd.read_csv` {read_s:.1f} s, `Problem.from_frame` {build_s:.1f} s. "
+        f"`taskgroup solve big.csv --budget {budget:g} --time-limit {time_limit:g}` (a fresh process, one run): "
+        f"exit {done.returncode}, {wall:.1f} s wall, peak memory {peak_mb:,.0f} MB; first line of output: `{first}`."
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (CI smoke run)")

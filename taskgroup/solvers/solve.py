@@ -10,7 +10,7 @@ import numpy as np
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
 from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
-from taskgroup.solvers.ilp import SelectionModel
+from taskgroup.solvers.ilp import MIP_SECONDS_PER_ENTRY, SelectionModel
 from taskgroup.solvers.instance import Budget, SelectionInstance, fits, parse_budget
 from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_work, partition_table
 from taskgroup.solvers.registry import get_solver
@@ -22,10 +22,6 @@ __all__ = ["solve", "minimum_budget", "choose_method", "prefer_partition_dp", "A
 # setting up the MIP; beyond it the MIP's tight LP relaxation wins by orders of magnitude
 # (benchmarks/results/solvers.md).
 AUTO_BNB_MAX_CANDIDATES = 12
-# Seconds of HiGHS per (network, task) entry of the model, per budget: about 0.15 s at 8 tasks (263
-# candidates, 1,024 entries) and 2.4 s at 12 tasks (4,107 candidates, 24,576 entries) in
-# benchmarks/results/solvers.md; the growth is close to linear in the entries.
-MIP_SECONDS_PER_ENTRY = 1.0e-4
 
 
 def prefer_partition_dp(instance: SelectionInstance) -> bool:
