@@ -141,6 +141,75 @@ def tag_backends(time_limit: float) -> str:
     )
 
 
+DP_FRONTIER_SCRIPT = """
+import json, resource, statistics, sys, time
+import numpy as np
+import taskgroup as tg
+from taskgroup.solvers.frontier import _staircase_from_table
+from taskgroup.solvers.instance import SelectionInstance
+from taskgroup.solvers.partition_dp import partition_table
+n, repeats = int(sys.argv[1]), int(sys.argv[2])
+problem = tg.datasets.synthetic_problem(n, seed=n)
+times = []
+for _ in range(repeats):
+    start = time.perf_counter()
+    instance = SelectionInstance.build(problem, np.array([np.inf]))
+    plans = _staircase_from_table(problem, partition_table(instance))
+    times.append(time.perf_counter() - start)
+print(json.dumps({"seconds": statistics.median(times), "steps": len(plans),
+                  "objectives": [p.objective for p in plans],
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def dp_frontier(n: int, repeats: int) -> dict:
+    """The whole frontier by the partition DP in a fresh process (so its peak memory is its own)."""
+    import json
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", DP_FRONTIER_SCRIPT, "2", "1"], check=True, capture_output=True)  # compile cache
+    done = subprocess.run(
+        [sys.executable, "-c", DP_FRONTIER_SCRIPT, str(n), str(repeats)], check=True, capture_output=True, text=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def frontier_dp_vs_mip(mip_sizes: list[int], dp_sizes: list[int], repeats: int, mip_limit: float) -> str:
+    """Whole frontier (every budget) by the DP and by the MIP staircase, side by side in one run."""
+    import importlib
+
+    frontier_module = importlib.import_module("taskgroup.solvers.frontier")
+    rows = []
+    for n in dp_sizes:
+        problem = tg.datasets.synthetic_problem(n, seed=n)
+        dp = dp_frontier(n, repeats)
+        row = {"n": n, "candidates": problem.n_networks, "DP s (median)": dp["seconds"], "DP steps": dp["steps"],
+               "DP peak MB": dp["peak_mb"], "MIP s": float("nan"), "MIP steps": "", "same objectives": ""}
+        if n in mip_sizes:
+            saved = frontier_module.prefer_partition_dp
+            frontier_module.prefer_partition_dp = lambda instance: False
+            try:
+                plans, seconds, _ = timed(lambda: frontier_module._staircase(problem, mip_limit), 1)
+            finally:
+                frontier_module.prefer_partition_dp = saved
+            proven = sum(p.optimal for p in plans)
+            row["MIP s"] = seconds
+            row["MIP steps"] = f"{len(plans)} ({proven} proven)"
+            row["same objectives"] = bool(
+                len(plans) == dp["steps"]
+                and np.allclose([p.objective for p in plans], dp["objectives"], rtol=1e-6)
+            )
+        rows.append(row)
+    return (
+        f"`tg.frontier(problem)` on `synthetic_problem(n, seed=n)`: every budget where the optimum improves. DP: "
+        f"the partition DP (`partition-dp`), median of {repeats} runs in a fresh process (compiled code loaded "
+        f"from numba's cache), peak memory of that process. MIP: the previous staircase (HiGHS: an optimum per "
+        f"step, then the cheapest plan below it), one run, {mip_limit:g} s limit per solve. Targets (issue 12): "
+        "n = 12 < 0.05 s, 14 < 0.5 s, 16 < 3 s, 18 < 60 s.\n\n" + markdown_table(pd.DataFrame(rows))
+    )
+
+
 def big_csv(path: Path, networks: int = 492_000, tasks: int = 40, seed: int = 0) -> int:
     """Write the issue's large case: ``networks`` random task sets of 1-8 of ``tasks`` tasks, long format.
 
@@ -165,14 +234,27 @@ def big_csv(path: Path, networks: int = 492_000, tasks: int = 40, seed: int = 0)
     return len(frame)
 
 
-def big_case(folder: Path, budget: float, time_limit: float) -> str:
-    """`taskgroup solve big.csv --budget B --time-limit T` in a subprocess: wall time and peak memory."""
+def big_case(budget: float, time_limit: float) -> str:
+    """`taskgroup solve big.csv --budget B --time-limit T` in a subprocess: wall time and peak memory.
+
+    The CSV is written to a temporary folder and deleted afterwards (it is never committed).
+    """
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    with tempfile.TemporaryDirectory() as folder:
+        return _big_case(Path(folder) / "big.csv", budget, time_limit)
+
+
+def _big_case(path: Path, budget: float, time_limit: float) -> str:
     import resource
     import subprocess
     import sys
     import time
 
-    path = folder / "big.csv"
     rows = big_csv(path)
     size_mb = path.stat().st_size / 1e6
     started = time.perf_counter()
@@ -200,12 +282,28 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (CI smoke run)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--frontier-only", action="store_true", help="only the DP/MIP frontier and 50 MB sections (solvers_frontier.md)"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for solvers.md")
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     sizes = [5, 6] if args.quick else [5, 6, 7, 8, 10, 12, 14]
     cpsat_limit = 5.0 if args.quick else 120.0
     time_limit = 5.0 if args.quick else 120.0
+    dp_sizes = [8, 10] if args.quick else [8, 10, 12, 14, 16, 18]
+    mip_sizes = [8] if args.quick else [8, 10, 12]
+    frontier_table = frontier_dp_vs_mip(mip_sizes, dp_sizes, 1 if args.quick else 3, 5.0 if args.quick else 10.0)
+    big = "" if args.quick else big_case(budget=20.0, time_limit=60.0)
+    if args.frontier_only:
+        path = write_report(
+            "solvers_frontier",
+            "Solver benchmark: whole frontier and the 50 MB case",
+            [("Whole frontier: partition DP against the MIP", frontier_table), ("A 50 MB problem (issue 9)", big)],
+            results=args.results,
+        )
+        print(f"wrote {path}")
+        return
     summary, curves = standley_curves(repeats)
     notes, table, _ = scaling(sizes, repeats=1 if args.quick else 3, time_limit=time_limit)
     path = write_report(
@@ -214,6 +312,8 @@ def main(argv: list[str] | None = None) -> None:
         [
             ("Standley et al. (2020) selection curves", summary + "\n\n" + curves),
             ("CP-SAT against LP-based MIP backends on TAG-style scores", tag_backends(cpsat_limit)),
+            ("Whole frontier: partition DP against the MIP", frontier_table),
+            ("A 50 MB problem (issue 9)", big or "Not run with --quick."),
             (
                 "Scaling on synthetic instances",
                 "All 2^n - 1 task subsets (cost 1) plus n half-size singles (cost 0.5), losses with pairwise "

@@ -156,8 +156,8 @@ def undominated(WL: np.ndarray, C: np.ndarray, deadline: float = math.inf) -> np
     if m <= 1:
         return np.arange(m)
     if m * m * (n + C.shape[1]) <= PAIRWISE_WORK:
-        order = np.arange(m)
-        starts = np.array([0, m])
+        # numpy, not the compiled kernel: loading numba costs ~0.5 s per process, more than small instances take.
+        return _undominated_pairwise(WL, C)
     else:
         # Group by task set: the packed served-mask of each row, sorted so that each group is contiguous.
         masks = np.packbits(np.isfinite(WL), axis=1)
@@ -185,5 +185,18 @@ def undominated(WL: np.ndarray, C: np.ndarray, deadline: float = math.inf) -> np
     return np.flatnonzero(~dominated)
 
 
+def _undominated_pairwise(WL: np.ndarray, C: np.ndarray, chunk: int = 256) -> np.ndarray:
+    m = len(WL)
+    dominated = np.zeros(m, dtype=bool)
+    idx = np.arange(m)
+    for start in range(0, m, chunk):
+        j = idx[start : start + chunk]
+        # le[a, k]: candidate k is at least as good as j[a] everywhere (cost and every task of j[a])
+        le = np.all(C[None, :, :] <= C[j, None, :], axis=2) & np.all(WL[None, :, :] <= WL[j, None, :], axis=2)
+        eq = np.all(C[None, :, :] == C[j, None, :], axis=2) & np.all(WL[None, :, :] == WL[j, None, :], axis=2)
+        dominated[j] = np.any((le & ~eq) | (eq & (idx[None, :] < j[:, None])), axis=1)
+    return np.flatnonzero(~dominated)
+
+
 # Up to this many comparisons of (task + resource) values, every pair of candidates is compared.
-PAIRWISE_WORK = 50_000_000
+PAIRWISE_WORK = 20_000_000

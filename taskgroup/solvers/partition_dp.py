@@ -37,6 +37,19 @@ DP_PAIRS_PER_SECOND = 1.0e8
 DP_MAX_TASKS = 24
 
 
+# Seconds to import numba and load the compiled kernels from its cache, once per process.
+DP_STARTUP_SECONDS = 0.5
+
+
+def dp_startup_seconds() -> float:
+    """:data:`DP_STARTUP_SECONDS` until the kernels are loaded in this process, then 0."""
+    import sys
+
+    kernels = sys.modules.get("taskgroup.solvers.kernels")
+    loaded = kernels is not None and (kernels.partition_tables_grid.signatures or kernels.partition_tables.signatures)
+    return 0.0 if loaded else DP_STARTUP_SECONDS
+
+
 def dp_work(n_tasks: int, n_candidates: int, n_resources: int) -> float:
     """Estimated work of the partition DP, in block pairs: ``3^n`` (G) + ``3^n / 2`` pairs times the
     expected Pareto-set sizes, which grow with the number of resources; plus reading the candidates."""

@@ -12,7 +12,7 @@ from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
 from taskgroup.solvers.ilp import MIP_SECONDS_PER_ENTRY, SelectionModel
 from taskgroup.solvers.instance import Budget, SelectionInstance, fits, parse_budget
-from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_work, partition_table
+from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_startup_seconds, dp_work, partition_table
 from taskgroup.solvers.registry import get_solver
 from taskgroup.solvers.ties import drop_unused
 
@@ -29,9 +29,10 @@ def prefer_partition_dp(instance: SelectionInstance) -> bool:
 
     DP: :func:`~taskgroup.solvers.partition_dp.dp_work` (about ``3^n`` block pairs, times a factor that grows
     with the number of resources) at :data:`~taskgroup.solvers.partition_dp.DP_PAIRS_PER_SECOND`. MIP: the
-    number of (network, task) entries times :data:`MIP_SECONDS_PER_ENTRY`.
+    number of (network, task) entries times :data:`MIP_SECONDS_PER_ENTRY`. The DP also pays
+    :func:`~taskgroup.solvers.partition_dp.dp_startup_seconds` (loading its compiled code) once per process.
     """
-    dp_seconds = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND
+    dp_seconds = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND + dp_startup_seconds()
     mip_seconds = MIP_SECONDS_PER_ENTRY * float(np.isfinite(instance.WL).sum())
     return dp_seconds <= mip_seconds
 
