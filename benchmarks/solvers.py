@@ -58,7 +58,7 @@ def standley_curves(repeats: int) -> tuple[str, str]:
 
 def scaling(sizes: list[int], repeats: int, time_limit: float) -> tuple[str, str, str]:
     """Time per budget of each solver; HiGHS (the default) gets ``repeats`` runs, the others one."""
-    methods = ["ilp", "ilp-scip", "ilp-cbc", "ilp-cpsat", "bnb", "greedy", "exhaustive"]
+    methods = ["partition-dp", "ilp", "ilp-scip", "ilp-cbc", "ilp-cpsat", "bnb", "greedy", "exhaustive"]
     others_limit = min(time_limit, 10.0)
     rows = []
     for n in sizes:
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     cpsat_limit = 5.0 if args.quick else 120.0
     time_limit = 5.0 if args.quick else 120.0
     dp_sizes = [8, 10] if args.quick else [8, 10, 12, 14, 16, 18]
-    mip_sizes = [8] if args.quick else [8, 10, 12]
+    mip_sizes = [8] if args.quick else [8, 10, 12, 14]
     frontier_table = frontier_dp_vs_mip(mip_sizes, dp_sizes, 1 if args.quick else 3, 5.0 if args.quick else 10.0)
     big = "" if args.quick else big_case(budget=20.0, time_limit=60.0)
     if args.frontier_only:
