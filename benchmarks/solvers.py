@@ -16,7 +16,7 @@ import pandas as pd
 
 import taskgroup as tg
 from benchmarks.common import RESULTS, markdown_table, timed, write_report
-from taskgroup.errors import InstanceTooLarge
+from taskgroup.errors import InstanceTooLarge, SolverError
 
 BUDGETS = [float(b) for b in np.arange(1.0, 5.01, 0.5)]
 
@@ -191,6 +191,8 @@ def frontier_dp_vs_mip(mip_sizes: list[int], dp_sizes: list[int], repeats: int, 
             frontier_module.prefer_partition_dp = lambda instance: False
             try:
                 plans, seconds, _ = timed(lambda: frontier_module._staircase(problem, mip_limit), 1)
+            except SolverError:  # no cover within the limit: the MIP has no first step
+                plans, seconds = [], float("nan")
             finally:
                 frontier_module.prefer_partition_dp = saved
             proven = sum(p.optimal for p in plans)

@@ -9,7 +9,7 @@ from os import PathLike
 import numpy as np
 import pandas as pd
 
-from taskgroup.errors import InfeasibleBudget, InvalidArgument
+from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
 from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
 from taskgroup.solvers.ilp import SelectionModel
@@ -101,12 +101,19 @@ def _staircase(problem: Problem, time_limit: float | None) -> list[Plan]:
     # The cheapest cover on the reduced instance: dominance never removes a cheaper way to serve a task, so
     # this is the exact minimum budget, without building the unreduced model minimum_budget() uses.
     cover = model.run("cost:0", time_limit).chosen
+    if cover is None:  # every task has a candidate, so only the time limit leaves no cover
+        raise SolverError(
+            f"The integer program found no cover of all tasks within the time limit of {time_limit} s, so the "
+            "frontier has no first step; give a longer time_limit or explicit budgets."
+        )
     budget = float(problem.costs[instance.problem_indices(cover), 0].sum())
     unconstrained = float(np.min(instance.WL, axis=0).sum())
     plans: list[Plan] = []
     for _ in range(instance.m + 1):  # every step adds a distinct cheapest plan
         model.set_budget(np.array([budget]))
         result = model.run("loss", time_limit)
+        if result.chosen is None:  # the time limit came first: the steps so far are all that is known
+            break
         chosen = instance.problem_indices(drop_unused(instance.WL, result.chosen))
         plan = plan_from_selection(
             problem,
