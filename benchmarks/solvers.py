@@ -284,9 +284,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (CI smoke run)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument(
-        "--frontier-only", action="store_true", help="only the DP/MIP frontier and 50 MB sections (solvers_frontier.md)"
-    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for solvers.md")
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
@@ -297,15 +294,6 @@ def main(argv: list[str] | None = None) -> None:
     mip_sizes = [8] if args.quick else [8, 10, 12, 14]
     frontier_table = frontier_dp_vs_mip(mip_sizes, dp_sizes, 1 if args.quick else 3, 5.0 if args.quick else 10.0)
     big = "" if args.quick else big_case(budget=20.0, time_limit=60.0)
-    if args.frontier_only:
-        path = write_report(
-            "solvers_frontier",
-            "Solver benchmark: whole frontier and the 50 MB case",
-            [("Whole frontier: partition DP against the MIP", frontier_table), ("A 50 MB problem (issue 9)", big)],
-            results=args.results,
-        )
-        print(f"wrote {path}")
-        return
     summary, curves = standley_curves(repeats)
     notes, table, _ = scaling(sizes, repeats=1 if args.quick else 3, time_limit=time_limit)
     path = write_report(
