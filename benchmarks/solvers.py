@@ -241,11 +241,7 @@ def big_case(budget: float, time_limit: float) -> str:
 
     The CSV is written to a temporary folder and deleted afterwards (it is never committed).
     """
-    import resource
-    import subprocess
-    import sys
     import tempfile
-    import time
 
     with tempfile.TemporaryDirectory() as folder:
         return _big_case(Path(folder) / "big.csv", budget, time_limit)
