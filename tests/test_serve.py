@@ -411,6 +411,9 @@ def test_manifest_fields_of_the_wrong_type_are_named(mlp_run, tmp_path):
     path = edited_copy(mlp_run, tmp_path, lambda d: d["assignment"].update(r="nope"))
     with pytest.raises(ManifestError, match=r"assignment names network\(s\) \['nope'\] that its networks"):
         read_manifest(path)
+    path = edited_copy(mlp_run, tmp_path, lambda d: d["networks"].append(d["networks"][0]))
+    with pytest.raises(ManifestError, match=r"networks lists \['r\+b'\] more than once; each network is listed once."):
+        read_manifest(path)
     path = edited_copy(mlp_run, tmp_path, lambda d: d.update(version=3))
     with pytest.raises(ManifestError, match=r"Unsupported manifest version 3; this taskgroup reads versions \[1, 2\]."):
         read_manifest(path)

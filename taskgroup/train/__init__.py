@@ -9,7 +9,8 @@
 
 Every network trains on the one engine (:mod:`taskgroup.engine`: model families or your own factory, the loop,
 loss weighting, early stopping). Modules here, one job each: ``distill`` (teacher ensembles, soft targets),
-``manifest`` (checkpoints, deployment manifest), ``run`` (a whole plan, resumable).
+``manifest`` (checkpoints, deployment manifest), ``run`` (a whole plan, resumable). Serving the result (ONNX
+export, predictions from raw inputs, the plan's cost on a machine) is :mod:`taskgroup.serve`.
 """
 
 from taskgroup.tasks.metrics import delta_m

@@ -9,6 +9,9 @@ checkpoint's config and routes each task to the network the plan assigned it::
 
 A checkpoint names its model by family (``"mlp"``) or by ``module:qualname`` of the user's factory, which is
 imported on load; pass ``model=build`` when the factory cannot be imported by name (defined in a script).
+
+A manifest written by ``taskgroup export`` (version 2) lists ONNX files instead of checkpoints; ``predict_tasks``
+runs those on onnxruntime (``taskgroup.serve``), so both kinds serve the same way.
 """
 
 from __future__ import annotations
@@ -229,6 +232,9 @@ def _check_manifest(doc: Fields) -> None:
         entry.string(kinds[0])
         if kinds[0] == ARTIFACT_ONNX:
             entry.string_map("outputs")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        doc.fail(f"In the {doc.document}, networks lists {repeated} more than once; each network is listed once.")
     unknown = sorted({n for n in assignment.values() if n not in names})
     if unknown:
         doc.fail(f"In the {doc.document}, assignment names network(s) {unknown} that its networks {names} do not list.")
