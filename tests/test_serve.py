@@ -154,6 +154,19 @@ def test_every_architecture_exports_to_onnx_that_matches_pytorch(kind, table_sui
     check_export(manifest, export_onnx(manifest, tmp_path / "onnx", inputs=raw_rows(suite)), suite)
 
 
+def test_export_into_the_manifests_own_folder_is_refused(mlp_run, table_suite):
+    with pytest.raises(InvalidArgument, match=r"is the folder of the manifest being exported; its manifest.json would "
+                                              r"be replaced"):
+        export_onnx(mlp_run, mlp_run.parent, inputs=raw_rows(table_suite))
+
+
+def test_export_verified_on_a_single_row_still_has_a_dynamic_batch_axis(mlp_run, table_suite, tmp_path):
+    path = export_onnx(mlp_run, tmp_path / "onnx", inputs=raw_rows(table_suite)[:1])
+    assert read_manifest(path)["export"]["verified_rows"] == 1
+    x = table_suite.test.x.numpy()
+    np.testing.assert_allclose(predict_tasks(path, x)["m"], predict_tasks(mlp_run, x)["m"], **EXPORT_TOLERANCE)
+
+
 def test_export_without_rows_of_a_custom_suite_asks_for_them(mlp_run, tmp_path):
     with pytest.raises(ExportError, match=r"The manifest's suite 'tiny' is not a built-in suite .* pass raw validation "
                                           r"rows \(inputs=..., or --input FILE.csv\|.npy\)"):

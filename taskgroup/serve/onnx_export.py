@@ -25,7 +25,7 @@ from torch import nn
 
 from taskgroup.engine.families import ModelFactory
 from taskgroup.engine.loop import predict
-from taskgroup.errors import ExportError, InvalidSuite, ManifestError
+from taskgroup.errors import ExportError, InvalidArgument, InvalidSuite, ManifestError
 from taskgroup.serve.onnx_runtime import onnx_session, require_deploy, run_session
 from taskgroup.train.manifest import (
     ARTIFACT_CHECKPOINT,
@@ -126,6 +126,8 @@ def export_onnx(
         outputs differ from PyTorch's beyond :data:`EXPORT_TOLERANCE`.
     ManifestError
         A bad manifest, a missing or changed checkpoint, or a manifest that is already an ONNX export.
+    InvalidArgument
+        ``out`` is the manifest's own folder (its manifest.json would be replaced), or bad ``inputs``.
     """
     for package in ("onnx", "onnxruntime", "onnxscript"):
         require_deploy(package)
@@ -135,20 +137,29 @@ def export_onnx(
     if exported:
         raise ManifestError(f"Network(s) {exported} of {str(manifest_path)!r} are ONNX files already; export the "
                             "manifest written by 'taskgroup train'.")
-    x = validation_inputs(manifest, inputs)
     folder = Path(out)
+    if folder.resolve() == Path(manifest_path).resolve().parent:
+        raise InvalidArgument(f"--out {str(out)!r} is the folder of the manifest being exported; its manifest.json "
+                              "would be replaced. Choose another folder (e.g. a subfolder 'onnx').")
+    x = validation_inputs(manifest, inputs)
+    # two example rows: the exporter treats a batch of 1 as a constant rather than a dynamic axis
+    example = x[:2] if len(x) >= 2 else np.repeat(x[:1], 2, axis=0)
     folder.mkdir(parents=True, exist_ok=True)
     new_entries = []
     for name, entry in entries.items():
         source = artifact_path(manifest_path, entry)
         network, _ = load_checkpoint(source, model=model)
         file = folder / (Path(entry[ARTIFACT_CHECKPOINT]).stem + ".onnx")
-        tasks = list(predict(network, x[:2]))
-        _export_one(name, network, tasks, x[:2], file)
+        tasks = list(predict(network, example))
+        _export_one(name, network, tasks, example, file)
         outputs = {t: t for t in tasks}
         new_entry = {k: v for k, v in entry.items() if k != ARTIFACT_CHECKPOINT}
         new_entry.update({ARTIFACT_ONNX: file.name, "sha256": sha256_file(file), "outputs": outputs})
-        new_entry["max_abs_diff"] = _verify(name, network, file, new_entry, x)
+        try:
+            new_entry["max_abs_diff"] = _verify(name, network, file, new_entry, x)
+        except ExportError:
+            file.unlink()  # a file that failed verification is never left where it could be mistaken for one
+            raise
         new_entries.append(new_entry)
     path = folder / "manifest.json"
     write_manifest(
