@@ -46,10 +46,10 @@ def exhaustive_value(scorer: GroupScorer, k: int) -> float:
     return -plan.objective
 
 
-@pytest.mark.parametrize("pricing", ["enumerate", "mip"])
+@pytest.mark.parametrize("pricing", ["enumerate", "search"])
 @pytest.mark.parametrize(("n", "k", "seed"), [(8, 2, 0), (7, 2, 1), (6, 3, 2), (5, 4, 3), (6, 2, 3)])
 def test_colgen_over_implicit_groups_equals_exhaustive(n, k, seed, pricing, monkeypatch):
-    if pricing == "mip":  # the MIP pricing used past 16 tasks, on an instance exhaustive search can check
+    if pricing == "search":  # the branch-and-bound pricing used past 16 tasks, where exhaustive search can check
         monkeypatch.setattr(colgen_module, "ENUMERATE_MAX_TASKS", 0)
     scorer = random_predictor(n, seed, singletons=seed % 2 == 1)
     plan = select_groups(scorer, k, method="colgen", time_limit=30)
@@ -77,7 +77,7 @@ def test_measured_values_override_predictions():
     assert not problem.predicted[0].any() and problem.predicted[1, [3, 4, 5]].all()
 
 
-def test_measured_group_changes_the_mip_bound(monkeypatch):
+def test_measured_group_changes_the_search_bound(monkeypatch):
     """A measured group worse than predicted must not be priced at its prediction (no-good cut)."""
     monkeypatch.setattr(colgen_module, "ENUMERATE_MAX_TASKS", 0)
     n = 6
