@@ -169,3 +169,18 @@ def test_size_bound_is_tight_on_planted_clusters():
     assert scorer.size_bound(2) == pytest.approx(8.0, abs=1e-6)
     plan = select_groups(scorer, 2, method="local-search", time_limit=1)
     assert plan.optimal and -plan.objective == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize("time_limit", [0.05, 30.0])
+@pytest.mark.parametrize(("n", "k", "seed"), [(8, 2, 0), (7, 2, 1), (6, 3, 2)])
+def test_search_colgen_bound_starts_at_the_size_bound_and_stays_valid(n, k, seed, time_limit, monkeypatch):
+    # stabilisation starts from the size bound's duals, so the colgen bound is never worse than the size
+    # bound, and it stays valid when the time limit stops pricing early
+    monkeypatch.setattr(colgen_module, "ENUMERATE_MAX_TASKS", 0)
+    scorer = random_predictor(n, seed, singletons=seed % 2 == 1)
+    start = scorer.all_groups(max_size=n)[-1:]  # every task in one group: a valid selection
+    result = colgen_module.column_generation(scorer, k, start, time_limit=time_limit)
+    best = exhaustive_random(n, k, seed)
+    assert result.upper_bound <= scorer.size_bound(k) + 1e-9
+    assert result.upper_bound >= best - 1e-7
+    assert result.value <= best + 1e-9
