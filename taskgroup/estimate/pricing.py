@@ -48,13 +48,18 @@ class PricingResult:
         return self.bound <= max(best, 0.0) + 1e-7 * (1.0 + abs(best))
 
 
-def _top_sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per column of ``values``, the sum of its ``counts[j]`` largest entries (``counts`` >= 0)."""
-    if values.shape[0] == 0:
-        return np.zeros(values.shape[1])
-    ranked = -np.sort(-values, axis=0)
-    cumulative = np.vstack([np.zeros(values.shape[1]), np.cumsum(ranked, axis=0)])
-    return cumulative[np.minimum(counts, values.shape[0]), np.arange(values.shape[1])]
+def _top_and_bottom_sums(values: np.ndarray, counts: np.ndarray, n_bottom: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``values``, the sum of its ``counts[j]`` largest entries; and for the first ``n_bottom``
+    columns, the sum of their ``counts[j]`` smallest entries (one sort serves both)."""
+    rows, columns = values.shape
+    if rows == 0:
+        return np.zeros(columns), np.zeros(n_bottom)
+    ascending = np.sort(values, axis=0)
+    zero = np.zeros((1, columns))
+    top = np.vstack([zero, np.cumsum(ascending[::-1], axis=0)])
+    bottom = np.vstack([zero[:, :n_bottom], np.cumsum(ascending[:, :n_bottom], axis=0)])
+    counts = np.minimum(counts, rows)
+    return top[counts, np.arange(columns)], bottom[counts[:n_bottom], np.arange(n_bottom)]
 
 
 class _SizeSearch:
@@ -78,12 +83,13 @@ class _SizeSearch:
         candidates = np.concatenate([inside, free])
         counts = np.concatenate([np.full(len(inside), r), np.full(len(free), r - 1)])
         sources = self.source_matrix[np.ix_(free, candidates)]
-        ub = (inflow[candidates] + _top_sums(sources, counts)) / (s - 1) + self.shift[candidates]
+        tops, bottoms = _top_and_bottom_sums(sources, counts, len(inside))
+        ub = (inflow[candidates] + tops) / (s - 1) + self.shift[candidates]
         ub_free = np.maximum(ub[len(inside):], 0.0)
         # a member whose value stays >= 0 whatever joins ("sure") counts linearly, so the free tasks that
         # would raise it compete for the same r places instead of each member taking its own best r
         alpha = inflow[inside] / (s - 1) + self.shift[inside]
-        lowest = -_top_sums(-self.source_matrix[np.ix_(free, inside)], np.full(len(inside), r)) / (s - 1)
+        lowest = bottoms / (s - 1)
         ub_inside = ub[: len(inside)]
         slack = np.maximum(-(alpha + lowest), 0.0)  # max(0, c) <= c + slack whatever joins
         linear = slack <= SLACK_SHARE * np.maximum(ub_inside - alpha - lowest, 0.0)
