@@ -171,7 +171,7 @@ def test_readme_hoa_on_digits_profiles_predicted_networks(tmp_path):
 
 def test_threads_option_reaches_torch():
     code = ("import torch, sys; from taskgroup.cli import main; "
-            "main(['run', '--suite', 'nosuch', '--threads', '1']); print(torch.get_num_threads())")
+            "main(['run', '--suite-param', 'nosuch=1', '--threads', '1']); print(torch.get_num_threads())")
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert result.stdout.split() == ["1"] and "Unknown suite 'nosuch'" in result.stderr
+    assert result.stdout.split() == ["1"] and "no parameter(s) ['nosuch']" in result.stderr

@@ -207,11 +207,9 @@ def test_cli_trains_a_plan_and_resumes(tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--arch", "rnn"], "Unknown model family 'rnn'; accepted: ['cnn', 'mlp', 'mmoe']"),
         (["--threads", "0"], "threads=0 is not accepted"),
         (["--device", "tpu9"], "Unknown device 'tpu9'"),
         (["--distill", "--teachers", "0"], "teacher count must be an integer >= 1; got 0"),
-        (["--suite", "nosuch"], "Unknown suite 'nosuch'"),
     ],
 )
 def test_cli_errors_are_one_line_with_status_2(tmp_path, capsys, extra, message):
@@ -227,3 +225,20 @@ def test_taskgroup_exposes_train_lazily():
     import taskgroup as tg
 
     assert tg.train.train_plan is train_plan and "train" in tg.__all__
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--arch", "rnn"], "invalid choice: 'rnn' (choose from 'cnn', 'mlp', 'mmoe')"),
+        (["--suite", "nosuch"], "invalid choice: 'nosuch' (choose from"),
+        (["--weighting", "gradnorm"], "invalid choice: 'gradnorm' (choose from 'equal', 'uncertainty')"),
+    ],
+)
+def test_cli_unknown_registry_names_are_usage_errors(tmp_path, capsys, extra, message):
+    argv = ["train", "--plan", str(tmp_path / "plan.json"), "--suite", "synthetic", "--out", str(tmp_path / "run"), *extra]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("taskgroup train: error:") and message in err and "\n" not in err.rstrip("\n")

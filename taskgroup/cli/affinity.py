@@ -8,15 +8,13 @@ from pathlib import Path
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.cli.options import add_runtime_arguments, apply_runtime_arguments
+from taskgroup.cli.options import SUITE_CHOICES, add_runtime_arguments, apply_runtime_arguments
 from taskgroup.estimate.group import GROUPING_METHODS, group
 from taskgroup.estimate.grouping import SINGLETON_MODES, group_problem
 from taskgroup.estimate.matrix import as_affinity
 from taskgroup.plan import Plan
 
-__all__ = ["register", "add_affinity_arguments", "run_affinity_solve", "read_affinity", "GROUPING_METHOD_NAMES"]
-
-GROUPING_METHOD_NAMES = sorted(GROUPING_METHODS)
+__all__ = ["register", "add_affinity_arguments", "run_affinity_solve", "read_affinity"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -27,7 +25,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "gradient cosine similarity (CS) every few steps; the matrix is printed as matrix[source, target] "
         "and kept in the results store.",
     )
-    p.add_argument("--suite", required=True, help="a built-in suite name (see 'taskgroup measure --help')")
+    p.add_argument("--suite", required=True, metavar="NAME", choices=SUITE_CHOICES,
+                   help="a registered suite: %(choices)s")
     p.add_argument("--method", choices=["tag", "cs"], default="tag", help="tag (lookahead) or cs (cosine)")
     p.add_argument("--store", metavar="DB", help="results store to keep the matrix in (and reuse it from)")
     p.add_argument("--epochs", type=int, default=None, help="epochs of the run (default: the training default)")
@@ -126,7 +125,7 @@ def run_affinity_solve(args: argparse.Namespace) -> tuple[Plan, object]:
     matrix = read_affinity(args.affinity, args.orient)
     # affinities are higher-is-better; a published pair-loss matrix says otherwise in attrs, a user's with a flag
     hib = False if args.lower_is_better else None
-    if args.method in GROUPING_METHODS or args.method == "auto":
+    if args.method in GROUPING_METHODS.choices():
         plan = group(matrix, args.networks, method=args.method, singletons=args.singletons,
                      higher_is_better=hib, time_limit=args.time_limit)
         return plan, None

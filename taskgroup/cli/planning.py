@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from taskgroup.cli.affinity import GROUPING_METHOD_NAMES, add_affinity_arguments, run_affinity_solve
+from taskgroup.cli.affinity import add_affinity_arguments, run_affinity_solve
 from taskgroup.datasets import STANDLEY_SETTINGS, STANDLEY_SPLITS, standley2020
 from taskgroup.errors import InvalidArgument
 from taskgroup.files import read_csv_table
 from taskgroup.problem import Problem
-from taskgroup.solvers import available_solvers, frontier, plot_frontier, solve
+from taskgroup.estimate.group import GROUPING_METHODS
+from taskgroup.solvers import SOLVERS, frontier, plot_frontier, solve
 
 __all__ = ["register", "load_problem", "parse_budget_text", "DEFAULT_TABLE"]
 
@@ -34,7 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--method",
         default="auto",
-        choices=["auto", *sorted(available_solvers()), *GROUPING_METHOD_NAMES],
+        choices=[*SOLVERS.choices(), *GROUPING_METHODS.names()],
         help="solver (default: auto); with --affinity also a grouping method",
     )
     add_affinity_arguments(p)

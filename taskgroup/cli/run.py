@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from taskgroup.cli.options import add_runtime_arguments, add_suite_param_argument, apply_runtime_arguments, parse_suite_params
+from taskgroup.cli.options import (
+    FAMILY_CHOICES,
+    SUITE_CHOICES,
+    add_runtime_arguments,
+    add_suite_param_argument,
+    apply_runtime_arguments,
+    executor_help,
+    parse_suite_params,
+)
 from taskgroup.pipeline import STRATEGIES, RunSettings, run_pipeline
 
 __all__ = ["register"]
@@ -18,15 +26,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         "train its networks, evaluate them and write a report. Re-running the same command resumes.",
     )
     defaults = RunSettings()
-    p.add_argument("--suite", default=defaults.suite, help=f"built-in task suite (default: {defaults.suite})")
+    p.add_argument("--suite", default=defaults.suite, metavar="NAME", choices=SUITE_CHOICES,
+                   help=f"a registered suite: %(choices)s (default: {defaults.suite})")
     add_suite_param_argument(p)
     p.add_argument("--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated")
     p.add_argument("--budget", type=float, default=None, help="budget on --cost (default: the frontier's knee)")
     p.add_argument("--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column")
-    p.add_argument("--arch", default=defaults.arch, choices=["mlp", "cnn", "mmoe"],
-                   help="model family of the plan's networks (default: mlp, hard sharing)")
+    p.add_argument("--arch", default=defaults.arch, metavar="FAMILY", choices=FAMILY_CHOICES,
+                   help="model family of the plan's networks: %(choices)s (default: mlp, hard sharing)")
     p.add_argument("--distill", action="store_true", help="distil teacher ensembles into the plan's networks")
-    p.add_argument("--executor", default=defaults.executor, help="serial | process | process:N | dask://HOST:PORT")
+    p.add_argument("--executor", default=defaults.executor, help=executor_help(defaults.executor))
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs of a full training run")
     p.add_argument("--seeds", type=int, default=defaults.seeds, help="measurement seeds per candidate")
     p.add_argument("--seed", type=int, default=defaults.seed)

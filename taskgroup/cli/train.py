@@ -6,15 +6,21 @@ import argparse
 import sys
 from typing import Any
 
-from taskgroup.cli.options import add_runtime_arguments, add_suite_param_argument, apply_runtime_arguments, parse_suite_params
+from taskgroup.cli.options import (
+    FAMILY_CHOICES,
+    SUITE_CHOICES,
+    WEIGHTING_CHOICES,
+    add_runtime_arguments,
+    add_suite_param_argument,
+    apply_runtime_arguments,
+    parse_suite_params,
+)
 from taskgroup.errors import InvalidArgument
 
 __all__ = ["register", "run_train"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    # model families and weightings are checked by the library (which names the accepted ones); not importing
-    # them here keeps torch out of every other subcommand's start-up
     p = commands.add_parser(
         "train",
         help="train a plan's networks (shared / mmoe, optional distillation) and write a deployment manifest",
@@ -24,9 +30,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--plan", required=True, metavar="PLAN", help="a plan JSON file (from 'taskgroup solve --json')")
-    p.add_argument("--suite", required=True, metavar="NAME", help="a built-in suite name (synthetic, digits, wage, ...)")
+    p.add_argument("--suite", required=True, metavar="NAME", choices=SUITE_CHOICES, help="a registered suite: %(choices)s")
     add_suite_param_argument(p)
-    p.add_argument("--arch", default="mlp", help="model family: mlp (hard sharing), cnn or mmoe (default: mlp)")
+    p.add_argument("--arch", default="mlp", metavar="FAMILY", choices=FAMILY_CHOICES,
+                   help="model family: %(choices)s (default: mlp, hard sharing)")
     p.add_argument("--hidden", help="comma-separated trunk widths for mlp (channels for cnn; default 64,64)")
     p.add_argument("--experts", type=int, help="number of MMoE experts (default 4)")
     p.add_argument("--expert-hidden", help="comma-separated layer widths of each MMoE expert (default 32)")
@@ -36,7 +43,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher-tasks", help="comma-separated tasks that get a teacher (default: every served task)")
     p.add_argument("--soft-weight", type=float, default=0.5, help="weight of the soft-target loss (default 0.5: the average)")
     p.add_argument("--temperature", type=float, default=1.0, help="distillation temperature (default 1)")
-    p.add_argument("--weighting", default="equal", help="loss weighting: equal or uncertainty (default: equal)")
+    p.add_argument("--weighting", default="equal", metavar="NAME", choices=WEIGHTING_CHOICES,
+                   help="loss weighting: %(choices)s (default: equal)")
     p.add_argument("--batching", default="auto", choices=["auto", "joint", "per_task"],
                    help="joint batches, MT-DNN per-task batches, or auto (by label overlap; default)")
     p.add_argument("--sampling", default="proportional", choices=["proportional", "uniform"],

@@ -161,8 +161,7 @@ def adaptive_select(
     for name, value in (("budget", budget), ("budget_networks", budget_networks)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise InvalidArgument(f"{name}={value!r} is not accepted; give an integer >= 1.")
-    if method not in GROUPING_METHODS:
-        raise InvalidArgument(f"Unknown grouping method {method!r}; accepted: {sorted(GROUPING_METHODS)}.")
+    GROUPING_METHODS.get(method)  # an unknown name raises, listing the methods
     max_size = max_initial_size
     if not isinstance(max_size, int) or not 2 <= max_size <= n:
         raise InvalidArgument(f"max_initial_size={max_initial_size!r} is not accepted; give 2 .. {n}.")

@@ -38,6 +38,7 @@ from taskgroup.estimate.grouping import SINGLETON_MODES
 from taskgroup.estimate.heuristics import beam_merge, greedy_merge, local_search
 from taskgroup.estimate.matrix import AffinityLike, as_affinity
 from taskgroup.plan import Plan
+from taskgroup.registry import Registry
 
 __all__ = [
     "group",
@@ -77,16 +78,18 @@ class GroupingMethod:
     description: str
 
 
-GROUPING_METHODS: dict[str, GroupingMethod] = {}
+GROUPING_METHODS: Registry[GroupingMethod] = Registry("grouping method", extra_names=["auto"])
+"""The grouping-method registry (``"auto"`` is accepted by :func:`group` but is not a method: it picks one)."""
 
 
 def register_grouping(name: str, function: GroupingFunction, *, exact: bool, description: str) -> None:
     """Register ``function(scorer, k, *, time_limit, seed, **options) -> GroupingResult`` under ``name``."""
-    GROUPING_METHODS[name] = GroupingMethod(name, function, exact, description)
+    GROUPING_METHODS.register(name, GroupingMethod(name, function, exact, description), description)
 
 
 def available_grouping_methods() -> dict[str, GroupingMethod]:
-    return dict(GROUPING_METHODS)
+    """Registered grouping methods by name."""
+    return {name: GROUPING_METHODS.get(name) for name in GROUPING_METHODS}
 
 
 def group(
@@ -207,9 +210,7 @@ def select_groups(
     name = method
     if method == "auto":
         name = "enumerate" if predictor.n <= ENUMERATE_MAX_TASKS else "colgen"
-    if name not in GROUPING_METHODS:
-        raise InvalidArgument(f"Unknown grouping method {method!r}; accepted: {sorted(['auto', *GROUPING_METHODS])}.")
-    spec = GROUPING_METHODS[name]
+    spec = GROUPING_METHODS.get(name)
     started = time.perf_counter()
     result = spec.function(
         predictor, int(k), time_limit=DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit), seed=seed,

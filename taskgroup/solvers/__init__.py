@@ -7,7 +7,7 @@ from taskgroup.solvers.exhaustive import solve_exhaustive
 from taskgroup.solvers.frontier import frontier, plot_frontier
 from taskgroup.solvers.greedy import solve_greedy
 from taskgroup.solvers.ilp import solve_ilp
-from taskgroup.solvers.registry import SolverResult, SolverSpec, available_solvers, get_solver, register_solver
+from taskgroup.solvers.registry import SOLVERS, SolverResult, SolverSpec, available_solvers, get_solver, register_solver
 from taskgroup.solvers.solve import minimum_budget, solve
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "frontier",
     "plot_frontier",
     "minimum_budget",
+    "SOLVERS",
     "register_solver",
     "get_solver",
     "available_solvers",
