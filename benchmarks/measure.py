@@ -112,10 +112,10 @@ def main(argv: list[str] | None = None) -> None:
             problem = store.to_problem("val", cost)
             test = store.to_problem("test", cost)
             front = tg.frontier(problem, cost=cost)
-            front["test objective"] = [test.evaluate(p.networks).objective for p in front["plan"]]
-            front["groups"] = [" ; ".join(sorted(p.networks)) for p in front["plan"]]
-            lines += [f"### Budget frontier on validation losses, cost `{cost}`", "",
-                      md(front.drop(columns=["plan"]), ".4g"), ""]
+            table = front.to_frame()
+            table["test objective"] = [test.evaluate(p.networks).objective for p in front]
+            table["groups"] = [" ; ".join(sorted(p.networks)) for p in front]
+            lines += [f"### Budget frontier on validation losses, cost `{cost}`", "", md(table, ".4g"), ""]
         if suite_name == "synthetic":
             planted = suite.params["planted"]
             k = len(planted)

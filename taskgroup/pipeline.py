@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument, PipelineError
-from taskgroup.plan import Plan
+from taskgroup.plan import Frontier, Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import frontier, solve
 
@@ -120,7 +120,7 @@ class RunOutcome:
 
     out: Path
     problem: Problem
-    frontier: pd.DataFrame
+    frontier: Frontier
     plan: Plan
     budget: float
     budget_rule: str
@@ -130,14 +130,15 @@ class RunOutcome:
     report: Path | None = None
 
 
-def knee_budget(table: pd.DataFrame) -> float:
-    """The default budget: the knee of the frontier.
+def knee_budget(frontier: Frontier | pd.DataFrame) -> float:
+    """The default budget: the knee of the frontier (a Frontier, or a table with budget and objective columns).
 
     With budgets and objectives scaled to [0, 1] between the cheapest plan that serves every task (the
     frontier's first row) and the best plan at any budget (its last row), the knee is the step farthest below
     the straight line between those two (the "Kneedle" rule): past it, more budget buys less than it did
     on average. Ties go to the cheaper budget.
     """
+    table = frontier.to_frame() if isinstance(frontier, Frontier) else frontier
     data = table.dropna(subset=["objective"])
     if data.empty:
         raise InvalidArgument("The frontier has no feasible budget, so it has no knee.")
@@ -211,11 +212,11 @@ def run_pipeline(
         if affinity is not None:
             affinity.to_csv(out / "affinity.csv")
     with _step("frontier", out, timings, say):
-        table = frontier(problem, cost=problem.cost_names[0])
-        table.drop(columns=["plan"]).to_csv(out / "frontier.csv", index=False)
+        front = frontier(problem, cost=problem.cost_names[0])
+        front.to_frame().to_csv(out / "frontier.csv", index=False)
     with _step("plan", out, timings, say):
         if settings.budget is None:
-            budget = knee_budget(table)
+            budget = knee_budget(front)
             rule = "the frontier's knee"
         else:
             budget, rule = settings.budget, "given"
@@ -233,7 +234,7 @@ def run_pipeline(
             fit=_train_config(settings).replace(model=settings.arch),
         )
         train = train_plan(plan, suite, out, config, progress=say if progress else None)
-    outcome = RunOutcome(out, problem, table, plan, budget, rule, affinity, train, timings)
+    outcome = RunOutcome(out, problem, front, plan, budget, rule, affinity, train, timings)
     with _step("report", out, timings, say):
         from taskgroup.report import write_report
 

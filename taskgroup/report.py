@@ -50,14 +50,13 @@ def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, flo
 
 def plot_affinity(matrix: pd.DataFrame, path: Path, title: str) -> None:
     """Heatmap of ``matrix.loc[source, target]`` with the values written in the cells."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure without pyplot: no global backend switch and no figure left open in the caller's session.
+    from matplotlib.figure import Figure
 
     values = matrix.to_numpy(dtype=float)
     n = len(matrix)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * n, 0.8 + 0.6 * n), dpi=120)
+    fig = Figure(figsize=(1.0 + 0.7 * n, 0.8 + 0.6 * n), dpi=120)
+    ax = fig.subplots()
     limit = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
     image = ax.imshow(values, cmap="RdBu", vmin=-limit, vmax=limit)
     ax.set_xticks(range(n), matrix.columns, rotation=45, ha="right")
@@ -72,25 +71,23 @@ def plot_affinity(matrix: pd.DataFrame, path: Path, title: str) -> None:
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def plot_grouping(plan: Plan, tasks: list[str], path: Path) -> None:
     """Tasks on the left, the plan's networks on the right; a solid line where a network serves a task,
     a dashed grey line where it is trained on the task but another network serves it better."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     networks = list(plan.networks)
     height = max(len(tasks), len(networks))
-    fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.55 * height), dpi=120)
+    fig = Figure(figsize=(6.4, 0.8 + 0.55 * height), dpi=120)
+    ax = fig.subplots()
     task_y = {t: height - 1 - i * (height - 1) / max(1, len(tasks) - 1) for i, t in enumerate(tasks)}
     net_y = {n: height - 1 - i * (height - 1) / max(1, len(networks) - 1) for i, n in enumerate(networks)}
     if len(networks) == 1:
         net_y = {networks[0]: (height - 1) / 2}
-    colours = plt.get_cmap("tab10")
+    colours = matplotlib.colormaps["tab10"]
     for k, detail in enumerate(plan.details):
         for t in detail.trained_tasks:
             serves = t in detail.serves
@@ -115,7 +112,6 @@ def plot_grouping(plan: Plan, tasks: list[str], path: Path) -> None:
     ax.set_title("Chosen grouping: task → network that serves it (dashed: trained on, not serving)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def metrics_table(train: Any, plan: Plan) -> pd.DataFrame:
@@ -215,7 +211,7 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
     )
     settings_rows = pd.DataFrame({"setting": list(settings.to_dict()), "value": [json.dumps(v) for v in settings.to_dict().values()]})
     timing_rows = pd.DataFrame({"step": list(outcome.timings), "seconds": list(outcome.timings.values())})
-    frontier_rows = outcome.frontier.drop(columns=["plan"])
+    frontier_rows = outcome.frontier.to_frame()
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>taskgroup report</title><style>{_STYLE}</style></head>
 <body>

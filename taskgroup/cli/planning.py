@@ -190,13 +190,13 @@ def run_frontier(args: argparse.Namespace) -> int:
         except ValueError:
             raise InvalidArgument(f"--budgets {args.budgets!r} must be comma-separated numbers.") from None
     cost = args.cost or (problem.cost_names[0] if len(problem.cost_names) == 1 else None)
-    table = frontier(problem, budgets, cost=cost)
-    shown = table.drop(columns=["plan"])
+    front = frontier(problem, budgets, cost=cost)
+    shown = front.to_frame()
     # Files first: a reader that closes stdout early (`| head`) must not cost the user the files.
     if args.csv:
         shown.to_csv(args.csv, index=False)
     if args.plot:
-        plot_frontier(table, args.plot, title=f"Budget frontier: {args.store or args.table or DEFAULT_TABLE}")
+        plot_frontier(front, args.plot, title=f"Budget frontier: {args.store or args.table or DEFAULT_TABLE}")
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.6g}" if math.isfinite(x) else "-"))
     if args.csv:
