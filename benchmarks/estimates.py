@@ -166,8 +166,8 @@ def synthetic_section(time_limit: float = 60.0, ks: tuple[int, ...] = tuple(rang
 
 # ----------------------------------------------------------------------------- built-in suites
 def suites_section(epochs: int = 20, short_fraction: float = 0.2) -> str:
-    from taskgroup.measure import ResultStore, TrainConfig, measure
     from taskgroup.estimate import esa, suite_affinity
+    from taskgroup.measure import ResultStore, TrainConfig, measure
 
     rows, corr_rows, cost_rows = [], [], []
     config = TrainConfig(epochs=epochs, patience=epochs)  # fixed schedule: the short run is a true prefix
@@ -198,7 +198,7 @@ def suites_section(epochs: int = 20, short_fraction: float = 0.2) -> str:
             # rank correlation: per task, predicted vs measured val loss over the networks both have (size >= 2)
             for label, est in estimates.items():
                 rhos = []
-                for t, task in enumerate(val.tasks):
+                for t, _task in enumerate(val.tasks):
                     pairs = []
                     for j, net in enumerate(est.networks):
                         if net in val.networks and est.serves[j, t] and len(val.network_tasks(net)) >= 2:

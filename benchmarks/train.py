@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 
 from taskgroup.datasets.suites import load_suite
-from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.engine import TrainConfig
+from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.train import RunConfig, TeacherConfig, delta_m, train_plan
 
 RESULTS = Path(__file__).parent / "results" / "train.md"

@@ -6,11 +6,11 @@ from itertools import combinations
 
 import numpy as np
 import pytest
+from test_estimate_implicit import pair_problem
 
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.fitted import fit_group_predictor, measurements_from_problem
 from taskgroup.estimate.hoa import hoa
-from test_estimate_implicit import pair_problem
 
 
 def test_fitted_on_pairs_alone_is_hoa():

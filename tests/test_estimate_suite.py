@@ -5,9 +5,9 @@ import torch
 
 import taskgroup as tg
 from taskgroup.cli import main
+from taskgroup.engine import TrainConfig
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate import cs_affinity, esa_measure, list_affinities, load_affinity, suite_affinity
-from taskgroup.engine import TrainConfig
 
 
 @pytest.fixture(autouse=True)

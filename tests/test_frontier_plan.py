@@ -81,7 +81,7 @@ def test_frontier_as_a_dataframe_still_works_for_one_version_with_a_warning(val)
     with pytest.warns(DeprecationWarning, match="not a DataFrame"):
         assert front.drop(columns=["plan"]).equals(front.to_frame())
     with pytest.raises(AttributeError, match="no attribute 'no_such_method'"):
-        front.no_such_method
+        _ = front.no_such_method
 
 
 def test_plan_json_roundtrip_and_schema(val, tmp_path):

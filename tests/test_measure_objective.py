@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import objective_examples as ex
 import pandas as pd
 import pytest
 
-import objective_examples as ex
 import taskgroup as tg
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.measure.objective import measure_objective, read_objective_result

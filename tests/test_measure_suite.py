@@ -9,8 +9,8 @@ import torch
 
 import taskgroup as tg
 from taskgroup.datasets.suites import available_suites, load_suite, synthetic_data, synthetic_weights
-from taskgroup.errors import InvalidSuite
 from taskgroup.engine import SharedTrunkNet
+from taskgroup.errors import InvalidSuite
 from taskgroup.tasks import TaskSpec, TaskSuite, apply_preprocessing, primary_metric, task_loss
 
 

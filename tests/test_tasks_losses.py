@@ -5,9 +5,6 @@ import math
 import pytest
 import torch
 
-from taskgroup.errors import InvalidArgument
-from taskgroup.tasks import TaskSpec
-from taskgroup.tasks.losses import distillation_loss, output_to_soft, soft_loss, task_loss
 from taskgroup.engine.weighting import (
     EqualWeighting,
     UncertaintyWeighting,
@@ -15,6 +12,9 @@ from taskgroup.engine.weighting import (
     make_weighting,
     register_weighting,
 )
+from taskgroup.errors import InvalidArgument
+from taskgroup.tasks import TaskSpec
+from taskgroup.tasks.losses import distillation_loss, output_to_soft, soft_loss, task_loss
 
 MULTI = TaskSpec("m", "multiclass", 3)
 BINARY = TaskSpec("b", "binary", 2)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from taskgroup.errors import InvalidArgument
 from taskgroup.cli.options import SUITE_CHOICES, add_runtime_arguments, apply_runtime_arguments
+from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.group import GROUPING_METHODS, group
 from taskgroup.estimate.grouping import SINGLETON_MODES, group_problem
 from taskgroup.estimate.matrix import as_affinity
@@ -40,9 +40,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_affinity(args: argparse.Namespace) -> int:
     from taskgroup.datasets import load_suite
+    from taskgroup.engine import TrainConfig
     from taskgroup.estimate.affinity_store import load_affinity, save_affinity
     from taskgroup.estimate.suite_run import suite_affinity
-    from taskgroup.engine import TrainConfig
 
     device = apply_runtime_arguments(args)
     suite = load_suite(args.suite)

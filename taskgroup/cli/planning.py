@@ -11,9 +11,9 @@ import pandas as pd
 from taskgroup.cli.affinity import add_affinity_arguments, run_affinity_solve
 from taskgroup.datasets import STANDLEY_SETTINGS, STANDLEY_SPLITS, standley2020
 from taskgroup.errors import InvalidArgument
+from taskgroup.estimate.group import GROUPING_METHODS
 from taskgroup.files import read_csv_table
 from taskgroup.problem import Problem
-from taskgroup.estimate.group import GROUPING_METHODS
 from taskgroup.solvers import SOLVERS, frontier, plot_frontier, solve
 
 __all__ = ["register", "load_problem", "parse_budget_text", "DEFAULT_TABLE"]

@@ -33,7 +33,7 @@ __all__ = [
 REDUCTIONS: tuple[str, ...] = ("sum", "mean")
 
 
-def combine(weighting: "LossWeighting", losses: Mapping[str, torch.Tensor], reduction: str, n_tasks: int) -> torch.Tensor:
+def combine(weighting: LossWeighting, losses: Mapping[str, torch.Tensor], reduction: str, n_tasks: int) -> torch.Tensor:
     """The training objective of one step: the weighted sum of ``losses``, divided by ``n_tasks`` for "mean"."""
     total = weighting(losses)
     return total / n_tasks if reduction == "mean" else total

@@ -209,7 +209,11 @@ def _lookahead(
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 fresh = {k: v.clone() for k, v in buffers.items()}
-                out = forward(lambda *a, **k: functional_call(model, {**params, **moved, **fresh}, a, k), batch)
+                # called at once, inside this iteration: the closure sees this iteration's moved and fresh
+                out = forward(
+                    lambda *a, **k: functional_call(model, {**params, **moved, **fresh}, a, k),  # noqa: B023
+                    batch,
+                )
                 after = loss_fn(out, batch)
             for j, t in enumerate(m.tasks):
                 b = m.before[j]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-
 from taskgroup.errors import InvalidArgument
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
