@@ -236,7 +236,8 @@ def suites_section(epochs: int = 20, short_fraction: float = 0.2) -> str:
     frame = pd.DataFrame(rows)
     return (
         f"Every candidate of the built-in `synthetic` (5 tasks, planted clusters a*, b*) and `digits` (5 tasks) suites "
-        f"measured with the measurement module ({epochs} epochs, no early stopping, hidden (64, 64), Adam 1e-3, seed 0); "
+        f"measured with the measurement module ({epochs} epochs, no early stopping, hidden (64, 64), Adam "
+        "1e-3, seed 0); "
         f"ESA's short runs are the first {short.epochs} epochs. TAG and CS come from one all-tasks run of {epochs} "
         "epochs measured every 5 steps; their plans use floor(budget) groups (singletons excluded, as TAG). "
         "*regret val* = measured val objective of the estimate's plan minus the optimum on measured val losses "
@@ -355,8 +356,15 @@ def adaptive_section(n_tasks: int = 24, k: int = 4, budgets: tuple[int, ...] = (
             plans.append(("random sample + fit", K, len(design), plan.networks, time.perf_counter() - start))
         start = time.perf_counter()
         pairs = measure_groups(_pairs_design(tasks))
-        problem = tg.Problem.from_frame(pd.DataFrame(
-            [{"network": "+".join(g), "task": t, "loss": v, "cost": 1.0} for g, m in pairs.items() for t, v in m.items()]))
+        problem = tg.Problem.from_frame(
+            pd.DataFrame(
+                [
+                    {"network": "+".join(g), "task": t, "loss": v, "cost": 1.0}
+                    for g, m in pairs.items()
+                    for t, v in m.items()
+                ]
+            )
+        )
         plan = select_groups(hoa_predictor(problem), k, "local-search", time_limit=search_limit, seed=seed)
         plans.append(("HOA from pairs", len(pairs), len(pairs), plan.networks, time.perf_counter() - start))
         start = time.perf_counter()

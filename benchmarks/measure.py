@@ -100,10 +100,17 @@ def main(argv: list[str] | None = None) -> None:
         single = times.loc[times["mode"] == "single", "wall_s (median)"].iloc[0]
         times["x one network"] = times["wall_s (median)"] / single
         median = times.set_index("mode")["wall_s (median)"]
-        lines += [f"## Suite `{suite_name}`: {list(suite.task_names)}", "", "### Wall time", "",
-                  md(times, ".2f"), "",
-                  f"Stacked (vectorised) vs one-by-one, same run: **{median['one-by-one'] / median['vectorised']:.2f}x** "
-                  "faster (both through the engine: `fit` one network at a time, `train_stack` for the stack).", ""]
+        lines += [
+            f"## Suite `{suite_name}`: {list(suite.task_names)}",
+            "",
+            "### Wall time",
+            "",
+            md(times, ".2f"),
+            "",
+            f"Stacked (vectorised) vs one-by-one, same run: **{median['one-by-one'] / median['vectorised']:.2f}x** "
+            "faster (both through the engine: `fit` one network at a time, `train_stack` for the stack).",
+            "",
+        ]
         store = tg.measure.ResultStore(keep_store)
         costs = tg.measure.normalise_costs(store.costs())
         lines += ["### Cost columns (normalised: a full-size single-task network = 1)", "",
@@ -120,7 +127,9 @@ def main(argv: list[str] | None = None) -> None:
             planted = suite.params["planted"]
             k = len(planted)
             plan = tg.solve(store.to_problem(cost="snt"), budget=float(k))
-            groups = {frozenset(t for t, n in plan.assignment.items() if n == net) for net in set(plan.assignment.values())}
+            groups = {
+                frozenset(t for t, n in plan.assignment.items() if n == net) for net in set(plan.assignment.values())
+            }
             recovered = groups == {frozenset(g) for g in planted}
             lines += [f"### Planted clusters at budget = {k} (cost `snt`)", "",
                       f"Planted: {planted}. Optimal plan: {sorted(plan.networks)} "

@@ -105,7 +105,8 @@ def scaling(sizes: list[int], repeats: int, time_limit: float) -> tuple[str, str
     notes = []
     if len(eight):
         notes.append(
-            f"n = 8 (263 candidates), every budget 1..8 step 0.5 with HiGHS: {eight['total s'].iloc[0]:.2f} s in total, "
+            f"n = 8 (263 candidates), every budget 1..8 step 0.5 with HiGHS: {eight['total s'].iloc[0]:.2f} "
+            "s in total, "
             f"{eight['proven optimal'].iloc[0]} proven optimal (target: under 2 s)."
         )
     if len(twelve):
@@ -163,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
                 "Scaling on synthetic instances",
                 "All 2^n - 1 task subsets (cost 1) plus n half-size singles (cost 0.5), losses with pairwise "
                 "structure and noise (`tg.datasets.synthetic_problem(n, seed=n)`). Budgets 1..n, step 0.5 up to n = 8 "
-                "and 1 above (n = 14: budgets 2, 7 and 14 only). Times per budget: HiGHS (`ilp`, what `auto` uses) the median of 3 runs for n <= 8, "
+                "and 1 above (n = 14: budgets 2, 7 and 14 only). Times per budget: HiGHS (`ilp`, what `auto` "
+                "uses) the median of 3 runs for n <= 8, "
                 "every other solver one run; `total s` sums over budgets. A solver stopped by its time limit "
                 "(`limit s`) returns its best plan, not proven optimal. `exhaustive` refuses budgets that allow "
                 "more than 2 million network sets.\n\n" + notes + "\n\n" + table,

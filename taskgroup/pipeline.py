@@ -251,7 +251,8 @@ def _check_settings(out: Path, settings: RunSettings) -> None:
         differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
         if differ:
             raise InvalidArgument(
-                f"{str(out)!r} holds a run with other settings ({', '.join(f'{k}: {stored.get(k)!r} there, {wanted.get(k)!r} now' for k in differ)}); "
+                f"{str(out)!r} holds a run with other settings "
+                f"({', '.join(f'{k}: {stored.get(k)!r} there, {wanted.get(k)!r} now' for k in differ)}); "
                 "use another --out folder, or the same settings to resume it."
             )
     else:
@@ -358,7 +359,9 @@ def _esa_train_chosen(
     _measure(settings, suite, out, list(plan.networks), None, progress)
     # Only the chosen networks ran the full schedule, so there is no single-task network to normalise costs
     # by; the losses are all that is needed here.
-    table = ResultStore(out / "results.db").table("val", settings.cost, normalize=False, config=_train_config(settings).hash())
+    table = ResultStore(out / "results.db").table(
+        "val", settings.cost, normalize=False, config=_train_config(settings).hash()
+    )
     scored = Problem.from_frame(table, cost=settings.cost).evaluate(plan.networks)
     say(f"ESA: chosen on short runs (objective {plan.objective:.4g}); fully trained: objective {scored.objective:.4g}")
     return plan

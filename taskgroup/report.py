@@ -38,7 +38,10 @@ def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, flo
     everything = [n for n in full if len(problem.network_tasks(n)) == problem.n_tasks]
     if everything:
         chosen = problem.evaluate(everything[:1])
-        markers["all-in-one network"] = (float(problem.costs[problem.network_index(everything[0]), 0]), sign * chosen.objective)
+        markers["all-in-one network"] = (
+            float(problem.costs[problem.network_index(everything[0]), 0]),
+            sign * chosen.objective,
+        )
     singles = {problem.network_tasks(n)[0]: n for n in full if len(problem.network_tasks(n)) == 1}
     if len(singles) == problem.n_tasks:
         names = list(singles.values())
@@ -105,7 +108,9 @@ def plot_grouping(plan: Plan, tasks: list[str], path: Path) -> None:
         cost = ", ".join(f"{v:.3g}" for v in plan.details[k].cost.values())
         ax.text(1.02, y, f"{n}  (cost {cost})", ha="left", va="center", fontsize=9, color=colours(k % 10))
     ax.scatter([0] * len(task_y), list(task_y.values()), color="black", zorder=2, s=18)
-    ax.scatter([1] * len(net_y), list(net_y.values()), color=[colours(k % 10) for k in range(len(net_y))], zorder=2, s=40)
+    ax.scatter(
+        [1] * len(net_y), list(net_y.values()), color=[colours(k % 10) for k in range(len(net_y))], zorder=2, s=40
+    )
     ax.set_xlim(-0.45, 1.65)
     ax.set_ylim(-0.7, height - 0.3)
     ax.axis("off")
@@ -137,7 +142,9 @@ def metrics_table(train: Any, plan: Plan) -> pd.DataFrame:
 
 def _image(path: Path, alt: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+    caption = html.escape(alt)
+    image = f'<img src="data:image/png;base64,{data}" alt="{caption}">'
+    return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -209,7 +216,9 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
             for d in plan.details
         ]
     )
-    settings_rows = pd.DataFrame({"setting": list(settings.to_dict()), "value": [json.dumps(v) for v in settings.to_dict().values()]})
+    settings_rows = pd.DataFrame(
+        {"setting": list(settings.to_dict()), "value": [json.dumps(v) for v in settings.to_dict().values()]}
+    )
     timing_rows = pd.DataFrame({"step": list(outcome.timings), "seconds": list(outcome.timings.values())})
     frontier_rows = outcome.frontier.to_frame()
     body = f"""<!DOCTYPE html>

@@ -11,7 +11,13 @@ from taskgroup.datasets.tag import tag2021_raw
 from taskgroup.errors import InstanceTooLarge, InvalidArgument
 from taskgroup.estimate import group_problem
 
-TASKONOMY_KEYS = {"segmentation": "ss_l", "depth": "depth_l", "normals": "norm_l", "keypoints2d": "key_l", "edges2d": "edge2d_l"}
+TASKONOMY_KEYS = {
+    "segmentation": "ss_l",
+    "depth": "depth_l",
+    "normals": "norm_l",
+    "keypoints2d": "key_l",
+    "edges2d": "edge2d_l",
+}
 
 
 def notebook_selection(raw, k):

@@ -64,7 +64,9 @@ def test_cli_affinity_and_solve(tmp_path, capsys):
     assert "optimal plan by colgen" in capsys.readouterr().out
     csv = tmp_path / "m.csv"
     tg.datasets.tag2021("taskonomy", "pairs").to_csv(csv)
-    assert main(["solve", "--affinity", str(csv), "--networks", "2", "--singletons", "diagonal", "--lower-is-better"]) == 0
+    assert (
+        main(["solve", "--affinity", str(csv), "--networks", "2", "--singletons", "diagonal", "--lower-is-better"]) == 0
+    )
     assert "objective 0.5093" in capsys.readouterr().out
     assert main(["solve", "--affinity", "tag2021:celeba:tag", "--networks", "3", "--method", "ilp"]) == 0
     assert "score -831.946" in capsys.readouterr().out

@@ -21,7 +21,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def taskgroup(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "taskgroup", *args], capture_output=True, text=True, timeout=600, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "taskgroup", *args], capture_output=True, text=True, timeout=600, **kwargs
+    )
 
 
 def test_knee_budget_is_the_step_farthest_below_the_chord():

@@ -85,7 +85,9 @@ def test_registration_replaces_and_rejects_bad_names_and_descriptions():
     shapes.register("square", 4, "four equal sides")
     shapes.register("square", 5, "replaced")
     assert shapes["square"] == 5 and shapes.choices() == ["auto", "square"] and len(shapes) == 1
-    with pytest.raises(InvalidArgument, match=r"shape name must be a non-empty string other than \['auto'\]; got 'auto'"):
+    with pytest.raises(
+        InvalidArgument, match=r"shape name must be a non-empty string other than \['auto'\]; got 'auto'"
+    ):
         shapes.register("auto", 1, "reserved")
     with pytest.raises(InvalidArgument, match="must be one non-empty line"):
         shapes.register("triangle", 3, "three\nsides")

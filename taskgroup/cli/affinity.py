@@ -97,7 +97,9 @@ def read_affinity(ref: str, orient: str = "source") -> pd.DataFrame:
 
         parts = ref.split(":")
         if len(parts) != 3:
-            raise InvalidArgument(f"Published matrix {ref!r} not understood; use 'tag2021:celeba|taskonomy:tag|cs|pairs'.")
+            raise InvalidArgument(
+                f"Published matrix {ref!r} not understood; use 'tag2021:celeba|taskonomy:tag|cs|pairs'."
+            )
         return tag2021(parts[1], parts[2])
     parts = ref.split(":")
     if parts[0].endswith(".db"):

@@ -142,7 +142,9 @@ def run_solve(args: argparse.Namespace) -> int:
             print(f"\nplan written to {args.json}")
         return 0
     if args.budget is None:
-        raise InvalidArgument("the following arguments are required: --budget (or --affinity MATRIX with --networks K).")
+        raise InvalidArgument(
+            "the following arguments are required: --budget (or --affinity MATRIX with --networks K)."
+        )
     problem = load_problem(args)
     budget = parse_budget_text(args.budget, problem.cost_names)
     plan = solve(problem, budget, method=args.method, time_limit=args.time_limit)

@@ -29,9 +29,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--suite", default=defaults.suite, metavar="NAME", choices=SUITE_CHOICES,
                    help=f"a registered suite: %(choices)s (default: {defaults.suite})")
     add_suite_param_argument(p)
-    p.add_argument("--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated")
+    p.add_argument(
+        "--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated"
+    )
     p.add_argument("--budget", type=float, default=None, help="budget on --cost (default: the frontier's knee)")
-    p.add_argument("--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column")
+    p.add_argument(
+        "--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column"
+    )
     p.add_argument("--arch", default=defaults.arch, metavar="FAMILY", choices=FAMILY_CHOICES,
                    help="model family of the plan's networks: %(choices)s (default: mlp, hard sharing)")
     p.add_argument("--distill", action="store_true", help="distil teacher ensembles into the plan's networks")

@@ -30,7 +30,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--plan", required=True, metavar="PLAN", help="a plan JSON file (from 'taskgroup solve --json')")
-    p.add_argument("--suite", required=True, metavar="NAME", choices=SUITE_CHOICES, help="a registered suite: %(choices)s")
+    p.add_argument(
+        "--suite", required=True, metavar="NAME", choices=SUITE_CHOICES, help="a registered suite: %(choices)s"
+    )
     add_suite_param_argument(p)
     p.add_argument("--arch", default="mlp", metavar="FAMILY", choices=FAMILY_CHOICES,
                    help="model family: %(choices)s (default: mlp, hard sharing)")
@@ -38,10 +40,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--experts", type=int, help="number of MMoE experts (default 4)")
     p.add_argument("--expert-hidden", help="comma-separated layer widths of each MMoE expert (default 32)")
     p.add_argument("--tower-hidden", help="comma-separated hidden widths of each MMoE tower (default 16)")
-    p.add_argument("--distill", action="store_true", help="also train teacher ensembles and distilled students (MT-DNN-KD)")
+    p.add_argument(
+        "--distill", action="store_true", help="also train teacher ensembles and distilled students (MT-DNN-KD)"
+    )
     p.add_argument("--teachers", type=int, default=3, help="ensemble size per teacher task (default 3)")
     p.add_argument("--teacher-tasks", help="comma-separated tasks that get a teacher (default: every served task)")
-    p.add_argument("--soft-weight", type=float, default=0.5, help="weight of the soft-target loss (default 0.5: the average)")
+    p.add_argument(
+        "--soft-weight", type=float, default=0.5, help="weight of the soft-target loss (default 0.5: the average)"
+    )
     p.add_argument("--temperature", type=float, default=1.0, help="distillation temperature (default 1)")
     p.add_argument("--weighting", default="equal", metavar="NAME", choices=WEIGHTING_CHOICES,
                    help="loss weighting: %(choices)s (default: equal)")
@@ -52,7 +58,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=50, help="epochs (default 50; the best validation epoch is kept)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=10, help="stop after this many epochs without improvement (default 10)")
+    p.add_argument(
+        "--patience", type=int, default=10, help="stop after this many epochs without improvement (default 10)"
+    )
     p.add_argument("--no-baselines", action="store_true", help="skip single-task baselines (no Δm%%)")
     p.add_argument("--seed", type=int, default=0)
     add_runtime_arguments(p)

@@ -443,14 +443,18 @@ def factory_from_name(name: str, options: Mapping[str, Any] | None = None) -> Mo
         return make_factory(name, options)
     module, sep, qualname = name.partition(":")
     if not sep or "<locals>" in qualname:
-        raise InvalidArgument(f"Model {name!r} is not a registered family {MODEL_FAMILIES.names()} and cannot be imported "
-                              "by name; pass the factory itself (model=build).")
+        raise InvalidArgument(
+            f"Model {name!r} is not a registered family {MODEL_FAMILIES.names()} and cannot be imported "
+            "by name; pass the factory itself (model=build)."
+        )
     try:
         obj: Any = importlib.import_module(module)
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
-        raise InvalidArgument(f"Cannot import the model factory {name!r} ({exc}); pass the factory itself (model=build).") from None
+        raise InvalidArgument(
+            f"Cannot import the model factory {name!r} ({exc}); pass the factory itself (model=build)."
+        ) from None
     return obj
 
 

@@ -70,7 +70,9 @@ class AdaptiveResult:
     converged: bool = False
 
 
-def initial_design(tasks: Sequence[str], n_groups: int, max_size: int, *, singles: bool, seed: int) -> list[tuple[str, ...]]:
+def initial_design(
+    tasks: Sequence[str], n_groups: int, max_size: int, *, singles: bool, seed: int
+) -> list[tuple[str, ...]]:
     """Singles (optional) and ``n_groups`` random groups: shuffled sweeps cut into sizes 2..max_size.
 
     Each sweep covers every task once, so ``n_groups >= ceil(n / max_size)`` puts every task in a group.

@@ -161,7 +161,9 @@ def hoa(
 def _group_indices(tasks: Sequence[str], group: Sequence[str]) -> tuple[int, ...]:
     """Task indices of one requested group, in task order; validates it."""
     if isinstance(group, str):
-        raise InvalidArgument(f"groups must hold sequences of task names; got the string {group!r} (write ['a', 'b', 'c']).")
+        raise InvalidArgument(
+            f"groups must hold sequences of task names; got the string {group!r} (write ['a', 'b', 'c'])."
+        )
     members = list(group)
     unknown = [t for t in members if t not in tasks]
     if unknown or len(set(members)) != len(members) or len(members) < 3:
@@ -230,7 +232,9 @@ def hoa_predictor(problem: Problem) -> GroupScorer:
     return GroupScorer(S, len(singles) == n, tuple(tasks), measured=measured, weights=np.asarray(w, dtype=float))
 
 
-def _default_cost(problem: Problem, pairs: dict[frozenset[str], int], cost: float | Sequence[float] | None) -> np.ndarray:
+def _default_cost(
+    problem: Problem, pairs: dict[frozenset[str], int], cost: float | Sequence[float] | None
+) -> np.ndarray:
     if cost is not None:
         value = np.atleast_1d(np.array(cost, dtype=float))
         if value.shape != (len(problem.cost_names),) or not np.all(np.isfinite(value)) or np.any(value <= 0):

@@ -36,7 +36,9 @@ def profile_candidates(
     The network is built (seed 0) and profiled, never trained.
     """
     if not isinstance(config, TrainConfig):
-        raise InvalidArgument(f"profile_candidates needs the TrainConfig that builds the networks; got {type(config).__name__}.")
+        raise InvalidArgument(
+            f"profile_candidates needs the TrainConfig that builds the networks; got {type(config).__name__}."
+        )
     factory = config.factory()
     rows = []
     for cand in candidates:

@@ -41,7 +41,9 @@ class TeacherConfig:
         if not isinstance(self.n_teachers, (int, np.integer)) or self.n_teachers < 1:
             raise InvalidArgument(f"The teacher count must be an integer >= 1; got {self.n_teachers!r}.")
         if not self.dropouts or any(not 0.0 <= d < 1.0 for d in self.dropouts):
-            raise InvalidArgument(f"Teacher dropouts must be a non-empty list of rates in [0, 1); got {self.dropouts!r}.")
+            raise InvalidArgument(
+                f"Teacher dropouts must be a non-empty list of rates in [0, 1); got {self.dropouts!r}."
+            )
 
 
 @dataclass
@@ -66,7 +68,10 @@ def average_soft(kind: str, member_outputs: Sequence[np.ndarray], temperature: f
     """The ensemble's soft target: the mean over members of their probabilities (or predictions)."""
     if not member_outputs:
         raise InvalidArgument("average_soft needs at least one member's outputs.")
-    probs = [output_to_soft(kind, torch.as_tensor(np.asarray(o, dtype=np.float32)), temperature).numpy() for o in member_outputs]
+    probs = [
+        output_to_soft(kind, torch.as_tensor(np.asarray(o, dtype=np.float32)), temperature).numpy()
+        for o in member_outputs
+    ]
     return np.mean(np.stack(probs), axis=0)
 
 

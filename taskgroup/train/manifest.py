@@ -92,15 +92,24 @@ def _atomic_write(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
+def save_checkpoint(
+    model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> str:
     """Save ``{"format", "config", "state_dict", "extra"}`` atomically; return the file's sha256."""
     path = Path(path)
-    payload = {"format": CHECKPOINT_FORMAT, "config": dict(config), "state_dict": model.state_dict(), "extra": dict(extra or {})}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": dict(config),
+        "state_dict": model.state_dict(),
+        "extra": dict(extra or {}),
+    }
     _atomic_write(path, lambda p: torch.save(payload, p))
     return sha256_file(path)
 
 
-def load_checkpoint(path: str | PathLike[str], *, model: ModelFactory | None = None) -> tuple[nn.Module, dict[str, Any]]:
+def load_checkpoint(
+    path: str | PathLike[str], *, model: ModelFactory | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the network saved at ``path`` (eval mode, on the CPU) and return it with its checkpoint extras.
 
     Parameters
@@ -164,7 +173,8 @@ def read_manifest(path: str | PathLike[str]) -> dict[str, Any]:
         raise ManifestError(f"{str(path)!r} is not a taskgroup manifest (expected schema {MANIFEST_SCHEMA!r}).")
     if data.get("version") != MANIFEST_SCHEMA_VERSION:
         raise ManifestError(
-            f"Unsupported manifest version {data.get('version')!r}; this taskgroup reads version {MANIFEST_SCHEMA_VERSION}."
+            f"Unsupported manifest version {data.get('version')!r}; this taskgroup reads version "
+            f"{MANIFEST_SCHEMA_VERSION}."
         )
     return data
 

@@ -164,7 +164,9 @@ def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ..
         )
     unknown_networks = sorted({n for n in plan.assignment.values() if n not in names})
     if unknown_networks:
-        raise InvalidArgument(f"The plan assigns tasks to network(s) {unknown_networks} it does not have; its networks are {names}.")
+        raise InvalidArgument(
+            f"The plan assigns tasks to network(s) {unknown_networks} it does not have; its networks are {names}."
+        )
     by_name = {d.name: d for d in plan.details}
     wrong = sorted(t for t, n in plan.assignment.items() if t not in by_name[n].trained_tasks)
     if wrong:
@@ -279,7 +281,9 @@ def train_plan(
         ensembles = {t: _teacher_unit(run, t, suite, config, say) for t in teacher_tasks}
         one = {t: suite.subset([t]) for t in teacher_tasks}
         report.teachers = {
-            t: evaluate_outputs({t: soft_to_output(one[t].tasks[0].kind, e.probs["test"])}, one[t].test, one[t].tasks)[t]
+            t: evaluate_outputs({t: soft_to_output(one[t].tasks[0].kind, e.probs["test"])}, one[t].test, one[t].tasks)[
+                t
+            ]
             for t, e in ensembles.items()
         }
         for d in plan.details:
@@ -348,7 +352,9 @@ def _network_unit(
     return metrics
 
 
-def _teacher_unit(run: _Run, task: str, suite: TaskSuite, config: RunConfig, say: Callable[[str], None]) -> EnsembleOutputs:
+def _teacher_unit(
+    run: _Run, task: str, suite: TaskSuite, config: RunConfig, say: Callable[[str], None]
+) -> EnsembleOutputs:
     """A task's teacher ensemble soft targets, computed once and cached in the run folder."""
     path = run.path("teachers", _file_stem(task), ".npz")
     if path.exists():
@@ -369,7 +375,11 @@ def _teacher_unit(run: _Run, task: str, suite: TaskSuite, config: RunConfig, say
     )
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        np.savez(f, **{f"soft_{k}": v for k, v in ensemble.soft.items()}, **{f"probs_{k}": v for k, v in ensemble.probs.items()})
+        np.savez(
+            f,
+            **{f"soft_{k}": v for k, v in ensemble.soft.items()},
+            **{f"probs_{k}": v for k, v in ensemble.probs.items()},
+        )
     tmp.replace(path)
     return ensemble
 
