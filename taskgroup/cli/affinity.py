@@ -18,6 +18,7 @@ __all__ = ["register", "add_affinity_arguments", "run_affinity_solve", "read_aff
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup affinity`` to the command's subparsers."""
     p = commands.add_parser(
         "affinity",
         help="measure TAG / CS inter-task affinity in one all-tasks training run",

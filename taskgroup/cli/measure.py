@@ -18,6 +18,7 @@ _SUITE_DEFAULTS = {"epochs": 50, "patience": 10, "batch_size": 128, "lr": 1e-3, 
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup measure`` to the command's subparsers."""
     p = commands.add_parser(
         "measure",
         help="train and profile candidate networks (or run your own training function) into a results store",

@@ -22,6 +22,7 @@ DEFAULT_TABLE = "standley2020:1:val"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup solve`` and ``taskgroup frontier`` to the command's subparsers."""
     p = commands.add_parser(
         "solve",
         help="the best set of networks within a budget",

@@ -19,6 +19,7 @@ __all__ = ["register"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup run`` to the command's subparsers."""
     p = commands.add_parser(
         "run",
         help="from a task suite to a deployable plan and a report, in one command",

@@ -21,6 +21,7 @@ __all__ = ["register", "run_train"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup train`` to the command's subparsers."""
     p = commands.add_parser(
         "train",
         help="train a plan's networks (shared / mmoe, optional distillation) and write a deployment manifest",
@@ -82,6 +83,7 @@ def _widths(text: str | None, what: str) -> tuple[int, ...] | None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Carry out ``taskgroup train`` with parsed arguments; return the exit status."""
     device = apply_runtime_arguments(args)
 
     from taskgroup.datasets.suites import load_suite

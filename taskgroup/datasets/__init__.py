@@ -27,5 +27,6 @@ def __getattr__(name: str):
     if name in _SUITE_NAMES:
         from taskgroup.datasets import suites
 
-        return getattr(suites, name)
+        globals()[name] = getattr(suites, name)  # resolved once; also what documentation tools read
+        return globals()[name]
     raise AttributeError(f"module 'taskgroup.datasets' has no attribute {name!r}")

@@ -428,6 +428,7 @@ def factory_name(factory: ModelFactory) -> str:
 
 
 def factory_options(factory: ModelFactory) -> dict[str, Any]:
+    """The options of a built-in family's factory (empty for the user's own factory)."""
     return dict(factory.options) if isinstance(factory, BuiltinFactory) else {}
 
 

@@ -89,5 +89,7 @@ def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # resolved once; also what documentation tools read
+        return value
     raise AttributeError(f"module 'taskgroup.estimate' has no attribute {name!r}")

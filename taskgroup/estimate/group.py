@@ -72,6 +72,8 @@ GroupingFunction = Callable[..., GroupingResult]
 
 @dataclass(frozen=True)
 class GroupingMethod:
+    """A registered grouping method: its function, whether it proves optimality, and a one-line description."""
+
     name: str
     function: GroupingFunction
     exact: bool
