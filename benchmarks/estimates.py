@@ -352,7 +352,7 @@ def adaptive_section(n_tasks: int = 24, k: int = 4, budgets: tuple[int, ...] = (
             start = time.perf_counter()
             design = initial_design(tasks, K - n_tasks, 3, singles=True, seed=seed + 2)
             predictor = fit_group_predictor(tasks, measure_groups(design))
-            plan = select_groups(predictor, k, "local-search", time_limit=search_limit, seed=seed)
+            plan = select_groups(predictor, k, method="local-search", time_limit=search_limit, seed=seed)
             plans.append(("random sample + fit", K, len(design), plan.networks, time.perf_counter() - start))
         start = time.perf_counter()
         pairs = measure_groups(_pairs_design(tasks))

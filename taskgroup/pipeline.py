@@ -233,7 +233,7 @@ def run_pipeline(
             seed=settings.seed,
             fit=_train_config(settings).replace(model=settings.arch),
         )
-        train = train_plan(plan, suite, out, config, progress=say if progress else None)
+        train = train_plan(plan, suite, out, config, say=say if progress else None)
     outcome = RunOutcome(out, problem, front, plan, budget, rule, affinity, train, timings)
     with _step("report", out, timings, say):
         from taskgroup.report import write_report
@@ -316,8 +316,8 @@ def _candidates(
 
         _measure(settings, suite, out, "pairs", None, progress)
         pairs = _from_store(out, "val", settings)
-        return _with_profiled_costs(hoa(pairs, cost=np.ones(len(pairs.cost_names))), settings, suite, out), None, \
-            pair_affinity(pairs)
+        predicted = hoa(pairs, cost_value=np.ones(len(pairs.cost_names)))
+        return _with_profiled_costs(predicted, settings, suite, out), None, pair_affinity(pairs)
     if strategy == "esa":
         from taskgroup.estimate import esa
 
@@ -360,7 +360,7 @@ def _esa_train_chosen(
     # Only the chosen networks ran the full schedule, so there is no single-task network to normalise costs
     # by; the losses are all that is needed here.
     table = ResultStore(out / "results.db").table(
-        "val", settings.cost, normalize=False, config=_train_config(settings).hash()
+        "val", settings.cost, normalise=False, config=_train_config(settings).hash()
     )
     scored = Problem.from_frame(table, cost=settings.cost).evaluate(plan.networks)
     say(f"ESA: chosen on short runs (objective {plan.objective:.4g}); fully trained: objective {scored.objective:.4g}")

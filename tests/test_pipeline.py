@@ -139,7 +139,7 @@ def test_every_strategy_runs_end_to_end(strategy, tmp_path):
         assert outcome.problem.higher_is_better and outcome.affinity is not None
     if strategy == "esa":  # only the chosen networks were trained on the full schedule
         store = tg.measure.ResultStore(tmp_path / "results.db")
-        full = store.table("val", "flops", normalize=False, config=tg.measure.TrainConfig(epochs=3).hash())
+        full = store.table("val", "flops", normalise=False, config=tg.measure.TrainConfig(epochs=3).hash())
         assert set(full["network"]) == set(outcome.plan.networks)
 
 

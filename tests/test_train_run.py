@@ -138,7 +138,7 @@ def test_soft_targets_are_cached_with_the_run(distilled):
 def test_rerun_resumes_without_training(distilled, suite, plan):
     out, report, config = distilled
     lines = []
-    again = train_plan(plan, suite, out, config, progress=lines.append)
+    again = train_plan(plan, suite, out, config, say=lines.append)
     assert all("finished earlier" in line for line in lines[:-1]) and lines
     assert again.student == report.student and again.teachers == report.teachers
 
@@ -153,10 +153,10 @@ def test_interrupted_run_continues_from_finished_networks(suite, plan, tmp_path)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_plan(plan, suite, tmp_path, config, progress=interrupt_after_second_unit)
+        train_plan(plan, suite, tmp_path, config, say=interrupt_after_second_unit)
     assert not (tmp_path / "manifest.json").exists()
     lines = []
-    report = train_plan(plan, suite, tmp_path, config, progress=lines.append)
+    report = train_plan(plan, suite, tmp_path, config, say=lines.append)
     kept = [line for line in lines if "finished earlier" in line]
     assert len(kept) == 2 and "trained" in lines[2]
     assert read_manifest(report.manifest)["distilled"] is False

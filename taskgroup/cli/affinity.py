@@ -59,7 +59,7 @@ def run_affinity(args: argparse.Namespace) -> int:
         matrix = run.tag if args.method == "tag" else run.cs
         assert matrix is not None
         if args.store:
-            save_affinity(args.store, matrix, suite=fp, suite_name=suite.name, config=cfg, method=args.method,
+            save_affinity(matrix, args.store, suite=fp, suite_name=suite.name, config=cfg, method=args.method,
                           seed=args.seed, every=args.every, steps=run.steps)
             print(f"stored in {args.store}")
     print(f"{args.method} affinity, matrix[source, target]:")

@@ -131,7 +131,7 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    report = train_plan(plan, suite, args.out, config, progress=say)
+    report = train_plan(plan, suite, args.out, config, say=say)
     print(format_report(report))
     return 0
 

@@ -183,7 +183,7 @@ def adaptive_select(
     rounds: list[dict[str, Any]] = []
     while True:
         predictor = fit_group_predictor(tasks, measured, alpha=alpha, optimism=optimism)
-        plan = select_groups(predictor, budget, method, time_limit=time_limit, seed=seed)
+        plan = select_groups(predictor, budget, method=method, time_limit=time_limit, seed=seed)
         members = {d.name: d.trained_tasks for d in plan.details}
         needed = [g for g in (tuple(t for t in tasks if t in members[name]) for name in plan.networks)
                   if g not in measured]

@@ -39,6 +39,7 @@ from taskgroup.estimate.heuristics import beam_merge, greedy_merge, local_search
 from taskgroup.estimate.matrix import AffinityLike, as_affinity
 from taskgroup.plan import Plan
 from taskgroup.registry import Registry
+from taskgroup.validation import check_number, keyword_only_after
 
 __all__ = [
     "group",
@@ -94,11 +95,12 @@ def available_grouping_methods() -> dict[str, GroupingMethod]:
     return {name: GROUPING_METHODS.get(name) for name in GROUPING_METHODS}
 
 
+@keyword_only_after(2)
 def group(
     matrix: AffinityLike,
     k: int,
-    method: str = "auto",
     *,
+    method: str = "auto",
     singletons: str = "exclude",
     higher_is_better: bool | None = None,
     orient: str = "source",
@@ -155,14 +157,15 @@ def group(
     hib = _higher_is_better(matrix, higher_is_better)
     S = frame.to_numpy() if hib else -frame.to_numpy()
     scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index))
-    return select_groups(scorer, k, method, higher_is_better=hib, time_limit=time_limit, seed=seed, **options)
+    return select_groups(scorer, k, method=method, higher_is_better=hib, time_limit=time_limit, seed=seed, **options)
 
 
+@keyword_only_after(2)
 def select_groups(
     predictor: GroupScorer,
     k: int,
-    method: str = "auto",
     *,
+    method: str = "auto",
     higher_is_better: bool = False,
     time_limit: float | None = None,
     seed: int = 0,
@@ -207,8 +210,7 @@ def select_groups(
     """
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise InvalidArgument(f"k={k!r} is not accepted; give the number of networks as an integer >= 1.")
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
-        raise InvalidArgument(f"time_limit must be a number of seconds > 0 or None; got {time_limit!r}.")
+    check_number(time_limit, "time_limit", "group", minimum=0, exclusive=True, optional=True)
     name = method
     if method == "auto":
         name = "enumerate" if predictor.n <= ENUMERATE_MAX_TASKS else "colgen"

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.validation import renamed_parameters
 
 if TYPE_CHECKING:
     from taskgroup.problem import Problem
@@ -111,7 +112,7 @@ def normalise_costs(costs: pd.DataFrame, columns: Sequence[str] = COST_COLUMNS) 
     if singles.empty:
         raise InvalidArgument(
             "Cannot normalise costs: no full-size single-task network was measured (add e.g. 'task' to the "
-            "candidates, or use normalize=False)."
+            "candidates, or use normalise=False)."
         )
     out = costs.copy()
     for col in columns:
@@ -398,8 +399,9 @@ class ResultStore:
             raise InvalidArgument(f"cost {unknown or cost_cols!r} not measured; the cost columns are {list(names)}.")
         return cost_cols
 
+    @renamed_parameters(normalize="normalise")
     def table(self, split: str = "val", cost: str | Sequence[str] | None = None, *, metric: bool = False,
-              normalize: bool = True, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
+              normalise: bool = True, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
         """The long table ``network, task, loss, <cost columns>, seeds, loss_std`` the solvers read.
 
         Losses are means over seeds. A network that failed for any seed is left out, with a
@@ -441,7 +443,7 @@ class ResultStore:
         costs = self.costs(suite, config)
         if costs.empty:
             raise InvalidArgument(f"Store {str(self.path)!r} has no costs for suite {suite}; rerun the measurement.")
-        if normalize:
+        if normalise:
             costs = normalise_costs(costs, cost_cols)
         missing = sorted(set(table["network"]) - set(costs.dropna(subset=cost_cols)["network"]))
         if missing:
@@ -449,8 +451,9 @@ class ResultStore:
                                   "to profile them, or report every resource for every network.")
         return table.merge(costs[["network", *cost_cols]], on="network", how="left")
 
+    @renamed_parameters(normalize="normalise")
     def to_problem(self, split: str = "val", cost: str | Sequence[str] | None = None, *, metric: bool = False,
-                   normalize: bool = True, suite: str | None = None, config: str | None = None) -> Problem:
+                   normalise: bool = True, suite: str | None = None, config: str | None = None) -> Problem:
         """The :class:`~taskgroup.problem.Problem` of one run in this store (torch is not imported).
 
         Parameters
@@ -462,7 +465,7 @@ class ResultStore:
             the reported names (or "cost") for an objective. None: the run's only resource, or "flops".
         metric : bool
             Use the metric (higher is better) instead of the loss.
-        normalize : bool
+        normalise : bool
             Divide costs by the mean cost of the full-size single-task networks.
         suite, config : str, optional
             Which run, when the store holds several.
@@ -476,7 +479,7 @@ class ResultStore:
         """
         from taskgroup.problem import Problem
 
-        table = self.table(split, cost, metric=metric, normalize=normalize, suite=suite, config=config)
+        table = self.table(split, cost, metric=metric, normalise=normalise, suite=suite, config=config)
         cost_cols = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds")]
         return Problem.from_frame(table, cost=cost_cols, higher_is_better=metric)
 

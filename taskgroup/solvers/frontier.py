@@ -13,6 +13,7 @@ from taskgroup.problem import Problem
 from taskgroup.solvers.ilp import SelectionModel
 from taskgroup.solvers.instance import SelectionInstance
 from taskgroup.solvers.solve import solve
+from taskgroup.validation import check_number
 
 __all__ = ["frontier", "plot_frontier", "FRONTIER_COLUMNS"]
 
@@ -52,6 +53,7 @@ def frontier(
         One plan per budget (None where infeasible), in budget order; ``.to_frame()`` gives the table
         (``budget``, ``objective``, ``cost``, ``n_networks``, ``networks``, ``optimal``) and ``.plot(ax)`` draws it.
     """
+    check_number(time_limit, "time_limit", "frontier", minimum=0, exclusive=True, optional=True)
     if cost is None:
         if len(problem.cost_names) != 1:
             raise InvalidArgument(

@@ -19,6 +19,7 @@ from taskgroup.engine import TrainConfig, build_model, fit, predict
 from taskgroup.engine.families import BuiltinFactory
 from taskgroup.errors import InvalidArgument
 from taskgroup.tasks import TaskSuite, output_to_soft
+from taskgroup.validation import renamed_parameters
 
 __all__ = ["TeacherConfig", "EnsembleOutputs", "average_soft", "train_teacher_ensemble"]
 
@@ -75,6 +76,7 @@ def average_soft(kind: str, member_outputs: Sequence[np.ndarray], temperature: f
     return np.mean(np.stack(probs), axis=0)
 
 
+@renamed_parameters(progress="say")
 def train_teacher_ensemble(
     suite: TaskSuite,
     task: str,
@@ -82,7 +84,7 @@ def train_teacher_ensemble(
     config: TrainConfig,
     teacher: TeacherConfig = TeacherConfig(),
     seed: int = 0,
-    progress: Callable[[str], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> EnsembleOutputs:
     """Train K single-task members for ``task`` and return their averaged soft targets on every split.
 
@@ -112,8 +114,8 @@ def train_teacher_ensemble(
             raise InvalidArgument(f"Teacher {k + 1} for task {task!r} failed to train: {fitted.reason}.")
         for name, split in one.splits.items():
             outputs[name].append(predict(model, split, device=config.device)[task])
-        if progress:
-            progress(f"teacher {k + 1}/{teacher.n_teachers} for {task} (dropout {dropout})")
+        if say:
+            say(f"teacher {k + 1}/{teacher.n_teachers} for {task} (dropout {dropout})")
     return EnsembleOutputs(
         task=task,
         soft={name: average_soft(spec.kind, outs, config.temperature) for name, outs in outputs.items()},

@@ -41,6 +41,7 @@ from taskgroup.train.manifest import (
     sha256_file,
     write_manifest,
 )
+from taskgroup.validation import renamed_parameters
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
 
@@ -218,13 +219,14 @@ class _Run:
         return folder / f"{stem}{suffix}"
 
 
+@renamed_parameters(progress="say")
 def train_plan(
     plan: Plan,
     suite: TaskSuite,
     out: str | PathLike[str],
     config: RunConfig = RunConfig(),
     *,
-    progress: Callable[[str], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> TrainReport:
     """Train, evaluate and package the networks of ``plan`` on ``suite``; resume a finished part of the run.
 
@@ -236,8 +238,8 @@ def train_plan(
     out : path
         The run folder (see the module docstring).
     config : RunConfig
-    progress : callable(str), optional
-        Receives one line per finished or resumed unit.
+    say : callable(str), optional
+        Receives one line per finished or resumed unit (named ``progress`` before version 0.2).
 
     Returns
     -------
@@ -248,7 +250,7 @@ def train_plan(
     InvalidArgument
         See :func:`check_plan`; also a folder holding a run with another configuration.
     """
-    say = progress or (lambda _msg: None)
+    say = say or (lambda _msg: None)
     teacher_tasks = check_plan(plan, suite, config)
     if not config.distill:
         teacher_tasks = ()
@@ -371,7 +373,7 @@ def _teacher_unit(
         config=config.fit,
         teacher=config.teacher,
         seed=derive_seed(config.seed, "teacher", task),
-        progress=say,
+        say=say,
     )
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
