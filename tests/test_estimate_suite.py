@@ -59,7 +59,7 @@ def test_cli_affinity_and_solve(tmp_path, capsys):
     assert "stored in" in capsys.readouterr().out
     assert main(["affinity", "--suite", "synthetic", "--method", "tag", "--epochs", "2", "--store", db]) == 0
     assert "not retrained" in capsys.readouterr().out
-    assert len(list_affinities(db)) == 1 and load_affinity(db, "tag", suite="synthetic").shape == (5, 5)
+    assert len(list_affinities(db)) == 1 and load_affinity(db, method="tag", suite="synthetic").shape == (5, 5)
     assert main(["solve", "--affinity", f"{db}:synthetic:tag", "--networks", "2", "--method", "colgen"]) == 0
     assert "optimal plan by colgen" in capsys.readouterr().out
     csv = tmp_path / "m.csv"

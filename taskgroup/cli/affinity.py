@@ -51,7 +51,7 @@ def run_affinity(args: argparse.Namespace) -> int:
     fp, cfg = suite.fingerprint(), config.hash()
     matrix = None
     if args.store and Path(args.store).is_file():
-        matrix = load_affinity(args.store, args.method, suite=fp, config=cfg, seed=args.seed, every=args.every)
+        matrix = load_affinity(args.store, method=args.method, suite=fp, config=cfg, seed=args.seed, every=args.every)
         if matrix is not None:
             print(f"found in {args.store}: {args.method} affinity of suite {suite.name!r} (not retrained)")
     if matrix is None:
@@ -109,7 +109,7 @@ def read_affinity(ref: str, orient: str = "source") -> pd.DataFrame:
         db, extra = parts[0], parts[1:]
         method = extra[-1] if extra and extra[-1] in ("tag", "cs") else "tag"
         suite = extra[0] if extra and extra[0] not in ("tag", "cs") else None
-        matrix = load_affinity(db, method, suite=suite)
+        matrix = load_affinity(db, method=method, suite=suite)
         if matrix is None:
             raise InvalidArgument(f"No {method} affinity{f' for suite {suite!r}' if suite else ''} in {db!r}; "
                                   "measure one with 'taskgroup affinity --store'.")

@@ -36,11 +36,15 @@ from taskgroup.estimate.cover import GroupScorer
 from taskgroup.estimate.fitted import fit_group_predictor
 from taskgroup.estimate.group import GROUPING_METHODS, select_groups
 from taskgroup.plan import Plan
+from taskgroup.validation import check_number
 
 __all__ = ["adaptive_select", "AdaptiveResult", "initial_design", "suite_measurer"]
 
 GroupLosses = dict[tuple[str, ...], dict[str, float]]
 MeasureGroups = Callable[[list[tuple[str, ...]]], Mapping[tuple[str, ...], Mapping[str, float]]]
+
+# Seconds per selection round when the caller gives no time_limit (rounds repeat, so each is kept short).
+SELECTION_TIME_LIMIT = 10.0
 
 
 @dataclass
@@ -105,7 +109,7 @@ def adaptive_select(
     alpha: float = 0.1,
     optimism: float = 1.0,
     method: str = "local-search",
-    time_limit: float = 10.0,
+    time_limit: float | None = None,
     seed: int = 0,
     on_round: Callable[[dict[str, Any]], None] | None = None,
 ) -> AdaptiveResult:
@@ -139,8 +143,8 @@ def adaptive_select(
         Grouping method of :func:`select_groups` (``"local-search"`` default; ``"colgen"`` for a bound,
         ``"enumerate"`` exact up to 16 tasks). Time-limited methods may choose differently from run to run;
         ``"enumerate"`` is deterministic, so a resumed run retraces the interrupted one exactly.
-    time_limit : float
-        Seconds per selection.
+    time_limit : float, optional
+        Seconds per selection; None (the default): 10 s per selection (:data:`SELECTION_TIME_LIMIT`).
     seed : int
         Seed of the initial design and the randomised methods.
     on_round : callable, optional
@@ -161,8 +165,8 @@ def adaptive_select(
     if n < 2 or len(set(tasks)) != n:
         raise InvalidArgument(f"tasks must be 2 or more distinct names; got {tasks!r}.")
     for name, value in (("budget", budget), ("budget_networks", budget_networks)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise InvalidArgument(f"{name}={value!r} is not accepted; give an integer >= 1.")
+        check_number(value, name, "adaptive_select", minimum=1, integer=True)
+    check_number(time_limit, "time_limit", "adaptive_select", minimum=0, exclusive=True, optional=True)
     GROUPING_METHODS.get(method)  # an unknown name raises, listing the methods
     max_size = max_initial_size
     if not isinstance(max_size, int) or not 2 <= max_size <= n:
@@ -183,7 +187,8 @@ def adaptive_select(
     rounds: list[dict[str, Any]] = []
     while True:
         predictor = fit_group_predictor(tasks, measured, alpha=alpha, optimism=optimism)
-        plan = select_groups(predictor, budget, method=method, time_limit=time_limit, seed=seed)
+        plan = select_groups(predictor, budget, method=method, seed=seed,
+                             time_limit=SELECTION_TIME_LIMIT if time_limit is None else time_limit)
         members = {d.name: d.trained_tasks for d in plan.details}
         needed = [g for g in (tuple(t for t in tasks if t in members[name]) for name in plan.networks)
                   if g not in measured]

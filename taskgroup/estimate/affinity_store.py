@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument
+from taskgroup.validation import keyword_only_after
 
 __all__ = ["save_affinity", "load_affinity", "list_affinities"]
 
@@ -84,10 +85,11 @@ def list_affinities(path: str | PathLike[str]) -> pd.DataFrame:
         )
 
 
+@keyword_only_after(1)
 def load_affinity(
     path: str | PathLike[str],
-    method: str = "tag",
     *,
+    method: str = "tag",
     suite: str | None = None,
     config: str | None = None,
     seed: int | None = None,

@@ -28,8 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.clustering import modularity_groups
 from taskgroup.estimate.colgen import column_generation
@@ -208,8 +206,7 @@ def select_groups(
     InvalidArgument
         For an unknown method, ``k`` < 1, or a bad time limit.
     """
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise InvalidArgument(f"k={k!r} is not accepted; give the number of networks as an integer >= 1.")
+    check_number(k, "k", "select_groups", minimum=1, integer=True)
     check_number(time_limit, "time_limit", "group", minimum=0, exclusive=True, optional=True)
     name = method
     if method == "auto":

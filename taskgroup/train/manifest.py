@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -143,8 +144,16 @@ def load_checkpoint(
     return network, dict(payload.get("extra", {}))
 
 
-def write_manifest(path: str | PathLike[str], manifest: Mapping[str, Any]) -> None:
-    """Write the manifest dict (schema and version are added) as indented JSON, atomically."""
+def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> None:
+    """Write the manifest dict (schema and version are added) as indented JSON to ``path``, atomically.
+
+    Data first, destination second (until version 0.2 the order was ``write_manifest(path, manifest)``; that order
+    still works for one version, with a DeprecationWarning).
+    """
+    if isinstance(path, Mapping) and not isinstance(manifest, Mapping):
+        warnings.warn("write_manifest takes the manifest first and the path second: write_manifest(manifest, path); "
+                      "the old order will be refused in the next version.", DeprecationWarning, stacklevel=2)
+        manifest, path = path, manifest
     data = {"schema": MANIFEST_SCHEMA, "version": MANIFEST_SCHEMA_VERSION, **dict(manifest)}
     _atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
 

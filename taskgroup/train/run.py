@@ -407,7 +407,6 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
         )
     manifest_path = run.out / "manifest.json"
     write_manifest(
-        manifest_path,
         {
             "suite": {"name": suite.name, "fingerprint": suite.fingerprint()},
             "input_shape": list(suite.input_shape),
@@ -425,5 +424,6 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
                 "regression outputs": "standardised; value = output * target_std + target_mean (see tasks)",
             },
         },
+        manifest_path,
     )
     return manifest_path
