@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument, PipelineError
+from taskgroup.naming import is_full_size
 from taskgroup.plan import Frontier, Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import frontier, solve
@@ -160,7 +161,7 @@ def pair_affinity(problem: Problem) -> pd.DataFrame:
     single: dict[str, float] = {}
     pair: dict[tuple[str, str], float] = {}
     for name in problem.networks:
-        if "@" in name:
+        if not is_full_size(name):
             continue
         served = problem.network_tasks(name)
         j = problem.network_index(name)

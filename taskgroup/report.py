@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from taskgroup.naming import is_full_size
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import plot_frontier
@@ -34,7 +35,7 @@ def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, flo
     """
     markers: dict[str, tuple[float, float]] = {}
     sign = -1.0 if problem.higher_is_better else 1.0
-    full = [n for n in problem.networks if "@" not in n]
+    full = [n for n in problem.networks if is_full_size(n)]
     everything = [n for n in full if len(problem.network_tasks(n)) == problem.n_tasks]
     if everything:
         chosen = problem.evaluate(everything[:1])

@@ -35,6 +35,7 @@ from taskgroup.errors import InfeasibleBudget, InvalidArgument, MeasurementError
 from taskgroup.estimate.cover import GroupScorer
 from taskgroup.estimate.fitted import fit_group_predictor
 from taskgroup.estimate.group import GROUPING_METHODS, select_groups
+from taskgroup.naming import network_name
 from taskgroup.plan import Plan
 from taskgroup.validation import check_number
 
@@ -265,7 +266,7 @@ def suite_measurer(
     order = list(suite.task_names)
 
     def measure_groups(groups: list[tuple[str, ...]]) -> dict[tuple[str, ...], dict[str, float]]:
-        names = {"+".join(t for t in order if t in g): g for g in groups}
+        names = {network_name(t for t in order if t in g): g for g in groups}
         trained: list[str] = []
 
         def record(results: list[Any]) -> None:

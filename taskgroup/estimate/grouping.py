@@ -16,6 +16,7 @@ import numpy as np
 
 from taskgroup.errors import InstanceTooLarge, InvalidArgument
 from taskgroup.estimate.matrix import AffinityLike, as_affinity
+from taskgroup.naming import network_name
 from taskgroup.problem import Problem
 from taskgroup.validation import check_number, keyword_only_after, renamed_parameters
 
@@ -29,7 +30,7 @@ MAX_ENUMERATED_TASKS = 20
 
 def group_name(tasks: Sequence[str]) -> str:
     """The candidate name of a group: its task names joined by ``+`` in task order."""
-    return "+".join(tasks)
+    return network_name(tasks)
 
 
 def group_values(values: np.ndarray, members: np.ndarray) -> np.ndarray:

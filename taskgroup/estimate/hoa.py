@@ -15,6 +15,7 @@ import numpy as np
 
 from taskgroup.errors import InstanceTooLarge, InvalidArgument, InvalidProblem
 from taskgroup.estimate.cover import GroupScorer
+from taskgroup.naming import network_name
 from taskgroup.problem import Problem
 from taskgroup.validation import check_number, renamed_parameters
 
@@ -143,7 +144,7 @@ def hoa(
             names.append(problem.networks[j])
             costs.append(problem.costs[j])
         else:
-            names.append("+".join(tasks[t] for t in combo))
+            names.append(network_name(tasks[t] for t in combo))
             costs.append(new_cost)
         losses.append(row)
         predicted.append(~np.isnan(row))

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.naming import network_name, split_network_name
 from taskgroup.validation import renamed_parameters
 
 if TYPE_CHECKING:
@@ -281,7 +282,7 @@ class ResultStore:
              int(r.epochs), int(r.best_epoch), float(r.train_time), json.dumps(r.metrics), time.time())
             for r in results
         ]
-        cost_rows = [(suite, config, r.network, r.variant, "+".join(r.tasks), name, float(value))
+        cost_rows = [(suite, config, r.network, r.variant, network_name(r.tasks), name, float(value))
                      for r in results for name, value in r.costs.items()]
         with self._connect(write=True) as db:
             before = db.total_changes
@@ -321,7 +322,7 @@ class ResultStore:
         for rec in raw.to_dict("records"):
             base = {k: rec[k] for k in ("suite", "config", "network", "variant", "seed", "status", "reason",
                                         "epochs", "best_epoch", "train_time")}
-            base["served"] = "+".join(json.loads(rec["tasks"]))
+            base["served"] = network_name(json.loads(rec["tasks"]))
             metrics = json.loads(rec["metrics"])
             if not metrics:
                 rows.append({**base, "task": None})
@@ -423,7 +424,7 @@ class ResultStore:
             raise InvalidArgument(f"Store {str(self.path)!r} has no successful measurements for suite {suite}.")
         run_tasks = json.loads(self.runs().set_index(["suite", "config"]).loc[(suite, config), "tasks"])
         # tasks some measured network serves (a failed network has no per-task rows, only "served")
-        measured = set(res["task"].dropna()) | {t for s in res["served"] for t in s.split("+")}
+        measured = set(res["task"].dropna()) | {t for s in res["served"] for t in split_network_name(s)[0]}
         orphans = [t for t in run_tasks if t in measured and t not in set(ok["task"])]
         if orphans:
             raise InvalidArgument(f"Every measured network serving task(s) {orphans} failed (see the warning); "

@@ -31,6 +31,7 @@ import numpy as np
 from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict, profile_model
 from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.naming import network_variant
 from taskgroup.plan import Plan
 from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
 from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
@@ -124,11 +125,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
-
-
-def network_variant(name: str) -> str:
-    """Size variant of a plan network from its candidate name (``"a+b@half"`` -> "half"; plain names: "full")."""
-    return name.rpartition("@")[2] if "@" in name else "full"
 
 
 def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ...]:
