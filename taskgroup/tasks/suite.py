@@ -46,10 +46,7 @@ TaskKind = Literal["regression", "binary", "multiclass"]
 TASK_KINDS: tuple[str, ...] = ("regression", "binary", "multiclass")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
-# loss and metric per kind; the metric is reported beside the loss, the loss is what training minimises.
 PREPROCESSING_KINDS: tuple[str, ...] = ("none", "standardise")
-_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy"}
-_METRIC = {"regression": "r2", "binary": "accuracy", "multiclass": "accuracy"}
 
 
 @dataclass(frozen=True)
@@ -94,18 +91,6 @@ class TaskSpec:
     def out_dim(self) -> int:
         """Width of the task's output layer: 1 for regression and binary, K for multiclass."""
         return self.n_classes if self.kind == "multiclass" else 1
-
-    @property
-    def loss_name(self) -> str:
-        return _LOSS[self.kind]
-
-    @property
-    def metric_name(self) -> str:
-        return _METRIC[self.kind]
-
-    @property
-    def metric_higher_is_better(self) -> bool:
-        return True  # R^2 and accuracy
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -331,18 +316,6 @@ class TaskSuite:
                 h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
-    def describe(self) -> pd.DataFrame:
-        """One row per task: kind, classes, labelled rows per split, and the majority-class rate or target std."""
-        rows = []
-        for t, spec in enumerate(self.tasks):
-            row: dict[str, Any] = {"task": spec.name, "kind": spec.kind, "n_classes": spec.n_classes}
-            for key in SPLITS:
-                row[f"n_{key}"] = int(self.splits[key].mask[:, t].sum())
-            if spec.kind != "regression":
-                y = self.train.y[self.train.mask[:, t], t]
-                row["majority_rate"] = float(torch.bincount(y.long()).max()) / max(len(y), 1)
-            rows.append(row)
-        return pd.DataFrame(rows)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(self.splits[k])}" for k in SPLITS)
