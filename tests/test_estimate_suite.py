@@ -80,7 +80,7 @@ def test_cli_affinity_and_solve(tmp_path, capsys):
         (["solve", "--affinity", "tag2021:celeba:tag", "--networks", "2", "--budget", "2"], "drop --budget"),
         (["solve", "--affinity", "tag2021:mnist:tag", "--networks", "2"], "Unknown TAG dataset"),
         (["solve", "--affinity", "nope.csv", "--networks", "2"], "No such"),
-        (["solve", "--affinity", "tag2021:celeba:tag", "--networks", "0"], "k=0"),
+        (["solve", "--affinity", "tag2021:celeba:tag", "--networks", "0"], "'k' parameter of group must be"),
     ],
 )
 def test_cli_errors(argv, message, capsys):

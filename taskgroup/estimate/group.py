@@ -152,6 +152,7 @@ def group(
         raise InvalidArgument(f"singletons={singletons!r} is not accepted; use one of {list(SINGLETON_MODES)}.")
     if singletons == "exclude" and len(frame) < 2:
         raise InvalidArgument("singletons='exclude' needs at least 2 tasks to form a group.")
+    check_number(k, "k", "group", minimum=1, integer=True)
     hib = _higher_is_better(matrix, higher_is_better)
     S = frame.to_numpy() if hib else -frame.to_numpy()
     scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index))
