@@ -37,8 +37,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column"
     )
-    p.add_argument("--arch", default=defaults.arch, metavar="FAMILY", choices=FAMILY_CHOICES,
-                   help="model family of the plan's networks: %(choices)s (default: mlp, hard sharing)")
+    p.add_argument("--model", default=None, metavar="FAMILY", choices=FAMILY_CHOICES,
+                   help="model family of the candidate and plan networks: %(choices)s (default: cnn for image "
+                   "suites, else mlp)")
+    p.add_argument("--arch", default=None, metavar="FAMILY", choices=FAMILY_CHOICES,
+                   help="model family of the plan's networks, if not --model (e.g. mmoe)")
     p.add_argument("--distill", action="store_true", help="distil teacher ensembles into the plan's networks")
     p.add_argument("--executor", default=defaults.executor, help=executor_help(defaults.executor))
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs of a full training run")
@@ -58,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         budget=args.budget,
         cost=args.cost,
+        model=args.model,
         arch=args.arch,
         distill=args.distill,
         executor=args.executor,

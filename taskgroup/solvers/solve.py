@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -13,7 +15,7 @@ from taskgroup.problem import Problem
 from taskgroup.solvers.ilp import MIP_SECONDS_PER_ENTRY, SelectionModel
 from taskgroup.solvers.instance import Budget, SelectionInstance, fits, parse_budget
 from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_startup_seconds, dp_work, partition_table
-from taskgroup.solvers.registry import get_solver
+from taskgroup.solvers.registry import SolverSpec, get_solver
 from taskgroup.solvers.ties import drop_unused
 from taskgroup.validation import check_number, keyword_only_after
 
@@ -138,6 +140,7 @@ def solve(
     if not np.all(np.isfinite(instance.WL).any(axis=0)):
         _raise_infeasible(problem, budget_map)
     left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - started))
+    _check_options(spec, options)
     result = spec.function(instance, time_limit=left, **options)
     elapsed = time.perf_counter() - started
     if result.chosen is None:
@@ -176,3 +179,14 @@ def _raise_infeasible(problem: Problem, budget: dict[str, float]) -> None:
             f"resource alone would allow it (per-resource minima {minimum})."
         )
     raise InfeasibleBudget(message, budget, minimum)
+
+
+def _check_options(spec: SolverSpec, options: Mapping[str, object]) -> None:
+    """Options a solver does not take are named with the ones it does, before it runs."""
+    parameters = inspect.signature(spec.function).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    accepted = [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "time_limit"]
+    unknown = [k for k in options if k not in accepted]
+    if unknown:
+        raise InvalidArgument(f"Solver method {spec.name!r} has no option(s) {unknown}; its options: {accepted}.")
