@@ -171,9 +171,10 @@ def test_readme_hoa_on_digits_profiles_predicted_networks(tmp_path):
     assert with_costs["flops"].iloc[0] == pytest.approx(costs.loc[everything.name, "flops"])
 
 
-def test_threads_option_reaches_torch():
+def test_threads_option_reaches_torch(tmp_path):
     code = ("import torch, sys; from taskgroup.cli import main; "
             "main(['run', '--suite-param', 'nosuch=1', '--threads', '1']); print(torch.get_num_threads())")
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                            cwd=tmp_path)  # the default --out folder is made in the working directory
     assert result.stdout.split() == ["1"] and "no parameter(s) ['nosuch']" in result.stderr
