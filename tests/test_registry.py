@@ -64,6 +64,7 @@ def test_the_old_listing_functions_read_the_registries():
         ("affinity", "--suite", [SUITES]),
         ("train", "--arch", [MODEL_FAMILIES]),
         ("run", "--arch", [MODEL_FAMILIES]),
+        ("run", "--model", [MODEL_FAMILIES]),
         ("train", "--weighting", [LOSS_WEIGHTINGS]),
     ],
 )
