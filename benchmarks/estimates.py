@@ -157,7 +157,9 @@ def synthetic_section(time_limit: float = 60.0, ks: tuple[int, ...] = tuple(rang
         f"60 s limit (slowest call: {slowest:.1f} s), one run each (timings noisy: 2 shared cores). *upper bound* "
         "is the proven bound on the score: the smallest of each task with its best partner, the group-size bound "
         "(`GroupScorer.size_bound`: a group of s tasks serves at most s of them, and gives each at most the mean of "
-        "its s - 1 best sources) and, for colgen, its Lagrangian bound with exact pricing (MIP per group size); "
+        "its s - 1 best sources) and, for colgen, its Lagrangian bound `sum(pi) + k max_G P(G)` with exact pricing "
+        "(branch-and-bound over tasks per group size, `taskgroup/estimate/pricing.py`) at duals stabilised by "
+        "Wentges smoothing, starting from the size bound's duals; "
         "*gap* relative to the score. *ARI*: adjusted Rand index of "
         "each task's serving group against the planted clusters (1 = the planted partition). At k = 5 the "
         "planted partition is the answer to find.\n\n" + markdown_table(frame)
