@@ -30,18 +30,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from taskgroup.errors import InvalidSuite
+from taskgroup.registry import Registry
 from taskgroup.tasks.suite import TaskSuite
 
 __all__ = [
     "load_suite",
     "available_suites",
     "register_suite",
+    "SUITES",
     "synthetic_suite",
     "synthetic_weights",
     "synthetic_data",
@@ -51,13 +52,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class _SuiteEntry:
-    loader: Callable[..., TaskSuite]
-    description: str
-
-
-_REGISTRY: dict[str, _SuiteEntry] = {}
+SUITES: Registry[Callable[..., TaskSuite]] = Registry("suite", error=InvalidSuite)
+"""The suite registry: ``loader(**params) -> TaskSuite`` by name."""
 
 
 def register_suite(name: str, loader: Callable[..., TaskSuite], description: str) -> None:
@@ -65,12 +61,12 @@ def register_suite(name: str, loader: Callable[..., TaskSuite], description: str
 
     ``loader(**params)`` must return a TaskSuite; its keyword arguments are the suite's parameters.
     """
-    _REGISTRY[name] = _SuiteEntry(loader, description)
+    SUITES.register(name, loader, description)
 
 
 def available_suites() -> dict[str, str]:
     """Registered suite names and one-line descriptions."""
-    return {name: entry.description for name, entry in sorted(_REGISTRY.items())}
+    return SUITES.descriptions()
 
 
 def load_suite(name: str, tasks: Sequence[str] | None = None, **params: Any) -> TaskSuite:
@@ -90,9 +86,7 @@ def load_suite(name: str, tasks: Sequence[str] | None = None, **params: Any) -> 
     InvalidSuite
         Unknown suite name, unknown parameter or unknown task name, each listing what is accepted.
     """
-    if name not in _REGISTRY:
-        raise InvalidSuite(f"Unknown suite {name!r}; available suites are {sorted(_REGISTRY)}.")
-    loader = _REGISTRY[name].loader
+    loader = SUITES.get(name)
     accepted = [p for p in inspect.signature(loader).parameters]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
