@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 
 from taskgroup.datasets.suites import load_suite
-from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.engine import TrainConfig
+from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.train import RunConfig, TeacherConfig, delta_m, train_plan
 
 RESULTS = Path(__file__).parent / "results" / "train.md"
@@ -74,10 +74,17 @@ def similarity_experiment(seeds: list[int], fit: TrainConfig) -> tuple[list[str]
             suite = load_suite("synthetic", within=p, seed=seed, weight_seed=seed, alpha_beta_seed=0, **SYNTHETIC)
             plan = one_network_plan(suite.task_names)
             with tempfile.TemporaryDirectory() as out:
-                shared = train_plan(plan, suite, out, RunConfig(fit.replace(model="mlp", options=SHARED_OPTIONS), seed=seed))
+                shared = train_plan(
+                    plan, suite, out, RunConfig(fit.replace(model="mlp", options=SHARED_OPTIONS), seed=seed)
+                )
                 params["shared"] = _parameters(out)
             with tempfile.TemporaryDirectory() as out:
-                mmoe = train_plan(plan, suite, out, RunConfig(fit.replace(model="mmoe", options=MMOE_OPTIONS), baselines=False, seed=seed))
+                mmoe = train_plan(
+                    plan,
+                    suite,
+                    out,
+                    RunConfig(fit.replace(model="mmoe", options=MMOE_OPTIONS), baselines=False, seed=seed),
+                )
                 params["mmoe"] = _parameters(out)
             acc["single"].append(mean_metric(shared.baselines, "r2"))
             acc["shared"].append(mean_metric(shared.multitask, "r2"))
@@ -95,7 +102,8 @@ def similarity_experiment(seeds: list[int], fit: TrainConfig) -> tuple[list[str]
         diff = [m - s for m, s in zip(acc["mmoe"], acc["shared"])]
         lines.append(
             f"| {p} | {mean_std(acc['single'])} | {mean_std(acc['shared'])} | {mean_std(acc['mmoe'])} | "
-            f"{mean_std(diff, '{:+.4f}')} | {mean_std(acc['dm_shared'], '{:+.2f}')} | {mean_std(acc['dm_mmoe'], '{:+.2f}')} |"
+            f"{mean_std(diff, '{:+.4f}')} | {mean_std(acc['dm_shared'], '{:+.2f}')} | "
+            f"{mean_std(acc['dm_mmoe'], '{:+.2f}')} |"
         )
     # the paper's claim is about degradation: how much each architecture loses from p = 1 to p = 0
     hi, lo = rows[SIMILARITIES[0]], rows[SIMILARITIES[-1]]
@@ -143,8 +151,12 @@ def distillation_experiment(name: str, teacher_tasks: tuple[str, ...], seeds: li
                 "report": r,
             }
         )
-        print(f"{name} seed {seed}: Δm% teachers {per_seed[-1]['teachers']:+.2f}, vanilla {per_seed[-1]['vanilla_T']:+.2f}, "
-              f"student {per_seed[-1]['student_T']:+.2f}", flush=True)
+        print(
+            f"{name} seed {seed}: Δm% teachers {per_seed[-1]['teachers']:+.2f}, vanilla "
+            f"{per_seed[-1]['vanilla_T']:+.2f}, "
+            f"student {per_seed[-1]['student_T']:+.2f}",
+            flush=True,
+        )
     col = lambda key: [s[key] for s in per_seed]  # noqa: E731
     gain_ens = [s["teachers"] - s["vanilla_T"] for s in per_seed]
     gain_student = [s["student_T"] - s["vanilla_T"] for s in per_seed]
@@ -158,7 +170,8 @@ def distillation_experiment(name: str, teacher_tasks: tuple[str, ...], seeds: li
         "|---|---:|---:|---:|",
         f"| tasks with a teacher | {mean_std(col('teachers'), '{:+.2f}')} | {mean_std(col('vanilla_T'), '{:+.2f}')} | "
         f"{mean_std(col('student_T'), '{:+.2f}')} |",
-        f"| tasks without a teacher | — | {mean_std(col('vanilla_U'), '{:+.2f}')} | {mean_std(col('student_U'), '{:+.2f}')} |",
+        f"| tasks without a teacher | — | {mean_std(col('vanilla_U'), '{:+.2f}')} | "
+        f"{mean_std(col('student_U'), '{:+.2f}')} |",
         f"| all tasks | — | {mean_std(col('vanilla'), '{:+.2f}')} | {mean_std(col('student'), '{:+.2f}')} |",
         "",
         f"- ensemble's gain over the vanilla network on teacher tasks: {mean_std(gain_ens, '{:+.2f}')} Δm points; "
@@ -176,10 +189,15 @@ def distillation_experiment(name: str, teacher_tasks: tuple[str, ...], seeds: li
     for task, metrics in first.multitask.items():
         for metric in metrics:
             def avg(group: str) -> str:
-                values = [getattr(s["report"], group)[task][metric] for s in per_seed if task in getattr(s["report"], group)]
+                values = [
+                    getattr(s["report"], group)[task][metric] for s in per_seed if task in getattr(s["report"], group)
+                ]
                 return f"{statistics.mean(values):.4f}" if values else "—"
 
-            lines.append(f"| {task} | {metric} | {avg('baselines')} | {avg('multitask')} | {avg('teachers')} | {avg('student')} |")
+            lines.append(
+                f"| {task} | {metric} | {avg('baselines')} | {avg('multitask')} | {avg('teachers')} | "
+                f"{avg('student')} |"
+            )
     return lines
 
 
@@ -213,16 +231,20 @@ def main(argv: list[str] | None = None) -> None:
         [
             "# taskgroup.train benchmark",
             "",
-            f"Generated by `benchmarks/train.py`{' --quick' if args.quick else ''} in {minutes:.1f} min on this machine "
-            f"(CPU, torch {torch.__version__}, one thread). Everything is trained through `taskgroup.train.train_plan`; "
+            f"Generated by `benchmarks/train.py`{' --quick' if args.quick else ''} in {minutes:.1f} min on "
+            "this machine "
+            f"(CPU, torch {torch.__version__}, one thread). Everything is trained through "
+            "`taskgroup.train.train_plan`; "
             "metrics are on the test split; mean ± std over seeds.",
             "",
             "## 1. MMoE vs shared bottom as task similarity falls (synthetic suite)",
             "",
-            f"Data: the MMoE generator (Ma et al. 2018, sec. 3.2) as built by `load_suite('synthetic')`: two regression "
+            "Data: the MMoE generator (Ma et al. 2018, sec. 3.2) as built by `load_suite('synthetic')`: two "
+            "regression "
             f"tasks, d={SYNTHETIC['d']}, c=||w||={SYNTHETIC['scale']}, m={SYNTHETIC['n_sin']} sine terms, noise std "
             f"{SYNTHETIC['noise_std']}, {SYNTHETIC['n_samples']} rows split 60/20/20; p is the cosine between the two "
-            f"task weight vectors; the sine frequencies and phases alpha, beta are drawn once (alpha_beta_seed=0) and kept "
+            "task weight vectors; the sine frequencies and phases alpha, beta are drawn once "
+            "(alpha_beta_seed=0) and kept "
             f"for every p and seed, as in the paper. Seeds {seeds} (seed = inputs, noise, weight directions, split, "
             "initialisation and batch order).",
             f"Networks: shared bottom = trunk {SHARED_OPTIONS['hidden']} + linear heads ({sim['params']['shared']} "
@@ -237,7 +259,8 @@ def main(argv: list[str] | None = None) -> None:
             "## 2. Distillation from ensemble teachers (MT-DNN-KD) on real suites",
             "",
             f"One shared-bottom network (trunk (64, 64)) trained on and serving every task of the suite. Teachers: per "
-            f"teacher task, 3 single-task networks with dropout 0.1/0.2/0.3 and their own seeds; soft targets = average "
+            "teacher task, 3 single-task networks with dropout 0.1/0.2/0.3 and their own seeds; soft "
+            "targets = average "
             f"class probabilities (regression: average prediction); student loss for a task with a teacher = average "
             f"of hard and soft loss (soft weight 0.5, temperature 1), hard loss only for the other tasks. Student and "
             f"vanilla network start from the same weights and batch order, so the soft targets are the only "

@@ -475,3 +475,9 @@ def test_raw_categorical_columns_are_encoded_as_the_suite_encoded_them():
     with pytest.raises(InvalidArgument, match=r"the networks take exactly the columns \[.*\], or the categorical "
                                               r"column\(s\) \['colour', 'shop'\] in place of their c=value columns\."):
         read_raw_inputs(frame.drop(columns=["y", "shop"]), manifest)
+
+
+def test_a_manifest_without_the_inputs_fields_names_the_missing_one(mlp_run, tmp_path):
+    path = edited_copy(mlp_run, tmp_path, lambda d: d.pop("input_shape"))
+    with pytest.raises(ManifestError, match=r"^The manifest has no field 'input_shape'; fields present: \["):
+        predict_tasks(path, np.zeros((2, 5)))

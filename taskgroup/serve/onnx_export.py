@@ -163,7 +163,6 @@ def export_onnx(
         new_entries.append(new_entry)
     path = folder / "manifest.json"
     write_manifest(
-        path,
         {
             **{k: v for k, v in manifest.items() if k not in ("schema", "version", "networks")},
             "networks": new_entries,
@@ -177,6 +176,7 @@ def export_onnx(
                 "source_manifest": str(Path(manifest_path).resolve()),
             },
         },
+        path,
     )
     return path
 

@@ -43,6 +43,7 @@ from taskgroup.train.manifest import (
     load_checkpoint,
     network_entries,
     read_manifest,
+    required_fields,
 )
 
 __all__ = ["PLAN_NAME", "measure_plan_cost", "plan_costs"]
@@ -156,7 +157,8 @@ def measure_plan_cost(
             modules[name] = network
             runners[name] = network
     rows = []
-    shape, dtype = tuple(manifest["input_shape"]), getattr(torch, manifest["input_dtype"])
+    shape, dtype = required_fields(manifest, "input_shape", "input_dtype")
+    shape, dtype = tuple(shape), getattr(torch, dtype)
     with torch.no_grad():
         for batch in sizes:
             x = torch.zeros((batch, *shape), dtype=dtype)

@@ -22,7 +22,7 @@ import pandas as pd
 from taskgroup.engine.families import ModelFactory
 from taskgroup.serve.raw_inputs import read_raw_inputs
 from taskgroup.tasks.suite import TaskSpec
-from taskgroup.train.manifest import predict_tasks, read_manifest, spec_from_dict
+from taskgroup.train.manifest import predict_tasks, read_manifest, required_fields, spec_from_dict
 
 __all__ = ["predict", "decode_outputs", "probability_column"]
 
@@ -97,5 +97,6 @@ def predict(
     manifest = read_manifest(manifest_path)
     raw = read_raw_inputs(inputs, manifest)
     outputs = predict_tasks(manifest_path, raw, raw=True, model=model)
-    tasks = [spec_from_dict(t) for t in manifest["tasks"] if t["name"] in manifest["assignment"]]
+    specs, assignment = required_fields(manifest, "tasks", "assignment")
+    tasks = [spec_from_dict(t) for t in specs if t["name"] in assignment]
     return decode_outputs(tasks, outputs, probabilities=probabilities)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from taskgroup.errors import InvalidArgument
 from taskgroup.files import input_file, read_csv_table
+from taskgroup.train.manifest import required_fields
 
 __all__ = ["INPUT_SUFFIXES", "read_raw_inputs", "frame_inputs", "array_inputs"]
 
@@ -64,7 +65,7 @@ def frame_inputs(frame: pd.DataFrame, manifest: Mapping[str, Any], what: str = "
     """A table's feature columns as a float array in the manifest's column order, every cell checked."""
     columns = list(manifest.get("feature_names", []))
     if not columns:
-        shape = ", ".join(map(str, manifest["input_shape"]))
+        shape = ", ".join(map(str, required_fields(manifest, "input_shape")[0]))
         raise InvalidArgument(f"These networks take inputs of shape (n, {shape}), not a table of named columns; pass "
                               f"an array (a .npy file) of that shape.")
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
@@ -143,17 +144,18 @@ def _one_hot(frame: pd.DataFrame, columns: Sequence[str], what: str) -> pd.DataF
 
 def array_inputs(array: np.ndarray, manifest: Mapping[str, Any]) -> np.ndarray:
     """A raw input array, if its shape is ``(n, *input_shape)``, its dtype numeric and its values finite."""
-    shape = tuple(manifest["input_shape"])
+    shape, dtype = required_fields(manifest, "input_shape", "input_dtype")
+    shape = tuple(shape)
     expected = f"(n, {', '.join(map(str, shape))})"
     if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != shape:
         raise InvalidArgument(f"The input array has shape {tuple(array.shape)}; the networks take shape {expected}, "
                               "one example per row.")
     if len(array) == 0:
         raise InvalidArgument("The input array has no rows; there is nothing to predict.")
-    integer_inputs = np.dtype(manifest["input_dtype"]).kind in "iu"
+    integer_inputs = np.dtype(dtype).kind in "iu"
     if integer_inputs and array.dtype.kind not in "iu":
         raise InvalidArgument(f"The input array has dtype {array.dtype}; the networks take integer inputs "
-                              f"({manifest['input_dtype']}, e.g. token ids).")
+                              f"({dtype}, e.g. token ids).")
     if array.dtype.kind not in "iufb":
         raise InvalidArgument(f"The input array has dtype {array.dtype}; the networks take numbers.")
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):

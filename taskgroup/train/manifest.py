@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -47,6 +48,7 @@ __all__ = [
     "load_checkpoint",
     "write_manifest",
     "read_manifest",
+    "required_fields",
     "network_entries",
     "network_entry",
     "artifact_path",
@@ -108,15 +110,24 @@ def _atomic_write(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
+def save_checkpoint(
+    model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> str:
     """Save ``{"format", "config", "state_dict", "extra"}`` atomically; return the file's sha256."""
     path = Path(path)
-    payload = {"format": CHECKPOINT_FORMAT, "config": dict(config), "state_dict": model.state_dict(), "extra": dict(extra or {})}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": dict(config),
+        "state_dict": model.state_dict(),
+        "extra": dict(extra or {}),
+    }
     _atomic_write(path, lambda p: torch.save(payload, p))
     return sha256_file(path)
 
 
-def load_checkpoint(path: str | PathLike[str], *, model: ModelFactory | None = None) -> tuple[nn.Module, dict[str, Any]]:
+def load_checkpoint(
+    path: str | PathLike[str], *, model: ModelFactory | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the network saved at ``path`` (eval mode, on the CPU) and return it with its checkpoint extras.
 
     Parameters
@@ -150,11 +161,18 @@ def load_checkpoint(path: str | PathLike[str], *, model: ModelFactory | None = N
     return network, dict(payload.get("extra", {}))
 
 
-def write_manifest(path: str | PathLike[str], manifest: Mapping[str, Any]) -> None:
-    """Write the manifest dict (schema and version are added) as indented JSON, atomically.
+def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> None:
+    """Write the manifest dict (schema and version are added) as indented JSON to ``path``, atomically.
 
     The version is the lowest that holds the content: 1 when every network is a checkpoint, 2 with ONNX files.
+
+    Data first, destination second (until version 0.2 the order was ``write_manifest(path, manifest)``; that order
+    still works for one version, with a DeprecationWarning).
     """
+    if isinstance(path, Mapping) and not isinstance(manifest, Mapping):
+        warnings.warn("write_manifest takes the manifest first and the path second: write_manifest(manifest, path); "
+                      "the old order will be refused in the next version.", DeprecationWarning, stacklevel=2)
+        manifest, path = path, manifest
     data = {"schema": MANIFEST_SCHEMA, "version": _manifest_version(manifest), **dict(manifest)}
     _atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
 
@@ -202,14 +220,16 @@ def read_manifest(path: str | PathLike[str]) -> dict[str, Any]:
 
 
 def _check_manifest(doc: Fields) -> None:
-    """Check the types of every field a reader of the manifest uses (the rest is informational)."""
-    shape = doc.sequence("input_shape")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
-        doc.fail(f"In the {doc.document}, input_shape must be a list of positive integers; got {shape!r}.")
-    doc.string("input_dtype")
+    """Check the types of the fields a reader uses: network entries always, the others where present (a reader
+    that needs one asks for it through :func:`required_fields`, which names it when it is missing)."""
+    if doc.has("input_shape"):
+        shape = doc.sequence("input_shape")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
+            doc.fail(f"In the {doc.document}, input_shape must be a list of positive integers; got {shape!r}.")
+    doc.string("input_dtype", None)
     doc.strings("feature_names", [])
-    doc.mapping("preprocessing")
-    for i in range(len(doc.sequence("tasks"))):
+    doc.mapping("preprocessing", None)
+    for i in range(len(doc.sequence("tasks", []))):
         task = doc.item("tasks", i)
         task.string("name")
         task.string("kind")
@@ -217,7 +237,7 @@ def _check_manifest(doc: Fields) -> None:
         task.strings("classes", [])
         task.number("target_mean", 0.0)
         task.number("target_std", 1.0)
-    assignment = doc.string_map("assignment")
+    assignment = doc.string_map("assignment", {})
     names = []
     for i in range(len(doc.sequence("networks"))):
         entry = doc.item("networks", i)
@@ -238,6 +258,12 @@ def _check_manifest(doc: Fields) -> None:
     unknown = sorted({n for n in assignment.values() if n not in names})
     if unknown:
         doc.fail(f"In the {doc.document}, assignment names network(s) {unknown} that its networks {names} do not list.")
+
+
+def required_fields(manifest: Mapping[str, Any], *keys: str) -> list[Any]:
+    """The values of ``keys`` in a (checked) manifest; :class:`ManifestError` naming the first one missing."""
+    doc = Fields(manifest, "manifest", ManifestError)
+    return [doc.raw(key) for key in keys]
 
 
 def network_entries(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -307,11 +333,12 @@ def model_inputs(manifest: Mapping[str, Any], x: Any, *, raw: bool = False) -> n
     InvalidArgument
         Inputs whose shape is not ``(n, *input_shape)``.
     """
-    shape = tuple(manifest["input_shape"])
+    shape, dtype = required_fields(manifest, "input_shape", "input_dtype")
+    shape = tuple(shape)
     x = np.asarray(x)
     if raw:
-        x = apply_preprocessing(manifest["preprocessing"], x)
-    x = x.astype(manifest["input_dtype"])
+        x = apply_preprocessing(required_fields(manifest, "preprocessing")[0], x)
+    x = x.astype(dtype)
     if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
         raise InvalidArgument(f"Inputs must have shape (n, {', '.join(map(str, shape))}); got {x.shape}.")
     return x
@@ -342,10 +369,11 @@ def predict_tasks(
     """
     manifest = read_manifest(manifest_path)
     x = model_inputs(manifest, x, raw=raw)
+    (assignment,) = required_fields(manifest, "assignment")
     out: dict[str, np.ndarray] = {}
-    for name in sorted(set(manifest["assignment"].values())):
+    for name in sorted(set(assignment.values())):
         outputs = run_network(manifest_path, network_entry(manifest, name), x, model=model)
-        out.update({t: outputs[t] for t, n in manifest["assignment"].items() if n == name})
+        out.update({t: outputs[t] for t, n in assignment.items() if n == name})
     return out
 
 
