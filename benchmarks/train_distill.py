@@ -177,6 +177,28 @@ def _task_dm(run: dict, group: str, task: str) -> float:
     return delta_m({task: run["metrics"][group][task]}, {task: run["metrics"]["baselines"][task]})
 
 
+def summary(data: dict) -> list[str]:
+    """One line per case: the ensemble's margin, the fraction the student keeps, the gain without a teacher."""
+    lines = []
+    for case in data["cases"]:
+        runs = [r for r in data["runs"] if r["suite"] == case["suite"]]
+        ens = [r["teachers_T"] - r["vanilla_T"] for r in runs]
+        stu = [r["student_T"] - r["vanilla_T"] for r in runs]
+        clear = len(ens) > 1 and statistics.mean(ens) - ci95(ens) > 0
+        kept = statistics.mean(stu) / statistics.mean(ens) if statistics.mean(ens) > 0 else float("nan")
+        verdict = ("no clear ensemble margin, so 'nearly all kept' cannot be tested" if not clear else
+                   "reproduced: the student keeps nearly all (>= 80 %) of the gain" if kept >= 0.8 else
+                   "not reproduced: the student keeps far from all of the gain")
+        line = (f"- MT-DNN-KD on `{case['suite']}`: ensemble gain over the vanilla network {fmt(ens, '+.2f')} Δm "
+                f"points, student's gain {fmt(stu, '+.2f')}, kept {kept:.2f}: {verdict}")
+        others = [r for r in runs if r["vanilla_U"] is not None]
+        if others:
+            gain_u = [r["student_U"] - r["vanilla_U"] for r in others]
+            line += f"; tasks without a teacher: student − vanilla {fmt(gain_u, '+.2f')}"
+        lines.append(line + ".")
+    return lines
+
+
 def report(data: dict, folder: Path) -> list[str]:
     """The Markdown section from :func:`experiment`'s data (``folder`` unused: no plots)."""
     lines: list[str] = []

@@ -164,6 +164,37 @@ def _select(runs: Sequence[Run], setting: str) -> dict[tuple[float, str], dict[i
     return table
 
 
+def degradation(runs: Sequence[Run], setting: str, ps: Sequence[float]) -> tuple[dict, list[float], str]:
+    """Per model, the per-seed rise in test MSE from the highest to the lowest correlation; the shared bottom's
+    rise minus MMoE's; and the verdict on the paper's claim (MMoE degrades less)."""
+    table = _select(runs, setting)
+    seeds = sorted(table[(ps[0], MODELS[0])])
+    drops = {m: [table[(ps[-1], m)][s].test_mse - table[(ps[0], m)][s].test_mse for s in seeds] for m in MODELS}
+    gap = [a - b for a, b in zip(drops["shared bottom"], drops["MMoE"])]
+    if len(gap) > 1 and statistics.mean(gap) - ci95(gap) > 0:
+        verdict = "MMoE degrades less than the shared bottom (the interval of the difference excludes 0)"
+    elif len(gap) > 1 and statistics.mean(gap) + ci95(gap) < 0:
+        verdict = "MMoE degrades more than the shared bottom (the interval of the difference excludes 0)"
+    else:
+        verdict = "MMoE does not degrade measurably less than the shared bottom (the interval of the difference includes 0)"
+    return drops, gap, verdict
+
+
+def summary(data: dict) -> list[str]:
+    """One line per setting: does MMoE degrade less, and is it better at the lowest correlation."""
+    runs = [Run(**r) for r in data["runs"]]
+    lines = []
+    for entry in data["settings"]:
+        name, ps = entry["setting"]["name"], entry["correlations"]
+        _, gap, verdict = degradation(runs, name, ps)
+        table = _select(runs, name)
+        seeds = sorted(table[(ps[-1], "MMoE")])
+        diff = [table[(ps[-1], "MMoE")][s].test_mse - table[(ps[-1], "shared bottom")][s].test_mse for s in seeds]
+        lines.append(f"- MMoE, setting `{name}`: {verdict} (shared bottom's rise minus MMoE's "
+                     f"{fmt(gap, '+.4f')}); at p = {ps[-1]} MMoE − shared bottom test MSE {fmt(diff, '+.4f')}.")
+    return lines
+
+
 def setting_lines(runs: Sequence[Run], setting: Setting, ps: Sequence[float]) -> list[str]:
     """The loss table, the paired degradation and the paired MMoE − shared-bottom difference of one setting."""
     table = _select(runs, setting.name)
@@ -181,12 +212,7 @@ def setting_lines(runs: Sequence[Run], setting: Setting, ps: Sequence[float]) ->
         diff_o = [table[(p, "MMoE")][s].test_mse - table[(p, "OMoE")][s].test_mse for s in seeds]
         lines.append(f"| {p} | " + " | ".join(cells) + f" | {fmt(diff_sb, '+.4f')} | {fmt(diff_o, '+.4f')} |")
     hi, lo = ps[0], ps[-1]
-    drops = {m: [table[(lo, m)][s].test_mse - table[(hi, m)][s].test_mse for s in seeds] for m in MODELS}
-    gap = [drops["shared bottom"][i] - drops["MMoE"][i] for i in range(len(seeds))]
-    verdict = ("MMoE degrades less than the shared bottom (the interval of the difference excludes 0)"
-               if statistics.mean(gap) - ci95(gap) > 0 else
-               "MMoE does not degrade measurably less than the shared bottom (the interval of the difference "
-               "includes 0 or is negative)")
+    drops, gap, verdict = degradation(runs, setting.name, ps)
     lines += [
         "",
         f"Degradation, test MSE at p = {lo} minus at p = {hi} (paired by seed): "
