@@ -62,7 +62,8 @@ class Case:
 # two fully labelled tasks: digit (where an ensemble is a pure variance reduction) and slant (a style task that
 # the label tasks pull the shared trunk away from, so its single-task teachers also avoid negative transfer).
 CASES = (
-    Case("mnist", {"n_train": 1500, "n_val": 500, "scarce": 100}, ("digit", "slant"), "mlp", {"hidden": (128, 64)},
+    Case("mnist", {"tasks": ("digit", "odd", "large", "loop", "slant"), "n_train": 1500, "n_val": 500, "scarce": 100},
+         ("digit", "slant"), "mlp", {"hidden": (128, 64)},
          epochs=60, patience=10),
 )
 SEEDS = tuple(range(5))

@@ -253,7 +253,8 @@ def plot(runs: Sequence[Run], setting: Setting, ps: Sequence[float], folder: Pat
         ax.set_title(f"p = {p}")
         ax.set_xlabel("epoch")
         ax.set_yscale("log")
-    np.atleast_1d(axes)[0].set_ylabel("validation MSE (mean over seeds; band: min–max)")
+    np.atleast_1d(axes)[0].set_ylabel("validation MSE")
+    fig.suptitle("mean over seeds; band: min–max over seeds", fontsize=9)
     np.atleast_1d(axes)[0].legend(fontsize=8)
     fig.tight_layout()
     curves_name = f"train_mmoe_{setting.name}_curves.png"
