@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ TITLE = "2. Distillation from teacher ensembles (MT-DNN-KD, Liu et al. 2019) in 
 class Case:
     """One suite, its teacher tasks and how its networks are trained."""
 
+    label: str
     suite: str
     params: dict[str, Any]
     teacher_tasks: tuple[str, ...]
@@ -61,13 +62,16 @@ class Case:
 # mnist's data-limited regime (1,500 training images; odd, large, loop labelled on 100 of them). Teachers for the
 # two fully labelled tasks: digit (where an ensemble is a pure variance reduction) and slant (a style task that
 # the label tasks pull the shared trunk away from, so its single-task teachers also avoid negative transfer).
+# A second case isolates a classification ensemble: 300 training images, a teacher for digit only.
+MNIST_TASKS = ("digit", "odd", "large", "loop", "slant")
 CASES = (
-    Case("mnist", {"tasks": ("digit", "odd", "large", "loop", "slant"), "n_train": 1500, "n_val": 500, "scarce": 100},
-         ("digit", "slant"), "mlp", {"hidden": (128, 64)},
-         epochs=60, patience=10),
+    Case("mnist-1500", "mnist", {"tasks": MNIST_TASKS, "n_train": 1500, "n_val": 500, "scarce": 100},
+         ("digit", "slant"), "mlp", {"hidden": (128, 64)}, epochs=60, patience=10),
+    Case("mnist-300", "mnist", {"tasks": MNIST_TASKS, "n_train": 300, "n_val": 500, "scarce": 100},
+         ("digit",), "mlp", {"hidden": (128, 64)}, epochs=100, patience=15),
 )
 SEEDS = tuple(range(5))
-QUICK_CASES = tuple(Case(c.suite, c.params, c.teacher_tasks, c.model, c.options, epochs=3) for c in CASES)
+QUICK_CASES = tuple(replace(c, epochs=3) for c in CASES)
 
 
 def one_network_plan(tasks: Sequence[str]) -> Plan:
@@ -94,7 +98,7 @@ def one_seed(case: Case, seed: int) -> dict[str, Any]:
         return delta_m({t: group[t] for t in tasks}, r.baselines)
 
     return {
-        "suite": case.suite, "seed": seed, "seconds": time.perf_counter() - start,
+        "case": case.label, "seed": seed, "seconds": time.perf_counter() - start,
         "teachers_T": dm(r.teachers, case.teacher_tasks), "vanilla_T": dm(r.multitask, case.teacher_tasks),
         "student_T": dm(r.student, case.teacher_tasks),
         "vanilla_U": dm(r.multitask, others) if others else None, "student_U": dm(r.student, others) if others else None,
@@ -128,7 +132,7 @@ def case_lines(case: dict, runs: Sequence[dict]) -> list[str]:
     clear = statistics.mean(gain_ens) - ci95(gain_ens) > 0
     params = ", ".join(f"{k}={v}" for k, v in case["params"].items())
     lines = [
-        f"### `{case['suite']}` ({params}); teacher tasks: {', '.join(teacher_tasks)}; without a teacher: "
+        f"### Case `{case['label']}`: suite `{case['suite']}` ({params}); teacher tasks: {', '.join(teacher_tasks)}; without a teacher: "
         f"{', '.join(others) or 'none'}",
         "",
         f"Model `{case['model']}` {case['options']}; Adam lr {case['lr']}, batch {case['batch_size']}, up to "
@@ -182,7 +186,7 @@ def summary(data: dict) -> list[str]:
     """One line per case: the ensemble's margin, the fraction the student keeps, the gain without a teacher."""
     lines = []
     for case in data["cases"]:
-        runs = [r for r in data["runs"] if r["suite"] == case["suite"]]
+        runs = [r for r in data["runs"] if r["case"] == case["label"]]
         ens = [r["teachers_T"] - r["vanilla_T"] for r in runs]
         stu = [r["student_T"] - r["vanilla_T"] for r in runs]
         clear = len(ens) > 1 and statistics.mean(ens) - ci95(ens) > 0
@@ -190,7 +194,7 @@ def summary(data: dict) -> list[str]:
         verdict = ("no clear ensemble margin, so 'nearly all kept' cannot be tested" if not clear else
                    "reproduced: the student keeps nearly all (>= 80 %) of the gain" if kept >= 0.8 else
                    "not reproduced: the student keeps far from all of the gain")
-        line = (f"- MT-DNN-KD on `{case['suite']}`: ensemble gain over the vanilla network {fmt(ens, '+.2f')} Δm "
+        line = (f"- MT-DNN-KD, case `{case['label']}`: ensemble gain over the vanilla network {fmt(ens, '+.2f')} Δm "
                 f"points, student's gain {fmt(stu, '+.2f')}, kept {kept:.2f}: {verdict}")
         others = [r for r in runs if r["vanilla_U"] is not None]
         if others:
@@ -204,6 +208,6 @@ def report(data: dict, folder: Path) -> list[str]:
     """The Markdown section from :func:`experiment`'s data (``folder`` unused: no plots)."""
     lines: list[str] = []
     for case in data["cases"]:
-        runs = [r for r in data["runs"] if r["suite"] == case["suite"]]
+        runs = [r for r in data["runs"] if r["case"] == case["label"]]
         lines += case_lines(case, runs)
     return lines
