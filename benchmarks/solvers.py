@@ -16,7 +16,7 @@ import pandas as pd
 
 import taskgroup as tg
 from benchmarks.common import RESULTS, markdown_table, timed, write_report
-from taskgroup.errors import InstanceTooLarge
+from taskgroup.errors import InstanceTooLarge, SolverError
 
 BUDGETS = [float(b) for b in np.arange(1.0, 5.01, 0.5)]
 
@@ -58,7 +58,7 @@ def standley_curves(repeats: int) -> tuple[str, str]:
 
 def scaling(sizes: list[int], repeats: int, time_limit: float) -> tuple[str, str, str]:
     """Time per budget of each solver; HiGHS (the default) gets ``repeats`` runs, the others one."""
-    methods = ["ilp", "ilp-scip", "ilp-cbc", "ilp-cpsat", "bnb", "greedy", "exhaustive"]
+    methods = ["partition-dp", "ilp", "ilp-scip", "ilp-cbc", "ilp-cpsat", "bnb", "greedy", "exhaustive"]
     others_limit = min(time_limit, 10.0)
     rows = []
     for n in sizes:
@@ -141,6 +141,141 @@ def tag_backends(time_limit: float) -> str:
     )
 
 
+DP_FRONTIER_SCRIPT = """
+import json, resource, statistics, sys, time
+import numpy as np
+import taskgroup as tg
+from taskgroup.solvers.frontier import _staircase_from_table
+from taskgroup.solvers.instance import SelectionInstance
+from taskgroup.solvers.partition_dp import partition_table
+n, repeats = int(sys.argv[1]), int(sys.argv[2])
+problem = tg.datasets.synthetic_problem(n, seed=n)
+times = []
+for _ in range(repeats):
+    start = time.perf_counter()
+    instance = SelectionInstance.build(problem, np.array([np.inf]))
+    plans = _staircase_from_table(problem, partition_table(instance))
+    times.append(time.perf_counter() - start)
+print(json.dumps({"seconds": statistics.median(times), "steps": len(plans),
+                  "objectives": [p.objective for p in plans],
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def dp_frontier(n: int, repeats: int) -> dict:
+    """The whole frontier by the partition DP in a fresh process (so its peak memory is its own)."""
+    import json
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", DP_FRONTIER_SCRIPT, "2", "1"], check=True, capture_output=True)  # compile cache
+    done = subprocess.run(
+        [sys.executable, "-c", DP_FRONTIER_SCRIPT, str(n), str(repeats)], check=True, capture_output=True, text=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def frontier_dp_vs_mip(mip_sizes: list[int], dp_sizes: list[int], repeats: int, mip_limit: float) -> str:
+    """Whole frontier (every budget) by the DP and by the MIP staircase, side by side in one run."""
+    import importlib
+
+    frontier_module = importlib.import_module("taskgroup.solvers.frontier")
+    rows = []
+    for n in dp_sizes:
+        problem = tg.datasets.synthetic_problem(n, seed=n)
+        dp = dp_frontier(n, repeats)
+        row = {"n": n, "candidates": problem.n_networks, "DP s (median)": dp["seconds"], "DP steps": dp["steps"],
+               "DP peak MB": dp["peak_mb"], "MIP s": float("nan"), "MIP steps": "", "same objectives": ""}
+        if n in mip_sizes:
+            saved = frontier_module.prefer_partition_dp
+            frontier_module.prefer_partition_dp = lambda instance: False
+            try:
+                plans, seconds, _ = timed(lambda: frontier_module._staircase(problem, mip_limit), 1)
+            except SolverError:  # no cover within the limit: the MIP has no first step
+                plans, seconds = [], float("nan")
+            finally:
+                frontier_module.prefer_partition_dp = saved
+            proven = sum(p.optimal for p in plans)
+            row["MIP s"] = seconds
+            row["MIP steps"] = f"{len(plans)} ({proven} proven)"
+            row["same objectives"] = bool(
+                len(plans) == dp["steps"]
+                and np.allclose([p.objective for p in plans], dp["objectives"], rtol=1e-6)
+            )
+        rows.append(row)
+    return (
+        f"`tg.frontier(problem)` on `synthetic_problem(n, seed=n)`: every budget where the optimum improves. DP: "
+        f"the partition DP (`partition-dp`), median of {repeats} runs in a fresh process (compiled code loaded "
+        f"from numba's cache), peak memory of that process. MIP: the previous staircase (HiGHS: an optimum per "
+        f"step, then the cheapest plan below it), one run, {mip_limit:g} s limit per solve. Targets (issue 12): "
+        "n = 12 < 0.05 s, 14 < 0.5 s, 16 < 3 s, 18 < 60 s.\n\n" + markdown_table(pd.DataFrame(rows))
+    )
+
+
+def big_csv(path: Path, networks: int = 492_000, tasks: int = 40, seed: int = 0) -> int:
+    """Write the issue's large case: ``networks`` random task sets of 1-8 of ``tasks`` tasks, long format.
+
+    Costs 0.5-3 (two decimals), losses 0.1-2; about 50 MB at the defaults. Returns the number of rows.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 9, size=networks)
+    network = np.repeat(np.arange(networks), sizes)
+    # Distinct tasks per network: the first `size` of a random permutation of the tasks.
+    order = np.argsort(rng.random((networks, tasks)), axis=1)
+    task = order[network, np.arange(len(network)) - np.repeat(np.cumsum(sizes) - sizes, sizes)]
+    cost = np.round(rng.uniform(0.5, 3.0, size=networks), 2)[network]
+    frame = pd.DataFrame(
+        {
+            "network": np.char.add("net", network.astype(str)),
+            "task": np.char.add("task", task.astype(str)),
+            "loss": np.round(rng.uniform(0.1, 2.0, size=len(network)), 4),
+            "cost": cost,
+        }
+    )
+    frame.to_csv(path, index=False)
+    return len(frame)
+
+
+def big_case(budget: float, time_limit: float) -> str:
+    """`taskgroup solve big.csv --budget B --time-limit T` in a subprocess: wall time and peak memory.
+
+    The CSV is written to a temporary folder and deleted afterwards (it is never committed).
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        return _big_case(Path(folder) / "big.csv", budget, time_limit)
+
+
+def _big_case(path: Path, budget: float, time_limit: float) -> str:
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    rows = big_csv(path)
+    size_mb = path.stat().st_size / 1e6
+    started = time.perf_counter()
+    frame = pd.read_csv(path)
+    read_s = time.perf_counter() - started
+    started = time.perf_counter()
+    problem = tg.Problem.from_frame(frame)
+    build_s = time.perf_counter() - started
+    del frame, problem
+    command = [sys.executable, "-m", "taskgroup", "solve", str(path), "--budget", str(budget), "--time-limit", str(time_limit)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    first = (done.stdout.strip().splitlines() or [done.stderr.strip()])[0]
+    return (
+        f"`benchmarks.solvers.big_csv`: {rows:,} rows, {size_mb:.0f} MB, 492,000 networks over 40 tasks. In this "
+        f"process: `pd.read_csv` {read_s:.1f} s, `Problem.from_frame` {build_s:.1f} s. "
+        f"`taskgroup solve big.csv --budget {budget:g} --time-limit {time_limit:g}` (a fresh process, one run): "
+        f"exit {done.returncode}, {wall:.1f} s wall, peak memory {peak_mb:,.0f} MB; first line of output: `{first}`."
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (CI smoke run)")
@@ -151,6 +286,10 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [5, 6] if args.quick else [5, 6, 7, 8, 10, 12, 14]
     cpsat_limit = 5.0 if args.quick else 120.0
     time_limit = 5.0 if args.quick else 120.0
+    dp_sizes = [8, 10] if args.quick else [8, 10, 12, 14, 16, 18]
+    mip_sizes = [8] if args.quick else [8, 10, 12, 14]
+    frontier_table = frontier_dp_vs_mip(mip_sizes, dp_sizes, 1 if args.quick else 3, 5.0 if args.quick else 10.0)
+    big = "" if args.quick else big_case(budget=20.0, time_limit=60.0)
     summary, curves = standley_curves(repeats)
     notes, table, _ = scaling(sizes, repeats=1 if args.quick else 3, time_limit=time_limit)
     path = write_report(
@@ -159,6 +298,8 @@ def main(argv: list[str] | None = None) -> None:
         [
             ("Standley et al. (2020) selection curves", summary + "\n\n" + curves),
             ("CP-SAT against LP-based MIP backends on TAG-style scores", tag_backends(cpsat_limit)),
+            ("Whole frontier: partition DP against the MIP", frontier_table),
+            ("A 50 MB problem (issue 9)", big or "Not run with --quick."),
             (
                 "Scaling on synthetic instances",
                 "All 2^n - 1 task subsets (cost 1) plus n half-size singles (cost 0.5), losses with pairwise "

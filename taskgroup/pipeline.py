@@ -58,8 +58,11 @@ class RunSettings:
         None: the knee of the frontier (see :func:`knee_budget`).
     cost : {"flops", "params", "latency_ms", "snt"}
         The cost column the budget constrains (normalised: a full single-task network costs 1).
-    arch : {"mlp", "cnn", "mmoe"}
-        Model family of the plan's networks (``mlp``: hard sharing).
+    model : {"mlp", "cnn", "mmoe"} or None
+        Model family of the candidate networks and (unless ``arch`` says otherwise) of the plan's networks.
+        None: the suite's inputs decide (:func:`default_model`): ``cnn`` for images, ``mlp`` otherwise.
+    arch : {"mlp", "cnn", "mmoe"} or None
+        Model family of the plan's networks when it differs from the measured one (e.g. ``mmoe``); None: ``model``.
     distill : bool
         Train teacher ensembles and distil them into the plan's networks (MT-DNN-KD).
     executor : str
@@ -86,7 +89,8 @@ class RunSettings:
     strategy: str = "full"
     budget: float | None = None
     cost: str = "flops"
-    arch: str = "mlp"
+    model: str | None = None
+    arch: str | None = None
     distill: bool = False
     executor: str = "serial"
     epochs: int = 30
@@ -230,7 +234,8 @@ def run_pipeline(
         config = RunConfig(
             distill=settings.distill,
             seed=settings.seed,
-            fit=_train_config(settings).replace(model=settings.arch),
+            all_in_one=True,
+            fit=_train_config(settings, suite=suite, family=settings.arch),
         )
         train = train_plan(plan, suite, out, config, progress=say if progress else None)
     outcome = RunOutcome(out, problem, table, plan, budget, rule, affinity, train, timings)
@@ -273,10 +278,23 @@ def _step(name: str, out: Path, timings: dict[str, float], say: Callable[[str], 
     timings[name] = time.perf_counter() - start
 
 
-def _train_config(settings: RunSettings, epochs: int | None = None) -> Any:
+# The built-in families' settings for image suites: two small conv layers, then a dense layer on the flattened
+# map (positions matter for stroke tasks such as slant), and batches small enough for ~50 steps an epoch.
+_IMAGE_MODEL = {"hidden": (8, 16), "options": {"dense": (64,)}, "batch_size": 32}
+
+
+def default_model(suite: Any) -> str:
+    """The family ``taskgroup run`` measures a suite with: ``cnn`` for image inputs ``(C, H, W)``, else ``mlp``."""
+    return "cnn" if len(suite.input_shape) == 3 else "mlp"
+
+
+def _train_config(settings: RunSettings, epochs: int | None = None, *, suite: Any, family: str | None = None) -> Any:
+    """How candidates (``family`` None) or the plan's networks (``family=settings.arch``) are built and trained."""
     from taskgroup.engine import TrainConfig
 
-    return TrainConfig(epochs=epochs or settings.epochs, device=settings.device)
+    family = family or settings.model or default_model(suite)
+    config = TrainConfig(model=family, epochs=epochs or settings.epochs, device=settings.device)
+    return config.replace(**_IMAGE_MODEL) if family == "cnn" else config
 
 
 def _measure(settings: RunSettings, suite: Any, out: Path, candidates: Any, epochs: int | None, progress: bool) -> Any:
@@ -286,18 +304,18 @@ def _measure(settings: RunSettings, suite: Any, out: Path, candidates: Any, epoc
         suite,
         out / "results.db",
         candidates=candidates,
-        config=_train_config(settings, epochs),
+        config=_train_config(settings, epochs, suite=suite),
         seeds=settings.seeds,
         executor=settings.executor,
         progress=progress,
     )
 
 
-def _from_store(out: Path, split: str, settings: RunSettings, epochs: int | None = None) -> Problem:
+def _from_store(out: Path, split: str, settings: RunSettings, suite: Any, epochs: int | None = None) -> Problem:
     from taskgroup.measure.store import ResultStore
 
-    return ResultStore(out / "results.db", create=False).to_problem(split, settings.cost,
-                                                                    config=_train_config(settings, epochs).hash())
+    config = _train_config(settings, epochs, suite=suite).hash()
+    return ResultStore(out / "results.db", create=False).to_problem(split, settings.cost, config=config)
 
 
 def _candidates(
@@ -307,13 +325,13 @@ def _candidates(
     strategy = settings.strategy
     if strategy == "full":
         _measure(settings, suite, out, "all", None, progress)
-        val = _from_store(out, "val", settings)
-        return val, _from_store(out, "test", settings), pair_affinity(val)
+        val = _from_store(out, "val", settings, suite)
+        return val, _from_store(out, "test", settings, suite), pair_affinity(val)
     if strategy == "hoa":
         from taskgroup.estimate import hoa
 
         _measure(settings, suite, out, "pairs", None, progress)
-        pairs = _from_store(out, "val", settings)
+        pairs = _from_store(out, "val", settings, suite)
         return _with_profiled_costs(hoa(pairs, cost=np.ones(len(pairs.cost_names))), settings, suite, out), None, \
             pair_affinity(pairs)
     if strategy == "esa":
@@ -321,7 +339,7 @@ def _candidates(
 
         short_epochs = max(1, round(settings.esa_fraction * settings.epochs))
         _measure(settings, suite, out, "all", short_epochs, progress)
-        short = _from_store(out, "val", settings, short_epochs)
+        short = _from_store(out, "val", settings, suite, short_epochs)
         return esa(short), None, pair_affinity(short)
     return _tag_problem(settings, suite, say)
 
@@ -335,7 +353,7 @@ def _with_profiled_costs(problem: Problem, settings: RunSettings, suite: Any, ou
     from taskgroup.measure import ResultStore, normalise_costs, parse_candidate, profile_candidates
 
     store = ResultStore(out / "results.db")
-    fp, config = suite.fingerprint(), _train_config(settings)
+    fp, config = suite.fingerprint(), _train_config(settings, suite=suite)
     # networks are matched by what they are (task set and variant), not by how the problem spells their names
     wanted = {name: parse_candidate(name, suite.task_names) for name in problem.networks}
     costed = store.costed(fp, config.hash())
@@ -357,7 +375,7 @@ def _esa_train_chosen(
     _measure(settings, suite, out, list(plan.networks), None, progress)
     # Only the chosen networks ran the full schedule, so there is no single-task network to normalise costs
     # by; the losses are all that is needed here.
-    table = ResultStore(out / "results.db").table("val", settings.cost, normalize=False, config=_train_config(settings).hash())
+    table = ResultStore(out / "results.db").table("val", settings.cost, normalize=False, config=_train_config(settings, suite=suite).hash())
     scored = Problem.from_frame(table, cost=settings.cost).evaluate(plan.networks)
     say(f"ESA: chosen on short runs (objective {plan.objective:.4g}); fully trained: objective {scored.objective:.4g}")
     return plan
@@ -366,7 +384,7 @@ def _esa_train_chosen(
 def _tag_problem(settings: RunSettings, suite: Any, say: Callable[[str], None]) -> tuple[Problem, None, pd.DataFrame]:
     from taskgroup.estimate import group_problem, suite_affinity
 
-    run = suite_affinity(suite, ("tag",), config=_train_config(settings), epochs=settings.epochs, seed=settings.seed)
+    run = suite_affinity(suite, ("tag",), config=_train_config(settings, suite=suite), epochs=settings.epochs, seed=settings.seed)
     matrix = run.tag
     say(f"TAG affinity from one all-task run over {len(matrix)} tasks ({len(run.measured_steps)} lookahead steps)")
     return group_problem(matrix, singletons="exclude"), None, matrix

@@ -348,6 +348,7 @@ class Problem:
         weights: Mapping[str, float] | None = None,
         tasks: Sequence[str] | None = None,
         higher_is_better: bool = False,
+        row_labels: Sequence[str] | None = None,
     ) -> Problem:
         """Build a problem from a long table: one row per (network, task).
 
@@ -369,6 +370,9 @@ class Problem:
             first appearance.
         higher_is_better : bool
             The ``loss`` column holds scores where higher is better; they are negated into losses.
+        row_labels : sequence of str, optional
+            How error messages name each row, e.g. ``"line 3 of 'losses.csv'"`` (what :meth:`from_csv` passes);
+            default ``"data row 1"``, ``"data row 2"``, ... counting from 1.
 
         Raises
         ------
@@ -397,14 +401,23 @@ class Problem:
                     f"The table has no column {col!r}; columns present: {list(map(str, frame.columns))}."
                 )
 
+        if row_labels is None:
+            row_labels = [f"data row {i + 1}" for i in range(len(frame))]
+        elif len(row_labels) != len(frame):
+            raise InvalidArgument(f"row_labels has {len(row_labels)} labels for a table of {len(frame)} rows.")
+
+        def row(i: int) -> str:
+            return str(row_labels[i])
+
         def where(i: int) -> str:
-            return f"Row {i} (network {frame[network].iloc[i]!r}, task {frame[task].iloc[i]!r})"
+            text = f"{row(i)} (network {frame[network].iloc[i]!r}, task {frame[task].iloc[i]!r})"
+            return text[0].upper() + text[1:]
 
         for col in (network, task):
             missing = frame[col].isna().to_numpy()
             if missing.any():
                 i = int(np.argmax(missing))
-                raise InvalidProblem(f"Row {i} has no {col} name; every row needs a network and a task.")
+                raise InvalidProblem(f"{row(i)[0].upper() + row(i)[1:]} has no {col} name; every row needs a network and a task.")
         loss_values = _numeric_column(frame, loss, where)
         bad = ~np.isfinite(loss_values)
         if bad.any():
@@ -428,7 +441,7 @@ class Problem:
         for i, key in enumerate(zip(net_names, task_names)):
             if key in seen:
                 raise InvalidProblem(
-                    f"Rows {seen[key]} and {i} both give network {key[0]!r} on task {key[1]!r}; "
+                    f"{row(seen[key])[0].upper() + row(seen[key])[1:]} and {row(i)} both give network {key[0]!r} on task {key[1]!r}; "
                     "each (network, task) pair may appear once."
                 )
             seen[key] = i
@@ -461,8 +474,8 @@ class Problem:
             elif not np.array_equal(costs[j], cost_values[i]):
                 r = int(np.argmax(costs[j] != cost_values[i]))
                 raise InvalidProblem(
-                    f"Network {name!r} has {cost_cols[r]} = {_num(costs[j, r])} in row {first_row[j]} but "
-                    f"{_num(cost_values[i, r])} in row {i}; a network's cost must be the same in all its rows."
+                    f"Network {name!r} has {cost_cols[r]} = {_num(costs[j, r])} in {row(first_row[j])} but "
+                    f"{_num(cost_values[i, r])} in {row(i)}; a network's cost must be the same in all its rows."
                 )
         losses = np.full((len(networks), len(tasks)), np.nan)
         rows_n = np.array([n_index[n] for n in net_names])
@@ -474,7 +487,7 @@ class Problem:
             predicted = np.zeros_like(losses, dtype=bool)
             predicted[rows_n, rows_t] = frame["predicted"].astype(bool).to_numpy()
 
-        task_weights = _weights_from(frame, weight, weights, tasks, task_names, where)
+        task_weights = _weights_from(frame, weight, weights, tasks, task_names, where, row)
         return cls(
             tasks,
             networks,
@@ -532,6 +545,7 @@ class Problem:
     def from_csv(cls, path: str | PathLike[str], **kwargs: Any) -> Problem:
         """Read a long table from a CSV file; keyword arguments go to :meth:`from_frame`."""
         frame = read_csv_table(path)
+        kwargs.setdefault("row_labels", _csv_line_labels(path, len(frame)))
         return cls.from_frame(frame, **kwargs)
 
     def to_csv(self, path: str | PathLike[str]) -> None:
@@ -673,6 +687,20 @@ class Problem:
 
 
 # ---------------------------------------------------------------------- helpers
+def _csv_line_labels(path: str | PathLike[str], n_rows: int) -> list[str]:
+    """``"line N of 'file.csv'"`` for each data row, N as an editor shows it (the header is line 1).
+
+    pandas skips empty lines, so they are skipped here too; a file whose non-empty lines do not match the rows
+    one to one (quoted fields spanning lines) falls back to ``"data row N"``.
+    """
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lines = [k for k, text in enumerate(fh, start=1) if text.strip("\r\n")]
+    data_lines = lines[1:]
+    if len(data_lines) != n_rows:
+        return [f"data row {i + 1} of {str(path)!r}" for i in range(n_rows)]
+    return [f"line {k} of {str(path)!r}" for k in data_lines]
+
+
 def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.array(a)
     a.setflags(write=False)
@@ -716,6 +744,7 @@ def _weights_from(
     tasks: Sequence[str],
     task_names: np.ndarray,
     where: Any,
+    row: Any,
 ) -> np.ndarray:
     has_col = weight_col is not None and weight_col in frame.columns
     if has_col and weights is not None:
@@ -738,7 +767,7 @@ def _weights_from(
                 raise InvalidProblem(f"{where(i)} has no {weight_col}; give every row of a weighted table a weight.")
             if t in first and first[t][1] != w:
                 raise InvalidProblem(
-                    f"Task {t!r} has {weight_col} {_num(first[t][1])} in row {first[t][0]} but {_num(w)} in row {i}; "
+                    f"Task {t!r} has {weight_col} {_num(first[t][1])} in {row(first[t][0])} but {_num(w)} in {row(i)}; "
                     "a task's weight must be the same in all its rows."
                 )
             first.setdefault(t, (i, w))

@@ -151,3 +151,18 @@ def test_plan_that_is_a_folder_is_one_line(tmp_path):
 def test_run_folder_that_is_a_file_is_one_line(tmp_path):
     (tmp_path / "f").write_text("x")
     one_error_line(run("run", "--out", str(tmp_path / "f")), "'" + str(tmp_path / "f") + "'")
+
+
+def test_csv_errors_name_the_line_an_editor_shows(tmp_path, toy_frame):
+    text = toy_frame.to_csv(index=False).splitlines()
+    text[3] = text[3].replace("0.45", "nan")  # line 4 of the file: the third data row
+    text.insert(2, "")  # an empty line, skipped by the reader, still counts in the editor
+    (tmp_path / "t.csv").write_text("\n".join(text) + "\n")
+    one_error_line(run("solve", str(tmp_path / "t.csv"), "--budget", "2"),
+                   f"Line 5 of '{tmp_path / 't.csv'}' (network 'a', task 'a') has loss nan")
+
+
+def test_unknown_solver_options_are_named():
+    problem = tg.datasets.standley2020(1, "val")
+    with pytest.raises(InvalidArgument, match=r"Solver method 'bnb' has no option\(s\) \['foo'\]; its options: \[\]"):
+        tg.solve(problem, 3, method="bnb", foo=1)

@@ -60,5 +60,6 @@ def test_bad_table_gives_one_error_line(tmp_path, toy_frame):
     result = run("solve", str(tmp_path / "t.csv"), "--budget", "2")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "taskgroup solve: error: Row 2 (network 'a', task 'a') has cost = -1.0; costs must be finite numbers > 0."
+        f"taskgroup solve: error: Line 4 of '{tmp_path / 't.csv'}' (network 'a', task 'a') has cost = -1.0; "
+        "costs must be finite numbers > 0."
     )

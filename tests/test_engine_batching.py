@@ -47,6 +47,10 @@ def test_choose_batching_by_label_overlap():
     assert choose_batching(OWN_DATA) == "per_task"
     same = {"a": np.arange(100), "b": np.arange(3, 100)}  # a few labels missing: still the same inputs
     assert choose_batching(same) == "joint"
+    scarce = {"digit": np.arange(1500), "odd": np.arange(100)}  # labelled on 100 of the same images
+    assert label_overlap(scarce) == 1.0 and choose_batching(scarce) == "joint"
+    half = {"a": np.arange(0, 100), "b": np.arange(60, 200)}
+    assert label_overlap(half) == 0.4 and choose_batching(half) == "per_task"
     assert choose_batching(OWN_DATA, "joint") == "joint"
     with pytest.raises(InvalidArgument, match="Unknown batching 'mixed'; accepted"):
         choose_batching(OWN_DATA, "mixed")

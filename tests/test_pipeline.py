@@ -83,7 +83,7 @@ def test_other_settings_in_the_same_folder_are_refused(finished_run):
     out, _ = finished_run
     result = taskgroup("run", *SMALL, "--arch", "mmoe", "--out", str(out))
     assert result.returncode == 2
-    assert "holds a run with other settings (arch: 'mlp' there, 'mmoe' now)" in result.stderr
+    assert "holds a run with other settings (arch: None there, 'mmoe' now)" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -216,7 +216,7 @@ def test_time_limit_returns_best_plan_with_its_gap(method):
 
 def test_auto_reports_the_method_it_used():
     plan = tg.solve(tg.datasets.standley2020(1, "val"), 2.0)
-    assert plan.solver in {"bnb", "ilp"} and plan.optimal
+    assert plan.solver in {"bnb", "ilp", "partition-dp"} and plan.optimal
     assert plan.wall_time > 0 and math.isfinite(plan.bound)
 
 

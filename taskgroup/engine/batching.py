@@ -26,16 +26,20 @@ SAMPLINGS = ("proportional", "uniform")
 
 
 def label_overlap(labelled: Mapping[str, np.ndarray]) -> float:
-    """|examples labelled for every task| / |examples labelled for any task| (1.0: same inputs, 0: disjoint)."""
+    """|examples labelled for every task| / |examples of the task with the fewest labels|.
+
+    1.0 when the tasks share their inputs, also when some tasks are labelled on only part of them (a task with
+    100 labels among another's 1,500 images); 0 when every task has its own data set.
+    """
     sets = [set(np.asarray(v).tolist()) for v in labelled.values()]
-    union = set().union(*sets) if sets else set()
-    if not union:
+    smallest = min((len(s) for s in sets), default=0)
+    if smallest == 0:
         return 0.0
-    return len(set.intersection(*sets)) / len(union)
+    return len(set.intersection(*sets)) / smallest
 
 
 def choose_batching(labelled: Mapping[str, np.ndarray], batching: str = "auto") -> str:
-    """Resolve ``"auto"``: joint batches when the tasks share at least half their labelled examples, else per-task.
+    """Resolve ``"auto"``: joint batches when the tasks share their inputs (:func:`label_overlap` >= 0.5), else per-task.
 
     A few missing labels (masked per example) keep a suite joint; tasks with their own data sets share few
     or no examples and are trained as in MT-DNN's Algorithm 1.

@@ -206,9 +206,15 @@ class ConvTrunkNet(nn.Module):
     hidden : sequence of int
         Channels per conv layer at full size (default (16, 32)).
     width : float
-        Channel multiplier.
+        Channel and dense-layer multiplier.
     dropout : float
         Dropout before the heads.
+    spatial : (int, int)
+        Height and width of the input images.
+    dense : sequence of int
+        Widths of fully connected layers on the flattened feature map, at full size. Empty (default): global
+        average pooling instead, which ignores where a feature is; dense layers keep position, which tasks such
+        as a stroke's slant or width need.
     """
 
     def __init__(
@@ -219,6 +225,7 @@ class ConvTrunkNet(nn.Module):
         width: float = 1.0,
         dropout: float = 0.0,
         spatial: tuple[int, int] = (8, 8),
+        dense: Sequence[int] = (),
     ) -> None:
         super().__init__()
         tasks = _check_tasks(tasks)
@@ -231,11 +238,19 @@ class ConvTrunkNet(nn.Module):
                 layers.append(nn.MaxPool2d(2))
                 h, w = h // 2, w // 2
             channels = c
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        if dense:
+            layers.append(nn.Flatten())
+            features = channels * h * w
+            for units in trunk_widths(dense, width):
+                layers += [nn.Linear(features, units), nn.ReLU()]
+                features = units
+        else:
+            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+            features = channels
         if _check_dropout(dropout) > 0:
             layers.append(nn.Dropout(dropout))
         self.trunk = nn.Sequential(*layers)
-        self.heads = nn.ModuleDict({t.name: nn.Linear(channels, t.out_dim) for t in tasks})
+        self.heads = nn.ModuleDict({t.name: nn.Linear(features, t.out_dim) for t in tasks})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.trunk(x)
@@ -353,14 +368,14 @@ def _build_mlp(tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Ten
 
 
 def _build_cnn(tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, *,
-               hidden: Sequence[int] = (16, 32), dropout: float = 0.0) -> nn.Module:
+               hidden: Sequence[int] = (16, 32), dropout: float = 0.0, dense: Sequence[int] = ()) -> nn.Module:
     if example_batch.ndim != 4:
         raise InvalidArgument(
             f"The cnn family takes images of shape (N, C, H, W); the suite's inputs have shape "
             f"{tuple(example_batch.shape)} (use mlp for tables, or your own model factory)."
         )
     _, c, h, w = example_batch.shape
-    return ConvTrunkNet(int(c), tasks, hidden, variant_width(variant), dropout, (int(h), int(w)))
+    return ConvTrunkNet(int(c), tasks, hidden, variant_width(variant), dropout, (int(h), int(w)), tuple(dense))
 
 
 def _build_experts(tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, *, gates: type[MMoE],
@@ -517,7 +532,7 @@ def build_model(
 register_family("mlp", _build_mlp, "shared MLP trunk (inputs flattened) + one linear head per task",
                 ("hidden", "dropout"))
 register_family("cnn", _build_cnn, "small conv trunk for (N, C, H, W) images + one linear head per task",
-                ("hidden", "dropout"))
+                ("hidden", "dropout", "dense"))
 register_family("mmoe", functools.partial(_build_experts, gates=MMoE), "multi-gate mixture of experts: shared experts, a softmax gate and tower per task",
                 ("n_experts", "expert_hidden", "tower_hidden", "dropout"))
 register_family("omoe", functools.partial(_build_experts, gates=OMoE), "one-gate mixture of experts: shared experts, one softmax gate, a tower per task",

@@ -226,50 +226,64 @@ def suite_measurer(
     config: Any = None,
     split: str = "val",
     on_trained: Callable[[list[str]], None] | None = None,
+    tasks: Sequence[str] | None = None,
     **measure_options: Any,
 ) -> MeasureGroups:
-    """``measure_groups`` for :func:`adaptive_select` that trains through :func:`taskgroup.measure.measure`.
+    """``measure_groups`` for :func:`adaptive_select` that measures through :func:`taskgroup.measure.measure`.
 
-    Each call measures exactly the requested groups (full-size networks, suite task order) with the results
-    store; what the store already holds for this suite and configuration is read back, not trained again, so
-    rerunning an interrupted adaptive selection resumes it. Losses are means over seeds on ``split``.
+    Each call measures exactly the requested groups (full-size networks) with the results store; what the store
+    already holds for this suite (or objective) and configuration is read back, not measured again, so rerunning
+    an interrupted adaptive selection resumes it. Losses are means over seeds on ``split``.
 
     Parameters
     ----------
-    suite : TaskSuite
+    suite : TaskSuite or callable
+        A suite, or the user's ``objective(tasks, variant, seed)`` (the black-box route; then ``tasks`` is
+        required and ``config`` does not apply).
     store : path or ResultStore
     config : TrainConfig, optional
+        With a suite: how networks are trained.
     split : {"val", "test"}
     on_trained : callable, optional
         Called with the names of the networks each measurement call actually trained (for progress or audit).
+    tasks : sequence of str, optional
+        With an objective: its tasks, in the order names are built from.
     **measure_options
-        Passed to :func:`taskgroup.measure.measure` (``seeds``, ``executor``, ``progress``, ...).
+        Passed to :func:`taskgroup.measure.measure` (``seeds``, ``executor``, ``progress``, ``settings``, ...).
 
     Raises
     ------
     MeasurementError
-        When a requested network failed (diverged), naming it and the reason.
+        When a requested network failed (diverged or raised), naming it and the reason.
     """
-    from taskgroup.measure import ResultStore, TrainConfig, measure
+    from taskgroup.measure import ResultStore, measure
+    from taskgroup.measure.candidates import Candidate
 
     if split not in ("val", "test"):
         raise InvalidArgument(f"split={split!r}; accepted: 'val', 'test'.")
-    config = config or TrainConfig()
+    objective = callable(suite) and not hasattr(suite, "task_names")
+    if objective:
+        if tasks is None or config is not None:
+            raise InvalidArgument("With an objective, give tasks=[...] and no config (the objective trains itself).")
+        order = list(tasks)
+        options = {"tasks": order, **measure_options}
+    else:
+        from taskgroup.engine import TrainConfig
+
+        order = list(suite.task_names)
+        options = {"config": config or TrainConfig(), **measure_options, "half_singles": False}
     db = store if isinstance(store, ResultStore) else ResultStore(store)
-    order = list(suite.task_names)
 
     def measure_groups(groups: list[tuple[str, ...]]) -> dict[tuple[str, ...], dict[str, float]]:
-        names = {"+".join(t for t in order if t in g): g for g in groups}
+        names = {Candidate(tuple(t for t in order if t in g)).name: g for g in groups}
         trained: list[str] = []
 
         def record(results: list[Any]) -> None:
             trained.extend(r.network for r in results)
 
-        measure(suite, db, candidates=list(names), config=config, half_singles=False, on_result=record,
-                **measure_options)
+        results = measure(suite, db, candidates=list(names), on_result=record, **options)
         if on_trained is not None and trained:
             on_trained(sorted(set(trained)))
-        results = db.results(suite.fingerprint(), config.hash())
         mine = results[results["network"].isin(list(names))]
         failed = mine[mine["status"] != "ok"]
         if not failed.empty:

@@ -7,6 +7,7 @@ from taskgroup.solvers.exhaustive import solve_exhaustive
 from taskgroup.solvers.frontier import frontier, plot_frontier
 from taskgroup.solvers.greedy import solve_greedy
 from taskgroup.solvers.ilp import solve_ilp
+from taskgroup.solvers.partition_dp import solve_partition_dp
 from taskgroup.solvers.registry import SolverResult, SolverSpec, available_solvers, get_solver, register_solver
 from taskgroup.solvers.solve import minimum_budget, solve
 
@@ -22,6 +23,12 @@ __all__ = [
     "SolverSpec",
 ]
 
+register_solver(
+    "partition-dp",
+    solve_partition_dp,
+    exact=True,
+    description="dynamic programming over partitions of the tasks (every budget at once; about 3^n work)",
+)
 register_solver("exhaustive", solve_exhaustive, exact=True, description="enumerate every set within the budget")
 register_solver("bnb", solve_bnb, exact=True, description="branch-and-bound with dominance and knapsack bounds")
 register_solver("ilp", solve_ilp, exact=True, description="integer program, OR-Tools HiGHS")

@@ -12,6 +12,9 @@ Pruning, all admissible (they never cut off a strictly better plan):
   improvements, which is at most the fractional-knapsack value of those improvements within the remaining
   budget (per resource; the tightest resource counts).
 
+Ties follow :mod:`taskgroup.solvers.ties` (least objective, then least total cost): a node whose bound equals
+the incumbent's objective is still explored while it costs less than the incumbent.
+
 The incumbent starts from the greedy heuristic, so pruning is effective from the first node. Standley et
 al.'s solver has the dominance rule but no bound; the bound is what makes budgets far above the cheapest
 cover tractable.
@@ -27,6 +30,7 @@ import numpy as np
 from taskgroup.solvers.greedy import cost_scale, solve_greedy, virtual_losses
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
 from taskgroup.solvers.registry import SolverResult
+from taskgroup.solvers.ties import objective_tolerance, precedes
 
 __all__ = ["solve_bnb", "fractional_knapsack"]
 
@@ -64,12 +68,13 @@ def solve_bnb(instance: SelectionInstance, *, time_limit: float | None = None) -
     r_count = C.shape[1]
 
     best_value = instance.objective(start.chosen)
+    best_cost = instance.total_cost(start.chosen)
     best_set = [int(np.flatnonzero(order == j)[0]) for j in start.chosen]
+    unit_cost = (C / instance.cost_unit).sum(axis=1)
     deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
     nodes = 0
     timed_out = False
     root_bound = -math.inf
-    tie = 1e-12 * max(1.0, abs(best_value))
 
     def bound(current: np.ndarray, available: np.ndarray, remaining: np.ndarray) -> float:
         sub = WL[available]
@@ -81,8 +86,8 @@ def solve_bnb(instance: SelectionInstance, *, time_limit: float | None = None) -
         reach = min(fractional_knapsack(gains, C[available, r], remaining[r]) for r in range(r_count))
         return max(float(per_task.sum()), float(effective.sum()) - reach)
 
-    def visit(first: int, current: np.ndarray, remaining: np.ndarray, chosen: list[int]) -> None:
-        nonlocal best_value, best_set, nodes, timed_out, root_bound
+    def visit(first: int, current: np.ndarray, remaining: np.ndarray, chosen: list[int], spent: float) -> None:
+        nonlocal best_value, best_cost, best_set, nodes, timed_out, root_bound
         nodes += 1
         if nodes & 255 == 0 and time.perf_counter() > deadline:
             timed_out = True
@@ -90,8 +95,8 @@ def solve_bnb(instance: SelectionInstance, *, time_limit: float | None = None) -
             return
         if chosen and np.all(np.isfinite(current)):
             value = float(current.sum())
-            if value < best_value - tie:
-                best_value, best_set = value, list(chosen)
+            if precedes(value, spent, best_value, best_cost):
+                best_value, best_cost, best_set = value, spent, list(chosen)
         fits_now = np.all(C[first:] <= remaining + limit_slack, axis=1)
         improves = np.any(WL[first:] < current, axis=1)
         available = first + np.flatnonzero(fits_now & improves)
@@ -100,14 +105,15 @@ def solve_bnb(instance: SelectionInstance, *, time_limit: float | None = None) -
         lower = bound(current, available, remaining)
         if not chosen:
             root_bound = lower
-        if lower >= best_value - tie:
-            return
+        tie = objective_tolerance(best_value)
+        if lower > best_value + tie or (lower >= best_value - tie and spent >= best_cost):
+            return  # nothing below can be better, nor as good and cheaper (adding networks only costs)
         for j in available:
-            visit(int(j) + 1, np.minimum(current, WL[j]), remaining - C[j], chosen + [int(j)])
+            visit(int(j) + 1, np.minimum(current, WL[j]), remaining - C[j], chosen + [int(j)], spent + unit_cost[j])
             if timed_out:
                 return
 
-    visit(0, np.full(instance.n, np.inf), instance.budget.astype(float), [])
+    visit(0, np.full(instance.n, np.inf), instance.budget.astype(float), [], 0.0)
     chosen = sorted(int(order[k]) for k in best_set)
     if timed_out:
         return SolverResult(chosen, optimal=False, bound=min(root_bound, best_value), nodes=nodes)

@@ -14,6 +14,7 @@ import numpy as np
 from taskgroup.errors import InstanceTooLarge
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
 from taskgroup.solvers.registry import SolverResult
+from taskgroup.solvers.ties import precedes
 
 __all__ = ["solve_exhaustive", "count_subsets_bound", "MAX_SUBSETS"]
 
@@ -37,7 +38,11 @@ def count_subsets_bound(instance: SelectionInstance) -> int:
 def solve_exhaustive(
     instance: SelectionInstance, *, time_limit: float | None = None, max_subsets: int = MAX_SUBSETS
 ) -> SolverResult:
-    """Enumerate every network set within the budget; refuse instances with more than ``max_subsets``."""
+    """Enumerate every network set within the budget; refuse instances with more than ``max_subsets``.
+
+    The best set is the first in the tie rule (:mod:`taskgroup.solvers.ties`): least objective, then least
+    total cost.
+    """
     count = count_subsets_bound(instance)
     if count > max_subsets:
         raise InstanceTooLarge(
@@ -47,11 +52,12 @@ def solve_exhaustive(
     WL, C = instance.WL, instance.C
     limit = instance.budget + budget_tolerance(instance.budget)
     deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
-    best = [math.inf, None]
+    unit = instance.C / instance.cost_unit
+    best = [math.inf, math.inf, None]  # objective, total cost (tie rule), chosen
     visited = 0
     timed_out = False
 
-    def visit(start: int, current: np.ndarray, spent: np.ndarray, chosen: list[int]) -> None:
+    def visit(start: int, current: np.ndarray, spent: np.ndarray, chosen: list[int], total_cost: float) -> None:
         nonlocal visited, timed_out
         for j in range(start, instance.m):
             if timed_out:
@@ -63,12 +69,13 @@ def solve_exhaustive(
             losses = np.minimum(current, WL[j])
             chosen.append(j)
             objective = float(losses.sum())
-            if objective < best[0]:
-                best[0], best[1] = objective, list(chosen)
-            visit(j + 1, losses, total, chosen)
+            plan_cost = total_cost + float(unit[j].sum())
+            if precedes(objective, plan_cost, best[0], best[1]):
+                best[0], best[1], best[2] = objective, plan_cost, list(chosen)
+            visit(j + 1, losses, total, chosen, plan_cost)
             chosen.pop()
             if time.perf_counter() > deadline:
                 timed_out = True
 
-    visit(0, np.full(instance.n, np.inf), np.zeros(C.shape[1]), [])
-    return SolverResult(best[1], optimal=not timed_out, bound=best[0] if not timed_out else -math.inf, nodes=visited)
+    visit(0, np.full(instance.n, np.inf), np.zeros(C.shape[1]), [], 0.0)
+    return SolverResult(best[2], optimal=not timed_out, bound=best[0] if not timed_out else -math.inf, nodes=visited)

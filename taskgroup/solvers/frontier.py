@@ -9,12 +9,14 @@ from os import PathLike
 import numpy as np
 import pandas as pd
 
-from taskgroup.errors import InfeasibleBudget, InvalidArgument
+from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
 from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
 from taskgroup.solvers.ilp import SelectionModel
 from taskgroup.solvers.instance import SelectionInstance
-from taskgroup.solvers.solve import solve
+from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, PartitionTable, partition_table
+from taskgroup.solvers.solve import prefer_partition_dp, solve
+from taskgroup.solvers.ties import drop_unused
 
 __all__ = ["frontier", "plot_frontier", "FRONTIER_COLUMNS"]
 
@@ -45,8 +47,9 @@ def frontier(
         The cost column the budget applies to (required when the problem has several; the others are
         not constrained).
     method : str
-        Solver for given ``budgets`` (the staircase always uses the integer program: it needs the
-        cheapest plan below an objective cap).
+        Solver for given ``budgets``. The staircase comes from the partition DP's table (every budget in
+        one pass) when :func:`~taskgroup.solvers.solve.prefer_partition_dp` estimates it cheaper, else from
+        the integer program (an optimum per step, then the cheapest plan below it).
     time_limit : float, optional
         Seconds per solve.
 
@@ -90,17 +93,28 @@ def _row(budget: float, plan: Plan | None) -> list:
 
 def _staircase(problem: Problem, time_limit: float | None) -> list[Plan]:
     instance = SelectionInstance.build(problem, np.array([np.inf]))
+    if prefer_partition_dp(instance):
+        table = partition_table(instance, _work_cap(time_limit))
+        if table is not None:
+            return _staircase_from_table(problem, table)
     model = SelectionModel(instance)
     # The cheapest cover on the reduced instance: dominance never removes a cheaper way to serve a task, so
     # this is the exact minimum budget, without building the unreduced model minimum_budget() uses.
     cover = model.run("cost:0", time_limit).chosen
+    if cover is None:  # every task has a candidate, so only the time limit leaves no cover
+        raise SolverError(
+            f"The integer program found no cover of all tasks within the time limit of {time_limit} s, so the "
+            "frontier has no first step; give a longer time_limit or explicit budgets."
+        )
     budget = float(problem.costs[instance.problem_indices(cover), 0].sum())
     unconstrained = float(np.min(instance.WL, axis=0).sum())
     plans: list[Plan] = []
     for _ in range(instance.m + 1):  # every step adds a distinct cheapest plan
         model.set_budget(np.array([budget]))
         result = model.run("loss", time_limit)
-        chosen = instance.problem_indices(result.chosen)
+        if result.chosen is None:  # the time limit came first: the steps so far are all that is known
+            break
+        chosen = instance.problem_indices(drop_unused(instance.WL, result.chosen))
         plan = plan_from_selection(
             problem,
             chosen,
@@ -121,6 +135,36 @@ def _staircase(problem: Problem, time_limit: float | None) -> list[Plan]:
         if cheaper.chosen is None or instance.objective(cheaper.chosen) >= plan.objective:
             break
         budget = float(problem.costs[instance.problem_indices(cheaper.chosen), 0].sum())
+    return plans
+
+
+def _work_cap(time_limit: float | None) -> float:
+    return np.inf if time_limit is None else time_limit * DP_PAIRS_PER_SECOND
+
+
+def _staircase_from_table(problem: Problem, table: PartitionTable) -> list[Plan]:
+    """Every step of the frontier from the DP's Pareto points (ascending cost, descending objective)."""
+    instance = table.instance
+    order = np.argsort(table.costs()[:, 0], kind="stable")
+    plans: list[Plan] = []
+    last = np.inf
+    for point in order:
+        value = float(table.objectives()[point])
+        if plans and value > last - STEP_TOLERANCE * max(1.0, abs(last)):
+            continue
+        chosen = instance.problem_indices(drop_unused(instance.WL, table.networks(int(point))))
+        budget = float(problem.costs[chosen, 0].sum())
+        plans.append(
+            plan_from_selection(
+                problem,
+                chosen,
+                solver="partition-dp",
+                budget={problem.cost_names[0]: budget},
+                optimal=True,
+                nodes=len(table.points),
+            )
+        )
+        last = value
     return plans
 
 

@@ -1,8 +1,13 @@
 """Greedy cost-effectiveness heuristic: fast, no optimality claim.
 
 Networks are added one at a time, each time the one with the largest loss reduction per unit of
-(normalised) cost that still fits, until none improves. It runs twice, from nothing and from the cheapest
-cover of all tasks (which guarantees a feasible plan whenever one exists), and keeps the better result.
+(normalised) cost that still fits, until none improves. It runs twice, from nothing and from a cheap cover
+of all tasks, and keeps the better result (by the tie rule of :mod:`taskgroup.solvers.ties`).
+
+The cover is the classic greedy set cover (most newly served tasks per unit cost). Only when neither run
+finds a plan within the budget is the exact cheapest cover solved (an integer program), which guarantees a
+plan whenever one exists. The exact cover used to be solved on every call: at 12 tasks (4,107 candidates)
+that MIP took 2.5 s of greedy's 2.6 s.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from taskgroup.solvers.ilp import SelectionModel
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
 from taskgroup.solvers.registry import SolverResult
 
-__all__ = ["solve_greedy", "greedy_fill", "cheapest_cover", "virtual_losses", "cost_scale"]
+__all__ = ["solve_greedy", "greedy_fill", "greedy_cover", "cheapest_cover", "virtual_losses", "cost_scale"]
 
 
 def virtual_losses(WL: np.ndarray) -> np.ndarray:
@@ -35,6 +40,26 @@ def cheapest_cover(instance: SelectionInstance, resource: int = 0) -> list[int] 
     if not np.all(np.isfinite(instance.WL).any(axis=0)):
         return None
     return SelectionModel(instance).run(f"cost:{resource}").chosen
+
+
+def greedy_cover(instance: SelectionInstance) -> list[int] | None:
+    """Serve every task greedily: most newly served tasks per unit of (normalised) cost, within the budget."""
+    served = np.isfinite(instance.WL)
+    unit = (instance.C / cost_scale(instance)).sum(axis=1)
+    limit = instance.budget + budget_tolerance(instance.budget)
+    spent = np.zeros(instance.C.shape[1])
+    missing = np.ones(instance.n, dtype=bool)
+    chosen: list[int] = []
+    while missing.any():
+        new = served[:, missing].sum(axis=1)
+        ok = (new > 0) & np.all(spent + instance.C <= limit, axis=1)
+        if not ok.any():
+            return None
+        j = int(np.argmax(np.where(ok, new / unit, -1.0)))
+        chosen.append(j)
+        spent = spent + instance.C[j]
+        missing &= ~served[j]
+    return chosen
 
 
 def greedy_fill(instance: SelectionInstance, start: list[int]) -> list[int] | None:
@@ -66,13 +91,19 @@ def greedy_fill(instance: SelectionInstance, start: list[int]) -> list[int] | No
 
 
 def solve_greedy(instance: SelectionInstance, *, time_limit: float | None = None) -> SolverResult:
-    """Best of greedy-from-nothing and greedy-from-the-cheapest-cover; ``optimal`` is always False."""
+    """Best of greedy-from-nothing and greedy-from-a-cover; ``optimal`` is always False."""
     candidates = [greedy_fill(instance, [])]
-    cover = cheapest_cover(instance)
+    cover = greedy_cover(instance)
     if cover is not None:
         candidates.append(greedy_fill(instance, cover))
     found = [c for c in candidates if c is not None]
-    if not found:  # no cover exists within the budget (the cover model proved it)
-        return SolverResult(None, optimal=True, bound=math.inf)
-    best = min(found, key=instance.objective)
+    if not found:
+        cover = cheapest_cover(instance)
+        if cover is None:  # no cover exists within the budget (the exact cover model proved it)
+            return SolverResult(None, optimal=True, bound=math.inf)
+        found = [greedy_fill(instance, cover)]
+    best = None
+    for plan in found:
+        if instance.precedes(plan, best):
+            best = plan
     return SolverResult(sorted(best), optimal=False, bound=-math.inf, nodes=len(best))

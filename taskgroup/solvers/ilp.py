@@ -22,15 +22,23 @@ relaxation of the strong formulation (2) is tight; benchmarks/solvers.py measure
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from ortools.linear_solver import pywraplp
 
 from taskgroup.errors import InvalidArgument, SolverError
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance, fits
+from taskgroup.solvers.quiet import silence_native_output
 from taskgroup.solvers.registry import SolverResult
+from taskgroup.solvers.ties import objective_tolerance
 
-__all__ = ["BACKENDS", "SelectionModel", "solve_ilp"]
+__all__ = ["BACKENDS", "SelectionModel", "solve_ilp", "MIP_SECONDS_PER_ENTRY"]
+
+# Seconds of HiGHS per (network, task) entry of the model, per budget: about 0.15 s at 8 tasks (263
+# candidates, 1,024 entries) and 2.4 s at 12 tasks (4,107 candidates, 24,576 entries) in
+# benchmarks/results/solvers.md; the growth is close to linear in the entries.
+MIP_SECONDS_PER_ENTRY = 1.0e-4
 
 # taskgroup name -> pywraplp solver id
 BACKENDS = {"highs": "HIGHS", "scip": "SCIP", "cbc": "CBC", "cpsat": "CP_SAT"}
@@ -101,7 +109,8 @@ class SelectionModel:
         self.cap_row.SetBounds(-inf, inf if cap is None else cap)
 
     def run(self, minimise: str = "loss", time_limit: float | None = None) -> SolverResult:
-        """Solve, minimising the total weighted loss (``"loss"``) or the cost on resource ``r`` (``"cost:r"``)."""
+        """Solve, minimising the total weighted loss (``"loss"``), the cost on resource ``r`` (``"cost:r"``)
+        or the tie rule's total cost (``"total_cost"``, :mod:`taskgroup.solvers.ties`)."""
         solver = self.solver
         objective = solver.Objective()
         objective.Clear()
@@ -109,6 +118,10 @@ class SelectionModel:
         if minimise == "loss":
             for (j, t), y in self.y.items():
                 objective.SetCoefficient(y, float(self.instance.WL[j, t]))
+        elif minimise == "total_cost":
+            unit = (self.instance.C / self.instance.cost_unit).sum(axis=1)
+            for j, x in enumerate(self.x):
+                objective.SetCoefficient(x, float(unit[j]))
         else:
             r = int(minimise.split(":")[1])
             for j, x in enumerate(self.x):
@@ -117,7 +130,8 @@ class SelectionModel:
             solver.SetTimeLimit(max(1, int(time_limit * 1000)))
         params = pywraplp.MPSolverParameters()
         params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
-        status = solver.Solve(params)
+        with silence_native_output():
+            status = solver.Solve(params)
         if status == pywraplp.Solver.INFEASIBLE:
             return SolverResult(None, True, math.inf, _nodes(solver))
         if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
@@ -141,8 +155,25 @@ def _nodes(solver: pywraplp.Solver) -> int:
 def solve_ilp(
     instance: SelectionInstance, *, time_limit: float | None = None, backend: str = "highs"
 ) -> SolverResult:
-    """Minimise the total weighted loss of ``instance`` within its budget with a MIP backend."""
-    result = SelectionModel(instance, backend).run("loss", time_limit)
+    """Minimise the total weighted loss of ``instance`` within its budget with a MIP backend.
+
+    Ties (:mod:`taskgroup.solvers.ties`): a second solve of the same model, with the objective capped at the
+    first optimum, minimises the total cost; its plan replaces the first when its exact objective is still
+    within the tie tolerance of the optimum and it costs less.
+    """
+    started = time.perf_counter()
+    entries = float(np.isfinite(instance.WL).sum())
+    if time_limit is not None and entries * MIP_SECONDS_PER_ENTRY > time_limit:
+        # The model would not even reach its root LP in time (HiGHS does not stop inside it: 492,000
+        # networks over 40 tasks ran for minutes under a 20 s limit). Best known plan: greedy; honest bound:
+        # every task at its best loss.
+        from taskgroup.solvers.greedy import solve_greedy
+
+        plan = solve_greedy(instance)
+        plan.bound = float(np.min(instance.WL, axis=0).sum()) if plan.chosen is not None else -math.inf
+        return plan
+    model = SelectionModel(instance, backend)
+    result = model.run("loss", time_limit)
     if result.chosen is None and not result.optimal:
         # The time limit came before any solution: return the greedy plan (built without another MIP, which
         # would ignore the time limit); if greedy finds no cover either, feasibility stays undecided.
@@ -158,4 +189,31 @@ def solve_ilp(
         return solve_bnb(instance, time_limit=time_limit)
     if result.chosen is not None:  # the backend's own objective carries its tolerances; re-score exactly
         result.bound = min(result.bound, instance.objective(result.chosen))
+        left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        if left is None or left > 0.01:
+            result.chosen = _cheapest_tied(model, result.chosen, left)
     return result
+
+
+def _cheapest_tied(model: SelectionModel, chosen: list[int], time_limit: float | None) -> list[int]:
+    """The cheapest plan (tie rule) whose objective ties the one of ``chosen``, or ``chosen`` itself."""
+    instance = model.instance
+    value = instance.objective(chosen)
+    model.set_objective_cap(value + objective_tolerance(value))
+    try:
+        cheaper = model.run("total_cost", time_limit).chosen
+    except SolverError:
+        # CP-SAT rejects the capped model (continuous y with a fractional cap, status MODEL_INVALID): HiGHS
+        # decides the tie instead.
+        if model.backend == "highs":
+            raise
+        return _cheapest_tied(SelectionModel(instance, "highs"), chosen, time_limit)
+    finally:
+        model.set_objective_cap(None)
+    if (
+        cheaper is not None
+        and fits(instance.C[cheaper].sum(axis=0), instance.budget)
+        and instance.precedes(cheaper, chosen)
+    ):
+        return cheaper
+    return chosen

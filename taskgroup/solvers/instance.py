@@ -8,6 +8,7 @@ solver applies the same feasibility tolerance and the same reductions.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from taskgroup.errors import InvalidArgument
 from taskgroup.problem import Problem
+from taskgroup.solvers.ties import cost_units, precedes
 
 __all__ = ["SelectionInstance", "Budget", "parse_budget", "budget_tolerance", "fits"]
 
@@ -92,16 +94,23 @@ class SelectionInstance:
     WL: np.ndarray  # (m, n) weighted losses, inf where not served
     C: np.ndarray  # (m, r) costs
     budget: np.ndarray  # (r,)
+    cost_unit: np.ndarray  # (r,) units of the total cost of the tie rule (taskgroup.solvers.ties)
 
     @classmethod
-    def build(cls, problem: Problem, budget: np.ndarray, *, reduce: bool = True) -> SelectionInstance:
-        """The instance for ``budget``: drop networks over budget and, if ``reduce``, dominated ones."""
+    def build(
+        cls, problem: Problem, budget: np.ndarray, *, reduce: bool = True, deadline: float = math.inf
+    ) -> SelectionInstance:
+        """The instance for ``budget``: drop networks over budget and, if ``reduce``, dominated ones.
+
+        The reduction stops at ``deadline`` (a :func:`time.perf_counter` value), keeping what it has not
+        examined.
+        """
         WL = np.where(problem.serves, problem.losses * problem.weights, np.inf)
         C = np.asarray(problem.costs, dtype=float)
         keep = np.flatnonzero(np.all(C <= budget + budget_tolerance(budget), axis=1))
         if reduce and len(keep) > 1:
-            keep = keep[undominated(WL[keep], C[keep])]
-        return cls(problem, keep, WL[keep], C[keep], budget)
+            keep = keep[undominated(WL[keep], C[keep], deadline)]
+        return cls(problem, keep, WL[keep], C[keep], budget, cost_units(C))
 
     @property
     def m(self) -> int:
@@ -116,29 +125,78 @@ class SelectionInstance:
             return math.inf
         return float(self.WL[list(chosen)].min(axis=0).sum())
 
+    def total_cost(self, chosen: Sequence[int]) -> float:
+        """The total cost of the tie rule: per-resource costs divided by the resource's unit, summed."""
+        return float((self.C[list(chosen)] / self.cost_unit).sum())
+
+    def precedes(self, chosen: Sequence[int], other: Sequence[int] | None) -> bool:
+        """Whether the plan ``chosen`` comes strictly before ``other`` (None: no plan) in the tie rule."""
+        if other is None:
+            return True
+        return precedes(self.objective(chosen), self.total_cost(chosen), self.objective(other), self.total_cost(other))
+
     def problem_indices(self, chosen: Sequence[int]) -> list[int]:
         return sorted(int(self.index[k]) for k in chosen)
 
 
-def undominated(WL: np.ndarray, C: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """Indices of candidates that no other candidate dominates.
+def undominated(WL: np.ndarray, C: np.ndarray, deadline: float = math.inf) -> np.ndarray:
+    """Indices (sorted) of candidates that no other candidate dominates.
 
     Candidate k dominates j when k costs no more on every resource and serves every task of j at least
-    as well; any plan using j stays feasible and no worse with k instead. Among identical candidates the
-    first is kept, so the optimum value is unchanged.
+    as well; any plan using j stays feasible, no worse and no dearer with k instead. Among identical candidates
+    the first is kept, so the optimum and the tie rule's cheapest optimal plan are unchanged.
+
+    Small instances (``m^2 (n + r)`` up to :data:`PAIRWISE_WORK`) compare every pair, so a network trained on
+    more tasks can remove one trained on fewer. Larger ones compare only networks that serve the same task
+    set, which is near-linear when such groups are small (memory: a few arrays of length m). The reduction is
+    optional for correctness, so at ``deadline`` (a :func:`time.perf_counter` value) it stops and keeps every
+    candidate it has not examined yet.
     """
+    m, n = WL.shape
+    if m <= 1:
+        return np.arange(m)
+    if m * m * (n + C.shape[1]) <= PAIRWISE_WORK:
+        # numpy, not the compiled kernel: loading numba costs ~0.5 s per process, more than small instances take.
+        return _undominated_pairwise(WL, C)
+    else:
+        # Group by task set: the packed served-mask of each row, sorted so that each group is contiguous.
+        masks = np.packbits(np.isfinite(WL), axis=1)
+        keys = np.ascontiguousarray(masks).view(np.dtype((np.void, masks.shape[1]))).ravel()
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        boundaries = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+        starts = np.concatenate([[0], boundaries, [m]])
+    dominated = np.zeros(m, dtype=np.bool_)
+    from taskgroup.solvers.kernels import mark_dominated
+
+    WLc, Cc = np.ascontiguousarray(WL, dtype=float), np.ascontiguousarray(C, dtype=float)
+    group = 0
+    groups = len(starts) - 1
+    while group < groups:  # slices of about 1e7 comparisons between looks at the clock
+        last, work = group, 0
+        while last < groups and work < 10_000_000:
+            size = starts[last + 1] - starts[last]
+            work += size * size
+            last += 1
+        mark_dominated(order, starts[group : last + 1], WLc, Cc, dominated)
+        group = last
+        if group < groups and time.perf_counter() > deadline:
+            break
+    return np.flatnonzero(~dominated)
+
+
+def _undominated_pairwise(WL: np.ndarray, C: np.ndarray, chunk: int = 256) -> np.ndarray:
     m = len(WL)
     dominated = np.zeros(m, dtype=bool)
     idx = np.arange(m)
     for start in range(0, m, chunk):
         j = idx[start : start + chunk]
         # le[a, k]: candidate k is at least as good as j[a] everywhere (cost and every task of j[a])
-        cost_le = np.all(C[None, :, :] <= C[j, None, :], axis=2)
-        loss_le = np.all(WL[None, :, :] <= WL[j, None, :], axis=2)
-        le = cost_le & loss_le
-        cost_eq = np.all(C[None, :, :] == C[j, None, :], axis=2)
-        loss_eq = np.all(WL[None, :, :] == WL[j, None, :], axis=2)
-        strictly = le & ~(cost_eq & loss_eq)
-        identical_earlier = cost_eq & loss_eq & (idx[None, :] < j[:, None])
-        dominated[j] = np.any(strictly | identical_earlier, axis=1)
+        le = np.all(C[None, :, :] <= C[j, None, :], axis=2) & np.all(WL[None, :, :] <= WL[j, None, :], axis=2)
+        eq = np.all(C[None, :, :] == C[j, None, :], axis=2) & np.all(WL[None, :, :] == WL[j, None, :], axis=2)
+        dominated[j] = np.any((le & ~eq) | (eq & (idx[None, :] < j[:, None])), axis=1)
     return np.flatnonzero(~dominated)
+
+
+# Up to this many comparisons of (task + resource) values, every pair of candidates is compared.
+PAIRWISE_WORK = 20_000_000

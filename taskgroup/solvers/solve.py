@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
 from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
-from taskgroup.solvers.ilp import SelectionModel
+from taskgroup.solvers.ilp import MIP_SECONDS_PER_ENTRY, SelectionModel
 from taskgroup.solvers.instance import Budget, SelectionInstance, fits, parse_budget
-from taskgroup.solvers.registry import get_solver
+from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_startup_seconds, dp_work, partition_table
+from taskgroup.solvers.registry import SolverSpec, get_solver
+from taskgroup.solvers.ties import drop_unused
 
-__all__ = ["solve", "minimum_budget", "choose_method", "AUTO_BNB_MAX_CANDIDATES"]
+__all__ = ["solve", "minimum_budget", "choose_method", "prefer_partition_dp", "AUTO_BNB_MAX_CANDIDATES"]
 
 # Up to this many candidates (after dominance reduction) branch-and-bound needs fewer milliseconds than
 # setting up the MIP; beyond it the MIP's tight LP relaxation wins by orders of magnitude
@@ -22,18 +26,44 @@ __all__ = ["solve", "minimum_budget", "choose_method", "AUTO_BNB_MAX_CANDIDATES"
 AUTO_BNB_MAX_CANDIDATES = 12
 
 
+def prefer_partition_dp(instance: SelectionInstance) -> bool:
+    """Whether the partition DP's estimated time is below the integer program's.
+
+    DP: :func:`~taskgroup.solvers.partition_dp.dp_work` (about ``3^n`` block pairs, times a factor that grows
+    with the number of resources) at :data:`~taskgroup.solvers.partition_dp.DP_PAIRS_PER_SECOND`. MIP: the
+    number of (network, task) entries times :data:`MIP_SECONDS_PER_ENTRY`. The DP also pays
+    :func:`~taskgroup.solvers.partition_dp.dp_startup_seconds` (loading its compiled code) once per process.
+    """
+    dp_seconds = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND + dp_startup_seconds()
+    mip_seconds = MIP_SECONDS_PER_ENTRY * float(np.isfinite(instance.WL).sum())
+    return dp_seconds <= mip_seconds
+
+
 def choose_method(instance: SelectionInstance) -> str:
-    """The method ``auto`` uses for an instance: ``bnb`` for tiny ones, ``ilp`` (HiGHS) otherwise."""
-    return "bnb" if instance.m <= AUTO_BNB_MAX_CANDIDATES else "ilp"
+    """The method ``auto`` uses: ``bnb`` for tiny instances, else the cheaper of ``partition-dp`` and ``ilp``
+    by :func:`prefer_partition_dp`."""
+    if instance.m <= AUTO_BNB_MAX_CANDIDATES:
+        return "bnb"
+    return "partition-dp" if prefer_partition_dp(instance) else "ilp"
 
 
 def minimum_budget(problem: Problem) -> dict[str, float]:
     """Per cost resource, the least total cost of a set of networks that serves every task.
 
-    Exact (an integer program solved to optimality). With one resource the problem is feasible at exactly
-    this budget and infeasible at any smaller one.
+    Exact: the least cost of each resource among the Pareto points of the partition DP's table (when
+    :func:`prefer_partition_dp`), else an integer program per resource. With one resource the problem is
+    feasible at exactly this budget and infeasible at any smaller one.
     """
-    unconstrained = SelectionInstance.build(problem, parse_budget(problem, None), reduce=False)
+    # Dominance never removes a cheaper way to serve a task, so the reduced instance has the same minima.
+    unconstrained = SelectionInstance.build(problem, parse_budget(problem, None))
+    if prefer_partition_dp(unconstrained):
+        table = partition_table(unconstrained)
+        result = {}
+        for r, name in enumerate(problem.cost_names):
+            point = int(np.argmin(table.f_cost[table.points, r]))
+            chosen = unconstrained.problem_indices(table.networks(point))
+            result[name] = float(problem.costs[chosen, r].sum())
+        return result
     model = SelectionModel(unconstrained)
     result = {}
     for r, name in enumerate(problem.cost_names):
@@ -60,8 +90,9 @@ def solve(
         One number when the problem has one cost column; otherwise one value per cost column (every
         resource is constrained). None means no budget.
     method : str
-        ``"auto"`` (default), or a registered solver: ``"exhaustive"``, ``"bnb"``, ``"ilp"``, ``"greedy"``,
-        ``"ilp-scip"``, ``"ilp-cbc"``, ``"ilp-cpsat"``; see :func:`taskgroup.solvers.available_solvers`.
+        ``"auto"`` (default: :func:`choose_method`), or a registered solver: ``"partition-dp"``,
+        ``"exhaustive"``, ``"bnb"``, ``"ilp"``, ``"greedy"``, ``"ilp-scip"``, ``"ilp-cbc"``, ``"ilp-cpsat"``; see
+        :func:`taskgroup.solvers.available_solvers`.
     time_limit : float, optional
         Seconds. When reached, the best plan found is returned with ``optimal=False`` and its bound.
     **options
@@ -70,6 +101,8 @@ def solve(
     Returns
     -------
     Plan
+        Exact methods return the first optimal plan in the tie rule of :mod:`taskgroup.solvers.ties` (least
+        objective, then least total cost); no plan contains a network that serves no task.
 
     Raises
     ------
@@ -97,13 +130,16 @@ def solve(
     name = method
     spec = get_solver(method) if method != "auto" else None
     started = time.perf_counter()  # the reduction is part of solving, so it counts
-    instance = SelectionInstance.build(problem, b, reduce=method != "exhaustive")
+    deadline = math.inf if time_limit is None else started + time_limit
+    instance = SelectionInstance.build(problem, b, reduce=method != "exhaustive", deadline=deadline)
     if spec is None:
         name = choose_method(instance)
         spec = get_solver(name)
     if not np.all(np.isfinite(instance.WL).any(axis=0)):
         _raise_infeasible(problem, budget_map)
-    result = spec.function(instance, time_limit=time_limit, **options)
+    left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - started))
+    _check_options(spec, options)
+    result = spec.function(instance, time_limit=left, **options)
     elapsed = time.perf_counter() - started
     if result.chosen is None:
         if result.optimal:
@@ -114,7 +150,7 @@ def solve(
             budget_map,
             {},
         )
-    chosen = instance.problem_indices(result.chosen)
+    chosen = instance.problem_indices(drop_unused(instance.WL, result.chosen))
     if not fits(problem.costs[chosen].sum(axis=0), b):  # never hand out a plan over budget
         raise SolverError(f"The {name} solver returned networks {chosen} over the budget {budget_map}; this is a bug.")
     return plan_from_selection(
@@ -141,3 +177,14 @@ def _raise_infeasible(problem: Problem, budget: dict[str, float]) -> None:
             f"resource alone would allow it (per-resource minima {minimum})."
         )
     raise InfeasibleBudget(message, budget, minimum)
+
+
+def _check_options(spec: SolverSpec, options: Mapping[str, object]) -> None:
+    """Options a solver does not take are named with the ones it does, before it runs."""
+    parameters = inspect.signature(spec.function).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    accepted = [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "time_limit"]
+    unknown = [k for k in options if k not in accepted]
+    if unknown:
+        raise InvalidArgument(f"Solver method {spec.name!r} has no option(s) {unknown}; its options: {accepted}.")

@@ -63,6 +63,9 @@ class RunConfig:
         teacher learn from hard labels only.
     baselines : bool
         Train single-task baselines (needed for Δm%).
+    all_in_one : bool
+        Also train one network on every task the plan serves, the other extreme beside the single-task
+        baselines, so that the plan can be compared with both (its metrics and Δm% are in the report).
     seed : int
         Base seed; every unit derives its own seed from it and its name.
     """
@@ -72,10 +75,12 @@ class RunConfig:
     teacher: TeacherConfig = TeacherConfig()
     teacher_tasks: tuple[str, ...] | None = None
     baselines: bool = True
+    all_in_one: bool = False
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "all_in_one": self.all_in_one,
             "fit": _plain(self.fit.to_dict()),
             "distill": self.distill,
             "teacher": {"n_teachers": self.teacher.n_teachers, "dropouts": list(self.teacher.dropouts)},
@@ -95,9 +100,10 @@ class TrainReport:
     multitask : each task from its plan-assigned vanilla network.
     teachers : the teacher ensembles (teacher tasks only).
     student : each task from its plan-assigned distilled network.
+    all_in_one : each task from one network trained on every served task (with ``all_in_one``).
     networks : per network name, every task it was trained on (vanilla).
     students : per network name, every task it was trained on (distilled).
-    delta_m : Δm% per group (``multitask``, ``student``; ``teachers`` over teacher tasks).
+    delta_m : Δm% per group (``multitask``, ``student``, ``all_in_one``; ``teachers`` over teacher tasks).
     teacher_tasks : tasks with a teacher.
     manifest : path of the deployment manifest.
     """
@@ -106,6 +112,7 @@ class TrainReport:
     multitask: dict[str, dict[str, float]] = field(default_factory=dict)
     teachers: dict[str, dict[str, float]] = field(default_factory=dict)
     student: dict[str, dict[str, float]] = field(default_factory=dict)
+    all_in_one: dict[str, dict[str, float]] = field(default_factory=dict)
     networks: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     students: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     delta_m: dict[str, float] = field(default_factory=dict)
@@ -273,6 +280,13 @@ def train_plan(
             run, "networks", d.name, d.trained_tasks, network_variant(d.name), suite, config, None, say
         )
     report.multitask = {t: report.networks[plan.assignment[t]][t] for t in served}
+    if config.all_in_one:
+        same = [d.name for d in plan.details if set(d.trained_tasks) == set(served) and network_variant(d.name) == "full"]
+        everything = (
+            report.networks[same[0]] if same
+            else _network_unit(run, "all_in_one", "+".join(served), tuple(served), "full", suite, config, None, say)
+        )
+        report.all_in_one = {t: everything[t] for t in served}
 
     # 3. distillation: teachers, then students
     if config.distill:
@@ -292,6 +306,8 @@ def train_plan(
     # 4. Δm% against the single-task baselines
     if report.baselines:
         report.delta_m["multitask"] = delta_m(report.multitask, report.baselines)
+        if report.all_in_one:
+            report.delta_m["all_in_one"] = delta_m(report.all_in_one, report.baselines)
         if config.distill:
             report.delta_m["student"] = delta_m(report.student, report.baselines)
             if report.teachers:
@@ -303,6 +319,10 @@ def train_plan(
     (run.out / "results.json").write_text(json.dumps(report.to_dict(), indent=1))
     say(f"manifest written to {report.manifest}")
     return report
+
+
+_UNIT_LABELS = {"baselines": "baseline", "networks": "network", "students": "student", "teachers": "teacher",
+                "all_in_one": "all-in-one network"}
 
 
 def _network_unit(
@@ -320,7 +340,7 @@ def _network_unit(
     path = run.path(group, _file_stem(name), ".pt")
     if path.exists():
         _, extra = load_checkpoint(path)
-        say(f"{group[:-1]} {name}: finished earlier, kept")
+        say(f"{_UNIT_LABELS[group]} {name}: finished earlier, kept")
         return extra["test_metrics"]
     sub = suite.subset([t for t in suite.task_names if t in tasks])
     # students share the vanilla network's seed: the soft targets are then the only difference between them
@@ -331,7 +351,7 @@ def _network_unit(
     fitted = fit(model, sub.train, sub.tasks, config.fit, val=sub.val, soft_targets=soft, seed=seed)
     seconds = time.perf_counter() - start
     if fitted.status != "ok":
-        raise MeasurementError(f"Training {group[:-1]} {name!r} failed: {fitted.reason}. Try a lower learning rate.")
+        raise MeasurementError(f"Training {_UNIT_LABELS[group]} {name!r} failed: {fitted.reason}. Try a lower learning rate.")
     model.cpu()
     metrics = evaluate_outputs(predict(model, sub.test), sub.test, sub.tasks)
     extra = {
@@ -344,7 +364,7 @@ def _network_unit(
         "distilled_tasks": sorted(soft or {}),
     }
     save_checkpoint(model, path, network_config(factory, sub.tasks, variant, sub.example_batch(), seed), extra)
-    say(f"{group[:-1]} {name}: trained in {seconds:.1f}s ({fitted.batching} batches, best epoch {fitted.best_epoch})")
+    say(f"{_UNIT_LABELS[group]} {name}: trained in {seconds:.1f}s ({fitted.batching} batches, best epoch {fitted.best_epoch})")
     return metrics
 
 

@@ -1,0 +1,436 @@
+"""Compiled loops (numba) of the solvers: dominance within groups and the partition dynamic programme.
+
+Compiled on first use and cached on disk (``cache=True``), so later processes load them in milliseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["mark_dominated"]
+
+
+@njit(cache=True)
+def mark_dominated(order, starts, WL, C, dominated):  # pragma: no cover - compiled
+    """Set ``dominated[j]`` for every candidate dominated by another of its group.
+
+    Group g holds candidates ``order[starts[g]:starts[g + 1]]``. k dominates j when it is no worse on every
+    cost and every task (``inf`` = not served); among identical candidates the first index survives.
+    """
+    n = WL.shape[1]
+    r = C.shape[1]
+    for g in range(len(starts) - 1):
+        lo, hi = starts[g], starts[g + 1]
+        for a in range(lo, hi):
+            j = order[a]
+            for b in range(lo, hi):
+                k = order[b]
+                if k == j or dominated[k]:  # k's own dominator dominates j too (transitivity)
+                    continue
+                le = True
+                eq = True
+                for q in range(r):
+                    if C[k, q] > C[j, q]:
+                        le = False
+                        break
+                    if C[k, q] != C[j, q]:
+                        eq = False
+                if not le:
+                    continue
+                for t in range(n):
+                    if WL[k, t] > WL[j, t]:
+                        le = False
+                        break
+                    if WL[k, t] != WL[j, t]:
+                        eq = False
+                if le and (not eq or k < j):
+                    dominated[j] = True
+                    break
+
+
+@njit(cache=True)
+def _pareto(cost, loss, count, keep):  # pragma: no cover - compiled
+    """Indices of the Pareto set of the first ``count`` (cost vector, loss) points, written into ``keep``.
+
+    A point is dropped when another has every cost and the loss no larger (the first of equal points stays).
+    Kept points come sorted lexicographically by cost: with one resource, ascending cost and strictly
+    descending loss. Returns how many were kept.
+    """
+    r_count = cost.shape[1]
+    order = np.argsort(loss[:count], kind="mergesort")
+    for q in range(r_count - 1, -1, -1):
+        column = cost[:count, q][order]
+        order = order[np.argsort(column, kind="mergesort")]
+    k = 0
+    if r_count == 1:
+        best = np.inf
+        for i in order:
+            if loss[i] < best:
+                keep[k] = i
+                k += 1
+                best = loss[i]
+        return k
+    for i in order:
+        dominated = False
+        for a in range(k):
+            p = keep[a]
+            if loss[p] <= loss[i]:
+                le = True
+                for q in range(r_count):
+                    if cost[p, q] > cost[i, q]:
+                        le = False
+                        break
+                if le:
+                    dominated = True
+                    break
+        if not dominated:
+            keep[k] = i
+            k += 1
+    return k
+
+
+@njit(cache=True)
+def _grow2(a, size):  # pragma: no cover - compiled
+    out = np.empty((size, a.shape[1]), a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@njit(cache=True)
+def _grow1(a, size):  # pragma: no cover - compiled
+    out = np.empty(size, a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@njit(cache=True)
+def _slot(cost, i, mask_bits):  # pragma: no cover - compiled
+    h = np.uint64(1469598103934665603)
+    for q in range(cost.shape[1]):
+        h ^= np.uint64(np.int64(cost[i, q] * 1048576.0) & 0x7FFFFFFFFFFFFFFF)
+        h *= np.uint64(1099511628211)
+    return np.int64(h >> np.uint64(20)) & mask_bits
+
+
+@njit(cache=True)
+def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - compiled
+    """The partition dynamic programme (see :mod:`taskgroup.solvers.partition_dp`).
+
+    ``masks[j]`` is the task set of candidate j as a bit mask, ``C`` its costs, ``WL`` its weighted losses
+    (``inf`` where not served), ``limit`` the budget per resource with its tolerance (``inf``: none). Returns
+    ``(done, g_start, g_cost, g_loss, g_net, f_start, f_cost, f_loss, f_g, f_prev)``: for each block B the
+    Pareto set G[B] in ``[g_start[B], g_start[B + 1])``, and for each task set M the Pareto set F[M] in
+    ``[f_start[M], f_start[M + 1])`` with back pointers (the G entry of the block holding M's lowest task, the F
+    entry of the rest, -1 for the empty set). ``done`` is False when ``work_cap`` block pairs were exceeded.
+    """
+    r_count = C.shape[1]
+    m = masks.shape[0]
+    size = 1 << n
+    full = size - 1
+    # Candidates grouped by task set.
+    net_start = np.zeros(size + 1, np.int64)
+    for j in range(m):
+        net_start[masks[j] + 1] += 1
+    for s in range(size):
+        net_start[s + 1] += net_start[s]
+    fill = net_start[:-1].copy()
+    net_list = np.empty(m, np.int64)
+    for j in range(m):
+        net_list[fill[masks[j]]] = j
+        fill[masks[j]] += 1
+    trailing = np.zeros(size, np.int64)
+    for s in range(1, size):
+        trailing[s] = trailing[s >> 1] + 1 if s & 1 == 0 else 0
+    work = 0
+    # G[B]: Pareto set of (cost, loss on B) over candidates whose task set contains B.
+    buf_cost = np.empty((max(m, 1), r_count))
+    buf_loss = np.empty(max(m, 1))
+    buf_net = np.empty(max(m, 1), np.int64)
+    keep = np.empty(max(m, 1), np.int64)
+    g_start = np.zeros(size + 1, np.int64)
+    g_cost = np.empty((max(1024, 2 * m), r_count))
+    g_loss = np.empty(g_cost.shape[0])
+    g_net = np.empty(g_cost.shape[0], np.int64)
+    g_count = 0
+    for B in range(1, size):
+        g_start[B] = g_count
+        comp = full ^ B
+        sub = comp
+        k = 0
+        while True:
+            S = B | sub
+            for idx in range(net_start[S], net_start[S + 1]):
+                j = net_list[idx]
+                total = 0.0
+                bits = B
+                while bits:
+                    total += WL[j, trailing[bits]]
+                    bits &= bits - 1
+                for q in range(r_count):
+                    buf_cost[k, q] = C[j, q]
+                buf_loss[k] = total
+                buf_net[k] = j
+                k += 1
+            work += 1
+            if sub == 0:
+                break
+            sub = (sub - 1) & comp
+        if work > work_cap:
+            return False, g_start, g_cost, g_loss, g_net, g_start, g_cost, g_loss, g_net, g_net
+        kept = _pareto(buf_cost, buf_loss, k, keep) if k else 0
+        if g_count + kept > g_loss.shape[0]:
+            grown = 2 * (g_count + kept)
+            g_cost, g_loss, g_net = _grow2(g_cost, grown), _grow1(g_loss, grown), _grow1(g_net, grown)
+        for a in range(kept):
+            i = keep[a]
+            g_cost[g_count] = buf_cost[i]
+            g_loss[g_count] = buf_loss[i]
+            g_net[g_count] = buf_net[i]
+            g_count += 1
+    g_start[size] = g_count
+    # F[M]: Pareto set over partitions of M into blocks; M's lowest task is in the first block.
+    f_start = np.zeros(size + 1, np.int64)
+    cap = 1 << 16
+    f_cost = np.zeros((cap, r_count))
+    f_loss = np.zeros(cap)
+    f_g = np.full(cap, -1, np.int64)
+    f_prev = np.full(cap, -1, np.int64)
+    f_count = 1  # F[{}] = {(0, 0)}
+    f_start[1] = 1
+    bcap = 1 << 12
+    b_cost = np.empty((bcap, r_count))
+    b_loss = np.empty(bcap)
+    b_g = np.empty(bcap, np.int64)
+    b_prev = np.empty(bcap, np.int64)
+    b_keep = np.empty(bcap, np.int64)
+    hbits = np.int64(4 * bcap - 1)
+    table = np.full(4 * bcap, -1, np.int64)
+    slots = np.empty(bcap, np.int64)
+    new_cost = np.empty(r_count)
+    for M in range(1, size):
+        low = M & -M
+        rest = M ^ low
+        sub = rest
+        k = 0
+        while True:
+            B = sub | low
+            other = rest ^ sub
+            f_lo, f_hi = f_start[other], f_start[other + 1]
+            for g in range(g_start[B], g_start[B + 1]):
+                work += f_hi - f_lo
+                for f in range(f_lo, f_hi):
+                    over = False
+                    for q in range(r_count):
+                        new_cost[q] = g_cost[g, q] + f_cost[f, q]
+                        if new_cost[q] > limit[q]:
+                            over = True
+                    if over:
+                        if r_count == 1:
+                            break  # F sets are sorted by ascending cost: the rest are over too
+                        continue
+                    new_loss = g_loss[g] + f_loss[f]
+                    if k == bcap:  # full: keep its Pareto set, and grow when that is still large
+                        kept = _pareto(b_cost, b_loss, k, b_keep)
+                        for a in range(k):
+                            table[slots[a]] = -1
+                        order = np.sort(b_keep[:kept])
+                        for a in range(kept):
+                            i = order[a]
+                            b_cost[a] = b_cost[i]
+                            b_loss[a] = b_loss[i]
+                            b_g[a] = b_g[i]
+                            b_prev[a] = b_prev[i]
+                        k = kept
+                        if k > bcap // 2:
+                            bcap *= 2
+                            b_cost, b_loss = _grow2(b_cost, bcap), _grow1(b_loss, bcap)
+                            b_g, b_prev = _grow1(b_g, bcap), _grow1(b_prev, bcap)
+                            b_keep, slots = np.empty(bcap, np.int64), _grow1(slots, bcap)
+                            hbits = np.int64(4 * bcap - 1)
+                            table = np.full(4 * bcap, -1, np.int64)
+                        for a in range(k):
+                            s = _slot(b_cost, a, hbits)
+                            while table[s] != -1:
+                                s = (s + 1) & hbits
+                            table[s] = a
+                            slots[a] = s
+                    # Merge points of equal cost in a hash table: only the least loss can be Pareto-optimal.
+                    b_cost[k] = new_cost
+                    s = _slot(b_cost, k, hbits)
+                    while True:
+                        a = table[s]
+                        if a == -1:
+                            table[s] = k
+                            slots[k] = s
+                            b_loss[k] = new_loss
+                            b_g[k] = g
+                            b_prev[k] = f
+                            k += 1
+                            break
+                        same = True
+                        for q in range(r_count):
+                            if b_cost[a, q] != new_cost[q]:
+                                same = False
+                                break
+                        if same:
+                            if new_loss < b_loss[a]:
+                                b_loss[a] = new_loss
+                                b_g[a] = g
+                                b_prev[a] = f
+                            break
+                        s = (s + 1) & hbits
+            if sub == 0:
+                break
+            sub = (sub - 1) & rest
+        if work > work_cap:
+            return False, g_start, g_cost, g_loss, g_net, f_start, f_cost, f_loss, f_g, f_prev
+        kept = _pareto(b_cost, b_loss, k, b_keep) if k else 0
+        for a in range(k):
+            table[slots[a]] = -1
+        if f_count + kept > f_loss.shape[0]:
+            grown = 2 * (f_count + kept)
+            f_cost, f_loss = _grow2(f_cost, grown), _grow1(f_loss, grown)
+            f_g, f_prev = _grow1(f_g, grown), _grow1(f_prev, grown)
+        for a in range(kept):
+            i = b_keep[a]
+            f_cost[f_count] = b_cost[i]
+            f_loss[f_count] = b_loss[i]
+            f_g[f_count] = b_g[i]
+            f_prev[f_count] = b_prev[i]
+            f_count += 1
+        f_start[M + 1] = f_count
+    return True, g_start, g_cost, g_loss, g_net, f_start, f_cost, f_loss, f_g, f_prev
+
+
+@njit(cache=True)
+def partition_tables_grid(n, masks, levels, WL, level_limit, work_cap):  # pragma: no cover - compiled
+    """:func:`partition_tables` for one resource whose costs are integer multiples of a quantum.
+
+    ``levels[j]`` is candidate j's cost in quanta and ``level_limit`` the budget in quanta. Each Pareto pass
+    is then a dense array indexed by cost level (the least loss per level, then a sweep), a few nanoseconds
+    per block pair instead of a search. Same return value, with costs in quanta.
+    """
+    m = masks.shape[0]
+    size = 1 << n
+    full = size - 1
+    net_start = np.zeros(size + 1, np.int64)
+    for j in range(m):
+        net_start[masks[j] + 1] += 1
+    for s in range(size):
+        net_start[s + 1] += net_start[s]
+    fill = net_start[:-1].copy()
+    net_list = np.empty(m, np.int64)
+    for j in range(m):
+        net_list[fill[masks[j]]] = j
+        fill[masks[j]] += 1
+    trailing = np.zeros(size, np.int64)
+    for s in range(1, size):
+        trailing[s] = trailing[s >> 1] + 1 if s & 1 == 0 else 0
+    top = level_limit
+    largest = 0
+    for j in range(m):
+        largest = max(largest, levels[j])
+    if top > n * largest:
+        top = n * largest  # no partition has more than n blocks
+    best = np.full(top + 1, np.inf)
+    who = np.full(top + 1, -1, np.int64)
+    whence = np.full(top + 1, -1, np.int64)
+    work = 0
+    g_start = np.zeros(size + 1, np.int64)
+    g_level = np.empty(max(1024, 2 * m), np.int64)
+    g_loss = np.empty(g_level.shape[0])
+    g_net = np.empty(g_level.shape[0], np.int64)
+    g_count = 0
+    for B in range(1, size):
+        g_start[B] = g_count
+        comp = full ^ B
+        sub = comp
+        used = -1
+        while True:
+            S = B | sub
+            for idx in range(net_start[S], net_start[S + 1]):
+                j = net_list[idx]
+                total = 0.0
+                bits = B
+                while bits:
+                    total += WL[j, trailing[bits]]
+                    bits &= bits - 1
+                lv = levels[j]
+                if lv <= top and (total < best[lv] or total == best[lv] and j < who[lv]):
+                    best[lv] = total
+                    who[lv] = j
+                    used = max(used, lv)
+            work += 1
+            if sub == 0:
+                break
+            sub = (sub - 1) & comp
+        if work > work_cap:
+            return False, g_start, g_level, g_loss, g_net, g_start, g_level, g_loss, g_net, g_net
+        if g_count + used + 1 > g_loss.shape[0]:
+            grown = 2 * (g_count + used + 1)
+            g_level, g_loss, g_net = _grow1(g_level, grown), _grow1(g_loss, grown), _grow1(g_net, grown)
+        floor = np.inf
+        for lv in range(used + 1):
+            if best[lv] < floor:
+                floor = best[lv]
+                g_level[g_count] = lv
+                g_loss[g_count] = best[lv]
+                g_net[g_count] = who[lv]
+                g_count += 1
+            best[lv] = np.inf
+            who[lv] = -1
+    g_start[size] = g_count
+    f_start = np.zeros(size + 1, np.int64)
+    cap = 1 << 16
+    f_level = np.zeros(cap, np.int64)
+    f_loss = np.zeros(cap)
+    f_g = np.full(cap, -1, np.int64)
+    f_prev = np.full(cap, -1, np.int64)
+    f_count = 1
+    f_start[1] = 1
+    for M in range(1, size):
+        low = M & -M
+        rest = M ^ low
+        sub = rest
+        used = -1
+        while True:
+            B = sub | low
+            other = rest ^ sub
+            f_lo, f_hi = f_start[other], f_start[other + 1]
+            for g in range(g_start[B], g_start[B + 1]):
+                gl = g_level[g]
+                gv = g_loss[g]
+                work += f_hi - f_lo
+                for f in range(f_lo, f_hi):
+                    lv = gl + f_level[f]
+                    if lv > top:
+                        break  # F sets ascend in cost
+                    v = gv + f_loss[f]
+                    if v < best[lv]:
+                        best[lv] = v
+                        who[lv] = g
+                        whence[lv] = f
+                        if lv > used:
+                            used = lv
+            if sub == 0:
+                break
+            sub = (sub - 1) & rest
+        if work > work_cap:
+            return False, g_start, g_level, g_loss, g_net, f_start, f_level, f_loss, f_g, f_prev
+        if f_count + used + 1 > f_loss.shape[0]:
+            grown = 2 * (f_count + used + 1)
+            f_level, f_loss = _grow1(f_level, grown), _grow1(f_loss, grown)
+            f_g, f_prev = _grow1(f_g, grown), _grow1(f_prev, grown)
+        floor = np.inf
+        for lv in range(used + 1):
+            if best[lv] < floor:
+                floor = best[lv]
+                f_level[f_count] = lv
+                f_loss[f_count] = best[lv]
+                f_g[f_count] = who[lv]
+                f_prev[f_count] = whence[lv]
+                f_count += 1
+            best[lv] = np.inf
+        f_start[M + 1] = f_count
+    return True, g_start, g_level, g_loss, g_net, f_start, f_level, f_loss, f_g, f_prev

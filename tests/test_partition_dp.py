@@ -1,0 +1,156 @@
+"""The partition DP (method "partition-dp") against exhaustive search and the MIP."""
+
+import importlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import taskgroup as tg
+from taskgroup.errors import InfeasibleBudget
+from taskgroup.solvers.instance import SelectionInstance, parse_budget
+from taskgroup.solvers.partition_dp import cost_quantum, partition_table, solve_partition_dp
+
+
+@st.composite
+def problems(draw):
+    """1-5 tasks, 1-3 resources, weights, half-size variants of some networks, optional higher-is-better."""
+    n = draw(st.integers(1, 5))
+    r = draw(st.integers(1, 3))
+    m = draw(st.integers(1, 8))
+    masks = [draw(st.integers(1, 2**n - 1)) for _ in range(m)]
+    covered = 0
+    for mask in masks:
+        covered |= mask
+    masks += [1 << t for t in range(n) if not covered >> t & 1]
+    loss = st.sampled_from([0.1, 0.2, 0.3, 0.5]) | st.floats(0.01, 2.0)
+    cost = st.sampled_from([0.5, 1.0, 2.0]) | st.floats(0.1, 3.0)
+    rows, costs = [], []
+    for mask in masks:
+        row = [draw(loss) if mask >> t & 1 else np.nan for t in range(n)]
+        c = [draw(cost) for _ in range(r)]
+        rows.append(row)
+        costs.append(c)
+        if draw(st.booleans()):  # a half-size variant: same task set, half the cost, a worse loss
+            rows.append([v * 1.1 for v in row])
+            costs.append([x / 2 for x in c])
+    losses = np.array(rows)
+    higher = draw(st.booleans())
+    weights = [draw(st.sampled_from([1.0, 2.0, 0.5])) for _ in range(n)]
+    return tg.Problem(
+        [f"t{i}" for i in range(n)], [f"n{j}" for j in range(len(rows))], np.array(costs),
+        -losses if higher else losses, weights, cost_names=[f"c{k}" for k in range(r)], higher_is_better=higher,
+    )
+
+
+def key(plan, problem):
+    unit = problem.costs.max(axis=0)
+    total = sum(plan.cost[c] / unit[r] for r, c in enumerate(problem.cost_names))
+    return round(plan.objective, 9), round(total, 9)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.sampled_from([0.2, 0.5, 1.0, None]))
+def test_dp_equals_exhaustive_and_the_mip(problem, fraction):
+    if fraction is None:
+        budget = None
+    else:
+        low, high = problem.costs.min(axis=0), problem.costs.sum(axis=0)
+        budget = {c: float(low[k] + fraction * (high[k] - low[k])) for k, c in enumerate(problem.cost_names)}
+    plans = {}
+    for method in ("partition-dp", "exhaustive", "ilp"):
+        try:
+            plans[method] = tg.solve(problem, budget, method=method)
+        except InfeasibleBudget:
+            plans[method] = None
+    dp = plans["partition-dp"]
+    if plans["exhaustive"] is None:
+        assert dp is None
+        return
+    assert dp.optimal and dp.solver == "partition-dp"
+    assert key(dp, problem) == key(plans["exhaustive"], problem) == key(plans["ilp"], problem)
+    confirmed = problem.evaluate(dp.networks)
+    assert confirmed.objective == pytest.approx(dp.objective, abs=1e-12)
+    if budget is not None:
+        assert all(dp.cost[c] <= budget[c] * (1 + 1e-9) for c in problem.cost_names)
+
+
+@pytest.mark.parametrize("n", [4, 7])
+def test_dp_staircase_equals_the_mip_staircase(n):
+    problem = tg.datasets.synthetic_problem(n, seed=3)
+    instance = SelectionInstance.build(problem, np.array([np.inf]))
+    frontier_module = importlib.import_module("taskgroup.solvers.frontier")  # the package exports a function of that name
+
+    dp_plans = frontier_module._staircase_from_table(problem, partition_table(instance))
+    saved = frontier_module.prefer_partition_dp
+    frontier_module.prefer_partition_dp = lambda instance: False
+    try:
+        mip_plans = frontier_module._staircase(problem, None)
+    finally:
+        frontier_module.prefer_partition_dp = saved
+    assert [round(p.objective, 9) for p in dp_plans] == [round(p.objective, 9) for p in mip_plans]
+    assert [p.cost for p in dp_plans] == [p.cost for p in mip_plans]
+
+
+def test_minimum_budget_from_the_table_equals_the_mip():
+    problem = tg.datasets.synthetic_problem(6, seed=1)
+    instance = SelectionInstance.build(problem, parse_budget(problem, None))
+    table = partition_table(instance)
+    least = float(table.costs()[:, 0].min())
+    assert tg.minimum_budget(problem)["cost"] == pytest.approx(least)
+    with pytest.raises(InfeasibleBudget) as caught:
+        tg.solve(problem, least - 0.25, method="partition-dp")
+    assert caught.value.minimum_budget["cost"] == pytest.approx(least)
+
+
+def test_time_limit_falls_back_to_the_mip_with_an_honest_bound():
+    problem = tg.datasets.synthetic_problem(9, seed=2)
+    instance = SelectionInstance.build(problem, parse_budget(problem, 3.0))
+    result = solve_partition_dp(instance, time_limit=1e-7)  # far too little for the DP: the MIP answers
+    assert result.chosen is not None
+    assert result.bound <= instance.objective(result.chosen) + 1e-9
+    exact = solve_partition_dp(instance)
+    assert result.bound <= instance.objective(exact.chosen) + 1e-9
+
+
+def test_cost_quantum_detects_grids_only():
+    assert cost_quantum(np.array([0.5, 1.0, 1.5])) == 0.5
+    assert cost_quantum(np.array([1.0, 3.0])) == 1.0
+    assert cost_quantum(np.array([1.0, np.pi])) is None
+
+
+def test_auto_uses_the_dp_where_its_work_is_smaller():
+    problem = tg.datasets.synthetic_problem(11, seed=0)  # 11,264 entries: HiGHS ~1 s, the DP ~0.5 s with loading
+    assert tg.solve(problem, 3.0).solver == "partition-dp"
+
+
+def test_native_solver_output_never_reaches_stdout(tmp_path):
+    """Bytes a native library writes to fd 1 inside the silencer are dropped; Python output around it is kept."""
+    script = textwrap.dedent(
+        """
+        import ctypes, sys
+        from taskgroup.solvers.quiet import silence_native_output
+        libc = ctypes.CDLL(None)
+        print("before", flush=True)
+        with silence_native_output():
+            libc.printf(b"HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();\\n")
+            libc.fflush(None)
+        print("after", flush=True)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["before", "after"]
+
+
+def test_frontier_command_prints_nothing_from_highs(tmp_path):
+    problem = tg.datasets.synthetic_problem(7, seed=7)
+    path = tmp_path / "p.csv"
+    problem.to_frame().to_csv(path, index=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "taskgroup", "frontier", str(path)], capture_output=True, text=True, check=True
+    )
+    assert "Highs" not in done.stdout and "tmpSolver" not in done.stdout

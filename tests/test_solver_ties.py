@@ -1,0 +1,201 @@
+"""The tie rule (taskgroup.solvers.ties) for every exact method, the frontier and budget=None.
+
+Among plans with the optimal objective every exact solver returns the cheapest (least total cost: per
+resource cost over the resource's largest network cost, summed), and no plan carries a network that serves
+no task. References: exhaustive search over subsets written here, and a lexicographic MIP on integer data.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ortools.linear_solver import pywraplp
+
+import taskgroup as tg
+from taskgroup.errors import InfeasibleBudget
+from taskgroup.solvers.instance import PAIRWISE_WORK, undominated
+
+EXACT = sorted(name for name, spec in tg.available_solvers().items() if spec.exact)
+ALL = sorted(tg.available_solvers())
+
+
+def issue_problem_shared():
+    """Issue 9, case 1: a, b and ab reach the same objective 0.8; ab alone costs 2.5, all three 5.5."""
+    losses = np.array([[0.4, np.nan], [np.nan, 0.4], [0.4, 0.4]])
+    return tg.Problem(["a", "b"], ["a", "b", "ab"], [1.5, 1.5, 2.5], losses)
+
+
+def issue_problem_one_task():
+    """Issue 9, case 2: one task; a plan of both (cost 3) is no better than either alone."""
+    return tg.Problem(["t"], ["a", "b"], [1.0, 2.0], np.array([[0.3], [0.3]]))
+
+
+@pytest.mark.parametrize("method", ALL)
+@pytest.mark.parametrize("budget", [10.0, None])
+def test_issue_case_unused_networks_are_never_returned(method, budget):
+    plan = tg.solve(issue_problem_shared(), budget, method=method)
+    assert plan.networks == ("ab",)
+    assert plan.cost["cost"] == 2.5 and plan.objective == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("method", ALL)
+@pytest.mark.parametrize("budget", [3.0, None])
+def test_issue_case_one_task_gets_the_cheaper_equal_network(method, budget):
+    plan = tg.solve(issue_problem_one_task(), budget, method=method)
+    assert plan.networks == ("a",)  # equal loss 0.3: a costs 1, b costs 2
+    assert plan.cost["cost"] == 1.0
+
+
+def test_issue_cases_on_the_frontier():
+    for problem, expected in ((issue_problem_shared(), [("ab",)]), (issue_problem_one_task(), [("a",)])):
+        frame = tg.frontier(problem)
+        assert [plan.networks for plan in frame["plan"]] == expected
+
+
+# ------------------------------------------------------------------ random instances with forced ties
+@st.composite
+def tied_problems(draw):
+    """Integer-valued data on tiny grids (losses in tenths, integer costs), so ties are the rule."""
+    n = draw(st.integers(1, 4))
+    r = draw(st.integers(1, 2))
+    m = draw(st.integers(1, 7))
+    masks = [draw(st.integers(1, 2**n - 1)) for _ in range(m)]
+    covered = 0
+    for mask in masks:
+        covered |= mask
+    masks += [1 << t for t in range(n) if not covered >> t & 1]
+    losses = np.full((len(masks), n), np.nan)
+    for j, mask in enumerate(masks):
+        for t in range(n):
+            if mask >> t & 1:
+                losses[j, t] = draw(st.sampled_from([1, 2, 3])) / 10
+    costs = np.array([[float(draw(st.integers(1, 3))) for _ in range(r)] for _ in masks])
+    weights = [float(draw(st.sampled_from([1, 2]))) for _ in range(n)]
+    return tg.Problem(
+        [f"t{i}" for i in range(n)], [f"n{j}" for j in range(len(masks))], costs, losses, weights,
+        cost_names=[f"c{k}" for k in range(r)],
+    )
+
+
+def reference(problem, budget):
+    """(objective, total cost) of the first plan in the tie rule, by enumerating every subset; None if none fits."""
+    unit = problem.costs.max(axis=0)
+    b = np.array([np.inf if budget is None else budget[c] for c in problem.cost_names])
+    best = None
+    for k in range(1, problem.n_networks + 1):
+        for subset in itertools.combinations(range(problem.n_networks), k):
+            s = list(subset)
+            if np.any(problem.costs[s].sum(axis=0) > b + 1e-9):
+                continue
+            served = np.where(problem.serves[s], problem.losses[s], np.inf).min(axis=0)
+            if not np.all(np.isfinite(served)):
+                continue
+            key = (round(float(served @ problem.weights), 9), round(float((problem.costs[s] / unit).sum()), 9))
+            best = key if best is None or key < best else best
+    return best
+
+
+def lexicographic_mip(problem, budget):
+    """The same two keys from one MIP on integer data: minimise BIG * 10 * loss + cost, exact because integral."""
+    unit = problem.costs.max(axis=0)
+    # Total cost as an integer: costs are integers, units are integers; scale by the product of units.
+    scale = int(np.prod(unit))
+    cost_int = [int(round(sum(problem.costs[j, r] * scale / unit[r] for r in range(len(problem.cost_names)))))
+                for j in range(problem.n_networks)]
+    big = sum(cost_int) + 1
+    solver = pywraplp.Solver.CreateSolver("SCIP")
+    x = [solver.BoolVar(f"x{j}") for j in range(problem.n_networks)]
+    terms = []
+    for t in range(problem.n_tasks):
+        ys = []
+        for j in range(problem.n_networks):
+            if problem.serves[j, t]:
+                y = solver.BoolVar(f"y{j}_{t}")
+                solver.Add(y <= x[j])
+                ys.append(y)
+                terms.append(int(round(problem.losses[j, t] * 10 * problem.weights[t])) * big * y)
+        solver.Add(sum(ys) == 1)
+    if budget is not None:
+        for r, c in enumerate(problem.cost_names):
+            solver.Add(sum(float(problem.costs[j, r]) * x[j] for j in range(problem.n_networks)) <= budget[c])
+    solver.Minimize(sum(terms) + sum(cost_int[j] * x[j] for j in range(problem.n_networks)))
+    status = solver.Solve()
+    if status == pywraplp.Solver.INFEASIBLE:
+        return None
+    value = round(solver.Objective().Value())
+    return (round(value // big / 10, 9), round(value % big / scale, 9))
+
+
+def key(plan, problem):
+    unit = problem.costs.max(axis=0)
+    total = sum(plan.cost[c] / unit[r] for r, c in enumerate(problem.cost_names))
+    return (round(plan.objective, 9), round(total, 9))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tied_problems(), st.sampled_from([0.3, 0.6, 1.0, None]))
+def test_every_exact_method_returns_the_cheapest_optimal_plan(problem, fraction):
+    if fraction is None:
+        budget = None
+    else:
+        total = problem.costs.sum(axis=0)
+        budget = {c: float(max(1.0, np.floor(fraction * total[r]))) for r, c in enumerate(problem.cost_names)}
+    expected = reference(problem, budget)
+    assert expected == lexicographic_mip(problem, budget)
+    for method in EXACT:
+        try:
+            plan = tg.solve(problem, budget, method=method)
+        except InfeasibleBudget:
+            assert expected is None, method
+            continue
+        assert key(plan, problem) == expected, method
+        assert all(detail.serves for detail in plan.details), method  # no network serves nothing
+    for method in ALL:  # heuristics too: never an unused network
+        try:
+            plan = tg.solve(problem, budget, method=method)
+        except InfeasibleBudget:
+            continue
+        assert all(detail.serves for detail in plan.details), method
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tied_problems())
+def test_frontier_rows_are_the_cheapest_optimal_plans(problem):
+    single = problem.with_costs(problem.cost_names[0])
+    frame = tg.frontier(single)
+    for plan in frame["plan"]:
+        budget = {single.cost_names[0]: plan.cost[single.cost_names[0]]}
+        assert key(plan, single) == reference(single, budget)
+        assert all(detail.serves for detail in plan.details)
+
+
+# ------------------------------------------------------------------ dominance reduction
+@settings(max_examples=60, deadline=None)
+@given(tied_problems(), st.booleans())
+def test_undominated_matches_pairwise_definition(problem, grouped):
+    WL = np.where(problem.serves, problem.losses * problem.weights, np.inf)
+    C = problem.costs
+    m = len(WL)
+    expected = []
+    for j in range(m):
+        dominated = False
+        for k in range(m):
+            if k == j or (grouped and not np.array_equal(np.isfinite(WL[k]), np.isfinite(WL[j]))):
+                continue
+            le = np.all(C[k] <= C[j]) and np.all(WL[k] <= WL[j])
+            eq = np.all(C[k] == C[j]) and np.all(WL[k] == WL[j])
+            if le and (not eq or k < j):
+                dominated = True
+                break
+        if not dominated:
+            expected.append(j)
+    import taskgroup.solvers.instance as instance_module
+
+    saved = instance_module.PAIRWISE_WORK
+    instance_module.PAIRWISE_WORK = 0 if grouped else PAIRWISE_WORK
+    try:
+        assert undominated(WL, C).tolist() == expected
+    finally:
+        instance_module.PAIRWISE_WORK = saved
