@@ -62,6 +62,9 @@ def render(folder: Path, quick: bool) -> str:
         "",
         *verdicts,
         "",
+        "What the numbers mean, and the evidence on why an effect did not appear: "
+        "[docs/train.md, Results](../../docs/train.md#results).",
+        "",
     ]
     return "\n".join(header + sections)
 
