@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("solvers", "estimates", "measure", "train", "objective")
+BENCHMARKS = ("solvers", "estimates", "measure", "train", "objective", "grouping")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         print(f"== {name}: {' '.join(command[1:])}", flush=True)
         result = subprocess.run(command, cwd=ROOT)
-        print(f"== {name}: {'ok' if result.returncode == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"== {name}: {'ok' if result.returncode == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
         if result.returncode != 0:
             failed.append(name)
     if failed:

@@ -157,7 +157,9 @@ def synthetic_section(time_limit: float = 60.0, ks: tuple[int, ...] = tuple(rang
         f"60 s limit (slowest call: {slowest:.1f} s), one run each (timings noisy: 2 shared cores). *upper bound* "
         "is the proven bound on the score: the smallest of each task with its best partner, the group-size bound "
         "(`GroupScorer.size_bound`: a group of s tasks serves at most s of them, and gives each at most the mean of "
-        "its s - 1 best sources) and, for colgen, its Lagrangian bound with exact pricing (MIP per group size); "
+        "its s - 1 best sources) and, for colgen, its Lagrangian bound `sum(pi) + k max_G P(G)` with exact pricing "
+        "(branch-and-bound over tasks per group size, `taskgroup/estimate/pricing.py`) at duals stabilised by "
+        "Wentges smoothing, starting from the size bound's duals; "
         "*gap* relative to the score. *ARI*: adjusted Rand index of "
         "each task's serving group against the planted clusters (1 = the planted partition). At k = 5 the "
         "planted partition is the answer to find.\n\n" + markdown_table(frame)
@@ -166,8 +168,8 @@ def synthetic_section(time_limit: float = 60.0, ks: tuple[int, ...] = tuple(rang
 
 # ----------------------------------------------------------------------------- built-in suites
 def suites_section(epochs: int = 20, short_fraction: float = 0.2) -> str:
-    from taskgroup.measure import ResultStore, TrainConfig, measure
     from taskgroup.estimate import esa, suite_affinity
+    from taskgroup.measure import ResultStore, TrainConfig, measure
 
     rows, corr_rows, cost_rows = [], [], []
     config = TrainConfig(epochs=epochs, patience=epochs)  # fixed schedule: the short run is a true prefix
@@ -198,7 +200,7 @@ def suites_section(epochs: int = 20, short_fraction: float = 0.2) -> str:
             # rank correlation: per task, predicted vs measured val loss over the networks both have (size >= 2)
             for label, est in estimates.items():
                 rhos = []
-                for t, task in enumerate(val.tasks):
+                for t, _task in enumerate(val.tasks):
                     pairs = []
                     for j, net in enumerate(est.networks):
                         if net in val.networks and est.serves[j, t] and len(val.network_tasks(net)) >= 2:
@@ -236,7 +238,8 @@ def suites_section(epochs: int = 20, short_fraction: float = 0.2) -> str:
     frame = pd.DataFrame(rows)
     return (
         f"Every candidate of the built-in `synthetic` (5 tasks, planted clusters a*, b*) and `digits` (5 tasks) suites "
-        f"measured with the measurement module ({epochs} epochs, no early stopping, hidden (64, 64), Adam 1e-3, seed 0); "
+        f"measured with the measurement module ({epochs} epochs, no early stopping, hidden (64, 64), Adam "
+        "1e-3, seed 0); "
         f"ESA's short runs are the first {short.epochs} epochs. TAG and CS come from one all-tasks run of {epochs} "
         "epochs measured every 5 steps; their plans use floor(budget) groups (singletons excluded, as TAG). "
         "*regret val* = measured val objective of the estimate's plan minus the optimum on measured val losses "
@@ -351,12 +354,19 @@ def adaptive_section(n_tasks: int = 24, k: int = 4, budgets: tuple[int, ...] = (
             start = time.perf_counter()
             design = initial_design(tasks, K - n_tasks, 3, singles=True, seed=seed + 2)
             predictor = fit_group_predictor(tasks, measure_groups(design))
-            plan = select_groups(predictor, k, "local-search", time_limit=search_limit, seed=seed)
+            plan = select_groups(predictor, k, method="local-search", time_limit=search_limit, seed=seed)
             plans.append(("random sample + fit", K, len(design), plan.networks, time.perf_counter() - start))
         start = time.perf_counter()
         pairs = measure_groups(_pairs_design(tasks))
-        problem = tg.Problem.from_frame(pd.DataFrame(
-            [{"network": "+".join(g), "task": t, "loss": v, "cost": 1.0} for g, m in pairs.items() for t, v in m.items()]))
+        problem = tg.Problem.from_frame(
+            pd.DataFrame(
+                [
+                    {"network": "+".join(g), "task": t, "loss": v, "cost": 1.0}
+                    for g, m in pairs.items()
+                    for t, v in m.items()
+                ]
+            )
+        )
         plan = select_groups(hoa_predictor(problem), k, "local-search", time_limit=search_limit, seed=seed)
         plans.append(("HOA from pairs", len(pairs), len(pairs), plan.networks, time.perf_counter() - start))
         start = time.perf_counter()

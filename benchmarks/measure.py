@@ -100,10 +100,17 @@ def main(argv: list[str] | None = None) -> None:
         single = times.loc[times["mode"] == "single", "wall_s (median)"].iloc[0]
         times["x one network"] = times["wall_s (median)"] / single
         median = times.set_index("mode")["wall_s (median)"]
-        lines += [f"## Suite `{suite_name}`: {list(suite.task_names)}", "", "### Wall time", "",
-                  md(times, ".2f"), "",
-                  f"Stacked (vectorised) vs one-by-one, same run: **{median['one-by-one'] / median['vectorised']:.2f}x** "
-                  "faster (both through the engine: `fit` one network at a time, `train_stack` for the stack).", ""]
+        lines += [
+            f"## Suite `{suite_name}`: {list(suite.task_names)}",
+            "",
+            "### Wall time",
+            "",
+            md(times, ".2f"),
+            "",
+            f"Stacked (vectorised) vs one-by-one, same run: **{median['one-by-one'] / median['vectorised']:.2f}x** "
+            "faster (both through the engine: `fit` one network at a time, `train_stack` for the stack).",
+            "",
+        ]
         store = tg.measure.ResultStore(keep_store)
         costs = tg.measure.normalise_costs(store.costs())
         lines += ["### Cost columns (normalised: a full-size single-task network = 1)", "",
@@ -112,15 +119,17 @@ def main(argv: list[str] | None = None) -> None:
             problem = store.to_problem("val", cost)
             test = store.to_problem("test", cost)
             front = tg.frontier(problem, cost=cost)
-            front["test objective"] = [test.evaluate(p.networks).objective for p in front["plan"]]
-            front["groups"] = [" ; ".join(sorted(p.networks)) for p in front["plan"]]
-            lines += [f"### Budget frontier on validation losses, cost `{cost}`", "",
-                      md(front.drop(columns=["plan"]), ".4g"), ""]
+            table = front.to_frame()
+            table["test objective"] = [test.evaluate(p.networks).objective for p in front]
+            table["groups"] = [" ; ".join(sorted(p.networks)) for p in front]
+            lines += [f"### Budget frontier on validation losses, cost `{cost}`", "", md(table, ".4g"), ""]
         if suite_name == "synthetic":
             planted = suite.params["planted"]
             k = len(planted)
             plan = tg.solve(store.to_problem(cost="snt"), budget=float(k))
-            groups = {frozenset(t for t, n in plan.assignment.items() if n == net) for net in set(plan.assignment.values())}
+            groups = {
+                frozenset(t for t, n in plan.assignment.items() if n == net) for net in set(plan.assignment.values())
+            }
             recovered = groups == {frozenset(g) for g in planted}
             lines += [f"### Planted clusters at budget = {k} (cost `snt`)", "",
                       f"Planted: {planted}. Optimal plan: {sorted(plan.networks)} "

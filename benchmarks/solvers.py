@@ -105,7 +105,8 @@ def scaling(sizes: list[int], repeats: int, time_limit: float) -> tuple[str, str
     notes = []
     if len(eight):
         notes.append(
-            f"n = 8 (263 candidates), every budget 1..8 step 0.5 with HiGHS: {eight['total s'].iloc[0]:.2f} s in total, "
+            f"n = 8 (263 candidates), every budget 1..8 step 0.5 with HiGHS: {eight['total s'].iloc[0]:.2f} "
+            "s in total, "
             f"{eight['proven optimal'].iloc[0]} proven optimal (target: under 2 s)."
         )
     if len(twelve):
@@ -168,7 +169,9 @@ def dp_frontier(n: int, repeats: int) -> dict:
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, "-c", DP_FRONTIER_SCRIPT, "2", "1"], check=True, capture_output=True)  # compile cache
+    subprocess.run(
+        [sys.executable, "-c", DP_FRONTIER_SCRIPT, "2", "1"], check=True, capture_output=True
+    )  # compile cache
     done = subprocess.run(
         [sys.executable, "-c", DP_FRONTIER_SCRIPT, str(n), str(repeats)], check=True, capture_output=True, text=True
     )
@@ -262,7 +265,8 @@ def _big_case(path: Path, budget: float, time_limit: float) -> str:
     problem = tg.Problem.from_frame(frame)
     build_s = time.perf_counter() - started
     del frame, problem
-    command = [sys.executable, "-m", "taskgroup", "solve", str(path), "--budget", str(budget), "--time-limit", str(time_limit)]
+    command = [sys.executable, "-m", "taskgroup", "solve", str(path), "--budget", str(budget),
+               "--time-limit", str(time_limit)]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -304,7 +308,8 @@ def main(argv: list[str] | None = None) -> None:
                 "Scaling on synthetic instances",
                 "All 2^n - 1 task subsets (cost 1) plus n half-size singles (cost 0.5), losses with pairwise "
                 "structure and noise (`tg.datasets.synthetic_problem(n, seed=n)`). Budgets 1..n, step 0.5 up to n = 8 "
-                "and 1 above (n = 14: budgets 2, 7 and 14 only). Times per budget: HiGHS (`ilp`, what `auto` uses) the median of 3 runs for n <= 8, "
+                "and 1 above (n = 14: budgets 2, 7 and 14 only). Times per budget: HiGHS (`ilp`, what `auto` "
+                "uses) the median of 3 runs for n <= 8, "
                 "every other solver one run; `total s` sums over budgets. A solver stopped by its time limit "
                 "(`limit s`) returns its best plan, not proven optimal. `exhaustive` refuses budgets that allow "
                 "more than 2 million network sets.\n\n" + notes + "\n\n" + table,

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     print("TAG affinity (row helps column):\n", tag.round(3).to_string())
 
     # 3. the budget frontier and the plan at a budget of two single-task networks' FLOPs
-    print(tg.frontier(problem).drop(columns=["plan"]).to_string(index=False))
+    print(tg.frontier(problem).to_frame().to_string(index=False))
     plan = tg.solve(problem, budget=2.0)
     print(plan.summary())
 

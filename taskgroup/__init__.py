@@ -14,7 +14,7 @@ from taskgroup.errors import (
     SolverError,
     TaskgroupError,
 )
-from taskgroup.plan import Plan
+from taskgroup.plan import Frontier, Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import available_solvers, frontier, minimum_budget, plot_frontier, solve
 
@@ -33,6 +33,7 @@ def __getattr__(name: str):
 __all__ = [
     "Problem",
     "Plan",
+    "Frontier",
     "solve",
     "frontier",
     "plot_frontier",

@@ -55,7 +55,9 @@ def read_text(path: str | PathLike[str], what: str = "file") -> str:
     try:
         return p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidArgument(f"The {what} {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+        raise InvalidArgument(
+            f"The {what} {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start})."
+        ) from None
     except OSError as exc:
         raise InvalidArgument(f"Cannot read the {what}: {describe_os_error(exc)}") from None
 

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument, PipelineError
-from taskgroup.plan import Plan
+from taskgroup.naming import is_full_size
+from taskgroup.plan import Frontier, Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import frontier, solve
 
@@ -124,7 +125,7 @@ class RunOutcome:
 
     out: Path
     problem: Problem
-    frontier: pd.DataFrame
+    frontier: Frontier
     plan: Plan
     budget: float
     budget_rule: str
@@ -134,14 +135,15 @@ class RunOutcome:
     report: Path | None = None
 
 
-def knee_budget(table: pd.DataFrame) -> float:
-    """The default budget: the knee of the frontier.
+def knee_budget(frontier: Frontier | pd.DataFrame) -> float:
+    """The default budget: the knee of the frontier (a Frontier, or a table with budget and objective columns).
 
     With budgets and objectives scaled to [0, 1] between the cheapest plan that serves every task (the
     frontier's first row) and the best plan at any budget (its last row), the knee is the step farthest below
     the straight line between those two (the "Kneedle" rule): past it, more budget buys less than it did
     on average. Ties go to the cheaper budget.
     """
+    table = frontier.to_frame() if isinstance(frontier, Frontier) else frontier
     data = table.dropna(subset=["objective"])
     if data.empty:
         raise InvalidArgument("The frontier has no feasible budget, so it has no knee.")
@@ -163,7 +165,7 @@ def pair_affinity(problem: Problem) -> pd.DataFrame:
     single: dict[str, float] = {}
     pair: dict[tuple[str, str], float] = {}
     for name in problem.networks:
-        if "@" in name:
+        if not is_full_size(name):
             continue
         served = problem.network_tasks(name)
         j = problem.network_index(name)
@@ -215,11 +217,11 @@ def run_pipeline(
         if affinity is not None:
             affinity.to_csv(out / "affinity.csv")
     with _step("frontier", out, timings, say):
-        table = frontier(problem, cost=problem.cost_names[0])
-        table.drop(columns=["plan"]).to_csv(out / "frontier.csv", index=False)
+        front = frontier(problem, cost=problem.cost_names[0])
+        front.to_frame().to_csv(out / "frontier.csv", index=False)
     with _step("plan", out, timings, say):
         if settings.budget is None:
-            budget = knee_budget(table)
+            budget = knee_budget(front)
             rule = "the frontier's knee"
         else:
             budget, rule = settings.budget, "given"
@@ -237,8 +239,8 @@ def run_pipeline(
             all_in_one=True,
             fit=_train_config(settings, suite=suite, family=settings.arch),
         )
-        train = train_plan(plan, suite, out, config, progress=say if progress else None)
-    outcome = RunOutcome(out, problem, table, plan, budget, rule, affinity, train, timings)
+        train = train_plan(plan, suite, out, config, say=say if progress else None)
+    outcome = RunOutcome(out, problem, front, plan, budget, rule, affinity, train, timings)
     with _step("report", out, timings, say):
         from taskgroup.report import write_report
 
@@ -255,7 +257,8 @@ def _check_settings(out: Path, settings: RunSettings) -> None:
         differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
         if differ:
             raise InvalidArgument(
-                f"{str(out)!r} holds a run with other settings ({', '.join(f'{k}: {stored.get(k)!r} there, {wanted.get(k)!r} now' for k in differ)}); "
+                f"{str(out)!r} holds a run with other settings "
+                f"({', '.join(f'{k}: {stored.get(k)!r} there, {wanted.get(k)!r} now' for k in differ)}); "
                 "use another --out folder, or the same settings to resume it."
             )
     else:
@@ -332,8 +335,8 @@ def _candidates(
 
         _measure(settings, suite, out, "pairs", None, progress)
         pairs = _from_store(out, "val", settings, suite)
-        return _with_profiled_costs(hoa(pairs, cost=np.ones(len(pairs.cost_names))), settings, suite, out), None, \
-            pair_affinity(pairs)
+        predicted = hoa(pairs, cost_value=np.ones(len(pairs.cost_names)))
+        return _with_profiled_costs(predicted, settings, suite, out), None, pair_affinity(pairs)
     if strategy == "esa":
         from taskgroup.estimate import esa
 
@@ -375,7 +378,9 @@ def _esa_train_chosen(
     _measure(settings, suite, out, list(plan.networks), None, progress)
     # Only the chosen networks ran the full schedule, so there is no single-task network to normalise costs
     # by; the losses are all that is needed here.
-    table = ResultStore(out / "results.db").table("val", settings.cost, normalize=False, config=_train_config(settings, suite=suite).hash())
+    table = ResultStore(out / "results.db").table(
+        "val", settings.cost, normalise=False, config=_train_config(settings, suite=suite).hash()
+    )
     scored = Problem.from_frame(table, cost=settings.cost).evaluate(plan.networks)
     say(f"ESA: chosen on short runs (objective {plan.objective:.4g}); fully trained: objective {scored.objective:.4g}")
     return plan
@@ -384,7 +389,9 @@ def _esa_train_chosen(
 def _tag_problem(settings: RunSettings, suite: Any, say: Callable[[str], None]) -> tuple[Problem, None, pd.DataFrame]:
     from taskgroup.estimate import group_problem, suite_affinity
 
-    run = suite_affinity(suite, ("tag",), config=_train_config(settings, suite=suite), epochs=settings.epochs, seed=settings.seed)
+    run = suite_affinity(
+        suite, ("tag",), config=_train_config(settings, suite=suite), epochs=settings.epochs, seed=settings.seed
+    )
     matrix = run.tag
     say(f"TAG affinity from one all-task run over {len(matrix)} tasks ({len(run.measured_steps)} lookahead steps)")
     return group_problem(matrix, singletons="exclude"), None, matrix

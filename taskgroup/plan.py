@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -17,9 +18,12 @@ from taskgroup.fields import Fields
 from taskgroup.files import read_text
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
     from taskgroup.problem import Problem
 
-__all__ = ["Plan", "PlanNetwork", "plan_from_selection", "PLAN_SCHEMA", "PLAN_SCHEMA_VERSION"]
+__all__ = ["Plan", "PlanNetwork", "Frontier", "plan_from_selection", "PLAN_SCHEMA", "PLAN_SCHEMA_VERSION"]
 
 PLAN_SCHEMA = "taskgroup.plan"
 PLAN_SCHEMA_VERSION = 1
@@ -300,3 +304,144 @@ def plan_from_selection(
 
 def _finite_or_none(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
+
+
+FRONTIER_COLUMNS = ["budget", "objective", "cost", "n_networks", "networks", "optimal"]
+
+
+@dataclass(frozen=True)
+class Frontier(Sequence["Plan | None"]):
+    """The best plan at each of several budgets on one cost resource, as returned by :func:`taskgroup.frontier`.
+
+    A sequence of plans, one per budget in increasing order of the budget asked for; an entry is None where no
+    plan fits that budget (only when the budgets were given). ``to_frame()`` gives the table, ``plot(ax)`` draws
+    the staircase on a matplotlib Axes.
+
+    Attributes
+    ----------
+    budgets : tuple of float
+        The budget of each entry.
+    plans : tuple of Plan or None
+        The optimal (or best found) plan at each budget, None where infeasible.
+    cost : str
+        The cost resource the budgets apply to.
+    higher_is_better : bool
+        Whether the problem's values are scores (then the table and plot show ``score = -objective``).
+    """
+
+    budgets: tuple[float, ...]
+    plans: tuple[Plan | None, ...]
+    cost: str
+    higher_is_better: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.budgets) != len(self.plans):
+            raise InvalidArgument(f"A Frontier needs one plan (or None) per budget; got {len(self.budgets)} "
+                                  f"budgets and {len(self.plans)} plans.")
+
+    def __len__(self) -> int:
+        return len(self.plans)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, str):
+            # The frontier used to be a DataFrame: keep ``frontier["objective"]`` working for one version.
+            _warn_frame_use(index)
+            return self._legacy_frame()[index]
+        if isinstance(index, slice):
+            return Frontier(self.budgets[index], self.plans[index], self.cost, self.higher_is_better)
+        return self.plans[index]
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names a Frontier lacks: DataFrame methods of the former return type, for one version.
+        import pandas as pd
+
+        if name.startswith("_") or not hasattr(pd.DataFrame, name):
+            raise AttributeError(f"'Frontier' object has no attribute {name!r}")
+        _warn_frame_use(name)
+        return getattr(self._legacy_frame(), name)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The frontier as a table, one row per budget.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``budget``, ``objective`` (NaN if infeasible), ``cost``, ``n_networks``, ``networks`` (names
+            joined by ``", "``) and ``optimal``; for higher-is-better problems also ``score`` (the objective in
+            the original sense) after ``objective``. ``attrs["cost_column"]`` names the cost resource.
+        """
+        import pandas as pd
+
+        rows = [_frontier_row(budget, plan) for budget, plan in zip(self.budgets, self.plans)]
+        frame = pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
+        if self.higher_is_better:
+            frame.insert(2, "score", -frame["objective"])
+        frame.attrs["cost_column"] = self.cost
+        return frame
+
+    def _legacy_frame(self) -> pd.DataFrame:
+        frame = self.to_frame()
+        frame["plan"] = list(self.plans)
+        return frame
+
+    def plot(self, ax: Axes | None = None, *, markers: Mapping[str, tuple[float, float]] | None = None,
+             title: str | None = None) -> Axes:
+        """Draw the frontier as a staircase of budget against total loss (or score) on ``ax``.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; by default a new figure's Axes (``matplotlib.pyplot.subplots()``).
+        markers : dict of str to (float, float), optional
+            Labelled (cost, objective) points to mark, e.g. the all-in-one network or the chosen plan.
+        title : str, optional
+            The Axes title (default "Budget frontier").
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+
+        Raises
+        ------
+        InvalidArgument
+            If no budget of the frontier is feasible.
+        """
+        frame = self.to_frame().dropna(subset=["objective"])
+        if frame.empty:
+            raise InvalidArgument("The frontier has no feasible budget to plot.")
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+        value = "score" if self.higher_is_better else "objective"
+        x = frame["budget"].to_numpy(dtype=float)
+        y = frame[value].to_numpy(dtype=float)
+        ax.step(x, y, where="post", color="tab:blue", label="optimal plan")
+        ax.plot(x, y, "o", color="tab:blue", markersize=4)
+        colours = ["tab:red", "tab:green", "tab:orange", "tab:purple"]
+        for (label, (cx, cy)), colour in zip((markers or {}).items(), colours):
+            ax.plot([cx], [cy], "D", color=colour, markersize=7, label=label)
+        ax.set_xlabel(f"budget ({self.cost})")
+        ax.set_ylabel("total score (higher is better)" if self.higher_is_better
+                      else "total weighted loss (lower is better)")
+        ax.set_title(title or "Budget frontier")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        return ax
+
+
+def _frontier_row(budget: float, plan: Plan | None) -> list:
+    if plan is None:
+        return [budget, math.nan, math.nan, 0, "", False]
+    (total,) = plan.cost.values()
+    return [budget, plan.objective, total, len(plan.networks), ", ".join(plan.networks), plan.optimal]
+
+
+def _warn_frame_use(name: str) -> None:
+    warnings.warn(
+        f"tg.frontier now returns a Frontier (a sequence of Plans), not a DataFrame; use "
+        f"frontier.to_frame() before {name!r}. The DataFrame behaviour will be removed in the next version.",
+        DeprecationWarning,
+        stacklevel=3,
+    )

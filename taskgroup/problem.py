@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -381,25 +381,7 @@ class Problem:
             infinite loss, a missing, NaN or non-positive cost, a network whose cost differs between
             its rows, a duplicate (network, task) row, a weight <= 0, a task no network serves.
         """
-        if not isinstance(frame, pd.DataFrame):
-            raise InvalidProblem(f"from_frame expects a pandas DataFrame; got {type(frame).__name__}.")
-        if len(frame) == 0:
-            raise InvalidProblem("The table is empty; a problem needs at least one (network, task, loss) row.")
-        if cost is None:
-            if "cost" not in frame.columns:
-                raise InvalidProblem(
-                    "The table has no 'cost' column; pass cost=<column name(s)> naming the cost column(s). "
-                    f"Columns present: {list(map(str, frame.columns))}."
-                )
-            cost = "cost"
-        cost_cols = [cost] if isinstance(cost, str) else list(cost)
-        if not cost_cols:
-            raise InvalidProblem("cost must name at least one cost column; got an empty list.")
-        for col in [network, task, loss, *cost_cols]:
-            if col not in frame.columns:
-                raise InvalidProblem(
-                    f"The table has no column {col!r}; columns present: {list(map(str, frame.columns))}."
-                )
+        cost_cols = _table_columns(frame, network, task, loss, cost)
 
         if row_labels is None:
             row_labels = [f"data row {i + 1}" for i in range(len(frame))]
@@ -410,73 +392,17 @@ class Problem:
             return str(row_labels[i])
 
         def where(i: int) -> str:
-            text = f"{row(i)} (network {frame[network].iloc[i]!r}, task {frame[task].iloc[i]!r})"
-            return text[0].upper() + text[1:]
+            return _capital(f"{row(i)} (network {frame[network].iloc[i]!r}, task {frame[task].iloc[i]!r})")
 
-        for col in (network, task):
-            missing = frame[col].isna().to_numpy()
-            if missing.any():
-                i = int(np.argmax(missing))
-                raise InvalidProblem(f"{row(i)[0].upper() + row(i)[1:]} has no {col} name; every row needs a network and a task.")
-        loss_values = _numeric_column(frame, loss, where)
-        bad = ~np.isfinite(loss_values)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise InvalidProblem(
-                f"{where(i)} has loss {_num(loss_values[i])}; losses must be finite numbers "
-                "(drop the row if that network does not serve the task)."
-            )
-        cost_values = np.column_stack([_numeric_column(frame, c, where) for c in cost_cols])
-        for r, col in enumerate(cost_cols):
-            bad = ~np.isfinite(cost_values[:, r]) | (cost_values[:, r] <= 0)
-            if bad.any():
-                i = int(np.argmax(bad))
-                raise InvalidProblem(
-                    f"{where(i)} has {col} = {_num(cost_values[i, r])}; costs must be finite numbers > 0."
-                )
-
+        loss_values, cost_values = _table_values(frame, network, task, loss, cost_cols, row, where)
         net_names = frame[network].astype(str).to_numpy()
         task_names = frame[task].astype(str).to_numpy()
-        seen: dict[tuple[str, str], int] = {}
-        for i, key in enumerate(zip(net_names, task_names)):
-            if key in seen:
-                raise InvalidProblem(
-                    f"{row(seen[key])[0].upper() + row(seen[key])[1:]} and {row(i)} both give network {key[0]!r} on task {key[1]!r}; "
-                    "each (network, task) pair may appear once."
-                )
-            seen[key] = i
-
+        _check_pairs_once(net_names, task_names, row)
         networks = list(dict.fromkeys(net_names))
-        appearing = list(dict.fromkeys(task_names))
-        if tasks is None:
-            tasks = appearing
-        else:
-            tasks = [str(t) for t in tasks]
-            _check_unique(tasks, "task")
-            unknown = [t for t in appearing if t not in set(tasks)]
-            if unknown:
-                raise InvalidProblem(f"The table has rows for task(s) {unknown} that are not in tasks={tasks}.")
-            unserved = [t for t in tasks if t not in set(appearing)]
-            if unserved:
-                raise InvalidProblem(
-                    f"Task(s) {unserved} are served by no network: the table has no row for them."
-                )
+        tasks = _task_list(list(dict.fromkeys(task_names)), tasks)
         n_index = {n: j for j, n in enumerate(networks)}
         t_index = {t: i for i, t in enumerate(tasks)}
-
-        costs = np.full((len(networks), len(cost_cols)), np.nan)
-        first_row = np.full(len(networks), -1)
-        for i, name in enumerate(net_names):
-            j = n_index[name]
-            if first_row[j] < 0:
-                first_row[j] = i
-                costs[j] = cost_values[i]
-            elif not np.array_equal(costs[j], cost_values[i]):
-                r = int(np.argmax(costs[j] != cost_values[i]))
-                raise InvalidProblem(
-                    f"Network {name!r} has {cost_cols[r]} = {_num(costs[j, r])} in {row(first_row[j])} but "
-                    f"{_num(cost_values[i, r])} in {row(i)}; a network's cost must be the same in all its rows."
-                )
+        costs = _network_costs(net_names, n_index, cost_values, cost_cols, row)
         losses = np.full((len(networks), len(tasks)), np.nan)
         rows_n = np.array([n_index[n] for n in net_names])
         rows_t = np.array([t_index[t] for t in task_names])
@@ -782,3 +708,106 @@ def _read_text(path_or_text: str | PathLike[str]) -> str:
     if isinstance(path_or_text, str) and path_or_text.lstrip().startswith(("{", "[")):
         return path_or_text
     return read_text(path_or_text, "problem file")
+
+
+# ---------------------------------------------------------------- the steps of Problem.from_frame
+def _table_columns(frame: pd.DataFrame, network: str, task: str, loss: str,
+                   cost: str | Sequence[str] | None) -> list[str]:
+    """The cost column names, after checking the table is a non-empty DataFrame with every named column."""
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidProblem(f"from_frame expects a pandas DataFrame; got {type(frame).__name__}.")
+    if len(frame) == 0:
+        raise InvalidProblem("The table is empty; a problem needs at least one (network, task, loss) row.")
+    if cost is None:
+        if "cost" not in frame.columns:
+            raise InvalidProblem(
+                "The table has no 'cost' column; pass cost=<column name(s)> naming the cost column(s). "
+                f"Columns present: {list(map(str, frame.columns))}."
+            )
+        cost = "cost"
+    cost_cols = [cost] if isinstance(cost, str) else list(cost)
+    if not cost_cols:
+        raise InvalidProblem("cost must name at least one cost column; got an empty list.")
+    for col in [network, task, loss, *cost_cols]:
+        if col not in frame.columns:
+            raise InvalidProblem(
+                f"The table has no column {col!r}; columns present: {list(map(str, frame.columns))}."
+            )
+    return cost_cols
+
+
+def _table_values(frame: pd.DataFrame, network: str, task: str, loss: str, cost_cols: list[str],
+                  row: Callable[[int], str], where: Callable[[int], str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the loss, and the costs (rows x cost columns); names present, losses finite, costs > 0."""
+    for col in (network, task):
+        missing = frame[col].isna().to_numpy()
+        if missing.any():
+            i = int(np.argmax(missing))
+            raise InvalidProblem(f"{_capital(row(i))} has no {col} name; every row needs a network and a task.")
+    loss_values = _numeric_column(frame, loss, where)
+    bad = ~np.isfinite(loss_values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InvalidProblem(
+            f"{where(i)} has loss {_num(loss_values[i])}; losses must be finite numbers "
+            "(drop the row if that network does not serve the task)."
+        )
+    cost_values = np.column_stack([_numeric_column(frame, c, where) for c in cost_cols])
+    for r, col in enumerate(cost_cols):
+        bad = ~np.isfinite(cost_values[:, r]) | (cost_values[:, r] <= 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InvalidProblem(
+                f"{where(i)} has {col} = {_num(cost_values[i, r])}; costs must be finite numbers > 0."
+            )
+    return loss_values, cost_values
+
+
+def _check_pairs_once(net_names: np.ndarray, task_names: np.ndarray, row: Callable[[int], str]) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for i, key in enumerate(zip(net_names, task_names)):
+        if key in seen:
+            raise InvalidProblem(
+                f"{_capital(row(seen[key]))} and {row(i)} both give network {key[0]!r} on task {key[1]!r}; "
+                "each (network, task) pair may appear once."
+            )
+        seen[key] = i
+
+
+def _task_list(appearing: list[str], tasks: Sequence[str] | None) -> list[str]:
+    """The given task list (every task with rows, every row's task in it), or the tasks in order of appearance."""
+    if tasks is None:
+        return appearing
+    tasks = [str(t) for t in tasks]
+    _check_unique(tasks, "task")
+    unknown = [t for t in appearing if t not in set(tasks)]
+    if unknown:
+        raise InvalidProblem(f"The table has rows for task(s) {unknown} that are not in tasks={tasks}.")
+    unserved = [t for t in tasks if t not in set(appearing)]
+    if unserved:
+        raise InvalidProblem(f"Task(s) {unserved} are served by no network: the table has no row for them.")
+    return tasks
+
+
+def _network_costs(net_names: np.ndarray, n_index: dict[str, int], cost_values: np.ndarray,
+                   cost_cols: list[str], row: Callable[[int], str]) -> np.ndarray:
+    """One cost row per network, refusing a network whose cost differs between its rows."""
+    costs = np.full((len(n_index), len(cost_cols)), np.nan)
+    first_row = np.full(len(n_index), -1)
+    for i, name in enumerate(net_names):
+        j = n_index[name]
+        if first_row[j] < 0:
+            first_row[j] = i
+            costs[j] = cost_values[i]
+        elif not np.array_equal(costs[j], cost_values[i]):
+            r = int(np.argmax(costs[j] != cost_values[i]))
+            raise InvalidProblem(
+                f"Network {name!r} has {cost_cols[r]} = {_num(costs[j, r])} in {row(first_row[j])} but "
+                f"{_num(cost_values[i, r])} in {row(i)}; a network's cost must be the same in all its rows."
+            )
+    return costs
+
+
+def _capital(text: str) -> str:
+    """``text`` with its first letter upper-case (row labels start a sentence: "data row 3" -> "Data row 3")."""
+    return text[:1].upper() + text[1:]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from taskgroup.naming import is_full_size
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import plot_frontier
@@ -34,11 +35,14 @@ def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, flo
     """
     markers: dict[str, tuple[float, float]] = {}
     sign = -1.0 if problem.higher_is_better else 1.0
-    full = [n for n in problem.networks if "@" not in n]
+    full = [n for n in problem.networks if is_full_size(n)]
     everything = [n for n in full if len(problem.network_tasks(n)) == problem.n_tasks]
     if everything:
         chosen = problem.evaluate(everything[:1])
-        markers["all-in-one network"] = (float(problem.costs[problem.network_index(everything[0]), 0]), sign * chosen.objective)
+        markers["all-in-one network"] = (
+            float(problem.costs[problem.network_index(everything[0]), 0]),
+            sign * chosen.objective,
+        )
     singles = {problem.network_tasks(n)[0]: n for n in full if len(problem.network_tasks(n)) == 1}
     if len(singles) == problem.n_tasks:
         names = list(singles.values())
@@ -50,14 +54,13 @@ def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, flo
 
 def plot_affinity(matrix: pd.DataFrame, path: Path, title: str) -> None:
     """Heatmap of ``matrix.loc[source, target]`` with the values written in the cells."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure without pyplot: no global backend switch and no figure left open in the caller's session.
+    from matplotlib.figure import Figure
 
     values = matrix.to_numpy(dtype=float)
     n = len(matrix)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * n, 0.8 + 0.6 * n), dpi=120)
+    fig = Figure(figsize=(1.0 + 0.7 * n, 0.8 + 0.6 * n), dpi=120)
+    ax = fig.subplots()
     limit = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
     image = ax.imshow(values, cmap="RdBu", vmin=-limit, vmax=limit)
     ax.set_xticks(range(n), matrix.columns, rotation=45, ha="right")
@@ -72,25 +75,23 @@ def plot_affinity(matrix: pd.DataFrame, path: Path, title: str) -> None:
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def plot_grouping(plan: Plan, tasks: list[str], path: Path) -> None:
     """Tasks on the left, the plan's networks on the right; a solid line where a network serves a task,
     a dashed grey line where it is trained on the task but another network serves it better."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     networks = list(plan.networks)
     height = max(len(tasks), len(networks))
-    fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.55 * height), dpi=120)
+    fig = Figure(figsize=(6.4, 0.8 + 0.55 * height), dpi=120)
+    ax = fig.subplots()
     task_y = {t: height - 1 - i * (height - 1) / max(1, len(tasks) - 1) for i, t in enumerate(tasks)}
     net_y = {n: height - 1 - i * (height - 1) / max(1, len(networks) - 1) for i, n in enumerate(networks)}
     if len(networks) == 1:
         net_y = {networks[0]: (height - 1) / 2}
-    colours = plt.get_cmap("tab10")
+    colours = matplotlib.colormaps["tab10"]
     for k, detail in enumerate(plan.details):
         for t in detail.trained_tasks:
             serves = t in detail.serves
@@ -108,14 +109,15 @@ def plot_grouping(plan: Plan, tasks: list[str], path: Path) -> None:
         cost = ", ".join(f"{v:.3g}" for v in plan.details[k].cost.values())
         ax.text(1.02, y, f"{n}  (cost {cost})", ha="left", va="center", fontsize=9, color=colours(k % 10))
     ax.scatter([0] * len(task_y), list(task_y.values()), color="black", zorder=2, s=18)
-    ax.scatter([1] * len(net_y), list(net_y.values()), color=[colours(k % 10) for k in range(len(net_y))], zorder=2, s=40)
+    ax.scatter(
+        [1] * len(net_y), list(net_y.values()), color=[colours(k % 10) for k in range(len(net_y))], zorder=2, s=40
+    )
     ax.set_xlim(-0.45, 1.65)
     ax.set_ylim(-0.7, height - 0.3)
     ax.axis("off")
     ax.set_title("Chosen grouping: task → network that serves it (dashed: trained on, not serving)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def metrics_table(train: Any, plan: Plan) -> pd.DataFrame:
@@ -141,7 +143,9 @@ def metrics_table(train: Any, plan: Plan) -> pd.DataFrame:
 
 def _image(path: Path, alt: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+    caption = html.escape(alt)
+    image = f'<img src="data:image/png;base64,{data}" alt="{caption}">'
+    return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -213,9 +217,11 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
             for d in plan.details
         ]
     )
-    settings_rows = pd.DataFrame({"setting": list(settings.to_dict()), "value": [json.dumps(v) for v in settings.to_dict().values()]})
+    settings_rows = pd.DataFrame(
+        {"setting": list(settings.to_dict()), "value": [json.dumps(v) for v in settings.to_dict().values()]}
+    )
     timing_rows = pd.DataFrame({"step": list(outcome.timings), "seconds": list(outcome.timings.values())})
-    frontier_rows = outcome.frontier.drop(columns=["plan"])
+    frontier_rows = outcome.frontier.to_frame()
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>taskgroup report</title><style>{_STYLE}</style></head>
 <body>

@@ -16,7 +16,7 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for name in ("solvers", "estimates", "measure", "train", "objective"):
+    for name in ("solvers", "estimates", "measure", "train", "objective", "grouping"):
         text = (tmp_path / f"{name}.md").read_text()
         assert text.startswith("#") and "|---" in text, name
 

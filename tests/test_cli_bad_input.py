@@ -82,7 +82,9 @@ def test_a_folder_named_like_a_table_is_one_line(tmp_path):
 
 def test_binary_csv_is_one_line(tmp_path):
     (tmp_path / "b.csv").write_bytes(bytes(range(256)) * 4)
-    one_error_line(run("solve", str(tmp_path / "b.csv"), "--budget", "2"), "is not a text CSV file (it contains NUL bytes)")
+    one_error_line(
+        run("solve", str(tmp_path / "b.csv"), "--budget", "2"), "is not a text CSV file (it contains NUL bytes)"
+    )
 
 
 def test_closed_stdout_still_writes_the_plan_file(tmp_path):

@@ -54,7 +54,9 @@ def test_the_sample_loads_offline_with_every_task():
     assert data.targets["odd"].tolist() == (data.labels % 2).tolist()
     for task in STYLE_TASKS:
         assert data.kinds[task] == "regression"
-        assert abs(float(data.targets[task].mean())) < 1e-4 and float(data.targets[task].std()) == pytest.approx(1, abs=1e-3)
+        assert abs(float(data.targets[task].mean())) < 1e-4 and float(data.targets[task].std()) == pytest.approx(
+            1, abs=1e-3
+        )
     # Digit 1 is the narrowest and least inked glyph on average.
     ones = data.labels == 1
     assert data.targets["width"][ones].mean() < -1 and data.targets["ink"][ones].mean() < -1

@@ -5,8 +5,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from taskgroup.errors import InvalidArgument
 from taskgroup.engine.batching import choose_batching, joint_batches, label_overlap, per_task_batches
+from taskgroup.errors import InvalidArgument
 
 OWN_DATA = {"a": np.arange(0, 100), "b": np.arange(100, 130), "c": np.arange(130, 140)}  # disjoint data sets
 

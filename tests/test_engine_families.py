@@ -121,7 +121,9 @@ def test_user_factories_are_seeded_checked_and_named():
 
 def test_registry_errors_name_what_is_accepted():
     assert {"mlp", "cnn", "mmoe"} <= set(available_families())
-    with pytest.raises(InvalidArgument, match=r"Unknown model family 'transformer'; accepted: \['cnn', 'mlp', 'mmoe', 'omoe'\]"):
+    with pytest.raises(
+        InvalidArgument, match=r"Unknown model family 'transformer'; accepted: \['cnn', 'mlp', 'mmoe', 'omoe'\]"
+    ):
         make_factory("transformer")
     with pytest.raises(InvalidArgument, match=r"has no option\(s\) \['n_experts'\]"):
         make_factory("mlp", {"n_experts": 3})

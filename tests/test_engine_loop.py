@@ -87,7 +87,9 @@ def test_missing_labels_are_masked_per_example():
 
 def test_tasks_with_their_own_data_use_per_task_batches():
     # disjoint labelled rows per task (MT-DNN's setting): auto picks Algorithm 1
-    s = tiny_suite(missing={"r": slice(100, None), "b": list(range(0, 100)) + list(range(200, 300)), "m": slice(0, 200)})
+    s = tiny_suite(
+        missing={"r": slice(100, None), "b": list(range(0, 100)) + list(range(200, 300)), "m": slice(0, 200)}
+    )
     net = build_network("mlp", s)
     result = fit(net, s.train, s.tasks, schedule(epochs=20, lr=3e-3), val=s.val, seed=0)
     assert result.batching == "per_task"
@@ -192,7 +194,9 @@ def test_threads_default_respects_omp_num_threads_and_affinity():
     code = ("from taskgroup.engine import configure_threads; import torch, os; n = configure_threads(); "
             "print(n, torch.get_num_threads(), os.environ['OMP_WAIT_POLICY'])")
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == [str(len(os.sched_getaffinity(0)))] * 2 + ["PASSIVE"]
     out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_NUM_THREADS": "1"}, capture_output=True,
                          text=True, check=True).stdout.split()

@@ -84,7 +84,8 @@ CHILD = textwrap.dedent(
                                     vectorise=False, latency_repeats=0, on_trained=trained)
     result = adaptive_select(measure_groups, suite.task_names, 2, budget_networks=14, method="enumerate")
     with open(out, "w") as f:
-        json.dump({"plan": list(result.plan.networks), "measured": {"+".join(g): v for g, v in result.measured.items()}}, f)
+        measured = {"+".join(g): v for g, v in result.measured.items()}
+        json.dump({"plan": list(result.plan.networks), "measured": measured}, f)
     """
 )
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from taskgroup.errors import InvalidArgument
 from taskgroup.engine import TrainConfig
+from taskgroup.errors import InvalidArgument
 from taskgroup.estimate import AffinityHook, gradient_similarity, lookahead_affinity, suite_affinity
 from taskgroup.tasks import TaskSuite
 
@@ -58,7 +58,7 @@ def test_lookahead_matches_manual_step():
     Z = lookahead_affinity(model, batch, mse, shared="trunk", lr=lr)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # model untouched
     base = {t: float(v.detach()) for t, v in mse(model(batch[0]), batch).items()}
-    for i, source in enumerate(TASKS):
+    for source in TASKS:
         clone = copy.deepcopy(model)
         loss = mse(clone(batch[0]), batch)[source]
         grads = torch.autograd.grad(loss, list(clone.trunk.parameters()))

@@ -6,11 +6,11 @@ from itertools import combinations
 
 import numpy as np
 import pytest
+from test_estimate_implicit import pair_problem
 
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.fitted import fit_group_predictor, measurements_from_problem
 from taskgroup.estimate.hoa import hoa
-from test_estimate_implicit import pair_problem
 
 
 def test_fitted_on_pairs_alone_is_hoa():
@@ -38,8 +38,9 @@ def test_fitted_recovers_a_membership_and_size_model():
     predictor = fit_group_predictor(tasks, measured, alpha=1e-8)
     held_out = frozenset({0, 2, 3, 5, 6})  # size 5: never measured at this size
     expected = truth(sorted(held_out))
-    assert -predictor.values(held_out)[sorted(held_out)] == pytest.approx([expected[tasks[t]] for t in sorted(held_out)],
-                                                                          abs=1e-5)
+    assert -predictor.values(held_out)[sorted(held_out)] == pytest.approx(
+        [expected[tasks[t]] for t in sorted(held_out)], abs=1e-5
+    )
 
 
 def test_measured_groups_keep_their_losses_and_singles_make_singletons():
@@ -52,9 +53,14 @@ def test_measured_groups_keep_their_losses_and_singles_make_singletons():
 
 
 def test_optimism_raises_values_of_rarely_measured_pairs():
-    m = {("a", "b"): {"a": 0.3, "b": 0.5}, ("a", "b", "c"): {"a": 0.35, "b": 0.52, "c": 0.6},
-         ("b", "c"): {"b": 0.5, "c": 0.7}, ("a", "c"): {"a": 0.4, "c": 0.61}, ("a", "b", "d"): {"a": 0.2, "b": 0.4, "d": 0.5},
-         ("c", "d"): {"c": 0.65, "d": 0.55}}
+    m = {
+        ("a", "b"): {"a": 0.3, "b": 0.5},
+        ("a", "b", "c"): {"a": 0.35, "b": 0.52, "c": 0.6},
+        ("b", "c"): {"b": 0.5, "c": 0.7},
+        ("a", "c"): {"a": 0.4, "c": 0.61},
+        ("a", "b", "d"): {"a": 0.2, "b": 0.4, "d": 0.5},
+        ("c", "d"): {"c": 0.65, "d": 0.55},
+    }
     plain = fit_group_predictor(list("abcd"), m)
     bold = fit_group_predictor(list("abcd"), m, optimism=2.0)
     unmeasured = frozenset({0, 2, 3})

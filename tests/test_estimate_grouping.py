@@ -11,7 +11,13 @@ from taskgroup.datasets.tag import tag2021_raw
 from taskgroup.errors import InstanceTooLarge, InvalidArgument
 from taskgroup.estimate import group_problem
 
-TASKONOMY_KEYS = {"segmentation": "ss_l", "depth": "depth_l", "normals": "norm_l", "keypoints2d": "key_l", "edges2d": "edge2d_l"}
+TASKONOMY_KEYS = {
+    "segmentation": "ss_l",
+    "depth": "depth_l",
+    "normals": "norm_l",
+    "keypoints2d": "key_l",
+    "edges2d": "edge2d_l",
+}
 
 
 def notebook_selection(raw, k):
@@ -120,9 +126,12 @@ def test_group_problem_errors():
     A = tg.datasets.tag2021("taskonomy", "tag")
     with pytest.raises(InvalidArgument, match="singletons"):
         group_problem(A, singletons="keep")
-    with pytest.raises(InvalidArgument, match="cost"):
-        group_problem(A, cost=0)
-    with pytest.raises(InvalidArgument, match="max_size"):
+    with pytest.raises(InvalidArgument, match=r"'cost_value' parameter of group_problem must be a number > 0; got 0"):
+        group_problem(A, cost_value=0)
+    with pytest.warns(DeprecationWarning, match="'cost' parameter of group_problem is renamed 'cost_value'"):
+        renamed = group_problem(A, cost=2.0)
+    assert np.all(renamed.costs == 2.0)
+    with pytest.raises(InvalidArgument, match=r"'max_size' parameter of group_problem must be an integer >= 2; got 1"):
         group_problem(A, max_size=1)
     with pytest.raises(InvalidArgument, match="at least 2"):
         group_problem({"a": {"a": 1.0}})

@@ -58,7 +58,14 @@ def test_standley_keeps_names_and_costs():
         assert p.costs[j, 0] == val.costs[k, 0]
         tasks = list(val.tasks)
         members = [t for t in tasks if p.serves[j, tasks.index(t)]]
-        expect = np.mean([val.losses[val.network_index([n for n in val.networks if set(val.network_tasks(n)) == {members[0], u}][0]), 0] for u in members[1:]])
+        expect = np.mean(
+            [
+                val.losses[
+                    val.network_index([n for n in val.networks if set(val.network_tasks(n)) == {members[0], u}][0]), 0
+                ]
+                for u in members[1:]
+            ]
+        )
         assert p.losses[j, 0] == pytest.approx(expect)
     # measured singles and pairs are untouched
     k = val.network_index("sd")
@@ -70,5 +77,7 @@ def test_bad_arguments():
         hoa("not a problem")
     with pytest.raises(InvalidArgument):
         hoa(pair_problem(), max_size=1)
-    with pytest.raises(InvalidArgument):
-        hoa(pair_problem(), cost=-1)
+    with pytest.raises(InvalidArgument, match="The 'cost_value' parameter of hoa must be 1 finite number"):
+        hoa(pair_problem(), cost_value=-1)
+    with pytest.warns(DeprecationWarning, match="'cost' parameter of hoa is renamed 'cost_value'"):
+        assert hoa(pair_problem(), cost=2.0).costs.max() == 2.0

@@ -46,10 +46,10 @@ def exhaustive_value(scorer: GroupScorer, k: int) -> float:
     return -plan.objective
 
 
-@pytest.mark.parametrize("pricing", ["enumerate", "mip"])
+@pytest.mark.parametrize("pricing", ["enumerate", "search"])
 @pytest.mark.parametrize(("n", "k", "seed"), [(8, 2, 0), (7, 2, 1), (6, 3, 2), (5, 4, 3), (6, 2, 3)])
 def test_colgen_over_implicit_groups_equals_exhaustive(n, k, seed, pricing, monkeypatch):
-    if pricing == "mip":  # the MIP pricing used past 16 tasks, on an instance exhaustive search can check
+    if pricing == "search":  # the branch-and-bound pricing used past 16 tasks, where exhaustive search can check
         monkeypatch.setattr(colgen_module, "ENUMERATE_MAX_TASKS", 0)
     scorer = random_predictor(n, seed, singletons=seed % 2 == 1)
     plan = select_groups(scorer, k, method="colgen", time_limit=30)
@@ -77,7 +77,7 @@ def test_measured_values_override_predictions():
     assert not problem.predicted[0].any() and problem.predicted[1, [3, 4, 5]].all()
 
 
-def test_measured_group_changes_the_mip_bound(monkeypatch):
+def test_measured_group_changes_the_search_bound(monkeypatch):
     """A measured group worse than predicted must not be priced at its prediction (no-good cut)."""
     monkeypatch.setattr(colgen_module, "ENUMERATE_MAX_TASKS", 0)
     n = 6
@@ -169,3 +169,18 @@ def test_size_bound_is_tight_on_planted_clusters():
     assert scorer.size_bound(2) == pytest.approx(8.0, abs=1e-6)
     plan = select_groups(scorer, 2, method="local-search", time_limit=1)
     assert plan.optimal and -plan.objective == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize("time_limit", [0.05, 30.0])
+@pytest.mark.parametrize(("n", "k", "seed"), [(8, 2, 0), (7, 2, 1), (6, 3, 2)])
+def test_search_colgen_bound_starts_at_the_size_bound_and_stays_valid(n, k, seed, time_limit, monkeypatch):
+    # stabilisation starts from the size bound's duals, so the colgen bound is never worse than the size
+    # bound, and it stays valid when the time limit stops pricing early
+    monkeypatch.setattr(colgen_module, "ENUMERATE_MAX_TASKS", 0)
+    scorer = random_predictor(n, seed, singletons=seed % 2 == 1)
+    start = scorer.all_groups(max_size=n)[-1:]  # every task in one group: a valid selection
+    result = colgen_module.column_generation(scorer, k, start, time_limit=time_limit)
+    best = exhaustive_random(n, k, seed)
+    assert result.upper_bound <= scorer.size_bound(k) + 1e-9
+    assert result.upper_bound >= best - 1e-7
+    assert result.value <= best + 1e-9

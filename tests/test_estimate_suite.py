@@ -5,9 +5,9 @@ import torch
 
 import taskgroup as tg
 from taskgroup.cli import main
+from taskgroup.engine import TrainConfig
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate import cs_affinity, esa_measure, list_affinities, load_affinity, suite_affinity
-from taskgroup.engine import TrainConfig
 
 
 @pytest.fixture(autouse=True)
@@ -59,12 +59,14 @@ def test_cli_affinity_and_solve(tmp_path, capsys):
     assert "stored in" in capsys.readouterr().out
     assert main(["affinity", "--suite", "synthetic", "--method", "tag", "--epochs", "2", "--store", db]) == 0
     assert "not retrained" in capsys.readouterr().out
-    assert len(list_affinities(db)) == 1 and load_affinity(db, "tag", suite="synthetic").shape == (5, 5)
+    assert len(list_affinities(db)) == 1 and load_affinity(db, method="tag", suite="synthetic").shape == (5, 5)
     assert main(["solve", "--affinity", f"{db}:synthetic:tag", "--networks", "2", "--method", "colgen"]) == 0
     assert "optimal plan by colgen" in capsys.readouterr().out
     csv = tmp_path / "m.csv"
     tg.datasets.tag2021("taskonomy", "pairs").to_csv(csv)
-    assert main(["solve", "--affinity", str(csv), "--networks", "2", "--singletons", "diagonal", "--lower-is-better"]) == 0
+    assert (
+        main(["solve", "--affinity", str(csv), "--networks", "2", "--singletons", "diagonal", "--lower-is-better"]) == 0
+    )
     assert "objective 0.5093" in capsys.readouterr().out
     assert main(["solve", "--affinity", "tag2021:celeba:tag", "--networks", "3", "--method", "ilp"]) == 0
     assert "score -831.946" in capsys.readouterr().out
@@ -78,7 +80,7 @@ def test_cli_affinity_and_solve(tmp_path, capsys):
         (["solve", "--affinity", "tag2021:celeba:tag", "--networks", "2", "--budget", "2"], "drop --budget"),
         (["solve", "--affinity", "tag2021:mnist:tag", "--networks", "2"], "Unknown TAG dataset"),
         (["solve", "--affinity", "nope.csv", "--networks", "2"], "No such"),
-        (["solve", "--affinity", "tag2021:celeba:tag", "--networks", "0"], "k=0"),
+        (["solve", "--affinity", "tag2021:celeba:tag", "--networks", "0"], "'k' parameter of group must be"),
     ],
 )
 def test_cli_errors(argv, message, capsys):

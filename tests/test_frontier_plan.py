@@ -15,7 +15,10 @@ def val():
 
 
 def test_staircase_is_every_budget_where_the_optimum_improves(val):
-    table = tg.frontier(val)
+    front = tg.frontier(val)
+    table = front.to_frame()
+    assert isinstance(front, tg.Frontier) and all(isinstance(plan, tg.Plan) for plan in front)
+    assert [plan.objective for plan in front] == table["objective"].tolist()
     budgets, objectives = table["budget"].to_numpy(), table["objective"].to_numpy()
     assert budgets[0] == pytest.approx(tg.minimum_budget(val)["cost"])
     assert np.all(np.diff(budgets) > 0) and np.all(np.diff(objectives) < 0)
@@ -31,10 +34,14 @@ def test_staircase_is_every_budget_where_the_optimum_improves(val):
 
 
 def test_frontier_at_given_budgets_marks_infeasible_ones(val):
-    table = tg.frontier(val, [0.5, 1.0, 2.5], method="bnb")
+    front = tg.frontier(val, [0.5, 1.0, 2.5], method="bnb")
+    table = front.to_frame()
+    assert front.budgets == (0.5, 1.0, 2.5) and front[0] is None and len(front) == 3
     assert table["objective"].isna().tolist() == [True, False, False]
     assert table.loc[2, "objective"] == pytest.approx(tg.solve(val, 2.5).objective)
-    assert table.loc[2, "plan"].networks == tuple(table.loc[2, "networks"].split(", "))
+    assert front[2].networks == tuple(table.loc[2, "networks"].split(", "))
+    assert list(table.columns) == ["budget", "objective", "cost", "n_networks", "networks", "optimal"]
+    assert table.attrs["cost_column"] == "cost" and front[1:].budgets == (1.0, 2.5)
 
 
 def test_frontier_needs_a_cost_column_when_there_are_several(toy_frame):
@@ -45,10 +52,36 @@ def test_frontier_needs_a_cost_column_when_there_are_several(toy_frame):
 
 
 def test_frontier_plot_is_a_png(val, tmp_path):
-    table = tg.frontier(val)
+    front = tg.frontier(val)
     path = tmp_path / "frontier.png"
-    tg.plot_frontier(table, path, markers={"all-in-one": (1.0, table["objective"].iloc[0])})
+    tg.plot_frontier(front, path, markers={"all-in-one": (1.0, front[0].objective)})
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(InvalidArgument, match="plot_frontier draws a Frontier"):
+        tg.plot_frontier(front.to_frame(), path)
+
+
+def test_frontier_draws_on_the_given_axes(val):
+    from matplotlib.figure import Figure
+
+    front = tg.frontier(val)
+    ax = Figure().subplots()
+    assert front.plot(ax, markers={"chosen": (2.0, front[-1].objective)}, title="t") is ax
+    x, y = ax.lines[0].get_data()
+    assert list(x) == list(front.budgets) and list(y) == [plan.objective for plan in front]
+    assert ax.get_title() == "t" and ax.get_xlabel() == "budget (cost)" and len(ax.lines) == 3
+    with pytest.raises(InvalidArgument, match="no feasible budget"):
+        tg.frontier(val, [0.1]).plot(Figure().subplots())
+
+
+def test_frontier_as_a_dataframe_still_works_for_one_version_with_a_warning(val):
+    front = tg.frontier(val)
+    with pytest.warns(DeprecationWarning, match=r"use frontier.to_frame\(\) before 'objective'"):
+        objectives = front["objective"]
+    assert objectives.tolist() == front.to_frame()["objective"].tolist()
+    with pytest.warns(DeprecationWarning, match="not a DataFrame"):
+        assert front.drop(columns=["plan"]).equals(front.to_frame())
+    with pytest.raises(AttributeError, match="no attribute 'no_such_method'"):
+        _ = front.no_such_method
 
 
 def test_plan_json_roundtrip_and_schema(val, tmp_path):

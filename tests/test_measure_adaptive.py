@@ -1,12 +1,11 @@
 """`measure(..., strategy="adaptive")`: measure only what the plan relies on, through either route, resumably."""
 
+import objective_examples
 import pytest
 
 import taskgroup as tg
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure import ResultStore, measure
-
-import objective_examples
 
 CALLS: list[tuple[str, ...]] = []
 

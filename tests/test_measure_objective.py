@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import objective_examples as ex
 import pandas as pd
 import pytest
 
-import objective_examples as ex
 import taskgroup as tg
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.measure.objective import measure_objective, read_objective_result
@@ -70,7 +70,7 @@ def test_full_form_with_test_losses_costs_variants_and_seeds(tmp_path):
     assert results["network"].nunique() == 2 * (4 + 6) and set(results["seed"]) == {3, 4}
     assert {"a@small", "a+b@small"} <= set(results["network"])
     store = ResultStore(path)
-    val, test = store.to_problem("val"), store.to_problem("test", normalize=False)
+    val, test = store.to_problem("val"), store.to_problem("test", normalise=False)
     assert val.cost_names == ("flops",)
     assert val.costs[val.network_index("a"), 0] == pytest.approx(1.0)  # normalised by the full singles
     assert test.costs[test.network_index("a+b@small"), 0] == pytest.approx(0.55e6)

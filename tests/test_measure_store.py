@@ -133,5 +133,5 @@ def test_cli_measure_then_solve_from_store(tmp_path):
     assert "optimal plan" in solved.stdout and "serves a0" in solved.stdout
     bad = run_cli("measure", "--suite", "synthetic", "--tasks", "a0,zz", "--store", str(db))
     assert bad.returncode == 2 and "no task(s) ['zz']" in bad.stderr and "Traceback" not in bad.stderr
-    bad = run_cli("measure", "--suite", "mnist", "--store", str(db))
-    assert bad.returncode == 2 and "Unknown suite 'mnist'" in bad.stderr
+    bad = run_cli("measure", "--suite", "nosuch", "--store", str(db))
+    assert bad.returncode == 2 and "invalid choice: 'nosuch' (choose from" in bad.stderr

@@ -83,7 +83,8 @@ def test_dp_equals_exhaustive_and_the_mip(problem, fraction):
 def test_dp_staircase_equals_the_mip_staircase(n):
     problem = tg.datasets.synthetic_problem(n, seed=3)
     instance = SelectionInstance.build(problem, np.array([np.inf]))
-    frontier_module = importlib.import_module("taskgroup.solvers.frontier")  # the package exports a function of that name
+    # the package exports a function of that name, so import the module by name
+    frontier_module = importlib.import_module("taskgroup.solvers.frontier")
 
     dp_plans = frontier_module._staircase_from_table(problem, partition_table(instance))
     saved = frontier_module.prefer_partition_dp

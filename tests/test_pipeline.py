@@ -21,7 +21,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def taskgroup(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "taskgroup", *args], capture_output=True, text=True, timeout=600, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "taskgroup", *args], capture_output=True, text=True, timeout=600, **kwargs
+    )
 
 
 def test_knee_budget_is_the_step_farthest_below_the_chord():
@@ -137,7 +139,7 @@ def test_every_strategy_runs_end_to_end(strategy, tmp_path):
         assert outcome.problem.higher_is_better and outcome.affinity is not None
     if strategy == "esa":  # only the chosen networks were trained on the full schedule
         store = tg.measure.ResultStore(tmp_path / "results.db")
-        full = store.table("val", "flops", normalize=False, config=tg.measure.TrainConfig(epochs=3).hash())
+        full = store.table("val", "flops", normalise=False, config=tg.measure.TrainConfig(epochs=3).hash())
         assert set(full["network"]) == set(outcome.plan.networks)
 
 
@@ -169,9 +171,10 @@ def test_readme_hoa_on_digits_profiles_predicted_networks(tmp_path):
     assert with_costs["flops"].iloc[0] == pytest.approx(costs.loc[everything.name, "flops"])
 
 
-def test_threads_option_reaches_torch():
+def test_threads_option_reaches_torch(tmp_path):
     code = ("import torch, sys; from taskgroup.cli import main; "
-            "main(['run', '--suite', 'nosuch', '--threads', '1']); print(torch.get_num_threads())")
+            "main(['run', '--suite-param', 'nosuch=1', '--threads', '1']); print(torch.get_num_threads())")
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert result.stdout.split() == ["1"] and "Unknown suite 'nosuch'" in result.stderr
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                            cwd=tmp_path)  # the default --out folder is made in the working directory
+    assert result.stdout.split() == ["1"] and "no parameter(s) ['nosuch']" in result.stderr

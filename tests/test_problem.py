@@ -91,20 +91,44 @@ def test_evaluate_rejects_unknown_networks_and_uncovered_tasks(toy_frame):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda f: f.assign(loss=f["loss"].where(f.index != 2, np.nan)), r"Data row 3 \(network 'a', task 'a'\) has loss nan"),
-        (lambda f: f.assign(loss=f["loss"].where(f.index != 3, np.inf)), r"Data row 4 \(network 'b', task 'b'\) has loss inf"),
+        (
+            lambda f: f.assign(loss=f["loss"].where(f.index != 2, np.nan)),
+            r"Data row 3 \(network 'a', task 'a'\) has loss nan",
+        ),
+        (
+            lambda f: f.assign(loss=f["loss"].where(f.index != 3, np.inf)),
+            r"Data row 4 \(network 'b', task 'b'\) has loss inf",
+        ),
         (lambda f: f.assign(cost=f["cost"].where(f.index != 1, np.nan)), r"Data row 2 .* has cost = nan"),
-        (lambda f: f.assign(cost=f["cost"].where(f.index != 1, 0.0)), r"Data row 2 .* has cost = 0.0; costs must be finite numbers > 0"),
+        (
+            lambda f: f.assign(cost=f["cost"].where(f.index != 1, 0.0)),
+            r"Data row 2 .* has cost = 0.0; costs must be finite numbers > 0",
+        ),
         (lambda f: f.assign(cost=f["cost"].where(f.index != 1, -1.0)), r"has cost = -1.0"),
-        (lambda f: f.assign(cost=f["cost"].where(f.index != 5, 2.0)), r"Network 'ab' has cost = 1.0 in data row 5 but 2.0 in data row 6"),
-        (lambda f: pd.concat([f, f.iloc[[4]]], ignore_index=True), r"Data row 5 and data row 7 both give network 'ab' on task 'a'"),
+        (
+            lambda f: f.assign(cost=f["cost"].where(f.index != 5, 2.0)),
+            r"Network 'ab' has cost = 1.0 in data row 5 but 2.0 in data row 6",
+        ),
+        (
+            lambda f: pd.concat([f, f.iloc[[4]]], ignore_index=True),
+            r"Data row 5 and data row 7 both give network 'ab' on task 'a'",
+        ),
         (lambda f: f.iloc[0:0], "The table is empty"),
         (lambda f: f.drop(columns="cost"), "no 'cost' column"),
         (lambda f: f.drop(columns="loss"), "no column 'loss'"),
-        (lambda f: f.assign(loss=f["loss"].astype(object).where(f.index != 0, "high")), r"loss = 'high', which is not a number"),
-        (lambda f: f.assign(weight=np.where(f["task"] == "a", 0.0, 1.0)), r"Task 'a' has weight 0.0; weights must be finite numbers > 0"),
+        (
+            lambda f: f.assign(loss=f["loss"].astype(object).where(f.index != 0, "high")),
+            r"loss = 'high', which is not a number",
+        ),
+        (
+            lambda f: f.assign(weight=np.where(f["task"] == "a", 0.0, 1.0)),
+            r"Task 'a' has weight 0.0; weights must be finite numbers > 0",
+        ),
         (lambda f: f.assign(weight=np.where(f["task"] == "a", -2.0, 1.0)), r"Task 'a' has weight -2.0"),
-        (lambda f: f.assign(weight=[1.0, 1.0, 2.0, 1.0, 1.0, 1.0]), r"Task 'a' has weight 1.0 in data row 1 but 2.0 in data row 3"),
+        (
+            lambda f: f.assign(weight=[1.0, 1.0, 2.0, 1.0, 1.0, 1.0]),
+            r"Task 'a' has weight 1.0 in data row 1 but 2.0 in data row 3",
+        ),
     ],
 )
 def test_bad_tables_raise_a_clear_error(toy_frame, change, message):

@@ -50,8 +50,8 @@ def test_issue_case_one_task_gets_the_cheaper_equal_network(method, budget):
 
 def test_issue_cases_on_the_frontier():
     for problem, expected in ((issue_problem_shared(), [("ab",)]), (issue_problem_one_task(), [("a",)])):
-        frame = tg.frontier(problem)
-        assert [plan.networks for plan in frame["plan"]] == expected
+        front = tg.frontier(problem)
+        assert [plan.networks for plan in front] == expected
 
 
 # ------------------------------------------------------------------ random instances with forced ties
@@ -164,8 +164,7 @@ def test_every_exact_method_returns_the_cheapest_optimal_plan(problem, fraction)
 @given(tied_problems())
 def test_frontier_rows_are_the_cheapest_optimal_plans(problem):
     single = problem.with_costs(problem.cost_names[0])
-    frame = tg.frontier(single)
-    for plan in frame["plan"]:
+    for plan in tg.frontier(single):
         budget = {single.cost_names[0]: plan.cost[single.cost_names[0]]}
         assert key(plan, single) == reference(single, budget)
         assert all(detail.serves for detail in plan.details)

@@ -188,7 +188,7 @@ def test_bad_budgets_and_methods(toy_frame):
         tg.solve(problem, -1)
     with pytest.raises(InvalidArgument, match=r"Unknown solver method 'fastest'; accepted: \['auto', 'bnb'"):
         tg.solve(problem, 1, method="fastest")
-    with pytest.raises(InvalidArgument, match=r"time_limit must be a number of seconds > 0"):
+    with pytest.raises(InvalidArgument, match=r"The 'time_limit' parameter of solve must be a number > 0 or None; got"):
         tg.solve(problem, 1, time_limit=0)
     two = tg.Problem.from_frame(toy_frame.assign(flops=1.0), cost=["cost", "flops"])
     with pytest.raises(InvalidArgument, match="is one number but the problem has 2 cost columns"):

@@ -5,9 +5,6 @@ import math
 import pytest
 import torch
 
-from taskgroup.errors import InvalidArgument
-from taskgroup.tasks import TaskSpec
-from taskgroup.tasks.losses import distillation_loss, output_to_soft, soft_loss, task_loss
 from taskgroup.engine.weighting import (
     EqualWeighting,
     UncertaintyWeighting,
@@ -15,6 +12,9 @@ from taskgroup.engine.weighting import (
     make_weighting,
     register_weighting,
 )
+from taskgroup.errors import InvalidArgument
+from taskgroup.tasks import TaskSpec
+from taskgroup.tasks.losses import distillation_loss, output_to_soft, soft_loss, task_loss
 
 MULTI = TaskSpec("m", "multiclass", 3)
 BINARY = TaskSpec("b", "binary", 2)
@@ -94,7 +94,7 @@ def test_uncertainty_weighting_formula_and_learned_optimum():
 def test_weighting_registry(monkeypatch):
     from taskgroup.engine import weighting
 
-    monkeypatch.setattr(weighting, "_REGISTRY", dict(weighting._REGISTRY))  # registration stays in this test
+    monkeypatch.setattr(weighting.LOSS_WEIGHTINGS, "_entries", dict(weighting.LOSS_WEIGHTINGS._entries))  # stays here
     assert {"equal", "uncertainty"} <= set(available_weightings())
     with pytest.raises(InvalidArgument, match=r"Unknown loss weighting 'gradnorm'; accepted: \['equal'"):
         make_weighting("gradnorm", ["a"], {"a": "binary"})
@@ -103,6 +103,6 @@ def test_weighting_registry(monkeypatch):
         def forward(self, losses):
             return 0.5 * super().forward(losses)
 
-    register_weighting("test-half", Half)
+    register_weighting("test-half", Half, "half of each task loss (test only)")
     assert float(make_weighting("test-half", ["a"], {"a": "binary"})({"a": torch.tensor(2.0)})) == 1.0
     assert "test-half" in available_weightings()

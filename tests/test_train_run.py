@@ -138,7 +138,7 @@ def test_soft_targets_are_cached_with_the_run(distilled):
 def test_rerun_resumes_without_training(distilled, suite, plan):
     out, report, config = distilled
     lines = []
-    again = train_plan(plan, suite, out, config, progress=lines.append)
+    again = train_plan(plan, suite, out, config, say=lines.append)
     assert all("finished earlier" in line for line in lines[:-1]) and lines
     assert again.student == report.student and again.teachers == report.teachers
 
@@ -153,10 +153,10 @@ def test_interrupted_run_continues_from_finished_networks(suite, plan, tmp_path)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_plan(plan, suite, tmp_path, config, progress=interrupt_after_second_unit)
+        train_plan(plan, suite, tmp_path, config, say=interrupt_after_second_unit)
     assert not (tmp_path / "manifest.json").exists()
     lines = []
-    report = train_plan(plan, suite, tmp_path, config, progress=lines.append)
+    report = train_plan(plan, suite, tmp_path, config, say=lines.append)
     kept = [line for line in lines if "finished earlier" in line]
     assert len(kept) == 2 and "trained" in lines[2]
     assert read_manifest(report.manifest)["distilled"] is False
@@ -171,8 +171,18 @@ def test_a_different_config_in_the_same_folder_is_refused(suite, plan, tmp_path)
 @pytest.mark.parametrize(
     "networks, assignment, config, match",
     [
-        ({"r+z": ("r", "z")}, {"r": "r+z"}, RunConfig(), r"trained on task\(s\) \['z'\] that suite 'tiny' does not have"),
-        ({"r": ("r",)}, {"r": "r", "q": "r"}, RunConfig(), r"assigns task\(s\) \['q'\] that suite 'tiny' does not have"),
+        (
+            {"r+z": ("r", "z")},
+            {"r": "r+z"},
+            RunConfig(),
+            r"trained on task\(s\) \['z'\] that suite 'tiny' does not have",
+        ),
+        (
+            {"r": ("r",)},
+            {"r": "r", "q": "r"},
+            RunConfig(),
+            r"assigns task\(s\) \['q'\] that suite 'tiny' does not have",
+        ),
         ({"r": ("r",)}, {"r": "ghost"}, RunConfig(), r"network\(s\) \['ghost'\] it does not have"),
         ({"r@tiny": ("r",)}, {"r": "r@tiny"}, RunConfig(), r"variants \['full', 'half'\]; got 'tiny'"),
         ({"r": ("r",)}, {"r": "r"}, RunConfig(distill=True, teacher_tasks=("b",)), "not served by the plan"),
@@ -192,9 +202,33 @@ def test_teacher_count_below_one_is_refused():
 def test_cli_trains_a_plan_and_resumes(tmp_path, capsys):
     plan = make_plan({"a0+a1": ("a0", "a1"), "b0@half": ("b0",)}, {"a0": "a0+a1", "a1": "a0+a1", "b0": "b0@half"})
     plan.to_json(tmp_path / "plan.json")
-    argv = ["train", "--plan", str(tmp_path / "plan.json"), "--suite", "synthetic", "--suite-param", "n_samples=200",
-            "--suite-param", "d=8", "--suite-param", "clusters=[2,1]", "--arch", "mlp", "--hidden", "16",
-            "--epochs", "2", "--distill", "--teachers", "1", "--teacher-tasks", "a0", "--out", str(tmp_path / "run"), "-q"]
+    argv = [
+        "train",
+        "--plan",
+        str(tmp_path / "plan.json"),
+        "--suite",
+        "synthetic",
+        "--suite-param",
+        "n_samples=200",
+        "--suite-param",
+        "d=8",
+        "--suite-param",
+        "clusters=[2,1]",
+        "--arch",
+        "mlp",
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--distill",
+        "--teachers",
+        "1",
+        "--teacher-tasks",
+        "a0",
+        "--out",
+        str(tmp_path / "run"),
+        "-q",
+    ]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "Δm% student" in text and "manifest:" in text
@@ -207,17 +241,24 @@ def test_cli_trains_a_plan_and_resumes(tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--arch", "rnn"], "Unknown model family 'rnn'; accepted: ['cnn', 'mlp', 'mmoe', 'omoe']"),
         (["--threads", "0"], "threads=0 is not accepted"),
         (["--device", "tpu9"], "Unknown device 'tpu9'"),
         (["--distill", "--teachers", "0"], "teacher count must be an integer >= 1; got 0"),
-        (["--suite", "nosuch"], "Unknown suite 'nosuch'"),
     ],
 )
 def test_cli_errors_are_one_line_with_status_2(tmp_path, capsys, extra, message):
     plan = make_plan({"a0": ("a0",)}, {"a0": "a0"})
     plan.to_json(tmp_path / "plan.json")
-    argv = ["train", "--plan", str(tmp_path / "plan.json"), "--suite", "synthetic", "--out", str(tmp_path / "run"), *extra]
+    argv = [
+        "train",
+        "--plan",
+        str(tmp_path / "plan.json"),
+        "--suite",
+        "synthetic",
+        "--out",
+        str(tmp_path / "run"),
+        *extra,
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("taskgroup train: error:") and message in err
@@ -227,3 +268,29 @@ def test_taskgroup_exposes_train_lazily():
     import taskgroup as tg
 
     assert tg.train.train_plan is train_plan and "train" in tg.__all__
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--arch", "rnn"], "invalid choice: 'rnn' (choose from 'cnn', 'mlp', 'mmoe')"),
+        (["--suite", "nosuch"], "invalid choice: 'nosuch' (choose from"),
+        (["--weighting", "gradnorm"], "invalid choice: 'gradnorm' (choose from 'equal', 'uncertainty')"),
+    ],
+)
+def test_cli_unknown_registry_names_are_usage_errors(tmp_path, capsys, extra, message):
+    argv = [
+        "train",
+        "--plan",
+        str(tmp_path / "plan.json"),
+        "--suite",
+        "synthetic",
+        "--out",
+        str(tmp_path / "run"),
+        *extra,
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("taskgroup train: error:") and message in err and "\n" not in err.rstrip("\n")

@@ -21,7 +21,13 @@ from taskgroup.files import describe_os_error
 __all__ = ["main", "COMMAND_MODULES"]
 
 # Each module defines register(subparsers); a subcommand's parser sets `run=function(args) -> int`.
-COMMAND_MODULES = ["taskgroup.cli.planning", "taskgroup.cli.measure", "taskgroup.cli.train", "taskgroup.cli.run", "taskgroup.cli.affinity"]
+COMMAND_MODULES = [
+    "taskgroup.cli.planning",
+    "taskgroup.cli.measure",
+    "taskgroup.cli.train",
+    "taskgroup.cli.run",
+    "taskgroup.cli.affinity",
+]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -45,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``taskgroup`` command on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

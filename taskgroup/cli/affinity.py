@@ -7,19 +7,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from taskgroup.cli.options import SUITE_CHOICES, add_runtime_arguments, apply_runtime_arguments
 from taskgroup.errors import InvalidArgument
-from taskgroup.cli.options import add_runtime_arguments, apply_runtime_arguments
 from taskgroup.estimate.group import GROUPING_METHODS, group
 from taskgroup.estimate.grouping import SINGLETON_MODES, group_problem
 from taskgroup.estimate.matrix import as_affinity
 from taskgroup.plan import Plan
 
-__all__ = ["register", "add_affinity_arguments", "run_affinity_solve", "read_affinity", "GROUPING_METHOD_NAMES"]
-
-GROUPING_METHOD_NAMES = sorted(GROUPING_METHODS)
+__all__ = ["register", "add_affinity_arguments", "run_affinity_solve", "read_affinity"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup affinity`` to the command's subparsers."""
     p = commands.add_parser(
         "affinity",
         help="measure TAG / CS inter-task affinity in one all-tasks training run",
@@ -27,7 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "gradient cosine similarity (CS) every few steps; the matrix is printed as matrix[source, target] "
         "and kept in the results store.",
     )
-    p.add_argument("--suite", required=True, help="a built-in suite name (see 'taskgroup measure --help')")
+    p.add_argument("--suite", required=True, metavar="NAME", choices=SUITE_CHOICES,
+                   help="a registered suite: %(choices)s")
     p.add_argument("--method", choices=["tag", "cs"], default="tag", help="tag (lookahead) or cs (cosine)")
     p.add_argument("--store", metavar="DB", help="results store to keep the matrix in (and reuse it from)")
     p.add_argument("--epochs", type=int, default=None, help="epochs of the run (default: the training default)")
@@ -41,9 +41,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_affinity(args: argparse.Namespace) -> int:
     from taskgroup.datasets import load_suite
+    from taskgroup.engine import TrainConfig
     from taskgroup.estimate.affinity_store import load_affinity, save_affinity
     from taskgroup.estimate.suite_run import suite_affinity
-    from taskgroup.engine import TrainConfig
 
     device = apply_runtime_arguments(args)
     suite = load_suite(args.suite)
@@ -51,7 +51,7 @@ def run_affinity(args: argparse.Namespace) -> int:
     fp, cfg = suite.fingerprint(), config.hash()
     matrix = None
     if args.store and Path(args.store).is_file():
-        matrix = load_affinity(args.store, args.method, suite=fp, config=cfg, seed=args.seed, every=args.every)
+        matrix = load_affinity(args.store, method=args.method, suite=fp, config=cfg, seed=args.seed, every=args.every)
         if matrix is not None:
             print(f"found in {args.store}: {args.method} affinity of suite {suite.name!r} (not retrained)")
     if matrix is None:
@@ -59,7 +59,7 @@ def run_affinity(args: argparse.Namespace) -> int:
         matrix = run.tag if args.method == "tag" else run.cs
         assert matrix is not None
         if args.store:
-            save_affinity(args.store, matrix, suite=fp, suite_name=suite.name, config=cfg, method=args.method,
+            save_affinity(matrix, args.store, suite=fp, suite_name=suite.name, config=cfg, method=args.method,
                           seed=args.seed, every=args.every, steps=run.steps)
             print(f"stored in {args.store}")
     print(f"{args.method} affinity, matrix[source, target]:")
@@ -98,7 +98,9 @@ def read_affinity(ref: str, orient: str = "source") -> pd.DataFrame:
 
         parts = ref.split(":")
         if len(parts) != 3:
-            raise InvalidArgument(f"Published matrix {ref!r} not understood; use 'tag2021:celeba|taskonomy:tag|cs|pairs'.")
+            raise InvalidArgument(
+                f"Published matrix {ref!r} not understood; use 'tag2021:celeba|taskonomy:tag|cs|pairs'."
+            )
         return tag2021(parts[1], parts[2])
     parts = ref.split(":")
     if parts[0].endswith(".db"):
@@ -107,7 +109,7 @@ def read_affinity(ref: str, orient: str = "source") -> pd.DataFrame:
         db, extra = parts[0], parts[1:]
         method = extra[-1] if extra and extra[-1] in ("tag", "cs") else "tag"
         suite = extra[0] if extra and extra[0] not in ("tag", "cs") else None
-        matrix = load_affinity(db, method, suite=suite)
+        matrix = load_affinity(db, method=method, suite=suite)
         if matrix is None:
             raise InvalidArgument(f"No {method} affinity{f' for suite {suite!r}' if suite else ''} in {db!r}; "
                                   "measure one with 'taskgroup affinity --store'.")
@@ -126,7 +128,7 @@ def run_affinity_solve(args: argparse.Namespace) -> tuple[Plan, object]:
     matrix = read_affinity(args.affinity, args.orient)
     # affinities are higher-is-better; a published pair-loss matrix says otherwise in attrs, a user's with a flag
     hib = False if args.lower_is_better else None
-    if args.method in GROUPING_METHODS or args.method == "auto":
+    if args.method in GROUPING_METHODS.choices():
         plan = group(matrix, args.networks, method=args.method, singletons=args.singletons,
                      higher_is_better=hib, time_limit=args.time_limit)
         return plan, None

@@ -7,7 +7,7 @@ import argparse
 
 import pandas as pd
 
-from taskgroup.cli.options import add_suite_param_argument, parse_suite_params
+from taskgroup.cli.options import SUITE_CHOICES, add_suite_param_argument, executor_help, parse_suite_params
 from taskgroup.errors import InvalidArgument
 
 __all__ = ["register"]
@@ -18,6 +18,7 @@ _SUITE_DEFAULTS = {"epochs": 50, "patience": 10, "batch_size": 128, "lr": 1e-3, 
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup measure`` to the command's subparsers."""
     p = commands.add_parser(
         "measure",
         help="train and profile candidate networks (or run your own training function) into a results store",
@@ -26,7 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "SQLite store as it finishes. Rerunning the same command resumes.",
     )
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--suite", help="a built-in suite: synthetic, digits, wage")
+    source.add_argument("--suite", metavar="NAME", choices=SUITE_CHOICES, help="a registered suite: %(choices)s")
     source.add_argument("--objective", metavar="MODULE:FUNCTION",
                         help="your training function, e.g. mytraining:objective (needs --tasks; see the how-to "
                         "'Your own training script')")
@@ -46,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--reduction", choices=["sum", "mean"], help="multi-task loss (default sum)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds, 0..K-1 (default 1)")
     p.add_argument("--store", required=True, help="SQLite results database (created if missing)")
-    p.add_argument("--executor", default="serial", help="serial, process, process:N or dask://HOST:PORT")
+    p.add_argument("--executor", default="serial", help=executor_help("serial"))
     p.add_argument("--stack-size", type=int, help="most networks trained together per job")
     p.add_argument("--one-by-one", action="store_true", help="train networks one at a time (no stacking)")
     p.add_argument("--latency-repeats", type=int, help="latency repeats per network (0: skip; default 50)")

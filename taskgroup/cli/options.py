@@ -8,8 +8,32 @@ import json
 from typing import Any
 
 from taskgroup.errors import InvalidArgument
+from taskgroup.measure.executors import EXECUTORS
+from taskgroup.registry import RegistryChoices
 
-__all__ = ["add_suite_param_argument", "parse_suite_params", "add_runtime_arguments", "apply_runtime_arguments"]
+__all__ = [
+    "add_suite_param_argument",
+    "parse_suite_params",
+    "add_runtime_arguments",
+    "apply_runtime_arguments",
+    "SUITE_CHOICES",
+    "FAMILY_CHOICES",
+    "WEIGHTING_CHOICES",
+    "executor_help",
+]
+
+# Choices read from the registries when argparse first needs them (these registries import torch, which the
+# planning commands never load); every option using them sets a metavar so that building the parser does not
+# list them.
+SUITE_CHOICES = RegistryChoices("taskgroup.datasets.suites:SUITES")
+FAMILY_CHOICES = RegistryChoices("taskgroup.engine.families:MODEL_FAMILIES")
+WEIGHTING_CHOICES = RegistryChoices("taskgroup.engine.weighting:LOSS_WEIGHTINGS")
+
+
+def executor_help(default: str) -> str:
+    """Help for ``--executor``, from the executor registry (its names take arguments, so no ``choices``)."""
+    kinds = "; ".join(f"{name}: {description}" for name, description in EXECUTORS.descriptions().items())
+    return f"where jobs run ({kinds}; default: {default})"
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from taskgroup.cli.affinity import GROUPING_METHOD_NAMES, add_affinity_arguments, run_affinity_solve
+from taskgroup.cli.affinity import add_affinity_arguments, run_affinity_solve
 from taskgroup.datasets import STANDLEY_SETTINGS, STANDLEY_SPLITS, standley2020
 from taskgroup.errors import InvalidArgument
+from taskgroup.estimate.group import GROUPING_METHODS
 from taskgroup.files import read_csv_table
 from taskgroup.problem import Problem
-from taskgroup.solvers import available_solvers, frontier, plot_frontier, solve
+from taskgroup.solvers import SOLVERS, frontier, plot_frontier, solve
 
 __all__ = ["register", "load_problem", "parse_budget_text", "DEFAULT_TABLE"]
 
@@ -21,6 +22,7 @@ DEFAULT_TABLE = "standley2020:1:val"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup solve`` and ``taskgroup frontier`` to the command's subparsers."""
     p = commands.add_parser(
         "solve",
         help="the best set of networks within a budget",
@@ -34,7 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--method",
         default="auto",
-        choices=["auto", *sorted(available_solvers()), *GROUPING_METHOD_NAMES],
+        choices=[*SOLVERS.choices(), *GROUPING_METHODS.names()],
         help="solver (default: auto); with --affinity also a grouping method",
     )
     add_affinity_arguments(p)
@@ -141,7 +143,9 @@ def run_solve(args: argparse.Namespace) -> int:
             print(f"\nplan written to {args.json}")
         return 0
     if args.budget is None:
-        raise InvalidArgument("the following arguments are required: --budget (or --affinity MATRIX with --networks K).")
+        raise InvalidArgument(
+            "the following arguments are required: --budget (or --affinity MATRIX with --networks K)."
+        )
     problem = load_problem(args)
     budget = parse_budget_text(args.budget, problem.cost_names)
     plan = solve(problem, budget, method=args.method, time_limit=args.time_limit)
@@ -189,13 +193,13 @@ def run_frontier(args: argparse.Namespace) -> int:
         except ValueError:
             raise InvalidArgument(f"--budgets {args.budgets!r} must be comma-separated numbers.") from None
     cost = args.cost or (problem.cost_names[0] if len(problem.cost_names) == 1 else None)
-    table = frontier(problem, budgets, cost=cost)
-    shown = table.drop(columns=["plan"])
+    front = frontier(problem, budgets, cost=cost)
+    shown = front.to_frame()
     # Files first: a reader that closes stdout early (`| head`) must not cost the user the files.
     if args.csv:
         shown.to_csv(args.csv, index=False)
     if args.plot:
-        plot_frontier(table, args.plot, title=f"Budget frontier: {args.store or args.table or DEFAULT_TABLE}")
+        plot_frontier(front, args.plot, title=f"Budget frontier: {args.store or args.table or DEFAULT_TABLE}")
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.6g}" if math.isfinite(x) else "-"))
     if args.csv:

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from taskgroup.cli.options import add_runtime_arguments, add_suite_param_argument, apply_runtime_arguments, parse_suite_params
+from taskgroup.cli.options import (
+    FAMILY_CHOICES,
+    SUITE_CHOICES,
+    add_runtime_arguments,
+    add_suite_param_argument,
+    apply_runtime_arguments,
+    executor_help,
+    parse_suite_params,
+)
 from taskgroup.pipeline import STRATEGIES, RunSettings, run_pipeline
 
 __all__ = ["register"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup run`` to the command's subparsers."""
     p = commands.add_parser(
         "run",
         help="from a task suite to a deployable plan and a report, in one command",
@@ -18,17 +27,23 @@ def register(commands: argparse._SubParsersAction) -> None:
         "train its networks, evaluate them and write a report. Re-running the same command resumes.",
     )
     defaults = RunSettings()
-    p.add_argument("--suite", default=defaults.suite, help=f"built-in task suite (default: {defaults.suite})")
+    p.add_argument("--suite", default=defaults.suite, metavar="NAME", choices=SUITE_CHOICES,
+                   help=f"a registered suite: %(choices)s (default: {defaults.suite})")
     add_suite_param_argument(p)
-    p.add_argument("--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated")
+    p.add_argument(
+        "--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated"
+    )
     p.add_argument("--budget", type=float, default=None, help="budget on --cost (default: the frontier's knee)")
-    p.add_argument("--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column")
-    p.add_argument("--model", default=None, choices=["mlp", "cnn", "mmoe"],
-                   help="model family of the candidate and plan networks (default: cnn for image suites, else mlp)")
-    p.add_argument("--arch", default=None, choices=["mlp", "cnn", "mmoe"],
+    p.add_argument(
+        "--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column"
+    )
+    p.add_argument("--model", default=None, metavar="FAMILY", choices=FAMILY_CHOICES,
+                   help="model family of the candidate and plan networks: %(choices)s (default: cnn for image "
+                   "suites, else mlp)")
+    p.add_argument("--arch", default=None, metavar="FAMILY", choices=FAMILY_CHOICES,
                    help="model family of the plan's networks, if not --model (e.g. mmoe)")
     p.add_argument("--distill", action="store_true", help="distil teacher ensembles into the plan's networks")
-    p.add_argument("--executor", default=defaults.executor, help="serial | process | process:N | dask://HOST:PORT")
+    p.add_argument("--executor", default=defaults.executor, help=executor_help(defaults.executor))
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs of a full training run")
     p.add_argument("--seeds", type=int, default=defaults.seeds, help="measurement seeds per candidate")
     p.add_argument("--seed", type=int, default=defaults.seed)

@@ -6,15 +6,22 @@ import argparse
 import sys
 from typing import Any
 
-from taskgroup.cli.options import add_runtime_arguments, add_suite_param_argument, apply_runtime_arguments, parse_suite_params
+from taskgroup.cli.options import (
+    FAMILY_CHOICES,
+    SUITE_CHOICES,
+    WEIGHTING_CHOICES,
+    add_runtime_arguments,
+    add_suite_param_argument,
+    apply_runtime_arguments,
+    parse_suite_params,
+)
 from taskgroup.errors import InvalidArgument
 
 __all__ = ["register", "run_train"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    # model families and weightings are checked by the library (which names the accepted ones); not importing
-    # them here keeps torch out of every other subcommand's start-up
+    """Add ``taskgroup train`` to the command's subparsers."""
     p = commands.add_parser(
         "train",
         help="train a plan's networks (shared / mmoe, optional distillation) and write a deployment manifest",
@@ -24,19 +31,27 @@ def register(commands: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--plan", required=True, metavar="PLAN", help="a plan JSON file (from 'taskgroup solve --json')")
-    p.add_argument("--suite", required=True, metavar="NAME", help="a built-in suite name (synthetic, digits, wage, ...)")
+    p.add_argument(
+        "--suite", required=True, metavar="NAME", choices=SUITE_CHOICES, help="a registered suite: %(choices)s"
+    )
     add_suite_param_argument(p)
-    p.add_argument("--arch", default="mlp", help="model family: mlp (hard sharing), cnn or mmoe (default: mlp)")
+    p.add_argument("--arch", default="mlp", metavar="FAMILY", choices=FAMILY_CHOICES,
+                   help="model family: %(choices)s (default: mlp, hard sharing)")
     p.add_argument("--hidden", help="comma-separated trunk widths for mlp (channels for cnn; default 64,64)")
     p.add_argument("--experts", type=int, help="number of MMoE experts (default 4)")
     p.add_argument("--expert-hidden", help="comma-separated layer widths of each MMoE expert (default 32)")
     p.add_argument("--tower-hidden", help="comma-separated hidden widths of each MMoE tower (default 16)")
-    p.add_argument("--distill", action="store_true", help="also train teacher ensembles and distilled students (MT-DNN-KD)")
+    p.add_argument(
+        "--distill", action="store_true", help="also train teacher ensembles and distilled students (MT-DNN-KD)"
+    )
     p.add_argument("--teachers", type=int, default=3, help="ensemble size per teacher task (default 3)")
     p.add_argument("--teacher-tasks", help="comma-separated tasks that get a teacher (default: every served task)")
-    p.add_argument("--soft-weight", type=float, default=0.5, help="weight of the soft-target loss (default 0.5: the average)")
+    p.add_argument(
+        "--soft-weight", type=float, default=0.5, help="weight of the soft-target loss (default 0.5: the average)"
+    )
     p.add_argument("--temperature", type=float, default=1.0, help="distillation temperature (default 1)")
-    p.add_argument("--weighting", default="equal", help="loss weighting: equal or uncertainty (default: equal)")
+    p.add_argument("--weighting", default="equal", metavar="NAME", choices=WEIGHTING_CHOICES,
+                   help="loss weighting: %(choices)s (default: equal)")
     p.add_argument("--batching", default="auto", choices=["auto", "joint", "per_task"],
                    help="joint batches, MT-DNN per-task batches, or auto (by label overlap; default)")
     p.add_argument("--sampling", default="proportional", choices=["proportional", "uniform"],
@@ -44,7 +59,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=50, help="epochs (default 50; the best validation epoch is kept)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=10, help="stop after this many epochs without improvement (default 10)")
+    p.add_argument(
+        "--patience", type=int, default=10, help="stop after this many epochs without improvement (default 10)"
+    )
     p.add_argument("--no-baselines", action="store_true", help="skip single-task baselines (no Δm%%)")
     p.add_argument("--seed", type=int, default=0)
     add_runtime_arguments(p)
@@ -66,6 +83,7 @@ def _widths(text: str | None, what: str) -> tuple[int, ...] | None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Carry out ``taskgroup train`` with parsed arguments; return the exit status."""
     device = apply_runtime_arguments(args)
 
     from taskgroup.datasets.suites import load_suite
@@ -113,7 +131,7 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    report = train_plan(plan, suite, args.out, config, progress=say)
+    report = train_plan(plan, suite, args.out, config, say=say)
     print(format_report(report))
     return 0
 

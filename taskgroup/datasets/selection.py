@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 
 from taskgroup.errors import InvalidArgument
+from taskgroup.naming import network_name
 from taskgroup.problem import Problem
 
 __all__ = ["synthetic_problem"]
@@ -66,7 +67,7 @@ def synthetic_problem(
                 others = [u for u in group if u != t]
                 help_ = A[t, others].mean() if others else 0.0
                 row[t] = base[t] * (1 - help_) * (1 + capacity_penalty * (size - 1)) * (1 + rng.normal(0, noise))
-            names.append("+".join(tasks[t] for t in group))
+            names.append(network_name(tasks[t] for t in group))
             costs.append(1.0)
             rows.append(row)
     return Problem(tasks, names, np.array(costs), np.array(rows))

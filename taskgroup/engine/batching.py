@@ -39,7 +39,8 @@ def label_overlap(labelled: Mapping[str, np.ndarray]) -> float:
 
 
 def choose_batching(labelled: Mapping[str, np.ndarray], batching: str = "auto") -> str:
-    """Resolve ``"auto"``: joint batches when the tasks share their inputs (:func:`label_overlap` >= 0.5), else per-task.
+    """Resolve ``"auto"``: joint batches when the tasks share their inputs (:func:`label_overlap` >= 0.5), else
+    per-task.
 
     A few missing labels (masked per example) keep a suite joint; tasks with their own data sets share few
     or no examples and are trained as in MT-DNN's Algorithm 1.

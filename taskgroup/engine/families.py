@@ -44,6 +44,7 @@ from torch import nn
 
 from taskgroup.engine.seeding import derive_seed, seeded
 from taskgroup.errors import InvalidArgument
+from taskgroup.registry import Registry
 from taskgroup.tasks.suite import TaskSpec
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "MMoE",
     "OMoE",
     "BuiltinFactory",
+    "ModelFamily",
+    "MODEL_FAMILIES",
     "register_family",
     "available_families",
     "make_factory",
@@ -387,14 +390,17 @@ def _build_experts(tasks: Sequence[TaskSpec], variant: str, example_batch: torch
 
 
 @dataclass(frozen=True)
-class _Family:
+class ModelFamily:
+    """A registered model family: ``build(tasks, variant, example_batch, **options)`` and its option names."""
+
     name: str
     build: Callable[..., nn.Module]
     description: str
     options: tuple[str, ...]
 
 
-_FAMILIES: dict[str, _Family] = {}
+MODEL_FAMILIES: Registry[ModelFamily] = Registry("model family")
+"""The model-family registry (``mlp``, ``cnn``, ``mmoe`` and the user's own registrations)."""
 
 
 def register_family(name: str, build: Callable[..., nn.Module], description: str, options: Sequence[str]) -> None:
@@ -403,12 +409,12 @@ def register_family(name: str, build: Callable[..., nn.Module], description: str
     ``options`` names the keyword options the family accepts (``dropout`` must be one of them: the teacher
     ensembles of distillation vary it).
     """
-    _FAMILIES[name] = _Family(name, build, description, tuple(options))
+    MODEL_FAMILIES.register(name, ModelFamily(name, build, description, tuple(options)), description)
 
 
 def available_families() -> dict[str, str]:
     """Registered family names and one-line descriptions."""
-    return {name: f.description for name, f in sorted(_FAMILIES.items())}
+    return MODEL_FAMILIES.descriptions()
 
 
 @dataclass(frozen=True)
@@ -419,7 +425,7 @@ class BuiltinFactory:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __call__(self, tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor) -> nn.Module:
-        return _FAMILIES[self.family].build(tasks, variant, example_batch, **dict(self.options))
+        return MODEL_FAMILIES.get(self.family).build(tasks, variant, example_batch, **dict(self.options))
 
     def with_options(self, **options: Any) -> BuiltinFactory:
         return make_factory(self.family, {**dict(self.options), **options})
@@ -436,20 +442,20 @@ def make_factory(model: str | ModelFactory, options: Mapping[str, Any] | None = 
     """
     options = dict(options or {})
     if isinstance(model, str):
-        if model not in _FAMILIES:
-            raise InvalidArgument(f"Unknown model family {model!r}; accepted: {sorted(_FAMILIES)} or your own "
+        if model not in MODEL_FAMILIES:
+            raise InvalidArgument(f"Unknown model family {model!r}; accepted: {MODEL_FAMILIES.names()} or your own "
                                   "factory build(tasks, variant, example_batch) -> nn.Module.")
-        unknown = sorted(set(options) - set(_FAMILIES[model].options))
+        unknown = sorted(set(options) - set(MODEL_FAMILIES.get(model).options))
         if unknown:
             raise InvalidArgument(f"Model family {model!r} has no option(s) {unknown}; its options are "
-                                  f"{list(_FAMILIES[model].options)}.")
+                                  f"{list(MODEL_FAMILIES.get(model).options)}.")
         return BuiltinFactory(model, {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
     if callable(model):
         if options:
             raise InvalidArgument(f"Options {sorted(options)} apply to built-in families only; a model factory "
                                   "of your own takes its sizes from the variant name.")
         return model
-    raise InvalidArgument(f"model must be a family name {sorted(_FAMILIES)} or a callable "
+    raise InvalidArgument(f"model must be a family name {MODEL_FAMILIES.names()} or a callable "
                           f"build(tasks, variant, example_batch); got {type(model).__name__}.")
 
 
@@ -463,6 +469,7 @@ def factory_name(factory: ModelFactory) -> str:
 
 
 def factory_options(factory: ModelFactory) -> dict[str, Any]:
+    """The options of a built-in family's factory (empty for the user's own factory)."""
     return dict(factory.options) if isinstance(factory, BuiltinFactory) else {}
 
 
@@ -474,18 +481,22 @@ def factory_from_name(name: str, options: Mapping[str, Any] | None = None) -> Mo
     InvalidArgument
         If the name is neither a family nor an importable ``module:qualname``.
     """
-    if name in _FAMILIES:
+    if name in MODEL_FAMILIES:
         return make_factory(name, options)
     module, sep, qualname = name.partition(":")
     if not sep or "<locals>" in qualname:
-        raise InvalidArgument(f"Model {name!r} is not a registered family {sorted(_FAMILIES)} and cannot be imported "
-                              "by name; pass the factory itself (model=build).")
+        raise InvalidArgument(
+            f"Model {name!r} is not a registered family {MODEL_FAMILIES.names()} and cannot be imported "
+            "by name; pass the factory itself (model=build)."
+        )
     try:
         obj: Any = importlib.import_module(module)
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
-        raise InvalidArgument(f"Cannot import the model factory {name!r} ({exc}); pass the factory itself (model=build).") from None
+        raise InvalidArgument(
+            f"Cannot import the model factory {name!r} ({exc}); pass the factory itself (model=build)."
+        ) from None
     return obj
 
 

@@ -244,7 +244,11 @@ def fit(
         soft[t] = s
     model.to(device)
     with seeded(seed, "weighting"):
-        weighting = weighting if weighting is not None else make_weighting(config.weighting, names, {t.name: t.kind for t in tasks})
+        weighting = (
+            weighting
+            if weighting is not None
+            else make_weighting(config.weighting, names, {t.name: t.kind for t in tasks})
+        )
     weighting.to(device)
     optimiser = torch.optim.Adam([*model.parameters(), *weighting.parameters()], lr=config.lr,
                                  weight_decay=config.weight_decay)
@@ -273,7 +277,14 @@ def fit(
                     continue
                 loss = combine(weighting, losses, config.reduction, len(tasks))
                 if not torch.isfinite(loss):
-                    return _failed(model, best_state, result, f"training loss became {float(loss.detach())} in epoch {epoch}", epoch, start)
+                    return _failed(
+                        model,
+                        best_state,
+                        result,
+                        f"training loss became {float(loss.detach())} in epoch {epoch}",
+                        epoch,
+                        start,
+                    )
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
@@ -282,7 +293,9 @@ def fit(
             if val is not None:
                 val_loss = _validation_loss(model, val, tasks, config)
                 if not np.isfinite(val_loss):
-                    return _failed(model, best_state, result, f"validation loss became {val_loss} in epoch {epoch}", epoch, start)
+                    return _failed(
+                        model, best_state, result, f"validation loss became {val_loss} in epoch {epoch}", epoch, start
+                    )
                 result.val_loss.append(val_loss)
                 if stopper.update(epoch, torch.tensor([val_loss]))[0]:
                     best_state = copy.deepcopy(model.state_dict())
@@ -300,7 +313,9 @@ def fit(
     return result
 
 
-def _failed(model: nn.Module, best_state: dict[str, Any], result: FitResult, reason: str, epoch: int, start: float) -> FitResult:
+def _failed(
+    model: nn.Module, best_state: dict[str, Any], result: FitResult, reason: str, epoch: int, start: float
+) -> FitResult:
     model.load_state_dict(best_state)
     result.status, result.reason, result.epochs = "failed", reason, epoch + 1
     result.train_time = time.perf_counter() - start

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from taskgroup.errors import InvalidArgument
+from taskgroup.registry import Registry
 
 __all__ = [
     "REDUCTIONS",
@@ -23,6 +23,7 @@ __all__ = [
     "LossWeighting",
     "EqualWeighting",
     "UncertaintyWeighting",
+    "LOSS_WEIGHTINGS",
     "register_weighting",
     "make_weighting",
     "available_weightings",
@@ -32,7 +33,7 @@ __all__ = [
 REDUCTIONS: tuple[str, ...] = ("sum", "mean")
 
 
-def combine(weighting: "LossWeighting", losses: Mapping[str, torch.Tensor], reduction: str, n_tasks: int) -> torch.Tensor:
+def combine(weighting: LossWeighting, losses: Mapping[str, torch.Tensor], reduction: str, n_tasks: int) -> torch.Tensor:
     """The training objective of one step: the weighted sum of ``losses``, divided by ``n_tasks`` for "mean"."""
     total = weighting(losses)
     return total / n_tasks if reduction == "mean" else total
@@ -90,26 +91,33 @@ class UncertaintyWeighting(LossWeighting):
             return {t: float(self._factor(t) * torch.exp(-self.log_var[i])) for t, i in self._index.items()}
 
 
-_REGISTRY: dict[str, Callable[[Sequence[str], Mapping[str, str]], LossWeighting]] = {}
+WeightingFactory = Callable[[Sequence[str], Mapping[str, str]], LossWeighting]
+
+LOSS_WEIGHTINGS: Registry[WeightingFactory] = Registry("loss weighting")
+"""The loss-weighting registry: ``factory(tasks, kinds) -> LossWeighting`` by name."""
 
 
-def register_weighting(name: str, factory: Callable[[Sequence[str], Mapping[str, str]], LossWeighting]) -> None:
+def register_weighting(name: str, factory: WeightingFactory, description: str) -> None:
     """Register ``factory(tasks, kinds) -> LossWeighting`` under ``name`` (replacing an earlier one)."""
-    _REGISTRY[name] = factory
+    LOSS_WEIGHTINGS.register(name, factory, description)
 
 
 def available_weightings() -> list[str]:
-    return sorted(_REGISTRY)
+    """The registered weighting names, sorted."""
+    return LOSS_WEIGHTINGS.names()
 
 
 def make_weighting(name: str, tasks: Sequence[str], kinds: Mapping[str, str]) -> LossWeighting:
-    """Build the weighting registered under ``name`` for these tasks."""
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise InvalidArgument(f"Unknown loss weighting {name!r}; accepted: {available_weightings()}.") from None
-    return factory(tasks, kinds)
+    """Build the weighting registered under ``name`` for these tasks.
+
+    Raises
+    ------
+    InvalidArgument
+        For an unknown name, listing the registered ones.
+    """
+    return LOSS_WEIGHTINGS.get(name)(tasks, kinds)
 
 
-register_weighting("equal", EqualWeighting)
-register_weighting("uncertainty", UncertaintyWeighting)
+register_weighting("equal", EqualWeighting, "every task's loss counts once (times its task weight)")
+register_weighting("uncertainty", UncertaintyWeighting,
+                   "learned homoscedastic uncertainty weights (Kendall et al. 2018)")

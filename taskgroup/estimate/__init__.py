@@ -21,6 +21,7 @@ from taskgroup.estimate.adaptive import AdaptiveResult, adaptive_select, suite_m
 from taskgroup.estimate.affinity_store import list_affinities, load_affinity, save_affinity
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
 from taskgroup.estimate.esa_measure import esa_measure
+from taskgroup.estimate.fitted import fit_group_predictor, measurements_from_problem
 from taskgroup.estimate.group import (
     GROUPING_METHODS,
     GroupingResult,
@@ -29,7 +30,6 @@ from taskgroup.estimate.group import (
     register_grouping,
     select_groups,
 )
-from taskgroup.estimate.fitted import fit_group_predictor, measurements_from_problem
 from taskgroup.estimate.grouping import group_problem, group_values
 from taskgroup.estimate.hoa import hoa, hoa_predictor
 from taskgroup.estimate.matrix import as_affinity
@@ -89,5 +89,7 @@ def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # resolved once; also what documentation tools read
+        return value
     raise AttributeError(f"module 'taskgroup.estimate' has no attribute {name!r}")

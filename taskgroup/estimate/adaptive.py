@@ -35,12 +35,17 @@ from taskgroup.errors import InfeasibleBudget, InvalidArgument, MeasurementError
 from taskgroup.estimate.cover import GroupScorer
 from taskgroup.estimate.fitted import fit_group_predictor
 from taskgroup.estimate.group import GROUPING_METHODS, select_groups
+from taskgroup.naming import network_name
 from taskgroup.plan import Plan
+from taskgroup.validation import check_number
 
 __all__ = ["adaptive_select", "AdaptiveResult", "initial_design", "suite_measurer"]
 
 GroupLosses = dict[tuple[str, ...], dict[str, float]]
 MeasureGroups = Callable[[list[tuple[str, ...]]], Mapping[tuple[str, ...], Mapping[str, float]]]
+
+# Seconds per selection round when the caller gives no time_limit (rounds repeat, so each is kept short).
+SELECTION_TIME_LIMIT = 10.0
 
 
 @dataclass
@@ -70,7 +75,9 @@ class AdaptiveResult:
     converged: bool = False
 
 
-def initial_design(tasks: Sequence[str], n_groups: int, max_size: int, *, singles: bool, seed: int) -> list[tuple[str, ...]]:
+def initial_design(
+    tasks: Sequence[str], n_groups: int, max_size: int, *, singles: bool, seed: int
+) -> list[tuple[str, ...]]:
     """Singles (optional) and ``n_groups`` random groups: shuffled sweeps cut into sizes 2..max_size.
 
     Each sweep covers every task once, so ``n_groups >= ceil(n / max_size)`` puts every task in a group.
@@ -103,7 +110,7 @@ def adaptive_select(
     alpha: float = 0.1,
     optimism: float = 1.0,
     method: str = "local-search",
-    time_limit: float = 10.0,
+    time_limit: float | None = None,
     seed: int = 0,
     on_round: Callable[[dict[str, Any]], None] | None = None,
 ) -> AdaptiveResult:
@@ -137,8 +144,8 @@ def adaptive_select(
         Grouping method of :func:`select_groups` (``"local-search"`` default; ``"colgen"`` for a bound,
         ``"enumerate"`` exact up to 16 tasks). Time-limited methods may choose differently from run to run;
         ``"enumerate"`` is deterministic, so a resumed run retraces the interrupted one exactly.
-    time_limit : float
-        Seconds per selection.
+    time_limit : float, optional
+        Seconds per selection; None (the default): 10 s per selection (:data:`SELECTION_TIME_LIMIT`).
     seed : int
         Seed of the initial design and the randomised methods.
     on_round : callable, optional
@@ -159,10 +166,9 @@ def adaptive_select(
     if n < 2 or len(set(tasks)) != n:
         raise InvalidArgument(f"tasks must be 2 or more distinct names; got {tasks!r}.")
     for name, value in (("budget", budget), ("budget_networks", budget_networks)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise InvalidArgument(f"{name}={value!r} is not accepted; give an integer >= 1.")
-    if method not in GROUPING_METHODS:
-        raise InvalidArgument(f"Unknown grouping method {method!r}; accepted: {sorted(GROUPING_METHODS)}.")
+        check_number(value, name, "adaptive_select", minimum=1, integer=True)
+    check_number(time_limit, "time_limit", "adaptive_select", minimum=0, exclusive=True, optional=True)
+    GROUPING_METHODS.get(method)  # an unknown name raises, listing the methods
     max_size = max_initial_size
     if not isinstance(max_size, int) or not 2 <= max_size <= n:
         raise InvalidArgument(f"max_initial_size={max_initial_size!r} is not accepted; give 2 .. {n}.")
@@ -182,7 +188,8 @@ def adaptive_select(
     rounds: list[dict[str, Any]] = []
     while True:
         predictor = fit_group_predictor(tasks, measured, alpha=alpha, optimism=optimism)
-        plan = select_groups(predictor, budget, method, time_limit=time_limit, seed=seed)
+        plan = select_groups(predictor, budget, method=method, seed=seed,
+                             time_limit=SELECTION_TIME_LIMIT if time_limit is None else time_limit)
         members = {d.name: d.trained_tasks for d in plan.details}
         needed = [g for g in (tuple(t for t in tasks if t in members[name]) for name in plan.networks)
                   if g not in measured]
@@ -257,7 +264,6 @@ def suite_measurer(
         When a requested network failed (diverged or raised), naming it and the reason.
     """
     from taskgroup.measure import ResultStore, measure
-    from taskgroup.measure.candidates import Candidate
 
     if split not in ("val", "test"):
         raise InvalidArgument(f"split={split!r}; accepted: 'val', 'test'.")
@@ -275,7 +281,7 @@ def suite_measurer(
     db = store if isinstance(store, ResultStore) else ResultStore(store)
 
     def measure_groups(groups: list[tuple[str, ...]]) -> dict[tuple[str, ...], dict[str, float]]:
-        names = {Candidate(tuple(t for t in order if t in g)).name: g for g in groups}
+        names = {network_name(t for t in order if t in g): g for g in groups}
         trained: list[str] = []
 
         def record(results: list[Any]) -> None:

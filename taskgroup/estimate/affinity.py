@@ -10,9 +10,10 @@ is positive when a step for ``i`` lowers ``j``'s loss (Fifty et al. 2021). The c
 every ``every`` steps of the engine's one training loop (:func:`taskgroup.engine.fit`) and averages them.
 
 The model is any ``torch.nn.Module``; which parameters are shared is given by the model's
-``shared_parameters()`` method, a name prefix, a list of names or a predicate. Lookahead forward passes use :func:`torch.func.functional_call`, so the model itself is
-never modified by a measurement, and run on copies of the buffers (batch-norm statistics) under one fixed
-random state, so that dropout draws the same mask before and after the lookahead step.
+``shared_parameters()`` method, a name prefix, a list of names or a predicate. Lookahead forward passes use
+:func:`torch.func.functional_call`, so the model itself is never modified by a measurement, and run on copies of
+the buffers (batch-norm statistics) under one fixed random state, so that dropout draws the same mask before and
+after the lookahead step.
 """
 
 from __future__ import annotations
@@ -126,7 +127,9 @@ def _measure(
     grads = []
     for i, t in enumerate(names):
         g = torch.autograd.grad(losses[t], shared_tensors, retain_graph=i < len(names) - 1, allow_unused=True)
-        grads.append(torch.cat([(x if x is not None else torch.zeros_like(p)).reshape(-1) for x, p in zip(g, shared_tensors)]))
+        grads.append(
+            torch.cat([(x if x is not None else torch.zeros_like(p)).reshape(-1) for x, p in zip(g, shared_tensors)])
+        )
     before = np.array([float(losses[t].detach()) for t in names])
     return _Measurement(names, before, grads), params, buffers
 
@@ -209,7 +212,11 @@ def _lookahead(
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 fresh = {k: v.clone() for k, v in buffers.items()}
-                out = forward(lambda *a, **k: functional_call(model, {**params, **moved, **fresh}, a, k), batch)
+                # called at once, inside this iteration: the closure sees this iteration's moved and fresh
+                out = forward(
+                    lambda *a, **k: functional_call(model, {**params, **moved, **fresh}, a, k),  # noqa: B023
+                    batch,
+                )
                 after = loss_fn(out, batch)
             for j, t in enumerate(m.tasks):
                 b = m.before[j]
@@ -291,11 +298,21 @@ class AffinityHook(Hook):
         Random state of the probe's forward passes (dropout), the same before and after the lookahead step.
     """
 
-    def __init__(self, tasks: Sequence[str], *, shared: SharedSpec | None = None, methods: Sequence[str] = ("tag", "cs"),
-                 every: int = 10, lookahead_lr: float = 1e-3, seed: int = 0) -> None:
+    def __init__(
+        self,
+        tasks: Sequence[str],
+        *,
+        shared: SharedSpec | None = None,
+        methods: Sequence[str] = ("tag", "cs"),
+        every: int = 10,
+        lookahead_lr: float = 1e-3,
+        seed: int = 0,
+    ) -> None:
         unknown = [m for m in methods if m not in ("tag", "cs")]
         if unknown or not methods:
-            raise InvalidArgument(f"methods={list(methods)!r} is not accepted; give a non-empty subset of ['tag', 'cs'].")
+            raise InvalidArgument(
+                f"methods={list(methods)!r} is not accepted; give a non-empty subset of ['tag', 'cs']."
+            )
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise InvalidArgument(f"every={every!r} is not accepted; give an integer >= 1.")
         _check_lr(lookahead_lr)
@@ -324,7 +341,9 @@ class AffinityHook(Hook):
 
         m, params, buffers = _measure(model, batch, loss_fn, names, self.tasks, forward, self.seed + step)
         if "tag" in self.methods:
-            Z = _lookahead(model, batch, loss_fn, names, m, params, buffers, self.lookahead_lr, forward, self.seed + step)
+            Z = _lookahead(
+                model, batch, loss_fn, names, m, params, buffers, self.lookahead_lr, forward, self.seed + step
+            )
             self.tag_sum = Z if self.tag_sum is None else self.tag_sum + Z
         if "cs" in self.methods:
             C = _cosine(m)

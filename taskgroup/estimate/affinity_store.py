@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from contextlib import contextmanager
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument
+from taskgroup.validation import keyword_only_after
 
 __all__ = ["save_affinity", "load_affinity", "list_affinities"]
 
@@ -42,8 +44,8 @@ def _connect(path: str | PathLike[str]) -> Iterator[sqlite3.Connection]:
 
 
 def save_affinity(
-    path: str | PathLike[str],
     matrix: pd.DataFrame,
+    path: str | PathLike[str],
     *,
     suite: str,
     suite_name: str,
@@ -53,7 +55,16 @@ def save_affinity(
     every: int,
     steps: int,
 ) -> None:
-    """Store ``matrix`` (``loc[source, target]``); an existing row with the same key is kept as it is."""
+    """Store ``matrix`` (``loc[source, target]``) in the SQLite file at ``path``; an existing row with the same key
+    is kept as it is.
+
+    Data first, destination second (until version 0.2 the order was ``save_affinity(path, matrix)``; that order
+    still works for one version, with a DeprecationWarning).
+    """
+    if isinstance(path, pd.DataFrame) and not isinstance(matrix, pd.DataFrame):
+        warnings.warn("save_affinity takes the matrix first and the path second: save_affinity(matrix, path); "
+                      "the old order will be refused in the next version.", DeprecationWarning, stacklevel=2)
+        matrix, path = path, matrix
     tasks = list(map(str, matrix.index))
     with _connect(path) as conn:
         conn.execute(
@@ -74,10 +85,11 @@ def list_affinities(path: str | PathLike[str]) -> pd.DataFrame:
         )
 
 
+@keyword_only_after(1)
 def load_affinity(
     path: str | PathLike[str],
-    method: str = "tag",
     *,
+    method: str = "tag",
     suite: str | None = None,
     config: str | None = None,
     seed: int | None = None,

@@ -10,9 +10,13 @@ Pricing: a group's reduced profit is ``P(G) - mu`` with ``P(G) = sum_{t in G} ma
 *any* ``pi``, every selection of at most ``k`` groups has ``V <= sum_t pi_t + k * max(0, max_G P(G))``
 (each task is served once, so ``V = sum pi + sum_{G chosen} sum_{t served by G} (v_t(G) - pi_t)``); with an
 exact (or upper-bounded) pricing step this is a valid bound at every iteration. Pricing is exact by listing
-every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise a small MIP per group size (HiGHS),
-whose proven best bound is used when it stops early. An integer selection comes from solving the master as
-a MIP over the generated columns (the core ILP), started from a heuristic's groups.
+every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise by a branch-and-bound over tasks per
+group size (:mod:`taskgroup.estimate.pricing`), whose bound is used when it stops early; a greedy search from
+recent columns runs first and gives it its incumbent. Since any duals give a bound, pricing runs at smoothed
+duals (Wentges): a convex combination of the LP's duals and the best duals so far (the stability centre),
+which starts at the duals of the group-size bound (:meth:`GroupScorer.size_duals`), so the bound starts no
+worse than that one. An integer selection comes from solving the master as a MIP over the generated columns
+(the core ILP), started from a heuristic's groups.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ortools.linear_solver import pywraplp
 
 from taskgroup.errors import SolverError
 from taskgroup.estimate.cover import Group, GroupScorer
+from taskgroup.estimate.pricing import price_pairwise
 
 __all__ = ["column_generation", "ColumnGenerationResult", "ENUMERATE_MAX_TASKS"]
 
@@ -88,102 +93,45 @@ class _EnumeratedPricing:
         P = _profit(self.values, pi)
         return [self.groups[i] for i in np.flatnonzero(P >= threshold)]
 
-    def price(self, pi: np.ndarray, deadline: float) -> tuple[list[tuple[float, Group]], float]:
+    def price(
+        self, pi: np.ndarray, deadline: float, known: list[tuple[float, Group]] = ()
+    ) -> tuple[list[tuple[float, Group]], float]:
         P = _profit(self.values, pi)
         top = np.argsort(-P)[:10]
         return [(float(P[i]), self.groups[i]) for i in top], float(P.max())
 
 
-class _MipPricing:
-    """Exact pricing by one small MIP per group size.
+class _SearchPricing:
+    """Exact pricing past :data:`ENUMERATE_MAX_TASKS` tasks: branch-and-bound per group size
+    (:func:`~taskgroup.estimate.pricing.price_pairwise`).
 
-    ``x_u``: u is a member; ``z_t <= x_t``: member t counts; ``q_t <= U_t z_t`` and
-    ``(s-1) q_t <= sum_{u != t} S[u, t] x_u + (s-1) (offset[s, t] - pi_t) + M_t (1 - z_t)``; maximise
-    ``sum q_t`` = P(G). Measured groups of size ``s`` are cut off (``sum_{u in M} x_u <= s - 1``) and priced
-    by listing them with their measured values, so the bound holds for measurements that override predictions.
+    Measured groups are priced by listing them with their measured values; the search skips them, so the
+    bound holds for measurements that override predictions. One-task groups (when allowed) are listed too.
     """
 
     def __init__(self, scorer: GroupScorer) -> None:
         self.scorer = scorer
-        S = scorer.S.copy()
-        np.fill_diagonal(S, np.nan)
-        self.min_in = np.nanmin(S, axis=0)
-        # top_mean[s, t]: mean of the s-1 largest S[u, t], u != t: no group of size s gives t more
-        ranked = -np.sort(-np.where(np.isnan(S), -np.inf, S), axis=0)[:-1]  # (n-1, n), descending per target
         self.offset = np.zeros((scorer.n + 1, scorer.n)) if scorer.offset is None else scorer.offset
-        self.top_mean = np.full((scorer.n + 1, scorer.n), -np.inf)
-        self.top_mean[2:] = np.cumsum(ranked, axis=0) / np.arange(1, scorer.n)[:, None] + self.offset[2:]
-        # measured groups are priced by listing them; the MIPs exclude them (their prediction does not count)
-        self.measured = [g for g in scorer.measured if len(g) >= scorer.min_size]
+        self.listed = [g for g in scorer.measured if len(g) >= scorer.min_size]
+        if scorer.singletons:
+            self.listed += [frozenset([t]) for t in range(scorer.n) if frozenset([t]) not in scorer.measured]
 
-    def _size(self, s: int, pi: np.ndarray, time_limit: float) -> tuple[float, Group | None, float]:
-        scorer, n = self.scorer, self.scorer.n
-        if s == 1:
-            singles = np.array([scorer.values(frozenset([t]))[t] for t in range(n)]) - pi
-            t = int(np.argmax(singles))
-            return max(0.0, float(singles[t])), frozenset([t]), max(0.0, float(singles[t]))
-        upper = self.top_mean[s] - pi
-        solver = pywraplp.Solver.CreateSolver("HIGHS")
-        solver.SuppressOutput()
-        solver.SetSolverSpecificParametersAsString("output_flag=false")
-        x = [solver.BoolVar("") for _ in range(n)]
-        solver.Add(sum(x) == s)
-        for group in self.measured:
-            if len(group) == s:  # no-good cut: this group's value is its measurement, priced elsewhere
-                solver.Add(sum(x[u] for u in group) <= s - 1)
-        q = []
-        for t in range(n):
-            if upper[t] <= 0:
-                continue
-            # z_t: member t counts in P(G) (its v_t - pi_t is positive); q_t = its contribution
-            zt = solver.BoolVar("")
-            qt = solver.NumVar(0.0, float(upper[t]), "")
-            solver.Add(zt <= x[t])
-            solver.Add(qt <= float(upper[t]) * zt)
-            shift = float(self.offset[s, t] - pi[t])
-            big = (s - 1) * max(float(upper[t]), 0.0) + s * max(-self.min_in[t], 0.0) + (s - 1) * abs(shift) + 1.0
-            inflow = sum(float(scorer.S[u, t]) * x[u] for u in range(n) if u != t)
-            solver.Add((s - 1) * qt <= inflow + (s - 1) * shift + big * (1 - zt))
-            q.append(qt)
-        if not q:
-            return 0.0, None, 0.0
-        solver.Maximize(sum(q))
-        solver.SetTimeLimit(max(1, int(time_limit * 1000)))
-        params = pywraplp.MPSolverParameters()
-        params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
-        status = solver.Solve(params)
-        if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-            return 0.0, None, math.inf  # no answer (e.g. out of time): the caller falls back to a cheap bound
-        group = frozenset(u for u in range(n) if x[u].solution_value() > 0.5)
-        # the dual bound, not the incumbent: it stays an upper bound under the solver's tolerances
-        bound = max(solver.Objective().BestBound(), solver.Objective().Value())
-        return float(_profit(scorer.values(group), pi)), group, float(bound) + 1e-7 * (1 + abs(bound))
+    def price(
+        self, pi: np.ndarray, deadline: float, known: list[tuple[float, Group]] = ()
+    ) -> tuple[list[tuple[float, Group]], float]:
+        """Groups with the largest ``P(G)`` found and a valid upper bound on ``max(0, max_G P(G))``.
 
-    def price(self, pi: np.ndarray, deadline: float) -> tuple[list[tuple[float, Group]], float]:
+        ``known``: groups already valued at ``pi`` (e.g. by heuristic pricing); they start the incumbent.
+        """
         scorer = self.scorer
-        found = [(float(_profit(scorer.values(g), pi)), g) for g in self.measured]
-        best_found = max([0.0] + [p for p, _ in found])
-        best_bound = best_found
-        sizes = list(range(scorer.min_size, scorer.n + 1))
-        for s in sizes:
-            # P(G) for |G| = s is at most the s largest per-task caps max(0, top_mean[s, t] - pi_t)
-            quick = float(np.sort(np.maximum(self.top_mean[min(max(s, 2), scorer.n)] - pi, 0.0))[::-1][:s].sum())
-            if s == 1:
-                singles = np.array([scorer.values(frozenset([t]))[t] for t in range(scorer.n)])
-                quick = max(0.0, float((singles - pi).max()))
-            if quick <= best_found + _EPS:
-                best_bound = max(best_bound, quick)
-                continue
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                best_bound = max(best_bound, quick)
-                continue
-            value, group, bound = self._size(s, pi, remaining)
-            best_bound = max(best_bound, min(bound, quick))
-            if group is not None:
-                found.append((value, group))
-                best_found = max(best_found, value)
-        return sorted(found, key=lambda vg: -vg[0])[:10], best_bound
+        found = list(known) + [(float(_profit(scorer.values(g), pi)), g) for g in self.listed]
+        incumbent = max([0.0] + [p for p, _ in found])
+        result = price_pairwise(
+            scorer.S, self.offset, pi, range(2, scorer.n + 1), incumbent=incumbent, skip=set(scorer.measured),
+            deadline=deadline,
+        )
+        found += result.found
+        return sorted(found, key=lambda vg: -vg[0])[:10], max(result.bound, incumbent)
 
 
 def _improve_column(scorer: GroupScorer, group: Group, pi: np.ndarray) -> tuple[float, Group]:
@@ -209,8 +157,15 @@ def column_generation(
     *,
     time_limit: float = 60.0,
     max_iterations: int = 500,
+    smoothing: float = 0.7,
 ) -> ColumnGenerationResult:
-    """Column generation from the groups ``start`` (a valid selection); see the module docstring."""
+    """Column generation from the groups ``start`` (a valid selection); see the module docstring.
+
+    Pricing is stabilised by Wentges smoothing: it runs at ``alpha * centre + (1 - alpha) * pi_LP``, the centre
+    being the duals with the best Lagrangian bound so far (``alpha = smoothing``). When the groups found there
+    do not improve the LP (mispricing), ``alpha`` is halved, and set to 0 once small, so the loop still ends
+    with the LP optimum over every group.
+    """
     from taskgroup.solvers import solve
 
     started = time.perf_counter()
@@ -221,37 +176,52 @@ def column_generation(
     np.fill_diagonal(S, -np.inf)
     for t in range(n):  # every task's best partner: cheap, useful columns
         columns.setdefault(frozenset((t, int(np.argmax(S[:, t])))), None)
-    pricing = _EnumeratedPricing(scorer) if n <= ENUMERATE_MAX_TASKS else _MipPricing(scorer)
+    pricing = _EnumeratedPricing(scorer) if n <= ENUMERATE_MAX_TASKS else _SearchPricing(scorer)
     upper = scorer.trivial_bound()
     best_pi: np.ndarray | None = None
     best_profit = 0.0
+    size_bound, size_pi = scorer.size_duals(k)
+    if np.all(np.isfinite(size_pi)):
+        # the size bound's duals certify it (P(G) <= lam for every G): a good first stability centre
+        lam = (size_bound - float(size_pi.sum())) / k
+        upper, best_pi, best_profit = min(upper, size_bound), size_pi, max(0.0, lam)
+    alpha = smoothing
     iterations = 0
     while iterations < max_iterations and time.perf_counter() < deadline:
         iterations += 1
-        lp_value, pi, mu = _lp_master(scorer, list(columns), k)
-        # heuristic pricing from every column first; exact pricing only when it finds nothing
-        new: list[tuple[float, Group]] = []
+        lp_value, pi_lp, mu = _lp_master(scorer, list(columns), k)
+        if lp_value >= upper - _EPS * (1 + abs(upper)):
+            break  # the LP over the columns meets a proven bound: nothing left to gain from pricing
+        at_lp = best_pi is None or alpha == 0.0
+        pi = pi_lp if at_lp else alpha * best_pi + (1 - alpha) * pi_lp
+        # heuristic pricing at the smoothed duals: recent columns and every task's best pair, grown greedily
         seeds = list(columns)[-4 * n :] + [frozenset((t, int(np.argmax(S[:, t] - pi[t])))) for t in range(n)]
-        for group in seeds:  # recent columns and every task's best pair, grown under the current duals
+        heuristic = {}
+        for group in seeds:
             p, g = _improve_column(scorer, group, pi)
-            if p > mu + _EPS and g not in columns:
-                new.append((p, g))
-        if new:
-            for _, g in sorted(new, key=lambda pg: -pg[0])[:n]:
-                columns[g] = None
-            if iterations % 10:  # exact pricing every 10th iteration even so, for a bound along the way
-                continue
-        found, max_profit = pricing.price(pi, deadline)
+            heuristic[g] = p
+        known = sorted(((p, g) for g, p in heuristic.items()), key=lambda pg: -pg[0])
+        if not at_lp and float(pi.sum()) + k * max(0.0, known[0][0]) >= upper:
+            # exact pricing cannot lower the bound here (P* >= the heuristic's best); keep its columns only
+            found, max_profit = known[:n], math.inf
+        else:
+            found, max_profit = pricing.price(pi, deadline, known[:n])
         bound = float(pi.sum()) + k * max(0.0, max_profit)
         if bound < upper:
             upper, best_pi, best_profit = bound, pi, max(0.0, max_profit)
-        added = [g for p, g in found if p > mu + _EPS and g not in columns]
+        # a group improves the LP if its reduced profit at the LP's own duals is positive
+        candidates = {g: p for p, g in [*known[:n], *found]}
+        added = [g for g in candidates if g not in columns and _profit(scorer.values(g), pi_lp) > mu + _EPS]
         for g in added:
             columns[g] = None
-        if not added and not new:
-            if max_profit <= mu + _EPS:  # LP optimal over all groups: its value is the bound
-                upper = min(upper, lp_value + _EPS * (1 + abs(lp_value)))
-            break
+        if not added:
+            if at_lp:
+                # exact pricing at the LP duals found nothing: the LP is optimal over all groups
+                if max_profit <= mu + _EPS:
+                    upper = min(upper, lp_value + _EPS * (1 + abs(lp_value)))
+                break
+            alpha = 0.0 if alpha < 0.1 else alpha / 2  # mispricing: move toward the LP duals
+
     def integer_master() -> tuple[list[Group], float, bool]:
         groups = list(columns)
         problem = scorer.listed_problem(groups)

@@ -149,35 +149,45 @@ class GroupScorer:
         return caps
 
     def size_bound(self, k: int, iterations: int = 200) -> float:
-        """An upper bound on ``V`` with at most ``k`` groups, from group sizes alone.
+        """An upper bound on ``V`` with at most ``k`` groups, from group sizes alone (see :meth:`size_duals`)."""
+        return self.size_duals(k, iterations)[0]
+
+    def size_duals(self, k: int, iterations: int = 200) -> tuple[float, np.ndarray]:
+        """The group-size bound on ``V`` with at most ``k`` groups, and task duals that certify it.
 
         A group ``G`` serves at most ``|G|`` tasks, so if task t is served by a group of size ``s_t``,
         ``sum_t 1 / s_t <= k``; and ``v_t <= caps[s_t, t]`` (:meth:`size_caps`). For any ``lam >= 0`` the
-        Lagrangian ``lam k + sum_t max_s (caps[s, t] - lam / s)`` bounds ``V``; it is convex in ``lam``, which
-        a ternary search minimises (every evaluated point is a valid bound; the smallest is returned).
-        It is much tighter than the column-generation LP when ``k`` is below the number of natural clusters.
+        Lagrangian ``lam k + sum_t pi_t`` with ``pi_t = max_s (caps[s, t] - lam / s)`` bounds ``V``; it is convex
+        in ``lam``, which a ternary search minimises (every evaluated point is a valid bound; the smallest is
+        returned). It is much tighter than the column-generation LP when ``k`` is below the number of natural
+        clusters. The returned ``pi`` are valid column-generation duals: every group has
+        ``P(G) = sum_{t in G} max(0, v_t(G) - pi_t) <= lam``, so ``sum(pi) + k max_G P(G)`` is at most the bound
+        (column generation starts its stabilisation there).
         """
         caps = self.size_caps()
         sizes = np.arange(1, self.n + 1)[:, None]
         usable = caps[1:]
         if not np.all(np.isfinite(usable).any(axis=0)):
-            return -math.inf  # some task can be served by no group at all
+            return -math.inf, np.full(self.n, -math.inf)  # some task can be served by no group at all
         finite = usable[np.isfinite(usable)]
 
+        def duals(lam: float) -> np.ndarray:
+            return np.max(usable - lam / sizes, axis=0)
+
         def lagrangian(lam: float) -> float:
-            return lam * k + float(np.max(usable - lam / sizes, axis=0).sum())
+            return lam * k + float(duals(lam).sum())
 
         lo, hi = 0.0, 2.0 * self.n * (float(finite.max() - finite.min()) + 1.0)
-        best = min(lagrangian(lo), lagrangian(hi))
+        best, best_lam = min((lagrangian(lo), lo), (lagrangian(hi), hi))
         for _ in range(iterations):
             a, b = lo + (hi - lo) / 3, hi - (hi - lo) / 3
             fa, fb = lagrangian(a), lagrangian(b)
-            best = min(best, fa, fb)
+            best, best_lam = min((best, best_lam), (fa, a), (fb, b))
             if fa < fb:
                 hi = b
             else:
                 lo = a
-        return best
+        return best, duals(best_lam)
 
     def listed_problem(self, groups: Sequence[Group], *, higher_is_better: bool = False) -> Problem:
         """The explicit :class:`Problem` whose candidates are ``groups`` (cost 1 each), valued as here.

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-
 from taskgroup.errors import InvalidArgument
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
@@ -112,7 +111,8 @@ def esa_select(
             raise InvalidArgument(f"full(networks) must return a taskgroup Problem; got {type(trained).__name__}.")
     else:
         raise InvalidArgument(
-            f"full must be a Problem of fully trained losses or a function networks -> Problem; got {type(full).__name__}."
+            "full must be a Problem of fully trained losses or a function networks -> Problem; got "
+            f"{type(full).__name__}."
         )
     missing = [name for name in chosen if name not in set(trained.networks)]
     if missing:

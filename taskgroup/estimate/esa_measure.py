@@ -77,7 +77,7 @@ def esa_measure(
         measure(suite, store, candidates=list(networks), config=full, seeds=seeds, executor=executor, progress=progress)
         # Only the chosen networks have full runs, so costs cannot be normalised to a single-task network;
         # scoring ignores costs, so the raw FLOPs do.
-        table = results.table("test", "flops", suite=fp, config=full.hash(), normalize=False)
+        table = results.table("test", "flops", suite=fp, config=full.hash(), normalise=False)
         return Problem.from_frame(table, cost="flops")
 
     return esa_select(short_problem, budget, full=train_fully, method=method), esa(short_problem)

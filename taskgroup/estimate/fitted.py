@@ -57,15 +57,21 @@ def _validated(tasks: Sequence[str], measurements: Measurements) -> dict[Group, 
             raise InvalidArgument(f"Measurement keys are tuples of task names; got the string {members!r}.")
         unknown = [t for t in members if t not in index]
         if unknown or not members or len(set(members)) != len(members):
-            raise InvalidArgument(f"Measured group {members!r} is not accepted: give distinct tasks among {list(tasks)}.")
+            raise InvalidArgument(
+                f"Measured group {members!r} is not accepted: give distinct tasks among {list(tasks)}."
+            )
         if set(losses) != set(members):
-            raise InvalidArgument(f"Measured group {members!r} has losses for {sorted(losses)}; give one loss per member.")
+            raise InvalidArgument(
+                f"Measured group {members!r} has losses for {sorted(losses)}; give one loss per member."
+            )
         bad = {t: v for t, v in losses.items() if not np.isfinite(v)}
         if bad:
             raise InvalidArgument(f"Measured group {members!r} has non-finite losses {bad}.")
         group = frozenset(index[t] for t in members)
         if group in out:
-            raise InvalidArgument(f"Group {sorted(members)} is measured twice; give it once (e.g. the mean over seeds).")
+            raise InvalidArgument(
+                f"Group {sorted(members)} is measured twice; give it once (e.g. the mean over seeds)."
+            )
         out[group] = {index[t]: float(v) for t, v in losses.items()}
     return out
 

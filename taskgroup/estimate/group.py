@@ -28,8 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.clustering import modularity_groups
 from taskgroup.estimate.colgen import column_generation
@@ -38,6 +36,8 @@ from taskgroup.estimate.grouping import SINGLETON_MODES
 from taskgroup.estimate.heuristics import beam_merge, greedy_merge, local_search
 from taskgroup.estimate.matrix import AffinityLike, as_affinity
 from taskgroup.plan import Plan
+from taskgroup.registry import Registry
+from taskgroup.validation import check_number, keyword_only_after
 
 __all__ = [
     "group",
@@ -71,29 +71,34 @@ GroupingFunction = Callable[..., GroupingResult]
 
 @dataclass(frozen=True)
 class GroupingMethod:
+    """A registered grouping method: its function, whether it proves optimality, and a one-line description."""
+
     name: str
     function: GroupingFunction
     exact: bool
     description: str
 
 
-GROUPING_METHODS: dict[str, GroupingMethod] = {}
+GROUPING_METHODS: Registry[GroupingMethod] = Registry("grouping method", extra_names=["auto"])
+"""The grouping-method registry (``"auto"`` is accepted by :func:`group` but is not a method: it picks one)."""
 
 
 def register_grouping(name: str, function: GroupingFunction, *, exact: bool, description: str) -> None:
     """Register ``function(scorer, k, *, time_limit, seed, **options) -> GroupingResult`` under ``name``."""
-    GROUPING_METHODS[name] = GroupingMethod(name, function, exact, description)
+    GROUPING_METHODS.register(name, GroupingMethod(name, function, exact, description), description)
 
 
 def available_grouping_methods() -> dict[str, GroupingMethod]:
-    return dict(GROUPING_METHODS)
+    """Registered grouping methods by name."""
+    return {name: GROUPING_METHODS.get(name) for name in GROUPING_METHODS}
 
 
+@keyword_only_after(2)
 def group(
     matrix: AffinityLike,
     k: int,
-    method: str = "auto",
     *,
+    method: str = "auto",
     singletons: str = "exclude",
     higher_is_better: bool | None = None,
     orient: str = "source",
@@ -147,17 +152,19 @@ def group(
         raise InvalidArgument(f"singletons={singletons!r} is not accepted; use one of {list(SINGLETON_MODES)}.")
     if singletons == "exclude" and len(frame) < 2:
         raise InvalidArgument("singletons='exclude' needs at least 2 tasks to form a group.")
+    check_number(k, "k", "group", minimum=1, integer=True)
     hib = _higher_is_better(matrix, higher_is_better)
     S = frame.to_numpy() if hib else -frame.to_numpy()
     scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index))
-    return select_groups(scorer, k, method, higher_is_better=hib, time_limit=time_limit, seed=seed, **options)
+    return select_groups(scorer, k, method=method, higher_is_better=hib, time_limit=time_limit, seed=seed, **options)
 
 
+@keyword_only_after(2)
 def select_groups(
     predictor: GroupScorer,
     k: int,
-    method: str = "auto",
     *,
+    method: str = "auto",
     higher_is_better: bool = False,
     time_limit: float | None = None,
     seed: int = 0,
@@ -200,16 +207,12 @@ def select_groups(
     InvalidArgument
         For an unknown method, ``k`` < 1, or a bad time limit.
     """
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise InvalidArgument(f"k={k!r} is not accepted; give the number of networks as an integer >= 1.")
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
-        raise InvalidArgument(f"time_limit must be a number of seconds > 0 or None; got {time_limit!r}.")
+    check_number(k, "k", "select_groups", minimum=1, integer=True)
+    check_number(time_limit, "time_limit", "group", minimum=0, exclusive=True, optional=True)
     name = method
     if method == "auto":
         name = "enumerate" if predictor.n <= ENUMERATE_MAX_TASKS else "colgen"
-    if name not in GROUPING_METHODS:
-        raise InvalidArgument(f"Unknown grouping method {method!r}; accepted: {sorted(['auto', *GROUPING_METHODS])}.")
-    spec = GROUPING_METHODS[name]
+    spec = GROUPING_METHODS.get(name)
     started = time.perf_counter()
     result = spec.function(
         predictor, int(k), time_limit=DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit), seed=seed,

@@ -16,7 +16,9 @@ import numpy as np
 
 from taskgroup.errors import InstanceTooLarge, InvalidArgument
 from taskgroup.estimate.matrix import AffinityLike, as_affinity
+from taskgroup.naming import network_name
 from taskgroup.problem import Problem
+from taskgroup.validation import check_number, keyword_only_after, renamed_parameters
 
 __all__ = ["group_problem", "group_values", "group_name", "SINGLETON_MODES", "MAX_ENUMERATED_TASKS"]
 
@@ -28,7 +30,7 @@ MAX_ENUMERATED_TASKS = 20
 
 def group_name(tasks: Sequence[str]) -> str:
     """The candidate name of a group: its task names joined by ``+`` in task order."""
-    return "+".join(tasks)
+    return network_name(tasks)
 
 
 def group_values(values: np.ndarray, members: np.ndarray) -> np.ndarray:
@@ -50,14 +52,16 @@ def group_values(values: np.ndarray, members: np.ndarray) -> np.ndarray:
     return out
 
 
+@renamed_parameters(cost="cost_value")
+@keyword_only_after(1)
 def group_problem(
     matrix: AffinityLike,
+    *,
     singletons: str = "exclude",
     higher_is_better: bool | None = None,
-    *,
     orient: str = "source",
     max_size: int | None = None,
-    cost: float = 1.0,
+    cost_value: float = 1.0,
 ) -> Problem:
     """The selection problem whose candidates are all task groups, scored from a pairwise matrix.
 
@@ -77,8 +81,9 @@ def group_problem(
         Row orientation of ``matrix`` (``"target"`` for the TAG notebooks' ``dict[target][source]``).
     max_size : int, optional
         Largest group size to list. Default: all tasks.
-    cost : float
-        Cost of every group network, > 0. With the default 1, a budget of ``k`` means at most ``k`` networks.
+    cost_value : float
+        Cost of every group network, > 0 (named ``cost`` before version 0.2). With the default 1, a budget of
+        ``k`` means at most ``k`` networks.
 
     Returns
     -------
@@ -89,7 +94,7 @@ def group_problem(
     ------
     InvalidArgument
         For a bad matrix (see :func:`as_affinity`), an unknown ``singletons`` mode, ``singletons="exclude"``
-        with one task, a ``max_size`` below the smallest allowed group, or a cost that is not > 0.
+        with one task, a ``max_size`` below the smallest allowed group, or a ``cost_value`` that is not > 0.
     InstanceTooLarge
         With more than :data:`MAX_ENUMERATED_TASKS` tasks and no ``max_size``; use :func:`tg.estimate.group`.
 
@@ -103,8 +108,7 @@ def group_problem(
     """
     if singletons not in SINGLETON_MODES:
         raise InvalidArgument(f"singletons={singletons!r} is not accepted; use one of {list(SINGLETON_MODES)}.")
-    if not (isinstance(cost, (int, float)) and np.isfinite(cost) and cost > 0):
-        raise InvalidArgument(f"cost={cost!r} is not accepted; give a finite number > 0.")
+    check_number(cost_value, "cost_value", "group_problem", minimum=0, exclusive=True)
     frame = as_affinity(matrix, orient=orient)
     if higher_is_better is None:
         attrs = getattr(matrix, "attrs", None)
@@ -124,8 +128,7 @@ def group_problem(
                 "which generates candidates on demand."
             )
         max_size = n
-    if not isinstance(max_size, int) or isinstance(max_size, bool) or not smallest <= max_size:
-        raise InvalidArgument(f"max_size={max_size!r} is not accepted; give an integer >= {smallest}.")
+    check_number(max_size, "max_size", "group_problem", minimum=smallest, integer=True)
     values = frame.to_numpy()
     sign = -1.0 if higher_is_better else 1.0
     names, rows = [], []
@@ -139,7 +142,7 @@ def group_problem(
     return Problem(
         tasks,
         names,
-        np.full(len(names), float(cost)),
+        np.full(len(names), float(cost_value)),
         losses,
         higher_is_better=higher_is_better,
         predicted=~np.isnan(losses),

@@ -145,7 +145,9 @@ def _splits(scorer: GroupScorer, group: Group) -> Iterator[list[Group]]:
             yield [frozenset(left), frozenset(right)]
 
 
-def _descend(scorer: GroupScorer, groups: list[Group], k: int, rng: np.random.Generator, deadline: float) -> tuple[list[Group], float, int]:
+def _descend(
+    scorer: GroupScorer, groups: list[Group], k: int, rng: np.random.Generator, deadline: float
+) -> tuple[list[Group], float, int]:
     """First-improvement descent to a local optimum; returns the selection, its V and the moves tried."""
     value = scorer.value(groups)
     tried = 0

@@ -15,7 +15,9 @@ import numpy as np
 
 from taskgroup.errors import InstanceTooLarge, InvalidArgument, InvalidProblem
 from taskgroup.estimate.cover import GroupScorer
+from taskgroup.naming import network_name
 from taskgroup.problem import Problem
+from taskgroup.validation import check_number, renamed_parameters
 
 __all__ = ["hoa", "hoa_predictor", "pair_networks", "MAX_HOA_TASKS"]
 
@@ -46,11 +48,12 @@ def pair_networks(problem: Problem) -> dict[frozenset[str], int]:
     return pairs
 
 
+@renamed_parameters(cost="cost_value")
 def hoa(
     problem: Problem,
     *,
     max_size: int | None = None,
-    cost: float | Sequence[float] | None = None,
+    cost_value: float | Sequence[float] | None = None,
     groups: Iterable[Sequence[str]] | None = None,
 ) -> Problem:
     """The problem with every group of 3+ tasks (or just ``groups``) predicted from the pair networks.
@@ -63,9 +66,9 @@ def hoa(
         kept, so a plan chosen on the prediction can be scored on measured losses of the same networks).
     max_size : int, optional
         Largest group to predict (default: all tasks).
-    cost : float or sequence, optional
-        Cost (per resource) of a predicted network that ``problem`` does not already name. Default: the cost
-        shared by all pair networks (an error if they differ).
+    cost_value : float or sequence, optional
+        Cost (per resource; named ``cost`` before version 0.2) of a predicted network that ``problem`` does not
+        already name. Default: the cost shared by all pair networks (an error if they differ).
     groups : iterable of task-name sequences, optional
         Predict only these groups (each of 3+ distinct tasks), at any number of tasks; only the pairs inside
         them must be measured. ``max_size`` does not apply. For choosing among *all* groups at many tasks
@@ -81,9 +84,9 @@ def hoa(
     ------
     InvalidProblem
         If a pair network is missing (naming the pair), two networks serve one pair, or pair costs differ and
-        no ``cost`` is given.
+        no ``cost_value`` is given.
     InvalidArgument
-        For a bad ``max_size`` or ``cost``, or a group in ``groups`` with an unknown or repeated task or fewer
+        For a bad ``max_size`` or ``cost_value``, or a group in ``groups`` with an unknown or repeated task or fewer
         than 3 tasks.
     InstanceTooLarge
         With more than :data:`MAX_HOA_TASKS` tasks and neither ``max_size`` nor ``groups``.
@@ -111,8 +114,7 @@ def hoa(
                     "use hoa_predictor with tg.estimate.select_groups."
                 )
             max_size = n
-        if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 2:
-            raise InvalidArgument(f"max_size={max_size!r} is not accepted; give an integer >= 2.")
+        check_number(max_size, "max_size", "hoa", minimum=2, integer=True)
         combos = [c for size in range(3, min(max_size, n) + 1) for c in combinations(range(n), size)]
         needed = {frozenset(p) for p in combinations(range(n), 2)} if max_size >= 3 else set()
     for a, b in sorted(tuple(sorted(p)) for p in needed):
@@ -122,7 +124,7 @@ def hoa(
                 f"HOA needs a network trained on the pair [{tasks[a]!r}, {tasks[b]!r}], and the problem has none "
                 f"(pairs present: {have if have else 'none'})."
             )
-    new_cost = _default_cost(problem, pairs, cost)
+    new_cost = _default_cost(problem, pairs, cost_value)
 
     sizes = problem.serves.sum(axis=1)
     keep = np.flatnonzero(sizes <= 2)
@@ -142,7 +144,7 @@ def hoa(
             names.append(problem.networks[j])
             costs.append(problem.costs[j])
         else:
-            names.append("+".join(tasks[t] for t in combo))
+            names.append(network_name(tasks[t] for t in combo))
             costs.append(new_cost)
         losses.append(row)
         predicted.append(~np.isnan(row))
@@ -161,7 +163,9 @@ def hoa(
 def _group_indices(tasks: Sequence[str], group: Sequence[str]) -> tuple[int, ...]:
     """Task indices of one requested group, in task order; validates it."""
     if isinstance(group, str):
-        raise InvalidArgument(f"groups must hold sequences of task names; got the string {group!r} (write ['a', 'b', 'c']).")
+        raise InvalidArgument(
+            f"groups must hold sequences of task names; got the string {group!r} (write ['a', 'b', 'c'])."
+        )
     members = list(group)
     unknown = [t for t in members if t not in tasks]
     if unknown or len(set(members)) != len(members) or len(members) < 3:
@@ -230,13 +234,15 @@ def hoa_predictor(problem: Problem) -> GroupScorer:
     return GroupScorer(S, len(singles) == n, tuple(tasks), measured=measured, weights=np.asarray(w, dtype=float))
 
 
-def _default_cost(problem: Problem, pairs: dict[frozenset[str], int], cost: float | Sequence[float] | None) -> np.ndarray:
+def _default_cost(
+    problem: Problem, pairs: dict[frozenset[str], int], cost: float | Sequence[float] | None
+) -> np.ndarray:
     if cost is not None:
         value = np.atleast_1d(np.array(cost, dtype=float))
         if value.shape != (len(problem.cost_names),) or not np.all(np.isfinite(value)) or np.any(value <= 0):
             raise InvalidArgument(
-                f"cost={cost!r} is not accepted; give {len(problem.cost_names)} finite number(s) > 0 "
-                f"(one per cost column {list(problem.cost_names)})."
+                f"The 'cost_value' parameter of hoa must be {len(problem.cost_names)} finite number(s) > 0 (one per "
+                f"cost column {list(problem.cost_names)}); got {cost!r}."
             )
         return value
     pair_costs = np.unique(problem.costs[list(pairs.values())], axis=0) if pairs else np.empty((0, 1))

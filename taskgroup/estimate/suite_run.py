@@ -58,7 +58,9 @@ def suite_affinity(
     from taskgroup.tasks import TaskSuite
 
     if not isinstance(suite, TaskSuite):
-        raise InvalidArgument(f"suite_affinity needs a TaskSuite; got {type(suite).__name__} (see tg.datasets.load_suite).")
+        raise InvalidArgument(
+            f"suite_affinity needs a TaskSuite; got {type(suite).__name__} (see tg.datasets.load_suite)."
+        )
     config = config or TrainConfig()
     n_epochs = config.epochs if epochs is None else epochs
     if not isinstance(n_epochs, int) or n_epochs < 1:

@@ -34,7 +34,9 @@ def planted_affinity(
         The matrix (tasks ``t00``, ``t01``, ...) and each task's planted cluster label.
     """
     if not isinstance(n_tasks, int) or not isinstance(n_clusters, int) or not 1 <= n_clusters <= n_tasks:
-        raise InvalidArgument(f"Need integers 1 <= n_clusters <= n_tasks; got n_tasks={n_tasks!r}, n_clusters={n_clusters!r}.")
+        raise InvalidArgument(
+            f"Need integers 1 <= n_clusters <= n_tasks; got n_tasks={n_tasks!r}, n_clusters={n_clusters!r}."
+        )
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n_tasks) % n_clusters)
     same = labels[:, None] == labels[None, :]
@@ -74,7 +76,9 @@ class PlantedGroupLosses:
         index = {t: i for i, t in enumerate(self.tasks)}
         unknown = [t for t in group if t not in index]
         if unknown or not group or len(set(group)) != len(group):
-            raise InvalidArgument(f"Group {list(group)!r} is not accepted: give distinct tasks among {list(self.tasks)}.")
+            raise InvalidArgument(
+                f"Group {list(group)!r} is not accepted: give distinct tasks among {list(self.tasks)}."
+            )
         return np.array(sorted(index[t] for t in group))
 
     def expected(self, group: Sequence[str]) -> dict[str, float]:
@@ -111,7 +115,9 @@ def planted_group_losses(
 ) -> PlantedGroupLosses:
     """A :class:`PlantedGroupLosses` with ``n_tasks`` tasks in ``n_clusters`` planted clusters (see its model)."""
     if not isinstance(n_tasks, int) or not isinstance(n_clusters, int) or not 1 <= n_clusters <= n_tasks:
-        raise InvalidArgument(f"Need integers 1 <= n_clusters <= n_tasks; got n_tasks={n_tasks!r}, n_clusters={n_clusters!r}.")
+        raise InvalidArgument(
+            f"Need integers 1 <= n_clusters <= n_tasks; got n_tasks={n_tasks!r}, n_clusters={n_clusters!r}."
+        )
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n_tasks) % n_clusters)
     same = labels[:, None] == labels[None, :]

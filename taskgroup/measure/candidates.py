@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from taskgroup.errors import InvalidArgument
+from taskgroup.naming import RESERVED, network_name, split_network_name
 
 __all__ = ["Candidate", "make_candidates", "parse_candidate", "check_names", "seed_list"]
 
-# Characters that candidate names use as separators, so task and variant names cannot contain them.
-_RESERVED = ("+", "@", ",")
 
 
 @dataclass(frozen=True, order=True)
@@ -31,8 +30,7 @@ class Candidate:
 
     @property
     def name(self) -> str:
-        base = "+".join(self.tasks)
-        return base if self.variant == "full" else f"{base}@{self.variant}"
+        return network_name(self.tasks, self.variant)
 
     @property
     def width(self) -> float:
@@ -51,9 +49,9 @@ def _builtin_variants() -> tuple[str, ...]:
 def check_names(kind: str, names: Sequence[str]) -> list[str]:
     """Task or variant names as a list, refused if empty, repeated, not strings or containing + @ ,."""
     names = list(names)
-    bad = [n for n in names if not isinstance(n, str) or not n.strip() or any(c in n for c in _RESERVED)]
+    bad = [n for n in names if not isinstance(n, str) or not n.strip() or any(c in n for c in RESERVED)]
     if not names or bad:
-        raise InvalidArgument(f"{kind} names must be non-empty strings without {' '.join(_RESERVED)}; "
+        raise InvalidArgument(f"{kind} names must be non-empty strings without {' '.join(RESERVED)}; "
                               f"got {bad or names!r}.")
     if len(set(names)) != len(names):
         raise InvalidArgument(f"{kind} names repeat: {names!r}.")
@@ -71,11 +69,10 @@ def parse_candidate(text: str, tasks: Sequence[str], variants: Collection[str] |
         Unknown task or variant, or a repeated task, naming what is accepted.
     """
     accepted = tuple(variants) if variants is not None else _builtin_variants()
-    base, _, variant = text.strip().partition("@")
-    variant = variant or "full"
+    parsed, variant = split_network_name(text)
     if variant not in accepted:
         raise InvalidArgument(f"Candidate {text!r} has variant {variant!r}; accepted variants are {list(accepted)}.")
-    names = [t.strip() for t in base.split("+") if t.strip()]
+    names = list(parsed)
     unknown = [t for t in names if t not in tasks]
     if not names or unknown:
         raise InvalidArgument(

@@ -14,12 +14,13 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.registry import Registry
 
-__all__ = ["SerialExecutor", "open_executor", "executor_workers", "drive", "EXECUTOR_HELP"]
+__all__ = ["SerialExecutor", "EXECUTORS", "open_executor", "drive", "EXECUTOR_HELP"]
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -53,59 +54,83 @@ class _LazyFuture(Future):
         return super().result(timeout)
 
 
-def executor_workers(spec: str | Executor) -> int:
-    """How many jobs the executor runs at once (used to size job chunks)."""
-    if isinstance(spec, SerialExecutor) or spec == "serial":
-        return 1
-    if isinstance(spec, str) and spec.startswith("process"):
-        return _process_workers(spec)
-    if isinstance(spec, str) and spec.startswith("dask://"):
-        return 0  # asked from the scheduler once connected
-    return getattr(spec, "_max_workers", os.cpu_count() or 1)
+@contextmanager
+def _open_serial(argument: str) -> Iterator[tuple[Executor, int]]:
+    if argument:
+        raise InvalidArgument(f"Executor 'serial:{argument}': serial takes no argument ({EXECUTOR_HELP}).")
+    yield SerialExecutor(), 1
 
 
-def _process_workers(spec: str) -> int:
-    _, _, count = spec.partition(":")
-    if not count:
-        return os.cpu_count() or 1
-    if not count.isdigit() or int(count) < 1:
-        raise InvalidArgument(f"Executor {spec!r}: the worker count must be a positive integer ({EXECUTOR_HELP}).")
-    return int(count)
+@contextmanager
+def _open_process(argument: str) -> Iterator[tuple[Executor, int]]:
+    if not argument:
+        workers = os.cpu_count() or 1
+    elif argument.isdigit() and int(argument) >= 1:
+        workers = int(argument)
+    else:
+        raise InvalidArgument(f"Executor 'process:{argument}': the worker count must be a positive integer "
+                              f"({EXECUTOR_HELP}).")
+    # spawn, not fork: forking a process that has started torch's thread pools can deadlock.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool, workers
+
+
+@contextmanager
+def _open_dask(argument: str) -> Iterator[tuple[Executor, int]]:
+    if not argument.startswith("//") or len(argument) == 2:
+        raise InvalidArgument(f"Executor 'dask:{argument}': give the scheduler as dask://HOST:PORT.")
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InvalidArgument("The Dask executor needs dask.distributed: pip install 'taskgroup[dask]'.") from None
+    address = "tcp:" + argument
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as exc:
+        raise InvalidArgument(f"Cannot reach the Dask scheduler at {address}: {exc}") from None
+    try:
+        workers = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()) or 1
+        # pure=False: two submissions of the same job are two runs (a retry must really rerun).
+        yield client.get_executor(pure=False), workers
+    finally:
+        client.close()
+
+
+ExecutorOpener = Callable[[str], AbstractContextManager[tuple[Executor, int]]]
+
+EXECUTORS: Registry[ExecutorOpener] = Registry("executor")
+"""The executor registry: ``open(argument)`` yields ``(executor, workers)``; ``"NAME:ARGUMENT"`` picks one."""
+
+EXECUTORS.register("serial", _open_serial, "one job at a time in this process")
+EXECUTORS.register("process", _open_process, "a local process pool, one worker per core or process:N")
+EXECUTORS.register("dask", _open_dask, "a running dask.distributed scheduler, dask://HOST:PORT")
 
 
 @contextmanager
 def open_executor(spec: str | Executor) -> Iterator[tuple[Executor, int]]:
-    """The executor named by ``spec`` and its number of parallel workers; shut down on exit if we made it."""
+    """The executor named by ``spec`` and its number of parallel workers; shut down on exit if we made it.
+
+    Parameters
+    ----------
+    spec : str or concurrent.futures.Executor
+        ``"NAME"`` or ``"NAME:ARGUMENT"`` with NAME registered in :data:`EXECUTORS` (``serial``,
+        ``process``, ``process:N``, ``dask://HOST:PORT``), or an Executor the caller manages.
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown executor name or a bad argument, naming what is accepted.
+    """
     if isinstance(spec, Executor):
-        yield spec, executor_workers(spec)
+        yield spec, 1 if isinstance(spec, SerialExecutor) else getattr(spec, "_max_workers", os.cpu_count() or 1)
         return
     if not isinstance(spec, str):
         raise InvalidArgument(f"executor must be {EXECUTOR_HELP} or a concurrent.futures.Executor; got {spec!r}.")
-    if spec == "serial":
-        yield SerialExecutor(), 1
-    elif spec == "process" or spec.startswith("process:"):
-        workers = _process_workers(spec)
-        # spawn, not fork: forking a process that has started torch's thread pools can deadlock.
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            yield pool, workers
-    elif spec.startswith("dask://"):
-        try:
-            from distributed import Client
-        except ImportError:
-            raise InvalidArgument("The Dask executor needs dask.distributed: pip install 'taskgroup[dask]'.") from None
-        address = "tcp://" + spec[len("dask://"):]
-        try:
-            client = Client(address, timeout="10s")
-        except OSError as exc:
-            raise InvalidArgument(f"Cannot reach the Dask scheduler at {address}: {exc}") from None
-        try:
-            workers = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()) or 1
-            # pure=False: two submissions of the same job are two runs (a retry must really rerun).
-            yield client.get_executor(pure=False), workers
-        finally:
-            client.close()
-    else:
+    name, _, argument = spec.partition(":")
+    if name not in EXECUTORS:
         raise InvalidArgument(f"Unknown executor {spec!r}; accepted: {EXECUTOR_HELP}.")
+    with EXECUTORS.get(name)(argument) as opened:
+        yield opened
 
 
 def drive(pool: Executor, run: Callable[[J], R], jobs: Sequence[J], commit: Callable[[R], None], *,

@@ -18,6 +18,7 @@ from taskgroup.engine import VARIANTS, TrainConfig, build_model, profile_model
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import Candidate
 from taskgroup.measure.store import COST_COLUMNS, normalise_costs  # torch-free: the store reads them
+from taskgroup.naming import network_name
 from taskgroup.tasks.suite import TaskSuite
 
 __all__ = ["COST_COLUMNS", "profile_candidates", "normalise_costs"]
@@ -36,13 +37,15 @@ def profile_candidates(
     The network is built (seed 0) and profiled, never trained.
     """
     if not isinstance(config, TrainConfig):
-        raise InvalidArgument(f"profile_candidates needs the TrainConfig that builds the networks; got {type(config).__name__}.")
+        raise InvalidArgument(
+            f"profile_candidates needs the TrainConfig that builds the networks; got {type(config).__name__}."
+        )
     factory = config.factory()
     rows = []
     for cand in candidates:
         sub = suite.subset(list(cand.tasks))
         net = build_model(factory, sub.tasks, cand.variant, sub.example_batch(), seed=0)
-        rows.append({"network": cand.name, "variant": cand.variant, "tasks": "+".join(cand.tasks),
+        rows.append({"network": cand.name, "variant": cand.variant, "tasks": network_name(cand.tasks),
                      **profile_model(net, sub.example_batch(), repeats=repeats, latency=latency),
                      "snt": VARIANTS.get(cand.variant, 1.0)})
     return pd.DataFrame(rows)

@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.naming import network_name, split_network_name
+from taskgroup.validation import renamed_parameters
 
 if TYPE_CHECKING:
     from taskgroup.problem import Problem
@@ -111,7 +113,7 @@ def normalise_costs(costs: pd.DataFrame, columns: Sequence[str] = COST_COLUMNS) 
     if singles.empty:
         raise InvalidArgument(
             "Cannot normalise costs: no full-size single-task network was measured (add e.g. 'task' to the "
-            "candidates, or use normalize=False)."
+            "candidates, or use normalise=False)."
         )
     out = costs.copy()
     for col in columns:
@@ -280,7 +282,7 @@ class ResultStore:
              int(r.epochs), int(r.best_epoch), float(r.train_time), json.dumps(r.metrics), time.time())
             for r in results
         ]
-        cost_rows = [(suite, config, r.network, r.variant, "+".join(r.tasks), name, float(value))
+        cost_rows = [(suite, config, r.network, r.variant, network_name(r.tasks), name, float(value))
                      for r in results for name, value in r.costs.items()]
         with self._connect(write=True) as db:
             before = db.total_changes
@@ -320,7 +322,7 @@ class ResultStore:
         for rec in raw.to_dict("records"):
             base = {k: rec[k] for k in ("suite", "config", "network", "variant", "seed", "status", "reason",
                                         "epochs", "best_epoch", "train_time")}
-            base["served"] = "+".join(json.loads(rec["tasks"]))
+            base["served"] = network_name(json.loads(rec["tasks"]))
             metrics = json.loads(rec["metrics"])
             if not metrics:
                 rows.append({**base, "task": None})
@@ -398,8 +400,9 @@ class ResultStore:
             raise InvalidArgument(f"cost {unknown or cost_cols!r} not measured; the cost columns are {list(names)}.")
         return cost_cols
 
+    @renamed_parameters(normalize="normalise")
     def table(self, split: str = "val", cost: str | Sequence[str] | None = None, *, metric: bool = False,
-              normalize: bool = True, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
+              normalise: bool = True, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
         """The long table ``network, task, loss, <cost columns>, seeds, loss_std`` the solvers read.
 
         Losses are means over seeds. A network that failed for any seed is left out, with a
@@ -421,7 +424,7 @@ class ResultStore:
             raise InvalidArgument(f"Store {str(self.path)!r} has no successful measurements for suite {suite}.")
         run_tasks = json.loads(self.runs().set_index(["suite", "config"]).loc[(suite, config), "tasks"])
         # tasks some measured network serves (a failed network has no per-task rows, only "served")
-        measured = set(res["task"].dropna()) | {t for s in res["served"] for t in s.split("+")}
+        measured = set(res["task"].dropna()) | {t for s in res["served"] for t in split_network_name(s)[0]}
         orphans = [t for t in run_tasks if t in measured and t not in set(ok["task"])]
         if orphans:
             raise InvalidArgument(f"Every measured network serving task(s) {orphans} failed (see the warning); "
@@ -441,7 +444,7 @@ class ResultStore:
         costs = self.costs(suite, config)
         if costs.empty:
             raise InvalidArgument(f"Store {str(self.path)!r} has no costs for suite {suite}; rerun the measurement.")
-        if normalize:
+        if normalise:
             costs = normalise_costs(costs, cost_cols)
         missing = sorted(set(table["network"]) - set(costs.dropna(subset=cost_cols)["network"]))
         if missing:
@@ -449,8 +452,9 @@ class ResultStore:
                                   "to profile them, or report every resource for every network.")
         return table.merge(costs[["network", *cost_cols]], on="network", how="left")
 
+    @renamed_parameters(normalize="normalise")
     def to_problem(self, split: str = "val", cost: str | Sequence[str] | None = None, *, metric: bool = False,
-                   normalize: bool = True, suite: str | None = None, config: str | None = None) -> Problem:
+                   normalise: bool = True, suite: str | None = None, config: str | None = None) -> Problem:
         """The :class:`~taskgroup.problem.Problem` of one run in this store (torch is not imported).
 
         Parameters
@@ -462,7 +466,7 @@ class ResultStore:
             the reported names (or "cost") for an objective. None: the run's only resource, or "flops".
         metric : bool
             Use the metric (higher is better) instead of the loss.
-        normalize : bool
+        normalise : bool
             Divide costs by the mean cost of the full-size single-task networks.
         suite, config : str, optional
             Which run, when the store holds several.
@@ -476,7 +480,7 @@ class ResultStore:
         """
         from taskgroup.problem import Problem
 
-        table = self.table(split, cost, metric=metric, normalize=normalize, suite=suite, config=config)
+        table = self.table(split, cost, metric=metric, normalise=normalise, suite=suite, config=config)
         cost_cols = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds")]
         return Problem.from_frame(table, cost=cost_cols, higher_is_better=metric)
 

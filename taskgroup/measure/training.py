@@ -18,7 +18,9 @@ from taskgroup.tasks.suite import TaskSuite
 __all__ = ["TrainConfig", "NetworkResult", "train_candidate", "train_candidates", "candidates_by_variant"]
 
 
-def _result(candidate: Candidate, seed: int, fitted: FitResult, scores: dict[str, dict[str, dict[str, float]]]) -> NetworkResult:
+def _result(
+    candidate: Candidate, seed: int, fitted: FitResult, scores: dict[str, dict[str, dict[str, float]]]
+) -> NetworkResult:
     result = NetworkResult(candidate.name, candidate.tasks, candidate.variant, seed, fitted.status, fitted.reason,
                            fitted.epochs, fitted.best_epoch, fitted.train_time)
     if fitted.status == "ok":

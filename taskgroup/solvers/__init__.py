@@ -8,7 +8,7 @@ from taskgroup.solvers.frontier import frontier, plot_frontier
 from taskgroup.solvers.greedy import solve_greedy
 from taskgroup.solvers.ilp import solve_ilp
 from taskgroup.solvers.partition_dp import solve_partition_dp
-from taskgroup.solvers.registry import SolverResult, SolverSpec, available_solvers, get_solver, register_solver
+from taskgroup.solvers.registry import SOLVERS, SolverResult, SolverSpec, available_solvers, get_solver, register_solver
 from taskgroup.solvers.solve import minimum_budget, solve
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "frontier",
     "plot_frontier",
     "minimum_budget",
+    "SOLVERS",
     "register_solver",
     "get_solver",
     "available_solvers",

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from os import PathLike
 
 import numpy as np
-import pandas as pd
 
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
-from taskgroup.plan import Plan, plan_from_selection
+from taskgroup.plan import FRONTIER_COLUMNS, Frontier, Plan, plan_from_selection
 from taskgroup.problem import Problem
 from taskgroup.solvers.ilp import SelectionModel
 from taskgroup.solvers.instance import SelectionInstance
 from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, PartitionTable, partition_table
 from taskgroup.solvers.solve import prefer_partition_dp, solve
 from taskgroup.solvers.ties import drop_unused
+from taskgroup.validation import check_number
 
 __all__ = ["frontier", "plot_frontier", "FRONTIER_COLUMNS"]
-
-FRONTIER_COLUMNS = ["budget", "objective", "cost", "n_networks", "networks", "optimal", "plan"]
 
 # Improvements of the optimum smaller than this (relative) are not counted as steps: they are below the
 # MIP backend's tolerances.
@@ -34,7 +31,7 @@ def frontier(
     cost: str | None = None,
     method: str = "auto",
     time_limit: float | None = None,
-) -> pd.DataFrame:
+) -> Frontier:
     """The best plan at every budget.
 
     Parameters
@@ -55,11 +52,11 @@ def frontier(
 
     Returns
     -------
-    pandas.DataFrame
-        One row per budget: ``budget``, ``objective`` (NaN if infeasible), ``cost``, ``n_networks``,
-        ``networks`` (names joined by ``", "``), ``optimal``, and ``plan`` (the :class:`Plan`, or None). For
-        higher-is-better problems a ``score`` column holds the objective in the original sense.
+    Frontier
+        One plan per budget (None where infeasible), in budget order; ``.to_frame()`` gives the table
+        (``budget``, ``objective``, ``cost``, ``n_networks``, ``networks``, ``optimal``) and ``.plot(ax)`` draws it.
     """
+    check_number(time_limit, "time_limit", "frontier", minimum=0, exclusive=True, optional=True)
     if cost is None:
         if len(problem.cost_names) != 1:
             raise InvalidArgument(
@@ -68,27 +65,16 @@ def frontier(
         cost = problem.cost_names[0]
     single = problem.with_costs(cost)
     if budgets is None:
-        plans = _staircase(single, time_limit)
-        rows = [_row(plan.cost[cost], plan) for plan in plans]
+        plans: list[Plan | None] = list(_staircase(single, time_limit))
+        values = [plan.cost[cost] for plan in plans]
     else:
-        rows = []
-        for b in budgets:
+        values, plans = [float(b) for b in budgets], []
+        for b in values:
             try:
-                rows.append(_row(float(b), solve(single, b, method=method, time_limit=time_limit)))
+                plans.append(solve(single, b, method=method, time_limit=time_limit))
             except InfeasibleBudget:
-                rows.append(_row(float(b), None))
-    frame = pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
-    if problem.higher_is_better:
-        frame.insert(2, "score", -frame["objective"])
-    frame.attrs["cost_column"] = cost
-    return frame
-
-
-def _row(budget: float, plan: Plan | None) -> list:
-    if plan is None:
-        return [budget, math.nan, math.nan, 0, "", False, None]
-    (total,) = plan.cost.values()
-    return [budget, plan.objective, total, len(plan.networks), ", ".join(plan.networks), plan.optimal, plan]
+                plans.append(None)
+    return Frontier(tuple(values), tuple(plans), cost, problem.higher_is_better)
 
 
 def _staircase(problem: Problem, time_limit: float | None) -> list[Plan]:
@@ -169,38 +155,28 @@ def _staircase_from_table(problem: Problem, table: PartitionTable) -> list[Plan]
 
 
 def plot_frontier(
-    frame: pd.DataFrame,
+    frontier: Frontier,
     path: str | PathLike[str],
     *,
     markers: Mapping[str, tuple[float, float]] | None = None,
     title: str | None = None,
 ) -> None:
-    """Draw a frontier (from :func:`frontier`) as a staircase of cost vs objective and save it as PNG.
+    """Draw a frontier (from :func:`frontier`) with :meth:`Frontier.plot` and save it as PNG at ``path``.
 
     ``markers`` maps a label to a (cost, objective) point to mark, e.g. the all-in-one network, the
     independent single-task networks or the chosen plan.
+
+    Raises
+    ------
+    InvalidArgument
+        If ``frontier`` is not a Frontier or has no feasible budget.
     """
-    import matplotlib
+    if not isinstance(frontier, Frontier):
+        raise InvalidArgument(f"plot_frontier draws a Frontier (from tg.frontier); got {type(frontier).__name__}.")
+    # A Figure without pyplot: no global backend switch and no figure left open in the caller's session.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    data = frame.dropna(subset=["objective"])
-    if data.empty:
-        raise InvalidArgument("The frontier has no feasible budget to plot.")
-    value = "score" if "score" in data.columns else "objective"
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    x = data["budget"].to_numpy(dtype=float)
-    y = data[value].to_numpy(dtype=float)
-    ax.step(x, y, where="post", color="tab:blue", label="optimal plan")
-    ax.plot(x, y, "o", color="tab:blue", markersize=4)
-    for (label, (cx, cy)), colour in zip((markers or {}).items(), ["tab:red", "tab:green", "tab:orange", "tab:purple"]):
-        ax.plot([cx], [cy], "D", color=colour, markersize=7, label=label)
-    ax.set_xlabel(f"budget ({frame.attrs.get('cost_column', 'cost')})")
-    ax.set_ylabel("total score (higher is better)" if value == "score" else "total weighted loss (lower is better)")
-    ax.set_title(title or "Budget frontier")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    figure = Figure(figsize=(6.4, 4.2), dpi=120)
+    frontier.plot(figure.subplots(), markers=markers, title=title)
+    figure.tight_layout()
+    figure.savefig(path)

@@ -11,9 +11,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from taskgroup.errors import InvalidArgument
+from taskgroup.registry import Registry
 
-__all__ = ["SolverResult", "SolverSpec", "register_solver", "get_solver", "available_solvers"]
+__all__ = ["SolverResult", "SolverSpec", "SOLVERS", "register_solver", "get_solver", "available_solvers"]
 
 
 @dataclass
@@ -35,29 +35,28 @@ SolverFunction = Callable[..., SolverResult]
 
 @dataclass(frozen=True)
 class SolverSpec:
+    """A registered solver: its function, whether it proves optimality, and a one-line description."""
+
     name: str
     function: SolverFunction
     exact: bool
     description: str
 
 
-_REGISTRY: dict[str, SolverSpec] = {}
+SOLVERS: Registry[SolverSpec] = Registry("solver method", extra_names=["auto"])
+"""The solver registry (``"auto"`` is accepted by :func:`taskgroup.solve` but is not a solver: it picks one)."""
 
 
 def register_solver(name: str, function: SolverFunction, *, exact: bool, description: str) -> None:
     """Register ``function`` under ``name`` (replacing an earlier registration of that name)."""
-    _REGISTRY[name] = SolverSpec(name, function, exact, description)
+    SOLVERS.register(name, SolverSpec(name, function, exact, description), description)
 
 
 def get_solver(name: str) -> SolverSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise InvalidArgument(
-            f"Unknown solver method {name!r}; accepted: {sorted(['auto', *_REGISTRY])}."
-        ) from None
+    """The solver registered under ``name``; an unknown name raises InvalidArgument listing the choices."""
+    return SOLVERS.get(name)
 
 
 def available_solvers() -> dict[str, SolverSpec]:
     """Registered solvers by name (``"auto"`` is not one: it picks among them)."""
-    return dict(_REGISTRY)
+    return {name: SOLVERS.get(name) for name in SOLVERS}

@@ -17,6 +17,7 @@ from taskgroup.solvers.instance import Budget, SelectionInstance, fits, parse_bu
 from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_startup_seconds, dp_work, partition_table
 from taskgroup.solvers.registry import SolverSpec, get_solver
 from taskgroup.solvers.ties import drop_unused
+from taskgroup.validation import check_number, keyword_only_after
 
 __all__ = ["solve", "minimum_budget", "choose_method", "prefer_partition_dp", "AUTO_BNB_MAX_CANDIDATES"]
 
@@ -74,9 +75,11 @@ def minimum_budget(problem: Problem) -> dict[str, float]:
     return result
 
 
+@keyword_only_after(2)
 def solve(
     problem: Problem,
     budget: Budget,
+    *,
     method: str = "auto",
     time_limit: float | None = None,
     **options: object,
@@ -123,8 +126,7 @@ def solve(
     """
     if not isinstance(problem, Problem):
         raise InvalidArgument(f"solve expects a taskgroup Problem; got {type(problem).__name__}.")
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
-        raise InvalidArgument(f"time_limit must be a number of seconds > 0 or None; got {time_limit!r}.")
+    check_number(time_limit, "time_limit", "solve", minimum=0, exclusive=True, optional=True)
     b = parse_budget(problem, budget)
     budget_map = {c: float(v) for c, v in zip(problem.cost_names, b)}
     name = method

@@ -22,7 +22,15 @@ from taskgroup.tasks.metrics import (
     roc_auc,
     task_metrics,
 )
-from taskgroup.tasks.suite import PREPROCESSING_KINDS, SPLITS, TASK_KINDS, Split, TaskSpec, TaskSuite, apply_preprocessing
+from taskgroup.tasks.suite import (
+    PREPROCESSING_KINDS,
+    SPLITS,
+    TASK_KINDS,
+    Split,
+    TaskSpec,
+    TaskSuite,
+    apply_preprocessing,
+)
 
 __all__ = [
     "TaskSpec", "Split", "TaskSuite", "SPLITS", "TASK_KINDS", "PREPROCESSING_KINDS", "apply_preprocessing",

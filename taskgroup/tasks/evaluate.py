@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from taskgroup.tasks.suite import Split, TaskSpec
 from taskgroup.tasks.metrics import task_metrics
+from taskgroup.tasks.suite import Split, TaskSpec
 
 __all__ = ["evaluate_outputs", "soft_to_output"]
 

@@ -132,7 +132,10 @@ def task_metrics(kind: str, y_true: np.ndarray, output: np.ndarray) -> dict[str,
         return {"rmse": rmse(y_true, pred), "r2": r2_score(y_true, pred)}
     if kind == "binary":
         logit = output.reshape(-1)
-        return {"accuracy": accuracy(np.asarray(y_true).astype(int), (logit > 0).astype(int)), "auc": roc_auc(y_true, logit)}
+        return {
+            "accuracy": accuracy(np.asarray(y_true).astype(int), (logit > 0).astype(int)),
+            "auc": roc_auc(y_true, logit),
+        }
     if kind == "multiclass":
         # one-vs-rest AUC ranks by class probability (as sklearn), not by a raw logit that ignores the others
         z = output - output.max(axis=1, keepdims=True)

@@ -46,10 +46,7 @@ TaskKind = Literal["regression", "binary", "multiclass"]
 TASK_KINDS: tuple[str, ...] = ("regression", "binary", "multiclass")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
-# loss and metric per kind; the metric is reported beside the loss, the loss is what training minimises.
 PREPROCESSING_KINDS: tuple[str, ...] = ("none", "standardise")
-_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy"}
-_METRIC = {"regression": "r2", "binary": "accuracy", "multiclass": "accuracy"}
 
 
 @dataclass(frozen=True)
@@ -94,18 +91,6 @@ class TaskSpec:
     def out_dim(self) -> int:
         """Width of the task's output layer: 1 for regression and binary, K for multiclass."""
         return self.n_classes if self.kind == "multiclass" else 1
-
-    @property
-    def loss_name(self) -> str:
-        return _LOSS[self.kind]
-
-    @property
-    def metric_name(self) -> str:
-        return _METRIC[self.kind]
-
-    @property
-    def metric_higher_is_better(self) -> bool:
-        return True  # R^2 and accuracy
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -235,7 +220,9 @@ class TaskSuite:
                 raise InvalidSuite(f"Split {split_name!r} of suite {self.name!r} is empty; every split needs rows.")
         shapes = {s.example_shape for s in self.splits.values()}
         if len(shapes) != 1:
-            raise InvalidSuite(f"Suite {self.name!r}: the splits' inputs differ in shape per example: {sorted(shapes)}.")
+            raise InvalidSuite(
+                f"Suite {self.name!r}: the splits' inputs differ in shape per example: {sorted(shapes)}."
+            )
         for split_name, split in self.splits.items():
             if self.feature_names and split.example_shape != (len(self.feature_names),):
                 raise InvalidSuite(
@@ -299,7 +286,9 @@ class TaskSuite:
         """The same data with only the named tasks, in the order given."""
         tasks = list(tasks)
         if not tasks:
-            raise InvalidArgument(f"subset needs at least one task name; suite {self.name!r} has {list(self.task_names)}.")
+            raise InvalidArgument(
+                f"subset needs at least one task name; suite {self.name!r} has {list(self.task_names)}."
+            )
         if len(set(tasks)) != len(tasks):
             raise InvalidArgument(f"subset got repeated task names: {tasks}.")
         columns = [self.task_index(t) for t in tasks]
@@ -327,18 +316,6 @@ class TaskSuite:
                 h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
-    def describe(self) -> pd.DataFrame:
-        """One row per task: kind, classes, labelled rows per split, and the majority-class rate or target std."""
-        rows = []
-        for t, spec in enumerate(self.tasks):
-            row: dict[str, Any] = {"task": spec.name, "kind": spec.kind, "n_classes": spec.n_classes}
-            for key in SPLITS:
-                row[f"n_{key}"] = int(self.splits[key].mask[:, t].sum())
-            if spec.kind != "regression":
-                y = self.train.y[self.train.mask[:, t], t]
-                row["majority_rate"] = float(torch.bincount(y.long()).max()) / max(len(y), 1)
-            rows.append(row)
-        return pd.DataFrame(rows)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(self.splits[k])}" for k in SPLITS)
@@ -398,7 +375,9 @@ class TaskSuite:
         split_col = split if isinstance(split, str) else None
         for col in [*kinds, *([split_col] if split_col else []), *(features or [])]:
             if col not in frame.columns:
-                raise InvalidSuite(f"The table has no column {col!r}; columns present: {list(map(str, frame.columns))}.")
+                raise InvalidSuite(
+                    f"The table has no column {col!r}; columns present: {list(map(str, frame.columns))}."
+                )
         if features is None:
             features = [c for c in frame.columns if c not in kinds and c != split_col]
         overlap = set(features) & set(kinds)
@@ -468,7 +447,9 @@ class TaskSuite:
         n = x_np.shape[0]
         if x_np.dtype.kind == "f" and not np.all(np.isfinite(x_np)):
             bad = np.argwhere(~np.isfinite(x_np))[0]
-            raise InvalidSuite(f"Inputs contain a NaN or infinite value (row {bad[0]}, position {tuple(bad[1:])}); fill or drop it.")
+            raise InvalidSuite(
+                f"Inputs contain a NaN or infinite value (row {bad[0]}, position {tuple(bad[1:])}); fill or drop it."
+            )
         if set(targets) != set(kinds):
             raise InvalidSuite(f"targets {sorted(targets)} and kinds {sorted(kinds)} must name the same tasks.")
         if not targets:
@@ -521,7 +502,9 @@ def _resolve_kinds(frame: pd.DataFrame, targets: Mapping[str, str] | Sequence[st
         kinds = {}
         for col in targets:
             if col not in frame.columns:
-                raise InvalidSuite(f"The table has no target column {col!r}; columns present: {list(map(str, frame.columns))}.")
+                raise InvalidSuite(
+                    f"The table has no target column {col!r}; columns present: {list(map(str, frame.columns))}."
+                )
             kinds[col] = _infer_kind(frame[col])
     for task, kind in kinds.items():
         if kind not in TASK_KINDS:
@@ -543,7 +526,9 @@ def _encode_features(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
         if frame[col].isna().any():
             row = int(np.flatnonzero(frame[col].isna().to_numpy())[0])
             raise InvalidSuite(f"Feature column {col!r} has a missing value (row {row}); fill or drop it.")
-    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
+    numeric = [
+        c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+    ]
     categorical = [c for c in frame.columns if c not in numeric]
     parts = [frame[numeric].astype(float)] if numeric else []
     if categorical:
@@ -646,7 +631,8 @@ def _encode_target(
     missing = _is_missing(raw)
     if missing.any() and not allow_missing:
         raise InvalidSuite(
-            f"Target {task!r} has {int(missing.sum())} missing labels (first at row {int(np.flatnonzero(missing)[0])}); "
+            f"Target {task!r} has {int(missing.sum())} missing labels (first at row "
+            f"{int(np.flatnonzero(missing)[0])}); "
             f"pass allow_missing=[{task!r}] to mask them out of the loss, or drop those rows."
         )
     mask = ~missing
@@ -654,7 +640,9 @@ def _encode_target(
         try:
             values = np.asarray(raw, dtype=float)
         except (TypeError, ValueError):
-            raise InvalidSuite(f"Regression target {task!r} is not numeric; use kind 'binary' or 'multiclass' for labels.") from None
+            raise InvalidSuite(
+                f"Regression target {task!r} is not numeric; use kind 'binary' or 'multiclass' for labels."
+            ) from None
         if np.any(np.isinf(values[mask])):
             raise InvalidSuite(f"Regression target {task!r} has an infinite value; targets must be finite.")
         labelled_train = values[mask & train_rows]
@@ -679,7 +667,9 @@ def _encode_target(
     in_train = set(raw[mask & train_rows].tolist())
     absent = [c for c in classes if c not in in_train]
     if absent:
-        raise InvalidSuite(f"Target {task!r}: classes {absent} never occur in the train split; the network cannot learn them.")
+        raise InvalidSuite(
+            f"Target {task!r}: classes {absent} never occur in the train split; the network cannot learn them."
+        )
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[v] if m else 0 for v, m in zip(raw.tolist(), mask)], dtype=float)
     return TaskSpec(task, kind, len(classes), tuple(classes)), y, mask

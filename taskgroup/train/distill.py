@@ -19,6 +19,7 @@ from taskgroup.engine import TrainConfig, build_model, fit, predict
 from taskgroup.engine.families import BuiltinFactory
 from taskgroup.errors import InvalidArgument
 from taskgroup.tasks import TaskSuite, output_to_soft
+from taskgroup.validation import renamed_parameters
 
 __all__ = ["TeacherConfig", "EnsembleOutputs", "average_soft", "train_teacher_ensemble"]
 
@@ -41,7 +42,9 @@ class TeacherConfig:
         if not isinstance(self.n_teachers, (int, np.integer)) or self.n_teachers < 1:
             raise InvalidArgument(f"The teacher count must be an integer >= 1; got {self.n_teachers!r}.")
         if not self.dropouts or any(not 0.0 <= d < 1.0 for d in self.dropouts):
-            raise InvalidArgument(f"Teacher dropouts must be a non-empty list of rates in [0, 1); got {self.dropouts!r}.")
+            raise InvalidArgument(
+                f"Teacher dropouts must be a non-empty list of rates in [0, 1); got {self.dropouts!r}."
+            )
 
 
 @dataclass
@@ -66,10 +69,14 @@ def average_soft(kind: str, member_outputs: Sequence[np.ndarray], temperature: f
     """The ensemble's soft target: the mean over members of their probabilities (or predictions)."""
     if not member_outputs:
         raise InvalidArgument("average_soft needs at least one member's outputs.")
-    probs = [output_to_soft(kind, torch.as_tensor(np.asarray(o, dtype=np.float32)), temperature).numpy() for o in member_outputs]
+    probs = [
+        output_to_soft(kind, torch.as_tensor(np.asarray(o, dtype=np.float32)), temperature).numpy()
+        for o in member_outputs
+    ]
     return np.mean(np.stack(probs), axis=0)
 
 
+@renamed_parameters(progress="say")
 def train_teacher_ensemble(
     suite: TaskSuite,
     task: str,
@@ -77,7 +84,7 @@ def train_teacher_ensemble(
     config: TrainConfig,
     teacher: TeacherConfig = TeacherConfig(),
     seed: int = 0,
-    progress: Callable[[str], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> EnsembleOutputs:
     """Train K single-task members for ``task`` and return their averaged soft targets on every split.
 
@@ -107,8 +114,8 @@ def train_teacher_ensemble(
             raise InvalidArgument(f"Teacher {k + 1} for task {task!r} failed to train: {fitted.reason}.")
         for name, split in one.splits.items():
             outputs[name].append(predict(model, split, device=config.device)[task])
-        if progress:
-            progress(f"teacher {k + 1}/{teacher.n_teachers} for {task} (dropout {dropout})")
+        if say:
+            say(f"teacher {k + 1}/{teacher.n_teachers} for {task} (dropout {dropout})")
     return EnsembleOutputs(
         task=task,
         soft={name: average_soft(spec.kind, outs, config.temperature) for name, outs in outputs.items()},

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -92,15 +93,24 @@ def _atomic_write(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
+def save_checkpoint(
+    model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> str:
     """Save ``{"format", "config", "state_dict", "extra"}`` atomically; return the file's sha256."""
     path = Path(path)
-    payload = {"format": CHECKPOINT_FORMAT, "config": dict(config), "state_dict": model.state_dict(), "extra": dict(extra or {})}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": dict(config),
+        "state_dict": model.state_dict(),
+        "extra": dict(extra or {}),
+    }
     _atomic_write(path, lambda p: torch.save(payload, p))
     return sha256_file(path)
 
 
-def load_checkpoint(path: str | PathLike[str], *, model: ModelFactory | None = None) -> tuple[nn.Module, dict[str, Any]]:
+def load_checkpoint(
+    path: str | PathLike[str], *, model: ModelFactory | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the network saved at ``path`` (eval mode, on the CPU) and return it with its checkpoint extras.
 
     Parameters
@@ -134,8 +144,16 @@ def load_checkpoint(path: str | PathLike[str], *, model: ModelFactory | None = N
     return network, dict(payload.get("extra", {}))
 
 
-def write_manifest(path: str | PathLike[str], manifest: Mapping[str, Any]) -> None:
-    """Write the manifest dict (schema and version are added) as indented JSON, atomically."""
+def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> None:
+    """Write the manifest dict (schema and version are added) as indented JSON to ``path``, atomically.
+
+    Data first, destination second (until version 0.2 the order was ``write_manifest(path, manifest)``; that order
+    still works for one version, with a DeprecationWarning).
+    """
+    if isinstance(path, Mapping) and not isinstance(manifest, Mapping):
+        warnings.warn("write_manifest takes the manifest first and the path second: write_manifest(manifest, path); "
+                      "the old order will be refused in the next version.", DeprecationWarning, stacklevel=2)
+        manifest, path = path, manifest
     data = {"schema": MANIFEST_SCHEMA, "version": MANIFEST_SCHEMA_VERSION, **dict(manifest)}
     _atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
 
@@ -164,7 +182,8 @@ def read_manifest(path: str | PathLike[str]) -> dict[str, Any]:
         raise ManifestError(f"{str(path)!r} is not a taskgroup manifest (expected schema {MANIFEST_SCHEMA!r}).")
     if data.get("version") != MANIFEST_SCHEMA_VERSION:
         raise ManifestError(
-            f"Unsupported manifest version {data.get('version')!r}; this taskgroup reads version {MANIFEST_SCHEMA_VERSION}."
+            f"Unsupported manifest version {data.get('version')!r}; this taskgroup reads version "
+            f"{MANIFEST_SCHEMA_VERSION}."
         )
     return data
 

@@ -31,6 +31,7 @@ import numpy as np
 from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict, profile_model
 from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.naming import network_name, network_variant
 from taskgroup.plan import Plan
 from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
 from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
@@ -41,6 +42,7 @@ from taskgroup.train.manifest import (
     sha256_file,
     write_manifest,
 )
+from taskgroup.validation import renamed_parameters
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
 
@@ -132,11 +134,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def network_variant(name: str) -> str:
-    """Size variant of a plan network from its candidate name (``"a+b@half"`` -> "half"; plain names: "full")."""
-    return name.rpartition("@")[2] if "@" in name else "full"
-
-
 def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ...]:
     """Check, before any training, that the plan, suite and configuration fit together.
 
@@ -171,7 +168,9 @@ def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ..
         )
     unknown_networks = sorted({n for n in plan.assignment.values() if n not in names})
     if unknown_networks:
-        raise InvalidArgument(f"The plan assigns tasks to network(s) {unknown_networks} it does not have; its networks are {names}.")
+        raise InvalidArgument(
+            f"The plan assigns tasks to network(s) {unknown_networks} it does not have; its networks are {names}."
+        )
     by_name = {d.name: d for d in plan.details}
     wrong = sorted(t for t, n in plan.assignment.items() if t not in by_name[n].trained_tasks)
     if wrong:
@@ -223,13 +222,14 @@ class _Run:
         return folder / f"{stem}{suffix}"
 
 
+@renamed_parameters(progress="say")
 def train_plan(
     plan: Plan,
     suite: TaskSuite,
     out: str | PathLike[str],
     config: RunConfig = RunConfig(),
     *,
-    progress: Callable[[str], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> TrainReport:
     """Train, evaluate and package the networks of ``plan`` on ``suite``; resume a finished part of the run.
 
@@ -241,8 +241,8 @@ def train_plan(
     out : path
         The run folder (see the module docstring).
     config : RunConfig
-    progress : callable(str), optional
-        Receives one line per finished or resumed unit.
+    say : callable(str), optional
+        Receives one line per finished or resumed unit (named ``progress`` before version 0.2).
 
     Returns
     -------
@@ -253,7 +253,7 @@ def train_plan(
     InvalidArgument
         See :func:`check_plan`; also a folder holding a run with another configuration.
     """
-    say = progress or (lambda _msg: None)
+    say = say or (lambda _msg: None)
     teacher_tasks = check_plan(plan, suite, config)
     if not config.distill:
         teacher_tasks = ()
@@ -281,10 +281,12 @@ def train_plan(
         )
     report.multitask = {t: report.networks[plan.assignment[t]][t] for t in served}
     if config.all_in_one:
-        same = [d.name for d in plan.details if set(d.trained_tasks) == set(served) and network_variant(d.name) == "full"]
+        same = [
+            d.name for d in plan.details if set(d.trained_tasks) == set(served) and network_variant(d.name) == "full"
+        ]
         everything = (
             report.networks[same[0]] if same
-            else _network_unit(run, "all_in_one", "+".join(served), tuple(served), "full", suite, config, None, say)
+            else _network_unit(run, "all_in_one", network_name(served), tuple(served), "full", suite, config, None, say)
         )
         report.all_in_one = {t: everything[t] for t in served}
 
@@ -293,7 +295,9 @@ def train_plan(
         ensembles = {t: _teacher_unit(run, t, suite, config, say) for t in teacher_tasks}
         one = {t: suite.subset([t]) for t in teacher_tasks}
         report.teachers = {
-            t: evaluate_outputs({t: soft_to_output(one[t].tasks[0].kind, e.probs["test"])}, one[t].test, one[t].tasks)[t]
+            t: evaluate_outputs({t: soft_to_output(one[t].tasks[0].kind, e.probs["test"])}, one[t].test, one[t].tasks)[
+                t
+            ]
             for t, e in ensembles.items()
         }
         for d in plan.details:
@@ -351,7 +355,9 @@ def _network_unit(
     fitted = fit(model, sub.train, sub.tasks, config.fit, val=sub.val, soft_targets=soft, seed=seed)
     seconds = time.perf_counter() - start
     if fitted.status != "ok":
-        raise MeasurementError(f"Training {_UNIT_LABELS[group]} {name!r} failed: {fitted.reason}. Try a lower learning rate.")
+        raise MeasurementError(
+            f"Training {_UNIT_LABELS[group]} {name!r} failed: {fitted.reason}. Try a lower learning rate."
+        )
     model.cpu()
     metrics = evaluate_outputs(predict(model, sub.test), sub.test, sub.tasks)
     extra = {
@@ -364,11 +370,16 @@ def _network_unit(
         "distilled_tasks": sorted(soft or {}),
     }
     save_checkpoint(model, path, network_config(factory, sub.tasks, variant, sub.example_batch(), seed), extra)
-    say(f"{_UNIT_LABELS[group]} {name}: trained in {seconds:.1f}s ({fitted.batching} batches, best epoch {fitted.best_epoch})")
+    say(
+        f"{_UNIT_LABELS[group]} {name}: trained in {seconds:.1f}s "
+        f"({fitted.batching} batches, best epoch {fitted.best_epoch})"
+    )
     return metrics
 
 
-def _teacher_unit(run: _Run, task: str, suite: TaskSuite, config: RunConfig, say: Callable[[str], None]) -> EnsembleOutputs:
+def _teacher_unit(
+    run: _Run, task: str, suite: TaskSuite, config: RunConfig, say: Callable[[str], None]
+) -> EnsembleOutputs:
     """A task's teacher ensemble soft targets, computed once and cached in the run folder."""
     path = run.path("teachers", _file_stem(task), ".npz")
     if path.exists():
@@ -385,11 +396,15 @@ def _teacher_unit(run: _Run, task: str, suite: TaskSuite, config: RunConfig, say
         config=config.fit,
         teacher=config.teacher,
         seed=derive_seed(config.seed, "teacher", task),
-        progress=say,
+        say=say,
     )
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        np.savez(f, **{f"soft_{k}": v for k, v in ensemble.soft.items()}, **{f"probs_{k}": v for k, v in ensemble.probs.items()})
+        np.savez(
+            f,
+            **{f"soft_{k}": v for k, v in ensemble.soft.items()},
+            **{f"probs_{k}": v for k, v in ensemble.probs.items()},
+        )
     tmp.replace(path)
     return ensemble
 
@@ -415,7 +430,6 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
         )
     manifest_path = run.out / "manifest.json"
     write_manifest(
-        manifest_path,
         {
             "suite": {"name": suite.name, "fingerprint": suite.fingerprint()},
             "input_shape": list(suite.input_shape),
@@ -433,5 +447,6 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
                 "regression outputs": "standardised; value = output * target_std + target_mean (see tasks)",
             },
         },
+        manifest_path,
     )
     return manifest_path

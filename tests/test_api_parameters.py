@@ -1,0 +1,182 @@
+"""The public API follows the glossary in docs/concepts.md; renamed parameters keep their old names for a version."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import taskgroup as tg
+from taskgroup.errors import InvalidArgument, InvalidSuite
+from taskgroup.validation import check_number, keyword_only_after, renamed_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC_PACKAGES = ["taskgroup", "taskgroup.solvers", "taskgroup.estimate", "taskgroup.measure", "taskgroup.train",
+                   "taskgroup.datasets", "taskgroup.engine", "taskgroup.tasks"]
+RENAMED = {"normalize", "progress_callback"}  # old spellings no public signature may use
+
+
+def public_callables() -> dict[str, object]:
+    """Every function in a public package's ``__all__`` and every public method of a class there."""
+    found: dict[str, object] = {}
+    for package in PUBLIC_PACKAGES:
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj):
+                found.setdefault(f"{obj.__module__}.{obj.__qualname__}", obj)
+            elif inspect.isclass(obj) and obj.__module__.startswith("taskgroup"):
+                for attr, value in vars(obj).items():
+                    if attr.startswith("_") and not (attr == "__init__" and not dataclasses.is_dataclass(obj)):
+                        continue
+                    value = getattr(value, "__func__", value)
+                    if inspect.isfunction(value):
+                        found.setdefault(f"{obj.__module__}.{obj.__qualname__}.{attr}", value)
+    return found
+
+
+def glossary() -> dict[str, str]:
+    """The parameter-name table of docs/concepts.md: name -> its 'type, default' column."""
+    text = (ROOT / "docs" / "concepts.md").read_text()
+    section = text.split("## Parameter names", 1)[1].split("\n## ", 1)[0]
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \|[^|]*\| ([^|]*) \|$", section, re.M)}
+
+
+def _annotation(parameter: inspect.Parameter) -> str:
+    return str(parameter.annotation)
+
+
+# What each glossary name requires of a parameter so named.
+RULES = {
+    "budget": lambda p: p.kind is not p.KEYWORD_ONLY or "int" in _annotation(p),
+    "cost": lambda p: "str" in _annotation(p) and "float" not in _annotation(p),
+    "cost_value": lambda p: "float" in _annotation(p),
+    "time_limit": lambda p: p.default is None and _annotation(p) == "float | None",
+    "progress": lambda p: _annotation(p) == "bool",
+    "say": lambda p: "Callable[[str], None]" in _annotation(p),
+    "seed": lambda p: "int" in _annotation(p),
+    "method": lambda p: p.kind is p.KEYWORD_ONLY,
+    "normalise": lambda p: _annotation(p) == "bool",
+}
+
+
+def test_the_glossary_in_the_docs_is_the_one_the_tests_check():
+    assert set(glossary()) == set(RULES)
+    assert glossary()["time_limit"].endswith("default None")
+
+
+def test_public_signatures_follow_the_glossary():
+    callables = public_callables()
+    assert len(callables) > 100  # the scan really sees the API
+    broken = []
+    for qualname, function in callables.items():
+        for parameter in inspect.signature(function).parameters.values():
+            rule = RULES.get(parameter.name)
+            if rule is not None and not rule(parameter):
+                broken.append(f"{qualname}({parameter.name}: {_annotation(parameter)} = {parameter.default!r})")
+            if parameter.name in RENAMED:
+                broken.append(f"{qualname}({parameter.name}) uses an old name")
+    assert broken == []
+
+
+def test_data_first_destination_second():
+    for qualname, function in public_callables().items():
+        if function.__name__.startswith(("save_", "write_", "plot_")):
+            first = next(iter(inspect.signature(function).parameters))
+            assert first not in {"path", "out"}, qualname
+
+
+@pytest.mark.parametrize(
+    "function, first",
+    [(tg.solve, 2), (tg.frontier, 2), (tg.plot_frontier, 2), (tg.estimate.group, 2), (tg.estimate.select_groups, 2),
+     (tg.estimate.group_problem, 1), (tg.estimate.hoa, 1), (tg.estimate.esa_select, 2)],
+)
+def test_arguments_after_the_first_one_or_two_are_keyword_only(function, first):
+    kinds = [p.kind for p in inspect.signature(function).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    assert all(k is inspect.Parameter.POSITIONAL_OR_KEYWORD for k in kinds[:first])
+    assert all(k is inspect.Parameter.KEYWORD_ONLY for k in kinds[first:])
+
+
+@pytest.mark.parametrize(
+    "value, options, message",
+    [
+        (-1, dict(minimum=0, exclusive=True, optional=True), "a number > 0 or None; got -1."),
+        (0, dict(minimum=0, exclusive=True), "a number > 0; got 0."),
+        (1.5, dict(minimum=1, integer=True), "an integer >= 1; got 1.5."),
+        (True, dict(integer=True), "an integer; got True."),
+        (float("nan"), dict(), "a number; got nan."),
+        ("3", dict(minimum=0), "a number >= 0; got '3'."),
+    ],
+)
+def test_one_message_template_for_numbers(value, options, message):
+    with pytest.raises(InvalidArgument) as info:
+        check_number(value, "x", "f", **options)
+    assert str(info.value) == f"The 'x' parameter of f must be {message}"
+
+
+def test_accepted_numbers_pass_through_and_the_error_class_is_chosen():
+    assert check_number(None, "t", "f", optional=True) is None
+    assert check_number(np.int64(3), "k", "f", minimum=1, integer=True) == 3
+    assert check_number(0.0, "x", "f", minimum=0) == 0.0
+    with pytest.raises(InvalidSuite, match="The 'n' parameter of load"):
+        check_number(-2, "n", "load", minimum=0, error=InvalidSuite)
+
+
+def test_library_checks_use_the_template():
+    problem = tg.datasets.standley2020(1, "val")
+    with pytest.raises(InvalidArgument, match=r"^The 'time_limit' parameter of solve must be a number > 0 or None; "
+                                              r"got -1\.$"):
+        tg.solve(problem, 2.5, time_limit=-1)
+    with pytest.raises(InvalidArgument, match=r"^The 'time_limit' parameter of frontier must be"):
+        tg.frontier(problem, time_limit=0)
+
+
+def test_renamed_and_positional_parameters_warn_and_still_work():
+    @renamed_parameters(cost="cost_value")
+    @keyword_only_after(1)
+    def f(a, *, cost_value=1.0, method="x"):
+        return a, cost_value, method
+
+    with pytest.warns(DeprecationWarning, match="'cost' parameter of f is renamed 'cost_value'"):
+        assert f(1, cost=2.0) == (1, 2.0, "x")
+    with pytest.warns(DeprecationWarning, match=r"Pass 'cost_value', 'method' to f by keyword"):
+        assert f(1, 3.0, "y") == (1, 3.0, "y")
+    with pytest.raises(InvalidArgument, match="got both 'cost' and its new name 'cost_value'"):
+        f(1, cost=2.0, cost_value=3.0)
+    with pytest.raises(InvalidArgument, match="takes 1 positional argument"):
+        f(1, 2, 3, 4)
+    assert list(inspect.signature(f).parameters) == ["a", "cost_value", "method"]
+
+
+def test_solve_with_a_positional_method_warns_and_solves_the_same():
+    problem = tg.datasets.standley2020(1, "val")
+    with pytest.warns(DeprecationWarning, match="'method' to solve by keyword"):
+        old = tg.solve(problem, 2.5, "bnb")
+    assert old.networks == tg.solve(problem, 2.5, method="bnb").networks
+
+
+def test_save_affinity_takes_the_matrix_first_and_the_old_order_warns(tmp_path):
+    from taskgroup.estimate.affinity_store import load_affinity, save_affinity
+
+    matrix = pd.DataFrame([[0.0, 0.2], [0.1, 0.0]], index=["a", "b"], columns=["a", "b"])
+    key = dict(suite="fp", suite_name="s", config="c", seed=0, every=10, steps=5)
+    save_affinity(matrix, tmp_path / "a.db", method="tag", **key)
+    with pytest.warns(DeprecationWarning, match=r"save_affinity\(matrix, path\)"):
+        save_affinity(tmp_path / "b.db", matrix, method="tag", **key)
+    for db in ("a.db", "b.db"):
+        assert load_affinity(tmp_path / db, method="tag", suite="fp").equals(matrix)
+
+
+def test_write_manifest_takes_the_manifest_first_and_the_old_order_warns(tmp_path):
+    from taskgroup.train.manifest import read_manifest, write_manifest
+
+    write_manifest({"networks": []}, tmp_path / "new.json")
+    with pytest.warns(DeprecationWarning, match=r"write_manifest\(manifest, path\)"):
+        write_manifest(tmp_path / "old.json", {"networks": []})
+    assert read_manifest(tmp_path / "new.json") == read_manifest(tmp_path / "old.json")

@@ -1,0 +1,64 @@
+"""Exact pricing by branch-and-bound (taskgroup.estimate.pricing) against listing every group."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from taskgroup.estimate.colgen import _profit
+from taskgroup.estimate.cover import GroupScorer
+from taskgroup.estimate.pricing import price_pairwise
+
+
+def instance(n: int, seed: int) -> tuple[GroupScorer, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    S = np.where(labels[:, None] == labels[None, :], 1.0, -0.5) + rng.normal(0, 0.4, (n, n))
+    offset = np.zeros((n + 1, n))
+    offset[2:] = -0.1 * np.log(np.arange(1, n))[:, None] * rng.uniform(0.5, 1.5, n)
+    pi = rng.normal(0.3, 0.4, n)
+    return GroupScorer(S, False, offset=offset), pi
+
+
+def listed_best(scorer: GroupScorer, pi: np.ndarray, skip=frozenset()) -> float:
+    return max([0.0] + [float(_profit(scorer.values(g), pi)) for g in scorer.all_groups() if g not in skip])
+
+
+@pytest.mark.parametrize(("n", "seed"), [(5, 0), (7, 1), (8, 2), (9, 3), (10, 4)])
+def test_search_pricing_equals_listing(n, seed):
+    scorer, pi = instance(n, seed)
+    result = price_pairwise(scorer.S, scorer.offset, pi, range(2, n + 1))
+    best = listed_best(scorer, pi)
+    assert result.bound == pytest.approx(best, abs=1e-9) and result.exact
+    if best > 0:
+        value, group = result.found[0]
+        assert value == pytest.approx(best) and float(_profit(scorer.values(group), pi)) == pytest.approx(best)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_search_pricing_skips_groups_and_stays_exact(seed):
+    scorer, pi = instance(8, seed)
+    top = max(scorer.all_groups(), key=lambda g: float(_profit(scorer.values(g), pi)))
+    result = price_pairwise(scorer.S, scorer.offset, pi, range(2, 9), skip={top})
+    assert all(g != top for _, g in result.found)
+    assert result.bound == pytest.approx(listed_best(scorer, pi, {top}), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stopped_search_still_bounds_the_best_group(seed):
+    scorer, pi = instance(10, seed)
+    best = listed_best(scorer, pi)
+    for limit in (1, 3, 10):
+        result = price_pairwise(scorer.S, scorer.offset, pi, range(2, 11), node_limit=limit)
+        assert result.bound >= best - 1e-9
+        assert all(v <= best + 1e-9 for v, _ in result.found)
+
+
+@pytest.mark.parametrize(("n", "k", "seed"), [(6, 2, 0), (7, 3, 1), (8, 2, 2)])
+def test_size_duals_certify_the_size_bound(n, k, seed):
+    scorer, _ = instance(n, seed)
+    bound, pi = scorer.size_duals(k)
+    lam = (bound - pi.sum()) / k
+    # every group's profit at these duals is at most lam, so sum(pi) + k max P(G) <= the size bound
+    assert listed_best(scorer, pi) <= lam + 1e-9
+    assert bound == pytest.approx(scorer.size_bound(k))
