@@ -65,10 +65,26 @@ class Case:
 # A second case isolates a classification ensemble: 300 training images, a teacher for digit only.
 MNIST_TASKS = ("digit", "odd", "large", "loop", "slant")
 CASES = (
-    Case("mnist-1500", "mnist", {"tasks": MNIST_TASKS, "n_train": 1500, "n_val": 500, "scarce": 100},
-         ("digit", "slant"), "mlp", {"hidden": (128, 64)}, epochs=60, patience=10),
-    Case("mnist-300", "mnist", {"tasks": MNIST_TASKS, "n_train": 300, "n_val": 500, "scarce": 100},
-         ("digit",), "mlp", {"hidden": (128, 64)}, epochs=100, patience=15),
+    Case(
+        "mnist-1500",
+        "mnist",
+        {"tasks": MNIST_TASKS, "n_train": 1500, "n_val": 500, "scarce": 100},
+        ("digit", "slant"),
+        "mlp",
+        {"hidden": (128, 64)},
+        epochs=60,
+        patience=10,
+    ),
+    Case(
+        "mnist-300",
+        "mnist",
+        {"tasks": MNIST_TASKS, "n_train": 300, "n_val": 500, "scarce": 100},
+        ("digit",),
+        "mlp",
+        {"hidden": (128, 64)},
+        epochs=100,
+        patience=15,
+    ),
 )
 SEEDS = tuple(range(5))
 QUICK_CASES = tuple(replace(c, epochs=3) for c in CASES)
@@ -77,8 +93,14 @@ QUICK_CASES = tuple(replace(c, epochs=3) for c in CASES)
 def one_network_plan(tasks: Sequence[str]) -> Plan:
     """The plan 'one network trained on and serving every task'."""
     name = "+".join(tasks)
-    return Plan(networks=(name,), assignment={t: name for t in tasks}, task_losses={t: 0.0 for t in tasks},
-                objective=0.0, cost={"cost": 1.0}, details=(PlanNetwork(name, tuple(tasks), tuple(tasks), {"cost": 1.0}),))
+    return Plan(
+        networks=(name,),
+        assignment={t: name for t in tasks},
+        task_losses={t: 0.0 for t in tasks},
+        objective=0.0,
+        cost={"cost": 1.0},
+        details=(PlanNetwork(name, tuple(tasks), tuple(tasks), {"cost": 1.0}),),
+    )
 
 
 def one_seed(case: Case, seed: int) -> dict[str, Any]:
@@ -86,8 +108,15 @@ def one_seed(case: Case, seed: int) -> dict[str, Any]:
     torch.set_num_threads(1)
     suite = load_suite(case.suite, seed=seed, **case.params)
     options = {k: v for k, v in case.options.items() if k != "hidden"}  # mlp / cnn widths are TrainConfig.hidden
-    fit = TrainConfig(model=case.model, hidden=case.options.get("hidden", DEFAULT_HIDDEN), options=options,
-                      epochs=case.epochs, batch_size=case.batch_size, lr=case.lr, patience=case.patience)
+    fit = TrainConfig(
+        model=case.model,
+        hidden=case.options.get("hidden", DEFAULT_HIDDEN),
+        options=options,
+        epochs=case.epochs,
+        batch_size=case.batch_size,
+        lr=case.lr,
+        patience=case.patience,
+    )
     config = RunConfig(fit, distill=True, teacher=TeacherConfig(3), teacher_tasks=case.teacher_tasks, seed=seed)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
@@ -98,10 +127,14 @@ def one_seed(case: Case, seed: int) -> dict[str, Any]:
         return delta_m({t: group[t] for t in tasks}, r.baselines)
 
     return {
-        "case": case.label, "seed": seed, "seconds": time.perf_counter() - start,
-        "teachers_T": dm(r.teachers, case.teacher_tasks), "vanilla_T": dm(r.multitask, case.teacher_tasks),
+        "case": case.label,
+        "seed": seed,
+        "seconds": time.perf_counter() - start,
+        "teachers_T": dm(r.teachers, case.teacher_tasks),
+        "vanilla_T": dm(r.multitask, case.teacher_tasks),
         "student_T": dm(r.student, case.teacher_tasks),
-        "vanilla_U": dm(r.multitask, others) if others else None, "student_U": dm(r.student, others) if others else None,
+        "vanilla_U": dm(r.multitask, others) if others else None,
+        "student_U": dm(r.student, others) if others else None,
         "metrics": {"baselines": r.baselines, "vanilla": r.multitask, "teachers": r.teachers, "student": r.student},
     }
 
@@ -117,8 +150,12 @@ def experiment(quick: bool, workers: int) -> dict:
     jobs = [(c, s) for c in cases for s in seeds]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         runs = list(pool.map(_star, jobs))
-    return {"cases": [asdict(c) for c in cases], "runs": runs, "minutes": (time.perf_counter() - start) / 60,
-            "workers": workers}
+    return {
+        "cases": [asdict(c) for c in cases],
+        "runs": runs,
+        "minutes": (time.perf_counter() - start) / 60,
+        "workers": workers,
+    }
 
 
 def case_lines(case: dict, runs: Sequence[dict]) -> list[str]:
@@ -132,8 +169,8 @@ def case_lines(case: dict, runs: Sequence[dict]) -> list[str]:
     clear = statistics.mean(gain_ens) - ci95(gain_ens) > 0
     params = ", ".join(f"{k}={v}" for k, v in case["params"].items())
     lines = [
-        f"### Case `{case['label']}`: suite `{case['suite']}` ({params}); teacher tasks: {', '.join(teacher_tasks)}; without a teacher: "
-        f"{', '.join(others) or 'none'}",
+        f"### Case `{case['label']}`: suite `{case['suite']}` ({params}); teacher tasks: "
+        f"{', '.join(teacher_tasks)}; without a teacher: {', '.join(others) or 'none'}",
         "",
         f"Model `{case['model']}` {case['options']}; Adam lr {case['lr']}, batch {case['batch_size']}, up to "
         f"{case['epochs']} epochs, patience {case['patience']} (best validation epoch kept). Seeds "
@@ -153,27 +190,38 @@ def case_lines(case: dict, runs: Sequence[dict]) -> list[str]:
         + ("(a clear margin: the interval excludes 0)." if clear else "(not a clear margin: the interval includes 0)."),
         f"- Student's gain over the vanilla network on the same tasks: **{fmt(gain_student, '+.2f')}** Δm points; "
         f"fraction of the ensemble's gain kept (ratio of the means): **{kept:.2f}**"
-        + ("" if clear else " (meaningless without a clear ensemble gain)") + ".",
+        + ("" if clear else " (meaningless without a clear ensemble gain)")
+        + ".",
     ]
     if len(teacher_tasks) > 1:
         for task in teacher_tasks:
             ens = [_task_dm(r, "teachers", task) - _task_dm(r, "vanilla", task) for r in runs]
             stu = [_task_dm(r, "student", task) - _task_dm(r, "vanilla", task) for r in runs]
             ratio = statistics.mean(stu) / statistics.mean(ens) if statistics.mean(ens) > 0 else float("nan")
-            lines.append(f"- `{task}` alone: ensemble's gain {fmt(ens, '+.2f')}, student's {fmt(stu, '+.2f')} Δm "
-                         f"points; kept {ratio:.2f}.")
+            lines.append(
+                f"- `{task}` alone: ensemble's gain {fmt(ens, '+.2f')}, student's {fmt(stu, '+.2f')} Δm "
+                f"points; kept {ratio:.2f}."
+            )
     if others:
         gain_u = [r["student_U"] - r["vanilla_U"] for r in runs]
         lines.append(f"- Student − vanilla on the tasks without a teacher: **{fmt(gain_u, '+.2f')}** Δm points.")
-    lines += ["", "Per-task test metrics, mean over seeds:", "", "| task | metric | single-task | vanilla | teachers | student |",
-              "|---|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "Per-task test metrics, mean over seeds:",
+        "",
+        "| task | metric | single-task | vanilla | teachers | student |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for task, metrics in first["vanilla"].items():
         for metric in metrics:
+
             def avg(group: str) -> str:
                 values = [r["metrics"][group][task][metric] for r in runs if task in r["metrics"][group]]
                 return f"{statistics.mean(values):.4f}" if values else "—"
 
-            lines.append(f"| {task} | {metric} | {avg('baselines')} | {avg('vanilla')} | {avg('teachers')} | {avg('student')} |")
+            lines.append(
+                f"| {task} | {metric} | {avg('baselines')} | {avg('vanilla')} | {avg('teachers')} | {avg('student')} |"
+            )
     return lines + [""]
 
 
@@ -191,11 +239,17 @@ def summary(data: dict) -> list[str]:
         stu = [r["student_T"] - r["vanilla_T"] for r in runs]
         clear = len(ens) > 1 and statistics.mean(ens) - ci95(ens) > 0
         kept = statistics.mean(stu) / statistics.mean(ens) if statistics.mean(ens) > 0 else float("nan")
-        verdict = ("no clear ensemble margin, so 'nearly all kept' cannot be tested" if not clear else
-                   "reproduced: the student keeps nearly all (>= 80 %) of the gain" if kept >= 0.8 else
-                   "not reproduced: the student keeps far from all of the gain")
-        line = (f"- MT-DNN-KD, case `{case['label']}`: ensemble gain over the vanilla network {fmt(ens, '+.2f')} Δm "
-                f"points, student's gain {fmt(stu, '+.2f')}, kept {kept:.2f}: {verdict}")
+        verdict = (
+            "no clear ensemble margin, so 'nearly all kept' cannot be tested"
+            if not clear
+            else "reproduced: the student keeps nearly all (>= 80 %) of the gain"
+            if kept >= 0.8
+            else "not reproduced: the student keeps far from all of the gain"
+        )
+        line = (
+            f"- MT-DNN-KD, case `{case['label']}`: ensemble gain over the vanilla network {fmt(ens, '+.2f')} Δm "
+            f"points, student's gain {fmt(stu, '+.2f')}, kept {kept:.2f}: {verdict}"
+        )
         others = [r for r in runs if r["vanilla_U"] is not None]
         if others:
             gain_u = [r["student_U"] - r["vanilla_U"] for r in others]

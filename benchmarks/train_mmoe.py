@@ -79,8 +79,11 @@ class Setting:
 
     def bottom_width(self, d: int = 100, n_tasks: int = 2) -> int:
         """Shared-bottom width ``h`` whose trained parameters are closest to MMoE's."""
-        mmoe = (self.n_experts * (d + 1) * self.expert_width + n_tasks * (d + 1) * self.n_experts
-                + n_tasks * ((self.expert_width + 1) * self.tower_width + self.tower_width + 1))
+        mmoe = (
+            self.n_experts * (d + 1) * self.expert_width
+            + n_tasks * (d + 1) * self.n_experts
+            + n_tasks * ((self.expert_width + 1) * self.tower_width + self.tower_width + 1)
+        )
         per_unit = (d + 1) + n_tasks * self.tower_width  # one bottom unit: its input weights and the towers' reads
         fixed = n_tasks * (2 * self.tower_width + 1)
         return max(1, round((mmoe - fixed) / per_unit))
@@ -109,11 +112,18 @@ class Run:
 def one_run(setting: Setting, p: float, model: str, seed: int) -> Run:
     """Train one model on one seed's data and score it on the test split."""
     torch.set_num_threads(1)
-    suite = synthetic_suite(n_samples=setting.n_samples, within=p, seed=seed, weight_seed=seed, split=setting.split,
-                            **GENERATOR)
+    suite = synthetic_suite(
+        n_samples=setting.n_samples, within=p, seed=seed, weight_seed=seed, split=setting.split, **GENERATOR
+    )
     family, options = setting.options(model)
-    config = TrainConfig(model=family, options=options, epochs=setting.epochs, batch_size=setting.batch_size,
-                         lr=setting.lr, patience=None)
+    config = TrainConfig(
+        model=family,
+        options=options,
+        epochs=setting.epochs,
+        batch_size=setting.batch_size,
+        lr=setting.lr,
+        patience=None,
+    )
     net = build_model(config.factory(), suite.tasks, "full", suite.example_batch(), seed)
     start = time.perf_counter()
     result = fit(net, suite.train, suite.tasks, config, val=suite.val, seed=seed)
@@ -123,9 +133,19 @@ def one_run(setting: Setting, p: float, model: str, seed: int) -> Run:
     outputs = predict(net, suite.test)
     losses = score(outputs, suite.test, suite.tasks)
     y = suite.test.y.numpy()
-    r2 = [1 - float(np.mean((outputs[t.name][:, 0] - y[:, c]) ** 2) / np.var(y[:, c])) for c, t in enumerate(suite.tasks)]
-    return Run(setting.name, p, model, seed, statistics.mean(s["loss"] for s in losses.values()), statistics.mean(r2),
-               [v / len(suite.tasks) for v in result.val_loss], seconds)
+    r2 = [
+        1 - float(np.mean((outputs[t.name][:, 0] - y[:, c]) ** 2) / np.var(y[:, c])) for c, t in enumerate(suite.tasks)
+    ]
+    return Run(
+        setting.name,
+        p,
+        model,
+        seed,
+        statistics.mean(s["loss"] for s in losses.values()),
+        statistics.mean(r2),
+        [v / len(suite.tasks) for v in result.val_loss],
+        seconds,
+    )
 
 
 def _star(args: tuple) -> Run:
@@ -176,7 +196,9 @@ def degradation(runs: Sequence[Run], setting: str, ps: Sequence[float]) -> tuple
     elif len(gap) > 1 and statistics.mean(gap) + ci95(gap) < 0:
         verdict = "MMoE degrades more than the shared bottom (the interval of the difference excludes 0)"
     else:
-        verdict = "MMoE does not degrade measurably less than the shared bottom (the interval of the difference includes 0)"
+        verdict = (
+            "MMoE does not degrade measurably less than the shared bottom (the interval of the difference includes 0)"
+        )
     return drops, gap, verdict
 
 
@@ -190,8 +212,10 @@ def summary(data: dict) -> list[str]:
         table = _select(runs, name)
         seeds = sorted(table[(ps[-1], "MMoE")])
         diff = [table[(ps[-1], "MMoE")][s].test_mse - table[(ps[-1], "shared bottom")][s].test_mse for s in seeds]
-        lines.append(f"- MMoE, setting `{name}`: {verdict} (shared bottom's rise minus MMoE's "
-                     f"{fmt(gap, '+.4f')}); at p = {ps[-1]} MMoE − shared bottom test MSE {fmt(diff, '+.4f')}.")
+        lines.append(
+            f"- MMoE, setting `{name}`: {verdict} (shared bottom's rise minus MMoE's "
+            f"{fmt(gap, '+.4f')}); at p = {ps[-1]} MMoE − shared bottom test MSE {fmt(diff, '+.4f')}."
+        )
     return lines
 
 
@@ -267,8 +291,14 @@ def plot(runs: Sequence[Run], setting: Setting, ps: Sequence[float], folder: Pat
         for j, m in enumerate(MODELS):
             x = i * (len(MODELS) + 1) + j
             v = [r.test_mse for r in table[(p, m)].values()]
-            ax.boxplot([v], positions=[x], widths=0.7, showfliers=False, patch_artist=True,
-                       boxprops={"facecolor": colours[m], "alpha": 0.35})
+            ax.boxplot(
+                [v],
+                positions=[x],
+                widths=0.7,
+                showfliers=False,
+                patch_artist=True,
+                boxprops={"facecolor": colours[m], "alpha": 0.35},
+            )
             ax.scatter(np.full(len(v), x), v, s=9, color=colours[m], zorder=3, label=m if i == 0 else None)
         positions.append(i * (len(MODELS) + 1) + 1)
         labels.append(f"p = {p}")
@@ -300,7 +330,9 @@ def experiment(quick: bool, workers: int) -> dict:
     start = time.perf_counter()
     runs = run_all(settings, workers)
     return {
-        "settings": [{"setting": asdict(s), "correlations": list(ps), "seeds": list(seeds)} for s, ps, seeds in settings],
+        "settings": [
+            {"setting": asdict(s), "correlations": list(ps), "seeds": list(seeds)} for s, ps, seeds in settings
+        ],
         "runs": [asdict(r) for r in runs],
         "minutes": (time.perf_counter() - start) / 60,
         "workers": workers,

@@ -25,7 +25,9 @@ TABLE = torch.randn(5, 6)
 IMAGES = torch.randn(5, 3, 8, 8)
 
 
-@pytest.mark.parametrize("family, example", [("mlp", TABLE), ("mmoe", TABLE), ("omoe", TABLE), ("cnn", IMAGES), ("mlp", IMAGES)])
+@pytest.mark.parametrize(
+    "family, example", [("mlp", TABLE), ("mmoe", TABLE), ("omoe", TABLE), ("cnn", IMAGES), ("mlp", IMAGES)]
+)
 def test_outputs_have_task_widths(family, example):
     net = build_model(make_factory(family), TASKS, "full", example, seed=0)
     out = net(example)

@@ -544,7 +544,9 @@ register_family("mlp", _build_mlp, "shared MLP trunk (inputs flattened) + one li
                 ("hidden", "dropout"))
 register_family("cnn", _build_cnn, "small conv trunk for (N, C, H, W) images + one linear head per task",
                 ("hidden", "dropout", "dense"))
-register_family("mmoe", functools.partial(_build_experts, gates=MMoE), "multi-gate mixture of experts: shared experts, a softmax gate and tower per task",
+register_family("mmoe", functools.partial(_build_experts, gates=MMoE),
+                "multi-gate mixture of experts: shared experts, a softmax gate and tower per task",
                 ("n_experts", "expert_hidden", "tower_hidden", "dropout"))
-register_family("omoe", functools.partial(_build_experts, gates=OMoE), "one-gate mixture of experts: shared experts, one softmax gate, a tower per task",
+register_family("omoe", functools.partial(_build_experts, gates=OMoE),
+                "one-gate mixture of experts: shared experts, one softmax gate, a tower per task",
                 ("n_experts", "expert_hidden", "tower_hidden", "dropout"))
