@@ -140,6 +140,8 @@ def metrics_table(train: Any, plan: Plan) -> pd.DataFrame:
             }
             if train.student:
                 row["distilled"] = student.get(metric, np.nan)
+            if train.all_in_one:
+                row["all-in-one"] = train.all_in_one.get(task, {}).get(metric, np.nan)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -156,6 +158,32 @@ def plan_cost_section(folder: Path) -> str:
             f"{table.attrs.get('repeats')} repeats); <i>chosen_*</i> columns are the one-example costs in the "
             "manifest and <i>plan_cost:*</i> the costs the plan was chosen with.")
     return f"<h2>Cost on this machine</h2>\n<p>{note}</p>\n{_table(table)}\n"
+
+
+def extremes_table(problem: Problem, plan: Plan, train: Any) -> pd.DataFrame:
+    """The plan beside both extremes on test: independent single-task networks and one network for every task.
+
+    Costs are the selection problem's (one network per task: the full single-task networks; all-in-one: the
+    network serving every task) where it lists them; Δm% is against the single-task networks (0 for them).
+    """
+    cost = problem.cost_names[0]
+
+    def cost_of(names: list[str]) -> float:
+        if not all(n in problem.networks for n in names):
+            return np.nan
+        return float(sum(problem.costs[problem.network_index(n), 0] for n in names))
+
+    everything = [d for d in problem.networks if set(problem.network_tasks(d)) == set(problem.tasks)
+                  and is_full_size(d)]
+    rows = [
+        {"networks": "independent (one per task)", cost: cost_of(list(problem.tasks)), "Δm% (test)": 0.0},
+        {"networks": f"this plan ({len(plan.networks)})", cost: float(next(iter(plan.cost.values()))),
+         "Δm% (test)": train.delta_m.get("multitask", np.nan)},
+    ]
+    if "all_in_one" in train.delta_m:
+        rows.append({"networks": "all-in-one (one for every task)", cost: cost_of(everything[:1]) if everything
+                     else np.nan, "Δm% (test)": train.delta_m["all_in_one"]})
+    return pd.DataFrame(rows)
 
 
 def _image(path: Path, alt: str) -> str:
@@ -244,6 +272,7 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
 <body>
 <h1>taskgroup report: {html.escape(settings.suite)} suite</h1>
 <p class="summary">{' '.join(summary)}</p>
+{_table(extremes_table(problem, plan, outcome.train)) if outcome.train.delta_m else ''}
 <h2>Figures</h2>
 {''.join(figures)}
 <h2>The plan</h2>

@@ -7,6 +7,7 @@ import torch
 from taskgroup.engine import (
     ConvTrunkNet,
     MMoE,
+    OMoE,
     SharedTrunkNet,
     TrainConfig,
     available_families,
@@ -24,7 +25,9 @@ TABLE = torch.randn(5, 6)
 IMAGES = torch.randn(5, 3, 8, 8)
 
 
-@pytest.mark.parametrize("family, example", [("mlp", TABLE), ("mmoe", TABLE), ("cnn", IMAGES), ("mlp", IMAGES)])
+@pytest.mark.parametrize(
+    "family, example", [("mlp", TABLE), ("mmoe", TABLE), ("omoe", TABLE), ("cnn", IMAGES), ("mlp", IMAGES)]
+)
 def test_outputs_have_task_widths(family, example):
     net = build_model(make_factory(family), TASKS, "full", example, seed=0)
     out = net(example)
@@ -58,6 +61,26 @@ def test_mmoe_structure_gates_and_seed():
     assert build_model(factory, TASKS, "half", TABLE, seed=1).experts[0][0].out_features == 4
     linear = build_model(make_factory("mmoe", {"n_experts": 1, "tower_hidden": ()}), TASKS, "full", TABLE, seed=0)
     assert linear(TABLE)["m"].shape == (5, 4)
+
+
+def test_omoe_is_mmoe_with_one_gate_shared_by_every_task():
+    options = {"n_experts": 3, "expert_hidden": (8,), "tower_hidden": (4,)}
+    omoe = build_model(make_factory("omoe", options), TASKS, "full", TABLE, seed=1)
+    mmoe = build_model(make_factory("mmoe", options), TASKS, "full", TABLE, seed=1)
+    assert isinstance(omoe, OMoE) and list(omoe.gates) == ["shared"] and set(omoe.towers) == {"r", "b", "m"}
+    x = torch.randn(7, 6)
+    gates = omoe.gate_weights(x)
+    assert set(gates) == {"r", "b", "m"} and gates["r"].shape == (7, 3)
+    assert torch.equal(gates["r"], gates["b"]) and torch.equal(gates["r"], gates["m"])
+    assert torch.allclose(gates["r"], torch.softmax(omoe.gates["shared"](x), dim=1))
+    # one gate (6*3 + 3 parameters) where MMoE has one per task; experts and towers identical in shape
+    n = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    assert n(mmoe) - n(omoe) == (len(TASKS) - 1) * (6 * 3 + 3)
+    # every task's loss reaches the one gate
+    loss = sum(v.sum() for v in omoe(x).values())
+    loss.backward()
+    assert omoe.gates["shared"].weight.grad.abs().sum() > 0
+    assert factory_name(make_factory("omoe")) == "omoe" and "omoe" in available_families()
 
 
 def test_cnn_needs_images():
@@ -101,7 +124,7 @@ def test_user_factories_are_seeded_checked_and_named():
 def test_registry_errors_name_what_is_accepted():
     assert {"mlp", "cnn", "mmoe"} <= set(available_families())
     with pytest.raises(
-        InvalidArgument, match=r"Unknown model family 'transformer'; accepted: \['cnn', 'mlp', 'mmoe'\]"
+        InvalidArgument, match=r"Unknown model family 'transformer'; accepted: \['cnn', 'mlp', 'mmoe', 'omoe'\]"
     ):
         make_factory("transformer")
     with pytest.raises(InvalidArgument, match=r"has no option\(s\) \['n_experts'\]"):

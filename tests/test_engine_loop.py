@@ -46,7 +46,7 @@ def suite():
     return tiny_suite()
 
 
-@pytest.mark.parametrize("arch", ["mlp", "mmoe"])
+@pytest.mark.parametrize("arch", ["mlp", "mmoe", "omoe"])
 def test_fit_learns_every_task(suite, arch):
     net = build_network(arch, suite)
     result = fit(net, suite.train, suite.tasks, schedule(epochs=25, lr=3e-3), val=suite.val, seed=0)
@@ -133,7 +133,7 @@ def test_fit_input_errors(suite):
         ({"soft_weight": -0.1}, r"TrainConfig.soft_weight=-0.1"),
         ({"temperature": 0}, "TrainConfig.temperature=0"),
         ({"patience": 0}, "TrainConfig.patience=0"),
-        ({"model": "transformer"}, r"Unknown model family 'transformer'; accepted: \['cnn', 'mlp', 'mmoe'\]"),
+        ({"model": "transformer"}, r"Unknown model family 'transformer'; accepted: \['cnn', 'mlp', 'mmoe', 'omoe'\]"),
         ({"model": "mmoe", "options": {"hidden": (3,)}}, r"has no option\(s\) \['hidden'\]"),
     ],
 )

@@ -273,7 +273,7 @@ def test_taskgroup_exposes_train_lazily():
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--arch", "rnn"], "invalid choice: 'rnn' (choose from 'cnn', 'mlp', 'mmoe')"),
+        (["--arch", "rnn"], "invalid choice: 'rnn' (choose from 'cnn', 'mlp', 'mmoe', 'omoe')"),
         (["--suite", "nosuch"], "invalid choice: 'nosuch' (choose from"),
         (["--weighting", "gradnorm"], "invalid choice: 'gradnorm' (choose from 'equal', 'uncertainty')"),
     ],

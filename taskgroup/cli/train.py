@@ -97,14 +97,16 @@ def run_train(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.hidden and args.arch not in ("mlp", "cnn"):
         raise InvalidArgument(f"--hidden applies to --arch mlp or cnn, not {args.arch!r}.")
-    if args.arch == "mmoe":
+    if args.arch in ("mmoe", "omoe"):
         if args.experts is not None:
             options["n_experts"] = args.experts
         for flag, key in (("expert_hidden", "expert_hidden"), ("tower_hidden", "tower_hidden")):
             if getattr(args, flag):
                 options[key] = _widths(getattr(args, flag), "--" + flag.replace("_", "-"))
     elif args.experts is not None or args.expert_hidden or args.tower_hidden:
-        raise InvalidArgument(f"--experts, --expert-hidden and --tower-hidden apply to --arch mmoe, not {args.arch!r}.")
+        raise InvalidArgument(
+            f"--experts, --expert-hidden and --tower-hidden apply to --arch mmoe or omoe, not {args.arch!r}."
+        )
     teacher_tasks = None
     if args.teacher_tasks:
         teacher_tasks = tuple(t.strip() for t in args.teacher_tasks.split(",") if t.strip())

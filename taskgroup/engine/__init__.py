@@ -2,7 +2,8 @@
 fast path, early stopping, seeding, profiling, device and threads.
 
 - :class:`TrainConfig` (``config.py``): one configuration, one set of defaults.
-- :func:`build_model`, :func:`make_factory`, families ``mlp``, ``cnn``, ``mmoe`` (``families.py``): the model
+- :func:`build_model`, :func:`make_factory`, families ``mlp``, ``cnn``, ``mmoe``, ``omoe``
+  (``families.py``): the model
   protocol ``build(tasks, variant, example_batch) -> nn.Module`` returning ``{task: output}``.
 - :func:`fit`, :func:`predict`, :func:`score`, :class:`Hook` (``loop.py``): the training loop.
 - :func:`train_stack` (``stacked.py``): many ``mlp`` networks at once, with the loop's results.
@@ -18,6 +19,7 @@ from taskgroup.engine.families import (
     ConvTrunkNet,
     MMoE,
     ModelFactory,
+    OMoE,
     SharedTrunkNet,
     available_families,
     build_model,
@@ -43,7 +45,7 @@ from taskgroup.engine.weighting import (
 
 __all__ = [
     "TrainConfig",
-    "ModelFactory", "VARIANTS", "SharedTrunkNet", "ConvTrunkNet", "MMoE", "available_families", "build_model",
+    "ModelFactory", "VARIANTS", "SharedTrunkNet", "ConvTrunkNet", "MMoE", "OMoE", "available_families", "build_model",
     "factory_from_name", "factory_name", "make_factory", "register_family",
     "Batch", "FitResult", "Hook", "fit", "predict", "score",
     "can_stack", "train_stack", "EarlyStopping",

@@ -24,7 +24,7 @@ class TrainConfig:
     Parameters
     ----------
     model : str or callable
-        A registered family (``"mlp"``, ``"cnn"``, ``"mmoe"``) or a factory ``build(tasks, variant,
+        A registered family (``"mlp"``, ``"cnn"``, ``"mmoe"``, ``"omoe"``) or a factory ``build(tasks, variant,
         example_batch) -> nn.Module`` of your own (see :mod:`taskgroup.engine.families`).
     hidden : tuple of int
         Full-size trunk widths of the ``mlp`` family (channels of ``cnn``); default (64, 64).

@@ -24,12 +24,15 @@ Built-in families (``make_factory("mlp", hidden=(64, 64))``):
 - ``cnn``: a small conv trunk for ``(N, C, H, W)`` inputs (3x3 conv, ReLU, 2x2 max-pool per layer, then global
   average pooling) and one linear head per task (:class:`ConvTrunkNet`).
 - ``mmoe``: multi-gate mixture of experts (:class:`MMoE`).
+- ``omoe``: one-gate mixture of experts (:class:`OMoE`): the same experts and towers, one gate for all tasks
+  (MMoE's ablation in Ma et al. 2018).
 
 Built-in families read the variant as a width multiplier: ``VARIANTS = {"full": 1.0, "half": 0.5}``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -51,6 +54,7 @@ __all__ = [
     "SharedTrunkNet",
     "ConvTrunkNet",
     "MMoE",
+    "OMoE",
     "BuiltinFactory",
     "ModelFamily",
     "MODEL_FAMILIES",
@@ -313,7 +317,7 @@ class MMoE(nn.Module):
         self.experts = nn.ModuleList(
             [nn.Sequential(*_mlp([int(n_features), *experts], self.dropout)) for _ in range(int(n_experts))]
         )
-        self.gates = nn.ModuleDict({t.name: nn.Linear(int(n_features), int(n_experts)) for t in tasks})
+        self.gates = self._make_gates(int(n_features), int(n_experts), tasks)
         self.towers = nn.ModuleDict(
             {
                 t.name: nn.Sequential(*_mlp([experts[-1], *towers], self.dropout),
@@ -321,6 +325,10 @@ class MMoE(nn.Module):
                 for t in tasks
             }
         )
+
+    def _make_gates(self, n_features: int, n_experts: int, tasks: Sequence[TaskSpec]) -> nn.ModuleDict:
+        """One linear gate per task, keyed by task name."""
+        return nn.ModuleDict({t.name: nn.Linear(n_features, n_experts) for t in tasks})
 
     def gate_weights(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each task's softmax mixture over the experts, shape (n, n_experts)."""
@@ -336,6 +344,23 @@ class MMoE(nn.Module):
 
     def shared_parameters(self) -> Iterator[nn.Parameter]:
         return self.experts.parameters()
+
+
+class OMoE(MMoE):
+    """One-gate mixture of experts (the ``omoe`` family): an :class:`MMoE` whose tasks all share one gate.
+
+    ``y_k = h_k(Σ_i g(x)_i f_i(x))`` with one ``g(x) = softmax(W_g x)``: the ablation Ma et al. (KDD 2018) use to
+    show that per-task gates are what lets MMoE serve less related tasks. Takes the arguments of :class:`MMoE`; it
+    has one gate where MMoE has one per task.
+    """
+
+    def _make_gates(self, n_features: int, n_experts: int, tasks: Sequence[TaskSpec]) -> nn.ModuleDict:
+        return nn.ModuleDict({"shared": nn.Linear(n_features, n_experts)})
+
+    def gate_weights(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The one softmax mixture over the experts (shape (n, n_experts)), the same tensor for every task."""
+        mixture = torch.softmax(self.gates["shared"](self.flatten(x)), dim=1)
+        return {t.name: mixture for t in self.task_specs}
 
 
 # ---------------------------------------------------------------------- registry
@@ -356,11 +381,12 @@ def _build_cnn(tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Ten
     return ConvTrunkNet(int(c), tasks, hidden, variant_width(variant), dropout, (int(h), int(w)), tuple(dense))
 
 
-def _build_mmoe(tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, *, n_experts: int = 4,
-                expert_hidden: Sequence[int] = (32,), tower_hidden: Sequence[int] = (16,),
-                dropout: float = 0.0) -> nn.Module:
+def _build_experts(tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, *, gates: type[MMoE],
+                   n_experts: int = 4, expert_hidden: Sequence[int] = (32,), tower_hidden: Sequence[int] = (16,),
+                   dropout: float = 0.0) -> nn.Module:
+    """``mmoe`` (``gates=MMoE``: one gate per task) and ``omoe`` (``gates=OMoE``: one gate for all)."""
     n_features = int(example_batch[0].numel())
-    return MMoE(n_features, tasks, n_experts, expert_hidden, tower_hidden, variant_width(variant), dropout)
+    return gates(n_features, tasks, n_experts, expert_hidden, tower_hidden, variant_width(variant), dropout)
 
 
 @dataclass(frozen=True)
@@ -518,5 +544,9 @@ register_family("mlp", _build_mlp, "shared MLP trunk (inputs flattened) + one li
                 ("hidden", "dropout"))
 register_family("cnn", _build_cnn, "small conv trunk for (N, C, H, W) images + one linear head per task",
                 ("hidden", "dropout", "dense"))
-register_family("mmoe", _build_mmoe, "multi-gate mixture of experts: shared experts, a softmax gate and tower per task",
+register_family("mmoe", functools.partial(_build_experts, gates=MMoE),
+                "multi-gate mixture of experts: shared experts, a softmax gate and tower per task",
+                ("n_experts", "expert_hidden", "tower_hidden", "dropout"))
+register_family("omoe", functools.partial(_build_experts, gates=OMoE),
+                "one-gate mixture of experts: shared experts, one softmax gate, a tower per task",
                 ("n_experts", "expert_hidden", "tower_hidden", "dropout"))

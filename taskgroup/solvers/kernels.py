@@ -114,6 +114,27 @@ def _slot(cost, i, mask_bits):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _by_task_set(masks, size):  # pragma: no cover - compiled
+    """Candidates grouped by task set: ``net_list[net_start[S]:net_start[S + 1]]`` serve exactly the set S;
+    ``trailing[S]`` is the index of S's lowest task (its number of trailing zero bits)."""
+    m = masks.shape[0]
+    net_start = np.zeros(size + 1, np.int64)
+    for j in range(m):
+        net_start[masks[j] + 1] += 1
+    for s in range(size):
+        net_start[s + 1] += net_start[s]
+    fill = net_start[:-1].copy()
+    net_list = np.empty(m, np.int64)
+    for j in range(m):
+        net_list[fill[masks[j]]] = j
+        fill[masks[j]] += 1
+    trailing = np.zeros(size, np.int64)
+    for s in range(1, size):
+        trailing[s] = trailing[s >> 1] + 1 if s & 1 == 0 else 0
+    return net_start, net_list, trailing
+
+
+@njit(cache=True)
 def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - compiled
     """The partition dynamic programme (see :mod:`taskgroup.solvers.partition_dp`).
 
@@ -128,20 +149,7 @@ def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - co
     m = masks.shape[0]
     size = 1 << n
     full = size - 1
-    # Candidates grouped by task set.
-    net_start = np.zeros(size + 1, np.int64)
-    for j in range(m):
-        net_start[masks[j] + 1] += 1
-    for s in range(size):
-        net_start[s + 1] += net_start[s]
-    fill = net_start[:-1].copy()
-    net_list = np.empty(m, np.int64)
-    for j in range(m):
-        net_list[fill[masks[j]]] = j
-        fill[masks[j]] += 1
-    trailing = np.zeros(size, np.int64)
-    for s in range(1, size):
-        trailing[s] = trailing[s >> 1] + 1 if s & 1 == 0 else 0
+    net_start, net_list, trailing = _by_task_set(masks, size)
     work = 0
     # G[B]: Pareto set of (cost, loss on B) over candidates whose task set contains B.
     buf_cost = np.empty((max(m, 1), r_count))
@@ -314,19 +322,7 @@ def partition_tables_grid(n, masks, levels, WL, level_limit, work_cap):  # pragm
     m = masks.shape[0]
     size = 1 << n
     full = size - 1
-    net_start = np.zeros(size + 1, np.int64)
-    for j in range(m):
-        net_start[masks[j] + 1] += 1
-    for s in range(size):
-        net_start[s + 1] += net_start[s]
-    fill = net_start[:-1].copy()
-    net_list = np.empty(m, np.int64)
-    for j in range(m):
-        net_list[fill[masks[j]]] = j
-        fill[masks[j]] += 1
-    trailing = np.zeros(size, np.int64)
-    for s in range(1, size):
-        trailing[s] = trailing[s >> 1] + 1 if s & 1 == 0 else 0
+    net_start, net_list, trailing = _by_task_set(masks, size)
     top = level_limit
     largest = 0
     for j in range(m):
