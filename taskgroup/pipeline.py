@@ -48,7 +48,8 @@ class RunSettings:
     Attributes
     ----------
     suite : str
-        A built-in suite (``tg.datasets.available_suites()``); default the planted-cluster synthetic suite.
+        A built-in suite (``tg.datasets.available_suites()``); default the ``mnist`` image suite, where negative
+        transfer exists (the style task ``slant`` hurts the label tasks) and scarce labels make sharing pay.
     suite_params : dict
         Parameters of the suite loader (e.g. ``{"clusters": [3, 2]}``).
     strategy : {"full", "hoa", "esa", "tag"}
@@ -85,7 +86,7 @@ class RunSettings:
     resumed with other values.
     """
 
-    suite: str = "synthetic"
+    suite: str = "mnist"
     suite_params: Mapping[str, Any] = field(default_factory=dict)
     strategy: str = "full"
     budget: float | None = None

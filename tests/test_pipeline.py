@@ -16,7 +16,7 @@ import taskgroup as tg
 import taskgroup.pipeline
 from taskgroup.pipeline import knee_budget, pair_affinity
 
-SMALL = ["--suite-param", "n_samples=600", "--suite-param", "clusters=[2, 2]", "--epochs", "4", "--quiet"]
+SMALL = ["--suite", "synthetic", "--suite-param", "n_samples=600", "--suite-param", "clusters=[2, 2]", "--epochs", "4", "--quiet"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -128,7 +128,8 @@ def test_report_renders_in_headless_chromium_with_every_image(finished_run, tmp_
 @pytest.mark.parametrize("strategy", ["hoa", "esa", "tag"])
 def test_every_strategy_runs_end_to_end(strategy, tmp_path):
     settings = tg.pipeline.RunSettings(
-        suite_params={"n_samples": 400, "clusters": [2, 1]}, strategy=strategy, epochs=3, esa_fraction=0.34
+        suite="synthetic", suite_params={"n_samples": 400, "clusters": [2, 1]}, strategy=strategy, epochs=3,
+        esa_fraction=0.34,
     )
     outcome = tg.pipeline.run_pipeline(settings, tmp_path, progress=False, say=lambda _m: None)
     assert (tmp_path / "report.html").is_file() and (tmp_path / "manifest.json").is_file()
@@ -178,3 +179,19 @@ def test_threads_option_reaches_torch(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
                             cwd=tmp_path)  # the default --out folder is made in the working directory
     assert result.stdout.split() == ["1"] and "no parameter(s) ['nosuch']" in result.stderr
+
+
+def test_default_run_on_the_image_suite_groups_tasks_and_records_both_extremes(tmp_path):
+    # The default suite (mnist, cnn family) at a small size: the plan trains tasks together, and results.json
+    # holds the all-in-one network's Δm% beside the plan's (both against the single-task networks).
+    small = ["--suite-param", "n_train=400", "--suite-param", "n_val=200", "--suite-param", "scarce=60",
+             "--epochs", "5", "--quiet"]
+    result = taskgroup("run", *small, "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert max(len(n["trained_tasks"]) for n in plan["networks"]) >= 2
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(results["delta_m"]) >= {"multitask", "all_in_one"}
+    assert set(results["all_in_one"]) == set(plan["assignment"])
+    settings = json.loads((tmp_path / "out" / "settings.json").read_text())
+    assert settings["suite"] == "mnist" and settings["model"] is None
