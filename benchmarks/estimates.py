@@ -209,12 +209,22 @@ def suites_section(epochs: int = 20, short_fraction: float = 0.2) -> str:
                             pairs.append((est.losses[j, t], val.losses[val.network_index(net), t]))
                     if len(pairs) >= 3:
                         rhos.append(spearmanr(*zip(*pairs)).statistic)
-                corr_rows.append({"suite": name, "estimate": label, "mean per-task Spearman": float(np.nanmean(rhos)),
-                                  "tasks": len(rhos)})
+                corr_rows.append(
+                    {
+                        "suite": name,
+                        "estimate": label,
+                        "mean per-task Spearman": float(np.nanmean(rhos)),
+                        "tasks": len(rhos),
+                    }
+                )
             for b in BUDGETS:
                 truth = tg.solve(val, b)
-                row = {"suite": name, "budget": b, "optimal val": truth.objective,
-                       "optimal test": test.evaluate(truth.networks).objective}
+                row = {
+                    "suite": name,
+                    "budget": b,
+                    "optimal val": truth.objective,
+                    "optimal test": test.evaluate(truth.networks).objective,
+                }
                 for label, est in estimates.items():
                     if label in ("TAG", "CS"):
                         plan = tg.solve(est, int(b))  # groups cost 1 network each
@@ -226,14 +236,38 @@ def suites_section(epochs: int = 20, short_fraction: float = 0.2) -> str:
             n = len(suite.tasks)
             all_nets = 2**n - 1 + n
             cost_rows += [
-                {"suite": name, "estimate": "all candidates", "networks trained": all_nets, "epochs each": epochs,
-                 "wall s": full_wall, "relative (network-epochs)": 1.0},
-                {"suite": name, "estimate": "HOA", "networks trained": 2 * n + comb(n, 2), "epochs each": epochs,
-                 "wall s": float("nan"), "relative (network-epochs)": (2 * n + comb(n, 2)) / all_nets},
-                {"suite": name, "estimate": "ESA (short phase)", "networks trained": all_nets,
-                 "epochs each": short.epochs, "wall s": short_wall, "relative (network-epochs)": short.epochs / epochs},
-                {"suite": name, "estimate": "TAG+CS (one run)", "networks trained": 1, "epochs each": epochs,
-                 "wall s": tag_wall, "relative (network-epochs)": 1 / all_nets},
+                {
+                    "suite": name,
+                    "estimate": "all candidates",
+                    "networks trained": all_nets,
+                    "epochs each": epochs,
+                    "wall s": full_wall,
+                    "relative (network-epochs)": 1.0,
+                },
+                {
+                    "suite": name,
+                    "estimate": "HOA",
+                    "networks trained": 2 * n + comb(n, 2),
+                    "epochs each": epochs,
+                    "wall s": float("nan"),
+                    "relative (network-epochs)": (2 * n + comb(n, 2)) / all_nets,
+                },
+                {
+                    "suite": name,
+                    "estimate": "ESA (short phase)",
+                    "networks trained": all_nets,
+                    "epochs each": short.epochs,
+                    "wall s": short_wall,
+                    "relative (network-epochs)": short.epochs / epochs,
+                },
+                {
+                    "suite": name,
+                    "estimate": "TAG+CS (one run)",
+                    "networks trained": 1,
+                    "epochs each": epochs,
+                    "wall s": tag_wall,
+                    "relative (network-epochs)": 1 / all_nets,
+                },
             ]
     frame = pd.DataFrame(rows)
     return (
@@ -305,9 +339,15 @@ def predictors_section(n_tasks: int = 24, seeds: tuple[int, ...] = (0, 1, 2), he
         for label, (kind, design) in designs.items():
             measured = {g: losses.measure(g) for g in design}
             if kind == "hoa":
-                problem = tg.Problem.from_frame(pd.DataFrame(
-                    [{"network": "+".join(g), "task": t, "loss": v, "cost": 1.0} for g, m in measured.items()
-                     for t, v in m.items()]))
+                problem = tg.Problem.from_frame(
+                    pd.DataFrame(
+                        [
+                            {"network": "+".join(g), "task": t, "loss": v, "cost": 1.0}
+                            for g, m in measured.items()
+                            for t, v in m.items()
+                        ]
+                    )
+                )
                 predictor = hoa_predictor(problem)
             else:
                 predictor = fit_group_predictor(tasks, measured)
@@ -318,12 +358,26 @@ def predictors_section(n_tasks: int = 24, seeds: tuple[int, ...] = (0, 1, 2), he
                     pred.append(-values[tasks.index(t)])
                     true.append(v)
             pred, true = np.array(pred), np.array(true)
-            rows.append({"seed": seed, "predictor": label, "networks measured": len(design),
-                         "MAE": float(np.abs(pred - true).mean()), "Spearman": float(spearmanr(pred, true).statistic)})
+            rows.append(
+                {
+                    "seed": seed,
+                    "predictor": label,
+                    "networks measured": len(design),
+                    "MAE": float(np.abs(pred - true).mean()),
+                    "Spearman": float(spearmanr(pred, true).statistic),
+                }
+            )
     frame = pd.DataFrame(rows)
-    summary = frame.groupby("predictor", sort=False).agg(
-        networks=("networks measured", "median"), MAE_median=("MAE", "median"), MAE_max=("MAE", "max"),
-        Spearman_median=("Spearman", "median")).reset_index()
+    summary = (
+        frame.groupby("predictor", sort=False)
+        .agg(
+            networks=("networks measured", "median"),
+            MAE_median=("MAE", "median"),
+            MAE_max=("MAE", "max"),
+            Spearman_median=("Spearman", "median"),
+        )
+        .reset_index()
+    )
     return (
         f"`tg.estimate.planted_group_losses({n_tasks}, 4, seed)` (model in its docstring: single-task losses "
         "U(0.5, 1); pair transfer 0.25 inside a planted cluster, -0.1 across, N(0, 0.08^2) per ordered pair; "
@@ -331,13 +385,21 @@ def predictors_section(n_tasks: int = 24, seeds: tuple[int, ...] = (0, 1, 2), he
         f"sees noisy measurements of its design and predicts every member's loss in {held_out} held-out groups of "
         "3-8 tasks (none measured); errors against the noise-free loss. HOA = `hoa_predictor`; fitted = "
         "`fit_group_predictor(alpha=0.1)` (ridge on the membership mean plus a log-size term). "
-        f"Seeds {list(seeds)}; medians over seeds.\n\n" + markdown_table(summary)
-        + "\n\nPer seed:\n\n" + markdown_table(frame)
+        f"Seeds {list(seeds)}; medians over seeds.\n\n"
+        + markdown_table(summary)
+        + "\n\nPer seed:\n\n"
+        + markdown_table(frame)
     )
 
 
-def adaptive_section(n_tasks: int = 24, k: int = 4, budgets: tuple[int, ...] = (60, 100, 150),
-                     seeds: tuple[int, ...] = (0, 1, 2), time_limit: float = 0.5, search_limit: float = 5.0) -> str:
+def adaptive_section(
+    n_tasks: int = 24,
+    k: int = 4,
+    budgets: tuple[int, ...] = (60, 100, 150),
+    seeds: tuple[int, ...] = (0, 1, 2),
+    time_limit: float = 0.5,
+    search_limit: float = 5.0,
+) -> str:
     rows = []
     for seed in seeds:
         losses = planted_group_losses(n_tasks, 4, seed=seed)
@@ -372,8 +434,9 @@ def adaptive_section(n_tasks: int = 24, k: int = 4, budgets: tuple[int, ...] = (
         start = time.perf_counter()
         # TAG-like: one all-task run observes the pairwise transfer with noise; blind to capacity and conflicts
         noisy = losses.A + 0.05 * np.random.default_rng(500 + seed).standard_normal(losses.A.shape)
-        plan = group(pd.DataFrame(noisy, index=tasks, columns=tasks), k, "local-search", time_limit=search_limit,
-                     seed=seed)
+        plan = group(
+            pd.DataFrame(noisy, index=tasks, columns=tasks), k, "local-search", time_limit=search_limit, seed=seed
+        )
         plans.append(("TAG-like affinity", 1, 1, plan.networks, time.perf_counter() - start))
         clusters = tuple("+".join(t for t, c in zip(tasks, losses.labels) if c == q) for q in range(4))
         truth = _TrueScorer(losses)
@@ -383,13 +446,30 @@ def adaptive_section(n_tasks: int = 24, k: int = 4, budgets: tuple[int, ...] = (
         best = min(_expected(losses, nets) for nets in known)
         for method, K, used, networks, wall in plans:
             value = _expected(losses, networks)
-            rows.append({"seed": seed, "method": method, "budget K": K, "networks measured": used,
-                         "test objective": value, "regret": value - best, "regret %": 100 * (value - best) / best,
-                         "s": wall})
+            rows.append(
+                {
+                    "seed": seed,
+                    "method": method,
+                    "budget K": K,
+                    "networks measured": used,
+                    "test objective": value,
+                    "regret": value - best,
+                    "regret %": 100 * (value - best) / best,
+                    "s": wall,
+                }
+            )
     frame = pd.DataFrame(rows)
-    summary = frame.groupby(["method", "budget K"], sort=False).agg(
-        networks=("networks measured", "median"), regret_median=("regret", "median"),
-        regret_pct_median=("regret %", "median"), regret_max=("regret", "max"), s_median=("s", "median")).reset_index()
+    summary = (
+        frame.groupby(["method", "budget K"], sort=False)
+        .agg(
+            networks=("networks measured", "median"),
+            regret_median=("regret", "median"),
+            regret_pct_median=("regret %", "median"),
+            regret_max=("regret", "max"),
+            s_median=("s", "median"),
+        )
+        .reset_index()
+    )
     return (
         f"{n_tasks} tasks from `planted_group_losses({n_tasks}, 4, seed)` (see the predictor section), plans of "
         f"k = {k} networks (one-task groups allowed when singles are measured). *test objective* = sum over tasks of "
@@ -401,13 +481,21 @@ def adaptive_section(n_tasks: int = 24, k: int = 4, budgets: tuple[int, ...] = (
         "predictions (may choose unmeasured groups); **HOA from pairs** = singles + all pairs, `hoa_predictor`; "
         "**TAG-like affinity** = one all-task run modelled as the generator's pair-transfer matrix plus "
         f"N(0, 0.05^2) (TAG sees neither the capacity nor the conflict term), `tg.estimate.group`. Local search "
-        f"{search_limit} s for the one-shot methods. Seeds {list(seeds)}.\n\n" + markdown_table(summary)
-        + "\n\nPer seed:\n\n" + markdown_table(frame)
+        f"{search_limit} s for the one-shot methods. Seeds {list(seeds)}.\n\n"
+        + markdown_table(summary)
+        + "\n\nPer seed:\n\n"
+        + markdown_table(frame)
     )
 
 
-BUILDERS = {"standley": standley_section, "tag": tag_section, "synthetic": synthetic_section, "suites": suites_section,
-            "predictors": predictors_section, "adaptive": adaptive_section}
+BUILDERS = {
+    "standley": standley_section,
+    "tag": tag_section,
+    "synthetic": synthetic_section,
+    "suites": suites_section,
+    "predictors": predictors_section,
+    "adaptive": adaptive_section,
+}
 TITLES = {
     "standley": "Standley et al.'s tables: HOA and ESA selection, scored on test",
     "tag": "TAG's published matrices: groups for 2, 3, 4 networks",

@@ -28,8 +28,13 @@ QUICK_PARAMS = {"tasks": ["digit", "odd", "slant"], "n_train": 200, "n_val": 100
 def run_seed(seed: int, out: Path, *, quick: bool, budget: float | None) -> dict:
     from taskgroup.pipeline import RunSettings, run_pipeline
 
-    settings = RunSettings(suite="mnist", suite_params={"seed": seed, **(QUICK_PARAMS if quick else {})},
-                           epochs=1 if quick else 30, seed=seed, budget=budget)
+    settings = RunSettings(
+        suite="mnist",
+        suite_params={"seed": seed, **(QUICK_PARAMS if quick else {})},
+        epochs=1 if quick else 30,
+        seed=seed,
+        budget=budget,
+    )
     start = time.perf_counter()
     outcome = run_pipeline(settings, out, progress=False, say=lambda _m: None)
     results = json.loads((out / "results.json").read_text())
@@ -65,20 +70,22 @@ def main(argv: list[str] | None = None) -> int:
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
         summary.append(f"- {column}: mean {statistics.mean(values):+.2f}, std {spread:.2f} over {len(values)} seeds")
     budget_rule = f"budget {args.budget}" if args.budget is not None else "the frontier's knee"
-    text = "\n".join([
-        "# Grouping on the image suite: plan vs independent networks vs all-in-one (test split)",
-        "",
-        f"`python -m benchmarks.grouping{' --quick' if args.quick else ''} --seeds {len(rows)}"
-        f"{'' if args.budget is None else f' --budget {args.budget}'}`; {machine_line()}.",
-        f"Suite `mnist` (defaults{', quick sizes' if args.quick else ''}), `cnn` family, {budget_rule}. Δm% is "
-        "LibMTL's mean relative change over each task's metrics (accuracy and AUC; RMSE and R^2) against the "
-        "single-task networks trained in the same run.",
-        "",
-        markdown_table(table, floatfmt=".3g"),
-        "",
-        *summary,
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Grouping on the image suite: plan vs independent networks vs all-in-one (test split)",
+            "",
+            f"`python -m benchmarks.grouping{' --quick' if args.quick else ''} --seeds {len(rows)}"
+            f"{'' if args.budget is None else f' --budget {args.budget}'}`; {machine_line()}.",
+            f"Suite `mnist` (defaults{', quick sizes' if args.quick else ''}), `cnn` family, {budget_rule}. Δm% is "
+            "LibMTL's mean relative change over each task's metrics (accuracy and AUC; RMSE and R^2) against the "
+            "single-task networks trained in the same run.",
+            "",
+            markdown_table(table, floatfmt=".3g"),
+            "",
+            *summary,
+            "",
+        ]
+    )
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "grouping.md").write_text(text)
     print(text)

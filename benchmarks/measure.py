@@ -35,16 +35,25 @@ def one_run(suite_name: str, mode: str, epochs: int, store: str) -> dict:
         train_candidate(suite, make_candidates(suite.task_names)[0], config, seed=0)
     else:
         executor = {"one-by-one": "serial", "vectorised": "serial", "process-pool": "process:2"}[mode]
-        measure(suite, store, config=config, executor=executor, vectorise=mode != "one-by-one",
-                progress=False, latency_repeats=200)
+        measure(
+            suite,
+            store,
+            config=config,
+            executor=executor,
+            vectorise=mode != "one-by-one",
+            progress=False,
+            latency_repeats=200,
+        )
     wall = time.perf_counter() - t0
     return {"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def md(frame, fmt: str = ".3g") -> str:
     """A DataFrame as a markdown table (no tabulate dependency)."""
+
     def cell(v):
         return format(v, fmt) if isinstance(v, float) else str(v)
+
     head = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
@@ -52,8 +61,12 @@ def md(frame, fmt: str = ".3g") -> str:
 
 
 def timed(suite: str, mode: str, epochs: int, store: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", suite, mode, str(epochs), store],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", suite, mode, str(epochs), store],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data = json.loads(out.stdout.strip().splitlines()[-1])
     # the pool's workers are children of the child: count their peak too
     return data
@@ -75,12 +88,16 @@ def main(argv: list[str] | None = None) -> None:
     import taskgroup as tg
     from taskgroup.datasets.suites import load_suite
 
-    lines = ["# Measurement benchmark (`benchmarks/measure.py`)", "",
-             f"Machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} CPU cores, "
-             f"torch {__import__('torch').__version__}, one torch thread per process; other work was running on "
-             "the machine, so times are noisy. Epochs "
-             f"{args.epochs} (patience 10), hidden (64, 64), batch 128, Adam 1e-3. Wall time = median of "
-             f"{args.repeats} runs (each a fresh process); peak RSS of the driver process.", ""]
+    lines = [
+        "# Measurement benchmark (`benchmarks/measure.py`)",
+        "",
+        f"Machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} CPU cores, "
+        f"torch {__import__('torch').__version__}, one torch thread per process; other work was running on "
+        "the machine, so times are noisy. Epochs "
+        f"{args.epochs} (patience 10), hidden (64, 64), batch 128, Adam 1e-3. Wall time = median of "
+        f"{args.repeats} runs (each a fresh process); peak RSS of the driver process.",
+        "",
+    ]
     tmp = Path(tempfile.mkdtemp())
     for suite_name in args.suites.split(","):
         suite = load_suite(suite_name)
@@ -92,10 +109,16 @@ def main(argv: list[str] | None = None) -> None:
                 runs.append(timed(suite_name, mode, args.epochs, str(store)))
                 if mode == "vectorised":
                     keep_store = store
-            rows.append({"mode": mode, "networks": 1 if mode == "single" else 36 if suite_name != "wage" else 19,
-                         "runs": len(runs), "wall_s (median)": statistics.median(r["wall_s"] for r in runs),
-                         "wall_s (all)": ", ".join(f"{r['wall_s']:.1f}" for r in runs),
-                         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)})
+            rows.append(
+                {
+                    "mode": mode,
+                    "networks": 1 if mode == "single" else 36 if suite_name != "wage" else 19,
+                    "runs": len(runs),
+                    "wall_s (median)": statistics.median(r["wall_s"] for r in runs),
+                    "wall_s (all)": ", ".join(f"{r['wall_s']:.1f}" for r in runs),
+                    "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+                }
+            )
         times = pd.DataFrame(rows)
         single = times.loc[times["mode"] == "single", "wall_s (median)"].iloc[0]
         times["x one network"] = times["wall_s (median)"] / single
@@ -113,8 +136,12 @@ def main(argv: list[str] | None = None) -> None:
         ]
         store = tg.measure.ResultStore(keep_store)
         costs = tg.measure.normalise_costs(store.costs())
-        lines += ["### Cost columns (normalised: a full-size single-task network = 1)", "",
-                  md(costs[["network", "flops", "params", "latency_ms", "memory_bytes", "snt"]], ".3f"), ""]
+        lines += [
+            "### Cost columns (normalised: a full-size single-task network = 1)",
+            "",
+            md(costs[["network", "flops", "params", "latency_ms", "memory_bytes", "snt"]], ".3f"),
+            "",
+        ]
         for cost in ("snt", "flops"):
             problem = store.to_problem("val", cost)
             test = store.to_problem("test", cost)
@@ -131,9 +158,13 @@ def main(argv: list[str] | None = None) -> None:
                 frozenset(t for t, n in plan.assignment.items() if n == net) for net in set(plan.assignment.values())
             }
             recovered = groups == {frozenset(g) for g in planted}
-            lines += [f"### Planted clusters at budget = {k} (cost `snt`)", "",
-                      f"Planted: {planted}. Optimal plan: {sorted(plan.networks)} "
-                      f"(objective {plan.objective:.4f}). Task grouping recovered: **{recovered}**.", ""]
+            lines += [
+                f"### Planted clusters at budget = {k} (cost `snt`)",
+                "",
+                f"Planted: {planted}. Optimal plan: {sorted(plan.networks)} "
+                f"(objective {plan.objective:.4f}). Task grouping recovered: **{recovered}**.",
+                "",
+            ]
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "measure.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

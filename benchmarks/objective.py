@@ -75,10 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n_tasks, repeats, seeds = (4, args.repeats or 2, 2) if args.quick else (7, args.repeats or 5, 2)
     tasks = [f"t{i}" for i in range(n_tasks)]
-    calls = seeds * (2 ** n_tasks - 1)
+    calls = seeds * (2**n_tasks - 1)
     rows = []
-    start = {"direct": 0.0, "serial": 0.0,
-             "process:2": statistics.median(pool_start("process:2") for _ in range(repeats))}
+    start = {
+        "direct": 0.0,
+        "serial": 0.0,
+        "process:2": statistics.median(pool_start("process:2") for _ in range(repeats)),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for objective in (instant, sleeping):
@@ -88,23 +91,32 @@ def main(argv: list[str] | None = None) -> int:
             base = statistics.median(walls["direct"])
             for how, times in walls.items():
                 wall = statistics.median(times)
-                rows.append({"objective": objective.__name__, "route": how, "calls": calls,
-                             "wall_s (median)": wall, "ms per candidate": 1000 * wall / calls,
-                             "overhead ms per candidate": 1000 * (wall - base) / calls,
-                             "pool start s": start[how],
-                             "overhead ms per candidate, pool start excluded":
-                                 1000 * (wall - start[how] - base) / calls,
-                             "runs": len(times)})
+                rows.append(
+                    {
+                        "objective": objective.__name__,
+                        "route": how,
+                        "calls": calls,
+                        "wall_s (median)": wall,
+                        "ms per candidate": 1000 * wall / calls,
+                        "overhead ms per candidate": 1000 * (wall - base) / calls,
+                        "pool start s": start[how],
+                        "overhead ms per candidate, pool start excluded": 1000 * (wall - start[how] - base) / calls,
+                        "runs": len(times),
+                    }
+                )
             print(f"{objective.__name__}: done", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)
     sections = [
-        ("Setup", f"{n_tasks} tasks, every non-empty subset ({2 ** n_tasks - 1} candidates) x {seeds} seeds = "
-                  f"{calls} objective calls per run; medians over {repeats} runs; each run writes a fresh store. "
-                  "`instant` returns at once, `sleeping` sleeps 10 ms per call. `overhead ms per candidate` = "
-                  "(route wall time - direct loop wall time) / calls; for `process:2` it includes starting two "
-                  "worker processes (`pool start s`: the median time to start the pool and get one trivial call "
-                  "back from each worker, measured separately), and the last overhead column subtracts it; it is "
-                  "negative when two workers overlapping the sleeping calls save more than the route costs."),
+        (
+            "Setup",
+            f"{n_tasks} tasks, every non-empty subset ({2**n_tasks - 1} candidates) x {seeds} seeds = "
+            f"{calls} objective calls per run; medians over {repeats} runs; each run writes a fresh store. "
+            "`instant` returns at once, `sleeping` sleeps 10 ms per call. `overhead ms per candidate` = "
+            "(route wall time - direct loop wall time) / calls; for `process:2` it includes starting two "
+            "worker processes (`pool start s`: the median time to start the pool and get one trivial call "
+            "back from each worker, measured separately), and the last overhead column subtracts it; it is "
+            "negative when two workers overlapping the sleeping calls save more than the route costs.",
+        ),
         ("Per-candidate cost of the black-box route", markdown_table(table, ".3g")),
     ]
     path = write_report("objective", "Black-box objective route: overhead per candidate", sections, args.results)

@@ -67,38 +67,49 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for network in [*NETWORKS, PLAN_NAME]:
         for batch in batches:
+
             def pick(table: pd.DataFrame, column: str) -> float:
                 return float(table[(table["network"] == network) & (table["batch"] == batch)][column].iloc[0])
 
             torch_ms = [pick(t, "latency_ms_median") for t in measured["torch"]]
             onnx_ms = [pick(t, "latency_ms_median") for t in measured["onnxruntime"]]
-            rows.append({
-                "network": network,
-                "batch": batch,
-                "torch median ms": statistics.median(torch_ms),
-                "torch p95 ms": statistics.median(pick(t, "latency_ms_p95") for t in measured["torch"]),
-                "onnx median ms": statistics.median(onnx_ms),
-                "onnx p95 ms": statistics.median(pick(t, "latency_ms_p95") for t in measured["onnxruntime"]),
-                "torch / onnx": statistics.median(a / b for a, b in zip(torch_ms, onnx_ms, strict=True)),
-                "onnx rows/s": statistics.median(pick(t, "throughput_rows_s") for t in measured["onnxruntime"]),
-                "torch peak bytes": pick(measured["torch"][0], "peak_memory_bytes"),
-            })
+            rows.append(
+                {
+                    "network": network,
+                    "batch": batch,
+                    "torch median ms": statistics.median(torch_ms),
+                    "torch p95 ms": statistics.median(pick(t, "latency_ms_p95") for t in measured["torch"]),
+                    "onnx median ms": statistics.median(onnx_ms),
+                    "onnx p95 ms": statistics.median(pick(t, "latency_ms_p95") for t in measured["onnxruntime"]),
+                    "torch / onnx": statistics.median(a / b for a, b in zip(torch_ms, onnx_ms, strict=True)),
+                    "onnx rows/s": statistics.median(pick(t, "throughput_rows_s") for t in measured["onnxruntime"]),
+                    "torch peak bytes": pick(measured["torch"][0], "peak_memory_bytes"),
+                }
+            )
     table = pd.DataFrame(rows)
-    export_rows = pd.DataFrame([
-        {"network": e["name"], "params": e["params"], "max abs(onnx - torch)": e["max_abs_diff"]}
-        for e in exported["networks"]
-    ])
+    export_rows = pd.DataFrame(
+        [
+            {"network": e["name"], "params": e["params"], "max abs(onnx - torch)": e["max_abs_diff"]}
+            for e in exported["networks"]
+        ]
+    )
     path = write_report(
         "serving",
         "Serving: PyTorch checkpoints vs ONNX files (digits plan)",
         [
-            ("Setup", f"Plan {list(NETWORKS)} on digits (64 inputs), mlp family (64, 64); `measure_plan_cost` on one "
-                      f"CPU thread, {repeats} timed passes per network and batch after warm-up, {rounds} rounds "
-                      "alternating torch and ONNX; medians over rounds. Peak memory: parameters + measured peak of "
-                      "live tensor bytes (torch only; onnxruntime's allocations are not visible)."),
+            (
+                "Setup",
+                f"Plan {list(NETWORKS)} on digits (64 inputs), mlp family (64, 64); `measure_plan_cost` on one "
+                f"CPU thread, {repeats} timed passes per network and batch after warm-up, {rounds} rounds "
+                "alternating torch and ONNX; medians over rounds. Peak memory: parameters + measured peak of "
+                "live tensor bytes (torch only; onnxruntime's allocations are not visible).",
+            ),
             ("Latency and throughput", markdown_table(table)),
-            ("Export", f"`export_onnx` of both networks, verified on {exported['export']['verified_rows']} validation "
-                       f"rows and a single row: {export_s:.1f} s wall.\n\n" + markdown_table(export_rows, ".3g")),
+            (
+                "Export",
+                f"`export_onnx` of both networks, verified on {exported['export']['verified_rows']} validation "
+                f"rows and a single row: {export_s:.1f} s wall.\n\n" + markdown_table(export_rows, ".3g"),
+            ),
         ],
         results=args.results,
     )

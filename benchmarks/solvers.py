@@ -77,9 +77,7 @@ def scaling(sizes: list[int], repeats: int, time_limit: float) -> tuple[str, str
             times, optimal, refused = [], 0, 0
             for budget in budgets:
                 try:
-                    plan, seconds, _ = timed(
-                        lambda: tg.solve(problem, budget, method=method, time_limit=limit), runs
-                    )
+                    plan, seconds, _ = timed(lambda: tg.solve(problem, budget, method=method, time_limit=limit), runs)
                 except InstanceTooLarge:
                     refused += 1
                     continue
@@ -187,8 +185,16 @@ def frontier_dp_vs_mip(mip_sizes: list[int], dp_sizes: list[int], repeats: int, 
     for n in dp_sizes:
         problem = tg.datasets.synthetic_problem(n, seed=n)
         dp = dp_frontier(n, repeats)
-        row = {"n": n, "candidates": problem.n_networks, "DP s (median)": dp["seconds"], "DP steps": dp["steps"],
-               "DP peak MB": dp["peak_mb"], "MIP s": float("nan"), "MIP steps": "", "same objectives": ""}
+        row = {
+            "n": n,
+            "candidates": problem.n_networks,
+            "DP s (median)": dp["seconds"],
+            "DP steps": dp["steps"],
+            "DP peak MB": dp["peak_mb"],
+            "MIP s": float("nan"),
+            "MIP steps": "",
+            "same objectives": "",
+        }
         if n in mip_sizes:
             saved = frontier_module.prefer_partition_dp
             frontier_module.prefer_partition_dp = lambda instance: False
@@ -202,8 +208,7 @@ def frontier_dp_vs_mip(mip_sizes: list[int], dp_sizes: list[int], repeats: int, 
             row["MIP s"] = seconds
             row["MIP steps"] = f"{len(plans)} ({proven} proven)"
             row["same objectives"] = bool(
-                len(plans) == dp["steps"]
-                and np.allclose([p.objective for p in plans], dp["objectives"], rtol=1e-6)
+                len(plans) == dp["steps"] and np.allclose([p.objective for p in plans], dp["objectives"], rtol=1e-6)
             )
         rows.append(row)
     return (
@@ -265,8 +270,17 @@ def _big_case(path: Path, budget: float, time_limit: float) -> str:
     problem = tg.Problem.from_frame(frame)
     build_s = time.perf_counter() - started
     del frame, problem
-    command = [sys.executable, "-m", "taskgroup", "solve", str(path), "--budget", str(budget),
-               "--time-limit", str(time_limit)]
+    command = [
+        sys.executable,
+        "-m",
+        "taskgroup",
+        "solve",
+        str(path),
+        "--budget",
+        str(budget),
+        "--time-limit",
+        str(time_limit),
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started

@@ -32,8 +32,12 @@ def make_data(n: int = 600, seed: int = 0) -> tuple[np.ndarray, dict[str, np.nda
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 8))
     w1, w2 = 0.4 * rng.normal(size=8), 0.4 * rng.normal(size=8)
-    targets = {"t0": np.sin(x @ w1), "t1": np.sin(x @ w1) + 0.3 * x[:, 0],
-               "t2": np.tanh(x @ w2), "t3": np.tanh(x @ w2) - 0.3 * x[:, 1]}
+    targets = {
+        "t0": np.sin(x @ w1),
+        "t1": np.sin(x @ w1) + 0.3 * x[:, 0],
+        "t2": np.tanh(x @ w2),
+        "t3": np.tanh(x @ w2) - 0.3 * x[:, 1],
+    }
     return x, {t: y + 0.05 * rng.normal(size=n) for t, y in targets.items()}
 
 
@@ -74,8 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=200)
     args = parser.parse_args(argv)
 
-    measure_objective(objective, args.store, tasks=TASKS, variants=["full", "half"], seeds=args.seeds,
-                      settings={"epochs": args.epochs}, executor=args.executor, progress=False)
+    measure_objective(
+        objective,
+        args.store,
+        tasks=TASKS,
+        variants=["full", "half"],
+        seeds=args.seeds,
+        settings={"epochs": args.epochs},
+        executor=args.executor,
+        progress=False,
+    )
     store = ResultStore(args.store)
     val, test = store.to_problem("val", "params"), store.to_problem("test", "params")
     plan = tg.solve(val, budget=args.budget)

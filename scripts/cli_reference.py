@@ -1,6 +1,6 @@
 """Regenerate docs/cli.md from the argparse definitions, so the reference never drifts from the code.
 
-    python scripts/cli_reference.py
+python scripts/cli_reference.py
 """
 
 from __future__ import annotations

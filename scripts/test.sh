@@ -10,7 +10,8 @@ fi
 python3 -m venv .venv
 .venv/bin/pip install -q -r requirements-ci.txt -e ".[test]"
 .venv/bin/python -m pytest -q "$@"
-# Lint (pyproject's [tool.ruff]), then the API reference from the docstrings: a public name that does not
-# resolve, a missing docstring or a pdoc warning fails the build.
+# Lint and format check (pyproject's [tool.ruff]), then the API reference from the docstrings: a public name that
+# does not resolve, a missing docstring or a pdoc warning fails the build.
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/python scripts/api_reference.py build/api

@@ -30,6 +30,7 @@ def __getattr__(name: str):
         return importlib.import_module(f"taskgroup.{name}")
     raise AttributeError(f"module 'taskgroup' has no attribute {name!r}")
 
+
 __all__ = [
     "Problem",
     "Plan",

@@ -42,9 +42,7 @@ class Fields:
         The mapping's path inside the document (``"networks[3]"``); empty for the document itself.
     """
 
-    def __init__(
-        self, data: Any, document: str, error: type[TaskgroupError], allowed: Any = None, where: str = ""
-    ):
+    def __init__(self, data: Any, document: str, error: type[TaskgroupError], allowed: Any = None, where: str = ""):
         self.document = document
         self.where = where
         self.error = error

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["TASK_SEPARATOR", "VARIANT_SEPARATOR", "RESERVED", "FULL", "network_name", "split_network_name",
-           "network_variant", "is_full_size"]
+__all__ = [
+    "TASK_SEPARATOR",
+    "VARIANT_SEPARATOR",
+    "RESERVED",
+    "FULL",
+    "network_name",
+    "split_network_name",
+    "network_variant",
+    "is_full_size",
+]
 
 TASK_SEPARATOR = "+"
 VARIANT_SEPARATOR = "@"

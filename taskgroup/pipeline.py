@@ -366,8 +366,16 @@ def _with_profiled_costs(problem: Problem, settings: RunSettings, suite: Any, ou
         store.add_costs(fp, config.hash(), profile_candidates(suite, missing, config))
     costs = normalise_costs(store.costs(fp, config.hash())).set_index("network")
     rows = costs.loc[[wanted[name].name for name in problem.networks], list(problem.cost_names)]
-    return Problem(problem.tasks, problem.networks, rows.to_numpy(), problem.losses, problem.weights,
-                   problem.cost_names, higher_is_better=problem.higher_is_better, predicted=problem.predicted)
+    return Problem(
+        problem.tasks,
+        problem.networks,
+        rows.to_numpy(),
+        problem.losses,
+        problem.weights,
+        problem.cost_names,
+        higher_is_better=problem.higher_is_better,
+        predicted=problem.predicted,
+    )
 
 
 def _esa_train_chosen(

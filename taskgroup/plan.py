@@ -29,8 +29,23 @@ PLAN_SCHEMA = "taskgroup.plan"
 PLAN_SCHEMA_VERSION = 1
 PLAN_STATUSES = ("optimal", "feasible")
 _PLAN_FIELDS = (
-    "schema", "version", "status", "objective", "score", "higher_is_better", "bound", "gap", "cost", "budget",
-    "solver", "wall_time_s", "nodes", "assignment", "task_losses", "weights", "networks",
+    "schema",
+    "version",
+    "status",
+    "objective",
+    "score",
+    "higher_is_better",
+    "bound",
+    "gap",
+    "cost",
+    "budget",
+    "solver",
+    "wall_time_s",
+    "nodes",
+    "assignment",
+    "task_losses",
+    "weights",
+    "networks",
 )
 
 
@@ -216,7 +231,8 @@ class Plan:
         if wrong:
             raise InvalidArgument(
                 f"The plan assigns task(s) {wrong} to networks not trained on them: "
-                + ", ".join(f"{t} -> {assignment[t]}" for t in wrong) + "."
+                + ", ".join(f"{t} -> {assignment[t]}" for t in wrong)
+                + "."
             )
         status = doc.string("status")
         if status not in PLAN_STATUSES:
@@ -336,8 +352,10 @@ class Frontier(Sequence["Plan | None"]):
 
     def __post_init__(self) -> None:
         if len(self.budgets) != len(self.plans):
-            raise InvalidArgument(f"A Frontier needs one plan (or None) per budget; got {len(self.budgets)} "
-                                  f"budgets and {len(self.plans)} plans.")
+            raise InvalidArgument(
+                f"A Frontier needs one plan (or None) per budget; got {len(self.budgets)} "
+                f"budgets and {len(self.plans)} plans."
+            )
 
     def __len__(self) -> int:
         return len(self.plans)
@@ -384,8 +402,13 @@ class Frontier(Sequence["Plan | None"]):
         frame["plan"] = list(self.plans)
         return frame
 
-    def plot(self, ax: Axes | None = None, *, markers: Mapping[str, tuple[float, float]] | None = None,
-             title: str | None = None) -> Axes:
+    def plot(
+        self,
+        ax: Axes | None = None,
+        *,
+        markers: Mapping[str, tuple[float, float]] | None = None,
+        title: str | None = None,
+    ) -> Axes:
         """Draw the frontier as a staircase of budget against total loss (or score) on ``ax``.
 
         Parameters
@@ -423,8 +446,9 @@ class Frontier(Sequence["Plan | None"]):
         for (label, (cx, cy)), colour in zip((markers or {}).items(), colours):
             ax.plot([cx], [cy], "D", color=colour, markersize=7, label=label)
         ax.set_xlabel(f"budget ({self.cost})")
-        ax.set_ylabel("total score (higher is better)" if self.higher_is_better
-                      else "total weighted loss (lower is better)")
+        ax.set_ylabel(
+            "total score (higher is better)" if self.higher_is_better else "total weighted loss (lower is better)"
+        )
         ax.set_title(title or "Budget frontier")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

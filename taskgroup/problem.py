@@ -502,7 +502,7 @@ class Problem:
                 for t, props in spec.data.items():
                     if not isinstance(props, Mapping):
                         raise InvalidProblem(
-                            f"In the problem, tasks[{t!r}] must be an object like {{\"weight\": 2.0}} (or {{}} for "
+                            f'In the problem, tasks[{t!r}] must be an object like {{"weight": 2.0}} (or {{}} for '
                             f"weight 1); got {props!r}."
                         )
                     props = spec.child(t, allowed=("weight",))
@@ -711,8 +711,9 @@ def _read_text(path_or_text: str | PathLike[str]) -> str:
 
 
 # ---------------------------------------------------------------- the steps of Problem.from_frame
-def _table_columns(frame: pd.DataFrame, network: str, task: str, loss: str,
-                   cost: str | Sequence[str] | None) -> list[str]:
+def _table_columns(
+    frame: pd.DataFrame, network: str, task: str, loss: str, cost: str | Sequence[str] | None
+) -> list[str]:
     """The cost column names, after checking the table is a non-empty DataFrame with every named column."""
     if not isinstance(frame, pd.DataFrame):
         raise InvalidProblem(f"from_frame expects a pandas DataFrame; got {type(frame).__name__}.")
@@ -730,14 +731,19 @@ def _table_columns(frame: pd.DataFrame, network: str, task: str, loss: str,
         raise InvalidProblem("cost must name at least one cost column; got an empty list.")
     for col in [network, task, loss, *cost_cols]:
         if col not in frame.columns:
-            raise InvalidProblem(
-                f"The table has no column {col!r}; columns present: {list(map(str, frame.columns))}."
-            )
+            raise InvalidProblem(f"The table has no column {col!r}; columns present: {list(map(str, frame.columns))}.")
     return cost_cols
 
 
-def _table_values(frame: pd.DataFrame, network: str, task: str, loss: str, cost_cols: list[str],
-                  row: Callable[[int], str], where: Callable[[int], str]) -> tuple[np.ndarray, np.ndarray]:
+def _table_values(
+    frame: pd.DataFrame,
+    network: str,
+    task: str,
+    loss: str,
+    cost_cols: list[str],
+    row: Callable[[int], str],
+    where: Callable[[int], str],
+) -> tuple[np.ndarray, np.ndarray]:
     """Per row: the loss, and the costs (rows x cost columns); names present, losses finite, costs > 0."""
     for col in (network, task):
         missing = frame[col].isna().to_numpy()
@@ -757,9 +763,7 @@ def _table_values(frame: pd.DataFrame, network: str, task: str, loss: str, cost_
         bad = ~np.isfinite(cost_values[:, r]) | (cost_values[:, r] <= 0)
         if bad.any():
             i = int(np.argmax(bad))
-            raise InvalidProblem(
-                f"{where(i)} has {col} = {_num(cost_values[i, r])}; costs must be finite numbers > 0."
-            )
+            raise InvalidProblem(f"{where(i)} has {col} = {_num(cost_values[i, r])}; costs must be finite numbers > 0.")
     return loss_values, cost_values
 
 
@@ -789,8 +793,13 @@ def _task_list(appearing: list[str], tasks: Sequence[str] | None) -> list[str]:
     return tasks
 
 
-def _network_costs(net_names: np.ndarray, n_index: dict[str, int], cost_values: np.ndarray,
-                   cost_cols: list[str], row: Callable[[int], str]) -> np.ndarray:
+def _network_costs(
+    net_names: np.ndarray,
+    n_index: dict[str, int],
+    cost_values: np.ndarray,
+    cost_cols: list[str],
+    row: Callable[[int], str],
+) -> np.ndarray:
     """One cost row per network, refusing a network whose cost differs between its rows."""
     costs = np.full((len(n_index), len(cost_cols)), np.nan)
     first_row = np.full(len(n_index), -1)

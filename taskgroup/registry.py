@@ -53,8 +53,9 @@ class Registry(Generic[T]):
     ['square']
     """
 
-    def __init__(self, kind: str, *, error: type[TaskgroupError] = InvalidArgument,
-                 extra_names: Sequence[str] = ()) -> None:
+    def __init__(
+        self, kind: str, *, error: type[TaskgroupError] = InvalidArgument, extra_names: Sequence[str] = ()
+    ) -> None:
         self.kind = kind
         self.error = error
         self.extra_names = tuple(extra_names)
@@ -70,11 +71,13 @@ class Registry(Generic[T]):
             non-empty line.
         """
         if not isinstance(name, str) or not name or name in self.extra_names:
-            raise InvalidArgument(f"A {self.kind} name must be a non-empty string other than "
-                                  f"{list(self.extra_names)}; got {name!r}.")
+            raise InvalidArgument(
+                f"A {self.kind} name must be a non-empty string other than {list(self.extra_names)}; got {name!r}."
+            )
         if not isinstance(description, str) or not description.strip() or "\n" in description:
-            raise InvalidArgument(f"The description of {self.kind} {name!r} must be one non-empty line; "
-                                  f"got {description!r}.")
+            raise InvalidArgument(
+                f"The description of {self.kind} {name!r} must be one non-empty line; got {description!r}."
+            )
         self._entries[name] = RegistryEntry(name, item, description)
 
     def entry(self, name: str) -> RegistryEntry[T]:

@@ -153,10 +153,12 @@ def plan_cost_section(folder: Path) -> str:
         return ""
     table = read_plan_cost(path)
     machine = table.attrs.get("machine") or {}
-    note = (f"Measured by <code>taskgroup plan-cost</code> on {html.escape(str(machine.get('platform', '?')))} "
-            f"({html.escape(str(table.attrs.get('runtime')))}, {table.attrs.get('threads')} thread(s), "
-            f"{table.attrs.get('repeats')} repeats); <i>chosen_*</i> columns are the one-example costs in the "
-            "manifest and <i>plan_cost:*</i> the costs the plan was chosen with.")
+    note = (
+        f"Measured by <code>taskgroup plan-cost</code> on {html.escape(str(machine.get('platform', '?')))} "
+        f"({html.escape(str(table.attrs.get('runtime')))}, {table.attrs.get('threads')} thread(s), "
+        f"{table.attrs.get('repeats')} repeats); <i>chosen_*</i> columns are the one-example costs in the "
+        "manifest and <i>plan_cost:*</i> the costs the plan was chosen with."
+    )
     return f"<h2>Cost on this machine</h2>\n<p>{note}</p>\n{_table(table)}\n"
 
 
@@ -173,16 +175,25 @@ def extremes_table(problem: Problem, plan: Plan, train: Any) -> pd.DataFrame:
             return np.nan
         return float(sum(problem.costs[problem.network_index(n), 0] for n in names))
 
-    everything = [d for d in problem.networks if set(problem.network_tasks(d)) == set(problem.tasks)
-                  and is_full_size(d)]
+    everything = [
+        d for d in problem.networks if set(problem.network_tasks(d)) == set(problem.tasks) and is_full_size(d)
+    ]
     rows = [
         {"networks": "independent (one per task)", cost: cost_of(list(problem.tasks)), "Δm% (test)": 0.0},
-        {"networks": f"this plan ({len(plan.networks)})", cost: float(next(iter(plan.cost.values()))),
-         "Δm% (test)": train.delta_m.get("multitask", np.nan)},
+        {
+            "networks": f"this plan ({len(plan.networks)})",
+            cost: float(next(iter(plan.cost.values()))),
+            "Δm% (test)": train.delta_m.get("multitask", np.nan),
+        },
     ]
     if "all_in_one" in train.delta_m:
-        rows.append({"networks": "all-in-one (one for every task)", cost: cost_of(everything[:1]) if everything
-                     else np.nan, "Δm% (test)": train.delta_m["all_in_one"]})
+        rows.append(
+            {
+                "networks": "all-in-one (one for every task)",
+                cost: cost_of(everything[:1]) if everything else np.nan,
+                "Δm% (test)": train.delta_m["all_in_one"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -271,10 +282,10 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
 <html lang="en"><head><meta charset="utf-8"><title>taskgroup report</title><style>{_STYLE}</style></head>
 <body>
 <h1>taskgroup report: {html.escape(settings.suite)} suite</h1>
-<p class="summary">{' '.join(summary)}</p>
-{_table(extremes_table(problem, plan, outcome.train)) if outcome.train.delta_m else ''}
+<p class="summary">{" ".join(summary)}</p>
+{_table(extremes_table(problem, plan, outcome.train)) if outcome.train.delta_m else ""}
 <h2>Figures</h2>
-{''.join(figures)}
+{"".join(figures)}
 <h2>The plan</h2>
 {_table(plan_rows)}
 <h2>Per-task test metrics</h2>

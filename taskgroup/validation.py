@@ -91,10 +91,15 @@ def renamed_parameters(**renames: str) -> Callable[[F], F]:
             for old, new in renames.items():
                 if old in kwargs:
                     if new in kwargs:
-                        raise InvalidArgument(f"{function.__name__} got both {old!r} and its new name {new!r}; "
-                                              f"give {new!r} only.")
-                    warnings.warn(f"The {old!r} parameter of {function.__name__} is renamed {new!r}; the old name "
-                                  "will be removed in the next version.", DeprecationWarning, stacklevel=2)
+                        raise InvalidArgument(
+                            f"{function.__name__} got both {old!r} and its new name {new!r}; give {new!r} only."
+                        )
+                    warnings.warn(
+                        f"The {old!r} parameter of {function.__name__} is renamed {new!r}; the old name "
+                        "will be removed in the next version.",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
                     kwargs[new] = kwargs.pop(old)
             return function(*args, **kwargs)
 
@@ -119,11 +124,16 @@ def keyword_only_after(count: int) -> Callable[[F], F]:
                 extra = args[count:]
                 names = keyword_only[: len(extra)]
                 if len(names) < len(extra):
-                    raise InvalidArgument(f"{function.__name__} takes {count} positional argument(s) and the "
-                                          f"keyword arguments {keyword_only}; got {len(args)} positional.")
-                warnings.warn(f"Pass {', '.join(repr(n) for n in names)} to {function.__name__} by keyword "
-                              f"({names[0]}=...); positional use will be refused in the next version.",
-                              DeprecationWarning, stacklevel=2)
+                    raise InvalidArgument(
+                        f"{function.__name__} takes {count} positional argument(s) and the "
+                        f"keyword arguments {keyword_only}; got {len(args)} positional."
+                    )
+                warnings.warn(
+                    f"Pass {', '.join(repr(n) for n in names)} to {function.__name__} by keyword "
+                    f"({names[0]}=...); positional use will be refused in the next version.",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
                 for name, value in zip(names, extra):
                     if name in kwargs:
                         raise InvalidArgument(f"{function.__name__} got {name!r} both by position and by keyword.")

@@ -21,8 +21,11 @@ def full_result(tasks, variant, seed, delay=0.0):
     """The full form: val, test and a cost in FLOPs; ``delay`` seconds of pretend training."""
     time.sleep(delay)
     val = grouped_losses(tasks, variant, seed)
-    return {"val": val, "test": {t: v + 0.5 for t, v in val.items()},
-            "cost": {"flops": 1e6 * (0.5 if variant == "small" else 1.0) * (1 + 0.1 * (len(tasks) - 1))}}
+    return {
+        "val": val,
+        "test": {t: v + 0.5 for t, v in val.items()},
+        "cost": {"flops": 1e6 * (0.5 if variant == "small" else 1.0) * (1 + 0.1 * (len(tasks) - 1))},
+    }
 
 
 def plain(tasks, variant, seed):

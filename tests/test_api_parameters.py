@@ -17,8 +17,16 @@ from taskgroup.errors import InvalidArgument, InvalidSuite
 from taskgroup.validation import check_number, keyword_only_after, renamed_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC_PACKAGES = ["taskgroup", "taskgroup.solvers", "taskgroup.estimate", "taskgroup.measure", "taskgroup.train",
-                   "taskgroup.datasets", "taskgroup.engine", "taskgroup.tasks"]
+PUBLIC_PACKAGES = [
+    "taskgroup",
+    "taskgroup.solvers",
+    "taskgroup.estimate",
+    "taskgroup.measure",
+    "taskgroup.train",
+    "taskgroup.datasets",
+    "taskgroup.engine",
+    "taskgroup.tasks",
+]
 RENAMED = {"normalize", "progress_callback"}  # old spellings no public signature may use
 
 
@@ -94,8 +102,16 @@ def test_data_first_destination_second():
 
 @pytest.mark.parametrize(
     "function, first",
-    [(tg.solve, 2), (tg.frontier, 2), (tg.plot_frontier, 2), (tg.estimate.group, 2), (tg.estimate.select_groups, 2),
-     (tg.estimate.group_problem, 1), (tg.estimate.hoa, 1), (tg.estimate.esa_select, 2)],
+    [
+        (tg.solve, 2),
+        (tg.frontier, 2),
+        (tg.plot_frontier, 2),
+        (tg.estimate.group, 2),
+        (tg.estimate.select_groups, 2),
+        (tg.estimate.group_problem, 1),
+        (tg.estimate.hoa, 1),
+        (tg.estimate.esa_select, 2),
+    ],
 )
 def test_arguments_after_the_first_one_or_two_are_keyword_only(function, first):
     kinds = [p.kind for p in inspect.signature(function).parameters.values() if p.kind is not p.VAR_KEYWORD]
@@ -130,8 +146,11 @@ def test_accepted_numbers_pass_through_and_the_error_class_is_chosen():
 
 def test_library_checks_use_the_template():
     problem = tg.datasets.standley2020(1, "val")
-    with pytest.raises(InvalidArgument, match=r"^The 'time_limit' parameter of solve must be a number > 0 or None; "
-                                              r"got -1\.$"):
+    with pytest.raises(
+        InvalidArgument,
+        match=r"^The 'time_limit' parameter of solve must be a number > 0 or None; "
+        r"got -1\.$",
+    ):
         tg.solve(problem, 2.5, time_limit=-1)
     with pytest.raises(InvalidArgument, match=r"^The 'time_limit' parameter of frontier must be"):
         tg.frontier(problem, time_limit=0)

@@ -25,14 +25,17 @@ def broken_package(tmp_path, monkeypatch):
     package = tmp_path / "brokenpkg"
     package.mkdir()
     (package / "__init__.py").write_text('"""A package."""\n')
-    (package / "good.py").write_text(textwrap.dedent('''
+    (package / "good.py").write_text(
+        textwrap.dedent('''
         """Documented."""
         __all__ = ["documented"]
 
         def documented():
             """Has a docstring."""
-    '''))
-    (package / "bad.py").write_text(textwrap.dedent('''
+    ''')
+    )
+    (package / "bad.py").write_text(
+        textwrap.dedent("""
         from dataclasses import dataclass
 
         __all__ = ["undocumented", "Record", "missing"]
@@ -43,7 +46,8 @@ def broken_package(tmp_path, monkeypatch):
         @dataclass
         class Record:
             x: int
-    '''))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield "brokenpkg"
     for name in [n for n in sys.modules if n.startswith("brokenpkg")]:
@@ -70,8 +74,12 @@ def test_pdoc_warnings_fail_the_build(broken_package, tmp_path):
 
 @pytest.mark.slow
 def test_the_taskgroup_reference_builds_without_problems(tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "api_reference.py"), str(tmp_path / "api")],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "api_reference.py"), str(tmp_path / "api")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "api" / "taskgroup" / "plan.html").is_file()
     assert "Frontier" in (tmp_path / "api" / "taskgroup" / "plan.html").read_text()

@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_benchmark_runs_in_quick_mode(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--results", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in ("solvers", "estimates", "measure", "train", "objective", "grouping"):
@@ -22,6 +25,7 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path):
 
 
 def test_unknown_benchmark_name_is_refused():
-    result = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "speed"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "speed"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "unknown benchmark(s) ['speed']" in result.stderr

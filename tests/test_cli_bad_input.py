@@ -92,7 +92,10 @@ def test_closed_stdout_still_writes_the_plan_file(tmp_path):
     # `taskgroup solve ... --json plan.json | head -1`: the reader closes the pipe after one line.
     result = subprocess.run(
         f"'{sys.executable}' -m taskgroup solve --budget 2 --json '{plan}' | head -1",
-        shell=True, capture_output=True, text=True, timeout=120,
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert result.stdout.startswith("optimal plan")
@@ -103,7 +106,8 @@ def test_closed_stdout_ends_quietly_with_sigpipe_status(tmp_path):
     # Close the read end before the command writes anything: every print fails.
     proc = subprocess.Popen(
         [sys.executable, "-m", "taskgroup", "frontier", "--csv", str(tmp_path / "f.csv")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     proc.stdout.close()
     stderr = proc.stderr.read().decode()
@@ -160,8 +164,10 @@ def test_csv_errors_name_the_line_an_editor_shows(tmp_path, toy_frame):
     text[3] = text[3].replace("0.45", "nan")  # line 4 of the file: the third data row
     text.insert(2, "")  # an empty line, skipped by the reader, still counts in the editor
     (tmp_path / "t.csv").write_text("\n".join(text) + "\n")
-    one_error_line(run("solve", str(tmp_path / "t.csv"), "--budget", "2"),
-                   f"Line 5 of '{tmp_path / 't.csv'}' (network 'a', task 'a') has loss nan")
+    one_error_line(
+        run("solve", str(tmp_path / "t.csv"), "--budget", "2"),
+        f"Line 5 of '{tmp_path / 't.csv'}' (network 'a', task 'a') has loss nan",
+    )
 
 
 def test_unknown_solver_options_are_named():

@@ -27,11 +27,25 @@ VALUES = [*NUMBERS, None, "", "abc", "1.5", [], {}, [1, 2], {"a": 1}]
 
 def valid_frame():
     rows = []
-    for name, tasks, cost in [("a", "a", 1.0), ("b", "b", 1.0), ("c", "c", 1.0), ("ab", "ab", 1.5),
-                              ("bc", "bc", 1.5), ("abc", "abc", 2.0), ("a_half", "a", 0.5)]:
+    for name, tasks, cost in [
+        ("a", "a", 1.0),
+        ("b", "b", 1.0),
+        ("c", "c", 1.0),
+        ("ab", "ab", 1.5),
+        ("bc", "bc", 1.5),
+        ("abc", "abc", 2.0),
+        ("a_half", "a", 0.5),
+    ]:
         for t in tasks:
-            rows.append({"network": name, "task": t, "loss": round(0.3 + 0.1 * len(tasks) + 0.01 * ord(t) % 7, 3),
-                         "cost": cost, "weight": 1.0 + (t == "b")})
+            rows.append(
+                {
+                    "network": name,
+                    "task": t,
+                    "loss": round(0.3 + 0.1 * len(tasks) + 0.01 * ord(t) % 7, 3),
+                    "cost": cost,
+                    "weight": 1.0 + (t == "b"),
+                }
+            )
     import pandas as pd
 
     return pd.DataFrame(rows)
@@ -61,8 +75,14 @@ def mutate_csv(rng: random.Random) -> bytes:
         lines.insert(rng.randrange(len(lines)), rng.choice(["", ",,,", "#", "\t"]))
         text = "\n".join(lines)
     if kind == "encoding":
-        return rng.choice([text.encode("utf-16"), "\ufeff".encode() + text.encode(), text.encode() + b"\xff\xfe\xc3",
-                           text.replace("a", "\u00e4").encode("latin-1")])
+        return rng.choice(
+            [
+                text.encode("utf-16"),
+                "\ufeff".encode() + text.encode(),
+                text.encode() + b"\xff\xfe\xc3",
+                text.replace("a", "\u00e4").encode("latin-1"),
+            ]
+        )
     return text.encode()
 
 
@@ -130,8 +150,7 @@ def test_solve_and_frontier_on_damaged_json(seed, tmp_path, capsys):
 def digits_plan():
     """A valid plan over the digits suite's tasks, so that undamaged fields lead to real training."""
     tasks = ["digit", "odd", "large", "prime", "loop"]
-    rows = [{"network": "+".join(g), "task": t, "loss": 0.5, "cost": 1.0}
-            for g in (tasks[:3], tasks[3:]) for t in g]
+    rows = [{"network": "+".join(g), "task": t, "loss": 0.5, "cost": 1.0} for g in (tasks[:3], tasks[3:]) for t in g]
     return tg.solve(tg.Problem.from_frame(__import__("pandas").DataFrame(rows)), budget=2).to_dict()
 
 
@@ -140,8 +159,22 @@ def test_train_on_damaged_plans(seed, tmp_path, capsys, digits_plan):
     rng = random.Random(2000 + seed)
     path = tmp_path / "plan.json"
     path.write_bytes(damaged_json(digits_plan, rng))
-    check_cli(["train", "--plan", str(path), "--suite", "digits", "--epochs", "1", "--no-baselines", "-q",
-               "--out", str(tmp_path / "out")], capsys)
+    check_cli(
+        [
+            "train",
+            "--plan",
+            str(path),
+            "--suite",
+            "digits",
+            "--epochs",
+            "1",
+            "--no-baselines",
+            "-q",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capsys,
+    )
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -150,7 +183,8 @@ def test_real_subprocess_never_prints_a_traceback(seed, tmp_path):
     (tmp_path / "t.csv").write_bytes(mutate_csv(rng))
     (tmp_path / "p.json").write_bytes(damaged_json(tg.Problem.from_frame(valid_frame()).to_dict(), rng))
     for args in (["solve", "t.csv", "--budget", "2"], ["frontier", "p.json"]):
-        result = subprocess.run([sys.executable, "-m", "taskgroup", *args], cwd=tmp_path, capture_output=True,
-                                text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "taskgroup", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
         assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
         assert result.returncode in (0, 2)

@@ -14,7 +14,7 @@ def bar(width: int, length: int = 14, shear: float = 0.0, size: int = 28) -> np.
     for k in range(length):
         row = top + k
         col = int(round(size / 2 - width / 2 + shear * (length - 1 - k)))
-        image[row, col:col + width] = 1.0
+        image[row, col : col + width] = 1.0
     return image
 
 

@@ -114,8 +114,13 @@ def test_user_factories_are_seeded_checked_and_named():
     with pytest.raises(InvalidArgument, match="returned int"):
         build_model(lambda tasks, variant, x: 3, TASKS, "full", TABLE, seed=0)
     with pytest.raises(InvalidArgument, match=r"gives task 'm' output \(5, 1\); expected .* \(5, 4\)"):
-        build_model(lambda tasks, variant, x: Tiny([TaskSpec(t.name, "regression") for t in tasks], 2), TASKS, "full",
-                    TABLE, seed=0)
+        build_model(
+            lambda tasks, variant, x: Tiny([TaskSpec(t.name, "regression") for t in tasks], 2),
+            TASKS,
+            "full",
+            TABLE,
+            seed=0,
+        )
     with pytest.raises(InvalidArgument, match="apply to built-in families only"):
         make_factory(tiny, {"hidden": (3,)})
     assert TrainConfig(model=tiny).to_dict()["model"] == f"{__name__}:tiny"
@@ -144,12 +149,22 @@ def test_profiler_counts_flops_params_and_measures_peak_memory():
     assert cost["params"] == (6 * 8 + 8) + (8 * 8 + 8) + (8 * 6 + 6)
     # parameters + the input + at most a layer's output and its ReLU alive at once
     assert cost["memory_bytes"] == 4 * (cost["params"] + 6 + 8 + 8)
-    mmoe = profile_model(build_model(make_factory("mmoe", {"n_experts": 2, "expert_hidden": (8,), "tower_hidden": ()}),
-                                     TASKS, "full", TABLE, seed=0), TABLE, repeats=3)
+    mmoe = profile_model(
+        build_model(
+            make_factory("mmoe", {"n_experts": 2, "expert_hidden": (8,), "tower_hidden": ()}),
+            TASKS,
+            "full",
+            TABLE,
+            seed=0,
+        ),
+        TABLE,
+        repeats=3,
+    )
     # experts 2 x (6*8), gates 3 x (6*2), towers 8*(1+1+4): multiply-adds x 2, plus the gate mixing
     assert mmoe["flops"] >= 2 * (2 * 6 * 8 + 3 * 6 * 2 + 8 * 6) and mmoe["latency_ms"] > 0
     assert mmoe["memory_bytes"] > 4 * mmoe["params"]
-    big = profile_model(build_model(make_factory("mlp", {"hidden": (512,)}), TASKS, "full", TABLE, seed=0), TABLE,
-                        latency=False)
+    big = profile_model(
+        build_model(make_factory("mlp", {"hidden": (512,)}), TASKS, "full", TABLE, seed=0), TABLE, latency=False
+    )
     assert "latency_ms" not in big and big["memory_bytes"] - 4 * big["params"] >= 2 * 512 * 4
     assert np.isfinite(list(big.values())).all()

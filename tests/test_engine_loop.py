@@ -191,15 +191,18 @@ def test_device_option_is_checked():
 
 
 def test_threads_default_respects_omp_num_threads_and_affinity():
-    code = ("from taskgroup.engine import configure_threads; import torch, os; n = configure_threads(); "
-            "print(n, torch.get_num_threads(), os.environ['OMP_WAIT_POLICY'])")
+    code = (
+        "from taskgroup.engine import configure_threads; import torch, os; n = configure_threads(); "
+        "print(n, torch.get_num_threads(), os.environ['OMP_WAIT_POLICY'])"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == [str(len(os.sched_getaffinity(0)))] * 2 + ["PASSIVE"]
-    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_NUM_THREADS": "1"}, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**env, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["1", "1", "PASSIVE"]
     from taskgroup.engine import configure_threads
 

@@ -56,8 +56,9 @@ def test_adaptive_with_optimism_finds_the_planted_groups():
     def expected(networks):
         return sum(min(losses.expected(n.split("+"))[t] for n in networks if t in n.split("+")) for t in losses.tasks)
 
-    result = adaptive_select(lambda gs: {g: losses.measure(g) for g in gs}, losses.tasks, 3, budget_networks=40,
-                             method="enumerate")
+    result = adaptive_select(
+        lambda gs: {g: losses.measure(g) for g in gs}, losses.tasks, 3, budget_networks=40, method="enumerate"
+    )
     assert expected(result.plan.networks) == pytest.approx(expected(clusters), rel=0.01)
 
 
@@ -124,8 +125,11 @@ def test_adaptive_resumes_after_sigkill_without_remeasuring(tmp_path):
     assert len(resumed["measured"]) == _count(db) <= 14  # one row per network: nothing measured twice
 
     fresh = tmp_path / "fresh.json"
-    subprocess.run([sys.executable, str(script), str(tmp_path / "fresh.db"), str(tmp_path / "t3.txt"), str(fresh)],
-                   env=env, check=True)
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "fresh.db"), str(tmp_path / "t3.txt"), str(fresh)],
+        env=env,
+        check=True,
+    )
     uninterrupted = json.loads(fresh.read_text())
     assert resumed["plan"] == uninterrupted["plan"]
     assert resumed["measured"].keys() == uninterrupted["measured"].keys()

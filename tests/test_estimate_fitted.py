@@ -75,8 +75,10 @@ def test_optimism_raises_values_of_rarely_measured_pairs():
         ({("a", "b"): {"a": 0.1}}, "one loss per member"),
         ({("a", "b"): {"a": 0.1, "b": float("nan")}}, "non-finite"),
         ({("a", "b"): {"a": 0.1, "b": 0.2}}, "'c' is in no measured group"),
-        ({("a", "b"): {"a": 0.1, "b": 0.2}, ("b", "a"): {"a": 0.1, "b": 0.2}, ("a", "c"): {"a": 0.1, "c": 0.2}},
-         "measured twice"),
+        (
+            {("a", "b"): {"a": 0.1, "b": 0.2}, ("b", "a"): {"a": 0.1, "b": 0.2}, ("a", "c"): {"a": 0.1, "c": 0.2}},
+            "measured twice",
+        ),
     ],
 )
 def test_bad_measurements_are_named(measurements, match):

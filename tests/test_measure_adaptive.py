@@ -19,8 +19,7 @@ def test_adaptive_objective_measures_within_its_budget_and_resumes(tmp_path):
     CALLS.clear()
     db = tmp_path / "adaptive.db"
     tasks = ["a", "b", "c", "d"]
-    frame = measure(counted, db, tasks=tasks, strategy="adaptive", budget_networks=12, plan_networks=2,
-                    progress=False)
+    frame = measure(counted, db, tasks=tasks, strategy="adaptive", budget_networks=12, plan_networks=2, progress=False)
     measured = set(frame["network"])
     assert 1 <= len(measured) <= 12 and len(CALLS) == len(measured)  # each network measured once
     assert {"a", "b", "c", "d"} <= measured  # singles first
@@ -30,8 +29,7 @@ def test_adaptive_objective_measures_within_its_budget_and_resumes(tmp_path):
     plan = tg.solve(ResultStore(db).to_problem("val"), budget=2)
     assert sorted(plan.networks) == ["a+b", "c+d"]
     CALLS.clear()
-    again = measure(counted, db, tasks=tasks, strategy="adaptive", budget_networks=12, plan_networks=2,
-                    progress=False)
+    again = measure(counted, db, tasks=tasks, strategy="adaptive", budget_networks=12, plan_networks=2, progress=False)
     assert CALLS == [] and set(again["network"]) == measured  # resumed: read back, nothing re-measured
 
 
@@ -39,8 +37,15 @@ def test_adaptive_needs_its_budgets_and_owns_the_candidates(tmp_path):
     with pytest.raises(InvalidArgument, match="needs budget_networks as an integer >= 1; got None"):
         measure(counted, tmp_path / "x.db", tasks=["a", "b"], strategy="adaptive", plan_networks=1)
     with pytest.raises(InvalidArgument, match="chooses the candidates itself"):
-        measure(counted, tmp_path / "x.db", tasks=["a", "b"], strategy="adaptive", candidates="pairs",
-                budget_networks=3, plan_networks=1)
+        measure(
+            counted,
+            tmp_path / "x.db",
+            tasks=["a", "b"],
+            strategy="adaptive",
+            candidates="pairs",
+            budget_networks=3,
+            plan_networks=1,
+        )
     with pytest.raises(InvalidArgument, match="strategy='greedy' is not accepted"):
         measure(counted, tmp_path / "x.db", tasks=["a", "b"], strategy="greedy")
     with pytest.raises(InvalidArgument, match="apply to strategy='adaptive' only"):

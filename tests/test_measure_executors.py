@@ -34,10 +34,17 @@ def test_unknown_executor_is_refused_before_training(suite, tmp_path):
 
 @pytest.mark.slow
 def test_process_pool_matches_serial(suite, tmp_path):
-    serial = measure(suite, tmp_path / "s.db", config=CONFIG, seeds=2, stack_size=2, progress=False,
-                     latency_repeats=1)
-    pooled = measure(suite, tmp_path / "p.db", config=CONFIG, seeds=2, stack_size=2, executor="process:2",
-                     progress=False, latency_repeats=1)
+    serial = measure(suite, tmp_path / "s.db", config=CONFIG, seeds=2, stack_size=2, progress=False, latency_repeats=1)
+    pooled = measure(
+        suite,
+        tmp_path / "p.db",
+        config=CONFIG,
+        seeds=2,
+        stack_size=2,
+        executor="process:2",
+        progress=False,
+        latency_repeats=1,
+    )
     pd.testing.assert_frame_equal(table(serial), table(pooled), rtol=1e-5)
 
 
@@ -47,8 +54,12 @@ def test_dask_cluster_with_a_worker_killed_mid_run(suite, tmp_path):
     from distributed import Client, LocalCluster
 
     with dask.config.set({"temporary-directory": str(tmp_path / "dask")}):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             address = cluster.scheduler_address.replace("tcp://", "dask://")
             worker_pids = list(client.run(os.getpid).values())
             killed = []
@@ -60,11 +71,19 @@ def test_dask_cluster_with_a_worker_killed_mid_run(suite, tmp_path):
                     killed.append(worker_pids[0])
 
             path = tmp_path / "d.db"
-            result = measure(suite, path, config=CONFIG, seeds=2, stack_size=1, executor=address,
-                             progress=False, latency_repeats=1, on_result=kill_a_worker)
+            result = measure(
+                suite,
+                path,
+                config=CONFIG,
+                seeds=2,
+                stack_size=1,
+                executor=address,
+                progress=False,
+                latency_repeats=1,
+                on_result=kill_a_worker,
+            )
     assert killed
-    serial = measure(suite, tmp_path / "s.db", config=CONFIG, seeds=2, stack_size=1, progress=False,
-                     latency_repeats=1)
+    serial = measure(suite, tmp_path / "s.db", config=CONFIG, seeds=2, stack_size=1, progress=False, latency_repeats=1)
     stored = ResultStore(path).results()
     assert not stored.duplicated(["network", "seed", "task"]).any()
     assert stored["network"].nunique() == 10 and len(stored) == len(serial)

@@ -30,8 +30,9 @@ COLS = ["network", "seed", "task", "status", "val_loss", "test_loss"]
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``taskgroup`` in a subprocess that can import this folder's objectives by name."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "taskgroup", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "taskgroup", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def one_line_error(out: subprocess.CompletedProcess, text: str) -> None:
@@ -46,6 +47,7 @@ def stored(path: Path) -> pd.DataFrame:
 
 
 # -- the objective's return value ----------------------------------------------------------------------
+
 
 def test_plain_mapping_is_val_and_costs_default_to_one(tmp_path):
     results = measure_objective(ex.plain, tmp_path / "p.db", tasks=["a", "b", "c"], progress=False)
@@ -65,8 +67,15 @@ def test_plain_mapping_is_val_and_costs_default_to_one(tmp_path):
 
 def test_full_form_with_test_losses_costs_variants_and_seeds(tmp_path):
     path = tmp_path / "f.db"
-    results = measure_objective(ex.full_result, path, tasks=["a", "b", "c", "d"], candidates="pairs",
-                                variants=["full", "small"], seeds=[3, 4], progress=False)
+    results = measure_objective(
+        ex.full_result,
+        path,
+        tasks=["a", "b", "c", "d"],
+        candidates="pairs",
+        variants=["full", "small"],
+        seeds=[3, 4],
+        progress=False,
+    )
     assert results["network"].nunique() == 2 * (4 + 6) and set(results["seed"]) == {3, 4}
     assert {"a@small", "a+b@small"} <= set(results["network"])
     store = ResultStore(path)
@@ -81,12 +90,17 @@ def test_full_form_with_test_losses_costs_variants_and_seeds(tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "field"),
-    [([1.0], "expected a mapping"), ({"val": {"a": 1.0}}, "missing ['b']"), ({"a": 1, "b": 2, "z": 3}, "extra ['z']"),
-     ({"a": 1.0, "b": float("inf")}, "val['b'] for candidate 'a+b' (seed 7) is inf"),
-     ({"a": True, "b": 1.0}, "val['a']"), ({"val": {"a": 1, "b": 1}, "test": {"a": 1}}, "'test' for candidate"),
-     ({"val": {"a": 1, "b": 1}, "cost": {"flops": -1}}, "'cost' for candidate"),
-     ({"val": {"a": 1, "b": 1}, "cost": 3}, "'cost' for candidate 'a+b' (seed 7) must be a mapping"),
-     ({"val": {"a": 1, "b": 1}, "extra": 1}, "unknown field(s) ['extra']")],
+    [
+        ([1.0], "expected a mapping"),
+        ({"val": {"a": 1.0}}, "missing ['b']"),
+        ({"a": 1, "b": 2, "z": 3}, "extra ['z']"),
+        ({"a": 1.0, "b": float("inf")}, "val['b'] for candidate 'a+b' (seed 7) is inf"),
+        ({"a": True, "b": 1.0}, "val['a']"),
+        ({"val": {"a": 1, "b": 1}, "test": {"a": 1}}, "'test' for candidate"),
+        ({"val": {"a": 1, "b": 1}, "cost": {"flops": -1}}, "'cost' for candidate"),
+        ({"val": {"a": 1, "b": 1}, "cost": 3}, "'cost' for candidate 'a+b' (seed 7) must be a mapping"),
+        ({"val": {"a": 1, "b": 1}, "extra": 1}, "unknown field(s) ['extra']"),
+    ],
 )
 def test_bad_return_values_name_the_candidate_and_field(value, field):
     with pytest.raises(InvalidArgument) as info:
@@ -123,8 +137,9 @@ def test_resume_settings_and_the_measure_dispatch(tmp_path):
     path = tmp_path / "s.db"
     first = tg.measure.measure(ex.with_settings, path, tasks=["a", "b"], settings={"epochs": 2}, progress=False)
     calls = []
-    again = tg.measure.measure(ex.with_settings, path, tasks=["a", "b"], settings={"epochs": 2}, progress=False,
-                               on_result=calls.append)
+    again = tg.measure.measure(
+        ex.with_settings, path, tasks=["a", "b"], settings={"epochs": 2}, progress=False, on_result=calls.append
+    )
     assert calls == [] and again.equals(first)
     longer = measure_objective(ex.with_settings, path, tasks=["a", "b"], settings={"epochs": 10}, progress=False)
     assert longer["config"].iloc[0] != first["config"].iloc[0]  # other settings: another run in the store
@@ -163,24 +178,38 @@ from taskgroup.cli import main
 assert main(["solve", "--store", path, "--budget", "3"]) == 0
 print("torch loaded:", "torch" in sys.modules, len(problem.networks))
 """
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "t.db")], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "t.db")], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert "torch loaded: False 7" in out.stdout
 
 
 # -- stores written before the objective route, damaged stores, read-only stores ------------------------
 
+
 def test_a_store_from_before_resource_costs_is_read_and_migrated(tmp_path):
     path = tmp_path / "old.db"
     store = ResultStore(path)
     store.register_run("s", "c", "old", ["a", "b"], {}, {})
-    rows = [NetworkResult(n, tuple(n.split("+")), "full", 0, metrics={t: {"val_loss": 1.0 / len(n)}
-                                                                       for t in n.split("+")})
-            for n in ("a", "b", "a+b")]
+    rows = [
+        NetworkResult(n, tuple(n.split("+")), "full", 0, metrics={t: {"val_loss": 1.0 / len(n)} for t in n.split("+")})
+        for n in ("a", "b", "a+b")
+    ]
     store.add_results("s", "c", rows)
-    store.add_costs("s", "c", pd.DataFrame({"network": ["a", "b", "a+b"], "variant": "full",
-                                            "tasks": ["a", "b", "a+b"], "flops": [2.0, 2.0, 3.0], "snt": 1.0}))
+    store.add_costs(
+        "s",
+        "c",
+        pd.DataFrame(
+            {
+                "network": ["a", "b", "a+b"],
+                "variant": "full",
+                "tasks": ["a", "b", "a+b"],
+                "flops": [2.0, 2.0, 3.0],
+                "snt": 1.0,
+            }
+        ),
+    )
     with sqlite3.connect(path) as db:  # what a store written by the first release holds
         db.execute("DROP TABLE resource_costs")
     problem = ResultStore(path).to_problem()
@@ -199,8 +228,11 @@ def test_a_store_with_garbage_bytes_in_the_middle_is_one_clear_error(tmp_path):
         f.write(np.random.default_rng(0).bytes(4096))
     with pytest.raises(MeasurementError, match="is damaged or is not a results store"):
         ResultStore(path)
-    for args in (["solve", "--store", str(path), "--budget", "2"], ["frontier", "--store", str(path)],
-                 ["measure", "--objective", "objective_examples:plain", "--tasks", "a", "--store", str(path)]):
+    for args in (
+        ["solve", "--store", str(path), "--budget", "2"],
+        ["frontier", "--store", str(path)],
+        ["measure", "--objective", "objective_examples:plain", "--tasks", "a", "--store", str(path)],
+    ):
         one_line_error(run_cli(*args), "is damaged or is not a results store")
     with pytest.raises(InvalidArgument, match="does not exist"):
         ResultStore(tmp_path / "no" / "such" / "folder.db")
@@ -250,8 +282,12 @@ def test_a_read_only_store_is_solved_from_and_refuses_writes_clearly(tmp_path):
         assert solved.returncode == 0, solved.stderr
         assert "optimal plan" in solved.stdout
         assert len(ResultStore(path).to_problem().networks) == 7
-        one_line_error(run_cli("measure", "--objective", "objective_examples:full_result", "--tasks", "a,b,d",
-                               "--store", str(path)), "is read-only")
+        one_line_error(
+            run_cli(
+                "measure", "--objective", "objective_examples:full_result", "--tasks", "a,b,d", "--store", str(path)
+            ),
+            "is read-only",
+        )
         with pytest.raises(MeasurementError, match="is read-only"):
             measure_objective(ex.full_result, path, tasks=["a", "b", "d"], progress=False)
     assert sorted(os.listdir(folder))[0] == "r.db"
@@ -259,10 +295,22 @@ def test_a_read_only_store_is_solved_from_and_refuses_writes_clearly(tmp_path):
 
 # -- the command line -----------------------------------------------------------------------------------
 
+
 def test_cli_measure_objective_then_solve_without_options(tmp_path):
     db = tmp_path / "cli.db"
-    out = run_cli("measure", "--objective", "objective_examples:full_result", "--tasks", "a,b,c,d",
-                  "--variants", "full,small", "--seeds", "2", "--store", str(db))
+    out = run_cli(
+        "measure",
+        "--objective",
+        "objective_examples:full_result",
+        "--tasks",
+        "a,b,c,d",
+        "--variants",
+        "full,small",
+        "--seeds",
+        "2",
+        "--store",
+        str(db),
+    )
     assert out.returncode == 0, out.stderr
     assert "30 networks measured, 0 failed" in out.stdout and "a+b@small" in out.stdout
     solved = run_cli("solve", "--store", str(db), "--budget", "2.2")
@@ -270,31 +318,53 @@ def test_cli_measure_objective_then_solve_without_options(tmp_path):
     assert "a+b: serves a, b" in solved.stdout and "c+d: serves c, d" in solved.stdout
     frontier = run_cli("frontier", "--store", str(db), "--split", "test")
     assert frontier.returncode == 0, frontier.stderr
-    failing = run_cli("measure", "--objective", "objective_examples:misbehaving", "--tasks", "a,b,c", "--store",
-                      str(tmp_path / "m.db"), "--candidates", "a,a+c")
+    failing = run_cli(
+        "measure",
+        "--objective",
+        "objective_examples:misbehaving",
+        "--tasks",
+        "a,b,c",
+        "--store",
+        str(tmp_path / "m.db"),
+        "--candidates",
+        "a,a+c",
+    )
     assert failing.returncode == 0 and "failed a+c (seed 0): the objective raised RuntimeError" in failing.stdout
-    setting = run_cli("measure", "--objective", "objective_examples:with_settings", "--tasks", "a,b",
-                      "--setting", "epochs=4", "--store", str(tmp_path / "s.db"), "-q")
+    setting = run_cli(
+        "measure",
+        "--objective",
+        "objective_examples:with_settings",
+        "--tasks",
+        "a,b",
+        "--setting",
+        "epochs=4",
+        "--store",
+        str(tmp_path / "s.db"),
+        "-q",
+    )
     assert setting.returncode == 0, setting.stderr
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--objective", "objective_examples:nope", "--tasks", "a"], "has no 'nope'"),
-     (["--objective", "no_such_module:f", "--tasks", "a"], "Cannot import module 'no_such_module'"),
-     (["--objective", "objective_examples", "--tasks", "a"], "must look like 'package.module:function'"),
-     (["--objective", "objective_examples:CLUSTER", "--tasks", "a"], "not a function"),
-     (["--objective", "objective_examples:plain"], "needs --tasks"),
-     (["--objective", "objective_examples:plain", "--tasks", "a", "--epochs", "3"], "--epochs apply to --suite"),
-     (["--objective", "objective_examples:plain", "--tasks", "a", "--setting", "x"], "--setting must look like"),
-     (["--suite", "synthetic", "--variants", "full"], "apply to --objective only"),
-     (["--objective", "objective_examples:plain", "--suite", "synthetic"], "not allowed with argument")],
+    [
+        (["--objective", "objective_examples:nope", "--tasks", "a"], "has no 'nope'"),
+        (["--objective", "no_such_module:f", "--tasks", "a"], "Cannot import module 'no_such_module'"),
+        (["--objective", "objective_examples", "--tasks", "a"], "must look like 'package.module:function'"),
+        (["--objective", "objective_examples:CLUSTER", "--tasks", "a"], "not a function"),
+        (["--objective", "objective_examples:plain"], "needs --tasks"),
+        (["--objective", "objective_examples:plain", "--tasks", "a", "--epochs", "3"], "--epochs apply to --suite"),
+        (["--objective", "objective_examples:plain", "--tasks", "a", "--setting", "x"], "--setting must look like"),
+        (["--suite", "synthetic", "--variants", "full"], "apply to --objective only"),
+        (["--objective", "objective_examples:plain", "--suite", "synthetic"], "not allowed with argument"),
+    ],
 )
 def test_cli_measure_objective_errors_are_one_line(tmp_path, args, message):
     one_line_error(run_cli("measure", *args, "--store", str(tmp_path / "e.db")), message)
 
 
 # -- executors -----------------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_process_pool_matches_serial(tmp_path):
@@ -312,15 +382,28 @@ def test_dask_cluster_and_sigkill_of_the_driver_then_resume(tmp_path, monkeypatc
 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
     killed, clean = tmp_path / "killed.db", tmp_path / "clean.db"
-    args = ["--objective", "objective_examples:full_result", "--tasks", "a,b,c,d,e", "--seeds", "2",
-            "--setting", "delay=0.05", "-q"]
+    args = [
+        "--objective",
+        "objective_examples:full_result",
+        "--tasks",
+        "a,b,c,d,e",
+        "--seeds",
+        "2",
+        "--setting",
+        "delay=0.05",
+        "-q",
+    ]
     total = 2 * 31
     with dask.config.set({"temporary-directory": str(tmp_path / "dask")}):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None) as cluster:
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster:
             address = cluster.scheduler_address.replace("tcp://", "dask://")
-            proc = subprocess.Popen([sys.executable, "-m", "taskgroup", "measure", *args, "--executor", address,
-                                     "--store", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "taskgroup", "measure", *args, "--executor", address, "--store", str(killed)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             count, deadline = 0, time.time() + 120
             while time.time() < deadline and proc.poll() is None and count < 5:
                 try:
@@ -346,6 +429,7 @@ def test_dask_cluster_and_sigkill_of_the_driver_then_resume(tmp_path, monkeypatc
 
 # -- the how-to and the example --------------------------------------------------------------------------
 
+
 def test_howto_own_training_script_runs_as_written(tmp_path, monkeypatch, capsys):
     section = (ROOT / "docs" / "howto.md").read_text().split("## Your own training script\n", 1)[1]
     blocks = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.S)
@@ -360,12 +444,34 @@ def test_howto_own_training_script_runs_as_written(tmp_path, monkeypatch, capsys
 
 def test_example_script_and_its_objective_on_the_command_line(tmp_path):
     example = ROOT / "examples" / "own_training_script.py"
-    out = subprocess.run([sys.executable, str(example), "--store", str(tmp_path / "ex.db"), "--epochs", "30",
-                          "--budget", "2"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(example), "--store", str(tmp_path / "ex.db"), "--epochs", "30", "--budget", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "optimal plan" in out.stdout and "test loss of the chosen networks" in out.stdout
-    cli = subprocess.run([sys.executable, "-m", "taskgroup", "measure", "--objective", "own_training_script:objective",
-                          "--tasks", "t0,t1", "--setting", "epochs=20", "--store", str(tmp_path / "cli.db"), "-q"],
-                         capture_output=True, text=True, timeout=300, cwd=example.parent)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "taskgroup",
+            "measure",
+            "--objective",
+            "own_training_script:objective",
+            "--tasks",
+            "t0,t1",
+            "--setting",
+            "epochs=20",
+            "--store",
+            str(tmp_path / "cli.db"),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=example.parent,
+    )
     assert cli.returncode == 0, cli.stderr
     assert set(ResultStore(tmp_path / "cli.db").to_problem(cost="params").networks) == {"t0", "t1", "t0+t1"}

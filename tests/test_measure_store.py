@@ -20,13 +20,29 @@ from taskgroup.errors import InvalidArgument
 from taskgroup.measure import MeasurementWarning, NetworkResult, ResultStore, TaskSuite, TrainConfig, measure
 
 TINY = TrainConfig(hidden=(16, 16), epochs=4, patience=2)
-CLI_SUITE = ["--suite", "synthetic", "--param", "n_samples=600", "--param", "d=20", "--epochs", "25",
-             "--hidden", "32,32", "--stack-size", "3", "--latency-repeats", "1", "-q"]
+CLI_SUITE = [
+    "--suite",
+    "synthetic",
+    "--param",
+    "n_samples=600",
+    "--param",
+    "d=20",
+    "--epochs",
+    "25",
+    "--hidden",
+    "32,32",
+    "--stack-size",
+    "3",
+    "--latency-repeats",
+    "1",
+    "-q",
+]
 
 
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "taskgroup", *args], capture_output=True, text=True, timeout=300,
-                          **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "taskgroup", *args], capture_output=True, text=True, timeout=300, **kwargs
+    )
 
 
 def stored(path: Path) -> pd.DataFrame:
@@ -36,9 +52,18 @@ def stored(path: Path) -> pd.DataFrame:
 
 def test_results_are_committed_once_and_read_back(tmp_path):
     store = ResultStore(tmp_path / "r.db")
-    result = NetworkResult("a+b", ("a", "b"), "full", 0, epochs=3, best_epoch=2,
-                           metrics={"a": {"val_loss": 1.0, "val_metric": 0.5, "test_loss": 1.1, "test_metric": 0.4},
-                                    "b": {"val_loss": 2.0, "val_metric": 0.1, "test_loss": 2.1, "test_metric": 0.2}})
+    result = NetworkResult(
+        "a+b",
+        ("a", "b"),
+        "full",
+        0,
+        epochs=3,
+        best_epoch=2,
+        metrics={
+            "a": {"val_loss": 1.0, "val_metric": 0.5, "test_loss": 1.1, "test_metric": 0.4},
+            "b": {"val_loss": 2.0, "val_metric": 0.1, "test_loss": 2.1, "test_metric": 0.2},
+        },
+    )
     assert store.add_results("s", "c", [result]) == 1
     changed = NetworkResult("a+b", ("a", "b"), "full", 0, metrics={"a": {"val_loss": 9.0}})
     assert store.add_results("s", "c", [changed]) == 0  # a finished result is never rewritten
@@ -81,8 +106,13 @@ def test_failed_networks_are_reported_and_left_out(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 3))
     y = x @ np.array([1.0, 2.0, -1.0])
-    suite = TaskSuite.from_arrays(x, {"good": y, "bad": y * 1e30}, {"good": "regression", "bad": "regression"},
-                                  standardize=False, name="diverging")
+    suite = TaskSuite.from_arrays(
+        x,
+        {"good": y, "bad": y * 1e30},
+        {"good": "regression", "bad": "regression"},
+        standardize=False,
+        name="diverging",
+    )
     path = tmp_path / "f.db"
     results = measure(suite, path, config=TINY, candidates="good,bad,good+bad", progress=False, latency_repeats=1)
     assert set(results.loc[results.status == "failed", "network"]) == {"bad", "good+bad"}
@@ -94,8 +124,11 @@ def test_failed_networks_are_reported_and_left_out(tmp_path):
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_table(tmp_path):
     killed, clean = tmp_path / "killed.db", tmp_path / "clean.db"
-    proc = subprocess.Popen([sys.executable, "-m", "taskgroup", "measure", *CLI_SUITE, "--store", str(killed)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "taskgroup", "measure", *CLI_SUITE, "--store", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     count, deadline = 0, time.time() + 240
     while time.time() < deadline and proc.poll() is None:
         if killed.exists():
@@ -124,8 +157,25 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_table(tmp_path):
 
 def test_cli_measure_then_solve_from_store(tmp_path):
     db = tmp_path / "cli.db"
-    out = run_cli("measure", "--suite", "synthetic", "--param", "n_samples=200", "--param", "clusters=(1, 1)",
-                  "--param", "d=8", "--epochs", "2", "--hidden", "8", "--latency-repeats", "1", "--store", str(db))
+    out = run_cli(
+        "measure",
+        "--suite",
+        "synthetic",
+        "--param",
+        "n_samples=200",
+        "--param",
+        "clusters=(1, 1)",
+        "--param",
+        "d=8",
+        "--epochs",
+        "2",
+        "--hidden",
+        "8",
+        "--latency-repeats",
+        "1",
+        "--store",
+        str(db),
+    )
     assert out.returncode == 0, out.stderr
     assert "5 networks measured, 0 failed" in out.stdout and "a0+b0" in out.stdout
     solved = run_cli("solve", "--store", str(db), "--budget", "1", "--cost", "snt", "--split", "test")

@@ -132,8 +132,9 @@ def test_synthetic_cosines_are_as_requested():
 
 def test_synthetic_linear_label_correlation():
     c, sigma, p = 1.0, 0.5, 0.7
-    data = synthetic_data(n_samples=200_000, clusters=(2, 1), within=p, across=0.2, d=10, scale=c,
-                          noise_std=sigma, n_sin=3, seed=1)
+    data = synthetic_data(
+        n_samples=200_000, clusters=(2, 1), within=p, across=0.2, d=10, scale=c, noise_std=sigma, n_sin=3, seed=1
+    )
     corr = np.corrcoef(data["linear"].T)
     assert corr[0, 1] == pytest.approx(p * c**2 / (c**2 + sigma**2), abs=0.01)
     assert corr[0, 2] == pytest.approx(0.2 * c**2 / (c**2 + sigma**2), abs=0.01)
@@ -188,9 +189,13 @@ def test_inputs_of_any_shape_images_and_token_ids():
     labels = rng.integers(0, 2, size=30)
     suite = TaskSuite.from_arrays(images, {"y": labels}, {"y": "binary"})
     assert suite.input_shape == (2, 4, 4) and suite.preprocessing["axis"] == 1 and len(suite.preprocessing["mean"]) == 2
-    assert np.allclose(apply_preprocessing(suite.preprocessing, images)[:1].mean(), np.asarray(
-        (images[:1] - np.asarray(suite.preprocessing["mean"]).reshape(1, 2, 1, 1))
-        / np.asarray(suite.preprocessing["std"]).reshape(1, 2, 1, 1)).mean())
+    assert np.allclose(
+        apply_preprocessing(suite.preprocessing, images)[:1].mean(),
+        np.asarray(
+            (images[:1] - np.asarray(suite.preprocessing["mean"]).reshape(1, 2, 1, 1))
+            / np.asarray(suite.preprocessing["std"]).reshape(1, 2, 1, 1)
+        ).mean(),
+    )
     tokens = rng.integers(0, 50, size=(30, 7))
     text = TaskSuite.from_arrays(tokens, {"y": labels}, {"y": "binary"})
     assert text.train.x.dtype == torch.int64 and text.preprocessing == {"kind": "none"} and text.input_shape == (7,)

@@ -85,13 +85,16 @@ def test_half_size_stack_and_what_cannot_be_stacked(suite):
     results = train_candidates(suite, half, config, seed=0)
     assert [r.network for r in results] == ["a0@half", "b0@half", "a0"]
     assert results[0].metrics["a0"]["val_loss"] == pytest.approx(
-        train_candidate(suite, half[0], config, seed=0).metrics["a0"]["val_loss"], rel=1e-5)
+        train_candidate(suite, half[0], config, seed=0).metrics["a0"]["val_loss"], rel=1e-5
+    )
     with pytest.raises(InvalidArgument, match="cannot be stacked"):
         train_stack(suite, [("a0",)], "full", config.replace(weighting="uncertainty"), seed=0)
     # a configuration the stack cannot reproduce trains one at a time instead, with the same results
     dropout = config.replace(options={"dropout": 0.2})
-    assert train_candidates(suite, half[:1], dropout, seed=0)[0].metrics == \
-        train_candidate(suite, half[0], dropout, seed=0).metrics
+    assert (
+        train_candidates(suite, half[:1], dropout, seed=0)[0].metrics
+        == train_candidate(suite, half[0], dropout, seed=0).metrics
+    )
 
 
 def test_a_diverging_network_is_recorded_and_the_others_are_unaffected():
@@ -99,8 +102,9 @@ def test_a_diverging_network_is_recorded_and_the_others_are_unaffected():
     x = rng.normal(size=(200, 4))
     good = x @ np.array([1.0, -1.0, 0.5, 0.0])
     # Without standardisation a 1e30 target overflows float32 squared error: that network must fail alone.
-    suite = TaskSuite.from_arrays(x, {"good": good, "huge": good * 1e30}, {"good": "regression", "huge": "regression"},
-                                  standardize=False)
+    suite = TaskSuite.from_arrays(
+        x, {"good": good, "huge": good * 1e30}, {"good": "regression", "huge": "regression"}, standardize=False
+    )
     config = TrainConfig(hidden=(8,), epochs=3)
     cands = make_candidates(suite.task_names, half_singles=False)
     results = {r.network: r for r in train_candidates(suite, cands, config, seed=0)}

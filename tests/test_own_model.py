@@ -23,9 +23,7 @@ class Tower(nn.Module):
     def __init__(self, tasks, n_inputs, width):
         super().__init__()
         self.trunk = nn.Sequential(nn.Flatten(), nn.Linear(n_inputs, width), nn.Tanh(), nn.Linear(width, width // 2))
-        self.towers = nn.ModuleDict(
-            {t.name: nn.Sequential(nn.ReLU(), nn.Linear(width // 2, t.out_dim)) for t in tasks}
-        )
+        self.towers = nn.ModuleDict({t.name: nn.Sequential(nn.ReLU(), nn.Linear(width // 2, t.out_dim)) for t in tasks})
 
     def forward(self, x):
         h = self.trunk(x)
@@ -59,8 +57,9 @@ def test_user_model_from_measurement_to_prediction(tmp_path):
     costs = tg.measure.ResultStore(db).costs().set_index("network")
     # costs profiled from the built module: trunk 10*24 + 24*12, towers 12 per task, multiply-adds x 2
     assert costs.loc["a0+a1", "flops"] == 2 * (10 * 24 + 24 * 12 + 2 * 12)
-    assert costs.loc["a0@half", "params"] == sum(p.numel() for p in build(suite.subset(["a0"]).tasks, "half",
-                                                                            suite.example_batch()).parameters())
+    assert costs.loc["a0@half", "params"] == sum(
+        p.numel() for p in build(suite.subset(["a0"]).tasks, "half", suite.example_batch()).parameters()
+    )
     assert tg.measure.measure(suite, db, config=config, progress=False).equals(results)  # resumed: nothing new
 
     # TAG affinity through the model's own shared_parameters()
@@ -79,8 +78,9 @@ def test_user_model_from_measurement_to_prediction(tmp_path):
     assert all(np.array_equal(outputs[t], same[t]) for t in outputs)
     network = plan.assignment["a0"]
     sub = suite.subset(list(plan.details[list(plan.networks).index(network)].trained_tasks))
-    again = tg.tasks.evaluate_outputs(tg.engine.predict(tg.train.load_network(report.manifest, network), sub.test.x),
-                                      sub.test, sub.tasks)
+    again = tg.tasks.evaluate_outputs(
+        tg.engine.predict(tg.train.load_network(report.manifest, network), sub.test.x), sub.test, sub.tasks
+    )
     assert again["a0"]["r2"] == pytest.approx(report.multitask["a0"]["r2"])
 
 
@@ -103,8 +103,13 @@ def test_howto_own_model_runs_as_written(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_example_script_runs(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "own_model.py"), "--quick", "--out",
-                             str(tmp_path / "run")], capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "own_model.py"), "--quick", "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert "TAG affinity" in result.stdout and "Δm%" in result.stdout
     assert (tmp_path / "run" / "trained" / "manifest.json").is_file()
@@ -132,8 +137,10 @@ def image_suite():
     y = torch.stack([(brightness > 0).float(), (edge > 0).float()], 1)
     specs = (tg.tasks.TaskSpec("bright", "binary", 2, (0, 1)), tg.tasks.TaskSpec("edge", "binary", 2, (0, 1)))
     cut = {"train": range(0, 120), "val": range(120, 150), "test": range(150, 180)}
-    splits = {k: tg.tasks.Split(LazyImages(r, seed=1), y[list(r)], torch.ones(len(r), 2, dtype=torch.bool))
-              for k, r in cut.items()}
+    splits = {
+        k: tg.tasks.Split(LazyImages(r, seed=1), y[list(r)], torch.ones(len(r), 2, dtype=torch.bool))
+        for k, r in cut.items()
+    }
     return tg.tasks.TaskSuite("lazy-images", specs, splits)
 
 

@@ -42,8 +42,13 @@ def problems(draw):
     higher = draw(st.booleans())
     weights = [draw(st.sampled_from([1.0, 2.0, 0.5])) for _ in range(n)]
     return tg.Problem(
-        [f"t{i}" for i in range(n)], [f"n{j}" for j in range(len(rows))], np.array(costs),
-        -losses if higher else losses, weights, cost_names=[f"c{k}" for k in range(r)], higher_is_better=higher,
+        [f"t{i}" for i in range(n)],
+        [f"n{j}" for j in range(len(rows))],
+        np.array(costs),
+        -losses if higher else losses,
+        weights,
+        cost_names=[f"c{k}" for k in range(r)],
+        higher_is_better=higher,
     )
 
 

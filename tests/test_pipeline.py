@@ -16,7 +16,17 @@ import taskgroup as tg
 import taskgroup.pipeline
 from taskgroup.pipeline import knee_budget, pair_affinity
 
-SMALL = ["--suite", "synthetic", "--suite-param", "n_samples=600", "--suite-param", "clusters=[2, 2]", "--epochs", "4", "--quiet"]
+SMALL = [
+    "--suite",
+    "synthetic",
+    "--suite-param",
+    "n_samples=600",
+    "--suite-param",
+    "clusters=[2, 2]",
+    "--epochs",
+    "4",
+    "--quiet",
+]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -59,8 +69,19 @@ def finished_run(tmp_path_factory):
 @pytest.mark.slow
 def test_run_writes_every_output(finished_run):
     out, result = finished_run
-    for name in ["settings.json", "results.db", "problem.csv", "frontier.csv", "plan.json", "manifest.json",
-                 "results.json", "report.html", "frontier.png", "affinity.png", "grouping.png"]:
+    for name in [
+        "settings.json",
+        "results.db",
+        "problem.csv",
+        "frontier.csv",
+        "plan.json",
+        "manifest.json",
+        "results.json",
+        "report.html",
+        "frontier.png",
+        "affinity.png",
+        "grouping.png",
+    ]:
         assert (out / name).is_file(), name
     plan = tg.Plan.from_json(out / "plan.json")
     problem = tg.Problem.from_csv(out / "problem.csv", cost="flops")
@@ -113,14 +134,23 @@ def test_killed_run_resumes_and_keeps_finished_networks(tmp_path):
 def test_report_renders_in_headless_chromium_with_every_image(finished_run, tmp_path):
     assert CHROMIUM, "Chromium is needed for this test: apt-get install chromium (scripts/test.sh does it)"
     out, _ = finished_run
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     url = (out / "report.html").as_uri()
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert "<title>images-ok 3</title>" in dom.stdout, dom.stdout[:500] + dom.stderr[-500:]
     shot = tmp_path / "report.png"
-    subprocess.run([CHROMIUM, *flags, "--window-size=1200,2400", f"--screenshot={shot}", url],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [CHROMIUM, *flags, "--window-size=1200,2400", f"--screenshot={shot}", url], capture_output=True, timeout=120
+    )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
 
 
@@ -128,7 +158,10 @@ def test_report_renders_in_headless_chromium_with_every_image(finished_run, tmp_
 @pytest.mark.parametrize("strategy", ["hoa", "esa", "tag"])
 def test_every_strategy_runs_end_to_end(strategy, tmp_path):
     settings = tg.pipeline.RunSettings(
-        suite="synthetic", suite_params={"n_samples": 400, "clusters": [2, 1]}, strategy=strategy, epochs=3,
+        suite="synthetic",
+        suite_params={"n_samples": 400, "clusters": [2, 1]},
+        strategy=strategy,
+        epochs=3,
         esa_fraction=0.34,
     )
     outcome = tg.pipeline.run_pipeline(settings, tmp_path, progress=False, say=lambda _m: None)
@@ -148,8 +181,9 @@ def test_every_strategy_runs_end_to_end(strategy, tmp_path):
 def test_readme_hoa_on_digits_profiles_predicted_networks(tmp_path):
     """`taskgroup run --suite digits --strategy hoa` (README) at small settings: predicted groups get profiled costs."""
     out = tmp_path / "digits"
-    result = taskgroup("run", "--suite", "digits", "--strategy", "hoa", "--epochs", "1", "--threads", "1",
-                       "--quiet", "--out", str(out))
+    result = taskgroup(
+        "run", "--suite", "digits", "--strategy", "hoa", "--epochs", "1", "--threads", "1", "--quiet", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     problem = pd.read_csv(out / "problem.csv")
     store = tg.measure.ResultStore(out / "results.db")
@@ -162,8 +196,9 @@ def test_readme_hoa_on_digits_profiles_predicted_networks(tmp_path):
     # profiled exactly as measured networks are: a predicted group costs what building it costs
     everything = tg.measure.parse_candidate(predicted[-1], suite.task_names)
     assert len(everything.tasks) == 5
-    fresh = tg.measure.profile_candidates(suite, [everything], tg.engine.TrainConfig(epochs=1),
-                                          latency=False).set_index("network")
+    fresh = tg.measure.profile_candidates(
+        suite, [everything], tg.engine.TrainConfig(epochs=1), latency=False
+    ).set_index("network")
     raw = store.costs().set_index("network")
     assert raw.loc[everything.name, "flops"] == fresh.loc[everything.name, "flops"]
     assert raw.loc[everything.name, "memory_bytes"] == fresh.loc[everything.name, "memory_bytes"]
@@ -173,19 +208,31 @@ def test_readme_hoa_on_digits_profiles_predicted_networks(tmp_path):
 
 
 def test_threads_option_reaches_torch(tmp_path):
-    code = ("import torch, sys; from taskgroup.cli import main; "
-            "main(['run', '--suite-param', 'nosuch=1', '--threads', '1']); print(torch.get_num_threads())")
+    code = (
+        "import torch, sys; from taskgroup.cli import main; "
+        "main(['run', '--suite-param', 'nosuch=1', '--threads', '1']); print(torch.get_num_threads())"
+    )
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
-                            cwd=tmp_path)  # the default --out folder is made in the working directory
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+    )  # the default --out folder is made in the working directory
     assert result.stdout.split() == ["1"] and "no parameter(s) ['nosuch']" in result.stderr
 
 
 def test_default_run_on_the_image_suite_groups_tasks_and_records_both_extremes(tmp_path):
     # The default suite (mnist, cnn family) at a small size: the plan trains tasks together, and results.json
     # holds the all-in-one network's Δm% beside the plan's (both against the single-task networks).
-    small = ["--suite-param", "n_train=400", "--suite-param", "n_val=200", "--suite-param", "scarce=60",
-             "--epochs", "5", "--quiet"]
+    small = [
+        "--suite-param",
+        "n_train=400",
+        "--suite-param",
+        "n_val=200",
+        "--suite-param",
+        "scarce=60",
+        "--epochs",
+        "5",
+        "--quiet",
+    ]
     result = taskgroup("run", *small, "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     plan = json.loads((tmp_path / "out" / "plan.json").read_text())

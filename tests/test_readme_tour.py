@@ -21,18 +21,33 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def tour_blocks() -> list[tuple[str, str]]:
     text = README.read_text()
-    tour = text[text.index("## A short tour"):]
+    tour = text[text.index("## A short tour") :]
     tour = tour[: tour.index("\n## ", 1)]
     return re.findall(r"```(python|bash)\n(.*?)```", tour, flags=re.S)
 
 
 def write_losses(path: Path) -> None:
     rows = []
-    for name, tasks, size in [("a", "a", 1.0), ("b", "b", 1.0), ("c", "c", 1.0), ("a_half", "a", 0.5),
-                              ("ab", "ab", 1.2), ("bc", "bc", 1.2), ("abc", "abc", 1.5)]:
+    for name, tasks, size in [
+        ("a", "a", 1.0),
+        ("b", "b", 1.0),
+        ("c", "c", 1.0),
+        ("a_half", "a", 0.5),
+        ("ab", "ab", 1.2),
+        ("bc", "bc", 1.2),
+        ("abc", "abc", 1.5),
+    ]:
         for t in tasks:
-            rows.append({"network": name, "task": t, "loss": 0.5 - 0.05 * len(tasks) + 0.01 * (t == "c"),
-                         "cost": size, "flops": 1e6 * size, "latency_ms": 0.8 * size})
+            rows.append(
+                {
+                    "network": name,
+                    "task": t,
+                    "loss": 0.5 - 0.05 * len(tasks) + 0.01 * (t == "c"),
+                    "cost": size,
+                    "flops": 1e6 * size,
+                    "latency_ms": 0.8 * size,
+                }
+            )
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
@@ -56,7 +71,8 @@ def test_every_tour_command_runs_as_written(tmp_path, monkeypatch):
                 continue
             argv = shlex.split(line)
             assert argv[0] == "taskgroup", line
-            result = subprocess.run([sys.executable, "-m", "taskgroup", *argv[1:]], capture_output=True, text=True,
-                                    timeout=1200)
+            result = subprocess.run(
+                [sys.executable, "-m", "taskgroup", *argv[1:]], capture_output=True, text=True, timeout=1200
+            )
             assert "Traceback" not in result.stderr, (line, result.stderr)
             assert result.returncode == 0, (line, result.stderr[-2000:])

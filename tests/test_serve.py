@@ -68,8 +68,9 @@ def table_suite():
         "b": np.where(x[:, 1] > 10, "yes", "no"),
         "m": np.array(["lo", "mid", "hi"], dtype=object)[np.digitize(x[:, 2], [-1.5, 1.5])],
     }
-    return TaskSuite.from_arrays(x, targets, {"r": "regression", "b": "binary", "m": "multiclass"},
-                                 feature_names=COLUMNS, name="tiny")
+    return TaskSuite.from_arrays(
+        x, targets, {"r": "regression", "b": "binary", "m": "multiclass"}, feature_names=COLUMNS, name="tiny"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +102,14 @@ def mlp_onnx(mlp_run, table_suite, tmp_path_factory):
 
 def trained_manifest(kind, table_suite, image_suite, out):
     if kind == "mmoe":
-        config = RunConfig(fit=FAST.replace(model="mmoe", options={"n_experts": 2, "expert_hidden": [8]}), baselines=False)
+        config = RunConfig(
+            fit=FAST.replace(model="mmoe", options={"n_experts": 2, "expert_hidden": [8]}), baselines=False
+        )
         return train_plan(PLAN, table_suite, out, config).manifest, table_suite
     if kind == "distilled":
-        config = RunConfig(fit=FAST, distill=True, teacher=TeacherConfig(n_teachers=2), teacher_tasks=("m",),
-                           baselines=False)
+        config = RunConfig(
+            fit=FAST, distill=True, teacher=TeacherConfig(n_teachers=2), teacher_tasks=("m",), baselines=False
+        )
         return train_plan(PLAN, table_suite, out, config).manifest, table_suite
     plan = make_plan({"bright+level": ("bright", "level")}, {"bright": "bright+level", "level": "bright+level"})
     config = RunConfig(fit=FAST.replace(model="cnn", hidden=(4, 8)), baselines=False)
@@ -155,8 +159,11 @@ def test_every_architecture_exports_to_onnx_that_matches_pytorch(kind, table_sui
 
 
 def test_export_into_the_manifests_own_folder_is_refused(mlp_run, table_suite):
-    with pytest.raises(InvalidArgument, match=r"is the folder of the manifest being exported; its manifest.json would "
-                                              r"be replaced"):
+    with pytest.raises(
+        InvalidArgument,
+        match=r"is the folder of the manifest being exported; its manifest.json would "
+        r"be replaced",
+    ):
         export_onnx(mlp_run, mlp_run.parent, inputs=raw_rows(table_suite))
 
 
@@ -168,8 +175,11 @@ def test_export_verified_on_a_single_row_still_has_a_dynamic_batch_axis(mlp_run,
 
 
 def test_export_without_rows_of_a_custom_suite_asks_for_them(mlp_run, tmp_path):
-    with pytest.raises(ExportError, match=r"The manifest's suite 'tiny' is not a built-in suite .* pass raw validation "
-                                          r"rows \(inputs=..., or --input FILE.csv\|.npy\)"):
+    with pytest.raises(
+        ExportError,
+        match=r"The manifest's suite 'tiny' is not a built-in suite .* pass raw validation "
+        r"rows \(inputs=..., or --input FILE.csv\|.npy\)",
+    ):
         export_onnx(mlp_run, tmp_path / "onnx")
 
 
@@ -206,14 +216,18 @@ def test_export_names_the_network_and_the_operator_it_cannot_translate(table_sui
     manifest = train_plan(plan, table_suite.subset(["r", "b"]), tmp_path / "run", config).manifest
     with pytest.raises(ExportError) as info:
         export_onnx(manifest, tmp_path / "onnx", inputs=raw_rows(table_suite), model=build_mystery)
-    assert str(info.value).startswith("Network 'r+b' cannot be exported to ONNX: operator 'taskgroup_test.mystery' "
-                                      "has no ONNX translation")
+    assert str(info.value).startswith(
+        "Network 'r+b' cannot be exported to ONNX: operator 'taskgroup_test.mystery' has no ONNX translation"
+    )
 
 
 def test_export_without_the_deploy_extra_names_it(mlp_run, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what an absent package looks like to import
-    with pytest.raises(MissingDependency, match=r"need the package 'onnxruntime', which is not installed; install "
-                                                r"the deploy extra: pip install 'taskgroup\[deploy\]'"):
+    with pytest.raises(
+        MissingDependency,
+        match=r"need the package 'onnxruntime', which is not installed; install "
+        r"the deploy extra: pip install 'taskgroup\[deploy\]'",
+    ):
         export_onnx(mlp_run, tmp_path / "onnx")
 
 
@@ -224,8 +238,11 @@ def test_tampered_or_missing_onnx_file_fails_its_checksum(mlp_onnx, table_suite,
     with open(copy / entry["onnx"], "ab") as f:
         f.write(b"\0")
     name = re.escape(f"The ONNX file {entry['onnx']!r} of network {entry['name']!r}")
-    with pytest.raises(ManifestError, match=name + r" has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}; the "
-                                            r"file was changed or replaced."):
+    with pytest.raises(
+        ManifestError,
+        match=name + r" has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}; the "
+        r"file was changed or replaced.",
+    ):
         predict_tasks(copy / "manifest.json", table_suite.test.x.numpy())
     (copy / entry["onnx"]).unlink()
     with pytest.raises(ManifestError, match=name + " is missing"):
@@ -245,7 +262,9 @@ def test_predictions_decode_labels_and_units(mlp_run, table_suite):
     np.testing.assert_allclose(table[["p(m=hi)", "p(m=lo)", "p(m=mid)"]].sum(axis=1), 1.0)
     # the predictions are the trained network's: accuracy on the test split matches the stored test metric
     labels = np.array(table_suite.task("b").classes)[table_suite.test.y[:, 1].long().numpy()]
-    assert np.mean(table["b"] == labels) == pytest.approx(read_manifest(mlp_run)["networks"][0]["test_metrics"]["b"]["accuracy"])
+    assert np.mean(table["b"] == labels) == pytest.approx(
+        read_manifest(mlp_run)["networks"][0]["test_metrics"]["b"]["accuracy"]
+    )
 
 
 def test_predict_command_on_raw_csv_equals_the_python_api(mlp_run, mlp_onnx, table_suite, tmp_path):
@@ -253,13 +272,25 @@ def test_predict_command_on_raw_csv_equals_the_python_api(mlp_run, mlp_onnx, tab
     raw[COLUMNS[::-1]].to_csv(tmp_path / "raw.csv", index=False)  # column order does not matter, names do
     expected = serve_predict(mlp_run, raw, probabilities=True)
     for manifest in (mlp_run, mlp_onnx):
-        result = run("predict", "--manifest", str(manifest), "--input", str(tmp_path / "raw.csv"), "--out",
-                     str(tmp_path / "preds.csv"), "--probabilities", "--threads", "1")
+        result = run(
+            "predict",
+            "--manifest",
+            str(manifest),
+            "--input",
+            str(tmp_path / "raw.csv"),
+            "--out",
+            str(tmp_path / "preds.csv"),
+            "--probabilities",
+            "--threads",
+            "1",
+        )
         assert result.returncode == 0, result.stderr
         got = pd.read_csv(tmp_path / "preds.csv")
         assert list(got.columns) == list(expected.columns) and len(got) == len(raw)
         assert list(got["b"]) == list(expected["b"]) and list(got["m"]) == list(expected["m"])
-        np.testing.assert_allclose(got.drop(columns=["b", "m"]), expected.drop(columns=["b", "m"]), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            got.drop(columns=["b", "m"]), expected.drop(columns=["b", "m"]), rtol=1e-4, atol=1e-5
+        )
 
 
 def test_image_inputs_come_from_npy_arrays(image_suite, tmp_path):
@@ -275,13 +306,16 @@ def test_image_inputs_come_from_npy_arrays(image_suite, tmp_path):
     np.testing.assert_allclose(table["level"], outputs["level"][:, 0] * spec.target_std + spec.target_mean, rtol=1e-4)
     with pytest.raises(InvalidArgument) as info:
         serve_predict(manifest, raw[:, :1])
-    assert str(info.value) == ("The input array has shape (32, 1, 6, 6); the networks take shape (n, 2, 6, 6), one "
-                               "example per row.")
+    assert str(info.value) == (
+        "The input array has shape (32, 1, 6, 6); the networks take shape (n, 2, 6, 6), one example per row."
+    )
     pd.DataFrame({"a": [1.0]}).to_csv(tmp_path / "table.csv", index=False)
     with pytest.raises(InvalidArgument) as info:
         serve_predict(manifest, tmp_path / "table.csv")
-    assert str(info.value) == ("These networks take inputs of shape (n, 2, 6, 6), not a table of named columns; pass "
-                               "an array (a .npy file) of that shape.")
+    assert str(info.value) == (
+        "These networks take inputs of shape (n, 2, 6, 6), not a table of named columns; pass "
+        "an array (a .npy file) of that shape."
+    )
 
 
 def good_frame():
@@ -291,18 +325,27 @@ def good_frame():
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda f: f.drop(columns=["x3"]),
-         "The input table has no column(s) ['x3']; the networks take exactly the columns ['x0', 'x1', 'x2', 'x3', 'x4']."),
-        (lambda f: f.assign(id=[1, 2, 3]),
-         "The input table has column(s) ['id'] the networks do not take; they take exactly the columns "
-         "['x0', 'x1', 'x2', 'x3', 'x4'] (drop the others)."),
-        (lambda f: f.assign(x2=["1.5", "abc", "2"]),
-         "Column 'x2' of the input table holds 'abc' (data row 2); the networks take numbers in every column."),
-        (lambda f: f.assign(x1=[1.0, 2.0, np.nan]),
-         "Column 'x1' of the input table has a missing or infinite value (data row 3); the suite had none and nothing "
-         "is filled: fill or drop it."),
-        (lambda f: f.iloc[:0],
-         "The input table has no data rows; there is nothing to predict."),
+        (
+            lambda f: f.drop(columns=["x3"]),
+            "The input table has no column(s) ['x3']; the networks take exactly the columns "
+            "['x0', 'x1', 'x2', 'x3', 'x4'].",
+        ),
+        (
+            lambda f: f.assign(id=[1, 2, 3]),
+            "The input table has column(s) ['id'] the networks do not take; they take exactly the columns "
+            "['x0', 'x1', 'x2', 'x3', 'x4'] (drop the others).",
+        ),
+        (
+            lambda f: f.assign(x2=["1.5", "abc", "2"]),
+            "Column 'x2' of the input table holds 'abc' (data row 2); the networks take numbers in every column.",
+        ),
+        (
+            lambda f: f.assign(x1=[1.0, 2.0, np.nan]),
+            "Column 'x1' of the input table has a missing or infinite value (data row 3); "
+            "the suite had none and nothing "
+            "is filled: fill or drop it.",
+        ),
+        (lambda f: f.iloc[:0], "The input table has no data rows; there is nothing to predict."),
     ],
     ids=["missing column", "extra column", "text in a number column", "NaN", "no rows"],
 )
@@ -315,8 +358,9 @@ def test_bad_tables_are_one_clear_error(mlp_run, tmp_path, change, message):
 
 def test_bad_input_on_the_command_line_is_one_line_and_writes_nothing(mlp_run, tmp_path):
     good_frame().drop(columns=["x3"]).to_csv(tmp_path / "bad.csv", index=False)
-    result = run("predict", "--manifest", str(mlp_run), "--input", str(tmp_path / "bad.csv"), "--out",
-                 str(tmp_path / "p.csv"))
+    result = run(
+        "predict", "--manifest", str(mlp_run), "--input", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "p.csv")
+    )
     one_error_line(result, "taskgroup predict: error: The input table has no column(s) ['x3']")
     assert not (tmp_path / "p.csv").exists()
 
@@ -326,8 +370,11 @@ def test_bad_input_on_the_command_line_is_one_line_and_writes_nothing(mlp_run, t
     [
         (np.zeros((4, 6)), "The input array has shape (4, 6); the networks take shape (n, 5), one example per row."),
         (np.array([[1, 2, 3, 4, "a"]]), "The input array has dtype <U21; the networks take numbers."),
-        (np.array([[0.0, 1.0, np.inf, 0.0, 0.0]]),
-         "The input array has a NaN or infinite value at row 0, position (2,); the suite had none and nothing is filled."),
+        (
+            np.array([[0.0, 1.0, np.inf, 0.0, 0.0]]),
+            "The input array has a NaN or infinite value at row 0, position (2,); "
+            "the suite had none and nothing is filled.",
+        ),
     ],
     ids=["wrong shape", "text", "infinite"],
 )
@@ -347,8 +394,19 @@ def test_unknown_input_suffix_is_named(mlp_run, tmp_path):
 # ------------------------------------------------------------------------------------------------ plan cost
 def test_plan_cost_measures_every_network_and_the_whole_plan(mlp_run, tmp_path):
     out = tmp_path / "cost.json"
-    result = run("plan-cost", "--manifest", str(mlp_run), "--batch", "1,16", "--repeats", "5", "--threads", "1",
-                 "--json", str(out))
+    result = run(
+        "plan-cost",
+        "--manifest",
+        str(mlp_run),
+        "--batch",
+        "1,16",
+        "--repeats",
+        "5",
+        "--threads",
+        "1",
+        "--json",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert "whole plan" in result.stdout and "torch, 1 thread(s), 5 repeats" in result.stdout
     table = read_plan_cost(out)
@@ -379,8 +437,10 @@ def test_plan_cost_of_onnx_files_and_bad_batches(mlp_onnx):
     assert (table["latency_ms_median"] > 0).all()
     with pytest.raises(InvalidArgument, match=r"batches must be positive integers like \(1, 32, 256\); got \[0\]"):
         measure_plan_cost(mlp_onnx, [0])
-    one_error_line(run("plan-cost", "--manifest", str(mlp_onnx), "--batch", "1,x"),
-                   "--batch must be comma-separated positive integers like 1,32,256; got '1,x'.")
+    one_error_line(
+        run("plan-cost", "--manifest", str(mlp_onnx), "--batch", "1,x"),
+        "--batch must be comma-separated positive integers like 1,32,256; got '1,x'.",
+    )
 
 
 def test_the_report_shows_the_plan_cost_table(mlp_run):
@@ -411,10 +471,15 @@ def test_manifest_entry_without_sha256_is_a_manifest_error(mlp_run, tmp_path):
     path = edited_copy(mlp_run, tmp_path, lambda d: d["networks"][1].pop("sha256"))
     with pytest.raises(ManifestError) as info:
         read_manifest(path)
-    assert str(info.value).endswith("networks[1] has no field 'sha256'; fields present: " + str(sorted(
-        k for k in json.loads(path.read_text())["networks"][1])) + ".")
-    one_error_line(run("predict", "--manifest", str(path), "--input", str(path), "--out", str(tmp_path / "p.csv")),
-                   "networks[1] has no field 'sha256'")
+    assert str(info.value).endswith(
+        "networks[1] has no field 'sha256'; fields present: "
+        + str(sorted(k for k in json.loads(path.read_text())["networks"][1]))
+        + "."
+    )
+    one_error_line(
+        run("predict", "--manifest", str(path), "--input", str(path), "--out", str(tmp_path / "p.csv")),
+        "networks[1] has no field 'sha256'",
+    )
 
 
 def test_manifest_fields_of_the_wrong_type_are_named(mlp_run, tmp_path):
@@ -436,7 +501,9 @@ def test_manifest_path_that_is_a_folder_is_one_line(mlp_run, tmp_path):
     folder = mlp_run.parent
     with pytest.raises(ManifestError, match="is a folder; expected a file"):
         read_manifest(folder)
-    one_error_line(run("plan-cost", "--manifest", str(folder)), f"The manifest {str(folder)!r} is a folder; expected a file.")
+    one_error_line(
+        run("plan-cost", "--manifest", str(folder)), f"The manifest {str(folder)!r} is a folder; expected a file."
+    )
 
 
 def test_deleted_checkpoint_is_reported_missing(mlp_run, tmp_path):
@@ -445,21 +512,27 @@ def test_deleted_checkpoint_is_reported_missing(mlp_run, tmp_path):
     (tmp_path / "run" / entry["checkpoint"]).unlink()
     with pytest.raises(ManifestError) as info:
         tg.train.load_network(tmp_path / "run" / "manifest.json", entry["name"])
-    assert str(info.value).startswith(f"The checkpoint file {entry['checkpoint']!r} of network {entry['name']!r} is "
-                                      "missing (expected at ")
+    assert str(info.value).startswith(
+        f"The checkpoint file {entry['checkpoint']!r} of network {entry['name']!r} is missing (expected at "
+    )
 
 
 def test_raw_categorical_columns_are_encoded_as_the_suite_encoded_them():
     rng = np.random.default_rng(3)
-    frame = pd.DataFrame({
-        "size": rng.normal(size=90),
-        "colour": rng.choice(["red", "green", "blue"], size=90),
-        "shop": rng.choice(["north", "south"], size=90),
-        "y": rng.normal(size=90),
-    })
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(size=90),
+            "colour": rng.choice(["red", "green", "blue"], size=90),
+            "shop": rng.choice(["north", "south"], size=90),
+            "y": rng.normal(size=90),
+        }
+    )
     suite = TaskSuite.from_frame(frame, {"y": "regression"}, name="shops")
-    manifest = {"feature_names": list(suite.feature_names), "input_shape": [len(suite.feature_names)],
-                "input_dtype": "float32"}
+    manifest = {
+        "feature_names": list(suite.feature_names),
+        "input_shape": [len(suite.feature_names)],
+        "input_dtype": "float32",
+    }
     assert "colour=red" in manifest["feature_names"] and "colour" not in manifest["feature_names"]
     raw = read_raw_inputs(frame.drop(columns=["y"]).sample(frac=1.0, axis=1, random_state=0), manifest)
     # the suite's own inputs before its standardisation (split order), matched to the table's rows by "size"
@@ -470,10 +543,15 @@ def test_raw_categorical_columns_are_encoded_as_the_suite_encoded_them():
     np.testing.assert_allclose(raw[rows], x, atol=1e-5)
     with pytest.raises(InvalidArgument) as info:
         read_raw_inputs(frame.drop(columns=["y"]).assign(colour=["red", "pink"] * 45), manifest)
-    assert str(info.value) == ("Categorical column 'colour' of the input table holds 'pink' (data row 2), a category "
-                               "the suite never had; known: ['blue', 'green', 'red'].")
-    with pytest.raises(InvalidArgument, match=r"the networks take exactly the columns \[.*\], or the categorical "
-                                              r"column\(s\) \['colour', 'shop'\] in place of their c=value columns\."):
+    assert str(info.value) == (
+        "Categorical column 'colour' of the input table holds 'pink' (data row 2), a category "
+        "the suite never had; known: ['blue', 'green', 'red']."
+    )
+    with pytest.raises(
+        InvalidArgument,
+        match=r"the networks take exactly the columns \[.*\], or the categorical "
+        r"column\(s\) \['colour', 'shop'\] in place of their c=value columns\.",
+    ):
         read_raw_inputs(frame.drop(columns=["y", "shop"]), manifest)
 
 

@@ -74,7 +74,11 @@ def tied_problems(draw):
     costs = np.array([[float(draw(st.integers(1, 3))) for _ in range(r)] for _ in masks])
     weights = [float(draw(st.sampled_from([1, 2]))) for _ in range(n)]
     return tg.Problem(
-        [f"t{i}" for i in range(n)], [f"n{j}" for j in range(len(masks))], costs, losses, weights,
+        [f"t{i}" for i in range(n)],
+        [f"n{j}" for j in range(len(masks))],
+        costs,
+        losses,
+        weights,
         cost_names=[f"c{k}" for k in range(r)],
     )
 
@@ -102,8 +106,10 @@ def lexicographic_mip(problem, budget):
     unit = problem.costs.max(axis=0)
     # Total cost as an integer: costs are integers, units are integers; scale by the product of units.
     scale = int(np.prod(unit))
-    cost_int = [int(round(sum(problem.costs[j, r] * scale / unit[r] for r in range(len(problem.cost_names)))))
-                for j in range(problem.n_networks)]
+    cost_int = [
+        int(round(sum(problem.costs[j, r] * scale / unit[r] for r in range(len(problem.cost_names)))))
+        for j in range(problem.n_networks)
+    ]
     big = sum(cost_int) + 1
     solver = pywraplp.Solver.CreateSolver("SCIP")
     x = [solver.BoolVar(f"x{j}") for j in range(problem.n_networks)]

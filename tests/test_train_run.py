@@ -53,8 +53,12 @@ def plan():
 @pytest.fixture(scope="module")
 def distilled(suite, plan, tmp_path_factory):
     out = tmp_path_factory.mktemp("distilled")
-    config = RunConfig(fit=FAST.replace(model="mmoe", options={"n_experts": 2, "expert_hidden": [8]}), distill=True,
-                       teacher=TeacherConfig(n_teachers=2), teacher_tasks=("r", "m"))
+    config = RunConfig(
+        fit=FAST.replace(model="mmoe", options={"n_experts": 2, "expert_hidden": [8]}),
+        distill=True,
+        teacher=TeacherConfig(n_teachers=2),
+        teacher_tasks=("r", "m"),
+    )
     return out, train_plan(plan, suite, out, config), config
 
 

@@ -26,8 +26,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "gradient cosine similarity (CS) every few steps; the matrix is printed as matrix[source, target] "
         "and kept in the results store.",
     )
-    p.add_argument("--suite", required=True, metavar="NAME", choices=SUITE_CHOICES,
-                   help="a registered suite: %(choices)s")
+    p.add_argument(
+        "--suite", required=True, metavar="NAME", choices=SUITE_CHOICES, help="a registered suite: %(choices)s"
+    )
     p.add_argument("--method", choices=["tag", "cs"], default="tag", help="tag (lookahead) or cs (cosine)")
     p.add_argument("--store", metavar="DB", help="results store to keep the matrix in (and reuse it from)")
     p.add_argument("--epochs", type=int, default=None, help="epochs of the run (default: the training default)")
@@ -59,8 +60,17 @@ def run_affinity(args: argparse.Namespace) -> int:
         matrix = run.tag if args.method == "tag" else run.cs
         assert matrix is not None
         if args.store:
-            save_affinity(matrix, args.store, suite=fp, suite_name=suite.name, config=cfg, method=args.method,
-                          seed=args.seed, every=args.every, steps=run.steps)
+            save_affinity(
+                matrix,
+                args.store,
+                suite=fp,
+                suite_name=suite.name,
+                config=cfg,
+                method=args.method,
+                seed=args.seed,
+                every=args.every,
+                steps=run.steps,
+            )
             print(f"stored in {args.store}")
     print(f"{args.method} affinity, matrix[source, target]:")
     with pd.option_context("display.width", 200):
@@ -83,12 +93,23 @@ def add_affinity_arguments(parser: argparse.ArgumentParser) -> None:
         "(rows = source, columns = target), 'tag2021:DATASET:KIND', or 'DB.db[:SUITE][:tag|cs]'",
     )
     parser.add_argument("--networks", type=int, metavar="K", help="with --affinity: the number of networks")
-    parser.add_argument("--singletons", choices=list(SINGLETON_MODES), default="exclude",
-                        help="with --affinity: one-task groups excluded (default) or scored by the diagonal")
-    parser.add_argument("--orient", choices=["source", "target"], default="source",
-                        help="with --affinity: what the matrix rows are (default source)")
-    parser.add_argument("--lower-is-better", action="store_true",
-                        help="with --affinity: the matrix holds losses (e.g. pair losses), not affinities")
+    parser.add_argument(
+        "--singletons",
+        choices=list(SINGLETON_MODES),
+        default="exclude",
+        help="with --affinity: one-task groups excluded (default) or scored by the diagonal",
+    )
+    parser.add_argument(
+        "--orient",
+        choices=["source", "target"],
+        default="source",
+        help="with --affinity: what the matrix rows are (default source)",
+    )
+    parser.add_argument(
+        "--lower-is-better",
+        action="store_true",
+        help="with --affinity: the matrix holds losses (e.g. pair losses), not affinities",
+    )
 
 
 def read_affinity(ref: str, orient: str = "source") -> pd.DataFrame:
@@ -111,8 +132,10 @@ def read_affinity(ref: str, orient: str = "source") -> pd.DataFrame:
         suite = extra[0] if extra and extra[0] not in ("tag", "cs") else None
         matrix = load_affinity(db, method=method, suite=suite)
         if matrix is None:
-            raise InvalidArgument(f"No {method} affinity{f' for suite {suite!r}' if suite else ''} in {db!r}; "
-                                  "measure one with 'taskgroup affinity --store'.")
+            raise InvalidArgument(
+                f"No {method} affinity{f' for suite {suite!r}' if suite else ''} in {db!r}; "
+                "measure one with 'taskgroup affinity --store'."
+            )
         return matrix
     return as_affinity(ref, orient=orient)
 
@@ -129,11 +152,20 @@ def run_affinity_solve(args: argparse.Namespace) -> tuple[Plan, object]:
     # affinities are higher-is-better; a published pair-loss matrix says otherwise in attrs, a user's with a flag
     hib = False if args.lower_is_better else None
     if args.method in GROUPING_METHODS.choices():
-        plan = group(matrix, args.networks, method=args.method, singletons=args.singletons,
-                     higher_is_better=hib, time_limit=args.time_limit)
+        plan = group(
+            matrix,
+            args.networks,
+            method=args.method,
+            singletons=args.singletons,
+            higher_is_better=hib,
+            time_limit=args.time_limit,
+        )
         return plan, None
     from taskgroup.solvers import solve
 
-    problem = group_problem(matrix, singletons=args.singletons,
-                            higher_is_better=not args.lower_is_better and matrix.attrs.get("higher_is_better", True))
+    problem = group_problem(
+        matrix,
+        singletons=args.singletons,
+        higher_is_better=not args.lower_is_better and matrix.attrs.get("higher_is_better", True),
+    )
     return solve(problem, args.networks, method=args.method, time_limit=args.time_limit), problem

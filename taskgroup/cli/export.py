@@ -23,9 +23,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", required=True, metavar="MANIFEST", help="manifest.json written by 'taskgroup train'")
     p.add_argument("--format", default="onnx", choices=FORMATS, help="export format (default: onnx)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the ONNX files and their manifest.json")
-    p.add_argument("--input", metavar="FILE",
-                   help="raw validation rows (.csv or .npy) to verify on (default: the built-in suite's validation "
-                        "split; needed for suites of your own)")
+    p.add_argument(
+        "--input",
+        metavar="FILE",
+        help="raw validation rows (.csv or .npy) to verify on (default: the built-in suite's validation "
+        "split; needed for suites of your own)",
+    )
     p.set_defaults(run=run_export)
 
 
@@ -39,6 +42,9 @@ def run_export(args: argparse.Namespace) -> int:
     manifest = read_manifest(path)
     rows = manifest["export"]["verified_rows"]
     for entry in manifest["networks"]:
-        print(f"{entry['name']}: {entry['onnx']} (max |onnxruntime - PyTorch| = {entry['max_abs_diff']:.2g} on {rows} rows)")
+        print(
+            f"{entry['name']}: {entry['onnx']} "
+            f"(max |onnxruntime - PyTorch| = {entry['max_abs_diff']:.2g} on {rows} rows)"
+        )
     print(f"verified within rtol={EXPORT_TOLERANCE['rtol']}, atol={EXPORT_TOLERANCE['atol']}; manifest: {path}")
     return 0

@@ -13,8 +13,16 @@ from taskgroup.errors import InvalidArgument
 __all__ = ["register"]
 
 # Suite-only options and their defaults (None in the parser, so that giving one with --objective is noticed).
-_SUITE_DEFAULTS = {"epochs": 50, "patience": 10, "batch_size": 128, "lr": 1e-3, "hidden": "64,64",
-                   "reduction": "sum", "stack_size": None, "latency_repeats": 50}
+_SUITE_DEFAULTS = {
+    "epochs": 50,
+    "patience": 10,
+    "batch_size": 128,
+    "lr": 1e-3,
+    "hidden": "64,64",
+    "reduction": "sum",
+    "stack_size": None,
+    "latency_repeats": 50,
+}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -28,16 +36,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--suite", metavar="NAME", choices=SUITE_CHOICES, help="a registered suite: %(choices)s")
-    source.add_argument("--objective", metavar="MODULE:FUNCTION",
-                        help="your training function, e.g. mytraining:objective (needs --tasks; see the how-to "
-                        "'Your own training script')")
+    source.add_argument(
+        "--objective",
+        metavar="MODULE:FUNCTION",
+        help="your training function, e.g. mytraining:objective (needs --tasks; see the how-to "
+        "'Your own training script')",
+    )
     add_suite_param_argument(p)
     p.add_argument("--tasks", help="comma-separated tasks (suite: which to keep, default all; objective: required)")
     p.add_argument("--candidates", default="all", help="'all', 'pairs', or a list like 'a+b,c,c@half'")
-    p.add_argument("--variants", help="objective only: comma-separated variant names for every subset "
-                   "(default: full)")
-    p.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
-                   help="objective only: a keyword argument for every call, e.g. --setting epochs=2 (repeatable)")
+    p.add_argument("--variants", help="objective only: comma-separated variant names for every subset (default: full)")
+    p.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="objective only: a keyword argument for every call, e.g. --setting epochs=2 (repeatable)",
+    )
     p.add_argument("--no-half", action="store_true", help="suite only: no half-size single-task networks")
     p.add_argument("--epochs", type=int, help="maximum epochs (default 50)")
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
@@ -65,8 +80,10 @@ def run_measure(args: argparse.Namespace) -> int:
     if not args.quiet:
         ok = results[results["status"] == "ok"]
         failed = results[results["status"] != "ok"]
-        print(f"{label}: {ok['network'].nunique()} networks measured, {failed['network'].nunique()} failed; "
-              f"store {args.store}")
+        print(
+            f"{label}: {ok['network'].nunique()} networks measured, {failed['network'].nunique()} failed; "
+            f"store {args.store}"
+        )
         for row in failed.drop_duplicates("network").itertuples():
             print(f"  failed {row.network} (seed {row.seed}): {row.reason}")
         if not ok.empty:
@@ -81,18 +98,35 @@ def _measure_objective(args: argparse.Namespace) -> pd.DataFrame:
     from taskgroup.measure.objective import load_objective, measure_objective  # torch-free
 
     suite_only = [f"--{name.replace('_', '-')}" for name in _SUITE_DEFAULTS if getattr(args, name) is not None]
-    suite_only += [flag for flag, given in (("--no-half", args.no_half), ("--one-by-one", args.one_by_one),
-                                            ("--suite-param", bool(args.suite_param))) if given]
+    suite_only += [
+        flag
+        for flag, given in (
+            ("--no-half", args.no_half),
+            ("--one-by-one", args.one_by_one),
+            ("--suite-param", bool(args.suite_param)),
+        )
+        if given
+    ]
     if suite_only:
-        raise InvalidArgument(f"{', '.join(suite_only)} apply to --suite only; an objective trains however it "
-                              "likes (pass it options with --setting KEY=VALUE).")
+        raise InvalidArgument(
+            f"{', '.join(suite_only)} apply to --suite only; an objective trains however it "
+            "likes (pass it options with --setting KEY=VALUE)."
+        )
     if not args.tasks:
         raise InvalidArgument("--objective needs --tasks, e.g. --tasks a,b,c.")
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else ["full"]
     settings = parse_suite_params(args.setting, option="--setting")
-    return measure_objective(load_objective(args.objective), args.store, tasks=args.tasks.split(","),
-                             candidates=args.candidates, variants=variants, seeds=args.seeds, settings=settings,
-                             executor=args.executor, progress=not args.quiet)
+    return measure_objective(
+        load_objective(args.objective),
+        args.store,
+        tasks=args.tasks.split(","),
+        candidates=args.candidates,
+        variants=variants,
+        seeds=args.seeds,
+        settings=settings,
+        executor=args.executor,
+        progress=not args.quiet,
+    )
 
 
 def _measure_suite(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
@@ -101,21 +135,39 @@ def _measure_suite(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
     from taskgroup.measure.training import TrainConfig
 
     if args.variants or args.setting:
-        raise InvalidArgument("--variants and --setting apply to --objective only; a suite's variants are full "
-                              "and half (--no-half leaves the half-size networks out).")
-    opts = {name: default if getattr(args, name) is None else getattr(args, name)
-            for name, default in _SUITE_DEFAULTS.items()}
+        raise InvalidArgument(
+            "--variants and --setting apply to --objective only; a suite's variants are full "
+            "and half (--no-half leaves the half-size networks out)."
+        )
+    opts = {
+        name: default if getattr(args, name) is None else getattr(args, name)
+        for name, default in _SUITE_DEFAULTS.items()
+    }
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     suite = load_suite(args.suite, tasks=tasks, **parse_suite_params(args.suite_param))
     try:
         hidden = tuple(int(h) for h in str(opts["hidden"]).split(","))
     except ValueError:
         raise InvalidArgument(f"--hidden {opts['hidden']!r} must be comma-separated integers, e.g. 64,64.") from None
-    config = TrainConfig(hidden=hidden, epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
-                         patience=opts["patience"], reduction=opts["reduction"])
+    config = TrainConfig(
+        hidden=hidden,
+        epochs=opts["epochs"],
+        batch_size=opts["batch_size"],
+        lr=opts["lr"],
+        patience=opts["patience"],
+        reduction=opts["reduction"],
+    )
     results = measure(
-        suite, args.store, candidates=args.candidates, half_singles=not args.no_half, config=config,
-        seeds=args.seeds, executor=args.executor, vectorise=not args.one_by_one, stack_size=opts["stack_size"],
-        latency_repeats=opts["latency_repeats"], progress=not args.quiet,
+        suite,
+        args.store,
+        candidates=args.candidates,
+        half_singles=not args.no_half,
+        config=config,
+        seeds=args.seeds,
+        executor=args.executor,
+        vectorise=not args.one_by_one,
+        stack_size=opts["stack_size"],
+        latency_repeats=opts["latency_repeats"],
+        progress=not args.quiet,
     )
     return results, repr(suite)

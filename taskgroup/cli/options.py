@@ -39,8 +39,12 @@ def executor_help(default: str) -> str:
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     """``--device`` and ``--threads``, for every subcommand that trains."""
     parser.add_argument("--device", default="cpu", help="where networks train: cpu (default), cuda, cuda:N or mps")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)",
+    )
 
 
 def apply_runtime_arguments(args: argparse.Namespace) -> str:

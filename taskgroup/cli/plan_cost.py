@@ -20,12 +20,20 @@ def register(commands: argparse._SubParsersAction) -> None:
             "Writes plan_cost.json beside the manifest (or --json), which the run report shows."
         ),
     )
-    p.add_argument("--manifest", required=True, metavar="MANIFEST", help="manifest.json from 'taskgroup train' or 'export'")
+    p.add_argument(
+        "--manifest", required=True, metavar="MANIFEST", help="manifest.json from 'taskgroup train' or 'export'"
+    )
     p.add_argument("--batch", default="1,32,256", help="comma-separated batch sizes (default 1,32,256)")
     p.add_argument("--repeats", type=int, default=30, help="timed forward passes per network and batch (default 30)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)")
-    p.add_argument("--json", metavar="FILE", help="where to write the table (default: plan_cost.json beside the manifest)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)",
+    )
+    p.add_argument(
+        "--json", metavar="FILE", help="where to write the table (default: plan_cost.json beside the manifest)"
+    )
     p.set_defaults(run=run_plan_cost)
 
 
@@ -42,8 +50,14 @@ def parse_batches(text: str) -> list[int]:
 
 def format_plan_cost(table) -> str:
     """The measured columns and the chosen-with costs as a fixed-width text table."""
-    shown = table.rename(columns={"latency_ms_median": "median_ms", "latency_ms_p95": "p95_ms",
-                                  "throughput_rows_s": "rows/s", "peak_memory_bytes": "peak_bytes"})
+    shown = table.rename(
+        columns={
+            "latency_ms_median": "median_ms",
+            "latency_ms_p95": "p95_ms",
+            "throughput_rows_s": "rows/s",
+            "peak_memory_bytes": "peak_bytes",
+        }
+    )
     return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
 
 
@@ -55,5 +69,8 @@ def run_plan_cost(args: argparse.Namespace) -> int:
     table = measure_plan_cost(args.manifest, sizes, repeats=args.repeats, threads=args.threads)
     path = write_plan_cost(table, args.json or Path(args.manifest).parent / PLAN_COST_FILE)
     print(format_plan_cost(table))
-    print(f"{table.attrs['runtime']}, {table.attrs['threads']} thread(s), {table.attrs['repeats']} repeats; written to {path}")
+    print(
+        f"{table.attrs['runtime']}, {table.attrs['threads']} thread(s), {table.attrs['repeats']} repeats; "
+        f"written to {path}"
+    )
     return 0

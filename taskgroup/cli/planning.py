@@ -66,11 +66,18 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"a long table (.csv or .json: network, task, loss, cost columns) or a published table "
         f"'standley2020:SETTING:SPLIT' (default: {DEFAULT_TABLE})",
     )
-    parser.add_argument("--cost", help="the cost column to constrain (default: 'cost', or all cost columns; "
-                        "with --store: the store's only cost resource, or 'flops' for built-in models)")
+    parser.add_argument(
+        "--cost",
+        help="the cost column to constrain (default: 'cost', or all cost columns; "
+        "with --store: the store's only cost resource, or 'flops' for built-in models)",
+    )
     parser.add_argument("--store", metavar="DB", help="read measured losses from a 'taskgroup measure' results store")
-    parser.add_argument("--split", choices=["val", "test"], default="val",
-                        help="with --store: which split's losses to use (default val)")
+    parser.add_argument(
+        "--split",
+        choices=["val", "test"],
+        default="val",
+        help="with --store: which split's losses to use (default val)",
+    )
     parser.add_argument(
         "--higher-is-better", action="store_true", help="the loss column holds scores where higher is better"
     )

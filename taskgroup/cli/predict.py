@@ -19,12 +19,18 @@ def register(commands: argparse._SubParsersAction) -> None:
             "the manifest's feature columns; a .npy array the shape (n, *input_shape)."
         ),
     )
-    p.add_argument("--manifest", required=True, metavar="MANIFEST", help="manifest.json from 'taskgroup train' or 'export'")
+    p.add_argument(
+        "--manifest", required=True, metavar="MANIFEST", help="manifest.json from 'taskgroup train' or 'export'"
+    )
     p.add_argument("--input", required=True, metavar="FILE", help="raw inputs: a CSV table or a .npy array")
     p.add_argument("--out", required=True, metavar="CSV", help="where to write the predictions (CSV)")
     p.add_argument("--probabilities", action="store_true", help="add a p(task=label) column per class")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)",
+    )
     p.set_defaults(run=run_predict)
 
 
@@ -35,6 +41,8 @@ def run_predict(args: argparse.Namespace) -> int:
     configure_threads(args.threads)
     table = predict(args.manifest, args.input, probabilities=args.probabilities)
     table.to_csv(args.out, index=False)
-    print(f"{len(table)} rows, tasks {[c for c in table.columns if not c.startswith('p(')]} -> {args.out}",
-          file=sys.stderr)
+    print(
+        f"{len(table)} rows, tasks {[c for c in table.columns if not c.startswith('p(')]} -> {args.out}",
+        file=sys.stderr,
+    )
     return 0

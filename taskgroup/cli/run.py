@@ -27,8 +27,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "train its networks, evaluate them and write a report. Re-running the same command resumes.",
     )
     defaults = RunSettings()
-    p.add_argument("--suite", default=defaults.suite, metavar="NAME", choices=SUITE_CHOICES,
-                   help=f"a registered suite: %(choices)s (default: {defaults.suite})")
+    p.add_argument(
+        "--suite",
+        default=defaults.suite,
+        metavar="NAME",
+        choices=SUITE_CHOICES,
+        help=f"a registered suite: %(choices)s (default: {defaults.suite})",
+    )
     add_suite_param_argument(p)
     p.add_argument(
         "--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated"
@@ -37,11 +42,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cost", default=defaults.cost, choices=["flops", "latency_ms", "params", "snt"], help="cost column"
     )
-    p.add_argument("--model", default=None, metavar="FAMILY", choices=FAMILY_CHOICES,
-                   help="model family of the candidate and plan networks: %(choices)s (default: cnn for image "
-                   "suites, else mlp)")
-    p.add_argument("--arch", default=None, metavar="FAMILY", choices=FAMILY_CHOICES,
-                   help="model family of the plan's networks, if not --model (e.g. mmoe)")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="FAMILY",
+        choices=FAMILY_CHOICES,
+        help="model family of the candidate and plan networks: %(choices)s (default: cnn for image suites, else mlp)",
+    )
+    p.add_argument(
+        "--arch",
+        default=None,
+        metavar="FAMILY",
+        choices=FAMILY_CHOICES,
+        help="model family of the plan's networks, if not --model (e.g. mmoe)",
+    )
     p.add_argument("--distill", action="store_true", help="distil teacher ensembles into the plan's networks")
     p.add_argument("--executor", default=defaults.executor, help=executor_help(defaults.executor))
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs of a full training run")

@@ -35,8 +35,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--suite", required=True, metavar="NAME", choices=SUITE_CHOICES, help="a registered suite: %(choices)s"
     )
     add_suite_param_argument(p)
-    p.add_argument("--arch", default="mlp", metavar="FAMILY", choices=FAMILY_CHOICES,
-                   help="model family: %(choices)s (default: mlp, hard sharing)")
+    p.add_argument(
+        "--arch",
+        default="mlp",
+        metavar="FAMILY",
+        choices=FAMILY_CHOICES,
+        help="model family: %(choices)s (default: mlp, hard sharing)",
+    )
     p.add_argument("--hidden", help="comma-separated trunk widths for mlp (channels for cnn; default 64,64)")
     p.add_argument("--experts", type=int, help="number of MMoE experts (default 4)")
     p.add_argument("--expert-hidden", help="comma-separated layer widths of each MMoE expert (default 32)")
@@ -50,12 +55,25 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--soft-weight", type=float, default=0.5, help="weight of the soft-target loss (default 0.5: the average)"
     )
     p.add_argument("--temperature", type=float, default=1.0, help="distillation temperature (default 1)")
-    p.add_argument("--weighting", default="equal", metavar="NAME", choices=WEIGHTING_CHOICES,
-                   help="loss weighting: %(choices)s (default: equal)")
-    p.add_argument("--batching", default="auto", choices=["auto", "joint", "per_task"],
-                   help="joint batches, MT-DNN per-task batches, or auto (by label overlap; default)")
-    p.add_argument("--sampling", default="proportional", choices=["proportional", "uniform"],
-                   help="task sampling for per-task batches (default: proportional to task size)")
+    p.add_argument(
+        "--weighting",
+        default="equal",
+        metavar="NAME",
+        choices=WEIGHTING_CHOICES,
+        help="loss weighting: %(choices)s (default: equal)",
+    )
+    p.add_argument(
+        "--batching",
+        default="auto",
+        choices=["auto", "joint", "per_task"],
+        help="joint batches, MT-DNN per-task batches, or auto (by label overlap; default)",
+    )
+    p.add_argument(
+        "--sampling",
+        default="proportional",
+        choices=["proportional", "uniform"],
+        help="task sampling for per-task batches (default: proportional to task size)",
+    )
     p.add_argument("--epochs", type=int, default=50, help="epochs (default 50; the best validation epoch is kept)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -140,16 +158,18 @@ def run_train(args: argparse.Namespace) -> int:
 
 def format_report(report: Any) -> str:
     """A readable table: per task and metric, the value of each trained group; then Δm% per group."""
-    groups = [("baseline", report.baselines), ("multitask", report.multitask), ("teachers", report.teachers),
-              ("student", report.student)]
+    groups = [
+        ("baseline", report.baselines),
+        ("multitask", report.multitask),
+        ("teachers", report.teachers),
+        ("student", report.student),
+    ]
     groups = [(g, v) for g, v in groups if v]
     tasks = list(report.multitask)
     lines = ["task      metric    " + "".join(f"{g:>11}" for g, _ in groups)]
     for task in tasks:
         for metric in report.multitask[task]:
-            cells = "".join(
-                f"{v[task][metric]:>11.4f}" if task in v else f"{'-':>11}" for _, v in groups
-            )
+            cells = "".join(f"{v[task][metric]:>11.4f}" if task in v else f"{'-':>11}" for _, v in groups)
             lines.append(f"{task:<9} {metric:<9} {cells}")
     for group, value in report.delta_m.items():
         lines.append(f"Δm% {group}: {value:+.2f}")

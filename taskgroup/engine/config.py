@@ -95,8 +95,12 @@ class TrainConfig:
                     "integers >= 1, patience may be None; lr, temperature > 0; weight_decay >= 0; soft_weight in "
                     "[0, 1]; hidden: positive widths)."
                 )
-        choices = {"reduction": REDUCTIONS, "weighting": tuple(available_weightings()), "batching": BATCHINGS,
-                   "sampling": SAMPLINGS}
+        choices = {
+            "reduction": REDUCTIONS,
+            "weighting": tuple(available_weightings()),
+            "batching": BATCHINGS,
+            "sampling": SAMPLINGS,
+        }
         for name, accepted in choices.items():
             if getattr(self, name) not in accepted:
                 raise InvalidArgument(f"TrainConfig.{name}={getattr(self, name)!r}; accepted: {list(accepted)}.")
@@ -122,5 +126,3 @@ class TrainConfig:
 
     def hash(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-
-

@@ -320,8 +320,9 @@ class MMoE(nn.Module):
         self.gates = self._make_gates(int(n_features), int(n_experts), tasks)
         self.towers = nn.ModuleDict(
             {
-                t.name: nn.Sequential(*_mlp([experts[-1], *towers], self.dropout),
-                                      nn.Linear(([experts[-1], *towers])[-1], t.out_dim))
+                t.name: nn.Sequential(
+                    *_mlp([experts[-1], *towers], self.dropout), nn.Linear(([experts[-1], *towers])[-1], t.out_dim)
+                )
                 for t in tasks
             }
         )
@@ -364,14 +365,27 @@ class OMoE(MMoE):
 
 
 # ---------------------------------------------------------------------- registry
-def _build_mlp(tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, *,
-               hidden: Sequence[int] = DEFAULT_HIDDEN, dropout: float = 0.0) -> nn.Module:
+def _build_mlp(
+    tasks: Sequence[TaskSpec],
+    variant: str,
+    example_batch: torch.Tensor,
+    *,
+    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    dropout: float = 0.0,
+) -> nn.Module:
     n_features = int(example_batch[0].numel())
     return SharedTrunkNet(n_features, tasks, hidden, variant_width(variant), dropout)
 
 
-def _build_cnn(tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, *,
-               hidden: Sequence[int] = (16, 32), dropout: float = 0.0, dense: Sequence[int] = ()) -> nn.Module:
+def _build_cnn(
+    tasks: Sequence[TaskSpec],
+    variant: str,
+    example_batch: torch.Tensor,
+    *,
+    hidden: Sequence[int] = (16, 32),
+    dropout: float = 0.0,
+    dense: Sequence[int] = (),
+) -> nn.Module:
     if example_batch.ndim != 4:
         raise InvalidArgument(
             f"The cnn family takes images of shape (N, C, H, W); the suite's inputs have shape "
@@ -381,9 +395,17 @@ def _build_cnn(tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Ten
     return ConvTrunkNet(int(c), tasks, hidden, variant_width(variant), dropout, (int(h), int(w)), tuple(dense))
 
 
-def _build_experts(tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, *, gates: type[MMoE],
-                   n_experts: int = 4, expert_hidden: Sequence[int] = (32,), tower_hidden: Sequence[int] = (16,),
-                   dropout: float = 0.0) -> nn.Module:
+def _build_experts(
+    tasks: Sequence[TaskSpec],
+    variant: str,
+    example_batch: torch.Tensor,
+    *,
+    gates: type[MMoE],
+    n_experts: int = 4,
+    expert_hidden: Sequence[int] = (32,),
+    tower_hidden: Sequence[int] = (16,),
+    dropout: float = 0.0,
+) -> nn.Module:
     """``mmoe`` (``gates=MMoE``: one gate per task) and ``omoe`` (``gates=OMoE``: one gate for all)."""
     n_features = int(example_batch[0].numel())
     return gates(n_features, tasks, n_experts, expert_hidden, tower_hidden, variant_width(variant), dropout)
@@ -443,20 +465,28 @@ def make_factory(model: str | ModelFactory, options: Mapping[str, Any] | None = 
     options = dict(options or {})
     if isinstance(model, str):
         if model not in MODEL_FAMILIES:
-            raise InvalidArgument(f"Unknown model family {model!r}; accepted: {MODEL_FAMILIES.names()} or your own "
-                                  "factory build(tasks, variant, example_batch) -> nn.Module.")
+            raise InvalidArgument(
+                f"Unknown model family {model!r}; accepted: {MODEL_FAMILIES.names()} or your own "
+                "factory build(tasks, variant, example_batch) -> nn.Module."
+            )
         unknown = sorted(set(options) - set(MODEL_FAMILIES.get(model).options))
         if unknown:
-            raise InvalidArgument(f"Model family {model!r} has no option(s) {unknown}; its options are "
-                                  f"{list(MODEL_FAMILIES.get(model).options)}.")
+            raise InvalidArgument(
+                f"Model family {model!r} has no option(s) {unknown}; its options are "
+                f"{list(MODEL_FAMILIES.get(model).options)}."
+            )
         return BuiltinFactory(model, {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
     if callable(model):
         if options:
-            raise InvalidArgument(f"Options {sorted(options)} apply to built-in families only; a model factory "
-                                  "of your own takes its sizes from the variant name.")
+            raise InvalidArgument(
+                f"Options {sorted(options)} apply to built-in families only; a model factory "
+                "of your own takes its sizes from the variant name."
+            )
         return model
-    raise InvalidArgument(f"model must be a family name {MODEL_FAMILIES.names()} or a callable "
-                          f"build(tasks, variant, example_batch); got {type(model).__name__}.")
+    raise InvalidArgument(
+        f"model must be a family name {MODEL_FAMILIES.names()} or a callable "
+        f"build(tasks, variant, example_batch); got {type(model).__name__}."
+    )
 
 
 def factory_name(factory: ModelFactory) -> str:
@@ -518,16 +548,20 @@ def build_model(
     with seeded(seed, "init"):
         model = factory(tuple(tasks), variant, example_batch)
     if not isinstance(model, nn.Module):
-        raise InvalidArgument(f"The model factory {factory_name(factory)} returned {type(model).__name__}; it must "
-                              "return a torch.nn.Module.")
+        raise InvalidArgument(
+            f"The model factory {factory_name(factory)} returned {type(model).__name__}; it must "
+            "return a torch.nn.Module."
+        )
     was_training = model.training
     model.eval()
     with torch.no_grad(), seeded(seed, "check"):
         out = model(example_batch)
     model.train(was_training)
     if not isinstance(out, Mapping):
-        raise InvalidArgument(f"The model from {factory_name(factory)} returned {type(out).__name__} from forward; it "
-                              "must return a dict {task name: output of shape (n, out_dim)}.")
+        raise InvalidArgument(
+            f"The model from {factory_name(factory)} returned {type(out).__name__} from forward; it "
+            "must return a dict {task name: output of shape (n, out_dim)}."
+        )
     n = example_batch.shape[0]
     for spec in tasks:
         got = out.get(spec.name)
@@ -540,13 +574,24 @@ def build_model(
     return model
 
 
-register_family("mlp", _build_mlp, "shared MLP trunk (inputs flattened) + one linear head per task",
-                ("hidden", "dropout"))
-register_family("cnn", _build_cnn, "small conv trunk for (N, C, H, W) images + one linear head per task",
-                ("hidden", "dropout", "dense"))
-register_family("mmoe", functools.partial(_build_experts, gates=MMoE),
-                "multi-gate mixture of experts: shared experts, a softmax gate and tower per task",
-                ("n_experts", "expert_hidden", "tower_hidden", "dropout"))
-register_family("omoe", functools.partial(_build_experts, gates=OMoE),
-                "one-gate mixture of experts: shared experts, one softmax gate, a tower per task",
-                ("n_experts", "expert_hidden", "tower_hidden", "dropout"))
+register_family(
+    "mlp", _build_mlp, "shared MLP trunk (inputs flattened) + one linear head per task", ("hidden", "dropout")
+)
+register_family(
+    "cnn",
+    _build_cnn,
+    "small conv trunk for (N, C, H, W) images + one linear head per task",
+    ("hidden", "dropout", "dense"),
+)
+register_family(
+    "mmoe",
+    functools.partial(_build_experts, gates=MMoE),
+    "multi-gate mixture of experts: shared experts, a softmax gate and tower per task",
+    ("n_experts", "expert_hidden", "tower_hidden", "dropout"),
+)
+register_family(
+    "omoe",
+    functools.partial(_build_experts, gates=OMoE),
+    "one-gate mixture of experts: shared experts, one softmax gate, a tower per task",
+    ("n_experts", "expert_hidden", "tower_hidden", "dropout"),
+)

@@ -250,8 +250,9 @@ def fit(
             else make_weighting(config.weighting, names, {t.name: t.kind for t in tasks})
         )
     weighting.to(device)
-    optimiser = torch.optim.Adam([*model.parameters(), *weighting.parameters()], lr=config.lr,
-                                 weight_decay=config.weight_decay)
+    optimiser = torch.optim.Adam(
+        [*model.parameters(), *weighting.parameters()], lr=config.lr, weight_decay=config.weight_decay
+    )
     labelled = labelled_rows(train, tasks)
     result = FitResult(batching=choose_batching(labelled, config.batching))
     stopper = EarlyStopping(1, config.patience)
@@ -263,8 +264,14 @@ def fit(
             model.train()
             for columns, idx in batch_plan(n, labelled, config, result.batching, seed, epoch):
                 rows = torch.as_tensor(idx)
-                batch = Batch(train.inputs(rows).to(device), train.y[rows].to(device), train.mask[rows].to(device),
-                              rows, columns, {t: v[rows].to(device) for t, v in soft.items()})
+                batch = Batch(
+                    train.inputs(rows).to(device),
+                    train.y[rows].to(device),
+                    train.mask[rows].to(device),
+                    rows,
+                    columns,
+                    {t: v[rows].to(device) for t, v in soft.items()},
+                )
 
                 def losses_of(outputs: Mapping[str, torch.Tensor], batch: Batch = batch) -> dict[str, torch.Tensor]:
                     return _step_losses(outputs, batch, tasks, config)

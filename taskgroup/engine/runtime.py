@@ -43,8 +43,10 @@ def configure_threads(threads: int | None = None) -> int:
     if threads is None:
         threads = default_threads()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InvalidArgument(f"threads={threads!r} is not accepted; give a positive integer (this machine offers "
-                              f"{available_cores()} cores to this process).")
+        raise InvalidArgument(
+            f"threads={threads!r} is not accepted; give a positive integer (this machine offers "
+            f"{available_cores()} cores to this process)."
+        )
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 

@@ -147,8 +147,10 @@ def train_stack(
     if not networks:
         return []
     if not can_stack(suite, networks, config):
-        raise InvalidArgument("These networks cannot be stacked (stacking needs the mlp family without dropout, "
-                              "equal weighting and joint batches); train them one at a time.")
+        raise InvalidArgument(
+            "These networks cannot be stacked (stacking needs the mlp family without dropout, "
+            "equal weighting and joint batches); train them one at a time."
+        )
     n = len(networks)
     device = torch.device(config.device)
     net = StackedNets(suite, n, config, variant, seed)
@@ -167,8 +169,11 @@ def train_stack(
     for epoch in range(config.epochs):
         for _, idx in batch_plan(len(train), labelled, config, "joint", seed, epoch):
             rows = torch.as_tensor(idx)
-            per_net = _reduce(net.task_losses(train.inputs(rows).to(device), train.y[rows].to(device),
-                                              train.mask[rows].to(device)), active, config.reduction)
+            per_net = _reduce(
+                net.task_losses(train.inputs(rows).to(device), train.y[rows].to(device), train.mask[rows].to(device)),
+                active,
+                config.reduction,
+            )
             bad = alive & ~torch.isfinite(per_net.detach().cpu())
             for c in torch.nonzero(bad).flatten().tolist():
                 alive[c] = False

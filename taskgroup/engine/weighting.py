@@ -119,5 +119,6 @@ def make_weighting(name: str, tasks: Sequence[str], kinds: Mapping[str, str]) ->
 
 
 register_weighting("equal", EqualWeighting, "every task's loss counts once (times its task weight)")
-register_weighting("uncertainty", UncertaintyWeighting,
-                   "learned homoscedastic uncertainty weights (Kendall et al. 2018)")
+register_weighting(
+    "uncertainty", UncertaintyWeighting, "learned homoscedastic uncertainty weights (Kendall et al. 2018)"
+)

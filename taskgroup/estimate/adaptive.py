@@ -174,8 +174,10 @@ def adaptive_select(
         raise InvalidArgument(f"max_initial_size={max_initial_size!r} is not accepted; give 2 .. {n}.")
     n_groups = n if initial_groups is None else int(initial_groups)
     if n_groups < math.ceil(n / max_size):
-        raise InvalidArgument(f"initial_groups={initial_groups!r} cannot cover {n} tasks with groups of at most "
-                              f"{max_size}; give at least {math.ceil(n / max_size)}.")
+        raise InvalidArgument(
+            f"initial_groups={initial_groups!r} cannot cover {n} tasks with groups of at most "
+            f"{max_size}; give at least {math.ceil(n / max_size)}."
+        )
     design = initial_design(tasks, n_groups, max_size, singles=singles, seed=seed)
     if budget_networks < len(design):
         raise InvalidArgument(
@@ -188,13 +190,24 @@ def adaptive_select(
     rounds: list[dict[str, Any]] = []
     while True:
         predictor = fit_group_predictor(tasks, measured, alpha=alpha, optimism=optimism)
-        plan = select_groups(predictor, budget, method=method, seed=seed,
-                             time_limit=SELECTION_TIME_LIMIT if time_limit is None else time_limit)
+        plan = select_groups(
+            predictor,
+            budget,
+            method=method,
+            seed=seed,
+            time_limit=SELECTION_TIME_LIMIT if time_limit is None else time_limit,
+        )
         members = {d.name: d.trained_tasks for d in plan.details}
-        needed = [g for g in (tuple(t for t in tasks if t in members[name]) for name in plan.networks)
-                  if g not in measured]
-        record = {"round": len(rounds) + 1, "measured": len(measured), "predicted_objective": plan.objective,
-                  "networks": list(plan.networks), "unmeasured": len(needed)}
+        needed = [
+            g for g in (tuple(t for t in tasks if t in members[name]) for name in plan.networks) if g not in measured
+        ]
+        record = {
+            "round": len(rounds) + 1,
+            "measured": len(measured),
+            "predicted_objective": plan.objective,
+            "networks": list(plan.networks),
+            "unmeasured": len(needed),
+        }
         rounds.append(record)
         if on_round is not None:
             on_round(record)
@@ -209,8 +222,10 @@ def _measure(measure_groups: MeasureGroups, groups: list[tuple[str, ...]], into:
     answer = measure_groups(list(groups))
     for g in groups:
         if g not in answer or set(answer[g]) != set(g):
-            raise InvalidArgument(f"measure_groups did not return a loss for every member of {g}; it returned "
-                                  f"{dict(answer.get(g, {}))!r}.")
+            raise InvalidArgument(
+                f"measure_groups did not return a loss for every member of {g}; it returned "
+                f"{dict(answer.get(g, {}))!r}."
+            )
         into[g] = {t: float(v) for t, v in answer[g].items()}
 
 

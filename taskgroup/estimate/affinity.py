@@ -360,8 +360,10 @@ class AffinityHook(Hook):
         """
         count = len(self.measured)
         if not count:
-            raise InvalidArgument("No training step had a label for every task, so no affinity was measured; use "
-                                  "larger batches or more epochs.")
+            raise InvalidArgument(
+                "No training step had a label for every task, so no affinity was measured; use "
+                "larger batches or more epochs."
+            )
         return AffinityRun(
             tag=_frame(self.tag_sum / count, self.tasks) if self.tag_sum is not None else None,
             cs=_frame(self.cs_sum / count, self.tasks) if self.cs_sum is not None else None,

@@ -62,15 +62,29 @@ def save_affinity(
     still works for one version, with a DeprecationWarning).
     """
     if isinstance(path, pd.DataFrame) and not isinstance(matrix, pd.DataFrame):
-        warnings.warn("save_affinity takes the matrix first and the path second: save_affinity(matrix, path); "
-                      "the old order will be refused in the next version.", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "save_affinity takes the matrix first and the path second: save_affinity(matrix, path); "
+            "the old order will be refused in the next version.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         matrix, path = path, matrix
     tasks = list(map(str, matrix.index))
     with _connect(path) as conn:
         conn.execute(
             "INSERT OR IGNORE INTO affinities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (suite, suite_name, config, method, int(seed), int(every), json.dumps(tasks),
-             json.dumps(matrix.to_numpy().tolist()), int(steps), time.time()),
+            (
+                suite,
+                suite_name,
+                config,
+                method,
+                int(seed),
+                int(every),
+                json.dumps(tasks),
+                json.dumps(matrix.to_numpy().tolist()),
+                int(steps),
+                time.time(),
+            ),
         )
 
 

@@ -127,7 +127,12 @@ class _SearchPricing:
         found = list(known) + [(float(_profit(scorer.values(g), pi)), g) for g in self.listed]
         incumbent = max([0.0] + [p for p, _ in found])
         result = price_pairwise(
-            scorer.S, self.offset, pi, range(2, scorer.n + 1), incumbent=incumbent, skip=set(scorer.measured),
+            scorer.S,
+            self.offset,
+            pi,
+            range(2, scorer.n + 1),
+            incumbent=incumbent,
+            skip=set(scorer.measured),
             deadline=deadline,
         )
         found += result.found

@@ -43,8 +43,10 @@ def measurements_from_problem(problem: Problem) -> dict[tuple[str, ...], dict[st
     for j, name in enumerate(problem.networks):
         members = problem.network_tasks(name)
         if members in out:
-            raise InvalidArgument(f"Two networks serve {list(members)} (one is {name!r}); keep one per task set "
-                                  "(problem.without_networks).")
+            raise InvalidArgument(
+                f"Two networks serve {list(members)} (one is {name!r}); keep one per task set "
+                "(problem.without_networks)."
+            )
         out[members] = {t: float(problem.losses[j, problem.tasks.index(t)]) for t in members}
     return out
 

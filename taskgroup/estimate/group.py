@@ -215,7 +215,10 @@ def select_groups(
     spec = GROUPING_METHODS.get(name)
     started = time.perf_counter()
     result = spec.function(
-        predictor, int(k), time_limit=DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit), seed=seed,
+        predictor,
+        int(k),
+        time_limit=DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit),
+        seed=seed,
         **options,
     )
     elapsed = time.perf_counter() - started

@@ -122,9 +122,7 @@ def _neighbours(scorer: GroupScorer, groups: list[Group], k: int, rng: np.random
                 yield [g for x, g in enumerate(groups) if x not in (i, j)] + [groups[i] | groups[j]]
         elif move == "split" and len(groups) < k:
             for i in order:
-                yield from (
-                    [g for x, g in enumerate(groups) if x != i] + parts for parts in _splits(scorer, groups[i])
-                )
+                yield from ([g for x, g in enumerate(groups) if x != i] + parts for parts in _splits(scorer, groups[i]))
         elif move == "open" and len(groups) < k:
             for t, u in combinations(tasks, 2):
                 yield groups + [frozenset((t, u))]

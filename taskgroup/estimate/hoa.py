@@ -207,8 +207,10 @@ def hoa_predictor(problem: Problem) -> GroupScorer:
     pairs = pair_networks(problem)
     missing = [(a, b) for a, b in combinations(tasks, 2) if frozenset((a, b)) not in pairs]
     if missing:
-        raise InvalidProblem(f"HOA needs a network on every pair of tasks; missing pairs: {missing[:10]}"
-                             + (f" and {len(missing) - 10} more." if len(missing) > 10 else "."))
+        raise InvalidProblem(
+            f"HOA needs a network on every pair of tasks; missing pairs: {missing[:10]}"
+            + (f" and {len(missing) - 10} more." if len(missing) > 10 else ".")
+        )
     pair_cost = _default_cost(problem, pairs, None)
     other = [problem.networks[j] for j in range(problem.n_networks) if not np.allclose(problem.costs[j], pair_cost)]
     if other:

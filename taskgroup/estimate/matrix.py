@@ -162,8 +162,7 @@ def _from_mapping(data: Mapping[str, Any], name: str) -> pd.DataFrame:
     for key, row in data.items():
         if not isinstance(row, Mapping):
             raise InvalidArgument(
-                f"The {name} dict must map each task to a dict of task -> value; entry {key!r} is "
-                f"{type(row).__name__}."
+                f"The {name} dict must map each task to a dict of task -> value; entry {key!r} is {type(row).__name__}."
             )
     # pandas makes outer keys the columns; transpose so outer keys are the rows.
     return pd.DataFrame({k: dict(v) for k, v in data.items()}).T

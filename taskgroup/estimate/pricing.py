@@ -85,7 +85,7 @@ class _SizeSearch:
         sources = self.source_matrix[np.ix_(free, candidates)]
         tops, bottoms = _top_and_bottom_sums(sources, counts, len(inside))
         ub = (inflow[candidates] + tops) / (s - 1) + self.shift[candidates]
-        ub_free = np.maximum(ub[len(inside):], 0.0)
+        ub_free = np.maximum(ub[len(inside) :], 0.0)
         # a member whose value stays >= 0 whatever joins ("sure") counts linearly, so the free tasks that
         # would raise it compete for the same r places instead of each member taking its own best r
         alpha = inflow[inside] / (s - 1) + self.shift[inside]

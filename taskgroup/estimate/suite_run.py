@@ -67,8 +67,9 @@ def suite_affinity(
         raise InvalidArgument(f"epochs={epochs!r} is not accepted; give an integer >= 1.")
     if len(suite.tasks) < 2:
         raise InvalidArgument(f"Affinity needs at least 2 tasks; suite {suite.name!r} has {list(suite.task_names)}.")
-    hook = AffinityHook(suite.task_names, shared=shared, methods=methods, every=every,
-                        lookahead_lr=lookahead_lr or config.lr, seed=seed)
+    hook = AffinityHook(
+        suite.task_names, shared=shared, methods=methods, every=every, lookahead_lr=lookahead_lr or config.lr, seed=seed
+    )
     model = build_model(config.factory(), suite.tasks, "full", suite.example_batch(), seed)
     fit(model, suite.train, suite.tasks, config.replace(epochs=n_epochs, patience=None), seed=seed, hooks=[hook])
     return hook.result()

@@ -97,8 +97,10 @@ class PlantedGroupLosses:
         mask = sum(1 << int(i) for i in idx)
         rng = np.random.default_rng([self.seed, 7919, mask])
         expected = self.expected(group)
-        return {t: v + self.noise * float(self.base[self.tasks.index(t)]) * float(rng.standard_normal())
-                for t, v in expected.items()}
+        return {
+            t: v + self.noise * float(self.base[self.tasks.index(t)]) * float(rng.standard_normal())
+            for t, v in expected.items()
+        }
 
 
 def planted_group_losses(

@@ -20,17 +20,25 @@ from typing import Any
 
 # public name -> module that defines it
 _NAMES = {
-    "TaskSuite": "taskgroup.tasks.suite", "TaskSpec": "taskgroup.tasks.suite", "Split": "taskgroup.tasks.suite",
-    "SPLITS": "taskgroup.tasks.suite", "TASK_KINDS": "taskgroup.tasks.suite",
-    "Candidate": "taskgroup.measure.candidates", "make_candidates": "taskgroup.measure.candidates",
+    "TaskSuite": "taskgroup.tasks.suite",
+    "TaskSpec": "taskgroup.tasks.suite",
+    "Split": "taskgroup.tasks.suite",
+    "SPLITS": "taskgroup.tasks.suite",
+    "TASK_KINDS": "taskgroup.tasks.suite",
+    "Candidate": "taskgroup.measure.candidates",
+    "make_candidates": "taskgroup.measure.candidates",
     "parse_candidate": "taskgroup.measure.candidates",
-    "TrainConfig": "taskgroup.engine.config", "train_candidate": "taskgroup.measure.training",
+    "TrainConfig": "taskgroup.engine.config",
+    "train_candidate": "taskgroup.measure.training",
     "train_candidates": "taskgroup.measure.training",
-    "COST_COLUMNS": "taskgroup.measure.store", "normalise_costs": "taskgroup.measure.store",
-    "NetworkResult": "taskgroup.measure.store", "ResultStore": "taskgroup.measure.store",
+    "COST_COLUMNS": "taskgroup.measure.store",
+    "normalise_costs": "taskgroup.measure.store",
+    "NetworkResult": "taskgroup.measure.store",
+    "ResultStore": "taskgroup.measure.store",
     "MeasurementWarning": "taskgroup.measure.store",
     "profile_candidates": "taskgroup.measure.profile",
-    "measure": "taskgroup.measure.runner", "plan_jobs": "taskgroup.measure.runner",
+    "measure": "taskgroup.measure.runner",
+    "plan_jobs": "taskgroup.measure.runner",
     "measure_objective": "taskgroup.measure.objective",
 }
 

@@ -20,7 +20,6 @@ from taskgroup.naming import RESERVED, network_name, split_network_name
 __all__ = ["Candidate", "make_candidates", "parse_candidate", "check_names", "seed_list"]
 
 
-
 @dataclass(frozen=True, order=True)
 class Candidate:
     """One network to train: the tasks it serves (suite order) and its size variant."""
@@ -51,8 +50,9 @@ def check_names(kind: str, names: Sequence[str]) -> list[str]:
     names = list(names)
     bad = [n for n in names if not isinstance(n, str) or not n.strip() or any(c in n for c in RESERVED)]
     if not names or bad:
-        raise InvalidArgument(f"{kind} names must be non-empty strings without {' '.join(RESERVED)}; "
-                              f"got {bad or names!r}.")
+        raise InvalidArgument(
+            f"{kind} names must be non-empty strings without {' '.join(RESERVED)}; got {bad or names!r}."
+        )
     if len(set(names)) != len(names):
         raise InvalidArgument(f"{kind} names repeat: {names!r}.")
     return names

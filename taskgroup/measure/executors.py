@@ -68,8 +68,9 @@ def _open_process(argument: str) -> Iterator[tuple[Executor, int]]:
     elif argument.isdigit() and int(argument) >= 1:
         workers = int(argument)
     else:
-        raise InvalidArgument(f"Executor 'process:{argument}': the worker count must be a positive integer "
-                              f"({EXECUTOR_HELP}).")
+        raise InvalidArgument(
+            f"Executor 'process:{argument}': the worker count must be a positive integer ({EXECUTOR_HELP})."
+        )
     # spawn, not fork: forking a process that has started torch's thread pools can deadlock.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield pool, workers
@@ -133,8 +134,15 @@ def open_executor(spec: str | Executor) -> Iterator[tuple[Executor, int]]:
         yield opened
 
 
-def drive(pool: Executor, run: Callable[[J], R], jobs: Sequence[J], commit: Callable[[R], None], *,
-          retries: int, describe: Callable[[J], str]) -> None:
+def drive(
+    pool: Executor,
+    run: Callable[[J], R],
+    jobs: Sequence[J],
+    commit: Callable[[R], None],
+    *,
+    retries: int,
+    describe: Callable[[J], str],
+) -> None:
     """Run ``run(job)`` for every job on ``pool`` and pass each result to ``commit`` as it finishes.
 
     A job whose worker died is submitted again, at most ``retries`` times; any other exception stops the

@@ -44,8 +44,7 @@ from taskgroup.measure.candidates import Candidate, check_names, make_candidates
 from taskgroup.measure.executors import drive, open_executor
 from taskgroup.measure.store import NetworkResult, ResultStore
 
-__all__ = ["measure_objective", "load_objective", "read_objective_result", "ObjectiveCall", "run_call",
-           "DEFAULT_COST"]
+__all__ = ["measure_objective", "load_objective", "read_objective_result", "ObjectiveCall", "run_call", "DEFAULT_COST"]
 
 # The resource every network costs 1 in when the objective reports no costs.
 DEFAULT_COST = "cost"
@@ -74,18 +73,21 @@ def run_call(call: ObjectiveCall) -> NetworkResult:
         metrics, costs = read_objective_result(value, cand.tasks, f"candidate {cand.name!r} (seed {call.seed})")
     except InvalidArgument as exc:
         return _failed(call, str(exc), elapsed)
-    return NetworkResult(cand.name, cand.tasks, cand.variant, call.seed, train_time=elapsed, metrics=metrics,
-                         costs=costs)
+    return NetworkResult(
+        cand.name, cand.tasks, cand.variant, call.seed, train_time=elapsed, metrics=metrics, costs=costs
+    )
 
 
 def _failed(call: ObjectiveCall, reason: str, elapsed: float) -> NetworkResult:
     cand = call.candidate
-    return NetworkResult(cand.name, cand.tasks, cand.variant, call.seed, status="failed", reason=reason,
-                         train_time=elapsed)
+    return NetworkResult(
+        cand.name, cand.tasks, cand.variant, call.seed, status="failed", reason=reason, train_time=elapsed
+    )
 
 
-def read_objective_result(value: Any, tasks: Sequence[str], who: str
-                          ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+def read_objective_result(
+    value: Any, tasks: Sequence[str], who: str
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """Check an objective's return value; per-task ``{"val_loss", "test_loss"}`` and ``{resource: cost}``.
 
     Raises
@@ -95,14 +97,17 @@ def read_objective_result(value: Any, tasks: Sequence[str], who: str
         negative cost — the message names ``who`` (the candidate and seed) and the field.
     """
     if not isinstance(value, Mapping):
-        raise InvalidArgument(f"The objective returned {type(value).__name__} for {who}; expected a mapping "
-                              "{task: loss} or {'val': {task: loss}, 'test': {...}, 'cost': {resource: value}}.")
+        raise InvalidArgument(
+            f"The objective returned {type(value).__name__} for {who}; expected a mapping "
+            "{task: loss} or {'val': {task: loss}, 'test': {...}, 'cost': {resource: value}}."
+        )
     if not isinstance(value.get("val"), Mapping):
         value = {"val": value}  # a plain {task: loss} mapping is the validation losses
     unknown = [k for k in value if k not in _FIELDS]
     if unknown:
-        raise InvalidArgument(f"The objective's result for {who} has unknown field(s) {unknown}; "
-                              f"accepted: {list(_FIELDS)}.")
+        raise InvalidArgument(
+            f"The objective's result for {who} has unknown field(s) {unknown}; accepted: {list(_FIELDS)}."
+        )
     metrics: dict[str, dict[str, float]] = {t: {} for t in tasks}
     for split in ("val", "test"):
         if split not in value:
@@ -111,8 +116,10 @@ def read_objective_result(value: Any, tasks: Sequence[str], who: str
         missing = [t for t in tasks if t not in losses]
         extra = [t for t in losses if t not in tasks]
         if missing or extra:
-            raise InvalidArgument(f"The objective's {split!r} for {who} must cover exactly the tasks "
-                                  f"{list(tasks)}; missing {missing}, extra {extra}.")
+            raise InvalidArgument(
+                f"The objective's {split!r} for {who} must cover exactly the tasks "
+                f"{list(tasks)}; missing {missing}, extra {extra}."
+            )
         for task in tasks:
             metrics[task][f"{split}_loss"] = losses[task]
     if "cost" not in value:
@@ -120,24 +127,29 @@ def read_objective_result(value: Any, tasks: Sequence[str], who: str
     costs = _numbers(value["cost"], who, "cost")
     negative = {k: v for k, v in costs.items() if v < 0}
     if not costs or negative:
-        raise InvalidArgument(f"The objective's 'cost' for {who} must map resource names to numbers >= 0; "
-                              f"got {value['cost']!r}.")
+        raise InvalidArgument(
+            f"The objective's 'cost' for {who} must map resource names to numbers >= 0; got {value['cost']!r}."
+        )
     return metrics, costs
 
 
 def _numbers(mapping: Any, who: str, name: str) -> dict[str, float]:
     if not isinstance(mapping, Mapping):
-        raise InvalidArgument(f"The objective's {name!r} for {who} must be a mapping; got "
-                              f"{type(mapping).__name__} {mapping!r}.")
+        raise InvalidArgument(
+            f"The objective's {name!r} for {who} must be a mapping; got {type(mapping).__name__} {mapping!r}."
+        )
     out = {}
     for key, raw in mapping.items():
         if not isinstance(key, str) or isinstance(raw, (bool, str, bytes)) or not hasattr(raw, "__float__"):
-            raise InvalidArgument(f"The objective's {name}[{key!r}] for {who} must be a number keyed by a "
-                                  f"name; got {type(raw).__name__} {raw!r}.")
+            raise InvalidArgument(
+                f"The objective's {name}[{key!r}] for {who} must be a number keyed by a "
+                f"name; got {type(raw).__name__} {raw!r}."
+            )
         number = float(raw)
         if not math.isfinite(number):
-            raise InvalidArgument(f"The objective's {name}[{key!r}] for {who} is {number}; losses and costs "
-                                  "must be finite numbers.")
+            raise InvalidArgument(
+                f"The objective's {name}[{key!r}] for {who} is {number}; losses and costs must be finite numbers."
+            )
         out[key] = number
     return out
 
@@ -158,8 +170,10 @@ def load_objective(spec: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any failure importing the user's module is reported as one line
-        raise InvalidArgument(f"Cannot import module {module_name!r} for --objective {spec!r}: "
-                              f"{type(exc).__name__}: {exc} (run from its folder or put it on PYTHONPATH).") from None
+        raise InvalidArgument(
+            f"Cannot import module {module_name!r} for --objective {spec!r}: "
+            f"{type(exc).__name__}: {exc} (run from its folder or put it on PYTHONPATH)."
+        ) from None
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
@@ -259,9 +273,11 @@ def measure_objective(
         try:
             pickle.dumps(objective)
         except Exception as exc:  # noqa: BLE001 - any pickling failure means the same thing here
-            raise InvalidArgument(f"executor {executor!r} runs the objective in other processes, which import it "
-                                  f"by name; {objective!r} cannot be sent ({type(exc).__name__}: {exc}). Define it "
-                                  "at the top level of a module, or use executor='serial'.") from None
+            raise InvalidArgument(
+                f"executor {executor!r} runs the objective in other processes, which import it "
+                f"by name; {objective!r} cannot be sent ({type(exc).__name__}: {exc}). Define it "
+                "at the top level of a module, or use executor='serial'."
+            ) from None
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     name = _objective_name(objective)
     fp, cfg = _key({"objective": name, "tasks": task_list}), _key({"settings": settings_json})
@@ -278,8 +294,14 @@ def measure_objective(
                 on_result([result])
 
         try:
-            drive(pool, run_call, calls, commit, retries=retries,
-                  describe=lambda call: f"{call.candidate.name}, seed {call.seed}")
+            drive(
+                pool,
+                run_call,
+                calls,
+                commit,
+                retries=retries,
+                describe=lambda call: f"{call.candidate.name}, seed {call.seed}",
+            )
         finally:
             bar.close()
     return store.results(fp, cfg)

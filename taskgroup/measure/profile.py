@@ -45,7 +45,13 @@ def profile_candidates(
     for cand in candidates:
         sub = suite.subset(list(cand.tasks))
         net = build_model(factory, sub.tasks, cand.variant, sub.example_batch(), seed=0)
-        rows.append({"network": cand.name, "variant": cand.variant, "tasks": network_name(cand.tasks),
-                     **profile_model(net, sub.example_batch(), repeats=repeats, latency=latency),
-                     "snt": VARIANTS.get(cand.variant, 1.0)})
+        rows.append(
+            {
+                "network": cand.name,
+                "variant": cand.variant,
+                "tasks": network_name(cand.tasks),
+                **profile_model(net, sub.example_batch(), repeats=repeats, latency=latency),
+                "snt": VARIANTS.get(cand.variant, 1.0),
+            }
+        )
     return pd.DataFrame(rows)

@@ -51,7 +51,7 @@ def plan_jobs(
         for _, group in candidates_by_variant(candidates).items():
             size = stack_size or (math.ceil(len(group) / max(1, workers)) if vectorise else 1)
             for start in range(0, len(group), size):
-                jobs.append(Job(suite, tuple(group[start:start + size]), config, int(seed), vectorise, threads))
+                jobs.append(Job(suite, tuple(group[start : start + size]), config, int(seed), vectorise, threads))
     return jobs
 
 
@@ -139,27 +139,54 @@ def measure(
     if strategy not in ("listed", "adaptive"):
         raise InvalidArgument(f"strategy={strategy!r} is not accepted; accepted: 'listed', 'adaptive'.")
     if strategy == "adaptive":
-        return _measure_adaptively(suite, store, candidates=candidates, budget_networks=budget_networks,
-                                   plan_networks=plan_networks, config=config, seeds=seeds, executor=executor,
-                                   progress=progress, **objective_options)
+        return _measure_adaptively(
+            suite,
+            store,
+            candidates=candidates,
+            budget_networks=budget_networks,
+            plan_networks=plan_networks,
+            config=config,
+            seeds=seeds,
+            executor=executor,
+            progress=progress,
+            **objective_options,
+        )
     if budget_networks is not None or plan_networks is not None:
         raise InvalidArgument("budget_networks and plan_networks apply to strategy='adaptive' only.")
     if callable(suite) and not isinstance(suite, TaskSuite):
-        suite_only = {"half_singles": half_singles is not True, "config": config is not None,
-                      "vectorise": vectorise is not True, "stack_size": stack_size is not None,
-                      "threads": threads != 1, "latency_repeats": latency_repeats != 50}
+        suite_only = {
+            "half_singles": half_singles is not True,
+            "config": config is not None,
+            "vectorise": vectorise is not True,
+            "stack_size": stack_size is not None,
+            "threads": threads != 1,
+            "latency_repeats": latency_repeats != 50,
+        }
         given = [name for name, changed in suite_only.items() if changed]
         if given:
-            raise InvalidArgument(f"{given} apply to suites only; an objective trains however it likes "
-                                  "(pass its own options as settings={...}).")
-        return measure_objective(suite, store, candidates=candidates, seeds=seeds, executor=executor,
-                                 progress=progress, retries=retries, on_result=on_result, **objective_options)
+            raise InvalidArgument(
+                f"{given} apply to suites only; an objective trains however it likes "
+                "(pass its own options as settings={...})."
+            )
+        return measure_objective(
+            suite,
+            store,
+            candidates=candidates,
+            seeds=seeds,
+            executor=executor,
+            progress=progress,
+            retries=retries,
+            on_result=on_result,
+            **objective_options,
+        )
     if objective_options:
         raise InvalidArgument(f"{sorted(objective_options)} apply to an objective only, not to a suite.")
     config = config or TrainConfig()
     if not isinstance(suite, TaskSuite):
-        raise InvalidArgument(f"measure needs a TaskSuite or an objective function; got {type(suite).__name__} "
-                              "(see taskgroup.datasets.load_suite).")
+        raise InvalidArgument(
+            f"measure needs a TaskSuite or an objective function; got {type(suite).__name__} "
+            "(see taskgroup.datasets.load_suite)."
+        )
     seeds_ = seed_list(seeds)
     if stack_size is not None and stack_size < 1:
         raise InvalidArgument(f"stack_size must be >= 1; got {stack_size}.")
@@ -170,32 +197,49 @@ def measure(
 
     uncosted = [c for c in cands if c.name not in store.costed(fp, cfg)]
     if uncosted:  # before training starts, so latency is timed on a quiet machine
-        store.add_costs(fp, cfg, profile_candidates(suite, uncosted, config,
-                                                    repeats=max(1, latency_repeats), latency=latency_repeats > 0))
+        store.add_costs(
+            fp,
+            cfg,
+            profile_candidates(suite, uncosted, config, repeats=max(1, latency_repeats), latency=latency_repeats > 0),
+        )
 
     with store.writer(), open_executor(executor) as (pool, workers):
-        jobs = plan_jobs(suite, cands, config, seeds_, vectorise=vectorise, stack_size=stack_size,
-                         workers=workers, threads=threads)
+        jobs = plan_jobs(
+            suite, cands, config, seeds_, vectorise=vectorise, stack_size=stack_size, workers=workers, threads=threads
+        )
         done = store.done(fp, cfg)
         todo = [j for j in jobs if any(k not in done for k in j.keys)]
         remaining = sum(sum(k not in done for k in j.keys) for j in todo)
         bar = tqdm(total=remaining, unit="net", desc=f"measure {suite.name}", disable=not progress, leave=False)
+
         def commit(results: list[NetworkResult]) -> None:
             bar.update(store.add_results(fp, cfg, results))
             if on_result is not None:
                 on_result(results)
 
         try:
-            drive(pool, run_job, todo, commit, retries=retries,
-                  describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed {job.seed}")
+            drive(
+                pool,
+                run_job,
+                todo,
+                commit,
+                retries=retries,
+                describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed {job.seed}",
+            )
         finally:
             bar.close()
     return store.results(fp, cfg)
 
 
 def _measure_adaptively(
-    source: Any, store: Any, *, candidates: Any, budget_networks: int | None, plan_networks: int | None,
-    config: TrainConfig | None, **options: Any,
+    source: Any,
+    store: Any,
+    *,
+    candidates: Any,
+    budget_networks: int | None,
+    plan_networks: int | None,
+    config: TrainConfig | None,
+    **options: Any,
 ) -> pd.DataFrame:
     """``measure(..., strategy="adaptive")``: the results of the networks the adaptive selection measured."""
     from taskgroup.estimate.adaptive import adaptive_select, suite_measurer

@@ -41,8 +41,15 @@ from taskgroup.validation import renamed_parameters
 if TYPE_CHECKING:
     from taskgroup.problem import Problem
 
-__all__ = ["ResultStore", "NetworkResult", "MeasurementWarning", "SCHEMA_VERSION", "COST_COLUMNS",
-           "DEFAULT_PROFILED_COST", "normalise_costs"]
+__all__ = [
+    "ResultStore",
+    "NetworkResult",
+    "MeasurementWarning",
+    "SCHEMA_VERSION",
+    "COST_COLUMNS",
+    "DEFAULT_PROFILED_COST",
+    "normalise_costs",
+]
 
 SCHEMA_VERSION = 1
 
@@ -149,8 +156,9 @@ class ResultStore:
             raise InvalidArgument(f"No results store at {str(path)!r}; create one with 'taskgroup measure --store'.")
         if not self.path.exists() or self.path.stat().st_size == 0:  # an empty file (touch) is a new store
             if not self.path.parent.is_dir():
-                raise InvalidArgument(f"Cannot create the store {str(path)!r}: the folder "
-                                      f"{str(self.path.parent)!r} does not exist.")
+                raise InvalidArgument(
+                    f"Cannot create the store {str(path)!r}: the folder {str(self.path.parent)!r} does not exist."
+                )
             with self._connect(write=True):
                 pass  # creates the file and its tables
             return
@@ -161,13 +169,16 @@ class ResultStore:
             if problems != ["ok"]:
                 raise sqlite3.DatabaseError("integrity check failed: " + "; ".join(problems[:3]))
             if "meta" not in _tables(db):
-                raise MeasurementError(f"{str(path)!r} is an SQLite file but not a taskgroup results store "
-                                       "(no 'meta' table); give the file 'taskgroup measure --store' wrote.")
+                raise MeasurementError(
+                    f"{str(path)!r} is an SQLite file but not a taskgroup results store "
+                    "(no 'meta' table); give the file 'taskgroup measure --store' wrote."
+                )
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         version = int(row[0]) if row else SCHEMA_VERSION
         if version != SCHEMA_VERSION:
-            raise MeasurementError(f"Store {str(path)!r} has schema version {version}; "
-                                   f"this taskgroup reads {SCHEMA_VERSION}.")
+            raise MeasurementError(
+                f"Store {str(path)!r} has schema version {version}; this taskgroup reads {SCHEMA_VERSION}."
+            )
 
     @contextmanager
     def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -252,8 +263,7 @@ class ResultStore:
         if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "unable to open" in text):
             return MeasurementError(f"{where}: {text}.")
         return MeasurementError(
-            f"{where} is damaged or is not a results store ({text}); restore it from a copy or measure into a "
-            "new file."
+            f"{where} is damaged or is not a results store ({text}); restore it from a copy or measure into a new file."
         )
 
     def _frame(self, query: str, args: Sequence[Any] = ()) -> pd.DataFrame:
@@ -264,13 +274,27 @@ class ResultStore:
             return pd.DataFrame(cursor.fetchall(), columns=columns)
 
     # -- writing --------------------------------------------------------------------------------------
-    def register_run(self, suite: str, config: str, suite_name: str, tasks: Iterable[str],
-                     suite_params: dict[str, Any], config_dict: dict[str, Any]) -> None:
+    def register_run(
+        self,
+        suite: str,
+        config: str,
+        suite_name: str,
+        tasks: Iterable[str],
+        suite_params: dict[str, Any],
+        config_dict: dict[str, Any],
+    ) -> None:
         with self._connect(write=True) as db:
             db.execute(
                 "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (suite, config, suite_name, json.dumps(list(tasks)), json.dumps(suite_params, default=str),
-                 json.dumps(config_dict, sort_keys=True), time.time()),
+                (
+                    suite,
+                    config,
+                    suite_name,
+                    json.dumps(list(tasks)),
+                    json.dumps(suite_params, default=str),
+                    json.dumps(config_dict, sort_keys=True),
+                    time.time(),
+                ),
             )
 
     def add_results(self, suite: str, config: str, results: Iterable[NetworkResult]) -> int:
@@ -278,12 +302,28 @@ class ResultStore:
         (existing keys are kept as they are, and a network's first reported cost is kept)."""
         results = list(results)
         rows = [
-            (suite, config, r.network, r.variant, int(r.seed), json.dumps(list(r.tasks)), r.status, r.reason,
-             int(r.epochs), int(r.best_epoch), float(r.train_time), json.dumps(r.metrics), time.time())
+            (
+                suite,
+                config,
+                r.network,
+                r.variant,
+                int(r.seed),
+                json.dumps(list(r.tasks)),
+                r.status,
+                r.reason,
+                int(r.epochs),
+                int(r.best_epoch),
+                float(r.train_time),
+                json.dumps(r.metrics),
+                time.time(),
+            )
             for r in results
         ]
-        cost_rows = [(suite, config, r.network, r.variant, network_name(r.tasks), name, float(value))
-                     for r in results for name, value in r.costs.items()]
+        cost_rows = [
+            (suite, config, r.network, r.variant, network_name(r.tasks), name, float(value))
+            for r in results
+            for name, value in r.costs.items()
+        ]
         with self._connect(write=True) as db:
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
@@ -304,8 +344,10 @@ class ResultStore:
     def done(self, suite: str, config: str) -> set[tuple[str, int]]:
         """(network, seed) pairs already stored for this suite and configuration (finished or failed)."""
         with self._connect() as db:
-            return {(n, int(s)) for n, s in db.execute(
-                "SELECT network, seed FROM results WHERE suite=? AND config=?", (suite, config))}
+            return {
+                (n, int(s))
+                for n, s in db.execute("SELECT network, seed FROM results WHERE suite=? AND config=?", (suite, config))
+            }
 
     def costed(self, suite: str, config: str) -> set[str]:
         with self._connect() as db:
@@ -320,8 +362,21 @@ class ResultStore:
         raw = self._read("SELECT * FROM results", suite, config, order="suite, config, network, seed")
         rows = []
         for rec in raw.to_dict("records"):
-            base = {k: rec[k] for k in ("suite", "config", "network", "variant", "seed", "status", "reason",
-                                        "epochs", "best_epoch", "train_time")}
+            base = {
+                k: rec[k]
+                for k in (
+                    "suite",
+                    "config",
+                    "network",
+                    "variant",
+                    "seed",
+                    "status",
+                    "reason",
+                    "epochs",
+                    "best_epoch",
+                    "train_time",
+                )
+            }
             base["served"] = network_name(json.loads(rec["tasks"]))
             metrics = json.loads(rec["metrics"])
             if not metrics:
@@ -377,12 +432,16 @@ class ResultStore:
         if config is not None:
             runs = runs[runs["config"] == config]
         if runs.empty:
-            raise InvalidArgument(f"Store {str(self.path)!r} has no measurements"
-                                  + (f" for suite={suite!r} config={config!r}" if suite or config else "") + ".")
+            raise InvalidArgument(
+                f"Store {str(self.path)!r} has no measurements"
+                + (f" for suite={suite!r} config={config!r}" if suite or config else "")
+                + "."
+            )
         if len(runs) > 1:
             listing = "; ".join(f"suite {r.suite_name} ({r.suite}) config {r.config}" for r in runs.itertuples())
-            raise InvalidArgument(f"Store {str(self.path)!r} holds several measurements ({listing}); "
-                                  "choose one with suite= and config=.")
+            raise InvalidArgument(
+                f"Store {str(self.path)!r} holds several measurements ({listing}); choose one with suite= and config=."
+            )
         return str(runs["suite"].iloc[0]), str(runs["config"].iloc[0])
 
     def _cost_columns(self, cost: str | Sequence[str] | None, suite: str, config: str) -> list[str]:
@@ -392,8 +451,10 @@ class ResultStore:
                 return [DEFAULT_PROFILED_COST]
             if len(names) == 1:
                 return list(names)
-            raise InvalidArgument(f"Store {str(self.path)!r} has several cost resources {list(names)}; "
-                                  "name the one(s) to use with cost= (CLI: --cost).")
+            raise InvalidArgument(
+                f"Store {str(self.path)!r} has several cost resources {list(names)}; "
+                "name the one(s) to use with cost= (CLI: --cost)."
+            )
         cost_cols = [cost] if isinstance(cost, str) else list(cost)
         unknown = [c for c in cost_cols if c not in names]
         if unknown or not cost_cols:
@@ -401,8 +462,16 @@ class ResultStore:
         return cost_cols
 
     @renamed_parameters(normalize="normalise")
-    def table(self, split: str = "val", cost: str | Sequence[str] | None = None, *, metric: bool = False,
-              normalise: bool = True, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
+    def table(
+        self,
+        split: str = "val",
+        cost: str | Sequence[str] | None = None,
+        *,
+        metric: bool = False,
+        normalise: bool = True,
+        suite: str | None = None,
+        config: str | None = None,
+    ) -> pd.DataFrame:
         """The long table ``network, task, loss, <cost columns>, seeds, loss_std`` the solvers read.
 
         Losses are means over seeds. A network that failed for any seed is left out, with a
@@ -417,8 +486,11 @@ class ResultStore:
         failed = res[res["status"] != "ok"]
         if not failed.empty:
             listing = "; ".join(f"{r.network} (seed {r.seed}): {r.reason}" for r in failed.itertuples())
-            warnings.warn(f"Leaving out {failed['network'].nunique()} failed network(s): {listing}",
-                          MeasurementWarning, stacklevel=3)
+            warnings.warn(
+                f"Leaving out {failed['network'].nunique()} failed network(s): {listing}",
+                MeasurementWarning,
+                stacklevel=3,
+            )
         ok = res[~res["network"].isin(failed["network"])]
         if ok.empty:
             raise InvalidArgument(f"Store {str(self.path)!r} has no successful measurements for suite {suite}.")
@@ -427,15 +499,19 @@ class ResultStore:
         measured = set(res["task"].dropna()) | {t for s in res["served"] for t in split_network_name(s)[0]}
         orphans = [t for t in run_tasks if t in measured and t not in set(ok["task"])]
         if orphans:
-            raise InvalidArgument(f"Every measured network serving task(s) {orphans} failed (see the warning); "
-                                  "there is no problem to solve for them. Re-measure with other settings.")
+            raise InvalidArgument(
+                f"Every measured network serving task(s) {orphans} failed (see the warning); "
+                "there is no problem to solve for them. Re-measure with other settings."
+            )
         value = f"{split}_{'metric' if metric else 'loss'}"
         lacking = sorted(set(ok["network"]) if value not in ok else set(ok.loc[ok[value].isna(), "network"]))
         if lacking:
-            raise InvalidArgument(f"Store {str(self.path)!r} has no {value} for network(s) {lacking[:5]}"
-                                  f"{' ...' if len(lacking) > 5 else ''}; read another split or "
-                                  f"{'metric=False' if metric else 'measure it'} (an objective returns test "
-                                  "losses under 'test').")
+            raise InvalidArgument(
+                f"Store {str(self.path)!r} has no {value} for network(s) {lacking[:5]}"
+                f"{' ...' if len(lacking) > 5 else ''}; read another split or "
+                f"{'metric=False' if metric else 'measure it'} (an objective returns test "
+                "losses under 'test')."
+            )
         grouped = ok.groupby(["network", "task"], sort=False)[value]
         table = grouped.mean().rename("loss").to_frame()
         table["loss_std"] = grouped.std(ddof=1).fillna(0.0)
@@ -448,13 +524,23 @@ class ResultStore:
             costs = normalise_costs(costs, cost_cols)
         missing = sorted(set(table["network"]) - set(costs.dropna(subset=cost_cols)["network"]))
         if missing:
-            raise InvalidArgument(f"Networks {missing} have results but no cost {cost_cols}; rerun the measurement "
-                                  "to profile them, or report every resource for every network.")
+            raise InvalidArgument(
+                f"Networks {missing} have results but no cost {cost_cols}; rerun the measurement "
+                "to profile them, or report every resource for every network."
+            )
         return table.merge(costs[["network", *cost_cols]], on="network", how="left")
 
     @renamed_parameters(normalize="normalise")
-    def to_problem(self, split: str = "val", cost: str | Sequence[str] | None = None, *, metric: bool = False,
-                   normalise: bool = True, suite: str | None = None, config: str | None = None) -> Problem:
+    def to_problem(
+        self,
+        split: str = "val",
+        cost: str | Sequence[str] | None = None,
+        *,
+        metric: bool = False,
+        normalise: bool = True,
+        suite: str | None = None,
+        config: str | None = None,
+    ) -> Problem:
         """The :class:`~taskgroup.problem.Problem` of one run in this store (torch is not imported).
 
         Parameters

@@ -21,8 +21,17 @@ __all__ = ["TrainConfig", "NetworkResult", "train_candidate", "train_candidates"
 def _result(
     candidate: Candidate, seed: int, fitted: FitResult, scores: dict[str, dict[str, dict[str, float]]]
 ) -> NetworkResult:
-    result = NetworkResult(candidate.name, candidate.tasks, candidate.variant, seed, fitted.status, fitted.reason,
-                           fitted.epochs, fitted.best_epoch, fitted.train_time)
+    result = NetworkResult(
+        candidate.name,
+        candidate.tasks,
+        candidate.variant,
+        seed,
+        fitted.status,
+        fitted.reason,
+        fitted.epochs,
+        fitted.best_epoch,
+        fitted.train_time,
+    )
     if fitted.status == "ok":
         for key, per_task in scores.items():
             for task, values in per_task.items():
@@ -41,8 +50,10 @@ def train_candidate(suite: TaskSuite, candidate: Candidate, config: TrainConfig,
     fitted = fit(model, sub.train, sub.tasks, config, val=sub.val, seed=seed)
     scores = {}
     if fitted.status == "ok":
-        scores = {key: score(predict(model, sub.split(key), device=config.device), sub.split(key), sub.tasks)
-                  for key in ("val", "test")}
+        scores = {
+            key: score(predict(model, sub.split(key), device=config.device), sub.split(key), sub.tasks)
+            for key in ("val", "test")
+        }
     return _result(candidate, seed, fitted, scores)
 
 

@@ -135,12 +135,16 @@ def export_onnx(
     entries = network_entries(manifest)
     exported = sorted(n for n, e in entries.items() if ARTIFACT_CHECKPOINT not in e)
     if exported:
-        raise ManifestError(f"Network(s) {exported} of {str(manifest_path)!r} are ONNX files already; export the "
-                            "manifest written by 'taskgroup train'.")
+        raise ManifestError(
+            f"Network(s) {exported} of {str(manifest_path)!r} are ONNX files already; export the "
+            "manifest written by 'taskgroup train'."
+        )
     folder = Path(out)
     if folder.resolve() == Path(manifest_path).resolve().parent:
-        raise InvalidArgument(f"--out {str(out)!r} is the folder of the manifest being exported; its manifest.json "
-                              "would be replaced. Choose another folder (e.g. a subfolder 'onnx').")
+        raise InvalidArgument(
+            f"--out {str(out)!r} is the folder of the manifest being exported; its manifest.json "
+            "would be replaced. Choose another folder (e.g. a subfolder 'onnx')."
+        )
     x = validation_inputs(manifest, inputs)
     # two example rows: the exporter treats a batch of 1 as a constant rather than a dynamic axis
     example = x[:2] if len(x) >= 2 else np.repeat(x[:1], 2, axis=0)
@@ -214,10 +218,14 @@ def _export_failure(name: str, exc: Exception, log: str) -> str:
     ops = re.findall(r"op='([^']+)'", text) or re.findall(r"target=torch\.ops\.([\w.]+?)(?:\.default)?\b", text)
     summary = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())[:200]
     if ops:
-        return (f"Network {name!r} cannot be exported to ONNX: operator {ops[0]!r} has no ONNX translation "
-                f"({type(exc).__name__}). Use operators ONNX supports in the model, or serve the PyTorch checkpoint.")
-    return (f"Network {name!r} cannot be exported to ONNX: the exporter failed on an operator it names no further "
-            f"({type(exc).__name__}: {summary}). Serve the PyTorch checkpoint instead.")
+        return (
+            f"Network {name!r} cannot be exported to ONNX: operator {ops[0]!r} has no ONNX translation "
+            f"({type(exc).__name__}). Use operators ONNX supports in the model, or serve the PyTorch checkpoint."
+        )
+    return (
+        f"Network {name!r} cannot be exported to ONNX: the exporter failed on an operator it names no further "
+        f"({type(exc).__name__}: {summary}). Serve the PyTorch checkpoint instead."
+    )
 
 
 def _verify(name: str, network: nn.Module, file: Path, entry: Mapping[str, Any], x: np.ndarray) -> float:

@@ -51,7 +51,9 @@ __all__ = ["PLAN_NAME", "measure_plan_cost", "plan_costs"]
 PLAN_NAME = "whole plan"
 
 
-def plan_costs(manifest_path: str | PathLike[str], manifest: Mapping[str, Any] | None = None) -> dict[str, dict[str, float]]:
+def plan_costs(
+    manifest_path: str | PathLike[str], manifest: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, float]]:
     """The cost per resource each network was chosen with, or {} when unknown.
 
     Read from the plan in the run's ``run.json`` beside the manifest, or, for an exported manifest, beside the
@@ -168,25 +170,34 @@ def measure_plan_cost(
                 median = statistics.median(times)
                 held = list(modules.values()) if runner is None else [modules[name]] if name in modules else []
                 memory = _torch_memory(held, x) if len(held) == len(members) else float("nan")
-                costs = _chosen_costs([entries[name]] if runner is not None else list(entries.values()),
-                                      [chosen.get(name, {})] if runner is not None else list(chosen.values()))
-                rows.append({
-                    "network": name,
-                    "batch": batch,
-                    "latency_ms_median": median,
-                    "latency_ms_p95": float(np.percentile(times, 95)),
-                    "throughput_rows_s": 1000.0 * batch / median if median > 0 else float("inf"),
-                    "peak_memory_bytes": memory,
-                    **costs,
-                })
+                costs = _chosen_costs(
+                    [entries[name]] if runner is not None else list(entries.values()),
+                    [chosen.get(name, {})] if runner is not None else list(chosen.values()),
+                )
+                rows.append(
+                    {
+                        "network": name,
+                        "batch": batch,
+                        "latency_ms_median": median,
+                        "latency_ms_p95": float(np.percentile(times, 95)),
+                        "throughput_rows_s": 1000.0 * batch / median if median > 0 else float("inf"),
+                        "peak_memory_bytes": memory,
+                        **costs,
+                    }
+                )
     table = pd.DataFrame(rows)
-    table.attrs.update({
-        "threads": threads,
-        "repeats": repeats,
-        "runtime": _runtime(entries),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "torch": torch.__version__},
-    })
+    table.attrs.update(
+        {
+            "threads": threads,
+            "repeats": repeats,
+            "runtime": _runtime(entries),
+            "machine": {
+                "platform": platform.platform(),
+                "processor": platform.processor() or platform.machine(),
+                "torch": torch.__version__,
+            },
+        }
+    )
     return table
 
 

@@ -3,8 +3,8 @@
 Nothing is filled, dropped or reordered silently: a table must have exactly the manifest's feature columns (any
 order; they are put in the manifest's order), numbers in every cell and no missing value (a suite never has
 missing inputs); a categorical column ``c`` that the suite one-hot encoded as ``c=value`` columns may be given
-as itself (its values must be categories the suite had). An array must have the shape ``(n, *input_shape)``. Anything else is one
-:class:`~taskgroup.errors.InvalidArgument` naming the column, the row or the shape.
+as itself (its values must be categories the suite had). An array must have the shape ``(n, *input_shape)``.
+Anything else is one :class:`~taskgroup.errors.InvalidArgument` naming the column, the row or the shape.
 """
 
 from __future__ import annotations
@@ -66,19 +66,25 @@ def frame_inputs(frame: pd.DataFrame, manifest: Mapping[str, Any], what: str = "
     columns = list(manifest.get("feature_names", []))
     if not columns:
         shape = ", ".join(map(str, required_fields(manifest, "input_shape")[0]))
-        raise InvalidArgument(f"These networks take inputs of shape (n, {shape}), not a table of named columns; pass "
-                              f"an array (a .npy file) of that shape.")
+        raise InvalidArgument(
+            f"These networks take inputs of shape (n, {shape}), not a table of named columns; pass "
+            f"an array (a .npy file) of that shape."
+        )
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     frame = _one_hot(frame, columns, what)
     present = list(frame.columns)
     missing = [c for c in columns if c not in present]
     if missing:
-        raise InvalidArgument(f"The {what} has no column(s) {missing}; the networks take exactly the columns {columns}"
-                              f"{_categorical_hint(columns)}.")
+        raise InvalidArgument(
+            f"The {what} has no column(s) {missing}; the networks take exactly the columns {columns}"
+            f"{_categorical_hint(columns)}."
+        )
     extra = [c for c in present if c not in columns]
     if extra:
-        raise InvalidArgument(f"The {what} has column(s) {extra} the networks do not take; they take exactly the "
-                              f"columns {columns}{_categorical_hint(columns)} (drop the others).")
+        raise InvalidArgument(
+            f"The {what} has column(s) {extra} the networks do not take; they take exactly the "
+            f"columns {columns}{_categorical_hint(columns)} (drop the others)."
+        )
     if len(frame) == 0:
         raise InvalidArgument(f"The {what} has no data rows; there is nothing to predict.")
     for column in columns:
@@ -89,8 +95,10 @@ def frame_inputs(frame: pd.DataFrame, manifest: Mapping[str, Any], what: str = "
             bad = np.flatnonzero(numbers.isna().to_numpy() & values.notna().to_numpy())
             if len(bad):
                 row = int(bad[0])
-                raise InvalidArgument(f"Column {column!r} of the {what} holds {values.iloc[row]!r} (data row "
-                                      f"{row + 1}); the networks take numbers in every column.")
+                raise InvalidArgument(
+                    f"Column {column!r} of the {what} holds {values.iloc[row]!r} (data row "
+                    f"{row + 1}); the networks take numbers in every column."
+                )
             values = numbers
         missing_rows = np.flatnonzero(~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)))
         if len(missing_rows):
@@ -129,15 +137,21 @@ def _one_hot(frame: pd.DataFrame, columns: Sequence[str], what: str) -> pd.DataF
         values = frame[base]
         if values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise InvalidArgument(f"Categorical column {base!r} of the {what} has a missing value (data row {row + 1}); "
-                                  "the suite had none and nothing is filled: fill or drop it.")
+            raise InvalidArgument(
+                f"Categorical column {base!r} of the {what} has a missing value (data row {row + 1}); "
+                "the suite had none and nothing is filled: fill or drop it."
+            )
         text = values.astype(str)
         unknown = np.flatnonzero(~text.isin(list(levels)).to_numpy())
         if len(unknown):
             row = int(unknown[0])
-            raise InvalidArgument(f"Categorical column {base!r} of the {what} holds {text.iloc[row]!r} (data row "
-                                  f"{row + 1}), a category the suite never had; known: {sorted(levels)}.")
-        encoded = pd.DataFrame({name: (text == level).astype(float) for level, name in levels.items()}, index=frame.index)
+            raise InvalidArgument(
+                f"Categorical column {base!r} of the {what} holds {text.iloc[row]!r} (data row "
+                f"{row + 1}), a category the suite never had; known: {sorted(levels)}."
+            )
+        encoded = pd.DataFrame(
+            {name: (text == level).astype(float) for level, name in levels.items()}, index=frame.index
+        )
         frame = pd.concat([frame.drop(columns=[base]), encoded], axis=1)
     return frame
 
@@ -148,14 +162,16 @@ def array_inputs(array: np.ndarray, manifest: Mapping[str, Any]) -> np.ndarray:
     shape = tuple(shape)
     expected = f"(n, {', '.join(map(str, shape))})"
     if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != shape:
-        raise InvalidArgument(f"The input array has shape {tuple(array.shape)}; the networks take shape {expected}, "
-                              "one example per row.")
+        raise InvalidArgument(
+            f"The input array has shape {tuple(array.shape)}; the networks take shape {expected}, one example per row."
+        )
     if len(array) == 0:
         raise InvalidArgument("The input array has no rows; there is nothing to predict.")
     integer_inputs = np.dtype(dtype).kind in "iu"
     if integer_inputs and array.dtype.kind not in "iu":
-        raise InvalidArgument(f"The input array has dtype {array.dtype}; the networks take integer inputs "
-                              f"({dtype}, e.g. token ids).")
+        raise InvalidArgument(
+            f"The input array has dtype {array.dtype}; the networks take integer inputs ({dtype}, e.g. token ids)."
+        )
     if array.dtype.kind not in "iufb":
         raise InvalidArgument(f"The input array has dtype {array.dtype}; the networks take numbers.")
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):

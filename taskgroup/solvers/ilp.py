@@ -152,9 +152,7 @@ def _nodes(solver: pywraplp.Solver) -> int:
         return 0
 
 
-def solve_ilp(
-    instance: SelectionInstance, *, time_limit: float | None = None, backend: str = "highs"
-) -> SolverResult:
+def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, backend: str = "highs") -> SolverResult:
     """Minimise the total weighted loss of ``instance`` within its budget with a MIP backend.
 
     Ties (:mod:`taskgroup.solvers.ties`): a second solve of the same model, with the objective capped at the

@@ -123,8 +123,10 @@ def apply_preprocessing(record: Mapping[str, Any], raw: Any) -> np.ndarray:
         return x
     mean, std = np.asarray(record["mean"], dtype=float), np.asarray(record["std"], dtype=float)
     if x.ndim < 2 or x.shape[1] != len(mean):
-        raise InvalidArgument(f"Raw inputs of shape {x.shape} do not match the preprocessing statistics "
-                              f"({len(mean)} values along axis 1).")
+        raise InvalidArgument(
+            f"Raw inputs of shape {x.shape} do not match the preprocessing statistics "
+            f"({len(mean)} values along axis 1)."
+        )
     shape = (1, -1) + (1,) * (x.ndim - 2)
     return ((x.astype(float) - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
 
@@ -316,7 +318,6 @@ class TaskSuite:
                 h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
-
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(self.splits[k])}" for k in SPLITS)
         return f"TaskSuite({self.name!r}, tasks={list(self.task_names)}, input={self.input_shape}, {sizes})"
@@ -467,9 +468,7 @@ class TaskSuite:
         for task in targets:
             raw = np.asarray(targets[task], dtype=object if kinds[task] != "regression" else None)
             if raw.ndim != 1 or len(raw) != n:
-                raise InvalidSuite(
-                    f"Target {task!r} has shape {raw.shape}; expected ({n},), one label per row of x."
-                )
+                raise InvalidSuite(f"Target {task!r} has shape {raw.shape}; expected ({n},), one label per row of x.")
             spec, y, mask = _encode_target(task, kinds[task], raw, train_rows, task in allowed, standardize)
             specs.append(spec)
             ys.append(y)
@@ -488,8 +487,14 @@ class TaskSuite:
                 torch.from_numpy(np.ascontiguousarray(y_all[rows])),
                 torch.from_numpy(np.ascontiguousarray(mask_all[rows])),
             )
-        return cls(name=name, tasks=tuple(specs), splits=splits, feature_names=tuple(map(str, feature_names)),
-                   params=dict(params or {}), preprocessing=preprocessing)
+        return cls(
+            name=name,
+            tasks=tuple(specs),
+            splits=splits,
+            feature_names=tuple(map(str, feature_names)),
+            params=dict(params or {}),
+            preprocessing=preprocessing,
+        )
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -554,8 +559,10 @@ def _as_inputs(x: Any) -> np.ndarray:
         except (TypeError, ValueError) as exc:
             raise InvalidSuite(f"x must be a numeric array; converting it failed: {exc}.") from None
     if arr.ndim < 2 or 0 in arr.shape:
-        raise InvalidSuite(f"x must have shape (rows, ...) with at least one row and one value per row; got shape "
-                           f"{arr.shape}. A single feature is x.reshape(-1, 1).")
+        raise InvalidSuite(
+            f"x must have shape (rows, ...) with at least one row and one value per row; got shape "
+            f"{arr.shape}. A single feature is x.reshape(-1, 1)."
+        )
     return arr
 
 
@@ -603,8 +610,8 @@ def _random_assignment(n: int, fractions: Sequence[float], seed: int) -> np.ndar
     n_val = int(round(fr[1] * n))
     assignment = np.empty(n, dtype=object)
     assignment[order[:n_train]] = "train"
-    assignment[order[n_train:n_train + n_val]] = "val"
-    assignment[order[n_train + n_val:]] = "test"
+    assignment[order[n_train : n_train + n_val]] = "val"
+    assignment[order[n_train + n_val :]] = "test"
     return _check_assignment(assignment, n)
 
 
@@ -657,9 +664,7 @@ def _encode_target(
     labels = raw[mask]
     classes = sorted(set(labels.tolist()), key=lambda v: (str(type(v)), v))
     if len(classes) < 2:
-        raise InvalidSuite(
-            f"Target {task!r} has a single class {classes!r}; a {kind} task needs at least two classes."
-        )
+        raise InvalidSuite(f"Target {task!r} has a single class {classes!r}; a {kind} task needs at least two classes.")
     if kind == "binary" and len(classes) != 2:
         raise InvalidSuite(f"Binary target {task!r} has {len(classes)} classes {classes[:10]}; use kind 'multiclass'.")
     if kind == "multiclass" and len(classes) < 3:

@@ -38,6 +38,7 @@ class TeacherConfig:
 
     n_teachers: int = 3
     dropouts: tuple[float, ...] = (0.1, 0.2, 0.3)
+
     def __post_init__(self) -> None:
         if not isinstance(self.n_teachers, (int, np.integer)) or self.n_teachers < 1:
             raise InvalidArgument(f"The teacher count must be an integer >= 1; got {self.n_teachers!r}.")

@@ -170,8 +170,12 @@ def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> No
     still works for one version, with a DeprecationWarning).
     """
     if isinstance(path, Mapping) and not isinstance(manifest, Mapping):
-        warnings.warn("write_manifest takes the manifest first and the path second: write_manifest(manifest, path); "
-                      "the old order will be refused in the next version.", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "write_manifest takes the manifest first and the path second: write_manifest(manifest, path); "
+            "the old order will be refused in the next version.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         manifest, path = path, manifest
     data = {"schema": MANIFEST_SCHEMA, "version": _manifest_version(manifest), **dict(manifest)}
     _atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
@@ -247,8 +251,10 @@ def _check_manifest(doc: Fields) -> None:
         entry.string("sha256")
         kinds = [k for k in ARTIFACT_KINDS if entry.has(k)]
         if len(kinds) != 1:
-            entry.fail(f"In the {doc.document}, networks[{i}] must name exactly one file, "
-                       f"{' or '.join(map(repr, ARTIFACT_KINDS))}; got {kinds or 'neither'}.")
+            entry.fail(
+                f"In the {doc.document}, networks[{i}] must name exactly one file, "
+                f"{' or '.join(map(repr, ARTIFACT_KINDS))}; got {kinds or 'neither'}."
+            )
         entry.string(kinds[0])
         if kinds[0] == ARTIFACT_ONNX:
             entry.string_map("outputs")

@@ -285,7 +285,8 @@ def train_plan(
             d.name for d in plan.details if set(d.trained_tasks) == set(served) and network_variant(d.name) == "full"
         ]
         everything = (
-            report.networks[same[0]] if same
+            report.networks[same[0]]
+            if same
             else _network_unit(run, "all_in_one", network_name(served), tuple(served), "full", suite, config, None, say)
         )
         report.all_in_one = {t: everything[t] for t in served}
@@ -325,8 +326,13 @@ def train_plan(
     return report
 
 
-_UNIT_LABELS = {"baselines": "baseline", "networks": "network", "students": "student", "teachers": "teacher",
-                "all_in_one": "all-in-one network"}
+_UNIT_LABELS = {
+    "baselines": "baseline",
+    "networks": "network",
+    "students": "student",
+    "teachers": "teacher",
+    "all_in_one": "all-in-one network",
+}
 
 
 def _network_unit(
