@@ -10,6 +10,7 @@ FORMATS = ["onnx"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup export`` to the command's subparsers."""
     p = commands.add_parser(
         "export",
         help="export a trained plan's networks to ONNX (verified against PyTorch) with a manifest",
@@ -33,6 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """Export every network of a manifest to ONNX, verified against PyTorch; print one line per file."""
     from taskgroup.serve.onnx_export import EXPORT_TOLERANCE, export_onnx
     from taskgroup.serve.raw_inputs import read_raw_inputs
     from taskgroup.train.manifest import read_manifest

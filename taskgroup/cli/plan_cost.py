@@ -11,6 +11,7 @@ __all__ = ["register", "run_plan_cost", "parse_batches", "format_plan_cost"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup plan-cost`` to the command's subparsers."""
     p = commands.add_parser(
         "plan-cost",
         help="measure a trained plan's latency, throughput and peak memory per network on this machine",
@@ -62,6 +63,7 @@ def format_plan_cost(table) -> str:
 
 
 def run_plan_cost(args: argparse.Namespace) -> int:
+    """Measure the plan's latency, throughput and memory on this machine and print the table."""
     from taskgroup.serve.plan_cost import measure_plan_cost
     from taskgroup.serve.plan_cost_file import PLAN_COST_FILE, write_plan_cost
 

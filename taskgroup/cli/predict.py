@@ -9,6 +9,7 @@ __all__ = ["register", "run_predict"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``taskgroup predict`` to the command's subparsers."""
     p = commands.add_parser(
         "predict",
         help="predict every served task for raw inputs (.csv or .npy) with a trained plan",
@@ -35,6 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    """Predict every task for raw input rows and write one column per task."""
     from taskgroup.engine.runtime import configure_threads
     from taskgroup.serve.predictions import predict
 

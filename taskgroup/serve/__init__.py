@@ -33,5 +33,7 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f"taskgroup.serve.{_EXPORTS[name]}"), name)
+        value = getattr(importlib.import_module(f"taskgroup.serve.{_EXPORTS[name]}"), name)
+        globals()[name] = value  # resolved once; also what documentation tools read
+        return value
     raise AttributeError(f"module 'taskgroup.serve' has no attribute {name!r}")
