@@ -11,6 +11,7 @@ stores the negated scores and remembers it, so that plans can report scores in t
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -384,7 +385,7 @@ class Problem:
         cost_cols = _table_columns(frame, network, task, loss, cost)
 
         if row_labels is None:
-            row_labels = [f"data row {i + 1}" for i in range(len(frame))]
+            row_labels = _DataRowLabels(len(frame))
         elif len(row_labels) != len(frame):
             raise InvalidArgument(f"row_labels has {len(row_labels)} labels for a table of {len(frame)} rows.")
 
@@ -471,7 +472,7 @@ class Problem:
     def from_csv(cls, path: str | PathLike[str], **kwargs: Any) -> Problem:
         """Read a long table from a CSV file; keyword arguments go to :meth:`from_frame`."""
         frame = read_csv_table(path)
-        kwargs.setdefault("row_labels", _csv_line_labels(path, len(frame)))
+        kwargs.setdefault("row_labels", _CsvLineLabels(path, len(frame)))
         return cls.from_frame(frame, **kwargs)
 
     def to_csv(self, path: str | PathLike[str]) -> None:
@@ -613,18 +614,44 @@ class Problem:
 
 
 # ---------------------------------------------------------------------- helpers
-def _csv_line_labels(path: str | PathLike[str], n_rows: int) -> list[str]:
+class _DataRowLabels(Sequence[str]):
+    """``"data row N"`` (counting from 1) for each row, formatted only when a message needs one."""
+
+    def __init__(self, n_rows: int, suffix: str = ""):
+        self._n, self._suffix = n_rows, suffix
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        return f"data row {i + 1}{self._suffix}"
+
+
+class _CsvLineLabels(Sequence[str]):
     """``"line N of 'file.csv'"`` for each data row, N as an editor shows it (the header is line 1).
 
-    pandas skips empty lines, so they are skipped here too; a file whose non-empty lines do not match the rows
-    one to one (quoted fields spanning lines) falls back to ``"data row N"``.
+    The file is scanned only when an error message needs a label, never on the way to a valid problem. pandas
+    skips empty lines, so they are skipped here too; a file whose non-empty lines do not match the rows one to one
+    (quoted fields spanning lines) falls back to ``"data row N"``.
     """
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        lines = [k for k, text in enumerate(fh, start=1) if text.strip("\r\n")]
-    data_lines = lines[1:]
-    if len(data_lines) != n_rows:
-        return [f"data row {i + 1} of {str(path)!r}" for i in range(n_rows)]
-    return [f"line {k} of {str(path)!r}" for k in data_lines]
+
+    def __init__(self, path: str | PathLike[str], n_rows: int):
+        self._path, self._n = path, n_rows
+
+    def __len__(self) -> int:
+        return self._n
+
+    @functools.cached_property
+    def _labels(self) -> Sequence[str]:
+        with open(self._path, encoding="utf-8", errors="replace") as fh:
+            lines = [k for k, text in enumerate(fh, start=1) if text.strip("\r\n")]
+        where = repr(str(self._path))
+        if len(lines) - 1 != self._n:
+            return _DataRowLabels(self._n, f" of {where}")
+        return [f"line {k} of {where}" for k in lines[1:]]
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        return self._labels[i]
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from taskgroup.naming import is_full_size
+from taskgroup.naming import is_full_size, network_name
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
 from taskgroup.serve.plan_cost_file import PLAN_COST_FILE, read_plan_cost
@@ -179,7 +179,11 @@ def extremes_table(problem: Problem, plan: Plan, train: Any) -> pd.DataFrame:
         d for d in problem.networks if set(problem.network_tasks(d)) == set(problem.tasks) and is_full_size(d)
     ]
     rows = [
-        {"networks": "independent (one per task)", cost: cost_of(list(problem.tasks)), "Δm% (test)": 0.0},
+        {
+            "networks": "independent (one per task)",
+            cost: cost_of([network_name([t]) for t in problem.tasks]),
+            "Δm% (test)": 0.0,
+        },
         {
             "networks": f"this plan ({len(plan.networks)})",
             cost: float(next(iter(plan.cost.values()))),

@@ -33,15 +33,7 @@ def planted_affinity(
     (DataFrame, ndarray)
         The matrix (tasks ``t00``, ``t01``, ...) and each task's planted cluster label.
     """
-    if not isinstance(n_tasks, int) or not isinstance(n_clusters, int) or not 1 <= n_clusters <= n_tasks:
-        raise InvalidArgument(
-            f"Need integers 1 <= n_clusters <= n_tasks; got n_tasks={n_tasks!r}, n_clusters={n_clusters!r}."
-        )
-    rng = np.random.default_rng(seed)
-    labels = rng.permutation(np.arange(n_tasks) % n_clusters)
-    same = labels[:, None] == labels[None, :]
-    A = np.where(same, within, between) + noise * rng.standard_normal((n_tasks, n_tasks))
-    np.fill_diagonal(A, 0.0)
+    labels, A = _planted_pairs(n_tasks, n_clusters, within, between, noise, np.random.default_rng(seed))
     names = [f"t{i:02d}" for i in range(n_tasks)]
     return pd.DataFrame(A, index=names, columns=names), labels
 
@@ -116,15 +108,23 @@ def planted_group_losses(
     seed: int = 0,
 ) -> PlantedGroupLosses:
     """A :class:`PlantedGroupLosses` with ``n_tasks`` tasks in ``n_clusters`` planted clusters (see its model)."""
+    rng = np.random.default_rng(seed)
+    labels, A = _planted_pairs(n_tasks, n_clusters, within, between, pair_noise, rng)
+    base = rng.uniform(0.5, 1.0, n_tasks)
+    tasks = tuple(f"t{i:02d}" for i in range(n_tasks))
+    return PlantedGroupLosses(tasks, labels, base, A, capacity, conflict, noise, seed)
+
+
+def _planted_pairs(
+    n_tasks: int, n_clusters: int, within: float, between: float, noise: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled cluster labels (sizes as equal as possible) and the pair matrix ``within``/``between`` + noise."""
     if not isinstance(n_tasks, int) or not isinstance(n_clusters, int) or not 1 <= n_clusters <= n_tasks:
         raise InvalidArgument(
             f"Need integers 1 <= n_clusters <= n_tasks; got n_tasks={n_tasks!r}, n_clusters={n_clusters!r}."
         )
-    rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n_tasks) % n_clusters)
     same = labels[:, None] == labels[None, :]
-    A = np.where(same, within, between) + pair_noise * rng.standard_normal((n_tasks, n_tasks))
+    A = np.where(same, within, between) + noise * rng.standard_normal((n_tasks, n_tasks))
     np.fill_diagonal(A, 0.0)
-    base = rng.uniform(0.5, 1.0, n_tasks)
-    tasks = tuple(f"t{i:02d}" for i in range(n_tasks))
-    return PlantedGroupLosses(tasks, labels, base, A, capacity, conflict, noise, seed)
+    return labels, A
