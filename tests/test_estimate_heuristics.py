@@ -145,9 +145,7 @@ def test_colgen_without_time_limit_proves_optimality_past_enumeration():
     matrix, labels = planted_affinity(18, 3, seed=2)
     plan = group(matrix, 3, method="colgen", time_limit=None)
     assert plan.optimal
-    assert {frozenset(n.split("+")) for n in plan.networks} == {
-        frozenset(matrix.index[labels == c]) for c in range(3)
-    }
+    assert {frozenset(n.split("+")) for n in plan.networks} == {frozenset(matrix.index[labels == c]) for c in range(3)}
 
 
 def test_unlimited_local_search_stops_by_its_rounds_and_repeats_for_a_seed():
