@@ -5,8 +5,8 @@ they resume after an interruption and the short- and full-schedule results sit s
 training configurations).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: a NamedTuple's fields must be real types for the API
+# reference (pdoc cannot resolve string annotations of the generated ``__new__``).
 import warnings
 from os import PathLike
 from typing import Any, NamedTuple
