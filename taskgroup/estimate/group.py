@@ -14,9 +14,9 @@ name               exact  what it does
 ``graph-cluster``  no     greedy modularity communities of the positive affinity graph (networkx)
 =================  =====  ==========================================================================
 
-(*) within its time limit (``time_limit=None``, the default, means no limit: column generation then runs until
-its bound closes or its iteration cap); otherwise the plan carries the proven bound and its gap. Every plan reports a
-valid bound, the smallest of: each task with its best partner; the group-size bound
+(*) within its time limit (``time_limit=None``, the default, means no limit: column generation then runs
+until its bound closes or its iteration cap); otherwise the plan carries the proven bound and its gap. Every
+plan reports a valid bound, the smallest of: each task with its best partner; the group-size bound
 (:meth:`GroupScorer.size_bound`: a group of ``s`` tasks serves at most ``s`` of them); and for ``colgen`` its
 Lagrangian bound from the LP duals.
 """
