@@ -264,6 +264,20 @@ class Problem:
         """The same networks and costs with other losses (e.g. the test split's)."""
         return self._replace(losses=losses, predicted=predicted)
 
+    def with_weights(self, weights: Mapping[str, float] | Sequence[float]) -> Problem:
+        """The same problem with other task weights: one per task (in task order), or a mapping task -> weight
+        naming every task."""
+        if isinstance(weights, Mapping):
+            unknown = sorted(set(weights) - set(self._tasks))
+            missing = [t for t in self._tasks if t not in weights]
+            if unknown or missing:
+                raise InvalidArgument(
+                    f"with_weights needs one weight for each task {list(self._tasks)}; "
+                    f"unknown: {unknown}, missing: {missing}."
+                )
+            weights = [weights[t] for t in self._tasks]
+        return self._replace(weights=weights)
+
     def without_networks(self, networks: Iterable[str]) -> Problem:
         """The problem without the named networks (each must exist)."""
         drop = {self.network_index(n) for n in networks}

@@ -143,6 +143,18 @@ def test_a_task_no_network_serves(toy_frame):
         tg.Problem(["a", "c"], ["n1"], [1.0], [[0.1, np.nan]])
 
 
+def test_with_weights_by_mapping_or_sequence(toy_frame):
+    p = tg.Problem.from_frame(toy_frame)
+    weighted = p.with_weights({"b": 1.0, "a": 3.0})
+    assert weighted.weights.tolist() == [3.0, 1.0] and weighted.losses is not p.losses
+    assert weighted.evaluate(["ab"]).objective == pytest.approx(3 * 0.40 + 0.58)
+    assert p.with_weights([3.0, 1.0]) == weighted and p.weights.tolist() == [1.0, 1.0]
+    with pytest.raises(InvalidArgument, match=r"unknown: \['z'\], missing: \['b'\]"):
+        p.with_weights({"a": 1.0, "z": 2.0})
+    with pytest.raises(InvalidProblem, match="weights must be finite numbers > 0"):
+        p.with_weights([0.0, 1.0])
+
+
 def test_weights_naming_unknown_tasks(toy_frame):
     with pytest.raises(InvalidProblem, match=r"unknown task\(s\) \['z'\]"):
         tg.Problem.from_frame(toy_frame, weights={"z": 2.0})
