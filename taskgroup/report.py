@@ -248,7 +248,14 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
         markers=frontier_markers(problem, plan),
         title=f"Budget frontier ({settings.strategy}, cost: {problem.cost_names[0]})",
     )
-    figures.append(_image(frontier_png, "Budget frontier: optimal total validation loss at every budget"))
+    relative = settings.objective == "relative" and settings.strategy != "tag"
+    objective = (
+        f"the sum of each task's validation loss relative to its single-task network's ({problem.n_tasks} for "
+        "the independent networks)"
+        if relative
+        else "the total validation loss"
+    )
+    figures.append(_image(frontier_png, f"Budget frontier: the optimal objective, {objective}, at every budget"))
     if outcome.affinity is not None and outcome.affinity.notna().any().any():
         affinity_png = out / "affinity.png"
         label = "TAG lookahead affinity" if settings.strategy == "tag" else "pair affinity 1 - L(t with u) / L(t alone)"
@@ -263,7 +270,7 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
         f"{html.escape(problem.cost_names[0])} ({html.escape(outcome.budget_rule)}); the plan costs "
         f"{list(plan.cost.values())[0]:.4g} and is {'proven optimal' if plan.optimal else 'not proven optimal'} "
         f"on the {'predicted' if problem.predicted.any() else 'measured'} validation losses "
-        f"(objective {plan.score:.4g}).",
+        f"(objective {plan.score:.4g}: {html.escape(objective)}).",
     ]
     if test_problem is not None:
         summary.append(f"On the test split the same networks score {test_problem.evaluate(plan.networks).score:.4g}.")
