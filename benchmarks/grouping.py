@@ -6,7 +6,7 @@ the single-task networks and the all-in-one network — and reports on the *test
 all-in-one network against the independent single-task networks (Δm% = 0 by definition), the plan's cost against
 theirs, and how many tasks the plan trains together.
 
-    python -m benchmarks.grouping [--quick] [--seeds 3] [--budget B] [--results DIR]
+    python -m benchmarks.grouping [--quick] [--seeds 3] [--jobs 1] [--budget B] [--results DIR]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ from benchmarks.common import RESULTS, machine_line, markdown_table
 QUICK_PARAMS = {"tasks": ["digit", "odd", "slant"], "n_train": 200, "n_val": 100, "scarce": 30}
 
 
-def run_seed(seed: int, out: Path, *, quick: bool, budget: float | None) -> dict:
+def run_seed(seed: int, out: Path, *, quick: bool, budget: float | None, threads: int | None = None) -> tuple:
     from taskgroup.pipeline import RunSettings, run_pipeline
 
     settings = RunSettings(
@@ -34,6 +35,7 @@ def run_seed(seed: int, out: Path, *, quick: bool, budget: float | None) -> dict
         epochs=1 if quick else 30,
         seed=seed,
         budget=budget,
+        threads=threads,
     )
     start = time.perf_counter()
     outcome = run_pipeline(settings, out, progress=False, say=lambda _m: None)
@@ -46,17 +48,28 @@ def run_seed(seed: int, out: Path, *, quick: bool, budget: float | None) -> dict
         for task, values in results[key].items()
         for metric, value in values.items()
     ]
-    return metrics, {
-        "seed": seed,
-        "budget": round(outcome.budget, 3),
-        "plan": ", ".join(plan.networks),
-        "largest group served": together,
-        "plan cost": round(next(iter(plan.cost.values())), 3),
-        "independent cost": float(len(plan.assignment)),
-        "plan Δm% (test)": results["delta_m"]["multitask"],
-        "all-in-one Δm% (test)": results["delta_m"]["all_in_one"],
-        "wall s": round(time.perf_counter() - start, 1),
-    }
+    affinity = (
+        outcome.affinity.map(lambda v: "—" if pd.isna(v) else f"{v:+.3f}")
+        .rename_axis(index="source \\ target", columns=None)
+        .reset_index()
+    )
+    front = outcome.frontier.to_frame()[["budget", "objective", "networks"]]
+    return (
+        metrics,
+        affinity,
+        front,
+        {
+            "seed": seed,
+            "budget": round(outcome.budget, 3),
+            "plan": ", ".join(plan.networks),
+            "largest group served": together,
+            "plan cost": round(next(iter(plan.cost.values())), 3),
+            "independent cost": float(len(plan.assignment)),
+            "plan Δm% (test)": results["delta_m"]["multitask"],
+            "all-in-one Δm% (test)": results["delta_m"]["all_in_one"],
+            "wall s": round(time.perf_counter() - start, 1),
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,14 +77,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: three tasks, a small suite, 1 epoch, 1 seed")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=None, help="budget (default: the frontier's knee)")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run at once, one torch thread each when > 1")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     seeds = range(1 if args.quick else args.seeds)
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = [run_seed(s, Path(tmp) / f"seed{s}", quick=args.quick, budget=args.budget) for s in seeds]
-    table = pd.DataFrame([row for _, row in runs])
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
+        threads = 1 if args.jobs > 1 else None
+        futures = [
+            pool.submit(run_seed, s, Path(tmp) / f"seed{s}", quick=args.quick, budget=args.budget, threads=threads)
+            for s in seeds
+        ]
+        runs = [f.result() for f in futures]
+    table = pd.DataFrame([row for *_, row in runs])
+    _, affinity, front, _ = runs[0]
     per_task = (
-        pd.DataFrame([m for metrics, _ in runs for m in metrics])
+        pd.DataFrame([m for metrics, *_ in runs for m in metrics])
         .pivot_table(index=["task", "metric"], columns="network", values="value", sort=False)
         .reset_index()
     )
@@ -100,6 +120,18 @@ def main(argv: list[str] | None = None) -> int:
             "serves it):",
             "",
             markdown_table(per_task[["task", "metric", "single-task", "plan", "all-in-one"]], floatfmt=".4f"),
+            "",
+            "## Seed 0 in detail",
+            "",
+            "Pair affinity on validation, `1 - L_t({t, u}) / L_t({t})` for source u (row) and target t (column): "
+            "positive means training with u lowered t's loss.",
+            "",
+            markdown_table(affinity),
+            "",
+            "The budget frontier on validation (objective: the sum of each task's loss relative to its single-task "
+            f"network's; the independent networks score {len(per_task['task'].unique())}):",
+            "",
+            markdown_table(front, floatfmt=".4g"),
             "",
         ]
     )
