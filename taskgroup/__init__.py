@@ -19,7 +19,7 @@ from taskgroup.plan import Frontier, Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import available_solvers, frontier, minimum_budget, plot_frontier, solve
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str):
