@@ -73,6 +73,15 @@ def test_report_has_every_group_and_delta_m(distilled):
     assert 0.05 < report.baselines["r"]["rmse"] < 2.5
 
 
+def test_a_plan_network_that_is_a_baseline_trains_exactly_as_the_baseline(suite, tmp_path):
+    # Paired comparison: the plan's single-task network for m is the same network as m's baseline, so their test
+    # metrics are equal and Δm% measures what sharing did to r and b, not two draws of initialisation noise.
+    plan = make_plan({"r+b": ("r", "b"), "m": ("m",)}, {"r": "r+b", "b": "r+b", "m": "m"})
+    report = train_plan(plan, suite, tmp_path, RunConfig(fit=FAST))
+    assert report.multitask["m"] == report.baselines["m"]
+    assert report.multitask["r"] != report.baselines["r"]
+
+
 suite_columns = ("x0", "x1", "x2", "x3", "x4")
 
 

@@ -353,8 +353,10 @@ def _network_unit(
         say(f"{_UNIT_LABELS[group]} {name}: finished earlier, kept")
         return extra["test_metrics"]
     sub = suite.subset([t for t in suite.task_names if t in tasks])
-    # students share the vanilla network's seed: the soft targets are then the only difference between them
-    seed = derive_seed(config.seed, "baseline" if group == "baselines" else "network", name)
+    # The seed depends on the network alone, not on its role: a plan network that is a single-task network trains
+    # exactly as that task's baseline (the comparison is then paired, not two draws of initialisation noise), and
+    # students share the vanilla network's seed, so that the soft targets are the only difference between them.
+    seed = derive_seed(config.seed, "network", name)
     factory = config.fit.factory()
     model = build_model(factory, sub.tasks, variant, sub.example_batch(), seed)
     start = time.perf_counter()
