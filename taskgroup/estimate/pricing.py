@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from taskgroup.estimate.cover import Group
+from taskgroup.estimate.pricing_kernel import INSIDE, search_size
 
 __all__ = ["PricingResult", "price_pairwise"]
 
@@ -48,92 +49,68 @@ class PricingResult:
         return self.bound <= max(best, 0.0) + 1e-7 * (1.0 + abs(best))
 
 
-def _top_and_bottom_sums(values: np.ndarray, counts: np.ndarray, n_bottom: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of ``values``, the sum of its ``counts[j]`` largest entries; and for the first ``n_bottom``
-    columns, the sum of their ``counts[j]`` smallest entries (one sort serves both)."""
-    rows, columns = values.shape
-    if rows == 0:
-        return np.zeros(columns), np.zeros(n_bottom)
-    ascending = np.sort(values, axis=0)
-    zero = np.zeros((1, columns))
-    top = np.vstack([zero, np.cumsum(ascending[::-1], axis=0)])
-    bottom = np.vstack([zero[:, :n_bottom], np.cumsum(ascending[:, :n_bottom], axis=0)])
-    counts = np.minimum(counts, rows)
-    return top[counts, np.arange(columns)], bottom[counts[:n_bottom], np.arange(n_bottom)]
-
-
 class _SizeSearch:
-    """Depth-first branch-and-bound for one group size ``s``."""
+    """Depth-first branch-and-bound for one group size ``s`` (the compiled loop in
+    :mod:`taskgroup.estimate.pricing_kernel`), run in node chunks so a deadline can stop it."""
+
+    CHUNK = 20_000  # nodes per compiled call: ~0.1 s, so a deadline is overrun by at most that
 
     def __init__(self, S: np.ndarray, shift: np.ndarray, s: int, skip: Collection[Group]) -> None:
         self.n = S.shape[0]
         self.inflow_matrix = S.copy()
         np.fill_diagonal(self.inflow_matrix, 0.0)  # a task is not its own source
-        self.source_matrix = S.copy()
-        np.fill_diagonal(self.source_matrix, -np.inf)  # ... nor one of the places it could take from
-        self.shift = shift  # offset[s, t] - pi_t
+        source = S.copy()
+        np.fill_diagonal(source, -np.inf)  # ... nor one of the places it could take from
+        # ranked[t]: t's sources, best first, t itself (-inf) left off the end
+        self.ranked = np.ascontiguousarray(np.argsort(-source, axis=0, kind="stable").T[:, : self.n - 1])
+        self.shift = np.ascontiguousarray(shift, dtype=float)  # offset[s, t] - pi_t
         self.s = s
-        self.skip = skip
+        self.skip_masks = np.zeros((0, self.n), dtype=np.bool_)
+        sized = [g for g in skip if len(g) == s]
+        if sized:
+            self.skip_masks = np.zeros((len(sized), self.n), dtype=np.bool_)
+            for row, g in enumerate(sized):
+                self.skip_masks[row, list(g)] = True
 
-    def bound(self, inside: np.ndarray, free: np.ndarray, inflow: np.ndarray) -> tuple[float, np.ndarray]:
-        """The node bound, and each free task's weight in it (for branching)."""
-        s, r = self.s, self.s - len(inside)
-        if len(free) < r:
-            return -math.inf, np.empty(0)
-        candidates = np.concatenate([inside, free])
-        counts = np.concatenate([np.full(len(inside), r), np.full(len(free), r - 1)])
-        sources = self.source_matrix[np.ix_(free, candidates)]
-        tops, bottoms = _top_and_bottom_sums(sources, counts, len(inside))
-        ub = (inflow[candidates] + tops) / (s - 1) + self.shift[candidates]
-        ub_free = np.maximum(ub[len(inside) :], 0.0)
-        # a member whose value stays >= 0 whatever joins ("sure") counts linearly, so the free tasks that
-        # would raise it compete for the same r places instead of each member taking its own best r
-        alpha = inflow[inside] / (s - 1) + self.shift[inside]
-        lowest = bottoms / (s - 1)
-        ub_inside = ub[: len(inside)]
-        slack = np.maximum(-(alpha + lowest), 0.0)  # max(0, c) <= c + slack whatever joins
-        linear = slack <= SLACK_SHARE * np.maximum(ub_inside - alpha - lowest, 0.0)
-        linear &= ub_inside > 0.0
-        weight = ub_free + self.inflow_matrix[np.ix_(free, inside[linear])].sum(axis=1) / (s - 1)
-        total = float((alpha + slack)[linear].sum()) + float(np.maximum(ub_inside[~linear], 0.0).sum())
-        if r > 0:
-            total += float(np.sort(weight)[::-1][:r].sum())
-        return total, weight
+    def run(
+        self, incumbent: float, deadline: float, node_limit: int, tolerance: float = 0.0
+    ) -> tuple[float, Group | None, float, int]:
+        """Best value found above ``incumbent`` (and its group), a valid upper bound for this size, nodes.
 
-    def leaf_value(self, inside: np.ndarray, inflow: np.ndarray) -> float:
-        v = inflow[inside] / (self.s - 1) + self.shift[inside]
-        return float(np.maximum(v, 0.0).sum())
-
-    def run(self, incumbent: float, deadline: float, node_limit: int) -> tuple[float, Group | None, float, int]:
-        """Best value found above ``incumbent`` (and its group), a valid upper bound for this size, nodes."""
-        best, best_group = incumbent, None
-        stack = [(np.empty(0, dtype=int), np.arange(self.n), np.zeros(self.n), math.inf)]
-        nodes = 0
-        while stack:
-            if nodes >= node_limit or time.perf_counter() > deadline:
-                # unexplored nodes: their parents' bounds still hold
-                return best, best_group, max(best, max(b for *_, b in stack)), nodes
-            inside, free, inflow, parent_bound = stack.pop()
-            if parent_bound <= best + _EPS:
-                continue
-            nodes += 1
-            if len(inside) == self.s:
-                group = frozenset(inside.tolist())
-                if group not in self.skip:
-                    value = self.leaf_value(inside, inflow)
-                    if value > best + _EPS:
-                        best, best_group = value, group
-                continue
-            bound, ub_free = self.bound(inside, free, inflow)
-            if bound <= best + _EPS:
-                continue
-            pick = int(np.argmax(ub_free))
-            task = free[pick]
-            rest = np.delete(free, pick)
-            # exclude pushed first, include explored first (depth-first toward a good incumbent)
-            stack.append((inside, rest, inflow, bound))
-            stack.append((np.append(inside, task), rest, inflow + self.inflow_matrix[task], bound))
-        return best, best_group, best, nodes
+        Subtrees whose bound is within ``tolerance`` of the best value are not searched; the returned bound
+        accounts for them.
+        """
+        n = self.n
+        stack_state = np.zeros((n + 2, n), dtype=np.int8)
+        stack_inflow = np.zeros((n + 2, n))
+        stack_bound = np.full(n + 2, math.inf)
+        best_state = np.zeros(n, dtype=np.int8)
+        top, best, pruned, nodes, found = 1, float(incumbent), -math.inf, 0, False
+        while top > 0 and nodes < node_limit and time.perf_counter() <= deadline:
+            top, best, pruned, improved, used = search_size(
+                self.inflow_matrix,
+                self.ranked,
+                self.shift,
+                self.s,
+                self.skip_masks,
+                stack_state,
+                stack_inflow,
+                stack_bound,
+                top,
+                best,
+                best_state,
+                pruned,
+                float(tolerance),
+                SLACK_SHARE,
+                min(self.CHUNK, node_limit - nodes),
+            )
+            nodes += used
+            found = found or improved
+        bound = max(best, pruned)
+        if top > 0:  # stopped early: the unexplored nodes' parents' bounds still hold
+            bound = max(bound, float(stack_bound[:top].max()))
+        group = frozenset(np.flatnonzero(best_state == INSIDE).tolist()) if found else None
+        return best, group, bound, nodes
 
 
 def price_pairwise(
