@@ -7,7 +7,7 @@ import pytest
 
 from taskgroup.estimate.colgen import _profit
 from taskgroup.estimate.cover import GroupScorer
-from taskgroup.estimate.pricing import price_pairwise
+from taskgroup.estimate.pricing import groups_above, price_pairwise
 
 
 def instance(n: int, seed: int) -> tuple[GroupScorer, np.ndarray]:
@@ -62,3 +62,17 @@ def test_size_duals_certify_the_size_bound(n, k, seed):
     # every group's profit at these duals is at most lam, so sum(pi) + k max P(G) <= the size bound
     assert listed_best(scorer, pi) <= lam + 1e-9
     assert bound == pytest.approx(scorer.size_bound(k))
+
+
+@pytest.mark.parametrize(("n", "seed"), [(6, 0), (8, 1), (9, 2), (10, 3)])
+def test_groups_above_a_threshold_equal_listing(n, seed):
+    scorer, pi = instance(n, seed)
+    profits = {g: float(_profit(scorer.values(g), pi)) for g in scorer.all_groups()}
+    ranked = sorted(profits.values(), reverse=True)
+    skip = {max(profits, key=profits.get)}
+    for threshold in (ranked[0] - 1e-6, ranked[5], ranked[min(40, len(ranked) - 1)]):
+        listed = groups_above(scorer.S, scorer.offset, pi, range(2, n + 1), threshold, skip=skip)
+        expected = {g for g, p in profits.items() if p > threshold and g not in skip}
+        assert listed is not None and set(listed) == expected and len(listed) == len(expected)
+    # too many to list: no partial answer
+    assert groups_above(scorer.S, scorer.offset, pi, range(2, n + 1), ranked[40] - 1e-9, capacity=10) is None

@@ -28,7 +28,7 @@ import numpy as np
 from taskgroup.estimate.cover import Group
 from taskgroup.estimate.pricing_kernel import INSIDE, search_size
 
-__all__ = ["PricingResult", "price_pairwise"]
+__all__ = ["PricingResult", "price_pairwise", "groups_above"]
 
 _EPS = 1e-9
 # a member counts linearly (plus its slack) when the slack is at most this share of its value range
@@ -80,14 +80,27 @@ class _SizeSearch:
         Subtrees whose bound is within ``tolerance`` of the best value are not searched; the returned bound
         accounts for them.
         """
+        best, state, bound, nodes, _ = self._search(incumbent, deadline, node_limit, tolerance, 0)
+        group = frozenset(np.flatnonzero(state == INSIDE).tolist()) if state is not None else None
+        return best, group, bound, nodes
+
+    def above(self, threshold: float, deadline: float, capacity: int) -> list[Group] | None:
+        """Every group of this size worth more than ``threshold``; None when stopped or more than ``capacity``."""
+        _, _, bound, _, rows = self._search(threshold, deadline, math.inf, 0.0, capacity)
+        if rows is None or bound > threshold:  # more groups than fit, or stopped before the end
+            return None
+        return [frozenset(np.flatnonzero(row).tolist()) for row in rows]
+
+    def _search(self, best: float, deadline: float, node_limit: float, tolerance: float, capacity: int):
         n = self.n
         stack_state = np.zeros((n + 2, n), dtype=np.int8)
         stack_inflow = np.zeros((n + 2, n))
         stack_bound = np.full(n + 2, math.inf)
         best_state = np.zeros(n, dtype=np.int8)
-        top, best, pruned, nodes, found = 1, float(incumbent), -math.inf, 0, False
-        while top > 0 and nodes < node_limit and time.perf_counter() <= deadline:
-            top, best, pruned, improved, used = search_size(
+        collected = np.zeros((capacity, n), dtype=np.bool_)
+        top, best, pruned, nodes, count, found = 1, float(best), -math.inf, 0, 0, False
+        while top > 0 and nodes < node_limit and count <= capacity and time.perf_counter() <= deadline:
+            top, best, pruned, improved, used, count = search_size(
                 self.inflow_matrix,
                 self.ranked,
                 self.shift,
@@ -102,15 +115,31 @@ class _SizeSearch:
                 pruned,
                 float(tolerance),
                 SLACK_SHARE,
-                min(self.CHUNK, node_limit - nodes),
+                int(min(self.CHUNK, node_limit - nodes)),
+                collected,
+                count,
             )
             nodes += used
             found = found or improved
         bound = max(best, pruned)
         if top > 0:  # stopped early: the unexplored nodes' parents' bounds still hold
             bound = max(bound, float(stack_bound[:top].max()))
-        group = frozenset(np.flatnonzero(best_state == INSIDE).tolist()) if found else None
-        return best, group, bound, nodes
+        rows = collected[:count] if count <= capacity else None
+        return best, best_state if found else None, bound, nodes, rows
+
+
+def _root_bounds(S: np.ndarray, offset: np.ndarray, pi: np.ndarray, sizes: range) -> list[tuple[float, int]]:
+    """``(root bound, s)`` per size, largest first: every task with its ``s - 1`` best sources."""
+    n = S.shape[0]
+    source = S.copy()
+    np.fill_diagonal(source, -np.inf)
+    ranked = -np.sort(-source, axis=0)[:-1]  # (n-1, n): each target's sources, best first
+    top_mean = np.cumsum(ranked, axis=0) / np.arange(1, n)[:, None]  # top_mean[s-2, t]: s-1 best sources
+    roots = []
+    for s in sizes:
+        caps = np.maximum(top_mean[s - 2] + offset[s] - pi, 0.0)
+        roots.append((float(np.sort(caps)[::-1][:s].sum()), s))
+    return sorted(roots, reverse=True)
 
 
 def price_pairwise(
@@ -150,17 +179,8 @@ def price_pairwise(
     PricingResult
         Groups that beat ``incumbent`` (best first) and an upper bound on ``max(incumbent, P*)``.
     """
-    n = S.shape[0]
-    source = S.copy()
-    np.fill_diagonal(source, -np.inf)
-    ranked = -np.sort(-source, axis=0)[:-1]  # (n-1, n): each target's sources, best first
-    top_mean = np.cumsum(ranked, axis=0) / np.arange(1, n)[:, None]  # top_mean[s-2, t]: s-1 best sources
-    roots = []
-    for s in sizes:
-        caps = np.maximum(top_mean[s - 2] + offset[s] - pi, 0.0)
-        roots.append((float(np.sort(caps)[::-1][:s].sum()), s))
     best, found, bound, nodes = incumbent, [], incumbent, 0
-    for root, s in sorted(roots, reverse=True):
+    for root, s in _root_bounds(S, offset, pi, sizes):
         if root <= best + _EPS:
             break  # sorted: no later size can do better either
         search = _SizeSearch(S, offset[s] - pi, s, skip)
@@ -172,3 +192,43 @@ def price_pairwise(
             best = value
     found.sort(key=lambda vg: -vg[0])
     return PricingResult(found, max(bound, best), nodes)
+
+
+def groups_above(
+    S: np.ndarray,
+    offset: np.ndarray,
+    pi: np.ndarray,
+    sizes: range,
+    threshold: float,
+    *,
+    skip: Collection[Group] = (),
+    deadline: float = math.inf,
+    capacity: int = 5_000,
+) -> list[Group] | None:
+    """Every predicted group whose size is in ``sizes`` with ``P(G) > threshold`` (the same search, listing).
+
+    Parameters
+    ----------
+    S, offset, pi, sizes, skip, deadline
+        As in :func:`price_pairwise`.
+    threshold : float
+        Groups worth more than this are listed.
+    capacity : int
+        The most groups to list.
+
+    Returns
+    -------
+    list of groups, or None
+        None when there are more than ``capacity`` of them or the deadline stopped the search.
+    """
+    listed: list[Group] = []
+    for root, s in _root_bounds(S, offset, pi, sizes):
+        if root <= threshold:
+            break  # sorted: no later size has a group above the threshold either
+        if len(listed) >= capacity:
+            return None  # a group may remain above the threshold, and none would fit
+        groups = _SizeSearch(S, offset[s] - pi, s, skip).above(threshold, deadline, capacity - len(listed))
+        if groups is None:
+            return None
+        listed += groups
+    return listed

@@ -127,13 +127,20 @@ def search_size(
     tolerance,
     slack_share,
     node_budget,
+    collected,
+    n_collected,
 ):  # pragma: no cover - compiled
     """Run the search for size ``s`` for at most ``node_budget`` nodes, from the stack's first ``top`` entries.
 
-    Returns ``(top, best, pruned, improved, nodes)``: the stack height left (0 = finished), the best leaf value
-    (its state written to ``best_state`` when ``improved``), and the largest bound of a node pruned only by
-    ``tolerance`` (every pruned subtree is worth at most ``max(best, pruned)``).
+    Returns ``(top, best, pruned, improved, nodes, n_collected)``: the stack height left (0 = finished), the
+    best leaf value (its state written to ``best_state`` when ``improved``), and the largest bound of a node
+    pruned only by ``tolerance`` (every pruned subtree is worth at most ``max(best, pruned)``).
+
+    With rows in ``collected`` the search instead lists every leaf worth more than ``best`` (which stays
+    fixed) into ``collected[n_collected:]``; when they do not fit it stops and returns ``n_collected`` one
+    past the capacity.
     """
+    collect = collected.shape[0] > 0
     n = shift.shape[0]
     weight = np.empty(n)
     improved = False
@@ -158,7 +165,13 @@ def search_size(
                 for t in range(n):
                     if state[t] == INSIDE:
                         value += max(inflow[t] / (s - 1) + shift[t], 0.0)
-                if value > best + _EPS:
+                if collect and value > best:
+                    if n_collected == collected.shape[0]:
+                        return top, best, pruned, improved, nodes, n_collected + 1
+                    for t in range(n):
+                        collected[n_collected, t] = state[t] == INSIDE
+                    n_collected += 1
+                elif not collect and value > best + _EPS:
                     best = value
                     best_state[:] = state
                     improved = True
@@ -179,4 +192,4 @@ def search_size(
         stack_inflow[top + 1] = inflow + inflow_matrix[task]
         stack_bound[top + 1] = bound
         top += 2
-    return top, best, pruned, improved, nodes
+    return top, best, pruned, improved, nodes, n_collected
