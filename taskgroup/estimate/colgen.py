@@ -35,9 +35,13 @@ __all__ = ["column_generation", "ColumnGenerationResult", "ENUMERATE_MAX_TASKS"]
 
 ENUMERATE_MAX_TASKS = 16
 # a proof by reduced-profit fixing is attempted once the gap is at most this share of the value ...
-PROOF_GAP = 1e-3
+PROOF_GAP = 0.15
 # ... or once three exact pricings in a row each closed less than this share of the gap
 STALL_SHARE = 0.03
+# the most groups a proof by fixing lists into the master (more: the attempt is dropped, the MIP would be slow)
+FIXING_CAPACITY = 1_000
+# exact pricing may leave its bound on P* this share of the gap (divided by k) above P*
+PRICING_TOLERANCE = 0.02
 _EPS = 1e-7
 _PROOF_TOLERANCE = 1e-6  # as taskgroup.estimate.group.PROOF_TOLERANCE: a closed gap
 
@@ -99,7 +103,7 @@ class _EnumeratedPricing:
         return [self.groups[i] for i in np.flatnonzero(P > threshold)]
 
     def price(
-        self, pi: np.ndarray, deadline: float, known: list[tuple[float, Group]] = ()
+        self, pi: np.ndarray, deadline: float, known: list[tuple[float, Group]] = (), tolerance: float = 0.0
     ) -> tuple[list[tuple[float, Group]], float]:
         P = _profit(self.values, pi)
         top = np.argsort(-P)[:10]
@@ -122,11 +126,12 @@ class _SearchPricing:
             self.listed += [frozenset([t]) for t in range(scorer.n) if frozenset([t]) not in scorer.measured]
 
     def price(
-        self, pi: np.ndarray, deadline: float, known: list[tuple[float, Group]] = ()
+        self, pi: np.ndarray, deadline: float, known: list[tuple[float, Group]] = (), tolerance: float = 0.0
     ) -> tuple[list[tuple[float, Group]], float]:
         """Groups with the largest ``P(G)`` found and a valid upper bound on ``max(0, max_G P(G))``.
 
         ``known``: groups already valued at ``pi`` (e.g. by heuristic pricing); they start the incumbent.
+        ``tolerance``: how far above ``P*`` the bound may be, for a faster search.
         """
         scorer = self.scorer
         found = list(known) + [(float(_profit(scorer.values(g), pi)), g) for g in self.listed]
@@ -139,6 +144,7 @@ class _SearchPricing:
             incumbent=incumbent,
             skip=set(scorer.measured),
             deadline=deadline,
+            tolerance=tolerance,
         )
         found += result.found
         return sorted(found, key=lambda vg: -vg[0])[:10], max(result.bound, incumbent)
@@ -148,7 +154,14 @@ class _SearchPricing:
         scorer = self.scorer
         listed = [g for g in self.listed if float(_profit(scorer.values(g), pi)) > threshold]
         searched = groups_above(
-            scorer.S, self.offset, pi, range(2, scorer.n + 1), threshold, skip=set(scorer.measured), deadline=deadline
+            scorer.S,
+            self.offset,
+            pi,
+            range(2, scorer.n + 1),
+            threshold,
+            skip=set(scorer.measured),
+            deadline=deadline,
+            capacity=FIXING_CAPACITY,
         )
         return None if searched is None else listed + searched
 
@@ -258,8 +271,9 @@ def column_generation(
             # exact pricing cannot lower the bound here (P* >= the heuristic's best); keep its columns only
             found, max_profit = known[:n], math.inf
         else:
-            found, max_profit = pricing.price(pi, deadline, known[:n])
             gap = upper - incumbent_value
+            # the bound need not be exact: a small share of the gap buys a much smaller search
+            found, max_profit = pricing.price(pi, deadline, known[:n], PRICING_TOLERANCE * gap / k)
             bound = float(pi.sum()) + k * max(0.0, max_profit)
             if bound < upper:
                 upper, best_pi, best_profit = bound, pi, max(0.0, max_profit)

@@ -152,6 +152,7 @@ def price_pairwise(
     skip: Collection[Group] = (),
     deadline: float = math.inf,
     node_limit: int = 200_000,
+    tolerance: float = 0.0,
 ) -> PricingResult:
     """``max P(G)`` over predicted groups whose size is in ``sizes`` (all >= 2), with a valid upper bound.
 
@@ -173,6 +174,9 @@ def price_pairwise(
         ``time.perf_counter()`` value at which to stop; the bound stays valid.
     node_limit : int
         Nodes per size before stopping that size (the bound stays valid).
+    tolerance : float
+        Subtrees that cannot beat the best group by more than this are not searched (the bound accounts for
+        them): a bound within ``tolerance`` of ``P*`` for fewer nodes.
 
     Returns
     -------
@@ -183,8 +187,11 @@ def price_pairwise(
     for root, s in _root_bounds(S, offset, pi, sizes):
         if root <= best + _EPS:
             break  # sorted: no later size can do better either
+        if root <= best + tolerance:
+            bound = max(bound, root)  # ... nor by more than the tolerance
+            break
         search = _SizeSearch(S, offset[s] - pi, s, skip)
-        value, group, size_bound, used = search.run(best, deadline, node_limit)
+        value, group, size_bound, used = search.run(best, deadline, node_limit, tolerance)
         nodes += used
         bound = max(bound, min(size_bound, root))
         if group is not None:
