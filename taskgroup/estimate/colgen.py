@@ -17,6 +17,13 @@ duals (Wentges): a convex combination of the LP's duals and the best duals so fa
 which starts at the duals of the group-size bound (:meth:`GroupScorer.size_duals`), so the bound starts no
 worse than that one. An integer selection comes from solving the master as a MIP over the generated columns
 (the core ILP), started from a heuristic's groups.
+
+Proof by reduced-profit fixing: the LP bound alone rarely meets an integer selection exactly (and the smoothed
+bound only approaches it), so once the gap is small the search lists every group whose ``P(G)`` at the best
+duals exceeds ``value - sum(pi) - (k - 1) max_G P(G)`` (:func:`_fixing_threshold`): only such groups can be part
+of a selection better than ``value``. With all of them among the columns, the master MIP's optimum is the
+optimum over every group. This closes small integrality gaps too (the LP bound of the planted 40-task benchmark
+at k = 4 is 0.3 % above the optimum) without branching.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from taskgroup.errors import SolverError
 from taskgroup.estimate.cover import Group, GroupScorer
 from taskgroup.estimate.pricing import groups_above, price_pairwise
 
-__all__ = ["column_generation", "ColumnGenerationResult", "ENUMERATE_MAX_TASKS"]
+__all__ = ["column_generation", "ColumnGenerationResult", "ENUMERATE_MAX_TASKS", "PROOF_TOLERANCE"]
 
 ENUMERATE_MAX_TASKS = 16
 # a proof by reduced-profit fixing is attempted once the gap is at most this share of the value ...
@@ -42,8 +49,9 @@ STALL_SHARE = 0.03
 FIXING_CAPACITY = 1_000
 # exact pricing may leave its bound on P* this share of the gap (divided by k) above P*
 PRICING_TOLERANCE = 0.02
+# relative tolerance under which a bound counts as closed (the LP and MIP tolerances are ~1e-9..1e-7)
+PROOF_TOLERANCE = 1e-6
 _EPS = 1e-7
-_PROOF_TOLERANCE = 1e-6  # as taskgroup.estimate.group.PROOF_TOLERANCE: a closed gap
 
 
 class ColumnGenerationResult:
@@ -246,7 +254,7 @@ def column_generation(
         return integer_master()
 
     def closed() -> bool:
-        return upper - incumbent_value <= _PROOF_TOLERANCE * max(1.0, abs(incumbent_value))
+        return upper - incumbent_value <= PROOF_TOLERANCE * max(1.0, abs(incumbent_value))
 
     alpha = smoothing
     iterations = 0
