@@ -13,6 +13,8 @@ __all__ = [
     "TaskgroupError",
     "InvalidProblem",
     "InvalidArgument",
+    "InvalidPlan",
+    "NotFound",
     "InfeasibleBudget",
     "InstanceTooLarge",
     "SolverError",
@@ -35,6 +37,22 @@ class InvalidProblem(TaskgroupError, ValueError):
 
 class InvalidArgument(TaskgroupError, ValueError):
     """A function argument has a value that is not accepted."""
+
+
+class InvalidPlan(InvalidArgument):
+    """A plan (a plan file, a plan dict, a manifest's plan) cannot be read: a missing or mistyped field.
+
+    It derives from :class:`InvalidArgument` (what plan loaders raised before version 0.2), so ``except
+    InvalidArgument`` and ``except ValueError`` still catch it.
+    """
+
+
+class NotFound(InvalidArgument, LookupError):
+    """A store holds no entry matching what was asked; the message names the request and what is stored.
+
+    It derives from :class:`InvalidArgument` (what the results store raises for a suite it lacks) and from
+    ``LookupError``, like ``KeyError``.
+    """
 
 
 class InvalidSuite(TaskgroupError, ValueError):

@@ -36,9 +36,20 @@ from taskgroup.plan import Frontier, Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import frontier, solve
 
-__all__ = ["RunSettings", "RunOutcome", "run_pipeline", "knee_budget", "pair_affinity", "STRATEGIES", "PipelineError"]
+__all__ = [
+    "RunSettings",
+    "RunOutcome",
+    "run_pipeline",
+    "knee_budget",
+    "pair_affinity",
+    "relative_weights",
+    "STRATEGIES",
+    "OBJECTIVES",
+    "PipelineError",
+]
 
 STRATEGIES = ("full", "hoa", "esa", "tag")
+OBJECTIVES = ("relative", "sum")
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,11 @@ class RunSettings:
         How candidate losses are obtained: train every candidate (``full``), train pairs and predict larger
         groups (``hoa``), select on short runs and fully train only the chosen (``esa``), or TAG lookahead
         affinity from one all-task run (``tag``; budget and cost in numbers of networks).
+    objective : {"relative", "sum"}
+        What a plan minimises on validation: each task's loss relative to its own single-task network's
+        (``relative``, the default: the scale Δm% reports on, so that a task whose loss is small in absolute terms,
+        such as a well-fitted regression's MSE next to cross-entropies, still counts), or the plain sum of losses
+        (``sum``, as in Standley et al.). Not used by ``tag``, whose objective is an affinity.
     budget : float or None
         None: the knee of the frontier (see :func:`knee_budget`).
     cost : {"flops", "params", "latency_ms", "snt"}
@@ -89,6 +105,7 @@ class RunSettings:
     suite: str = "mnist"
     suite_params: Mapping[str, Any] = field(default_factory=dict)
     strategy: str = "full"
+    objective: str = "relative"
     budget: float | None = None
     cost: str = "flops"
     model: str | None = None
@@ -105,6 +122,8 @@ class RunSettings:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise InvalidArgument(f"strategy={self.strategy!r} is not accepted; accepted: {list(STRATEGIES)}.")
+        if self.objective not in OBJECTIVES:
+            raise InvalidArgument(f"objective={self.objective!r} is not accepted; accepted: {list(OBJECTIVES)}.")
         if self.budget is not None and not self.budget > 0:
             raise InvalidArgument(f"budget={self.budget!r}; a budget must be a number > 0 (or None for the knee).")
         if not 0 < self.esa_fraction < 1:
@@ -184,6 +203,32 @@ def pair_affinity(problem: Problem) -> pd.DataFrame:
     return matrix
 
 
+def relative_weights(problem: Problem) -> dict[str, float]:
+    """Task weights ``1 / L_t({t})`` that make a plan's objective the sum of each task's loss relative to its
+    full-size single-task network's (the independent networks then score exactly the number of tasks).
+
+    Raises
+    ------
+    InvalidArgument
+        The problem scores metrics (higher is better), or a task has no full-size single-task network or a
+        single-task loss that is not > 0.
+    """
+    if problem.higher_is_better:
+        raise InvalidArgument("Relative weights need losses (lower is better); this problem scores metrics.")
+    single: dict[str, float] = {}
+    for name in problem.networks:
+        served = problem.network_tasks(name)
+        if is_full_size(name) and len(served) == 1:
+            single[served[0]] = float(problem.losses[problem.network_index(name), problem.task_index(served[0])])
+    bad = {t: single.get(t) for t in problem.tasks if not single.get(t, 0.0) > 0}
+    if bad:
+        raise InvalidArgument(
+            f"Relative weights need every task's full-size single-task loss > 0; got {bad} "
+            "(None: no such network). Use objective='sum' to minimise the plain sum of losses."
+        )
+    return {t: 1.0 / single[t] for t in problem.tasks}
+
+
 # ---------------------------------------------------------------------- the run
 def run_pipeline(
     settings: RunSettings,
@@ -214,6 +259,11 @@ def run_pipeline(
 
     with _step("measure", out, timings, say):
         problem, test_problem, affinity = _candidates(settings, suite, out, progress, say)
+        if settings.objective == "relative" and settings.strategy != "tag":
+            # the same weights on test, so that plans are scored on test exactly as they were chosen
+            weights = relative_weights(problem)
+            problem = problem.with_weights(weights)
+            test_problem = None if test_problem is None else test_problem.with_weights(weights)
         problem.to_csv(out / "problem.csv")
         if affinity is not None:
             affinity.to_csv(out / "affinity.csv")
@@ -282,9 +332,11 @@ def _step(name: str, out: Path, timings: dict[str, float], say: Callable[[str], 
     timings[name] = time.perf_counter() - start
 
 
-# The built-in families' settings for image suites: two small conv layers, then a dense layer on the flattened
-# map (positions matter for stroke tasks such as slant), and batches small enough for ~50 steps an epoch.
-_IMAGE_MODEL = {"hidden": (8, 16), "options": {"dense": (64,)}, "batch_size": 32}
+# The built-in families' settings for image suites: two small conv layers, then dense layers on the flattened
+# map (positions matter for stroke tasks such as slant) ending in a narrow 16-unit layer, where features cluster
+# by class so that a head trained on few labels can read a union of classes off them (docs/measure.md, mnist),
+# and batches small enough for ~50 steps an epoch.
+_IMAGE_MODEL = {"hidden": (8, 16), "options": {"dense": (64, 16)}, "batch_size": 32}
 
 
 def default_model(suite: Any) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from taskgroup.errors import InvalidArgument
+from taskgroup.errors import InvalidArgument, InvalidPlan
 from taskgroup.fields import Fields
 from taskgroup.files import read_text
 
@@ -193,15 +193,15 @@ class Plan:
 
         Raises
         ------
-        InvalidArgument
-            Not a plan, another schema version, a field missing or of the wrong type (named with its path),
-            a network listed twice, or an assignment to a network the plan does not list.
+        InvalidPlan
+            (an :class:`InvalidArgument`) Not a plan, another schema version, a field missing or of the wrong type
+            (named with its path), a network listed twice, or an assignment to a network the plan does not list.
         """
         if not isinstance(data, Mapping) or data.get("schema") != PLAN_SCHEMA:
-            raise InvalidArgument(f"Not a taskgroup plan: expected a mapping with schema {PLAN_SCHEMA!r}.")
-        doc = Fields(data, "plan", InvalidArgument, allowed=_PLAN_FIELDS)
+            raise InvalidPlan(f"Not a taskgroup plan: expected a mapping with schema {PLAN_SCHEMA!r}.")
+        doc = Fields(data, "plan", InvalidPlan, allowed=_PLAN_FIELDS)
         if data.get("version") != PLAN_SCHEMA_VERSION:
-            raise InvalidArgument(
+            raise InvalidPlan(
                 f"Unsupported plan schema version {data.get('version')!r}; this taskgroup reads version "
                 f"{PLAN_SCHEMA_VERSION}."
             )
@@ -219,24 +219,24 @@ class Plan:
         names = [d.name for d in details]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise InvalidArgument(f"The plan lists network(s) {repeated} more than once; each network appears once.")
+            raise InvalidPlan(f"The plan lists network(s) {repeated} more than once; each network appears once.")
         assignment = doc.string_map("assignment")
         strays = sorted({n for n in assignment.values() if n not in names})
         if strays:
-            raise InvalidArgument(
+            raise InvalidPlan(
                 f"The plan's assignment names network(s) {strays} that are not among its networks {names}."
             )
         trained = {d.name: set(d.trained_tasks) for d in details}
         wrong = sorted(t for t, n in assignment.items() if n in trained and t not in trained[n])
         if wrong:
-            raise InvalidArgument(
+            raise InvalidPlan(
                 f"The plan assigns task(s) {wrong} to networks not trained on them: "
                 + ", ".join(f"{t} -> {assignment[t]}" for t in wrong)
                 + "."
             )
         status = doc.string("status")
         if status not in PLAN_STATUSES:
-            raise InvalidArgument(f"In the plan, status must be one of {list(PLAN_STATUSES)}; got {status!r}.")
+            raise InvalidPlan(f"In the plan, status must be one of {list(PLAN_STATUSES)}; got {status!r}.")
         bound = doc.number("bound", allow_null=True)
         return cls(
             networks=tuple(names),
@@ -257,13 +257,22 @@ class Plan:
 
     @classmethod
     def from_json(cls, path_or_text: str | PathLike[str]) -> Plan:
+        """Read a plan from a JSON file (or a JSON string) written by :meth:`to_json`.
+
+        Raises
+        ------
+        InvalidPlan
+            The text is not JSON or not a valid plan (see :meth:`from_dict`).
+        InvalidArgument
+            The file is missing, unreadable or not UTF-8 text.
+        """
         text = str(path_or_text)
         if not text.lstrip().startswith("{"):
             text = read_text(path_or_text, "plan file")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidArgument(f"Could not parse the plan JSON: {exc}") from None
+            raise InvalidPlan(f"Could not parse the plan JSON: {exc}") from None
         return cls.from_dict(data)
 
 

@@ -57,7 +57,9 @@ def glossary() -> dict[str, str]:
 
 
 def _annotation(parameter: inspect.Parameter) -> str:
-    return str(parameter.annotation)
+    """The annotation as written, whether the module postpones annotations (a string) or not (an object)."""
+    annotation = parameter.annotation
+    return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
 
 
 # What each glossary name requires of a parameter so named.

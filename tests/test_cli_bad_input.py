@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import taskgroup as tg
-from taskgroup.errors import InvalidArgument, InvalidProblem
+from taskgroup.errors import InvalidArgument, InvalidPlan, InvalidProblem
 
 
 def run(*args, cwd=None):
@@ -119,7 +119,7 @@ def test_closed_stdout_ends_quietly_with_sigpipe_status(tmp_path):
 def test_plan_listing_a_network_twice_is_refused(tmp_path):
     plan = tg.solve(tg.datasets.standley2020(1, "val"), budget=2).to_dict()
     plan["networks"].append(plan["networks"][0])
-    with pytest.raises(InvalidArgument, match=r"lists network\(s\) \['.*'\] more than once"):
+    with pytest.raises(InvalidPlan, match=r"lists network\(s\) \['.*'\] more than once"):
         tg.Plan.from_dict(plan)
     path = tmp_path / "dup.json"
     path.write_text(json.dumps(plan))
@@ -143,7 +143,7 @@ def test_plan_listing_a_network_twice_is_refused(tmp_path):
 def test_plan_fields_are_type_checked(mutate, message):
     plan = tg.solve(tg.datasets.standley2020(1, "val"), budget=2).to_dict()
     mutate(plan)
-    with pytest.raises(InvalidArgument) as info:
+    with pytest.raises(InvalidPlan) as info:
         tg.Plan.from_dict(plan)
     assert message in str(info.value)
 

@@ -52,6 +52,7 @@ def test_the_sample_loads_offline_with_every_task():
     assert set(data.targets) == set(LABEL_TASKS) | set(STYLE_TASKS)
     assert np.bincount(data.labels).tolist() == [500] * 10
     assert data.targets["odd"].tolist() == (data.labels % 2).tolist()
+    assert data.targets["prime"].tolist() == np.isin(data.labels, (2, 3, 5, 7)).tolist()
     for task in STYLE_TASKS:
         assert data.kinds[task] == "regression"
         assert abs(float(data.targets[task].mean())) < 1e-4 and float(data.targets[task].std()) == pytest.approx(
@@ -65,3 +66,12 @@ def test_the_sample_loads_offline_with_every_task():
 def test_size_must_be_28_or_14():
     with pytest.raises(InvalidSuite, match="size=20 is not accepted"):
         load_mnist_tasks(size=20)
+
+
+def test_load_suite_builds_tasks_the_mnist_defaults_leave_out():
+    from taskgroup.datasets import load_suite
+
+    suite = load_suite("mnist", tasks=["loop", "digit"], n_train=300, n_val=100, scarce=50)
+    assert list(suite.task_names) == ["loop", "digit"]
+    labelled = int(suite.subset(["loop"]).train.mask.sum())
+    assert labelled == 50  # loop is one of the scarce tasks when it is asked for

@@ -98,3 +98,63 @@ def test_forty_tasks_every_method_within_a_minute():
         assert {frozenset(n.split("+")) for n in plan.networks} == planted, method
         if method == "colgen":
             assert plan.optimal  # the column-generation bound closes on the planted instance
+
+
+def test_time_limit_none_means_no_limit_in_every_method(monkeypatch):
+    """None reaches column generation, local search and the ILP as None (no hidden default), and they finish."""
+    import importlib
+
+    import taskgroup.solvers as solvers_package
+
+    group_module = importlib.import_module("taskgroup.estimate.group")  # the package's `group` is the function
+
+    seen: dict[str, list] = {"colgen": [], "local": [], "ilp": []}
+    real_colgen, real_local, real_solve = (
+        group_module.column_generation,
+        group_module.local_search,
+        solvers_package.solve,
+    )
+
+    def colgen(*args, time_limit, **kwargs):
+        seen["colgen"].append(time_limit)
+        return real_colgen(*args, time_limit=time_limit, **kwargs)
+
+    def local(*args, time_limit, **kwargs):
+        seen["local"].append(time_limit)
+        return real_local(*args, time_limit=time_limit, **kwargs)
+
+    def solve(*args, time_limit, **kwargs):
+        seen["ilp"].append(time_limit)
+        return real_solve(*args, time_limit=time_limit, **kwargs)
+
+    monkeypatch.setattr(group_module, "column_generation", colgen)
+    monkeypatch.setattr(group_module, "local_search", local)
+    monkeypatch.setattr(solvers_package, "solve", solve)  # _enumerate and the colgen master import it from here
+    matrix = random_matrix(8, 4)
+    best = tg.solve(group_problem(matrix), budget=3, method="bnb")
+    for method in METHODS:
+        plan = group(matrix, 3, method=method, time_limit=None, seed=1)
+        assert plan.bound <= best.objective + 1e-9
+        if GROUPING_METHODS[method].exact:
+            assert plan.optimal and plan.objective == pytest.approx(best.objective), method
+    assert seen["colgen"] == [None] and seen["local"] == [None, None] and seen["ilp"] and set(seen["ilp"]) == {None}
+
+
+def test_colgen_without_time_limit_proves_optimality_past_enumeration():
+    """Past 16 tasks (search pricing, no listing) an unlimited column generation still ends with a proof."""
+    matrix, labels = planted_affinity(18, 3, seed=2)
+    plan = group(matrix, 3, method="colgen", time_limit=None)
+    assert plan.optimal
+    assert {frozenset(n.split("+")) for n in plan.networks} == {frozenset(matrix.index[labels == c]) for c in range(3)}
+
+
+def test_unlimited_local_search_stops_by_its_rounds_and_repeats_for_a_seed():
+    from taskgroup.estimate.cover import GroupScorer
+    from taskgroup.estimate.heuristics import local_search
+
+    matrix = random_matrix(12, 3)
+    scorer = GroupScorer(matrix.to_numpy(), False, tuple(matrix.index))
+    first = local_search(scorer, 4, seed=2, time_limit=None, max_rounds=5)
+    again = local_search(scorer, 4, seed=2, time_limit=None, max_rounds=5)
+    assert first == again  # no clock involved: the same seed, the same groups and the same number of moves
+    assert scorer.valid(first[0], 4)

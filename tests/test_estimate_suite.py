@@ -44,7 +44,9 @@ def test_suite_affinity_errors(suite):
 def test_esa_measure_trains_only_chosen(suite, tmp_path):
     db = tmp_path / "r.db"
     full = TrainConfig(epochs=5, hidden=(16, 16))
-    result, short = esa_measure(suite, db, 2.0, full=full, fraction=0.4)
+    measured = esa_measure(suite, db, 2.0, full=full, fraction=0.4)
+    result, short = measured  # a named tuple: unpacking keeps working
+    assert measured.result is result and measured.short_problem is short
     assert short.n_networks == 2**5 - 1 + 5 and short.predicted[short.serves].all()
     assert result.selection.optimal and result.trained == result.selection.networks
     stored = tg.measure.ResultStore(db).results(suite.fingerprint(), full.hash())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import taskgroup as tg
-from taskgroup.errors import InvalidArgument
+from taskgroup.errors import InvalidArgument, InvalidPlan
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +97,23 @@ def test_plan_json_roundtrip_and_schema(val, tmp_path):
 
 
 def test_plan_json_rejects_other_documents(tmp_path):
-    with pytest.raises(InvalidArgument, match="Not a taskgroup plan"):
+    with pytest.raises(InvalidPlan, match="Not a taskgroup plan"):
         tg.Plan.from_dict({"schema": "something"})
-    with pytest.raises(InvalidArgument, match="Unsupported plan schema version 9"):
+    with pytest.raises(InvalidPlan, match="Unsupported plan schema version 9"):
         tg.Plan.from_dict({"schema": "taskgroup.plan", "version": 9})
-    with pytest.raises(InvalidArgument, match="No such plan file"):
+    with pytest.raises(InvalidPlan, match="Could not parse the plan JSON"):
+        tg.Plan.from_json('{"schema": ')
+    with pytest.raises(InvalidArgument, match="No such plan file") as missing:
         tg.Plan.from_json(tmp_path / "nothing.json")
+    assert not isinstance(missing.value, InvalidPlan)  # a missing file is a path fault, as for every other file
+
+
+def test_plan_faults_keep_their_old_class_as_a_base():
+    """InvalidPlan is the plan loaders' class for every fault, and old ``except InvalidArgument`` still catches it."""
+    assert issubclass(InvalidPlan, InvalidArgument) and issubclass(InvalidPlan, ValueError)
+    with pytest.raises(InvalidArgument) as caught:
+        tg.Plan.from_dict({"schema": "something"})
+    assert type(caught.value) is InvalidPlan
 
 
 def test_standley_splits_and_published_test_curve():

@@ -14,7 +14,8 @@ import pytest
 
 import taskgroup as tg
 import taskgroup.pipeline
-from taskgroup.pipeline import knee_budget, pair_affinity
+from taskgroup.errors import InvalidArgument
+from taskgroup.pipeline import RunSettings, knee_budget, pair_affinity, relative_weights
 
 SMALL = [
     "--suite",
@@ -56,6 +57,27 @@ def test_pair_affinity_from_single_and_pair_losses():
     assert matrix.loc["b", "a"] == pytest.approx(0.2)  # b helps a: 1 - 0.8 / 1.0
     assert matrix.loc["a", "b"] == pytest.approx(-0.25)  # a hurts b: 1 - 2.5 / 2.0
     assert np.isnan(matrix.loc["a", "a"])
+
+
+def test_relative_weights_make_the_independent_networks_score_one_per_task():
+    problem = tg.Problem.from_frame(
+        pd.DataFrame(
+            [("a", "a", 0.5), ("b", "b", 0.02), ("a+b", "a", 0.4), ("a+b", "b", 0.03), ("b@half", "b", 0.03)],
+            columns=["network", "task", "loss"],
+        ).assign(cost=1.0)
+    )
+    weights = relative_weights(problem)
+    assert weights == pytest.approx({"a": 2.0, "b": 50.0})
+    relative = problem.with_weights(weights)
+    assert relative.evaluate(["a", "b"]).objective == pytest.approx(2.0)
+    # b's loss is small in absolute terms, so the plain sum prefers a+b; relative to b's own network it is 50 %
+    # worse, and the relative objective keeps b apart.
+    assert problem.evaluate(["a+b"]).objective < problem.evaluate(["a", "b"]).objective
+    assert relative.evaluate(["a+b"]).objective == pytest.approx(0.8 + 1.5)
+    with pytest.raises(InvalidArgument, match=r"\{'b': None\}"):
+        relative_weights(problem.without_networks(["b"]))
+    with pytest.raises(InvalidArgument, match="objective='mean' is not accepted"):
+        RunSettings(objective="mean")
 
 
 @pytest.fixture(scope="module")

@@ -143,6 +143,18 @@ def test_a_task_no_network_serves(toy_frame):
         tg.Problem(["a", "c"], ["n1"], [1.0], [[0.1, np.nan]])
 
 
+def test_with_weights_by_mapping_or_sequence(toy_frame):
+    p = tg.Problem.from_frame(toy_frame)
+    weighted = p.with_weights({"b": 1.0, "a": 3.0})
+    assert weighted.weights.tolist() == [3.0, 1.0] and weighted.losses is not p.losses
+    assert weighted.evaluate(["ab"]).objective == pytest.approx(3 * 0.40 + 0.58)
+    assert p.with_weights([3.0, 1.0]) == weighted and p.weights.tolist() == [1.0, 1.0]
+    with pytest.raises(InvalidArgument, match=r"unknown: \['z'\], missing: \['b'\]"):
+        p.with_weights({"a": 1.0, "z": 2.0})
+    with pytest.raises(InvalidProblem, match="weights must be finite numbers > 0"):
+        p.with_weights([0.0, 1.0])
+
+
 def test_weights_naming_unknown_tasks(toy_frame):
     with pytest.raises(InvalidProblem, match=r"unknown task\(s\) \['z'\]"):
         tg.Problem.from_frame(toy_frame, weights={"z": 2.0})
@@ -180,3 +192,51 @@ def test_errors_are_also_builtin_exceptions(toy_frame):
     with pytest.raises(ValueError):
         tg.Problem.from_frame(toy_frame.iloc[0:0])
     assert issubclass(tg.InfeasibleBudget, tg.TaskgroupError)
+
+
+# ---------------------------------------------------------------- from_frame's vectorised steps
+def test_from_frame_on_shuffled_rows_and_a_given_task_order():
+    """Rows in any order, tasks in a given order: the same problem as the arrays the table came from."""
+    rng = np.random.default_rng(7)
+    tasks, networks = [f"t{i}" for i in range(6)], [f"n{j}" for j in range(40)]
+    serves = rng.random((40, 6)) < 0.5
+    serves[np.arange(40), rng.integers(6, size=40)] = True  # every network serves a task
+    serves[rng.integers(40, size=6), np.arange(6)] = True  # every task is served
+    losses = np.where(serves, rng.uniform(0.1, 2.0, (40, 6)), np.nan)
+    costs = rng.uniform(0.5, 3.0, (40, 2))
+    original = tg.Problem(tasks, networks, costs, losses, cost_names=["flops", "latency"])
+    frame = original.to_frame().sample(frac=1.0, random_state=3).reset_index(drop=True)
+    order = tasks[::-1]
+    rebuilt = tg.Problem.from_frame(frame, cost=["flops", "latency"], tasks=order)
+    assert rebuilt.tasks == tuple(order) and sorted(rebuilt.networks) == sorted(networks)
+    rows = [original.networks.index(n) for n in rebuilt.networks]
+    columns = [tasks.index(t) for t in order]
+    np.testing.assert_array_equal(rebuilt.losses, losses[np.ix_(rows, columns)])
+    np.testing.assert_array_equal(rebuilt.costs, costs[rows])
+
+
+def test_the_first_repeated_pair_and_the_first_differing_cost_are_named():
+    frame = pd.DataFrame(
+        {
+            "network": ["ab", "x", "ab", "x", "ab"],
+            "task": ["a", "a", "b", "a", "a"],
+            "loss": [0.1, 0.2, 0.3, 0.4, 0.5],
+            "flops": [1.0, 2.0, 1.0, 2.0, 1.0],
+            "latency": [5.0, 6.0, 5.0, 6.0, 5.0],
+        }
+    )
+    with pytest.raises(InvalidProblem, match=r"^Data row 2 and data row 4 both give network 'x' on task 'a'"):
+        tg.Problem.from_frame(frame, cost=["flops", "latency"])
+    differing = frame.iloc[:3].assign(latency=[5.0, 6.0, 7.0])
+    with pytest.raises(InvalidProblem, match=r"^Network 'ab' has latency = 5.0 in data row 1 but 7.0 in data row 3"):
+        tg.Problem.from_frame(differing, cost=["flops", "latency"])
+
+
+def test_a_problem_is_read_only_and_leaves_the_callers_arrays_alone():
+    losses, costs = np.array([[0.1, np.nan], [0.3, 0.4]]), np.array([1.0, 2.0])
+    problem = tg.Problem(["a", "b"], ["n1", "n2"], costs, losses)
+    assert losses.flags.writeable and costs.flags.writeable  # the problem keeps copies, not the caller's arrays
+    for array in (problem.losses, problem.costs, problem.serves, problem.weights, problem.predicted):
+        assert not array.flags.writeable
+    losses[0, 0] = 9.0
+    assert problem.losses[0, 0] == 0.1

@@ -293,6 +293,34 @@ def test_predict_command_on_raw_csv_equals_the_python_api(mlp_run, mlp_onnx, tab
         )
 
 
+def test_predict_threads_set_onnxruntimes_thread_counts(mlp_onnx, table_suite, tmp_path, monkeypatch):
+    """`taskgroup predict --threads N` gives every onnxruntime session N intra-op threads (and 1 inter-op)."""
+    from taskgroup.cli import main
+    from taskgroup.serve import onnx_runtime
+
+    real_session, seen = onnx_runtime.onnx_session, []
+
+    def recording_session(path, *, threads=None):
+        session = real_session(path, threads=threads)
+        options = session.get_session_options()
+        seen.append((options.intra_op_num_threads, options.inter_op_num_threads))
+        return session
+
+    monkeypatch.setattr(onnx_runtime, "onnx_session", recording_session)
+    pd.DataFrame(raw_rows(table_suite, "test"), columns=COLUMNS).to_csv(tmp_path / "raw.csv", index=False)
+    torch_threads = torch.get_num_threads()
+    try:
+        args = ["predict", "--manifest", str(mlp_onnx), "--input", str(tmp_path / "raw.csv")]
+        assert main([*args, "--out", str(tmp_path / "p.csv"), "--threads", "3"]) == 0
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(torch_threads)  # the command sets them for the process; leave the others as found
+    networks = set(read_manifest(mlp_onnx)["assignment"].values())  # each serving network runs once
+    assert len(seen) == len(networks) and set(seen) == {(3, 1)}
+    with pytest.raises(InvalidArgument, match="threads=0 is not accepted"):
+        serve_predict(mlp_onnx, tmp_path / "raw.csv", threads=0)
+
+
 def test_image_inputs_come_from_npy_arrays(image_suite, tmp_path):
     plan = make_plan({"bright+level": ("bright", "level")}, {"bright": "bright+level", "level": "bright+level"})
     config = RunConfig(fit=FAST.replace(model="cnn", hidden=(4,)), baselines=False)

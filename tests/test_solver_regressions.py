@@ -21,3 +21,45 @@ def test_a_set_one_millionth_over_budget_is_not_feasible():
     for method in ("ilp", "ilp-scip", "ilp-cbc", "ilp-cpsat", "bnb", "greedy"):
         with pytest.raises(tg.InfeasibleBudget):
             tg.solve(problem, 1.999999, method=method)
+
+
+def _greedy_misses_the_cover():
+    """Budget 1: greedy takes {a,b,c} (most tasks per cost) and then cannot fit d; {a,b} + {c,d} is the cover."""
+    import numpy as np
+
+    nan = np.nan
+    losses = [[0.1, 0.1, 0.1, nan], [0.2, 0.2, nan, nan], [nan, nan, 0.2, 0.2], [nan, nan, nan, 0.1]]
+    return tg.Problem(["a", "b", "c", "d"], ["abc", "ab", "cd", "d"], [0.6, 0.5, 0.5, 0.5], losses)
+
+
+def test_greedys_cover_model_gets_the_time_left(monkeypatch):
+    # The exact cover (greedy's fallback, also inside ilp's greedy answer for models too big for the limit)
+    # used to run without a time limit.
+    from taskgroup.solvers.ilp import SelectionModel
+
+    limits = []
+    real_run = SelectionModel.run
+
+    def run(self, minimise="loss", time_limit=None):
+        if minimise.startswith("cost:"):
+            limits.append(time_limit)
+        return real_run(self, minimise, time_limit)
+
+    monkeypatch.setattr(SelectionModel, "run", run)
+    plan = tg.solve(_greedy_misses_the_cover(), 1.0, method="greedy", time_limit=5)
+    assert sorted(plan.networks) == ["ab", "cd"]
+    assert len(limits) == 1 and 0 < limits[0] <= 5
+    tg.solve(_greedy_misses_the_cover(), 1.0, method="greedy")
+    assert limits[1] is None  # no time limit given: none imposed
+
+
+def test_greedy_out_of_time_for_its_cover_leaves_feasibility_undecided():
+    import numpy as np
+
+    from taskgroup.solvers.greedy import solve_greedy
+    from taskgroup.solvers.instance import SelectionInstance
+
+    instance = SelectionInstance.build(_greedy_misses_the_cover(), np.array([1.0]))
+    result = solve_greedy(instance, time_limit=1e-6)  # the cover model would not reach its root LP: not started
+    assert result.chosen is None and not result.optimal  # not "proved infeasible"
+    assert sorted(solve_greedy(instance).chosen) == [1, 2]  # without a limit the cover model finds ab + cd

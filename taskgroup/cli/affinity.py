@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from taskgroup.cli.options import SUITE_CHOICES, add_runtime_arguments, apply_runtime_arguments
-from taskgroup.errors import InvalidArgument
+from taskgroup.errors import InvalidArgument, NotFound
 from taskgroup.estimate.group import GROUPING_METHODS, group
 from taskgroup.estimate.grouping import SINGLETON_MODES, group_problem
 from taskgroup.estimate.matrix import as_affinity
@@ -52,9 +52,13 @@ def run_affinity(args: argparse.Namespace) -> int:
     fp, cfg = suite.fingerprint(), config.hash()
     matrix = None
     if args.store and Path(args.store).is_file():
-        matrix = load_affinity(args.store, method=args.method, suite=fp, config=cfg, seed=args.seed, every=args.every)
-        if matrix is not None:
+        try:
+            matrix = load_affinity(
+                args.store, method=args.method, suite=fp, config=cfg, seed=args.seed, every=args.every
+            )
             print(f"found in {args.store}: {args.method} affinity of suite {suite.name!r} (not retrained)")
+        except NotFound:
+            pass  # not measured yet with this key: train below
     if matrix is None:
         run = suite_affinity(suite, (args.method,), config=config, every=args.every, seed=args.seed)
         matrix = run.tag if args.method == "tag" else run.cs
@@ -130,13 +134,7 @@ def read_affinity(ref: str, orient: str = "source") -> pd.DataFrame:
         db, extra = parts[0], parts[1:]
         method = extra[-1] if extra and extra[-1] in ("tag", "cs") else "tag"
         suite = extra[0] if extra and extra[0] not in ("tag", "cs") else None
-        matrix = load_affinity(db, method=method, suite=suite)
-        if matrix is None:
-            raise InvalidArgument(
-                f"No {method} affinity{f' for suite {suite!r}' if suite else ''} in {db!r}; "
-                "measure one with 'taskgroup affinity --store'."
-            )
-        return matrix
+        return load_affinity(db, method=method, suite=suite)
     return as_affinity(ref, orient=orient)
 
 

@@ -40,7 +40,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="solver (default: auto); with --affinity also a grouping method",
     )
     add_affinity_arguments(p)
-    p.add_argument("--time-limit", type=float, default=None, help="seconds; returns the best plan found and its gap")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds; returns the best plan found and its gap (default: no limit, also with --affinity)",
+    )
     p.add_argument("--json", metavar="PLAN", help="also write the plan as JSON to this file")
     p.add_argument("--score-on", metavar="TABLE", help="score the chosen networks on another table (e.g. test losses)")
     p.set_defaults(run=run_solve)

@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--threads",
         type=int,
         default=None,
-        help="torch CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)",
+        help="CPU threads for torch and onnxruntime (default: the cores available to this process, or OMP_NUM_THREADS)",
     )
     p.set_defaults(run=run_predict)
 
@@ -40,8 +40,9 @@ def run_predict(args: argparse.Namespace) -> int:
     from taskgroup.engine.runtime import configure_threads
     from taskgroup.serve.predictions import predict
 
-    configure_threads(args.threads)
-    table = predict(args.manifest, args.input, probabilities=args.probabilities)
+    # the default resolved once, so onnxruntime gets the same number as torch
+    threads = configure_threads(args.threads)
+    table = predict(args.manifest, args.input, probabilities=args.probabilities, threads=threads)
     table.to_csv(args.out, index=False)
     print(
         f"{len(table)} rows, tasks {[c for c in table.columns if not c.startswith('p(')]} -> {args.out}",

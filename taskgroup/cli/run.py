@@ -13,7 +13,7 @@ from taskgroup.cli.options import (
     executor_help,
     parse_suite_params,
 )
-from taskgroup.pipeline import STRATEGIES, RunSettings, run_pipeline
+from taskgroup.pipeline import OBJECTIVES, STRATEGIES, RunSettings, run_pipeline
 
 __all__ = ["register"]
 
@@ -37,6 +37,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_suite_param_argument(p)
     p.add_argument(
         "--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated"
+    )
+    p.add_argument(
+        "--objective",
+        default=defaults.objective,
+        choices=OBJECTIVES,
+        help="what a plan minimises: each task's loss relative to its single-task network's, or their plain sum "
+        f"(default: {defaults.objective})",
     )
     p.add_argument("--budget", type=float, default=None, help="budget on --cost (default: the frontier's knee)")
     p.add_argument(
@@ -73,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         suite=args.suite,
         suite_params=parse_suite_params(args.suite_param),
         strategy=args.strategy,
+        objective=args.objective,
         budget=args.budget,
         cost=args.cost,
         model=args.model,

@@ -15,6 +15,7 @@ digit       10 classes   the MNIST label
 odd         binary       label in {1, 3, 5, 7, 9}
 large       binary       label >= 5
 loop        binary       the glyph has a closed loop: label in {0, 6, 8, 9}
+prime       binary       label in {2, 3, 5, 7}
 =========== ============ ==========================================================================
 
 *Style tasks* (regressions computed from the pixels, standardised to mean 0 and standard deviation 1 on the
@@ -48,7 +49,7 @@ from taskgroup.errors import InvalidSuite
 
 __all__ = ["LABEL_TASKS", "STYLE_TASKS", "MnistTasks", "load_mnist_tasks", "style_features"]
 
-LABEL_TASKS = ("digit", "odd", "large", "loop")
+LABEL_TASKS = ("digit", "odd", "large", "loop", "prime")
 STYLE_TASKS = ("ink", "thickness", "slant", "width")
 
 
@@ -140,9 +141,10 @@ def load_mnist_tasks(size: int = 28) -> MnistTasks:
         "odd": (labels % 2 == 1).astype(np.int64),
         "large": (labels >= 5).astype(np.int64),
         "loop": np.isin(labels, (0, 6, 8, 9)).astype(np.int64),
+        "prime": np.isin(labels, (2, 3, 5, 7)).astype(np.int64),
     }
     for name, values in raw.items():
         targets[name] = ((values - values.mean()) / values.std()).astype(np.float32)
-    kinds = {"digit": "multiclass", "odd": "binary", "large": "binary", "loop": "binary"}
+    kinds = {"digit": "multiclass", **{name: "binary" for name in LABEL_TASKS[1:]}}
     kinds.update({name: "regression" for name in STYLE_TASKS})
     return MnistTasks(_downsample(images, size)[:, None].astype(np.float32), labels, targets, kinds)

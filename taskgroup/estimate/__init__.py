@@ -20,7 +20,7 @@
 from taskgroup.estimate.adaptive import AdaptiveResult, adaptive_select, suite_measurer
 from taskgroup.estimate.affinity_store import list_affinities, load_affinity, save_affinity
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
-from taskgroup.estimate.esa_measure import esa_measure
+from taskgroup.estimate.esa_measure import ESAMeasurement, esa_measure
 from taskgroup.estimate.fitted import fit_group_predictor, measurements_from_problem
 from taskgroup.estimate.group import (
     GROUPING_METHODS,
@@ -66,6 +66,7 @@ __all__ = [
     "tag_affinity",
     "cs_affinity",
     "esa_measure",
+    "ESAMeasurement",
     "save_affinity",
     "load_affinity",
     "list_affinities",

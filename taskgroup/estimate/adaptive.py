@@ -44,9 +44,6 @@ __all__ = ["adaptive_select", "AdaptiveResult", "initial_design", "suite_measure
 GroupLosses = dict[tuple[str, ...], dict[str, float]]
 MeasureGroups = Callable[[list[tuple[str, ...]]], Mapping[tuple[str, ...], Mapping[str, float]]]
 
-# Seconds per selection round when the caller gives no time_limit (rounds repeat, so each is kept short).
-SELECTION_TIME_LIMIT = 10.0
-
 
 @dataclass
 class AdaptiveResult:
@@ -142,10 +139,12 @@ def adaptive_select(
         0 trusts the fit (pure exploitation; it tends to stop at the first self-confirming plan).
     method : str
         Grouping method of :func:`select_groups` (``"local-search"`` default; ``"colgen"`` for a bound,
-        ``"enumerate"`` exact up to 16 tasks). Time-limited methods may choose differently from run to run;
-        ``"enumerate"`` is deterministic, so a resumed run retraces the interrupted one exactly.
+        ``"enumerate"`` exact up to 16 tasks). With a ``time_limit`` a method may choose differently from run to
+        run; without one every method is deterministic for a seed, so a resumed run retraces the interrupted
+        one exactly.
     time_limit : float, optional
-        Seconds per selection; None (the default): 10 s per selection (:data:`SELECTION_TIME_LIMIT`).
+        Seconds per selection; None (the default): no limit, as everywhere (local search stops after its
+        rounds of kicks, column generation when its bound closes or after its iteration cap).
     seed : int
         Seed of the initial design and the randomised methods.
     on_round : callable, optional
@@ -195,7 +194,7 @@ def adaptive_select(
             budget,
             method=method,
             seed=seed,
-            time_limit=SELECTION_TIME_LIMIT if time_limit is None else time_limit,
+            time_limit=time_limit,
         )
         members = {d.name: d.trained_tasks for d in plan.details}
         needed = [

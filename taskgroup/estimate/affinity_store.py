@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from taskgroup.errors import InvalidArgument
+from taskgroup.errors import InvalidArgument, NotFound
 from taskgroup.validation import keyword_only_after
 
 __all__ = ["save_affinity", "load_affinity", "list_affinities"]
@@ -108,11 +108,45 @@ def load_affinity(
     config: str | None = None,
     seed: int | None = None,
     every: int | None = None,
+    missing: str = "raise",
 ) -> pd.DataFrame | None:
-    """The most recent stored matrix matching the given key parts (suite may be a fingerprint or a name).
+    """The most recent stored matrix matching the given key parts.
 
-    Returns None when nothing matches.
+    Parameters
+    ----------
+    path : path
+        The results store (SQLite file).
+    method : {"tag", "cs"}
+        Which affinity.
+    suite : str, optional
+        A suite fingerprint or name; default: any.
+    config, seed, every : optional
+        The training configuration's hash, the seed and the measuring interval; default: any.
+    missing : {"raise", "none"}
+        What a miss does: raise :class:`~taskgroup.errors.NotFound` (default since version 0.2), or return
+        None as before 0.2 (deprecated, with a DeprecationWarning; removed in the next version).
+
+    Returns
+    -------
+    DataFrame
+        ``matrix.loc[source, target]``, ``attrs["higher_is_better"] = True``.
+
+    Raises
+    ------
+    NotFound
+        No stored matrix matches; the message names the key asked for and the matrices the store holds.
+    InvalidArgument
+        No file at ``path``, or ``missing`` not one of "raise", "none".
     """
+    if missing not in ("raise", "none"):
+        raise InvalidArgument(f"missing={missing!r} is not accepted; use 'raise' or 'none'.")
+    if missing == "none":
+        warnings.warn(
+            "load_affinity(missing='none') is deprecated: a miss raises taskgroup.errors.NotFound from version "
+            "0.2 on; catch it instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     if not Path(path).is_file():
         raise InvalidArgument(f"No results store at {str(path)!r}.")
     query = "SELECT tasks, matrix FROM affinities WHERE method = ?"
@@ -127,9 +161,34 @@ def load_affinity(
     with _connect(path) as conn:
         row = conn.execute(query + " ORDER BY created DESC LIMIT 1", args).fetchone()
     if row is None:
-        return None
+        if missing == "none":
+            return None
+        asked = ", ".join(
+            f"{name}={value!r}"
+            for name, value in (
+                ("method", method),
+                ("suite", suite),
+                ("config", config),
+                ("seed", seed),
+                ("every", every),
+            )
+            if value is not None
+        )
+        raise NotFound(f"No affinity matrix with {asked} in {str(path)!r}; it holds {_describe(path)}.")
     tasks = json.loads(row[0])
     frame = pd.DataFrame(json.loads(row[1]), index=tasks, columns=tasks)
     frame.index.name, frame.columns.name = "source", "target"
     frame.attrs["higher_is_better"] = True
     return frame
+
+
+def _describe(path: str | PathLike[str]) -> str:
+    """The stored matrices' keys, one phrase each, for a message about a miss."""
+    stored = list_affinities(path)
+    if stored.empty:
+        return "no affinity matrices (measure one with 'taskgroup affinity --store')"
+    keys = [
+        f"{r.method} of suite {r.suite_name!r} (suite={r.suite!r}, config={r.config!r}, seed={r.seed}, every={r.every})"
+        for r in stored.itertuples()
+    ]
+    return f"{len(keys)}: " + "; ".join(keys)

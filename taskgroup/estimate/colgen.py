@@ -195,7 +195,7 @@ def column_generation(
     k: int,
     start: list[Group],
     *,
-    time_limit: float = 60.0,
+    time_limit: float | None = None,
     max_iterations: int = 500,
     smoothing: float = 0.7,
 ) -> ColumnGenerationResult:
@@ -204,7 +204,8 @@ def column_generation(
     Pricing is stabilised by Wentges smoothing: it runs at ``alpha * centre + (1 - alpha) * pi_LP``, the centre
     being the duals with the best Lagrangian bound so far (``alpha = smoothing``). When the groups found there
     do not improve the LP (mispricing), ``alpha`` is halved, and set to 0 once small, so the loop still ends
-    with the LP optimum over every group.
+    with the LP optimum over every group. ``time_limit=None`` means no limit: the loop then ends when the LP is
+    optimal over every group, the bound closes, or after ``max_iterations``.
 
     Once the gap is small (:data:`PROOF_GAP` of the value) or the bound stalls, a proof is attempted by
     reduced-profit fixing (:func:`_fixing_threshold`): every group a better selection could use is listed into
@@ -213,7 +214,7 @@ def column_generation(
     from taskgroup.solvers import solve
 
     started = time.perf_counter()
-    deadline = started + time_limit
+    deadline = math.inf if time_limit is None else started + time_limit
     n = scorer.n
     columns: dict[Group, None] = dict.fromkeys(start)
     S = scorer.S.copy()
@@ -236,7 +237,7 @@ def column_generation(
         nonlocal incumbent, incumbent_value
         groups = list(columns)
         problem = scorer.listed_problem(groups)
-        remaining = max(1.0, deadline - time.perf_counter())
+        remaining = None if time_limit is None else max(1.0, deadline - time.perf_counter())
         plan = solve(problem, budget=k, method="ilp", time_limit=remaining)
         chosen = [groups[problem.network_index(name)] for name in plan.networks]
         if scorer.value(chosen) > incumbent_value:

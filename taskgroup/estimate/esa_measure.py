@@ -5,18 +5,34 @@ they resume after an interruption and the short- and full-schedule results sit s
 training configurations).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: a NamedTuple's fields must be real types for the API
+# reference (pdoc cannot resolve string annotations of the generated ``__new__``).
 import warnings
 from os import PathLike
-from typing import Any
+from typing import Any, NamedTuple
 
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
 from taskgroup.problem import Problem
 from taskgroup.solvers.instance import Budget
 
-__all__ = ["esa_measure"]
+__all__ = ["esa_measure", "ESAMeasurement"]
+
+
+class ESAMeasurement(NamedTuple):
+    """What :func:`esa_measure` returns; a named tuple, so ``result, short = esa_measure(...)`` still works.
+
+    Attributes
+    ----------
+    result : ESAResult
+        The selection made on the short-schedule losses and its score on the fully trained *test* losses
+        (``result.full``) of the networks that were trained fully (``result.trained``).
+    short_problem : Problem
+        The short-schedule problem the selection was made on, every loss flagged as predicted.
+    """
+
+    result: ESAResult
+    short_problem: Problem
 
 
 def esa_measure(
@@ -31,7 +47,7 @@ def esa_measure(
     executor: str = "serial",
     progress: bool = False,
     method: str = "auto",
-) -> tuple[ESAResult, Problem]:
+) -> ESAMeasurement:
     """Select networks on short-schedule validation losses, then train only those fully.
 
     Parameters
@@ -54,9 +70,10 @@ def esa_measure(
 
     Returns
     -------
-    (ESAResult, Problem)
-        ``result.full`` scores the chosen networks on their fully trained *test* losses; the Problem is the
-        short-schedule one the selection was made on.
+    ESAMeasurement
+        ``.result`` (an :class:`ESAResult`: ``.result.full`` scores the chosen networks on their fully trained
+        *test* losses) and ``.short_problem``, the short-schedule problem the selection was made on. It unpacks
+        as ``result, short_problem``.
     """
     from taskgroup.engine import TrainConfig
     from taskgroup.measure import measure
@@ -80,4 +97,4 @@ def esa_measure(
         table = results.table("test", "flops", suite=fp, config=full.hash(), normalise=False)
         return Problem.from_frame(table, cost="flops")
 
-    return esa_select(short_problem, budget, full=train_fully, method=method), esa(short_problem)
+    return ESAMeasurement(esa_select(short_problem, budget, full=train_fully, method=method), esa(short_problem))

@@ -14,8 +14,9 @@ name               exact  what it does
 ``graph-cluster``  no     greedy modularity communities of the positive affinity graph (networkx)
 =================  =====  ==========================================================================
 
-(*) within its time limit; otherwise the plan carries the proven bound and its gap. Every plan reports a
-valid bound, the smallest of: each task with its best partner; the group-size bound
+(*) within its time limit (``time_limit=None``, the default, means no limit: column generation then runs
+until its bound closes or its iteration cap); otherwise the plan carries the proven bound and its gap. Every
+plan reports a valid bound, the smallest of: each task with its best partner; the group-size bound
 (:meth:`GroupScorer.size_bound`: a group of ``s`` tasks serves at most ``s`` of them); and for ``colgen`` its
 Lagrangian bound from the LP duals.
 """
@@ -51,7 +52,6 @@ __all__ = [
 ]
 
 ENUMERATE_MAX_TASKS = 16
-DEFAULT_TIME_LIMIT = 60.0
 
 
 @dataclass
@@ -82,7 +82,11 @@ GROUPING_METHODS: Registry[GroupingMethod] = Registry("grouping method", extra_n
 
 
 def register_grouping(name: str, function: GroupingFunction, *, exact: bool, description: str) -> None:
-    """Register ``function(scorer, k, *, time_limit, seed, **options) -> GroupingResult`` under ``name``."""
+    """Register ``function(scorer, k, *, time_limit, seed, **options) -> GroupingResult`` under ``name``.
+
+    ``time_limit`` reaches the function as seconds or None (no limit): a method must then stop by a rule of its
+    own (convergence, a round or iteration cap).
+    """
     GROUPING_METHODS.register(name, GroupingMethod(name, function, exact, description), description)
 
 
@@ -121,7 +125,9 @@ def group(
     orient : {"source", "target"}
         Row orientation of ``matrix``.
     time_limit : float, optional
-        Seconds (default 60 for the iterative methods).
+        Seconds the method may take; None (the default): no limit, as in :func:`tg.solve`. The iterative
+        methods then stop by their own rules (local search after its rounds of kicks, column generation when
+        its bound closes or after its iteration cap), which at 30-40 tasks can take minutes: give a limit there.
     seed : int
         For the randomised methods (local search).
     **options
@@ -151,6 +157,7 @@ def group(
     if singletons == "exclude" and len(frame) < 2:
         raise InvalidArgument("singletons='exclude' needs at least 2 tasks to form a group.")
     check_number(k, "k", "group", minimum=1, integer=True)
+    check_number(time_limit, "time_limit", "group", minimum=0, exclusive=True, optional=True)
     hib = _higher_is_better(matrix, higher_is_better)
     S = frame.to_numpy() if hib else -frame.to_numpy()
     scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index))
@@ -188,7 +195,9 @@ def select_groups(
     higher_is_better : bool
         Sense of the returned plan: False (default) reports losses (``-value / weight``), True scores.
     time_limit : float, optional
-        Seconds (default 60 for the iterative methods).
+        Seconds the method may take; None (the default): no limit, as in :func:`tg.solve`. The iterative
+        methods then stop by their own rules (local search after its rounds of kicks, column generation when
+        its bound closes or after its iteration cap), which at 30-40 tasks can take minutes: give a limit there.
     seed : int
         For the randomised methods.
     **options
@@ -206,7 +215,7 @@ def select_groups(
         For an unknown method, ``k`` < 1, or a bad time limit.
     """
     check_number(k, "k", "select_groups", minimum=1, integer=True)
-    check_number(time_limit, "time_limit", "group", minimum=0, exclusive=True, optional=True)
+    check_number(time_limit, "time_limit", "select_groups", minimum=0, exclusive=True, optional=True)
     name = method
     if method == "auto":
         name = "enumerate" if predictor.n <= ENUMERATE_MAX_TASKS else "colgen"
@@ -215,7 +224,7 @@ def select_groups(
     result = spec.function(
         predictor,
         int(k),
-        time_limit=DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit),
+        time_limit=None if time_limit is None else float(time_limit),
         seed=seed,
         **options,
     )
@@ -243,7 +252,7 @@ def _higher_is_better(matrix: Any, given: bool | None) -> bool:
 
 
 # ---------------------------------------------------------------------- registered methods
-def _enumerate(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:
+def _enumerate(scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int) -> GroupingResult:
     from taskgroup.solvers import solve
 
     if scorer.n > ENUMERATE_MAX_TASKS:
@@ -260,30 +269,31 @@ def _enumerate(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> 
     return GroupingResult(chosen, -plan.bound if math.isfinite(plan.bound) else math.inf, plan.optimal, plan.nodes)
 
 
-def _greedy(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:
+def _greedy(scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int) -> GroupingResult:
     return GroupingResult(greedy_merge(scorer, k))
 
 
-def _beam(scorer: GroupScorer, k: int, *, time_limit: float, seed: int, width: int = 5) -> GroupingResult:
+def _beam(scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int, width: int = 5) -> GroupingResult:
     if not isinstance(width, int) or width < 1:
         raise InvalidArgument(f"width={width!r} is not accepted; give an integer >= 1.")
     return GroupingResult(beam_merge(scorer, k, width=width))
 
 
-def _local(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:
+def _local(scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int) -> GroupingResult:
     groups, tried = local_search(scorer, k, seed=seed, time_limit=time_limit)
     return GroupingResult(groups, nodes=tried)
 
 
-def _cluster(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:
+def _cluster(scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int) -> GroupingResult:
     return GroupingResult(modularity_groups(scorer, k))
 
 
-def _colgen(scorer: GroupScorer, k: int, *, time_limit: float, seed: int) -> GroupingResult:
+def _colgen(scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int) -> GroupingResult:
     started = time.perf_counter()
     # a good starting selection makes the master's integer solution and the bound meet sooner
-    start, _ = local_search(scorer, k, seed=seed, time_limit=0.15 * time_limit, max_rounds=10)
-    remaining = max(0.1, time_limit - (time.perf_counter() - started))
+    start_limit = None if time_limit is None else 0.15 * time_limit
+    start, _ = local_search(scorer, k, seed=seed, time_limit=start_limit, max_rounds=10)
+    remaining = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - started))
     result = column_generation(scorer, k, start, time_limit=remaining)
     optimal = result.upper_bound - result.value <= PROOF_TOLERANCE * max(1.0, abs(result.value))
     return GroupingResult(result.groups, result.upper_bound, optimal, result.iterations)

@@ -11,6 +11,7 @@ All maximise ``V`` of :mod:`taskgroup.estimate.cover` and make no optimality cla
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Sequence
 from itertools import combinations
@@ -192,12 +193,17 @@ def local_search(
     *,
     start: list[Group] | None = None,
     seed: int = 0,
-    time_limit: float = 10.0,
+    time_limit: float | None = None,
     max_rounds: int = 50,
 ) -> tuple[list[Group], int]:
-    """Iterated local search from ``start`` (default: :func:`greedy_merge`); returns the best and moves tried."""
+    """Iterated local search from ``start`` (default: :func:`greedy_merge`); returns the best and moves tried.
+
+    It stops after ``max_rounds`` kicks (each followed by a descent to a local optimum) or at ``time_limit``
+    seconds, whichever comes first; ``time_limit=None`` means no limit, so the rounds alone stop it and the same
+    seed gives the same answer.
+    """
     rng = np.random.default_rng(seed)
-    deadline = time.perf_counter() + time_limit
+    deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
     current = start if start is not None else greedy_merge(scorer, k)
     current, value, tried = _descend(scorer, current, k, rng, deadline)
     best, best_value = current, value

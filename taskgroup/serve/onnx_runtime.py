@@ -32,7 +32,9 @@ def require_deploy(module: str) -> ModuleType:
 def onnx_session(path: str | PathLike[str], *, threads: int | None = None) -> Any:
     """An onnxruntime ``InferenceSession`` on the CPU for the ONNX file at ``path``.
 
-    ``threads`` sets onnxruntime's intra-op threads (default: onnxruntime's own choice).
+    ``threads`` sets onnxruntime's intra-op threads (the threads one operator runs on; default: onnxruntime's
+    own choice) and its inter-op threads to 1: those run independent operators side by side only in the
+    parallel execution mode, and sessions here run in the default sequential mode.
     """
     ort = require_deploy("onnxruntime")
     options = ort.SessionOptions()

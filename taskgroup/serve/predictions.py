@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.engine.families import ModelFactory
+from taskgroup.engine.runtime import configure_threads
 from taskgroup.serve.raw_inputs import read_raw_inputs
 from taskgroup.tasks.suite import TaskSpec
 from taskgroup.train.manifest import predict_tasks, read_manifest, required_fields, spec_from_dict
@@ -68,6 +69,7 @@ def predict(
     *,
     probabilities: bool = False,
     model: ModelFactory | None = None,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Each served task's prediction for raw ``inputs``, decoded to the user's labels and units.
 
@@ -81,6 +83,9 @@ def predict(
         Add one probability column per class of each classification task.
     model : model factory, optional
         See :func:`taskgroup.train.load_checkpoint`.
+    threads : int, optional
+        CPU threads for torch (:func:`~taskgroup.engine.runtime.configure_threads`, which sets them for the
+        process) and for each onnxruntime session; default: both left as they are (onnxruntime's own choice).
 
     Returns
     -------
@@ -90,13 +95,15 @@ def predict(
     Raises
     ------
     InvalidArgument
-        Bad inputs (see :func:`~taskgroup.serve.read_raw_inputs`).
+        Bad inputs (see :func:`~taskgroup.serve.read_raw_inputs`), or ``threads`` not a positive integer.
     ManifestError
         A bad manifest or a missing or changed network file.
     """
+    if threads is not None:
+        threads = configure_threads(threads)
     manifest = read_manifest(manifest_path)
     raw = read_raw_inputs(inputs, manifest)
-    outputs = predict_tasks(manifest_path, raw, raw=True, model=model)
+    outputs = predict_tasks(manifest_path, raw, raw=True, model=model, threads=threads)
     specs, assignment = required_fields(manifest, "tasks", "assignment")
     tasks = [spec_from_dict(t) for t in specs if t["name"] in assignment]
     return decode_outputs(tasks, outputs, probabilities=probabilities)

@@ -55,9 +55,9 @@ def solve_bnb(instance: SelectionInstance, *, time_limit: float | None = None) -
     m = instance.m
     if m == 0 or not np.all(np.isfinite(instance.WL).any(axis=0)):
         return SolverResult(None, optimal=True, bound=math.inf)
-    start = solve_greedy(instance)
+    start = solve_greedy(instance, time_limit=time_limit)
     if start.chosen is None:
-        return start  # greedy's cover model proved that no plan fits
+        return start  # greedy's cover model proved that no plan fits, or stopped at the time limit
 
     stand_in = virtual_losses(instance.WL)
     unit = (instance.C / cost_scale(instance)).sum(axis=1)

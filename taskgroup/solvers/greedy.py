@@ -7,16 +7,18 @@ of all tasks, and keeps the better result (by the tie rule of :mod:`taskgroup.so
 The cover is the classic greedy set cover (most newly served tasks per unit cost). Only when neither run
 finds a plan within the budget is the exact cheapest cover solved (an integer program), which guarantees a
 plan whenever one exists. The exact cover used to be solved on every call: at 12 tasks (4,107 candidates)
-that MIP took 2.5 s of greedy's 2.6 s.
+that MIP took 2.5 s of greedy's 2.6 s. With a time limit, the cover model gets the time left; stopped by it
+before finding a cover, greedy returns no plan and leaves feasibility undecided.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
-from taskgroup.solvers.ilp import SelectionModel
+from taskgroup.solvers.ilp import SelectionModel, mip_out_of_time
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
 from taskgroup.solvers.registry import SolverResult
 
@@ -35,11 +37,18 @@ def cost_scale(instance: SelectionInstance) -> np.ndarray:
     return np.where(np.isfinite(instance.budget), instance.budget, instance.C.mean(axis=0))
 
 
-def cheapest_cover(instance: SelectionInstance, resource: int = 0) -> list[int] | None:
-    """The cover of all tasks with the least cost on ``resource`` within the budget, or None if none exists."""
+def cheapest_cover(instance: SelectionInstance, resource: int = 0, *, time_limit: float | None = None) -> SolverResult:
+    """The cover of all tasks with the least cost on ``resource`` within the budget, by the integer program.
+
+    Returns the model's :class:`SolverResult`: ``chosen`` the cover (proven cheapest when ``optimal``); or
+    ``chosen=None`` with ``optimal=True`` when no cover exists, ``optimal=False`` when ``time_limit`` seconds
+    (None: no limit) came first, or would have before the model reached its root LP (:func:`mip_out_of_time`).
+    """
     if not np.all(np.isfinite(instance.WL).any(axis=0)):
-        return None
-    return SelectionModel(instance).run(f"cost:{resource}").chosen
+        return SolverResult(None, optimal=True, bound=math.inf)
+    if mip_out_of_time(instance, time_limit):
+        return SolverResult(None, optimal=False, bound=-math.inf)
+    return SelectionModel(instance).run(f"cost:{resource}", time_limit)
 
 
 def greedy_cover(instance: SelectionInstance) -> list[int] | None:
@@ -91,17 +100,23 @@ def greedy_fill(instance: SelectionInstance, start: list[int]) -> list[int] | No
 
 
 def solve_greedy(instance: SelectionInstance, *, time_limit: float | None = None) -> SolverResult:
-    """Best of greedy-from-nothing and greedy-from-a-cover; ``optimal`` is always False."""
+    """Best of greedy-from-nothing and greedy-from-a-cover; ``optimal`` is always False.
+
+    When neither finds a plan, the exact cover model decides, within what is left of ``time_limit``: no plan
+    with ``optimal=True`` means none exists, with ``optimal=False`` that the time limit came first.
+    """
+    started = time.perf_counter()
     candidates = [greedy_fill(instance, [])]
     cover = greedy_cover(instance)
     if cover is not None:
         candidates.append(greedy_fill(instance, cover))
     found = [c for c in candidates if c is not None]
     if not found:
-        cover = cheapest_cover(instance)
-        if cover is None:  # no cover exists within the budget (the exact cover model proved it)
-            return SolverResult(None, optimal=True, bound=math.inf)
-        found = [greedy_fill(instance, cover)]
+        left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - started))
+        cover = cheapest_cover(instance, time_limit=left)
+        if cover.chosen is None:  # proven: no cover within the budget; or undecided at the time limit
+            return SolverResult(None, optimal=cover.optimal, bound=math.inf if cover.optimal else -math.inf)
+        found = [greedy_fill(instance, cover.chosen)]
     best = None
     for plan in found:
         if instance.precedes(plan, best):

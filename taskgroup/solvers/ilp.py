@@ -33,12 +33,23 @@ from taskgroup.solvers.quiet import silence_native_output
 from taskgroup.solvers.registry import SolverResult
 from taskgroup.solvers.ties import objective_tolerance
 
-__all__ = ["BACKENDS", "SelectionModel", "solve_ilp", "MIP_SECONDS_PER_ENTRY"]
+__all__ = ["BACKENDS", "SelectionModel", "solve_ilp", "MIP_SECONDS_PER_ENTRY", "mip_out_of_time"]
 
 # Seconds of HiGHS per (network, task) entry of the model, per budget: about 0.15 s at 8 tasks (263
 # candidates, 1,024 entries) and 2.4 s at 12 tasks (4,107 candidates, 24,576 entries) in
 # benchmarks/results/solvers.md; the growth is close to linear in the entries.
 MIP_SECONDS_PER_ENTRY = 1.0e-4
+
+
+def mip_out_of_time(instance: SelectionInstance, time_limit: float | None) -> bool:
+    """Whether a MIP over ``instance`` would not even reach its root LP within ``time_limit`` seconds.
+
+    HiGHS does not stop inside its root LP (492,000 networks over 40 tasks ran for minutes under a 20 s limit),
+    and building the model takes time too, so such a model is not started at all.
+    """
+    entries = float(np.isfinite(instance.WL).sum())
+    return time_limit is not None and entries * MIP_SECONDS_PER_ENTRY > time_limit
+
 
 # taskgroup name -> pywraplp solver id
 BACKENDS = {"highs": "HIGHS", "scip": "SCIP", "cbc": "CBC", "cpsat": "CP_SAT"}
@@ -160,14 +171,12 @@ def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, b
     within the tie tolerance of the optimum and it costs less.
     """
     started = time.perf_counter()
-    entries = float(np.isfinite(instance.WL).sum())
-    if time_limit is not None and entries * MIP_SECONDS_PER_ENTRY > time_limit:
-        # The model would not even reach its root LP in time (HiGHS does not stop inside it: 492,000
-        # networks over 40 tasks ran for minutes under a 20 s limit). Best known plan: greedy; honest bound:
+    if mip_out_of_time(instance, time_limit):
+        # Best known plan: greedy (its cover model, if it needs one, gets the same time limit); honest bound:
         # every task at its best loss.
         from taskgroup.solvers.greedy import solve_greedy
 
-        plan = solve_greedy(instance)
+        plan = solve_greedy(instance, time_limit=time_limit)
         plan.bound = float(np.min(instance.WL, axis=0).sum()) if plan.chosen is not None else -math.inf
         return plan
     model = SelectionModel(instance, backend)

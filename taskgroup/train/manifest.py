@@ -351,7 +351,12 @@ def model_inputs(manifest: Mapping[str, Any], x: Any, *, raw: bool = False) -> n
 
 
 def predict_tasks(
-    manifest_path: str | PathLike[str], x: Any, *, raw: bool = False, model: ModelFactory | None = None
+    manifest_path: str | PathLike[str],
+    x: Any,
+    *,
+    raw: bool = False,
+    model: ModelFactory | None = None,
+    threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Each task's raw output from the network the plan assigned it; every network runs once over ``x``.
 
@@ -367,6 +372,9 @@ def predict_tasks(
         Apply the manifest's preprocessing (standardisation) first.
     model : model factory, optional
         See :func:`load_checkpoint`.
+    threads : int, optional
+        onnxruntime's threads for ONNX files (default: onnxruntime's own choice); torch's come from
+        :func:`taskgroup.engine.runtime.configure_threads`.
 
     Returns
     -------
@@ -378,21 +386,26 @@ def predict_tasks(
     (assignment,) = required_fields(manifest, "assignment")
     out: dict[str, np.ndarray] = {}
     for name in sorted(set(assignment.values())):
-        outputs = run_network(manifest_path, network_entry(manifest, name), x, model=model)
+        outputs = run_network(manifest_path, network_entry(manifest, name), x, model=model, threads=threads)
         out.update({t: outputs[t] for t, n in assignment.items() if n == name})
     return out
 
 
 def run_network(
-    manifest_path: str | PathLike[str], entry: Mapping[str, Any], x: np.ndarray, *, model: ModelFactory | None = None
+    manifest_path: str | PathLike[str],
+    entry: Mapping[str, Any],
+    x: np.ndarray,
+    *,
+    model: ModelFactory | None = None,
+    threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every head's raw output of one network entry on model inputs ``x``: a checkpoint on the engine, an ONNX
-    file on onnxruntime (the ``deploy`` extra); the file's sha256 is verified first."""
+    file on onnxruntime (the ``deploy`` extra, with ``threads`` threads); the file's sha256 is verified first."""
     path = artifact_path(manifest_path, entry)
     if ARTIFACT_ONNX in entry:
         from taskgroup.serve.onnx_runtime import onnx_session, run_session  # local: onnxruntime is optional
 
-        return run_session(onnx_session(path), entry, x)
+        return run_session(onnx_session(path, threads=threads), entry, x)
     from taskgroup.engine.loop import predict  # local: manifest readers need not import the loop otherwise
 
     network, _ = load_checkpoint(path, model=model)
