@@ -76,3 +76,13 @@ def test_groups_above_a_threshold_equal_listing(n, seed):
         assert listed is not None and set(listed) == expected and len(listed) == len(expected)
     # too many to list: no partial answer
     assert groups_above(scorer.S, scorer.offset, pi, range(2, n + 1), ranked[40] - 1e-9, capacity=10) is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pricing_tolerance_keeps_the_bound_within_it(seed):
+    scorer, pi = instance(10, seed)
+    best = listed_best(scorer, pi)
+    for tolerance in (0.01, 0.3, 2.0):
+        result = price_pairwise(scorer.S, scorer.offset, pi, range(2, 11), tolerance=tolerance)
+        assert best - 1e-9 <= result.bound <= best + tolerance + 1e-9
+        assert all(v <= best + 1e-9 for v, _ in result.found)
