@@ -282,7 +282,7 @@ def column_generation(
         else:
             gap = upper - incumbent_value
             # the bound need not be exact: a small share of the gap buys a much smaller search
-            found, max_profit = pricing.price(pi, deadline, known[:n], PRICING_TOLERANCE * gap / k)
+            found, max_profit = pricing.price(pi, deadline, known[:n], PRICING_TOLERANCE * max(gap, 0.0) / k)
             bound = float(pi.sum()) + k * max(0.0, max_profit)
             if bound < upper:
                 upper, best_pi, best_profit = bound, pi, max(0.0, max_profit)
