@@ -7,6 +7,7 @@ import pytest
 
 from taskgroup.estimate.colgen import _profit
 from taskgroup.estimate.cover import GroupScorer
+from taskgroup.estimate import pricing as pricing_module
 from taskgroup.estimate.pricing import groups_above, price_pairwise
 
 
@@ -86,3 +87,18 @@ def test_pricing_tolerance_keeps_the_bound_within_it(seed):
         result = price_pairwise(scorer.S, scorer.offset, pi, range(2, 11), tolerance=tolerance)
         assert best - 1e-9 <= result.bound <= best + tolerance + 1e-9
         assert all(v <= best + 1e-9 for v, _ in result.found)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_search_resumed_in_small_chunks_is_the_same_search(seed, monkeypatch):
+    """The compiled search stops after each chunk of nodes and resumes from its stack: same answer, same nodes."""
+    scorer, pi = instance(10, seed)
+    whole = price_pairwise(scorer.S, scorer.offset, pi, range(2, 11))
+    monkeypatch.setattr(pricing_module._SizeSearch, "CHUNK", 3)
+    chunked = price_pairwise(scorer.S, scorer.offset, pi, range(2, 11))
+    assert chunked.bound == whole.bound == pytest.approx(listed_best(scorer, pi), abs=1e-9)
+    assert chunked.nodes == whole.nodes and chunked.found == whole.found
+    threshold = whole.bound - 0.5
+    assert set(groups_above(scorer.S, scorer.offset, pi, range(2, 11), threshold)) == {
+        g for g in scorer.all_groups() if float(_profit(scorer.values(g), pi)) > threshold
+    }
