@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from taskgroup.estimate import pricing as pricing_module
 from taskgroup.estimate.colgen import _profit
 from taskgroup.estimate.cover import GroupScorer
-from taskgroup.estimate import pricing as pricing_module
 from taskgroup.estimate.pricing import groups_above, price_pairwise
 
 

@@ -45,7 +45,8 @@ ENUMERATE_MAX_TASKS = 16
 PROOF_GAP = 0.15
 # ... or once three exact pricings in a row each closed less than this share of the gap
 STALL_SHARE = 0.03
-# the most groups a proof by fixing lists into the master (more: the attempt is dropped, the MIP would be slow)
+# the most groups a proof by fixing lists into the master during the search (more: the attempt is dropped, the
+# MIP would be slow); the last attempt, after the search, is limited only by the pricing search's own listing
 FIXING_CAPACITY = 1_000
 # exact pricing may leave its bound on P* this share of the gap (divided by k) above P*
 PRICING_TOLERANCE = 0.02
@@ -105,10 +106,12 @@ class _EnumeratedPricing:
         self.groups = scorer.all_groups()
         self.values = np.array([scorer.values(g) for g in self.groups])
 
-    def above(self, pi: np.ndarray, threshold: float, deadline: float) -> list[Group]:
-        """Every group with ``P(G) > threshold``."""
-        P = _profit(self.values, pi)
-        return [self.groups[i] for i in np.flatnonzero(P > threshold)]
+    def above(self, pi: np.ndarray, threshold: float, deadline: float, capacity: int | None) -> list[Group] | None:
+        """Every group with ``P(G) > threshold``; None if more than ``capacity`` (None: no limit)."""
+        chosen = np.flatnonzero(_profit(self.values, pi) > threshold)
+        if capacity is not None and len(chosen) > capacity:
+            return None
+        return [self.groups[i] for i in chosen]
 
     def price(
         self, pi: np.ndarray, deadline: float, known: list[tuple[float, Group]] = (), tolerance: float = 0.0
@@ -157,8 +160,11 @@ class _SearchPricing:
         found += result.found
         return sorted(found, key=lambda vg: -vg[0])[:10], max(result.bound, incumbent)
 
-    def above(self, pi: np.ndarray, threshold: float, deadline: float) -> list[Group] | None:
-        """Every group with ``P(G) > threshold`` (listed ones included); None if too many or out of time."""
+    def above(self, pi: np.ndarray, threshold: float, deadline: float, capacity: int | None) -> list[Group] | None:
+        """Every group with ``P(G) > threshold`` (listed ones included); None if too many or out of time.
+
+        The search lists at most ``capacity`` groups (:data:`FIXING_CAPACITY` when None: it needs a limit).
+        """
         scorer = self.scorer
         listed = [g for g in self.listed if float(_profit(scorer.values(g), pi)) > threshold]
         searched = groups_above(
@@ -169,7 +175,7 @@ class _SearchPricing:
             threshold,
             skip=set(scorer.measured),
             deadline=deadline,
-            capacity=FIXING_CAPACITY,
+            capacity=FIXING_CAPACITY if capacity is None else capacity,
         )
         return None if searched is None else listed + searched
 
@@ -244,10 +250,13 @@ def column_generation(
             incumbent, incumbent_value = chosen, scorer.value(chosen)
         return plan.optimal
 
-    def prove() -> bool:
-        """List every group a better selection could use into the master; True when its optimum is proven."""
+    def prove(capacity: int | None = FIXING_CAPACITY) -> bool:
+        """List every group a better selection could use into the master; True when its optimum is proven.
+
+        More than ``capacity`` such groups (None: no limit where pricing lists every group) drop the attempt.
+        """
         threshold = _fixing_threshold(incumbent_value, best_pi, best_profit, k)
-        listed = pricing.above(best_pi, threshold, deadline)
+        listed = pricing.above(best_pi, threshold, deadline, capacity)
         if listed is None:
             return False  # too many such groups, or out of time
         for g in listed:
@@ -309,7 +318,7 @@ def column_generation(
     if not proven and not closed():
         master_optimal = integer_master()
         if not closed() and master_optimal and best_pi is not None:
-            proven = prove()
+            proven = prove(capacity=None)  # the last attempt: every group, where they are listed
     if proven:
         upper = incumbent_value
     return ColumnGenerationResult(incumbent, incumbent_value, max(upper, incumbent_value), iterations, len(columns))
