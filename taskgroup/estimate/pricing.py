@@ -14,6 +14,11 @@ Sizes are searched in decreasing order of their root bound, against one incumben
 is below the incumbent is skipped. Stopped early (a deadline or node limit), the search still returns a valid
 upper bound: the largest bound among its unexplored nodes. Measured groups are not valued here (their measured
 values replace the prediction); the caller prices them by listing and this search skips them at the leaves.
+
+The search loop is compiled (:mod:`taskgroup.estimate.pricing_kernel`). With a ``tolerance`` it leaves out
+subtrees that cannot beat the best group by more than that (a bound within the tolerance of ``P*``, for fewer
+nodes). :func:`groups_above` runs the same search to list every group above a threshold instead of the best
+one (column generation's proof by reduced-profit fixing).
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from taskgroup.estimate.cover import Group
-from taskgroup.estimate.pricing_kernel import INSIDE, search_size
 
 __all__ = ["PricingResult", "price_pairwise", "groups_above"]
 
@@ -53,7 +57,7 @@ class _SizeSearch:
     """Depth-first branch-and-bound for one group size ``s`` (the compiled loop in
     :mod:`taskgroup.estimate.pricing_kernel`), run in node chunks so a deadline can stop it."""
 
-    CHUNK = 20_000  # nodes per compiled call: ~0.1 s, so a deadline is overrun by at most that
+    CHUNK = 20_000  # nodes per compiled call: ~0.05-0.1 s, so a deadline is overrun by at most that
 
     def __init__(self, S: np.ndarray, shift: np.ndarray, s: int, skip: Collection[Group]) -> None:
         self.n = S.shape[0]
@@ -80,8 +84,8 @@ class _SizeSearch:
         Subtrees whose bound is within ``tolerance`` of the best value are not searched; the returned bound
         accounts for them.
         """
-        best, state, bound, nodes, _ = self._search(incumbent, deadline, node_limit, tolerance, 0)
-        group = frozenset(np.flatnonzero(state == INSIDE).tolist()) if state is not None else None
+        best, inside, bound, nodes, _ = self._search(incumbent, deadline, node_limit, tolerance, 0)
+        group = frozenset(np.flatnonzero(inside).tolist()) if inside is not None else None
         return best, group, bound, nodes
 
     def above(self, threshold: float, deadline: float, capacity: int) -> list[Group] | None:
@@ -91,7 +95,14 @@ class _SizeSearch:
             return None
         return [frozenset(np.flatnonzero(row).tolist()) for row in rows]
 
-    def _search(self, best: float, deadline: float, node_limit: float, tolerance: float, capacity: int):
+    def _search(
+        self, best: float, deadline: float, node_limit: float, tolerance: float, capacity: int
+    ) -> tuple[float, np.ndarray | None, float, int, np.ndarray | None]:
+        """Best value, its membership mask (None if none beat ``best``), a valid bound, nodes, and (with a
+        ``capacity``) the masks of the groups above ``best`` (None when more than ``capacity``)."""
+        # imported here: loading numba costs ~0.5 s, which `import taskgroup` should not pay
+        from taskgroup.estimate.pricing_kernel import INSIDE, search_size
+
         n = self.n
         stack_state = np.zeros((n + 2, n), dtype=np.int8)
         stack_inflow = np.zeros((n + 2, n))
@@ -125,7 +136,7 @@ class _SizeSearch:
         if top > 0:  # stopped early: the unexplored nodes' parents' bounds still hold
             bound = max(bound, float(stack_bound[:top].max()))
         rows = collected[:count] if count <= capacity else None
-        return best, best_state if found else None, bound, nodes, rows
+        return best, best_state == INSIDE if found else None, bound, nodes, rows
 
 
 def _root_bounds(S: np.ndarray, offset: np.ndarray, pi: np.ndarray, sizes: range) -> list[tuple[float, int]]:
