@@ -162,7 +162,7 @@ def price_pairwise(
     incumbent: float = 0.0,
     skip: Collection[Group] = (),
     deadline: float = math.inf,
-    node_limit: int = 200_000,
+    node_limit: int = 2_000_000,
     tolerance: float = 0.0,
 ) -> PricingResult:
     """``max P(G)`` over predicted groups whose size is in ``sizes`` (all >= 2), with a valid upper bound.
@@ -184,7 +184,7 @@ def price_pairwise(
     deadline : float
         ``time.perf_counter()`` value at which to stop; the bound stays valid.
     node_limit : int
-        Nodes per size before stopping that size (the bound stays valid).
+        Nodes per size before stopping that size (the bound stays valid); the default takes a few seconds.
     tolerance : float
         Subtrees that cannot beat the best group by more than this are not searched (the bound accounts for
         them): a bound within ``tolerance`` of ``P*`` for fewer nodes.
