@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from taskgroup.estimate import pricing as pricing_module
 from taskgroup.estimate.colgen import _profit
 from taskgroup.estimate.cover import GroupScorer
-from taskgroup.estimate.pricing import price_pairwise
+from taskgroup.estimate.pricing import groups_above, price_pairwise
 
 
 def instance(n: int, seed: int) -> tuple[GroupScorer, np.ndarray]:
@@ -62,3 +63,42 @@ def test_size_duals_certify_the_size_bound(n, k, seed):
     # every group's profit at these duals is at most lam, so sum(pi) + k max P(G) <= the size bound
     assert listed_best(scorer, pi) <= lam + 1e-9
     assert bound == pytest.approx(scorer.size_bound(k))
+
+
+@pytest.mark.parametrize(("n", "seed"), [(6, 0), (8, 1), (9, 2), (10, 3)])
+def test_groups_above_a_threshold_equal_listing(n, seed):
+    scorer, pi = instance(n, seed)
+    profits = {g: float(_profit(scorer.values(g), pi)) for g in scorer.all_groups()}
+    ranked = sorted(profits.values(), reverse=True)
+    skip = {max(profits, key=profits.get)}
+    for threshold in (ranked[0] - 1e-6, ranked[5], ranked[min(40, len(ranked) - 1)]):
+        listed = groups_above(scorer.S, scorer.offset, pi, range(2, n + 1), threshold, skip=skip)
+        expected = {g for g, p in profits.items() if p > threshold and g not in skip}
+        assert listed is not None and set(listed) == expected and len(listed) == len(expected)
+    # too many to list: no partial answer
+    assert groups_above(scorer.S, scorer.offset, pi, range(2, n + 1), ranked[40] - 1e-9, capacity=10) is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pricing_tolerance_keeps_the_bound_within_it(seed):
+    scorer, pi = instance(10, seed)
+    best = listed_best(scorer, pi)
+    for tolerance in (0.01, 0.3, 2.0):
+        result = price_pairwise(scorer.S, scorer.offset, pi, range(2, 11), tolerance=tolerance)
+        assert best - 1e-9 <= result.bound <= best + tolerance + 1e-9
+        assert all(v <= best + 1e-9 for v, _ in result.found)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_search_resumed_in_small_chunks_is_the_same_search(seed, monkeypatch):
+    """The compiled search stops after each chunk of nodes and resumes from its stack: same answer, same nodes."""
+    scorer, pi = instance(10, seed)
+    whole = price_pairwise(scorer.S, scorer.offset, pi, range(2, 11))
+    monkeypatch.setattr(pricing_module._SizeSearch, "CHUNK", 3)
+    chunked = price_pairwise(scorer.S, scorer.offset, pi, range(2, 11))
+    assert chunked.bound == whole.bound == pytest.approx(listed_best(scorer, pi), abs=1e-9)
+    assert chunked.nodes == whole.nodes and chunked.found == whole.found
+    threshold = whole.bound - 0.5
+    assert set(groups_above(scorer.S, scorer.offset, pi, range(2, 11), threshold)) == {
+        g for g in scorer.all_groups() if float(_profit(scorer.values(g), pi)) > threshold
+    }

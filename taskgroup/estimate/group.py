@@ -31,7 +31,7 @@ from typing import Any
 
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.clustering import modularity_groups
-from taskgroup.estimate.colgen import column_generation
+from taskgroup.estimate.colgen import PROOF_TOLERANCE, column_generation
 from taskgroup.estimate.cover import Group, GroupScorer
 from taskgroup.estimate.grouping import SINGLETON_MODES
 from taskgroup.estimate.heuristics import beam_merge, greedy_merge, local_search
@@ -52,8 +52,6 @@ __all__ = [
 ]
 
 ENUMERATE_MAX_TASKS = 16
-# relative tolerance under which a bound counts as closed (the LP and MIP tolerances are ~1e-9..1e-7)
-PROOF_TOLERANCE = 1e-6
 
 
 @dataclass

@@ -14,6 +14,11 @@ Sizes are searched in decreasing order of their root bound, against one incumben
 is below the incumbent is skipped. Stopped early (a deadline or node limit), the search still returns a valid
 upper bound: the largest bound among its unexplored nodes. Measured groups are not valued here (their measured
 values replace the prediction); the caller prices them by listing and this search skips them at the leaves.
+
+The search loop is compiled (:mod:`taskgroup.estimate.pricing_kernel`). With a ``tolerance`` it leaves out
+subtrees that cannot beat the best group by more than that (a bound within the tolerance of ``P*``, for fewer
+nodes). :func:`groups_above` runs the same search to list every group above a threshold instead of the best
+one (column generation's proof by reduced-profit fixing).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import numpy as np
 
 from taskgroup.estimate.cover import Group
 
-__all__ = ["PricingResult", "price_pairwise"]
+__all__ = ["PricingResult", "price_pairwise", "groups_above"]
 
 _EPS = 1e-9
 # a member counts linearly (plus its slack) when the slack is at most this share of its value range
@@ -48,92 +53,104 @@ class PricingResult:
         return self.bound <= max(best, 0.0) + 1e-7 * (1.0 + abs(best))
 
 
-def _top_and_bottom_sums(values: np.ndarray, counts: np.ndarray, n_bottom: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of ``values``, the sum of its ``counts[j]`` largest entries; and for the first ``n_bottom``
-    columns, the sum of their ``counts[j]`` smallest entries (one sort serves both)."""
-    rows, columns = values.shape
-    if rows == 0:
-        return np.zeros(columns), np.zeros(n_bottom)
-    ascending = np.sort(values, axis=0)
-    zero = np.zeros((1, columns))
-    top = np.vstack([zero, np.cumsum(ascending[::-1], axis=0)])
-    bottom = np.vstack([zero[:, :n_bottom], np.cumsum(ascending[:, :n_bottom], axis=0)])
-    counts = np.minimum(counts, rows)
-    return top[counts, np.arange(columns)], bottom[counts[:n_bottom], np.arange(n_bottom)]
-
-
 class _SizeSearch:
-    """Depth-first branch-and-bound for one group size ``s``."""
+    """Depth-first branch-and-bound for one group size ``s`` (the compiled loop in
+    :mod:`taskgroup.estimate.pricing_kernel`), run in node chunks so a deadline can stop it."""
+
+    CHUNK = 20_000  # nodes per compiled call: ~0.05-0.1 s, so a deadline is overrun by at most that
 
     def __init__(self, S: np.ndarray, shift: np.ndarray, s: int, skip: Collection[Group]) -> None:
         self.n = S.shape[0]
         self.inflow_matrix = S.copy()
         np.fill_diagonal(self.inflow_matrix, 0.0)  # a task is not its own source
-        self.source_matrix = S.copy()
-        np.fill_diagonal(self.source_matrix, -np.inf)  # ... nor one of the places it could take from
-        self.shift = shift  # offset[s, t] - pi_t
+        source = S.copy()
+        np.fill_diagonal(source, -np.inf)  # ... nor one of the places it could take from
+        # ranked[t]: t's sources, best first, t itself (-inf) left off the end
+        self.ranked = np.ascontiguousarray(np.argsort(-source, axis=0, kind="stable").T[:, : self.n - 1])
+        self.shift = np.ascontiguousarray(shift, dtype=float)  # offset[s, t] - pi_t
         self.s = s
-        self.skip = skip
+        self.skip_masks = np.zeros((0, self.n), dtype=np.bool_)
+        sized = [g for g in skip if len(g) == s]
+        if sized:
+            self.skip_masks = np.zeros((len(sized), self.n), dtype=np.bool_)
+            for row, g in enumerate(sized):
+                self.skip_masks[row, list(g)] = True
 
-    def bound(self, inside: np.ndarray, free: np.ndarray, inflow: np.ndarray) -> tuple[float, np.ndarray]:
-        """The node bound, and each free task's weight in it (for branching)."""
-        s, r = self.s, self.s - len(inside)
-        if len(free) < r:
-            return -math.inf, np.empty(0)
-        candidates = np.concatenate([inside, free])
-        counts = np.concatenate([np.full(len(inside), r), np.full(len(free), r - 1)])
-        sources = self.source_matrix[np.ix_(free, candidates)]
-        tops, bottoms = _top_and_bottom_sums(sources, counts, len(inside))
-        ub = (inflow[candidates] + tops) / (s - 1) + self.shift[candidates]
-        ub_free = np.maximum(ub[len(inside) :], 0.0)
-        # a member whose value stays >= 0 whatever joins ("sure") counts linearly, so the free tasks that
-        # would raise it compete for the same r places instead of each member taking its own best r
-        alpha = inflow[inside] / (s - 1) + self.shift[inside]
-        lowest = bottoms / (s - 1)
-        ub_inside = ub[: len(inside)]
-        slack = np.maximum(-(alpha + lowest), 0.0)  # max(0, c) <= c + slack whatever joins
-        linear = slack <= SLACK_SHARE * np.maximum(ub_inside - alpha - lowest, 0.0)
-        linear &= ub_inside > 0.0
-        weight = ub_free + self.inflow_matrix[np.ix_(free, inside[linear])].sum(axis=1) / (s - 1)
-        total = float((alpha + slack)[linear].sum()) + float(np.maximum(ub_inside[~linear], 0.0).sum())
-        if r > 0:
-            total += float(np.sort(weight)[::-1][:r].sum())
-        return total, weight
+    def run(
+        self, incumbent: float, deadline: float, node_limit: int, tolerance: float = 0.0
+    ) -> tuple[float, Group | None, float, int]:
+        """Best value found above ``incumbent`` (and its group), a valid upper bound for this size, nodes.
 
-    def leaf_value(self, inside: np.ndarray, inflow: np.ndarray) -> float:
-        v = inflow[inside] / (self.s - 1) + self.shift[inside]
-        return float(np.maximum(v, 0.0).sum())
+        Subtrees whose bound is within ``tolerance`` of the best value are not searched; the returned bound
+        accounts for them.
+        """
+        best, inside, bound, nodes, _ = self._search(incumbent, deadline, node_limit, tolerance, 0)
+        group = frozenset(np.flatnonzero(inside).tolist()) if inside is not None else None
+        return best, group, bound, nodes
 
-    def run(self, incumbent: float, deadline: float, node_limit: int) -> tuple[float, Group | None, float, int]:
-        """Best value found above ``incumbent`` (and its group), a valid upper bound for this size, nodes."""
-        best, best_group = incumbent, None
-        stack = [(np.empty(0, dtype=int), np.arange(self.n), np.zeros(self.n), math.inf)]
-        nodes = 0
-        while stack:
-            if nodes >= node_limit or time.perf_counter() > deadline:
-                # unexplored nodes: their parents' bounds still hold
-                return best, best_group, max(best, max(b for *_, b in stack)), nodes
-            inside, free, inflow, parent_bound = stack.pop()
-            if parent_bound <= best + _EPS:
-                continue
-            nodes += 1
-            if len(inside) == self.s:
-                group = frozenset(inside.tolist())
-                if group not in self.skip:
-                    value = self.leaf_value(inside, inflow)
-                    if value > best + _EPS:
-                        best, best_group = value, group
-                continue
-            bound, ub_free = self.bound(inside, free, inflow)
-            if bound <= best + _EPS:
-                continue
-            pick = int(np.argmax(ub_free))
-            task = free[pick]
-            rest = np.delete(free, pick)
-            # exclude pushed first, include explored first (depth-first toward a good incumbent)
-            stack.append((inside, rest, inflow, bound))
-            stack.append((np.append(inside, task), rest, inflow + self.inflow_matrix[task], bound))
-        return best, best_group, best, nodes
+    def above(self, threshold: float, deadline: float, capacity: int) -> list[Group] | None:
+        """Every group of this size worth more than ``threshold``; None when stopped or more than ``capacity``."""
+        _, _, bound, _, rows = self._search(threshold, deadline, math.inf, 0.0, capacity)
+        if rows is None or bound > threshold:  # more groups than fit, or stopped before the end
+            return None
+        return [frozenset(np.flatnonzero(row).tolist()) for row in rows]
+
+    def _search(
+        self, best: float, deadline: float, node_limit: float, tolerance: float, capacity: int
+    ) -> tuple[float, np.ndarray | None, float, int, np.ndarray | None]:
+        """Best value, its membership mask (None if none beat ``best``), a valid bound, nodes, and (with a
+        ``capacity``) the masks of the groups above ``best`` (None when more than ``capacity``)."""
+        # imported here: loading numba costs ~0.5 s, which `import taskgroup` should not pay
+        from taskgroup.estimate.pricing_kernel import INSIDE, search_size
+
+        n = self.n
+        stack_state = np.zeros((n + 2, n), dtype=np.int8)
+        stack_inflow = np.zeros((n + 2, n))
+        stack_bound = np.full(n + 2, math.inf)
+        best_state = np.zeros(n, dtype=np.int8)
+        collected = np.zeros((capacity, n), dtype=np.bool_)
+        top, best, pruned, nodes, count, found = 1, float(best), -math.inf, 0, 0, False
+        while top > 0 and nodes < node_limit and count <= capacity and time.perf_counter() <= deadline:
+            top, best, pruned, improved, used, count = search_size(
+                self.inflow_matrix,
+                self.ranked,
+                self.shift,
+                self.s,
+                self.skip_masks,
+                stack_state,
+                stack_inflow,
+                stack_bound,
+                top,
+                best,
+                best_state,
+                pruned,
+                float(tolerance),
+                SLACK_SHARE,
+                int(min(self.CHUNK, node_limit - nodes)),
+                collected,
+                count,
+            )
+            nodes += used
+            found = found or improved
+        bound = max(best, pruned)
+        if top > 0:  # stopped early: the unexplored nodes' parents' bounds still hold
+            bound = max(bound, float(stack_bound[:top].max()))
+        rows = collected[:count] if count <= capacity else None
+        return best, best_state == INSIDE if found else None, bound, nodes, rows
+
+
+def _root_bounds(S: np.ndarray, offset: np.ndarray, pi: np.ndarray, sizes: range) -> list[tuple[float, int]]:
+    """``(root bound, s)`` per size, largest first: every task with its ``s - 1`` best sources."""
+    n = S.shape[0]
+    source = S.copy()
+    np.fill_diagonal(source, -np.inf)
+    ranked = -np.sort(-source, axis=0)[:-1]  # (n-1, n): each target's sources, best first
+    top_mean = np.cumsum(ranked, axis=0) / np.arange(1, n)[:, None]  # top_mean[s-2, t]: s-1 best sources
+    roots = []
+    for s in sizes:
+        caps = np.maximum(top_mean[s - 2] + offset[s] - pi, 0.0)
+        roots.append((float(np.sort(caps)[::-1][:s].sum()), s))
+    return sorted(roots, reverse=True)
 
 
 def price_pairwise(
@@ -145,7 +162,8 @@ def price_pairwise(
     incumbent: float = 0.0,
     skip: Collection[Group] = (),
     deadline: float = math.inf,
-    node_limit: int = 200_000,
+    node_limit: int = 2_000_000,
+    tolerance: float = 0.0,
 ) -> PricingResult:
     """``max P(G)`` over predicted groups whose size is in ``sizes`` (all >= 2), with a valid upper bound.
 
@@ -166,28 +184,25 @@ def price_pairwise(
     deadline : float
         ``time.perf_counter()`` value at which to stop; the bound stays valid.
     node_limit : int
-        Nodes per size before stopping that size (the bound stays valid).
+        Nodes per size before stopping that size (the bound stays valid); the default takes a few seconds.
+    tolerance : float
+        Subtrees that cannot beat the best group by more than this are not searched (the bound accounts for
+        them): a bound within ``tolerance`` of ``P*`` for fewer nodes.
 
     Returns
     -------
     PricingResult
         Groups that beat ``incumbent`` (best first) and an upper bound on ``max(incumbent, P*)``.
     """
-    n = S.shape[0]
-    source = S.copy()
-    np.fill_diagonal(source, -np.inf)
-    ranked = -np.sort(-source, axis=0)[:-1]  # (n-1, n): each target's sources, best first
-    top_mean = np.cumsum(ranked, axis=0) / np.arange(1, n)[:, None]  # top_mean[s-2, t]: s-1 best sources
-    roots = []
-    for s in sizes:
-        caps = np.maximum(top_mean[s - 2] + offset[s] - pi, 0.0)
-        roots.append((float(np.sort(caps)[::-1][:s].sum()), s))
     best, found, bound, nodes = incumbent, [], incumbent, 0
-    for root, s in sorted(roots, reverse=True):
+    for root, s in _root_bounds(S, offset, pi, sizes):
         if root <= best + _EPS:
             break  # sorted: no later size can do better either
+        if root <= best + tolerance:
+            bound = max(bound, root)  # ... nor by more than the tolerance
+            break
         search = _SizeSearch(S, offset[s] - pi, s, skip)
-        value, group, size_bound, used = search.run(best, deadline, node_limit)
+        value, group, size_bound, used = search.run(best, deadline, node_limit, tolerance)
         nodes += used
         bound = max(bound, min(size_bound, root))
         if group is not None:
@@ -195,3 +210,43 @@ def price_pairwise(
             best = value
     found.sort(key=lambda vg: -vg[0])
     return PricingResult(found, max(bound, best), nodes)
+
+
+def groups_above(
+    S: np.ndarray,
+    offset: np.ndarray,
+    pi: np.ndarray,
+    sizes: range,
+    threshold: float,
+    *,
+    skip: Collection[Group] = (),
+    deadline: float = math.inf,
+    capacity: int = 5_000,
+) -> list[Group] | None:
+    """Every predicted group whose size is in ``sizes`` with ``P(G) > threshold`` (the same search, listing).
+
+    Parameters
+    ----------
+    S, offset, pi, sizes, skip, deadline
+        As in :func:`price_pairwise`.
+    threshold : float
+        Groups worth more than this are listed.
+    capacity : int
+        The most groups to list.
+
+    Returns
+    -------
+    list of groups, or None
+        None when there are more than ``capacity`` of them or the deadline stopped the search.
+    """
+    listed: list[Group] = []
+    for root, s in _root_bounds(S, offset, pi, sizes):
+        if root <= threshold:
+            break  # sorted: no later size has a group above the threshold either
+        if len(listed) >= capacity:
+            return None  # a group may remain above the threshold, and none would fit
+        groups = _SizeSearch(S, offset[s] - pi, s, skip).above(threshold, deadline, capacity - len(listed))
+        if groups is None:
+            return None
+        listed += groups
+    return listed
