@@ -31,6 +31,7 @@ def check_number(
     *,
     minimum: float | None = None,
     exclusive: bool = False,
+    maximum: float | None = None,
     integer: bool = False,
     optional: bool = False,
     error: type[TaskgroupError] = InvalidArgument,
@@ -46,7 +47,9 @@ def check_number(
     minimum : float, optional
         The smallest accepted value (``exclusive``: the value must be greater).
     exclusive : bool
-        Whether ``minimum`` itself is refused.
+        Whether ``minimum`` itself (and ``maximum``, when given) is refused.
+    maximum : float, optional
+        The largest accepted value.
     integer : bool
         Accept integers only (booleans are never numbers here).
     optional : bool
@@ -65,10 +68,14 @@ def check_number(
     ok = isinstance(value, kind) and not isinstance(value, bool) and (integer or math.isfinite(value))
     if ok and minimum is not None:
         ok = value > minimum if exclusive else value >= minimum
+    if ok and maximum is not None:
+        ok = value < maximum if exclusive else value <= maximum
     if not ok:
         what = "an integer" if integer else "a number"
         if minimum is not None:
             what += f" {'>' if exclusive else '>='} {minimum:g}"
+        if maximum is not None:
+            what += f"{' and' if minimum is not None else ''} {'<' if exclusive else '<='} {maximum:g}"
         if optional:
             what += " or None"
         raise error(f"The {name!r} parameter of {function} must be {what}; got {value!r}.")

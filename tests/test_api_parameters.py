@@ -130,6 +130,8 @@ def test_arguments_after_the_first_one_or_two_are_keyword_only(function, first):
         (True, dict(integer=True), "an integer; got True."),
         (float("nan"), dict(), "a number; got nan."),
         ("3", dict(minimum=0), "a number >= 0; got '3'."),
+        (1.5, dict(minimum=0, maximum=1, exclusive=True), "a number > 0 and < 1; got 1.5."),
+        (2, dict(maximum=1), "a number <= 1; got 2."),
     ],
 )
 def test_one_message_template_for_numbers(value, options, message):

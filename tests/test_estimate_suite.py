@@ -51,7 +51,7 @@ def test_esa_measure_trains_only_chosen(suite, tmp_path):
     assert result.selection.optimal and result.trained == result.selection.networks
     stored = tg.measure.ResultStore(db).results(suite.fingerprint(), full.hash())
     assert set(stored["network"]) == set(result.trained)  # full training only for the chosen networks
-    with pytest.raises(InvalidArgument, match="fraction"):
+    with pytest.raises(InvalidArgument, match=r"The 'fraction' parameter of esa_measure must be a number > 0 and < 1"):
         esa_measure(suite, db, 2.0, fraction=1.5)
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import taskgroup as tg
 from taskgroup.datasets.suites import load_suite
-from taskgroup.errors import InvalidArgument
+from taskgroup.errors import InvalidArgument, NotFound
 from taskgroup.measure import MeasurementWarning, NetworkResult, ResultStore, TaskSuite, TrainConfig, measure
 
 TINY = TrainConfig(hidden=(16, 16), epochs=4, patience=2)
@@ -96,6 +96,8 @@ def test_measure_then_problem_from_the_store(tmp_path):
         ResultStore(path).to_problem(cost="watts")
     with pytest.raises(InvalidArgument, match="No results store"):
         ResultStore(tmp_path / "missing.db", create=False)
+    with pytest.raises(NotFound, match="has no measurements for suite='nosuch'"):  # NotFound is an InvalidArgument
+        ResultStore(path).to_problem(suite="nosuch")
     assert not (tmp_path / "missing.db").exists()
     with pytest.warns(DeprecationWarning, match="to_problem"):  # the old call, kept for one version
         old = tg.Problem.from_store(path, split="val", cost="flops")

@@ -11,10 +11,10 @@ import warnings
 from os import PathLike
 from typing import Any, NamedTuple
 
-from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
 from taskgroup.problem import Problem
 from taskgroup.solvers.instance import Budget
+from taskgroup.validation import check_number
 
 __all__ = ["esa_measure", "ESAMeasurement"]
 
@@ -79,8 +79,7 @@ def esa_measure(
     from taskgroup.measure import measure
     from taskgroup.measure.store import ResultStore
 
-    if not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
-        raise InvalidArgument(f"fraction={fraction!r} is not accepted; give a number between 0 and 1.")
+    check_number(fraction, "fraction", "esa_measure", minimum=0, maximum=1, exclusive=True)
     full = full or TrainConfig()
     short = full.replace(epochs=max(1, round(fraction * full.epochs)), patience=None)
     fp = suite.fingerprint()

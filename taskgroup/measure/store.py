@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.errors import InvalidArgument, MeasurementError, NotFound
 from taskgroup.naming import network_name, split_network_name
 from taskgroup.validation import renamed_parameters
 
@@ -432,7 +432,7 @@ class ResultStore:
         if config is not None:
             runs = runs[runs["config"] == config]
         if runs.empty:
-            raise InvalidArgument(
+            raise NotFound(
                 f"Store {str(self.path)!r} has no measurements"
                 + (f" for suite={suite!r} config={config!r}" if suite or config else "")
                 + "."
