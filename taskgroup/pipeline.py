@@ -131,6 +131,11 @@ class RunSettings:
         if self.epochs < 1 or self.seeds < 1:
             raise InvalidArgument(f"epochs={self.epochs!r} and seeds={self.seeds!r} must both be >= 1.")
 
+    @property
+    def relative_objective(self) -> bool:
+        """Whether plans minimise relative losses (``tag``'s objective is an affinity, never weighted)."""
+        return self.objective == "relative" and self.strategy != "tag"
+
     def to_dict(self) -> dict[str, Any]:
         """The settings that decide the results (``device`` and ``threads`` left out)."""
         data = asdict(self)
@@ -175,6 +180,21 @@ def knee_budget(frontier: Frontier | pd.DataFrame) -> float:
     return float(budgets[int(np.argmax((1 - x) - y))])
 
 
+def _full_size_losses(problem: Problem, size: int) -> dict[tuple[str, ...], dict[str, float]]:
+    """Each full-size network (no size suffix) serving ``size`` tasks: its tasks -> {task: loss}."""
+    found = {}
+    for name in problem.networks:
+        served = problem.network_tasks(name)
+        if is_full_size(name) and len(served) == size:
+            row = problem.losses[problem.network_index(name)]
+            found[served] = {t: float(row[problem.task_index(t)]) for t in served}
+    return found
+
+
+def _single_task_losses(problem: Problem) -> dict[str, float]:
+    return {served[0]: losses[served[0]] for served, losses in _full_size_losses(problem, 1).items()}
+
+
 def pair_affinity(problem: Problem) -> pd.DataFrame:
     """``A.loc[u, t] = 1 - L_t({t, u}) / L_t({t})``: how much training with u lowered t's loss (full-size nets).
 
@@ -182,24 +202,13 @@ def pair_affinity(problem: Problem) -> pd.DataFrame:
     are NaN. Positive: u helps t.
     """
     tasks = list(problem.tasks)
-    single: dict[str, float] = {}
-    pair: dict[tuple[str, str], float] = {}
-    for name in problem.networks:
-        if not is_full_size(name):
-            continue
-        served = problem.network_tasks(name)
-        j = problem.network_index(name)
-        if len(served) == 1:
-            single[served[0]] = float(problem.losses[j, problem.task_index(served[0])])
-        elif len(served) == 2:
-            a, b = served
-            pair[a, b] = float(problem.losses[j, problem.task_index(a)])
-            pair[b, a] = float(problem.losses[j, problem.task_index(b)])
+    single = _single_task_losses(problem)
     sign = -1.0 if problem.higher_is_better else 1.0
     matrix = pd.DataFrame(np.nan, index=pd.Index(tasks, name="source"), columns=pd.Index(tasks, name="target"))
-    for (t, u), loss in pair.items():
-        if t in single and single[t] != 0:
-            matrix.loc[u, t] = sign * (1 - loss / single[t])
+    for (a, b), losses in _full_size_losses(problem, 2).items():
+        for t, u in ((a, b), (b, a)):
+            if t in single and single[t] != 0:
+                matrix.loc[u, t] = sign * (1 - losses[t] / single[t])
     return matrix
 
 
@@ -215,11 +224,7 @@ def relative_weights(problem: Problem) -> dict[str, float]:
     """
     if problem.higher_is_better:
         raise InvalidArgument("Relative weights need losses (lower is better); this problem scores metrics.")
-    single: dict[str, float] = {}
-    for name in problem.networks:
-        served = problem.network_tasks(name)
-        if is_full_size(name) and len(served) == 1:
-            single[served[0]] = float(problem.losses[problem.network_index(name), problem.task_index(served[0])])
+    single = _single_task_losses(problem)
     bad = {t: single.get(t) for t in problem.tasks if not single.get(t, 0.0) > 0}
     if bad:
         raise InvalidArgument(
@@ -259,7 +264,7 @@ def run_pipeline(
 
     with _step("measure", out, timings, say):
         problem, test_problem, affinity = _candidates(settings, suite, out, progress, say)
-        if settings.objective == "relative" and settings.strategy != "tag":
+        if settings.relative_objective:
             # the same weights on test, so that plans are scored on test exactly as they were chosen
             weights = relative_weights(problem)
             problem = problem.with_weights(weights)

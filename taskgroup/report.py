@@ -248,11 +248,10 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
         markers=frontier_markers(problem, plan),
         title=f"Budget frontier ({settings.strategy}, cost: {problem.cost_names[0]})",
     )
-    relative = settings.objective == "relative" and settings.strategy != "tag"
     objective = (
         f"the sum of each task's validation loss relative to its single-task network's ({problem.n_tasks} for "
         "the independent networks)"
-        if relative
+        if settings.relative_objective
         else "the total validation loss"
     )
     figures.append(_image(frontier_png, f"Budget frontier: the optimal objective, {objective}, at every budget"))
