@@ -45,6 +45,20 @@ def machine_line() -> str:
     return f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
 
 
+def report_sections(path: Path) -> dict[str, str]:
+    """heading -> body of the ``## `` sections of a report :func:`write_report` wrote; empty if there is none."""
+    if not path.exists():
+        return {}
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {heading: "\n".join(lines).strip() for heading, lines in sections.items()}
+
+
 def write_report(name: str, title: str, sections: Sequence[tuple[str, str]], results: Path = RESULTS) -> Path:
     """Write ``<results>/<name>.md`` (default ``benchmarks/results``) from (heading, body) sections."""
     results.mkdir(parents=True, exist_ok=True)

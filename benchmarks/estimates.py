@@ -23,7 +23,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import adjusted_rand_score
 
 import taskgroup as tg
-from benchmarks.common import markdown_table, write_report
+from benchmarks.common import RESULTS, markdown_table, report_sections, write_report
 from taskgroup.estimate import (
     adaptive_select,
     fit_group_predictor,
@@ -541,6 +541,9 @@ def main(argv: list[str] | None = None) -> None:
         body = builders[name]()
         path.write_text(json.dumps({"body": body, "seconds": time.perf_counter() - start}))
         print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
+    results = args.results or RESULTS
+    # A section neither run now nor cached keeps what the report already says, so `--sections X` updates X only.
+    previous = report_sections(results / "estimates.md")
     sections = []
     for name in SECTIONS:
         path = cache / f"{name}.json"
@@ -548,9 +551,8 @@ def main(argv: list[str] | None = None) -> None:
             data = json.loads(path.read_text())
             sections.append((TITLES[name], data["body"] + f"\n\n(section computed in {data['seconds']:.0f} s)"))
         else:
-            sections.append((TITLES[name], "Not run (see `--sections`)."))
-    extra = {} if args.results is None else {"results": args.results}
-    print(write_report("estimates", "Cheap estimates and affinity-based grouping", sections, **extra))
+            sections.append((TITLES[name], previous.get(TITLES[name], "Not run (see `--sections`).")))
+    print(write_report("estimates", "Cheap estimates and affinity-based grouping", sections, results))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -229,3 +230,31 @@ def test_colgen_proves_planted_groupings_past_the_enumeration_limit():
     for k in (2, 3, 4):
         plan = tg.estimate.group(matrix, k, method="colgen", time_limit=60)
         assert plan.optimal and plan.bound == pytest.approx(plan.objective, abs=1e-6), k
+
+
+def test_colgen_reports_progress_on_long_runs_only(monkeypatch):
+    scorer = random_predictor(7, 0)
+    quiet: list[str] = []
+    select_groups(scorer, 2, method="colgen", progress=quiet.append)
+    assert quiet == []  # a run shorter than PROGRESS_EVERY says nothing
+    monkeypatch.setattr(colgen_module, "PROGRESS_EVERY", 0.0)
+    lines: list[str] = []
+    plan = select_groups(random_predictor(7, 0), 2, method="colgen", progress=lines.append)
+    assert lines and all(line.startswith("colgen: ") and "bound" in line and "gap" in line for line in lines)
+    assert lines[-1].startswith("colgen: done after ") and f"value {-plan.objective:.6g}" in lines[-1]
+
+
+def test_progress_is_ignored_by_methods_that_do_not_run_long():
+    matrix, _ = tg.estimate.planted_affinity(6, 2, seed=0)
+    lines: list[str] = []
+    plan = tg.estimate.group(matrix, 2, progress=lines.append)  # auto: enumerate at 6 tasks
+    assert plan.optimal and lines == []
+
+
+@pytest.mark.parametrize(("method", "accepted"), [("greedy-merge", "none"), ("colgen", "none"), ("beam", "['width']")])
+def test_unknown_method_options_are_refused_by_name(method, accepted):
+    matrix, _ = tg.estimate.planted_affinity(6, 2, seed=0)
+    with pytest.raises(InvalidArgument, match=rf"'{method}' takes no option\(s\) \['depth'\]; its options: "):
+        tg.estimate.group(matrix, 2, method=method, depth=3)
+    with pytest.raises(InvalidArgument, match=re.escape(f"its options: {accepted}")):
+        tg.estimate.group(matrix, 2, method=method, depth=3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -157,6 +158,8 @@ def run_affinity_solve(args: argparse.Namespace) -> tuple[Plan, object]:
             singletons=args.singletons,
             higher_is_better=hib,
             time_limit=args.time_limit,
+            # a long search (colgen at 30+ tasks) says how far it is; a quick one stays silent
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
         )
         return plan, None
     from taskgroup.solvers import solve

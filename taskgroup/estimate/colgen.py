@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -52,6 +53,8 @@ FIXING_CAPACITY = 1_000
 PRICING_TOLERANCE = 0.02
 # relative tolerance under which a bound counts as closed (the LP and MIP tolerances are ~1e-9..1e-7)
 PROOF_TOLERANCE = 1e-6
+# seconds between progress lines (a run shorter than this reports nothing)
+PROGRESS_EVERY = 5.0
 _EPS = 1e-7
 
 
@@ -204,6 +207,7 @@ def column_generation(
     time_limit: float | None = None,
     max_iterations: int = 500,
     smoothing: float = 0.7,
+    progress: Callable[[str], None] | None = None,
 ) -> ColumnGenerationResult:
     """Column generation from the groups ``start`` (a valid selection); see the module docstring.
 
@@ -216,6 +220,10 @@ def column_generation(
     Once the gap is small (:data:`PROOF_GAP` of the value) or the bound stalls, a proof is attempted by
     reduced-profit fixing (:func:`_fixing_threshold`): every group a better selection could use is listed into
     the master, whose integer optimum is then the optimum over every group.
+
+    ``progress``, if given, receives a line on the iteration, columns, value, bound and gap once
+    :data:`PROGRESS_EVERY` seconds have passed since the start or the last line, and a last line at the end when
+    any was given: a quick run stays silent.
     """
     from taskgroup.solvers import solve
 
@@ -266,6 +274,21 @@ def column_generation(
     def closed() -> bool:
         return upper - incumbent_value <= PROOF_TOLERANCE * max(1.0, abs(incumbent_value))
 
+    reported = started  # when the last progress line went out
+
+    def report(final: bool = False) -> None:
+        nonlocal reported
+        now = time.perf_counter()
+        if progress is None or (now - reported < PROGRESS_EVERY and not (final and reported > started)):
+            return
+        reported = now
+        gap = max(0.0, upper - incumbent_value)
+        progress(
+            f"colgen: {'done after ' if final else ''}{iterations} iterations, {len(columns)} columns, "
+            f"value {incumbent_value:.6g}, bound {max(upper, incumbent_value):.6g}, "
+            f"gap {gap:.4g}, {now - started:.0f} s"
+        )
+
     alpha = smoothing
     iterations = 0
     proven = False
@@ -315,12 +338,14 @@ def column_generation(
                     upper = min(upper, lp_value + _EPS * (1 + abs(lp_value)))
                 break
             alpha = 0.0 if alpha < 0.1 else alpha / 2  # mispricing: move toward the LP duals
+        report()
     if not proven and not closed():
         master_optimal = integer_master()
         if not closed() and master_optimal and best_pi is not None:
             proven = prove(capacity=None)  # the last attempt: every group, where they are listed
     if proven:
         upper = incumbent_value
+    report(final=True)
     return ColumnGenerationResult(incumbent, incumbent_value, max(upper, incumbent_value), iterations, len(columns))
 
 

@@ -23,6 +23,7 @@ Lagrangian bound from the LP duals.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -84,6 +85,9 @@ GROUPING_METHODS: Registry[GroupingMethod] = Registry("grouping method", extra_n
 def register_grouping(name: str, function: GroupingFunction, *, exact: bool, description: str) -> None:
     """Register ``function(scorer, k, *, time_limit, seed, **options) -> GroupingResult`` under ``name``.
 
+    A method that can run long may take a ``progress`` keyword (a callable given lines); :func:`select_groups`
+    passes its own ``progress`` to it.
+
     ``time_limit`` reaches the function as seconds or None (no limit): a method must then stop by a rule of its
     own (convergence, a round or iteration cap).
     """
@@ -106,6 +110,7 @@ def group(
     orient: str = "source",
     time_limit: float | None = None,
     seed: int = 0,
+    progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> Plan:
     """At most ``k`` groups covering every task, each task served by its best group (groups may overlap).
@@ -130,6 +135,9 @@ def group(
         its bound closes or after its iteration cap), which at 30-40 tasks can take minutes: give a limit there.
     seed : int
         For the randomised methods (local search).
+    progress : callable, optional
+        Given a line every few seconds by the methods that can run long (``colgen``: iteration, value, bound,
+        gap); the others take no time to speak of and say nothing.
     **options
         Method options (``width`` for beam).
 
@@ -142,7 +150,7 @@ def group(
     Raises
     ------
     InvalidArgument
-        For a bad matrix, an unknown method or singleton mode, or ``k`` < 1.
+        For a bad matrix, an unknown method, option or singleton mode, or ``k`` < 1.
 
     Examples
     --------
@@ -161,7 +169,9 @@ def group(
     hib = _higher_is_better(matrix, higher_is_better)
     S = frame.to_numpy() if hib else -frame.to_numpy()
     scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index))
-    return select_groups(scorer, k, method=method, higher_is_better=hib, time_limit=time_limit, seed=seed, **options)
+    return select_groups(
+        scorer, k, method=method, higher_is_better=hib, time_limit=time_limit, seed=seed, progress=progress, **options
+    )
 
 
 @keyword_only_after(2)
@@ -173,6 +183,7 @@ def select_groups(
     higher_is_better: bool = False,
     time_limit: float | None = None,
     seed: int = 0,
+    progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> Plan:
     """At most ``k`` groups chosen over *every* group of the tasks, valued by a predictor; no list of ``2^n``.
@@ -200,6 +211,9 @@ def select_groups(
         its bound closes or after its iteration cap), which at 30-40 tasks can take minutes: give a limit there.
     seed : int
         For the randomised methods.
+    progress : callable, optional
+        Given a line every few seconds by the methods that can run long (``colgen``: iteration, value, bound,
+        gap); the others take no time to speak of and say nothing.
     **options
         Method options (``width`` for beam).
 
@@ -212,7 +226,7 @@ def select_groups(
     Raises
     ------
     InvalidArgument
-        For an unknown method, ``k`` < 1, or a bad time limit.
+        For an unknown method or option, ``k`` < 1, or a bad time limit.
     """
     check_number(k, "k", "select_groups", minimum=1, integer=True)
     check_number(time_limit, "time_limit", "select_groups", minimum=0, exclusive=True, optional=True)
@@ -220,6 +234,9 @@ def select_groups(
     if method == "auto":
         name = "enumerate" if predictor.n <= ENUMERATE_MAX_TASKS else "colgen"
     spec = GROUPING_METHODS.get(name)
+    _check_options(name, spec.function, options)
+    if progress is not None and "progress" in inspect.signature(spec.function).parameters:
+        options["progress"] = progress
     started = time.perf_counter()
     result = spec.function(
         predictor,
@@ -242,6 +259,19 @@ def select_groups(
         wall_time=elapsed,
         nodes=result.nodes,
     )
+
+
+def _check_options(name: str, function: GroupingFunction, options: dict[str, Any]) -> None:
+    """Refuse options the method does not take, naming the ones it does (not a TypeError from deep inside)."""
+    parameters = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [p for p in list(parameters)[2:] if p not in ("time_limit", "seed", "progress")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InvalidArgument(
+            f"Grouping method {name!r} takes no option(s) {unknown}; its options: {accepted or 'none'}."
+        )
 
 
 def _higher_is_better(matrix: Any, given: bool | None) -> bool:
@@ -288,13 +318,20 @@ def _cluster(scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int
     return GroupingResult(modularity_groups(scorer, k))
 
 
-def _colgen(scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int) -> GroupingResult:
+def _colgen(
+    scorer: GroupScorer,
+    k: int,
+    *,
+    time_limit: float | None,
+    seed: int,
+    progress: Callable[[str], None] | None = None,
+) -> GroupingResult:
     started = time.perf_counter()
     # a good starting selection makes the master's integer solution and the bound meet sooner
     start_limit = None if time_limit is None else 0.15 * time_limit
     start, _ = local_search(scorer, k, seed=seed, time_limit=start_limit, max_rounds=10)
     remaining = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - started))
-    result = column_generation(scorer, k, start, time_limit=remaining)
+    result = column_generation(scorer, k, start, time_limit=remaining, progress=progress)
     optimal = result.upper_bound - result.value <= PROOF_TOLERANCE * max(1.0, abs(result.value))
     return GroupingResult(result.groups, result.upper_bound, optimal, result.iterations)
 
