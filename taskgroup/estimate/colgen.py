@@ -207,7 +207,7 @@ def column_generation(
     time_limit: float | None = None,
     max_iterations: int = 500,
     smoothing: float = 0.7,
-    progress: Callable[[str], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> ColumnGenerationResult:
     """Column generation from the groups ``start`` (a valid selection); see the module docstring.
 
@@ -221,7 +221,7 @@ def column_generation(
     reduced-profit fixing (:func:`_fixing_threshold`): every group a better selection could use is listed into
     the master, whose integer optimum is then the optimum over every group.
 
-    ``progress``, if given, receives a line on the iteration, columns, value, bound and gap once
+    ``say``, if given, receives a progress line on the iteration, columns, value, bound and gap once
     :data:`PROGRESS_EVERY` seconds have passed since the start or the last line, and a last line at the end when
     any was given: a quick run stays silent.
     """
@@ -279,11 +279,11 @@ def column_generation(
     def report(final: bool = False) -> None:
         nonlocal reported
         now = time.perf_counter()
-        if progress is None or (now - reported < PROGRESS_EVERY and not (final and reported > started)):
+        if say is None or (now - reported < PROGRESS_EVERY and not (final and reported > started)):
             return
         reported = now
         gap = max(0.0, upper - incumbent_value)
-        progress(
+        say(
             f"colgen: {'done after ' if final else ''}{iterations} iterations, {len(columns)} columns, "
             f"value {incumbent_value:.6g}, bound {max(upper, incumbent_value):.6g}, "
             f"gap {gap:.4g}, {now - started:.0f} s"

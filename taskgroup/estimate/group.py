@@ -85,8 +85,8 @@ GROUPING_METHODS: Registry[GroupingMethod] = Registry("grouping method", extra_n
 def register_grouping(name: str, function: GroupingFunction, *, exact: bool, description: str) -> None:
     """Register ``function(scorer, k, *, time_limit, seed, **options) -> GroupingResult`` under ``name``.
 
-    A method that can run long may take a ``progress`` keyword (a callable given lines); :func:`select_groups`
-    passes its own ``progress`` to it.
+    A method that can run long may take a ``say`` keyword (a callable given progress lines); :func:`select_groups`
+    passes its own ``say`` to it.
 
     ``time_limit`` reaches the function as seconds or None (no limit): a method must then stop by a rule of its
     own (convergence, a round or iteration cap).
@@ -110,7 +110,7 @@ def group(
     orient: str = "source",
     time_limit: float | None = None,
     seed: int = 0,
-    progress: Callable[[str], None] | None = None,
+    say: Callable[[str], None] | None = None,
     **options: Any,
 ) -> Plan:
     """At most ``k`` groups covering every task, each task served by its best group (groups may overlap).
@@ -135,9 +135,9 @@ def group(
         its bound closes or after its iteration cap), which at 30-40 tasks can take minutes: give a limit there.
     seed : int
         For the randomised methods (local search).
-    progress : callable, optional
-        Given a line every few seconds by the methods that can run long (``colgen``: iteration, value, bound,
-        gap); the others take no time to speak of and say nothing.
+    say : callable, optional
+        Given a progress line every few seconds by the methods that can run long (``colgen``: iteration, value, bound,
+        gap); the others are quick and report nothing.
     **options
         Method options (``width`` for beam).
 
@@ -170,7 +170,7 @@ def group(
     S = frame.to_numpy() if hib else -frame.to_numpy()
     scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index))
     return select_groups(
-        scorer, k, method=method, higher_is_better=hib, time_limit=time_limit, seed=seed, progress=progress, **options
+        scorer, k, method=method, higher_is_better=hib, time_limit=time_limit, seed=seed, say=say, **options
     )
 
 
@@ -183,7 +183,7 @@ def select_groups(
     higher_is_better: bool = False,
     time_limit: float | None = None,
     seed: int = 0,
-    progress: Callable[[str], None] | None = None,
+    say: Callable[[str], None] | None = None,
     **options: Any,
 ) -> Plan:
     """At most ``k`` groups chosen over *every* group of the tasks, valued by a predictor; no list of ``2^n``.
@@ -211,9 +211,9 @@ def select_groups(
         its bound closes or after its iteration cap), which at 30-40 tasks can take minutes: give a limit there.
     seed : int
         For the randomised methods.
-    progress : callable, optional
-        Given a line every few seconds by the methods that can run long (``colgen``: iteration, value, bound,
-        gap); the others take no time to speak of and say nothing.
+    say : callable, optional
+        Given a progress line every few seconds by the methods that can run long (``colgen``: iteration, value, bound,
+        gap); the others are quick and report nothing.
     **options
         Method options (``width`` for beam).
 
@@ -235,8 +235,8 @@ def select_groups(
         name = "enumerate" if predictor.n <= ENUMERATE_MAX_TASKS else "colgen"
     spec = GROUPING_METHODS.get(name)
     _check_options(name, spec.function, options)
-    if progress is not None and "progress" in inspect.signature(spec.function).parameters:
-        options["progress"] = progress
+    if say is not None and "say" in inspect.signature(spec.function).parameters:
+        options["say"] = say
     started = time.perf_counter()
     result = spec.function(
         predictor,
@@ -266,7 +266,7 @@ def _check_options(name: str, function: GroupingFunction, options: dict[str, Any
     parameters = inspect.signature(function).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
-    accepted = [p for p in list(parameters)[2:] if p not in ("time_limit", "seed", "progress")]
+    accepted = [p for p in list(parameters)[2:] if p not in ("time_limit", "seed", "say")]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise InvalidArgument(
@@ -324,14 +324,14 @@ def _colgen(
     *,
     time_limit: float | None,
     seed: int,
-    progress: Callable[[str], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> GroupingResult:
     started = time.perf_counter()
     # a good starting selection makes the master's integer solution and the bound meet sooner
     start_limit = None if time_limit is None else 0.15 * time_limit
     start, _ = local_search(scorer, k, seed=seed, time_limit=start_limit, max_rounds=10)
     remaining = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - started))
-    result = column_generation(scorer, k, start, time_limit=remaining, progress=progress)
+    result = column_generation(scorer, k, start, time_limit=remaining, say=say)
     optimal = result.upper_bound - result.value <= PROOF_TOLERANCE * max(1.0, abs(result.value))
     return GroupingResult(result.groups, result.upper_bound, optimal, result.iterations)
 
