@@ -2,7 +2,7 @@
 
 :func:`run_pipeline` is what ``taskgroup run`` calls. Everything goes to one folder::
 
-    settings.json   the run's settings (a resumed run must use the same ones)
+    settings.json   the run's settings (a resumed run must use the same ones, except budget and objective)
     results.db      the measurement store (every finished network committed as it finishes)
     problem.csv     the selection problem (measured or predicted losses, cost columns)
     affinity.csv    pairwise affinity (source -> target) behind the heatmap
@@ -13,7 +13,8 @@
     report.html     the self-contained report, with its PNGs
 
 Each step commits what it finished, so running the same command again resumes: measured networks are not
-measured again and trained networks are not trained again.
+measured again and trained networks are not trained again. A different ``budget`` or ``objective`` resumes too:
+they only decide which plan is chosen, and a network trains the same whatever plan it is part of.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from taskgroup.errors import InvalidArgument, PipelineError
+from taskgroup.errors import InfeasibleBudget, InvalidArgument, PipelineError
 from taskgroup.naming import is_full_size
 from taskgroup.plan import Frontier, Plan
 from taskgroup.problem import Problem
@@ -247,7 +248,7 @@ def run_pipeline(
     Raises
     ------
     InvalidArgument
-        Bad settings, or ``out`` holds a run with other settings.
+        Bad settings, or ``out`` holds a run with other settings (other than ``budget`` and ``objective``).
     PipelineError
         A step failed; the message names it and the folder with the partial results.
     """
@@ -257,9 +258,9 @@ def run_pipeline(
     resolve_device(settings.device)
     configure_threads(settings.threads)  # before any work: threads that never busy-wait (issue 9, item 4)
     out = Path(out)
+    suite = load_suite(settings.suite, **dict(settings.suite_params))  # bad suite settings claim no folder
     out.mkdir(parents=True, exist_ok=True)
-    _check_settings(out, settings)
-    suite = load_suite(settings.suite, **dict(settings.suite_params))
+    _check_settings(out, settings, say)
     timings: dict[str, float] = {}
 
     with _step("measure", out, timings, say):
@@ -305,20 +306,39 @@ def run_pipeline(
     return outcome
 
 
-def _check_settings(out: Path, settings: RunSettings) -> None:
+# Settings that only decide which plan is chosen. A network trains the same whatever plan it is part of (its seed
+# comes from its name), so a run may resume with other values: its measurements and networks stay valid.
+_PLANNING_SETTINGS = ("budget", "objective")
+
+
+def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]) -> None:
     path = out / "settings.json"
     wanted = settings.to_dict()
     if path.exists():
         stored = json.loads(path.read_text())
         differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-        if differ:
+        fixed = [k for k in differ if k not in _PLANNING_SETTINGS]
+        if fixed:
             raise InvalidArgument(
                 f"{str(out)!r} holds a run with other settings "
-                f"({', '.join(f'{k}: {stored.get(k)!r} there, {wanted.get(k)!r} now' for k in differ)}); "
-                "use another --out folder, or the same settings to resume it."
+                f"({', '.join(f'{k}: {stored.get(k)!r} there, {wanted.get(k)!r} now' for k in fixed)}); "
+                "use another --out folder, or the same settings to resume it (only "
+                f"{' and '.join(_PLANNING_SETTINGS)} may change)."
             )
-    else:
-        path.write_text(json.dumps(wanted, indent=1))
+        if not differ:
+            return
+        say(
+            f"resuming {str(out)!r} with "
+            f"{', '.join(f'{k} {stored.get(k)!r} -> {wanted.get(k)!r}' for k in differ)}: "
+            "the measurements and trained networks are kept, the plan is chosen again"
+        )
+    path.write_text(json.dumps(wanted, indent=1))
+
+
+# What to do after a failed step, where "run it again" is not the answer
+_RESUME_ADVICE = {
+    InfeasibleBudget: "run again with a larger --budget (or none: the knee) in the same folder, which keeps them",
+}
 
 
 @contextmanager
@@ -331,8 +351,8 @@ def _step(name: str, out: Path, timings: dict[str, float], say: Callable[[str], 
         raise
     except Exception as exc:  # KeyboardInterrupt is not an Exception: it passes through untouched
         raise PipelineError(
-            f"step '{name}' failed: {type(exc).__name__}: {exc}. Partial results are in {str(out)!r}; "
-            "run the same command again to resume."
+            f"step '{name}' failed: {type(exc).__name__}: {str(exc).rstrip('.')}. Partial results are in "
+            f"{str(out)!r}; {_RESUME_ADVICE.get(type(exc), 'run the same command again to resume')}."
         ) from exc
     timings[name] = time.perf_counter() - start
 

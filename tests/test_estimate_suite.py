@@ -82,7 +82,11 @@ def test_cli_affinity_and_solve(tmp_path, capsys):
         (["solve", "--affinity", "tag2021:celeba:tag", "--networks", "2", "--budget", "2"], "drop --budget"),
         (["solve", "--affinity", "tag2021:mnist:tag", "--networks", "2"], "Unknown TAG dataset"),
         (["solve", "--affinity", "nope.csv", "--networks", "2"], "No such"),
-        (["solve", "--affinity", "tag2021:celeba:tag", "--networks", "0"], "'k' parameter of group must be"),
+        (
+            ["solve", "--affinity", "tag2021:celeba:tag", "--networks", "0"],
+            "--networks must be a whole number >= 1; got 0",
+        ),
+        (["affinity", "--suite", "synthetic", "--networks", "-1"], "--networks must be a whole number >= 1; got -1"),
     ],
 )
 def test_cli_errors(argv, message, capsys):

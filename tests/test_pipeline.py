@@ -133,6 +133,21 @@ def test_other_settings_in_the_same_folder_are_refused(finished_run):
 
 
 @pytest.mark.slow
+def test_a_run_stopped_by_a_too_small_budget_resumes_with_another(tmp_path):
+    out = tmp_path / "out"
+    first = taskgroup("run", *SMALL, "--budget", "0.01", "--out", str(out))
+    assert first.returncode == 2
+    assert "step 'plan' failed: InfeasibleBudget" in first.stderr and "run again with a larger --budget" in first.stderr
+    measured = tg.measure.ResultStore(out / "results.db").results()
+    again = taskgroup("run", *SMALL[:-1], "--out", str(out))  # no --budget: the knee
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming" in again.stdout and "budget 0.01 -> None" in again.stdout
+    pd.testing.assert_frame_equal(tg.measure.ResultStore(out / "results.db").results(), measured)  # not remeasured
+    assert json.loads((out / "settings.json").read_text())["budget"] is None
+    assert (out / "report.html").is_file()
+
+
+@pytest.mark.slow
 def test_killed_run_resumes_and_keeps_finished_networks(tmp_path):
     out = tmp_path / "out"
     args = [sys.executable, "-m", "taskgroup", "run", *SMALL[:-1], "--out", str(out)]
@@ -237,8 +252,9 @@ def test_threads_option_reaches_torch(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
-    )  # the default --out folder is made in the working directory
+    )  # in tmp_path: the default --out folder would be made in the working directory
     assert result.stdout.split() == ["1"] and "no parameter(s) ['nosuch']" in result.stderr
+    assert not (tmp_path / "taskgroup-run").exists()  # settings the suite refuses claim no folder
 
 
 def test_default_run_on_the_image_suite_groups_tasks_and_records_both_extremes(tmp_path):

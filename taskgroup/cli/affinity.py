@@ -41,11 +41,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_affinity)
 
 
+def _check_networks(networks: int | None) -> None:
+    if networks is not None and networks < 1:
+        raise InvalidArgument(f"--networks must be a whole number >= 1; got {networks}.")
+
+
 def run_affinity(args: argparse.Namespace) -> int:
     from taskgroup.datasets import load_suite
     from taskgroup.engine import TrainConfig
     from taskgroup.estimate.affinity_store import load_affinity, save_affinity
     from taskgroup.estimate.suite_run import suite_affinity
+
+    _check_networks(args.networks)  # before the training run, not after it
 
     device = apply_runtime_arguments(args)
     suite = load_suite(args.suite)
@@ -83,7 +90,7 @@ def run_affinity(args: argparse.Namespace) -> int:
     if args.csv:
         matrix.to_csv(args.csv)
         print(f"\nmatrix written to {args.csv}")
-    if args.networks:
+    if args.networks is not None:
         print()
         print(group(matrix, args.networks).summary())
     return 0
@@ -143,6 +150,7 @@ def run_affinity_solve(args: argparse.Namespace) -> tuple[Plan, object]:
     """``taskgroup solve --affinity``: the best ``--networks`` groups; returns the plan and what to tabulate."""
     if args.networks is None:
         raise InvalidArgument("--affinity needs --networks K (the number of networks).")
+    _check_networks(args.networks)
     if args.table or getattr(args, "store", None):
         raise InvalidArgument("Give either a TABLE/--store or --affinity, not both.")
     if args.budget is not None:

@@ -24,7 +24,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "run",
         help="from a task suite to a deployable plan and a report, in one command",
         description="Measure (or estimate) candidate networks, compute the budget frontier, choose a plan, "
-        "train its networks, evaluate them and write a report. Re-running the same command resumes.",
+        "train its networks, evaluate them and write a report. Re-running the same command resumes; so does "
+        "re-running it with another --budget or --objective, which chooses the plan again from what was measured.",
     )
     defaults = RunSettings()
     p.add_argument(
