@@ -34,6 +34,10 @@ def describe_os_error(exc: OSError) -> str:
     """``'path' is a folder, not a file`` — an OSError as one line a user can act on."""
     reason = _REASONS.get(exc.errno or -1, exc.strerror or str(exc))
     name = exc.filename if exc.filename is not None else "a file"
+    if exc.errno == errno.ENOENT and exc.filename is not None:
+        parent = Path(exc.filename).parent
+        if not parent.exists():  # "x.png does not exist" would mislead when writing into a missing folder
+            return f"{str(name)!r} is in a folder that does not exist ({str(parent)!r})."
     return f"{str(name)!r} {reason}."
 
 

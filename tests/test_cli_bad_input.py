@@ -159,6 +159,14 @@ def test_run_folder_that_is_a_file_is_one_line(tmp_path):
     one_error_line(run("run", "--out", str(tmp_path / "f")), "'" + str(tmp_path / "f") + "'")
 
 
+def test_an_output_in_a_missing_folder_names_the_folder(tmp_path):
+    missing = tmp_path / "no" / "such"
+    one_error_line(
+        run("frontier", "standley2020:1:val", "--plot", str(missing / "f.png")),
+        f"'{missing / 'f.png'}' is in a folder that does not exist ('{missing}')",
+    )
+
+
 def test_csv_errors_name_the_line_an_editor_shows(tmp_path, toy_frame):
     text = toy_frame.to_csv(index=False).splitlines()
     text[3] = text[3].replace("0.45", "nan")  # line 4 of the file: the third data row
