@@ -193,8 +193,10 @@ def test_bad_budgets_and_methods(toy_frame):
     two = tg.Problem.from_frame(toy_frame.assign(flops=1.0), cost=["cost", "flops"])
     with pytest.raises(InvalidArgument, match="is one number but the problem has 2 cost columns"):
         tg.solve(two, 1.0)
-    with pytest.raises(InvalidArgument, match=r"missing: \['flops'\]"):
+    with pytest.raises(InvalidArgument, match=r"per cost column \['cost', 'flops'\]; missing \['flops'\]\.$"):
         tg.solve(two, {"cost": 1.0})
+    with pytest.raises(InvalidArgument, match=r"; unknown \['ms'\], missing \['flops'\]\.$"):
+        tg.solve(two, {"cost": 1.0, "ms": 2.0})
 
 
 def test_exhaustive_refuses_large_instances():

@@ -36,10 +36,9 @@ def parse_budget(problem: Problem, budget: Budget) -> np.ndarray:
         unknown = [k for k in budget if k not in names]
         missing = [k for k in names if k not in budget]
         if unknown or missing:
+            problems = [f"unknown {unknown}"] * bool(unknown) + [f"missing {missing}"] * bool(missing)
             raise InvalidArgument(
-                f"The budget must give one value per cost column {list(names)}; "
-                + (f"unknown: {unknown}. " if unknown else "")
-                + (f"missing: {missing}." if missing else "")
+                f"The budget must give one value per cost column {list(names)}; {', '.join(problems)}."
             )
         values = [budget[k] for k in names]
     elif isinstance(budget, (int, float, np.integer, np.floating)) and not isinstance(budget, bool):
