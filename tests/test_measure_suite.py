@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,6 +117,20 @@ def test_registry_and_unknown_names():
     with pytest.raises(InvalidSuite, match=r"no parameter\(s\) \['bogus'\]"):
         load_suite("synthetic", bogus=1)
     assert tg.datasets.load_suite is load_suite
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("mnist", {"n_train": 1.5}, "'mnist' parameter n_train=1.5 must be a whole number"),
+        ("synthetic", {"weight_seed": True}, "'synthetic' parameter weight_seed=True must be a whole number"),
+        ("digits", {"seed": -1}, "'digits' parameter seed=-1 must be >= 0"),
+    ],
+)
+def test_whole_number_parameters_are_checked_before_loading(name, params, message):
+    with pytest.raises(InvalidSuite, match=re.escape(message)):
+        load_suite(name, **params)
+    assert load_suite("digits", seed=np.int64(3)).params["seed"] == 3  # numpy integers are whole numbers too
 
 
 def test_synthetic_cosines_are_as_requested():

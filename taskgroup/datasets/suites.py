@@ -69,6 +69,17 @@ def available_suites() -> dict[str, str]:
     return SUITES.descriptions()
 
 
+def _check_whole_number(suite: str, key: str, value: Any, parameter: inspect.Parameter) -> None:
+    """Sizes, counts and seeds (parameters annotated ``int``) must be whole numbers, seeds >= 0; say so here
+    rather than let numpy fail deep inside the loader."""
+    if parameter.annotation not in ("int", int):
+        return
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise InvalidSuite(f"Suite {suite!r} parameter {key}={value!r} must be a whole number.")
+    if key.endswith("seed") and value < 0:
+        raise InvalidSuite(f"Suite {suite!r} parameter {key}={value!r} must be >= 0.")
+
+
 def load_suite(name: str, tasks: Sequence[str] | None = None, **params: Any) -> TaskSuite:
     """Load a registered suite, optionally keeping only some tasks.
 
@@ -84,13 +95,17 @@ def load_suite(name: str, tasks: Sequence[str] | None = None, **params: Any) -> 
     Raises
     ------
     InvalidSuite
-        Unknown suite name, unknown parameter or unknown task name, each listing what is accepted.
+        Unknown suite name, unknown parameter or unknown task name, each listing what is accepted; a parameter
+        annotated ``int`` given something else, or a seed below 0.
     """
     loader = SUITES.get(name)
-    accepted = [p for p in inspect.signature(loader).parameters]
+    signature = inspect.signature(loader)
+    accepted = list(signature.parameters)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise InvalidSuite(f"Suite {name!r} has no parameter(s) {unknown}; its parameters are {accepted}.")
+    for key, value in params.items():
+        _check_whole_number(name, key, value, signature.parameters[key])
     if tasks is not None and "tasks" in accepted:
         params["tasks"] = tasks  # a loader that builds its tasks on demand (mnist) can offer more than its defaults
     suite = loader(**params)
