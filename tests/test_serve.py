@@ -183,6 +183,18 @@ def test_export_without_rows_of_a_custom_suite_asks_for_them(mlp_run, tmp_path):
         export_onnx(mlp_run, tmp_path / "onnx")
 
 
+def test_export_rebuilds_a_builtin_suite_from_the_params_its_manifest_records(tmp_path):
+    # not the defaults: before the manifest recorded the params, this export asked for raw rows
+    suite = tg.datasets.load_suite("digits", tasks=["odd", "large"], seed=3)
+    plan = make_plan({"odd+large": ("odd", "large")}, {"odd": "odd+large", "large": "odd+large"})
+    manifest = train_plan(plan, suite, tmp_path / "run", RunConfig(fit=FAST, baselines=False)).manifest
+    assert read_manifest(manifest)["suite"]["params"] == {"seed": 3, "tasks": ["odd", "large"]}
+    path = export_onnx(manifest, tmp_path / "onnx")
+    assert read_manifest(path)["export"]["verified_rows"] > 1
+    x = suite.test.x.numpy()
+    np.testing.assert_allclose(predict_tasks(path, x)["odd"], predict_tasks(manifest, x)["odd"], **EXPORT_TOLERANCE)
+
+
 @torch.library.custom_op("taskgroup_test::mystery", mutates_args=())
 def mystery(x: torch.Tensor) -> torch.Tensor:
     return x * 2

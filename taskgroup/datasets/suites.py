@@ -29,7 +29,7 @@ downloaded.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ from taskgroup.tasks.suite import TaskSuite
 
 __all__ = [
     "load_suite",
+    "rebuild_suite",
     "available_suites",
     "register_suite",
     "SUITES",
@@ -67,6 +68,25 @@ def register_suite(name: str, loader: Callable[..., TaskSuite], description: str
 def available_suites() -> dict[str, str]:
     """Registered suite names and one-line descriptions."""
     return SUITES.descriptions()
+
+
+def rebuild_suite(name: str | None, params: Mapping[str, Any] | None) -> TaskSuite | None:
+    """The registered suite ``name`` built again from the ``params`` a suite recorded (``TaskSuite.params``, as a
+    manifest keeps them), or None when ``name`` is not registered or the loader refuses them.
+
+    Recorded params the loader does not take (e.g. ``synthetic``'s derived ``planted``) are left out; compare
+    fingerprints to know that the result is the same suite.
+    """
+    if name is None or name not in SUITES:
+        return None
+    recorded = dict(params or {})
+    tasks = recorded.pop("tasks", None)  # load_suite keeps these, whether or not the loader builds them itself
+    accepted = inspect.signature(SUITES.get(name)).parameters
+    kept = {k: v for k, v in recorded.items() if k in accepted}
+    try:
+        return load_suite(name, tasks=tasks, **kept)
+    except (InvalidSuite, TypeError):  # recorded by another version of the loader
+        return None
 
 
 def _check_whole_number(suite: str, key: str, value: Any, parameter: inspect.Parameter) -> None:

@@ -25,7 +25,7 @@ from torch import nn
 
 from taskgroup.engine.families import ModelFactory
 from taskgroup.engine.loop import predict
-from taskgroup.errors import ExportError, InvalidArgument, InvalidSuite, ManifestError
+from taskgroup.errors import ExportError, InvalidArgument, ManifestError
 from taskgroup.serve.onnx_runtime import onnx_session, require_deploy, run_session
 from taskgroup.train.manifest import (
     ARTIFACT_CHECKPOINT,
@@ -63,28 +63,27 @@ class _TupleOutputs(nn.Module):
 
 def validation_inputs(manifest: Mapping[str, Any], inputs: Any = None) -> np.ndarray:
     """The model inputs an export is verified on: ``inputs`` (raw rows) if given, else the built-in suite's
-    validation split when the manifest's suite is a built-in one with the same fingerprint.
+    validation split when the manifest's suite is a built-in one that rebuilds, from the parameters the manifest
+    records (or the defaults, for a manifest without them), to the same fingerprint.
 
     Raises
     ------
     ExportError
-        When no inputs are given and the manifest's suite cannot be rebuilt (a suite of your own, or other params).
+        When no inputs are given and the manifest's suite cannot be rebuilt (a suite of your own, or data that
+        changed since).
     """
     if inputs is not None:
         return model_inputs(manifest, inputs, raw=True)
-    from taskgroup.datasets.suites import load_suite
+    from taskgroup.datasets.suites import rebuild_suite
 
     suite_info = manifest.get("suite", {})
     name = suite_info.get("name")
-    try:
-        suite = load_suite(name)
-    except InvalidSuite:
-        suite = None
+    suite = rebuild_suite(name, suite_info.get("params"))
     if suite is None or suite.fingerprint() != suite_info.get("fingerprint"):
         raise ExportError(
-            f"The manifest's suite {name!r} is not a built-in suite with its default parameters, so its validation "
-            "rows are not known here; pass raw validation rows (inputs=..., or --input FILE.csv|.npy) to verify "
-            "the export on."
+            f"The manifest's suite {name!r} is not a built-in suite that rebuilds to the same data here, so its "
+            "validation rows are not known; pass raw validation rows (inputs=..., or --input FILE.csv|.npy) to "
+            "verify the export on."
         )
     return model_inputs(manifest, suite.val.inputs(slice(0, _VERIFY_ROWS)).numpy())
 

@@ -439,7 +439,8 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
     manifest_path = run.out / "manifest.json"
     write_manifest(
         {
-            "suite": {"name": suite.name, "fingerprint": suite.fingerprint()},
+            # the params let `taskgroup export` rebuild a built-in suite's validation rows to verify on
+            "suite": {"name": suite.name, "fingerprint": suite.fingerprint(), "params": _json_entries(suite.params)},
             "input_shape": list(suite.input_shape),
             "input_dtype": str(suite.example_batch().dtype).replace("torch.", ""),
             "feature_names": list(suite.feature_names),
@@ -458,3 +459,15 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
         manifest_path,
     )
     return manifest_path
+
+
+def _json_entries(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``params`` that JSON can hold (a suite of your own may record arrays or objects)."""
+    kept = {}
+    for key, value in params.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        kept[key] = value
+    return kept
