@@ -99,8 +99,8 @@ class RunSettings:
         torch CPU threads (default: the cores available to the process; see
         :func:`taskgroup.engine.configure_threads`).
 
-    ``device`` and ``threads`` change where and how fast a run goes, not what it computes, so a run may be
-    resumed with other values.
+    ``executor``, ``device`` and ``threads`` change where and how fast a run goes, not what it computes, so a run
+    may be resumed with other values.
     """
 
     suite: str = "mnist"
@@ -131,6 +131,9 @@ class RunSettings:
             raise InvalidArgument(f"esa_fraction={self.esa_fraction!r}; accepted: a number in (0, 1).")
         if self.epochs < 1 or self.seeds < 1:
             raise InvalidArgument(f"epochs={self.epochs!r} and seeds={self.seeds!r} must both be >= 1.")
+        from taskgroup.measure.executors import check_executor
+
+        check_executor(self.executor)
 
     @property
     def relative_objective(self) -> bool:
@@ -138,10 +141,11 @@ class RunSettings:
         return self.objective == "relative" and self.strategy != "tag"
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings that decide the results (``device`` and ``threads`` left out)."""
+        """The settings that decide the results (where the work runs, ``executor``, ``device`` and ``threads``,
+        left out: a run started on a Dask cluster resumes in one process)."""
         data = asdict(self)
         data["suite_params"] = dict(self.suite_params)
-        del data["device"], data["threads"]
+        del data["executor"], data["device"], data["threads"]
         return data
 
 
@@ -316,6 +320,7 @@ def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]
     wanted = settings.to_dict()
     if path.exists():
         stored = json.loads(path.read_text())
+        stored.pop("executor", None)  # recorded by runs before it was left out of the settings that decide results
         differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
         fixed = [k for k in differ if k not in _PLANNING_SETTINGS]
         if fixed:

@@ -59,6 +59,17 @@ def test_pair_affinity_from_single_and_pair_losses():
     assert np.isnan(matrix.loc["a", "a"])
 
 
+def test_where_a_run_goes_is_not_part_of_its_identity(tmp_path):
+    assert "executor" not in RunSettings(executor="process:2").to_dict()
+    with pytest.raises(InvalidArgument, match="Unknown executor 'nonsense'; accepted: 'serial'"):
+        RunSettings(executor="nonsense")  # refused before any folder or work
+    # a folder written when the executor was still recorded resumes under another one
+    (tmp_path / "settings.json").write_text(json.dumps({**RunSettings().to_dict(), "executor": "dask://h:1"}))
+    lines = []
+    tg.pipeline._check_settings(tmp_path, RunSettings(executor="process"), lines.append)
+    assert lines == []
+
+
 def test_relative_weights_make_the_independent_networks_score_one_per_task():
     problem = tg.Problem.from_frame(
         pd.DataFrame(

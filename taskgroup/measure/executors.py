@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.registry import Registry
 
-__all__ = ["SerialExecutor", "EXECUTORS", "open_executor", "drive", "EXECUTOR_HELP"]
+__all__ = ["SerialExecutor", "EXECUTORS", "open_executor", "check_executor", "drive", "EXECUTOR_HELP"]
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -125,13 +125,21 @@ def open_executor(spec: str | Executor) -> Iterator[tuple[Executor, int]]:
     if isinstance(spec, Executor):
         yield spec, 1 if isinstance(spec, SerialExecutor) else getattr(spec, "_max_workers", os.cpu_count() or 1)
         return
-    if not isinstance(spec, str):
-        raise InvalidArgument(f"executor must be {EXECUTOR_HELP} or a concurrent.futures.Executor; got {spec!r}.")
+    check_executor(spec)
     name, _, argument = spec.partition(":")
-    if name not in EXECUTORS:
-        raise InvalidArgument(f"Unknown executor {spec!r}; accepted: {EXECUTOR_HELP}.")
     with EXECUTORS.get(name)(argument) as opened:
         yield opened
+
+
+def check_executor(spec: object) -> None:
+    """Refuse an executor spec that :func:`open_executor` could never open (an unknown name or not a string),
+    without opening anything: settings are checked before any work or files."""
+    if isinstance(spec, Executor):
+        return
+    if not isinstance(spec, str):
+        raise InvalidArgument(f"executor must be {EXECUTOR_HELP} or a concurrent.futures.Executor; got {spec!r}.")
+    if spec.partition(":")[0] not in EXECUTORS:
+        raise InvalidArgument(f"Unknown executor {spec!r}; accepted: {EXECUTOR_HELP}.")
 
 
 def drive(
