@@ -42,6 +42,8 @@ __all__ = [
     "RunOutcome",
     "run_pipeline",
     "knee_budget",
+    "default_model",
+    "default_train_config",
     "pair_affinity",
     "relative_weights",
     "STRATEGIES",
@@ -374,13 +376,28 @@ def default_model(suite: Any) -> str:
     return "cnn" if len(suite.input_shape) == 3 else "mlp"
 
 
-def _train_config(settings: RunSettings, epochs: int | None = None, *, suite: Any, family: str | None = None) -> Any:
-    """How candidates (``family`` None) or the plan's networks (``family=settings.arch``) are built and trained."""
+def default_train_config(suite: Any, family: str | None = None, **changes: Any) -> Any:
+    """The training configuration taskgroup uses for ``suite`` unless told otherwise, with ``changes`` applied.
+
+    ``family`` None means :func:`default_model`. The ``cnn`` family gets the image settings every command shares
+    (conv channels 8 and 16, dense layers of 64 and 16 units, batches of 32; docs/measure.md says why); ``changes``
+    (the options a user gave) override them. ``taskgroup run``, ``measure``, ``train`` and ``affinity`` all build
+    their configuration here, so an image suite is trained the same way whichever command trains it.
+    """
     from taskgroup.engine import TrainConfig
 
-    family = family or settings.model or default_model(suite)
-    config = TrainConfig(model=family, epochs=epochs or settings.epochs, device=settings.device)
-    return config.replace(**_IMAGE_MODEL) if family == "cnn" else config
+    family = family or default_model(suite)
+    config = TrainConfig(model=family)
+    if family == "cnn":
+        config = config.replace(**_IMAGE_MODEL)
+    return config.replace(**changes)
+
+
+def _train_config(settings: RunSettings, epochs: int | None = None, *, suite: Any, family: str | None = None) -> Any:
+    """How candidates (``family`` None) or the plan's networks (``family=settings.arch``) are built and trained."""
+    return default_train_config(
+        suite, family or settings.model, epochs=epochs or settings.epochs, device=settings.device
+    )
 
 
 def _measure(settings: RunSettings, suite: Any, out: Path, candidates: Any, epochs: int | None, progress: bool) -> Any:

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import taskgroup as tg
-import taskgroup.pipeline
+import taskgroup.pipeline as taskgroup_pipeline
 from taskgroup.errors import InvalidArgument
-from taskgroup.pipeline import RunSettings, knee_budget, pair_affinity, relative_weights
+from taskgroup.pipeline import RunSettings, default_train_config, knee_budget, pair_affinity, relative_weights
 
 SMALL = [
     "--suite",
@@ -59,6 +59,24 @@ def test_pair_affinity_from_single_and_pair_losses():
     assert np.isnan(matrix.loc["a", "a"])
 
 
+@pytest.mark.slow
+def test_every_command_trains_an_image_suite_as_run_does(tmp_path):
+    images = tg.datasets.load_suite("mnist", tasks=["digit", "odd"], n_train=200, n_val=100, scarce=30)
+    config = default_train_config(images)
+    assert (config.model, config.hidden, config.options, config.batch_size) == ("cnn", (8, 16), {"dense": (64, 16)}, 32)
+    assert default_train_config(images, batch_size=8).options == {"dense": (64, 16)}  # the rest stays
+    assert default_train_config(tg.datasets.load_suite("digits")).model == "mlp"
+    store = tmp_path / "m.db"
+    small = ["--suite-param", "n_train=200", "--suite-param", "n_val=100", "--suite-param", "scarce=30"]
+    result = taskgroup(
+        "measure", "--suite", "mnist", *small, "--tasks", "digit", "--no-half", "--epochs", "1", "--batch-size", "64",
+        "--latency-repeats", "0", "--store", str(store), "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    (stored,) = tg.measure.ResultStore(store).runs()["config"]
+    assert stored == config.replace(epochs=1, batch_size=64).hash()
+
+
 def test_where_a_run_goes_is_not_part_of_its_identity(tmp_path):
     assert "executor" not in RunSettings(executor="process:2").to_dict()
     with pytest.raises(InvalidArgument, match="Unknown executor 'nonsense'; accepted: 'serial'"):
@@ -66,7 +84,7 @@ def test_where_a_run_goes_is_not_part_of_its_identity(tmp_path):
     # a folder written when the executor was still recorded resumes under another one
     (tmp_path / "settings.json").write_text(json.dumps({**RunSettings().to_dict(), "executor": "dask://h:1"}))
     lines = []
-    tg.pipeline._check_settings(tmp_path, RunSettings(executor="process"), lines.append)
+    taskgroup_pipeline._check_settings(tmp_path, RunSettings(executor="process"), lines.append)
     assert lines == []
 
 

@@ -48,15 +48,16 @@ def _check_networks(networks: int | None) -> None:
 
 def run_affinity(args: argparse.Namespace) -> int:
     from taskgroup.datasets import load_suite
-    from taskgroup.engine import TrainConfig
     from taskgroup.estimate.affinity_store import load_affinity, save_affinity
     from taskgroup.estimate.suite_run import suite_affinity
+    from taskgroup.pipeline import default_train_config
 
     _check_networks(args.networks)  # before the training run, not after it
 
     device = apply_runtime_arguments(args)
     suite = load_suite(args.suite)
-    config = TrainConfig(device=device) if args.epochs is None else TrainConfig(epochs=args.epochs, device=device)
+    # as taskgroup run measures the suite (cnn with the image settings for images, else mlp)
+    config = default_train_config(suite, device=device, **({} if args.epochs is None else {"epochs": args.epochs}))
     fp, cfg = suite.fingerprint(), config.hash()
     matrix = None
     if args.store and Path(args.store).is_file():

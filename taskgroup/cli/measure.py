@@ -7,13 +7,20 @@ import argparse
 
 import pandas as pd
 
-from taskgroup.cli.options import SUITE_CHOICES, add_suite_param_argument, executor_help, parse_suite_params
+from taskgroup.cli.options import (
+    FAMILY_CHOICES,
+    SUITE_CHOICES,
+    add_suite_param_argument,
+    executor_help,
+    parse_suite_params,
+)
 from taskgroup.errors import InvalidArgument
 
 __all__ = ["register"]
 
 # Suite-only options and their defaults (None in the parser, so that giving one with --objective is noticed).
 _SUITE_DEFAULTS = {
+    "model": None,
     "epochs": 50,
     "patience": 10,
     "batch_size": 128,
@@ -54,11 +61,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="objective only: a keyword argument for every call, e.g. --setting epochs=2 (repeatable)",
     )
     p.add_argument("--no-half", action="store_true", help="suite only: no half-size single-task networks")
+    p.add_argument(
+        "--model",
+        metavar="FAMILY",
+        choices=FAMILY_CHOICES,
+        help="model family: %(choices)s (default: as taskgroup run, cnn for image suites, else mlp)",
+    )
     p.add_argument("--epochs", type=int, help="maximum epochs (default 50)")
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
-    p.add_argument("--batch-size", type=int, help="mini-batch size (default 128)")
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default 128, cnn 32)")
     p.add_argument("--lr", type=float, help="learning rate (default 0.001)")
-    p.add_argument("--hidden", help="full-size trunk widths (default 64,64)")
+    p.add_argument("--hidden", help="full-size trunk widths (default 64,64; cnn channels 8,16)")
     p.add_argument("--reduction", choices=["sum", "mean"], help="multi-task loss (default sum)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds, 0..K-1 (default 1)")
     p.add_argument("--store", required=True, help="SQLite results database (created if missing)")
@@ -132,7 +145,7 @@ def _measure_objective(args: argparse.Namespace) -> pd.DataFrame:
 def _measure_suite(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
     from taskgroup.datasets.suites import load_suite
     from taskgroup.measure.runner import measure
-    from taskgroup.measure.training import TrainConfig
+    from taskgroup.pipeline import default_train_config
 
     if args.variants or args.setting:
         raise InvalidArgument(
@@ -145,18 +158,15 @@ def _measure_suite(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
     }
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     suite = load_suite(args.suite, tasks=tasks, **parse_suite_params(args.suite_param))
-    try:
-        hidden = tuple(int(h) for h in str(opts["hidden"]).split(","))
-    except ValueError:
-        raise InvalidArgument(f"--hidden {opts['hidden']!r} must be comma-separated integers, e.g. 64,64.") from None
-    config = TrainConfig(
-        hidden=hidden,
-        epochs=opts["epochs"],
-        batch_size=opts["batch_size"],
-        lr=opts["lr"],
-        patience=opts["patience"],
-        reduction=opts["reduction"],
-    )
+    # only what was given overrides the configuration taskgroup run would measure this suite with
+    given = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "patience", "reduction")}
+    changes = {k: v for k, v in given.items() if v is not None}
+    if args.hidden is not None:
+        try:
+            changes["hidden"] = tuple(int(h) for h in str(args.hidden).split(","))
+        except ValueError:
+            raise InvalidArgument(f"--hidden {args.hidden!r} must be comma-separated integers, e.g. 64,64.") from None
+    config = default_train_config(suite, args.model, **changes)
     results = measure(
         suite,
         args.store,

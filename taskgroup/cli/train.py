@@ -37,12 +37,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_suite_param_argument(p)
     p.add_argument(
         "--arch",
-        default="mlp",
+        default=None,
         metavar="FAMILY",
         choices=FAMILY_CHOICES,
-        help="model family: %(choices)s (default: mlp, hard sharing)",
+        help="model family: %(choices)s (default: as taskgroup run, cnn for image suites, else mlp)",
     )
-    p.add_argument("--hidden", help="comma-separated trunk widths for mlp (channels for cnn; default 64,64)")
+    p.add_argument("--hidden", help="comma-separated trunk widths for mlp (channels for cnn; default 64,64, cnn 8,16)")
     p.add_argument("--experts", type=int, help="number of MMoE experts (default 4)")
     p.add_argument("--expert-hidden", help="comma-separated layer widths of each MMoE expert (default 32)")
     p.add_argument("--tower-hidden", help="comma-separated hidden widths of each MMoE tower (default 16)")
@@ -75,7 +75,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="task sampling for per-task batches (default: proportional to task size)",
     )
     p.add_argument("--epochs", type=int, default=50, help="epochs (default 50; the best validation epoch is kept)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default 128, cnn 32)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument(
         "--patience", type=int, default=10, help="stop after this many epochs without improvement (default 10)"
@@ -105,13 +105,14 @@ def run_train(args: argparse.Namespace) -> int:
     device = apply_runtime_arguments(args)
 
     from taskgroup.datasets.suites import load_suite
-    from taskgroup.engine import TrainConfig
+    from taskgroup.pipeline import default_model, default_train_config
     from taskgroup.plan import Plan
     from taskgroup.train.distill import TeacherConfig
     from taskgroup.train.run import RunConfig, train_plan
 
     plan = Plan.from_json(args.plan)
     suite = load_suite(args.suite, **parse_suite_params(args.suite_param))
+    args.arch = args.arch or default_model(suite)
     options: dict[str, Any] = {}
     if args.hidden and args.arch not in ("mlp", "cnn"):
         raise InvalidArgument(f"--hidden applies to --arch mlp or cnn, not {args.arch!r}.")
@@ -129,13 +130,15 @@ def run_train(args: argparse.Namespace) -> int:
     if args.teacher_tasks:
         teacher_tasks = tuple(t.strip() for t in args.teacher_tasks.split(",") if t.strip())
     config = RunConfig(
-        fit=TrainConfig(
-            model=args.arch,
-            options=options,
+        fit=default_train_config(
+            suite,
+            args.arch,
+            # only what was given: the family's own defaults (cnn's image settings) stay otherwise
+            **({"options": options} if options else {}),
             **({"hidden": _widths(args.hidden, "--hidden")} if args.hidden else {}),
+            **({"batch_size": args.batch_size} if args.batch_size is not None else {}),
             device=device,
             epochs=args.epochs,
-            batch_size=args.batch_size,
             lr=args.lr,
             batching=args.batching,
             sampling=args.sampling,
