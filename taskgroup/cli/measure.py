@@ -18,18 +18,11 @@ from taskgroup.errors import InvalidArgument
 
 __all__ = ["register"]
 
-# Suite-only options and their defaults (None in the parser, so that giving one with --objective is noticed).
-_SUITE_DEFAULTS = {
-    "model": None,
-    "epochs": 50,
-    "patience": 10,
-    "batch_size": 128,
-    "lr": 1e-3,
-    "hidden": "64,64",
-    "reduction": "sum",
-    "stack_size": None,
-    "latency_repeats": 50,
-}
+# Training options of --suite: None in the parser, so that giving one with --objective is noticed, and so that
+# only what was given overrides the configuration taskgroup run would measure the suite with.
+_TRAINING_OPTIONS = ("epochs", "patience", "batch_size", "lr", "reduction")
+# Every suite-only option (the measurement ones default in _measure_suite).
+_SUITE_ONLY = ("model", *_TRAINING_OPTIONS, "hidden", "stack_size", "latency_repeats")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -110,7 +103,7 @@ def run_measure(args: argparse.Namespace) -> int:
 def _measure_objective(args: argparse.Namespace) -> pd.DataFrame:
     from taskgroup.measure.objective import load_objective, measure_objective  # torch-free
 
-    suite_only = [f"--{name.replace('_', '-')}" for name in _SUITE_DEFAULTS if getattr(args, name) is not None]
+    suite_only = [f"--{name.replace('_', '-')}" for name in _SUITE_ONLY if getattr(args, name) is not None]
     suite_only += [
         flag
         for flag, given in (
@@ -152,15 +145,9 @@ def _measure_suite(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
             "--variants and --setting apply to --objective only; a suite's variants are full "
             "and half (--no-half leaves the half-size networks out)."
         )
-    opts = {
-        name: default if getattr(args, name) is None else getattr(args, name)
-        for name, default in _SUITE_DEFAULTS.items()
-    }
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     suite = load_suite(args.suite, tasks=tasks, **parse_suite_params(args.suite_param))
-    # only what was given overrides the configuration taskgroup run would measure this suite with
-    given = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "patience", "reduction")}
-    changes = {k: v for k, v in given.items() if v is not None}
+    changes = {k: getattr(args, k) for k in _TRAINING_OPTIONS if getattr(args, k) is not None}
     if args.hidden is not None:
         try:
             changes["hidden"] = tuple(int(h) for h in str(args.hidden).split(","))
@@ -176,8 +163,8 @@ def _measure_suite(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
         seeds=args.seeds,
         executor=args.executor,
         vectorise=not args.one_by_one,
-        stack_size=opts["stack_size"],
-        latency_repeats=opts["latency_repeats"],
+        stack_size=args.stack_size,
+        latency_repeats=50 if args.latency_repeats is None else args.latency_repeats,
         progress=not args.quiet,
     )
     return results, repr(suite)

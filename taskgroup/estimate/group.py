@@ -234,9 +234,7 @@ def select_groups(
     if method == "auto":
         name = "enumerate" if predictor.n <= ENUMERATE_MAX_TASKS else "colgen"
     spec = GROUPING_METHODS.get(name)
-    _check_options(name, spec.function, options)
-    if say is not None and "say" in inspect.signature(spec.function).parameters:
-        options["say"] = say
+    options = _method_options(name, spec.function, options, say)
     started = time.perf_counter()
     result = spec.function(
         predictor,
@@ -261,17 +259,20 @@ def select_groups(
     )
 
 
-def _check_options(name: str, function: GroupingFunction, options: dict[str, Any]) -> None:
-    """Refuse options the method does not take, naming the ones it does (not a TypeError from deep inside)."""
+def _method_options(
+    name: str, function: GroupingFunction, options: dict[str, Any], say: Callable[[str], None] | None
+) -> dict[str, Any]:
+    """``options`` plus ``say`` where the method takes it; options the method does not take are refused, naming
+    the ones it does (not a TypeError from deep inside)."""
     parameters = inspect.signature(function).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return
-    accepted = [p for p in list(parameters)[2:] if p not in ("time_limit", "seed", "say")]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise InvalidArgument(
-            f"Grouping method {name!r} takes no option(s) {unknown}; its options: {accepted or 'none'}."
-        )
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        accepted = [p for p in list(parameters)[2:] if p not in ("time_limit", "seed", "say")]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise InvalidArgument(
+                f"Grouping method {name!r} takes no option(s) {unknown}; its options: {accepted or 'none'}."
+            )
+    return {**options, "say": say} if say is not None and "say" in parameters else options
 
 
 def _higher_is_better(matrix: Any, given: bool | None) -> bool:
