@@ -11,9 +11,10 @@ The model is a budgeted facility location (compare OR-Tools' ``facility_location
                (2) y[j,t] <= x[j]              for every j, t in S_j  only by a chosen network
                (3) sum_j C[j,r] * x[j] <= b[r] for every resource r   the budget
 
-The same model answers two more questions the rest of the package needs: the cheapest cover (minimise
-``sum_j C[j,r] x[j]`` instead) and, for the budget frontier, the cheapest plan whose objective is below a cap
-(add ``sum WL y <= cap``).
+The same model answers more questions the rest of the package needs: the cheapest cover (minimise
+``sum_j C[j,r] x[j]`` instead), for the budget frontier the cheapest plan whose objective is below a cap (add
+``sum WL y <= cap``), and for the tie rule whether a plan as good as the optimum costs less (add both caps: the
+objective's and one on the total cost).
 
 LP-based MIP backends (HiGHS, SCIP, CBC) are much stronger than CP-SAT on this model because the LP
 relaxation of the strong formulation (2) is tight; benchmarks/solvers.py measures them side by side.
@@ -31,7 +32,7 @@ from taskgroup.errors import InvalidArgument, SolverError
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance, fits
 from taskgroup.solvers.quiet import silence_native_output
 from taskgroup.solvers.registry import SolverResult
-from taskgroup.solvers.ties import objective_tolerance
+from taskgroup.solvers.ties import cost_tolerance, objective_tolerance
 
 __all__ = ["BACKENDS", "SelectionModel", "solve_ilp", "MIP_SECONDS_PER_ENTRY", "mip_out_of_time"]
 
@@ -100,6 +101,7 @@ class SelectionModel:
             self.budget_rows.append(row)
         self.set_budget(instance.budget)
         self.cap_row = None
+        self.total_cost_row = None
 
     def set_budget(self, budget: np.ndarray) -> None:
         """Change the budget rows (3) to ``budget`` (``inf`` = unconstrained)."""
@@ -118,6 +120,18 @@ class SelectionModel:
             for (j, t), y in self.y.items():
                 self.cap_row.SetCoefficient(y, float(self.instance.WL[j, t]))
         self.cap_row.SetBounds(-inf, inf if cap is None else cap)
+
+    def set_total_cost_cap(self, cap: float | None) -> None:
+        """Require the tie rule's total cost (:mod:`taskgroup.solvers.ties`) ``<= cap`` (None removes it)."""
+        inf = self.solver.infinity()
+        if self.total_cost_row is None:
+            if cap is None:
+                return
+            self.total_cost_row = self.solver.Constraint(-inf, inf, "total_cost_cap")
+            unit = (self.instance.C / self.instance.cost_unit).sum(axis=1)
+            for j, x in enumerate(self.x):
+                self.total_cost_row.SetCoefficient(x, float(unit[j]))
+        self.total_cost_row.SetBounds(-inf, inf if cap is None else cap)
 
     def run(self, minimise: str = "loss", time_limit: float | None = None) -> SolverResult:
         """Solve, minimising the total weighted loss (``"loss"``), the cost on resource ``r`` (``"cost:r"``)
@@ -166,9 +180,7 @@ def _nodes(solver: pywraplp.Solver) -> int:
 def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, backend: str = "highs") -> SolverResult:
     """Minimise the total weighted loss of ``instance`` within its budget with a MIP backend.
 
-    Ties (:mod:`taskgroup.solvers.ties`): a second solve of the same model, with the objective capped at the
-    first optimum, minimises the total cost; its plan replaces the first when its exact objective is still
-    within the tie tolerance of the optimum and it costs less.
+    Ties (:mod:`taskgroup.solvers.ties`): see :func:`_cheapest_tied`.
     """
     started = time.perf_counter()
     if mip_out_of_time(instance, time_limit):
@@ -203,12 +215,34 @@ def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, b
 
 
 def _cheapest_tied(model: SelectionModel, chosen: list[int], time_limit: float | None) -> list[int]:
-    """The cheapest plan (tie rule) whose objective ties the one of ``chosen``, or ``chosen`` itself."""
+    """The cheapest plan (tie rule) whose objective ties the one of ``chosen``, or ``chosen`` itself.
+
+    First a probe: the same model with the objective capped at the tie and the total cost capped below
+    ``chosen``'s by the tie rule's cost tolerance, minimising the loss. Its LP relaxation is as tight as the
+    first solve's, so when no cheaper tie exists (almost always on measured losses) infeasibility is proven at
+    or near the root, in a fraction of a solve; minimising the total cost under the objective cap alone has a
+    weak relaxation and took twice the first solve (issue 24). Only when the probe finds a cheaper tied plan
+    (or cannot decide) does a second solve minimise the total cost under the objective cap.
+    """
+    started = time.perf_counter()
     instance = model.instance
     value = instance.objective(chosen)
+    cost = instance.total_cost(chosen)
     model.set_objective_cap(value + objective_tolerance(value))
     try:
-        cheaper = model.run("total_cost", time_limit).chosen
+        model.set_total_cost_cap(cost - cost_tolerance(cost))
+        try:
+            probe = model.run("loss", time_limit)
+        finally:
+            model.set_total_cost_cap(None)
+        if probe.chosen is None and probe.optimal:
+            return chosen  # proven: no plan as good costs less
+        if probe.chosen is None:  # stopped by the time limit: keep the optimum found
+            return chosen
+        left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        if left is not None and left <= 0.01:
+            return _first_by_rule(instance, probe.chosen, chosen)
+        cheaper = model.run("total_cost", left).chosen
     except SolverError:
         # CP-SAT rejects the capped model (continuous y with a fractional cap, status MODEL_INVALID): HiGHS
         # decides the tie instead.
@@ -217,10 +251,12 @@ def _cheapest_tied(model: SelectionModel, chosen: list[int], time_limit: float |
         return _cheapest_tied(SelectionModel(instance, "highs"), chosen, time_limit)
     finally:
         model.set_objective_cap(None)
-    if (
-        cheaper is not None
-        and fits(instance.C[cheaper].sum(axis=0), instance.budget)
-        and instance.precedes(cheaper, chosen)
-    ):
-        return cheaper
+    return _first_by_rule(instance, _first_by_rule(instance, probe.chosen, chosen), cheaper)
+
+
+def _first_by_rule(instance: SelectionInstance, chosen: list[int], other: list[int] | None) -> list[int]:
+    """Whichever of ``chosen`` and ``other`` (None: no plan) comes first in the tie rule and fits the budget;
+    ``chosen`` (a plan known to fit) when neither comes strictly first."""
+    if other is not None and fits(instance.C[other].sum(axis=0), instance.budget) and instance.precedes(other, chosen):
+        return other
     return chosen
