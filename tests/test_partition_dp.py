@@ -160,3 +160,28 @@ def test_frontier_command_prints_nothing_from_highs(tmp_path):
         [sys.executable, "-m", "taskgroup", "frontier", str(path)], capture_output=True, text=True, check=True
     )
     assert "Highs" not in done.stdout and "tmpSolver" not in done.stdout
+
+
+def test_many_budgets_frontier_and_minimum_budget_cost_one_dp(monkeypatch):
+    import taskgroup.solvers.partition_dp as dp_module
+
+    calls = []
+    original = dp_module.partition_table
+    monkeypatch.setattr(dp_module, "partition_table", lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(dp_module, "_CACHE", [])
+    problem = tg.datasets.synthetic_problem(6, seed=4)
+    budgets = [float(b) for b in np.arange(1.0, 6.01, 0.5)]
+    plans = [tg.solve(problem, b, method="partition-dp") for b in budgets]
+    front = tg.frontier(problem)
+    least = tg.minimum_budget(problem)["cost"]
+    assert len(calls) == 1
+    # the cached table answers exactly what a DP pruned to each budget answers
+    for budget, plan in zip(budgets, plans):
+        instance = SelectionInstance.build(problem, parse_budget(problem, budget))
+        own = partition_table(instance)
+        point = own.best()
+        assert plan.objective == pytest.approx(float(own.objectives()[point]), abs=1e-12)
+    assert least == pytest.approx(front.plans[0].cost["cost"])
+    # once the table is there, auto reads it whatever its estimates say
+    assert tg.solve(problem, 3.0).solver == "partition-dp"
+    assert len(calls) == 1  # the reference DPs above call the module's function directly

@@ -15,20 +15,35 @@ per Pareto point (about 1-2 GB at 18 tasks on the benchmark's instances).
 
 Ties follow :mod:`taskgroup.solvers.ties`: among the points within the budget, the least objective, then the
 least total cost. The chosen networks are rebuilt from back pointers.
+
+The table without a budget answers every budget, so :func:`problem_table` keeps the one of the most recent
+problem (by content) for the process: many budgets on one problem, its frontier and its minimum budget cost one
+DP (issue 24).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from taskgroup.problem import Problem
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
 from taskgroup.solvers.registry import SolverResult
 from taskgroup.solvers.ties import objective_tolerance
 
-__all__ = ["PartitionTable", "partition_table", "solve_partition_dp", "dp_work", "DP_PAIRS_PER_SECOND", "DP_MAX_TASKS"]
+__all__ = [
+    "PartitionTable",
+    "partition_table",
+    "problem_table",
+    "cached_table",
+    "solve_partition_dp",
+    "dp_work",
+    "DP_PAIRS_PER_SECOND",
+    "DP_MAX_TASKS",
+]
 
 # Block pairs (and superset look-ups) per second of the compiled kernel on this kind of machine, measured on
 # the benchmark's instances (benchmarks/results/solvers.md); used to turn a time limit into a work cap.
@@ -149,10 +164,49 @@ def partition_table(instance: SelectionInstance, work_cap: float = math.inf) -> 
     return PartitionTable(instance, points, f_cost, f_loss, f_g, f_prev, g_net)
 
 
+# The most recent problem's table: (content key, table). One entry, because a table at 18 tasks holds ~1 GB.
+_CACHE: list[tuple[bytes, PartitionTable]] = []
+
+
+def _problem_key(problem: Problem) -> bytes:
+    """A digest of what the DP reads: losses (NaN = not served), weights and costs, with their shapes."""
+    digest = hashlib.blake2b(digest_size=20)
+    for array in (problem.losses, problem.weights, problem.costs):
+        digest.update(repr(array.shape).encode())
+        digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
+    digest.update(b"higher" if problem.higher_is_better else b"lower")
+    return digest.digest()
+
+
+def cached_table(problem: Problem) -> PartitionTable | None:
+    """The table :func:`problem_table` already computed for a problem with this content, else None."""
+    if _CACHE and problem.n_tasks <= DP_MAX_TASKS and _CACHE[0][0] == _problem_key(problem):
+        return _CACHE[0][1]
+    return None
+
+
+def problem_table(problem: Problem, work_cap: float = math.inf) -> PartitionTable | None:
+    """The DP table of ``problem`` without a budget (every budget's answer), computed once per process.
+
+    The table of the most recent problem is kept, keyed by the problem's content (so ``problem.with_costs(...)``
+    of a one-cost problem finds it too). None when the DP would exceed ``work_cap`` block pairs; nothing is
+    kept then.
+    """
+    table = cached_table(problem)
+    if table is not None:
+        return table
+    instance = SelectionInstance.build(problem, np.full(len(problem.cost_names), np.inf))
+    table = partition_table(instance, work_cap)
+    if table is not None:
+        _CACHE[:] = [(_problem_key(problem), table)]
+    return table
+
+
 def solve_partition_dp(instance: SelectionInstance, *, time_limit: float | None = None) -> SolverResult:
     """The optimum (cheapest among ties) by the partition DP.
 
-    With a ``time_limit`` the DP stops once its work exceeds what the limit allows (at
+    The answer is read from the problem's table without a budget (:func:`problem_table`, computed once per
+    problem). With a ``time_limit`` the DP stops once its work exceeds what the limit allows (at
     :data:`DP_PAIRS_PER_SECOND`) and the integer program gets the time left, so the answer carries the MIP's
     honest bound.
     """
@@ -162,7 +216,19 @@ def solve_partition_dp(instance: SelectionInstance, *, time_limit: float | None 
     if instance.m == 0 or not np.all(np.isfinite(instance.WL).any(axis=0)):
         return SolverResult(None, optimal=True, bound=math.inf)
     cap = math.inf if time_limit is None else time_limit * DP_PAIRS_PER_SECOND
-    table = partition_table(instance, cap) if instance.n <= DP_MAX_TASKS else None
+    table = problem_table(instance.problem, cap) if instance.n <= DP_MAX_TASKS else None
+    if table is not None:
+        point = table.best(instance.budget)
+        if point is None:
+            return SolverResult(None, optimal=True, bound=math.inf, nodes=len(table.points))
+        position = {int(p): k for k, p in enumerate(instance.index)}
+        wanted = table.instance.problem_indices(table.networks(point))
+        if all(p in position for p in wanted):
+            chosen = sorted(position[p] for p in wanted)
+            return SolverResult(chosen, optimal=True, bound=instance.objective(chosen), nodes=len(table.points))
+        # The budget's own reduction removed a network of the answer (a tied duplicate, or a pairwise dominance
+        # the larger unconstrained instance did not look for): the DP on this instance decides.
+        table = partition_table(instance, cap)
     if table is None:
         from taskgroup.solvers.ilp import solve_ilp
 
