@@ -31,6 +31,7 @@ import numpy as np
 
 from taskgroup.problem import Problem
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
+from taskgroup.solvers.partition_numpy import numpy_dp_fits, numpy_partition_points, numpy_seconds
 from taskgroup.solvers.registry import SolverResult
 from taskgroup.solvers.ties import objective_tolerance
 
@@ -54,15 +55,45 @@ DP_MAX_TASKS = 24
 
 # Seconds to import numba and load the compiled kernels from its cache, once per process.
 DP_STARTUP_SECONDS = 0.5
+# Up to this many tasks the numpy path is faster than loading the kernels even from numba's cache.
+NUMPY_ALWAYS_TASKS = 12
 
 
-def dp_startup_seconds() -> float:
-    """:data:`DP_STARTUP_SECONDS` until the kernels are loaded in this process, then 0."""
+def dp_startup_seconds(instance: SelectionInstance) -> float:
+    """0 when the DP of ``instance`` runs in numpy (:func:`uses_numpy`) or the kernels are loaded in this
+    process, else :data:`DP_STARTUP_SECONDS`."""
     import sys
 
+    if uses_numpy(instance):
+        return 0.0
     kernels = sys.modules.get("taskgroup.solvers.kernels")
     loaded = kernels is not None and (kernels.partition_tables_grid.signatures or kernels.partition_tables.signatures)
     return 0.0 if loaded else DP_STARTUP_SECONDS
+
+
+def uses_numpy(instance: SelectionInstance, work_cap: float = math.inf) -> bool:
+    """Whether the DP of ``instance`` runs in numpy (:mod:`taskgroup.solvers.partition_numpy`): one resource on
+    a cost grid, little enough work, and, above :data:`NUMPY_ALWAYS_TASKS` tasks, kernels neither loaded nor in
+    numba's disk cache (compiling them takes longer than the numpy path, loading them is faster)."""
+    levels = _levels(instance)
+    if levels is None or not numpy_dp_fits(instance.n, levels):
+        return False
+    if numpy_seconds(instance.n, levels) * DP_PAIRS_PER_SECOND > work_cap:
+        return False
+    if instance.n <= NUMPY_ALWAYS_TASKS:
+        return True
+    from taskgroup.solvers.kernels import kernels_cached
+
+    return not kernels_cached()
+
+
+def _levels(instance: SelectionInstance) -> np.ndarray | None:
+    """Costs in quanta (:func:`cost_quantum`) when there is one resource on a grid, else None."""
+    if instance.C.shape[1] != 1 or instance.m == 0:
+        return None
+    C = instance.C[:, 0] / instance.cost_unit[0]
+    quantum = cost_quantum(C)
+    return None if quantum is None else np.rint(C / quantum).astype(np.int64)
 
 
 def dp_work(n_tasks: int, n_candidates: int, n_resources: int) -> float:
@@ -137,13 +168,16 @@ def cost_quantum(costs: np.ndarray) -> float | None:
 
 def partition_table(instance: SelectionInstance, work_cap: float = math.inf) -> PartitionTable | None:
     """Run the DP on ``instance`` (pruned by its budget); None when it would exceed ``work_cap`` block pairs."""
-    from taskgroup.solvers.kernels import partition_tables, partition_tables_grid
-
     n = instance.n
     served = np.isfinite(instance.WL)
-    masks = (served.astype(np.int64) << np.arange(n, dtype=np.int64)).sum(axis=1)
     WL = np.ascontiguousarray(np.where(served, instance.WL, 0.0))
     C = np.ascontiguousarray(instance.C / instance.cost_unit)
+    if uses_numpy(instance, work_cap):
+        return _numpy_table(instance, served, WL, C)
+    from taskgroup.solvers.kernels import partition_tables, partition_tables_grid
+
+    masks = (served.astype(np.int64) << np.arange(n, dtype=np.int64)).sum(axis=1)
+    groups = by_task_set(masks, n)
     budget = instance.budget
     limit = np.ascontiguousarray((budget + budget_tolerance(budget)) / instance.cost_unit)
     cap = np.int64(min(work_cap, 2**62))
@@ -152,16 +186,60 @@ def partition_table(instance: SelectionInstance, work_cap: float = math.inf) -> 
         levels = np.rint(C[:, 0] / quantum).astype(np.int64)
         level_limit = np.int64(min(np.floor(limit[0] / quantum + 1e-9), 2**40))
         done, _, _, _, g_net, f_start, f_level, f_loss, f_g, f_prev = partition_tables_grid(
-            n, masks, levels, WL, level_limit, cap
+            n, *groups, levels, WL, level_limit, cap
         )
         f_cost = (f_level * quantum)[:, None]
     else:
-        done, _, _, _, g_net, f_start, f_cost, f_loss, f_g, f_prev = partition_tables(n, masks, C, WL, limit, cap)
+        done, _, _, _, g_net, f_start, f_cost, f_loss, f_g, f_prev = partition_tables(n, *groups, C, WL, limit, cap)
     if not done:
         return None
     full = (1 << n) - 1
     points = np.arange(f_start[full], f_start[full + 1])
     return PartitionTable(instance, points, f_cost, f_loss, f_g, f_prev, g_net)
+
+
+def _numpy_table(instance: SelectionInstance, served: np.ndarray, WL: np.ndarray, C: np.ndarray) -> PartitionTable:
+    """The table of the numpy path (every point of all tasks, no budget), in :class:`PartitionTable`'s form: each
+    point is a chain of entries, one per network, back to the empty set (entry 0)."""
+    levels = _levels(instance)
+    assert levels is not None, "uses_numpy checked the grid"
+    _, _, networks = numpy_partition_points(instance.n, served, WL, levels)
+    f_cost, f_loss, f_g, f_prev, g_net, points = [0.0], [0.0], [-1], [-1], [], []
+    for chosen in networks:
+        previous = 0
+        for j in chosen:
+            g_net.append(j)
+            f_g.append(len(g_net) - 1)
+            f_prev.append(previous)
+            f_cost.append(float(C[chosen, 0].sum()))
+            f_loss.append(instance.objective(chosen))
+            previous = len(f_g) - 1
+        points.append(previous)
+    return PartitionTable(
+        instance,
+        np.array(points, dtype=np.int64),
+        np.array(f_cost)[:, None],
+        np.array(f_loss),
+        np.array(f_g, dtype=np.int64),
+        np.array(f_prev, dtype=np.int64),
+        np.array(g_net, dtype=np.int64),
+    )
+
+
+def by_task_set(masks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidates grouped by task set, for the kernels (numpy, so that nothing here needs compiling).
+
+    ``net_list[net_start[S]:net_start[S + 1]]`` are the candidates whose task set is exactly the bit mask S, in
+    index order; ``trailing[S]`` is the index of S's lowest task (its number of trailing zero bits; 0 for S = 0).
+    """
+    size = 1 << n
+    net_start = np.zeros(size + 1, np.int64)
+    np.cumsum(np.bincount(masks, minlength=size), out=net_start[1:])
+    net_list = np.argsort(masks, kind="stable").astype(np.int64)
+    sets = np.arange(size, dtype=np.int64)
+    trailing = np.zeros(size, np.int64)
+    trailing[1:] = np.log2(sets[1:] & -sets[1:]).round().astype(np.int64)
+    return net_start, net_list, trailing
 
 
 # The most recent problem's table: (content key, table). One entry, because a table at 18 tasks holds ~1 GB.

@@ -38,7 +38,9 @@ def prefer_partition_dp(instance: SelectionInstance) -> bool:
     """
     if cached_table(instance.problem) is not None:
         return True
-    dp_seconds = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND + dp_startup_seconds()
+    dp_seconds = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND + dp_startup_seconds(
+        instance
+    )
     mip_seconds = MIP_SECONDS_PER_ENTRY * float(np.isfinite(instance.WL).sum())
     return dp_seconds <= mip_seconds
 
