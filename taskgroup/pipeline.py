@@ -87,7 +87,8 @@ class RunSettings:
     distill : bool
         Train teacher ensembles and distil them into the plan's networks (MT-DNN-KD).
     executor : str
-        ``"serial"``, ``"process"``, ``"process:N"`` or ``"dask://HOST:PORT"``.
+        ``"auto"`` (default: one worker per available core, each training one network on one thread), ``"serial"``,
+        ``"process"``, ``"process:N"`` or ``"dask://HOST:PORT"``.
     epochs : int
         Epochs of a full training run (the measurement, ESA's final runs and the plan's networks).
     esa_fraction : float
@@ -98,8 +99,8 @@ class RunSettings:
     device : str
         Where networks train: ``"cpu"`` (default), ``"cuda"``, ``"mps"``.
     threads : int or None
-        torch CPU threads (default: the cores available to the process; see
-        :func:`taskgroup.engine.configure_threads`).
+        torch CPU threads of the networks trained in this process (the plan's; default 1: the cores go to
+        networks side by side, not inside one, and one thread loses nothing when another process takes a core).
 
     ``executor``, ``device`` and ``threads`` change where and how fast a run goes, not what it computes, so a run
     may be resumed with other values.
@@ -114,7 +115,7 @@ class RunSettings:
     model: str | None = None
     arch: str | None = None
     distill: bool = False
-    executor: str = "serial"
+    executor: str = "auto"
     epochs: int = 30
     esa_fraction: float = 0.2
     seeds: int = 1
@@ -262,7 +263,7 @@ def run_pipeline(
     from taskgroup.engine import configure_threads, resolve_device
 
     resolve_device(settings.device)
-    configure_threads(settings.threads)  # before any work: threads that never busy-wait (issue 9, item 4)
+    configure_threads(settings.threads or 1)  # before any work: threads that never busy-wait (issue 9, item 4)
     out = Path(out)
     suite = load_suite(settings.suite, **dict(settings.suite_params))  # bad suite settings claim no folder
     out.mkdir(parents=True, exist_ok=True)
