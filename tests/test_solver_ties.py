@@ -208,7 +208,7 @@ def test_undominated_matches_pairwise_definition(problem, grouped):
 
 # ------------------------------------------------------------------ the MIP's tie probe (issue 24)
 def _tie_model(problem):
-    from taskgroup.solvers.ilp import SelectionModel
+    from taskgroup.solvers.model import SelectionModel
     from taskgroup.solvers.instance import SelectionInstance
 
     instance = SelectionInstance.build(problem, np.array([10.0]), reduce=False)

@@ -32,7 +32,7 @@ import numpy as np
 from taskgroup.problem import Problem
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
 from taskgroup.solvers.partition_numpy import numpy_dp_fits, numpy_partition_points, numpy_seconds
-from taskgroup.solvers.registry import SolverResult
+from taskgroup.solvers.registry import Fallback, SolverResult
 from taskgroup.solvers.ties import objective_tolerance
 
 __all__ = [
@@ -285,12 +285,9 @@ def solve_partition_dp(instance: SelectionInstance, *, time_limit: float | None 
 
     The answer is read from the problem's table without a budget (:func:`problem_table`, computed once per
     problem). With a ``time_limit`` the DP stops once its work exceeds what the limit allows (at
-    :data:`DP_PAIRS_PER_SECOND`) and the integer program gets the time left, so the answer carries the MIP's
-    honest bound.
+    :data:`DP_PAIRS_PER_SECOND`); then, as beyond :data:`DP_MAX_TASKS` tasks, the result has no plan and
+    ``fallback`` set, and :func:`taskgroup.solvers.solve` gives the integer program the time left.
     """
-    import time
-
-    started = time.perf_counter()
     if instance.m == 0 or not np.all(np.isfinite(instance.WL).any(axis=0)):
         return SolverResult(None, optimal=True, bound=math.inf)
     cap = math.inf if time_limit is None else time_limit * DP_PAIRS_PER_SECOND
@@ -308,10 +305,7 @@ def solve_partition_dp(instance: SelectionInstance, *, time_limit: float | None 
         # the larger unconstrained instance did not look for): the DP on this instance decides.
         table = partition_table(instance, cap)
     if table is None:
-        from taskgroup.solvers.ilp import solve_ilp
-
-        left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - started))
-        return solve_ilp(instance, time_limit=left)
+        return SolverResult(None, optimal=False, fallback=Fallback.TOO_LARGE)
     point = table.best()
     if point is None:
         return SolverResult(None, optimal=True, bound=math.inf, nodes=len(table.points))
