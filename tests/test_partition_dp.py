@@ -220,18 +220,20 @@ import numpy as np
 import taskgroup as tg
 problem = {problem}
 started = time.perf_counter()
-front = tg.frontier(problem)
+plans = {call}
 print(time.perf_counter() - started)
-print(" ".join(repr(p.objective) for p in front))
+print(" ".join(repr(p.objective) for p in plans))
 print("numba" in sys.modules)
 """
 
 
-def _cold_frontier(problem_code: str, cache: str) -> tuple[float, list[float], bool]:
+def _cold_frontier(
+    problem_code: str, cache: str, call: str = "list(tg.frontier(problem))"
+) -> tuple[float, list[float], bool]:
     import os
 
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-    script = COLD_SCRIPT.format(problem=problem_code)
+    script = COLD_SCRIPT.format(problem=problem_code, call=call)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
     seconds, objectives, numba = out.strip().splitlines()
     return float(seconds), [float(v) for v in objectives.split()], numba == "True"
@@ -254,8 +256,9 @@ def test_kernels_compile_into_an_empty_numba_cache(tmp_path):
         "tg.Problem.from_frame(tg.datasets.synthetic_problem(5, seed=3).to_frame()"
         ".assign(cost=lambda f: f['cost'] + np.sqrt(f['network'].str.len()) / 100))"
     )
-    _, first, numba = _cold_frontier(code, str(tmp_path))
+    call = "[tg.solve(problem, b, method='partition-dp') for b in (1.5, 2.5, None)]"
+    _, first, numba = _cold_frontier(code, str(tmp_path), call)
     assert numba, "costs off the grid run in the compiled kernels"
     assert any(tmp_path.rglob("*.nbi"))
-    _, second, _ = _cold_frontier(code, str(tmp_path))
+    _, second, _ = _cold_frontier(code, str(tmp_path), call)
     assert first == second
