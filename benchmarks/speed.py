@@ -328,6 +328,13 @@ def render(runs: dict[str, Any], repeats: int) -> str:
             markdown_table(pd.DataFrame(rows)),
             "",
         ]
+    missing = [
+        item
+        for item, prefix in (("4 (default run, quiet and busy)", "4/"), ("6 (frontier at n = 20)", "6/"))
+        if not any(k.startswith(prefix) and "error" not in v for k, v in runs.items())
+    ]
+    if missing:
+        parts += [f"Not measured in this session (no time left on the shared machine): items {', '.join(missing)}.", ""]
     return "\n".join(parts)
 
 
