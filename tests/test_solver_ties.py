@@ -208,8 +208,8 @@ def test_undominated_matches_pairwise_definition(problem, grouped):
 
 # ------------------------------------------------------------------ the MIP's tie probe (issue 24)
 def _tie_model(problem):
-    from taskgroup.solvers.model import SelectionModel
     from taskgroup.solvers.instance import SelectionInstance
+    from taskgroup.solvers.model import SelectionModel
 
     instance = SelectionInstance.build(problem, np.array([10.0]), reduce=False)
     model = SelectionModel(instance)
