@@ -41,13 +41,6 @@ def test_a_miss_in_an_empty_store_says_how_to_fill_it(tmp_path):
         load_affinity(path, method="cs")
 
 
-def test_the_old_none_on_a_miss_is_deprecated_but_reachable(db):
-    with pytest.warns(DeprecationWarning, match="NotFound"):
-        assert load_affinity(db, method="cs", missing="none") is None
-    with pytest.raises(InvalidArgument, match="missing='ignore' is not accepted; use 'raise' or 'none'"):
-        load_affinity(db, missing="ignore")
-
-
 def test_cli_miss_is_one_line_and_exit_2(db):
     result = subprocess.run(
         [sys.executable, "-m", "taskgroup", "solve", "--affinity", f"{db}:other:tag", "--networks", "2"],

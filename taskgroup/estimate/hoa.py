@@ -17,7 +17,7 @@ from taskgroup.errors import InstanceTooLarge, InvalidArgument, InvalidProblem
 from taskgroup.grouping.cover import GroupScorer
 from taskgroup.naming import network_name
 from taskgroup.problem import Problem
-from taskgroup.validation import check_number, renamed_parameters
+from taskgroup.validation import check_number
 
 __all__ = ["hoa", "hoa_predictor", "pair_networks", "MAX_HOA_TASKS"]
 
@@ -48,7 +48,6 @@ def pair_networks(problem: Problem) -> dict[frozenset[str], int]:
     return pairs
 
 
-@renamed_parameters(cost="cost_value")
 def hoa(
     problem: Problem,
     *,
@@ -67,7 +66,7 @@ def hoa(
     max_size : int, optional
         Largest group to predict (default: all tasks).
     cost_value : float or sequence, optional
-        Cost (per resource; named ``cost`` before version 0.2) of a predicted network that ``problem`` does not
+        Cost (per resource) of a predicted network that ``problem`` does not
         already name. Default: the cost shared by all pair networks (an error if they differ).
     groups : iterable of task-name sequences, optional
         Predict only these groups (each of 3+ distinct tasks), at any number of tasks; only the pairs inside

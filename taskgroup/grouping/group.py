@@ -39,7 +39,7 @@ from taskgroup.grouping.cover import Group, GroupScorer
 from taskgroup.grouping.heuristics import beam_merge, greedy_merge, local_search
 from taskgroup.plan import Plan
 from taskgroup.registry import Registry
-from taskgroup.validation import check_number, keyword_only_after
+from taskgroup.validation import check_number
 
 __all__ = [
     "group",
@@ -99,7 +99,6 @@ def available_grouping_methods() -> dict[str, GroupingMethod]:
     return {name: GROUPING_METHODS.get(name) for name in GROUPING_METHODS}
 
 
-@keyword_only_after(2)
 def group(
     matrix: AffinityLike,
     k: int,
@@ -174,7 +173,6 @@ def group(
     )
 
 
-@keyword_only_after(2)
 def select_groups(
     predictor: GroupScorer,
     k: int,

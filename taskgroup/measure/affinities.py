@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from os import PathLike
@@ -18,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument, NotFound
-from taskgroup.validation import keyword_only_after
 
 __all__ = ["save_affinity", "load_affinity", "list_affinities"]
 
@@ -57,18 +55,7 @@ def save_affinity(
 ) -> None:
     """Store ``matrix`` (``loc[source, target]``) in the SQLite file at ``path``; an existing row with the same key
     is kept as it is.
-
-    Data first, destination second (until version 0.2 the order was ``save_affinity(path, matrix)``; that order
-    still works for one version, with a DeprecationWarning).
     """
-    if isinstance(path, pd.DataFrame) and not isinstance(matrix, pd.DataFrame):
-        warnings.warn(
-            "save_affinity takes the matrix first and the path second: save_affinity(matrix, path); "
-            "the old order will be refused in the next version.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        matrix, path = path, matrix
     tasks = list(map(str, matrix.index))
     with _connect(path) as conn:
         conn.execute(
@@ -99,7 +86,6 @@ def list_affinities(path: str | PathLike[str]) -> pd.DataFrame:
         )
 
 
-@keyword_only_after(1)
 def load_affinity(
     path: str | PathLike[str],
     *,
@@ -108,8 +94,7 @@ def load_affinity(
     config: str | None = None,
     seed: int | None = None,
     every: int | None = None,
-    missing: str = "raise",
-) -> pd.DataFrame | None:
+) -> pd.DataFrame:
     """The most recent stored matrix matching the given key parts.
 
     Parameters
@@ -122,9 +107,6 @@ def load_affinity(
         A suite fingerprint or name; default: any.
     config, seed, every : optional
         The training configuration's hash, the seed and the measuring interval; default: any.
-    missing : {"raise", "none"}
-        What a miss does: raise :class:`~taskgroup.errors.NotFound` (default since version 0.2), or return
-        None as before 0.2 (deprecated, with a DeprecationWarning; removed in the next version).
 
     Returns
     -------
@@ -136,17 +118,8 @@ def load_affinity(
     NotFound
         No stored matrix matches; the message names the key asked for and the matrices the store holds.
     InvalidArgument
-        No file at ``path``, or ``missing`` not one of "raise", "none".
+        No file at ``path``.
     """
-    if missing not in ("raise", "none"):
-        raise InvalidArgument(f"missing={missing!r} is not accepted; use 'raise' or 'none'.")
-    if missing == "none":
-        warnings.warn(
-            "load_affinity(missing='none') is deprecated: a miss raises taskgroup.errors.NotFound from version "
-            "0.2 on; catch it instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
     if not Path(path).is_file():
         raise InvalidArgument(f"No results store at {str(path)!r}.")
     query = "SELECT tasks, matrix FROM affinities WHERE method = ?"
@@ -161,8 +134,6 @@ def load_affinity(
     with _connect(path) as conn:
         row = conn.execute(query + " ORDER BY created DESC LIMIT 1", args).fetchone()
     if row is None:
-        if missing == "none":
-            return None
         asked = ", ".join(
             f"{name}={value!r}"
             for name, value in (

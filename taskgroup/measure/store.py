@@ -36,7 +36,6 @@ import pandas as pd
 
 from taskgroup.errors import InvalidArgument, MeasurementError, NotFound
 from taskgroup.naming import network_name, split_network_name
-from taskgroup.validation import renamed_parameters
 
 if TYPE_CHECKING:
     from taskgroup.problem import Problem
@@ -461,7 +460,6 @@ class ResultStore:
             raise InvalidArgument(f"cost {unknown or cost_cols!r} not measured; the cost columns are {list(names)}.")
         return cost_cols
 
-    @renamed_parameters(normalize="normalise")
     def table(
         self,
         split: str = "val",
@@ -530,7 +528,6 @@ class ResultStore:
             )
         return table.merge(costs[["network", *cost_cols]], on="network", how="left")
 
-    @renamed_parameters(normalize="normalise")
     def to_problem(
         self,
         split: str = "val",

@@ -20,7 +20,7 @@ from taskgroup.solvers.model import MIP_SECONDS_PER_ENTRY, SelectionModel
 from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_startup_seconds, dp_work, partition_table
 from taskgroup.solvers.registry import Fallback, SolverResult, SolverSpec, get_solver
 from taskgroup.solvers.ties import drop_unused
-from taskgroup.validation import check_number, keyword_only_after
+from taskgroup.validation import check_number
 
 __all__ = ["solve", "minimum_budget", "choose_method", "prefer_partition_dp", "AUTO_BNB_MAX_CANDIDATES"]
 
@@ -78,7 +78,6 @@ def minimum_budget(problem: Problem) -> dict[str, float]:
     return result
 
 
-@keyword_only_after(2)
 def solve(
     problem: Problem,
     budget: Budget,
