@@ -16,6 +16,7 @@ from taskgroup.errors import InvalidArgument, InvalidProblem, TaskgroupError
 
 __all__ = ["check_number", "check_unique", "number_text"]
 
+
 def check_number(
     value: Any,
     name: str,

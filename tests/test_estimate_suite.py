@@ -7,7 +7,7 @@ import taskgroup as tg
 from taskgroup.cli import main
 from taskgroup.engine import TrainConfig
 from taskgroup.errors import InvalidArgument
-from taskgroup.measure.affinities import list_affinities, load_affinity
+from taskgroup.measure.store import ResultStore
 from taskgroup.strategies import cs_affinity, esa_measure, suite_affinity
 
 
@@ -62,7 +62,8 @@ def test_cli_affinity_and_solve(tmp_path, capsys):
     assert "stored in" in capsys.readouterr().out
     assert main(["affinity", "--suite", "synthetic", "--method", "tag", "--epochs", "2", "--store", db]) == 0
     assert "not retrained" in capsys.readouterr().out
-    assert len(list_affinities(db)) == 1 and load_affinity(db, method="tag", suite="synthetic").shape == (5, 5)
+    store = ResultStore(db)
+    assert len(store.affinities()) == 1 and store.load_affinity(method="tag", suite="synthetic").shape == (5, 5)
     assert main(["solve", "--affinity", f"{db}:synthetic:tag", "--networks", "2", "--method", "colgen"]) == 0
     assert "optimal plan by colgen" in capsys.readouterr().out
     csv = tmp_path / "m.csv"

@@ -49,7 +49,7 @@ def _check_networks(networks: int | None) -> None:
 def run_affinity(args: argparse.Namespace) -> int:
     from taskgroup.datasets import load_suite
     from taskgroup.engine.defaults import default_train_config
-    from taskgroup.measure.affinities import load_affinity, save_affinity
+    from taskgroup.measure.store import ResultStore
     from taskgroup.strategies.tag import suite_affinity
 
     _check_networks(args.networks)  # before the training run, not after it
@@ -62,8 +62,8 @@ def run_affinity(args: argparse.Namespace) -> int:
     matrix = None
     if args.store and Path(args.store).is_file():
         try:
-            matrix = load_affinity(
-                args.store, method=args.method, suite=fp, config=cfg, seed=args.seed, every=args.every
+            matrix = ResultStore(args.store).load_affinity(
+                method=args.method, suite=fp, config=cfg, seed=args.seed, every=args.every
             )
             print(f"found in {args.store}: {args.method} affinity of suite {suite.name!r} (not retrained)")
         except NotFound:
@@ -73,9 +73,8 @@ def run_affinity(args: argparse.Namespace) -> int:
         matrix = run.tag if args.method == "tag" else run.cs
         assert matrix is not None
         if args.store:
-            save_affinity(
+            ResultStore(args.store).save_affinity(
                 matrix,
-                args.store,
                 suite=fp,
                 suite_name=suite.name,
                 config=cfg,
@@ -138,12 +137,12 @@ def read_affinity(ref: str, orient: str = "source") -> pd.DataFrame:
         return tag2021(parts[1], parts[2])
     parts = ref.split(":")
     if parts[0].endswith(".db"):
-        from taskgroup.measure.affinities import load_affinity
+        from taskgroup.measure.store import ResultStore
 
         db, extra = parts[0], parts[1:]
         method = extra[-1] if extra and extra[-1] in ("tag", "cs") else "tag"
         suite = extra[0] if extra and extra[0] not in ("tag", "cs") else None
-        return load_affinity(db, method=method, suite=suite)
+        return ResultStore(db, create=False).load_affinity(method=method, suite=suite)
     return as_affinity(ref, orient=orient)
 
 
