@@ -120,8 +120,8 @@ def run_pipeline(
             executor=settings.executor,
             esa_fraction=settings.esa_fraction,
             seed=settings.seed,
-            budget_networks=settings.budget_networks,
-            plan_networks=settings.plan_networks,
+            max_measured=settings.max_measured,
+            n_networks=settings.n_networks,
             progress=progress,
             say=say,
         )

@@ -43,7 +43,7 @@ def test_a_miss_in_an_empty_store_says_how_to_fill_it(tmp_path):
 
 def test_cli_miss_is_one_line_and_exit_2(db):
     result = subprocess.run(
-        [sys.executable, "-m", "taskgroup", "solve", "--affinity", f"{db}:other:tag", "--networks", "2"],
+        [sys.executable, "-m", "taskgroup", "solve", "--affinity", f"{db}:other:tag", "--n-networks", "2"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -20,13 +20,16 @@ PUBLIC_PACKAGES = [
     "taskgroup",
     "taskgroup.solvers",
     "taskgroup.estimate",
+    "taskgroup.grouping",
+    "taskgroup.strategies",
     "taskgroup.measure",
     "taskgroup.train",
     "taskgroup.datasets",
     "taskgroup.engine",
     "taskgroup.tasks",
 ]
-RENAMED = {"normalize", "progress_callback"}  # old spellings no public signature may use
+# old names no public signature may use: one name per concept (docs/concepts.md)
+RENAMED = {"normalize", "progress_callback", "k", "plan_networks", "budget_networks", "on_round", "on_trained"}
 
 
 def public_callables() -> dict[str, object]:
@@ -64,7 +67,12 @@ def _annotation(parameter: inspect.Parameter) -> str:
 # What each glossary name requires of a parameter so named.
 RULES = {
     "budget": lambda p: p.kind is not p.KEYWORD_ONLY or "int" in _annotation(p),
-    "cost": lambda p: "str" in _annotation(p) and "float" not in _annotation(p),
+    "cost": lambda p: (
+        "str" in _annotation(p) and "float" not in _annotation(p) and p.default in (None, "flops", p.empty)
+    ),
+    "n_networks": lambda p: _annotation(p).startswith("int"),
+    "max_measured": lambda p: _annotation(p).startswith("int"),
+    "higher_is_better": lambda p: "bool" in _annotation(p) and p.default in (False, None, p.empty),
     "cost_value": lambda p: "float" in _annotation(p),
     "time_limit": lambda p: p.default is None and _annotation(p) == "float | None",
     "progress": lambda p: _annotation(p) == "bool",

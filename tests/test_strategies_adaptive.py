@@ -17,7 +17,7 @@ def counted(tasks, variant, seed):
 
 
 def _config(**changes):
-    settings = {"budget_networks": 12, "plan_networks": 2, "measure_options": {"tasks": ["a", "b", "c", "d"]}}
+    settings = {"max_measured": 12, "n_networks": 2, "measure_options": {"tasks": ["a", "b", "c", "d"]}}
     return StrategyConfig(progress=False, **{**settings, **changes})
 
 
@@ -39,8 +39,8 @@ def test_adaptive_objective_measures_within_its_budget_and_resumes(tmp_path):
 
 
 def test_adaptive_needs_its_budgets(tmp_path):
-    with pytest.raises(InvalidArgument, match="needs budget_networks as an integer >= 1; got None"):
-        STRATEGIES["adaptive"](counted, tmp_path / "x.db", _config(budget_networks=None))
+    with pytest.raises(InvalidArgument, match="needs max_measured as an integer >= 1; got None"):
+        STRATEGIES["adaptive"](counted, tmp_path / "x.db", _config(max_measured=None))
 
 
 def test_measure_only_measures(tmp_path):
