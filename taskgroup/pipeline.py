@@ -198,7 +198,7 @@ def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]
 
 
 # What to do after a failed step, where "run it again" is not the answer
-_RESUME_ADVICE = {
+_RESUME_ADVICE: dict[type[Exception], str] = {
     InfeasibleBudget: "run again with a larger --budget (or none: the knee) in the same folder, which keeps them",
 }
 

@@ -368,7 +368,7 @@ class Frontier(Sequence["Plan | None"]):
     def __len__(self) -> int:
         return len(self.plans)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         if isinstance(index, slice):
             return Frontier(self.budgets[index], self.plans[index], self.cost, self.higher_is_better)
         return self.plans[index]

@@ -52,7 +52,7 @@ def hoa(
     problem: Problem,
     *,
     max_size: int | None = None,
-    cost_value: float | Sequence[float] | None = None,
+    cost_value: float | Sequence[float] | np.ndarray | None = None,
     groups: Iterable[Sequence[str]] | None = None,
 ) -> Problem:
     """The problem with every group of 3+ tasks (or just ``groups``) predicted from the pair networks.
@@ -236,7 +236,7 @@ def hoa_predictor(problem: Problem) -> GroupScorer:
 
 
 def _default_cost(
-    problem: Problem, pairs: dict[frozenset[str], int], cost: float | Sequence[float] | None
+    problem: Problem, pairs: dict[frozenset[str], int], cost: float | Sequence[float] | np.ndarray | None
 ) -> np.ndarray:
     if cost is not None:
         value = np.atleast_1d(np.array(cost, dtype=float))

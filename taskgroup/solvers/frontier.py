@@ -66,7 +66,7 @@ def frontier(
     single = problem.with_costs(cost)
     if budgets is None:
         plans: list[Plan | None] = list(_staircase(single, time_limit))
-        values = [plan.cost[cost] for plan in plans]
+        values = [plan.cost[cost] for plan in plans if plan is not None]
     else:
         values, plans = [float(b) for b in budgets], []
         for b in values:

@@ -62,6 +62,7 @@ def minimum_budget(problem: Problem) -> dict[str, float]:
     unconstrained = SelectionInstance.build(problem, parse_budget(problem, None))
     if prefer_partition_dp(unconstrained):
         table = partition_table(unconstrained)
+        assert table is not None, "without a work cap the DP always builds its table"
         result = {}
         for r, name in enumerate(problem.cost_names):
             point = int(np.argmin(table.f_cost[table.points, r]))
@@ -71,8 +72,9 @@ def minimum_budget(problem: Problem) -> dict[str, float]:
     model = SelectionModel(unconstrained)
     result = {}
     for r, name in enumerate(problem.cost_names):
-        chosen = model.run(f"cost:{r}").chosen
-        assert chosen is not None, "every task has a candidate, so a cover exists"
+        cover = model.run(f"cost:{r}").chosen
+        assert cover is not None, "every task has a candidate, so a cover exists"
+        chosen = cover
         # Sum in problem order so the number equals what a plan built from these networks reports.
         result[name] = float(problem.costs[unconstrained.problem_indices(chosen), r].sum())
     return result

@@ -349,10 +349,11 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     from taskgroup.measure import ResultStore, measure
     from taskgroup.problem import Problem
 
-    for name in ("max_measured", "n_networks"):
-        value = getattr(config, name)
+    n_networks, max_measured = config.n_networks, config.max_measured
+    for name, value in (("max_measured", max_measured), ("n_networks", n_networks)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidArgument(f"strategy 'adaptive' needs {name} as an integer >= 1; got {value!r}.")
+    assert n_networks is not None and max_measured is not None  # checked just above
     options: dict[str, Any] = {"seeds": config.seeds, "executor": config.executor, "progress": config.progress}
     options.update(config.measure_options)
     objective = callable(source) and not hasattr(source, "task_names")
@@ -366,8 +367,8 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     result = adaptive_select(
         suite_measurer(source, db, **route),
         tasks,
-        config.n_networks,
-        max_measured=config.max_measured,
+        n_networks,
+        max_measured=max_measured,
         seed=config.seed,
         say=config.say,
     )

@@ -406,11 +406,9 @@ def _teacher_unit(
     )
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        np.savez(
-            f,
-            **{f"soft_{k}": v for k, v in ensemble.soft.items()},
-            **{f"probs_{k}": v for k, v in ensemble.probs.items()},
-        )
+        arrays: dict[str, Any] = {f"soft_{k}": v for k, v in ensemble.soft.items()}
+        arrays.update({f"probs_{k}": v for k, v in ensemble.probs.items()})
+        np.savez(f, **arrays)
     tmp.replace(path)
     return ensemble
 
