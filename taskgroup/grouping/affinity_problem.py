@@ -38,6 +38,18 @@ def group_values(values: np.ndarray, members: np.ndarray) -> np.ndarray:
 
     ``values[u, t]`` is ``matrix.loc[source u, target t]``. A member's value is the mean over the other
     members; a group of one gets its diagonal entry.
+
+    Parameters
+    ----------
+    values : ndarray (n, n)
+        ``values[source, target]``.
+    members : ndarray (n,) of bool
+        The group.
+
+    Returns
+    -------
+    ndarray (n,)
+        Each member's value; NaN outside the group.
     """
     members = np.asarray(members, dtype=bool)
     size = int(members.sum())

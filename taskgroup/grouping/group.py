@@ -57,7 +57,19 @@ ENUMERATE_MAX_TASKS = 16
 
 @dataclass
 class GroupingResult:
-    """What a grouping method returns: the groups, a proven upper bound on V (inf if none), a proof flag."""
+    """What a grouping method returns: the groups, a proven upper bound on V (inf if none), a proof flag.
+
+    Attributes
+    ----------
+    groups : list of frozenset of int
+        The chosen groups (task indices).
+    upper_bound : float
+        A proven upper bound on the objective V (inf if none).
+    optimal : bool
+        Whether the groups are proven optimal.
+    nodes : int
+        Search nodes (method-specific work count).
+    """
 
     groups: list[Group]
     upper_bound: float = math.inf
@@ -90,12 +102,29 @@ def register_grouping(name: str, function: GroupingFunction, *, exact: bool, des
 
     ``time_limit`` reaches the function as seconds or None (no limit): a method must then stop by a rule of its
     own (convergence, a round or iteration cap).
+
+    Parameters
+    ----------
+    name : str
+        The method's name (``method=`` of :func:`group` and :func:`select_groups`).
+    function : callable
+        ``function(scorer, k, *, time_limit, seed, **options) -> GroupingResult``.
+    exact : bool
+        Whether the method proves optimality.
+    description : str
+        One line.
     """
     GROUPING_METHODS.register(name, GroupingMethod(name, function, exact, description), description)
 
 
 def available_grouping_methods() -> dict[str, GroupingMethod]:
-    """Registered grouping methods by name."""
+    """Registered grouping methods by name.
+
+    Returns
+    -------
+    dict
+        Name -> :class:`GroupingMethod` (function, exactness, description).
+    """
     return {name: GROUPING_METHODS.get(name) for name in GROUPING_METHODS}
 
 

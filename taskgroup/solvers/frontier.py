@@ -166,6 +166,17 @@ def plot_frontier(
     ``markers`` maps a label to a (cost, objective) point to mark, e.g. the all-in-one network, the
     independent single-task networks or the chosen plan.
 
+    Parameters
+    ----------
+    frontier : Frontier
+        From :func:`frontier`.
+    path : path
+        The PNG file to write.
+    markers : dict of str to (float, float), optional
+        Labelled (cost, objective) points to mark.
+    title : str, optional
+        The plot's title.
+
     Raises
     ------
     InvalidArgument

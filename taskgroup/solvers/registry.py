@@ -33,6 +33,19 @@ class SolverResult:
     ``chosen`` holds instance indices (None when no feasible selection is known); ``optimal`` is a proof,
     or, with ``chosen`` None, a proof of infeasibility; ``bound`` is a proven lower bound on the optimum.
     ``fallback`` (with ``chosen`` None) says why the solver could not answer.
+
+    Attributes
+    ----------
+    chosen : list of int or None
+        Instance indices of the chosen networks.
+    optimal : bool
+        A proof of optimality (or, with ``chosen`` None, of infeasibility).
+    bound : float
+        A proven lower bound on the optimum.
+    nodes : int
+        Search nodes (solver-specific work count).
+    fallback : Fallback or None
+        Why the solver could not answer.
     """
 
     chosen: list[int] | None
@@ -47,7 +60,19 @@ SolverFunction = Callable[..., SolverResult]
 
 @dataclass(frozen=True)
 class SolverSpec:
-    """A registered solver: its function, whether it proves optimality, and a one-line description."""
+    """A registered solver: its function, whether it proves optimality, and a one-line description.
+
+    Attributes
+    ----------
+    name : str
+        The registered name.
+    function : callable
+        ``function(instance, *, time_limit, **options) -> SolverResult``.
+    exact : bool
+        Whether it proves optimality.
+    description : str
+        One line.
+    """
 
     name: str
     function: SolverFunction
@@ -60,15 +85,44 @@ SOLVERS: Registry[SolverSpec] = Registry("solver method", extra_names=["auto"])
 
 
 def register_solver(name: str, function: SolverFunction, *, exact: bool, description: str) -> None:
-    """Register ``function`` under ``name`` (replacing an earlier registration of that name)."""
+    """Register ``function`` under ``name`` (replacing an earlier registration of that name).
+
+    Parameters
+    ----------
+    name : str
+        The solver's name (``method=`` of :func:`taskgroup.solve`).
+    function : callable
+        ``function(instance, *, time_limit, **options) -> SolverResult``.
+    exact : bool
+        Whether it proves optimality.
+    description : str
+        One line.
+    """
     SOLVERS.register(name, SolverSpec(name, function, exact, description), description)
 
 
 def get_solver(name: str) -> SolverSpec:
-    """The solver registered under ``name``; an unknown name raises InvalidArgument listing the choices."""
+    """The solver registered under ``name``; an unknown name raises InvalidArgument listing the choices.
+
+    Parameters
+    ----------
+    name : str
+        A registered name.
+
+    Returns
+    -------
+    SolverSpec
+        The registration.
+    """
     return SOLVERS.get(name)
 
 
 def available_solvers() -> dict[str, SolverSpec]:
-    """Registered solvers by name (``"auto"`` is not one: it picks among them)."""
+    """Registered solvers by name (``"auto"`` is not one: it picks among them).
+
+    Returns
+    -------
+    dict
+        Name -> :class:`SolverSpec`.
+    """
     return {name: SOLVERS.get(name) for name in SOLVERS}

@@ -57,6 +57,16 @@ def minimum_budget(problem: Problem) -> dict[str, float]:
     Exact: the least cost of each resource among the Pareto points of the partition DP's table (when
     :func:`prefer_partition_dp`), else an integer program per resource. With one resource the problem is
     feasible at exactly this budget and infeasible at any smaller one.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+
+    Returns
+    -------
+    dict
+        Cost resource -> the least total cost of a full cover.
     """
     # Dominance never removes a cheaper way to serve a task, so the reduced instance has the same minima.
     unconstrained = SelectionInstance.build(problem, parse_budget(problem, None))

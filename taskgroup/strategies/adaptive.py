@@ -276,6 +276,11 @@ def suite_measurer(
     **measure_options
         Passed to :func:`taskgroup.measure.measure` (``seeds``, ``executor``, ``progress``, ``settings``, ...).
 
+    Returns
+    -------
+    callable
+        ``measure_groups(groups) -> {group: {task: loss}}``.
+
     Raises
     ------
     MeasurementError
