@@ -46,3 +46,12 @@ def test_adaptive_needs_its_budgets(tmp_path):
 def test_measure_only_measures(tmp_path):
     with pytest.raises(TypeError, match="strategy"):
         measure(counted, tmp_path / "x.db", tasks=["a", "b"], strategy="adaptive")
+
+
+def test_run_dispatches_through_the_registry_of_five_strategies():
+    from taskgroup.run_settings import RunSettings
+
+    assert STRATEGIES.names() == ["adaptive", "esa", "full", "hoa", "tag"]
+    assert RunSettings(strategy="adaptive", max_measured=20, n_networks=3).strategy == "adaptive"
+    with pytest.raises(InvalidArgument, match=r"strategy='listed' is not accepted; accepted: \['adaptive', 'esa'"):
+        RunSettings(strategy="listed")
