@@ -38,14 +38,14 @@ from taskgroup.grouping.colgen import PROOF_TOLERANCE, column_generation
 from taskgroup.grouping.cover import Group, GroupScorer
 from taskgroup.grouping.heuristics import beam_merge, greedy_merge, local_search
 from taskgroup.plan import Plan
-from taskgroup.registry import Registry
+from taskgroup.registry import MethodSpec, Registry
 from taskgroup.validation import check_number
 
 __all__ = [
     "group",
     "select_groups",
     "GroupingResult",
-    "GroupingMethod",
+    "MethodSpec",
     "GROUPING_METHODS",
     "register_grouping",
     "available_grouping_methods",
@@ -80,17 +80,7 @@ class GroupingResult:
 GroupingFunction = Callable[..., GroupingResult]
 
 
-@dataclass(frozen=True)
-class GroupingMethod:
-    """A registered grouping method: its function, whether it proves optimality, and a one-line description."""
-
-    name: str
-    function: GroupingFunction
-    exact: bool
-    description: str
-
-
-GROUPING_METHODS: Registry[GroupingMethod] = Registry("grouping method", extra_names=["auto"])
+GROUPING_METHODS: Registry[MethodSpec] = Registry("grouping method", extra_names=["auto"])
 """The grouping-method registry (``"auto"`` is accepted by :func:`group` but is not a method: it picks one)."""
 
 
@@ -114,16 +104,16 @@ def register_grouping(name: str, function: GroupingFunction, *, exact: bool, des
     description : str
         One line.
     """
-    GROUPING_METHODS.register(name, GroupingMethod(name, function, exact, description), description)
+    GROUPING_METHODS.register(name, MethodSpec(name, function, exact, description), description)
 
 
-def available_grouping_methods() -> dict[str, GroupingMethod]:
+def available_grouping_methods() -> dict[str, MethodSpec]:
     """Registered grouping methods by name.
 
     Returns
     -------
     dict
-        Name -> :class:`GroupingMethod` (function, exactness, description).
+        Name -> :class:`MethodSpec` (function, exactness, description).
     """
     return {name: GROUPING_METHODS.get(name) for name in GROUPING_METHODS}
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from taskgroup.registry import Registry
+from taskgroup.registry import MethodSpec, Registry
 
-__all__ = ["Fallback", "SolverResult", "SolverSpec", "SOLVERS", "register_solver", "get_solver", "available_solvers"]
+__all__ = ["Fallback", "SolverResult", "SOLVERS", "register_solver", "get_solver", "available_solvers"]
 
 
 class Fallback(str, Enum):
@@ -58,29 +58,7 @@ class SolverResult:
 SolverFunction = Callable[..., SolverResult]
 
 
-@dataclass(frozen=True)
-class SolverSpec:
-    """A registered solver: its function, whether it proves optimality, and a one-line description.
-
-    Attributes
-    ----------
-    name : str
-        The registered name.
-    function : callable
-        ``function(instance, *, time_limit, **options) -> SolverResult``.
-    exact : bool
-        Whether it proves optimality.
-    description : str
-        One line.
-    """
-
-    name: str
-    function: SolverFunction
-    exact: bool
-    description: str
-
-
-SOLVERS: Registry[SolverSpec] = Registry("solver method", extra_names=["auto"])
+SOLVERS: Registry[MethodSpec] = Registry("solver method", extra_names=["auto"])
 """The solver registry (``"auto"`` is accepted by :func:`taskgroup.solve` but is not a solver: it picks one)."""
 
 
@@ -98,10 +76,10 @@ def register_solver(name: str, function: SolverFunction, *, exact: bool, descrip
     description : str
         One line.
     """
-    SOLVERS.register(name, SolverSpec(name, function, exact, description), description)
+    SOLVERS.register(name, MethodSpec(name, function, exact, description), description)
 
 
-def get_solver(name: str) -> SolverSpec:
+def get_solver(name: str) -> MethodSpec:
     """The solver registered under ``name``; an unknown name raises InvalidArgument listing the choices.
 
     Parameters
@@ -111,18 +89,18 @@ def get_solver(name: str) -> SolverSpec:
 
     Returns
     -------
-    SolverSpec
+    MethodSpec
         The registration.
     """
     return SOLVERS.get(name)
 
 
-def available_solvers() -> dict[str, SolverSpec]:
+def available_solvers() -> dict[str, MethodSpec]:
     """Registered solvers by name (``"auto"`` is not one: it picks among them).
 
     Returns
     -------
     dict
-        Name -> :class:`SolverSpec`.
+        Name -> :class:`MethodSpec`.
     """
     return {name: SOLVERS.get(name) for name in SOLVERS}

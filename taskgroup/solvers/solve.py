@@ -12,13 +12,14 @@ import numpy as np
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
 from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
+from taskgroup.registry import MethodSpec
 from taskgroup.solvers.bnb import solve_bnb
 from taskgroup.solvers.greedy import greedy_fill, solve_greedy
 from taskgroup.solvers.ilp import solve_ilp
 from taskgroup.solvers.instance import Budget, SelectionInstance, fits, parse_budget
 from taskgroup.solvers.model import MIP_SECONDS_PER_ENTRY, SelectionModel
 from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_startup_seconds, dp_work, partition_table
-from taskgroup.solvers.registry import Fallback, SolverResult, SolverSpec, get_solver
+from taskgroup.solvers.registry import Fallback, SolverResult, get_solver
 from taskgroup.solvers.ties import drop_unused
 from taskgroup.validation import check_number
 
@@ -223,7 +224,7 @@ def _raise_infeasible(problem: Problem, budget: dict[str, float]) -> None:
     raise InfeasibleBudget(message, budget, minimum)
 
 
-def _check_options(spec: SolverSpec, options: Mapping[str, object]) -> None:
+def _check_options(spec: MethodSpec, options: Mapping[str, object]) -> None:
     """Options a solver does not take are named with the ones it does, before it runs."""
     parameters = inspect.signature(spec.function).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
