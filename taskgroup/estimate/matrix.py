@@ -25,7 +25,7 @@ __all__ = ["AffinityLike", "as_affinity", "ORIENTS"]
 
 ORIENTS = ("source", "target")
 
-AffinityLike: TypeAlias = "pd.DataFrame | Mapping[str, Mapping[str, float]] | str | PathLike[str]"
+AffinityLike: TypeAlias = pd.DataFrame | Mapping[str, Mapping[str, float]] | str | PathLike[str]
 
 
 def as_affinity(

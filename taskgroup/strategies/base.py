@@ -87,7 +87,7 @@ class Estimate:
     finish: Callable[[Plan], None] | None = None
 
 
-Strategy = Callable[[Any, "str | PathLike[str]", StrategyConfig], Estimate]
+Strategy = Callable[[Any, str | PathLike[str], StrategyConfig], Estimate]
 
 
 def measure_candidates(
