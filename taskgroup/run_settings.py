@@ -62,7 +62,7 @@ class RunSettings:
     seed : int
     device : str
         Where networks train: ``"cpu"`` (default), ``"cuda"``, ``"mps"``.
-    budget_networks, plan_networks : int or None
+    max_measured, n_networks : int or None
         ``adaptive``: the most networks to measure, and the networks of the plan the measurement serves.
     threads : int or None
         torch CPU threads of the networks trained in this process (the plan's; default 1: the cores go to
@@ -88,8 +88,8 @@ class RunSettings:
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
-    budget_networks: int | None = None
-    plan_networks: int | None = None
+    max_measured: int | None = None
+    n_networks: int | None = None
 
     def __post_init__(self) -> None:
         from taskgroup.measure.executors import check_executor
