@@ -506,6 +506,6 @@ def kernels_cached() -> bool:
     if partition_tables_grid.signatures:
         return True
     try:  # numba's cache index for this function; empty when missing or written for another version of the source
-        return bool(partition_tables_grid._cache._cache_file._load_index())
+        return bool(partition_tables_grid._cache._cache_file._load_index())  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - a numba internal: when it changes, assume nothing is cached
         return False

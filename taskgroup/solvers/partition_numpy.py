@@ -95,8 +95,8 @@ def numpy_partition_points(
                 else:
                     hit = sums == G[cells]
                     np.minimum.at(who, cells[hit], np.repeat(rows, 1 << s)[hit])
-    G = G.reshape(size, largest + 1)
-    who = who.reshape(size, largest + 1)
+    G = G.reshape(size, largest + 1)  # type: ignore[assignment]  # flat while filled, a table from here
+    who = who.reshape(size, largest + 1)  # type: ignore[assignment]
     G[0] = np.inf
     # F[M, L]; the networks are found afterwards, for the frontier's points only, by finding a block and level
     # that reproduce each value (the same float operations give the same sum), which is cheaper than pointers.
