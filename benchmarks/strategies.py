@@ -1,0 +1,486 @@
+"""Measurement strategies judged by regret on fully measured tables.
+
+Run ``python -m benchmarks.strategies`` (``--quick`` for a smoke run); writes ``benchmarks/results/strategies.md``.
+
+Every table here has every group of its tasks measured, so each strategy can be replayed: it asks for groups, gets
+the table's losses, and after ``K`` measured networks picks a plan of ``k`` networks; the plan is scored on the
+table (its *true* value) against the exact best plan of ``k`` networks. Finished cells are kept in a JSON cache
+(``--cache``, default ``/work/cache/strat-benchmark.json`` when ``/work/cache`` exists, else the temp folder), so an
+interrupted run resumes; ``--fresh`` ignores it. Progress goes to stderr.
+
+Tables: Standley et al.'s four Taskonomy settings (validation losses of full-size networks, 5 tasks, 31 groups),
+the mnist suite measured once in full (``--mnist-store``, built by ``taskgroup measure --suite mnist --candidates
+all --no-half``; 31 groups), and seeded synthetic tables (:func:`taskgroup.estimate.planted_group_losses`) at 8 and
+10 tasks, planted (3 clusters) and unstructured (one cluster, random pair effects, no higher-order conflict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import taskgroup as tg
+from benchmarks.common import RESULTS, markdown_table, write_report
+from taskgroup.estimate import adaptive_select, fit_group_predictor, planted_group_losses
+from taskgroup.estimate.acquisition import posterior_plan, ucb_select
+from taskgroup.estimate.plansearch import best_plan
+from taskgroup.estimate.posterior import fit_group_posterior
+from taskgroup.problem import Problem
+
+FRACTIONS = (0.10, 0.15, 0.25, 0.35)
+PLAN_NETWORKS = (2, 3, 4)
+SEEDS = 5
+STRATEGIES = ("hoa", "random+fitted", "random+posterior", "adaptive", "ucb")
+
+Losses = dict[tuple[str, ...], dict[str, float]]
+
+
+# ----------------------------------------------------------------------------- tables
+class Table:
+    """A fully measured table: every group's per-task loss, the exact optimum per k, and plan scoring."""
+
+    def __init__(self, name: str, tasks: list[str], losses: Losses, note: str) -> None:
+        self.name, self.tasks, self.losses, self.note = name, tasks, losses, note
+        self.n = len(tasks)
+        self.groups = [g for s in range(1, self.n + 1) for g in combinations(tasks, s)]
+        missing = [g for g in self.groups if g not in losses]
+        if missing:
+            raise SystemExit(f"table {name}: groups {missing[:5]} are not measured")
+        self.matrix = np.full((len(self.groups), self.n), np.inf)
+        for i, g in enumerate(self.groups):
+            for t, v in losses[g].items():
+                self.matrix[i, tasks.index(t)] = v
+        self.row = {g: i for i, g in enumerate(self.groups)}
+
+    def value(self, plan: list[tuple[str, ...]]) -> float:
+        """True total loss of a plan (each task at its best network in the plan)."""
+        rows = [self.row[tuple(t for t in self.tasks if t in g)] for g in plan]
+        return float(self.matrix[rows].min(axis=0).sum())
+
+    def optimum(self, k: int) -> float:
+        problem = Problem(self.tasks, ["+".join(g) for g in self.groups], np.ones(len(self.groups)), self._nan())
+        return float(tg.solve(problem, budget=k, method="ilp").objective)
+
+    def random_partition_median(self, k: int, draws: int = 2000) -> float:
+        """Median true loss of a random partition of the tasks into k non-empty groups (the baseline)."""
+        rng = np.random.default_rng(0)
+        out = []
+        while len(out) < draws:
+            labels = rng.integers(0, k, self.n)
+            if len(set(labels.tolist())) < k:
+                continue
+            out.append(self.value([tuple(t for t, lab in zip(self.tasks, labels) if lab == j) for j in range(k)]))
+        return float(np.median(out))
+
+    def measure(self, groups: list[tuple[str, ...]]) -> Losses:
+        return {g: dict(self.losses[g]) for g in groups}
+
+    def _nan(self) -> np.ndarray:
+        return np.where(np.isfinite(self.matrix), self.matrix, np.nan)
+
+
+def standley_table(setting: int) -> Table:
+    problem = tg.datasets.standley2020(setting, "val")
+    problem = problem.without_networks([n for n in problem.networks if "half" in n])
+    losses = tg.estimate.measurements_from_problem(problem)
+    return Table(f"Standley {setting}", list(problem.tasks), losses, "Taskonomy, validation losses (real)")
+
+
+def mnist_table(store: Path) -> Table | None:
+    if not store.exists():
+        return None
+    frame = tg.measure.ResultStore(store).results()
+    if frame.empty:
+        return None
+    frame = frame[(frame["status"] == "ok") & (frame["variant"] == "full")]
+    losses: Losses = {}
+    tasks = list(tg.datasets.suites.MNIST_DEFAULT_TASKS)
+    for served, part in frame.groupby("served"):
+        group = tuple(t for t in tasks if t in served.split("+"))
+        losses[group] = {
+            str(r.task): float(r.val_loss)
+            for r in part.groupby("task", as_index=False).mean(numeric_only=True).itertuples()
+        }
+    if len(losses) < 2 ** len(tasks) - 1:
+        return None
+    return Table("mnist", tasks, losses, "mnist suite, cnn, validation losses (real training, seed 0)")
+
+
+def synthetic_table(n: int, planted: bool) -> Table:
+    if planted:
+        model = planted_group_losses(n, 3, seed=0)
+    else:  # one cluster: no planted structure, random asymmetric pair effects, no higher-order conflict
+        model = planted_group_losses(n, 1, within=0.0, pair_noise=0.15, seed=0)
+    tasks = list(model.tasks)
+    losses = {g: model.measure(g) for s in range(1, n + 1) for g in combinations(tasks, s)}
+    kind = "planted 3 clusters" if planted else "unstructured"
+    return Table(f"synthetic {n} {kind}", tasks, losses, f"planted_group_losses, {kind}, seed 0")
+
+
+# ----------------------------------------------------------------------------- plan search on a value table
+def plan_from_losses(table: Table, predicted: np.ndarray, k: int, seed: int) -> list[tuple[str, ...]]:
+    """Best k groups on a (G, n) matrix of predicted losses (inf where a group cannot be predicted)."""
+    values = np.where(np.isfinite(predicted), -predicted, -np.inf)
+    rows, value, _ = best_plan(values, k, seed=seed)
+    if not np.isfinite(value):
+        raise ValueError("no plan")
+    return [table.groups[r] for r in rows]
+
+
+def scorer_losses(table: Table, scorer: Any) -> np.ndarray:
+    index = {t: i for i, t in enumerate(table.tasks)}
+    out = np.full(table.matrix.shape, np.inf)
+    for i, g in enumerate(table.groups):
+        v = scorer.values(frozenset(index[t] for t in g))
+        out[i] = np.where(np.isfinite(v), -v, np.inf)
+    return out
+
+
+# ----------------------------------------------------------------------------- strategies
+def run_hoa(table: Table, k: int, K: int, seed: int) -> dict[str, Any]:
+    """Singles, then pairs (all, or a seeded random subset when K is short); larger groups by HOA from their pairs."""
+    n = table.n
+    pairs = list(combinations(table.tasks, 2))
+    if K < n + 1:
+        return {"plan": None, "used": 0, "why": f"needs > {n} networks"}
+    if K < n + len(pairs):
+        rng = np.random.default_rng(seed)
+        pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), K - n, replace=False))]
+    measured = table.measure([(t,) for t in table.tasks] + pairs)
+    pair_loss = {frozenset(p): measured[p] for p in pairs}
+    predicted = np.full(table.matrix.shape, np.inf)
+    for i, g in enumerate(table.groups):
+        if g in measured:
+            predicted[i] = [measured[g].get(t, np.inf) for t in table.tasks]
+            continue
+        if len(g) < 3 or any(frozenset(p) not in pair_loss for p in combinations(g, 2)):
+            continue
+        for t in g:
+            predicted[i, table.tasks.index(t)] = np.mean([pair_loss[frozenset((t, u))][t] for u in g if u != t])
+    return {"plan": plan_from_losses(table, predicted, k, seed), "used": len(measured)}
+
+
+def random_design(table: Table, K: int, seed: int) -> list[tuple[str, ...]]:
+    """K distinct random groups of 2+ tasks that together cover every task (redrawn until they do)."""
+    rng = np.random.default_rng(seed)
+    pool = [g for g in table.groups if len(g) >= 2]
+    for _ in range(1000):
+        picks = [pool[i] for i in rng.choice(len(pool), min(K, len(pool)), replace=False)]
+        if set().union(*picks) == set(table.tasks):
+            return picks
+    raise ValueError("no covering design")
+
+
+def run_random_fitted(table: Table, k: int, K: int, seed: int) -> dict[str, Any]:
+    design = random_design(table, K, seed)
+    scorer = fit_group_predictor(table.tasks, table.measure(design))
+    return {"plan": plan_from_losses(table, scorer_losses(table, scorer), k, seed), "used": len(design)}
+
+
+def run_random_posterior(table: Table, k: int, K: int, seed: int) -> dict[str, Any]:
+    design = random_design(table, K, seed)
+    posterior = fit_group_posterior(table.tasks, table.measure(design))
+    rows = posterior_plan(posterior, k, seed=seed)
+    return {"plan": [tuple(table.tasks[t] for t in sorted(posterior.groups[r])) for r in rows], "used": len(design)}
+
+
+def run_adaptive(table: Table, k: int, K: int, seed: int) -> dict[str, Any]:
+    """Today's adaptive_select with its defaults; below its initial design (2n), without singles and 2 random groups."""
+    options: dict[str, Any] = {}
+    if K < 2 * table.n:
+        options = {"singles": False, "initial_groups": math.ceil(table.n / 3)}
+    result = adaptive_select(table.measure, table.tasks, k, budget_networks=K, seed=seed, **options)
+    chosen = result.plan if result.plan is not None else result.predicted_plan
+    plan = [tuple(t for t in table.tasks if t in name.split("+")) for name in chosen.networks]
+    return {
+        "plan": plan,
+        "used": len(result.measured),
+        "fallback": result.plan is None,
+        **({"why": "small design"} if options else {}),
+    }
+
+
+def run_ucb_all(table: Table, k: int, budgets: list[int], seed: int) -> dict[int, dict[str, Any]]:
+    """One UCB run to the largest budget; the plan it would answer at each smaller budget is taken on the way
+    (the acquisition does not depend on the budget, so a run with budget K is the prefix of the longer run)."""
+    out: dict[int, dict[str, Any]] = {}
+    measured: Losses = {}
+
+    def measure(groups: list[tuple[str, ...]]) -> Losses:
+        answer = table.measure(groups)
+        measured.update(answer)
+        if len(measured) in budgets and len(measured) < max(budgets):
+            posterior = fit_group_posterior(table.tasks, measured)
+            rows = posterior_plan(posterior, k, seed=seed)
+            plan = [tuple(table.tasks[t] for t in sorted(posterior.groups[r])) for r in rows]
+            out[len(measured)] = {"plan": plan, "used": len(measured)}
+        return answer
+
+    result = ucb_select(measure, table.tasks, k, budget_networks=max(budgets), seed=seed)
+    final = {
+        "plan": [tuple(t for t in table.tasks if t in name.split("+")) for name in result.plan.networks],
+        "used": len(result.measured),
+        "certified": result.certified,
+        "gap": result.certificate.gap,
+        "optimistic_gap": result.certificate.optimistic_gap,
+        "unmeasured": len(result.certificate.unmeasured),
+    }
+    for K in budgets:  # a run that stopped early (certified) answers the same plan at every larger budget
+        out.setdefault(K, final)
+    return out
+
+
+RUNNERS: dict[str, Callable[[Table, int, int, int], dict[str, Any]]] = {
+    "hoa": run_hoa,
+    "random+fitted": run_random_fitted,
+    "random+posterior": run_random_posterior,
+    "adaptive": run_adaptive,
+}
+
+
+# ----------------------------------------------------------------------------- driver
+class Cache:
+    def __init__(self, path: Path, fresh: bool) -> None:
+        self.path = path
+        self.data: dict[str, Any] = {} if fresh or not path.exists() else json.loads(path.read_text())
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data))
+        tmp.replace(self.path)
+
+
+def budgets_for(table: Table, quick: bool) -> list[int]:
+    total = len(table.groups)
+    fractions = FRACTIONS[:2] if quick else FRACTIONS
+    return [max(1, int(math.floor(f * total))) for f in fractions]
+
+
+def evaluate(table: Table, cache: Cache, quick: bool, seeds: int, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    rows = []
+    budgets = budgets_for(table, quick)
+    for k in PLAN_NETWORKS:
+        key = f"{table.name}|k{k}|optimum"
+        if cache.get(key) is None:
+            cache.put(key, {"optimum": table.optimum(k), "baseline": table.random_partition_median(k)})
+        ref = cache.get(key)
+        for strategy in STRATEGIES:
+            for seed in range(seeds):
+                if strategy == "ucb":
+                    key = f"{table.name}|k{k}|ucb|s{seed}|{','.join(map(str, budgets))}"
+                    if cache.get(key) is None:
+                        started = time.perf_counter()
+                        runs = run_ucb_all(table, k, budgets, seed)
+                        cache.put(key, {str(K): _scored(table, r) for K, r in runs.items()})
+                        say(f"{table.name} k={k} ucb seed {seed}: {time.perf_counter() - started:.1f} s")
+                    for K in budgets:
+                        rows.append(
+                            {
+                                "table": table.name,
+                                "k": k,
+                                "K": K,
+                                "strategy": strategy,
+                                "seed": seed,
+                                **ref,
+                                **cache.get(key)[str(K)],
+                            }
+                        )
+                    continue
+                for K in budgets:
+                    key = f"{table.name}|k{k}|{strategy}|K{K}|s{seed}"
+                    if cache.get(key) is None:
+                        try:
+                            result = RUNNERS[strategy](table, k, K, seed)
+                        except ValueError as exc:  # e.g. no covering design, no plan from the pairs measured
+                            result = {"plan": None, "used": K, "why": str(exc)}
+                        cache.put(key, _scored(table, result))
+                    rows.append(
+                        {
+                            "table": table.name,
+                            "k": k,
+                            "K": K,
+                            "strategy": strategy,
+                            "seed": seed,
+                            **ref,
+                            **cache.get(key),
+                        }
+                    )
+            say(f"{table.name} k={k} {strategy} done")
+    return rows
+
+
+def _scored(table: Table, result: dict[str, Any]) -> dict[str, Any]:
+    result = dict(result)
+    plan = result.pop("plan")
+    result["value"] = None if plan is None else table.value(plan)
+    result["plan"] = None if plan is None else " ".join("+".join(g) for g in plan)
+    return result
+
+
+def tag_rows(table: Table, suite_name: str, cache: Cache, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """TAG on the mnist suite: one all-task training run, then groups from its affinity (cost: one run)."""
+    key = f"{table.name}|tag-affinity"
+    if cache.get(key) is None:
+        from taskgroup.estimate import tag_affinity
+        from taskgroup.pipeline import default_train_config
+
+        suite = tg.datasets.load_suite(suite_name)
+        started = time.perf_counter()
+        matrix = tag_affinity(suite, config=default_train_config(suite))
+        cache.put(key, {"matrix": matrix.to_dict(), "seconds": time.perf_counter() - started})
+        say(f"TAG affinity on {suite_name}: {time.perf_counter() - started:.0f} s")
+    matrix = pd.DataFrame(cache.get(key)["matrix"])
+    rows = []
+    for k in PLAN_NETWORKS:
+        ref = cache.get(f"{table.name}|k{k}|optimum")
+        plan = tg.estimate.group(matrix, k, method="enumerate")
+        groups = [tuple(t for t in table.tasks if t in name.split("+")) for name in plan.networks]
+        rows.append(
+            {
+                "table": table.name,
+                "k": k,
+                "strategy": "TAG",
+                **ref,
+                "value": table.value(groups),
+                "plan": " ".join(plan.networks),
+            }
+        )
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    frame["regret"] = (frame["value"] - frame["optimum"]) / frame["optimum"].abs()
+    frame["normalised"] = (frame["value"] - frame["optimum"]) / (frame["baseline"] - frame["optimum"])
+    return frame
+
+
+def regret_table(frame: pd.DataFrame, column: str) -> str:
+    lines = []
+    for (name, k), part in frame.groupby(["table", "k"], sort=False):
+        row: dict[str, Any] = {"table": name, "k": k}
+        for K, sub in part.groupby("K"):
+            for strategy in STRATEGIES:
+                cell = sub[sub["strategy"] == strategy]
+                vals = cell[column].dropna()
+                if vals.empty:
+                    text = "n/a"
+                else:
+                    text = f"{100 * vals.mean():.1f}"
+                    if len(vals) > 1 and vals.std() > 0:
+                        text += f" ± {100 * vals.std():.1f}"
+                    if len(vals) < len(cell):
+                        text += f" ({len(cell) - len(vals)} no plan)"
+                row[f"K={K} {strategy}"] = text
+        lines.append(row)
+    return markdown_table(pd.DataFrame(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.strategies", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: Standley 1 and 8 synthetic tasks, 2 seeds")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    default_cache = Path("/work/cache") if Path("/work/cache").is_dir() else Path(tempfile.gettempdir())
+    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--mnist-store", type=Path, default=default_cache / "strat-mnist-full.db")
+    parser.add_argument("--no-tag", action="store_true", help="skip the TAG training run on mnist")
+    args = parser.parse_args(argv)
+    cache_path = args.cache or default_cache / ("strat-benchmark-quick.json" if args.quick else "strat-benchmark.json")
+    cache = Cache(cache_path, args.fresh)
+
+    def say(line: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+    tables: list[Table] = []
+    if args.quick:
+        tables = [standley_table(1), synthetic_table(8, True)]
+    else:
+        tables = [standley_table(s) for s in (1, 2, 3, 4)]
+        mnist = mnist_table(args.mnist_store)
+        if mnist is None:
+            say(f"mnist store {args.mnist_store} missing or incomplete: mnist skipped")
+        else:
+            tables.append(mnist)
+        tables += [synthetic_table(n, planted) for n in (8, 10) for planted in (True, False)]
+    seeds = 2 if args.quick else SEEDS
+    rows: list[dict[str, Any]] = []
+    tag: list[dict[str, Any]] = []
+    for table in tables:
+        say(
+            f"table {table.name}: {table.n} tasks, {len(table.groups)} groups, budgets {budgets_for(table, args.quick)}"
+        )
+        rows += evaluate(table, cache, args.quick, seeds, say)
+        if table.name == "mnist" and not args.no_tag:
+            tag = tag_rows(table, "mnist", cache, say)
+    frame = summarise(rows)
+    write_report("strategies", "Measurement strategies judged by regret", _sections(frame, tables, tag), args.results)
+    return 0
+
+
+def _sections(frame: pd.DataFrame, tables: list[Table], tag: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    info = pd.DataFrame(
+        [
+            {
+                "table": t.name,
+                "tasks": t.n,
+                "groups": len(t.groups),
+                "budgets K": ", ".join(map(str, budgets)),
+                "source": t.note,
+            }
+            for t in tables
+            for budgets in [sorted(frame[frame["table"] == t.name]["K"].unique().tolist())]
+        ]
+    )
+    sections = [
+        ("Tables", markdown_table(info)),
+        (
+            "Regret (%): (true loss of the picked plan - optimum) / |optimum|, mean ± sd over seeds",
+            regret_table(frame, "regret"),
+        ),
+        (
+            "Normalised regret (%): (true loss - optimum) / (median random partition - optimum); 100 = a random plan",
+            regret_table(frame, "normalised"),
+        ),
+    ]
+    if tag:
+        t = summarise(tag)
+        t["regret %"] = 100 * t["regret"]
+        t["normalised %"] = 100 * t["normalised"]
+        sections.append(
+            ("TAG on mnist (one all-task training run)", markdown_table(t[["k", "plan", "regret %", "normalised %"]]))
+        )
+    ucb = frame[frame["strategy"] == "ucb"]
+    if "certified" in ucb:
+        cert = (
+            ucb.groupby(["table", "k", "K"], sort=False)
+            .agg(
+                networks_used=("used", "mean"),
+                certified=("certified", "mean"),
+                model_gap=("gap", "mean"),
+                optimistic_gap=("optimistic_gap", "mean"),
+                regret=("regret", "mean"),
+            )
+            .reset_index()
+        )
+        sections.append(("UCB certificates (final budget of each run)", markdown_table(cert.dropna())))
+    return sections
+
+
+if __name__ == "__main__":
+    sys.exit(main())
