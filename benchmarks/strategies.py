@@ -292,6 +292,7 @@ def evaluate(table: Table, cache: Cache, quick: bool, seeds: int, say: Callable[
                         rows.append(
                             {
                                 "table": table.name,
+                                "groups": len(table.groups),
                                 "k": k,
                                 "K": K,
                                 "strategy": strategy,
@@ -312,6 +313,7 @@ def evaluate(table: Table, cache: Cache, quick: bool, seeds: int, say: Callable[
                     rows.append(
                         {
                             "table": table.name,
+                            "groups": len(table.groups),
                             "k": k,
                             "K": K,
                             "strategy": strategy,
@@ -371,22 +373,24 @@ def summarise(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def regret_table(frame: pd.DataFrame, column: str) -> str:
+    """One row per table, k and budget K; one column per strategy: mean ± sd over seeds, in %."""
     lines = []
-    for (name, k), part in frame.groupby(["table", "k"], sort=False):
-        row: dict[str, Any] = {"table": name, "k": k}
-        for K, sub in part.groupby("K"):
-            for strategy in STRATEGIES:
-                cell = sub[sub["strategy"] == strategy]
-                vals = cell[column].dropna()
-                if vals.empty:
-                    text = "n/a"
-                else:
-                    text = f"{100 * vals.mean():.1f}"
-                    if len(vals) > 1 and vals.std() > 0:
-                        text += f" ± {100 * vals.std():.1f}"
-                    if len(vals) < len(cell):
-                        text += f" ({len(cell) - len(vals)} no plan)"
-                row[f"K={K} {strategy}"] = text
+    for (name, k, K), part in frame.groupby(["table", "k", "K"], sort=False):
+        row: dict[str, Any] = {"table": name, "k": k, "K": f"{K} ({K / part['groups'].iloc[0]:.0%})"}
+        for strategy in STRATEGIES:
+            cell = part[part["strategy"] == strategy]
+            values = cell[column].dropna()
+            if values.empty:
+                text = "n/a" + (
+                    f" ({cell['why'].dropna().iloc[0]})" if "why" in cell and cell["why"].notna().any() else ""
+                )
+            else:
+                text = f"{100 * values.mean():.1f}"
+                if len(values) > 1 and values.std() > 0:
+                    text += f" ± {100 * values.std():.1f}"
+                if len(values) < len(cell):
+                    text += f" ({len(cell) - len(values)} of {len(cell)} no plan)"
+            row[strategy] = text
         lines.append(row)
     return markdown_table(pd.DataFrame(lines))
 
@@ -465,6 +469,7 @@ def _sections(frame: pd.DataFrame, tables: list[Table], tag: list[dict[str, Any]
         sections.append(
             ("TAG on mnist (one all-task training run)", markdown_table(t[["k", "plan", "regret %", "normalised %"]]))
         )
+    sections.append(("Targets on the real tables (ucb)", _targets(frame)))
     ucb = frame[frame["strategy"] == "ucb"]
     if "certified" in ucb:
         cert = (
@@ -480,6 +485,38 @@ def _sections(frame: pd.DataFrame, tables: list[Table], tag: list[dict[str, Any]
         )
         sections.append(("UCB certificates (final budget of each run)", markdown_table(cert.dropna())))
     return sections
+
+
+REAL = ("Standley", "mnist")
+
+
+def _targets(frame: pd.DataFrame) -> str:
+    """Each real table, k and K: ucb's mean regret, the target that applies, and the best other strategy's."""
+    lines = []
+    for (name, k, K), part in frame[frame["table"].str.startswith(REAL)].groupby(["table", "k", "K"], sort=False):
+        means = part.groupby("strategy")["regret"].mean()
+        total = _groups_of(frame, name)
+        fraction = K / total
+        target = 0.10 if fraction <= 0.15 else 0.05 if fraction <= 0.25 else None
+        ucb = means.get("ucb", np.nan)
+        others = {s: means.get(s, np.nan) for s in ("hoa", "random+fitted", "random+posterior", "adaptive")}
+        beaten = [s for s, v in others.items() if np.isfinite(v) and v < ucb - 1e-12]
+        lines.append(
+            {
+                "table": name,
+                "k": k,
+                "K": f"{K} ({fraction:.0%})",
+                "ucb regret %": round(100 * ucb, 1),
+                "target %": "-" if target is None else round(100 * target),
+                "meets target": "-" if target is None else ("yes" if ucb <= target + 1e-12 else "no"),
+                "strategies better than ucb": ", ".join(f"{s} {100 * others[s]:.1f}" for s in beaten) or "none",
+            }
+        )
+    return markdown_table(pd.DataFrame(lines)) if lines else "No real table was run."
+
+
+def _groups_of(frame: pd.DataFrame, name: str) -> int:
+    return int(frame.loc[frame["table"] == name, "groups"].iloc[0])
 
 
 if __name__ == "__main__":

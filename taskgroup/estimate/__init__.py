@@ -14,11 +14,15 @@
   :func:`fit_group_predictor`, an affinity), measured groups overriding predictions.
 - :func:`adaptive_select`, :func:`suite_measurer`: measure only the groups the selection relies on, within a
   budget of K networks; resumable through the results store.
+- :func:`fit_group_posterior`, :func:`ucb_select`, :func:`certify`: a Bayesian model of every group's loss with
+  uncertainty (up to 12 tasks), measurement by an upper confidence bound on plan value, and a plan's certificate.
 - :func:`planted_affinity`, :func:`planted_group_losses`: seeded synthetic instances with planted clusters.
 """
 
+from taskgroup.estimate.acquisition import AcquisitionResult, ucb_select
 from taskgroup.estimate.adaptive import AdaptiveResult, adaptive_select, suite_measurer
 from taskgroup.estimate.affinity_store import list_affinities, load_affinity, save_affinity
+from taskgroup.estimate.certificate import Certificate, certify
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
 from taskgroup.estimate.esa_measure import ESAMeasurement, esa_measure
 from taskgroup.estimate.fitted import fit_group_predictor, measurements_from_problem
@@ -33,6 +37,7 @@ from taskgroup.estimate.group import (
 from taskgroup.estimate.grouping import group_problem, group_values
 from taskgroup.estimate.hoa import hoa, hoa_predictor
 from taskgroup.estimate.matrix import as_affinity
+from taskgroup.estimate.posterior import GroupPosterior, fit_group_posterior
 from taskgroup.estimate.synthetic import planted_affinity, planted_group_losses
 
 __all__ = [
@@ -62,6 +67,12 @@ __all__ = [
     "adaptive_select",
     "AdaptiveResult",
     "suite_measurer",
+    "ucb_select",
+    "AcquisitionResult",
+    "fit_group_posterior",
+    "GroupPosterior",
+    "certify",
+    "Certificate",
     "suite_affinity",
     "tag_affinity",
     "cs_affinity",

@@ -32,6 +32,7 @@ from functools import lru_cache
 from itertools import product
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from taskgroup.errors import InstanceTooLarge, InvalidArgument
 
@@ -48,6 +49,7 @@ _SWAP_CORRELATION = 0.5
 _SOURCE_CORRELATION = 0.25
 _SIGMA_GRID = (0.02, 0.05, 0.1, 0.2)
 _TAU_GRID = (0.05, 0.1, 0.2, 0.4)
+_NEGLIGIBLE_WEIGHT = 1e-3
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,10 @@ def fit_group_posterior(
         measured[g] = True
         for t, v in losses.items():
             observed[g, index[t]] = float(v)
-    log_mean, log_sd, sigma, tau = _posterior(design, measured, np.log(observed))
+    # The matrices are small (2n + n(n-1) square): BLAS threads only contend with each other and with whatever else
+    # runs (10x slower on a loaded 2-core machine), so the fit runs on one.
+    with threadpool_limits(limits=1, user_api="blas"):
+        log_mean, log_sd, sigma, tau = _posterior(design, measured, np.log(observed))
     return GroupPosterior(tasks, all_groups(n), design.members, log_mean, log_sd, measured, observed, w, sigma, tau)
 
 
@@ -252,7 +257,7 @@ def _posterior(
     base = np.zeros((p, p))
     base[:n, :n] = np.eye(n) * _LEVEL_SD**2
     base[n : 2 * n, n : 2 * n] = _SIZE_SHARED_SD**2 + np.eye(n) * _SIZE_TASK_SD**2
-    fits = []  # (log evidence, sigma, tau, predictive mean, predictive variance) per grid point
+    fits = []  # (log evidence, sigma, tau, posterior mean, posterior covariance) per grid point
     resid = y - Phi @ mu0
     gram, proj = Phi.T @ Phi, Phi.T @ resid
     for tau in _TAU_GRID:
@@ -266,17 +271,22 @@ def _posterior(
             _, logdet_precision = np.linalg.slogdet(precision)
             quad = (resid @ resid - proj @ cov @ proj / sigma**2) / sigma**2
             evidence = -0.5 * (logdet_prior + logdet_precision + len(y) * np.log(sigma**2) + quad)
-            mean = design.rows @ (mu0 + cov @ proj / sigma**2)
-            variance = np.maximum(((design.rows @ cov) * design.rows).sum(axis=1), 0.0)
-            fits.append((float(evidence), sigma, tau, mean, variance))
+            fits.append((float(evidence), sigma, tau, mu0 + cov @ proj / sigma**2, cov))
     # Average over the grid by posterior weight (a uniform prior on the log grid) rather than take the best point:
     # with few measurements the evidence cannot tell small pair effects from large ones, and the best point alone
-    # would be overconfident exactly then.
+    # would be overconfident exactly then. Points of negligible weight are skipped (the predictions are the cost).
     evidence = np.array([f[0] for f in fits])
     weight = np.exp(evidence - evidence.max())
     weight /= weight.sum()
-    pred_mean = sum(w * f[3] for w, f in zip(weight, fits))
-    second = sum(w * (f[4] + f[3] ** 2) for w, f in zip(weight, fits))
+    pred_mean = np.zeros(len(design.rows))
+    second = np.zeros(len(design.rows))
+    kept = weight >= _NEGLIGIBLE_WEIGHT
+    for w, (_, sigma, _, mean, cov) in zip(weight[kept] / weight[kept].sum(), [f for f, k in zip(fits, kept) if k]):
+        predicted = design.rows @ mean
+        # the residual is part of what an unmeasured group's true loss may differ by (higher-order effects)
+        variance = np.maximum(((design.rows @ cov) * design.rows).sum(axis=1), 0.0) + sigma**2
+        pred_mean += w * predicted
+        second += w * (variance + predicted**2)
     pred_sd = np.sqrt(np.maximum(second - pred_mean**2, 0.0))
     top = fits[int(np.argmax(weight))]
     sigma, tau = top[1], top[2]
