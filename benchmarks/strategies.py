@@ -5,8 +5,9 @@ Run ``python -m benchmarks.strategies`` (``--quick`` for a smoke run); writes ``
 Every table here has every group of its tasks measured, so each strategy can be replayed: it asks for groups, gets
 the table's losses, and after ``K`` measured networks picks a plan of ``k`` networks; the plan is scored on the
 table (its *true* value) against the exact best plan of ``k`` networks. Finished cells are kept in a JSON cache
-(``--cache``, default ``/work/cache/strat-benchmark.json`` when ``/work/cache`` exists, else the temp folder), so an
-interrupted run resumes; ``--fresh`` ignores it. Progress goes to stderr.
+(one file per table in ``--cache``, default ``/work/cache/strat-benchmark/`` when ``/work/cache`` exists, else in the
+temp folder), so an interrupted run resumes; ``--fresh`` ignores it. ``--tables`` fills the caches of some tables
+only (to run tables side by side); a run without it writes the report. Progress goes to stderr.
 
 Tables: Standley et al.'s four Taskonomy settings (validation losses of full-size networks, 5 tasks, 31 groups),
 the mnist suite measured once in full (``--mnist-store``, built by ``taskgroup measure --suite mnist --candidates
@@ -251,9 +252,12 @@ RUNNERS: dict[str, Callable[[Table, int, int, int], dict[str, Any]]] = {
 
 # ----------------------------------------------------------------------------- driver
 class Cache:
-    def __init__(self, path: Path, fresh: bool) -> None:
-        self.path = path
-        self.data: dict[str, Any] = {} if fresh or not path.exists() else json.loads(path.read_text())
+    """Finished cells of one table, in one JSON file per table (so runs on different tables can go side by side)."""
+
+    def __init__(self, folder: Path, table: str, fresh: bool) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / (table.replace(" ", "-") + ".json")
+        self.data: dict[str, Any] = {} if fresh or not self.path.exists() else json.loads(self.path.read_text())
 
     def get(self, key: str) -> Any:
         return self.data.get(key)
@@ -334,19 +338,23 @@ def _scored(table: Table, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def tag_rows(table: Table, suite_name: str, cache: Cache, say: Callable[[str], None]) -> list[dict[str, Any]]:
-    """TAG on the mnist suite: one all-task training run, then groups from its affinity (cost: one run)."""
-    key = f"{table.name}|tag-affinity"
-    if cache.get(key) is None:
+def mnist_tag_matrix(path: Path, say: Callable[[str], None]) -> pd.DataFrame:
+    """TAG's affinity on the mnist suite from one all-task training run, kept in ``path`` (JSON) once computed."""
+    if not path.exists():
         from taskgroup.estimate import tag_affinity
         from taskgroup.pipeline import default_train_config
 
-        suite = tg.datasets.load_suite(suite_name)
+        suite = tg.datasets.load_suite("mnist")
         started = time.perf_counter()
         matrix = tag_affinity(suite, config=default_train_config(suite))
-        cache.put(key, {"matrix": matrix.to_dict(), "seconds": time.perf_counter() - started})
-        say(f"TAG affinity on {suite_name}: {time.perf_counter() - started:.0f} s")
-    matrix = pd.DataFrame(cache.get(key)["matrix"])
+        seconds = time.perf_counter() - started
+        path.write_text(json.dumps({"matrix": matrix.to_dict(), "seconds": seconds}))
+        say(f"TAG affinity on mnist: {seconds:.0f} s")
+    return pd.DataFrame(json.loads(path.read_text())["matrix"])
+
+
+def tag_rows(table: Table, matrix: pd.DataFrame, cache: Cache) -> list[dict[str, Any]]:
+    """TAG on the mnist suite: groups from its affinity (cost: one all-task run, no network of the table)."""
     rows = []
     for k in PLAN_NETWORKS:
         ref = cache.get(f"{table.name}|k{k}|optimum")
@@ -400,13 +408,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: Standley 1 and 8 synthetic tasks, 2 seeds")
     parser.add_argument("--results", type=Path, default=RESULTS)
     default_cache = Path("/work/cache") if Path("/work/cache").is_dir() else Path(tempfile.gettempdir())
-    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--cache", type=Path, default=None, help="folder of the per-table caches")
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument(
+        "--tables", default=None, help="comma-separated parts of table names: fill only their caches (no report)"
+    )
     parser.add_argument("--mnist-store", type=Path, default=default_cache / "strat-mnist-full.db")
     parser.add_argument("--no-tag", action="store_true", help="skip the TAG training run on mnist")
+    parser.add_argument("--tag-file", type=Path, default=default_cache / "strat-mnist-tag.json")
     args = parser.parse_args(argv)
-    cache_path = args.cache or default_cache / ("strat-benchmark-quick.json" if args.quick else "strat-benchmark.json")
-    cache = Cache(cache_path, args.fresh)
+    cache_dir = args.cache or default_cache / ("strat-benchmark-quick" if args.quick else "strat-benchmark")
 
     def say(line: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
@@ -422,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             tables.append(mnist)
         tables += [synthetic_table(n, planted) for n in (8, 10) for planted in (True, False)]
+    if args.tables:
+        wanted = [part.strip() for part in args.tables.split(",") if part.strip()]
+        tables = [t for t in tables if any(part in t.name for part in wanted)]
     seeds = 2 if args.quick else SEEDS
     rows: list[dict[str, Any]] = []
     tag: list[dict[str, Any]] = []
@@ -429,9 +443,12 @@ def main(argv: list[str] | None = None) -> int:
         say(
             f"table {table.name}: {table.n} tasks, {len(table.groups)} groups, budgets {budgets_for(table, args.quick)}"
         )
+        cache = Cache(cache_dir, table.name, args.fresh)
         rows += evaluate(table, cache, args.quick, seeds, say)
         if table.name == "mnist" and not args.no_tag:
-            tag = tag_rows(table, "mnist", cache, say)
+            tag = tag_rows(table, mnist_tag_matrix(args.tag_file, say), cache)
+    if args.tables:
+        return 0
     frame = summarise(rows)
     write_report("strategies", "Measurement strategies judged by regret", _sections(frame, tables, tag), args.results)
     return 0
