@@ -417,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tag", action="store_true", help="skip the TAG training run on mnist")
     parser.add_argument("--tag-file", type=Path, default=default_cache / "strat-mnist-tag.json")
     args = parser.parse_args(argv)
-    cache_dir = args.cache or default_cache / ("strat-benchmark-quick" if args.quick else "strat-benchmark")
+    # a smoke run starts from nothing each time, so that it always exercises every strategy
+    cache_dir = args.cache or (Path(tempfile.mkdtemp()) if args.quick else default_cache / "strat-benchmark")
 
     def say(line: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
@@ -486,6 +487,7 @@ def _sections(frame: pd.DataFrame, tables: list[Table], tag: list[dict[str, Any]
         sections.append(
             ("TAG on mnist (one all-task training run)", markdown_table(t[["k", "plan", "regret %", "normalised %"]]))
         )
+    sections.append(("Summary: mean regret (%) over tables and k, by share of groups measured", _summary(frame)))
     sections.append(("Targets on the real tables (ucb)", _targets(frame)))
     ucb = frame[frame["strategy"] == "ucb"]
     if "certified" in ucb:
@@ -505,6 +507,23 @@ def _sections(frame: pd.DataFrame, tables: list[Table], tag: list[dict[str, Any]
 
 
 REAL = ("Standley", "mnist")
+
+
+def _summary(frame: pd.DataFrame) -> str:
+    """Mean regret per strategy over the real tables and over the synthetic ones, per budget fraction."""
+    data = frame.assign(
+        kind=np.where(frame["table"].str.startswith(REAL), "real", "synthetic"),
+        fraction=(frame["K"] / frame["groups"]),
+    )
+    lines = []
+    for (kind, strategy), part in data.groupby(["kind", "strategy"]):
+        row: dict[str, Any] = {"tables": kind, "strategy": strategy}
+        for bucket, label in zip(FRACTIONS, ("~10%", "~15%", "~25%", "~35%")):
+            cell = part[np.isclose(part["fraction"], bucket, atol=0.035) & (part["fraction"] <= bucket + 1e-9)]
+            values = cell["regret"].dropna()
+            row[label] = "n/a" if values.empty else f"{100 * values.mean():.1f} (max {100 * values.max():.1f})"
+        lines.append(row)
+    return markdown_table(pd.DataFrame(lines))
 
 
 def _targets(frame: pd.DataFrame) -> str:
