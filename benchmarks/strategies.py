@@ -33,6 +33,7 @@ import pandas as pd
 
 import taskgroup as tg
 from benchmarks.common import RESULTS, markdown_table, write_report
+from taskgroup.datasets.suites import MNIST_DEFAULT_TASKS
 from taskgroup.estimate import adaptive_select, fit_group_predictor, planted_group_losses
 from taskgroup.estimate.acquisition import posterior_plan, ucb_select
 from taskgroup.estimate.plansearch import best_plan
@@ -106,7 +107,7 @@ def mnist_table(store: Path) -> Table | None:
         return None
     frame = frame[(frame["status"] == "ok") & (frame["variant"] == "full")]
     losses: Losses = {}
-    tasks = list(tg.datasets.suites.MNIST_DEFAULT_TASKS)
+    tasks = list(MNIST_DEFAULT_TASKS)
     for served, part in frame.groupby("served"):
         group = tuple(t for t in tasks if t in served.split("+"))
         losses[group] = {
