@@ -34,11 +34,12 @@ import pandas as pd
 import taskgroup as tg
 from benchmarks.common import RESULTS, markdown_table, write_report
 from taskgroup.datasets.suites import MNIST_DEFAULT_TASKS
-from taskgroup.estimate import adaptive_select, fit_group_predictor, planted_group_losses
-from taskgroup.estimate.acquisition import posterior_plan, ucb_select
-from taskgroup.estimate.plansearch import best_plan
+from taskgroup.estimate import fit_group_predictor, planted_group_losses
 from taskgroup.estimate.posterior import fit_group_posterior
+from taskgroup.grouping.plansearch import best_plan
 from taskgroup.problem import Problem
+from taskgroup.strategies import adaptive_select
+from taskgroup.strategies.acquisition import posterior_plan, ucb_select
 
 FRACTIONS = (0.10, 0.15, 0.25, 0.35)
 PLAN_NETWORKS = (2, 3, 4)
@@ -217,8 +218,8 @@ def run_adaptive_all(table: Table, k: int, budgets: list[int], seed: int) -> dic
     """Today's adaptive_select once to the largest budget (all budgets >= its design of 2n), the answer at each
     smaller budget taken on the way: a run with budget K measures the first K groups of the longer run (its last
     round is the longer run's round cut short) and answers from them exactly as computed here."""
-    from taskgroup.estimate.adaptive import _measured_plan
-    from taskgroup.estimate.group import select_groups
+    from taskgroup.grouping.group import select_groups
+    from taskgroup.strategies.adaptive import _measured_plan
 
     out: dict[int, dict[str, Any]] = {}
     measured: Losses = {}
@@ -393,8 +394,8 @@ def _scored(table: Table, result: dict[str, Any]) -> dict[str, Any]:
 def mnist_tag_matrix(path: Path, say: Callable[[str], None]) -> pd.DataFrame:
     """TAG's affinity on the mnist suite from one all-task training run, kept in ``path`` (JSON) once computed."""
     if not path.exists():
-        from taskgroup.estimate import tag_affinity
-        from taskgroup.pipeline import default_train_config
+        from taskgroup.engine.defaults import default_train_config
+        from taskgroup.strategies import tag_affinity
 
         suite = tg.datasets.load_suite("mnist")
         started = time.perf_counter()
@@ -410,7 +411,7 @@ def tag_rows(table: Table, matrix: pd.DataFrame, cache: Cache) -> list[dict[str,
     rows = []
     for k in PLAN_NETWORKS:
         ref = cache.get(f"{table.name}|k{k}|optimum")
-        plan = tg.estimate.group(matrix, k, method="enumerate")
+        plan = tg.grouping.group(matrix, k, method="enumerate")
         groups = [tuple(t for t in table.tasks if t in name.split("+")) for name in plan.networks]
         rows.append(
             {
@@ -522,6 +523,7 @@ def _sections(frame: pd.DataFrame, tables: list[Table], tag: list[dict[str, Any]
         ]
     )
     sections = [
+        ("How to read this", READING),
         ("Tables", markdown_table(info)),
         (
             "Regret (%): (true loss of the picked plan - optimum) / |optimum|, mean ± sd over seeds",
@@ -559,6 +561,43 @@ def _sections(frame: pd.DataFrame, tables: list[Table], tag: list[dict[str, Any]
 
 
 REAL = ("Standley", "mnist")
+
+READING = """
+Each strategy measures at most K networks of a fully measured table (the table answers its requests), then picks
+a plan of k networks; the plan is scored on the table. **Regret** = (true total loss of the picked plan - the exact
+optimum over all plans of k networks) / |optimum|, in %; the optimum comes from the exact ILP over every group.
+A plan may contain networks the strategy did not measure (they are predicted; deploying the plan trains them);
+its true loss is read from the table either way. **Normalised regret** divides by (median true loss of a random
+partition of the tasks into k groups - optimum) instead, so 100 % is as good as a random partition: on Standley's
+settings 1 and 4 every plan is within a few % of the optimum, and only the normalised number tells strategies
+apart. K = floor(share x groups), so K <= 10, 15, 25, 35 % of the 2^n - 1 groups. Losses: validation losses
+(Standley's `val` split, mnist's validation split, the synthetic generator's measured losses); the objective is
+their unweighted sum, as in Standley et al.
+
+Strategies (same settings on every table):
+
+- **hoa**: every single-task network, then pairs; larger groups predicted by HOA from their pairs (Standley et
+  al.). Below n + n(n-1)/2 networks it measures a seeded random subset of the pairs and predicts only the groups
+  whose pairs are all measured; below n + 1 networks it has no plan (n/a). 5 seeds where pairs are sampled.
+- **random+fitted**: K random distinct groups of 2+ tasks that together cover every task (redrawn until they
+  do), then `fit_group_predictor` (ridge membership model) predicts every group; 5 seeds.
+- **random+posterior**: the same random designs, the new posterior (`fit_group_posterior`) predicts; 5 seeds.
+  It separates what the predictor gains from what the acquisition gains.
+- **adaptive**: today's `adaptive_select` (singles + n random groups, then rounds of optimistic fitted plans);
+  below its design of 2n networks it runs without singles and with ceil(n/3) random groups. Its answer is its best
+  plan among measured networks (its predicted plan when they cannot serve every task). 5 seeds.
+- **ucb**: the new `ucb_select` (posterior + upper confidence bound on plan value, one network at a time, optimism
+  1 standard deviation), answer = best plan under the posterior median with measured networks at their measured
+  losses. It is deterministic where plans are enumerated (the 5-task tables: its 5 seeds agree, sd 0) and seeded
+  through the swap search's starts elsewhere. It may stop before K (certified: its optimistic plan is all
+  measured); it then answers the same plan at every larger K.
+- **TAG** (mnist only): one all-task training run measuring the lookahead affinity, groups from it by exact
+  enumeration; it trains no network of the table (its cost is that one run).
+
+Plans on the 8- and 10-task tables are found by a best-improvement swap search with several starts
+(`taskgroup.grouping.plansearch.best_plan`), for every strategy alike; on 5 tasks by enumeration. Runs on a shared
+2-core machine; times are not reported here.
+"""
 
 
 def _summary(frame: pd.DataFrame) -> str:

@@ -3,8 +3,8 @@
 It says how much better than the plan any set of ``k`` groups could be *under the model*: once with every
 unmeasured group at its predicted (median) loss, once with every unmeasured group ``optimism`` standard deviations
 better than predicted. Measured groups are at their measured losses in both. The bounds are exact (every set of ``k``
-groups enumerated) when there are at most :data:`~taskgroup.estimate.plansearch.EXHAUSTIVE_LIMIT` sets, and
-otherwise Lagrangian upper bounds (:func:`~taskgroup.estimate.plansearch.lagrangian_bound`), valid but looser.
+groups enumerated) when there are at most :data:`~taskgroup.grouping.plansearch.EXHAUSTIVE_LIMIT` sets, and
+otherwise Lagrangian upper bounds (:func:`~taskgroup.grouping.plansearch.lagrangian_bound`), valid but looser.
 
 The certificate is only as good as the model: it bounds the true gain of an unmeasured group only if that
 group's true loss is no better than ``optimism`` standard deviations below the prediction. A plan whose networks
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from taskgroup.estimate.plansearch import EXHAUSTIVE_LIMIT, best_plan, lagrangian_bound, plan_value
 from taskgroup.estimate.posterior import GroupPosterior
+from taskgroup.grouping.plansearch import EXHAUSTIVE_LIMIT, best_plan, lagrangian_bound, plan_value
 from taskgroup.naming import network_name
 
 __all__ = ["Certificate", "certify"]

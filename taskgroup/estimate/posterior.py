@@ -205,7 +205,7 @@ def fit_group_posterior(
     if n > MAX_POSTERIOR_TASKS:
         raise InstanceTooLarge(
             f"The group posterior enumerates all 2^n - 1 groups and accepts at most {MAX_POSTERIOR_TASKS} tasks; "
-            f"got {n}. With more tasks use taskgroup.estimate.adaptive_select (a fitted predictor without listing)."
+            f"got {n}. With more tasks use taskgroup.strategies.adaptive_select (a fitted predictor without listing)."
         )
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w <= 0):

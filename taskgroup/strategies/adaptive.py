@@ -7,7 +7,7 @@
 2. fit the group predictor (:func:`~taskgroup.estimate.fitted.fit_group_predictor`) on everything measured,
    optimistic by ``optimism`` standard errors on each pair term (an upper confidence bound);
 3. choose ``budget`` groups over *all* groups on those predictions, measured groups at their measured losses
-   (:func:`~taskgroup.estimate.group.select_groups`);
+   (:func:`~taskgroup.grouping.group.select_groups`);
 4. measure the chosen groups that are still predicted; repeat from 2 until the chosen plan consists only of
    measured networks (then no predicted group, even optimistically, beats it) or ``budget_networks``
    networks have been measured.
@@ -19,6 +19,11 @@ benchmark it stays far from the best plan, while ``optimism=1`` finds it within 
 ``measure_groups(groups)`` is any callable that measures a list of task tuples and returns their per-task
 losses; :func:`suite_measurer` makes one from a suite and a results store (:func:`taskgroup.measure.measure`),
 so groups already in the store are read back, not trained again, and an interrupted run resumes.
+
+Up to 12 tasks, :func:`adaptive_measure` and the ``adaptive`` strategy of ``taskgroup run`` choose what to measure
+with :func:`~taskgroup.strategies.acquisition.ucb_select` instead (a Bayesian model of every group with a
+certificate; lower regret on the fully measured tables of ``benchmarks/results/strategies.md``); beyond 12 tasks
+the strategy uses :func:`adaptive_select`.
 """
 
 from __future__ import annotations
@@ -32,14 +37,24 @@ from typing import Any
 import numpy as np
 
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, MeasurementError
-from taskgroup.estimate.cover import GroupScorer
 from taskgroup.estimate.fitted import fit_group_predictor
-from taskgroup.estimate.group import GROUPING_METHODS, select_groups
+from taskgroup.estimate.posterior import MAX_POSTERIOR_TASKS
+from taskgroup.grouping.cover import GroupScorer
+from taskgroup.grouping.group import GROUPING_METHODS, select_groups
 from taskgroup.naming import network_name
 from taskgroup.plan import Plan
+from taskgroup.strategies.acquisition import AcquisitionResult, ucb_select
+from taskgroup.strategies.base import Estimate, StrategyConfig
 from taskgroup.validation import check_number
 
-__all__ = ["adaptive_select", "AdaptiveResult", "initial_design", "suite_measurer"]
+__all__ = [
+    "adaptive_strategy",
+    "adaptive_measure",
+    "adaptive_select",
+    "AdaptiveResult",
+    "initial_design",
+    "suite_measurer",
+]
 
 GroupLosses = dict[tuple[str, ...], dict[str, float]]
 MeasureGroups = Callable[[list[tuple[str, ...]]], Mapping[tuple[str, ...], Mapping[str, float]]]
@@ -313,3 +328,173 @@ def suite_measurer(
         return {g: {t: float(losses[(name, t)]) for t in g} for name, g in names.items()}
 
     return measure_groups
+
+
+def adaptive_measure(
+    source: Any,
+    store: str | PathLike[str] | Any,
+    *,
+    budget_networks: int,
+    plan_networks: int,
+    seed: int = 0,
+    config: Any = None,
+    tasks: Sequence[str] | None = None,
+    optimism: float = 1.0,
+    say: Callable[[str], None] | None = None,
+    **measure_options: Any,
+) -> AcquisitionResult:
+    """Measure at most ``budget_networks`` networks of a suite or objective for a plan of ``plan_networks``.
+
+    The networks are chosen one at a time by :func:`~taskgroup.strategies.acquisition.ucb_select` (the group
+    posterior's upper confidence bound on plan value) and trained through :func:`suite_measurer` into ``store``:
+    what the store holds is read back, never trained again, so rerunning an interrupted call resumes it and
+    retraces the same steps. ``taskgroup measure --strategy adaptive`` calls this.
+
+    Parameters
+    ----------
+    source : TaskSuite or callable
+        A suite, or the user's ``objective(tasks, variant, seed)`` (then ``tasks`` is required).
+    store : path or ResultStore
+        The results store.
+    budget_networks, plan_networks : int
+        Most networks to measure; networks of the plan to choose (both >= 1).
+    seed : int
+        Seed of the plan search's random starts (used only where plans are too many to enumerate).
+    config : TrainConfig, optional
+        With a suite: how networks train (default ``default_train_config(suite)``, as ``taskgroup run``).
+    tasks : sequence of str, optional
+        With an objective: its tasks.
+    optimism : float
+        Standard deviations of optimism of the acquisition (>= 0).
+    say : callable, optional
+        Given one progress line per measured network.
+    **measure_options
+        Passed to :func:`taskgroup.measure.measure` (``seeds``, ``executor``, ``progress``, ``settings``, ...).
+
+    Returns
+    -------
+    AcquisitionResult
+        The plan (``result.plan``), its certificate and every measured group.
+
+    Raises
+    ------
+    InvalidArgument
+        Bad budgets or options, an objective without ``tasks``.
+    InstanceTooLarge
+        More than 12 tasks (the posterior lists every group); use :func:`adaptive_select` there.
+    MeasurementError
+        A requested network failed.
+    """
+    from taskgroup.measure import ResultStore
+
+    for name, value in (("budget_networks", budget_networks), ("plan_networks", plan_networks)):
+        check_number(value, name, "adaptive_measure", minimum=1, integer=True)
+    objective = callable(source) and not hasattr(source, "task_names")
+    if objective:
+        if not tasks:
+            raise InvalidArgument("With an objective, give tasks=[...] (the tasks it trains).")
+        order, route = list(tasks), {"tasks": list(tasks), **measure_options}
+    else:
+        if tasks is not None:
+            raise InvalidArgument("tasks=... applies to an objective; load the suite with the tasks you want.")
+        from taskgroup.engine.defaults import default_train_config
+
+        order, route = list(source.task_names), {"config": config or default_train_config(source), **measure_options}
+    db = store if isinstance(store, ResultStore) else ResultStore(store)
+
+    def step(record: dict[str, Any]) -> None:
+        if say is not None:
+            say(
+                f"measured {record['measured']}/{budget_networks}: {record['group']} "
+                f"(optimistic plan loss {record['optimistic']:.4g})"
+            )
+
+    return ucb_select(
+        suite_measurer(source, db, **route),
+        order,
+        plan_networks,
+        budget_networks=budget_networks,
+        optimism=optimism,
+        seed=seed,
+        on_step=step,
+    )
+
+
+def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyConfig) -> Estimate:
+    """Measure only the groups a plan of ``config.plan_networks`` networks relies on.
+
+    Up to 12 tasks the networks are chosen by :func:`~taskgroup.strategies.acquisition.ucb_select` (the group
+    posterior's upper confidence bound on plan value; its certificate goes to ``config.say``), beyond that by
+    :func:`adaptive_select` (the fitted predictor, no list of groups).
+
+    At most ``config.budget_networks`` networks are measured, through either route: a suite (trained with
+    ``config.train``) or an objective (``config.measure_options`` gives its ``tasks``). Resumable like any
+    measurement: what the store holds is read back, not measured again.
+
+    Parameters
+    ----------
+    source : TaskSuite or callable
+        The suite, or the user's ``objective(tasks, variant, seed)``.
+    store : path or ResultStore
+        The results store.
+    config : StrategyConfig
+        ``budget_networks`` and ``plan_networks`` (integers >= 1), ``seed``, how to measure.
+
+    Returns
+    -------
+    Estimate
+        The problem of the measured networks and their pair affinity.
+
+    Raises
+    ------
+    InvalidArgument
+        ``budget_networks`` or ``plan_networks`` missing or not an integer >= 1; an objective without ``tasks``.
+    """
+    from taskgroup.estimate.pairs import pair_affinity
+    from taskgroup.measure import ResultStore, measure
+    from taskgroup.problem import Problem
+
+    for name in ("budget_networks", "plan_networks"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidArgument(f"strategy 'adaptive' needs {name} as an integer >= 1; got {value!r}.")
+    options: dict[str, Any] = {"seeds": config.seeds, "executor": config.executor, "progress": config.progress}
+    options.update(config.measure_options)
+    objective = callable(source) and not hasattr(source, "task_names")
+    if objective:
+        tasks = list(options.get("tasks") or [])
+        route = options
+    else:
+        tasks = list(source.task_names)
+        route = {"config": config.train, **options}
+    db = store if isinstance(store, ResultStore) else ResultStore(store)
+    measured: Mapping[tuple[str, ...], Any]
+    if len(tasks) <= MAX_POSTERIOR_TASKS:
+        result = ucb_select(
+            suite_measurer(source, db, **route),
+            tasks,
+            config.plan_networks,
+            budget_networks=config.budget_networks,
+            seed=config.seed,
+        )
+        config.say(result.certificate.describe())
+        measured = result.measured
+    else:  # the posterior lists every group; beyond its limit the fitted predictor chooses without listing
+        measured = adaptive_select(
+            suite_measurer(source, db, **route),
+            tasks,
+            config.plan_networks,
+            budget_networks=config.budget_networks,
+            seed=config.seed,
+        ).measured
+    names = sorted(network_name(t for t in tasks if t in g) for g in measured)
+    # Everything named is in the store by now: this reads it back without training anything.
+    measure(
+        source, db, candidates=names, **{**route, "progress": False, **({} if objective else {"half_singles": False})}
+    )
+    run = {} if objective else {"suite": source.fingerprint(), "config": config.train.hash()}
+    table = db.table("val", None if objective else config.cost, **run)
+    table = table[table["network"].isin(names)]
+    cost = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds")]
+    problem = Problem.from_frame(table, cost=cost)
+    return Estimate(problem, pair_affinity(problem))

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from taskgroup.errors import InstanceTooLarge, InvalidArgument
-from taskgroup.estimate.acquisition import ucb_select
 from taskgroup.estimate.certificate import certify
-from taskgroup.estimate.plansearch import best_plan, lagrangian_bound
 from taskgroup.estimate.posterior import fit_group_posterior
 from taskgroup.estimate.synthetic import planted_group_losses
+from taskgroup.grouping.plansearch import best_plan, lagrangian_bound
+from taskgroup.measure.objective import load_objective
+from taskgroup.measure.store import ResultStore
+from taskgroup.strategies import adaptive_measure
+from taskgroup.strategies.acquisition import ucb_select
 
 
 def _table(n=5, seed=3):
@@ -131,3 +139,37 @@ def test_acquisition_with_the_whole_table_finds_the_optimum():
     full = fit_group_posterior(model.tasks, table)
     _, best, _ = best_plan(full.values(0.0), 2)
     assert result.plan.objective == pytest.approx(-best)
+
+
+@pytest.mark.slow
+def test_cli_and_api_choose_the_same_plan_and_a_rerun_measures_nothing(tmp_path, monkeypatch):
+    here = Path(__file__).parent
+    monkeypatch.syspath_prepend(str(here))  # the objective is importable by name, as the CLI imports it
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])}
+    command = [
+        sys.executable, "-m", "taskgroup", "measure", "--objective", "objective_examples:plain",
+        "--tasks", "a,b,c,d,e", "--strategy", "adaptive", "--budget-networks", "6", "--plan-networks", "2",
+        "--seed", "3", "--store", str(tmp_path / "cli.db"), "--plan-out", str(tmp_path / "plan.json"),
+    ]  # fmt: skip
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "measured 6/6" in first.stdout and "only as good as the model" in first.stdout
+    cli_plan = json.loads((tmp_path / "plan.json").read_text())
+
+    result = adaptive_measure(
+        load_objective("objective_examples:plain"),
+        tmp_path / "api.db",
+        tasks=list("abcde"),
+        budget_networks=6,
+        plan_networks=2,
+        seed=3,
+        progress=False,
+    )
+    assert cli_plan["assignment"] == result.plan.assignment
+    assert cli_plan["objective"] == pytest.approx(result.plan.objective)
+
+    rows = len(ResultStore(tmp_path / "cli.db").results())
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0, again.stderr
+    assert len(ResultStore(tmp_path / "cli.db").results()) == rows  # resumed from the store: nothing measured twice
+    assert json.loads((tmp_path / "plan.json").read_text())["assignment"] == cli_plan["assignment"]

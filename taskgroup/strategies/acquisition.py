@@ -25,8 +25,8 @@ import numpy as np
 
 from taskgroup.errors import InvalidArgument, InvalidProblem
 from taskgroup.estimate.certificate import Certificate, certify
-from taskgroup.estimate.plansearch import best_plan
 from taskgroup.estimate.posterior import GroupPosterior, fit_group_posterior
+from taskgroup.grouping.plansearch import best_plan
 from taskgroup.naming import network_name
 from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
@@ -46,7 +46,7 @@ class AcquisitionResult:
     ----------
     plan : Plan
         The best plan under the posterior median, measured groups at measured losses; entries of unmeasured
-        networks are flagged as predicted (``plan.bound`` is the certificate's median bound).
+        networks are flagged as predicted. It carries no bound: see ``certificate``.
     certificate : Certificate
     measured : dict
         Every measured group's per-task losses, in measurement order.
@@ -84,7 +84,7 @@ def ucb_select(
     ----------
     measure_groups : callable
         ``measure_groups([("a", "b")]) -> {("a", "b"): {"a": 0.3, "b": 0.5}}`` (losses > 0); task tuples in the
-        order of ``tasks``. :func:`taskgroup.estimate.suite_measurer` makes one from a suite or an objective and a
+        order of ``tasks``. :func:`taskgroup.strategies.suite_measurer` makes one from a suite or an objective and a
         results store, so an interrupted selection resumes from what the store holds.
     tasks : sequence of str
         The tasks (2 .. :data:`~taskgroup.estimate.posterior.MAX_POSTERIOR_TASKS`, distinct).
@@ -145,9 +145,7 @@ def ucb_select(
         posterior = fit_group_posterior(tasks, measured, weights=weights)
     chosen = posterior_plan(posterior, k, seed=seed)
     certificate = certify(posterior, chosen, k, optimism=optimism)
-    return AcquisitionResult(
-        _as_plan(posterior, chosen, k, certificate), certificate, measured, steps, certified, posterior
-    )
+    return AcquisitionResult(_as_plan(posterior, chosen, k), certificate, measured, steps, certified, posterior)
 
 
 def posterior_plan(posterior: GroupPosterior, k: int, *, seed: int = 0) -> tuple[int, ...]:
@@ -178,7 +176,7 @@ def _measure(measure_groups: MeasureGroups, groups: list[tuple[str, ...]], into:
         into[g] = {t: float(v) for t, v in answer[g].items()}
 
 
-def _as_plan(posterior: GroupPosterior, rows: tuple[int, ...], k: int, certificate: Certificate) -> Plan:
+def _as_plan(posterior: GroupPosterior, rows: tuple[int, ...], k: int) -> Plan:
     tasks = list(posterior.tasks)
     losses = posterior.losses(0.0)[list(rows)]
     names = [network_name(tasks[t] for t in sorted(posterior.groups[g])) for g in rows]
@@ -190,6 +188,5 @@ def _as_plan(posterior: GroupPosterior, rows: tuple[int, ...], k: int, certifica
         posterior.weights,
         predicted=np.array([posterior.members[g] & ~posterior.measured[g] for g in rows]),
     )
-    return plan_from_selection(
-        problem, list(range(len(rows))), solver="ucb-posterior", budget={"cost": float(k)}, bound=certificate.bound
-    )
+    # No bound on the plan itself: the certificate's bounds hold under the model only, and say so.
+    return plan_from_selection(problem, list(range(len(rows))), solver="ucb-posterior", budget={"cost": float(k)})
