@@ -438,7 +438,8 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     store : path or ResultStore
         The results store.
     config : StrategyConfig
-        ``budget_networks`` and ``plan_networks`` (integers >= 1), ``seed``, how to measure.
+        ``budget_networks`` (an integer >= 1), ``plan_networks`` (an integer >= 1; default: half the tasks, rounded
+        up), ``seed``, how to measure.
 
     Returns
     -------
@@ -448,7 +449,7 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     Raises
     ------
     InvalidArgument
-        ``budget_networks`` or ``plan_networks`` missing or not an integer >= 1; an objective without ``tasks``.
+        ``budget_networks`` missing, either budget not an integer >= 1; an objective without ``tasks``.
     """
     from taskgroup.estimate.pairs import pair_affinity
     from taskgroup.measure import ResultStore, measure
@@ -456,7 +457,9 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
 
     for name in ("budget_networks", "plan_networks"):
         value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if (name == "budget_networks" or value is not None) and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
             raise InvalidArgument(f"strategy 'adaptive' needs {name} as an integer >= 1; got {value!r}.")
     options: dict[str, Any] = {"seeds": config.seeds, "executor": config.executor, "progress": config.progress}
     options.update(config.measure_options)
@@ -468,12 +471,13 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
         tasks = list(source.task_names)
         route = {"config": config.train, **options}
     db = store if isinstance(store, ResultStore) else ResultStore(store)
+    plan_networks = config.plan_networks or math.ceil(len(tasks) / 2)  # default: a plan that shares networks
     measured: Mapping[tuple[str, ...], Any]
     if len(tasks) <= MAX_POSTERIOR_TASKS:
         result = ucb_select(
             suite_measurer(source, db, **route),
             tasks,
-            config.plan_networks,
+            plan_networks,
             budget_networks=config.budget_networks,
             seed=config.seed,
         )
@@ -483,7 +487,7 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
         measured = adaptive_select(
             suite_measurer(source, db, **route),
             tasks,
-            config.plan_networks,
+            plan_networks,
             budget_networks=config.budget_networks,
             seed=config.seed,
         ).measured
@@ -492,8 +496,18 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     measure(
         source, db, candidates=names, **{**route, "progress": False, **({} if objective else {"half_singles": False})}
     )
+    if not objective:  # costs are normalised by the single-task networks': profile those not measured (no training)
+        from taskgroup.measure import parse_candidate, profile_candidates
+
+        fp, key = source.fingerprint(), config.train.hash()
+        costed = db.costed(fp, key)
+        singles = [parse_candidate(t, tasks) for t in tasks if t not in costed]
+        if singles:
+            db.add_costs(fp, key, profile_candidates(source, singles, config.train))
+    # an objective's costs are what it reported (1 each when it reports none), kept as they are: its single-task
+    # networks need not be measured
     run = {} if objective else {"suite": source.fingerprint(), "config": config.train.hash()}
-    table = db.table("val", None if objective else config.cost, **run)
+    table = db.table("val", None if objective else config.cost, normalise=not objective, **run)
     table = table[table["network"].isin(names)]
     cost = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds")]
     problem = Problem.from_frame(table, cost=cost)
