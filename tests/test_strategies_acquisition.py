@@ -133,6 +133,24 @@ def test_acquisition_never_measures_a_group_twice_and_stays_within_budget():
             assert (tuple(name.split("+")) in result.measured) == (name not in result.certificate.unmeasured)
 
 
+def test_initial_groups_come_first_and_count_in_the_budget():
+    model, table = _table()
+    calls: list[list[tuple[str, ...]]] = []
+
+    def measure_groups(groups):
+        calls.append(list(groups))
+        return {g: table[g] for g in groups}
+
+    singles = [(t,) for t in reversed(model.tasks)]
+    result = ucb_select(measure_groups, model.tasks, 2, budget_networks=7, initial=singles)
+    assert sorted(calls[0]) == sorted(singles) and all(len(c) == 1 for c in calls[1:])
+    assert len(result.measured) <= 7 and len({g for c in calls for g in c}) == sum(map(len, calls))
+    with pytest.raises(InvalidArgument, match="below the 5 initial groups"):
+        ucb_select(measure_groups, model.tasks, 2, budget_networks=4, initial=singles)
+    with pytest.raises(InvalidArgument, match="initial group"):
+        ucb_select(measure_groups, model.tasks, 2, budget_networks=4, initial=[("t00", "zz")])
+
+
 def test_acquisition_with_the_whole_table_finds_the_optimum():
     model, table = _table()
     result = ucb_select(lambda gs: {g: table[g] for g in gs}, model.tasks, 2, budget_networks=31)

@@ -76,6 +76,7 @@ def ucb_select(
     optimism: float = 1.0,
     weights: Sequence[float] | None = None,
     seed: int = 0,
+    initial: Sequence[Sequence[str]] = (),
     on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> AcquisitionResult:
     """Choose ``k`` groups of ``tasks``, measuring at most ``budget_networks`` networks (see the module).
@@ -98,6 +99,9 @@ def ucb_select(
         Task weights of the objective (default 1).
     seed : int
         Seed of the swap search's random starts (used only where plans are too many to enumerate).
+    initial : sequence of task sequences
+        Groups measured first, in one call, before the acquisition chooses (counted in the budget): e.g. every
+        single-task network, which ``taskgroup run`` needs to weigh each task by its single-task loss.
     on_step : callable, optional
         Called with each step's record (progress reporting).
 
@@ -120,6 +124,25 @@ def ucb_select(
     check_number(optimism, "optimism", "ucb_select", minimum=0)
     measured: GroupLosses = {}
     steps: list[dict[str, Any]] = []
+    first: list[tuple[str, ...]] = []
+    for group in initial:
+        members = [group] if isinstance(group, str) else list(group)
+        if not members or len(set(members)) != len(members) or any(t not in tasks for t in members):
+            raise InvalidArgument(f"initial group {group!r} is not accepted: give distinct tasks among {tasks}.")
+        ordered = tuple(t for t in tasks if t in members)
+        if ordered not in first:
+            first.append(ordered)
+    if len(first) > budget_networks:
+        raise InvalidArgument(
+            f"budget_networks={budget_networks} is below the {len(first)} initial groups; give at least {len(first)}."
+        )
+    if first:
+        _measure(measure_groups, first, measured)
+        for done in first:
+            record = {"measured": len(steps) + 1, "group": network_name(done), "optimistic": float("nan")}
+            steps.append(record)
+            if on_step is not None:
+                on_step(record)
     posterior = fit_group_posterior(tasks, measured, weights=weights)
     previous: tuple[tuple[int, ...], ...] = ()
     certified = False

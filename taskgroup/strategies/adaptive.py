@@ -424,8 +424,9 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     """Measure only the groups a plan of ``config.plan_networks`` networks relies on.
 
     Up to 12 tasks the networks are chosen by :func:`~taskgroup.strategies.acquisition.ucb_select` (the group
-    posterior's upper confidence bound on plan value; its certificate goes to ``config.say``), beyond that by
-    :func:`adaptive_select` (the fitted predictor, no list of groups).
+    posterior's upper confidence bound on plan value; its certificate goes to ``config.say``) after every
+    single-task network (a run weighs tasks by their single-task losses), beyond that by :func:`adaptive_select`
+    (the fitted predictor, no list of groups; it measures the singles first too).
 
     At most ``config.budget_networks`` networks are measured, through either route: a suite (trained with
     ``config.train``) or an objective (``config.measure_options`` gives its ``tasks``). Resumable like any
@@ -480,6 +481,8 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
             plan_networks,
             budget_networks=config.budget_networks,
             seed=config.seed,
+            # a run weighs each task by its single-task loss (the relative objective) and normalises costs by them
+            initial=[(t,) for t in tasks],
         )
         config.say(result.certificate.describe())
         measured = result.measured
@@ -496,18 +499,8 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     measure(
         source, db, candidates=names, **{**route, "progress": False, **({} if objective else {"half_singles": False})}
     )
-    if not objective:  # costs are normalised by the single-task networks': profile those not measured (no training)
-        from taskgroup.measure import parse_candidate, profile_candidates
-
-        fp, key = source.fingerprint(), config.train.hash()
-        costed = db.costed(fp, key)
-        singles = [parse_candidate(t, tasks) for t in tasks if t not in costed]
-        if singles:
-            db.add_costs(fp, key, profile_candidates(source, singles, config.train))
-    # an objective's costs are what it reported (1 each when it reports none), kept as they are: its single-task
-    # networks need not be measured
     run = {} if objective else {"suite": source.fingerprint(), "config": config.train.hash()}
-    table = db.table("val", None if objective else config.cost, normalise=not objective, **run)
+    table = db.table("val", None if objective else config.cost, **run)
     table = table[table["network"].isin(names)]
     cost = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds")]
     problem = Problem.from_frame(table, cost=cost)
