@@ -538,6 +538,8 @@ def _sections(frame: pd.DataFrame, tables: list[Table], tag: list[dict[str, Any]
             regret_table(frame, "normalised"),
         ),
     ]
+    if not tag and any(t.name == "mnist" for t in tables):
+        sections.append(("TAG on mnist (one all-task training run)", "Not run in this report (`--no-tag`)."))
     if tag:
         t = summarise(tag)
         t["regret %"] = 100 * t["regret"]
