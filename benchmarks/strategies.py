@@ -203,7 +203,7 @@ def run_adaptive(table: Table, k: int, K: int, seed: int) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if K < 2 * table.n:
         options = {"singles": False, "initial_groups": math.ceil(table.n / 3)}
-    result = adaptive_select(table.measure, table.tasks, k, budget_networks=K, seed=seed, **options)
+    result = adaptive_select(table.measure, table.tasks, k, max_measured=K, seed=seed, **options)
     chosen = result.plan if result.plan is not None else result.predicted_plan
     plan = [tuple(t for t in table.tasks if t in name.split("+")) for name in chosen.networks]
     return {
@@ -243,7 +243,7 @@ def run_adaptive_all(table: Table, k: int, budgets: list[int], seed: int) -> dic
                 out[len(measured)] = answer(dict(measured))
         return got
 
-    result = adaptive_select(measure, table.tasks, k, budget_networks=max(budgets), seed=seed)
+    result = adaptive_select(measure, table.tasks, k, max_measured=max(budgets), seed=seed)
     chosen = result.plan if result.plan is not None else result.predicted_plan
     final = {
         "plan": [tuple(t for t in table.tasks if t in name.split("+")) for name in chosen.networks],
@@ -271,7 +271,7 @@ def run_ucb_all(table: Table, k: int, budgets: list[int], seed: int) -> dict[int
             out[len(measured)] = {"plan": plan, "used": len(measured)}
         return answer
 
-    result = ucb_select(measure, table.tasks, k, budget_networks=max(budgets), seed=seed)
+    result = ucb_select(measure, table.tasks, k, max_measured=max(budgets), seed=seed)
     final = {
         "plan": [tuple(t for t in table.tasks if t in name.split("+")) for name in result.plan.networks],
         "used": len(result.measured),

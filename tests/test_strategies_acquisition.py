@@ -126,7 +126,7 @@ def test_acquisition_never_measures_a_group_twice_and_stays_within_budget():
 
     for k, budget in ((2, 12), (3, 31)):
         asked.clear()
-        result = ucb_select(measure_groups, model.tasks, k, budget_networks=budget)
+        result = ucb_select(measure_groups, model.tasks, k, max_measured=budget)
         assert len(asked) == len(set(asked)) == len(result.measured) <= budget
         assert [s["measured"] for s in result.steps] == list(range(1, len(asked) + 1))
         for name in result.plan.networks:  # the certificate names exactly the plan's unmeasured networks
@@ -142,18 +142,18 @@ def test_initial_groups_come_first_and_count_in_the_budget():
         return {g: table[g] for g in groups}
 
     singles = [(t,) for t in reversed(model.tasks)]
-    result = ucb_select(measure_groups, model.tasks, 2, budget_networks=7, initial=singles)
+    result = ucb_select(measure_groups, model.tasks, 2, max_measured=7, initial=singles)
     assert sorted(calls[0]) == sorted(singles) and all(len(c) == 1 for c in calls[1:])
     assert len(result.measured) <= 7 and len({g for c in calls for g in c}) == sum(map(len, calls))
     with pytest.raises(InvalidArgument, match="below the 5 initial groups"):
-        ucb_select(measure_groups, model.tasks, 2, budget_networks=4, initial=singles)
+        ucb_select(measure_groups, model.tasks, 2, max_measured=4, initial=singles)
     with pytest.raises(InvalidArgument, match="initial group"):
-        ucb_select(measure_groups, model.tasks, 2, budget_networks=4, initial=[("t00", "zz")])
+        ucb_select(measure_groups, model.tasks, 2, max_measured=4, initial=[("t00", "zz")])
 
 
 def test_acquisition_with_the_whole_table_finds_the_optimum():
     model, table = _table()
-    result = ucb_select(lambda gs: {g: table[g] for g in gs}, model.tasks, 2, budget_networks=31)
+    result = ucb_select(lambda gs: {g: table[g] for g in gs}, model.tasks, 2, max_measured=31)
     full = fit_group_posterior(model.tasks, table)
     _, best, _ = best_plan(full.values(0.0), 2)
     assert result.plan.objective == pytest.approx(-best)
@@ -166,7 +166,7 @@ def test_cli_and_api_choose_the_same_plan_and_a_rerun_measures_nothing(tmp_path,
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])}
     command = [
         sys.executable, "-m", "taskgroup", "measure", "--objective", "objective_examples:plain",
-        "--tasks", "a,b,c,d,e", "--strategy", "adaptive", "--budget-networks", "6", "--plan-networks", "2",
+        "--tasks", "a,b,c,d,e", "--strategy", "adaptive", "--max-measured", "6", "--n-networks", "2",
         "--seed", "3", "--store", str(tmp_path / "cli.db"), "--plan-out", str(tmp_path / "plan.json"),
     ]  # fmt: skip
     first = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
@@ -178,8 +178,8 @@ def test_cli_and_api_choose_the_same_plan_and_a_rerun_measures_nothing(tmp_path,
         load_objective("objective_examples:plain"),
         tmp_path / "api.db",
         tasks=list("abcde"),
-        budget_networks=6,
-        plan_networks=2,
+        max_measured=6,
+        n_networks=2,
         seed=3,
         progress=False,
     )

@@ -77,11 +77,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--strategy",
         choices=["listed", "adaptive"],
         default="listed",
-        help="listed: measure --candidates; adaptive: measure at most --budget-networks networks, chosen one at a "
-        "time for a plan of --plan-networks (default: listed)",
+        help="listed: measure --candidates; adaptive: measure at most --max-measured networks, chosen one at a "
+        "time for a plan of --n-networks (default: listed)",
     )
-    p.add_argument("--budget-networks", type=int, metavar="K", help="--strategy adaptive: most networks to measure")
-    p.add_argument("--plan-networks", type=int, metavar="B", help="--strategy adaptive: networks of the plan")
+    p.add_argument("--max-measured", type=int, metavar="K", help="--strategy adaptive: most networks to measure")
+    p.add_argument("--n-networks", type=int, metavar="B", help="--strategy adaptive: networks of the plan")
     p.add_argument("--seed", type=int, default=0, help="--strategy adaptive: seed of the plan search (default 0)")
     p.add_argument("--plan-out", metavar="PATH", help="--strategy adaptive: also write the chosen plan as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
@@ -92,8 +92,8 @@ def run_measure(args: argparse.Namespace) -> int:
     adaptive_only = [
         flag
         for flag, given in (
-            ("--budget-networks", args.budget_networks is not None),
-            ("--plan-networks", args.plan_networks is not None),
+            ("--max-measured", args.max_measured is not None),
+            ("--n-networks", args.n_networks is not None),
             ("--plan-out", args.plan_out is not None),
         )
         if given
@@ -131,13 +131,13 @@ def _measure_adaptive(args: argparse.Namespace) -> int:
 
     if args.candidates != "all":
         raise InvalidArgument(f"--strategy adaptive chooses the candidates itself; got --candidates {args.candidates}.")
-    for flag, value in (("--budget-networks", args.budget_networks), ("--plan-networks", args.plan_networks)):
+    for flag, value in (("--max-measured", args.max_measured), ("--n-networks", args.n_networks)):
         if value is None or value < 1:
             raise InvalidArgument(f"--strategy adaptive needs {flag} as an integer >= 1; got {value}.")
     say = None if args.quiet else print
     common = {
-        "budget_networks": args.budget_networks,
-        "plan_networks": args.plan_networks,
+        "max_measured": args.max_measured,
+        "n_networks": args.n_networks,
         "seed": args.seed,
         "say": say,
         "seeds": args.seeds,

@@ -84,15 +84,15 @@ class Certificate:
         return text
 
 
-def certify(posterior: GroupPosterior, plan: tuple[int, ...], k: int, *, optimism: float = 1.0) -> Certificate:
-    """The :class:`Certificate` of the plan of rows ``plan`` of ``posterior`` with ``k`` networks.
+def certify(posterior: GroupPosterior, plan: tuple[int, ...], n_networks: int, *, optimism: float = 1.0) -> Certificate:
+    """The :class:`Certificate` of the plan of rows ``plan`` of ``posterior`` with ``n_networks`` networks.
 
     Parameters
     ----------
     posterior : GroupPosterior
     plan : tuple of int
         Rows of ``posterior.groups``.
-    k : int
+    n_networks : int
         Networks any competing plan may use.
     optimism : float
         Standard deviations of optimism for the optimistic bound (>= 0).
@@ -101,6 +101,7 @@ def certify(posterior: GroupPosterior, plan: tuple[int, ...], k: int, *, optimis
     -------
     Certificate
     """
+    k = n_networks
     median, hopeful = posterior.values(0.0), posterior.values(optimism)
     exact = math.comb(len(posterior.groups), min(k, len(posterior.groups))) <= EXHAUSTIVE_LIMIT
     per_task = median[list(plan)].max(axis=0)

@@ -36,7 +36,7 @@ def plan_value(values: np.ndarray, plan: tuple[int, ...] | list[int]) -> float:
 
 def best_plan(
     values: np.ndarray,
-    k: int,
+    n_networks: int,
     *,
     seed: int = 0,
     starts: tuple[tuple[int, ...], ...] = (),
@@ -49,7 +49,7 @@ def best_plan(
     ----------
     values : ndarray (G, n)
         Per group and task, the value (higher is better); ``-inf`` where the group does not serve the task.
-    k : int
+    n_networks : int
         Groups in the plan (at most ``G``).
     seed : int
         Seed of the random starts of the swap search.
@@ -67,7 +67,7 @@ def best_plan(
         is proven best (enumeration).
     """
     G = values.shape[0]
-    k = min(k, G)
+    k = min(n_networks, G)
     finite = np.where(np.isfinite(values), values, _UNSERVED)
     if math.comb(G, k) <= exhaustive_limit:
         best, best_value = _enumerate(finite, k)
@@ -142,14 +142,15 @@ def _swap_search(finite: np.ndarray, plan: list[int]) -> tuple[tuple[int, ...], 
     return tuple(sorted(plan)), value
 
 
-def lagrangian_bound(values: np.ndarray, k: int, mu: np.ndarray, *, iterations: int = 300) -> float:
+def lagrangian_bound(values: np.ndarray, n_networks: int, mu: np.ndarray, *, iterations: int = 300) -> float:
     """An upper bound on the value of every set of ``k`` groups serving every task (see the module).
 
     Parameters
     ----------
     values : ndarray (G, n)
         As in :func:`best_plan`.
-    k : int
+    n_networks : int
+        Groups in a plan.
     mu : ndarray (n,)
         Starting multipliers (a good start: the per-task values of a good plan).
     iterations : int
@@ -161,7 +162,7 @@ def lagrangian_bound(values: np.ndarray, k: int, mu: np.ndarray, *, iterations: 
     """
     finite = np.where(np.isfinite(values), values, -np.inf)
     mu = np.asarray(mu, dtype=float).copy()
-    k = min(k, finite.shape[0])
+    k = min(n_networks, finite.shape[0])
     scale = float(np.abs(mu).mean()) or 1.0
     best = math.inf
     for step in range(iterations):

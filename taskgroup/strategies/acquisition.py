@@ -1,6 +1,6 @@
 """Measure the groups most able to change the plan: an upper confidence bound on plan value, one network at a time.
 
-:func:`ucb_select` repeats, until ``budget_networks`` networks are measured:
+:func:`ucb_select` repeats, until ``max_measured`` networks are measured:
 
 1. fit the group posterior (:func:`~taskgroup.estimate.posterior.fit_group_posterior`) on everything measured;
 2. find the plan of ``k`` groups that is best when every unmeasured group is ``optimism`` standard deviations better
@@ -70,16 +70,16 @@ class AcquisitionResult:
 def ucb_select(
     measure_groups: MeasureGroups,
     tasks: Sequence[str],
-    k: int,
+    n_networks: int,
     *,
-    budget_networks: int,
+    max_measured: int,
     optimism: float = 1.0,
     weights: Sequence[float] | None = None,
     seed: int = 0,
     initial: Sequence[Sequence[str]] = (),
     on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> AcquisitionResult:
-    """Choose ``k`` groups of ``tasks``, measuring at most ``budget_networks`` networks (see the module).
+    """Choose ``n_networks`` groups of ``tasks``, measuring at most ``max_measured`` networks (see the module).
 
     Parameters
     ----------
@@ -89,9 +89,9 @@ def ucb_select(
         results store, so an interrupted selection resumes from what the store holds.
     tasks : sequence of str
         The tasks (2 .. :data:`~taskgroup.estimate.posterior.MAX_POSTERIOR_TASKS`, distinct).
-    k : int
+    n_networks : int
         Networks in the plan.
-    budget_networks : int
+    max_measured : int
         Most networks to measure (>= 1).
     optimism : float
         Standard deviations of optimism of the upper confidence bound (>= 0; 0 exploits the median only).
@@ -119,8 +119,9 @@ def ucb_select(
     tasks = [str(t) for t in tasks]
     if len(tasks) < 2 or len(set(tasks)) != len(tasks):
         raise InvalidArgument(f"tasks must be 2 or more distinct names; got {tasks!r}.")
-    check_number(k, "k", "ucb_select", minimum=1, integer=True)
-    check_number(budget_networks, "budget_networks", "ucb_select", minimum=1, integer=True)
+    check_number(n_networks, "n_networks", "ucb_select", minimum=1, integer=True)
+    k = n_networks
+    check_number(max_measured, "max_measured", "ucb_select", minimum=1, integer=True)
     check_number(optimism, "optimism", "ucb_select", minimum=0)
     measured: GroupLosses = {}
     steps: list[dict[str, Any]] = []
@@ -132,9 +133,9 @@ def ucb_select(
         ordered = tuple(t for t in tasks if t in members)
         if ordered not in first:
             first.append(ordered)
-    if len(first) > budget_networks:
+    if len(first) > max_measured:
         raise InvalidArgument(
-            f"budget_networks={budget_networks} is below the {len(first)} initial groups; give at least {len(first)}."
+            f"max_measured={max_measured} is below the {len(first)} initial groups; give at least {len(first)}."
         )
     if first:
         _measure(measure_groups, first, measured)
@@ -146,7 +147,7 @@ def ucb_select(
     posterior = fit_group_posterior(tasks, measured, weights=weights)
     previous: tuple[tuple[int, ...], ...] = ()
     certified = False
-    while len(measured) < budget_networks:
+    while len(measured) < max_measured:
         hopeful = posterior.values(optimism)
         plan, value, _ = best_plan(hopeful, k, seed=seed, starts=previous)
         previous = (plan,)
@@ -171,17 +172,17 @@ def ucb_select(
     return AcquisitionResult(_as_plan(posterior, chosen, k), certificate, measured, steps, certified, posterior)
 
 
-def posterior_plan(posterior: GroupPosterior, k: int, *, seed: int = 0) -> tuple[int, ...]:
-    """Rows of the best ``k`` groups under the posterior median (measured groups at measured losses).
+def posterior_plan(posterior: GroupPosterior, n_networks: int, *, seed: int = 0) -> tuple[int, ...]:
+    """Rows of the best ``n_networks`` groups under the posterior median (measured groups at measured losses).
 
     Raises
     ------
     InvalidProblem
         If no ``k`` groups serve every task (cannot happen: the model predicts every group).
     """
-    plan, value, _ = best_plan(posterior.values(0.0), k, seed=seed)
+    plan, value, _ = best_plan(posterior.values(0.0), n_networks, seed=seed)
     if not np.isfinite(value):
-        raise InvalidProblem(f"No {k} groups serve every task.")
+        raise InvalidProblem(f"No {n_networks} groups serve every task.")
     return plan
 
 

@@ -6,10 +6,10 @@
    task (sizes 2 .. ``max_initial_size``);
 2. fit the group predictor (:func:`~taskgroup.estimate.fitted.fit_group_predictor`) on everything measured,
    optimistic by ``optimism`` standard errors on each pair term (an upper confidence bound);
-3. choose ``budget`` groups over *all* groups on those predictions, measured groups at their measured losses
+3. choose ``n_networks`` groups over *all* groups on those predictions, measured groups at their measured losses
    (:func:`~taskgroup.grouping.group.select_groups`);
 4. measure the chosen groups that are still predicted; repeat from 2 until the chosen plan consists only of
-   measured networks (then no predicted group, even optimistically, beats it) or ``budget_networks``
+   measured networks (then no predicted group, even optimistically, beats it) or ``max_measured``
    networks have been measured.
 
 The answer is the best plan among the measured groups (exact ILP): every network in it has been trained.
@@ -68,7 +68,7 @@ class AdaptiveResult:
     ----------
     plan : Plan or None
         The best plan among the measured groups only (exact ILP, loss sense), or None if they cannot serve
-        every task with ``budget`` networks.
+        every task with ``n_networks`` networks.
     predicted_plan : Plan
         The last plan chosen on the (optimistic) predictions with measurements overriding them. When
         ``converged`` every network in it is measured and it scores as ``plan``.
@@ -113,9 +113,9 @@ def initial_design(
 def adaptive_select(
     measure_groups: MeasureGroups,
     tasks: Sequence[str],
-    budget: int,
+    n_networks: int,
     *,
-    budget_networks: int,
+    max_measured: int,
     singles: bool = True,
     initial_groups: int | None = None,
     max_initial_size: int = 3,
@@ -124,9 +124,9 @@ def adaptive_select(
     method: str = "local-search",
     time_limit: float | None = None,
     seed: int = 0,
-    on_round: Callable[[dict[str, Any]], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> AdaptiveResult:
-    """Choose ``budget`` groups of ``tasks`` measuring at most ``budget_networks`` networks (see module).
+    """Choose ``n_networks`` groups of ``tasks`` measuring at most ``max_measured`` networks (see module).
 
     Parameters
     ----------
@@ -135,9 +135,9 @@ def adaptive_select(
         task tuples in the order of ``tasks``.
     tasks : sequence of str
         The tasks (2 or more, distinct).
-    budget : int
+    n_networks : int
         Networks in the deployed plan (groups; each costs 1).
-    budget_networks : int
+    max_measured : int
         Most networks to measure in all (the initial design included).
     singles : bool
         Measure every single-task network first (then one-task groups are candidates).
@@ -162,8 +162,8 @@ def adaptive_select(
         rounds of kicks, column generation when its bound closes or after its iteration cap).
     seed : int
         Seed of the initial design and the randomised methods.
-    on_round : callable, optional
-        Called with each round's record (progress reporting).
+    say : callable, optional
+        Given one line per round: networks measured, the predicted objective, chosen groups still predicted.
 
     Returns
     -------
@@ -172,14 +172,14 @@ def adaptive_select(
     Raises
     ------
     InvalidArgument
-        Bad tasks, budget, method, or a ``budget_networks`` smaller than the initial design (the message says
+        Bad tasks, n_networks, method, or a ``max_measured`` smaller than the initial design (the message says
         how many that is); a ``measure_groups`` answer that misses a requested group or member.
     """
     tasks = [str(t) for t in tasks]
     n = len(tasks)
     if n < 2 or len(set(tasks)) != n:
         raise InvalidArgument(f"tasks must be 2 or more distinct names; got {tasks!r}.")
-    for name, value in (("budget", budget), ("budget_networks", budget_networks)):
+    for name, value in (("n_networks", n_networks), ("max_measured", max_measured)):
         check_number(value, name, "adaptive_select", minimum=1, integer=True)
     check_number(time_limit, "time_limit", "adaptive_select", minimum=0, exclusive=True, optional=True)
     GROUPING_METHODS.get(method)  # an unknown name raises, listing the methods
@@ -193,9 +193,9 @@ def adaptive_select(
             f"{max_size}; give at least {math.ceil(n / max_size)}."
         )
     design = initial_design(tasks, n_groups, max_size, singles=singles, seed=seed)
-    if budget_networks < len(design):
+    if max_measured < len(design):
         raise InvalidArgument(
-            f"budget_networks={budget_networks} is below the initial design ({len(design)} networks: "
+            f"max_measured={max_measured} is below the initial design ({len(design)} networks: "
             f"{n if singles else 0} singles + {len(design) - (n if singles else 0)} random groups); give at least "
             f"{len(design)}, or fewer initial_groups / singles=False."
         )
@@ -206,7 +206,7 @@ def adaptive_select(
         predictor = fit_group_predictor(tasks, measured, alpha=alpha, optimism=optimism)
         plan = select_groups(
             predictor,
-            budget,
+            n_networks,
             method=method,
             seed=seed,
             time_limit=time_limit,
@@ -223,13 +223,16 @@ def adaptive_select(
             "unmeasured": len(needed),
         }
         rounds.append(record)
-        if on_round is not None:
-            on_round(record)
-        left = budget_networks - len(measured)
+        if say is not None:
+            say(
+                f"round {record['round']}: {record['measured']} networks measured, predicted objective "
+                f"{record['predicted_objective']:.4g}, {record['unmeasured']} chosen group(s) still predicted"
+            )
+        left = max_measured - len(measured)
         if not needed or left <= 0:
             break
         _measure(measure_groups, needed[:left], measured)
-    return AdaptiveResult(_measured_plan(predictor, budget), plan, measured, rounds, converged=not needed)
+    return AdaptiveResult(_measured_plan(predictor, n_networks), plan, measured, rounds, converged=not needed)
 
 
 def _measure(measure_groups: MeasureGroups, groups: list[tuple[str, ...]], into: GroupLosses) -> None:
@@ -261,7 +264,7 @@ def suite_measurer(
     *,
     config: Any = None,
     split: str = "val",
-    on_trained: Callable[[list[str]], None] | None = None,
+    say: Callable[[str], None] | None = None,
     tasks: Sequence[str] | None = None,
     **measure_options: Any,
 ) -> MeasureGroups:
@@ -280,12 +283,17 @@ def suite_measurer(
     config : TrainConfig, optional
         With a suite: how networks are trained.
     split : {"val", "test"}
-    on_trained : callable, optional
-        Called with the names of the networks each measurement call actually trained (for progress or audit).
+    say : callable, optional
+        Given one line per measurement call that trained networks, naming them.
     tasks : sequence of str, optional
         With an objective: its tasks, in the order names are built from.
     **measure_options
         Passed to :func:`taskgroup.measure.measure` (``seeds``, ``executor``, ``progress``, ``settings``, ...).
+
+    Returns
+    -------
+    callable
+        ``measure_groups(groups) -> {group: {task: loss}}``.
 
     Raises
     ------
@@ -317,8 +325,8 @@ def suite_measurer(
             trained.extend(r.network for r in results)
 
         results = measure(suite, db, candidates=list(names), on_result=record, **options)
-        if on_trained is not None and trained:
-            on_trained(sorted(set(trained)))
+        if say is not None and trained:
+            say(f"trained {', '.join(sorted(set(trained)))}")
         mine = results[results["network"].isin(list(names))]
         failed = mine[mine["status"] != "ok"]
         if not failed.empty:
@@ -334,8 +342,8 @@ def adaptive_measure(
     source: Any,
     store: str | PathLike[str] | Any,
     *,
-    budget_networks: int,
-    plan_networks: int,
+    max_measured: int,
+    n_networks: int,
     seed: int = 0,
     config: Any = None,
     tasks: Sequence[str] | None = None,
@@ -343,7 +351,7 @@ def adaptive_measure(
     say: Callable[[str], None] | None = None,
     **measure_options: Any,
 ) -> AcquisitionResult:
-    """Measure at most ``budget_networks`` networks of a suite or objective for a plan of ``plan_networks``.
+    """Measure at most ``max_measured`` networks of a suite or objective for a plan of ``n_networks``.
 
     The networks are chosen one at a time by :func:`~taskgroup.strategies.acquisition.ucb_select` (the group
     posterior's upper confidence bound on plan value) and trained through :func:`suite_measurer` into ``store``:
@@ -356,7 +364,7 @@ def adaptive_measure(
         A suite, or the user's ``objective(tasks, variant, seed)`` (then ``tasks`` is required).
     store : path or ResultStore
         The results store.
-    budget_networks, plan_networks : int
+    max_measured, n_networks : int
         Most networks to measure; networks of the plan to choose (both >= 1).
     seed : int
         Seed of the plan search's random starts (used only where plans are too many to enumerate).
@@ -387,7 +395,7 @@ def adaptive_measure(
     """
     from taskgroup.measure import ResultStore
 
-    for name, value in (("budget_networks", budget_networks), ("plan_networks", plan_networks)):
+    for name, value in (("max_measured", max_measured), ("n_networks", n_networks)):
         check_number(value, name, "adaptive_measure", minimum=1, integer=True)
     objective = callable(source) and not hasattr(source, "task_names")
     if objective:
@@ -405,15 +413,15 @@ def adaptive_measure(
     def step(record: dict[str, Any]) -> None:
         if say is not None:
             say(
-                f"measured {record['measured']}/{budget_networks}: {record['group']} "
+                f"measured {record['measured']}/{max_measured}: {record['group']} "
                 f"(optimistic plan loss {record['optimistic']:.4g})"
             )
 
     return ucb_select(
         suite_measurer(source, db, **route),
         order,
-        plan_networks,
-        budget_networks=budget_networks,
+        n_networks,
+        max_measured=max_measured,
         optimism=optimism,
         seed=seed,
         on_step=step,
@@ -421,14 +429,14 @@ def adaptive_measure(
 
 
 def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyConfig) -> Estimate:
-    """Measure only the groups a plan of ``config.plan_networks`` networks relies on.
+    """Measure only the groups a plan of ``config.n_networks`` networks relies on.
 
     Up to 12 tasks the networks are chosen by :func:`~taskgroup.strategies.acquisition.ucb_select` (the group
     posterior's upper confidence bound on plan value; its certificate goes to ``config.say``) after every
     single-task network (a run weighs tasks by their single-task losses), beyond that by :func:`adaptive_select`
     (the fitted predictor, no list of groups; it measures the singles first too).
 
-    At most ``config.budget_networks`` networks are measured, through either route: a suite (trained with
+    At most ``config.max_measured`` networks are measured, through either route: a suite (trained with
     ``config.train``) or an objective (``config.measure_options`` gives its ``tasks``). Resumable like any
     measurement: what the store holds is read back, not measured again.
 
@@ -439,7 +447,7 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     store : path or ResultStore
         The results store.
     config : StrategyConfig
-        ``budget_networks`` (an integer >= 1), ``plan_networks`` (an integer >= 1; default: half the tasks, rounded
+        ``max_measured`` (an integer >= 1), ``n_networks`` (an integer >= 1; default: half the tasks, rounded
         up), ``seed``, how to measure.
 
     Returns
@@ -450,15 +458,15 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     Raises
     ------
     InvalidArgument
-        ``budget_networks`` missing, either budget not an integer >= 1; an objective without ``tasks``.
+        ``max_measured`` missing, either budget not an integer >= 1; an objective without ``tasks``.
     """
     from taskgroup.estimate.pairs import pair_affinity
     from taskgroup.measure import ResultStore, measure
     from taskgroup.problem import Problem
 
-    for name in ("budget_networks", "plan_networks"):
+    for name in ("max_measured", "n_networks"):
         value = getattr(config, name)
-        if (name == "budget_networks" or value is not None) and (
+        if (name == "max_measured" or value is not None) and (
             isinstance(value, bool) or not isinstance(value, int) or value < 1
         ):
             raise InvalidArgument(f"strategy 'adaptive' needs {name} as an integer >= 1; got {value!r}.")
@@ -472,14 +480,14 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
         tasks = list(source.task_names)
         route = {"config": config.train, **options}
     db = store if isinstance(store, ResultStore) else ResultStore(store)
-    plan_networks = config.plan_networks or math.ceil(len(tasks) / 2)  # default: a plan that shares networks
+    n_networks = config.n_networks or math.ceil(len(tasks) / 2)  # default: a plan that shares networks
     measured: Mapping[tuple[str, ...], Any]
     if len(tasks) <= MAX_POSTERIOR_TASKS:
         result = ucb_select(
             suite_measurer(source, db, **route),
             tasks,
-            plan_networks,
-            budget_networks=config.budget_networks,
+            n_networks,
+            max_measured=config.max_measured,
             seed=config.seed,
             # a run weighs each task by its single-task loss (the relative objective) and normalises costs by them
             initial=[(t,) for t in tasks],
@@ -490,9 +498,10 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
         measured = adaptive_select(
             suite_measurer(source, db, **route),
             tasks,
-            plan_networks,
-            budget_networks=config.budget_networks,
+            n_networks,
+            max_measured=config.max_measured,
             seed=config.seed,
+            say=config.say,
         ).measured
     names = sorted(network_name(t for t in tasks if t in g) for g in measured)
     # Everything named is in the store by now: this reads it back without training anything.
