@@ -19,7 +19,7 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path):
         timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for name in ("solvers", "estimates", "measure", "train", "objective", "grouping"):
+    for name in ("solvers", "estimates", "measure", "train", "objective", "grouping", "strategies"):
         text = (tmp_path / f"{name}.md").read_text()
         assert text.startswith("#") and "|---" in text, name
 

@@ -27,7 +27,7 @@ def test_adaptive_objective_measures_within_its_budget_and_resumes(tmp_path):
     estimate = STRATEGIES["adaptive"](counted, db, _config())
     measured = set(estimate.problem.networks)
     assert 1 <= len(measured) <= 12 and len(CALLS) == len(measured)  # each network measured once
-    assert {"a", "b", "c", "d"} <= measured  # singles first
+    assert {"a", "b", "c", "d"} <= measured  # singles first: a run weighs tasks by them
     stored = ResultStore(db).results()
     assert set(stored["network"]) == measured  # nothing outside the adaptive choice was trained
     # The planted clusters {a, b} and {c, d} are what a 2-network plan should use.

@@ -4,6 +4,7 @@ profile the built-in model) or with the user's own training function (``--object
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import pandas as pd
 
@@ -72,11 +73,35 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--stack-size", type=int, help="most networks trained together per job")
     p.add_argument("--one-by-one", action="store_true", help="train networks one at a time (no stacking)")
     p.add_argument("--latency-repeats", type=int, help="latency repeats per network (0: skip; default 50)")
+    p.add_argument(
+        "--strategy",
+        choices=["listed", "adaptive"],
+        default="listed",
+        help="listed: measure --candidates; adaptive: measure at most --max-measured networks, chosen one at a "
+        "time for a plan of --n-networks (default: listed)",
+    )
+    p.add_argument("--max-measured", type=int, metavar="K", help="--strategy adaptive: most networks to measure")
+    p.add_argument("--n-networks", type=int, metavar="B", help="--strategy adaptive: networks of the plan")
+    p.add_argument("--seed", type=int, default=0, help="--strategy adaptive: seed of the plan search (default 0)")
+    p.add_argument("--plan-out", metavar="PATH", help="--strategy adaptive: also write the chosen plan as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(run=run_measure)
 
 
 def run_measure(args: argparse.Namespace) -> int:
+    adaptive_only = [
+        flag
+        for flag, given in (
+            ("--max-measured", args.max_measured is not None),
+            ("--n-networks", args.n_networks is not None),
+            ("--plan-out", args.plan_out is not None),
+        )
+        if given
+    ]
+    if args.strategy == "adaptive":
+        return _measure_adaptive(args)
+    if adaptive_only:
+        raise InvalidArgument(f"{', '.join(adaptive_only)} apply to --strategy adaptive only.")
     if args.objective:
         results, label = _measure_objective(args), f"objective {args.objective}"
         cost_hint = ""
@@ -100,9 +125,61 @@ def run_measure(args: argparse.Namespace) -> int:
     return 0
 
 
-def _measure_objective(args: argparse.Namespace) -> pd.DataFrame:
-    from taskgroup.measure.objective import load_objective, measure_objective  # torch-free
+def _measure_adaptive(args: argparse.Namespace) -> int:
+    """``--strategy adaptive``: :func:`taskgroup.strategies.adaptive_measure`; prints progress, plan, certificate."""
+    from taskgroup.strategies.adaptive import adaptive_measure
 
+    if args.candidates != "all":
+        raise InvalidArgument(f"--strategy adaptive chooses the candidates itself; got --candidates {args.candidates}.")
+    for flag, value in (("--max-measured", args.max_measured), ("--n-networks", args.n_networks)):
+        if value is None or value < 1:
+            raise InvalidArgument(f"--strategy adaptive needs {flag} as an integer >= 1; got {value}.")
+    say = None if args.quiet else print
+    common = {
+        "max_measured": args.max_measured,
+        "n_networks": args.n_networks,
+        "seed": args.seed,
+        "say": say,
+        "seeds": args.seeds,
+        "executor": args.executor,
+        "progress": False,  # one network per call: the line per measured network is the progress
+    }
+    if args.objective:
+        from taskgroup.measure.objective import load_objective
+
+        _check_objective_options(args)
+        if args.variants:
+            raise InvalidArgument("--strategy adaptive measures full networks only; leave out --variants.")
+        result = adaptive_measure(
+            load_objective(args.objective),
+            args.store,
+            tasks=args.tasks.split(","),
+            settings=parse_suite_params(args.setting, option="--setting"),
+            **common,
+        )
+    else:
+        suite, config = _suite_and_config(args)
+        result = adaptive_measure(
+            suite,
+            args.store,
+            config=config,
+            vectorise=not args.one_by_one,
+            stack_size=args.stack_size,
+            latency_repeats=50 if args.latency_repeats is None else args.latency_repeats,
+            **common,
+        )
+    if args.plan_out:
+        result.plan.to_json(args.plan_out)
+    if not args.quiet:
+        print(result.plan.summary())
+        print(result.certificate.describe())
+        print(
+            f"{len(result.measured)} networks measured into {args.store}" + (" (certified)" if result.certified else "")
+        )
+    return 0
+
+
+def _check_objective_options(args: argparse.Namespace) -> None:
     suite_only = [f"--{name.replace('_', '-')}" for name in _SUITE_ONLY if getattr(args, name) is not None]
     suite_only += [
         flag
@@ -120,6 +197,32 @@ def _measure_objective(args: argparse.Namespace) -> pd.DataFrame:
         )
     if not args.tasks:
         raise InvalidArgument("--objective needs --tasks, e.g. --tasks a,b,c.")
+
+
+def _suite_and_config(args: argparse.Namespace) -> tuple[Any, Any]:
+    from taskgroup.datasets.suites import load_suite
+    from taskgroup.engine.defaults import default_train_config
+
+    if args.variants or args.setting:
+        raise InvalidArgument(
+            "--variants and --setting apply to --objective only; a suite's variants are full "
+            "and half (--no-half leaves the half-size networks out)."
+        )
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    suite = load_suite(args.suite, tasks=tasks, **parse_suite_params(args.suite_param))
+    changes = {k: getattr(args, k) for k in _TRAINING_OPTIONS if getattr(args, k) is not None}
+    if args.hidden is not None:
+        try:
+            changes["hidden"] = tuple(int(h) for h in str(args.hidden).split(","))
+        except ValueError:
+            raise InvalidArgument(f"--hidden {args.hidden!r} must be comma-separated integers, e.g. 64,64.") from None
+    return suite, default_train_config(suite, args.model, **changes)
+
+
+def _measure_objective(args: argparse.Namespace) -> pd.DataFrame:
+    from taskgroup.measure.objective import load_objective, measure_objective  # torch-free
+
+    _check_objective_options(args)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else ["full"]
     settings = parse_suite_params(args.setting, option="--setting")
     return measure_objective(
@@ -136,24 +239,9 @@ def _measure_objective(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def _measure_suite(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
-    from taskgroup.datasets.suites import load_suite
-    from taskgroup.engine.defaults import default_train_config
     from taskgroup.measure.runner import measure
 
-    if args.variants or args.setting:
-        raise InvalidArgument(
-            "--variants and --setting apply to --objective only; a suite's variants are full "
-            "and half (--no-half leaves the half-size networks out)."
-        )
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
-    suite = load_suite(args.suite, tasks=tasks, **parse_suite_params(args.suite_param))
-    changes = {k: getattr(args, k) for k in _TRAINING_OPTIONS if getattr(args, k) is not None}
-    if args.hidden is not None:
-        try:
-            changes["hidden"] = tuple(int(h) for h in str(args.hidden).split(","))
-        except ValueError:
-            raise InvalidArgument(f"--hidden {args.hidden!r} must be comma-separated integers, e.g. 64,64.") from None
-    config = default_train_config(suite, args.model, **changes)
+    suite, config = _suite_and_config(args)
     results = measure(
         suite,
         args.store,

@@ -47,7 +47,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-measured", type=int, metavar="K", help="--strategy adaptive: most networks to measure")
     p.add_argument(
-        "--n-networks", type=int, metavar="B", help="--strategy adaptive: networks of the plan it measures for"
+        "--n-networks",
+        type=int,
+        metavar="B",
+        help="--strategy adaptive: networks of the plan it measures for (default: half the tasks, rounded up)",
     )
     p.add_argument(
         "--objective",

@@ -8,16 +8,20 @@
 - :func:`lookahead_affinity`, :func:`gradient_similarity`, :class:`AffinityHook`: TAG's inter-task affinity and
   gradient cosine similarity, the formulas evaluated on a model's batch (torch; the training run that feeds them
   is :mod:`taskgroup.strategies.tag`).
+- :func:`fit_group_posterior`, :func:`certify`: a Bayesian model of every group's loss with uncertainty (up to 12
+  tasks), and a plan's certificate under it (measurement by it: :func:`taskgroup.strategies.ucb_select`).
 - :func:`planted_affinity`, :func:`planted_group_losses`: seeded synthetic instances with planted clusters.
 
 Grouping tasks from these estimates is :mod:`taskgroup.grouping`; measuring and estimating end to end (full,
 hoa, esa, tag, adaptive) is :mod:`taskgroup.strategies`.
 """
 
+from taskgroup.estimate.certificate import Certificate, certify
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
 from taskgroup.estimate.fitted import fit_group_predictor, measurements_from_problem
 from taskgroup.estimate.hoa import hoa, hoa_predictor
 from taskgroup.estimate.matrix import as_affinity
+from taskgroup.estimate.posterior import GroupPosterior, fit_group_posterior
 from taskgroup.estimate.synthetic import planted_affinity, planted_group_losses
 
 __all__ = [
@@ -36,6 +40,10 @@ __all__ = [
     "AffinityRun",
     "planted_affinity",
     "planted_group_losses",
+    "fit_group_posterior",
+    "GroupPosterior",
+    "certify",
+    "Certificate",
 ]
 
 # The TAG/CS formulas need torch; load those names on first use so that planning-only users and the CLI

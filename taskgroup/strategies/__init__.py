@@ -6,14 +6,22 @@ Every strategy is ``strategy(source, store, config) -> Estimate`` (:mod:`taskgro
 - ``hoa`` (``hoa.py``): train the pairs, predict larger groups (``tg.estimate.hoa``).
 - ``esa`` (``esa.py``): select on short runs, train the chosen fully; also :func:`esa_measure`.
 - ``tag`` (``tag.py``): TAG lookahead affinity from one all-task run; also :func:`suite_affinity`.
-- ``adaptive`` (``adaptive.py``): measure only what the plan relies on (:func:`adaptive_select`).
+- ``adaptive`` (``adaptive.py``): measure only what the plan relies on (:func:`adaptive_measure` with
+  :func:`ucb_select` up to 12 tasks, :func:`adaptive_select` beyond).
 
 ``taskgroup run --strategy NAME`` and :func:`taskgroup.pipeline.run_pipeline` dispatch through
 :data:`STRATEGIES`. Modules that train import torch on first use only.
 """
 
 from taskgroup.registry import Registry
-from taskgroup.strategies.adaptive import AdaptiveResult, adaptive_select, adaptive_strategy, suite_measurer
+from taskgroup.strategies.acquisition import AcquisitionResult, posterior_plan, ucb_select
+from taskgroup.strategies.adaptive import (
+    AdaptiveResult,
+    adaptive_measure,
+    adaptive_select,
+    adaptive_strategy,
+    suite_measurer,
+)
 from taskgroup.strategies.base import Estimate, Strategy, StrategyConfig
 from taskgroup.strategies.esa import ESAMeasurement, esa_measure, esa_strategy
 from taskgroup.strategies.full import full_strategy
@@ -27,6 +35,10 @@ __all__ = [
     "Estimate",
     "adaptive_select",
     "AdaptiveResult",
+    "adaptive_measure",
+    "ucb_select",
+    "AcquisitionResult",
+    "posterior_plan",
     "suite_measurer",
     "esa_measure",
     "ESAMeasurement",

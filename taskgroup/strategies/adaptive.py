@@ -19,6 +19,11 @@ benchmark it stays far from the best plan, while ``optimism=1`` finds it within 
 ``measure_groups(groups)`` is any callable that measures a list of task tuples and returns their per-task
 losses; :func:`suite_measurer` makes one from a suite and a results store (:func:`taskgroup.measure.measure`),
 so groups already in the store are read back, not trained again, and an interrupted run resumes.
+
+Up to 12 tasks, :func:`adaptive_measure` and the ``adaptive`` strategy of ``taskgroup run`` choose what to measure
+with :func:`~taskgroup.strategies.acquisition.ucb_select` instead (a Bayesian model of every group with a
+certificate; lower regret on the fully measured tables of ``benchmarks/results/strategies.md``); beyond 12 tasks
+the strategy uses :func:`adaptive_select`.
 """
 
 from __future__ import annotations
@@ -33,14 +38,23 @@ import numpy as np
 
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, MeasurementError
 from taskgroup.estimate.fitted import fit_group_predictor
+from taskgroup.estimate.posterior import MAX_POSTERIOR_TASKS
 from taskgroup.grouping.cover import GroupScorer
 from taskgroup.grouping.group import GROUPING_METHODS, select_groups
 from taskgroup.naming import network_name
 from taskgroup.plan import Plan
+from taskgroup.strategies.acquisition import AcquisitionResult, ucb_select
 from taskgroup.strategies.base import Estimate, StrategyConfig
 from taskgroup.validation import check_number
 
-__all__ = ["adaptive_strategy", "adaptive_select", "AdaptiveResult", "initial_design", "suite_measurer"]
+__all__ = [
+    "adaptive_strategy",
+    "adaptive_measure",
+    "adaptive_select",
+    "AdaptiveResult",
+    "initial_design",
+    "suite_measurer",
+]
 
 GroupLosses = dict[tuple[str, ...], dict[str, float]]
 MeasureGroups = Callable[[list[tuple[str, ...]]], Mapping[tuple[str, ...], Mapping[str, float]]]
@@ -324,8 +338,103 @@ def suite_measurer(
     return measure_groups
 
 
+def adaptive_measure(
+    source: Any,
+    store: str | PathLike[str] | Any,
+    *,
+    max_measured: int,
+    n_networks: int,
+    seed: int = 0,
+    config: Any = None,
+    tasks: Sequence[str] | None = None,
+    optimism: float = 1.0,
+    say: Callable[[str], None] | None = None,
+    **measure_options: Any,
+) -> AcquisitionResult:
+    """Measure at most ``max_measured`` networks of a suite or objective for a plan of ``n_networks``.
+
+    The networks are chosen one at a time by :func:`~taskgroup.strategies.acquisition.ucb_select` (the group
+    posterior's upper confidence bound on plan value) and trained through :func:`suite_measurer` into ``store``:
+    what the store holds is read back, never trained again, so rerunning an interrupted call resumes it and
+    retraces the same steps. ``taskgroup measure --strategy adaptive`` calls this.
+
+    Parameters
+    ----------
+    source : TaskSuite or callable
+        A suite, or the user's ``objective(tasks, variant, seed)`` (then ``tasks`` is required).
+    store : path or ResultStore
+        The results store.
+    max_measured, n_networks : int
+        Most networks to measure; networks of the plan to choose (both >= 1).
+    seed : int
+        Seed of the plan search's random starts (used only where plans are too many to enumerate).
+    config : TrainConfig, optional
+        With a suite: how networks train (default ``default_train_config(suite)``, as ``taskgroup run``).
+    tasks : sequence of str, optional
+        With an objective: its tasks.
+    optimism : float
+        Standard deviations of optimism of the acquisition (>= 0).
+    say : callable, optional
+        Given one progress line per measured network.
+    **measure_options
+        Passed to :func:`taskgroup.measure.measure` (``seeds``, ``executor``, ``progress``, ``settings``, ...).
+
+    Returns
+    -------
+    AcquisitionResult
+        The plan (``result.plan``), its certificate and every measured group.
+
+    Raises
+    ------
+    InvalidArgument
+        Bad budgets or options, an objective without ``tasks``.
+    InstanceTooLarge
+        More than 12 tasks (the posterior lists every group); use :func:`adaptive_select` there.
+    MeasurementError
+        A requested network failed.
+    """
+    from taskgroup.measure import ResultStore
+
+    for name, value in (("max_measured", max_measured), ("n_networks", n_networks)):
+        check_number(value, name, "adaptive_measure", minimum=1, integer=True)
+    objective = callable(source) and not hasattr(source, "task_names")
+    if objective:
+        if not tasks:
+            raise InvalidArgument("With an objective, give tasks=[...] (the tasks it trains).")
+        order, route = list(tasks), {"tasks": list(tasks), **measure_options}
+    else:
+        if tasks is not None:
+            raise InvalidArgument("tasks=... applies to an objective; load the suite with the tasks you want.")
+        from taskgroup.engine.defaults import default_train_config
+
+        order, route = list(source.task_names), {"config": config or default_train_config(source), **measure_options}
+    db = store if isinstance(store, ResultStore) else ResultStore(store)
+
+    def step(record: dict[str, Any]) -> None:
+        if say is not None:
+            say(
+                f"measured {record['measured']}/{max_measured}: {record['group']} "
+                f"(optimistic plan loss {record['optimistic']:.4g})"
+            )
+
+    return ucb_select(
+        suite_measurer(source, db, **route),
+        order,
+        n_networks,
+        max_measured=max_measured,
+        optimism=optimism,
+        seed=seed,
+        on_step=step,
+    )
+
+
 def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyConfig) -> Estimate:
-    """Measure only the groups a plan of ``config.n_networks`` networks relies on (:func:`adaptive_select`).
+    """Measure only the groups a plan of ``config.n_networks`` networks relies on.
+
+    Up to 12 tasks the networks are chosen by :func:`~taskgroup.strategies.acquisition.ucb_select` (the group
+    posterior's upper confidence bound on plan value; its certificate goes to ``config.say``) after every
+    single-task network (a run weighs tasks by their single-task losses), beyond that by :func:`adaptive_select`
+    (the fitted predictor, no list of groups; it measures the singles first too).
 
     At most ``config.max_measured`` networks are measured, through either route: a suite (trained with
     ``config.train``) or an objective (``config.measure_options`` gives its ``tasks``). Resumable like any
@@ -338,7 +447,8 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     store : path or ResultStore
         The results store.
     config : StrategyConfig
-        ``max_measured`` and ``n_networks`` (integers >= 1), ``seed``, how to measure.
+        ``max_measured`` (an integer >= 1), ``n_networks`` (an integer >= 1; default: half the tasks, rounded
+        up), ``seed``, how to measure.
 
     Returns
     -------
@@ -348,17 +458,18 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     Raises
     ------
     InvalidArgument
-        ``max_measured`` or ``n_networks`` missing or not an integer >= 1; an objective without ``tasks``.
+        ``max_measured`` missing, either budget not an integer >= 1; an objective without ``tasks``.
     """
     from taskgroup.estimate.pairs import pair_affinity
     from taskgroup.measure import ResultStore, measure
     from taskgroup.problem import Problem
 
-    n_networks, max_measured = config.n_networks, config.max_measured
-    for name, value in (("max_measured", max_measured), ("n_networks", n_networks)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    for name in ("max_measured", "n_networks"):
+        value = getattr(config, name)
+        if (name == "max_measured" or value is not None) and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
             raise InvalidArgument(f"strategy 'adaptive' needs {name} as an integer >= 1; got {value!r}.")
-    assert n_networks is not None and max_measured is not None  # checked just above
     options: dict[str, Any] = {"seeds": config.seeds, "executor": config.executor, "progress": config.progress}
     options.update(config.measure_options)
     objective = callable(source) and not hasattr(source, "task_names")
@@ -369,15 +480,30 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
         tasks = list(source.task_names)
         route = {"config": config.train, **options}
     db = store if isinstance(store, ResultStore) else ResultStore(store)
-    result = adaptive_select(
-        suite_measurer(source, db, **route),
-        tasks,
-        n_networks,
-        max_measured=max_measured,
-        seed=config.seed,
-        say=config.say,
-    )
-    names = sorted(network_name(t for t in tasks if t in g) for g in result.measured)
+    n_networks = config.n_networks or math.ceil(len(tasks) / 2)  # default: a plan that shares networks
+    measured: Mapping[tuple[str, ...], Any]
+    if len(tasks) <= MAX_POSTERIOR_TASKS:
+        result = ucb_select(
+            suite_measurer(source, db, **route),
+            tasks,
+            n_networks,
+            max_measured=config.max_measured,
+            seed=config.seed,
+            # a run weighs each task by its single-task loss (the relative objective) and normalises costs by them
+            initial=[(t,) for t in tasks],
+        )
+        config.say(result.certificate.describe())
+        measured = result.measured
+    else:  # the posterior lists every group; beyond its limit the fitted predictor chooses without listing
+        measured = adaptive_select(
+            suite_measurer(source, db, **route),
+            tasks,
+            n_networks,
+            max_measured=config.max_measured,
+            seed=config.seed,
+            say=config.say,
+        ).measured
+    names = sorted(network_name(t for t in tasks if t in g) for g in measured)
     # Everything named is in the store by now: this reads it back without training anything.
     measure(
         source, db, candidates=names, **{**route, "progress": False, **({} if objective else {"half_singles": False})}
