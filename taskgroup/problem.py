@@ -57,12 +57,17 @@ class Problem:
         True when ``losses`` hold negated scores (see :meth:`from_frame`); plans then report scores.
     predicted : array-like of bool, shape (n_networks, n_tasks), optional
         Marks entries that are predicted (by an estimator) rather than measured.
+    loss_se : array-like, shape (n_networks, n_tasks), optional
+        The standard error of each loss (over training repeats and/or a bootstrap over validation rows; see
+        docs/measure.md), NaN where it is unknown or the network does not serve the task. None (or all NaN):
+        no error is known.
 
     Raises
     ------
     InvalidProblem
         If any array has the wrong shape, a loss is infinite, a cost is missing, infinite or <= 0,
-        a weight is <= 0, a network serves no task, a task is served by no network, or names repeat.
+        a weight is <= 0, a network serves no task, a task is served by no network, names repeat, or a standard
+        error is negative, infinite or given where the network does not serve the task.
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class Problem:
         *,
         higher_is_better: bool = False,
         predicted: Any = None,
+        loss_se: Any = None,
     ) -> None:
         tasks = tuple(str(t) for t in tasks)
         networks = tuple(str(n) for n in networks)
@@ -136,6 +142,7 @@ class Problem:
         predicted = np.array(predicted, dtype=bool)
         if predicted.shape != serves.shape:
             raise InvalidProblem(f"predicted must have shape {serves.shape}; got {predicted.shape}.")
+        loss_se = _checked_se(loss_se, serves, networks, tasks)
 
         self._tasks = tasks
         self._networks = networks
@@ -146,6 +153,7 @@ class Problem:
         self._serves = _frozen(serves)
         self._weights = _frozen(weights)
         self._predicted = _frozen(predicted & serves)
+        self._loss_se = None if loss_se is None else _frozen(loss_se)
         self._higher_is_better = bool(higher_is_better)
         self._task_index = {t: i for i, t in enumerate(tasks)}
         self._network_index = {n: i for i, n in enumerate(networks)}
@@ -190,6 +198,12 @@ class Problem:
     def predicted(self) -> np.ndarray:
         """Read-only boolean array (n_networks, n_tasks): the loss is predicted, not measured."""
         return self._predicted
+
+    @property
+    def loss_se(self) -> np.ndarray | None:
+        """Read-only array (n_networks, n_tasks) of the losses' standard errors (NaN where unknown), or None
+        when no error is known."""
+        return self._loss_se
 
     @property
     def higher_is_better(self) -> bool:
@@ -241,6 +255,14 @@ class Problem:
             and np.array_equal(self._losses, other._losses, equal_nan=True)
             and np.array_equal(self._weights, other._weights)
             and np.array_equal(self._predicted, other._predicted)
+            and (
+                (self._loss_se is None and other._loss_se is None)
+                or (
+                    self._loss_se is not None
+                    and other._loss_se is not None
+                    and np.array_equal(self._loss_se, other._loss_se, equal_nan=True)
+                )
+            )
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -260,9 +282,9 @@ class Problem:
             idx.append(self._cost_names.index(name))
         return self._replace(costs=self._costs[:, idx], cost_names=tuple(names))
 
-    def with_losses(self, losses: Any, *, predicted: Any = None) -> Problem:
-        """The same networks and costs with other losses (e.g. the test split's)."""
-        return self._replace(losses=losses, predicted=predicted)
+    def with_losses(self, losses: Any, *, predicted: Any = None, loss_se: Any = None) -> Problem:
+        """The same networks and costs with other losses (e.g. the test split's) and their standard errors."""
+        return self._replace(losses=losses, predicted=predicted, loss_se=loss_se)
 
     def with_weights(self, weights: Mapping[str, float] | Sequence[float]) -> Problem:
         """The same problem with other task weights: one per task (in task order), or a mapping task -> weight
@@ -291,6 +313,7 @@ class Problem:
             self._cost_names,
             higher_is_better=self._higher_is_better,
             predicted=self._predicted[keep],
+            loss_se=None if self._loss_se is None else self._loss_se[keep],
         )
 
     def _replace(self, **changes: Any) -> Problem:
@@ -303,6 +326,7 @@ class Problem:
             cost_names=self._cost_names,
             higher_is_better=self._higher_is_better,
             predicted=self._predicted,
+            loss_se=self._loss_se,
         )
         fields.update(changes)
         return Problem(**fields)
@@ -371,7 +395,8 @@ class Problem:
         ----------
         frame : pandas.DataFrame
             Columns: ``network``, ``task``, ``loss`` and one or more cost columns; optionally a per-task
-            ``weight`` column and a boolean ``predicted`` column. Other columns are ignored.
+            ``weight`` column, a boolean ``predicted`` column and a ``loss_se`` column (each loss's standard
+            error, empty where unknown). Other columns are ignored.
         network, task, loss : str
             Names of the network, task and loss columns.
         cost : str or list of str, optional
@@ -428,6 +453,10 @@ class Problem:
         if "predicted" in frame.columns:
             predicted = np.zeros_like(losses, dtype=bool)
             predicted[rows_n, rows_t] = frame["predicted"].astype(bool).to_numpy()
+        loss_se = None
+        if "loss_se" in frame.columns:
+            loss_se = np.full(losses.shape, np.nan)
+            loss_se[rows_n, rows_t] = _numeric_column(frame, "loss_se", where)
 
         task_weights = _weights_from(frame, weight, weights, tasks, task_names, where, row)
         return cls(
@@ -439,10 +468,12 @@ class Problem:
             cost_cols,
             higher_is_better=higher_is_better,
             predicted=predicted,
+            loss_se=loss_se,
         )
 
     def to_frame(self) -> pd.DataFrame:
-        """The long table (network, task, loss, cost columns..., weight, predicted); inverse of from_frame.
+        """The long table (network, task, loss, cost columns..., weight, predicted, and loss_se when standard errors
+        are known); inverse of from_frame.
 
         Losses are reported in the original sense: scores when ``higher_is_better``.
         """
@@ -457,6 +488,8 @@ class Problem:
             data[name] = self._costs[j, r]
         data["weight"] = self._weights[t]
         data["predicted"] = self._predicted[j, t]
+        if self._loss_se is not None:
+            data["loss_se"] = self._loss_se[j, t]
         return pd.DataFrame(data)
 
     @classmethod
@@ -532,7 +565,7 @@ class Problem:
         if not networks:
             raise InvalidProblem("The problem's 'networks' list is empty; a problem needs at least one network.")
         for k in range(len(networks)):
-            net = doc.item("networks", k, allowed=("name", "cost", "losses", "predicted"))
+            net = doc.item("networks", k, allowed=("name", "cost", "losses", "predicted", "loss_se"))
             name = net.string("name")
             if isinstance(net.raw("cost"), Mapping):
                 cost = net.number_map("cost")
@@ -553,8 +586,15 @@ class Problem:
                 raise InvalidProblem(
                     f"Network {name!r} lists predicted task(s) {unknown} that are not among its losses {list(losses)}."
                 )
+            errors = net.number_map("loss_se", {})
+            unknown = [t for t in errors if t not in losses]
+            if unknown:
+                raise InvalidProblem(
+                    f"Network {name!r} gives loss_se for task(s) {unknown} that are not among its losses {list(losses)}."
+                )
             for t, value in losses.items():
-                rows.append({"network": name, "task": t, "loss": value, **cost, "predicted": t in predicted})
+                row = {"network": name, "task": t, "loss": value, **cost, "predicted": t in predicted}
+                rows.append(row | {"loss_se": errors.get(t, math.nan)})
         frame = pd.DataFrame(rows)
         return cls.from_frame(
             frame,
@@ -583,6 +623,10 @@ class Problem:
             }
             if self._predicted[j].any():
                 entry["predicted"] = [self._tasks[t] for t in np.flatnonzero(self._predicted[j])]
+            if self._loss_se is not None and not np.isnan(self._loss_se[j]).all():
+                entry["loss_se"] = {
+                    self._tasks[t]: float(self._loss_se[j, t]) for t in served if not np.isnan(self._loss_se[j, t])
+                }
             nets.append(entry)
         return {
             "schema": PROBLEM_SCHEMA,
@@ -667,6 +711,29 @@ class _CsvLineLabels(Sequence[str]):
 
     def __getitem__(self, i: int) -> str:  # type: ignore[override]
         return self._labels[i]
+
+
+def _checked_se(loss_se: Any, serves: np.ndarray, networks: Sequence[str], tasks: Sequence[str]) -> np.ndarray | None:
+    """The standard errors as this problem's own float array (None when none is known), after checking them."""
+    if loss_se is None:
+        return None
+    se = np.array(loss_se, dtype=float)
+    if se.shape != serves.shape:
+        raise InvalidProblem(f"loss_se must have shape {serves.shape}; got {se.shape}.")
+    bad = ~np.isnan(se) & (~np.isfinite(se) | (se < 0))
+    if bad.any():
+        j, t = np.argwhere(bad)[0]
+        raise InvalidProblem(
+            f"Network {networks[j]!r} has loss_se {_num(se[j, t])} on task {tasks[t]!r}; a standard error must be a "
+            "finite number >= 0 (NaN where it is unknown)."
+        )
+    stray = ~np.isnan(se) & ~serves
+    if stray.any():
+        j, t = np.argwhere(stray)[0]
+        raise InvalidProblem(
+            f"Network {networks[j]!r} has loss_se {_num(se[j, t])} on task {tasks[t]!r}, which it does not serve."
+        )
+    return None if np.isnan(se).all() else se
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -41,17 +41,24 @@ def plan_jobs(
     workers: int = 1,
     threads: int = 1,
 ) -> list[Job]:
-    """Cut the work into jobs: per seed and size variant, stacks of at most ``stack_size`` candidates.
+    """Cut the work into jobs: per size variant, stacks of at most ``stack_size`` candidates.
 
-    The default stack size spreads each variant's candidates evenly over the workers (one stack per worker)
-    when vectorising, and is 1 (one network per job) otherwise.
+    When vectorising, a job trains its candidates for every seed (repeats stack: one stack ``len(seeds)`` times as
+    wide costs far less than that many stacks); the default stack size spreads each variant's candidates evenly
+    over the workers (one stack per worker). Otherwise a job is one network and one seed.
     """
     jobs = []
-    for seed in seeds:
-        for _, group in candidates_by_variant(candidates).items():
-            size = stack_size or (math.ceil(len(group) / max(1, workers)) if vectorise else 1)
-            for start in range(0, len(group), size):
-                jobs.append(Job(suite, tuple(group[start : start + size]), config, int(seed), vectorise, threads))
+    groups = candidates_by_variant(candidates).values()
+    if not vectorise:
+        for seed in seeds:
+            for group in groups:
+                jobs.extend(Job(suite, (c,), config, (int(seed),), vectorise, threads) for c in group)
+        return jobs
+    for group in groups:
+        size = stack_size or math.ceil(len(group) / max(1, workers))
+        for start in range(0, len(group), size):
+            chunk = tuple(group[start : start + size])
+            jobs.append(Job(suite, chunk, config, tuple(int(s) for s in seeds), vectorise, threads))
     return jobs
 
 
@@ -224,7 +231,7 @@ def measure(
                 todo,
                 commit,
                 retries=retries,
-                describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed {job.seed}",
+                describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed(s) {list(job.seeds)}",
             )
         finally:
             bar.close()
