@@ -92,8 +92,10 @@ class RunSettings:
         Epochs of a full training run (the measurement, ESA's final runs and the plan's networks).
     esa_fraction : float
         ESA's short schedule as a fraction of ``epochs``.
-    seeds : int
-        Measurement seeds per candidate.
+    repeats : int
+        Training repeats (seeds 0..K-1) of every candidate network, of the plan's networks and of the networks
+        it is compared with: losses are means over repeats with standard errors, the plan is chosen robustly
+        (:func:`knee_budget`) and test Δm% is averaged over repeats, with a 95 % interval.
     seed : int
     device : str
         Where networks train: ``"cpu"`` (default), ``"cuda"``, ``"mps"``.
@@ -117,7 +119,7 @@ class RunSettings:
     executor: str = "serial"
     epochs: int = 30
     esa_fraction: float = 0.2
-    seeds: int = 1
+    repeats: int = 1
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -131,8 +133,8 @@ class RunSettings:
             raise InvalidArgument(f"budget={self.budget!r}; a budget must be a number > 0 (or None for the knee).")
         if not 0 < self.esa_fraction < 1:
             raise InvalidArgument(f"esa_fraction={self.esa_fraction!r}; accepted: a number in (0, 1).")
-        if self.epochs < 1 or self.seeds < 1:
-            raise InvalidArgument(f"epochs={self.epochs!r} and seeds={self.seeds!r} must both be >= 1.")
+        if self.epochs < 1 or self.repeats < 1:
+            raise InvalidArgument(f"epochs={self.epochs!r} and repeats={self.repeats!r} must both be >= 1.")
         from taskgroup.measure.executors import check_executor
 
         check_executor(self.executor)
@@ -167,14 +169,40 @@ class RunOutcome:
     report: Path | None = None
 
 
-def knee_budget(frontier: Frontier | pd.DataFrame) -> float:
-    """The default budget: the knee of the frontier (a Frontier, or a table with budget and objective columns).
+def knee_budget(frontier: Frontier | pd.DataFrame, *, z: float = 1.0) -> float:
+    """The default budget: the knee of the frontier, moved to a cheaper plan when the knee's gain is within noise.
 
     With budgets and objectives scaled to [0, 1] between the cheapest plan that serves every task (the
     frontier's first row) and the best plan at any budget (its last row), the knee is the step farthest below
     the straight line between those two (the "Kneedle" rule): past it, more budget buys less than it did
     on average. Ties go to the cheaper budget.
+
+    The robust rule: a costlier plan is bought only when its gain exceeds its uncertainty. Where the frontier
+    knows its plans' standard errors (an ``objective_se`` column: measured with repeats or bootstrap errors), the
+    budget is that of the cheapest frontier plan ``q`` not above the knee ``k`` whose objective is within ``z``
+    standard errors of the knee's, ``obj_q - obj_k <= z * sqrt(se_q^2 + se_k^2)`` (``z = 1``: the one-standard-
+    error rule). The two errors are added as if independent; plans evaluated on the same validation rows have
+    correlated errors, so this overstates the difference's error and leans towards the cheaper plan.
+
+    Parameters
+    ----------
+    frontier : Frontier or pandas.DataFrame
+        A Frontier, or a table with ``budget`` and ``objective`` columns (and optionally ``objective_se``).
+    z : float
+        How many standard errors a costlier plan's gain must exceed (0: the plain knee).
+
+    Returns
+    -------
+    float
+        The budget.
+
+    Raises
+    ------
+    InvalidArgument
+        The frontier has no feasible budget, or ``z`` is negative.
     """
+    if not z >= 0:
+        raise InvalidArgument(f"z={z!r}; accepted: a number >= 0.")
     table = frontier.to_frame() if isinstance(frontier, Frontier) else frontier
     data = table.dropna(subset=["objective"])
     if data.empty:
@@ -184,7 +212,14 @@ def knee_budget(frontier: Frontier | pd.DataFrame) -> float:
         return float(budgets[0])
     x = (budgets - budgets[0]) / (budgets[-1] - budgets[0])
     y = (objectives - objectives[-1]) / (objectives[0] - objectives[-1])
-    return float(budgets[int(np.argmax((1 - x) - y))])
+    knee = int(np.argmax((1 - x) - y))
+    if "objective_se" not in data:
+        return float(budgets[knee])
+    errors = data["objective_se"].to_numpy(dtype=float)
+    within = objectives[: knee + 1] - objectives[knee] <= z * np.sqrt(errors[: knee + 1] ** 2 + errors[knee] ** 2)
+    # an unknown error (NaN) compares False: such a plan is never preferred on grounds of noise
+    within[knee] = True
+    return float(budgets[int(np.argmax(within))])
 
 
 def _full_size_losses(problem: Problem, size: int) -> dict[tuple[str, ...], dict[str, float]]:
@@ -285,7 +320,13 @@ def run_pipeline(
     with _step("plan", out, timings, say):
         if settings.budget is None:
             budget = knee_budget(front)
-            rule = "the frontier's knee"
+            plain = knee_budget(front, z=0.0)
+            rule = (
+                "the frontier's knee"
+                if budget == plain
+                else f"the frontier's knee at {plain:.4g} bought a gain within one standard error, so the cheaper "
+                "plan was kept"
+            )
         else:
             budget, rule = settings.budget, "given"
         plan = solve(problem, budget)
@@ -299,6 +340,7 @@ def run_pipeline(
         config = RunConfig(
             distill=settings.distill,
             seed=settings.seed,
+            repeats=settings.repeats,
             all_in_one=True,
             fit=_train_config(settings, suite=suite, family=settings.arch),
         )
@@ -408,7 +450,7 @@ def _measure(settings: RunSettings, suite: Any, out: Path, candidates: Any, epoc
         out / "results.db",
         candidates=candidates,
         config=_train_config(settings, epochs, suite=suite),
-        seeds=settings.seeds,
+        seeds=settings.repeats,
         executor=settings.executor,
         progress=progress,
     )

@@ -590,7 +590,8 @@ class Problem:
             unknown = [t for t in errors if t not in losses]
             if unknown:
                 raise InvalidProblem(
-                    f"Network {name!r} gives loss_se for task(s) {unknown} that are not among its losses {list(losses)}."
+                    f"Network {name!r} gives loss_se for task(s) {unknown} that are not among its losses "
+                    f"{list(losses)}."
                 )
             for t, value in losses.items():
                 row = {"network": name, "task": t, "loss": value, **cost, "predicted": t in predicted}

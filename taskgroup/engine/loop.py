@@ -188,14 +188,21 @@ def score(
         result[task.name] = {"loss": loss, "metric": primary_metric(task.kind, y, raw)}
         if errors and rows.any():
             per_row = row_losses(task, out, data.y[:, c], m).numpy()[rows].astype(np.float64)
-            n = len(per_row)
-            result[task.name]["loss_se"] = bootstrap_se(
-                lambda r: float(per_row[r].mean()), n, numpy_rng(seed, "bootstrap", task.name, "loss")
-            )
-            result[task.name]["metric_se"] = bootstrap_se(
-                lambda r: primary_metric(task.kind, y[r], raw[r]), n, numpy_rng(seed, "bootstrap", task.name, "metric")
-            )
+            result[task.name].update(_bootstrap_errors(task, per_row, y, raw, seed))
     return result
+
+
+def _bootstrap_errors(
+    task: TaskSpec, per_row: np.ndarray, y: np.ndarray, raw: np.ndarray, seed: int
+) -> dict[str, float]:
+    """Bootstrap standard errors over the labelled rows of the mean loss and of the primary metric."""
+    n = len(per_row)
+    return {
+        "loss_se": bootstrap_se(lambda r: float(per_row[r].mean()), n, numpy_rng(seed, "bootstrap", task.name, "loss")),
+        "metric_se": bootstrap_se(
+            lambda r: primary_metric(task.kind, y[r], raw[r]), n, numpy_rng(seed, "bootstrap", task.name, "metric")
+        ),
+    }
 
 
 def _validation_loss(model: nn.Module, data: Split, tasks: Sequence[TaskSpec], config: TrainConfig) -> float:

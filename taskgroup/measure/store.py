@@ -36,6 +36,7 @@ import pandas as pd
 
 from taskgroup.errors import InvalidArgument, MeasurementError, NotFound
 from taskgroup.naming import network_name, split_network_name
+from taskgroup.uncertainty import repeat_se
 from taskgroup.validation import renamed_parameters
 
 if TYPE_CHECKING:
@@ -472,9 +473,12 @@ class ResultStore:
         suite: str | None = None,
         config: str | None = None,
     ) -> pd.DataFrame:
-        """The long table ``network, task, loss, <cost columns>, seeds, loss_std`` the solvers read.
+        """The long table ``network, task, loss, <cost columns>, seeds, loss_std, loss_se`` the solvers read.
 
-        Losses are means over seeds. A network that failed for any seed is left out, with a
+        Losses are means over seeds (training repeats). ``loss_se`` is the standard error of that mean
+        (:func:`taskgroup.uncertainty.repeat_se`: the repeats' spread over sqrt(K), plus the bootstrap error over
+        evaluation rows each result recorded; NaN where neither is known: one seed of a result without a
+        bootstrap error, as an objective's). A network that failed for any seed is left out, with a
         :class:`MeasurementWarning` naming it and the reason. ``cost=None`` takes the run's only cost
         resource (``"cost"`` for an objective that reported none), or ``"flops"`` for built-in models.
         """
@@ -516,6 +520,11 @@ class ResultStore:
         table = grouped.mean().rename("loss").to_frame()
         table["loss_std"] = grouped.std(ddof=1).fillna(0.0)
         table["seeds"] = grouped.count()
+        error = f"{value}_se"
+        with_errors = ok if error in ok else ok.assign(**{error: np.nan})
+        table["loss_se"] = with_errors.groupby(["network", "task"], sort=False)[[value, error]].apply(
+            lambda rows: repeat_se(rows[value], rows[error])
+        )
         table = table.reset_index()
         costs = self.costs(suite, config)
         if costs.empty:
@@ -546,7 +555,7 @@ class ResultStore:
         Parameters
         ----------
         split : "val" or "test"
-            Which split's losses (per-task means over seeds).
+            Which split's losses (per-task means over seeds, their standard errors in ``Problem.loss_se``).
         cost : str, list of str or None
             The cost resource(s): "flops", "params", "latency_ms", "memory_bytes", "snt" for built-in models,
             the reported names (or "cost") for an objective. None: the run's only resource, or "flops".
@@ -567,7 +576,7 @@ class ResultStore:
         from taskgroup.problem import Problem
 
         table = self.table(split, cost, metric=metric, normalise=normalise, suite=suite, config=config)
-        cost_cols = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds")]
+        cost_cols = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds", "loss_se")]
         return Problem.from_frame(table, cost=cost_cols, higher_is_better=metric)
 
 
