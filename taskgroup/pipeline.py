@@ -20,6 +20,7 @@ they only decide which plan is chosen, and a network trains the same whatever pl
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -319,14 +320,7 @@ def run_pipeline(
         front.to_frame().to_csv(out / "frontier.csv", index=False)
     with _step("plan", out, timings, say):
         if settings.budget is None:
-            budget = knee_budget(front)
-            plain = knee_budget(front, z=0.0)
-            rule = (
-                "the frontier's knee"
-                if budget == plain
-                else f"the frontier's knee at {plain:.4g} bought a gain within one standard error, so the cheaper "
-                "plan was kept"
-            )
+            budget, rule = _robust_knee(front, settings, suite, out, problem.weights)
         else:
             budget, rule = settings.budget, "given"
         plan = solve(problem, budget)
@@ -352,6 +346,31 @@ def run_pipeline(
         outcome.report = write_report(outcome, settings, test_problem=test_problem)
     say(f"report: {outcome.report}")
     return outcome
+
+
+def _robust_knee(
+    front: Frontier, settings: RunSettings, suite: Any, out: Path, weights: np.ndarray
+) -> tuple[float, str]:
+    """The knee budget, and the rule that chose it, robust to training noise where repeats measured it.
+
+    Frontier plans are compared on their errors across training repeats alone: they are scored on the same
+    validation rows, so the evaluation part of their errors is shared and largely cancels in a difference.
+    """
+    plain = knee_budget(front, z=0.0)
+    if settings.strategy != "full" or settings.repeats < 2:
+        return plain, "the frontier's knee"
+    training = _from_store(out, "val", settings, suite, errors="training").with_weights(weights)
+    table = front.to_frame()
+    table["objective_se"] = [
+        math.nan if plan is None else training.evaluate(plan.networks).objective_se for plan in front
+    ]
+    budget = knee_budget(table)
+    if budget == plain:
+        return budget, "the frontier's knee; its gain exceeds one standard error over repeats"
+    return budget, (
+        f"the frontier's knee at {plain:.4g} gains less than one standard error over repeats, so the cheaper plan "
+        "was kept"
+    )
 
 
 # Settings that only decide which plan is chosen. A network trains the same whatever plan it is part of (its seed
@@ -456,11 +475,13 @@ def _measure(settings: RunSettings, suite: Any, out: Path, candidates: Any, epoc
     )
 
 
-def _from_store(out: Path, split: str, settings: RunSettings, suite: Any, epochs: int | None = None) -> Problem:
+def _from_store(
+    out: Path, split: str, settings: RunSettings, suite: Any, epochs: int | None = None, errors: str = "total"
+) -> Problem:
     from taskgroup.measure.store import ResultStore
 
     config = _train_config(settings, epochs, suite=suite).hash()
-    return ResultStore(out / "results.db", create=False).to_problem(split, settings.cost, config=config)
+    return ResultStore(out / "results.db", create=False).to_problem(split, settings.cost, config=config, errors=errors)
 
 
 def _candidates(

@@ -1,0 +1,209 @@
+"""Benchmark of training repeats: what K seeds cost (stacked vs one stack per seed) and what they buy.
+
+Run: .venv/bin/python benchmarks/repeats.py [--rounds 3] [--epochs 30] [--seeds 8]
+Writes benchmarks/results/repeats.md.
+
+Cost: every candidate of the ``digits`` suite (36 ``mlp`` networks, the family the stacked path trains) measured
+with 1 seed, with K seeds in one stack per size (``measure(seeds=K)``), and with K seeds as K separate
+measurements of one seed each (one stack per seed, what ``measure`` did before repeats stacked). The three are
+timed side by side in each round; the table gives medians over rounds and the ratios to one seed.
+
+Benefit: every candidate measured with ``--seeds`` seeds (one store, reused when present). For K in 1, 2, 4 the
+seeds are split into disjoint groups of K; each group's mean validation losses choose a plan (relative objective,
+as ``taskgroup run``), at fixed budgets and at the knee (plain and robust, :func:`taskgroup.pipeline.knee_budget`).
+Each plan is scored on the mean *test* losses over all seeds (the best estimate there is of a network's expected
+test loss), relative to the single-task networks (5 = as good as the independent networks). Regret is the score
+minus that of the plan chosen on those test means at the same budget. Also: the median standard error of a
+validation loss with K repeats, and how often a plan's ±1.96 se interval of its validation objective covers the
+all-seed mean of the same networks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.common import RESULTS, markdown_table
+
+CACHE = Path("/work/cache")
+
+
+def measure_time(suite, config, store: Path, seeds) -> float:
+    from taskgroup.measure import measure
+
+    start = time.perf_counter()
+    measure(suite, store, config=config, seeds=seeds, progress=False, latency_repeats=0)
+    return time.perf_counter() - start
+
+
+def cost_table(suite, config, rounds: int, k: int) -> tuple[pd.DataFrame, dict[str, float]]:
+    tmp = Path(tempfile.mkdtemp())
+    times: dict[str, list[float]] = {"1 seed": [], f"{k} seeds, one stack": [], f"{k} seeds, a stack per seed": []}
+    for r in range(rounds):
+        times["1 seed"].append(measure_time(suite, config, tmp / f"one-{r}.db", 1))
+        times[f"{k} seeds, one stack"].append(measure_time(suite, config, tmp / f"stacked-{r}.db", k))
+        separate = tmp / f"separate-{r}.db"
+        times[f"{k} seeds, a stack per seed"].append(
+            sum(measure_time(suite, config, separate, [s]) for s in range(k))
+        )
+        print(f"round {r}: " + ", ".join(f"{name} {t[-1]:.1f}s" for name, t in times.items()), flush=True)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    rows = [
+        {
+            "measurement": name,
+            "networks trained": 36 * (1 if name == "1 seed" else k),
+            "wall s (median)": medians[name],
+            "wall s (all rounds)": ", ".join(f"{x:.1f}" for x in t),
+            "x one seed": medians[name] / medians["1 seed"],
+        }
+        for name, t in times.items()
+    ]
+    return pd.DataFrame(rows), medians
+
+
+def problem_from_seeds(results: pd.DataFrame, costs: pd.DataFrame, split: str, seeds) -> object:
+    """The problem of the mean losses over ``seeds`` (with standard errors), as ResultStore.table builds it."""
+    import taskgroup as tg
+    from taskgroup.uncertainty import repeat_se
+
+    rows = results[results["seed"].isin(list(seeds))]
+    value = f"{split}_loss"
+    grouped = rows.groupby(["network", "task"], sort=False)
+    table = grouped[value].mean().rename("loss").to_frame()
+    table["loss_se"] = grouped[[value, f"{value}_se"]].apply(lambda g: repeat_se(g[value], g[f"{value}_se"]))
+    table = table.reset_index().merge(costs[["network", "flops"]], on="network")
+    return tg.Problem.from_frame(table, cost="flops")
+
+
+def benefit_tables(store_path: Path, n_seeds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    import taskgroup as tg
+    from taskgroup.measure import ResultStore, normalise_costs
+    from taskgroup.pipeline import knee_budget, relative_weights
+    from taskgroup.uncertainty import Z95
+
+    store = ResultStore(store_path, create=False)
+    results = store.results()
+    results = results[results["status"] == "ok"]
+    costs = normalise_costs(store.costs())
+    every = range(n_seeds)
+    test = problem_from_seeds(results, costs, "test", every)
+    test = test.with_weights(relative_weights(test))
+    val_all = problem_from_seeds(results, costs, "val", every)
+    rows, errors = [], []
+    budgets = {"budget 2": 2.0, "budget 3": 3.0}
+    for k in (1, 2, 4):
+        groups = [list(range(g, g + k)) for g in range(0, n_seeds - k + 1, k)]
+        for seeds in groups:
+            val = problem_from_seeds(results, costs, "val", seeds)
+            val = val.with_weights(relative_weights(val))
+            errors.append({"K": k, "median loss_se": float(np.nanmedian(val.loss_se))})
+            front = tg.frontier(val)
+            choices = {
+                **budgets,
+                "knee (plain)": knee_budget(front, z=0.0),
+                "knee (robust)": knee_budget(front),
+            }
+            for rule, budget in choices.items():
+                plan = tg.solve(val, budget)
+                oracle = tg.solve(test, budget)
+                score = test.evaluate(plan.networks).objective
+                # coverage: the plan's validation objective ± 1.96 se against the all-seed mean of its networks
+                truth = val_all.with_weights(relative_weights(val)).evaluate(plan.networks).objective
+                covered = abs(plan.objective - truth) <= Z95 * plan.objective_se
+                rows.append(
+                    {
+                        "K": k,
+                        "rule": rule,
+                        "cost": plan.cost["flops"],
+                        "test score": score,
+                        "regret": score - oracle.objective,
+                        "covered": covered,
+                    }
+                )
+    frame = pd.DataFrame(rows)
+    summary = (
+        frame.groupby(["rule", "K"], sort=False)
+        .agg(
+            plans=("test score", "size"),
+            mean_cost=("cost", "mean"),
+            mean_test_score=("test score", "mean"),
+            mean_regret=("regret", "mean"),
+            max_regret=("regret", "max"),
+            interval_covers=("covered", "mean"),
+        )
+        .reset_index()
+    )
+    error_table = pd.DataFrame(errors).groupby("K").agg(groups=("median loss_se", "size"), median_loss_se=("median loss_se", "median"))
+    return summary, error_table.reset_index()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--k", type=int, default=3, help="seeds of the cost comparison")
+    parser.add_argument("--seeds", type=int, default=8, help="seeds measured for the benefit analysis")
+    parser.add_argument("--store", type=Path, default=None, help="store of the benefit analysis (resumed)")
+    parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    from taskgroup.datasets import load_suite
+    from taskgroup.pipeline import default_train_config
+
+    suite = load_suite("digits")
+    config = default_train_config(suite, epochs=args.epochs)
+    lines = [
+        "# Training repeats (`benchmarks/repeats.py`)",
+        "",
+        f"Suite `digits` ({list(suite.task_names)}), 36 candidate networks (`mlp`, {args.epochs} epochs), one torch "
+        f"thread, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} CPU cores shared "
+        "with other work (times are noisy; the three measurements of a round ran back to back).",
+        "",
+    ]
+    if not args.skip_cost:
+        table, medians = cost_table(suite, config, args.rounds, args.k)
+        lines += [
+            f"## Cost of {args.k} repeats (median of {args.rounds} rounds)",
+            "",
+            markdown_table(table, ".3g"),
+            "",
+        ]
+    store = args.store or (CACHE / f"unc-digits-{args.seeds}seeds-e{args.epochs}.db")
+    start = time.perf_counter()
+    measure_time(suite, config, store, args.seeds)
+    print(f"benefit store ready in {time.perf_counter() - start:.0f}s", flush=True)
+    summary, errors = benefit_tables(store, args.seeds)
+    lines += [
+        f"## What repeats buy ({args.seeds} seeds measured, split into disjoint groups of K)",
+        "",
+        "Test score: the chosen plan's mean test loss relative to each task's single-task network, summed over "
+        "the 5 tasks (5 = the independent networks; lower is better), on means over all seeds. Regret: minus the "
+        "best plan at that budget on those test means. `interval_covers`: share of plans whose validation objective "
+        "± 1.96 se covers the all-seed mean of the same networks (this is not the truth either: it shares the "
+        "validation rows, so the evaluation part of the error is not tested here).",
+        "",
+        markdown_table(summary, ".3g"),
+        "",
+        "Median standard error of one validation loss (per group of K seeds):",
+        "",
+        markdown_table(errors, ".3g"),
+        "",
+    ]
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "repeats.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
