@@ -3,6 +3,7 @@ coverage on a synthetic problem with known noise, the robust knee, and repeats t
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -206,3 +207,43 @@ def test_repeats_resume_after_sigkill_without_duplicates(tmp_path):
     assert _count(store, "SELECT count(DISTINCT seed) FROM results") == 3
     problem = ResultStore(store).to_problem()
     assert not np.isnan(problem.loss_se[problem.serves]).any()
+
+
+@pytest.mark.slow
+def test_run_with_repeats_averages_over_them_and_gives_intervals(tmp_path):
+    from taskgroup.tasks import delta_m
+    from taskgroup.train.manifest import load_checkpoint
+
+    out = tmp_path / "out"
+    args = ["--suite", "synthetic", "--suite-param", "n_samples=600", "--suite-param", "clusters=[2, 2]"]
+    command = [sys.executable, "-m", "taskgroup", "run", *args, "--epochs", "3", "--repeats", "2", "-q"]
+    result = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["repeats"] == 2
+    assert set(results["delta_m_ci95"]) == {"multitask", "all_in_one"}
+    for lo, hi in results["delta_m_ci95"].values():
+        assert lo < hi
+    # by hand: test metrics of both repeats of every network, averaged, then Δm% against the averaged baselines
+    plan = tg.Plan.from_json(out / "plan.json")
+
+    def repeats(group: str, name: str) -> list[dict]:
+        files = sorted((out / group).glob(f"{_stem(name)}.pt")) + sorted((out / group).glob(f"{_stem(name)}-r1.pt"))
+        assert len(files) == 2, files
+        return [load_checkpoint(f)[1]["test_metrics"] for f in files]
+
+    def mean(runs: list[dict], task: str) -> dict:
+        return {m: float(np.mean([r[task][m] for r in runs])) for m in runs[0][task]}
+
+    baselines = {t: mean(repeats("baselines", t), t) for t in plan.assignment}
+    multitask = {t: mean(repeats("networks", n), t) for t, n in plan.assignment.items()}
+    assert results["delta_m"]["multitask"] == pytest.approx(delta_m(multitask, baselines))
+    report = (out / "report.html").read_text()
+    assert "95 % interval" in report and "advantage over the independent networks is" in report
+    assert "± " in report  # the plan's objective with its standard error
+
+
+def _stem(name: str) -> str:
+    from taskgroup.train.run import _file_stem
+
+    return _file_stem(name)
