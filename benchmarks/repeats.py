@@ -3,7 +3,8 @@
 Run: .venv/bin/python benchmarks/repeats.py [--rounds 3] [--epochs 30] [--seeds 8]
 Writes benchmarks/results/repeats.md.
 
-Cost: every candidate of the ``digits`` suite (36 ``mlp`` networks, the family the stacked path trains) measured
+Cost: every candidate of the ``digits`` suite (36 ``mlp`` networks, the family the stacked path trains), and its 5
+single-task networks alone (a small stack, where per-step overhead weighs more), measured
 with 1 seed, with K seeds in one stack per size (``measure(seeds=K)``), and with K seeds as K separate
 measurements of one seed each (one stack per seed, what ``measure`` did before repeats stacked). The three are
 timed side by side in each round; the table gives medians over rounds and the ratios to one seed.
@@ -34,28 +35,40 @@ from benchmarks.common import RESULTS, markdown_table
 CACHE = Path("/work/cache")
 
 
-def measure_time(suite, config, store: Path, seeds) -> float:
+def measure_time(suite, config, store: Path, seeds, candidates="all") -> float:
     from taskgroup.measure import measure
 
     start = time.perf_counter()
-    measure(suite, store, config=config, seeds=seeds, progress=False, latency_repeats=0)
+    measure(
+        suite,
+        store,
+        config=config,
+        seeds=seeds,
+        candidates=candidates,
+        half_singles=candidates == "all",
+        progress=False,
+        latency_repeats=0,
+    )
     return time.perf_counter() - start
 
 
-def cost_table(suite, config, rounds: int, k: int) -> tuple[pd.DataFrame, dict[str, float]]:
+def cost_table(suite, config, rounds: int, k: int, candidates) -> tuple[pd.DataFrame, dict[str, float]]:
     tmp = Path(tempfile.mkdtemp())
+    n = 36 if candidates == "all" else len(candidates)
     times: dict[str, list[float]] = {"1 seed": [], f"{k} seeds, one stack": [], f"{k} seeds, a stack per seed": []}
     for r in range(rounds):
-        times["1 seed"].append(measure_time(suite, config, tmp / f"one-{r}.db", 1))
-        times[f"{k} seeds, one stack"].append(measure_time(suite, config, tmp / f"stacked-{r}.db", k))
+        times["1 seed"].append(measure_time(suite, config, tmp / f"one-{r}.db", 1, candidates))
+        times[f"{k} seeds, one stack"].append(measure_time(suite, config, tmp / f"stacked-{r}.db", k, candidates))
         separate = tmp / f"separate-{r}.db"
-        times[f"{k} seeds, a stack per seed"].append(sum(measure_time(suite, config, separate, [s]) for s in range(k)))
+        times[f"{k} seeds, a stack per seed"].append(
+            sum(measure_time(suite, config, separate, [s], candidates) for s in range(k))
+        )
         print(f"round {r}: " + ", ".join(f"{name} {t[-1]:.1f}s" for name, t in times.items()), flush=True)
     medians = {name: statistics.median(t) for name, t in times.items()}
     rows = [
         {
             "measurement": name,
-            "networks trained": 36 * (1 if name == "1 seed" else k),
+            "networks trained": n * (1 if name == "1 seed" else k),
             "wall s (median)": medians[name],
             "wall s (all rounds)": ", ".join(f"{x:.1f}" for x in t),
             "x one seed": medians[name] / medians["1 seed"],
@@ -187,13 +200,18 @@ def main(argv: list[str] | None = None) -> None:
         "",
     ]
     if not args.skip_cost:
-        table, medians = cost_table(suite, config, args.rounds, args.k)
-        lines += [
-            f"## Cost of {args.k} repeats (median of {args.rounds} rounds)",
-            "",
-            markdown_table(table, ".3g"),
-            "",
-        ]
+        cases = {
+            "every candidate (36 networks: one stack of 31 full-size and one of 5 half-size)": ("all", args.rounds),
+            "the 5 single-task networks (one small stack)": (list(suite.task_names), 2 * args.rounds),
+        }
+        for label, (candidates, rounds) in cases.items():
+            table, _ = cost_table(suite, config, rounds, args.k, candidates)
+            lines += [
+                f"## Cost of {args.k} repeats: {label}, median of {rounds} rounds",
+                "",
+                markdown_table(table, ".3g"),
+                "",
+            ]
     store = args.store or (CACHE / f"unc-digits-{args.seeds}seeds-e{args.epochs}.db")
     start = time.perf_counter()
     measure_time(suite, config, store, args.seeds)

@@ -247,3 +247,29 @@ def _stem(name: str) -> str:
     from taskgroup.train.run import _file_stem
 
     return _file_stem(name)
+
+
+@pytest.mark.slow
+def test_delta_m_intervals_cover_the_true_delta_m_at_the_nominal_rate():
+    # One binary task; every test row's logit is (2y - 1) * mu + N(0, 1), so accuracy is Phi(mu) and AUC
+    # Phi(mu * sqrt 2): the true Δm% of a plan (mu 1.0) against its baseline (mu 0.8) is known exactly.
+    import torch
+    from scipy.stats import norm
+
+    from taskgroup.tasks import Split, TaskSpec
+    from taskgroup.train.intervals import delta_m_intervals
+
+    tasks = [TaskSpec("t", "binary", n_classes=2)]
+    acc = {mu: norm.cdf(mu) for mu in (0.8, 1.0)}
+    auc = {mu: norm.cdf(mu * math.sqrt(2)) for mu in (0.8, 1.0)}
+    truth = 100 * np.mean([(acc[1.0] - acc[0.8]) / acc[0.8], (auc[1.0] - auc[0.8]) / auc[0.8]])
+    rng = np.random.default_rng(7)
+    covered, replications, n = 0, 200, 300
+    for r in range(replications):
+        y = rng.integers(0, 2, n)
+        test = Split(torch.zeros(n, 0), torch.as_tensor(y, dtype=torch.float32)[:, None], torch.ones(n, 1, dtype=bool))
+
+        plan, baseline = ({"t": ((2 * y - 1) * mu + rng.normal(size=n))[:, None]} for mu in (1.0, 0.8))
+        lo, hi = delta_m_intervals(test, tasks, {"plan": [plan]}, [baseline], samples=200, seed=r)["plan"]
+        covered += lo <= truth <= hi
+    assert 0.90 <= covered / replications <= 0.98, covered
