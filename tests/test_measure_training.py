@@ -171,3 +171,19 @@ def test_seeds_stack_and_match_each_seed_trained_alone(suite):
                 assert res.metrics[task][key] == pytest.approx(value, rel=1e-4, abs=1e-5), (res.network, task, key)
     # every result carries the bootstrap errors of its validation and test loss and metric
     assert {"val_loss_se", "test_loss_se"} <= set(together[0].metrics["a0"])
+
+
+def test_jobs_stack_every_seed_or_commit_each_network(suite):
+    from taskgroup.measure.runner import plan_jobs
+
+    cands = make_candidates(suite.task_names)
+    config = TrainConfig(hidden=(8,), epochs=1)
+    jobs = plan_jobs(suite, cands, config, [0, 1, 2])
+    assert [len(j.candidates) for j in jobs] == [7, 3]  # one stack per size variant, every seed in it
+    assert all(j.seeds == (0, 1, 2) for j in jobs)
+    keys = [k for j in jobs for k in j.keys]
+    assert len(keys) == len(set(keys)) == 3 * len(cands)
+    # a configuration the stack cannot train: one network and seed per job, seed by seed, each committed alone
+    alone = plan_jobs(suite, cands, config.replace(options={"dropout": 0.1}), [0, 1])
+    assert all(len(j.candidates) == 1 and len(j.seeds) == 1 for j in alone)
+    assert [j.seeds[0] for j in alone] == [0] * len(cands) + [1] * len(cands)

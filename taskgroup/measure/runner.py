@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from taskgroup.engine import can_stack
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import Candidate, make_candidates, seed_list
 from taskgroup.measure.executors import drive, open_executor
@@ -43,18 +44,20 @@ def plan_jobs(
 ) -> list[Job]:
     """Cut the work into jobs: per size variant, stacks of at most ``stack_size`` candidates.
 
-    When vectorising, a job trains its candidates for every seed (repeats stack: one stack ``len(seeds)`` times as
-    wide costs far less than that many stacks); the default stack size spreads each variant's candidates evenly
-    over the workers (one stack per worker). Otherwise a job is one network and one seed.
+    When vectorising a variant the stacked path can train (:func:`taskgroup.engine.can_stack`), a job trains its
+    candidates for every seed in one stack (repeats stack: a stack ``len(seeds)`` times as wide costs less than
+    that many stacks); the default stack size spreads each variant's candidates evenly over the workers (one stack
+    per worker). Otherwise a job is one network and one seed, seed by seed, so that each network is committed as it
+    finishes.
     """
     jobs = []
-    groups = candidates_by_variant(candidates).values()
-    if not vectorise:
-        for seed in seeds:
-            for group in groups:
+    groups = list(candidates_by_variant(candidates).values())
+    stacked = [g for g in groups if vectorise and can_stack(suite, [c.tasks for c in g], config)]
+    for seed in seeds:
+        for group in groups:
+            if not any(group is g for g in stacked):
                 jobs.extend(Job(suite, (c,), config, (int(seed),), vectorise, threads) for c in group)
-        return jobs
-    for group in groups:
+    for group in stacked:
         size = stack_size or math.ceil(len(group) / max(1, workers))
         for start in range(0, len(group), size):
             chunk = tuple(group[start : start + size])
