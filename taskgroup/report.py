@@ -29,6 +29,7 @@ from taskgroup.solvers import plot_frontier
 
 if TYPE_CHECKING:
     from taskgroup.run_settings import RunOutcome, RunSettings
+    from taskgroup.train.run import TrainReport
 
 __all__ = [
     "write_report",
@@ -188,10 +189,9 @@ def extremes_table(problem: Problem, plan: Plan, train: Any) -> pd.DataFrame:
     everything = [
         d for d in problem.networks if set(problem.network_tasks(d)) == set(problem.tasks) and is_full_size(d)
     ]
-    intervals = getattr(train, "delta_m_ci95", {}) or {}
 
     def interval(group: str) -> str:
-        lo_hi = intervals.get(group)
+        lo_hi = train.delta_m_ci95.get(group)
         return "–" if lo_hi is None else f"[{lo_hi[0]:+.2f}, {lo_hi[1]:+.2f}]"
 
     rows = [
@@ -220,11 +220,22 @@ def extremes_table(problem: Problem, plan: Plan, train: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def significance(train: Any) -> str:
+def significance(train: TrainReport) -> str:
     """Whether the plan's test advantage over the independent networks (and over the all-in-one network) is
-    significant at 95 %: whether the interval of Δm% (of the difference) lies above or below 0; "" without one."""
+    significant at 95 %: whether the interval of Δm% (of the difference) lies above or below 0.
+
+    Parameters
+    ----------
+    train : TrainReport
+        With ``delta_m_ci95`` (and ``plan_minus_all_in_one_ci95``).
+
+    Returns
+    -------
+    str
+        One sentence per interval known; "" without any.
+    """
     sentences = []
-    lo_hi = (getattr(train, "delta_m_ci95", {}) or {}).get("multitask")
+    lo_hi = train.delta_m_ci95.get("multitask")
     if lo_hi is not None:
         lo, hi = lo_hi
         if lo > 0:
@@ -234,7 +245,7 @@ def significance(train: Any) -> str:
         else:
             verdict = "not significant: its 95 % interval includes 0"
         sentences.append(f"The plan's advantage over the independent networks is {verdict}.")
-    gap = getattr(train, "plan_minus_all_in_one_ci95", None)
+    gap = train.plan_minus_all_in_one_ci95
     if gap is not None:
         lo, hi = gap
         if lo > 0:
@@ -337,13 +348,13 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
     if test_problem is not None:
         scored = test_problem.evaluate(plan.networks)
         summary.append(f"On the test split the same networks score {scored.score:.4g}{_error(scored)}.")
-    intervals = getattr(outcome.train, "delta_m_ci95", {}) or {}
+    intervals = outcome.train.delta_m_ci95
     deltas = ", ".join(
         f"{k}: {v:+.2f}%" + (f" [{intervals[k][0]:+.2f}, {intervals[k][1]:+.2f}]" if k in intervals else "")
         for k, v in outcome.train.delta_m.items()
     )
     if deltas:
-        repeats = getattr(outcome.train, "repeats", 1)
+        repeats = outcome.train.repeats
         over = f"means over {repeats} training repeats, " if repeats > 1 else ""
         summary.append(
             f"Δm% against single-task baselines (positive is better; {over}95 % intervals by a paired bootstrap "
