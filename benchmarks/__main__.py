@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("solvers", "estimates", "measure", "train", "objective", "grouping", "serving")
+BENCHMARKS = ("solvers", "estimates", "measure", "train", "objective", "grouping", "serving", "repeats")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -1,7 +1,8 @@
 """Benchmark of training repeats: what K seeds cost (stacked vs one stack per seed) and what they buy.
 
-Run: .venv/bin/python benchmarks/repeats.py [--rounds 3] [--epochs 30] [--seeds 8]
-Writes benchmarks/results/repeats.md.
+Run: .venv/bin/python -m benchmarks.repeats [--rounds 3] [--epochs 30] [--seeds 8] [--store PATH] [--quick]
+Writes benchmarks/results/repeats.md. ``--store`` keeps the benefit analysis's measurements (reused when present;
+default a temporary file); ``--quick`` is a smoke run (1 round, 2 epochs, 4 seeds).
 
 Cost: every candidate of the ``digits`` suite (36 ``mlp`` networks, the family the stacked path trains), and its 5
 single-task networks alone (a small stack, where per-step overhead weighs more), measured
@@ -31,8 +32,6 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.common import RESULTS, markdown_table
-
-CACHE = Path("/work/cache")
 
 
 def measure_time(suite, config, store: Path, seeds, candidates="all") -> float:
@@ -180,20 +179,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=8, help="seeds measured for the benefit analysis")
     parser.add_argument("--store", type=Path, default=None, help="store of the benefit analysis (resumed)")
     parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, 2 epochs, 4 seeds")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.epochs, args.seeds = 1, 2, 4
 
     import torch
 
     torch.set_num_threads(1)
     from taskgroup.datasets import load_suite
-    from taskgroup.pipeline import default_train_config
+    from taskgroup.engine.defaults import default_train_config
 
     suite = load_suite("digits")
     config = default_train_config(suite, epochs=args.epochs)
     lines = [
         "# Training repeats (`benchmarks/repeats.py`)",
         "",
+        f"`python -m benchmarks.repeats --rounds {args.rounds} --epochs {args.epochs} --seeds {args.seeds}`. "
         f"Suite `digits` ({list(suite.task_names)}), 36 candidate networks (`mlp`, {args.epochs} epochs), one torch "
         f"thread, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} CPU cores shared "
         "with other work (times are noisy; the three measurements of a round ran back to back).",
@@ -212,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
                 markdown_table(table, ".3g"),
                 "",
             ]
-    store = args.store or (CACHE / f"unc-digits-{args.seeds}seeds-e{args.epochs}.db")
+    store = args.store or Path(tempfile.mkdtemp()) / f"digits-{args.seeds}seeds-e{args.epochs}.db"
     start = time.perf_counter()
     measure_time(suite, config, store, args.seeds)
     print(f"benefit store ready in {time.perf_counter() - start:.0f}s", flush=True)
