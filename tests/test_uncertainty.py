@@ -212,7 +212,7 @@ def test_repeats_resume_after_sigkill_without_duplicates(tmp_path):
 @pytest.mark.slow
 def test_run_with_repeats_averages_over_them_and_gives_intervals(tmp_path):
     from taskgroup.tasks import delta_m
-    from taskgroup.train.manifest import load_checkpoint
+    from taskgroup.manifest import load_checkpoint
 
     out = tmp_path / "out"
     args = ["--suite", "synthetic", "--suite-param", "n_samples=600", "--suite-param", "clusters=[2, 2]"]
