@@ -147,19 +147,19 @@ def run_pipeline(
     with _step("measure", out, timings, say):
         from taskgroup.strategies import STRATEGIES, StrategyConfig
 
-        config = StrategyConfig(
+        measuring = StrategyConfig(
             train=_train_config(settings, suite=suite),
             cost=settings.cost,
             seeds=settings.repeats,
             executor=settings.executor,
             esa_fraction=settings.esa_fraction,
             seed=settings.seed,
-            budget_networks=settings.budget_networks,
-            plan_networks=settings.plan_networks,
+            max_measured=settings.max_measured,
+            n_networks=settings.n_networks,
             progress=progress,
             say=say,
         )
-        estimate = STRATEGIES[settings.strategy](suite, out / "results.db", config)
+        estimate = STRATEGIES[settings.strategy](suite, out / "results.db", measuring)
         problem, test_problem, affinity = estimate.problem, estimate.test, estimate.affinity
         if settings.relative_objective:
             # the same weights on test, so that plans are scored on test exactly as they were chosen
@@ -217,7 +217,7 @@ def _robust_knee(
 
     config = _train_config(settings, suite=suite)
     training = problem_from_store(out / "results.db", "val", settings.cost, config, errors="training")
-    training = training.with_weights(weights)
+    training = training.with_weights(list(weights))
     table = front.to_frame()
     table["objective_se"] = [
         math.nan if plan is None else training.evaluate(plan.networks).objective_se for plan in front
@@ -241,7 +241,6 @@ def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]
     wanted = settings.to_dict()
     if path.exists():
         stored = json.loads(path.read_text())
-        stored.pop("executor", None)  # recorded by runs before it was left out of the settings that decide results
         differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
         fixed = [k for k in differ if k not in _PLANNING_SETTINGS]
         if fixed:
@@ -262,7 +261,7 @@ def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]
 
 
 # What to do after a failed step, where "run it again" is not the answer
-_RESUME_ADVICE = {
+_RESUME_ADVICE: dict[type[Exception], str] = {
     InfeasibleBudget: "run again with a larger --budget (or none: the knee) in the same folder, which keeps them",
 }
 

@@ -90,13 +90,13 @@ def repeat_se(values: Sequence[float], evaluation_se: Sequence[float] | None = N
     InvalidArgument
         No values, or a different number of evaluation errors.
     """
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
+    repeats = np.asarray(values, dtype=float)
+    if repeats.size == 0:
         raise InvalidArgument("repeat_se needs at least one value; got none.")
-    errors = np.full(values.shape, np.nan) if evaluation_se is None else np.asarray(evaluation_se, dtype=float)
-    if errors.shape != values.shape:
-        raise InvalidArgument(f"repeat_se got {values.size} values and {errors.size} evaluation errors.")
-    training = np.var(values, ddof=1) / values.size if values.size > 1 else math.nan
+    errors = np.full(repeats.shape, np.nan) if evaluation_se is None else np.asarray(evaluation_se, dtype=float)
+    if errors.shape != repeats.shape:
+        raise InvalidArgument(f"repeat_se got {repeats.size} values and {errors.size} evaluation errors.")
+    training = np.var(repeats, ddof=1) / repeats.size if repeats.size > 1 else math.nan
     evaluation = float(np.mean(errors)) ** 2 if np.isfinite(errors).all() else math.nan
     parts = [p for p in (training, evaluation) if math.isfinite(p)]
     return math.sqrt(sum(parts)) if parts else math.nan

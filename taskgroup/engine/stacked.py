@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 
@@ -57,8 +58,11 @@ class StackedNets:
     def __init__(self, suite: TaskSuite, n: int, config: TrainConfig, variant: str, seeds: Sequence[int]) -> None:
         # One reference network with every head per seed: each network's initial weights are its seed's (trunk
         # and heads are seeded per layer / per task name, independent of the head set).
-        refs = [build_model(config.factory(), suite.tasks, variant, suite.example_batch(), s) for s in seeds]
-        assert all(isinstance(ref, SharedTrunkNet) for ref in refs)
+        refs: list[SharedTrunkNet] = []
+        for s in seeds:
+            ref = build_model(config.factory(), suite.tasks, variant, suite.example_batch(), s)
+            assert isinstance(ref, SharedTrunkNet)
+            refs.append(ref)
         device = torch.device(config.device)
         self.suite = suite
         self.n = n
@@ -67,13 +71,15 @@ class StackedNets:
         def stack(tensors: list[torch.Tensor]) -> torch.Tensor:
             return torch.cat([t.detach().to(device).expand(n, *t.shape) for t in tensors]).requires_grad_(True)
 
+        layers = [list(r.trunk_layers) for r in refs]
         self.trunk = [
-            (stack([r.trunk_layers[k].weight for r in refs]), stack([r.trunk_layers[k].bias for r in refs]))
-            for k in range(len(refs[0].trunk_layers))
+            (stack([ls[k].weight for ls in layers]), stack([cast(torch.Tensor, ls[k].bias) for ls in layers]))
+            for k in range(len(layers[0]))
         ]
+        heads = [[r.heads[t.name] for r in refs] for t in suite.tasks]
         self.heads = [
-            (stack([r.heads[t.name].weight for r in refs]), stack([r.heads[t.name].bias for r in refs]))
-            for t in suite.tasks
+            (stack([cast(torch.Tensor, h.weight) for h in hs]), stack([cast(torch.Tensor, h.bias) for h in hs]))
+            for hs in heads
         ]
 
     def parameters(self) -> list[torch.Tensor]:

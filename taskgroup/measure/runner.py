@@ -50,7 +50,7 @@ def plan_jobs(
     per worker). Otherwise a job is one network and one seed, seed by seed, so that each network is committed as it
     finishes.
     """
-    jobs = []
+    jobs: list[Job] = []
     groups = list(candidates_by_variant(candidates).values())
     stacked = [g for g in groups if vectorise and can_stack(suite, [c.tasks for c in g], config)]
     for seed in seeds:

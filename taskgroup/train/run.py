@@ -45,7 +45,6 @@ from taskgroup.plan import Plan
 from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
 from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
 from taskgroup.train.intervals import delta_m_intervals, mean_metrics
-from taskgroup.validation import renamed_parameters
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
 
@@ -244,7 +243,6 @@ class _Run:
         return folder / f"{stem}{suffix}"
 
 
-@renamed_parameters(progress="say")
 def train_plan(
     plan: Plan,
     suite: TaskSuite,
@@ -264,7 +262,7 @@ def train_plan(
         The run folder (see the module docstring).
     config : RunConfig
     say : callable(str), optional
-        Receives one line per finished or resumed unit (named ``progress`` before version 0.2).
+        Receives one line per finished or resumed unit.
 
     Returns
     -------
@@ -449,8 +447,9 @@ def _save_outputs(checkpoint: Path, outputs: Mapping[str, np.ndarray]) -> None:
     """Write a network's raw test outputs atomically beside its checkpoint."""
     path = _outputs_path(checkpoint)
     tmp = path.with_name(path.name + ".tmp")
+    arrays: dict[str, Any] = {f"task_{i}": out for i, out in enumerate(outputs.values())}
     with open(tmp, "wb") as f:
-        np.savez(f, **{f"task_{i}": out for i, out in enumerate(outputs.values())}, names=np.array(list(outputs)))
+        np.savez(f, names=np.array(list(outputs)), **arrays)
     tmp.replace(path)
 
 
@@ -497,11 +496,9 @@ def _teacher_unit(
     )
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        np.savez(
-            f,
-            **{f"soft_{k}": v for k, v in ensemble.soft.items()},
-            **{f"probs_{k}": v for k, v in ensemble.probs.items()},
-        )
+        arrays: dict[str, Any] = {f"soft_{k}": v for k, v in ensemble.soft.items()}
+        arrays.update({f"probs_{k}": v for k, v in ensemble.probs.items()})
+        np.savez(f, **arrays)
     tmp.replace(path)
     return ensemble
 
