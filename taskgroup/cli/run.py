@@ -84,7 +84,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="train every network K times (seeds 0..K-1): means, standard errors and intervals over repeats",
     )
     p.add_argument("--seed", type=int, default=defaults.seed)
-    add_runtime_arguments(p)
+    add_runtime_arguments(
+        p, threads_help="torch CPU threads per network (default 1: the executor trains networks side by side)"
+    )
     p.add_argument("--out", default="taskgroup-run", help="output folder (default: ./taskgroup-run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
