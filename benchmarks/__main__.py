@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("solvers", "estimates", "measure", "train", "objective", "grouping", "serving", "strategies")
+BENCHMARKS = ("solvers", "estimates", "measure", "train", "objective", "grouping", "serving", "strategies", "repeats")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -67,7 +67,7 @@ def frame_fields(
     -------
     dict
         ``tasks``, ``networks``, ``costs``, ``losses``, ``weights``, ``cost_names``, ``higher_is_better``,
-        ``predicted``.
+        ``predicted``, ``loss_se`` (from an optional ``loss_se`` column; None without one).
 
     Raises
     ------
@@ -108,6 +108,10 @@ def frame_fields(
     if "predicted" in frame.columns:
         predicted = np.zeros_like(losses, dtype=bool)
         predicted[rows_n, rows_t] = frame["predicted"].astype(bool).to_numpy()
+    loss_se = None
+    if "loss_se" in frame.columns:
+        loss_se = np.full(losses.shape, np.nan)
+        loss_se[rows_n, rows_t] = _numeric_column(frame, "loss_se", where)
 
     task_weights = _weights_from(frame, weight, weights, tasks, task_names, where, row)
     return {
@@ -119,11 +123,13 @@ def frame_fields(
         "cost_names": cost_cols,
         "higher_is_better": higher_is_better,
         "predicted": predicted,
+        "loss_se": loss_se,
     }
 
 
 def problem_frame(problem: Problem) -> pd.DataFrame:
-    """The long table of ``problem`` (network, task, loss, cost columns..., weight, predicted).
+    """The long table of ``problem`` (network, task, loss, cost columns..., weight, predicted, and ``loss_se`` when
+    the problem knows standard errors).
 
     Parameters
     ----------
@@ -146,6 +152,8 @@ def problem_frame(problem: Problem) -> pd.DataFrame:
         data[name] = problem.costs[j, r]
     data["weight"] = problem.weights[t]
     data["predicted"] = problem.predicted[j, t]
+    if problem.loss_se is not None:
+        data["loss_se"] = problem.loss_se[j, t]
     return pd.DataFrame(data)
 
 
@@ -217,7 +225,7 @@ def dict_frame(data: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     if not networks:
         raise InvalidProblem("The problem's 'networks' list is empty; a problem needs at least one network.")
     for k in range(len(networks)):
-        net = doc.item("networks", k, allowed=("name", "cost", "losses", "predicted"))
+        net = doc.item("networks", k, allowed=("name", "cost", "losses", "predicted", "loss_se"))
         name = net.string("name")
         if isinstance(net.raw("cost"), Mapping):
             cost = net.number_map("cost")
@@ -236,8 +244,15 @@ def dict_frame(data: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
             raise InvalidProblem(
                 f"Network {name!r} lists predicted task(s) {unknown} that are not among its losses {list(losses)}."
             )
+        errors = net.number_map("loss_se", {})
+        unknown = [t for t in errors if t not in losses]
+        if unknown:
+            raise InvalidProblem(
+                f"Network {name!r} gives loss_se for task(s) {unknown} that are not among its losses {list(losses)}."
+            )
         for t, value in losses.items():
-            rows.append({"network": name, "task": t, "loss": value, **cost, "predicted": t in predicted})
+            row = {"network": name, "task": t, "loss": value, **cost, "predicted": t in predicted}
+            rows.append(row | {"loss_se": errors.get(t, np.nan)})
     options = {
         "cost": cost_names,
         "weight": None,
@@ -277,6 +292,9 @@ def problem_dict(problem: Problem) -> dict[str, Any]:
         }
         if problem.predicted[j].any():
             entry["predicted"] = [problem.tasks[t] for t in np.flatnonzero(problem.predicted[j])]
+        errors = problem.loss_se
+        if errors is not None and not np.isnan(errors[j]).all():
+            entry["loss_se"] = {problem.tasks[t]: float(errors[j, t]) for t in served if not np.isnan(errors[j, t])}
         nets.append(entry)
     return {
         "schema": PROBLEM_SCHEMA,

@@ -20,6 +20,7 @@ they only decide which plan is chosen, and a network trains the same whatever pl
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,14 +41,40 @@ from taskgroup.solvers import frontier, solve
 __all__ = ["run_pipeline", "knee_budget", "relative_weights"]
 
 
-def knee_budget(frontier: Frontier | pd.DataFrame) -> float:
-    """The default budget: the knee of the frontier (a Frontier, or a table with budget and objective columns).
+def knee_budget(frontier: Frontier | pd.DataFrame, *, z: float = 1.0) -> float:
+    """The default budget: the knee of the frontier, moved to a cheaper plan when the knee's gain is within noise.
 
     With budgets and objectives scaled to [0, 1] between the cheapest plan that serves every task (the
     frontier's first row) and the best plan at any budget (its last row), the knee is the step farthest below
     the straight line between those two (the "Kneedle" rule): past it, more budget buys less than it did
     on average. Ties go to the cheaper budget.
+
+    The robust rule: a costlier plan is bought only when its gain exceeds its uncertainty. Where the frontier
+    knows its plans' standard errors (an ``objective_se`` column: measured with repeats or bootstrap errors), the
+    budget is that of the cheapest frontier plan ``q`` not above the knee ``k`` whose objective is within ``z``
+    standard errors of the knee's, ``obj_q - obj_k <= z * sqrt(se_q^2 + se_k^2)`` (``z = 1``: the one-standard-
+    error rule). The two errors are added as if independent; plans evaluated on the same validation rows have
+    correlated errors, so this overstates the difference's error and leans towards the cheaper plan.
+
+    Parameters
+    ----------
+    frontier : Frontier or pandas.DataFrame
+        A Frontier, or a table with ``budget`` and ``objective`` columns (and optionally ``objective_se``).
+    z : float
+        How many standard errors a costlier plan's gain must exceed (0: the plain knee).
+
+    Returns
+    -------
+    float
+        The budget.
+
+    Raises
+    ------
+    InvalidArgument
+        The frontier has no feasible budget, or ``z`` is negative.
     """
+    if not z >= 0:
+        raise InvalidArgument(f"z={z!r}; accepted: a number >= 0.")
     table = frontier.to_frame() if isinstance(frontier, Frontier) else frontier
     data = table.dropna(subset=["objective"])
     if data.empty:
@@ -57,7 +84,14 @@ def knee_budget(frontier: Frontier | pd.DataFrame) -> float:
         return float(budgets[0])
     x = (budgets - budgets[0]) / (budgets[-1] - budgets[0])
     y = (objectives - objectives[-1]) / (objectives[0] - objectives[-1])
-    return float(budgets[int(np.argmax((1 - x) - y))])
+    knee = int(np.argmax((1 - x) - y))
+    if "objective_se" not in data:
+        return float(budgets[knee])
+    errors = data["objective_se"].to_numpy(dtype=float)
+    within = objectives[: knee + 1] - objectives[knee] <= z * np.sqrt(errors[: knee + 1] ** 2 + errors[knee] ** 2)
+    # an unknown error (NaN) compares False: such a plan is never preferred on grounds of noise
+    within[knee] = True
+    return float(budgets[int(np.argmax(within))])
 
 
 def relative_weights(problem: Problem) -> dict[str, float]:
@@ -116,7 +150,7 @@ def run_pipeline(
         measuring = StrategyConfig(
             train=_train_config(settings, suite=suite),
             cost=settings.cost,
-            seeds=settings.seeds,
+            seeds=settings.repeats,
             executor=settings.executor,
             esa_fraction=settings.esa_fraction,
             seed=settings.seed,
@@ -140,8 +174,7 @@ def run_pipeline(
         front.to_frame().to_csv(out / "frontier.csv", index=False)
     with _step("plan", out, timings, say):
         if settings.budget is None:
-            budget = knee_budget(front)
-            rule = "the frontier's knee"
+            budget, rule = _robust_knee(front, settings, suite, out, problem.weights)
         else:
             budget, rule = settings.budget, "given"
         plan = solve(problem, budget)
@@ -155,6 +188,7 @@ def run_pipeline(
         config = RunConfig(
             distill=settings.distill,
             seed=settings.seed,
+            repeats=settings.repeats,
             all_in_one=True,
             fit=_train_config(settings, suite=suite, family=settings.arch),
         )
@@ -166,6 +200,35 @@ def run_pipeline(
         outcome.report = write_report(outcome, settings, test_problem=test_problem)
     say(f"report: {outcome.report}")
     return outcome
+
+
+def _robust_knee(
+    front: Frontier, settings: RunSettings, suite: Any, out: Path, weights: np.ndarray
+) -> tuple[float, str]:
+    """The knee budget, and the rule that chose it, robust to training noise where repeats measured it.
+
+    Frontier plans are compared on their errors across training repeats alone: they are scored on the same
+    validation rows, so the evaluation part of their errors is shared and largely cancels in a difference.
+    """
+    plain = knee_budget(front, z=0.0)
+    if settings.strategy != "full" or settings.repeats < 2:
+        return plain, "the frontier's knee"
+    from taskgroup.strategies.base import problem_from_store
+
+    config = _train_config(settings, suite=suite)
+    training = problem_from_store(out / "results.db", "val", settings.cost, config, errors="training")
+    training = training.with_weights(list(weights))
+    table = front.to_frame()
+    table["objective_se"] = [
+        math.nan if plan is None else training.evaluate(plan.networks).objective_se for plan in front
+    ]
+    budget = knee_budget(table)
+    if budget == plain:
+        return budget, "the frontier's knee; its gain exceeds one standard error over repeats"
+    return budget, (
+        f"the frontier's knee at {plain:.4g} gains less than one standard error over repeats, so the cheaper plan "
+        "was kept"
+    )
 
 
 # Settings that only decide which plan is chosen. A network trains the same whatever plan it is part of (its seed

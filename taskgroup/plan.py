@@ -32,6 +32,7 @@ _PLAN_FIELDS = (
     "version",
     "status",
     "objective",
+    "objective_se",
     "score",
     "higher_is_better",
     "bound",
@@ -90,6 +91,11 @@ class Plan:
         True when the problem's losses are negated scores: see :attr:`score` and :attr:`task_scores`.
     details : tuple of PlanNetwork
         Per chosen network: trained task set, tasks served in the plan, cost.
+    objective_se : float or None
+        The standard error of :attr:`objective`, ``sqrt(sum_t w_t^2 se_t^2)`` over each task's assigned
+        (network, task) loss, when the problem knows every one of those errors (:attr:`Problem.loss_se`); None
+        otherwise. It treats the chosen losses as independent and ignores selection bias: the plan was chosen
+        because its measured losses are low, so its true objective tends to be somewhat worse than measured.
     """
 
     networks: tuple[str, ...]
@@ -106,6 +112,7 @@ class Plan:
     higher_is_better: bool = False
     weights: dict[str, float] = field(default_factory=dict)
     details: tuple[PlanNetwork, ...] = ()
+    objective_se: float | None = None
 
     @property
     def status(self) -> str:
@@ -140,8 +147,9 @@ class Plan:
     def summary(self) -> str:
         """A few readable lines: status, objective, cost, and the tasks each network serves."""
         what = "score" if self.higher_is_better else "objective"
+        error = "" if self.objective_se is None else f" ± {self.objective_se:.3g} (standard error)"
         lines = [
-            f"{self.status} plan by {self.solver}: {what} {self.score:.6g}, "
+            f"{self.status} plan by {self.solver}: {what} {self.score:.6g}{error}, "
             + ", ".join(f"{k} {v:.6g}" for k, v in self.cost.items())
             + (f" (budget {', '.join(f'{k} {v:.6g}' for k, v in self.budget.items())})" if self.budget else "")
         ]
@@ -162,6 +170,7 @@ class Plan:
             "version": PLAN_SCHEMA_VERSION,
             "status": self.status,
             "objective": self.objective,
+            "objective_se": self.objective_se,
             "score": self.score,
             "higher_is_better": self.higher_is_better,
             "bound": _finite_or_none(self.bound),
@@ -237,6 +246,9 @@ class Plan:
         if status not in PLAN_STATUSES:
             raise InvalidPlan(f"In the plan, status must be one of {list(PLAN_STATUSES)}; got {status!r}.")
         bound = doc.number("bound", allow_null=True)
+        objective_se = doc.number("objective_se", None, allow_null=True)
+        if objective_se is not None and objective_se < 0:
+            raise InvalidPlan(f"In the plan, objective_se must be >= 0 (or null); got {objective_se!r}.")
         return cls(
             networks=tuple(names),
             assignment=assignment,
@@ -252,6 +264,7 @@ class Plan:
             higher_is_better=doc.boolean("higher_is_better"),
             weights=doc.number_map("weights"),
             details=tuple(details),
+            objective_se=objective_se,
         )
 
     @classmethod
@@ -296,6 +309,12 @@ def plan_from_selection(
         raise InvalidArgument(f"The chosen networks serve no network for task(s) {missing}.")
     assignment = {t: problem.networks[chosen[k]] for t, k in zip(problem.tasks, best)}
     objective = float(np.dot(problem.weights, task_losses))
+    objective_se = None
+    if problem.loss_se is not None:
+        # independent errors add in quadrature; one unknown error leaves the plan's unknown
+        errors = problem.loss_se[np.asarray(chosen)[best], np.arange(problem.n_tasks)]
+        if not np.isnan(errors).any():
+            objective_se = float(np.sqrt(np.sum((problem.weights * errors) ** 2)))
     total = problem.costs[chosen].sum(axis=0)
     details = tuple(
         PlanNetwork(
@@ -323,6 +342,7 @@ def plan_from_selection(
         higher_is_better=problem.higher_is_better,
         weights={t: float(w) for t, w in zip(problem.tasks, problem.weights)},
         details=details,
+        objective_se=objective_se,
     )
 
 
@@ -381,7 +401,8 @@ class Frontier(Sequence["Plan | None"]):
         pandas.DataFrame
             Columns ``budget``, ``objective`` (NaN if infeasible), ``cost``, ``n_networks``, ``networks`` (names
             joined by ``", "``) and ``optimal``; for higher-is-better problems also ``score`` (the objective in
-            the original sense) after ``objective``. ``attrs["cost_column"]`` names the cost resource.
+            the original sense) after ``objective``; when some plan knows its standard error, ``objective_se``
+            after those (NaN where unknown). ``attrs["cost_column"]`` names the cost resource.
         """
         import pandas as pd
 
@@ -389,6 +410,9 @@ class Frontier(Sequence["Plan | None"]):
         frame = pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
         if self.higher_is_better:
             frame.insert(2, "score", -frame["objective"])
+        errors = [math.nan if p is None or p.objective_se is None else p.objective_se for p in self.plans]
+        if not all(math.isnan(e) for e in errors):
+            frame.insert(3 if self.higher_is_better else 2, "objective_se", errors)
         frame.attrs["cost_column"] = self.cost
         return frame
 
@@ -432,6 +456,10 @@ class Frontier(Sequence["Plan | None"]):
         y = frame[value].to_numpy(dtype=float)
         ax.step(x, y, where="post", color="tab:blue", label="optimal plan")
         ax.plot(x, y, "o", color="tab:blue", markersize=4)
+        if "objective_se" in frame:
+            # 95 % intervals of each plan's objective (normal approximation; ignores selection bias)
+            errors = 1.96 * frame["objective_se"].to_numpy(dtype=float)
+            ax.errorbar(x, y, yerr=errors, fmt="none", ecolor="tab:blue", alpha=0.6, capsize=3, label="± 95 % interval")
         colours = ["tab:red", "tab:green", "tab:orange", "tab:purple"]
         for (label, (cx, cy)), colour in zip((markers or {}).items(), colours):
             ax.plot([cx], [cy], "D", color=colour, markersize=7, label=label)

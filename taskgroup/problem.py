@@ -60,12 +60,17 @@ class Problem:
         True when ``losses`` hold negated scores (see :meth:`from_frame`); plans then report scores.
     predicted : array-like of bool, shape (n_networks, n_tasks), optional
         Marks entries that are predicted (by an estimator) rather than measured.
+    loss_se : array-like, shape (n_networks, n_tasks), optional
+        The standard error of each loss (over training repeats and/or a bootstrap over validation rows; see
+        docs/measure.md), NaN where it is unknown or the network does not serve the task. None (or all NaN):
+        no error is known.
 
     Raises
     ------
     InvalidProblem
         If any array has the wrong shape, a loss is infinite, a cost is missing, infinite or <= 0,
-        a weight is <= 0, a network serves no task, a task is served by no network, or names repeat.
+        a weight is <= 0, a network serves no task, a task is served by no network, names repeat, or a standard
+        error is negative, infinite or given where the network does not serve the task.
     """
 
     def __init__(
@@ -79,6 +84,7 @@ class Problem:
         *,
         higher_is_better: bool = False,
         predicted: Any = None,
+        loss_se: Any = None,
     ) -> None:
         tasks = tuple(str(t) for t in tasks)
         networks = tuple(str(n) for n in networks)
@@ -141,6 +147,7 @@ class Problem:
         predicted = np.array(predicted, dtype=bool)
         if predicted.shape != serves.shape:
             raise InvalidProblem(f"predicted must have shape {serves.shape}; got {predicted.shape}.")
+        loss_se = _checked_se(loss_se, serves, networks, tasks)
 
         self._tasks = tasks
         self._networks = networks
@@ -151,6 +158,7 @@ class Problem:
         self._serves = _frozen(serves)
         self._weights = _frozen(weights)
         self._predicted = _frozen(predicted & serves)
+        self._loss_se = None if loss_se is None else _frozen(loss_se)
         self._higher_is_better = bool(higher_is_better)
         self._task_index = {t: i for i, t in enumerate(tasks)}
         self._network_index = {n: i for i, n in enumerate(networks)}
@@ -195,6 +203,12 @@ class Problem:
     def predicted(self) -> np.ndarray:
         """Read-only boolean array (n_networks, n_tasks): the loss is predicted, not measured."""
         return self._predicted
+
+    @property
+    def loss_se(self) -> np.ndarray | None:
+        """Read-only array (n_networks, n_tasks) of the losses' standard errors (NaN where unknown), or None
+        when no error is known."""
+        return self._loss_se
 
     @property
     def higher_is_better(self) -> bool:
@@ -246,6 +260,14 @@ class Problem:
             and np.array_equal(self._losses, other._losses, equal_nan=True)
             and np.array_equal(self._weights, other._weights)
             and np.array_equal(self._predicted, other._predicted)
+            and (
+                (self._loss_se is None and other._loss_se is None)
+                or (
+                    self._loss_se is not None
+                    and other._loss_se is not None
+                    and np.array_equal(self._loss_se, other._loss_se, equal_nan=True)
+                )
+            )
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -265,9 +287,9 @@ class Problem:
             idx.append(self._cost_names.index(name))
         return self._replace(costs=self._costs[:, idx], cost_names=tuple(names))
 
-    def with_losses(self, losses: Any, *, predicted: Any = None) -> Problem:
-        """The same networks and costs with other losses (e.g. the test split's)."""
-        return self._replace(losses=losses, predicted=predicted)
+    def with_losses(self, losses: Any, *, predicted: Any = None, loss_se: Any = None) -> Problem:
+        """The same networks and costs with other losses (e.g. the test split's) and their standard errors."""
+        return self._replace(losses=losses, predicted=predicted, loss_se=loss_se)
 
     def with_weights(self, weights: Mapping[str, float] | Sequence[float]) -> Problem:
         """The same problem with other task weights: one per task (in task order), or a mapping task -> weight
@@ -296,6 +318,7 @@ class Problem:
             self._cost_names,
             higher_is_better=self._higher_is_better,
             predicted=self._predicted[keep],
+            loss_se=None if self._loss_se is None else self._loss_se[keep],
         )
 
     def _replace(self, **changes: Any) -> Problem:
@@ -308,6 +331,7 @@ class Problem:
             cost_names=self._cost_names,
             higher_is_better=self._higher_is_better,
             predicted=self._predicted,
+            loss_se=self._loss_se,
         )
         fields.update(changes)
         return Problem(**fields)
@@ -376,7 +400,8 @@ class Problem:
         ----------
         frame : pandas.DataFrame
             Columns: ``network``, ``task``, ``loss`` and one or more cost columns; optionally a per-task
-            ``weight`` column and a boolean ``predicted`` column. Other columns are ignored.
+            ``weight`` column, a boolean ``predicted`` column and a ``loss_se`` column (each loss's standard
+            error, empty where unknown). Other columns are ignored.
         network, task, loss : str
             Names of the network, task and loss columns.
         cost : str or list of str, optional
@@ -417,7 +442,8 @@ class Problem:
         )
 
     def to_frame(self) -> pd.DataFrame:
-        """The long table (network, task, loss, cost columns..., weight, predicted); inverse of from_frame.
+        """The long table (network, task, loss, cost columns..., weight, predicted, and loss_se when standard errors
+        are known); inverse of from_frame.
 
         Losses are reported in the original sense: scores when ``higher_is_better``.
         """
@@ -476,6 +502,30 @@ class Problem:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _checked_se(loss_se: Any, serves: np.ndarray, networks: Sequence[str], tasks: Sequence[str]) -> np.ndarray | None:
+    """The standard errors as this problem's own float array (None when none is known), after checking them."""
+    if loss_se is None:
+        return None
+    se = np.array(loss_se, dtype=float)
+    if se.shape != serves.shape:
+        raise InvalidProblem(f"loss_se must have shape {serves.shape}; got {se.shape}.")
+    bad = ~np.isnan(se) & (~np.isfinite(se) | (se < 0))
+    if bad.any():
+        j, t = np.argwhere(bad)[0]
+        raise InvalidProblem(
+            f"Network {networks[j]!r} has loss_se {number_text(se[j, t])} on task {tasks[t]!r}; a standard error "
+            "must be a finite number >= 0 (NaN where it is unknown)."
+        )
+    stray = ~np.isnan(se) & ~serves
+    if stray.any():
+        j, t = np.argwhere(stray)[0]
+        raise InvalidProblem(
+            f"Network {networks[j]!r} has loss_se {number_text(se[j, t])} on task {tasks[t]!r}, "
+            "which it does not serve."
+        )
+    return None if np.isnan(se).all() else se
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -1,11 +1,13 @@
 """The report of a ``taskgroup run``: a self-contained HTML page plus its PNG figures.
 
-Figures: the budget frontier with the all-in-one network, the independent single-task networks and the chosen
-plan marked; the pairwise affinity heatmap; the chosen grouping as a diagram (which network serves which task).
-Tables: per-task test metrics (single-task baseline, the plan's network, the distilled student), Δm%, the run's
-settings and the time each step took, and — when ``taskgroup plan-cost`` has written ``plan_cost.json`` into the
-run folder — the plan's measured latency, throughput and peak memory on that machine beside the costs it was
-chosen with. Images are embedded as data URIs so the page stands alone.
+Figures: the budget frontier (with 95 % error bars where the losses' standard errors are known) with the
+all-in-one network, the independent single-task networks and the chosen plan marked; the pairwise affinity
+heatmap; the chosen grouping as a diagram (which network serves which task). Tables: per-task test metrics
+(single-task baseline, the plan's network, the distilled student), Δm% with its 95 % interval (and whether the
+plan's advantage is significant), the run's settings and the time each step took, and — when
+``taskgroup plan-cost`` has written ``plan_cost.json`` into the run folder — the plan's measured latency,
+throughput and peak memory on that machine beside the costs it was chosen with. Images are embedded as data
+URIs so the page stands alone.
 """
 
 from __future__ import annotations
@@ -27,8 +29,17 @@ from taskgroup.solvers import plot_frontier
 
 if TYPE_CHECKING:
     from taskgroup.run_settings import RunOutcome, RunSettings
+    from taskgroup.train.run import TrainReport
 
-__all__ = ["write_report", "plot_affinity", "plot_grouping", "frontier_markers", "metrics_table", "plan_cost_section"]
+__all__ = [
+    "write_report",
+    "plot_affinity",
+    "plot_grouping",
+    "frontier_markers",
+    "metrics_table",
+    "plan_cost_section",
+    "significance",
+]
 
 
 def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, float]]:
@@ -178,16 +189,23 @@ def extremes_table(problem: Problem, plan: Plan, train: Any) -> pd.DataFrame:
     everything = [
         d for d in problem.networks if set(problem.network_tasks(d)) == set(problem.tasks) and is_full_size(d)
     ]
+
+    def interval(group: str) -> str:
+        lo_hi = train.delta_m_ci95.get(group)
+        return "–" if lo_hi is None else f"[{lo_hi[0]:+.2f}, {lo_hi[1]:+.2f}]"
+
     rows = [
         {
             "networks": "independent (one per task)",
             cost: cost_of([network_name([t]) for t in problem.tasks]),
             "Δm% (test)": 0.0,
+            "95 % interval": "(the reference)",
         },
         {
             "networks": f"this plan ({len(plan.networks)})",
             cost: float(next(iter(plan.cost.values()))),
             "Δm% (test)": train.delta_m.get("multitask", np.nan),
+            "95 % interval": interval("multitask"),
         },
     ]
     if "all_in_one" in train.delta_m:
@@ -196,9 +214,54 @@ def extremes_table(problem: Problem, plan: Plan, train: Any) -> pd.DataFrame:
                 "networks": "all-in-one (one for every task)",
                 cost: cost_of(everything[:1]) if everything else np.nan,
                 "Δm% (test)": train.delta_m["all_in_one"],
+                "95 % interval": interval("all_in_one"),
             }
         )
     return pd.DataFrame(rows)
+
+
+def significance(train: TrainReport) -> str:
+    """Whether the plan's test advantage over the independent networks (and over the all-in-one network) is
+    significant at 95 %: whether the interval of Δm% (of the difference) lies above or below 0.
+
+    Parameters
+    ----------
+    train : TrainReport
+        With ``delta_m_ci95`` (and ``plan_minus_all_in_one_ci95``).
+
+    Returns
+    -------
+    str
+        One sentence per interval known; "" without any.
+    """
+    sentences = []
+    lo_hi = train.delta_m_ci95.get("multitask")
+    if lo_hi is not None:
+        lo, hi = lo_hi
+        if lo > 0:
+            verdict = "significant: its 95 % interval lies above 0"
+        elif hi < 0:
+            verdict = "significantly negative: the plan is worse (its 95 % interval lies below 0)"
+        else:
+            verdict = "not significant: its 95 % interval includes 0"
+        sentences.append(f"The plan's advantage over the independent networks is {verdict}.")
+    gap = train.plan_minus_all_in_one_ci95
+    if gap is not None:
+        lo, hi = gap
+        if lo > 0:
+            verdict = "significantly better than"
+        elif hi < 0:
+            verdict = "significantly worse than"
+        else:
+            verdict = "not significantly different from"
+        sentences.append(
+            f"It is {verdict} the all-in-one network (Δm% difference, 95 % interval [{lo:+.2f}, {hi:+.2f}])."
+        )
+    return " ".join(sentences)
+
+
+def _error(plan: Plan) -> str:
+    return "" if plan.objective_se is None else f" ± {plan.objective_se:.2g}"
 
 
 def _image(path: Path, alt: str) -> str:
@@ -254,7 +317,13 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
         if settings.relative_objective
         else "the total validation loss"
     )
-    figures.append(_image(frontier_png, f"Budget frontier: the optimal objective, {objective}, at every budget"))
+    bars = (
+        ", with 95 % error bars (the plans are scored on the same validation rows, so their errors are correlated: "
+        "the difference between two plans is known better than the bars suggest)"
+        if plan.objective_se is not None
+        else ""
+    )
+    figures.append(_image(frontier_png, f"Budget frontier: the optimal objective, {objective}, at every budget{bars}"))
     if outcome.affinity is not None and outcome.affinity.notna().any().any():
         affinity_png = out / "affinity.png"
         label = "TAG lookahead affinity" if settings.strategy == "tag" else "pair affinity 1 - L(t with u) / L(t alone)"
@@ -269,13 +338,29 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
         f"{html.escape(problem.cost_names[0])} ({html.escape(outcome.budget_rule)}); the plan costs "
         f"{list(plan.cost.values())[0]:.4g} and is {'proven optimal' if plan.optimal else 'not proven optimal'} "
         f"on the {'predicted' if problem.predicted.any() else 'measured'} validation losses "
-        f"(objective {plan.score:.4g}: {html.escape(objective)}).",
+        f"(objective {plan.score:.4g}{_error(plan)}: {html.escape(objective)}).",
     ]
+    if plan.objective_se is not None:
+        summary.append(
+            "The ± is one standard error over the training repeats and validation rows; it ignores selection bias "
+            "(the plan was chosen for its low measured losses, so its true objective tends to be a little worse)."
+        )
     if test_problem is not None:
-        summary.append(f"On the test split the same networks score {test_problem.evaluate(plan.networks).score:.4g}.")
-    deltas = ", ".join(f"{k}: {v:+.2f}%" for k, v in outcome.train.delta_m.items())
+        scored = test_problem.evaluate(plan.networks)
+        summary.append(f"On the test split the same networks score {scored.score:.4g}{_error(scored)}.")
+    intervals = outcome.train.delta_m_ci95
+    deltas = ", ".join(
+        f"{k}: {v:+.2f}%" + (f" [{intervals[k][0]:+.2f}, {intervals[k][1]:+.2f}]" if k in intervals else "")
+        for k, v in outcome.train.delta_m.items()
+    )
     if deltas:
-        summary.append(f"Δm% against single-task baselines (positive is better): {html.escape(deltas)}.")
+        repeats = outcome.train.repeats
+        over = f"means over {repeats} training repeats, " if repeats > 1 else ""
+        summary.append(
+            f"Δm% against single-task baselines (positive is better; {over}95 % intervals by a paired bootstrap "
+            f"over test rows{' and repeats' if repeats > 1 else ''}): {html.escape(deltas)}."
+        )
+        summary.append(html.escape(significance(outcome.train)))
 
     plan_rows = pd.DataFrame(
         [

@@ -57,8 +57,10 @@ class RunSettings:
         Epochs of a full training run (the measurement, ESA's final runs and the plan's networks).
     esa_fraction : float
         ESA's short schedule as a fraction of ``epochs``.
-    seeds : int
-        Measurement seeds per candidate.
+    repeats : int
+        Training repeats (seeds 0..K-1) of every candidate network, of the plan's networks and of the networks
+        it is compared with: losses are means over repeats with standard errors, the plan is chosen robustly
+        (:func:`taskgroup.pipeline.knee_budget`) and test Δm% is averaged over repeats, with a 95 % interval.
     seed : int
     device : str
         Where networks train: ``"cpu"`` (default), ``"cuda"``, ``"mps"``.
@@ -84,7 +86,7 @@ class RunSettings:
     executor: str = "auto"
     epochs: int = 30
     esa_fraction: float = 0.2
-    seeds: int = 1
+    repeats: int = 1
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -103,8 +105,8 @@ class RunSettings:
             raise InvalidArgument(f"budget={self.budget!r}; a budget must be a number > 0 (or None for the knee).")
         if not 0 < self.esa_fraction < 1:
             raise InvalidArgument(f"esa_fraction={self.esa_fraction!r}; accepted: a number in (0, 1).")
-        if self.epochs < 1 or self.seeds < 1:
-            raise InvalidArgument(f"epochs={self.epochs!r} and seeds={self.seeds!r} must both be >= 1.")
+        if self.epochs < 1 or self.repeats < 1:
+            raise InvalidArgument(f"epochs={self.epochs!r} and repeats={self.repeats!r} must both be >= 1.")
         check_executor(self.executor)
 
     @property

@@ -55,7 +55,7 @@ def test_batches_depend_only_on_seed_and_epoch():
 
 def test_stack_starts_from_the_same_weights_as_single_networks(suite):
     config = TrainConfig(hidden=(16, 8))
-    stack = StackedNets(suite, 3, config, "full", seed=5)
+    stack = StackedNets(suite, 3, config, "full", seeds=[5])
     for c in range(3):
         net = build_model(config.factory(), [suite.task("a1")], "full", suite.example_batch(), seed=5)
         assert isinstance(net, SharedTrunkNet)
@@ -140,7 +140,7 @@ def test_a_job_sets_its_threads_and_gives_the_callers_back(suite):
     torch.set_num_threads(2)
     try:
         seen = []
-        job = Job(suite, (Candidate(("a0",)),), TrainConfig(hidden=(4,), epochs=1), 0, threads=1)
+        job = Job(suite, (Candidate(("a0",)),), TrainConfig(hidden=(4,), epochs=1), (0,), threads=1)
         original = torch.optim.Adam
 
         def spy(*args, **kwargs):
@@ -155,3 +155,35 @@ def test_a_job_sets_its_threads_and_gives_the_callers_back(suite):
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_seeds_stack_and_match_each_seed_trained_alone(suite):
+    # Repeats stack: (network, seed) trained in one stack with other seeds follows its trajectory alone.
+    config = TrainConfig(hidden=(16, 8), epochs=6, patience=2, batch_size=64)
+    cands = make_candidates(suite.task_names, half_singles=False)[:3]
+    together = train_candidates(suite, cands, config, seed=[3, 4])
+    assert [(r.network, r.seed) for r in together] == [(c.name, s) for s in (3, 4) for c in cands]
+    for res in together:
+        alone = train_candidates(suite, [c for c in cands if c.name == res.network], config, seed=res.seed)[0]
+        assert res.best_epoch == alone.best_epoch
+        for task, values in alone.metrics.items():
+            for key, value in values.items():
+                assert res.metrics[task][key] == pytest.approx(value, rel=1e-4, abs=1e-5), (res.network, task, key)
+    # every result carries the bootstrap errors of its validation and test loss and metric
+    assert {"val_loss_se", "test_loss_se"} <= set(together[0].metrics["a0"])
+
+
+def test_jobs_stack_every_seed_or_commit_each_network(suite):
+    from taskgroup.measure.runner import plan_jobs
+
+    cands = make_candidates(suite.task_names)
+    config = TrainConfig(hidden=(8,), epochs=1)
+    jobs = plan_jobs(suite, cands, config, [0, 1, 2])
+    assert [len(j.candidates) for j in jobs] == [7, 3]  # one stack per size variant, every seed in it
+    assert all(j.seeds == (0, 1, 2) for j in jobs)
+    keys = [k for j in jobs for k in j.keys]
+    assert len(keys) == len(set(keys)) == 3 * len(cands)
+    # a configuration the stack cannot train: one network and seed per job, seed by seed, each committed alone
+    alone = plan_jobs(suite, cands, config.replace(options={"dropout": 0.1}), [0, 1])
+    assert all(len(j.candidates) == 1 and len(j.seeds) == 1 for j in alone)
+    assert [j.seeds[0] for j in alone] == [0] * len(cands) + [1] * len(cands)

@@ -80,7 +80,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--distill", action="store_true", help="distil teacher ensembles into the plan's networks")
     p.add_argument("--executor", default=defaults.executor, help=executor_help(defaults.executor))
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs of a full training run")
-    p.add_argument("--seeds", type=int, default=defaults.seeds, help="measurement seeds per candidate")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=defaults.repeats,
+        help="train every network K times (seeds 0..K-1): means, standard errors and intervals over repeats",
+    )
     p.add_argument("--seed", type=int, default=defaults.seed)
     add_runtime_arguments(
         p, threads_help="torch CPU threads per network (default 1: the executor trains networks side by side)"
@@ -106,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         distill=args.distill,
         executor=args.executor,
         epochs=args.epochs,
-        seeds=args.seeds,
+        repeats=args.repeats,
         seed=args.seed,
         device=device,
         threads=args.threads,

@@ -52,36 +52,55 @@ def can_stack(suite: TaskSuite, networks: Sequence[Sequence[str]], config: Train
 
 
 class StackedNets:
-    """``C`` shared-trunk networks of one variant, with heads for every suite task, as stacked tensors."""
+    """``C = S * n`` shared-trunk networks of one variant, ``n`` for each of ``S`` seeds, with heads for every
+    suite task, as stacked tensors (seed-major: networks ``s*n .. s*n+n-1`` have seed ``seeds[s]``)."""
 
-    def __init__(self, suite: TaskSuite, n: int, config: TrainConfig, variant: str, seed: int) -> None:
-        # One reference network with every head: each network's initial weights are this one's (trunk and
-        # heads are seeded per layer / per task name, independent of the head set).
-        ref = build_model(config.factory(), suite.tasks, variant, suite.example_batch(), seed)
-        assert isinstance(ref, SharedTrunkNet)
+    def __init__(self, suite: TaskSuite, n: int, config: TrainConfig, variant: str, seeds: Sequence[int]) -> None:
+        # One reference network with every head per seed: each network's initial weights are its seed's (trunk
+        # and heads are seeded per layer / per task name, independent of the head set).
+        refs: list[SharedTrunkNet] = []
+        for s in seeds:
+            ref = build_model(config.factory(), suite.tasks, variant, suite.example_batch(), s)
+            assert isinstance(ref, SharedTrunkNet)
+            refs.append(ref)
         device = torch.device(config.device)
         self.suite = suite
         self.n = n
+        self.n_seeds = len(refs)
 
-        def stack(t: torch.Tensor) -> torch.Tensor:
-            return t.detach().to(device).expand(n, *t.shape).clone().requires_grad_(True)
+        def stack(tensors: list[torch.Tensor]) -> torch.Tensor:
+            return torch.cat([t.detach().to(device).expand(n, *t.shape) for t in tensors]).requires_grad_(True)
 
-        self.trunk = [(stack(layer.weight), stack(layer.bias)) for layer in ref.trunk_layers]
-        heads = [ref.heads[t.name] for t in suite.tasks]
-        self.heads = [(stack(cast(torch.Tensor, h.weight)), stack(cast(torch.Tensor, h.bias))) for h in heads]
+        layers = [list(r.trunk_layers) for r in refs]
+        self.trunk = [
+            (stack([ls[k].weight for ls in layers]), stack([cast(torch.Tensor, ls[k].bias) for ls in layers]))
+            for k in range(len(layers[0]))
+        ]
+        heads = [[r.heads[t.name] for r in refs] for t in suite.tasks]
+        self.heads = [
+            (stack([cast(torch.Tensor, h.weight) for h in hs]), stack([cast(torch.Tensor, h.bias) for h in hs]))
+            for hs in heads
+        ]
 
     def parameters(self) -> list[torch.Tensor]:
         return [p for pair in (*self.trunk, *self.heads) for p in pair]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Outputs of every head of every network: a list over tasks of (C, n, out_dim)."""
-        x = x.reshape(x.shape[0], -1)
+        """Outputs of every head of every network: a list over tasks of (C, rows, out_dim).
+
+        ``x`` holds one batch per seed, shape (S, rows, ...), or one batch all networks read, (rows, ...).
+        """
+        if x.dim() == self.suite.train.x.dim():  # one batch for all: the same rows for every seed
+            x = x.unsqueeze(0).expand(self.n_seeds, *x.shape)
+        x = x.reshape(x.shape[0], x.shape[1], -1)
         (w0, b0), rest = self.trunk[0], self.trunk[1:]
         c, out0, in0 = w0.shape
-        # Every network reads the same input, so the first layer is one wide GEMM (n, in) @ (in, C*out), far
-        # faster on a CPU than C small products; deeper layers are block-diagonal and use baddbmm.
-        h = torch.matmul(x, w0.reshape(c * out0, in0).t()).reshape(x.shape[0], c, out0).transpose(0, 1)
-        h = torch.relu(h + b0.unsqueeze(1))
+        # The networks of one seed read the same input, so the first layer is one wide product per seed,
+        # (rows, in) @ (in, n*out), far faster on a CPU than n small products; deeper layers are block-diagonal
+        # and use baddbmm.
+        wide = w0.reshape(self.n_seeds, self.n * out0, in0).transpose(1, 2)
+        h = torch.bmm(x, wide).reshape(self.n_seeds, x.shape[1], self.n, out0).permute(0, 2, 1, 3)
+        h = torch.relu(h.reshape(c, x.shape[1], out0) + b0.unsqueeze(1))
         for w, b in rest:
             h = torch.relu(torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)))
         # All heads as one product, then split per task: one kernel instead of one per task.
@@ -91,10 +110,18 @@ class StackedNets:
         return list(out.split([w.shape[1] for w, _ in self.heads], -1))
 
     def task_losses(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Per network and task, the mean loss over labelled rows: shape (C, n_tasks)."""
+        """Per network and task, the mean loss over labelled rows: shape (C, n_tasks).
+
+        ``x``, ``y`` and ``mask`` hold one batch per seed (leading dimension S) or one batch for all networks.
+        """
         outs = self.forward(x)
+        if y.dim() == 3:  # per seed: each network reads its seed's rows
+            y, mask = y.repeat_interleave(self.n, 0), mask.repeat_interleave(self.n, 0)
         return torch.stack(
-            [task_loss(spec, out, y[:, t], mask[:, t]) for t, (spec, out) in enumerate(zip(self.suite.tasks, outs))],
+            [
+                task_loss(spec, out, y[..., t], mask[..., t])
+                for t, (spec, out) in enumerate(zip(self.suite.tasks, outs))
+            ],
             -1,
         )
 
@@ -120,9 +147,17 @@ def _reduce(losses: torch.Tensor, active: torch.Tensor, reduction: str) -> torch
 
 
 def train_stack(
-    suite: TaskSuite, networks: Sequence[Sequence[str]], variant: str, config: TrainConfig, seed: int
+    suite: TaskSuite,
+    networks: Sequence[Sequence[str]],
+    variant: str,
+    config: TrainConfig,
+    seed: int | Sequence[int],
 ) -> list[tuple[FitResult, dict[str, dict[str, dict[str, float]]]]]:
-    """Train networks of one variant together.
+    """Train networks of one variant together, each once per seed.
+
+    Several seeds (training repeats) stack too: each seed's networks start from that seed's weights and read that
+    seed's batches (:func:`~taskgroup.engine.loop.batch_plan`), so every (network, seed) follows the trajectory
+    it would alone, and ``S`` seeds cost one stack ``S`` times as wide instead of ``S`` stacks.
 
     Parameters
     ----------
@@ -132,20 +167,26 @@ def train_stack(
     variant : str
     config : TrainConfig
         Must satisfy :func:`can_stack`.
-    seed : int
+    seed : int or sequence of int
+        One seed, or several (each network is trained once per seed).
 
     Returns
     -------
     list of (FitResult, scores)
-        One per network, in order; ``scores[split][task] = {"loss", "metric"}`` for the val and test splits
+        One per (seed, network), seed-major (all networks of the first seed, then the next seed's); for one seed,
+        one per network in order. ``scores[split][task]`` holds ``loss``, ``metric`` and their bootstrap
+        errors ``loss_se``, ``metric_se`` (:func:`~taskgroup.engine.loop.score`) for the val and test splits
         (empty for a failed network).
 
     Raises
     ------
     InvalidArgument
-        If the configuration cannot be stacked, or a network names a task the suite lacks.
+        If the configuration cannot be stacked, a network names a task the suite lacks, or no seed is given.
     """
     networks = [tuple(t) for t in networks]
+    seeds = [int(seed)] if isinstance(seed, int) else [int(s) for s in seed]
+    if not seeds:
+        raise InvalidArgument("train_stack needs at least one seed; got none.")
     if not networks:
         return []
     if not can_stack(suite, networks, config):
@@ -153,10 +194,10 @@ def train_stack(
             "These networks cannot be stacked (stacking needs the mlp family without dropout, "
             "equal weighting and joint batches); train them one at a time."
         )
-    n = len(networks)
+    n = len(networks) * len(seeds)
     device = torch.device(config.device)
-    net = StackedNets(suite, n, config, variant, seed)
-    active = torch.tensor([[t.name in tasks for t in suite.tasks] for tasks in networks], device=device)
+    net = StackedNets(suite, len(networks), config, variant, seeds)
+    active = torch.tensor([[t.name in tasks for t in suite.tasks] for tasks in networks] * len(seeds), device=device)
     # foreach: one kernel per update op over all stacked tensors (the same elementwise arithmetic as fit's Adam)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     stopper = EarlyStopping(n, config.patience)
@@ -169,8 +210,11 @@ def train_stack(
     val_x, val_y, val_mask = val.x.to(device), val.y.to(device), val.mask.to(device)
     start = time.perf_counter()
     for epoch in range(config.epochs):
-        for _, idx in batch_plan(len(train), labelled, config, "joint", seed, epoch):
-            rows = torch.as_tensor(idx)
+        # Joint batches are chunks of a permutation of every row, so all seeds take the same number of steps of the
+        # same sizes; step k reads each seed's own k-th batch.
+        plans = [batch_plan(len(train), labelled, config, "joint", s, epoch) for s in seeds]
+        for steps in zip(*plans, strict=True):
+            rows = torch.stack([torch.as_tensor(idx) for _, idx in steps])
             per_net = _reduce(
                 net.task_losses(train.inputs(rows).to(device), train.y[rows].to(device), train.mask[rows].to(device)),
                 active,
@@ -207,7 +251,8 @@ def train_stack(
         for key in ("val", "test"):
             outputs[key] = [o.cpu().numpy() for o in net.forward(suite.split(key).x.to(device))]
     results = []
-    for c, tasks in enumerate(networks):
+    for c in range(n):
+        seed_c, tasks = seeds[c // len(networks)], networks[c % len(networks)]
         fit_result = FitResult(epochs=int(epochs_run[c]), train_time=elapsed / n)
         scores: dict[str, dict[str, dict[str, float]]] = {}
         if not alive[c]:
@@ -216,6 +261,6 @@ def train_stack(
             fit_result.best_epoch = int(stopper.best_epoch[c])
             for key, outs in outputs.items():
                 mine = {spec.name: outs[t][c] for t, spec in enumerate(suite.tasks) if spec.name in tasks}
-                scores[key] = score(mine, suite.split(key), suite.tasks)
+                scores[key] = score(mine, suite.split(key), suite.tasks, errors=True, seed=seed_c)
         results.append((fit_result, scores))
     return results

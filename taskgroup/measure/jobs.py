@@ -1,4 +1,4 @@
-"""A unit of work sent to an executor: train some candidates of one size with one seed.
+"""A unit of work sent to an executor: train some candidates of one size, once per seed.
 
 Jobs are plain picklable data and :func:`run_job` is importable by name, so the same job runs in this
 process, in a local process pool or on a Dask worker. A job returns results; it never writes to the store.
@@ -18,18 +18,20 @@ __all__ = ["Job", "run_job"]
 
 @dataclass(frozen=True)
 class Job:
-    """Train ``candidates`` (all one size variant) with ``seed``; stacked if ``vectorise`` (and possible)."""
+    """Train ``candidates`` (all one size variant) once per seed of ``seeds``; stacked, all seeds in one stack,
+    if ``vectorise`` (and possible)."""
 
     suite: TaskSuite
     candidates: tuple[Candidate, ...]
     config: TrainConfig
-    seed: int
+    seeds: tuple[int, ...]
     vectorise: bool = True
     threads: int = 1
 
     @property
     def keys(self) -> list[tuple[str, int]]:
-        return [(c.name, self.seed) for c in self.candidates]
+        """The (network, seed) store keys this job produces."""
+        return [(c.name, s) for s in self.seeds for c in self.candidates]
 
 
 def run_job(job: Job) -> list[NetworkResult]:
@@ -41,6 +43,6 @@ def run_job(job: Job) -> list[NetworkResult]:
     previous = torch.get_num_threads()
     configure_threads(max(1, int(job.threads)))
     try:
-        return train_candidates(job.suite, job.candidates, job.config, job.seed, stack=job.vectorise)
+        return train_candidates(job.suite, job.candidates, job.config, job.seeds, stack=job.vectorise)
     finally:
         torch.set_num_threads(previous)

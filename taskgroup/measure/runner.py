@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from taskgroup.engine import can_stack
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import Candidate, make_candidates, seed_list
 from taskgroup.measure.executors import drive, open_executor
@@ -41,17 +42,26 @@ def plan_jobs(
     workers: int = 1,
     threads: int = 1,
 ) -> list[Job]:
-    """Cut the work into jobs: per seed and size variant, stacks of at most ``stack_size`` candidates.
+    """Cut the work into jobs: per size variant, stacks of at most ``stack_size`` candidates.
 
-    The default stack size spreads each variant's candidates evenly over the workers (one stack per worker)
-    when vectorising, and is 1 (one network per job) otherwise.
+    When vectorising a variant the stacked path can train (:func:`taskgroup.engine.can_stack`), a job trains its
+    candidates for every seed in one stack (repeats stack: a stack ``len(seeds)`` times as wide costs less than
+    that many stacks); the default stack size spreads each variant's candidates evenly over the workers (one stack
+    per worker). Otherwise a job is one network and one seed, seed by seed, so that each network is committed as it
+    finishes.
     """
-    jobs = []
+    jobs: list[Job] = []
+    groups = list(candidates_by_variant(candidates).values())
+    stacked = [g for g in groups if vectorise and can_stack(suite, [c.tasks for c in g], config)]
     for seed in seeds:
-        for _, group in candidates_by_variant(candidates).items():
-            size = stack_size or (math.ceil(len(group) / max(1, workers)) if vectorise else 1)
-            for start in range(0, len(group), size):
-                jobs.append(Job(suite, tuple(group[start : start + size]), config, int(seed), vectorise, threads))
+        for group in groups:
+            if not any(group is g for g in stacked):
+                jobs.extend(Job(suite, (c,), config, (int(seed),), vectorise, threads) for c in group)
+    for group in stacked:
+        size = stack_size or math.ceil(len(group) / max(1, workers))
+        for start in range(0, len(group), size):
+            chunk = tuple(group[start : start + size])
+            jobs.append(Job(suite, chunk, config, tuple(int(s) for s in seeds), vectorise, threads))
     return jobs
 
 
@@ -196,7 +206,7 @@ def measure(
                 todo,
                 commit,
                 retries=retries,
-                describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed {job.seed}",
+                describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed(s) {list(job.seeds)}",
             )
         finally:
             bar.close()

@@ -37,6 +37,7 @@ import pandas as pd
 from taskgroup.errors import InvalidArgument, MeasurementError, NotFound
 from taskgroup.measure.affinities import AFFINITY_SCHEMA, AffinityTable
 from taskgroup.naming import network_name, split_network_name
+from taskgroup.uncertainty import repeat_se
 
 if TYPE_CHECKING:
     from taskgroup.problem import Problem
@@ -473,15 +474,23 @@ class ResultStore(AffinityTable):
         normalise: bool = True,
         suite: str | None = None,
         config: str | None = None,
+        errors: str = "total",
     ) -> pd.DataFrame:
-        """The long table ``network, task, loss, <cost columns>, seeds, loss_std`` the solvers read.
+        """The long table ``network, task, loss, <cost columns>, seeds, loss_std, loss_se`` the solvers read.
 
-        Losses are means over seeds. A network that failed for any seed is left out, with a
+        Losses are means over seeds (training repeats). ``loss_se`` is the standard error of that mean
+        (:func:`taskgroup.uncertainty.repeat_se`: the repeats' spread over sqrt(K), plus the bootstrap error over
+        evaluation rows each result recorded; NaN where neither is known: one seed of a result without a
+        bootstrap error, as an objective's). ``errors="training"`` leaves the bootstrap part out: the error across
+        training repeats alone (NaN with one repeat), the part that does not cancel when two networks scored on
+        the same rows are compared. A network that failed for any seed is left out, with a
         :class:`MeasurementWarning` naming it and the reason. ``cost=None`` takes the run's only cost
         resource (``"cost"`` for an objective that reported none), or ``"flops"`` for built-in models.
         """
         if split not in ("val", "test"):
             raise InvalidArgument(f"split={split!r}; accepted: 'val', 'test'.")
+        if errors not in ("total", "training"):
+            raise InvalidArgument(f"errors={errors!r}; accepted: 'total', 'training'.")
         suite, config = self._pick_run(suite, config)
         cost_cols = self._cost_columns(cost, suite, config)
         res = self.results(suite, config)
@@ -518,6 +527,11 @@ class ResultStore(AffinityTable):
         table = grouped.mean().rename("loss").to_frame()
         table["loss_std"] = grouped.std(ddof=1).fillna(0.0)
         table["seeds"] = grouped.count()
+        error = f"{value}_se"
+        with_errors = ok if error in ok and errors == "total" else ok.assign(**{error: np.nan})
+        table["loss_se"] = with_errors.groupby(["network", "task"], sort=False)[[value, error]].apply(
+            lambda rows: repeat_se(rows[value], rows[error])
+        )
         table = table.reset_index()
         costs = self.costs(suite, config)
         if costs.empty:
@@ -541,13 +555,14 @@ class ResultStore(AffinityTable):
         normalise: bool = True,
         suite: str | None = None,
         config: str | None = None,
+        errors: str = "total",
     ) -> Problem:
         """The :class:`~taskgroup.problem.Problem` of one run in this store (torch is not imported).
 
         Parameters
         ----------
         split : "val" or "test"
-            Which split's losses (per-task means over seeds).
+            Which split's losses (per-task means over seeds, their standard errors in ``Problem.loss_se``).
         cost : str, list of str or None
             The cost resource(s): "flops", "params", "latency_ms", "memory_bytes", "snt" for built-in models,
             the reported names (or "cost") for an objective. None: the run's only resource, or "flops".
@@ -557,18 +572,21 @@ class ResultStore(AffinityTable):
             Divide costs by the mean cost of the full-size single-task networks.
         suite, config : str, optional
             Which run, when the store holds several.
+        errors : {"total", "training"}
+            The standard errors in ``Problem.loss_se``: over repeats and evaluation rows, or over training repeats
+            alone (see :meth:`table`).
 
         Raises
         ------
         InvalidArgument
-            No such run, split or cost; every network of a task failed.
+            No such run, split, cost or errors; every network of a task failed.
         MeasurementError
             The store is damaged.
         """
         from taskgroup.problem import Problem
 
-        table = self.table(split, cost, metric=metric, normalise=normalise, suite=suite, config=config)
-        cost_cols = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds")]
+        table = self.table(split, cost, metric=metric, normalise=normalise, suite=suite, config=config, errors=errors)
+        cost_cols = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds", "loss_se")]
         return Problem.from_frame(table, cost=cost_cols, higher_is_better=metric)
 
 

@@ -36,7 +36,8 @@ def _result(
         for key, per_task in scores.items():
             for task, values in per_task.items():
                 row = result.metrics.setdefault(task, {})
-                row[f"{key}_loss"], row[f"{key}_metric"] = values["loss"], values["metric"]
+                # loss, metric and (where measured) their bootstrap errors: val_loss, val_loss_se, ...
+                row.update({f"{key}_{name}": value for name, value in values.items()})
     return result
 
 
@@ -51,26 +52,45 @@ def train_candidate(suite: TaskSuite, candidate: Candidate, config: TrainConfig,
     scores = {}
     if fitted.status == "ok":
         scores = {
-            key: score(predict(model, sub.split(key), device=config.device), sub.split(key), sub.tasks)
+            key: score(
+                predict(model, sub.split(key), device=config.device), sub.split(key), sub.tasks, errors=True, seed=seed
+            )
             for key in ("val", "test")
         }
     return _result(candidate, seed, fitted, scores)
 
 
 def train_candidates(
-    suite: TaskSuite, candidates: Sequence[Candidate], config: TrainConfig, seed: int, *, stack: bool = True
+    suite: TaskSuite,
+    candidates: Sequence[Candidate],
+    config: TrainConfig,
+    seed: int | Sequence[int],
+    *,
+    stack: bool = True,
 ) -> list[NetworkResult]:
-    """Train candidates, stacking same-variant ones when ``stack`` and the configuration allow it."""
-    results: dict[Candidate, NetworkResult] = {}
+    """Train candidates once per seed (``seed``: one seed or several), stacking same-variant ones (all seeds in
+    one stack) when ``stack`` and the configuration allow it.
+
+    Returns
+    -------
+    list of NetworkResult
+        One per (seed, candidate), seed-major, candidates in the given order.
+    """
+    seeds = [int(seed)] if isinstance(seed, int) else [int(s) for s in seed]
+    results: dict[tuple[int, Candidate], NetworkResult] = {}
     for variant, group in candidates_by_variant(candidates).items():
         tasks = [c.tasks for c in group]
         if stack and can_stack(suite, tasks, config):
-            for cand, (fitted, scores) in zip(group, train_stack(suite, tasks, variant, config, seed)):
-                results[cand] = _result(cand, seed, fitted, scores)
+            trained = iter(train_stack(suite, tasks, variant, config, seeds))
+            for s in seeds:
+                for cand in group:
+                    fitted, scores = next(trained)
+                    results[s, cand] = _result(cand, s, fitted, scores)
         else:
-            for cand in group:
-                results[cand] = train_candidate(suite, cand, config, seed)
-    return [results[c] for c in candidates]
+            for s in seeds:
+                for cand in group:
+                    results[s, cand] = train_candidate(suite, cand, config, s)
+    return [results[s, c] for s in seeds for c in candidates]
 
 
 def candidates_by_variant(candidates: Sequence[Candidate]) -> dict[str, list[Candidate]]:

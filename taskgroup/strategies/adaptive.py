@@ -511,6 +511,6 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     run = {} if objective else {"suite": source.fingerprint(), "config": config.train.hash()}
     table = db.table("val", None if objective else config.cost, **run)
     table = table[table["network"].isin(names)]
-    cost = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds")]
+    cost = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds", "loss_se")]
     problem = Problem.from_frame(table, cost=cost)
     return Estimate(problem, pair_affinity(problem))

@@ -127,7 +127,7 @@ def measure_candidates(
 
 
 def problem_from_store(
-    store: str | PathLike[str], split: str, cost: str, train: Any, *, normalise: bool = True
+    store: str | PathLike[str], split: str, cost: str, train: Any, *, normalise: bool = True, errors: str = "total"
 ) -> Problem:
     """The problem of the networks measured with ``train`` in ``store``, on ``split``.
 
@@ -143,10 +143,14 @@ def problem_from_store(
         The training configuration whose results are read.
     normalise : bool
         Divide costs by the full single-task networks' (needs them measured with ``train``).
+    errors : {"total", "training"}
+        The standard errors in ``Problem.loss_se`` (see :meth:`ResultStore.table`).
 
     Returns
     -------
     Problem
-        Losses as means over seeds.
+        Losses as means over seeds, with their standard errors.
     """
-    return ResultStore(store, create=False).to_problem(split, cost, config=train.hash(), normalise=normalise)
+    return ResultStore(store, create=False).to_problem(
+        split, cost, config=train.hash(), normalise=normalise, errors=errors
+    )

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from taskgroup.errors import InvalidArgument
 from taskgroup.tasks.suite import TaskSpec
 
-__all__ = ["task_loss", "soft_loss", "distillation_loss", "output_to_soft"]
+__all__ = ["task_loss", "row_losses", "soft_loss", "distillation_loss", "output_to_soft"]
 
 
 def task_loss(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -25,15 +25,24 @@ def task_loss(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.T
     spec : TaskSpec
     pred : Tensor, shape (..., n, out_dim)
         The task head's output; leading dimensions (e.g. a stack of networks) are kept.
-    y : Tensor, shape (n,)
-        The task's column of ``Split.y``.
-    mask : Tensor of bool, shape (n,)
-        The task's column of ``Split.mask``.
+    y : Tensor, shape (..., n)
+        The task's column of ``Split.y`` (a leading stack dimension when each network reads its own rows).
+    mask : Tensor of bool, shape (..., n)
+        The task's column of ``Split.mask``, shaped like ``y``.
 
     Returns
     -------
     Tensor, shape (...)
         Mean over labelled rows; 0 when no row in the batch is labelled (the task then adds no gradient).
+    """
+    per_row = row_losses(spec, pred, y, mask)
+    return per_row.sum(-1) / mask.to(per_row.dtype).sum(-1).clamp(min=1.0)
+
+
+def row_losses(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Each row's hard-label loss, shape (..., n) like ``pred`` without its last dimension; 0 on unlabelled rows.
+
+    The shapes are those of :func:`task_loss`, whose value is the mean of these over the labelled rows.
     """
     if spec.kind == "regression":
         per_row = (pred[..., 0] - y) ** 2
@@ -43,10 +52,8 @@ def task_loss(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.T
         logp = torch.log_softmax(pred, dim=-1)
         index = y.long().clamp(min=0).expand(pred.shape[:-1]).unsqueeze(-1)
         per_row = -logp.gather(-1, index).squeeze(-1)
-    weights = mask.to(per_row.dtype)
     # where() rather than multiply: a masked row's prediction may be anything, and 0 * inf would be NaN.
-    per_row = torch.where(mask, per_row, torch.zeros_like(per_row))
-    return per_row.sum(-1) / weights.sum().clamp(min=1.0)
+    return torch.where(mask, per_row, torch.zeros_like(per_row))
 
 
 def output_to_soft(kind: str, output: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

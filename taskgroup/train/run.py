@@ -5,10 +5,12 @@
     run.json             the run's configuration, plan and suite fingerprint (checked on resume)
     baselines/<t>.pt     single-task baseline per task
     networks/<n>.pt      the plan's networks, trained with the chosen architecture (vanilla multi-task)
+    <group>/<n>-r<k>.pt  with repeats K > 1: repeat k (1..K-1) of a baseline, plan or all-in-one network
+    <group>/<n>.test.npz each trained network's raw test outputs (for the intervals of Δm%)
     teachers/<t>.npz     with --distill: a teacher ensemble's soft targets and test prediction per task
     students/<n>.pt      with --distill: the plan's networks distilled from the teachers
     manifest.json        the deployment manifest (students with --distill, else the vanilla networks)
-    results.json         test metrics of everything above and Δm% against the baselines
+    results.json         test metrics of everything above, Δm% against the baselines and its 95 % intervals
 
 Every unit is written atomically when it finishes, so an interrupted run started again with the same
 configuration skips finished units and continues; a different configuration in the same folder is an error.
@@ -42,6 +44,7 @@ from taskgroup.naming import network_name, network_variant
 from taskgroup.plan import Plan
 from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
 from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
+from taskgroup.train.intervals import delta_m_intervals, mean_metrics
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
 
@@ -69,6 +72,10 @@ class RunConfig:
         baselines, so that the plan can be compared with both (its metrics and Δm% are in the report).
     seed : int
         Base seed; every unit derives its own seed from it and its name.
+    repeats : int
+        How many times each baseline, plan network and the all-in-one network is trained (repeat 0 is the one
+        deployed); test metrics and Δm% are means over repeats, and Δm%'s interval covers the repeats' spread.
+        Teachers and distilled students are trained once.
     """
 
     fit: TrainConfig = TrainConfig()
@@ -78,9 +85,15 @@ class RunConfig:
     baselines: bool = True
     all_in_one: bool = False
     seed: int = 0
+    repeats: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
+            raise InvalidArgument(f"repeats={self.repeats!r}; accepted: an integer >= 1.")
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "repeats": self.repeats,
             "all_in_one": self.all_in_one,
             "fit": _plain(self.fit.to_dict()),
             "distill": self.distill,
@@ -105,8 +118,14 @@ class TrainReport:
     networks : per network name, every task it was trained on (vanilla).
     students : per network name, every task it was trained on (distilled).
     delta_m : Δm% per group (``multitask``, ``student``, ``all_in_one``; ``teachers`` over teacher tasks).
+    delta_m_ci95 : the 95 % interval [lo, hi] of ``delta_m["multitask"]`` and ``delta_m["all_in_one"]`` (a paired
+        bootstrap over test rows and repeats, :func:`taskgroup.train.intervals.delta_m_intervals`).
+    plan_minus_all_in_one_ci95 : the 95 % interval of Δm%(plan) - Δm%(all-in-one), same replicates.
+    repeats : training repeats behind the baselines, the plan's networks and the all-in-one network.
     teacher_tasks : tasks with a teacher.
     manifest : path of the deployment manifest.
+
+    Metrics of the baselines, the plan's networks and the all-in-one network are means over repeats.
     """
 
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -117,6 +136,9 @@ class TrainReport:
     networks: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     students: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     delta_m: dict[str, float] = field(default_factory=dict)
+    delta_m_ci95: dict[str, list[float]] = field(default_factory=dict)
+    plan_minus_all_in_one_ci95: list[float] | None = None
+    repeats: int = 1
     teacher_tasks: list[str] = field(default_factory=list)
     manifest: str = ""
 
@@ -264,30 +286,46 @@ def train_plan(
     }
     run = _Run(Path(out), identity)
     served = [t for t in suite.task_names if t in plan.assignment]
-    report = TrainReport(teacher_tasks=list(teacher_tasks))
+    report = TrainReport(teacher_tasks=list(teacher_tasks), repeats=config.repeats)
+    repeats = range(config.repeats)
+    # per repeat: task -> the raw test output of the network serving it (for the intervals of Δm%)
+    outputs: dict[str, list[dict[str, np.ndarray]]] = {"baselines": [], "multitask": [], "all_in_one": []}
+    first_baselines: dict[str, dict[str, float]] = {}
+
+    def unit(group: str, name: str, tasks: Sequence[str], variant: str, k: int) -> dict[str, dict[str, float]]:
+        return _network_unit(run, group, name, tasks, variant, suite, config, None, say, repeat=k)
 
     # 1. single-task baselines
     if config.baselines:
-        for task in served:
-            metrics = _network_unit(run, "baselines", task, (task,), "full", suite, config, None, say)
-            report.baselines[task] = metrics[task]
+        per_repeat = [{t: unit("baselines", t, (t,), "full", k)[t] for t in served} for k in repeats]
+        report.baselines = mean_metrics(per_repeat)
+        first_baselines = per_repeat[0]
+        outputs["baselines"] = [
+            {t: _test_outputs(run, "baselines", t, (t,), suite, config, k)[t] for t in served} for k in repeats
+        ]
 
     # 2. the plan's networks, vanilla multi-task
-    for d in plan.details:
-        report.networks[d.name] = _network_unit(
-            run, "networks", d.name, d.trained_tasks, network_variant(d.name), suite, config, None, say
-        )
+    per_repeat_networks = [
+        {d.name: unit("networks", d.name, d.trained_tasks, network_variant(d.name), k) for d in plan.details}
+        for k in repeats
+    ]
+    report.networks = {
+        d.name: mean_metrics([networks[d.name] for networks in per_repeat_networks]) for d in plan.details
+    }
     report.multitask = {t: report.networks[plan.assignment[t]][t] for t in served}
+    outputs["multitask"] = [
+        {t: _test_outputs(run, "networks", plan.assignment[t], _trained(plan, t), suite, config, k)[t] for t in served}
+        for k in repeats
+    ]
     if config.all_in_one:
         same = [
             d.name for d in plan.details if set(d.trained_tasks) == set(served) and network_variant(d.name) == "full"
         ]
-        everything = (
-            report.networks[same[0]]
-            if same
-            else _network_unit(run, "all_in_one", network_name(served), tuple(served), "full", suite, config, None, say)
+        group, name = ("networks", same[0]) if same else ("all_in_one", network_name(served))
+        report.all_in_one = mean_metrics(
+            [{t: unit(group, name, tuple(served), "full", k)[t] for t in served} for k in repeats]
         )
-        report.all_in_one = {t: everything[t] for t in served}
+        outputs["all_in_one"] = [_test_outputs(run, group, name, tuple(served), suite, config, k) for k in repeats]
 
     # 3. distillation: teachers, then students
     if config.distill:
@@ -306,15 +344,23 @@ def train_plan(
             )
         report.student = {t: report.students[plan.assignment[t]][t] for t in served}
 
-    # 4. Δm% against the single-task baselines
+    # 4. Δm% against the single-task baselines (means over the same repeats), with 95 % intervals
     if report.baselines:
         report.delta_m["multitask"] = delta_m(report.multitask, report.baselines)
         if report.all_in_one:
             report.delta_m["all_in_one"] = delta_m(report.all_in_one, report.baselines)
         if config.distill:
-            report.delta_m["student"] = delta_m(report.student, report.baselines)
+            # teachers and students are trained once: they are compared with the baselines' first repeat
+            report.delta_m["student"] = delta_m(report.student, first_baselines)
             if report.teachers:
-                report.delta_m["teachers"] = delta_m(report.teachers, report.baselines)
+                report.delta_m["teachers"] = delta_m(report.teachers, first_baselines)
+        groups = {k: v for k, v in outputs.items() if k != "baselines" and v}
+        gap = {"gap": ("multitask", "all_in_one")} if "all_in_one" in groups else {}
+        intervals = delta_m_intervals(
+            suite.test, suite.tasks, groups, outputs["baselines"], differences=gap, seed=config.seed
+        )
+        report.plan_minus_all_in_one_ci95 = intervals.pop("gap", None)
+        report.delta_m_ci95 = intervals
 
     # 5. deployment manifest and results
     group = "students" if config.distill else "networks"
@@ -343,18 +389,25 @@ def _network_unit(
     config: RunConfig,
     soft: Mapping[str, np.ndarray] | None,
     say: Callable[[str], None],
+    *,
+    repeat: int = 0,
 ) -> dict[str, dict[str, float]]:
-    """Train one network (or load it when its checkpoint exists) and return its test metrics per task."""
-    path = run.path(group, _file_stem(name), ".pt")
+    """Train one network (or load it when its checkpoint exists) and return its test metrics per task.
+
+    Its raw test outputs are saved beside the checkpoint (``.test.npz``) for the intervals of Δm%.
+    """
+    path = run.path(group, _unit_stem(name, repeat), ".pt")
+    label = _UNIT_LABELS[group] + (f" (repeat {repeat})" if repeat else "")
     if path.exists():
         _, extra = load_checkpoint(path)
-        say(f"{_UNIT_LABELS[group]} {name}: finished earlier, kept")
+        say(f"{label} {name}: finished earlier, kept")
         return extra["test_metrics"]
     sub = suite.subset([t for t in suite.task_names if t in tasks])
     # The seed depends on the network alone, not on its role: a plan network that is a single-task network trains
     # exactly as that task's baseline (the comparison is then paired, not two draws of initialisation noise), and
     # students share the vanilla network's seed, so that the soft targets are the only difference between them.
-    seed = derive_seed(config.seed, "network", name)
+    # Repeat 0 keeps the seed a run without repeats uses, so adding repeats keeps the networks trained so far.
+    seed = derive_seed(config.seed, "network", name, *(("repeat", repeat) if repeat else ()))
     factory = config.fit.factory()
     model = build_model(factory, sub.tasks, variant, sub.example_batch(), seed)
     start = time.perf_counter()
@@ -365,7 +418,9 @@ def _network_unit(
             f"Training {_UNIT_LABELS[group]} {name!r} failed: {fitted.reason}. Try a lower learning rate."
         )
     model.cpu()
-    metrics = evaluate_outputs(predict(model, sub.test), sub.test, sub.tasks)
+    test_outputs = predict(model, sub.test)
+    metrics = evaluate_outputs(test_outputs, sub.test, sub.tasks)
+    _save_outputs(path, test_outputs)
     extra = {
         "name": name,
         "test_metrics": metrics,
@@ -376,11 +431,46 @@ def _network_unit(
         "distilled_tasks": sorted(soft or {}),
     }
     save_checkpoint(model, path, network_config(factory, sub.tasks, variant, sub.example_batch(), seed), extra)
-    say(
-        f"{_UNIT_LABELS[group]} {name}: trained in {seconds:.1f}s "
-        f"({fitted.batching} batches, best epoch {fitted.best_epoch})"
-    )
+    say(f"{label} {name}: trained in {seconds:.1f}s ({fitted.batching} batches, best epoch {fitted.best_epoch})")
     return metrics
+
+
+def _unit_stem(name: str, repeat: int) -> str:
+    return _file_stem(name) + (f"-r{repeat}" if repeat else "")
+
+
+def _outputs_path(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.stem + ".test.npz")
+
+
+def _save_outputs(checkpoint: Path, outputs: Mapping[str, np.ndarray]) -> None:
+    """Write a network's raw test outputs atomically beside its checkpoint."""
+    path = _outputs_path(checkpoint)
+    tmp = path.with_name(path.name + ".tmp")
+    arrays: dict[str, Any] = {f"task_{i}": out for i, out in enumerate(outputs.values())}
+    with open(tmp, "wb") as f:
+        np.savez(f, names=np.array(list(outputs)), **arrays)
+    tmp.replace(path)
+
+
+def _test_outputs(
+    run: _Run, group: str, name: str, tasks: Sequence[str], suite: TaskSuite, config: RunConfig, repeat: int
+) -> dict[str, np.ndarray]:
+    """The raw test outputs of a trained unit: from its ``.test.npz``, or (a checkpoint from before they were
+    saved) computed from the checkpoint and saved."""
+    checkpoint = run.path(group, _unit_stem(name, repeat), ".pt")
+    path = _outputs_path(checkpoint)
+    if not path.exists():
+        model, _ = load_checkpoint(checkpoint, model=config.fit.factory())
+        sub = suite.subset([t for t in suite.task_names if t in tasks])
+        _save_outputs(checkpoint, predict(model, sub.test))
+    with np.load(path) as data:
+        return {str(t): data[f"task_{i}"] for i, t in enumerate(data["names"])}
+
+
+def _trained(plan: Plan, task: str) -> tuple[str, ...]:
+    """The tasks the network serving ``task`` is trained on."""
+    return next(d.trained_tasks for d in plan.details if d.name == plan.assignment[task])
 
 
 def _teacher_unit(
