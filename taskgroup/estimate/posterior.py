@@ -78,7 +78,7 @@ def _design(n: int) -> _Design:
     w_index = {(u, t): 2 * n + i for i, (u, t) in enumerate((u, t) for u, t in product(range(n), range(n)) if u != t)}
     rows, row_group, row_task = [], [], []
     for g, row in enumerate(members):
-        idx = np.flatnonzero(row)
+        idx = [int(i) for i in np.flatnonzero(row)]
         s = len(idx)
         for t in idx:
             phi = np.zeros(p)

@@ -91,8 +91,9 @@ def _honest(values: np.ndarray, plan: tuple[int, ...]) -> float:
 
 def _enumerate(finite: np.ndarray, k: int) -> tuple[tuple[int, ...], float]:
     G = finite.shape[0]
-    best, best_value = (), -math.inf
-    chunk = []
+    best: tuple[int, ...] = ()
+    best_value = -math.inf
+    chunk: list[tuple[int, ...]] = []
     for combo in combinations(range(G), k):
         chunk.append(combo)
         if len(chunk) == 20_000:

@@ -479,6 +479,7 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     else:
         tasks = list(source.task_names)
         route = {"config": config.train, **options}
+    max_measured: int = config.max_measured  # type: ignore[assignment]  # checked >= 1 above
     db = store if isinstance(store, ResultStore) else ResultStore(store)
     n_networks = config.n_networks or math.ceil(len(tasks) / 2)  # default: a plan that shares networks
     measured: Mapping[tuple[str, ...], Any]
@@ -487,7 +488,7 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
             suite_measurer(source, db, **route),
             tasks,
             n_networks,
-            max_measured=config.max_measured,
+            max_measured=max_measured,
             seed=config.seed,
             # a run weighs each task by its single-task loss (the relative objective) and normalises costs by them
             initial=[(t,) for t in tasks],
@@ -499,7 +500,7 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
             suite_measurer(source, db, **route),
             tasks,
             n_networks,
-            max_measured=config.max_measured,
+            max_measured=max_measured,
             seed=config.seed,
             say=config.say,
         ).measured
