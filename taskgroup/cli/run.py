@@ -7,6 +7,7 @@ import argparse
 from taskgroup.cli.options import (
     FAMILY_CHOICES,
     SUITE_CHOICES,
+    add_force_argument,
     add_runtime_arguments,
     add_suite_param_argument,
     apply_runtime_arguments,
@@ -72,6 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_runtime_arguments(p)
     p.add_argument("--out", default="taskgroup-run", help="output folder (default: ./taskgroup-run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_force_argument(p)
     p.set_defaults(run=run)
 
 
@@ -95,6 +97,6 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     say = (lambda _msg: None) if args.quiet else print
-    outcome = run_pipeline(settings, args.out, progress=not args.quiet, say=say)
+    outcome = run_pipeline(settings, args.out, progress=not args.quiet, say=say, force=args.force)
     print(f"plan: {outcome.out / 'plan.json'}\nmanifest: {outcome.out / 'manifest.json'}\nreport: {outcome.report}")
     return 0

@@ -154,8 +154,10 @@ def _numbers(mapping: Any, who: str, name: str) -> dict[str, float]:
     return out
 
 
-def load_objective(spec: str) -> Callable[..., Any]:
+def load_objective(spec: str, option: str = "--objective") -> Callable[..., Any]:
     """The function named ``"package.module:function"`` (the current folder is searched first).
+
+    Only for a name the user gave (``option`` names where, for messages); never for a name read from a file.
 
     Raises
     ------
@@ -164,23 +166,23 @@ def load_objective(spec: str) -> Callable[..., Any]:
     """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise InvalidArgument(f"--objective {spec!r} must look like 'package.module:function'.")
+        raise InvalidArgument(f"{option} {spec!r} must look like 'package.module:function'.")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m`: a script in the current folder can be named
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any failure importing the user's module is reported as one line
         raise InvalidArgument(
-            f"Cannot import module {module_name!r} for --objective {spec!r}: "
+            f"Cannot import module {module_name!r} for {option} {spec!r}: "
             f"{type(exc).__name__}: {exc} (run from its folder or put it on PYTHONPATH)."
         ) from None
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
-            raise InvalidArgument(f"Module {module_name!r} has no {attr!r} (--objective {spec!r}).")
+            raise InvalidArgument(f"Module {module_name!r} has no {attr!r} ({option} {spec!r}).")
         target = getattr(target, part)
     if not callable(target):
-        raise InvalidArgument(f"--objective {spec!r} names a {type(target).__name__}, not a function.")
+        raise InvalidArgument(f"{option} {spec!r} names a {type(target).__name__}, not a function.")
     return target
 
 

@@ -40,7 +40,7 @@ from taskgroup.files import read_text
 from taskgroup.train.manifest import (
     ARTIFACT_ONNX,
     artifact_path,
-    load_checkpoint,
+    load_entry,
     network_entries,
     read_manifest,
     required_fields,
@@ -150,12 +150,13 @@ def measure_plan_cost(
     for name, entry in entries.items():
         path = artifact_path(manifest_path, entry)
         if ARTIFACT_ONNX in entry:
-            from taskgroup.serve.onnx_runtime import onnx_session, run_session
+            from taskgroup.serve.onnx_runtime import check_session, onnx_session, run_session
 
             session = onnx_session(path, threads=threads)
+            check_session(session, manifest, entry)
             runners[name] = lambda x, s=session, e=entry: run_session(s, e, x.numpy())
         else:
-            network, _ = load_checkpoint(path, model=model)
+            network = load_entry(manifest_path, entry, model=model)
             modules[name] = network
             runners[name] = network
     rows = []

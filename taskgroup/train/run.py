@@ -31,7 +31,9 @@ import numpy as np
 from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict, profile_model
 from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.files import atomic_write
 from taskgroup.naming import network_name, network_variant
+from taskgroup.outputs import claim_folder, output_path
 from taskgroup.plan import Plan
 from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
 from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
@@ -198,12 +200,11 @@ def _file_stem(name: str) -> str:
 class _Run:
     """The folder of one run: configuration check on start, unit files, resume."""
 
-    def __init__(self, out: Path, identity: dict[str, Any]):
-        self.out = out
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "run.json"
+    def __init__(self, out: Path, identity: dict[str, Any], force: bool):
+        self.out = claim_folder(out, "run", force=force)
+        path = output_path(out, "run.json")
         if path.exists():
-            stored = json.loads(path.read_text())
+            stored = _read_json(path)
             identity = json.loads(json.dumps(identity))  # compare in JSON form (tuples are lists there)
             if stored != identity:
                 differs = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
@@ -212,14 +213,21 @@ class _Run:
                     "or the same plan, suite and settings to resume it."
                 )
         else:
-            tmp = path.with_name("run.json.tmp")
-            tmp.write_text(json.dumps(identity, indent=1))
-            tmp.replace(path)
+            atomic_write(path, lambda p: p.write_text(json.dumps(identity, indent=1)))
 
     def path(self, group: str, stem: str, suffix: str) -> Path:
-        folder = self.out / group
-        folder.mkdir(exist_ok=True)
-        return folder / f"{stem}{suffix}"
+        return output_path(self.out, f"{group}/{stem}{suffix}")
+
+
+def _read_json(path: Path) -> Any:
+    """A JSON file the run wrote; InvalidArgument naming it when it is damaged (a crash, an edit)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidArgument(
+            f"{str(path)!r} is not the JSON taskgroup wrote ({exc}); delete it to start this run afresh, or use "
+            "another --out folder."
+        ) from None
 
 
 @renamed_parameters(progress="say")
@@ -230,6 +238,7 @@ def train_plan(
     config: RunConfig = RunConfig(),
     *,
     say: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> TrainReport:
     """Train, evaluate and package the networks of ``plan`` on ``suite``; resume a finished part of the run.
 
@@ -243,6 +252,8 @@ def train_plan(
     config : RunConfig
     say : callable(str), optional
         Receives one line per finished or resumed unit (named ``progress`` before version 0.2).
+    force : bool
+        Write into a folder that holds files taskgroup did not write (see :func:`taskgroup.outputs.claim_folder`).
 
     Returns
     -------
@@ -251,7 +262,8 @@ def train_plan(
     Raises
     ------
     InvalidArgument
-        See :func:`check_plan`; also a folder holding a run with another configuration.
+        See :func:`check_plan`; also a folder holding a run with another configuration, a symbolic link, or
+        (without ``force``) files taskgroup did not write.
     """
     say = say or (lambda _msg: None)
     teacher_tasks = check_plan(plan, suite, config)
@@ -264,7 +276,7 @@ def train_plan(
         "plan": plan.to_dict() | {"wall_time_s": None},  # solver timing differs between identical plans
         "config": config.to_dict(),
     }
-    run = _Run(Path(out), identity)
+    run = _Run(Path(out), identity, force)
     served = [t for t in suite.task_names if t in plan.assignment]
     report = TrainReport(teacher_tasks=list(teacher_tasks))
 
@@ -321,7 +333,8 @@ def train_plan(
     # 5. deployment manifest and results
     group = "students" if config.distill else "networks"
     report.manifest = str(_write_manifest(run, plan, suite, config, group))
-    (run.out / "results.json").write_text(json.dumps(report.to_dict(), indent=1))
+    results = json.dumps(report.to_dict(), indent=1)
+    atomic_write(output_path(run.out, "results.json"), lambda p: p.write_text(results))
     say(f"manifest written to {report.manifest}")
     return report
 
@@ -349,7 +362,7 @@ def _network_unit(
     """Train one network (or load it when its checkpoint exists) and return its test metrics per task."""
     path = run.path(group, _file_stem(name), ".pt")
     if path.exists():
-        _, extra = load_checkpoint(path)
+        _, extra = load_checkpoint(path, model=config.fit.factory())
         say(f"{_UNIT_LABELS[group]} {name}: finished earlier, kept")
         return extra["test_metrics"]
     sub = suite.subset([t for t in suite.task_names if t in tasks])
@@ -406,14 +419,16 @@ def _teacher_unit(
         seed=derive_seed(config.seed, "teacher", task),
         say=say,
     )
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(
-            f,
-            **{f"soft_{k}": v for k, v in ensemble.soft.items()},
-            **{f"probs_{k}": v for k, v in ensemble.probs.items()},
-        )
-    tmp.replace(path)
+    arrays = {
+        **{f"soft_{k}": v for k, v in ensemble.soft.items()},
+        **{f"probs_{k}": v for k, v in ensemble.probs.items()},
+    }
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, save)
     return ensemble
 
 
@@ -436,7 +451,7 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
                 "test_metrics": extra["test_metrics"],
             }
         )
-    manifest_path = run.out / "manifest.json"
+    manifest_path = output_path(run.out, "manifest.json")
     write_manifest(
         {
             # the params let `taskgroup export` rebuild a built-in suite's validation rows to verify on
