@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import pickle
 import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
@@ -158,13 +159,21 @@ def _load_checkpoint(
 ) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
     label = str(path)
     try:
-        # weights_only: a checkpoint holds tensors and plain data only, so loading never runs pickled code
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        # weights_only: a checkpoint holds tensors and plain data only, so loading never runs pickled code;
+        # torch warns about pickle protocols of files it then refuses anyway
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ManifestError(f"No such checkpoint: {label!r}.") from None
     except OSError as exc:
         raise ManifestError(f"Cannot read the checkpoint: {describe_os_error(exc)}") from None
-    except Exception as exc:  # torch raises pickle, zip, EOF and runtime errors for files it cannot read
+    except pickle.UnpicklingError:
+        raise ManifestError(
+            f"{label!r} holds objects other than tensors and plain data; taskgroup refuses to load it (loading "
+            "them could run code). A taskgroup checkpoint holds only a state dict and its config."
+        ) from None
+    except Exception as exc:  # torch raises zip, EOF and runtime errors for files it cannot read
         reason = " ".join(str(exc).split())[:200]
         raise ManifestError(
             f"{label!r} is not a PyTorch checkpoint torch can read ({type(exc).__name__}: {reason})."
