@@ -133,8 +133,9 @@ def make_candidates(
         if count > MAX_CANDIDATES:
             raise InvalidArgument(
                 f"Candidates {which!r} over {len(tasks)} tasks are {count:,} networks; at most {MAX_CANDIDATES:,} "
-                "are measured in one go. Use --strategy adaptive (measures some and predicts the rest), "
-                "'pairs' (HOA), or --candidates naming the networks to measure."
+                "are measured in one go. Measure adaptively (strategy='adaptive' of taskgroup.measure.measure: "
+                "some networks measured, the rest predicted), measure 'pairs' (HOA), or name the networks to "
+                "measure (--candidates 'a+b,c')."
             )
         subsets = [tuple(c) for k in sizes for c in combinations(tasks, k)]
         if variants is not None:

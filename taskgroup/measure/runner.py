@@ -225,10 +225,19 @@ def measure(
                 commit,
                 retries=retries,
                 describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed {job.seed}",
+                crashed=_crashed,
             )
         finally:
             bar.close()
     return store.results(fp, cfg)
+
+
+def _crashed(job: Job, reason: str) -> list[NetworkResult]:
+    """A job that killed its worker every time it ran: each of its candidates failed, with the reason."""
+    return [
+        NetworkResult(c.name, c.tasks, c.variant, job.seed, status="failed", reason=f"crashed: {reason}")
+        for c in job.candidates
+    ]
 
 
 def _measure_adaptively(

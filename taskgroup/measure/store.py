@@ -299,7 +299,8 @@ class ResultStore:
 
     def add_results(self, suite: str, config: str, results: Iterable[NetworkResult]) -> int:
         """Insert results and the costs they carry in one transaction; returns how many results were new
-        (existing keys are kept as they are, and a network's first reported cost is kept)."""
+        (existing keys are kept as they are, except that a finished result replaces a failed one, and a
+        network's first reported cost is kept)."""
         results = list(results)
         rows = [
             (
@@ -326,7 +327,14 @@ class ResultStore:
         ]
         with self._connect(write=True) as db:
             before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            # a new result takes the place of a failed one (a retried call); a finished one is never rewritten
+            db.executemany(
+                "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (suite, config, network, seed) "
+                "DO UPDATE SET status=excluded.status, reason=excluded.reason, epochs=excluded.epochs, "
+                "best_epoch=excluded.best_epoch, train_time=excluded.train_time, metrics=excluded.metrics, "
+                "created=excluded.created WHERE results.status != 'ok' AND excluded.status = 'ok'",
+                rows,
+            )
             new = db.total_changes - before
             db.executemany("INSERT OR IGNORE INTO resource_costs VALUES (?,?,?,?,?,?,?)", cost_rows)
             return new
@@ -341,13 +349,12 @@ class ResultStore:
             db.executemany("INSERT OR IGNORE INTO costs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
     # -- reading --------------------------------------------------------------------------------------
-    def done(self, suite: str, config: str) -> set[tuple[str, int]]:
-        """(network, seed) pairs already stored for this suite and configuration (finished or failed)."""
+    def done(self, suite: str, config: str, *, failed: bool = True) -> set[tuple[str, int]]:
+        """(network, seed) pairs already stored for this suite and configuration (finished, and failed unless
+        ``failed=False``: those a rerun tries again)."""
+        query = "SELECT network, seed FROM results WHERE suite=? AND config=?" + ("" if failed else " AND status='ok'")
         with self._connect() as db:
-            return {
-                (n, int(s))
-                for n, s in db.execute("SELECT network, seed FROM results WHERE suite=? AND config=?", (suite, config))
-            }
+            return {(n, int(s)) for n, s in db.execute(query, (suite, config))}
 
     def costed(self, suite: str, config: str) -> set[str]:
         with self._connect() as db:
