@@ -300,6 +300,8 @@ def run_pipeline(
             plan = _esa_train_chosen(settings, suite, out, problem, plan, progress, say)
         plan.to_json(output_path(out, "plan.json"))
         say(plan.summary())
+        if settings.strategy != "tag":  # measured and profiled costs are normalised; TAG's count networks
+            say("costs (and budget) relative to a single-task network: 1 = one full-size single-task network")
     with _step("train", out, timings, say):
         from taskgroup.train import RunConfig, train_plan
 
@@ -309,7 +311,7 @@ def run_pipeline(
             all_in_one=True,
             fit=_train_config(settings, suite=suite, family=settings.arch),
         )
-        train = train_plan(plan, suite, out, config, say=say if progress else None, force=force)
+        train = train_plan(plan, suite, out, config, say=say if progress else None, force=force, replan=True)
     outcome = RunOutcome(out, problem, front, plan, budget, rule, affinity, train, timings)
     with _step("report", out, timings, say):
         from taskgroup.report import write_report

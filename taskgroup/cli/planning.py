@@ -146,6 +146,11 @@ def parse_budget_text(text: str, cost_names: tuple[str, ...]) -> float | dict[st
         ) from None
 
 
+# A store's costs are divided by a full-size single-task network's (ResultStore.to_problem normalises them), so
+# "params 3" is three such networks' parameters, not 3 parameters: say so wherever such costs are printed.
+RELATIVE_COSTS = "costs (and budget) relative to a single-task network: 1 = one full-size single-task network"
+
+
 def _inputs(args: argparse.Namespace) -> list[str]:
     """The files a planning command reads, which it must never write over."""
     return [str(v) for v in (getattr(args, "table", None), getattr(args, "store", None)) if v]
@@ -186,6 +191,8 @@ def run_solve(args: argparse.Namespace) -> int:
     if args.json:
         plan.to_json(args.json)
     print(plan.summary())
+    if args.store:
+        print(RELATIVE_COSTS)
     print()
     print(plan_table(problem, plan).to_string(index=False))
     if scored is not None:
@@ -233,6 +240,8 @@ def run_frontier(args: argparse.Namespace) -> int:
         plot_frontier(front, args.plot, title=f"Budget frontier: {args.store or args.table or DEFAULT_TABLE}")
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.6g}" if math.isfinite(x) else "-"))
+    if args.store:
+        print(RELATIVE_COSTS)
     if args.csv:
         print(f"\nfrontier written to {args.csv}")
     if args.plot:

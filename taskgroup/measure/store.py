@@ -168,12 +168,20 @@ class ResultStore:
             problems = [line for (row,) in db.execute("PRAGMA quick_check(3)") for line in str(row).splitlines()]
             if problems != ["ok"]:
                 raise sqlite3.DatabaseError("integrity check failed: " + "; ".join(problems[:3]))
-            if "meta" not in _tables(db):
+            tables = _tables(db)
+            # An SQLite file without any table is a store whose creation was cut short (a full disk, or another
+            # command creating the same store at that moment): it is finished now, not refused forever.
+            unfinished = not tables and create
+            if not unfinished and "meta" not in tables:
                 raise MeasurementError(
                     f"{str(path)!r} is an SQLite file but not a taskgroup results store "
                     "(no 'meta' table); give the file 'taskgroup measure --store' wrote."
                 )
-            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            row = None if unfinished else db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if unfinished:
+            with self._connect(write=True):
+                pass  # creates its tables
+            return
         version = int(row[0]) if row else SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise MeasurementError(
@@ -453,6 +461,11 @@ class ResultStore:
 
     def _cost_columns(self, cost: str | Sequence[str] | None, suite: str, config: str) -> list[str]:
         names = self.cost_names(suite, config)
+        if not names:
+            raise InvalidArgument(
+                f"Store {str(self.path)!r} has no costs for this measurement: no candidate network finished (see "
+                "the failed results and their reasons); measure again once the cause is fixed."
+            )
         if cost is None:
             if names == COST_COLUMNS:
                 return [DEFAULT_PROFILED_COST]

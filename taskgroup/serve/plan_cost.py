@@ -20,6 +20,7 @@ not on the values.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import statistics
 import time
@@ -72,6 +73,11 @@ def plan_costs(
         return {n["name"]: {str(k): float(v) for k, v in n["cost"].items()} for n in plan["networks"]}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         raise ManifestError(f"{str(run)!r} is not a taskgroup run file with a plan.") from None
+
+
+# The largest batch plan-cost times, in input numbers (float32: 1 GB), and the most repeats per batch size.
+MAX_INPUT_ELEMENTS = 1 << 28
+MAX_REPEATS = 100_000
 
 
 def _check_batches(batches: Sequence[int]) -> list[int]:
@@ -144,6 +150,14 @@ def measure_plan_cost(
         raise InvalidArgument(f"repeats must be a positive integer; got {repeats!r}.")
     threads = configure_threads(threads)
     manifest = read_manifest(manifest_path)
+    # every batch is allocated as one input tensor (and each network's activations on it): bounded first
+    elements = max(sizes) * math.prod(required_fields(manifest, "input_shape")[0])
+    if elements > MAX_INPUT_ELEMENTS or repeats > MAX_REPEATS:
+        raise InvalidArgument(
+            f"Batch {max(sizes)} of inputs {required_fields(manifest, 'input_shape')[0]} is {elements:,} numbers and "
+            f"repeats is {repeats}; at most {MAX_INPUT_ELEMENTS:,} numbers per batch and {MAX_REPEATS} repeats are "
+            "accepted."
+        )
     entries = network_entries(manifest)
     chosen = plan_costs(manifest_path, manifest)
     runners, modules = {}, {}

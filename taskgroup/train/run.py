@@ -35,6 +35,7 @@ from taskgroup.files import atomic_write
 from taskgroup.naming import network_name, network_variant
 from taskgroup.outputs import claim_folder, output_path
 from taskgroup.plan import Plan
+from taskgroup.serve.plan_cost_file import PLAN_COST_FILE
 from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
 from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
 from taskgroup.train.manifest import (
@@ -200,14 +201,19 @@ def _file_stem(name: str) -> str:
 class _Run:
     """The folder of one run: configuration check on start, unit files, resume."""
 
-    def __init__(self, out: Path, identity: dict[str, Any], force: bool):
+    def __init__(self, out: Path, identity: dict[str, Any], force: bool, replan: bool):
         self.out = claim_folder(out, "run", force=force)
         path = output_path(out, "run.json")
         if path.exists():
             stored = _read_json(path)
             identity = json.loads(json.dumps(identity))  # compare in JSON form (tuples are lists there)
-            if stored != identity:
-                differs = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
+            differs = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
+            if replan and differs == ["plan"]:
+                # another plan over the same suite and settings: a network trains the same in any plan (its seed
+                # comes from its name), so finished ones are kept; what described the old plan goes
+                (out / PLAN_COST_FILE).unlink(missing_ok=True)
+                atomic_write(path, lambda p: p.write_text(json.dumps(identity, indent=1)))
+            elif differs:
                 raise InvalidArgument(
                     f"{str(out)!r} holds a run with a different {', '.join(differs)}; use another --out folder "
                     "or the same plan, suite and settings to resume it."
@@ -239,6 +245,7 @@ def train_plan(
     *,
     say: Callable[[str], None] | None = None,
     force: bool = False,
+    replan: bool = False,
 ) -> TrainReport:
     """Train, evaluate and package the networks of ``plan`` on ``suite``; resume a finished part of the run.
 
@@ -254,6 +261,9 @@ def train_plan(
         Receives one line per finished or resumed unit (named ``progress`` before version 0.2).
     force : bool
         Write into a folder that holds files taskgroup did not write (see :func:`taskgroup.outputs.claim_folder`).
+    replan : bool
+        Accept a folder that holds a run of another plan over the same suite and settings (``taskgroup run``
+        with another budget): finished networks are kept, the others trained, the manifest written anew.
 
     Returns
     -------
@@ -276,7 +286,7 @@ def train_plan(
         "plan": plan.to_dict() | {"wall_time_s": None},  # solver timing differs between identical plans
         "config": config.to_dict(),
     }
-    run = _Run(Path(out), identity, force)
+    run = _Run(Path(out), identity, force, replan)
     served = [t for t in suite.task_names if t in plan.assignment]
     report = TrainReport(teacher_tasks=list(teacher_tasks))
 
