@@ -339,9 +339,9 @@ def _colgen(
     started = time.perf_counter()
     # a good starting selection makes the master's integer solution and the bound meet sooner
     start_limit = None if time_limit is None else 0.15 * time_limit
-    start, _ = local_search(scorer, k, seed=seed, time_limit=start_limit, max_rounds=10)
-    remaining = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - started))
     with interrupt_flag("keeping the best plan so far after the current iteration") as interrupted:
+        start, _ = local_search(scorer, k, seed=seed, time_limit=start_limit, max_rounds=10)
+        remaining = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - started))
         result = column_generation(scorer, k, start, time_limit=remaining, say=say, stop=interrupted.is_set)
     optimal = result.upper_bound - result.value <= PROOF_TOLERANCE * max(1.0, abs(result.value))
     return GroupingResult(result.groups, result.upper_bound, optimal, result.iterations, interrupted.is_set())

@@ -120,7 +120,10 @@ class RestartingProcessPool(Executor):
         return future
 
     def exit_codes(self) -> list[int]:
-        """Exit codes of the workers that have ended abnormally (negative: the signal that ended them)."""
+        """Exit codes of the workers that have ended abnormally (negative: the signal that ended them), once the
+        pool is broken (its workers are ending: each is waited for briefly, so that its code is known)."""
+        for process in self._processes.values():
+            process.join(0.5)
         return [p.exitcode for p in self._processes.values() if p.exitcode not in (None, 0)]
 
     def restart(self) -> None:
