@@ -35,7 +35,7 @@ COMMAND_MODULES = [
 
 # Commands that commit each finished unit (a measured network, a trained one) as they go, and resume on a rerun;
 # the others write their files only at the end, so an interrupt leaves nothing of theirs.
-RESUMABLE = frozenset({"measure", "run", "train", "affinity"})
+RESUMABLE = frozenset({"measure", "run", "train"})
 
 
 class OneLineParser(argparse.ArgumentParser):
