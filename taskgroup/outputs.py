@@ -4,9 +4,10 @@
 someone else's files they would replace them (a ``plan.json``, a ``results.db``, a ``manifest.json``), and a
 link planted there would make them write elsewhere. So a command first *claims* its folder
 (:func:`claim_folder`): the folder must hold no symbolic link at all, nothing taskgroup did not write there and
-be of the command's kind (a run folder is not an export folder) unless the user passes ``--force``; then every file goes through :func:`output_path`, which refuses a link on the
-way and records the file's top-level name in the folder's listing (:data:`LISTING`) before it is written, so an
-interrupted command still resumes in its own folder.
+be of the command's kind (a run folder is not an export folder) unless the user passes ``--force``; then every
+file goes through :func:`output_path`, which refuses a link on the way and records the file's top-level name in
+the folder's listing (:data:`LISTING`) before it is written, so an interrupted command still resumes in its own
+folder.
 """
 
 from __future__ import annotations

@@ -237,7 +237,11 @@ def run_frontier(args: argparse.Namespace) -> int:
             output_file(args.csv, inputs=_inputs(args), option="--csv"), lambda p: shown.to_csv(p, index=False)
         )
     if args.plot:
-        plot_frontier(front, args.plot, title=f"Budget frontier: {args.store or args.table or DEFAULT_TABLE}")
+        plot_frontier(
+            front,
+            output_file(args.plot, inputs=_inputs(args), option="--plot"),
+            title=f"Budget frontier: {args.store or args.table or DEFAULT_TABLE}",
+        )
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.6g}" if math.isfinite(x) else "-"))
     if args.store:
