@@ -117,15 +117,18 @@ def test_a_checkpoint_naming_a_module_never_imports_it(copy, suite, tmp_path):
     assert "evil" not in sys.modules
 
 
-def test_the_factory_the_user_names_is_used(copy, suite, tmp_path):
+def test_the_factory_the_user_names_is_used(copy, suite, tmp_path, capsys, monkeypatch):
     # --model is the user's explicit choice: the factory of the checkpoint's family, named by module:function
-    (tmp_path / "mine.py").write_text(
+    (tmp_path / "mine_factory.py").write_text(
         "from taskgroup.engine.families import make_factory\nbuild = make_factory('mlp')\n"
     )
-    rewrite_checkpoint(copy, lambda p: p["config"].update(model="mine:build", options={}))
+    monkeypatch.chdir(tmp_path)  # as `python -m taskgroup` run there: its folder is searched for --model
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    rewrite_checkpoint(copy, lambda p: p["config"].update(model="mine_factory:build", options={}))
     args = ["predict", "--manifest", str(copy), "--input", str(raw_csv(suite, tmp_path / "x.csv")), "--out", "p.csv"]
-    one_error_line(run(*args, cwd=tmp_path), "which is not a built-in family")
-    assert run(*args, "--model", "mine:build", cwd=tmp_path).returncode == 0
+    one_error_line(cli(capsys, *args), "which is not a built-in family")
+    assert "mine_factory" not in sys.modules
+    assert cli(capsys, *args, "--model", "mine_factory:build").returncode == 0
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 6
 
 
