@@ -390,7 +390,7 @@ def test_ctrl_c_in_solve_affinity_keeps_the_best_plan_with_its_bound(tmp_path, c
     import threading
     from contextlib import contextmanager
 
-    grouping = importlib.import_module("taskgroup.estimate.group")  # the module (the package exports the function)
+    grouping = importlib.import_module("taskgroup.grouping.group")  # the module (the package exports the function)
 
     @contextmanager
     def pressed(note=""):  # Ctrl-C before the first iteration: the starting selection is the best so far

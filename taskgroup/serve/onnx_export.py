@@ -27,9 +27,7 @@ from taskgroup.engine.families import ModelFactory
 from taskgroup.engine.loop import predict
 from taskgroup.errors import ExportError, InvalidArgument, ManifestError
 from taskgroup.files import atomic_write
-from taskgroup.outputs import claim_folder, output_path
-from taskgroup.serve.onnx_runtime import onnx_session, require_deploy, run_session
-from taskgroup.train.manifest import (
+from taskgroup.manifest import (
     ARTIFACT_CHECKPOINT,
     ARTIFACT_ONNX,
     load_entry,
@@ -39,6 +37,8 @@ from taskgroup.train.manifest import (
     sha256_file,
     write_manifest,
 )
+from taskgroup.onnx_runtime import onnx_session, require_deploy, run_session
+from taskgroup.outputs import claim_folder, output_path
 
 __all__ = ["EXPORT_TOLERANCE", "ONNX_OPSET", "INPUT_NAME", "export_onnx", "validation_inputs"]
 

@@ -32,19 +32,19 @@ from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict
 from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.files import atomic_write
-from taskgroup.naming import network_name, network_variant
-from taskgroup.outputs import claim_folder, output_path
-from taskgroup.plan import Plan
-from taskgroup.serve.plan_cost_file import PLAN_COST_FILE
-from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
-from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
-from taskgroup.train.manifest import (
+from taskgroup.manifest import (
     load_checkpoint,
     network_config,
     save_checkpoint,
     sha256_file,
     write_manifest,
 )
+from taskgroup.naming import network_name, network_variant
+from taskgroup.outputs import claim_folder, output_path
+from taskgroup.plan import Plan
+from taskgroup.serve.plan_cost_file import PLAN_COST_FILE
+from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
+from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
 from taskgroup.validation import renamed_parameters
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]

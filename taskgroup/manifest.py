@@ -585,7 +585,7 @@ def run_network(
     file on onnxruntime (the ``deploy`` extra, with ``threads`` threads); the file's sha256 is verified first."""
     path = artifact_path(manifest_path, entry)
     if ARTIFACT_ONNX in entry:
-        from taskgroup.serve.onnx_runtime import check_session, onnx_session, run_session  # local: optional
+        from taskgroup.onnx_runtime import check_session, onnx_session, run_session  # local: optional
 
         session = onnx_session(path, threads=threads)
         check_session(session, read_manifest(manifest_path), entry)
