@@ -134,7 +134,7 @@ class Problem:
                 raise InvalidProblem(f"Task {task!r} has weight {number_text(w)}; weights must be finite numbers > 0.")
         # Solvers add losses and costs up (and bound them by sums of sums): values near float's limit overflow to
         # inf there, and a plan's "objective inf" or a backend's status error would be all the user saw.
-        huge = np.abs(np.nan_tonumber_text(losses) * weights) > MAX_MAGNITUDE
+        huge = np.abs(np.nan_to_num(losses) * weights) > MAX_MAGNITUDE
         if huge.any():
             j, t = np.argwhere(huge)[0]
             raise InvalidProblem(
