@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -14,6 +15,7 @@ from taskgroup.datasets import STANDLEY_SETTINGS, STANDLEY_SPLITS, standley2020
 from taskgroup.errors import Interrupted, InvalidArgument
 from taskgroup.files import atomic_write, output_file, read_csv_table
 from taskgroup.grouping.group import GROUPING_METHODS
+from taskgroup.plan import Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import SOLVERS, frontier, plot_frontier, solve
 
@@ -164,7 +166,7 @@ def run_solve(args: argparse.Namespace) -> int:
             plan, problem = run_affinity_solve(args)
         except Interrupted as stop:
             # Ctrl-C: the search's best plan so far, with its bound, is what the user keeps
-            plan, status = stop.partial, 130
+            plan, status = cast(Plan, stop.partial), 130
             print("taskgroup solve: interrupted; the best plan so far and its bound:", file=sys.stderr)
         else:
             status = 0
@@ -176,7 +178,7 @@ def run_solve(args: argparse.Namespace) -> int:
         return status
     if args.budget is None:
         raise InvalidArgument(
-            "the following arguments are required: --budget (or --affinity MATRIX with --networks K)."
+            "the following arguments are required: --budget (or --affinity MATRIX with --n-networks K)."
         )
     if args.json:
         output_file(args.json, inputs=_inputs(args), option="--json")

@@ -237,7 +237,6 @@ def drive(
     process and Dask workers).
     """
     attempts: dict[int, int] = {}
-    restartable = isinstance(pool, RestartingProcessPool)
     pending: dict[Future, int] = {}
     quarantine: list[int] = []  # jobs that may have been running when a worker died: each runs alone
     held: list[int] = []  # jobs that were queued then: submitted again once the quarantine is over
@@ -268,7 +267,7 @@ def drive(
                 try:
                     result = future.result()
                 except Exception as exc:  # noqa: BLE001 - sorted into "worker lost" and "job broken" below
-                    if restartable and type(exc).__name__ == "BrokenProcessPool":
+                    if isinstance(pool, RestartingProcessPool) and type(exc).__name__ == "BrokenProcessPool":
                         pending.clear()
                         _after_crash(pool, order, quarantine, held, attempts, retries, gave_up)
                         break

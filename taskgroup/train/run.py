@@ -45,7 +45,6 @@ from taskgroup.plan import Plan
 from taskgroup.serve.plan_cost_file import PLAN_COST_FILE
 from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
 from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
-from taskgroup.validation import renamed_parameters
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
 
@@ -236,7 +235,6 @@ def _read_json(path: Path) -> Any:
         ) from None
 
 
-@renamed_parameters(progress="say")
 def train_plan(
     plan: Plan,
     suite: TaskSuite,
@@ -258,7 +256,7 @@ def train_plan(
         The run folder (see the module docstring).
     config : RunConfig
     say : callable(str), optional
-        Receives one line per finished or resumed unit (named ``progress`` before version 0.2).
+        Receives one line per finished or resumed unit.
     force : bool
         Write into a folder that holds files taskgroup did not write (see :func:`taskgroup.outputs.claim_folder`).
     replan : bool
@@ -429,10 +427,8 @@ def _teacher_unit(
         seed=derive_seed(config.seed, "teacher", task),
         say=say,
     )
-    arrays = {
-        **{f"soft_{k}": v for k, v in ensemble.soft.items()},
-        **{f"probs_{k}": v for k, v in ensemble.probs.items()},
-    }
+    arrays: dict[str, Any] = {f"soft_{k}": v for k, v in ensemble.soft.items()}
+    arrays.update({f"probs_{k}": v for k, v in ensemble.probs.items()})
 
     def save(tmp: Path) -> None:
         with open(tmp, "wb") as f:
