@@ -407,7 +407,7 @@ def test_ctrl_c_in_solve_affinity_keeps_the_best_plan_with_its_bound(tmp_path, c
         "solve",
         "--affinity",
         str(tmp_path / "a.csv"),
-        "--networks",
+        "--n-networks",
         "4",
         "--method",
         "colgen",
@@ -425,7 +425,7 @@ def test_ctrl_c_in_a_long_colgen_writes_the_plan(tmp_path):
     rng = np.random.default_rng(0)
     names = [f"t{i}" for i in range(40)]
     pd.DataFrame(rng.normal(size=(40, 40)), index=names, columns=names).to_csv(tmp_path / "a.csv")
-    args = ["solve", "--affinity", "a.csv", "--networks", "8", "--method", "colgen", "--json", "p.json"]
+    args = ["solve", "--affinity", "a.csv", "--n-networks", "8", "--method", "colgen", "--json", "p.json"]
     process = subprocess.Popen(
         [sys.executable, "-m", "taskgroup", *args],
         cwd=tmp_path,
