@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 import taskgroup as tg
-from benchmarks.common import RESULTS, markdown_table, timed, write_report
+from benchmarks.common import RESULTS, markdown_table, report_sections, timed, write_report
 from taskgroup.errors import InstanceTooLarge, SolverError
 
 BUDGETS = [float(b) for b in np.arange(1.0, 5.01, 0.5)]
@@ -294,6 +294,14 @@ def _big_case(path: Path, budget: float, time_limit: float) -> str:
     )
 
 
+def kept_sections(path: Path) -> list[tuple[str, str]]:
+    """Sections another script writes into solvers.md (benchmarks.speed's before/after), kept on regeneration."""
+    from benchmarks.speed import SECTION
+
+    body = report_sections(path).get(SECTION)
+    return [(SECTION, body)] if body else []
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (CI smoke run)")
@@ -328,7 +336,8 @@ def main(argv: list[str] | None = None) -> None:
                 "(`limit s`) returns its best plan, not proven optimal. `exhaustive` refuses budgets that allow "
                 "more than 2 million network sets.\n\n" + notes + "\n\n" + table,
             ),
-        ],
+        ]
+        + kept_sections(args.results / "solvers.md"),
         results=args.results,
     )
     print(f"wrote {path}")

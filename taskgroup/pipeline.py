@@ -110,7 +110,7 @@ def run_pipeline(
     from taskgroup.engine import configure_threads, resolve_device
 
     resolve_device(settings.device)
-    configure_threads(settings.threads)  # before any work: threads that never busy-wait (issue 9, item 4)
+    configure_threads(settings.threads or 1)  # before any work: threads that never busy-wait (issue 9, item 4)
     out = Path(out)
     suite = load_suite(settings.suite, **dict(settings.suite_params))  # bad suite settings claim no folder
     claim_folder(out, "run", force=force)

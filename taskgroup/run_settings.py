@@ -51,7 +51,8 @@ class RunSettings:
     distill : bool
         Train teacher ensembles and distil them into the plan's networks (MT-DNN-KD).
     executor : str
-        ``"serial"``, ``"process"``, ``"process:N"`` or ``"dask://HOST:PORT"``.
+        ``"auto"`` (default: one worker per available core, each training one network on one thread), ``"serial"``,
+        ``"process"``, ``"process:N"`` or ``"dask://HOST:PORT"``.
     epochs : int
         Epochs of a full training run (the measurement, ESA's final runs and the plan's networks).
     esa_fraction : float
@@ -64,8 +65,8 @@ class RunSettings:
     max_measured, n_networks : int or None
         ``adaptive``: the most networks to measure, and the networks of the plan the measurement serves.
     threads : int or None
-        torch CPU threads (default: the cores available to the process; see
-        :func:`taskgroup.engine.configure_threads`).
+        torch CPU threads of the networks trained in this process (the plan's; default 1: the cores go to
+        networks side by side, not inside one, and one thread loses nothing when another process takes a core).
 
     ``executor``, ``device`` and ``threads`` change where and how fast a run goes, not what it computes, so a run
     may be resumed with other values.
@@ -80,7 +81,7 @@ class RunSettings:
     model: str | None = None
     arch: str | None = None
     distill: bool = False
-    executor: str = "serial"
+    executor: str = "auto"
     epochs: int = 30
     esa_fraction: float = 0.2
     seeds: int = 1

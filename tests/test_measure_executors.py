@@ -88,3 +88,28 @@ def test_dask_cluster_with_a_worker_killed_mid_run(suite, tmp_path):
     assert not stored.duplicated(["network", "seed", "task"]).any()
     assert stored["network"].nunique() == 10 and len(stored) == len(serial)
     pd.testing.assert_frame_equal(table(result), table(serial), rtol=1e-5)
+
+
+def test_auto_is_a_pool_of_one_worker_per_available_core_and_serial_on_one(monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+
+    import taskgroup.engine.runtime as runtime
+    from taskgroup.measure.executors import SerialExecutor, open_executor
+
+    monkeypatch.setattr(runtime, "available_cores", lambda: 1)
+    with open_executor("auto") as (pool, workers):
+        assert isinstance(pool, SerialExecutor) and workers == 1
+    monkeypatch.setattr(runtime, "available_cores", lambda: 3)
+    with open_executor("auto") as (pool, workers):  # no job submitted: no worker process starts
+        assert isinstance(pool, ProcessPoolExecutor) and workers == 3
+    with pytest.raises(InvalidArgument, match="auto takes no argument"):
+        with open_executor("auto:2"):
+            pass
+
+
+def test_run_defaults_to_the_auto_executor():
+    from taskgroup.pipeline import RunSettings
+
+    settings = RunSettings()
+    assert settings.executor == "auto" and settings.threads is None
+    assert "executor" not in settings.to_dict()  # where the work runs is not part of a run's identity

@@ -163,3 +163,102 @@ def test_frontier_command_prints_nothing_from_highs(tmp_path):
         [sys.executable, "-m", "taskgroup", "frontier", str(path)], capture_output=True, text=True, check=True
     )
     assert "Highs" not in done.stdout and "tmpSolver" not in done.stdout
+
+
+def test_many_budgets_frontier_and_minimum_budget_cost_one_dp(monkeypatch):
+    import taskgroup.solvers.partition_dp as dp_module
+
+    calls = []
+    original = dp_module.partition_table
+    monkeypatch.setattr(dp_module, "partition_table", lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(dp_module, "_CACHE", [])
+    problem = tg.datasets.synthetic_problem(6, seed=4)
+    budgets = [float(b) for b in np.arange(1.0, 6.01, 0.5)]
+    plans = [tg.solve(problem, b, method="partition-dp") for b in budgets]
+    front = tg.frontier(problem)
+    least = tg.minimum_budget(problem)["cost"]
+    assert len(calls) == 1
+    # the cached table answers exactly what a DP pruned to each budget answers
+    for budget, plan in zip(budgets, plans):
+        instance = SelectionInstance.build(problem, parse_budget(problem, budget))
+        own = partition_table(instance)
+        point = own.best()
+        assert plan.objective == pytest.approx(float(own.objectives()[point]), abs=1e-12)
+    assert least == pytest.approx(front.plans[0].cost["cost"])
+    # once the table is there, auto reads it whatever its estimates say
+    assert tg.solve(problem, 3.0).solver == "partition-dp"
+    assert len(calls) == 1  # the reference DPs above call the module's function directly
+
+
+@pytest.mark.parametrize("n, seed", [(5, 0), (7, 1), (9, 2)])
+def test_numpy_path_equals_the_compiled_kernels(monkeypatch, n, seed):
+    """Small grid instances run in numpy (nothing to compile); the kernels give the same Pareto points."""
+    import taskgroup.solvers.partition_dp as dp_module
+
+    problem = tg.datasets.synthetic_problem(n, seed=seed)
+    instance = SelectionInstance.build(problem, parse_budget(problem, None))
+    assert dp_module.uses_numpy(instance)
+    tables = {"numpy": partition_table(instance)}
+    monkeypatch.setattr(dp_module, "uses_numpy", lambda instance, work_cap=np.inf: False)
+    tables["kernels"] = partition_table(instance)
+
+    def points(table):
+        order = np.argsort(table.costs()[:, 0], kind="stable")
+        return table.costs()[order, 0], table.objectives()[order]
+
+    (cost_a, loss_a), (cost_b, loss_b) = points(tables["numpy"]), points(tables["kernels"])
+    np.testing.assert_allclose(cost_a, cost_b, rtol=1e-12)
+    np.testing.assert_allclose(loss_a, loss_b, rtol=1e-12)
+    for table in tables.values():
+        for point in range(len(table.points)):
+            assert instance.objective(table.networks(point)) == pytest.approx(table.objectives()[point], abs=1e-12)
+
+
+COLD_SCRIPT = """
+import sys, time
+import numpy as np
+import taskgroup as tg
+problem = {problem}
+started = time.perf_counter()
+plans = {call}
+print(time.perf_counter() - started)
+print(" ".join(repr(p.objective) for p in plans))
+print("numba" in sys.modules)
+"""
+
+
+def _cold_frontier(
+    problem_code: str, cache: str, call: str = "list(tg.frontier(problem))"
+) -> tuple[float, list[float], bool]:
+    import os
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+    script = COLD_SCRIPT.format(problem=problem_code, call=call)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+    seconds, objectives, numba = out.strip().splitlines()
+    return float(seconds), [float(v) for v in objectives.split()], numba == "True"
+
+
+def test_first_frontier_without_a_numba_cache_needs_no_compiler(tmp_path):
+    """A fresh install: numba's cache is empty. A small grid instance runs in numpy and never imports numba."""
+    code = "tg.datasets.synthetic_problem(10, seed=1)"
+    seconds, objectives, numba = _cold_frontier(code, str(tmp_path))
+    assert not numba
+    assert list(tmp_path.iterdir()) == []  # nothing compiled, nothing cached
+    expected = [p.objective for p in tg.frontier(tg.datasets.synthetic_problem(10, seed=1))]
+    assert objectives == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.slow
+def test_kernels_compile_into_an_empty_numba_cache(tmp_path):
+    """Costs off a grid need the compiled kernels: they compile into the empty cache, and load from it next time."""
+    code = (
+        "tg.Problem.from_frame(tg.datasets.synthetic_problem(5, seed=3).to_frame()"
+        ".assign(cost=lambda f: f['cost'] + np.sqrt(f['network'].str.len()) / 100))"
+    )
+    call = "[tg.solve(problem, b, method='partition-dp') for b in (1.5, 2.5, None)]"
+    _, first, numba = _cold_frontier(code, str(tmp_path), call)
+    assert numba, "costs off the grid run in the compiled kernels"
+    assert any(tmp_path.rglob("*.nbi"))
+    _, second, _ = _cold_frontier(code, str(tmp_path), call)
+    assert first == second

@@ -82,7 +82,7 @@ def test_every_command_trains_an_image_suite_as_run_does(tmp_path):
 
 def test_where_a_run_goes_is_not_part_of_its_identity(tmp_path):
     assert "executor" not in RunSettings(executor="process:2").to_dict()
-    with pytest.raises(InvalidArgument, match="Unknown executor 'nonsense'; accepted: 'serial'"):
+    with pytest.raises(InvalidArgument, match="Unknown executor 'nonsense'; accepted: 'auto', 'serial'"):
         RunSettings(executor="nonsense")  # refused before any folder or work
     # a folder written with one executor resumes under another
     lines = []

@@ -22,7 +22,7 @@ REGISTRIES = {
     "families": (MODEL_FAMILIES, {"mlp", "cnn", "mmoe"}, InvalidArgument),
     "weightings": (LOSS_WEIGHTINGS, {"equal", "uncertainty"}, InvalidArgument),
     "suites": (SUITES, {"synthetic", "digits", "wage"}, InvalidSuite),
-    "executors": (EXECUTORS, {"serial", "process", "dask"}, InvalidArgument),
+    "executors": (EXECUTORS, {"auto", "serial", "process", "dask"}, InvalidArgument),
 }
 
 

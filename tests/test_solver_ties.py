@@ -204,3 +204,41 @@ def test_undominated_matches_pairwise_definition(problem, grouped):
         assert undominated(WL, C).tolist() == expected
     finally:
         instance_module.PAIRWISE_WORK = saved
+
+
+# ------------------------------------------------------------------ the MIP's tie probe (issue 24)
+def _tie_model(problem):
+    from taskgroup.solvers.instance import SelectionInstance
+    from taskgroup.solvers.model import SelectionModel
+
+    instance = SelectionInstance.build(problem, np.array([10.0]), reduce=False)
+    model = SelectionModel(instance)
+    calls = []
+    run = model.run
+
+    def counted(minimise="loss", time_limit=None):
+        calls.append(minimise)
+        return run(minimise, time_limit)
+
+    model.run = counted
+    return instance, model, calls
+
+
+def test_tie_probe_alone_proves_that_no_tied_plan_is_cheaper():
+    from taskgroup.solvers.ilp import _cheapest_tied
+
+    instance, model, calls = _tie_model(issue_problem_shared())
+    ab = [2]  # the cheapest optimal plan: objective 0.8 at cost 2.5
+    assert _cheapest_tied(model, ab, None) == ab
+    assert calls == ["loss"]  # the probe only: no second solve minimising the total cost
+    assert model.cap_row.ub() == model.solver.infinity() and model.total_cost_row.ub() == model.solver.infinity()
+
+
+def test_tie_probe_finds_the_cheapest_tied_plan_when_the_first_optimum_is_dearer():
+    from taskgroup.solvers.ilp import _cheapest_tied
+
+    instance, model, calls = _tie_model(issue_problem_shared())
+    both = [0, 1]  # a and b: the same objective 0.8 at cost 3
+    assert instance.objective(both) == pytest.approx(instance.objective([2]))
+    assert _cheapest_tied(model, both, None) == [2]
+    assert calls == ["loss", "total_cost"]

@@ -39,14 +39,17 @@ def executor_help(default: str) -> str:
     return f"where jobs run ({kinds}; default: {default})"
 
 
-def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+def add_runtime_arguments(
+    parser: argparse.ArgumentParser,
+    threads_help: str = "torch CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)",
+) -> None:
     """``--device`` and ``--threads``, for every subcommand that trains."""
     parser.add_argument("--device", default="cpu", help="where networks train: cpu (default), cuda, cuda:N or mps")
     parser.add_argument(
         "--threads",
         type=int,
         default=None,
-        help="torch CPU threads (default: the cores available to this process, or OMP_NUM_THREADS)",
+        help=threads_help,
     )
 
 

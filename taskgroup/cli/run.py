@@ -80,7 +80,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs of a full training run")
     p.add_argument("--seeds", type=int, default=defaults.seeds, help="measurement seeds per candidate")
     p.add_argument("--seed", type=int, default=defaults.seed)
-    add_runtime_arguments(p)
+    add_runtime_arguments(
+        p, threads_help="torch CPU threads per network (default 1: the executor trains networks side by side)"
+    )
     p.add_argument("--out", default="taskgroup-run", help="output folder (default: ./taskgroup-run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_force_argument(p)

@@ -1,7 +1,8 @@
 """Where jobs run: in this process, in a local process pool, or on a Dask cluster.
 
 Every executor is a :class:`concurrent.futures.Executor`, so the runner has one code path. Chosen by one
-argument (as Optuna chooses storage): ``"serial"``, ``"process"`` (one worker per core) or ``"process:N"``,
+argument (as Optuna chooses storage): ``"auto"`` (a process pool of one worker per available core, serial on
+one core), ``"serial"``, ``"process"`` (one worker per core) or ``"process:N"``,
 ``"dask://HOST:PORT"`` (a running ``dask.distributed`` scheduler, used through ``Client.get_executor()``), or
 an Executor instance the caller manages. :func:`drive` is the one loop that submits jobs, retries jobs whose
 worker died, and hands each finished job's results to the caller (who commits them): the suite route and the
@@ -37,7 +38,7 @@ R = TypeVar("R")
 # Exceptions that mean "the worker went away", not "the job is wrong": the job is submitted again.
 _WORKER_LOST = {"KilledWorker", "CommClosedError", "CancelledError", "FutureCancelledError"}
 
-EXECUTOR_HELP = "'serial', 'process', 'process:N' or 'dask://HOST:PORT'"
+EXECUTOR_HELP = "'auto', 'serial', 'process', 'process:N' or 'dask://HOST:PORT'"
 
 
 class SerialExecutor(Executor):
@@ -149,6 +150,22 @@ class RestartingProcessPool(Executor):
 
 
 @contextmanager
+def _open_auto(argument: str) -> Iterator[tuple[Executor, int]]:
+    # Networks are small: two one-thread workers train two networks in the time one two-thread network takes,
+    # and a core taken by another process slows one worker instead of stalling both threads (issue 24).
+    if argument:
+        raise InvalidArgument(f"Executor 'auto:{argument}': auto takes no argument ({EXECUTOR_HELP}).")
+    from taskgroup.engine.runtime import available_cores
+
+    cores = available_cores()
+    if cores == 1:
+        yield SerialExecutor(), 1
+        return
+    with _open_process(str(cores)) as opened:
+        yield opened
+
+
+@contextmanager
 def _open_dask(argument: str) -> Iterator[tuple[Executor, int]]:
     if not argument.startswith("//") or len(argument) == 2:
         raise InvalidArgument(f"Executor 'dask:{argument}': give the scheduler as dask://HOST:PORT.")
@@ -174,6 +191,7 @@ ExecutorOpener = Callable[[str], AbstractContextManager[tuple[Executor, int]]]
 EXECUTORS: Registry[ExecutorOpener] = Registry("executor")
 """The executor registry: ``open(argument)`` yields ``(executor, workers)``; ``"NAME:ARGUMENT"`` picks one."""
 
+EXECUTORS.register("auto", _open_auto, "a process pool, one worker per available core (serial on one core)")
 EXECUTORS.register("serial", _open_serial, "one job at a time in this process")
 EXECUTORS.register("process", _open_process, "a local process pool, one worker per core or process:N")
 EXECUTORS.register("dask", _open_dask, "a running dask.distributed scheduler, dask://HOST:PORT")

@@ -12,7 +12,7 @@ from taskgroup.plan import FRONTIER_COLUMNS, Frontier, Plan, plan_from_selection
 from taskgroup.problem import Problem
 from taskgroup.solvers.instance import SelectionInstance
 from taskgroup.solvers.model import SelectionModel
-from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, PartitionTable, partition_table
+from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, PartitionTable, problem_table
 from taskgroup.solvers.solve import prefer_partition_dp, solve
 from taskgroup.solvers.ties import drop_unused
 from taskgroup.validation import check_number
@@ -80,7 +80,7 @@ def frontier(
 def _staircase(problem: Problem, time_limit: float | None) -> list[Plan]:
     instance = SelectionInstance.build(problem, np.array([np.inf]))
     if prefer_partition_dp(instance):
-        table = partition_table(instance, _work_cap(time_limit))
+        table = problem_table(problem, _work_cap(time_limit))
         if table is not None:
             return _staircase_from_table(problem, table)
     model = SelectionModel(instance)

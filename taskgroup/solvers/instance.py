@@ -166,6 +166,14 @@ def undominated(WL: np.ndarray, C: np.ndarray, deadline: float = math.inf) -> np
         boundaries = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
         starts = np.concatenate([[0], boundaries, [m]])
     dominated = np.zeros(m, dtype=np.bool_)
+    sizes = np.diff(starts)
+    if sizes.max() <= SMALL_GROUP:
+        # numpy, group size by group size: no kernel to compile or load (about a second after an install)
+        for size in np.unique(sizes[sizes > 1]):
+            first = starts[:-1][sizes == size]
+            members = order[first[:, None] + np.arange(size)[None, :]]  # (groups, size)
+            dominated[members] = _dominated_within(WL[members], C[members], members)
+        return np.flatnonzero(~dominated)
     from taskgroup.solvers.kernels import mark_dominated
 
     WLc, Cc = np.ascontiguousarray(WL, dtype=float), np.ascontiguousarray(C, dtype=float)
@@ -184,6 +192,15 @@ def undominated(WL: np.ndarray, C: np.ndarray, deadline: float = math.inf) -> np
     return np.flatnonzero(~dominated)
 
 
+def _dominated_within(WL: np.ndarray, C: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """For groups of candidates (g, s, ...) with problem indices ``index`` (g, s): which ones another of their
+    group dominates (the first index survives among identical ones)."""
+    le = np.all(C[:, None, :, :] <= C[:, :, None, :], axis=3) & np.all(WL[:, None, :, :] <= WL[:, :, None, :], axis=3)
+    eq = np.all(C[:, None, :, :] == C[:, :, None, :], axis=3) & np.all(WL[:, None, :, :] == WL[:, :, None, :], axis=3)
+    # [g, a, b]: candidate b dominates candidate a
+    return np.any((le & ~eq) | (eq & (index[:, None, :] < index[:, :, None])), axis=2)
+
+
 def _undominated_pairwise(WL: np.ndarray, C: np.ndarray, chunk: int = 256) -> np.ndarray:
     m = len(WL)
     dominated = np.zeros(m, dtype=bool)
@@ -199,3 +216,5 @@ def _undominated_pairwise(WL: np.ndarray, C: np.ndarray, chunk: int = 256) -> np
 
 # Up to this many comparisons of (task + resource) values, every pair of candidates is compared.
 PAIRWISE_WORK = 20_000_000
+# Groups of candidates with one task set up to this size are compared in numpy; larger ones by the kernel.
+SMALL_GROUP = 16

@@ -1,6 +1,10 @@
 """Compiled loops (numba) of the solvers: dominance within groups and the partition dynamic programme.
 
 Compiled on first use and cached on disk (``cache=True``), so later processes load them in milliseconds.
+The first compilation after an install is what a user waits for, so the kernels are plain loops over arrays:
+numba compiles each numpy function used inside a kernel as well, and a slice assignment (``a[:k] = b``) took
+2.5 s, ``np.argsort`` 1.4 s, a loop kernel 0.5 s (issue 24). Sorting is a merge sort written here; arrays are
+copied by loops; the candidates' grouping by task set is computed by numpy before the kernels run.
 """
 
 from __future__ import annotations
@@ -8,7 +12,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["mark_dominated"]
+__all__ = ["mark_dominated", "kernels_cached"]
+
+
+@njit(cache=True)
+def _filled(size, value):  # pragma: no cover - compiled
+    out = np.empty(size)
+    for i in range(size):
+        out[i] = value
+    return out
+
+
+@njit(cache=True)
+def _filled_int(size, value):  # pragma: no cover - compiled
+    out = np.empty(size, np.int64)
+    for i in range(size):
+        out[i] = value
+    return out
+
+
+@njit(cache=True)
+def _filled2(rows, columns, value):  # pragma: no cover - compiled
+    out = np.empty((rows, columns))
+    for i in range(rows):
+        for q in range(columns):
+            out[i, q] = value
+    return out
 
 
 @njit(cache=True)
@@ -50,6 +79,49 @@ def mark_dominated(order, starts, WL, C, dominated):  # pragma: no cover - compi
 
 
 @njit(cache=True)
+def _before(cost, loss, a, b):  # pragma: no cover - compiled
+    """Whether point a comes strictly before point b: lexicographically by cost columns, then by loss."""
+    for q in range(cost.shape[1]):
+        if cost[a, q] != cost[b, q]:
+            return cost[a, q] < cost[b, q]
+    return loss[a] < loss[b]
+
+
+@njit(cache=True)
+def _sorted_points(cost, loss, count):  # pragma: no cover - compiled
+    """Indices of the first ``count`` points in :func:`_before` order; stable (a bottom-up merge sort)."""
+    order = np.empty(count, np.int64)
+    spare = np.empty(count, np.int64)
+    for i in range(count):
+        order[i] = i
+    width = 1
+    while width < count:
+        for lo in range(0, count, 2 * width):
+            mid = min(lo + width, count)
+            hi = min(lo + 2 * width, count)
+            a, b, out = lo, mid, lo
+            while a < mid and b < hi:
+                if _before(cost, loss, order[b], order[a]):
+                    spare[out] = order[b]
+                    b += 1
+                else:
+                    spare[out] = order[a]
+                    a += 1
+                out += 1
+            while a < mid:
+                spare[out] = order[a]
+                a += 1
+                out += 1
+            while b < hi:
+                spare[out] = order[b]
+                b += 1
+                out += 1
+        order, spare = spare, order
+        width *= 2
+    return order
+
+
+@njit(cache=True)
 def _pareto(cost, loss, count, keep):  # pragma: no cover - compiled
     """Indices of the Pareto set of the first ``count`` (cost vector, loss) points, written into ``keep``.
 
@@ -58,10 +130,7 @@ def _pareto(cost, loss, count, keep):  # pragma: no cover - compiled
     descending loss. Returns how many were kept.
     """
     r_count = cost.shape[1]
-    order = np.argsort(loss[:count], kind="mergesort")
-    for q in range(r_count - 1, -1, -1):
-        column = cost[:count, q][order]
-        order = order[np.argsort(column, kind="mergesort")]
+    order = _sorted_points(cost, loss, count)
     k = 0
     if r_count == 1:
         best = np.inf
@@ -93,14 +162,32 @@ def _pareto(cost, loss, count, keep):  # pragma: no cover - compiled
 @njit(cache=True)
 def _grow2(a, size):  # pragma: no cover - compiled
     out = np.empty((size, a.shape[1]), a.dtype)
-    out[: a.shape[0]] = a
+    for i in range(a.shape[0]):
+        for q in range(a.shape[1]):
+            out[i, q] = a[i, q]
     return out
 
 
 @njit(cache=True)
 def _grow1(a, size):  # pragma: no cover - compiled
     out = np.empty(size, a.dtype)
-    out[: a.shape[0]] = a
+    for i in range(a.shape[0]):
+        out[i] = a[i]
+    return out
+
+
+@njit(cache=True)
+def _sorted_indices(values, count):  # pragma: no cover - compiled
+    """The first ``count`` entries of ``values`` (distinct integers) in ascending order: an insertion sort, as
+    they are nearly sorted already (Pareto indices come in cost order)."""
+    out = np.empty(count, np.int64)
+    for i in range(count):
+        v = values[i]
+        k = i
+        while k > 0 and out[k - 1] > v:
+            out[k] = out[k - 1]
+            k -= 1
+        out[k] = v
     return out
 
 
@@ -114,31 +201,10 @@ def _slot(cost, i, mask_bits):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _by_task_set(masks, size):  # pragma: no cover - compiled
-    """Candidates grouped by task set: ``net_list[net_start[S]:net_start[S + 1]]`` serve exactly the set S;
-    ``trailing[S]`` is the index of S's lowest task (its number of trailing zero bits)."""
-    m = masks.shape[0]
-    net_start = np.zeros(size + 1, np.int64)
-    for j in range(m):
-        net_start[masks[j] + 1] += 1
-    for s in range(size):
-        net_start[s + 1] += net_start[s]
-    fill = net_start[:-1].copy()
-    net_list = np.empty(m, np.int64)
-    for j in range(m):
-        net_list[fill[masks[j]]] = j
-        fill[masks[j]] += 1
-    trailing = np.zeros(size, np.int64)
-    for s in range(1, size):
-        trailing[s] = trailing[s >> 1] + 1 if s & 1 == 0 else 0
-    return net_start, net_list, trailing
-
-
-@njit(cache=True)
-def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - compiled
+def partition_tables(n, net_start, net_list, trailing, C, WL, limit, work_cap):  # pragma: no cover - compiled
     """The partition dynamic programme (see :mod:`taskgroup.solvers.partition_dp`).
 
-    ``masks[j]`` is the task set of candidate j as a bit mask, ``C`` its costs, ``WL`` its weighted losses
+    The candidates come grouped by task set (:func:`by_task_set`); ``C`` holds their costs, ``WL`` its weighted losses
     (``inf`` where not served), ``limit`` the budget per resource with its tolerance (``inf``: none). Returns
     ``(done, g_start, g_cost, g_loss, g_net, f_start, f_cost, f_loss, f_g, f_prev)``: for each block B the
     Pareto set G[B] in ``[g_start[B], g_start[B + 1])``, and for each task set M the Pareto set F[M] in
@@ -146,17 +212,16 @@ def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - co
     entry of the rest, -1 for the empty set). ``done`` is False when ``work_cap`` block pairs were exceeded.
     """
     r_count = C.shape[1]
-    m = masks.shape[0]
+    m = net_list.shape[0]
     size = 1 << n
     full = size - 1
-    net_start, net_list, trailing = _by_task_set(masks, size)
     work = 0
     # G[B]: Pareto set of (cost, loss on B) over candidates whose task set contains B.
     buf_cost = np.empty((max(m, 1), r_count))
     buf_loss = np.empty(max(m, 1))
     buf_net = np.empty(max(m, 1), np.int64)
     keep = np.empty(max(m, 1), np.int64)
-    g_start = np.zeros(size + 1, np.int64)
+    g_start = _filled_int(size + 1, 0)
     g_cost = np.empty((max(1024, 2 * m), r_count))
     g_loss = np.empty(g_cost.shape[0])
     g_net = np.empty(g_cost.shape[0], np.int64)
@@ -192,18 +257,19 @@ def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - co
             g_cost, g_loss, g_net = _grow2(g_cost, grown), _grow1(g_loss, grown), _grow1(g_net, grown)
         for a in range(kept):
             i = keep[a]
-            g_cost[g_count] = buf_cost[i]
+            for q in range(r_count):
+                g_cost[g_count, q] = buf_cost[i, q]
             g_loss[g_count] = buf_loss[i]
             g_net[g_count] = buf_net[i]
             g_count += 1
     g_start[size] = g_count
     # F[M]: Pareto set over partitions of M into blocks; M's lowest task is in the first block.
-    f_start = np.zeros(size + 1, np.int64)
+    f_start = _filled_int(size + 1, 0)
     cap = 1 << 16
-    f_cost = np.zeros((cap, r_count))
-    f_loss = np.zeros(cap)
-    f_g = np.full(cap, -1, np.int64)
-    f_prev = np.full(cap, -1, np.int64)
+    f_cost = _filled2(cap, r_count, 0.0)
+    f_loss = _filled(cap, 0.0)
+    f_g = _filled_int(cap, -1)
+    f_prev = _filled_int(cap, -1)
     f_count = 1  # F[{}] = {(0, 0)}
     f_start[1] = 1
     bcap = 1 << 12
@@ -213,7 +279,7 @@ def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - co
     b_prev = np.empty(bcap, np.int64)
     b_keep = np.empty(bcap, np.int64)
     hbits = np.int64(4 * bcap - 1)
-    table = np.full(4 * bcap, -1, np.int64)
+    table = _filled_int(4 * bcap, -1)
     slots = np.empty(bcap, np.int64)
     new_cost = np.empty(r_count)
     for M in range(1, size):
@@ -242,10 +308,11 @@ def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - co
                         kept = _pareto(b_cost, b_loss, k, b_keep)
                         for a in range(k):
                             table[slots[a]] = -1
-                        order = np.sort(b_keep[:kept])
+                        order = _sorted_indices(b_keep, kept)
                         for a in range(kept):
                             i = order[a]
-                            b_cost[a] = b_cost[i]
+                            for q in range(r_count):
+                                b_cost[a, q] = b_cost[i, q]
                             b_loss[a] = b_loss[i]
                             b_g[a] = b_g[i]
                             b_prev[a] = b_prev[i]
@@ -256,7 +323,7 @@ def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - co
                             b_g, b_prev = _grow1(b_g, bcap), _grow1(b_prev, bcap)
                             b_keep, slots = np.empty(bcap, np.int64), _grow1(slots, bcap)
                             hbits = np.int64(4 * bcap - 1)
-                            table = np.full(4 * bcap, -1, np.int64)
+                            table = _filled_int(4 * bcap, -1)
                         for a in range(k):
                             s = _slot(b_cost, a, hbits)
                             while table[s] != -1:
@@ -264,7 +331,8 @@ def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - co
                             table[s] = a
                             slots[a] = s
                     # Merge points of equal cost in a hash table: only the least loss can be Pareto-optimal.
-                    b_cost[k] = new_cost
+                    for q in range(r_count):
+                        b_cost[k, q] = new_cost[q]
                     s = _slot(b_cost, k, hbits)
                     while True:
                         a = table[s]
@@ -302,7 +370,8 @@ def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - co
             f_g, f_prev = _grow1(f_g, grown), _grow1(f_prev, grown)
         for a in range(kept):
             i = b_keep[a]
-            f_cost[f_count] = b_cost[i]
+            for q in range(r_count):
+                f_cost[f_count, q] = b_cost[i, q]
             f_loss[f_count] = b_loss[i]
             f_g[f_count] = b_g[i]
             f_prev[f_count] = b_prev[i]
@@ -312,28 +381,27 @@ def partition_tables(n, masks, C, WL, limit, work_cap):  # pragma: no cover - co
 
 
 @njit(cache=True)
-def partition_tables_grid(n, masks, levels, WL, level_limit, work_cap):  # pragma: no cover - compiled
+def partition_tables_grid(n, net_start, net_list, trailing, levels, WL, level_limit, work_cap):  # pragma: no cover
     """:func:`partition_tables` for one resource whose costs are integer multiples of a quantum.
 
     ``levels[j]`` is candidate j's cost in quanta and ``level_limit`` the budget in quanta. Each Pareto pass
     is then a dense array indexed by cost level (the least loss per level, then a sweep), a few nanoseconds
     per block pair instead of a search. Same return value, with costs in quanta.
     """
-    m = masks.shape[0]
+    m = net_list.shape[0]
     size = 1 << n
     full = size - 1
-    net_start, net_list, trailing = _by_task_set(masks, size)
     top = level_limit
     largest = 0
     for j in range(m):
         largest = max(largest, levels[j])
     if top > n * largest:
         top = n * largest  # no partition has more than n blocks
-    best = np.full(top + 1, np.inf)
-    who = np.full(top + 1, -1, np.int64)
-    whence = np.full(top + 1, -1, np.int64)
+    best = _filled(top + 1, np.inf)
+    who = _filled_int(top + 1, -1)
+    whence = _filled_int(top + 1, -1)
     work = 0
-    g_start = np.zeros(size + 1, np.int64)
+    g_start = _filled_int(size + 1, 0)
     g_level = np.empty(max(1024, 2 * m), np.int64)
     g_loss = np.empty(g_level.shape[0])
     g_net = np.empty(g_level.shape[0], np.int64)
@@ -377,12 +445,12 @@ def partition_tables_grid(n, masks, levels, WL, level_limit, work_cap):  # pragm
             best[lv] = np.inf
             who[lv] = -1
     g_start[size] = g_count
-    f_start = np.zeros(size + 1, np.int64)
+    f_start = _filled_int(size + 1, 0)
     cap = 1 << 16
-    f_level = np.zeros(cap, np.int64)
-    f_loss = np.zeros(cap)
-    f_g = np.full(cap, -1, np.int64)
-    f_prev = np.full(cap, -1, np.int64)
+    f_level = _filled_int(cap, 0)
+    f_loss = _filled(cap, 0.0)
+    f_g = _filled_int(cap, -1)
+    f_prev = _filled_int(cap, -1)
     f_count = 1
     f_start[1] = 1
     for M in range(1, size):
@@ -430,3 +498,14 @@ def partition_tables_grid(n, masks, levels, WL, level_limit, work_cap):  # pragm
             best[lv] = np.inf
         f_start[M + 1] = f_count
     return True, g_start, g_level, g_loss, g_net, f_start, f_level, f_loss, f_g, f_prev
+
+
+def kernels_cached() -> bool:
+    """Whether the partition DP's grid kernel is loaded in this process or compiled in numba's disk cache for
+    this source (then a fresh process loads it in milliseconds instead of compiling it)."""
+    if partition_tables_grid.signatures:
+        return True
+    try:  # numba's cache index for this function; empty when missing or written for another version of the source
+        return bool(partition_tables_grid._cache._cache_file._load_index())  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a numba internal: when it changes, assume nothing is cached
+        return False

@@ -101,6 +101,7 @@ class SelectionModel:
             self.budget_rows.append(row)
         self.set_budget(instance.budget)
         self.cap_row: Any = None
+        self.total_cost_row: Any = None
 
     def set_budget(self, budget: np.ndarray) -> None:
         """Change the budget rows (3) to ``budget`` (``inf`` = unconstrained)."""
@@ -120,6 +121,19 @@ class SelectionModel:
                 row.SetCoefficient(y, float(self.instance.WL[j, t]))
             self.cap_row = row
         self.cap_row.SetBounds(-inf, inf if cap is None else cap)
+
+    def set_total_cost_cap(self, cap: float | None) -> None:
+        """Require the tie rule's total cost (:mod:`taskgroup.solvers.ties`) ``<= cap`` (None removes it)."""
+        inf = self.solver.infinity()
+        if self.total_cost_row is None:
+            if cap is None:
+                return
+            row = self.solver.Constraint(-inf, inf, "total_cost_cap")
+            unit = (self.instance.C / self.instance.cost_unit).sum(axis=1)
+            for j, x in enumerate(self.x):
+                row.SetCoefficient(x, float(unit[j]))
+            self.total_cost_row = row
+        self.total_cost_row.SetBounds(-inf, inf if cap is None else cap)
 
     def run(self, minimise: str = "loss", time_limit: float | None = None) -> SolverResult:
         """Solve, minimising the total weighted loss (``"loss"``), the cost on resource ``r`` (``"cost:r"``)

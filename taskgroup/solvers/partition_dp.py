@@ -15,20 +15,36 @@ per Pareto point (about 1-2 GB at 18 tasks on the benchmark's instances).
 
 Ties follow :mod:`taskgroup.solvers.ties`: among the points within the budget, the least objective, then the
 least total cost. The chosen networks are rebuilt from back pointers.
+
+The table without a budget answers every budget, so :func:`problem_table` keeps the one of the most recent
+problem (by content) for the process: many budgets on one problem, its frontier and its minimum budget cost one
+DP (issue 24).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from taskgroup.problem import Problem
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
+from taskgroup.solvers.partition_numpy import numpy_dp_fits, numpy_partition_points, numpy_seconds
 from taskgroup.solvers.registry import Fallback, SolverResult
 from taskgroup.solvers.ties import objective_tolerance
 
-__all__ = ["PartitionTable", "partition_table", "solve_partition_dp", "dp_work", "DP_PAIRS_PER_SECOND", "DP_MAX_TASKS"]
+__all__ = [
+    "PartitionTable",
+    "partition_table",
+    "problem_table",
+    "cached_table",
+    "solve_partition_dp",
+    "dp_work",
+    "DP_PAIRS_PER_SECOND",
+    "DP_MAX_TASKS",
+]
 
 # Block pairs (and superset look-ups) per second of the compiled kernel on this kind of machine, measured on
 # the benchmark's instances (benchmarks/results/solvers.md); used to turn a time limit into a work cap.
@@ -39,15 +55,45 @@ DP_MAX_TASKS = 24
 
 # Seconds to import numba and load the compiled kernels from its cache, once per process.
 DP_STARTUP_SECONDS = 0.5
+# Up to this many tasks the numpy path is faster than loading the kernels even from numba's cache.
+NUMPY_ALWAYS_TASKS = 12
 
 
-def dp_startup_seconds() -> float:
-    """:data:`DP_STARTUP_SECONDS` until the kernels are loaded in this process, then 0."""
+def dp_startup_seconds(instance: SelectionInstance) -> float:
+    """0 when the DP of ``instance`` runs in numpy (:func:`uses_numpy`) or the kernels are loaded in this
+    process, else :data:`DP_STARTUP_SECONDS`."""
     import sys
 
+    if uses_numpy(instance):
+        return 0.0
     kernels = sys.modules.get("taskgroup.solvers.kernels")
     loaded = kernels is not None and (kernels.partition_tables_grid.signatures or kernels.partition_tables.signatures)
     return 0.0 if loaded else DP_STARTUP_SECONDS
+
+
+def uses_numpy(instance: SelectionInstance, work_cap: float = math.inf) -> bool:
+    """Whether the DP of ``instance`` runs in numpy (:mod:`taskgroup.solvers.partition_numpy`): one resource on
+    a cost grid, little enough work, and, above :data:`NUMPY_ALWAYS_TASKS` tasks, kernels neither loaded nor in
+    numba's disk cache (compiling them takes longer than the numpy path, loading them is faster)."""
+    levels = _levels(instance)
+    if levels is None or not numpy_dp_fits(instance.n, levels):
+        return False
+    if numpy_seconds(instance.n, levels) * DP_PAIRS_PER_SECOND > work_cap:
+        return False
+    if instance.n <= NUMPY_ALWAYS_TASKS:
+        return True
+    from taskgroup.solvers.kernels import kernels_cached
+
+    return not kernels_cached()
+
+
+def _levels(instance: SelectionInstance) -> np.ndarray | None:
+    """Costs in quanta (:func:`cost_quantum`) when there is one resource on a grid, else None."""
+    if instance.C.shape[1] != 1 or instance.m == 0:
+        return None
+    C = instance.C[:, 0] / instance.cost_unit[0]
+    quantum = cost_quantum(C)
+    return None if quantum is None else np.rint(C / quantum).astype(np.int64)
 
 
 def dp_work(n_tasks: int, n_candidates: int, n_resources: int) -> float:
@@ -122,13 +168,16 @@ def cost_quantum(costs: np.ndarray) -> float | None:
 
 def partition_table(instance: SelectionInstance, work_cap: float = math.inf) -> PartitionTable | None:
     """Run the DP on ``instance`` (pruned by its budget); None when it would exceed ``work_cap`` block pairs."""
-    from taskgroup.solvers.kernels import partition_tables, partition_tables_grid
-
     n = instance.n
     served = np.isfinite(instance.WL)
-    masks = (served.astype(np.int64) << np.arange(n, dtype=np.int64)).sum(axis=1)
     WL = np.ascontiguousarray(np.where(served, instance.WL, 0.0))
     C = np.ascontiguousarray(instance.C / instance.cost_unit)
+    if uses_numpy(instance, work_cap):
+        return _numpy_table(instance, served, WL, C)
+    from taskgroup.solvers.kernels import partition_tables, partition_tables_grid
+
+    masks = (served.astype(np.int64) << np.arange(n, dtype=np.int64)).sum(axis=1)
+    groups = by_task_set(masks, n)
     budget = instance.budget
     limit = np.ascontiguousarray((budget + budget_tolerance(budget)) / instance.cost_unit)
     cap = np.int64(min(work_cap, 2**62))
@@ -137,11 +186,11 @@ def partition_table(instance: SelectionInstance, work_cap: float = math.inf) -> 
         levels = np.rint(C[:, 0] / quantum).astype(np.int64)
         level_limit = np.int64(min(np.floor(limit[0] / quantum + 1e-9), 2**40))
         done, _, _, _, g_net, f_start, f_level, f_loss, f_g, f_prev = partition_tables_grid(
-            n, masks, levels, WL, level_limit, cap
+            n, *groups, levels, WL, level_limit, cap
         )
         f_cost = (f_level * quantum)[:, None]
     else:
-        done, _, _, _, g_net, f_start, f_cost, f_loss, f_g, f_prev = partition_tables(n, masks, C, WL, limit, cap)
+        done, _, _, _, g_net, f_start, f_cost, f_loss, f_g, f_prev = partition_tables(n, *groups, C, WL, limit, cap)
     if not done:
         return None
     full = (1 << n) - 1
@@ -149,17 +198,112 @@ def partition_table(instance: SelectionInstance, work_cap: float = math.inf) -> 
     return PartitionTable(instance, points, f_cost, f_loss, f_g, f_prev, g_net)
 
 
+def _numpy_table(instance: SelectionInstance, served: np.ndarray, WL: np.ndarray, C: np.ndarray) -> PartitionTable:
+    """The table of the numpy path (every point of all tasks, no budget), in :class:`PartitionTable`'s form: each
+    point is a chain of entries, one per network, back to the empty set (entry 0)."""
+    levels = _levels(instance)
+    assert levels is not None, "uses_numpy checked the grid"
+    _, _, networks = numpy_partition_points(instance.n, served, WL, levels)
+    f_cost, f_loss, f_g, f_prev, g_net, points = [0.0], [0.0], [-1], [-1], [], []
+    for chosen in networks:
+        previous = 0
+        for j in chosen:
+            g_net.append(j)
+            f_g.append(len(g_net) - 1)
+            f_prev.append(previous)
+            f_cost.append(float(C[chosen, 0].sum()))
+            f_loss.append(instance.objective(chosen))
+            previous = len(f_g) - 1
+        points.append(previous)
+    return PartitionTable(
+        instance,
+        np.array(points, dtype=np.int64),
+        np.array(f_cost)[:, None],
+        np.array(f_loss),
+        np.array(f_g, dtype=np.int64),
+        np.array(f_prev, dtype=np.int64),
+        np.array(g_net, dtype=np.int64),
+    )
+
+
+def by_task_set(masks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidates grouped by task set, for the kernels (numpy, so that nothing here needs compiling).
+
+    ``net_list[net_start[S]:net_start[S + 1]]`` are the candidates whose task set is exactly the bit mask S, in
+    index order; ``trailing[S]`` is the index of S's lowest task (its number of trailing zero bits; 0 for S = 0).
+    """
+    size = 1 << n
+    net_start = np.zeros(size + 1, np.int64)
+    np.cumsum(np.bincount(masks, minlength=size), out=net_start[1:])
+    net_list = np.argsort(masks, kind="stable").astype(np.int64)
+    sets = np.arange(size, dtype=np.int64)
+    trailing = np.zeros(size, np.int64)
+    trailing[1:] = np.log2(sets[1:] & -sets[1:]).round().astype(np.int64)
+    return net_start, net_list, trailing
+
+
+# The most recent problem's table: (content key, table). One entry, because a table at 18 tasks holds ~1 GB.
+_CACHE: list[tuple[bytes, PartitionTable]] = []
+
+
+def _problem_key(problem: Problem) -> bytes:
+    """A digest of what the DP reads: losses (NaN = not served), weights and costs, with their shapes."""
+    digest = hashlib.blake2b(digest_size=20)
+    for array in (problem.losses, problem.weights, problem.costs):
+        digest.update(repr(array.shape).encode())
+        digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
+    digest.update(b"higher" if problem.higher_is_better else b"lower")
+    return digest.digest()
+
+
+def cached_table(problem: Problem) -> PartitionTable | None:
+    """The table :func:`problem_table` already computed for a problem with this content, else None."""
+    if _CACHE and problem.n_tasks <= DP_MAX_TASKS and _CACHE[0][0] == _problem_key(problem):
+        return _CACHE[0][1]
+    return None
+
+
+def problem_table(problem: Problem, work_cap: float = math.inf) -> PartitionTable | None:
+    """The DP table of ``problem`` without a budget (every budget's answer), computed once per process.
+
+    The table of the most recent problem is kept, keyed by the problem's content (so ``problem.with_costs(...)``
+    of a one-cost problem finds it too). None when the DP would exceed ``work_cap`` block pairs; nothing is
+    kept then.
+    """
+    table = cached_table(problem)
+    if table is not None:
+        return table
+    instance = SelectionInstance.build(problem, np.full(len(problem.cost_names), np.inf))
+    table = partition_table(instance, work_cap)
+    if table is not None:
+        _CACHE[:] = [(_problem_key(problem), table)]
+    return table
+
+
 def solve_partition_dp(instance: SelectionInstance, *, time_limit: float | None = None) -> SolverResult:
     """The optimum (cheapest among ties) by the partition DP.
 
-    With a ``time_limit`` the DP stops once its work exceeds what the limit allows (at
+    The answer is read from the problem's table without a budget (:func:`problem_table`, computed once per
+    problem). With a ``time_limit`` the DP stops once its work exceeds what the limit allows (at
     :data:`DP_PAIRS_PER_SECOND`); then, as beyond :data:`DP_MAX_TASKS` tasks, the result has no plan and
     ``fallback`` set, and :func:`taskgroup.solvers.solve` gives the integer program the time left.
     """
     if instance.m == 0 or not np.all(np.isfinite(instance.WL).any(axis=0)):
         return SolverResult(None, optimal=True, bound=math.inf)
     cap = math.inf if time_limit is None else time_limit * DP_PAIRS_PER_SECOND
-    table = partition_table(instance, cap) if instance.n <= DP_MAX_TASKS else None
+    table = problem_table(instance.problem, cap) if instance.n <= DP_MAX_TASKS else None
+    if table is not None:
+        point = table.best(instance.budget)
+        if point is None:
+            return SolverResult(None, optimal=True, bound=math.inf, nodes=len(table.points))
+        position = {int(p): k for k, p in enumerate(instance.index)}
+        wanted = table.instance.problem_indices(table.networks(point))
+        if all(p in position for p in wanted):
+            chosen = sorted(position[p] for p in wanted)
+            return SolverResult(chosen, optimal=True, bound=instance.objective(chosen), nodes=len(table.points))
+        # The budget's own reduction removed a network of the answer (a tied duplicate, or a pairwise dominance
+        # the larger unconstrained instance did not look for): the DP on this instance decides.
+        table = partition_table(instance, cap)
     if table is None:
         return SolverResult(None, optimal=False, fallback=Fallback.TOO_LARGE)
     point = table.best()

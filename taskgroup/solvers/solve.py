@@ -18,7 +18,7 @@ from taskgroup.solvers.greedy import greedy_fill, solve_greedy
 from taskgroup.solvers.ilp import solve_ilp
 from taskgroup.solvers.instance import Budget, SelectionInstance, fits, parse_budget
 from taskgroup.solvers.model import MIP_SECONDS_PER_ENTRY, SelectionModel
-from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_startup_seconds, dp_work, partition_table
+from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, cached_table, dp_startup_seconds, dp_work, problem_table
 from taskgroup.solvers.registry import Fallback, SolverResult, get_solver
 from taskgroup.solvers.ties import drop_unused
 from taskgroup.validation import check_number
@@ -37,9 +37,14 @@ def prefer_partition_dp(instance: SelectionInstance) -> bool:
     DP: :func:`~taskgroup.solvers.partition_dp.dp_work` (about ``3^n`` block pairs, times a factor that grows
     with the number of resources) at :data:`~taskgroup.solvers.partition_dp.DP_PAIRS_PER_SECOND`. MIP: the
     number of (network, task) entries times :data:`MIP_SECONDS_PER_ENTRY`. The DP also pays
-    :func:`~taskgroup.solvers.partition_dp.dp_startup_seconds` (loading its compiled code) once per process.
+    :func:`~taskgroup.solvers.partition_dp.dp_startup_seconds` (loading its compiled code) once per process,
+    and nothing at all once the problem's table is computed (:func:`~taskgroup.solvers.partition_dp.problem_table`).
     """
-    dp_seconds = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND + dp_startup_seconds()
+    if cached_table(instance.problem) is not None:
+        return True
+    dp_seconds = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND + dp_startup_seconds(
+        instance
+    )
     mip_seconds = MIP_SECONDS_PER_ENTRY * float(np.isfinite(instance.WL).sum())
     return dp_seconds <= mip_seconds
 
@@ -72,12 +77,12 @@ def minimum_budget(problem: Problem) -> dict[str, float]:
     # Dominance never removes a cheaper way to serve a task, so the reduced instance has the same minima.
     unconstrained = SelectionInstance.build(problem, parse_budget(problem, None))
     if prefer_partition_dp(unconstrained):
-        table = partition_table(unconstrained)
+        table = problem_table(problem)
         assert table is not None, "without a work cap the DP always builds its table"
         result = {}
         for r, name in enumerate(problem.cost_names):
             point = int(np.argmin(table.f_cost[table.points, r]))
-            chosen = unconstrained.problem_indices(table.networks(point))
+            chosen = table.instance.problem_indices(table.networks(point))
             result[name] = float(problem.costs[chosen, r].sum())
         return result
     model = SelectionModel(unconstrained)

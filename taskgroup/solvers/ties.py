@@ -5,7 +5,7 @@ Plans are ordered by
 1. the objective (total weighted loss; lower first), equal when within :func:`objective_tolerance`;
 2. the *total cost*: the sum over resources of the plan's cost divided by the resource's unit, the largest
    cost of any network of the problem on that resource (so resources in different units weigh alike, and the
-   unit does not depend on the budget); lower first;
+   unit does not depend on the budget); lower first, when lower by more than :data:`COST_RTOL` (relative);
 3. anything still tied (equal objective and equal total cost, e.g. duplicate candidates) is broken by each
    method deterministically: the same input gives the same plan.
 
@@ -22,16 +22,32 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["OBJECTIVE_RTOL", "objective_tolerance", "cost_units", "precedes", "drop_unused"]
+__all__ = [
+    "OBJECTIVE_RTOL",
+    "COST_RTOL",
+    "objective_tolerance",
+    "cost_tolerance",
+    "cost_units",
+    "precedes",
+    "drop_unused",
+]
 
 # Objectives closer than this (relative) are ties. Sums of the same losses in another order differ by a few
 # ulps; MIP backends re-scored exactly land within 1e-9 of the proven optimum (mip_abs_gap=0).
 OBJECTIVE_RTOL = 1e-9
+# Total costs closer than this (relative) are equal: above the MIP backend's feasibility tolerance (1e-9), so
+# that its proof that no tied plan is cheaper by more than this is a proof (taskgroup.solvers.ilp).
+COST_RTOL = 1e-8
 
 
 def objective_tolerance(value: float) -> float:
     """Absolute tolerance under which two objectives near ``value`` are equal."""
     return OBJECTIVE_RTOL * max(1.0, abs(float(value)))
+
+
+def cost_tolerance(value: float) -> float:
+    """Absolute tolerance under which two total costs near ``value`` are equal."""
+    return COST_RTOL * max(1.0, abs(float(value)))
 
 
 def cost_units(costs: np.ndarray) -> np.ndarray:
@@ -46,7 +62,7 @@ def precedes(objective: float, cost: float, best_objective: float, best_cost: fl
     tol = objective_tolerance(best_objective)
     if objective < best_objective - tol:
         return True
-    return objective <= best_objective + tol and cost < best_cost - 1e-12 * max(1.0, abs(best_cost))
+    return objective <= best_objective + tol and cost < best_cost - cost_tolerance(best_cost)
 
 
 def drop_unused(WL: np.ndarray, chosen: Sequence[int]) -> list[int]:

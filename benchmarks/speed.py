@@ -1,0 +1,421 @@
+"""Issue 24 before/after: the same measurements on two source trees, side by side in one session.
+
+    python -m benchmarks.speed --before /tmp/speed-before [--items 1,2,3,4,5,6] [--repeats 3]
+
+``--before`` is a checkout of the code to compare against (e.g. ``git archive 689f500 | tar -x -C DIR``); the
+"after" tree is this repository. Every measurement runs in a fresh subprocess with ``PYTHONPATH`` pointing at one
+tree and ``NUMBA_CACHE_DIR`` at a folder of the run, before and after alternating, so both see the same machine
+load. Finished measurements are kept in ``benchmarks/results/speed_runs.json`` (a rerun skips them; delete the
+file to start over); the tables go to the section "Before/after (issue 24)" of ``benchmarks/results/solvers.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.common import RESULTS, machine_line, markdown_table
+
+AFTER = Path(__file__).resolve().parent.parent
+RUNS = RESULTS / "speed_runs.json"
+SECTION = "Before/after (issue 24)"
+
+
+def measured_like(n: int = 27, groups: int = 3185, seed: int = 0) -> pd.DataFrame:
+    """A selection shaped like the issue's measured one: n tasks, every single and pair, the all-task group and
+    random larger groups up to ``groups`` networks, cost 1 each (a budget of k = k networks); losses from the
+    synthetic generator's model (pairwise affinity, a capacity penalty, 2 % noise)."""
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.5, 1.5, n)
+    A = rng.normal(0, 0.15, (n, n))
+    A = (A + A.T) / 2
+    sets = [frozenset([t]) for t in range(n)] + [frozenset(p) for p in itertools.combinations(range(n), 2)]
+    sets.append(frozenset(range(n)))
+    seen = set(sets)
+    while len(sets) < groups:
+        s = frozenset(rng.choice(n, size=int(rng.integers(3, n)), replace=False).tolist())
+        if s not in seen:
+            seen.add(s)
+            sets.append(s)
+    rows = []
+    for i, s in enumerate(sets):
+        for t in sorted(s):
+            others = [u for u in s if u != t]
+            affinity = float(np.mean(A[t, others])) if others else 0.0
+            loss = base[t] * (1 - affinity) * (1 + 0.03 * (len(s) - 1)) * (1 + rng.normal(0, 0.02))
+            rows.append({"network": f"g{i}", "task": f"t{t}", "loss": loss, "cost": 1.0})
+    return pd.DataFrame(rows)
+
+
+TIES = """
+import json, time, numpy as np, taskgroup as tg
+from taskgroup.solvers.instance import SelectionInstance
+try:
+    from taskgroup.solvers.model import SelectionModel
+except ImportError:  # before the model had its own module
+    from taskgroup.solvers.ilp import SelectionModel
+tg.solve(tg.datasets.synthetic_problem(4, seed=0), 2.0, method="ilp")  # load OR-Tools before timing
+problem = tg.Problem.from_csv({path!r})
+out = {{}}
+for k in {ks}:
+    wall, cpu = time.perf_counter(), time.process_time()
+    instance = SelectionInstance.build(problem, np.array([float(k)]))
+    first = SelectionModel(instance).run("loss")
+    one = [time.perf_counter() - wall, time.process_time() - cpu]
+    wall, cpu = time.perf_counter(), time.process_time()
+    plan = tg.solve(problem, float(k), method="ilp")
+    out[k] = {{"one": one, "solve": [time.perf_counter() - wall, time.process_time() - cpu],
+              "objective": plan.objective, "networks": list(plan.networks), "optimal": plan.optimal}}
+print(json.dumps(out))
+"""
+
+BUDGETS = """
+import json, time, numpy as np
+wall, cpu = time.perf_counter(), time.process_time()
+import taskgroup as tg
+problem = tg.datasets.synthetic_problem(8, seed=8)
+start = [time.perf_counter(), time.process_time()]
+plans = [tg.solve(problem, float(b)) for b in np.arange(1.0, 8.01, 0.5)]
+out = {"budgets": [time.perf_counter() - start[0], time.process_time() - start[1]],
+       "solvers": sorted({p.solver for p in plans}), "objectives": [p.objective for p in plans]}
+print(json.dumps(out))
+"""
+
+FRONTIER = """
+import json, time
+wall, cpu = time.perf_counter(), time.process_time()
+import taskgroup as tg
+problem = tg.datasets.synthetic_problem({n}, seed={n})
+start = [time.perf_counter(), time.process_time()]
+front = tg.frontier(problem)
+out = {{"frontier": [time.perf_counter() - start[0], time.process_time() - start[1]],
+       "process": [time.perf_counter() - wall, time.process_time() - cpu], "steps": len(front.plans),
+       "objectives": [p.objective for p in front]}}
+print(json.dumps(out))
+"""
+
+GROUPING = """
+import json, time, numpy as np, pandas as pd, taskgroup as tg
+n, k, limit = {n}, {k}, {limit}
+rng = np.random.default_rng(0)
+values = rng.normal(0.0, 1.0, (n, n))
+np.fill_diagonal(values, 0.0)
+names = [f"t{{i}}" for i in range(n)]
+matrix = pd.DataFrame(values, index=names, columns=names)
+wall, cpu = time.perf_counter(), time.process_time()
+plan = tg.grouping.group(matrix, k, method="colgen", time_limit=limit)
+print(json.dumps({{"seconds": [time.perf_counter() - wall, time.process_time() - cpu], "gap": plan.gap,
+                  "optimal": plan.optimal, "objective": plan.objective}}))
+"""
+
+
+def child(code: str, tree: Path, cache: str, timeout: float) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter on ``tree``; its last stdout line is JSON. Failures are recorded."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "NUMBA_CACHE_DIR": cache}
+    try:
+        # cwd: not a source tree, or `python -c` would import taskgroup from the working directory, not PYTHONPATH
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            cwd=cache_parent(cache),
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"not finished within {timeout:.0f} s"}
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cache_parent(cache: str) -> str:
+    """The folder above a numba cache folder of the run (a scratch folder, outside every source tree)."""
+    parent = Path(cache).parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return str(parent)
+
+
+def load_runs() -> dict[str, Any]:
+    return json.loads(RUNS.read_text()) if RUNS.exists() else {}
+
+
+def record(runs: dict[str, Any], key: str, value: Any) -> None:
+    runs[key] = value
+    RUNS.write_text(json.dumps(runs, indent=1))
+    print(f"[{time.strftime('%H:%M:%S')}] {key}: {json.dumps(value)[:200]}", flush=True)
+
+
+def measure_item(runs: dict[str, Any], item: str, trees: dict[str, Path], make, repeats: int, timeout: float) -> None:
+    """``make(side, repeat) -> (code, cache)``; before and after alternate, ``repeats`` times each."""
+    for r in range(repeats):
+        for side, tree in trees.items():
+            key = f"{item}/{side}/{r}"
+            if key not in runs:
+                code, cache = make(side, r)
+                record(runs, key, child(code, tree, cache, timeout))
+
+
+def run_item4(runs: dict[str, Any], trees: dict[str, Path], args: argparse.Namespace, work: Path) -> None:
+    """The default ``taskgroup run`` (small mnist) on each tree, quiet, then beside one busy process."""
+    params = ["--suite-param", "n_train=800", "--suite-param", "n_val=300", "--suite-param", "scarce=100"]
+    for load in ("quiet", "busy"):
+        for side, tree in trees.items():
+            key = f"4/{side}/{load}"
+            if key in runs:
+                continue
+            out = work / f"run-{side}-{load}"
+            env = {**os.environ, "PYTHONPATH": str(tree), "NUMBA_CACHE_DIR": str(work / "numba-run")}
+            env.pop("OMP_NUM_THREADS", None)
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load == "busy" else None
+            try:
+                wall = time.perf_counter()
+                done = subprocess.run(
+                    [sys.executable, "-m", "taskgroup", "run", *params, "--epochs", str(args.run_epochs)]
+                    + ["--out", str(out), "-q"],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=args.timeout,
+                    cwd=work,
+                )
+                seconds = time.perf_counter() - wall
+            except subprocess.TimeoutExpired:
+                done, seconds = None, float("nan")
+            finally:
+                if hog is not None:
+                    hog.kill()
+                    hog.wait()
+            value: dict[str, Any] = {"seconds": seconds}
+            if done is None or done.returncode != 0:
+                value["error"] = "timeout" if done is None else done.stderr.strip().splitlines()[-1]
+            record(runs, key, value)
+
+
+def median(values: list[float]) -> float:
+    values = [v for v in values if v == v]
+    return statistics.median(values) if values else float("nan")
+
+
+def side_values(runs: dict[str, Any], item: str, side: str) -> list[dict[str, Any]]:
+    return [v for k, v in runs.items() if k.startswith(f"{item}/{side}/") and "error" not in v]
+
+
+def render(runs: dict[str, Any], repeats: int) -> str:
+    parts = [
+        f"Written by `python -m benchmarks.speed` ({machine_line()}). Before = main 689f500, after = branch "
+        "`speed`; every number from a fresh process, before and after alternating in one session. **The machine "
+        "was shared by seven engineers' jobs** (load average 10-14 on 2 cores), so wall times are inflated and "
+        "noisy: CPU seconds of the measured process are given beside them, and ratios measured side by side are "
+        f"the numbers to compare. Medians of {repeats} runs unless noted.",
+        "",
+    ]
+    rows = []
+    for side in ("before", "after"):
+        for v in side_values(runs, "1", side):
+            for k, m in v.items():
+                rows.append(
+                    {
+                        "side": side,
+                        "k": int(k),
+                        **{f"{a}_{b}": m[a][i] for a in ("one", "solve") for i, b in enumerate(("wall", "cpu"))},
+                        "objective": m["objective"],
+                    }
+                )
+    if rows:
+        frame = pd.DataFrame(rows).groupby(["k", "side"], sort=True).median().reset_index()
+        frame["solve / one (cpu)"] = frame["solve_cpu"] / frame["one_cpu"]
+        parts += [
+            "### 1. Tie-breaking on a measured-like selection (`tg.solve(..., method='ilp')`)",
+            "",
+            "`benchmarks.speed.measured_like(n, groups)`: every single and pair, the all-task group and random "
+            "groups of 3..n-1 tasks (cost 1 each, budget k = k networks). The issue's 27 tasks and 3,185 groups did "
+            "not finish one side within 10 minutes on the shared machine, so this run used `--tie-tasks 20 "
+            "--tie-groups 1000`. `one` = building the model and its first solve alone; "
+            "`solve` = `tg.solve` with the tie rule (target: solve <= 1.3 x one).",
+            "",
+            markdown_table(
+                frame[["k", "side", "one_wall", "one_cpu", "solve_wall", "solve_cpu", "solve / one (cpu)", "objective"]]
+            ),
+            "",
+        ]
+    for item, title, field in (
+        (
+            "2",
+            "### 2. `tg.solve` at all 15 budgets (1..8 step 0.5) of `synthetic_problem(8)`, fresh process, method auto",
+            "budgets",
+        ),
+        ("3c", "### 3. Cold start: first `tg.frontier(synthetic_problem(14))` with an empty numba cache", "frontier"),
+        (
+            "3w",
+            "### 3. Warm cache: `tg.frontier(synthetic_problem(14))` in a fresh process, numba cache filled by "
+            "an earlier process",
+            "frontier",
+        ),
+        ("6", "### 6. Whole exact frontier at n = 20 (`tg.frontier(synthetic_problem(20))`), one run", "frontier"),
+    ):
+        table = []
+        for side in ("before", "after"):
+            values = side_values(runs, item, side)
+            errors = [v["error"] for k, v in runs.items() if k.startswith(f"{item}/{side}/") and "error" in v]
+            if not values and not errors:
+                continue
+            row = {"side": side, "runs": len(values)}
+            if values:
+                row.update(
+                    {"wall s": median([v[field][0] for v in values]), "cpu s": median([v[field][1] for v in values])}
+                )
+                if "process" in values[0]:
+                    row["process wall s (import + problem + frontier)"] = median([v["process"][0] for v in values])
+                if "solvers" in values[0]:
+                    row["solver"] = " ".join(values[0]["solvers"])
+                if "steps" in values[0]:
+                    row["steps"] = values[0]["steps"]
+            if errors:
+                row["failed"] = errors[0]
+            table.append(row)
+        if table:
+            parts += [title, "", markdown_table(pd.DataFrame(table)), ""]
+    rows = [dict(load=k.split("/")[2], side=k.split("/")[1], **v) for k, v in runs.items() if k.startswith("4/")]
+    if rows:
+        parts += [
+            "### 4. Default `taskgroup run` (mnist, n_train=800, n_val=300, scarce=100, short epochs), quiet and "
+            "beside one `while True: pass` process",
+            "",
+            "Before: serial measurement, torch threads = cores. After: executor `auto` (one process per core, one "
+            "thread each) and one thread for the plan's networks. One run each; the 'quiet' machine was not quiet.",
+            "",
+            markdown_table(pd.DataFrame(rows)),
+            "",
+        ]
+    rows = []
+    for key, v in runs.items():
+        if key.startswith("5/"):
+            _, side, n, k = key.split("/")
+            rows.append(
+                {
+                    "tasks": int(n),
+                    "k": int(k),
+                    "side": side,
+                    **(
+                        {"error": v["error"]}
+                        if "error" in v
+                        else {"seconds": v["seconds"][0], "gap": v["gap"], "proven": v["optimal"]}
+                    ),
+                }
+            )
+    if rows:
+        parts += [
+            "### 5. Grouping on unstructured N(0, 1) affinities (`tg.grouping.group(..., method='colgen')`)",
+            "",
+            "30 tasks, 60 s limit (target: proven or gap <= 2 %). The grouping code is unchanged on this branch, so "
+            "one tree was measured.",
+            "",
+            markdown_table(pd.DataFrame(rows)),
+            "",
+        ]
+    missing = [
+        item
+        for item, prefix in (("4 (default run, quiet and busy)", "4/"), ("6 (frontier at n = 20)", "6/"))
+        if not any(k.startswith(prefix) and "error" not in v for k, v in runs.items())
+    ]
+    if missing:
+        parts += [f"Not measured in this session (no time left on the shared machine): items {', '.join(missing)}.", ""]
+    return "\n".join(parts)
+
+
+def write_section(body: str) -> Path:
+    """Replace (or add) the section of solvers.md that this script owns; the other sections stay as they are."""
+    path = RESULTS / "solvers.md"
+    text = path.read_text() if path.exists() else "# Solver benchmark\n"
+    marker = f"## {SECTION}"
+    if marker in text:
+        head, _, rest = text.partition(marker)
+        following = rest.find("\n## ")
+        text = head + marker + "\n\n" + body.strip() + "\n" + (rest[following:] if following >= 0 else "")
+    else:
+        text = text.rstrip() + "\n\n" + marker + "\n\n" + body.strip() + "\n"
+    path.write_text(text)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--before", type=Path, required=True, help="source tree of the code to compare against")
+    parser.add_argument("--items", default="1,2,3,4,5,6")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per measurement")
+    parser.add_argument("--run-epochs", type=int, default=5)
+    parser.add_argument("--tie-tasks", type=int, default=27, help="item 1: tasks of the measured-like selection")
+    parser.add_argument("--tie-groups", type=int, default=3185, help="item 1: its number of groups")
+    parser.add_argument("--render-only", action="store_true")
+    args = parser.parse_args(argv)
+    trees = {"before": args.before.resolve(), "after": AFTER}
+    items = set(args.items.split(","))
+    runs = load_runs()
+    work = Path(tempfile.mkdtemp(prefix="tg-speed-"))
+    if not args.render_only:
+        if "2" in items:
+            measure_item(
+                runs, "2", trees, lambda s, r: (BUDGETS, str(work / f"nb2-{s}-{r}")), args.repeats, args.timeout
+            )
+        if "3" in items:
+            measure_item(
+                runs,
+                "3c",
+                trees,
+                lambda s, r: (FRONTIER.format(n=14), str(work / f"cold-{s}-{r}")),
+                args.repeats,
+                args.timeout,
+            )
+            for side, tree in trees.items():  # fill each tree's cache: n = 15 runs the compiled kernels
+                child(FRONTIER.format(n=15), tree, str(work / f"warm-{side}"), args.timeout)
+            measure_item(
+                runs,
+                "3w",
+                trees,
+                lambda s, r: (FRONTIER.format(n=14), str(work / f"warm-{s}")),
+                args.repeats,
+                args.timeout,
+            )
+        if "1" in items:
+            csv = work / "measured_like.csv"
+            measured_like(args.tie_tasks, args.tie_groups).to_csv(csv, index=False)
+            measure_item(
+                runs,
+                "1",
+                trees,
+                lambda s, r: (TIES.format(path=str(csv), ks=[2]), str(work / "nb")),
+                1,
+                args.timeout,
+            )
+        if "4" in items:
+            run_item4(runs, trees, args, work)
+        if "5" in items:
+            for k in (2, 3, 4):
+                key = f"5/after/30/{k}"
+                if key not in runs:
+                    record(runs, key, child(GROUPING.format(n=30, k=k, limit=60), AFTER, str(work / "nb5"), 300))
+        if "6" in items:
+            measure_item(
+                runs, "6", {"after": AFTER}, lambda s, r: (FRONTIER.format(n=20), str(work / "nb6")), 1, args.timeout
+            )
+    print(f"wrote {write_section(render(runs, args.repeats))}")
+
+
+if __name__ == "__main__":
+    main()
