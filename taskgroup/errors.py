@@ -24,6 +24,7 @@ __all__ = [
     "ManifestError",
     "MissingDependency",
     "ExportError",
+    "Interrupted",
 ]
 
 
@@ -105,3 +106,15 @@ class InfeasibleBudget(TaskgroupError, ValueError):
         super().__init__(message)
         self.budget = dict(budget)
         self.minimum_budget = dict(minimum_budget)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a long search that still has a result to give: ``partial`` is the best found so far.
+
+    It is a ``KeyboardInterrupt``, so code that does not know it stops as on any Ctrl-C; ``taskgroup solve``
+    catches it, writes and prints the partial plan (with its bound and gap) and exits with status 130.
+    """
+
+    def __init__(self, message: str, partial: object):
+        super().__init__(message)
+        self.partial = partial

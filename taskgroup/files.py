@@ -1,4 +1,5 @@
-"""Opening the user's files: one place that turns operating-system errors into one clear line.
+"""Opening the user's files: one place that turns operating-system errors into one clear line; and writing
+files without following links planted where they go or destroying the inputs of the same command.
 
 A path the user gave may be missing, a folder, unreadable, or not text; each case is an
 :class:`~taskgroup.errors.InvalidArgument` that names the path, what was expected and what was found.
@@ -7,6 +8,9 @@ A path the user gave may be missing, a folder, unreadable, or not text; each cas
 from __future__ import annotations
 
 import errno
+import os
+import tempfile
+from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +20,7 @@ from taskgroup.errors import InvalidArgument, InvalidProblem, TaskgroupError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["input_file", "read_text", "read_csv_table", "describe_os_error"]
+__all__ = ["input_file", "read_text", "read_csv_table", "describe_os_error", "atomic_write", "output_file"]
 
 _REASONS = {
     errno.ENOENT: "does not exist",
@@ -92,3 +96,64 @@ def read_csv_table(
         raise error(f"Could not read the {what} {str(path)!r} as CSV: {message}") from None
     except OSError as exc:
         raise InvalidArgument(f"Cannot read the {what}: {describe_os_error(exc)}") from None
+
+
+# ---------------------------------------------------------------------- writing
+def _refuse_link(path: Path) -> None:
+    """Refuse a symbolic link where taskgroup writes: writing would go wherever it points."""
+    if path.is_symlink():
+        raise InvalidArgument(
+            f"{str(path)!r} is a symbolic link (to {os.readlink(path)!r}); taskgroup never writes through a link it "
+            "did not create. Remove it, or write somewhere else."
+        )
+
+
+def atomic_write(path: str | PathLike[str], write: Callable[[Path], Any]) -> None:
+    """Call ``write(tmp)`` on a fresh temporary file beside ``path``, then rename it onto ``path``.
+
+    An interrupted write never leaves a half-written file under the real name; the temporary name is new
+    (created exclusively, so a planted link cannot stand in for it), and the rename replaces a directory entry
+    rather than writing through whatever ``path`` was.
+
+    Raises
+    ------
+    InvalidArgument
+        ``path`` is a symbolic link or a folder.
+    """
+    path = Path(path)
+    _refuse_link(path)
+    if path.is_dir():
+        raise InvalidArgument(f"{str(path)!r} is a folder; expected a file name to write.")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def output_file(
+    path: str | PathLike[str], *, inputs: Sequence[str | PathLike[str]] = (), option: str = "--out"
+) -> Path:
+    """``path`` checked as a file a command may write: not a link, not a folder, not one of its ``inputs``.
+
+    Raises
+    ------
+    InvalidArgument
+        Naming the option and the path.
+    """
+    path = Path(path)
+    _refuse_link(path)
+    if path.is_dir():
+        raise InvalidArgument(f"{option} {str(path)!r} is a folder; expected a file name.")
+    if path.exists():
+        for source in inputs:
+            if Path(source).exists() and os.path.samefile(path, source):
+                raise InvalidArgument(
+                    f"{option} {str(path)!r} is the file this command reads ({str(source)!r}); writing it would "
+                    "destroy the input. Choose another name."
+                )
+    return path

@@ -7,8 +7,12 @@ checkpoint's config and routes each task to the network the plan assigned it::
     outputs = predict_tasks("run/manifest.json", x)    # task -> raw output of its assigned network
     outputs = predict_tasks("run/manifest.json", raw, raw=True)  # raw inputs: the manifest's preprocessing first
 
-A checkpoint names its model by family (``"mlp"``) or by ``module:qualname`` of the user's factory, which is
-imported on load; pass ``model=build`` when the factory cannot be imported by name (defined in a script).
+A checkpoint names its model by family (``"mlp"``) or by ``module:qualname`` of the user's factory. Loading
+never imports code a file names: a family is rebuilt from its name, the user's own model only from the factory
+passed as ``model=build`` (``--model module:function`` on the command line), since a manifest or checkpoint is
+data that may come from anyone. Paths in a manifest are read only inside the manifest's folder, and a network
+is rebuilt only after its config's sizes are checked against bounds, so a hostile file cannot make taskgroup
+allocate without limit.
 
 A manifest written by ``taskgroup export`` (version 2) lists ONNX files instead of checkpoints; ``predict_tasks``
 runs those on onnxruntime (``taskgroup.serve``), so both kinds serve the same way.
@@ -18,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import math
+import pickle
+import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -28,10 +34,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from taskgroup.engine.families import ModelFactory, build_model, factory_from_name, factory_name, factory_options
+from taskgroup.engine.families import (
+    MODEL_FAMILIES,
+    ModelFactory,
+    build_model,
+    factory_name,
+    factory_options,
+    make_factory,
+)
 from taskgroup.errors import InvalidArgument, ManifestError
 from taskgroup.fields import Fields
-from taskgroup.files import read_text
+from taskgroup.files import atomic_write, describe_os_error, read_text
 from taskgroup.tasks.suite import TaskSpec, apply_preprocessing
 
 __all__ = [
@@ -52,6 +65,7 @@ __all__ = [
     "network_entry",
     "artifact_path",
     "load_network",
+    "load_entry",
     "model_inputs",
     "predict_tasks",
     "run_network",
@@ -102,13 +116,6 @@ def spec_from_dict(data: Mapping[str, Any]) -> TaskSpec:
     )
 
 
-def _atomic_write(path: Path, write) -> None:
-    # write to a temporary name and rename, so an interrupted run never leaves a half-written file under the real name
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(
     model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None
 ) -> str:
@@ -120,7 +127,7 @@ def save_checkpoint(
         "state_dict": model.state_dict(),
         "extra": dict(extra or {}),
     }
-    _atomic_write(path, lambda p: torch.save(payload, p))
+    atomic_write(path, lambda p: torch.save(payload, p))
     return sha256_file(path)
 
 
@@ -133,31 +140,145 @@ def load_checkpoint(
     ----------
     path : path
     model : model factory, optional
-        The factory that built the network, when it cannot be imported by the name the checkpoint records.
+        The factory that built the network, for a checkpoint of your own model: a checkpoint that names a
+        ``module:qualname`` is never imported by that name (a file must not choose which code runs).
 
     Raises
     ------
     ManifestError
-        Not a taskgroup checkpoint, a model that cannot be rebuilt, or a state that does not fit the config.
+        Not a taskgroup checkpoint (or not a file torch can read), a model that is not a built-in family and no
+        ``model`` given, sizes beyond the bounds, a model that cannot be rebuilt, a state that does not fit the
+        config, or weights that are not finite.
     """
+    network, extra, _ = _load_checkpoint(path, model)
+    return network, extra
+
+
+def _load_checkpoint(
+    path: str | PathLike[str], model: ModelFactory | None
+) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
+    label = str(path)
     try:
-        # weights_only: a checkpoint holds tensors and plain data only, so loading never runs pickled code
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        # weights_only: a checkpoint holds tensors and plain data only, so loading never runs pickled code;
+        # torch warns about pickle protocols of files it then refuses anyway
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise ManifestError(f"No such checkpoint: {str(path)!r}.") from None
+        raise ManifestError(f"No such checkpoint: {label!r}.") from None
+    except OSError as exc:
+        raise ManifestError(f"Cannot read the checkpoint: {describe_os_error(exc)}") from None
+    except pickle.UnpicklingError:
+        raise ManifestError(
+            f"{label!r} holds objects other than tensors and plain data; taskgroup refuses to load it (loading "
+            "them could run code). A taskgroup checkpoint holds only a state dict and its config."
+        ) from None
+    except Exception as exc:  # torch raises zip, EOF and runtime errors for files it cannot read
+        reason = " ".join(str(exc).split())[:200]
+        raise ManifestError(
+            f"{label!r} is not a PyTorch checkpoint torch can read ({type(exc).__name__}: {reason})."
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ManifestError(f"{str(path)!r} is not a taskgroup checkpoint (expected format {CHECKPOINT_FORMAT!r}).")
-    cfg = payload["config"]
+        raise ManifestError(f"{label!r} is not a taskgroup checkpoint (expected format {CHECKPOINT_FORMAT!r}).")
+    doc = Fields(payload, f"checkpoint {label!r}", ManifestError)
+    cfg = _checked_config(doc.child("config"))
+    state = doc.mapping("state_dict")
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        doc.fail(f"In the checkpoint {label!r}, state_dict must map names to tensors.")
     tasks = [spec_from_dict(t) for t in cfg["tasks"]]
+    factory = model if model is not None else _family_factory(cfg, label)
     try:
-        factory = model if model is not None else factory_from_name(cfg["model"], cfg["options"])
         example = torch.zeros(2, *cfg["input_shape"], dtype=getattr(torch, cfg["input_dtype"]))
         network = build_model(factory, tasks, cfg["variant"], example, cfg["seed"])
-        network.load_state_dict(payload["state_dict"])
-    except (InvalidArgument, RuntimeError, KeyError) as exc:
-        raise ManifestError(f"Checkpoint {str(path)!r} cannot be rebuilt from its config: {exc}") from None
+        network.load_state_dict(state)
+    except (InvalidArgument, RuntimeError, KeyError, TypeError, ValueError) as exc:
+        message = " ".join(str(exc).split())[:400]
+        raise ManifestError(f"Checkpoint {label!r} cannot be rebuilt from its config: {message}") from None
+    bad = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise ManifestError(
+            f"Checkpoint {label!r} has weights that are not finite (NaN or inf) in {bad[:5]}; its network cannot "
+            "give predictions. Train it again (a lower learning rate avoids divergence)."
+        )
     network.eval()
-    return network, dict(payload.get("extra", {}))
+    return network, dict(doc.mapping("extra", {})), cfg
+
+
+# Bounds on what a checkpoint's config may ask to build, checked before anything is allocated: far beyond the
+# networks taskgroup trains (a few million parameters), far below what exhausts a machine's memory.
+MAX_INPUT_ELEMENTS = 1 << 24
+MAX_WIDTH = 1 << 16
+MAX_TASKS = 1024
+MAX_CLASSES = 1 << 16
+
+
+def _checked_config(cfg: Fields) -> dict[str, Any]:
+    """A checkpoint's config with each field's type checked and every size bounded (``MAX_*`` above)."""
+    cfg.string("model")
+    cfg.string("variant")
+    cfg.integer("seed")
+    options = cfg.mapping("options", {})
+    shape = cfg.sequence("input_shape")
+    if not shape or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
+        cfg.fail(f"In the {cfg.document}, config.input_shape must be a list of positive integers; got {shape!r}.")
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        cfg.fail(
+            f"In the {cfg.document}, config.input_shape {shape} has {math.prod(shape)} elements; at most "
+            f"{MAX_INPUT_ELEMENTS} are accepted."
+        )
+    dtype = cfg.string("input_dtype")
+    if dtype not in ("float32", "float64", "float16", "bfloat16"):
+        cfg.fail(f"In the {cfg.document}, config.input_dtype must be a float type like 'float32'; got {dtype!r}.")
+    tasks = cfg.sequence("tasks")
+    if not 1 <= len(tasks) <= MAX_TASKS:
+        cfg.fail(f"In the {cfg.document}, config.tasks must list 1 to {MAX_TASKS} tasks; got {len(tasks)}.")
+    for i in range(len(tasks)):
+        task = cfg.item("tasks", i)
+        task.string("name")
+        task.string("kind")
+        n_classes = task.integer("n_classes")
+        if not 0 <= n_classes <= MAX_CLASSES:
+            task.fail(
+                f"In the {cfg.document}, config.tasks[{i}].n_classes must be 0 to {MAX_CLASSES}; got {n_classes}."
+            )
+        task.sequence("classes", [])
+        task.number("target_mean", 0.0)
+        task.number("target_std", 1.0)
+    too_wide = [v for v in _integers(options) if v > MAX_WIDTH]
+    if too_wide:
+        cfg.fail(
+            f"In the {cfg.document}, config.options {dict(options)!r} ask for sizes {too_wide}; each must be at most "
+            f"{MAX_WIDTH}."
+        )
+    return dict(cfg.data)
+
+
+def _integers(value: Any) -> list[int]:
+    """Every integer inside nested options (widths, expert counts)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, Mapping):
+        return [v for item in value.values() for v in _integers(item)]
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _integers(item)]
+    return []
+
+
+def _family_factory(cfg: Mapping[str, Any], label: str) -> ModelFactory:
+    """The built-in family a checkpoint names; a ``module:qualname`` is refused, never imported."""
+    name = cfg["model"]
+    if name not in MODEL_FAMILIES:
+        raise ManifestError(
+            f"Checkpoint {label!r} was built by {name!r}, which is not a built-in family {MODEL_FAMILIES.names()}; "
+            "taskgroup does not import code a file names. Pass the factory you trained it with: model=build in "
+            f"Python, --model {name} on the command line."
+        )
+    try:
+        return make_factory(name, cfg["options"])
+    except InvalidArgument as exc:
+        raise ManifestError(f"Checkpoint {label!r} cannot be rebuilt from its config: {exc}") from None
 
 
 def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> None:
@@ -166,7 +287,7 @@ def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> No
     The version is the lowest that holds the content: 1 when every network is a checkpoint, 2 with ONNX files.
     """
     data = {"schema": MANIFEST_SCHEMA, "version": _manifest_version(manifest), **dict(manifest)}
-    _atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
+    atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
 
 
 def _json_default(value: Any) -> Any:
@@ -276,17 +397,29 @@ def network_entry(manifest: Mapping[str, Any], network: str) -> dict[str, Any]:
 def artifact_path(manifest_path: str | PathLike[str], entry: Mapping[str, Any], *, verify: bool = True) -> Path:
     """The checkpoint or ONNX file of a network entry (relative to the manifest's folder), checksum verified.
 
+    The path must stay inside the manifest's folder once resolved (no absolute paths, no ``..`` out of it, no
+    link leading out), so a manifest cannot make taskgroup read, or report a checksum of, any other file.
+
     Raises
     ------
     ManifestError
-        The file is missing, or (with ``verify``) its sha256 differs from the manifest's.
+        A path leading out of the manifest's folder, a missing file, or (with ``verify``) a sha256 that differs
+        from the manifest's.
     """
     kind = next(k for k in ARTIFACT_KINDS if k in entry)
     label = "ONNX" if kind == ARTIFACT_ONNX else kind
-    path = Path(manifest_path).parent / entry[kind]
+    folder = Path(manifest_path).resolve().parent
+    relative = Path(entry[kind])
+    path = (folder / relative).resolve()
+    if relative.is_absolute() or not path.is_relative_to(folder):
+        raise ManifestError(
+            f"The {label} file {entry[kind]!r} of network {entry['name']!r} is outside the manifest's folder; a "
+            "manifest lists its files by paths inside its own folder (like 'networks/a.pt')."
+        )
     if not path.is_file():
         raise ManifestError(
-            f"The {label} file {entry[kind]!r} of network {entry['name']!r} is missing (expected at {str(path)!r})."
+            f"The {label} file {entry[kind]!r} of network {entry['name']!r} is missing (expected at "
+            f"{str(Path(manifest_path).parent / relative)!r})."
         )
     if verify:
         actual = sha256_file(path)
@@ -315,8 +448,49 @@ def load_network(
             f"Network {network!r} is an ONNX file in this manifest, not a PyTorch checkpoint; run it with "
             "predict_tasks (onnxruntime) or load the manifest it was exported from."
         )
-    network_module, _ = load_checkpoint(artifact_path(manifest_path, entry, verify=verify), model=model)
-    return network_module
+    return load_entry(manifest_path, entry, verify=verify, model=model)
+
+
+def load_entry(
+    manifest_path: str | PathLike[str],
+    entry: Mapping[str, Any],
+    *,
+    verify: bool = True,
+    model: ModelFactory | None = None,
+) -> nn.Module:
+    """A manifest entry's checkpoint, rebuilt and checked against the manifest before it runs.
+
+    The checksum says the file is the one the manifest lists; the content check says the manifest describes
+    it: the checkpoint was trained on the entry's ``trained_tasks`` with the entry's variant, its task specs
+    (kind, classes) are the manifest's, and its input shape and dtype are the manifest's.
+
+    Raises
+    ------
+    ManifestError
+        As :func:`artifact_path` and :func:`load_checkpoint`, or a checkpoint that belongs to another network
+        (the field that differs named).
+    """
+    path = artifact_path(manifest_path, entry, verify=verify)
+    network, _, cfg = _load_checkpoint(path, model)
+    manifest = read_manifest(manifest_path)
+    specs = {t["name"]: t for t in manifest.get("tasks", [])}
+    checks = {
+        "trained tasks": (sorted(t["name"] for t in cfg["tasks"]), sorted(entry.get("trained_tasks", []))),
+        "variant": (cfg["variant"], entry.get("variant", cfg["variant"])),
+        "input_shape": (list(cfg["input_shape"]), list(manifest.get("input_shape", cfg["input_shape"]))),
+        "input_dtype": (cfg["input_dtype"], manifest.get("input_dtype", cfg["input_dtype"])),
+    }
+    for task in cfg["tasks"]:
+        if task["name"] in specs:
+            ours = spec_from_dict(task).to_dict()
+            checks[f"task {task['name']!r}"] = (ours, spec_from_dict(specs[task["name"]]).to_dict())
+    for field, (found, listed) in checks.items():
+        if found != listed:
+            raise ManifestError(
+                f"The checkpoint {entry[ARTIFACT_CHECKPOINT]!r} does not belong to network {entry['name']!r} of "
+                f"the manifest: its {field} is {found!r}, the manifest says {listed!r}."
+            )
+    return network
 
 
 def model_inputs(manifest: Mapping[str, Any], x: Any, *, raw: bool = False) -> np.ndarray:
@@ -375,7 +549,16 @@ def predict_tasks(
     out: dict[str, np.ndarray] = {}
     for name in sorted(set(assignment.values())):
         outputs = run_network(manifest_path, network_entry(manifest, name), x, model=model, threads=threads)
-        out.update({t: outputs[t] for t, n in assignment.items() if n == name})
+        for task in [t for t, n in assignment.items() if n == name]:
+            if task not in outputs:
+                raise ManifestError(f"Network {name!r} has no output for task {task!r}, which the assignment gives it.")
+            rows = np.flatnonzero(~np.isfinite(outputs[task]).all(axis=tuple(range(1, outputs[task].ndim))))
+            if rows.size:
+                raise ManifestError(
+                    f"Network {name!r} gives task {task!r} outputs that are not finite (NaN or inf) on "
+                    f"{rows.size} of {len(x)} rows (first: row {rows[0]}); its predictions would be blank."
+                )
+            out[task] = outputs[task]
     return out
 
 
@@ -391,10 +574,11 @@ def run_network(
     file on onnxruntime (the ``deploy`` extra, with ``threads`` threads); the file's sha256 is verified first."""
     path = artifact_path(manifest_path, entry)
     if ARTIFACT_ONNX in entry:
-        from taskgroup.onnx_runtime import onnx_session, run_session  # local: onnxruntime is optional
+        from taskgroup.onnx_runtime import check_session, onnx_session, run_session  # local: optional
 
-        return run_session(onnx_session(path, threads=threads), entry, x)
+        session = onnx_session(path, threads=threads)
+        check_session(session, read_manifest(manifest_path), entry)
+        return run_session(session, entry, x)
     from taskgroup.engine.loop import predict  # local: manifest readers need not import the loop otherwise
 
-    network, _ = load_checkpoint(path, model=model)
-    return predict(network, x)
+    return predict(load_entry(manifest_path, entry, model=model), x)

@@ -33,6 +33,8 @@ import pandas as pd
 
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, PipelineError
 from taskgroup.estimate.pairs import single_task_losses
+from taskgroup.files import atomic_write
+from taskgroup.outputs import claim_folder, output_path
 from taskgroup.plan import Frontier
 from taskgroup.problem import Problem
 from taskgroup.run_settings import RunOutcome, RunSettings
@@ -123,13 +125,18 @@ def run_pipeline(
     *,
     progress: bool = True,
     say: Callable[[str], None] = print,
+    force: bool = False,
 ) -> RunOutcome:
     """Run every step of ``taskgroup run`` into ``out``; resume whatever an earlier run finished.
+
+    ``force`` writes into a folder that holds files taskgroup did not write (see
+    :func:`taskgroup.outputs.claim_folder`).
 
     Raises
     ------
     InvalidArgument
-        Bad settings, or ``out`` holds a run with other settings (other than ``budget`` and ``objective``).
+        Bad settings, ``out`` holds a run with other settings (other than ``budget`` and ``objective``), a
+        symbolic link, or (without ``force``) files taskgroup did not write.
     PipelineError
         A step failed; the message names it and the folder with the partial results.
     """
@@ -140,7 +147,7 @@ def run_pipeline(
     configure_threads(settings.threads or 1)  # before any work: threads that never busy-wait (issue 9, item 4)
     out = Path(out)
     suite = load_suite(settings.suite, **dict(settings.suite_params))  # bad suite settings claim no folder
-    out.mkdir(parents=True, exist_ok=True)
+    claim_folder(out, "run", force=force)
     _check_settings(out, settings, say)
     timings: dict[str, float] = {}
 
@@ -159,19 +166,19 @@ def run_pipeline(
             progress=progress,
             say=say,
         )
-        estimate = STRATEGIES[settings.strategy](suite, out / "results.db", measuring)
+        estimate = STRATEGIES[settings.strategy](suite, output_path(out, "results.db"), measuring)
         problem, test_problem, affinity = estimate.problem, estimate.test, estimate.affinity
         if settings.relative_objective:
             # the same weights on test, so that plans are scored on test exactly as they were chosen
             weights = relative_weights(problem)
             problem = problem.with_weights(weights)
             test_problem = None if test_problem is None else test_problem.with_weights(weights)
-        problem.to_csv(out / "problem.csv")
+        problem.to_csv(output_path(out, "problem.csv"))
         if affinity is not None:
-            affinity.to_csv(out / "affinity.csv")
+            affinity.to_csv(output_path(out, "affinity.csv"))
     with _step("frontier", out, timings, say):
         front = frontier(problem, cost=problem.cost_names[0])
-        front.to_frame().to_csv(out / "frontier.csv", index=False)
+        front.to_frame().to_csv(output_path(out, "frontier.csv"), index=False)
     with _step("plan", out, timings, say):
         if settings.budget is None:
             budget, rule = _robust_knee(front, settings, suite, out, problem.weights)
@@ -180,8 +187,10 @@ def run_pipeline(
         plan = solve(problem, budget)
         if estimate.finish is not None:
             estimate.finish(plan)
-        plan.to_json(out / "plan.json")
+        plan.to_json(output_path(out, "plan.json"))
         say(plan.summary())
+        if settings.strategy != "tag":  # measured and profiled costs are normalised; TAG's count networks
+            say("costs (and budget) relative to a single-task network: 1 = one full-size single-task network")
     with _step("train", out, timings, say):
         from taskgroup.train import RunConfig, train_plan
 
@@ -192,7 +201,7 @@ def run_pipeline(
             all_in_one=True,
             fit=_train_config(settings, suite=suite, family=settings.arch),
         )
-        train = train_plan(plan, suite, out, config, say=say if progress else None)
+        train = train_plan(plan, suite, out, config, say=say if progress else None, force=force, replan=True)
     outcome = RunOutcome(out, problem, front, plan, budget, rule, affinity, train, timings)
     with _step("report", out, timings, say):
         from taskgroup.report import write_report
@@ -237,10 +246,18 @@ _PLANNING_SETTINGS = ("budget", "objective")
 
 
 def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]) -> None:
-    path = out / "settings.json"
+    path = output_path(out, "settings.json")
     wanted = settings.to_dict()
     if path.exists():
-        stored = json.loads(path.read_text())
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidArgument(
+                f"{str(path)!r} is not the JSON settings taskgroup wrote ({exc}); delete it to start the run in "
+                f"{str(out)!r} afresh (finished measurements are kept), or use another --out folder."
+            ) from None
+        if not isinstance(stored, dict):
+            raise InvalidArgument(f"{str(path)!r} holds {type(stored).__name__}, not the settings taskgroup wrote.")
         differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
         fixed = [k for k in differ if k not in _PLANNING_SETTINGS]
         if fixed:
@@ -257,7 +274,7 @@ def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]
             f"{', '.join(f'{k} {stored.get(k)!r} -> {wanted.get(k)!r}' for k in differ)}: "
             "the measurements and trained networks are kept, the plan is chosen again"
         )
-    path.write_text(json.dumps(wanted, indent=1))
+    atomic_write(path, lambda p: p.write_text(json.dumps(wanted, indent=1)))
 
 
 # What to do after a failed step, where "run it again" is not the answer

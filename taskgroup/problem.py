@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Problem"]
 
+# The largest weighted loss or cost a problem may hold: sums of many such values stay far inside float range.
+MAX_MAGNITUDE = 1e100
+
 
 class Problem:
     """Tasks, candidate networks, costs and losses.
@@ -135,6 +138,22 @@ class Problem:
             w = weights[t]
             if not np.isfinite(w) or w <= 0:
                 raise InvalidProblem(f"Task {task!r} has weight {number_text(w)}; weights must be finite numbers > 0.")
+        # Solvers add losses and costs up (and bound them by sums of sums): values near float's limit overflow to
+        # inf there, and a plan's "objective inf" or a backend's status error would be all the user saw.
+        huge = np.abs(np.nan_to_num(losses) * weights) > MAX_MAGNITUDE
+        if huge.any():
+            j, t = np.argwhere(huge)[0]
+            raise InvalidProblem(
+                f"Network {networks[j]!r} has loss {number_text(losses[j, t])} on task {tasks[t]!r} (weight "
+                f"{number_text(weights[t])}); a weighted loss must be at most {MAX_MAGNITUDE:g} in size, since "
+                "plans add them up."
+            )
+        if (costs > MAX_MAGNITUDE).any():
+            j, r = np.argwhere(costs > MAX_MAGNITUDE)[0]
+            raise InvalidProblem(
+                f"Network {networks[j]!r} has {cost_names[r]} = {number_text(costs[j, r])}; costs must be at most "
+                f"{MAX_MAGNITUDE:g}, since plans add them up."
+            )
         serves = ~np.isnan(losses)
         for j in np.flatnonzero(~serves.any(axis=1)):
             raise InvalidProblem(f"Network {networks[j]!r} serves no task; every network needs at least one loss.")

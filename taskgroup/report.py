@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.naming import is_full_size, network_name
+from taskgroup.outputs import output_path
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
 from taskgroup.serve.plan_cost_file import PLAN_COST_FILE, read_plan_cost
@@ -304,7 +305,7 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
     out = outcome.out
     problem, plan = outcome.problem, outcome.plan
     figures = []
-    frontier_png = out / "frontier.png"
+    frontier_png = output_path(out, "frontier.png")
     plot_frontier(
         outcome.frontier,
         frontier_png,
@@ -325,11 +326,11 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
     )
     figures.append(_image(frontier_png, f"Budget frontier: the optimal objective, {objective}, at every budget{bars}"))
     if outcome.affinity is not None and outcome.affinity.notna().any().any():
-        affinity_png = out / "affinity.png"
+        affinity_png = output_path(out, "affinity.png")
         label = "TAG lookahead affinity" if settings.strategy == "tag" else "pair affinity 1 - L(t with u) / L(t alone)"
         plot_affinity(outcome.affinity, affinity_png, label)
         figures.append(_image(affinity_png, f"Pairwise affinity: {label}"))
-    grouping_png = out / "grouping.png"
+    grouping_png = output_path(out, "grouping.png")
     plot_grouping(plan, list(problem.tasks), grouping_png)
     figures.append(_image(grouping_png, "The chosen grouping"))
 
@@ -394,6 +395,6 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
 {_IMAGE_CHECK}
 </body></html>
 """
-    path = out / "report.html"
+    path = output_path(out, "report.html")
     path.write_text(body)
     return path

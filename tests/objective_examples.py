@@ -4,6 +4,8 @@ Dask workers and ``taskgroup measure --objective objective_examples:...`` can lo
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 
 # Tasks in the same cluster help each other; tasks of different clusters hurt each other.
@@ -54,3 +56,34 @@ def misbehaving(tasks, variant, seed):
 def with_settings(tasks, variant, seed, epochs):
     """Needs a setting: the loss falls with the epochs trained (what ESA's short runs look like)."""
     return {t: v + 1.0 / epochs for t, v in grouped_losses(tasks, variant, seed).items()}
+
+
+def crashing(tasks, variant, seed):
+    """Kills its own process (as a segfault would) for the network a+b; every other candidate is fine."""
+    if list(tasks) == ["a", "b"]:
+        os.abort()
+    return grouped_losses(tasks, variant, seed)
+
+
+def exiting(tasks, variant, seed):
+    """Calls sys.exit(0) for the single-task network a, as a training script's main() might."""
+    if list(tasks) == ["a"]:
+        sys.exit(0)
+    return grouped_losses(tasks, variant, seed)
+
+
+def failing_while(tasks, variant, seed, flag):
+    """Fails while the file ``flag`` exists (a passing fault: a busy GPU), else the usual losses."""
+    if os.path.exists(flag):
+        raise RuntimeError("the GPU is busy (pretend)")
+    return grouped_losses(tasks, variant, seed)
+
+
+def slow_groups(tasks, variant, seed, folder):
+    """Single tasks return at once; a group writes its worker's pid into ``folder`` and trains for a minute."""
+    if len(tasks) == 1:
+        return grouped_losses(tasks, variant, seed)
+    with open(os.path.join(folder, f"{os.getpid()}.pid"), "w") as f:
+        f.write("+".join(tasks))
+    time.sleep(60)
+    return grouped_losses(tasks, variant, seed)

@@ -2,16 +2,27 @@
 
 One test per case found by probing as a user would (issue 9): empty and folder "tables", JSON problems with
 fields of the wrong type, `| head` on solve's output, plans that are folders or list a network twice, run
-folders that are files.
+folders that are files. And the second probe (issue 25): crashes, sys.exit and Ctrl-C in measurements and
+searches, sizes that must be bounded, results that are not finite, stores and settings files left damaged.
 """
 
+import importlib
 import json
+import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import taskgroup as tg
+from taskgroup.cli import main
 from taskgroup.errors import InvalidArgument, InvalidPlan, InvalidProblem
 
 
@@ -182,3 +193,336 @@ def test_unknown_solver_options_are_named():
     problem = tg.datasets.standley2020(1, "val")
     with pytest.raises(InvalidArgument, match=r"Solver method 'bnb' has no option\(s\) \['foo'\]; its options: \[\]"):
         tg.solve(problem, 3, method="bnb", foo=1)
+
+
+# ------------------------------------------------------------------ issue 25: work that must not be lost
+TESTS = Path(__file__).parent
+
+
+def cli(capsys, *args):
+    """The command in this process: its exit status, stdout and stderr."""
+    code = main(list(args))
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+
+def stored(path):
+    return dict(sqlite3.connect(path).execute("SELECT network, status FROM results").fetchall())
+
+
+def test_sys_exit_in_an_objective_fails_that_candidate_only(tmp_path, capsys):
+    result = cli(
+        capsys,
+        "measure",
+        "--objective",
+        "objective_examples:exiting",
+        "--tasks",
+        "a,b,c",
+        "--store",
+        str(tmp_path / "s.db"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "6 networks measured, 1 failed" in result.stdout
+        and "failed a (seed 0): the objective called sys.exit(0)" in result.stdout
+    )
+    assert stored(tmp_path / "s.db")["a"] == "failed" and len(stored(tmp_path / "s.db")) == 7
+
+
+def test_measure_exits_2_when_nothing_succeeded_and_retries_failures_on_rerun(tmp_path, capsys):
+    flag = tmp_path / "busy"
+    flag.write_text("")
+    args = [
+        "measure",
+        "--objective",
+        "objective_examples:failing_while",
+        "--tasks",
+        "a,b,c",
+        "--setting",
+        f"flag={flag}",
+        "--store",
+        str(tmp_path / "s.db"),
+        "--quiet",
+    ]
+    one_error_line(
+        cli(capsys, *args),
+        "none of the 7 candidate networks was measured; every one failed (first: a, seed 0: the objective raised",
+    )
+    flag.unlink()
+    result = cli(capsys, *args)
+    assert result.returncode == 0, result.stderr
+    assert set(stored(tmp_path / "s.db").values()) == {"ok"}
+
+
+def test_an_unknown_setting_is_refused_before_any_call(tmp_path, capsys):
+    result = cli(
+        capsys,
+        "measure",
+        "--objective",
+        "objective_examples:plain",
+        "--tasks",
+        "a,b",
+        "--setting",
+        "epochs=2",
+        "--store",
+        str(tmp_path / "s.db"),
+    )
+    one_error_line(
+        result,
+        "objective_examples:plain takes no setting(s) ['epochs']; after (tasks, variant, seed) it accepts none.",
+    )
+    assert not (tmp_path / "s.db").exists() or stored(tmp_path / "s.db") == {}
+
+
+def test_too_many_candidates_are_refused_with_their_count_before_any_is_built(tmp_path, capsys):
+    tasks = ",".join(f"t{i}" for i in range(25))
+    result = cli(
+        capsys,
+        "measure",
+        "--objective",
+        "objective_examples:plain",
+        "--tasks",
+        tasks,
+        "--store",
+        str(tmp_path / "s.db"),
+    )
+    one_error_line(result, "Candidates 'all' over 25 tasks are 33,554,431 networks; at most 10,000")
+    assert "strategy='adaptive'" in result.stderr and "--candidates" in result.stderr
+    one_error_line(
+        cli(
+            capsys,
+            "measure",
+            "--suite",
+            "synthetic",
+            "--suite-param",
+            "clusters=[100]",
+            "--store",
+            str(tmp_path / "t.db"),
+        ),
+        "make 100 tasks; at most 26",
+    )
+
+
+def test_non_finite_and_huge_results_are_refused_by_name(tmp_path, capsys):
+    (tmp_path / "big.csv").write_text(
+        "network,task,loss,cost\na,a,1e308,1\nb,b,1e308,1\nab,a,1e308,1.5\nab,b,1e308,1.5\n"
+    )
+    one_error_line(
+        cli(capsys, "solve", str(tmp_path / "big.csv"), "--budget", "3"),
+        "Network 'a' has loss 1e+308 on task 'a' (weight 1.0); a weighted loss must be at most 1e+100",
+    )
+    one_error_line(cli(capsys, "frontier", str(tmp_path / "big.csv")), "has loss 1e+308")
+    one_error_line(
+        cli(
+            capsys,
+            "measure",
+            "--suite",
+            "synthetic",
+            "--suite-param",
+            "noise_std=nan",
+            "--store",
+            str(tmp_path / "s.db"),
+        ),
+        "parameter noise_std='nan' must be a finite number",
+    )
+
+
+@pytest.mark.slow
+def test_a_crash_in_one_candidate_is_recorded_against_it_and_retried(tmp_path):
+    # os.abort in the worker running a+b: the pool breaks, the jobs in flight rerun one at a time, a+b is
+    # blamed after its retries, and every other candidate is measured
+    result = run(
+        "measure",
+        "--objective",
+        "objective_examples:crashing",
+        "--tasks",
+        "a,b,c",
+        "--executor",
+        "process:2",
+        "--store",
+        str(tmp_path / "s.db"),
+        cwd=TESTS,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "failed a+b (seed 0): crashed: the worker process running it died 3 times (exit code -6, SIGABRT)"
+        in result.stdout
+    )
+    assert stored(tmp_path / "s.db") == {**{n: "ok" for n in ("a", "b", "c", "a+c", "b+c", "a+b+c")}, "a+b": "failed"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_process_workers_within_2_s_and_keeps_finished_results(tmp_path):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    args = [
+        "measure",
+        "--objective",
+        "objective_examples:slow_groups",
+        "--tasks",
+        "a,b,c",
+        "--executor",
+        "process:2",
+        "--setting",
+        f"folder={pids}",
+        "--store",
+        str(tmp_path / "s.db"),
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskgroup", *args], cwd=TESTS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 120
+    while len(list(pids.glob("*.pid"))) < 2 and time.time() < deadline:  # both workers are training a group
+        time.sleep(0.1)
+    started = time.time()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and time.time() - started < 2.5, (process.returncode, err)
+    assert "finished results are kept" in err and "Traceback" not in err
+    time.sleep(0.3)
+    for pid_file in pids.glob("*.pid"):
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid_file.stem), 0)
+    assert stored(tmp_path / "s.db") == {"a": "ok", "b": "ok", "c": "ok"}
+
+
+def test_ctrl_c_in_solve_affinity_keeps_the_best_plan_with_its_bound(tmp_path, capsys, monkeypatch):
+    import threading
+    from contextlib import contextmanager
+
+    grouping = importlib.import_module("taskgroup.grouping.group")  # the module (the package exports the function)
+
+    @contextmanager
+    def pressed(note=""):  # Ctrl-C before the first iteration: the starting selection is the best so far
+        event = threading.Event()
+        event.set()
+        yield event
+
+    monkeypatch.setattr(grouping, "interrupt_flag", pressed)
+    rng = np.random.default_rng(0)
+    names = [f"t{i}" for i in range(20)]
+    pd.DataFrame(rng.normal(size=(20, 20)), index=names, columns=names).to_csv(tmp_path / "a.csv")
+    result = cli(
+        capsys,
+        "solve",
+        "--affinity",
+        str(tmp_path / "a.csv"),
+        "--n-networks",
+        "4",
+        "--method",
+        "colgen",
+        "--json",
+        str(tmp_path / "p.json"),
+    )
+    assert result.returncode == 130 and "interrupted; the best plan so far and its bound" in result.stderr
+    plan = tg.Plan.from_json(tmp_path / "p.json")
+    assert len(plan.networks) == 4 and not plan.optimal and plan.gap is not None
+    assert "upper bound on the score" in result.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_long_colgen_writes_the_plan(tmp_path):
+    rng = np.random.default_rng(0)
+    names = [f"t{i}" for i in range(40)]
+    pd.DataFrame(rng.normal(size=(40, 40)), index=names, columns=names).to_csv(tmp_path / "a.csv")
+    args = ["solve", "--affinity", "a.csv", "--n-networks", "8", "--method", "colgen", "--json", "p.json"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskgroup", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(8)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 130, err
+    assert "interrupted: keeping the best plan so far after the current iteration" in err
+    assert len(tg.Plan.from_json(tmp_path / "p.json").networks) == 8 and "gap" in out
+
+
+def test_store_costs_are_printed_as_relative_to_a_single_task_network(tmp_path, capsys):
+    cli(
+        capsys,
+        "measure",
+        "--objective",
+        "objective_examples:full_result",
+        "--tasks",
+        "a,b,c",
+        "--store",
+        str(tmp_path / "s.db"),
+    )
+    result = cli(capsys, "solve", "--store", str(tmp_path / "s.db"), "--budget", "2")
+    assert result.returncode == 0 and "costs (and budget) relative to a single-task network" in result.stdout
+
+
+def test_a_store_with_no_costs_says_why(tmp_path, capsys):
+    flag = tmp_path / "busy"
+    flag.write_text("")
+    cli(
+        capsys,
+        "measure",
+        "--objective",
+        "objective_examples:failing_while",
+        "--tasks",
+        "a,b",
+        "--setting",
+        f"flag={flag}",
+        "--store",
+        str(tmp_path / "s.db"),
+    )
+    one_error_line(
+        cli(capsys, "solve", "--store", str(tmp_path / "s.db"), "--budget", "2"),
+        "has no costs for this measurement: no candidate network finished",
+    )
+
+
+def test_a_half_created_store_is_finished_not_refused(tmp_path, capsys):
+    db = sqlite3.connect(tmp_path / "s.db")  # what a full disk or a racing second command leaves: no tables
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    result = cli(
+        capsys,
+        "measure",
+        "--objective",
+        "objective_examples:plain",
+        "--tasks",
+        "a,b",
+        "--store",
+        str(tmp_path / "s.db"),
+    )
+    assert result.returncode == 0 and "3 networks measured" in result.stdout
+
+
+def test_a_damaged_settings_file_is_one_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    result = cli(capsys, "run", "--suite", "digits", "--epochs", "1", "--budget", "0.001", "--out", str(out))
+    assert (out / "settings.json").is_file(), result.stderr
+    (out / "settings.json").write_text("{not json")
+    one_error_line(
+        cli(capsys, "run", "--suite", "digits", "--epochs", "1", "--out", str(out)),
+        "settings.json' is not the JSON settings taskgroup wrote",
+    )
+
+
+def test_plan_cost_batches_are_bounded_before_anything_is_allocated(tmp_path, capsys):
+    import taskgroup.train as train
+
+    plan = tg.Plan.from_dict(_digits_plan())
+    manifest = train.train_plan(
+        plan,
+        tg.datasets.load_suite("digits", tasks=["odd", "large"]),
+        tmp_path / "run",
+        train.RunConfig(fit=tg.engine.TrainConfig(epochs=1), baselines=False),
+    ).manifest
+    one_error_line(
+        cli(capsys, "plan-cost", "--manifest", manifest, "--batch", "1000000000"),
+        "Batch 1000000000 of inputs [64] is 64,000,000,000 numbers",
+    )
+    assert not (tmp_path / "run" / "plan_cost.json").exists()
+
+
+def _digits_plan():
+    rows = [{"network": "odd+large", "task": t, "loss": 0.5, "cost": 1.0} for t in ("odd", "large")]
+    return tg.solve(tg.Problem.from_frame(pd.DataFrame(rows)), budget=1).to_dict()

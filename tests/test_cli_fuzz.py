@@ -1,8 +1,11 @@
-"""Fuzzing the command line with damaged problems and plans: every outcome is a result or one clear error line.
+"""Fuzzing the command line with damaged problems, plans, manifests and checkpoints: every outcome is a result or
+one clear error line.
 
 Valid CSV/JSON problems and plans are mutated at random (seeded, so a failure names a reproducible case):
 columns dropped, cells of the wrong type, NaN/inf/huge/tiny numbers, truncation, other text encodings, keys
-deleted or given values of another type. Each goes through `solve`, `frontier` or `train --plan`. The command may
+deleted or given values of another type; manifests and checkpoints of a real trained run damaged the same way, and
+checkpoint and ONNX bytes cut or flipped, with their checksums fixed up as a tamperer would (issue 25). Each goes
+through `solve`, `frontier`, `train --plan`, `predict`, `plan-cost` or `export`. The command may
 succeed or fail, but a failure must be one line of the user's kind: no traceback, and no "internal error" (the
 CLI's last-resort line for an exception it did not expect, which would be a bug).
 """
@@ -15,7 +18,10 @@ import math
 import random
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import taskgroup as tg
@@ -188,3 +194,119 @@ def test_real_subprocess_never_prints_a_traceback(seed, tmp_path):
         )
         assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
         assert result.returncode in (0, 2)
+
+
+# ------------------------------------------------------------------ manifests and checkpoints (issue 25)
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, digits_plan):
+    """A real trained run (digits, one epoch) whose manifest and checkpoints the fuzz damages in copies."""
+    out = tmp_path_factory.mktemp("fuzz-run") / "run"
+    suite = tg.datasets.load_suite("digits")
+    plan = tg.Plan.from_dict(digits_plan)
+    tg.train.train_plan(plan, suite, out, tg.train.RunConfig(fit=tg.engine.TrainConfig(epochs=1), baselines=False))
+    pre = suite.preprocessing
+    raw = suite.test.x.numpy()[:4] * np.asarray(pre["std"]) + np.asarray(pre["mean"])
+    pd.DataFrame(raw, columns=suite.feature_names).to_csv(out.parent / "rows.csv", index=False)
+    return out
+
+
+def damaged_checkpoint(path, rng: random.Random) -> None:
+    """Replace a checkpoint by a damaged one: mutated config fields, bytes cut or flipped, or another object."""
+    import torch
+
+    kind = rng.choice(["config", "config", "state", "truncate", "flip", "object"])
+    if kind in ("truncate", "flip"):
+        data = bytearray(path.read_bytes())
+        if kind == "truncate":
+            data = data[: rng.randrange(len(data))]
+        else:
+            for _ in range(rng.randint(1, 20)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        path.write_bytes(bytes(data))
+        return
+    payload = torch.load(path, weights_only=True)
+    if kind == "config":
+        payload["config"] = mutate_document(payload["config"], rng)
+    elif kind == "state":
+        name = rng.choice(list(payload["state_dict"]))
+        tensor = payload["state_dict"][name]
+        payload["state_dict"][name] = rng.choice(
+            [tensor[:1], tensor.flip(0), torch.full_like(tensor, float("nan")), tensor.double(), torch.zeros(0)]
+        )
+    else:
+        payload = rng.choice([[1, 2], {"format": "taskgroup.checkpoint/1"}, "text", {"config": {}, "format": 3}])
+    torch.save(payload, path)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_predict_and_plan_cost_on_damaged_manifests_and_checkpoints(seed, tmp_path, capsys, trained_run):
+    """Every damage either still serves (an unchanged field) or is one clear line: no traceback, no internal
+    error; checksums are fixed up as a tamperer would, so the content checks behind them are reached."""
+    import shutil
+
+    from taskgroup.manifest import sha256_file
+
+    rng = random.Random(4000 + seed)
+    run = Path(shutil.copytree(trained_run, tmp_path / "run"))
+    manifest_path = run / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    if rng.random() < 0.5:
+        entry = rng.choice(manifest["networks"])
+        checkpoint = run / entry["checkpoint"]
+        damaged_checkpoint(checkpoint, rng)
+        entry["sha256"] = sha256_file(checkpoint)
+        manifest_path.write_text(json.dumps(manifest))
+    else:
+        manifest_path.write_bytes(damaged_json(manifest, rng))
+    rows = str(trained_run.parent / "rows.csv")
+    check_cli(["predict", "--manifest", str(manifest_path), "--input", rows, "--out", str(tmp_path / "p.csv")], capsys)
+    check_cli(
+        [
+            "plan-cost",
+            "--manifest",
+            str(manifest_path),
+            "--batch",
+            rng.choice(["1", "2,4", "1000000000"]),
+            "--repeats",
+            "2",
+            "--json",
+            str(tmp_path / "c.json"),
+        ],
+        capsys,
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_export_on_damaged_manifests(seed, tmp_path, capsys, trained_run):
+    pytest.importorskip("onnxruntime")
+    import shutil
+
+    rng = random.Random(5000 + seed)
+    run = Path(shutil.copytree(trained_run, tmp_path / "run"))
+    manifest = json.loads((run / "manifest.json").read_text())
+    (run / "manifest.json").write_bytes(damaged_json(manifest, rng))
+    check_cli(["export", "--manifest", str(run / "manifest.json"), "--out", str(tmp_path / "onnx")], capsys)
+    # the exported files damaged in turn: truncated or flipped ONNX bytes are one line when served
+    exported = tmp_path / "onnx-good"
+    if main(["export", "--manifest", str(trained_run / "manifest.json"), "--out", str(exported)]) == 0:
+        capsys.readouterr()
+        onnx_manifest = json.loads((exported / "manifest.json").read_text())
+        entry = onnx_manifest["networks"][0]
+        data = bytearray((exported / entry["onnx"]).read_bytes())
+        data = data[: rng.randrange(len(data))] if seed % 2 else bytes(b ^ 0xFF for b in data[:64]) + data[64:]
+        (exported / entry["onnx"]).write_bytes(bytes(data))
+        entry["sha256"] = __import__("hashlib").sha256(bytes(data)).hexdigest()
+        (exported / "manifest.json").write_text(json.dumps(onnx_manifest))
+        rows = str(trained_run.parent / "rows.csv")
+        check_cli(
+            [
+                "predict",
+                "--manifest",
+                str(exported / "manifest.json"),
+                "--input",
+                rows,
+                "--out",
+                str(tmp_path / "p.csv"),
+            ],
+            capsys,
+        )

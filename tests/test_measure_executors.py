@@ -91,17 +91,16 @@ def test_dask_cluster_with_a_worker_killed_mid_run(suite, tmp_path):
 
 
 def test_auto_is_a_pool_of_one_worker_per_available_core_and_serial_on_one(monkeypatch):
-    from concurrent.futures import ProcessPoolExecutor
 
     import taskgroup.engine.runtime as runtime
-    from taskgroup.measure.executors import SerialExecutor, open_executor
+    from taskgroup.measure.executors import RestartingProcessPool, SerialExecutor, open_executor
 
     monkeypatch.setattr(runtime, "available_cores", lambda: 1)
     with open_executor("auto") as (pool, workers):
         assert isinstance(pool, SerialExecutor) and workers == 1
     monkeypatch.setattr(runtime, "available_cores", lambda: 3)
     with open_executor("auto") as (pool, workers):  # no job submitted: no worker process starts
-        assert isinstance(pool, ProcessPoolExecutor) and workers == 3
+        assert isinstance(pool, RestartingProcessPool) and workers == 3
     with pytest.raises(InvalidArgument, match="auto takes no argument"):
         with open_executor("auto:2"):
             pass

@@ -180,6 +180,23 @@ def test_a_run_stopped_by_a_too_small_budget_resumes_with_another(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_finished_run_resumes_with_another_budget_and_plan(tmp_path):
+    # issue 25: the train step refused "a run with a different plan" after plan.json was already replaced
+    out = tmp_path / "out"
+    first = taskgroup("run", *SMALL, "--budget", "4", "--out", str(out))
+    assert first.returncode == 0, first.stderr[-2000:]
+    checkpoints = {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")}
+    again = taskgroup("run", *SMALL, "--budget", "2", "--out", str(out))
+    assert again.returncode == 0, again.stderr[-2000:]
+    plan = tg.Plan.from_json(out / "plan.json")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert plan.budget == {"flops": 2.0} and {n["name"] for n in manifest["networks"]} == set(plan.networks)
+    assert json.loads((out / "run.json").read_text())["plan"]["budget"] == {"flops": 2.0}
+    for path, mtime in checkpoints.items():  # networks of both plans are trained once
+        assert path.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.slow
 def test_killed_run_resumes_and_keeps_finished_networks(tmp_path):
     out = tmp_path / "out"
     args = [sys.executable, "-m", "taskgroup", "run", *SMALL[:-1], "--out", str(out)]

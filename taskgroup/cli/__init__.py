@@ -33,6 +33,11 @@ COMMAND_MODULES = [
 ]
 
 
+# Commands that commit each finished unit (a measured network, a trained one) as they go, and resume on a rerun;
+# the others write their files only at the end, so an interrupt leaves nothing of theirs.
+RESUMABLE = frozenset({"measure", "run", "train"})
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (plus exit status 2), not the whole usage block."""
 
@@ -66,7 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
-        print(f"taskgroup {args.command}: interrupted; finished results are kept.", file=sys.stderr)
+        kept = (
+            "finished results are kept; rerun the same command to resume"
+            if args.command in RESUMABLE
+            else "it stopped before it finished; run it again"
+        )
+        print(f"taskgroup {args.command}: interrupted; {kept}.", file=sys.stderr)
         return 130
     except Exception as exc:
         if args.debug:

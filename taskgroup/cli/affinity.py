@@ -88,7 +88,10 @@ def run_affinity(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200):
         print(matrix.to_string(float_format=lambda x: f"{x:.4g}"))
     if args.csv:
-        matrix.to_csv(args.csv)
+        from taskgroup.files import atomic_write, output_file
+
+        inputs = [args.store] if args.store else []
+        atomic_write(output_file(args.csv, inputs=inputs, option="--csv"), matrix.to_csv)
         print(f"\nmatrix written to {args.csv}")
     if args.n_networks is not None:
         print()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from taskgroup.cli.options import add_factory_argument, add_force_argument, factory_argument
+
 __all__ = ["register", "run_export"]
 
 FORMATS = ["onnx"]
@@ -30,6 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="raw validation rows (.csv or .npy) to verify on (default: the built-in suite's validation "
         "split; needed for suites of your own)",
     )
+    add_factory_argument(p)
+    add_force_argument(p)
     p.set_defaults(run=run_export)
 
 
@@ -40,7 +44,7 @@ def run_export(args: argparse.Namespace) -> int:
     from taskgroup.serve.raw_inputs import read_raw_inputs
 
     inputs = read_raw_inputs(args.input, read_manifest(args.manifest)) if args.input else None
-    path = export_onnx(args.manifest, args.out, inputs=inputs)
+    path = export_onnx(args.manifest, args.out, inputs=inputs, model=factory_argument(args), force=args.force)
     manifest = read_manifest(path)
     rows = manifest["export"]["verified_rows"]
     for entry in manifest["networks"]:

@@ -15,7 +15,7 @@ from taskgroup.cli.options import (
     executor_help,
     parse_suite_params,
 )
-from taskgroup.errors import InvalidArgument
+from taskgroup.errors import InvalidArgument, MeasurementError
 
 __all__ = ["register"]
 
@@ -108,9 +108,16 @@ def run_measure(args: argparse.Namespace) -> int:
     else:
         results, label = _measure_suite(args)
         cost_hint = " [--cost flops|snt|params|latency_ms]"
+    ok = results[results["status"] == "ok"]
+    failed = results[results["status"] != "ok"]
+    if ok.empty and not failed.empty:
+        first = failed.iloc[0]
+        raise MeasurementError(
+            f"{label}: none of the {failed['network'].nunique()} candidate networks was measured; every one failed "
+            f"(first: {first['network']}, seed {first['seed']}: {first['reason']}). Fix the cause and rerun"
+            + (" the same command: failed calls are tried again." if args.objective else ".")
+        )
     if not args.quiet:
-        ok = results[results["status"] == "ok"]
-        failed = results[results["status"] != "ok"]
         print(
             f"{label}: {ok['network'].nunique()} networks measured, {failed['network'].nunique()} failed; "
             f"store {args.store}"

@@ -20,6 +20,9 @@ __all__ = [
     "FAMILY_CHOICES",
     "WEIGHTING_CHOICES",
     "executor_help",
+    "add_factory_argument",
+    "factory_argument",
+    "add_force_argument",
 ]
 
 # Choices read from the registries when argparse first needs them (these registries import torch, which the
@@ -96,3 +99,31 @@ def _literal(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+def add_factory_argument(parser: argparse.ArgumentParser) -> None:
+    """``--model module:function``: the factory of the user's own model, for commands that load checkpoints."""
+    parser.add_argument(
+        "--model",
+        metavar="MODULE:FUNCTION",
+        help="the factory your own model was trained with (built-in families need none); taskgroup never imports "
+        "a module a checkpoint names, only the one given here",
+    )
+
+
+def factory_argument(args: argparse.Namespace) -> Any:
+    """The factory ``--model`` names, imported because the user asked for it (None without ``--model``)."""
+    if not args.model:
+        return None
+    from taskgroup.measure.objective import load_objective
+
+    return load_objective(args.model, option="--model")
+
+
+def add_force_argument(parser: argparse.ArgumentParser) -> None:
+    """``--force``: write into an output folder that holds files taskgroup did not write."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out folder that holds files taskgroup did not write there (same names are replaced)",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from taskgroup.cli.options import add_factory_argument, factory_argument
 from taskgroup.errors import InvalidArgument
 
 __all__ = ["register", "run_plan_cost", "parse_batches", "format_plan_cost"]
@@ -35,6 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--json", metavar="FILE", help="where to write the table (default: plan_cost.json beside the manifest)"
     )
+    add_factory_argument(p)
     p.set_defaults(run=run_plan_cost)
 
 
@@ -64,12 +66,25 @@ def format_plan_cost(table) -> str:
 
 def run_plan_cost(args: argparse.Namespace) -> int:
     """Measure the plan's latency, throughput and memory on this machine and print the table."""
+    from taskgroup.files import output_file
+    from taskgroup.outputs import LISTING, output_path
     from taskgroup.serve.plan_cost import measure_plan_cost
     from taskgroup.serve.plan_cost_file import PLAN_COST_FILE, write_plan_cost
 
     sizes = parse_batches(args.batch)
-    table = measure_plan_cost(args.manifest, sizes, repeats=args.repeats, threads=args.threads)
-    path = write_plan_cost(table, args.json or Path(args.manifest).parent / PLAN_COST_FILE)
+    if args.json and not str(args.json).lower().endswith(".json"):
+        raise InvalidArgument(f"--json {args.json!r} must be a .json file name; plan-cost writes a JSON table.")
+    if args.json:
+        path = output_file(args.json, inputs=[args.manifest], option="--json")
+    elif (Path(args.manifest).parent / LISTING).is_file():
+        # beside a manifest in a folder taskgroup owns: recorded there, so that a resumed run accepts it
+        path = output_path(Path(args.manifest).parent, PLAN_COST_FILE)
+    else:
+        path = output_file(Path(args.manifest).parent / PLAN_COST_FILE, inputs=[args.manifest], option="--json")
+    table = measure_plan_cost(
+        args.manifest, sizes, repeats=args.repeats, threads=args.threads, model=factory_argument(args)
+    )
+    path = write_plan_cost(table, path)
     print(format_plan_cost(table))
     print(
         f"{table.attrs['runtime']}, {table.attrs['threads']} thread(s), {table.attrs['repeats']} repeats; "

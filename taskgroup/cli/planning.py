@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
 from taskgroup.cli.affinity import add_affinity_arguments, run_affinity_solve
 from taskgroup.datasets import STANDLEY_SETTINGS, STANDLEY_SPLITS, standley2020
-from taskgroup.errors import InvalidArgument
-from taskgroup.files import read_csv_table
+from taskgroup.errors import Interrupted, InvalidArgument
+from taskgroup.files import atomic_write, output_file, read_csv_table
 from taskgroup.grouping.group import GROUPING_METHODS
+from taskgroup.plan import Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import SOLVERS, frontier, plot_frontier, solve
 
@@ -145,19 +148,40 @@ def parse_budget_text(text: str, cost_names: tuple[str, ...]) -> float | dict[st
         ) from None
 
 
+# A store's costs are divided by a full-size single-task network's (ResultStore.to_problem normalises them), so
+# "params 3" is three such networks' parameters, not 3 parameters: say so wherever such costs are printed.
+RELATIVE_COSTS = "costs (and budget) relative to a single-task network: 1 = one full-size single-task network"
+
+
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """The files a planning command reads, which it must never write over."""
+    return [str(v) for v in (getattr(args, "table", None), getattr(args, "store", None)) if v]
+
+
 def run_solve(args: argparse.Namespace) -> int:
     if args.affinity:
-        plan, problem = run_affinity_solve(args)
+        if args.json:
+            output_file(args.json, inputs=[args.affinity], option="--json")
+        try:
+            plan, problem = run_affinity_solve(args)
+        except Interrupted as stop:
+            # Ctrl-C: the search's best plan so far, with its bound, is what the user keeps
+            plan, status = cast(Plan, stop.partial), 130
+            print("taskgroup solve: interrupted; the best plan so far and its bound:", file=sys.stderr)
+        else:
+            status = 0
         if args.json:
             plan.to_json(args.json)
         print(plan.summary())
         if args.json:
             print(f"\nplan written to {args.json}")
-        return 0
+        return status
     if args.budget is None:
         raise InvalidArgument(
             "the following arguments are required: --budget (or --affinity MATRIX with --n-networks K)."
         )
+    if args.json:
+        output_file(args.json, inputs=_inputs(args), option="--json")
     problem = load_problem(args)
     budget = parse_budget_text(args.budget, problem.cost_names)
     plan = solve(problem, budget, method=args.method, time_limit=args.time_limit)
@@ -169,6 +193,8 @@ def run_solve(args: argparse.Namespace) -> int:
     if args.json:
         plan.to_json(args.json)
     print(plan.summary())
+    if args.store:
+        print(RELATIVE_COSTS)
     print()
     print(plan_table(problem, plan).to_string(index=False))
     if scored is not None:
@@ -209,11 +235,19 @@ def run_frontier(args: argparse.Namespace) -> int:
     shown = front.to_frame()
     # Files first: a reader that closes stdout early (`| head`) must not cost the user the files.
     if args.csv:
-        shown.to_csv(args.csv, index=False)
+        atomic_write(
+            output_file(args.csv, inputs=_inputs(args), option="--csv"), lambda p: shown.to_csv(p, index=False)
+        )
     if args.plot:
-        plot_frontier(front, args.plot, title=f"Budget frontier: {args.store or args.table or DEFAULT_TABLE}")
+        plot_frontier(
+            front,
+            output_file(args.plot, inputs=_inputs(args), option="--plot"),
+            title=f"Budget frontier: {args.store or args.table or DEFAULT_TABLE}",
+        )
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.6g}" if math.isfinite(x) else "-"))
+    if args.store:
+        print(RELATIVE_COSTS)
     if args.csv:
         print(f"\nfrontier written to {args.csv}")
     if args.plot:

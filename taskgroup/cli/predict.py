@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from taskgroup.cli.options import add_factory_argument, factory_argument
+from taskgroup.errors import InvalidArgument
+
 __all__ = ["register", "run_predict"]
 
 
@@ -32,18 +35,26 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="CPU threads for torch and onnxruntime (default: the cores available to this process, or OMP_NUM_THREADS)",
     )
+    add_factory_argument(p)
     p.set_defaults(run=run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Predict every task for raw input rows and write one column per task."""
     from taskgroup.engine.runtime import configure_threads
+    from taskgroup.files import atomic_write, output_file
     from taskgroup.serve.predictions import predict
 
+    if not str(args.out).lower().endswith(".csv"):
+        # predictions are a CSV table; any other name (a store, a manifest) would be replaced by one
+        raise InvalidArgument(f"--out {args.out!r} must be a .csv file name; predict writes a CSV table.")
+    out = output_file(args.out, inputs=[args.manifest, args.input])
     # the default resolved once, so onnxruntime gets the same number as torch
     threads = configure_threads(args.threads)
-    table = predict(args.manifest, args.input, probabilities=args.probabilities, threads=threads)
-    table.to_csv(args.out, index=False)
+    table = predict(
+        args.manifest, args.input, probabilities=args.probabilities, threads=threads, model=factory_argument(args)
+    )
+    atomic_write(out, lambda p: table.to_csv(p, index=False))
     print(
         f"{len(table)} rows, tasks {[c for c in table.columns if not c.startswith('p(')]} -> {args.out}",
         file=sys.stderr,

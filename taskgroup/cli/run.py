@@ -7,6 +7,7 @@ import argparse
 from taskgroup.cli.options import (
     FAMILY_CHOICES,
     SUITE_CHOICES,
+    add_force_argument,
     add_runtime_arguments,
     add_suite_param_argument,
     apply_runtime_arguments,
@@ -92,6 +93,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="taskgroup-run", help="output folder (default: ./taskgroup-run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_force_argument(p)
     p.set_defaults(run=run)
 
 
@@ -117,6 +119,6 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     say = (lambda _msg: None) if args.quiet else print
-    outcome = run_pipeline(settings, args.out, progress=not args.quiet, say=say)
+    outcome = run_pipeline(settings, args.out, progress=not args.quiet, say=say, force=args.force)
     print(f"plan: {outcome.out / 'plan.json'}\nmanifest: {outcome.out / 'manifest.json'}\nreport: {outcome.report}")
     return 0

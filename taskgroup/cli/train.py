@@ -10,6 +10,7 @@ from taskgroup.cli.options import (
     FAMILY_CHOICES,
     SUITE_CHOICES,
     WEIGHTING_CHOICES,
+    add_force_argument,
     add_runtime_arguments,
     add_suite_param_argument,
     apply_runtime_arguments,
@@ -85,6 +86,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_runtime_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoints, manifest.json, results.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_force_argument(p)
     p.set_defaults(run=run_train)
 
 
@@ -154,7 +156,7 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    report = train_plan(plan, suite, args.out, config, say=say)
+    report = train_plan(plan, suite, args.out, config, say=say, force=args.force)
     print(format_report(report))
     return 0
 

@@ -29,6 +29,7 @@ downloaded.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -143,6 +144,13 @@ def _cluster_names(clusters: Sequence[int]) -> list[list[str]]:
     letters = "abcdefghijklmnopqrstuvwxyz"
     if len(clusters) > len(letters):
         raise InvalidSuite(f"At most {len(letters)} clusters; got {len(clusters)}.")
+    if any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 1 for c in clusters):
+        raise InvalidSuite(f"Suite 'synthetic' clusters must be positive whole numbers; got {list(clusters)!r}.")
+    if sum(clusters) > MAX_SYNTHETIC_TASKS:
+        raise InvalidSuite(
+            f"Suite 'synthetic' clusters={list(clusters)!r} make {sum(clusters)} tasks; at most {MAX_SYNTHETIC_TASKS} "
+            "are accepted (every candidate network is a subset of the tasks, so their number grows as 2^tasks)."
+        )
     return [[f"{letters[k]}{i}" for i in range(size)] for k, size in enumerate(clusters)]
 
 
@@ -190,6 +198,13 @@ def synthetic_weights(
     return scale * factor @ basis.T
 
 
+# The largest array the synthetic generator builds, in numbers (8 bytes each): 20 million = 160 MB, over 50 times
+# the default suite, so that a parameter from a file or a typo cannot exhaust memory before anything is said.
+MAX_SYNTHETIC_ELEMENTS = 20_000_000
+# Tasks a synthetic suite may have: every candidate network is a subset of them, so this bounds what is measured.
+MAX_SYNTHETIC_TASKS = 26
+
+
 def synthetic_data(
     n_samples: int = 3000,
     clusters: Sequence[int] = (3, 2),
@@ -212,8 +227,22 @@ def synthetic_data(
     """
     if n_samples < 3:
         raise InvalidSuite(f"n_samples must be at least 3 (one row per split); got {n_samples}.")
-    if n_sin < 0 or noise_std < 0 or scale <= 0:
-        raise InvalidSuite(f"n_sin >= 0, noise_std >= 0 and scale > 0 are required; got {n_sin}, {noise_std}, {scale}.")
+    _cluster_names(clusters)  # checks the clusters (whole numbers, how many tasks) before they size anything
+    for key, value in {"within": within, "across": across, "scale": scale, "noise_std": noise_std}.items():
+        if not isinstance(value, (int, float, np.number)) or isinstance(value, bool) or not math.isfinite(value):
+            raise InvalidSuite(f"Suite 'synthetic' parameter {key}={value!r} must be a finite number.")
+    if n_sin < 0 or noise_std < 0 or scale <= 0 or d < 1:
+        raise InvalidSuite(
+            f"n_sin >= 0, noise_std >= 0, scale > 0 and d >= 1 are required; got {n_sin}, {noise_std}, {scale}, {d}."
+        )
+    n_tasks = sum(int(c) for c in clusters)
+    # the arrays built below: inputs (n, d) and the sine terms (n, tasks, n_sin); checked before any is allocated
+    size = n_samples * max(d, n_tasks * max(n_sin, 1))
+    if size > MAX_SYNTHETIC_ELEMENTS:
+        raise InvalidSuite(
+            f"Suite 'synthetic' with n_samples={n_samples}, d={d}, {n_tasks} tasks and n_sin={n_sin} needs arrays of "
+            f"{size:,} numbers; at most {MAX_SYNTHETIC_ELEMENTS:,} are accepted (lower n_samples or d)."
+        )
     w = synthetic_weights(clusters, within, across, d, scale, weight_seed)
     ab = np.random.default_rng(alpha_beta_seed)
     alpha, beta = ab.standard_normal(n_sin), ab.standard_normal(n_sin)

@@ -209,6 +209,7 @@ def column_generation(
     max_iterations: int = 500,
     smoothing: float = 0.7,
     say: Callable[[str], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> ColumnGenerationResult:
     """Column generation from the groups ``start`` (a valid selection); see the module docstring.
 
@@ -225,6 +226,9 @@ def column_generation(
     ``say``, if given, receives a progress line on the iteration, columns, value, bound and gap once
     :data:`PROGRESS_EVERY` seconds have passed since the start or the last line, and a last line at the end when
     any was given: a quick run stays silent.
+
+    ``stop``, if given, is asked before each iteration; once it returns True the loop ends as at the time limit,
+    without the final master solve, and the best selection so far comes back with its bound (Ctrl-C).
     """
     from taskgroup.solvers import solve
 
@@ -296,7 +300,8 @@ def column_generation(
     proven = False
     attempted_gap = math.inf
     stalls = 0  # consecutive exact pricings that closed less than STALL_SHARE of the gap
-    while iterations < max_iterations and time.perf_counter() < deadline and not closed():
+    stopped = stop or (lambda: False)
+    while iterations < max_iterations and time.perf_counter() < deadline and not closed() and not stopped():
         iterations += 1
         lp_value, pi_lp, mu = _lp_master(scorer, list(columns), k)
         if lp_value >= upper - _EPS * (1 + abs(upper)):
@@ -341,7 +346,7 @@ def column_generation(
                 break
             alpha = 0.0 if alpha < 0.1 else alpha / 2  # mispricing: move toward the LP duals
         report()
-    if not proven and not closed():
+    if not proven and not closed() and not stopped():
         master_optimal = integer_master()
         if not closed() and master_optimal and best_pi is not None:
             proven = prove(capacity=None)  # the last attempt: every group, where they are listed

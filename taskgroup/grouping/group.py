@@ -30,13 +30,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from taskgroup.errors import InvalidArgument
+from taskgroup.errors import Interrupted, InvalidArgument
 from taskgroup.estimate.matrix import AffinityLike, as_affinity
 from taskgroup.grouping.affinity_problem import SINGLETON_MODES
 from taskgroup.grouping.clustering import modularity_groups
 from taskgroup.grouping.colgen import PROOF_TOLERANCE, column_generation
 from taskgroup.grouping.cover import Group, GroupScorer
 from taskgroup.grouping.heuristics import beam_merge, greedy_merge, local_search
+from taskgroup.interrupts import interrupt_flag
 from taskgroup.plan import Plan
 from taskgroup.registry import MethodSpec, Registry
 from taskgroup.validation import check_number
@@ -75,6 +76,7 @@ class GroupingResult:
     upper_bound: float = math.inf
     optimal: bool = False
     nodes: int = 0
+    interrupted: bool = False
 
 
 GroupingFunction = Callable[..., GroupingResult]
@@ -169,6 +171,8 @@ def group(
     ------
     InvalidArgument
         For a bad matrix, an unknown method, option or singleton mode, or ``n_networks`` < 1.
+    Interrupted
+        Ctrl-C during ``colgen``: its ``partial`` is the best plan so far, with its proven bound.
 
     Examples
     --------
@@ -243,6 +247,8 @@ def select_groups(
     ------
     InvalidArgument
         For an unknown method or option, ``n_networks`` < 1, or a bad time limit.
+    Interrupted
+        Ctrl-C during ``colgen``: its ``partial`` is the best plan so far, with its proven bound.
     """
     check_number(n_networks, "n_networks", "select_groups", minimum=1, integer=True)
     check_number(time_limit, "time_limit", "select_groups", minimum=0, exclusive=True, optional=True)
@@ -263,7 +269,7 @@ def select_groups(
     value = predictor.value(result.groups)
     upper = min(result.upper_bound, predictor.trivial_bound(), predictor.size_bound(int(n_networks)))
     optimal = result.optimal or upper - value <= PROOF_TOLERANCE * max(1.0, abs(value))
-    return predictor.plan(
+    plan = predictor.plan(
         result.groups,
         k=int(n_networks),
         higher_is_better=predictor.higher_is_better if higher_is_better is None else bool(higher_is_better),
@@ -273,6 +279,9 @@ def select_groups(
         wall_time=elapsed,
         nodes=result.nodes,
     )
+    if result.interrupted:
+        raise Interrupted("interrupted: the best plan so far, with its proven bound", plan)
+    return plan
 
 
 def _method_options(
@@ -346,11 +355,12 @@ def _colgen(
     started = time.perf_counter()
     # a good starting selection makes the master's integer solution and the bound meet sooner
     start_limit = None if time_limit is None else 0.15 * time_limit
-    start, _ = local_search(scorer, k, seed=seed, time_limit=start_limit, max_rounds=10)
-    remaining = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - started))
-    result = column_generation(scorer, k, start, time_limit=remaining, say=say)
+    with interrupt_flag("keeping the best plan so far after the current iteration") as interrupted:
+        start, _ = local_search(scorer, k, seed=seed, time_limit=start_limit, max_rounds=10)
+        remaining = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - started))
+        result = column_generation(scorer, k, start, time_limit=remaining, say=say, stop=interrupted.is_set)
     optimal = result.upper_bound - result.value <= PROOF_TOLERANCE * max(1.0, abs(result.value))
-    return GroupingResult(result.groups, result.upper_bound, optimal, result.iterations)
+    return GroupingResult(result.groups, result.upper_bound, optimal, result.iterations, interrupted.is_set())
 
 
 register_grouping("enumerate", _enumerate, exact=True, description="every group listed, then the core ILP (n <= 16)")

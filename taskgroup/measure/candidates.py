@@ -10,6 +10,7 @@ This module does not import torch (the built-in variants are looked up only when
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -84,6 +85,11 @@ def parse_candidate(text: str, tasks: Sequence[str], variants: Collection[str] |
     return Candidate(tuple(t for t in tasks if t in names), variant)
 
 
+# Candidate networks one measurement may hold: each is trained, so even this many is days of work; far more
+# (2^25 subsets of 25 tasks) would exhaust memory just listing them.
+MAX_CANDIDATES = 10_000
+
+
 def make_candidates(
     tasks: Sequence[str],
     which: str | Sequence[str] = "all",
@@ -111,12 +117,26 @@ def make_candidates(
     -------
     list of Candidate
         Ordered by variant (full first, then as given), then size, then suite order; no repeats.
+
+    Raises
+    ------
+    InvalidArgument
+        More than :data:`MAX_CANDIDATES` candidates (counted before any is built), or a bad name in a list.
     """
     tasks = list(tasks)
     if variants is not None:
         variants = check_names("Variant", variants)
     if isinstance(which, str) and which in ("all", "pairs"):
         sizes = range(1, len(tasks) + 1) if which == "all" else range(1, min(2, len(tasks)) + 1)
+        count = sum(math.comb(len(tasks), k) for k in sizes) * (len(variants) if variants is not None else 1)
+        count += len(tasks) if variants is None and half_singles else 0
+        if count > MAX_CANDIDATES:
+            raise InvalidArgument(
+                f"Candidates {which!r} over {len(tasks)} tasks are {count:,} networks; at most {MAX_CANDIDATES:,} "
+                "are measured in one go. Measure adaptively (strategy='adaptive' of taskgroup.measure.measure: "
+                "some networks measured, the rest predicted), measure 'pairs' (HOA), or name the networks to "
+                "measure (--candidates 'a+b,c')."
+            )
         subsets = [tuple(c) for k in sizes for c in combinations(tasks, k)]
         if variants is not None:
             ordered = sorted(variants, key=lambda v: v != "full")  # stable: "full" first, others as given

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import AbstractContextManager, contextmanager
@@ -21,7 +22,15 @@ from typing import Any, TypeVar
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.registry import Registry
 
-__all__ = ["SerialExecutor", "EXECUTORS", "open_executor", "check_executor", "drive", "EXECUTOR_HELP"]
+__all__ = [
+    "SerialExecutor",
+    "RestartingProcessPool",
+    "EXECUTORS",
+    "open_executor",
+    "check_executor",
+    "drive",
+    "EXECUTOR_HELP",
+]
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -72,9 +81,72 @@ def _open_process(argument: str) -> Iterator[tuple[Executor, int]]:
         raise InvalidArgument(
             f"Executor 'process:{argument}': the worker count must be a positive integer ({EXECUTOR_HELP})."
         )
-    # spawn, not fork: forking a process that has started torch's thread pools can deadlock.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = RestartingProcessPool(workers)
+    try:
         yield pool, workers
+    except BaseException:
+        pool.stop_now()  # Ctrl-C or a failed run: the workers' jobs are abandoned, so end them at once
+        raise
+    pool.shutdown(wait=True)
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches every process of the terminal's group; workers leave it to the driver, which commits what
+    # finished and then ends them (a worker's KeyboardInterrupt would be a traceback per worker instead).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class RestartingProcessPool(Executor):
+    """A spawned process pool that can be replaced once a worker has died, and stopped at once.
+
+    A worker that dies (a segfault, ``os.abort``, the out-of-memory killer) breaks a ``ProcessPoolExecutor`` for
+    good: every job in it fails with ``BrokenProcessPool``. :func:`drive` then calls :meth:`restart` and runs
+    the jobs that were in flight again, one at a time, to find the one that kills its worker.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._processes: dict[int, Any] = {}
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: forking a process that has started torch's thread pools can deadlock.
+        return ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
+        )
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future = self._pool.submit(fn, *args, **kwargs)
+        self._processes.update(getattr(self._pool, "_processes", None) or {})  # to read exit codes after a crash
+        return future
+
+    def exit_codes(self) -> list[int]:
+        """Exit codes of the workers that have ended abnormally (negative: the signal that ended them), once the
+        pool is broken (its workers are ending: each is waited for briefly, so that its code is known)."""
+        for process in self._processes.values():
+            process.join(0.5)
+        return [p.exitcode for p in self._processes.values() if p.exitcode not in (None, 0)]
+
+    def restart(self) -> None:
+        """Replace a broken pool by a new one (the old one's workers are already ended)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._processes = {}
+        self._pool = self._new_pool()
+
+    def stop_now(self, grace: float = 1.0) -> None:
+        """Cancel queued jobs and end the workers within about ``2 * grace`` seconds (SIGTERM, then SIGKILL)."""
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(grace)
+            if process.is_alive():
+                process.kill()
+                process.join(grace)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 @contextmanager
@@ -168,35 +240,114 @@ def drive(
     *,
     retries: int,
     describe: Callable[[J], str],
+    crashed: Callable[[J, str], R] | None = None,
 ) -> None:
     """Run ``run(job)`` for every job on ``pool`` and pass each result to ``commit`` as it finishes.
 
-    A job whose worker died is submitted again, at most ``retries`` times; any other exception stops the
-    run with a :class:`MeasurementError` naming the job (``describe(job)``), after the results committed so
-    far. ``run`` must be importable by name (it is pickled to process and Dask workers).
+    A job whose worker died is submitted again, at most ``retries`` times. In a local process pool a dying
+    worker fails every job in the pool; the pool is restarted, the jobs that were running then are run again
+    one at a time (so that the one that kills its worker is known), and the others are submitted again as they
+    were. Once a job has killed ``retries + 1`` workers, or a Dask worker was lost that often, ``crashed(job,
+    reason)`` gives the failed result to commit for it and every other job goes on; without ``crashed`` a
+    :class:`MeasurementError` names it. Any other exception stops the run with a :class:`MeasurementError`
+    naming the job (``describe(job)``), after the results committed so far. On Ctrl-C the results that have
+    finished are committed before the interrupt goes on. ``run`` must be importable by name (it is pickled to
+    process and Dask workers).
     """
     attempts: dict[int, int] = {}
-    pending: dict[Future, int] = {pool.submit(run, job): i for i, job in enumerate(jobs)}
+    pending: dict[Future, int] = {}
+    quarantine: list[int] = []  # jobs that may have been running when a worker died: each runs alone
+    held: list[int] = []  # jobs that were queued then: submitted again once the quarantine is over
+
+    def submit(index: int) -> None:
+        pending[pool.submit(run, jobs[index])] = index
+
+    def gave_up(index: int, reason: str) -> None:
+        if crashed is None:
+            raise MeasurementError(
+                f"Job {index} ({describe(jobs[index])}) failed: {reason}. Finished results are kept; rerun to resume."
+            )
+        commit(crashed(jobs[index], reason))
+
+    for i in range(len(jobs)):
+        submit(i)
     try:
-        while pending:
+        while pending or quarantine or held:
+            if quarantine and not pending:
+                submit(quarantine.pop(0))
+            elif held and not quarantine:
+                for i in held:
+                    submit(i)
+                held.clear()
             for future in _finished(pending, serial=isinstance(pool, SerialExecutor)):
+                order = list(pending.values())  # submission order: the pool runs the earliest first
                 index = pending.pop(future)
                 try:
                     result = future.result()
                 except Exception as exc:  # noqa: BLE001 - sorted into "worker lost" and "job broken" below
-                    if type(exc).__name__ in _WORKER_LOST and attempts.get(index, 0) < retries:
+                    if isinstance(pool, RestartingProcessPool) and type(exc).__name__ == "BrokenProcessPool":
+                        pending.clear()
+                        _after_crash(pool, order, quarantine, held, attempts, retries, gave_up)
+                        break
+                    if type(exc).__name__ in _WORKER_LOST:
                         attempts[index] = attempts.get(index, 0) + 1
-                        pending[pool.submit(run, jobs[index])] = index
-                        continue
+                        if attempts[index] <= retries:
+                            submit(index)
+                        else:
+                            gave_up(index, f"its worker was lost {attempts[index]} times ({type(exc).__name__})")
+                        break
                     raise MeasurementError(
                         f"Job {index} ({describe(jobs[index])}) failed: {type(exc).__name__}: {exc}. "
                         "Finished results are kept; rerun to resume."
                     ) from exc
                 commit(result)
                 break  # re-enter as_completed with the (possibly resubmitted) pending set
+    except KeyboardInterrupt:
+        # what finished while we waited is kept, as the interrupt message says
+        for future in [f for f in pending if f.done() and not f.cancelled() and f.exception() is None]:
+            commit(future.result())
+        raise
     finally:
         for future in pending:
             future.cancel()
+
+
+def _after_crash(
+    pool: RestartingProcessPool,
+    broken: list[int],
+    quarantine: list[int],
+    held: list[int],
+    attempts: dict[int, int],
+    retries: int,
+    gave_up: Callable[[int, str], None],
+) -> None:
+    """A worker of ``pool`` died and every job in it failed (``broken``, in submission order): restart the
+    pool; a job that ran alone is blamed, else the jobs that may have been running are each run alone next."""
+    codes = pool.exit_codes()
+    pool.restart()
+    if len(broken) == 1:  # it ran by itself: it killed its worker
+        index = broken[0]
+        attempts[index] = attempts.get(index, 0) + 1
+        if attempts[index] > retries:
+            how = f" (exit code {codes[0]}{_signal_name(codes[0])})" if codes else ""
+            gave_up(index, f"the worker process running it died {attempts[index]} times{how}")
+        else:
+            quarantine.insert(0, index)
+        return
+    # the pool feeds its workers in submission order, plus one queued call: only the first workers + 1 can
+    # have been running; the others were waiting and are innocent
+    running = pool.workers + 1
+    quarantine[:0] = broken[:running]
+    held.extend(broken[running:])
+
+
+def _signal_name(code: int) -> str:
+    if code >= 0:
+        return ""
+    try:
+        return f", {signal.Signals(-code).name}"
+    except ValueError:
+        return ""
 
 
 def _finished(pending: dict[Future, int], serial: bool) -> Iterable[Future]:

@@ -12,8 +12,9 @@ every network costs 1 in a resource named ``cost``. Losses are lower-is-better f
 Everything else is the suite route's: the candidates (all subsets, pairs for HOA, a list), the SQLite store
 with resume, serial / process / Dask executors (one objective call per job; the objective must be importable
 by name, ``module:function``, for process and Dask workers), ``ResultStore.to_problem``. An exception inside
-one call, or a bad return value, is recorded for that candidate as a failed result with its message, and
-every other call goes on. Short runs (ESA) and other training choices are ``settings``: keyword arguments
+one call (``sys.exit`` too), a bad return value, or a crash of the worker process running it, is recorded for
+that candidate as a failed result with its message, and every other call goes on; a rerun tries failed calls
+again. Short runs (ESA) and other training choices are ``settings``: keyword arguments
 passed to every call and stored with the run, so a short-run measurement is a separate run in the same store
 (``measure_objective(f, store, tasks=..., settings={"epochs": 2})``).
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 import math
 import os
@@ -68,6 +70,8 @@ def run_call(call: ObjectiveCall) -> NetworkResult:
         value = call.objective(list(cand.tasks), cand.variant, call.seed, **call.settings)
     except Exception as exc:  # noqa: BLE001 - the user's code: any error is that candidate's failure
         return _failed(call, f"the objective raised {type(exc).__name__}: {exc}", time.perf_counter() - start)
+    except SystemExit as exc:  # sys.exit() in the user's code ends that call, not the measurement
+        return _failed(call, f"the objective called sys.exit({exc.code!r})", time.perf_counter() - start)
     elapsed = time.perf_counter() - start
     try:
         metrics, costs = read_objective_result(value, cand.tasks, f"candidate {cand.name!r} (seed {call.seed})")
@@ -154,8 +158,10 @@ def _numbers(mapping: Any, who: str, name: str) -> dict[str, float]:
     return out
 
 
-def load_objective(spec: str) -> Callable[..., Any]:
+def load_objective(spec: str, option: str = "--objective") -> Callable[..., Any]:
     """The function named ``"package.module:function"`` (the current folder is searched first).
+
+    Only for a name the user gave (``option`` names where, for messages); never for a name read from a file.
 
     Raises
     ------
@@ -164,24 +170,41 @@ def load_objective(spec: str) -> Callable[..., Any]:
     """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise InvalidArgument(f"--objective {spec!r} must look like 'package.module:function'.")
+        raise InvalidArgument(f"{option} {spec!r} must look like 'package.module:function'.")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m`: a script in the current folder can be named
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any failure importing the user's module is reported as one line
         raise InvalidArgument(
-            f"Cannot import module {module_name!r} for --objective {spec!r}: "
+            f"Cannot import module {module_name!r} for {option} {spec!r}: "
             f"{type(exc).__name__}: {exc} (run from its folder or put it on PYTHONPATH)."
         ) from None
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
-            raise InvalidArgument(f"Module {module_name!r} has no {attr!r} (--objective {spec!r}).")
+            raise InvalidArgument(f"Module {module_name!r} has no {attr!r} ({option} {spec!r}).")
         target = getattr(target, part)
     if not callable(target):
-        raise InvalidArgument(f"--objective {spec!r} names a {type(target).__name__}, not a function.")
+        raise InvalidArgument(f"{option} {spec!r} names a {type(target).__name__}, not a function.")
     return target
+
+
+def _check_settings(objective: Callable[..., Any], settings: Mapping[str, Any]) -> None:
+    """Refuse settings the objective does not take, before any call (each call would fail with a TypeError)."""
+    try:
+        parameters = inspect.signature(objective).parameters
+    except (TypeError, ValueError):  # a builtin or C function: nothing to check against
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [n for n, p in list(parameters.items())[3:] if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    unknown = sorted(set(settings) - set(accepted))
+    if unknown:
+        raise InvalidArgument(
+            f"The objective {_objective_name(objective)} takes no setting(s) {unknown}; after (tasks, variant, seed) "
+            f"it accepts {accepted or 'none'}."
+        )
 
 
 def _needs_pickling(executor: str | Executor) -> bool:
@@ -268,6 +291,7 @@ def measure_objective(
         settings_json = json.loads(json.dumps(settings, sort_keys=True))
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"settings must be JSON-serialisable (they key the run in the store): {exc}.") from None
+    _check_settings(objective, settings)
     cands = make_candidates(task_list, candidates, half_singles=False, variants=variants)
     if _needs_pickling(executor):
         try:
@@ -283,7 +307,8 @@ def measure_objective(
     fp, cfg = _key({"objective": name, "tasks": task_list}), _key({"settings": settings_json})
     store.register_run(fp, cfg, f"objective {name}", task_list, {"objective": name}, {"settings": settings_json})
 
-    done = store.done(fp, cfg)
+    # failed calls are tried again: an objective's failure may be passing (a busy GPU, a fixed bug)
+    done = store.done(fp, cfg, failed=False)
     calls = [ObjectiveCall(objective, c, s, settings) for s in seeds_ for c in cands if (c.name, s) not in done]
     with store.writer(), open_executor(executor) as (pool, _):
         bar = tqdm(total=len(calls), unit="net", desc=f"measure {name}", disable=not progress, leave=False)
@@ -301,6 +326,7 @@ def measure_objective(
                 commit,
                 retries=retries,
                 describe=lambda call: f"{call.candidate.name}, seed {call.seed}",
+                crashed=lambda call, reason: _failed(call, f"crashed: {reason}", 0.0),
             )
         finally:
             bar.close()

@@ -207,7 +207,17 @@ def measure(
                 commit,
                 retries=retries,
                 describe=lambda job: f"{', '.join(c.name for c in job.candidates)}, seed(s) {list(job.seeds)}",
+                crashed=_crashed,
             )
         finally:
             bar.close()
     return store.results(fp, cfg)
+
+
+def _crashed(job: Job, reason: str) -> list[NetworkResult]:
+    """A job that killed its worker every time it ran: each of its candidates failed, with the reason."""
+    return [
+        NetworkResult(c.name, c.tasks, c.variant, seed, status="failed", reason=f"crashed: {reason}")
+        for seed in job.seeds
+        for c in job.candidates
+    ]

@@ -172,12 +172,20 @@ class ResultStore(AffinityTable):
             problems = [line for (row,) in db.execute("PRAGMA quick_check(3)") for line in str(row).splitlines()]
             if problems != ["ok"]:
                 raise sqlite3.DatabaseError("integrity check failed: " + "; ".join(problems[:3]))
-            if "meta" not in _tables(db):
+            tables = _tables(db)
+            # An SQLite file without any table is a store whose creation was cut short (a full disk, or another
+            # command creating the same store at that moment): it is finished now, not refused forever.
+            unfinished = not tables and create
+            if not unfinished and "meta" not in tables:
                 raise MeasurementError(
                     f"{str(path)!r} is an SQLite file but not a taskgroup results store "
                     "(no 'meta' table); give the file 'taskgroup measure --store' wrote."
                 )
-            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            row = None if unfinished else db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if unfinished:
+            with self._connect(write=True):
+                pass  # creates its tables
+            return
         version = int(row[0]) if row else SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise MeasurementError(
@@ -303,7 +311,8 @@ class ResultStore(AffinityTable):
 
     def add_results(self, suite: str, config: str, results: Iterable[NetworkResult]) -> int:
         """Insert results and the costs they carry in one transaction; returns how many results were new
-        (existing keys are kept as they are, and a network's first reported cost is kept)."""
+        (existing keys are kept as they are, except that a finished result replaces a failed one, and a
+        network's first reported cost is kept)."""
         results = list(results)
         rows = [
             (
@@ -330,7 +339,14 @@ class ResultStore(AffinityTable):
         ]
         with self._connect(write=True) as db:
             before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            # a new result takes the place of a failed one (a retried call); a finished one is never rewritten
+            db.executemany(
+                "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (suite, config, network, seed) "
+                "DO UPDATE SET status=excluded.status, reason=excluded.reason, epochs=excluded.epochs, "
+                "best_epoch=excluded.best_epoch, train_time=excluded.train_time, metrics=excluded.metrics, "
+                "created=excluded.created WHERE results.status != 'ok' AND excluded.status = 'ok'",
+                rows,
+            )
             new = db.total_changes - before
             db.executemany("INSERT OR IGNORE INTO resource_costs VALUES (?,?,?,?,?,?,?)", cost_rows)
             return new
@@ -345,13 +361,12 @@ class ResultStore(AffinityTable):
             db.executemany("INSERT OR IGNORE INTO costs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
     # -- reading --------------------------------------------------------------------------------------
-    def done(self, suite: str, config: str) -> set[tuple[str, int]]:
-        """(network, seed) pairs already stored for this suite and configuration (finished or failed)."""
+    def done(self, suite: str, config: str, *, failed: bool = True) -> set[tuple[str, int]]:
+        """(network, seed) pairs already stored for this suite and configuration (finished, and failed unless
+        ``failed=False``: those a rerun tries again)."""
+        query = "SELECT network, seed FROM results WHERE suite=? AND config=?" + ("" if failed else " AND status='ok'")
         with self._connect() as db:
-            return {
-                (n, int(s))
-                for n, s in db.execute("SELECT network, seed FROM results WHERE suite=? AND config=?", (suite, config))
-            }
+            return {(n, int(s)) for n, s in db.execute(query, (suite, config))}
 
     def costed(self, suite: str, config: str) -> set[str]:
         with self._connect() as db:
@@ -450,6 +465,11 @@ class ResultStore(AffinityTable):
 
     def _cost_columns(self, cost: str | Sequence[str] | None, suite: str, config: str) -> list[str]:
         names = self.cost_names(suite, config)
+        if not names:
+            raise InvalidArgument(
+                f"Store {str(self.path)!r} has no costs for this measurement: no candidate network finished (see "
+                "the failed results and their reasons); measure again once the cause is fixed."
+            )
         if cost is None:
             if names == COST_COLUMNS:
                 return [DEFAULT_PROFILED_COST]

@@ -26,11 +26,11 @@ from torch import nn
 from taskgroup.engine.families import ModelFactory
 from taskgroup.engine.loop import predict
 from taskgroup.errors import ExportError, InvalidArgument, ManifestError
+from taskgroup.files import atomic_write
 from taskgroup.manifest import (
     ARTIFACT_CHECKPOINT,
     ARTIFACT_ONNX,
-    artifact_path,
-    load_checkpoint,
+    load_entry,
     model_inputs,
     network_entries,
     read_manifest,
@@ -38,6 +38,7 @@ from taskgroup.manifest import (
     write_manifest,
 )
 from taskgroup.onnx_runtime import onnx_session, require_deploy, run_session
+from taskgroup.outputs import claim_folder, output_path
 
 __all__ = ["EXPORT_TOLERANCE", "ONNX_OPSET", "INPUT_NAME", "export_onnx", "validation_inputs"]
 
@@ -94,6 +95,7 @@ def export_onnx(
     *,
     inputs: Any = None,
     model: ModelFactory | None = None,
+    force: bool = False,
 ) -> Path:
     """Export every network of a (PyTorch) manifest to ONNX in ``out``; return the new manifest's path.
 
@@ -107,7 +109,9 @@ def export_onnx(
         Validation rows to verify the export on (the manifest's preprocessing is applied). Default: the
         validation split of the manifest's built-in suite (see :func:`validation_inputs`).
     model : model factory, optional
-        The factory of your own model when it cannot be imported by name (see ``load_checkpoint``).
+        The factory of your own model (never imported by the name its checkpoint records; see ``load_checkpoint``).
+    force : bool
+        Write into a folder that holds files taskgroup did not write (see :func:`taskgroup.outputs.claim_folder`).
 
     Returns
     -------
@@ -126,7 +130,8 @@ def export_onnx(
     ManifestError
         A bad manifest, a missing or changed checkpoint, or a manifest that is already an ONNX export.
     InvalidArgument
-        ``out`` is the manifest's own folder (its manifest.json would be replaced), or bad ``inputs``.
+        ``out`` is the manifest's own folder (its manifest.json would be replaced), holds a symbolic link, or
+        (without ``force``) holds files taskgroup did not write; or bad ``inputs``.
     """
     for package in ("onnx", "onnxruntime", "onnxscript"):
         require_deploy(package)
@@ -147,12 +152,11 @@ def export_onnx(
     x = validation_inputs(manifest, inputs)
     # two example rows: the exporter treats a batch of 1 as a constant rather than a dynamic axis
     example = x[:2] if len(x) >= 2 else np.repeat(x[:1], 2, axis=0)
-    folder.mkdir(parents=True, exist_ok=True)
+    claim_folder(folder, "export", force=force)
     new_entries = []
     for name, entry in entries.items():
-        source = artifact_path(manifest_path, entry)
-        network, _ = load_checkpoint(source, model=model)
-        file = folder / (Path(entry[ARTIFACT_CHECKPOINT]).stem + ".onnx")
+        network = load_entry(manifest_path, entry, model=model)
+        file = output_path(folder, Path(entry[ARTIFACT_CHECKPOINT]).stem + ".onnx")
         tasks = list(predict(network, example))
         _export_one(name, network, tasks, example, file)
         outputs = {t: t for t in tasks}
@@ -164,7 +168,7 @@ def export_onnx(
             file.unlink()  # a file that failed verification is never left where it could be mistaken for one
             raise
         new_entries.append(new_entry)
-    path = folder / "manifest.json"
+    path = output_path(folder, "manifest.json")
     write_manifest(
         {
             **{k: v for k, v in manifest.items() if k not in ("schema", "version", "networks")},
@@ -208,7 +212,7 @@ def _export_one(name: str, network: nn.Module, tasks: list[str], example: np.nda
             )
             if program is None:
                 raise ExportError(f"torch.onnx.export returned no program for {name!r}.")
-            program.save(str(file))
+            atomic_write(file, lambda p: program.save(str(p)))
     except Exception as exc:  # the exporter raises many kinds; all mean "this network cannot be exported"
         raise ExportError(_export_failure(name, exc, log.getvalue())) from None
 

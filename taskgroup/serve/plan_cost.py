@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import platform
 import statistics
 import time
@@ -41,7 +42,7 @@ from taskgroup.files import read_text
 from taskgroup.manifest import (
     ARTIFACT_ONNX,
     artifact_path,
-    load_checkpoint,
+    load_entry,
     network_entries,
     read_manifest,
     required_fields,
@@ -73,6 +74,11 @@ def plan_costs(
         return {n["name"]: {str(k): float(v) for k, v in n["cost"].items()} for n in plan["networks"]}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         raise ManifestError(f"{str(run)!r} is not a taskgroup run file with a plan.") from None
+
+
+# The largest batch plan-cost times, in input numbers (float32: 1 GB), and the most repeats per batch size.
+MAX_INPUT_ELEMENTS = 1 << 28
+MAX_REPEATS = 100_000
 
 
 def _check_batches(batches: Sequence[int]) -> list[int]:
@@ -150,18 +156,27 @@ def measure_plan_cost(
         raise InvalidArgument(f"repeats must be a positive integer; got {repeats!r}.")
     threads = configure_threads(threads)
     manifest = read_manifest(manifest_path)
+    # every batch is allocated as one input tensor (and each network's activations on it): bounded first
+    elements = max(sizes) * math.prod(required_fields(manifest, "input_shape")[0])
+    if elements > MAX_INPUT_ELEMENTS or repeats > MAX_REPEATS:
+        raise InvalidArgument(
+            f"Batch {max(sizes)} of inputs {required_fields(manifest, 'input_shape')[0]} is {elements:,} numbers and "
+            f"repeats is {repeats}; at most {MAX_INPUT_ELEMENTS:,} numbers per batch and {MAX_REPEATS} repeats are "
+            "accepted."
+        )
     entries = network_entries(manifest)
     chosen = plan_costs(manifest_path, manifest)
     runners, modules = {}, {}
     for name, entry in entries.items():
         path = artifact_path(manifest_path, entry)
         if ARTIFACT_ONNX in entry:
-            from taskgroup.onnx_runtime import onnx_session, run_session
+            from taskgroup.onnx_runtime import check_session, onnx_session, run_session
 
             session = onnx_session(path, threads=threads)
+            check_session(session, manifest, entry)
             runners[name] = lambda x, s=session, e=entry: run_session(s, e, x.numpy())
         else:
-            network, _ = load_checkpoint(path, model=model)
+            network = load_entry(manifest_path, entry, model=model)
             modules[name] = network
             runners[name] = network
     rows = []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from taskgroup.errors import ManifestError
-from taskgroup.files import read_text
+from taskgroup.files import atomic_write, read_text
 
 __all__ = ["PLAN_COST_SCHEMA", "PLAN_COST_VERSION", "PLAN_COST_FILE", "write_plan_cost", "read_plan_cost"]
 
@@ -31,9 +31,7 @@ def write_plan_cost(table: pd.DataFrame, path: str | PathLike[str]) -> Path:
         **{k: table.attrs.get(k) for k in _SETTINGS},
         "rows": json.loads(table.to_json(orient="records")),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1)))
     return path
 
 

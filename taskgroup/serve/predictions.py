@@ -36,7 +36,7 @@ def probability_column(task: str, label: Any) -> str:
 def _probabilities(spec: TaskSpec, output: np.ndarray) -> np.ndarray:
     z = np.asarray(output, dtype=np.float64)
     if spec.kind == "binary":
-        p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+        p = np.exp(-np.logaddexp(0.0, -z[:, 0]))  # the logistic function without overflow for large |z|
         return np.stack([1.0 - p, p], axis=1)
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)

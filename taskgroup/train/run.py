@@ -33,6 +33,7 @@ import numpy as np
 from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict, profile_model
 from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.files import atomic_write
 from taskgroup.manifest import (
     load_checkpoint,
     network_config,
@@ -41,7 +42,9 @@ from taskgroup.manifest import (
     write_manifest,
 )
 from taskgroup.naming import network_name, network_variant
+from taskgroup.outputs import claim_folder, output_path
 from taskgroup.plan import Plan
+from taskgroup.serve.plan_cost_file import PLAN_COST_FILE
 from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
 from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
 from taskgroup.train.intervals import delta_m_intervals, mean_metrics
@@ -219,28 +222,39 @@ def _file_stem(name: str) -> str:
 class _Run:
     """The folder of one run: configuration check on start, unit files, resume."""
 
-    def __init__(self, out: Path, identity: dict[str, Any]):
-        self.out = out
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "run.json"
+    def __init__(self, out: Path, identity: dict[str, Any], force: bool, replan: bool):
+        self.out = claim_folder(out, "run", force=force)
+        path = output_path(out, "run.json")
         if path.exists():
-            stored = json.loads(path.read_text())
+            stored = _read_json(path)
             identity = json.loads(json.dumps(identity))  # compare in JSON form (tuples are lists there)
-            if stored != identity:
-                differs = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
+            differs = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
+            if replan and differs == ["plan"]:
+                # another plan over the same suite and settings: a network trains the same in any plan (its seed
+                # comes from its name), so finished ones are kept; what described the old plan goes
+                (out / PLAN_COST_FILE).unlink(missing_ok=True)
+                atomic_write(path, lambda p: p.write_text(json.dumps(identity, indent=1)))
+            elif differs:
                 raise InvalidArgument(
                     f"{str(out)!r} holds a run with a different {', '.join(differs)}; use another --out folder "
                     "or the same plan, suite and settings to resume it."
                 )
         else:
-            tmp = path.with_name("run.json.tmp")
-            tmp.write_text(json.dumps(identity, indent=1))
-            tmp.replace(path)
+            atomic_write(path, lambda p: p.write_text(json.dumps(identity, indent=1)))
 
     def path(self, group: str, stem: str, suffix: str) -> Path:
-        folder = self.out / group
-        folder.mkdir(exist_ok=True)
-        return folder / f"{stem}{suffix}"
+        return output_path(self.out, f"{group}/{stem}{suffix}")
+
+
+def _read_json(path: Path) -> Any:
+    """A JSON file the run wrote; InvalidArgument naming it when it is damaged (a crash, an edit)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidArgument(
+            f"{str(path)!r} is not the JSON taskgroup wrote ({exc}); delete it to start this run afresh, or use "
+            "another --out folder."
+        ) from None
 
 
 def train_plan(
@@ -250,6 +264,8 @@ def train_plan(
     config: RunConfig = RunConfig(),
     *,
     say: Callable[[str], None] | None = None,
+    force: bool = False,
+    replan: bool = False,
 ) -> TrainReport:
     """Train, evaluate and package the networks of ``plan`` on ``suite``; resume a finished part of the run.
 
@@ -263,6 +279,11 @@ def train_plan(
     config : RunConfig
     say : callable(str), optional
         Receives one line per finished or resumed unit.
+    force : bool
+        Write into a folder that holds files taskgroup did not write (see :func:`taskgroup.outputs.claim_folder`).
+    replan : bool
+        Accept a folder that holds a run of another plan over the same suite and settings (``taskgroup run``
+        with another budget): finished networks are kept, the others trained, the manifest written anew.
 
     Returns
     -------
@@ -271,7 +292,8 @@ def train_plan(
     Raises
     ------
     InvalidArgument
-        See :func:`check_plan`; also a folder holding a run with another configuration.
+        See :func:`check_plan`; also a folder holding a run with another configuration, a symbolic link, or
+        (without ``force``) files taskgroup did not write.
     """
     say = say or (lambda _msg: None)
     teacher_tasks = check_plan(plan, suite, config)
@@ -284,7 +306,7 @@ def train_plan(
         "plan": plan.to_dict() | {"wall_time_s": None},  # solver timing differs between identical plans
         "config": config.to_dict(),
     }
-    run = _Run(Path(out), identity)
+    run = _Run(Path(out), identity, force, replan)
     served = [t for t in suite.task_names if t in plan.assignment]
     report = TrainReport(teacher_tasks=list(teacher_tasks), repeats=config.repeats)
     repeats = range(config.repeats)
@@ -365,7 +387,8 @@ def train_plan(
     # 5. deployment manifest and results
     group = "students" if config.distill else "networks"
     report.manifest = str(_write_manifest(run, plan, suite, config, group))
-    (run.out / "results.json").write_text(json.dumps(report.to_dict(), indent=1))
+    results = json.dumps(report.to_dict(), indent=1)
+    atomic_write(output_path(run.out, "results.json"), lambda p: p.write_text(results))
     say(f"manifest written to {report.manifest}")
     return report
 
@@ -399,7 +422,7 @@ def _network_unit(
     path = run.path(group, _unit_stem(name, repeat), ".pt")
     label = _UNIT_LABELS[group] + (f" (repeat {repeat})" if repeat else "")
     if path.exists():
-        _, extra = load_checkpoint(path)
+        _, extra = load_checkpoint(path, model=config.fit.factory())
         say(f"{label} {name}: finished earlier, kept")
         return extra["test_metrics"]
     sub = suite.subset([t for t in suite.task_names if t in tasks])
@@ -494,12 +517,14 @@ def _teacher_unit(
         seed=derive_seed(config.seed, "teacher", task),
         say=say,
     )
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        arrays: dict[str, Any] = {f"soft_{k}": v for k, v in ensemble.soft.items()}
-        arrays.update({f"probs_{k}": v for k, v in ensemble.probs.items()})
-        np.savez(f, **arrays)
-    tmp.replace(path)
+    arrays: dict[str, Any] = {f"soft_{k}": v for k, v in ensemble.soft.items()}
+    arrays.update({f"probs_{k}": v for k, v in ensemble.probs.items()})
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, save)
     return ensemble
 
 
@@ -522,7 +547,7 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
                 "test_metrics": extra["test_metrics"],
             }
         )
-    manifest_path = run.out / "manifest.json"
+    manifest_path = output_path(run.out, "manifest.json")
     write_manifest(
         {
             # the params let `taskgroup export` rebuild a built-in suite's validation rows to verify on
