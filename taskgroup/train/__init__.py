@@ -14,7 +14,7 @@ export, predictions from raw inputs, the plan's cost on a machine) is :mod:`task
 """
 
 from taskgroup.tasks.metrics import delta_m
-from taskgroup.train.distill import TeacherConfig, average_soft, train_teacher_ensemble
+from taskgroup.train.distill import TeacherConfig, Teachers, average_soft, plan_teachers, single_task_teachers
 from taskgroup.train.manifest import (
     load_checkpoint,
     load_network,
@@ -31,7 +31,9 @@ __all__ = [
     "RunConfig",
     "TrainReport",
     "TeacherConfig",
-    "train_teacher_ensemble",
+    "Teachers",
+    "plan_teachers",
+    "single_task_teachers",
     "average_soft",
     "delta_m",
     "save_checkpoint",

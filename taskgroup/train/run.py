@@ -33,8 +33,8 @@ from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.naming import network_name, network_variant
 from taskgroup.plan import Plan
-from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
-from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
+from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs
+from taskgroup.train.distill import TeacherConfig, Teachers, single_task_teachers
 from taskgroup.train.manifest import (
     load_checkpoint,
     network_config,
@@ -271,13 +271,13 @@ def train_plan(
     # 1. single-task baselines
     if config.baselines:
         for task in served:
-            metrics = _network_unit(run, "baselines", task, (task,), "full", suite, config, None, say)
+            metrics = _network_unit(run, "baselines", task, (task,), "full", suite, config.fit, config.seed, None, say)
             report.baselines[task] = metrics[task]
 
     # 2. the plan's networks, vanilla multi-task
     for d in plan.details:
         report.networks[d.name] = _network_unit(
-            run, "networks", d.name, d.trained_tasks, network_variant(d.name), suite, config, None, say
+            run, "networks", d.name, d.trained_tasks, network_variant(d.name), suite, config.fit, config.seed, None, say
         )
     report.multitask = {t: report.networks[plan.assignment[t]][t] for t in served}
     if config.all_in_one:
@@ -287,24 +287,38 @@ def train_plan(
         everything = (
             report.networks[same[0]]
             if same
-            else _network_unit(run, "all_in_one", network_name(served), tuple(served), "full", suite, config, None, say)
+            else _network_unit(
+                run,
+                "all_in_one",
+                network_name(served),
+                tuple(served),
+                "full",
+                suite,
+                config.fit,
+                config.seed,
+                None,
+                say,
+            )
         )
         report.all_in_one = {t: everything[t] for t in served}
 
     # 3. distillation: teachers, then students
     if config.distill:
-        ensembles = {t: _teacher_unit(run, t, suite, config, say) for t in teacher_tasks}
-        one = {t: suite.subset([t]) for t in teacher_tasks}
-        report.teachers = {
-            t: evaluate_outputs({t: soft_to_output(one[t].tasks[0].kind, e.probs["test"])}, one[t].test, one[t].tasks)[
-                t
-            ]
-            for t, e in ensembles.items()
-        }
+        teachers = _teacher_units(run, teacher_tasks, suite, config, say)
+        report.teachers = teachers.metrics(suite)
         for d in plan.details:
-            soft = {t: ensembles[t].soft["train"] for t in d.trained_tasks if t in ensembles}
+            soft = teachers.soft_targets(d.trained_tasks, config.fit.temperature)
             report.students[d.name] = _network_unit(
-                run, "students", d.name, d.trained_tasks, network_variant(d.name), suite, config, soft, say
+                run,
+                "students",
+                d.name,
+                d.trained_tasks,
+                network_variant(d.name),
+                suite,
+                config.fit,
+                config.seed,
+                soft,
+                say,
             )
         report.student = {t: report.students[plan.assignment[t]][t] for t in served}
 
@@ -320,7 +334,7 @@ def train_plan(
 
     # 5. deployment manifest and results
     group = "students" if config.distill else "networks"
-    report.manifest = str(_write_manifest(run, plan, suite, config, group))
+    report.manifest = str(write_plan_manifest(run, plan, suite, config.fit, group, distilled=config.distill))
     (run.out / "results.json").write_text(json.dumps(report.to_dict(), indent=1))
     say(f"manifest written to {report.manifest}")
     return report
@@ -342,7 +356,8 @@ def _network_unit(
     tasks: Sequence[str],
     variant: str,
     suite: TaskSuite,
-    config: RunConfig,
+    fit_config: TrainConfig,
+    base_seed: int,
     soft: Mapping[str, np.ndarray] | None,
     say: Callable[[str], None],
 ) -> dict[str, dict[str, float]]:
@@ -356,11 +371,11 @@ def _network_unit(
     # The seed depends on the network alone, not on its role: a plan network that is a single-task network trains
     # exactly as that task's baseline (the comparison is then paired, not two draws of initialisation noise), and
     # students share the vanilla network's seed, so that the soft targets are the only difference between them.
-    seed = derive_seed(config.seed, "network", name)
-    factory = config.fit.factory()
+    seed = derive_seed(base_seed, "network", name)
+    factory = fit_config.factory()
     model = build_model(factory, sub.tasks, variant, sub.example_batch(), seed)
     start = time.perf_counter()
-    fitted = fit(model, sub.train, sub.tasks, config.fit, val=sub.val, soft_targets=soft, seed=seed)
+    fitted = fit(model, sub.train, sub.tasks, fit_config, val=sub.val, soft_targets=soft, seed=seed)
     seconds = time.perf_counter() - start
     if fitted.status != "ok":
         raise MeasurementError(
@@ -385,43 +400,40 @@ def _network_unit(
     return metrics
 
 
-def _teacher_unit(
-    run: _Run, task: str, suite: TaskSuite, config: RunConfig, say: Callable[[str], None]
-) -> EnsembleOutputs:
-    """A task's teacher ensemble soft targets, computed once and cached in the run folder."""
-    path = run.path("teachers", _file_stem(task), ".npz")
-    if path.exists():
-        with np.load(path) as data:
+def _teacher_units(
+    run: _Run, tasks: Sequence[str], suite: TaskSuite, config: RunConfig, say: Callable[[str], None]
+) -> Teachers:
+    """Each task's single-task teacher ensemble (members' outputs on every split), trained once and cached."""
+    kinds, outputs, members = {}, {}, {}
+    for task in tasks:
+        path = run.path("teachers", _file_stem(task), ".npz")
+        if path.exists():
+            one = Teachers.load(path)
             say(f"teacher {task}: finished earlier, kept")
-            return EnsembleOutputs(
-                task=task,
-                soft={k[5:]: data[k] for k in data.files if k.startswith("soft_")},
-                probs={k[6:]: data[k] for k in data.files if k.startswith("probs_")},
+        else:
+            one = single_task_teachers(
+                suite,
+                [task],
+                config=config.fit,
+                teacher=config.teacher,
+                seed=derive_seed(config.seed, "teacher", task),
+                say=say,
             )
-    ensemble = train_teacher_ensemble(
-        suite,
-        task,
-        config=config.fit,
-        teacher=config.teacher,
-        seed=derive_seed(config.seed, "teacher", task),
-        say=say,
-    )
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(
-            f,
-            **{f"soft_{k}": v for k, v in ensemble.soft.items()},
-            **{f"probs_{k}": v for k, v in ensemble.probs.items()},
-        )
-    tmp.replace(path)
-    return ensemble
+            one.save(path)
+        kinds.update(one.kinds)
+        outputs.update(one.outputs)
+        members.update(one.members)
+    return Teachers(kinds, outputs, members)
 
 
-def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, group: str) -> Path:
+def write_plan_manifest(
+    run: _Run, plan: Plan, suite: TaskSuite, fit_config: TrainConfig, group: str, *, distilled: bool
+) -> Path:
+    """Write ``manifest.json`` in the run folder for ``plan``'s networks, read from the ``group`` sub-folder."""
     entries = []
     for d in plan.details:
         path = run.path(group, _file_stem(d.name), ".pt")
-        model, extra = load_checkpoint(path, model=config.fit.factory())
+        model, extra = load_checkpoint(path, model=fit_config.factory())
         profile = profile_model(model, suite.example_batch())
         entries.append(
             {
@@ -446,8 +458,8 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
             "feature_names": list(suite.feature_names),
             "preprocessing": suite.preprocessing,
             "tasks": [t.to_dict() for t in suite.tasks if t.name in plan.assignment],
-            "model": config.fit.to_dict()["model"],
-            "distilled": config.distill,
+            "model": fit_config.to_dict()["model"],
+            "distilled": distilled,
             "assignment": dict(plan.assignment),
             "networks": entries,
             "units": {
