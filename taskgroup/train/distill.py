@@ -18,6 +18,7 @@ prediction, no temperature); the ensemble's own prediction, what it is scored on
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -133,6 +134,15 @@ class Teachers:
         sub = suite.subset([t for t in suite.task_names if t in self.outputs])
         outputs = {t: self.prediction(t, split) for t in sub.task_names}
         return evaluate_outputs(outputs, sub.split(split), sub.tasks)
+
+    def fingerprint(self) -> str:
+        """A short hash of the teachers' tasks and every member's training-split outputs (what a student sees)."""
+        h = hashlib.sha256()
+        for task in self.tasks:
+            h.update(f"{task}:{self.kinds[task]}".encode())
+            for out in self.outputs[task].get("train", []):
+                h.update(np.ascontiguousarray(out, dtype=np.float32).tobytes())
+        return h.hexdigest()[:16]
 
     def restrict(self, tasks: Sequence[str]) -> Teachers:
         """The teachers of ``tasks`` only.

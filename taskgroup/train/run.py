@@ -334,7 +334,8 @@ def train_plan(
 
     # 5. deployment manifest and results
     group = "students" if config.distill else "networks"
-    report.manifest = str(write_plan_manifest(run, plan, suite, config.fit, group, distilled=config.distill))
+    checkpoints = {d.name: run.path(group, _file_stem(d.name), ".pt") for d in plan.details}
+    report.manifest = str(write_plan_manifest(run.out, plan, suite, config.fit, checkpoints, distilled=config.distill))
     (run.out / "results.json").write_text(json.dumps(report.to_dict(), indent=1))
     say(f"manifest written to {report.manifest}")
     return report
@@ -427,12 +428,18 @@ def _teacher_units(
 
 
 def write_plan_manifest(
-    run: _Run, plan: Plan, suite: TaskSuite, fit_config: TrainConfig, group: str, *, distilled: bool
+    out: Path,
+    plan: Plan,
+    suite: TaskSuite,
+    fit_config: TrainConfig,
+    checkpoints: Mapping[str, Path],
+    *,
+    distilled: bool,
 ) -> Path:
-    """Write ``manifest.json`` in the run folder for ``plan``'s networks, read from the ``group`` sub-folder."""
+    """Write ``out/manifest.json`` for ``plan``'s networks, whose checkpoints (inside ``out``) ``checkpoints`` names."""
     entries = []
     for d in plan.details:
-        path = run.path(group, _file_stem(d.name), ".pt")
+        path = checkpoints[d.name]
         model, extra = load_checkpoint(path, model=fit_config.factory())
         profile = profile_model(model, suite.example_batch())
         entries.append(
@@ -442,13 +449,13 @@ def write_plan_manifest(
                 "serves": sorted(t for t, n in plan.assignment.items() if n == d.name),
                 "variant": network_variant(d.name),
                 **{key: profile[key] for key in COST_KEYS},
-                "checkpoint": f"{group}/{path.name}",
+                "checkpoint": path.relative_to(out).as_posix(),
                 "sha256": sha256_file(path),
                 "distilled_tasks": extra.get("distilled_tasks", []),
                 "test_metrics": extra["test_metrics"],
             }
         )
-    manifest_path = run.out / "manifest.json"
+    manifest_path = out / "manifest.json"
     write_manifest(
         {
             # the params let `taskgroup export` rebuild a built-in suite's validation rows to verify on
