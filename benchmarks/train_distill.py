@@ -68,23 +68,24 @@ class Setting:
         return f"{self.case}-T{self.temperature:g}-w{self.soft_weight:g}"
 
 
-SETTINGS = (
+PRIMARY = (
     Setting("plan", 1.0, 0.5),
     Setting("plan", 2.0, 0.5),
     Setting("plan", 4.0, 0.5),
     Setting("mtdnn", 1.0, 0.5),
     Setting("mtdnn", 2.0, 0.5),
-    Setting("mtdnn", 4.0, 0.5),
-    Setting("plan", 2.0, 0.9),
 )
+# trained last, and left out with TASKGROUP_DISTILL_SKIP_OPTIONAL=1 when the machine is too busy to finish them
+OPTIONAL = (Setting("mtdnn", 4.0, 0.5), Setting("plan", 2.0, 0.9))
 HINTON_TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
 HINTON_TEACHERS = 5
 HINTON_SOFT_WEIGHT = 0.9  # Hinton et al.: a much lower weight on the hard labels works best
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=len(SEEDS))
 def mnist(seed: int) -> TaskSuite:
-    """The default mnist suite split with ``seed`` (loading it takes tens of seconds: once per process and seed)."""
+    """The default mnist suite split with ``seed`` (loading takes tens of seconds on a busy machine: once per
+    process and seed)."""
     return load_suite("mnist", seed=seed)
 
 
@@ -181,7 +182,7 @@ def hinton_unit(seed: int, quick: bool) -> dict[str, Any]:
     return result
 
 
-def collect(seed: int, quick: bool) -> dict[str, Any]:
+def collect(seed: int, settings: Sequence[Setting], quick: bool) -> dict[str, Any]:
     """One seed's test metrics of everything (every unit cached by then)."""
     suite = mnist(seed)
     plan_report = json.loads((folder(seed, quick) / "plan" / "results.json").read_text())
@@ -191,57 +192,49 @@ def collect(seed: int, quick: bool) -> dict[str, Any]:
         "plan": plan_report["multitask"],
         "vanilla": student_unit(seed, None, quick),
         "teachers": {case: teachers_for(case, seed, quick).metrics(suite) for case in ("plan", "mtdnn")},
-        "students": {x.label: student_unit(seed, x, quick) for x in SETTINGS},
+        "students": {x.label: student_unit(seed, x, quick) for x in settings},
     }
 
 
-def seed_job(seed: int, units: Sequence[tuple], quick: bool) -> list[Any]:
-    """One seed's units in order, in one process (the seed's suite is loaded once)."""
-    results = []
-    for kind, *args in units:
-        start = time.perf_counter()
-        if kind == "teacher":
-            results.append(teacher_unit(seed, args[0], quick))
-        elif kind == "student":
-            results.append(student_unit(seed, args[0], quick))
-        elif kind == "hinton":
-            results.append(hinton_unit(seed, quick))
-        else:
-            results.append(collect(seed, quick))
-        label = args[0].label if args and isinstance(args[0], Setting) else args
-        print(f"[distill] seed {seed} {kind} {label} done in {time.perf_counter() - start:.0f}s", flush=True)
-    return results
-
-
-def _star(job: tuple) -> list[Any]:
-    return seed_job(*job)
+def unit(job: tuple) -> Any:
+    """Run one unit ``(kind, seed, argument, quick)`` in a worker process."""
+    kind, seed, arg, quick = job
+    start = time.perf_counter()
+    functions = {
+        "teacher": lambda: teacher_unit(seed, arg, quick),
+        "student": lambda: student_unit(seed, arg, quick),
+        "hinton": lambda: hinton_unit(seed, quick),
+        "collect": lambda: collect(seed, arg, quick),
+    }
+    result = functions[kind]()
+    label = arg.label if isinstance(arg, Setting) else arg
+    print(f"[distill] seed {seed} {kind} {label} done in {time.perf_counter() - start:.0f}s", flush=True)
+    return result
 
 
 def experiment(quick: bool, workers: int) -> dict:
     """Every case and seed (resuming cached units); plain data for :func:`report`."""
     seeds = SEEDS[:2] if quick else SEEDS
+    optional = () if os.environ.get("TASKGROUP_DISTILL_SKIP_OPTIONAL") == "1" else OPTIONAL
+    settings = (*PRIMARY, *optional)
     start = time.perf_counter()
-    a = [x for x in SETTINGS if x.case == "plan" and x.soft_weight == 0.5]
-    rest = [x for x in SETTINGS if x not in a]
-    extra = [("teacher", k) for k in range(1, EXTRA_TEACHER_SEEDS + 1)]
-    # phases, each a job per seed: the plan teachers, the vanilla network and (a)'s students first; then (b);
-    # then the rest and (c)
+    extra = range(1, EXTRA_TEACHER_SEEDS + 1)
+    # phases of independent units, the largest first: every teacher and the vanilla networks; the students;
+    # Hinton's runs and the optional students; then the metrics of everything
     phases = [
-        [("teacher", 0), ("student", None), *[("student", x) for x in a]],
-        [*extra, *[("student", x) for x in rest if x.case == "mtdnn"]],
-        [*[("student", x) for x in rest if x.case != "mtdnn"], ("hinton",), ("collect",)],
+        [("teacher", s, 0, quick) for s in seeds]
+        + [("teacher", s, k, quick) for s in seeds for k in extra]
+        + [("student", s, None, quick) for s in seeds],
+        [("student", s, x, quick) for x in PRIMARY for s in seeds],
+        [("hinton", s, None, quick) for s in seeds] + [("student", s, x, quick) for x in optional for s in seeds],
+        [("collect", s, settings, quick) for s in seeds],
     ]
-    collected: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for phase in phases:
-            for results in pool.map(_star, [(s, phase, quick) for s in seeds]):
-                collected += [r for r in results if isinstance(r, dict) and "seed" in r]
-    hinton = [r for r in collected if "T1" in r]
-    runs = [r for r in collected if "baselines" in r]
+        results = [list(pool.map(unit, phase)) for phase in phases]
     return {
-        "settings": [x.label for x in SETTINGS],
-        "runs": runs,
-        "hinton": hinton,
+        "settings": [x.label for x in settings],
+        "runs": results[3],
+        "hinton": results[2][: len(seeds)],
         "minutes": (time.perf_counter() - start) / 60,
         "workers": workers,
         "epochs": mnist_fit(quick).epochs,

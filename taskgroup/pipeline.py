@@ -8,7 +8,8 @@
     affinity.csv    pairwise affinity (source -> target) behind the heatmap
     frontier.csv    the budget frontier; frontier.png its plot
     plan.json       the chosen plan
-    manifest.json   the deployment manifest, with checkpoints under networks/ (students/ with --distill)
+    manifest.json   the deployment manifest, with checkpoints under networks/
+    distilled/      with --distill: the plan distilled into one network (taskgroup.train.compress), its manifest
     results.json    test metrics and Δm% of the trained networks
     report.html     the self-contained report, with its PNGs
 
@@ -85,7 +86,9 @@ class RunSettings:
     arch : {"mlp", "cnn", "mmoe"} or None
         Model family of the plan's networks when it differs from the measured one (e.g. ``mmoe``); None: ``model``.
     distill : bool
-        Train teacher ensembles and distil them into the plan's networks (MT-DNN-KD).
+        Distil the trained plan into one all-in-one network (its networks are the teachers; soft targets on every
+        training row) beside the vanilla all-in-one network: :func:`taskgroup.train.compress.distill` into
+        ``distilled/``, at its default temperature and soft weight.
     executor : str
         ``"serial"``, ``"process"``, ``"process:N"`` or ``"dask://HOST:PORT"``.
     epochs : int
@@ -165,6 +168,7 @@ class RunOutcome:
     train: Any  # taskgroup.train.TrainReport
     timings: dict[str, float]
     report: Path | None = None
+    distilled: Any = None  # taskgroup.train.compress.DistillReport, with --distill
 
 
 def knee_budget(frontier: Frontier | pd.DataFrame) -> float:
@@ -296,14 +300,30 @@ def run_pipeline(
     with _step("train", out, timings, say):
         from taskgroup.train import RunConfig, train_plan
 
-        config = RunConfig(
-            distill=settings.distill,
-            seed=settings.seed,
-            all_in_one=True,
-            fit=_train_config(settings, suite=suite, family=settings.arch),
-        )
+        fit = _train_config(settings, suite=suite, family=settings.arch)
+        config = RunConfig(seed=settings.seed, all_in_one=True, fit=fit)
         train = train_plan(plan, suite, out, config, say=say if progress else None)
-    outcome = RunOutcome(out, problem, front, plan, budget, rule, affinity, train, timings)
+    distilled = None
+    if settings.distill:
+        with _step("distill", out, timings, say):
+            from taskgroup.train.compress import (
+                ALL_IN_ONE,
+                DEFAULT_SOFT_WEIGHT,
+                DEFAULT_TEMPERATURE,
+                DistillConfig,
+                distill,
+            )
+
+            student_fit = fit.replace(temperature=DEFAULT_TEMPERATURE, soft_weight=DEFAULT_SOFT_WEIGHT)
+            distilled = distill(
+                train.manifest,
+                ALL_IN_ONE,
+                out / "distilled",
+                DistillConfig(student_fit, seed=settings.seed),
+                suite=suite,
+                say=say if progress else None,
+            )
+    outcome = RunOutcome(out, problem, front, plan, budget, rule, affinity, train, timings, distilled=distilled)
     with _step("report", out, timings, say):
         from taskgroup.report import write_report
 

@@ -39,7 +39,6 @@ from taskgroup.train.manifest import (
     read_manifest,
     required_fields,
 )
-from taskgroup.validation import renamed_parameters
 
 __all__ = ["TeacherConfig", "Teachers", "average_soft", "check_teachers", "plan_teachers", "single_task_teachers"]
 
@@ -284,7 +283,6 @@ def plan_teachers(
     return Teachers(kinds, outputs, members)
 
 
-@renamed_parameters(progress="say")
 def single_task_teachers(
     suite: TaskSuite,
     tasks: Sequence[str],
