@@ -8,12 +8,15 @@
 >>> outputs = tg.train.predict_tasks(report.manifest, x)  # doctest: +SKIP
 
 Every network trains on the one engine (:mod:`taskgroup.engine`: model families or your own factory, the loop,
-loss weighting, early stopping). Modules here, one job each: ``distill`` (teacher ensembles, soft targets),
-``manifest`` (checkpoints, deployment manifest), ``run`` (a whole plan, resumable). Serving the result (ONNX
+loss weighting, early stopping). Modules here, one job each: ``distill`` (teachers and their soft targets),
+``manifest`` (checkpoints, deployment manifest), ``run`` (a whole plan, resumable), ``compress`` (a trained plan
+distilled into fewer networks, ``taskgroup distill``: ``tg.train.compress.distill(manifest, "all-in-one",
+out)``). Serving the result (ONNX
 export, predictions from raw inputs, the plan's cost on a machine) is :mod:`taskgroup.serve`.
 """
 
 from taskgroup.tasks.metrics import delta_m
+from taskgroup.train.compress import DistillConfig, DistillReport
 from taskgroup.train.distill import TeacherConfig, Teachers, average_soft, plan_teachers, single_task_teachers
 from taskgroup.train.manifest import (
     load_checkpoint,
@@ -31,6 +34,8 @@ __all__ = [
     "RunConfig",
     "TrainReport",
     "TeacherConfig",
+    "DistillConfig",
+    "DistillReport",
     "Teachers",
     "plan_teachers",
     "single_task_teachers",
