@@ -27,7 +27,8 @@ QUICK_PARAMS = {"tasks": ["digit", "odd", "slant"], "n_train": 200, "n_val": 100
 
 
 def run_seed(seed: int, out: Path, *, quick: bool, budget: float | None, threads: int | None = None) -> tuple:
-    from taskgroup.pipeline import RunSettings, run_pipeline
+    from taskgroup.pipeline import run_pipeline
+    from taskgroup.run_settings import RunSettings
 
     settings = RunSettings(
         suite="mnist",

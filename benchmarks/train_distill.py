@@ -40,7 +40,7 @@ import torch
 from benchmarks.train_mmoe import ci95, fmt
 from taskgroup.datasets.suites import load_suite
 from taskgroup.engine import TrainConfig, derive_seed
-from taskgroup.pipeline import default_train_config
+from taskgroup.engine.defaults import default_train_config
 from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.tasks import TaskSuite
 from taskgroup.train import RunConfig, TeacherConfig, train_plan

@@ -16,12 +16,12 @@ import torch
 from taskgroup.datasets import load_suite
 from taskgroup.engine import Hook, TrainConfig, build_model, fit, make_factory
 from taskgroup.errors import InvalidArgument, ManifestError
+from taskgroup.manifest import load_checkpoint, predict_tasks, read_manifest, save_checkpoint
 from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.tasks import TaskSuite
 from taskgroup.train import RunConfig, train_plan
 from taskgroup.train.compress import DistillConfig, all_in_one_plan, distill, distill_scores, train_networks
 from taskgroup.train.distill import plan_teachers
-from taskgroup.train.manifest import load_checkpoint, predict_tasks, read_manifest, save_checkpoint
 
 FAST = TrainConfig(epochs=3, lr=3e-3, batch_size=32, patience=None)
 ROOT = Path(__file__).resolve().parents[1]

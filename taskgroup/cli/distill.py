@@ -61,10 +61,10 @@ def run_distill(args: argparse.Namespace) -> int:
     """Carry out ``taskgroup distill`` with parsed arguments; print the comparison; return the exit status."""
     device = apply_runtime_arguments(args)
 
-    from taskgroup.pipeline import RunSettings
+    from taskgroup.manifest import read_manifest
     from taskgroup.plan import Plan
+    from taskgroup.run_settings import RunSettings
     from taskgroup.train.compress import DistillConfig, default_fit, distill, manifest_suite
-    from taskgroup.train.manifest import read_manifest
 
     first = read_manifest(args.manifest[0])
     suite = manifest_suite(first, args.manifest[0])

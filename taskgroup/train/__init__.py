@@ -9,16 +9,13 @@
 
 Every network trains on the one engine (:mod:`taskgroup.engine`: model families or your own factory, the loop,
 loss weighting, early stopping). Modules here, one job each: ``distill`` (teachers and their soft targets),
-``manifest`` (checkpoints, deployment manifest), ``run`` (a whole plan, resumable), ``compress`` (a trained plan
-distilled into fewer networks, ``taskgroup distill``: ``tg.train.compress.distill(manifest, "all-in-one",
-out)``). Serving the result (ONNX
-export, predictions from raw inputs, the plan's cost on a machine) is :mod:`taskgroup.serve`.
+``run`` (a whole plan, resumable), ``compress`` (a trained plan distilled into fewer networks, ``taskgroup
+distill``: ``tg.train.compress.distill(manifest, "all-in-one", out)``). Checkpoints and the deployment manifest
+are :mod:`taskgroup.manifest`; serving the result (ONNX export, predictions from raw inputs, the plan's cost on a
+machine) is :mod:`taskgroup.serve`.
 """
 
-from taskgroup.tasks.metrics import delta_m
-from taskgroup.train.compress import DistillConfig, DistillReport
-from taskgroup.train.distill import TeacherConfig, Teachers, average_soft, plan_teachers, single_task_teachers
-from taskgroup.train.manifest import (
+from taskgroup.manifest import (
     load_checkpoint,
     load_network,
     predict_tasks,
@@ -26,6 +23,9 @@ from taskgroup.train.manifest import (
     save_checkpoint,
     write_manifest,
 )
+from taskgroup.tasks.metrics import delta_m
+from taskgroup.train.compress import DistillConfig, DistillReport
+from taskgroup.train.distill import TeacherConfig, Teachers, average_soft, plan_teachers, single_task_teachers
 from taskgroup.train.run import RunConfig, TrainReport, check_plan, train_plan
 
 __all__ = [

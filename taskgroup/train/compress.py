@@ -35,11 +35,11 @@ from typing import Any
 
 from taskgroup.engine import TrainConfig
 from taskgroup.errors import InvalidArgument, ManifestError
+from taskgroup.manifest import read_manifest, required_fields
 from taskgroup.naming import network_name, network_variant
 from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.tasks import TaskSuite, delta_m
 from taskgroup.train.distill import Teachers, check_teachers, plan_teachers
-from taskgroup.train.manifest import read_manifest, required_fields
 from taskgroup.train.run import RunConfig, _file_stem, _network_unit, _plain, _Run, check_plan, write_plan_manifest
 
 __all__ = [
@@ -72,7 +72,7 @@ class DistillConfig:
     fit : TrainConfig or None
         Model and training of the students and vanilla students; ``fit.temperature`` is ``T`` and
         ``fit.soft_weight`` is ``w`` (see the module docstring). None: the suite's default training
-        (:func:`taskgroup.pipeline.default_train_config`) for the teachers' model family, with
+        (:func:`taskgroup.engine.defaults.default_train_config`) for the teachers' model family, with
         ``T = DEFAULT_TEMPERATURE`` and ``w = DEFAULT_SOFT_WEIGHT``.
     teacher_tasks : tuple of str or None
         The tasks that get soft targets (None: every task the teachers serve that the student serves). The others
@@ -262,7 +262,7 @@ def manifest_suite(manifest: Mapping[str, Any], path: str | PathLike[str]) -> Ta
 
 
 def default_fit(suite: TaskSuite, manifest: Mapping[str, Any], **changes: Any) -> TrainConfig:
-    """The suite's default training (:func:`taskgroup.pipeline.default_train_config`) for the teachers' model
+    """The suite's default training (:func:`taskgroup.engine.defaults.default_train_config`) for the teachers' model
     family, at ``DEFAULT_TEMPERATURE`` and ``DEFAULT_SOFT_WEIGHT``, with ``changes`` applied.
 
     Raises
@@ -270,8 +270,8 @@ def default_fit(suite: TaskSuite, manifest: Mapping[str, Any], **changes: Any) -
     InvalidArgument
         The manifest's model is a factory of your own (pass ``DistillConfig(fit=...)``), or a bad change.
     """
+    from taskgroup.engine.defaults import default_train_config
     from taskgroup.engine.families import available_families
-    from taskgroup.pipeline import default_train_config
 
     family = manifest.get("model")
     if family not in available_families():

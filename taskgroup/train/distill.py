@@ -31,14 +31,14 @@ import torch
 from taskgroup.engine import TrainConfig, build_model, fit, predict
 from taskgroup.engine.families import BuiltinFactory
 from taskgroup.errors import InvalidArgument, ManifestError
-from taskgroup.tasks import TaskSuite, evaluate_outputs, output_to_soft, soft_to_output
-from taskgroup.train.manifest import (
+from taskgroup.manifest import (
     artifact_path,
     load_checkpoint,
     network_entry,
     read_manifest,
     required_fields,
 )
+from taskgroup.tasks import TaskSuite, evaluate_outputs, output_to_soft, soft_to_output
 
 __all__ = ["TeacherConfig", "Teachers", "average_soft", "check_teachers", "plan_teachers", "single_task_teachers"]
 
