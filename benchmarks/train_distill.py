@@ -328,7 +328,8 @@ def summary(data: dict) -> list[str]:
         best = _best(mt_rows)
         lines.append(
             f"- MT-DNN-KD as the paper set it (ensembles of 3 multi-task networks for the label tasks, w = 0.5): "
-            f"kept {t1['kept']:.2f} at T = 1, {best['kept']:.2f} at the best T (`{best['setting']}`); "
+            f"kept {t1['kept']:.2f} {t1['kept_ci']} at T = 1 (student − vanilla {fmt(t1['gain_s'], '+.2f')} points), "
+            f"{best['kept']:.2f} at the best T (`{best['setting']}`); "
             f"slant, without a teacher: student − vanilla {fmt(t1['others'], '+.2f')} (T = 1), "
             f"{fmt(best['others'], '+.2f')} (best T)."
         )

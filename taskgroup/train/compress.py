@@ -57,8 +57,9 @@ __all__ = [
 ]
 
 ALL_IN_ONE = "all-in-one"
-# The settings that paid in benchmarks/results/train.md (section 3): see docs/train.md, Distillation.
-DEFAULT_TEMPERATURE = 2.0
+# The setting that paid in benchmarks/results/train.md (section 2; docs/train.md, Results): T > 1 multiplies the
+# classification tasks' soft terms by T² and hurt slant, the regression task that shares their network.
+DEFAULT_TEMPERATURE = 1.0
 DEFAULT_SOFT_WEIGHT = 0.5
 DISTILL_SCHEMA_VERSION = 1
 
