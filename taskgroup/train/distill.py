@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -163,7 +164,7 @@ class Teachers:
     def save(self, path: str | PathLike[str]) -> None:
         """Write every member's outputs to one ``.npz`` file, atomically."""
         path = Path(path)
-        arrays: dict[str, np.ndarray] = {}
+        arrays: dict[str, Any] = {}
         index = []
         for i, (task, splits) in enumerate(self.outputs.items()):
             for split, outs in splits.items():
@@ -315,7 +316,9 @@ def single_task_teachers(
     InvalidArgument
         A member that fails to train (its loss became NaN or infinite).
     """
-    kinds, outputs, members = {}, {}, {}
+    kinds: dict[str, str] = {}
+    outputs: dict[str, dict[str, list[np.ndarray]]] = {}
+    members: dict[str, list[str]] = {}
     factory = config.factory()
     for task in tasks:
         one = suite.subset([task])
