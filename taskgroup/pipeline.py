@@ -8,7 +8,8 @@
     affinity.csv    pairwise affinity (source -> target) behind the heatmap
     frontier.csv    the budget frontier; frontier.png its plot
     plan.json       the chosen plan
-    manifest.json   the deployment manifest, with checkpoints under networks/ (students/ with --distill)
+    manifest.json   the deployment manifest, with checkpoints under networks/
+    distilled/      with --distill: the plan distilled into one network (taskgroup.train.compress), its manifest
     results.json    test metrics and Δm% of the trained networks
     report.html     the self-contained report, with its PNGs
 
@@ -194,15 +195,30 @@ def run_pipeline(
     with _step("train", out, timings, say):
         from taskgroup.train import RunConfig, train_plan
 
-        config = RunConfig(
-            distill=settings.distill,
-            seed=settings.seed,
-            repeats=settings.repeats,
-            all_in_one=True,
-            fit=_train_config(settings, suite=suite, family=settings.arch),
-        )
+        fit = _train_config(settings, suite=suite, family=settings.arch)
+        config = RunConfig(seed=settings.seed, repeats=settings.repeats, all_in_one=True, fit=fit)
         train = train_plan(plan, suite, out, config, say=say if progress else None, force=force, replan=True)
-    outcome = RunOutcome(out, problem, front, plan, budget, rule, affinity, train, timings)
+    distilled = None
+    if settings.distill:
+        with _step("distill", out, timings, say):
+            from taskgroup.train.compress import (
+                ALL_IN_ONE,
+                DEFAULT_SOFT_WEIGHT,
+                DEFAULT_TEMPERATURE,
+                DistillConfig,
+                distill,
+            )
+
+            student_fit = fit.replace(temperature=DEFAULT_TEMPERATURE, soft_weight=DEFAULT_SOFT_WEIGHT)
+            distilled = distill(
+                train.manifest,
+                ALL_IN_ONE,
+                output_path(out, "distilled"),
+                DistillConfig(student_fit, seed=settings.seed),
+                suite=suite,
+                say=say if progress else None,
+            )
+    outcome = RunOutcome(out, problem, front, plan, budget, rule, affinity, train, timings, distilled=distilled)
     with _step("report", out, timings, say):
         from taskgroup.report import write_report
 

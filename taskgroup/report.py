@@ -3,9 +3,9 @@
 Figures: the budget frontier (with 95 % error bars where the losses' standard errors are known) with the
 all-in-one network, the independent single-task networks and the chosen plan marked; the pairwise affinity
 heatmap; the chosen grouping as a diagram (which network serves which task). Tables: per-task test metrics
-(single-task baseline, the plan's network, the distilled student), Δm% with its 95 % interval (and whether the
-plan's advantage is significant), the run's settings and the time each step took, and — when
-``taskgroup plan-cost`` has written ``plan_cost.json`` into the run folder — the plan's measured latency,
+(single-task baseline, the plan's network), Δm% with its 95 % interval (and whether the plan's advantage is
+significant), with ``--distill`` the plan distilled into one network beside its teachers and the vanilla
+network, the run's settings and the time each step took, and — when ``taskgroup plan-cost`` has written ``plan_cost.json`` into the run folder — the plan's measured latency,
 throughput and peak memory on that machine beside the costs it was chosen with. Images are embedded as data
 URIs so the page stands alone.
 """
@@ -156,6 +156,45 @@ def metrics_table(train: Any, plan: Plan) -> pd.DataFrame:
                 row["all-in-one"] = train.all_in_one.get(task, {}).get(metric, np.nan)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def distillation_table(distilled: Any) -> pd.DataFrame:
+    """Per task and metric, side by side: single-task baseline, the teachers (the plan's networks), the vanilla
+    all-in-one network and the distilled student (a :class:`~taskgroup.train.compress.DistillReport`)."""
+    rows = []
+    for task, metrics in distilled.student.items():
+        for metric in metrics:
+            rows.append(
+                {
+                    "task": task,
+                    "metric": metric,
+                    "single-task": distilled.baselines.get(task, {}).get(metric, np.nan),
+                    "teachers (plan)": distilled.teachers.get(task, {}).get(metric, np.nan),
+                    "vanilla": distilled.vanilla[task][metric],
+                    "student": metrics[metric],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def distillation_section(distilled: Any) -> str:
+    """The "Distillation" section of a ``run --distill`` report ("" without one): the table of
+    :func:`distillation_table`, Δm% of each group and the fraction of the teachers' gain the student kept."""
+    if distilled is None:
+        return ""
+    dm = distilled.delta_m
+    kept = (
+        "undefined: the teachers are no better than the vanilla network"
+        if distilled.kept_fraction is None
+        else f"{distilled.kept_fraction:.2f}"
+    )
+    note = (
+        f"The plan's networks taught one all-in-one network (the student; {html.escape(distilled.manifest)}) on "
+        "every training row, beside the same network trained on the labels alone (vanilla, same seed and batches). "
+        f"Δm% against the single-task baselines: teachers {dm['teachers']:+.2f}, vanilla {dm['vanilla']:+.2f}, "
+        f"student {dm['student']:+.2f}; fraction of the teachers' gain over vanilla that the student kept: {kept}."
+    )
+    return f"<h2>Distillation: the plan in one network</h2>\n<p>{note}</p>\n{_table(distillation_table(distilled))}\n"
 
 
 def plan_cost_section(folder: Path) -> str:
@@ -386,7 +425,7 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
 {_table(plan_rows)}
 <h2>Per-task test metrics</h2>
 {_table(metrics_table(outcome.train, plan))}
-{plan_cost_section(out)}<h2>Budget frontier</h2>
+{distillation_section(outcome.distilled)}{plan_cost_section(out)}<h2>Budget frontier</h2>
 {_table(frontier_rows)}
 <h2>Settings</h2>
 {_table(settings_rows)}

@@ -49,7 +49,9 @@ class RunSettings:
     arch : {"mlp", "cnn", "mmoe"} or None
         Model family of the plan's networks when it differs from the measured one (e.g. ``mmoe``); None: ``model``.
     distill : bool
-        Train teacher ensembles and distil them into the plan's networks (MT-DNN-KD).
+        Distil the trained plan into one all-in-one network (its networks are the teachers; soft targets on every
+        training row) beside the vanilla all-in-one network: :func:`taskgroup.train.compress.distill` into
+        ``distilled/``, at its default temperature and soft weight.
     executor : str
         ``"auto"`` (default: one worker per available core, each training one network on one thread), ``"serial"``,
         ``"process"``, ``"process:N"`` or ``"dask://HOST:PORT"``.
@@ -137,3 +139,4 @@ class RunOutcome:
     train: Any  # taskgroup.train.TrainReport
     timings: dict[str, float]
     report: Path | None = None
+    distilled: Any = None  # taskgroup.train.compress.DistillReport, with --distill

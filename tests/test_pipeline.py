@@ -329,3 +329,20 @@ def test_default_run_on_the_image_suite_groups_tasks_and_records_both_extremes(t
     assert set(results["all_in_one"]) == set(plan["assignment"])
     settings = json.loads((tmp_path / "out" / "settings.json").read_text())
     assert settings["suite"] == "mnist" and settings["model"] is None
+
+
+@pytest.mark.slow
+def test_run_distill_compresses_the_plan_and_reports_teachers_student_and_vanilla(tmp_path):
+    out = tmp_path / "out"
+    result = taskgroup("run", *SMALL, "--distill", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    distilled = json.loads((out / "distilled" / "results.json").read_text())
+    plan = json.loads((out / "plan.json").read_text())
+    assert set(distilled["student"]) == set(distilled["vanilla"]) == set(plan["assignment"])
+    assert set(distilled["delta_m"]) >= {"teachers", "student", "vanilla"} and "kept_fraction" in distilled
+    student = json.loads((out / "distilled" / "manifest.json").read_text())
+    assert len(student["networks"]) == 1 and student["distilled"] is True
+    page = (out / "report.html").read_text()
+    assert "Distillation: the plan in one network" in page
+    for column in ("teachers (plan)", "vanilla", "student"):
+        assert f"<th>{column}</th>" in page

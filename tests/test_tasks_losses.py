@@ -38,14 +38,26 @@ def test_soft_loss_with_one_hot_targets_equals_task_loss():
 
 def test_soft_loss_ignores_masked_rows_even_if_garbage():
     out = torch.tensor([[0.0, 0.0, 0.0], [float("inf"), 0.0, 0.0]])
-    target = torch.tensor([[1 / 3, 1 / 3, 1 / 3], [1.0, 0.0, 0.0]])
+    target = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     mask = torch.tensor([True, False])
+    # KL(one-hot || uniform) = log 3
     assert float(soft_loss("multiclass", out, target, mask)) == pytest.approx(math.log(3))
+
+
+def test_soft_loss_is_zero_when_the_student_matches_the_teacher():
+    out = torch.tensor([[0.3, -1.0, 2.0], [0.0, 0.5, 0.1]])
+    assert float(soft_loss("multiclass", out, torch.softmax(out / 2, -1), temperature=2.0)) == pytest.approx(
+        0, abs=1e-6
+    )
+    logit = torch.tensor([[0.7], [-2.0]])
+    assert float(soft_loss("binary", logit, torch.sigmoid(logit[:, 0] / 3), temperature=3.0)) == pytest.approx(
+        0, abs=1e-6
+    )
 
 
 def test_temperature_scales_soft_loss_by_t_squared_at_uniform_logits():
     out = torch.zeros(4, 3)
-    target = torch.full((4, 3), 1 / 3)
+    target = torch.tensor([1.0, 0.0, 0.0]).repeat(4, 1)
     mask = torch.ones(4, dtype=torch.bool)
     assert float(soft_loss("multiclass", out, target, mask, temperature=2.0)) == pytest.approx(4 * math.log(3))
     with pytest.raises(InvalidArgument, match="temperature must be > 0"):
@@ -63,6 +75,8 @@ def test_distillation_loss_is_the_papers_average_by_default():
     hard, soft = torch.tensor(2.0), torch.tensor(4.0)
     assert float(distillation_loss(hard, soft)) == 3.0
     assert float(distillation_loss(hard, soft, soft_weight=0.0)) == 2.0
+    # a batch without the task's labels: the soft term alone, weighted by w
+    assert float(distillation_loss(None, soft, soft_weight=0.25)) == 1.0
     with pytest.raises(InvalidArgument, match=r"soft_weight must be in \[0, 1\]"):
         distillation_loss(hard, soft, soft_weight=1.5)
 

@@ -11,7 +11,7 @@ from taskgroup.errors import InvalidArgument, ManifestError
 from taskgroup.manifest import load_network, predict_tasks, read_manifest
 from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.tasks import TaskSuite
-from taskgroup.train.distill import TeacherConfig
+from taskgroup.train.distill import TeacherConfig, Teachers
 from taskgroup.train.run import RunConfig, train_plan
 
 FAST = TrainConfig(epochs=4, lr=3e-3, batch_size=64)
@@ -143,9 +143,10 @@ def test_soft_targets_are_cached_with_the_run(distilled):
     out, _, _ = distilled
     files = sorted(p.name.split("-")[0] for p in (out / "teachers").glob("*.npz"))
     assert files == ["m", "r"]
-    with np.load(next((out / "teachers").glob("m-*.npz"))) as data:
-        soft = data["soft_train"]
-        assert soft.shape[1] == 3 and np.allclose(soft.sum(1), 1.0, atol=1e-5)
+    teachers = Teachers.load(next((out / "teachers").glob("m-*.npz")))
+    assert len(teachers.outputs["m"]["train"]) == 2  # the two members' raw outputs, kept for any temperature
+    soft = teachers.soft("m", "train", temperature=2.0)
+    assert soft.shape[1] == 3 and np.allclose(soft.sum(1), 1.0, atol=1e-5)
 
 
 def test_rerun_resumes_without_training(distilled, suite, plan):

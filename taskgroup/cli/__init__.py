@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "taskgroup.cli.measure",
     "taskgroup.cli.train",
     "taskgroup.cli.run",
+    "taskgroup.cli.distill",
     "taskgroup.cli.affinity",
     "taskgroup.cli.export",
     "taskgroup.cli.predict",

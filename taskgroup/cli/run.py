@@ -78,7 +78,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         choices=FAMILY_CHOICES,
         help="model family of the plan's networks, if not --model (e.g. mmoe)",
     )
-    p.add_argument("--distill", action="store_true", help="distil teacher ensembles into the plan's networks")
+    p.add_argument(
+        "--distill",
+        action="store_true",
+        help="also distil the trained plan into one all-in-one network (its networks teach it; see distill)",
+    )
     p.add_argument("--executor", default=defaults.executor, help=executor_help(defaults.executor))
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs of a full training run")
     p.add_argument(

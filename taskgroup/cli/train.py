@@ -52,10 +52,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--teachers", type=int, default=3, help="ensemble size per teacher task (default 3)")
     p.add_argument("--teacher-tasks", help="comma-separated tasks that get a teacher (default: every served task)")
+    # defaults None: taskgroup.train.compress's, the setting that paid (not imported here: it loads torch)
     p.add_argument(
-        "--soft-weight", type=float, default=0.5, help="weight of the soft-target loss (default 0.5: the average)"
+        "--soft-weight", type=float, default=None, help="weight w of the soft-target loss (default: as distill)"
     )
-    p.add_argument("--temperature", type=float, default=1.0, help="distillation temperature (default 1)")
+    p.add_argument("--temperature", type=float, default=None, help="distillation temperature T (default: as distill)")
     p.add_argument(
         "--weighting",
         default="equal",
@@ -109,6 +110,7 @@ def run_train(args: argparse.Namespace) -> int:
     from taskgroup.datasets.suites import load_suite
     from taskgroup.engine.defaults import default_model, default_train_config
     from taskgroup.plan import Plan
+    from taskgroup.train.compress import DEFAULT_SOFT_WEIGHT, DEFAULT_TEMPERATURE
     from taskgroup.train.distill import TeacherConfig
     from taskgroup.train.run import RunConfig, train_plan
 
@@ -146,8 +148,8 @@ def run_train(args: argparse.Namespace) -> int:
             sampling=args.sampling,
             weighting=args.weighting,
             patience=args.patience,
-            soft_weight=args.soft_weight,
-            temperature=args.temperature,
+            soft_weight=DEFAULT_SOFT_WEIGHT if args.soft_weight is None else args.soft_weight,
+            temperature=DEFAULT_TEMPERATURE if args.temperature is None else args.temperature,
         ),
         distill=args.distill,
         teacher=TeacherConfig(n_teachers=args.teachers),

@@ -8,10 +8,11 @@ before chosen steps), ESA's short runs (a shorter schedule), and the plan's netw
 students (soft targets).
 
 Per step: the batch's inputs, labels and masks are moved to ``config.device``; each task with a label in the
-batch adds its :func:`~taskgroup.tasks.task_loss` (for a task with a teacher, mixed with the soft-target loss,
-MT-DNN-KD); the loss weighting and the reduction make them one number; Adam takes a step. Batch order comes
-from ``numpy_rng(seed, "batches", epoch)``; dropout draws from torch's generator seeded from ``(seed,
-"dropout")`` inside a fork, so the caller's random state never changes.
+batch adds its :func:`~taskgroup.tasks.task_loss`; a task with a teacher adds the distillation term on every row
+of the batch, labelled or not (:func:`~taskgroup.tasks.distillation_loss`: ``(1 - w) · hard + w · T² · KL``, the
+soft term alone on a batch without its labels); the loss weighting and the reduction make them one number;
+Adam takes a step. Batch order comes from ``numpy_rng(seed, "batches", epoch)``; dropout draws from torch's
+generator seeded from ``(seed, "dropout")`` inside a fork, so the caller's random state never changes.
 """
 
 from __future__ import annotations
@@ -126,16 +127,17 @@ def _step_losses(
     outputs: Mapping[str, torch.Tensor], batch: Batch, tasks: Sequence[TaskSpec], config: TrainConfig
 ) -> dict[str, torch.Tensor]:
     losses = {}
-    for c in batch.columns:
-        task, m = tasks[c], batch.mask[:, c]
-        if not bool(m.any()):
-            continue  # no label for this task in the batch: it contributes nothing
-        loss = task_loss(task, outputs[task.name], batch.y[:, c], m)
+    for c, task in enumerate(tasks):
+        m = batch.mask[:, c]
+        labelled = c in batch.columns and bool(m.any())
+        hard = task_loss(task, outputs[task.name], batch.y[:, c], m) if labelled else None
         if task.name in batch.soft:
-            # soft targets exist for every row; they are used on the hard loss's rows so the mix is over one set
-            soft = soft_loss(task.kind, outputs[task.name], batch.soft[task.name], m, config.temperature)
-            loss = distillation_loss(loss, soft, config.soft_weight)
-        losses[task.name] = loss
+            # a teacher sees every row of the batch, labelled or not (and in per-task batches, rows drawn for
+            # another task): the soft term averages over all of them, the hard term over the labelled rows
+            soft = soft_loss(task.kind, outputs[task.name], batch.soft[task.name], temperature=config.temperature)
+            losses[task.name] = distillation_loss(hard, soft, config.soft_weight)
+        elif hard is not None:
+            losses[task.name] = hard
     return losses
 
 

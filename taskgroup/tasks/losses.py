@@ -68,36 +68,81 @@ def output_to_soft(kind: str, output: torch.Tensor, temperature: float = 1.0) ->
 
 
 def soft_loss(
-    kind: str, output: torch.Tensor, soft_target: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0
+    kind: str,
+    output: torch.Tensor,
+    soft_target: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
-    """Mean loss of a student's output against a teacher ensemble's soft target over the rows in ``mask``.
+    """Mean distillation term of a student's output against a teacher's soft target (Hinton et al. 2015).
 
-    Classification: cross-entropy between the averaged teacher probabilities and the student's probabilities,
-    both at ``temperature``, times ``temperature**2`` (Hinton et al. 2015) so the gradient keeps its scale as
-    the temperature changes (no effect at the default 1). Regression: MSE against the average prediction.
+    Per row ``i`` with student logits ``z_i`` and teacher probabilities ``p_i`` (already at temperature ``T``):
+
+    - multiclass: ``T² · KL(p_i || softmax(z_i / T)) = T² · Σ_k p_ik (log p_ik − log softmax(z_i / T)_k)``;
+    - binary: the same with two classes, ``q_i = sigmoid(z_i / T)``:
+      ``T² · (p_i log(p_i / q_i) + (1 − p_i) log((1 − p_i) / (1 − q_i)))``;
+    - regression: ``(z_i − p_i)²`` with ``p_i`` the teacher's prediction (no temperature).
+
+    ``T²`` keeps the gradient's scale as ``T`` changes. KL differs from the cross-entropy against ``p`` by the
+    teacher's entropy, a constant, so the gradient is the same; KL is 0 when the student matches the teacher.
+
+    Parameters
+    ----------
+    kind : {"regression", "binary", "multiclass"}
+    output : Tensor, shape (..., n, out_dim)
+        The student head's raw output.
+    soft_target : Tensor, shape (n,) or (n, k)
+        See the module docstring.
+    mask : Tensor of bool, shape (n,), optional
+        The rows to average over (default: every row; a teacher sees every row, labelled or not).
+    temperature : float
+        ``T > 0``.
+
+    Returns
+    -------
+    Tensor, shape (...)
+        The mean over the rows in ``mask``; 0 when there are none.
+
+    Raises
+    ------
+    InvalidArgument
+        ``temperature <= 0`` or an unknown kind.
     """
     if not temperature > 0:
         raise InvalidArgument(f"The distillation temperature must be > 0; got {temperature!r}.")
     if kind == "regression":
         per_row = (output[..., 0] - soft_target) ** 2
     elif kind == "binary":
-        per_row = F.binary_cross_entropy_with_logits(output[..., 0] / temperature, soft_target, reduction="none")
+        p = soft_target.expand_as(output[..., 0])
+        cross = F.binary_cross_entropy_with_logits(output[..., 0] / temperature, p, reduction="none")
+        entropy = -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p))
+        per_row = (cross - entropy) * temperature**2
     elif kind == "multiclass":
-        per_row = -(soft_target * torch.log_softmax(output / temperature, dim=-1)).sum(-1)
+        logq = torch.log_softmax(output / temperature, dim=-1)
+        per_row = (torch.xlogy(soft_target, soft_target) - soft_target * logq).sum(-1) * temperature**2
     else:
         raise InvalidArgument(f"Unknown task kind {kind!r}; accepted: ['regression', 'binary', 'multiclass'].")
-    if kind != "regression":
-        per_row = per_row * temperature**2
+    if mask is None:
+        return per_row.mean(-1)
     per_row = torch.where(mask, per_row, torch.zeros_like(per_row))
     return per_row.sum(-1) / mask.to(per_row.dtype).sum().clamp(min=1.0)
 
 
-def distillation_loss(hard: torch.Tensor, soft: torch.Tensor, soft_weight: float = 0.5) -> torch.Tensor:
-    """MT-DNN-KD's student loss for a task with a teacher: ``(1 - soft_weight) * hard + soft_weight * soft``.
+def distillation_loss(hard: torch.Tensor | None, soft: torch.Tensor, soft_weight: float = 0.5) -> torch.Tensor:
+    """A student's loss for a task with a teacher: ``(1 - w) * hard + w * soft`` with ``w = soft_weight``.
 
-    The default 0.5 is the paper's *average* of the two losses; the public MT-DNN code adds them instead
-    (the same direction, twice the scale).
+    ``hard`` is the mean hard-label loss over the batch's labelled rows (:func:`task_loss`), ``soft`` the mean
+    distillation term over every row of the batch (:func:`soft_loss`, which carries the ``T²``). With no labelled
+    row in the batch (``hard`` None) the loss is the soft term alone, ``w * soft``. ``w = 0.5`` is MT-DNN-KD's
+    *average* of the two losses (the public MT-DNN code adds them instead: the same direction, twice the scale).
+
+    Raises
+    ------
+    InvalidArgument
+        ``soft_weight`` outside [0, 1].
     """
     if not 0.0 <= soft_weight <= 1.0:
         raise InvalidArgument(f"soft_weight must be in [0, 1]; got {soft_weight!r}.")
+    if hard is None:
+        return soft_weight * soft
     return (1.0 - soft_weight) * hard + soft_weight * soft

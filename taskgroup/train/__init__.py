@@ -8,9 +8,11 @@
 >>> outputs = tg.train.predict_tasks(report.manifest, x)  # doctest: +SKIP
 
 Every network trains on the one engine (:mod:`taskgroup.engine`: model families or your own factory, the loop,
-loss weighting, early stopping). Modules here, one job each: ``distill`` (teacher ensembles, soft targets),
-``manifest`` (checkpoints, deployment manifest), ``run`` (a whole plan, resumable). Serving the result (ONNX
-export, predictions from raw inputs, the plan's cost on a machine) is :mod:`taskgroup.serve`.
+loss weighting, early stopping). Modules here, one job each: ``distill`` (teachers and their soft targets),
+``run`` (a whole plan, resumable), ``compress`` (a trained plan distilled into fewer networks, ``taskgroup
+distill``: ``tg.train.compress.distill(manifest, "all-in-one", out)``). Checkpoints and the deployment manifest
+are :mod:`taskgroup.manifest`; serving the result (ONNX export, predictions from raw inputs, the plan's cost on a
+machine) is :mod:`taskgroup.serve`.
 """
 
 from taskgroup.manifest import (
@@ -22,7 +24,8 @@ from taskgroup.manifest import (
     write_manifest,
 )
 from taskgroup.tasks.metrics import delta_m
-from taskgroup.train.distill import TeacherConfig, average_soft, train_teacher_ensemble
+from taskgroup.train.compress import DistillConfig, DistillReport
+from taskgroup.train.distill import TeacherConfig, Teachers, average_soft, plan_teachers, single_task_teachers
 from taskgroup.train.run import RunConfig, TrainReport, check_plan, train_plan
 
 __all__ = [
@@ -31,7 +34,11 @@ __all__ = [
     "RunConfig",
     "TrainReport",
     "TeacherConfig",
-    "train_teacher_ensemble",
+    "DistillConfig",
+    "DistillReport",
+    "Teachers",
+    "plan_teachers",
+    "single_task_teachers",
     "average_soft",
     "delta_m",
     "save_checkpoint",

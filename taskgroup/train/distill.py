@@ -1,31 +1,52 @@
-"""MT-DNN-KD teachers: per task, an ensemble of K networks differing in dropout and seed; soft targets.
+"""Teachers and their soft targets: ensembles of trained networks, from trained plans or trained per task.
 
-For a task with a teacher, each of the K ensemble members is a single-task network of the run's model, member
-``k`` with dropout ``dropouts[k % len(dropouts)]`` (built-in families; a model factory of your own is used as it
-is, so its members differ in seed only) and its own seed (MT-DNN-KD fine-tunes one teacher
-ensemble per task). The soft target of an example is the average of the members' class probabilities
-(binary: probability of class 1; regression: the average prediction).
+A teacher of task ``t`` is an ensemble of members, each a trained network with a head for ``t``. Two sources:
+
+- :func:`plan_teachers`: the networks of trained plans, read from their deployment manifests (every checkpoint's
+  sha256 is verified before it is loaded). The member for ``t`` from a manifest is the network that manifest
+  assigns ``t`` to, so a multi-task network teaches every task it serves; the manifests of the same plan trained
+  with K seeds make an ensemble of K members per task.
+- :func:`single_task_teachers`: MT-DNN-KD's recipe, per task K single-task networks, member ``k`` with dropout
+  ``dropouts[k % len(dropouts)]`` (built-in families; a model factory of your own is used as it is, so its
+  members differ in seed only) and its own seed.
+
+:class:`Teachers` keeps every member's raw outputs on every split, so soft targets at any temperature come
+without running the members again. The soft target of row ``i`` at temperature ``T`` is the mean over members
+``m`` of ``softmax(z_mi / T)`` (binary: ``sigmoid(z_mi / T)``, the probability of class 1; regression: the mean
+prediction, no temperature); the ensemble's own prediction, what it is scored on, is the soft target at ``T = 1``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from taskgroup.engine import TrainConfig, build_model, fit, predict
 from taskgroup.engine.families import BuiltinFactory
-from taskgroup.errors import InvalidArgument
-from taskgroup.tasks import TaskSuite, output_to_soft
+from taskgroup.errors import InvalidArgument, ManifestError
+from taskgroup.manifest import (
+    artifact_path,
+    load_checkpoint,
+    network_entry,
+    read_manifest,
+    required_fields,
+)
+from taskgroup.tasks import TaskSuite, evaluate_outputs, output_to_soft, soft_to_output
 
-__all__ = ["TeacherConfig", "EnsembleOutputs", "average_soft", "train_teacher_ensemble"]
+__all__ = ["TeacherConfig", "Teachers", "average_soft", "check_teachers", "plan_teachers", "single_task_teachers"]
 
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    """How teacher ensembles are built.
+    """How single-task teacher ensembles are built.
 
     Attributes
     ----------
@@ -47,26 +68,14 @@ class TeacherConfig:
             )
 
 
-@dataclass
-class EnsembleOutputs:
-    """One task's teacher ensemble.
-
-    Attributes
-    ----------
-    task : str
-    soft : dict split -> array
-        Soft targets at the distillation temperature (what the student learns from).
-    probs : dict split -> array
-        The ensemble's prediction at temperature 1 (what the ensemble is scored on).
-    """
-
-    task: str
-    soft: dict[str, np.ndarray]
-    probs: dict[str, np.ndarray]
-
-
 def average_soft(kind: str, member_outputs: Sequence[np.ndarray], temperature: float = 1.0) -> np.ndarray:
-    """The ensemble's soft target: the mean over members of their probabilities (or predictions)."""
+    """The ensemble's soft target: the mean over members of their probabilities at ``temperature`` (or values).
+
+    Raises
+    ------
+    InvalidArgument
+        No member outputs, or an unknown kind.
+    """
     if not member_outputs:
         raise InvalidArgument("average_soft needs at least one member's outputs.")
     probs = [
@@ -76,47 +85,278 @@ def average_soft(kind: str, member_outputs: Sequence[np.ndarray], temperature: f
     return np.mean(np.stack(probs), axis=0)
 
 
-def train_teacher_ensemble(
+@dataclass
+class Teachers:
+    """Teacher ensembles: every member's raw outputs, per task and split.
+
+    Attributes
+    ----------
+    kinds : dict task -> kind
+    outputs : dict task -> split -> list of arrays
+        Raw outputs ``(n, out_dim)`` of each member on each split (``train``, ``val``, ``test``).
+    members : dict task -> list of str
+        What each member is (a network name and where it came from), in the order of ``outputs``.
+    """
+
+    kinds: dict[str, str]
+    outputs: dict[str, dict[str, list[np.ndarray]]]
+    members: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks with a teacher."""
+        return tuple(self.outputs)
+
+    def soft(self, task: str, split: str = "train", temperature: float = 1.0) -> np.ndarray:
+        """The soft targets of ``task`` on every row of ``split`` at ``temperature`` (see the module docstring).
+
+        Raises
+        ------
+        InvalidArgument
+            A task without a teacher, or a split the teachers were not run on.
+        """
+        if task not in self.outputs:
+            raise InvalidArgument(f"No teacher for task {task!r}; the teachers teach {list(self.tasks)}.")
+        if split not in self.outputs[task]:
+            raise InvalidArgument(f"Teachers were not run on split {split!r}; they were on {list(self.outputs[task])}.")
+        return average_soft(self.kinds[task], self.outputs[task][split], temperature)
+
+    def soft_targets(self, tasks: Sequence[str], temperature: float = 1.0) -> dict[str, np.ndarray]:
+        """Training-split soft targets at ``temperature`` of the ``tasks`` that have a teacher (others left out)."""
+        return {t: self.soft(t, "train", temperature) for t in tasks if t in self.outputs}
+
+    def prediction(self, task: str, split: str = "test") -> np.ndarray:
+        """The ensemble's prediction in raw-output form ``(n, out_dim)``: the soft target at temperature 1."""
+        return soft_to_output(self.kinds[task], self.soft(task, split, 1.0))
+
+    def metrics(self, suite: TaskSuite, split: str = "test") -> dict[str, dict[str, float]]:
+        """``task -> metric -> value`` of each ensemble's prediction on ``split``."""
+        sub = suite.subset([t for t in suite.task_names if t in self.outputs])
+        outputs = {t: self.prediction(t, split) for t in sub.task_names}
+        return evaluate_outputs(outputs, sub.split(split), sub.tasks)
+
+    def fingerprint(self) -> str:
+        """A short hash of the teachers' tasks and every member's training-split outputs (what a student sees)."""
+        h = hashlib.sha256()
+        for task in self.tasks:
+            h.update(f"{task}:{self.kinds[task]}".encode())
+            for out in self.outputs[task].get("train", []):
+                h.update(np.ascontiguousarray(out, dtype=np.float32).tobytes())
+        return h.hexdigest()[:16]
+
+    def restrict(self, tasks: Sequence[str]) -> Teachers:
+        """The teachers of ``tasks`` only.
+
+        Raises
+        ------
+        InvalidArgument
+            A task without a teacher.
+        """
+        missing = [t for t in tasks if t not in self.outputs]
+        if missing:
+            raise InvalidArgument(f"No teacher for task(s) {missing}; the teachers teach {list(self.tasks)}.")
+        return Teachers(
+            {t: self.kinds[t] for t in tasks},
+            {t: self.outputs[t] for t in tasks},
+            {t: self.members.get(t, []) for t in tasks},
+        )
+
+    def save(self, path: str | PathLike[str]) -> None:
+        """Write every member's outputs to one ``.npz`` file, atomically."""
+        path = Path(path)
+        arrays: dict[str, Any] = {}
+        index = []
+        for i, (task, splits) in enumerate(self.outputs.items()):
+            for split, outs in splits.items():
+                for k, out in enumerate(outs):
+                    arrays[f"o{i}_{split}_{k}"] = np.asarray(out, dtype=np.float32)
+            index.append({"task": task, "kind": self.kinds[task], "members": self.members.get(task, [])})
+        arrays["index"] = np.array(json.dumps(index))
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | PathLike[str]) -> Teachers:
+        """Read what :meth:`save` wrote."""
+        with np.load(path) as data:
+            index = json.loads(str(data["index"]))
+            outputs: dict[str, dict[str, list[np.ndarray]]] = {}
+            for i, item in enumerate(index):
+                keys = sorted((k for k in data.files if k.startswith(f"o{i}_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+                splits: dict[str, list[np.ndarray]] = {}
+                for key in keys:
+                    splits.setdefault(key.split("_")[1], []).append(data[key])
+                outputs[item["task"]] = splits
+        return cls(
+            {item["task"]: item["kind"] for item in index},
+            outputs,
+            {item["task"]: list(item["members"]) for item in index},
+        )
+
+
+def _split_outputs(network: torch.nn.Module, suite: TaskSuite, device: str = "cpu") -> dict[str, dict[str, np.ndarray]]:
+    """split -> task -> raw output of ``network`` on every row of each split of ``suite``."""
+    network.to(device)
+    outputs = {name: predict(network, split, device=device) for name, split in suite.splits.items()}
+    network.cpu()
+    return outputs
+
+
+def plan_teachers(
+    manifests: Sequence[str | PathLike[str]],
     suite: TaskSuite,
-    task: str,
+    *,
+    tasks: Sequence[str] | None = None,
+    device: str = "cpu",
+    say: Callable[[str], None] | None = None,
+) -> Teachers:
+    """Teachers from the networks of trained plans: per task, the network each manifest assigns it to.
+
+    Parameters
+    ----------
+    manifests : sequence of paths
+        Deployment manifests of trained plans (``taskgroup train`` / ``run``), all on ``suite``. One manifest
+        gives one member per task; K manifests (e.g. the same plan trained with K seeds) an ensemble of K.
+    suite : TaskSuite
+        The suite the plans were trained on (checked by fingerprint); the members run on every row of its splits.
+    tasks : sequence of str, optional
+        The tasks that get a teacher (default: every task some manifest serves). Each must be served by every
+        manifest.
+    device : str
+        Where the members run.
+    say : callable(str), optional
+        One line per member network.
+
+    Returns
+    -------
+    Teachers
+
+    Raises
+    ------
+    ManifestError
+        A manifest of another suite, of ONNX files, a missing checkpoint or one whose sha256 differs from its
+        manifest's (checked before the checkpoint is loaded).
+    InvalidArgument
+        No manifests, or a teacher task some manifest does not serve.
+    """
+    if not manifests:
+        raise InvalidArgument("plan_teachers needs at least one manifest.")
+    docs = [read_manifest(m) for m in manifests]
+    for path, doc in zip(manifests, docs):
+        (info,) = required_fields(doc, "suite")
+        if info.get("fingerprint") != suite.fingerprint():
+            raise ManifestError(
+                f"The manifest {str(path)!r} was trained on suite {info.get('name')!r} with fingerprint "
+                f"{info.get('fingerprint')!r}; the suite given has fingerprint {suite.fingerprint()!r} (another "
+                "suite, other parameters or other data)."
+            )
+    served = [t for t in suite.task_names if any(t in doc["assignment"] for doc in docs)]
+    wanted = served if tasks is None else list(tasks)
+    for path, doc in zip(manifests, docs):
+        missing = [t for t in wanted if t not in doc["assignment"]]
+        if missing:
+            raise InvalidArgument(
+                f"The manifest {str(path)!r} does not serve teacher task(s) {missing}; it serves "
+                f"{sorted(doc['assignment'])}."
+            )
+    kinds = {t: suite.task(t).kind for t in wanted}
+    outputs: dict[str, dict[str, list[np.ndarray]]] = {t: {s: [] for s in suite.splits} for t in wanted}
+    members: dict[str, list[str]] = {t: [] for t in wanted}
+    for path, doc in zip(manifests, docs):
+        for name in sorted({doc["assignment"][t] for t in wanted}):
+            entry = network_entry(doc, name)
+            if "checkpoint" not in entry:
+                raise ManifestError(
+                    f"Network {name!r} of {str(path)!r} is an ONNX file; teachers are read from the PyTorch "
+                    "manifest it was exported from."
+                )
+            network, _ = load_checkpoint(artifact_path(path, entry, verify=True))
+            by_split = _split_outputs(network, suite, device)
+            for t in wanted:
+                if doc["assignment"][t] == name:
+                    for split, outs in by_split.items():
+                        outputs[t][split].append(outs[t])
+                    members[t].append(f"{name} ({path})")
+            if say:
+                say(f"teacher network {name} from {path}: sha256 verified, run on every split")
+    return Teachers(kinds, outputs, members)
+
+
+def single_task_teachers(
+    suite: TaskSuite,
+    tasks: Sequence[str],
     *,
     config: TrainConfig,
     teacher: TeacherConfig = TeacherConfig(),
     seed: int = 0,
     say: Callable[[str], None] | None = None,
-) -> EnsembleOutputs:
-    """Train K single-task members for ``task`` and return their averaged soft targets on every split.
+) -> Teachers:
+    """Train K single-task members for each of ``tasks`` (MT-DNN-KD's teachers) and keep their outputs.
 
     Parameters
     ----------
     suite : TaskSuite
-    task : str
-        The task the ensemble teaches.
+    tasks : sequence of str
+        The tasks that get a teacher ensemble.
     config : TrainConfig
-        The model and optimisation of each member (``dropout`` is set per member for built-in families);
-        ``config.temperature`` is the temperature of the soft targets (the student's distillation temperature).
+        The model and optimisation of each member (``dropout`` is set per member for built-in families).
     teacher : TeacherConfig
     seed : int
-        Member k uses seed ``seed + 1000 * (k + 1)``, so members differ from each other and from the student.
+        Member k of every task uses seed ``seed + 1000 * (k + 1)``, so members differ from each other and from
+        a student trained with ``seed``.
+
+    Returns
+    -------
+    Teachers
+
+    Raises
+    ------
+    InvalidArgument
+        A member that fails to train (its loss became NaN or infinite).
     """
-    one = suite.subset([task])
-    spec = one.tasks[0]
+    kinds: dict[str, str] = {}
+    outputs: dict[str, dict[str, list[np.ndarray]]] = {}
+    members: dict[str, list[str]] = {}
     factory = config.factory()
-    outputs: dict[str, list[np.ndarray]] = {name: [] for name in one.splits}
-    for k in range(teacher.n_teachers):
-        member_seed = seed + 1000 * (k + 1)
-        dropout = float(teacher.dropouts[k % len(teacher.dropouts)])
-        member = factory.with_options(dropout=dropout) if isinstance(factory, BuiltinFactory) else factory
-        model = build_model(member, one.tasks, "full", one.example_batch(), member_seed)
-        fitted = fit(model, one.train, one.tasks, config, val=one.val, seed=member_seed)
-        if fitted.status != "ok":
-            raise InvalidArgument(f"Teacher {k + 1} for task {task!r} failed to train: {fitted.reason}.")
-        for name, split in one.splits.items():
-            outputs[name].append(predict(model, split, device=config.device)[task])
-        if say:
-            say(f"teacher {k + 1}/{teacher.n_teachers} for {task} (dropout {dropout})")
-    return EnsembleOutputs(
-        task=task,
-        soft={name: average_soft(spec.kind, outs, config.temperature) for name, outs in outputs.items()},
-        probs={name: average_soft(spec.kind, outs, 1.0) for name, outs in outputs.items()},
-    )
+    for task in tasks:
+        one = suite.subset([task])
+        kinds[task] = one.tasks[0].kind
+        outputs[task] = {name: [] for name in one.splits}
+        members[task] = []
+        for k in range(teacher.n_teachers):
+            member_seed = seed + 1000 * (k + 1)
+            dropout = float(teacher.dropouts[k % len(teacher.dropouts)])
+            member = factory.with_options(dropout=dropout) if isinstance(factory, BuiltinFactory) else factory
+            model = build_model(member, one.tasks, "full", one.example_batch(), member_seed)
+            fitted = fit(model, one.train, one.tasks, config, val=one.val, seed=member_seed)
+            if fitted.status != "ok":
+                raise InvalidArgument(f"Teacher {k + 1} for task {task!r} failed to train: {fitted.reason}.")
+            for name, out in _split_outputs(model, one, config.device).items():
+                outputs[task][name].append(out[task])
+            members[task].append(f"single-task {task}, seed {member_seed}, dropout {dropout}")
+            if say:
+                say(f"teacher {k + 1}/{teacher.n_teachers} for {task} (dropout {dropout})")
+    return Teachers(kinds, outputs, members)
+
+
+def check_teachers(teachers: Teachers, suite: TaskSuite) -> None:
+    """Check that ``teachers`` were run on ``suite``'s rows: the same tasks' kinds and row counts per split.
+
+    Raises
+    ------
+    InvalidArgument
+        A teacher task the suite lacks, another kind, or another number of rows in a split.
+    """
+    for task, splits in teachers.outputs.items():
+        if task not in suite.task_names:
+            raise InvalidArgument(f"Teacher task {task!r} is not in suite {suite.name!r} ({list(suite.task_names)}).")
+        if teachers.kinds[task] != suite.task(task).kind:
+            raise InvalidArgument(
+                f"The teacher of {task!r} is a {teachers.kinds[task]} task; the suite's is {suite.task(task).kind}."
+            )
+        for split, outs in splits.items():
+            n = len(suite.split(split))
+            if any(len(o) != n for o in outs):
+                raise InvalidArgument(f"The teacher of {task!r} has outputs of another length than {split!r} ({n}).")

@@ -45,8 +45,8 @@ from taskgroup.naming import network_name, network_variant
 from taskgroup.outputs import claim_folder, output_path
 from taskgroup.plan import Plan
 from taskgroup.serve.plan_cost_file import PLAN_COST_FILE
-from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
-from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
+from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs
+from taskgroup.train.distill import TeacherConfig, Teachers, single_task_teachers
 from taskgroup.train.intervals import delta_m_intervals, mean_metrics
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
@@ -315,7 +315,7 @@ def train_plan(
     first_baselines: dict[str, dict[str, float]] = {}
 
     def unit(group: str, name: str, tasks: Sequence[str], variant: str, k: int) -> dict[str, dict[str, float]]:
-        return _network_unit(run, group, name, tasks, variant, suite, config, None, say, repeat=k)
+        return _network_unit(run, group, name, tasks, variant, suite, config.fit, config.seed, None, say, repeat=k)
 
     # 1. single-task baselines
     if config.baselines:
@@ -351,18 +351,21 @@ def train_plan(
 
     # 3. distillation: teachers, then students
     if config.distill:
-        ensembles = {t: _teacher_unit(run, t, suite, config, say) for t in teacher_tasks}
-        one = {t: suite.subset([t]) for t in teacher_tasks}
-        report.teachers = {
-            t: evaluate_outputs({t: soft_to_output(one[t].tasks[0].kind, e.probs["test"])}, one[t].test, one[t].tasks)[
-                t
-            ]
-            for t, e in ensembles.items()
-        }
+        teachers = _teacher_units(run, teacher_tasks, suite, config, say)
+        report.teachers = teachers.metrics(suite)
         for d in plan.details:
-            soft = {t: ensembles[t].soft["train"] for t in d.trained_tasks if t in ensembles}
+            soft = teachers.soft_targets(d.trained_tasks, config.fit.temperature)
             report.students[d.name] = _network_unit(
-                run, "students", d.name, d.trained_tasks, network_variant(d.name), suite, config, soft, say
+                run,
+                "students",
+                d.name,
+                d.trained_tasks,
+                network_variant(d.name),
+                suite,
+                config.fit,
+                config.seed,
+                soft,
+                say,
             )
         report.student = {t: report.students[plan.assignment[t]][t] for t in served}
 
@@ -386,7 +389,8 @@ def train_plan(
 
     # 5. deployment manifest and results
     group = "students" if config.distill else "networks"
-    report.manifest = str(_write_manifest(run, plan, suite, config, group))
+    checkpoints = {d.name: run.path(group, _file_stem(d.name), ".pt") for d in plan.details}
+    report.manifest = str(write_plan_manifest(run.out, plan, suite, config.fit, checkpoints, distilled=config.distill))
     results = json.dumps(report.to_dict(), indent=1)
     atomic_write(output_path(run.out, "results.json"), lambda p: p.write_text(results))
     say(f"manifest written to {report.manifest}")
@@ -409,7 +413,8 @@ def _network_unit(
     tasks: Sequence[str],
     variant: str,
     suite: TaskSuite,
-    config: RunConfig,
+    fit_config: TrainConfig,
+    base_seed: int,
     soft: Mapping[str, np.ndarray] | None,
     say: Callable[[str], None],
     *,
@@ -422,7 +427,7 @@ def _network_unit(
     path = run.path(group, _unit_stem(name, repeat), ".pt")
     label = _UNIT_LABELS[group] + (f" (repeat {repeat})" if repeat else "")
     if path.exists():
-        _, extra = load_checkpoint(path, model=config.fit.factory())
+        _, extra = load_checkpoint(path, model=fit_config.factory())
         say(f"{label} {name}: finished earlier, kept")
         return extra["test_metrics"]
     sub = suite.subset([t for t in suite.task_names if t in tasks])
@@ -430,11 +435,11 @@ def _network_unit(
     # exactly as that task's baseline (the comparison is then paired, not two draws of initialisation noise), and
     # students share the vanilla network's seed, so that the soft targets are the only difference between them.
     # Repeat 0 keeps the seed a run without repeats uses, so adding repeats keeps the networks trained so far.
-    seed = derive_seed(config.seed, "network", name, *(("repeat", repeat) if repeat else ()))
-    factory = config.fit.factory()
+    seed = derive_seed(base_seed, "network", name, *(("repeat", repeat) if repeat else ()))
+    factory = fit_config.factory()
     model = build_model(factory, sub.tasks, variant, sub.example_batch(), seed)
     start = time.perf_counter()
-    fitted = fit(model, sub.train, sub.tasks, config.fit, val=sub.val, soft_targets=soft, seed=seed)
+    fitted = fit(model, sub.train, sub.tasks, fit_config, val=sub.val, soft_targets=soft, seed=seed)
     seconds = time.perf_counter() - start
     if fitted.status != "ok":
         raise MeasurementError(
@@ -496,43 +501,46 @@ def _trained(plan: Plan, task: str) -> tuple[str, ...]:
     return next(d.trained_tasks for d in plan.details if d.name == plan.assignment[task])
 
 
-def _teacher_unit(
-    run: _Run, task: str, suite: TaskSuite, config: RunConfig, say: Callable[[str], None]
-) -> EnsembleOutputs:
-    """A task's teacher ensemble soft targets, computed once and cached in the run folder."""
-    path = run.path("teachers", _file_stem(task), ".npz")
-    if path.exists():
-        with np.load(path) as data:
+def _teacher_units(
+    run: _Run, tasks: Sequence[str], suite: TaskSuite, config: RunConfig, say: Callable[[str], None]
+) -> Teachers:
+    """Each task's single-task teacher ensemble (members' outputs on every split), trained once and cached."""
+    kinds, outputs, members = {}, {}, {}
+    for task in tasks:
+        path = run.path("teachers", _file_stem(task), ".npz")
+        if path.exists():
+            one = Teachers.load(path)
             say(f"teacher {task}: finished earlier, kept")
-            return EnsembleOutputs(
-                task=task,
-                soft={k[5:]: data[k] for k in data.files if k.startswith("soft_")},
-                probs={k[6:]: data[k] for k in data.files if k.startswith("probs_")},
+        else:
+            one = single_task_teachers(
+                suite,
+                [task],
+                config=config.fit,
+                teacher=config.teacher,
+                seed=derive_seed(config.seed, "teacher", task),
+                say=say,
             )
-    ensemble = train_teacher_ensemble(
-        suite,
-        task,
-        config=config.fit,
-        teacher=config.teacher,
-        seed=derive_seed(config.seed, "teacher", task),
-        say=say,
-    )
-    arrays: dict[str, Any] = {f"soft_{k}": v for k, v in ensemble.soft.items()}
-    arrays.update({f"probs_{k}": v for k, v in ensemble.probs.items()})
-
-    def save(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    atomic_write(path, save)
-    return ensemble
+            one.save(path)
+        kinds.update(one.kinds)
+        outputs.update(one.outputs)
+        members.update(one.members)
+    return Teachers(kinds, outputs, members)
 
 
-def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, group: str) -> Path:
+def write_plan_manifest(
+    out: Path,
+    plan: Plan,
+    suite: TaskSuite,
+    fit_config: TrainConfig,
+    checkpoints: Mapping[str, Path],
+    *,
+    distilled: bool,
+) -> Path:
+    """Write ``out/manifest.json`` for ``plan``'s networks, whose checkpoints (inside ``out``) ``checkpoints`` names."""
     entries = []
     for d in plan.details:
-        path = run.path(group, _file_stem(d.name), ".pt")
-        model, extra = load_checkpoint(path, model=config.fit.factory())
+        path = checkpoints[d.name]
+        model, extra = load_checkpoint(path, model=fit_config.factory())
         profile = profile_model(model, suite.example_batch())
         entries.append(
             {
@@ -541,13 +549,13 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
                 "serves": sorted(t for t, n in plan.assignment.items() if n == d.name),
                 "variant": network_variant(d.name),
                 **{key: profile[key] for key in COST_KEYS},
-                "checkpoint": f"{group}/{path.name}",
+                "checkpoint": path.relative_to(out).as_posix(),
                 "sha256": sha256_file(path),
                 "distilled_tasks": extra.get("distilled_tasks", []),
                 "test_metrics": extra["test_metrics"],
             }
         )
-    manifest_path = output_path(run.out, "manifest.json")
+    manifest_path = output_path(out, "manifest.json")
     write_manifest(
         {
             # the params let `taskgroup export` rebuild a built-in suite's validation rows to verify on
@@ -557,8 +565,8 @@ def _write_manifest(run: _Run, plan: Plan, suite: TaskSuite, config: RunConfig, 
             "feature_names": list(suite.feature_names),
             "preprocessing": suite.preprocessing,
             "tasks": [t.to_dict() for t in suite.tasks if t.name in plan.assignment],
-            "model": config.fit.to_dict()["model"],
-            "distilled": config.distill,
+            "model": fit_config.to_dict()["model"],
+            "distilled": distilled,
             "assignment": dict(plan.assignment),
             "networks": entries,
             "units": {
