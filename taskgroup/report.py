@@ -5,9 +5,9 @@ all-in-one network, the independent single-task networks and the chosen plan mar
 heatmap; the chosen grouping as a diagram (which network serves which task). Tables: per-task test metrics
 (single-task baseline, the plan's network), Δm% with its 95 % interval (and whether the plan's advantage is
 significant), with ``--distill`` the plan distilled into one network beside its teachers and the vanilla
-network, the run's settings and the time each step took, and — when ``taskgroup plan-cost`` has written ``plan_cost.json`` into the run folder — the plan's measured latency,
-throughput and peak memory on that machine beside the costs it was chosen with. Images are embedded as data
-URIs so the page stands alone.
+network, the run's settings and the time each step took, and — when ``taskgroup plan-cost`` has written
+``plan_cost.json`` into the run folder — the plan's measured latency, throughput and peak memory on that machine
+beside the costs it was chosen with. Images are embedded as data URIs so the page stands alone.
 """
 
 from __future__ import annotations
