@@ -33,6 +33,7 @@ import pandas as pd
 
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, PipelineError
 from taskgroup.naming import is_full_size
+from taskgroup.objectives import OBJECTIVES, WEIGHTED_OBJECTIVES, relative_weights, selection_problem
 from taskgroup.plan import Frontier, Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers import frontier, solve
@@ -45,14 +46,12 @@ __all__ = [
     "default_model",
     "default_train_config",
     "pair_affinity",
-    "relative_weights",
     "STRATEGIES",
     "OBJECTIVES",
     "PipelineError",
 ]
 
 STRATEGIES = ("full", "hoa", "esa", "tag")
-OBJECTIVES = ("relative", "sum")
 
 
 @dataclass(frozen=True)
@@ -70,11 +69,12 @@ class RunSettings:
         How candidate losses are obtained: train every candidate (``full``), train pairs and predict larger
         groups (``hoa``), select on short runs and fully train only the chosen (``esa``), or TAG lookahead
         affinity from one all-task run (``tag``; budget and cost in numbers of networks).
-    objective : {"relative", "sum"}
-        What a plan minimises on validation: each task's loss relative to its own single-task network's
-        (``relative``, the default: the scale Δm% reports on, so that a task whose loss is small in absolute terms,
-        such as a well-fitted regression's MSE next to cross-entropies, still counts), or the plain sum of losses
-        (``sum``, as in Standley et al.). Not used by ``tag``, whose objective is an affinity.
+    objective : {"metric", "calibrated", "relative", "sum"}
+        What a plan minimises on validation (:mod:`taskgroup.objectives`): each task's metrics relative to its own
+        single-task network's, the per-task term of the Δm% the report computes on test (``metric``); each task's
+        temperature-calibrated loss relative to its single-task network's (``calibrated``); its plain loss
+        relative to its single-task network's (``relative``); or the plain sum of losses (``sum``, as in Standley
+        et al.). Not used by ``tag``, whose objective is an affinity.
     budget : float or None
         None: the knee of the frontier (see :func:`knee_budget`).
     cost : {"flops", "params", "latency_ms", "snt"}
@@ -138,9 +138,10 @@ class RunSettings:
         check_executor(self.executor)
 
     @property
-    def relative_objective(self) -> bool:
-        """Whether plans minimise relative losses (``tag``'s objective is an affinity, never weighted)."""
-        return self.objective == "relative" and self.strategy != "tag"
+    def weighted_objective(self) -> bool:
+        """Whether the problem's task weights divide by the single-task networks' values (``tag``'s objective is
+        an affinity, never weighted)."""
+        return self.objective in WEIGHTED_OBJECTIVES and self.strategy != "tag"
 
     def to_dict(self) -> dict[str, Any]:
         """The settings that decide the results (where the work runs, ``executor``, ``device`` and ``threads``,
@@ -219,28 +220,6 @@ def pair_affinity(problem: Problem) -> pd.DataFrame:
     return matrix
 
 
-def relative_weights(problem: Problem) -> dict[str, float]:
-    """Task weights ``1 / L_t({t})`` that make a plan's objective the sum of each task's loss relative to its
-    full-size single-task network's (the independent networks then score exactly the number of tasks).
-
-    Raises
-    ------
-    InvalidArgument
-        The problem scores metrics (higher is better), or a task has no full-size single-task network or a
-        single-task loss that is not > 0.
-    """
-    if problem.higher_is_better:
-        raise InvalidArgument("Relative weights need losses (lower is better); this problem scores metrics.")
-    single = _single_task_losses(problem)
-    bad = {t: single.get(t) for t in problem.tasks if not single.get(t, 0.0) > 0}
-    if bad:
-        raise InvalidArgument(
-            f"Relative weights need every task's full-size single-task loss > 0; got {bad} "
-            "(None: no such network). Use objective='sum' to minimise the plain sum of losses."
-        )
-    return {t: 1.0 / single[t] for t in problem.tasks}
-
-
 # ---------------------------------------------------------------------- the run
 def run_pipeline(
     settings: RunSettings,
@@ -271,7 +250,7 @@ def run_pipeline(
 
     with _step("measure", out, timings, say):
         problem, test_problem, affinity = _candidates(settings, suite, out, progress, say)
-        if settings.relative_objective:
+        if settings.weighted_objective:
             # the same weights on test, so that plans are scored on test exactly as they were chosen
             weights = relative_weights(problem)
             problem = problem.with_weights(weights)
@@ -415,10 +394,13 @@ def _measure(settings: RunSettings, suite: Any, out: Path, candidates: Any, epoc
 
 
 def _from_store(out: Path, split: str, settings: RunSettings, suite: Any, epochs: int | None = None) -> Problem:
+    """The problem of ``split`` under the run's objective, unweighted (``run_pipeline`` weights it once, on
+    validation, and scores test with the same weights)."""
     from taskgroup.measure.store import ResultStore
 
     config = _train_config(settings, epochs, suite=suite).hash()
-    return ResultStore(out / "results.db", create=False).to_problem(split, settings.cost, config=config)
+    store = ResultStore(out / "results.db", create=False)
+    return selection_problem(store, settings.objective, split=split, cost=settings.cost, config=config)
 
 
 def _candidates(

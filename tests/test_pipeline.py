@@ -15,7 +15,8 @@ import pytest
 import taskgroup as tg
 import taskgroup.pipeline as taskgroup_pipeline
 from taskgroup.errors import InvalidArgument
-from taskgroup.pipeline import RunSettings, default_train_config, knee_budget, pair_affinity, relative_weights
+from taskgroup.objectives import relative_weights
+from taskgroup.pipeline import RunSettings, default_train_config, knee_budget, pair_affinity
 
 SMALL = [
     "--suite",

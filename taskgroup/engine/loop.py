@@ -32,8 +32,9 @@ from taskgroup.engine.seeding import numpy_rng, seeded
 from taskgroup.engine.stopping import EarlyStopping
 from taskgroup.engine.weighting import LossWeighting, combine, make_weighting
 from taskgroup.errors import InvalidArgument
+from taskgroup.tasks.calibration import calibrated_loss
 from taskgroup.tasks.losses import distillation_loss, soft_loss, task_loss
-from taskgroup.tasks.metrics import primary_metric
+from taskgroup.tasks.metrics import primary_metric, task_metrics
 from taskgroup.tasks.suite import Split, TaskSpec
 
 __all__ = ["Batch", "Hook", "FitResult", "fit", "predict", "score", "batch_plan", "labelled_rows"]
@@ -161,8 +162,17 @@ def predict(model: nn.Module, x: Any, *, batch_size: int = 4096, device: str = "
     return {t: np.concatenate(v) for t, v in parts.items()}
 
 
-def score(outputs: Mapping[str, np.ndarray], data: Split, tasks: Sequence[TaskSpec]) -> dict[str, dict[str, float]]:
-    """Per task in ``outputs``: the mean loss and the primary metric over the split's labelled rows."""
+def score(
+    outputs: Mapping[str, np.ndarray], data: Split, tasks: Sequence[TaskSpec], *, detail: bool = False
+) -> dict[str, dict[str, float]]:
+    """Per task in ``outputs``: the mean loss and the primary metric over the split's labelled rows.
+
+    With ``detail`` (what a measurement records), also every metric of
+    :data:`~taskgroup.tasks.METRICS_BY_KIND` (by name; RMSE in the standardised units the suite trains on, which
+    changes no ratio between two networks) and, for classification heads, the temperature that minimises the loss
+    on these rows with the loss at that temperature (``temperature``, ``calibrated_loss``;
+    :mod:`taskgroup.tasks.calibration`). Early stopping calls it without: that runs every epoch.
+    """
     result = {}
     for c, task in enumerate(tasks):
         if task.name not in outputs:
@@ -171,8 +181,12 @@ def score(outputs: Mapping[str, np.ndarray], data: Split, tasks: Sequence[TaskSp
         out = torch.as_tensor(np.asarray(outputs[task.name], dtype=np.float32))
         loss = float(task_loss(task, out, data.y[:, c], m))
         rows = m.numpy()
-        metric = primary_metric(task.kind, data.y[rows, c].numpy(), np.asarray(outputs[task.name])[rows])
-        result[task.name] = {"loss": loss, "metric": metric}
+        y, head = data.y[rows, c].numpy(), np.asarray(outputs[task.name])[rows]
+        values = {"loss": loss, "metric": primary_metric(task.kind, y, head)}
+        if detail and rows.any():
+            values.update(task_metrics(task.kind, y, head))
+            values["calibrated_loss"], values["temperature"] = calibrated_loss(task.kind, y, head, loss)
+        result[task.name] = values
     return result
 
 

@@ -214,6 +214,6 @@ def train_stack(
             fit_result.best_epoch = int(stopper.best_epoch[c])
             for key, outs in outputs.items():
                 mine = {spec.name: outs[t][c] for t, spec in enumerate(suite.tasks) if spec.name in tasks}
-                scores[key] = score(mine, suite.split(key), suite.tasks)
+                scores[key] = score(mine, suite.split(key), suite.tasks, detail=True)
         results.append((fit_result, scores))
     return results

@@ -35,8 +35,9 @@ def _result(
     if fitted.status == "ok":
         for key, per_task in scores.items():
             for task, values in per_task.items():
+                # val_loss, val_metric, then every metric by name and the calibration (see engine.score)
                 row = result.metrics.setdefault(task, {})
-                row[f"{key}_loss"], row[f"{key}_metric"] = values["loss"], values["metric"]
+                row.update({f"{key}_{name}": value for name, value in values.items()})
     return result
 
 
@@ -51,7 +52,7 @@ def train_candidate(suite: TaskSuite, candidate: Candidate, config: TrainConfig,
     scores = {}
     if fitted.status == "ok":
         scores = {
-            key: score(predict(model, sub.split(key), device=config.device), sub.split(key), sub.tasks)
+            key: score(predict(model, sub.split(key), device=config.device), sub.split(key), sub.tasks, detail=True)
             for key in ("val", "test")
         }
     return _result(candidate, seed, fitted, scores)
