@@ -4,7 +4,7 @@ For each suite and suite seed (the split, and which rows carry labels) every can
 exactly as ``taskgroup run`` measures it (its suite defaults, its training configuration, one network seed), into a
 cached store that records validation *and* test values of every candidate: the loss, the calibrated loss, and every
 metric. Each objective (``taskgroup.objectives.OBJECTIVES``) then chooses a plan from the same store on validation
-— at the frontier's knee (``run``'s default budget rule) and at a fixed budget of 2 — and the plan is scored on
+— at the frontier's knee (``run``'s default budget rule) and at a fixed budget of 2.5 — and the plan is scored on
 test by the Δm% the report computes: each task's metrics from the network that serves it in the plan, against its
 single-task network's, so no objective is retrained and every objective is compared on the same networks (paired
 seeds). The all-in-one network is scored the same way.
@@ -109,7 +109,7 @@ def test_gains(store: object) -> dict[tuple[str, str], float]:
     }
 
 
-RULES = {"knee": None, "budget 2": 2.0}
+RULES = {"knee": None, "budget 2.5": 2.5}
 
 
 def score_all(args: argparse.Namespace) -> pd.DataFrame:
@@ -170,7 +170,7 @@ def write(args: argparse.Namespace, results: Path) -> Path:
             "Each suite seed is measured once as `taskgroup run` measures it (suite defaults with `seed=<s>`, the "
             "run's training configuration, 30 epochs, network seed 0): every candidate network, with validation and "
             "test loss, calibrated loss and metrics recorded. Each objective then chooses a plan on validation "
-            "from the same store (paired seeds), at the frontier's knee (`run`'s default) and at a budget of 2 "
+            "from the same store (paired seeds), at the frontier's knee (`run`'s default) and at a budget of 2.5 "
             "(flops; a full single-task network costs 1), and the plan is scored on test by the report's Δm%: "
             "each task's metrics (accuracy and AUC; RMSE and R²) from the network the plan assigns it, against "
             "its single-task network's. `paired Δ` is the mean over seeds of (objective's test Δm% - relative's), "
