@@ -24,21 +24,13 @@ from sklearn.metrics import adjusted_rand_score
 
 import taskgroup as tg
 from benchmarks.common import RESULTS, markdown_table, report_sections, write_report
-from taskgroup.estimate import (
-    adaptive_select,
-    fit_group_predictor,
-    group,
-    group_problem,
-    hoa,
-    hoa_predictor,
-    planted_affinity,
-    planted_group_losses,
-    select_groups,
-)
-from taskgroup.estimate.adaptive import initial_design
-from taskgroup.estimate.cover import GroupScorer
-from taskgroup.estimate.heuristics import local_search
+from taskgroup.estimate import fit_group_predictor, hoa, hoa_predictor, planted_affinity, planted_group_losses
 from taskgroup.estimate.synthetic import PlantedGroupLosses
+from taskgroup.grouping import group, group_problem, select_groups
+from taskgroup.grouping.cover import GroupScorer
+from taskgroup.grouping.heuristics import local_search
+from taskgroup.strategies import adaptive_select
+from taskgroup.strategies.adaptive import initial_design
 
 BUDGETS = [1 + 0.5 * i for i in range(9)]  # 1 .. 5 step 0.5, as Standley et al.
 SECTIONS = ("standley", "tag", "synthetic", "suites", "predictors", "adaptive")
@@ -115,7 +107,7 @@ def tag_section(repeats: int = 5) -> str:
     return (
         f"Matrices of Fifty et al. (2021) as shipped in `tg.datasets.tag2021` (orientation `loc[source, target]`), "
         "singletons excluded as in the paper. `tg.solve(group_problem(A), budget=k, method='ilp')` (HiGHS) and "
-        f"`tg.estimate.group(A, k, method='colgen')`; times are medians of {repeats} runs in one process, model "
+        f"`tg.grouping.group(A, k, method='colgen')`; times are medians of {repeats} runs in one process, model "
         "building included. *notebook combinations* = what the published selection notebook enumerates. "
         "The selections equal the notebook rule's (brute force in tests/test_estimate_grouping.py for k <= 2 on "
         "CelebA and k <= 3 on Taskonomy).\n\n" + markdown_table(frame)
@@ -158,7 +150,7 @@ def synthetic_section(time_limit: float = 60.0, ks: tuple[int, ...] = tuple(rang
         "is the proven bound on the score: the smallest of each task with its best partner, the group-size bound "
         "(`GroupScorer.size_bound`: a group of s tasks serves at most s of them, and gives each at most the mean of "
         "its s - 1 best sources) and, for colgen, its Lagrangian bound `sum(pi) + k max_G P(G)` with exact pricing "
-        "(branch-and-bound over tasks per group size, compiled with numba: `taskgroup/estimate/pricing.py`) at duals "
+        "(branch-and-bound over tasks per group size, compiled with numba: `taskgroup/grouping/pricing.py`) at duals "
         "stabilised by Wentges smoothing, starting from the size bound's duals. Once that bound is within 15 % of "
         "the best selection (or stalls), colgen proves optimality by reduced-profit fixing: a selection better "
         "than V uses only groups with `P(G) > V - sum(pi) - (k - 1) max_G P(G)`; the same search lists them all "
@@ -172,8 +164,9 @@ def synthetic_section(time_limit: float = 60.0, ks: tuple[int, ...] = tuple(rang
 
 # ----------------------------------------------------------------------------- built-in suites
 def suites_section(epochs: int = 20, short_fraction: float = 0.2) -> str:
-    from taskgroup.estimate import esa, suite_affinity
+    from taskgroup.estimate import esa
     from taskgroup.measure import ResultStore, TrainConfig, measure
+    from taskgroup.strategies import suite_affinity
 
     rows, corr_rows, cost_rows = [], [], []
     config = TrainConfig(epochs=epochs, patience=epochs)  # fixed schedule: the short run is a true prefix
@@ -484,7 +477,7 @@ def adaptive_section(
         "**random sample + fit** = singles + K - n random groups of 2-3, fitted predictor, one selection on "
         "predictions (may choose unmeasured groups); **HOA from pairs** = singles + all pairs, `hoa_predictor`; "
         "**TAG-like affinity** = one all-task run modelled as the generator's pair-transfer matrix plus "
-        f"N(0, 0.05^2) (TAG sees neither the capacity nor the conflict term), `tg.estimate.group`. Local search "
+        f"N(0, 0.05^2) (TAG sees neither the capacity nor the conflict term), `tg.grouping.group`. Local search "
         f"{search_limit} s for the one-shot methods. Seeds {list(seeds)}.\n\n"
         + markdown_table(summary)
         + "\n\nPer seed:\n\n"

@@ -30,7 +30,8 @@ QUICK_PARAMS = {"tasks": ["digit", "odd", "slant"], "n_train": 200, "n_val": 100
 def run_seed(
     seed: int, out: Path, *, quick: bool, budget: float | None, threads: int | None = None, stores: Path | None = None
 ) -> tuple:
-    from taskgroup.pipeline import RunSettings, run_pipeline
+    from taskgroup.pipeline import run_pipeline
+    from taskgroup.run_settings import RunSettings
 
     cached = None if stores is None else stores / f"obj-mnist-seed{seed}.db"
     if cached is not None and cached.exists() and not quick:
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         f"of {len(table)} seeds"
     )
     from taskgroup.objectives import describe_objective
-    from taskgroup.pipeline import RunSettings
+    from taskgroup.run_settings import RunSettings
 
     objective = RunSettings().objective
     n_tasks = len(per_task["task"].unique())

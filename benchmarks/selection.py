@@ -39,8 +39,9 @@ def store_path(cache: Path, suite: str, seed: int) -> Path:
 def measure_seed(cache: Path, suite_name: str, seed: int) -> Path:
     """Measure every candidate of one suite seed as ``taskgroup run`` does (resumes a partial store)."""
     from taskgroup.datasets import load_suite
+    from taskgroup.engine.defaults import default_train_config
     from taskgroup.measure import measure
-    from taskgroup.pipeline import RunSettings, default_train_config
+    from taskgroup.run_settings import RunSettings
 
     defaults = RunSettings()
     suite = load_suite(suite_name, seed=seed)

@@ -118,7 +118,7 @@ def scaling(sizes: list[int], repeats: int, time_limit: float) -> tuple[str, str
 
 def tag_backends(time_limit: float) -> str:
     """CP-SAT against LP-based MIP backends on TAG's CelebA-9 affinities (502 groups), k = 2, 3, 4 networks."""
-    problem = tg.estimate.group_problem(tg.datasets.tag2021("celeba", "tag"), singletons="exclude")
+    problem = tg.grouping.group_problem(tg.datasets.tag2021("celeba", "tag"), singletons="exclude")
     rows = []
     for k in (2, 3, 4):
         for method in ("ilp", "ilp-scip", "ilp-cbc", "ilp-cpsat", "bnb"):

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     problem = tg.measure.ResultStore(out / "results.db").to_problem(cost="flops")
 
     # 2. TAG affinity from one all-task run of the same model: which tasks help each other
-    tag = tg.estimate.tag_affinity(suite, config=config, epochs=2 if args.quick else 10)
+    tag = tg.strategies.tag_affinity(suite, config=config, epochs=2 if args.quick else 10)
     print("TAG affinity (row helps column):\n", tag.round(3).to_string())
 
     # 3. the budget frontier and the plan at a budget of two single-task networks' FLOPs

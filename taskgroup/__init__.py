@@ -5,7 +5,7 @@
 >>> plan = tg.solve(problem, budget=2.5)
 """
 
-from taskgroup import datasets, errors, estimate, solvers
+from taskgroup import datasets, errors, estimate, grouping, solvers
 from taskgroup.errors import (
     InfeasibleBudget,
     InstanceTooLarge,
@@ -23,9 +23,8 @@ __version__ = "0.2.0"
 
 
 def __getattr__(name: str):
-    # tg.measure, tg.train, tg.engine, tg.tasks and tg.serve import torch; load them on first use so that
-    # planning-only users and the CLI start fast.
-    if name in ("measure", "train", "engine", "tasks", "serve"):
+    # These import torch; load them on first use so that planning-only users and the CLI start fast.
+    if name in ("measure", "strategies", "train", "manifest", "onnx_runtime", "engine", "tasks", "serve"):
         import importlib
 
         return importlib.import_module(f"taskgroup.{name}")
@@ -45,10 +44,13 @@ __all__ = [
     "measure",
     "train",
     "serve",
+    "manifest",
     "engine",
     "tasks",
     "errors",
     "estimate",
+    "grouping",
+    "strategies",
     "solvers",
     "TaskgroupError",
     "InvalidProblem",

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.naming import is_full_size
+from taskgroup.estimate.pairs import single_task_losses
 from taskgroup.problem import Problem
 from taskgroup.tasks.metrics import HIGHER_IS_BETTER, METRICS_BY_KIND, delta_m
 
@@ -51,7 +51,23 @@ _LOSS_COLUMN = {"calibrated": "calibrated_loss", "relative": "loss", "sum": "los
 
 
 def describe_objective(objective: str, n_tasks: int) -> str:
-    """One phrase saying what ``objective`` sums, for reports ("the sum of ...")."""
+    """One phrase saying what ``objective`` sums, for reports ("the sum of ...").
+
+    Parameters
+    ----------
+    objective : {"metric", "calibrated", "relative", "sum"}
+    n_tasks : int
+        The number of tasks (what the independent networks score under the relative objectives).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown objective.
+    """
     texts = {
         "metric": f"the sum over tasks of 1 minus the relative change of each task's validation metrics against its "
         f"single-task network's ({n_tasks} for the independent networks; Δm% = 100 (1 - objective / {n_tasks}))",
@@ -210,16 +226,6 @@ def _task_metric_names(of_task: pd.DataFrame, split: str, task: str) -> tuple[st
     )
 
 
-def _single_task_values(problem: Problem) -> dict[str, float]:
-    """Each task's value in its full-size single-task network."""
-    found = {}
-    for name in problem.networks:
-        served = problem.network_tasks(name)
-        if is_full_size(name) and len(served) == 1:
-            found[served[0]] = float(problem.losses[problem.network_index(name), problem.task_index(served[0])])
-    return found
-
-
 def relative_weights(problem: Problem) -> dict[str, float]:
     """Task weights ``1 / L_t({t})`` that make a plan's objective the sum of each task's loss relative to its
     full-size single-task network's (the independent networks then score exactly the number of tasks).
@@ -242,7 +248,7 @@ def relative_weights(problem: Problem) -> dict[str, float]:
     """
     if problem.higher_is_better:
         raise InvalidArgument("Relative weights need losses (lower is better); this problem scores metrics.")
-    single = _single_task_values(problem)
+    single = single_task_losses(problem)
     bad = {t: single.get(t) for t in problem.tasks if not single.get(t, 0.0) > 0}
     if bad:
         raise InvalidArgument(

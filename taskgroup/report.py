@@ -27,7 +27,7 @@ from taskgroup.serve.plan_cost_file import PLAN_COST_FILE, read_plan_cost
 from taskgroup.solvers import plot_frontier
 
 if TYPE_CHECKING:
-    from taskgroup.pipeline import RunOutcome, RunSettings
+    from taskgroup.run_settings import RunOutcome, RunSettings
 
 __all__ = ["write_report", "plot_affinity", "plot_grouping", "frontier_markers", "metrics_table", "plan_cost_section"]
 

@@ -14,12 +14,12 @@ import inspect
 import math
 import numbers
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from taskgroup.errors import InvalidArgument, TaskgroupError
+from taskgroup.errors import InvalidArgument, InvalidProblem, TaskgroupError
 
-__all__ = ["check_number", "renamed_parameters", "keyword_only_after"]
+__all__ = ["check_number", "check_unique", "number_text", "renamed_parameters", "keyword_only_after"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -151,3 +151,44 @@ def keyword_only_after(count: int) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def number_text(x: Any) -> str:
+    """A number as users write it (``nan``, ``0.5``), not numpy's ``np.float64(0.5)``.
+
+    Parameters
+    ----------
+    x : object
+        A number (anything else is shown by its ``repr``).
+
+    Returns
+    -------
+    str
+        For error messages.
+    """
+    try:
+        return repr(float(x))
+    except (TypeError, ValueError):
+        return repr(x)
+
+
+def check_unique(names: Sequence[str], what: str) -> None:
+    """Raise when a name appears twice.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The names.
+    what : str
+        What they name (``"task"``, ``"network"``), for the message.
+
+    Raises
+    ------
+    InvalidProblem
+        Naming the repeated name.
+    """
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise InvalidProblem(f"The {what} name {n!r} appears more than once; {what} names must be unique.")
+        seen.add(n)

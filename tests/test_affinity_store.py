@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from taskgroup.errors import InvalidArgument, NotFound
-from taskgroup.estimate.affinity_store import load_affinity, save_affinity
+from taskgroup.measure.affinities import load_affinity, save_affinity
 
 MATRIX = pd.DataFrame([[0.0, 0.2], [0.1, 0.0]], index=["a", "b"], columns=["a", "b"])
 

@@ -108,9 +108,9 @@ def test_data_first_destination_second():
         (tg.solve, 2),
         (tg.frontier, 2),
         (tg.plot_frontier, 2),
-        (tg.estimate.group, 2),
-        (tg.estimate.select_groups, 2),
-        (tg.estimate.group_problem, 1),
+        (tg.grouping.group, 2),
+        (tg.grouping.select_groups, 2),
+        (tg.grouping.group_problem, 1),
         (tg.estimate.hoa, 1),
         (tg.estimate.esa_select, 2),
     ],
@@ -185,7 +185,7 @@ def test_solve_with_a_positional_method_warns_and_solves_the_same():
 
 
 def test_save_affinity_takes_the_matrix_first_and_the_old_order_warns(tmp_path):
-    from taskgroup.estimate.affinity_store import load_affinity, save_affinity
+    from taskgroup.measure.affinities import load_affinity, save_affinity
 
     matrix = pd.DataFrame([[0.0, 0.2], [0.1, 0.0]], index=["a", "b"], columns=["a", "b"])
     key = dict(suite="fp", suite_name="s", config="c", seed=0, every=10, steps=5)
@@ -197,7 +197,7 @@ def test_save_affinity_takes_the_matrix_first_and_the_old_order_warns(tmp_path):
 
 
 def test_write_manifest_takes_the_manifest_first_and_the_old_order_warns(tmp_path):
-    from taskgroup.train.manifest import read_manifest, write_manifest
+    from taskgroup.manifest import read_manifest, write_manifest
 
     write_manifest({"networks": []}, tmp_path / "new.json")
     with pytest.warns(DeprecationWarning, match=r"write_manifest\(manifest, path\)"):

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.estimate.adaptive import adaptive_select, initial_design
 from taskgroup.estimate.synthetic import planted_group_losses
+from taskgroup.strategies.adaptive import adaptive_select, initial_design
 
 
 def test_initial_design_covers_every_task_with_small_groups():
@@ -71,7 +71,7 @@ CHILD = textwrap.dedent(
     """
     import json, sys
     import taskgroup as tg
-    from taskgroup.estimate.adaptive import adaptive_select, suite_measurer
+    from taskgroup.strategies.adaptive import adaptive_select, suite_measurer
     from taskgroup.measure import TrainConfig
 
     store, log, out = sys.argv[1:4]

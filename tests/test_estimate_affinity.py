@@ -8,7 +8,8 @@ import torch
 
 from taskgroup.engine import TrainConfig
 from taskgroup.errors import InvalidArgument
-from taskgroup.estimate import AffinityHook, gradient_similarity, lookahead_affinity, suite_affinity
+from taskgroup.estimate import AffinityHook, gradient_similarity, lookahead_affinity
+from taskgroup.strategies import suite_affinity
 from taskgroup.tasks import TaskSuite
 
 TASKS = ["a", "b", "c"]

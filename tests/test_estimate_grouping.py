@@ -9,7 +9,7 @@ import pytest
 import taskgroup as tg
 from taskgroup.datasets.tag import tag2021_raw
 from taskgroup.errors import InstanceTooLarge, InvalidArgument
-from taskgroup.estimate import group_problem
+from taskgroup.grouping import group_problem
 
 TASKONOMY_KEYS = {
     "segmentation": "ss_l",
@@ -139,6 +139,6 @@ def test_group_problem_errors():
     import pandas as pd
 
     names = [f"t{i}" for i in range(21)]
-    with pytest.raises(InstanceTooLarge, match="tg.estimate.group"):
+    with pytest.raises(InstanceTooLarge, match="tg.grouping.group"):
         group_problem(pd.DataFrame(big, index=names, columns=names))
     assert group_problem(pd.DataFrame(big, index=names, columns=names), max_size=2).n_networks == 210

@@ -1,4 +1,4 @@
-"""tg.estimate.group: every registered method returns a valid plan with a valid bound; exact ones are exact."""
+"""tg.grouping.group: every registered method returns a valid plan with a valid bound; exact ones are exact."""
 
 import time
 
@@ -8,7 +8,8 @@ import pytest
 
 import taskgroup as tg
 from taskgroup.errors import InstanceTooLarge, InvalidArgument
-from taskgroup.estimate import GROUPING_METHODS, group, group_problem, planted_affinity
+from taskgroup.estimate import planted_affinity
+from taskgroup.grouping import GROUPING_METHODS, group, group_problem
 
 METHODS = sorted(GROUPING_METHODS)
 
@@ -106,7 +107,7 @@ def test_time_limit_none_means_no_limit_in_every_method(monkeypatch):
 
     import taskgroup.solvers as solvers_package
 
-    group_module = importlib.import_module("taskgroup.estimate.group")  # the package's `group` is the function
+    group_module = importlib.import_module("taskgroup.grouping.group")  # the package's `group` is the function
 
     seen: dict[str, list] = {"colgen": [], "local": [], "ilp": []}
     real_colgen, real_local, real_solve = (
@@ -149,8 +150,8 @@ def test_colgen_without_time_limit_proves_optimality_past_enumeration():
 
 
 def test_unlimited_local_search_stops_by_its_rounds_and_repeats_for_a_seed():
-    from taskgroup.estimate.cover import GroupScorer
-    from taskgroup.estimate.heuristics import local_search
+    from taskgroup.grouping.cover import GroupScorer
+    from taskgroup.grouping.heuristics import local_search
 
     matrix = random_matrix(12, 3)
     scorer = GroupScorer(matrix.to_numpy(), False, tuple(matrix.index))

@@ -11,10 +11,10 @@ import pytest
 
 import taskgroup as tg
 from taskgroup.errors import InstanceTooLarge, InvalidArgument, InvalidProblem
-from taskgroup.estimate import colgen as colgen_module
-from taskgroup.estimate.cover import GroupScorer
-from taskgroup.estimate.group import select_groups
 from taskgroup.estimate.hoa import hoa, hoa_predictor
+from taskgroup.grouping import colgen as colgen_module
+from taskgroup.grouping.cover import GroupScorer
+from taskgroup.grouping.group import select_groups
 
 
 def random_predictor(n: int, seed: int, *, n_measured: int = 4, singletons: bool = False) -> GroupScorer:
@@ -228,7 +228,7 @@ def test_search_colgen_proves_optimality_by_fixing(n, k, seed, monkeypatch):
 def test_colgen_proves_planted_groupings_past_the_enumeration_limit():
     matrix, _ = tg.estimate.planted_affinity(24, 3, seed=0)
     for k in (2, 3, 4):
-        plan = tg.estimate.group(matrix, k, method="colgen", time_limit=60)
+        plan = tg.grouping.group(matrix, k, method="colgen", time_limit=60)
         assert plan.optimal and plan.bound == pytest.approx(plan.objective, abs=1e-6), k
 
 
@@ -247,7 +247,7 @@ def test_colgen_reports_progress_on_long_runs_only(monkeypatch):
 def test_progress_is_ignored_by_methods_that_do_not_run_long():
     matrix, _ = tg.estimate.planted_affinity(6, 2, seed=0)
     lines: list[str] = []
-    plan = tg.estimate.group(matrix, 2, say=lines.append)  # auto: enumerate at 6 tasks
+    plan = tg.grouping.group(matrix, 2, say=lines.append)  # auto: enumerate at 6 tasks
     assert plan.optimal and lines == []
 
 
@@ -255,6 +255,6 @@ def test_progress_is_ignored_by_methods_that_do_not_run_long():
 def test_unknown_method_options_are_refused_by_name(method, accepted):
     matrix, _ = tg.estimate.planted_affinity(6, 2, seed=0)
     with pytest.raises(InvalidArgument, match=rf"'{method}' takes no option\(s\) \['depth'\]; its options: "):
-        tg.estimate.group(matrix, 2, method=method, depth=3)
+        tg.grouping.group(matrix, 2, method=method, depth=3)
     with pytest.raises(InvalidArgument, match=re.escape(f"its options: {accepted}")):
-        tg.estimate.group(matrix, 2, method=method, depth=3)
+        tg.grouping.group(matrix, 2, method=method, depth=3)

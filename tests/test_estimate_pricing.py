@@ -1,14 +1,14 @@
-"""Exact pricing by branch-and-bound (taskgroup.estimate.pricing) against listing every group."""
+"""Exact pricing by branch-and-bound (taskgroup.grouping.pricing) against listing every group."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from taskgroup.estimate import pricing as pricing_module
-from taskgroup.estimate.colgen import _profit
-from taskgroup.estimate.cover import GroupScorer
-from taskgroup.estimate.pricing import groups_above, price_pairwise
+from taskgroup.grouping import pricing as pricing_module
+from taskgroup.grouping.colgen import _profit
+from taskgroup.grouping.cover import GroupScorer
+from taskgroup.grouping.pricing import groups_above, price_pairwise
 
 
 def instance(n: int, seed: int) -> tuple[GroupScorer, np.ndarray]:

@@ -7,7 +7,8 @@ import taskgroup as tg
 from taskgroup.cli import main
 from taskgroup.engine import TrainConfig
 from taskgroup.errors import InvalidArgument
-from taskgroup.estimate import cs_affinity, esa_measure, list_affinities, load_affinity, suite_affinity
+from taskgroup.measure.affinities import list_affinities, load_affinity
+from taskgroup.strategies import cs_affinity, esa_measure, suite_affinity
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +29,7 @@ def test_suite_affinity_finds_planted_clusters(suite):
     run = suite_affinity(suite, epochs=3, every=3)
     assert list(run.tag.index) == list(suite.task_names)
     for matrix in (run.tag, run.cs):
-        plan = tg.estimate.group(matrix, 2)
+        plan = tg.grouping.group(matrix, 2)
         assert {frozenset(n.split("+")) for n in plan.networks} == {frozenset(c) for c in suite.params["planted"]}
     again = cs_affinity(suite, epochs=3, every=3)
     assert again.equals(run.cs)  # seeded
@@ -51,7 +52,7 @@ def test_esa_measure_trains_only_chosen(suite, tmp_path):
     assert result.selection.optimal and result.trained == result.selection.networks
     stored = tg.measure.ResultStore(db).results(suite.fingerprint(), full.hash())
     assert set(stored["network"]) == set(result.trained)  # full training only for the chosen networks
-    with pytest.raises(InvalidArgument, match=r"The 'fraction' parameter of esa_measure must be a number > 0 and < 1"):
+    with pytest.raises(InvalidArgument, match=r"The 'fraction' parameter of ESA must be a number > 0 and < 1"):
         esa_measure(suite, db, 2.0, fraction=1.5)
 
 

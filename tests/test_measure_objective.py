@@ -171,9 +171,6 @@ import taskgroup as tg, taskgroup.measure
 path = sys.argv[1]
 measure_objective(ex.full_result, path, tasks=["a", "b", "c"], progress=False)
 problem = ResultStore(path).to_problem()
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    tg.Problem.from_store(path)
 from taskgroup.cli import main
 assert main(["solve", "--store", path, "--budget", "3"]) == 0
 print("torch loaded:", "torch" in sys.modules, len(problem.networks))

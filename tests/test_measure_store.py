@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import taskgroup as tg
 from taskgroup.datasets.suites import load_suite
 from taskgroup.errors import InvalidArgument, NotFound
 from taskgroup.measure import MeasurementWarning, NetworkResult, ResultStore, TaskSuite, TrainConfig, measure
@@ -99,9 +98,6 @@ def test_measure_then_problem_from_the_store(tmp_path):
     with pytest.raises(NotFound, match="has no measurements for suite='nosuch'"):  # NotFound is an InvalidArgument
         ResultStore(path).to_problem(suite="nosuch")
     assert not (tmp_path / "missing.db").exists()
-    with pytest.warns(DeprecationWarning, match="to_problem"):  # the old call, kept for one version
-        old = tg.Problem.from_store(path, split="val", cost="flops")
-    assert np.array_equal(old.losses, problem.losses, equal_nan=True)
 
 
 def test_failed_networks_are_reported_and_left_out(tmp_path):

@@ -63,9 +63,9 @@ def test_user_model_from_measurement_to_prediction(tmp_path):
     assert tg.measure.measure(suite, db, config=config, progress=False).equals(results)  # resumed: nothing new
 
     # TAG affinity through the model's own shared_parameters()
-    tag = tg.estimate.tag_affinity(suite, config=config, epochs=2, every=2)
+    tag = tg.strategies.tag_affinity(suite, config=config, epochs=2, every=2)
     assert list(tag.index) == list(suite.task_names) and np.isfinite(tag.to_numpy()).all()
-    assert tg.estimate.group(tag, 2).networks
+    assert tg.grouping.group(tag, 2).networks
 
     # solve, train, manifest, predict
     plan = tg.solve(tg.measure.ResultStore(db).to_problem(cost="flops"), budget=2.0)

@@ -14,6 +14,7 @@ import taskgroup as tg
 from taskgroup.errors import InfeasibleBudget
 from taskgroup.solvers.instance import SelectionInstance, parse_budget
 from taskgroup.solvers.partition_dp import cost_quantum, partition_table, solve_partition_dp
+from taskgroup.solvers.registry import Fallback
 
 
 @st.composite
@@ -113,14 +114,16 @@ def test_minimum_budget_from_the_table_equals_the_mip():
     assert caught.value.minimum_budget["cost"] == pytest.approx(least)
 
 
-def test_time_limit_falls_back_to_the_mip_with_an_honest_bound():
-    problem = tg.datasets.synthetic_problem(9, seed=2)
+def test_time_limit_falls_back_with_an_honest_bound_and_says_so():
+    problem = tg.datasets.synthetic_problem(12, seed=2)
     instance = SelectionInstance.build(problem, parse_budget(problem, 3.0))
-    result = solve_partition_dp(instance, time_limit=1e-7)  # far too little for the DP: the MIP answers
-    assert result.chosen is not None
-    assert result.bound <= instance.objective(result.chosen) + 1e-9
-    exact = solve_partition_dp(instance)
-    assert result.bound <= instance.objective(exact.chosen) + 1e-9
+    assert solve_partition_dp(instance, time_limit=1e-7).fallback is Fallback.TOO_LARGE  # far too little for the DP
+    plan = tg.solve(problem, 3.0, method="partition-dp", time_limit=0.001)  # solve() gives a solver >= 0.01 s
+    # the DP gives up, then so does the MIP (no time to reach its root LP): greedy answers, and the plan says so
+    assert plan.solver.startswith("greedy (fallback from partition-dp: ") and "then from ilp: " in plan.solver
+    assert not plan.optimal and plan.bound <= plan.objective + 1e-9
+    exact = tg.solve(problem, 3.0, method="partition-dp")
+    assert exact.solver == "partition-dp" and plan.bound <= exact.objective + 1e-9
 
 
 def test_cost_quantum_detects_grids_only():

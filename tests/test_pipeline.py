@@ -14,9 +14,12 @@ import pytest
 
 import taskgroup as tg
 import taskgroup.pipeline as taskgroup_pipeline
+from taskgroup.engine.defaults import default_train_config
 from taskgroup.errors import InvalidArgument
+from taskgroup.estimate.pairs import pair_affinity
 from taskgroup.objectives import relative_weights
-from taskgroup.pipeline import RunSettings, default_train_config, knee_budget, pair_affinity
+from taskgroup.pipeline import knee_budget
+from taskgroup.run_settings import RunSettings
 
 SMALL = [
     "--suite",
@@ -240,7 +243,7 @@ def test_report_renders_in_headless_chromium_with_every_image(finished_run, tmp_
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["hoa", "esa", "tag"])
 def test_every_strategy_runs_end_to_end(strategy, tmp_path):
-    settings = tg.pipeline.RunSettings(
+    settings = RunSettings(
         suite="synthetic",
         suite_params={"n_samples": 400, "clusters": [2, 1]},
         strategy=strategy,

@@ -11,7 +11,7 @@ from taskgroup.datasets.suites import SUITES, available_suites
 from taskgroup.engine.families import MODEL_FAMILIES, available_families
 from taskgroup.engine.weighting import LOSS_WEIGHTINGS, available_weightings
 from taskgroup.errors import InvalidArgument, InvalidSuite
-from taskgroup.estimate.group import GROUPING_METHODS, available_grouping_methods
+from taskgroup.grouping.group import GROUPING_METHODS, available_grouping_methods
 from taskgroup.measure.executors import EXECUTORS
 from taskgroup.registry import Registry, RegistryChoices
 from taskgroup.solvers import SOLVERS, available_solvers

@@ -126,15 +126,15 @@ def check_export(manifest_path, onnx_manifest, suite):
     x = suite.test.x.numpy()
     for entry in exported["networks"]:
         file = onnx_manifest.parent / entry["onnx"]
-        assert entry["sha256"] == tg.train.manifest.sha256_file(file) and "checkpoint" not in entry
+        assert entry["sha256"] == tg.manifest.sha256_file(file) and "checkpoint" not in entry
         assert set(entry["outputs"]) == set(entry["trained_tasks"])
         assert 0 <= entry["max_abs_diff"] <= 1e-4
         network = tg.train.load_network(manifest_path, entry["name"])
-        session = tg.serve.onnx_runtime.onnx_session(file)
+        session = tg.onnx_runtime.onnx_session(file)
         assert [o.name for o in session.get_outputs()] == list(entry["outputs"].values())
         for rows in (x[:1], x[:7], x):
             want = predict(network, rows)
-            got = tg.serve.onnx_runtime.run_session(session, entry, rows)
+            got = tg.onnx_runtime.run_session(session, entry, rows)
             for task in entry["trained_tasks"]:
                 np.testing.assert_allclose(got[task], want[task], **EXPORT_TOLERANCE)
     # the served tasks through the whole manifest: ONNX files and checkpoints agree
@@ -307,8 +307,8 @@ def test_predict_command_on_raw_csv_equals_the_python_api(mlp_run, mlp_onnx, tab
 
 def test_predict_threads_set_onnxruntimes_thread_counts(mlp_onnx, table_suite, tmp_path, monkeypatch):
     """`taskgroup predict --threads N` gives every onnxruntime session N intra-op threads (and 1 inter-op)."""
+    from taskgroup import onnx_runtime
     from taskgroup.cli import main
-    from taskgroup.serve import onnx_runtime
 
     real_session, seen = onnx_runtime.onnx_session, []
 

@@ -35,7 +35,7 @@ def _greedy_misses_the_cover():
 def test_greedys_cover_model_gets_the_time_left(monkeypatch):
     # The exact cover (greedy's fallback, also inside ilp's greedy answer for models too big for the limit)
     # used to run without a time limit.
-    from taskgroup.solvers.ilp import SelectionModel
+    from taskgroup.solvers.model import SelectionModel
 
     limits = []
     real_run = SelectionModel.run

@@ -8,10 +8,10 @@ import pytest
 from taskgroup.cli import main
 from taskgroup.engine import TrainConfig, predict
 from taskgroup.errors import InvalidArgument, ManifestError
+from taskgroup.manifest import load_network, predict_tasks, read_manifest
 from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.tasks import TaskSuite
 from taskgroup.train.distill import TeacherConfig
-from taskgroup.train.manifest import load_network, predict_tasks, read_manifest
 from taskgroup.train.run import RunConfig, train_plan
 
 FAST = TrainConfig(epochs=4, lr=3e-3, batch_size=64)

@@ -10,9 +10,9 @@ import pandas as pd
 
 from taskgroup.cli.options import SUITE_CHOICES, add_runtime_arguments, apply_runtime_arguments
 from taskgroup.errors import InvalidArgument, NotFound
-from taskgroup.estimate.group import GROUPING_METHODS, group
-from taskgroup.estimate.grouping import SINGLETON_MODES, group_problem
 from taskgroup.estimate.matrix import as_affinity
+from taskgroup.grouping.affinity_problem import SINGLETON_MODES, group_problem
+from taskgroup.grouping.group import GROUPING_METHODS, group
 from taskgroup.plan import Plan
 
 __all__ = ["register", "add_affinity_arguments", "run_affinity_solve", "read_affinity"]
@@ -48,9 +48,9 @@ def _check_networks(networks: int | None) -> None:
 
 def run_affinity(args: argparse.Namespace) -> int:
     from taskgroup.datasets import load_suite
-    from taskgroup.estimate.affinity_store import load_affinity, save_affinity
-    from taskgroup.estimate.suite_run import suite_affinity
-    from taskgroup.pipeline import default_train_config
+    from taskgroup.engine.defaults import default_train_config
+    from taskgroup.measure.affinities import load_affinity, save_affinity
+    from taskgroup.strategies.tag import suite_affinity
 
     _check_networks(args.networks)  # before the training run, not after it
 
@@ -138,7 +138,7 @@ def read_affinity(ref: str, orient: str = "source") -> pd.DataFrame:
         return tag2021(parts[1], parts[2])
     parts = ref.split(":")
     if parts[0].endswith(".db"):
-        from taskgroup.estimate.affinity_store import load_affinity
+        from taskgroup.measure.affinities import load_affinity
 
         db, extra = parts[0], parts[1:]
         method = extra[-1] if extra and extra[-1] in ("tag", "cs") else "tag"

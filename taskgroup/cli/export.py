@@ -35,9 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Export every network of a manifest to ONNX, verified against PyTorch; print one line per file."""
+    from taskgroup.manifest import read_manifest
     from taskgroup.serve.onnx_export import EXPORT_TOLERANCE, export_onnx
     from taskgroup.serve.raw_inputs import read_raw_inputs
-    from taskgroup.train.manifest import read_manifest
 
     inputs = read_raw_inputs(args.input, read_manifest(args.manifest)) if args.input else None
     path = export_onnx(args.manifest, args.out, inputs=inputs)

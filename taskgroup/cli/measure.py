@@ -137,8 +137,8 @@ def _measure_objective(args: argparse.Namespace) -> pd.DataFrame:
 
 def _measure_suite(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
     from taskgroup.datasets.suites import load_suite
+    from taskgroup.engine.defaults import default_train_config
     from taskgroup.measure.runner import measure
-    from taskgroup.pipeline import default_train_config
 
     if args.variants or args.setting:
         raise InvalidArgument(

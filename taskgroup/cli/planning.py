@@ -11,8 +11,8 @@ import pandas as pd
 from taskgroup.cli.affinity import add_affinity_arguments, run_affinity_solve
 from taskgroup.datasets import STANDLEY_SETTINGS, STANDLEY_SPLITS, standley2020
 from taskgroup.errors import InvalidArgument
-from taskgroup.estimate.group import GROUPING_METHODS
 from taskgroup.files import read_csv_table
+from taskgroup.grouping.group import GROUPING_METHODS
 from taskgroup.problem import Problem
 from taskgroup.solvers import SOLVERS, frontier, plot_frontier, solve
 

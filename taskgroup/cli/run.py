@@ -13,7 +13,9 @@ from taskgroup.cli.options import (
     executor_help,
     parse_suite_params,
 )
-from taskgroup.pipeline import OBJECTIVES, STRATEGIES, RunSettings, run_pipeline
+from taskgroup.pipeline import run_pipeline
+from taskgroup.registry import RegistryChoices
+from taskgroup.run_settings import OBJECTIVES, RunSettings
 
 __all__ = ["register"]
 
@@ -37,7 +39,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_suite_param_argument(p)
     p.add_argument(
-        "--strategy", default=defaults.strategy, choices=STRATEGIES, help="how candidates are measured or estimated"
+        "--strategy",
+        default=defaults.strategy,
+        choices=RegistryChoices("taskgroup.strategies:STRATEGIES"),
+        metavar="NAME",
+        help="how candidates are measured or estimated: %(choices)s (default: %(default)s)",
+    )
+    p.add_argument("--budget-networks", type=int, metavar="K", help="--strategy adaptive: most networks to measure")
+    p.add_argument(
+        "--plan-networks", type=int, metavar="B", help="--strategy adaptive: networks of the plan it measures for"
     )
     p.add_argument(
         "--objective",
@@ -82,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         suite=args.suite,
         suite_params=parse_suite_params(args.suite_param),
         strategy=args.strategy,
+        budget_networks=args.budget_networks,
+        plan_networks=args.plan_networks,
         objective=args.objective,
         budget=args.budget,
         cost=args.cost,

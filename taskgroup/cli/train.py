@@ -105,7 +105,7 @@ def run_train(args: argparse.Namespace) -> int:
     device = apply_runtime_arguments(args)
 
     from taskgroup.datasets.suites import load_suite
-    from taskgroup.pipeline import default_model, default_train_config
+    from taskgroup.engine.defaults import default_model, default_train_config
     from taskgroup.plan import Plan
     from taskgroup.train.distill import TeacherConfig
     from taskgroup.train.run import RunConfig, train_plan

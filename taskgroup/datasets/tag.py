@@ -76,7 +76,7 @@ def tag2021(dataset: str = "celeba", kind: str = "tag") -> pd.DataFrame:
     -------
     pandas.DataFrame
         Square, index = sources, columns = targets. ``attrs["higher_is_better"]`` tells how to read it and is
-        what :func:`tg.estimate.group_problem` uses by default.
+        what :func:`tg.grouping.group_problem` uses by default.
 
     Examples
     --------

@@ -12,7 +12,7 @@ their size, and the size term is explicit. Fitted on pairs alone with ``alpha ->
 losses, and the prediction of a larger group is Standley et al.'s HOA plus the (then unidentified) size term
 at 0. Tasks absent from every measured group of another task get ``W[u, t] = 0`` (the average partner).
 
-The result is a :class:`~taskgroup.estimate.cover.GroupScorer`, so :func:`tg.estimate.select_groups` chooses
+The result is a :class:`~taskgroup.grouping.cover.GroupScorer`, so :func:`tg.grouping.select_groups` chooses
 among every group without listing them, with the measured groups at their measured losses.
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.estimate.cover import Group, GroupScorer
+from taskgroup.grouping.cover import Group, GroupScorer
 from taskgroup.problem import Problem
 
 __all__ = ["fit_group_predictor", "measurements_from_problem", "Measurements"]

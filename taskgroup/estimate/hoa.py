@@ -14,7 +14,7 @@ from itertools import combinations
 import numpy as np
 
 from taskgroup.errors import InstanceTooLarge, InvalidArgument, InvalidProblem
-from taskgroup.estimate.cover import GroupScorer
+from taskgroup.grouping.cover import GroupScorer
 from taskgroup.naming import network_name
 from taskgroup.problem import Problem
 from taskgroup.validation import check_number, renamed_parameters
@@ -72,7 +72,7 @@ def hoa(
     groups : iterable of task-name sequences, optional
         Predict only these groups (each of 3+ distinct tasks), at any number of tasks; only the pairs inside
         them must be measured. ``max_size`` does not apply. For choosing among *all* groups at many tasks
-        without listing them, use :func:`hoa_predictor` with :func:`tg.estimate.select_groups`.
+        without listing them, use :func:`hoa_predictor` with :func:`tg.grouping.select_groups`.
 
     Returns
     -------
@@ -111,7 +111,7 @@ def hoa(
             if n > MAX_HOA_TASKS:
                 raise InstanceTooLarge(
                     f"HOA over all groups of {n} tasks lists {2**n} networks; pass max_size or groups=[...], or "
-                    "use hoa_predictor with tg.estimate.select_groups."
+                    "use hoa_predictor with tg.grouping.select_groups."
                 )
             max_size = n
         check_number(max_size, "max_size", "hoa", minimum=2, integer=True)
@@ -177,7 +177,7 @@ def _group_indices(tasks: Sequence[str], group: Sequence[str]) -> tuple[int, ...
 
 
 def hoa_predictor(problem: Problem) -> GroupScorer:
-    """HOA as a predictor of *every* group, for :func:`tg.estimate.select_groups` at any number of tasks.
+    """HOA as a predictor of *every* group, for :func:`tg.grouping.select_groups` at any number of tasks.
 
     Task t's predicted loss in a group of 3+ tasks is the mean of its pair losses with the other members
     (:func:`hoa`); pairs, single-task networks and any measured larger groups keep their measured losses

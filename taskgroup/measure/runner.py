@@ -71,9 +71,6 @@ def measure(
     progress: bool = True,
     retries: int = 2,
     on_result: Callable[[list[NetworkResult]], None] | None = None,
-    strategy: str = "listed",
-    budget_networks: int | None = None,
-    plan_networks: int | None = None,
     **objective_options: Any,
 ) -> pd.DataFrame:
     """Train and profile candidate networks on a suite; results go to ``store`` as they finish.
@@ -113,14 +110,6 @@ def measure(
         How many times a job whose worker died is submitted again.
     on_result : callable, optional
         Called with each job's results after they are committed.
-    strategy : {"listed", "adaptive"}
-        ``"listed"`` measures ``candidates``. ``"adaptive"`` measures only what a plan of ``plan_networks``
-        groups relies on, at most ``budget_networks`` networks in all: singles and a few random small groups,
-        then alternately fit a group predictor, choose groups on its predictions and measure the chosen ones
-        still predicted (:func:`taskgroup.estimate.adaptive_select`); ``candidates`` must then stay "all".
-        Resumable like any measurement: what the store holds is read back, not measured again.
-    budget_networks, plan_networks : int
-        With ``strategy="adaptive"``: the most networks to measure, and the networks of the plan to choose.
     **objective_options
         With an objective: ``tasks``, ``variants``, ``settings`` (see ``measure_objective``).
 
@@ -136,23 +125,6 @@ def measure(
     MeasurementError
         A job failed for a reason other than a network diverging (which is recorded as a failed result).
     """
-    if strategy not in ("listed", "adaptive"):
-        raise InvalidArgument(f"strategy={strategy!r} is not accepted; accepted: 'listed', 'adaptive'.")
-    if strategy == "adaptive":
-        return _measure_adaptively(
-            suite,
-            store,
-            candidates=candidates,
-            budget_networks=budget_networks,
-            plan_networks=plan_networks,
-            config=config,
-            seeds=seeds,
-            executor=executor,
-            progress=progress,
-            **objective_options,
-        )
-    if budget_networks is not None or plan_networks is not None:
-        raise InvalidArgument("budget_networks and plan_networks apply to strategy='adaptive' only.")
     if callable(suite) and not isinstance(suite, TaskSuite):
         suite_only = {
             "half_singles": half_singles is not True,
@@ -229,37 +201,3 @@ def measure(
         finally:
             bar.close()
     return store.results(fp, cfg)
-
-
-def _measure_adaptively(
-    source: Any,
-    store: Any,
-    *,
-    candidates: Any,
-    budget_networks: int | None,
-    plan_networks: int | None,
-    config: TrainConfig | None,
-    **options: Any,
-) -> pd.DataFrame:
-    """``measure(..., strategy="adaptive")``: the results of the networks the adaptive selection measured."""
-    from taskgroup.estimate.adaptive import adaptive_select, suite_measurer
-
-    if not isinstance(candidates, str) or candidates != "all":
-        raise InvalidArgument(f"strategy='adaptive' chooses the candidates itself; got candidates={candidates!r}.")
-    for name, value in (("budget_networks", budget_networks), ("plan_networks", plan_networks)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidArgument(f"strategy='adaptive' needs {name} as an integer >= 1; got {value!r}.")
-    objective = callable(source) and not isinstance(source, TaskSuite)
-    if objective:
-        tasks = list(options.pop("tasks", None) or [])
-        route = {"tasks": tasks, **options}
-    else:
-        tasks = list(source.task_names)
-        route = {"config": config or TrainConfig(), "half_singles": False, **options}
-    db = store if isinstance(store, ResultStore) else ResultStore(store)
-    measure_groups = suite_measurer(source, db, **route)
-    result = adaptive_select(measure_groups, tasks, plan_networks, budget_networks=budget_networks)
-    names = sorted(Candidate(tuple(t for t in tasks if t in g)).name for g in result.measured)
-    # Everything named is in the store by now: this reads it back without training anything.
-    frame = measure(source, db, candidates=names, **{**route, "progress": False})
-    return frame[frame["network"].isin(names)].reset_index(drop=True)

@@ -5,9 +5,10 @@
 >>> table = tg.serve.predict("run/onnx/manifest.json", "new_rows.csv")  # doctest: +SKIP
 >>> costs = tg.serve.measure_plan_cost("run/manifest.json", batches=(1, 32, 256))  # doctest: +SKIP
 
-Modules, one job each: ``onnx_export`` (export + verification against PyTorch), ``onnx_runtime`` (running an
-exported file; the ``deploy`` extra check), ``raw_inputs`` (reading and checking raw inputs: CSV, .npy, frames),
-``predictions`` (per-task predictions with the user's labels), ``plan_cost`` (latency, throughput, peak memory).
+Modules, one job each: ``onnx_export`` (export + verification against PyTorch), ``raw_inputs`` (reading and
+checking raw inputs: CSV, .npy, frames), ``predictions`` (per-task predictions with the user's labels),
+``plan_cost`` (latency, throughput, peak memory). Running an exported file is :mod:`taskgroup.onnx_runtime`,
+shared with the manifest (:mod:`taskgroup.manifest`).
 ONNX needs ``pip install 'taskgroup[deploy]'``; predictions and plan costs from checkpoints do not.
 """
 

@@ -26,8 +26,7 @@ from torch import nn
 from taskgroup.engine.families import ModelFactory
 from taskgroup.engine.loop import predict
 from taskgroup.errors import ExportError, InvalidArgument, ManifestError
-from taskgroup.serve.onnx_runtime import onnx_session, require_deploy, run_session
-from taskgroup.train.manifest import (
+from taskgroup.manifest import (
     ARTIFACT_CHECKPOINT,
     ARTIFACT_ONNX,
     artifact_path,
@@ -38,6 +37,7 @@ from taskgroup.train.manifest import (
     sha256_file,
     write_manifest,
 )
+from taskgroup.onnx_runtime import onnx_session, require_deploy, run_session
 
 __all__ = ["EXPORT_TOLERANCE", "ONNX_OPSET", "INPUT_NAME", "export_onnx", "validation_inputs"]
 

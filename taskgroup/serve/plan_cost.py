@@ -37,7 +37,7 @@ from taskgroup.engine.profile import COST_KEYS, PeakMemory
 from taskgroup.engine.runtime import configure_threads
 from taskgroup.errors import InvalidArgument, ManifestError
 from taskgroup.files import read_text
-from taskgroup.train.manifest import (
+from taskgroup.manifest import (
     ARTIFACT_ONNX,
     artifact_path,
     load_checkpoint,
@@ -150,7 +150,7 @@ def measure_plan_cost(
     for name, entry in entries.items():
         path = artifact_path(manifest_path, entry)
         if ARTIFACT_ONNX in entry:
-            from taskgroup.serve.onnx_runtime import onnx_session, run_session
+            from taskgroup.onnx_runtime import onnx_session, run_session
 
             session = onnx_session(path, threads=threads)
             runners[name] = lambda x, s=session, e=entry: run_session(s, e, x.numpy())

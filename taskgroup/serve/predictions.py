@@ -21,9 +21,9 @@ import pandas as pd
 
 from taskgroup.engine.families import ModelFactory
 from taskgroup.engine.runtime import configure_threads
+from taskgroup.manifest import predict_tasks, read_manifest, required_fields, spec_from_dict
 from taskgroup.serve.raw_inputs import read_raw_inputs
 from taskgroup.tasks.suite import TaskSpec
-from taskgroup.train.manifest import predict_tasks, read_manifest, required_fields, spec_from_dict
 
 __all__ = ["predict", "decode_outputs", "probability_column"]
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from taskgroup.errors import InvalidArgument
 from taskgroup.files import input_file, read_csv_table
-from taskgroup.train.manifest import required_fields
+from taskgroup.manifest import required_fields
 
 __all__ = ["INPUT_SUFFIXES", "read_raw_inputs", "frame_inputs", "array_inputs"]
 

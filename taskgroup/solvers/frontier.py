@@ -10,8 +10,8 @@ import numpy as np
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
 from taskgroup.plan import FRONTIER_COLUMNS, Frontier, Plan, plan_from_selection
 from taskgroup.problem import Problem
-from taskgroup.solvers.ilp import SelectionModel
 from taskgroup.solvers.instance import SelectionInstance
+from taskgroup.solvers.model import SelectionModel
 from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, PartitionTable, partition_table
 from taskgroup.solvers.solve import prefer_partition_dp, solve
 from taskgroup.solvers.ties import drop_unused

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from taskgroup.solvers.ilp import SelectionModel, mip_out_of_time
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
+from taskgroup.solvers.model import SelectionModel, mip_out_of_time
 from taskgroup.solvers.registry import SolverResult
 
 __all__ = ["solve_greedy", "greedy_fill", "greedy_cover", "cheapest_cover", "virtual_losses", "cost_scale"]

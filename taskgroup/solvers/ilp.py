@@ -1,166 +1,21 @@
-"""Exact selection as an integer program, solved by an OR-Tools MIP backend.
+"""Exact selection as an integer program (:class:`~taskgroup.solvers.model.SelectionModel`), with the tie rule.
 
-The model is a budgeted facility location (compare OR-Tools' ``facility_location.py`` sample)::
-
-    data       WL[j,t]  weighted loss of network j on task t (only for t in S_j)
-               C[j,r]   cost of network j on resource r;  b[r] budget
-    variables  x[j] in {0,1}   network j is chosen
-               y[j,t] in [0,1] task t is served by network j          (integral at an optimum)
-    minimise   sum_{j,t} WL[j,t] * y[j,t]
-    subject to (1) sum_j y[j,t] = 1            for every task t       each task is served once
-               (2) y[j,t] <= x[j]              for every j, t in S_j  only by a chosen network
-               (3) sum_j C[j,r] * x[j] <= b[r] for every resource r   the budget
-
-The same model answers two more questions the rest of the package needs: the cheapest cover (minimise
-``sum_j C[j,r] x[j]`` instead) and, for the budget frontier, the cheapest plan whose objective is below a cap
-(add ``sum WL y <= cap``).
-
-LP-based MIP backends (HiGHS, SCIP, CBC) are much stronger than CP-SAT on this model because the LP
-relaxation of the strong formulation (2) is tight; benchmarks/solvers.py measures them side by side.
+When the model cannot answer (no time to reach its root LP, no solution before the time limit, or a backend
+that accepted a set over budget within its own tolerance) the result says so in ``fallback`` and
+:func:`taskgroup.solvers.solve` decides what answers instead.
 """
 
 from __future__ import annotations
 
-import math
 import time
 
-import numpy as np
-from ortools.linear_solver import pywraplp
-
-from taskgroup.errors import InvalidArgument, SolverError
-from taskgroup.solvers.instance import SelectionInstance, budget_tolerance, fits
-from taskgroup.solvers.quiet import silence_native_output
-from taskgroup.solvers.registry import SolverResult
+from taskgroup.errors import SolverError
+from taskgroup.solvers.instance import SelectionInstance, fits
+from taskgroup.solvers.model import SelectionModel, mip_out_of_time
+from taskgroup.solvers.registry import Fallback, SolverResult
 from taskgroup.solvers.ties import objective_tolerance
 
-__all__ = ["BACKENDS", "SelectionModel", "solve_ilp", "MIP_SECONDS_PER_ENTRY", "mip_out_of_time"]
-
-# Seconds of HiGHS per (network, task) entry of the model, per budget: about 0.15 s at 8 tasks (263
-# candidates, 1,024 entries) and 2.4 s at 12 tasks (4,107 candidates, 24,576 entries) in
-# benchmarks/results/solvers.md; the growth is close to linear in the entries.
-MIP_SECONDS_PER_ENTRY = 1.0e-4
-
-
-def mip_out_of_time(instance: SelectionInstance, time_limit: float | None) -> bool:
-    """Whether a MIP over ``instance`` would not even reach its root LP within ``time_limit`` seconds.
-
-    HiGHS does not stop inside its root LP (492,000 networks over 40 tasks ran for minutes under a 20 s limit),
-    and building the model takes time too, so such a model is not started at all.
-    """
-    entries = float(np.isfinite(instance.WL).sum())
-    return time_limit is not None and entries * MIP_SECONDS_PER_ENTRY > time_limit
-
-
-# taskgroup name -> pywraplp solver id
-BACKENDS = {"highs": "HIGHS", "scip": "SCIP", "cbc": "CBC", "cpsat": "CP_SAT"}
-
-
-class SelectionModel:
-    """The integer program of one instance, reusable for several objectives and caps."""
-
-    def __init__(self, instance: SelectionInstance, backend: str = "highs") -> None:
-        if backend not in BACKENDS:
-            raise InvalidArgument(f"Unknown ILP backend {backend!r}; accepted: {sorted(BACKENDS)}.")
-        self.instance = instance
-        self.backend = backend
-        solver = pywraplp.Solver.CreateSolver(BACKENDS[backend])
-        if solver is None:  # pragma: no cover - depends on the OR-Tools build
-            raise SolverError(f"OR-Tools was built without the {backend!r} backend.")
-        solver.SuppressOutput()
-        if backend == "highs":
-            # No banner. An integrality tolerance of 1e-9 (default 1e-6) so that x = 1 - 1e-6 does not pass as
-            # integral and a set over budget as feasible; no absolute gap (default 1e-6) so that plans closer
-            # than that are still told apart. 1e-10 is too tight: HiGHS then returned a suboptimal plan as
-            # optimal on synthetic_problem(6, seed=6) at budget 2.5 (a regression test keeps it honest).
-            # Presolve finds little to remove in this model and cost 30-60% of the time at 4,000 candidates.
-            solver.SetSolverSpecificParametersAsString(
-                "output_flag=false\nmip_feasibility_tolerance=1e-9\nmip_abs_gap=0\npresolve=off"
-            )
-        self.solver = solver
-        WL, C = instance.WL, instance.C
-        m, n = WL.shape
-        inf = solver.infinity()
-        # Rows are filled coefficient by coefficient: building pywraplp expressions with Python sums is
-        # quadratic and dominated the solve time at 4,000 candidates.
-        self.x = [solver.BoolVar(f"x[{j}]") for j in range(m)]
-        self.y = {}
-        served = [solver.Constraint(1.0, 1.0, f"served[{t}]") for t in range(n)]  # (1)
-        for j, t in zip(*np.nonzero(np.isfinite(WL))):
-            y = solver.NumVar(0.0, 1.0, f"y[{j},{t}]")
-            self.y[int(j), int(t)] = y
-            served[t].SetCoefficient(y, 1.0)
-            link = solver.Constraint(-inf, 0.0)  # (2) y - x <= 0
-            link.SetCoefficient(y, 1.0)
-            link.SetCoefficient(self.x[j], -1.0)
-        self.budget_rows = []
-        for r in range(C.shape[1]):  # (3)
-            row = solver.Constraint(-inf, inf, f"budget[{r}]")
-            for j in range(m):
-                row.SetCoefficient(self.x[j], float(C[j, r]))
-            self.budget_rows.append(row)
-        self.set_budget(instance.budget)
-        self.cap_row = None
-
-    def set_budget(self, budget: np.ndarray) -> None:
-        """Change the budget rows (3) to ``budget`` (``inf`` = unconstrained)."""
-        slack = budget_tolerance(budget)
-        for r, row in enumerate(self.budget_rows):
-            upper = budget[r] + slack[r] if math.isfinite(budget[r]) else self.solver.infinity()
-            row.SetBounds(-self.solver.infinity(), upper)
-
-    def set_objective_cap(self, cap: float | None) -> None:
-        """Require ``sum WL y <= cap`` (None removes the requirement)."""
-        inf = self.solver.infinity()
-        if self.cap_row is None:
-            if cap is None:
-                return
-            self.cap_row = self.solver.Constraint(-inf, inf, "objective_cap")
-            for (j, t), y in self.y.items():
-                self.cap_row.SetCoefficient(y, float(self.instance.WL[j, t]))
-        self.cap_row.SetBounds(-inf, inf if cap is None else cap)
-
-    def run(self, minimise: str = "loss", time_limit: float | None = None) -> SolverResult:
-        """Solve, minimising the total weighted loss (``"loss"``), the cost on resource ``r`` (``"cost:r"``)
-        or the tie rule's total cost (``"total_cost"``, :mod:`taskgroup.solvers.ties`)."""
-        solver = self.solver
-        objective = solver.Objective()
-        objective.Clear()
-        objective.SetMinimization()
-        if minimise == "loss":
-            for (j, t), y in self.y.items():
-                objective.SetCoefficient(y, float(self.instance.WL[j, t]))
-        elif minimise == "total_cost":
-            unit = (self.instance.C / self.instance.cost_unit).sum(axis=1)
-            for j, x in enumerate(self.x):
-                objective.SetCoefficient(x, float(unit[j]))
-        else:
-            r = int(minimise.split(":")[1])
-            for j, x in enumerate(self.x):
-                objective.SetCoefficient(x, float(self.instance.C[j, r]))
-        if time_limit is not None:
-            solver.SetTimeLimit(max(1, int(time_limit * 1000)))
-        params = pywraplp.MPSolverParameters()
-        params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
-        with silence_native_output():
-            status = solver.Solve(params)
-        if status == pywraplp.Solver.INFEASIBLE:
-            return SolverResult(None, True, math.inf, _nodes(solver))
-        if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-            if time_limit is not None:  # stopped at the time limit before any solution (HiGHS reports 99)
-                return SolverResult(None, False, -math.inf, _nodes(solver))
-            raise SolverError(f"The {self.backend} backend stopped with status {status} on a selection model.")
-        chosen = [j for j, var in enumerate(self.x) if var.solution_value() > 0.5]
-        bound = solver.Objective().BestBound() if minimise == "loss" else -math.inf
-        if not math.isfinite(bound):
-            bound = -math.inf
-        return SolverResult(chosen, status == pywraplp.Solver.OPTIMAL, bound, _nodes(solver))
-
-
-def _nodes(solver: pywraplp.Solver) -> int:
-    try:
-        return int(solver.nodes())
-    except Exception:  # some backends do not report nodes
-        return 0
+__all__ = ["solve_ilp"]
 
 
 def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, backend: str = "highs") -> SolverResult:
@@ -172,28 +27,15 @@ def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, b
     """
     started = time.perf_counter()
     if mip_out_of_time(instance, time_limit):
-        # Best known plan: greedy (its cover model, if it needs one, gets the same time limit); honest bound:
-        # every task at its best loss.
-        from taskgroup.solvers.greedy import solve_greedy
-
-        plan = solve_greedy(instance, time_limit=time_limit)
-        plan.bound = float(np.min(instance.WL, axis=0).sum()) if plan.chosen is not None else -math.inf
-        return plan
+        return SolverResult(None, optimal=False, fallback=Fallback.NO_TIME)
     model = SelectionModel(instance, backend)
     result = model.run("loss", time_limit)
     if result.chosen is None and not result.optimal:
-        # The time limit came before any solution: return the greedy plan (built without another MIP, which
-        # would ignore the time limit); if greedy finds no cover either, feasibility stays undecided.
-        from taskgroup.solvers.greedy import greedy_fill
-
-        chosen = greedy_fill(instance, [])
-        return SolverResult(chosen, optimal=False, bound=-math.inf, nodes=result.nodes)
+        result.fallback = Fallback.NO_SOLUTION
+        return result
     if result.chosen is not None and not fits(instance.C[result.chosen].sum(axis=0), instance.budget):
-        # The backend accepted a set over budget within its own feasibility tolerance (CBC, SCIP and CP-SAT
-        # use about 1e-6); decide the instance exactly instead of handing out an infeasible plan.
-        from taskgroup.solvers.bnb import solve_bnb
-
-        return solve_bnb(instance, time_limit=time_limit)
+        # CBC, SCIP and CP-SAT accept a set over budget within their own feasibility tolerance (about 1e-6)
+        return SolverResult(None, optimal=False, nodes=result.nodes, fallback=Fallback.OVER_BUDGET)
     if result.chosen is not None:  # the backend's own objective carries its tolerances; re-score exactly
         result.bound = min(result.bound, instance.objective(result.chosen))
         left = None if time_limit is None else time_limit - (time.perf_counter() - started)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
-from taskgroup.solvers.registry import SolverResult
+from taskgroup.solvers.registry import Fallback, SolverResult
 from taskgroup.solvers.ties import objective_tolerance
 
 __all__ = ["PartitionTable", "partition_table", "solve_partition_dp", "dp_work", "DP_PAIRS_PER_SECOND", "DP_MAX_TASKS"]
@@ -153,21 +153,15 @@ def solve_partition_dp(instance: SelectionInstance, *, time_limit: float | None 
     """The optimum (cheapest among ties) by the partition DP.
 
     With a ``time_limit`` the DP stops once its work exceeds what the limit allows (at
-    :data:`DP_PAIRS_PER_SECOND`) and the integer program gets the time left, so the answer carries the MIP's
-    honest bound.
+    :data:`DP_PAIRS_PER_SECOND`); then, as beyond :data:`DP_MAX_TASKS` tasks, the result has no plan and
+    ``fallback`` set, and :func:`taskgroup.solvers.solve` gives the integer program the time left.
     """
-    import time
-
-    started = time.perf_counter()
     if instance.m == 0 or not np.all(np.isfinite(instance.WL).any(axis=0)):
         return SolverResult(None, optimal=True, bound=math.inf)
     cap = math.inf if time_limit is None else time_limit * DP_PAIRS_PER_SECOND
     table = partition_table(instance, cap) if instance.n <= DP_MAX_TASKS else None
     if table is None:
-        from taskgroup.solvers.ilp import solve_ilp
-
-        left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - started))
-        return solve_ilp(instance, time_limit=left)
+        return SolverResult(None, optimal=False, fallback=Fallback.TOO_LARGE)
     point = table.best()
     if point is None:
         return SolverResult(None, optimal=True, bound=math.inf, nodes=len(table.points))

@@ -10,10 +10,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 from taskgroup.registry import Registry
 
-__all__ = ["SolverResult", "SolverSpec", "SOLVERS", "register_solver", "get_solver", "available_solvers"]
+__all__ = ["Fallback", "SolverResult", "SolverSpec", "SOLVERS", "register_solver", "get_solver", "available_solvers"]
+
+
+class Fallback(str, Enum):
+    """Why a solver could not answer; :func:`taskgroup.solvers.solve` decides what answers instead."""
+
+    NO_TIME = "the integer program would not reach its root LP within the time limit"
+    NO_SOLUTION = "the time limit came before the integer program found a solution"
+    OVER_BUDGET = "the MIP backend accepted a set over budget within its own feasibility tolerance"
+    TOO_LARGE = "the instance is beyond the partition DP (too many tasks, or more work than the time limit allows)"
 
 
 @dataclass
@@ -22,12 +32,14 @@ class SolverResult:
 
     ``chosen`` holds instance indices (None when no feasible selection is known); ``optimal`` is a proof,
     or, with ``chosen`` None, a proof of infeasibility; ``bound`` is a proven lower bound on the optimum.
+    ``fallback`` (with ``chosen`` None) says why the solver could not answer.
     """
 
     chosen: list[int] | None
     optimal: bool
     bound: float = -math.inf
     nodes: int = 0
+    fallback: Fallback | None = None
 
 
 SolverFunction = Callable[..., SolverResult]

@@ -12,10 +12,13 @@ import numpy as np
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
 from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
-from taskgroup.solvers.ilp import MIP_SECONDS_PER_ENTRY, SelectionModel
+from taskgroup.solvers.bnb import solve_bnb
+from taskgroup.solvers.greedy import greedy_fill, solve_greedy
+from taskgroup.solvers.ilp import solve_ilp
 from taskgroup.solvers.instance import Budget, SelectionInstance, fits, parse_budget
+from taskgroup.solvers.model import MIP_SECONDS_PER_ENTRY, SelectionModel
 from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_startup_seconds, dp_work, partition_table
-from taskgroup.solvers.registry import SolverSpec, get_solver
+from taskgroup.solvers.registry import Fallback, SolverResult, SolverSpec, get_solver
 from taskgroup.solvers.ties import drop_unused
 from taskgroup.validation import check_number, keyword_only_after
 
@@ -142,6 +145,11 @@ def solve(
     left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - started))
     _check_options(spec, options)
     result = spec.function(instance, time_limit=left, **options)
+    fell_back = []
+    while result.fallback is not None:  # e.g. partition-dp -> ilp -> greedy under a tight time limit
+        fell_back.append(f"{name}: {result.fallback.value}")
+        name, result = _fall_back(instance, result, started, time_limit)
+    label = f"{name} (fallback from {'; then from '.join(fell_back)})" if fell_back else name
     elapsed = time.perf_counter() - started
     if result.chosen is None:
         if result.optimal:
@@ -158,13 +166,36 @@ def solve(
     return plan_from_selection(
         problem,
         chosen,
-        solver=name,
+        solver=label,
         budget={k: v for k, v in budget_map.items() if math.isfinite(v)},
         optimal=result.optimal,
         bound=result.bound,
         wall_time=elapsed,
         nodes=result.nodes,
     )
+
+
+def _fall_back(
+    instance: SelectionInstance, failed: SolverResult, started: float, time_limit: float | None
+) -> tuple[str, SolverResult]:
+    """The fallback policy: what answers when a solver could not (``failed.fallback`` says why).
+
+    Returns the name of the method that answered and its result.
+    """
+    left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - started))
+    if failed.fallback is Fallback.TOO_LARGE:  # the DP cannot: the integer program gets the time left
+        return "ilp", solve_ilp(instance, time_limit=left)
+    if failed.fallback is Fallback.OVER_BUDGET:  # decide the instance exactly rather than hand out that set
+        return "bnb", solve_bnb(instance, time_limit=left)
+    if failed.fallback is Fallback.NO_SOLUTION:
+        # The time is spent: the greedy plan built without another MIP (which would ignore the time limit); if
+        # greedy finds no cover either, feasibility stays undecided.
+        return "greedy", SolverResult(greedy_fill(instance, []), optimal=False, nodes=failed.nodes)
+    # NO_TIME: the best known plan is greedy's (its cover model, if it needs one, gets the same time limit);
+    # the honest bound: every task at its best loss.
+    result = solve_greedy(instance, time_limit=left)
+    result.bound = float(np.min(instance.WL, axis=0).sum()) if result.chosen is not None else -math.inf
+    return "greedy", result
 
 
 def _raise_infeasible(problem: Problem, budget: dict[str, float]) -> None:

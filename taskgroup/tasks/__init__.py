@@ -22,15 +22,8 @@ from taskgroup.tasks.metrics import (
     roc_auc,
     task_metrics,
 )
-from taskgroup.tasks.suite import (
-    PREPROCESSING_KINDS,
-    SPLITS,
-    TASK_KINDS,
-    Split,
-    TaskSpec,
-    TaskSuite,
-    apply_preprocessing,
-)
+from taskgroup.tasks.suite import Split, TaskSpec, TaskSuite, apply_preprocessing
+from taskgroup.tasks.tables import PREPROCESSING_KINDS, SPLITS, TASK_KINDS
 
 __all__ = [
     "TaskSpec",

@@ -13,9 +13,7 @@ loss weighting, early stopping). Modules here, one job each: ``distill`` (teache
 export, predictions from raw inputs, the plan's cost on a machine) is :mod:`taskgroup.serve`.
 """
 
-from taskgroup.tasks.metrics import delta_m
-from taskgroup.train.distill import TeacherConfig, average_soft, train_teacher_ensemble
-from taskgroup.train.manifest import (
+from taskgroup.manifest import (
     load_checkpoint,
     load_network,
     predict_tasks,
@@ -23,6 +21,8 @@ from taskgroup.train.manifest import (
     save_checkpoint,
     write_manifest,
 )
+from taskgroup.tasks.metrics import delta_m
+from taskgroup.train.distill import TeacherConfig, average_soft, train_teacher_ensemble
 from taskgroup.train.run import RunConfig, TrainReport, check_plan, train_plan
 
 __all__ = [

@@ -31,17 +31,17 @@ import numpy as np
 from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict, profile_model
 from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument, MeasurementError
-from taskgroup.naming import network_name, network_variant
-from taskgroup.plan import Plan
-from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
-from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
-from taskgroup.train.manifest import (
+from taskgroup.manifest import (
     load_checkpoint,
     network_config,
     save_checkpoint,
     sha256_file,
     write_manifest,
 )
+from taskgroup.naming import network_name, network_variant
+from taskgroup.plan import Plan
+from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
+from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
 from taskgroup.validation import renamed_parameters
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]

@@ -7,7 +7,7 @@
 2. fit the group predictor (:func:`~taskgroup.estimate.fitted.fit_group_predictor`) on everything measured,
    optimistic by ``optimism`` standard errors on each pair term (an upper confidence bound);
 3. choose ``budget`` groups over *all* groups on those predictions, measured groups at their measured losses
-   (:func:`~taskgroup.estimate.group.select_groups`);
+   (:func:`~taskgroup.grouping.group.select_groups`);
 4. measure the chosen groups that are still predicted; repeat from 2 until the chosen plan consists only of
    measured networks (then no predicted group, even optimistically, beats it) or ``budget_networks``
    networks have been measured.
@@ -32,14 +32,15 @@ from typing import Any
 import numpy as np
 
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, MeasurementError
-from taskgroup.estimate.cover import GroupScorer
 from taskgroup.estimate.fitted import fit_group_predictor
-from taskgroup.estimate.group import GROUPING_METHODS, select_groups
+from taskgroup.grouping.cover import GroupScorer
+from taskgroup.grouping.group import GROUPING_METHODS, select_groups
 from taskgroup.naming import network_name
 from taskgroup.plan import Plan
+from taskgroup.strategies.base import Estimate, StrategyConfig
 from taskgroup.validation import check_number
 
-__all__ = ["adaptive_select", "AdaptiveResult", "initial_design", "suite_measurer"]
+__all__ = ["adaptive_strategy", "adaptive_select", "AdaptiveResult", "initial_design", "suite_measurer"]
 
 GroupLosses = dict[tuple[str, ...], dict[str, float]]
 MeasureGroups = Callable[[list[tuple[str, ...]]], Mapping[tuple[str, ...], Mapping[str, float]]]
@@ -313,3 +314,67 @@ def suite_measurer(
         return {g: {t: float(losses[(name, t)]) for t in g} for name, g in names.items()}
 
     return measure_groups
+
+
+def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyConfig) -> Estimate:
+    """Measure only the groups a plan of ``config.plan_networks`` networks relies on (:func:`adaptive_select`).
+
+    At most ``config.budget_networks`` networks are measured, through either route: a suite (trained with
+    ``config.train``) or an objective (``config.measure_options`` gives its ``tasks``). Resumable like any
+    measurement: what the store holds is read back, not measured again.
+
+    Parameters
+    ----------
+    source : TaskSuite or callable
+        The suite, or the user's ``objective(tasks, variant, seed)``.
+    store : path or ResultStore
+        The results store.
+    config : StrategyConfig
+        ``budget_networks`` and ``plan_networks`` (integers >= 1), ``seed``, how to measure.
+
+    Returns
+    -------
+    Estimate
+        The problem of the measured networks and their pair affinity.
+
+    Raises
+    ------
+    InvalidArgument
+        ``budget_networks`` or ``plan_networks`` missing or not an integer >= 1; an objective without ``tasks``.
+    """
+    from taskgroup.estimate.pairs import pair_affinity
+    from taskgroup.measure import ResultStore, measure
+    from taskgroup.problem import Problem
+
+    for name in ("budget_networks", "plan_networks"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidArgument(f"strategy 'adaptive' needs {name} as an integer >= 1; got {value!r}.")
+    options: dict[str, Any] = {"seeds": config.seeds, "executor": config.executor, "progress": config.progress}
+    options.update(config.measure_options)
+    objective = callable(source) and not hasattr(source, "task_names")
+    if objective:
+        tasks = list(options.get("tasks") or [])
+        route = options
+    else:
+        tasks = list(source.task_names)
+        route = {"config": config.train, **options}
+    db = store if isinstance(store, ResultStore) else ResultStore(store)
+    result = adaptive_select(
+        suite_measurer(source, db, **route),
+        tasks,
+        config.plan_networks,
+        budget_networks=config.budget_networks,
+        seed=config.seed,
+    )
+    names = sorted(network_name(t for t in tasks if t in g) for g in result.measured)
+    # Everything named is in the store by now: this reads it back without training anything.
+    measure(
+        source, db, candidates=names, **{**route, "progress": False, **({} if objective else {"half_singles": False})}
+    )
+    run = {} if objective else {"suite": source.fingerprint(), "config": config.train.hash()}
+    table = db.table("val", None if objective else config.cost, **run)
+    table = table[table["network"].isin(names)]
+    cost = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds")]
+    problem = Problem.from_frame(table, cost=cost)
+    return Estimate(problem, pair_affinity(problem))

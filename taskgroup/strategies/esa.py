@@ -1,8 +1,10 @@
-"""ESA end to end on a task suite: short runs of every candidate, selection, full runs of the chosen ones.
+"""``esa``: the Early Stopping Approximation end to end: short runs of every candidate, selection, full runs of
+the chosen ones.
 
 Both phases go through the measurement runner (:func:`taskgroup.measure.measure`) and its results store, so
 they resume after an interruption and the short- and full-schedule results sit side by side (keyed by their
-training configurations).
+training configurations). The short schedule is :func:`short_schedule` wherever ESA runs (``taskgroup run
+--strategy esa`` and :func:`esa_measure`): a fixed number of epochs without early stopping.
 """
 
 # No ``from __future__ import annotations`` here: a NamedTuple's fields must be real types for the API
@@ -12,11 +14,74 @@ from os import PathLike
 from typing import Any, NamedTuple
 
 from taskgroup.estimate.esa import ESAResult, esa, esa_select
+from taskgroup.estimate.pairs import pair_affinity
+from taskgroup.plan import Plan
 from taskgroup.problem import Problem
 from taskgroup.solvers.instance import Budget
+from taskgroup.strategies.base import Estimate, StrategyConfig, measure_candidates, problem_from_store
 from taskgroup.validation import check_number
 
-__all__ = ["esa_measure", "ESAMeasurement"]
+__all__ = ["esa_strategy", "esa_measure", "ESAMeasurement", "short_schedule"]
+
+
+def short_schedule(full: Any, fraction: float) -> Any:
+    """ESA's short schedule: ``max(1, round(fraction * full.epochs))`` epochs of ``full``, no early stopping.
+
+    Parameters
+    ----------
+    full : TrainConfig
+        The full schedule.
+    fraction : float
+        In (0, 1).
+
+    Returns
+    -------
+    TrainConfig
+        The short schedule (a fixed number of epochs: early stopping would make short runs of different
+        candidates incomparable).
+
+    Raises
+    ------
+    InvalidArgument
+        ``fraction`` outside (0, 1).
+    """
+    check_number(fraction, "fraction", "ESA", minimum=0, maximum=1, exclusive=True)
+    return full.replace(epochs=max(1, round(fraction * full.epochs)), patience=None)
+
+
+def esa_strategy(source: Any, store: str | PathLike[str], config: StrategyConfig) -> Estimate:
+    """Measure every candidate on the short schedule; once a plan is chosen, train its networks fully.
+
+    Parameters
+    ----------
+    source : TaskSuite
+        The suite.
+    store : path
+        The results store.
+    config : StrategyConfig
+        How to measure; ``esa_fraction`` sets the short schedule.
+
+    Returns
+    -------
+    Estimate
+        The short-schedule problem (losses flagged predicted), its pair affinity, and ``finish``, which trains
+        the chosen networks on the full schedule and says their validation objective.
+    """
+    short = short_schedule(config.train, config.esa_fraction)
+    measure_candidates(source, store, config, "all", short)
+    short_problem = problem_from_store(store, "val", config.cost, short, objective=config.objective)
+
+    def finish(plan: Plan) -> None:
+        measure_candidates(source, store, config, list(plan.networks), config.train)
+        # Only the chosen networks ran the full schedule, so there is no single-task network to normalise costs
+        # by; the losses are all that is needed here.
+        scored = problem_from_store(store, "val", config.cost, config.train, normalise=False).evaluate(plan.networks)
+        config.say(
+            f"ESA: chosen on short runs (objective {plan.objective:.4g}); "
+            f"fully trained: objective {scored.objective:.4g}"
+        )
+
+    return Estimate(esa(short_problem), pair_affinity(short_problem), finish=finish)
 
 
 class ESAMeasurement(NamedTuple):
@@ -79,9 +144,8 @@ def esa_measure(
     from taskgroup.measure import measure
     from taskgroup.measure.store import ResultStore
 
-    check_number(fraction, "fraction", "esa_measure", minimum=0, maximum=1, exclusive=True)
     full = full or TrainConfig()
-    short = full.replace(epochs=max(1, round(fraction * full.epochs)), patience=None)
+    short = short_schedule(full, fraction)
     fp = suite.fingerprint()
     measure(suite, store, candidates="all", config=short, seeds=seeds, executor=executor, progress=progress)
     results = ResultStore(store)

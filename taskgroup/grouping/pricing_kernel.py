@@ -1,6 +1,6 @@
 """The compiled loop (numba) of the pricing search: depth-first branch-and-bound over tasks for one group size.
 
-The search and its bound are described in :mod:`taskgroup.estimate.pricing`. The depth-first stack lives in
+The search and its bound are described in :mod:`taskgroup.grouping.pricing`. The depth-first stack lives in
 arrays the caller owns, so a search stopped after a node budget resumes where it stopped (the caller checks its
 deadline between calls). Compiled on first use and cached on disk (``cache=True``).
 """
@@ -33,7 +33,7 @@ def _is_skipped(state, skip_masks):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _node_bound(state, inflow, inflow_matrix, ranked, shift, s, slack_share, weight):  # pragma: no cover
-    """The node bound of :mod:`taskgroup.estimate.pricing`; fills ``weight[f]`` for free tasks (else -inf).
+    """The node bound of :mod:`taskgroup.grouping.pricing`; fills ``weight[f]`` for free tasks (else -inf).
 
     ``ranked[t]``: t's sources, best first (t itself excluded), so a target's best and worst free sources are
     read off by a scan instead of a sort. Returns -inf for a node that cannot be completed to ``s`` tasks.

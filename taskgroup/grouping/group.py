@@ -1,4 +1,4 @@
-"""``tg.estimate.group``: pick ``k`` task groups from an affinity matrix, by a registered method.
+"""``tg.grouping.group``: pick ``k`` task groups from an affinity matrix, by a registered method.
 
 Methods work on the matrix directly and generate groups on demand, so they scale past the ~16 tasks at which
 listing all ``2^n`` groups (:func:`group_problem` + :func:`tg.solve`) stops being practical:
@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.estimate.clustering import modularity_groups
-from taskgroup.estimate.colgen import PROOF_TOLERANCE, column_generation
-from taskgroup.estimate.cover import Group, GroupScorer
-from taskgroup.estimate.grouping import SINGLETON_MODES
-from taskgroup.estimate.heuristics import beam_merge, greedy_merge, local_search
 from taskgroup.estimate.matrix import AffinityLike, as_affinity
+from taskgroup.grouping.affinity_problem import SINGLETON_MODES
+from taskgroup.grouping.clustering import modularity_groups
+from taskgroup.grouping.colgen import PROOF_TOLERANCE, column_generation
+from taskgroup.grouping.cover import Group, GroupScorer
+from taskgroup.grouping.heuristics import beam_merge, greedy_merge, local_search
 from taskgroup.plan import Plan
 from taskgroup.registry import Registry
 from taskgroup.validation import check_number, keyword_only_after
@@ -155,7 +155,7 @@ def group(
     Examples
     --------
     >>> import taskgroup as tg
-    >>> plan = tg.estimate.group(tg.datasets.tag2021("celeba", "tag"), 3, method="colgen")
+    >>> plan = tg.grouping.group(tg.datasets.tag2021("celeba", "tag"), 3, method="colgen")
     >>> plan.optimal
     True
     """
@@ -189,7 +189,7 @@ def select_groups(
     """At most ``k`` groups chosen over *every* group of the tasks, valued by a predictor; no list of ``2^n``.
 
     The candidates are implicit: each group's per-task values come from ``predictor`` (a
-    :class:`~taskgroup.estimate.cover.GroupScorer`: TAG/CS affinity, HOA from pairs via
+    :class:`~taskgroup.grouping.cover.GroupScorer`: TAG/CS affinity, HOA from pairs via
     :func:`~taskgroup.estimate.hoa.hoa_predictor`, or a model fitted on measured groups via
     :func:`~taskgroup.estimate.fitted.fit_group_predictor`), and measured groups override predictions.
     ``colgen`` prices new groups by asking the predictor for the best group under the LP duals and

@@ -6,7 +6,7 @@
   with moves add / remove / move / swap a task, merge two groups, split a group, open a new pair; random
   kicks between descents. Starts from :func:`greedy_merge`.
 
-All maximise ``V`` of :mod:`taskgroup.estimate.cover` and make no optimality claim.
+All maximise ``V`` of :mod:`taskgroup.grouping.cover` and make no optimality claim.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from itertools import combinations
 
 import numpy as np
 
-from taskgroup.estimate.cover import Group, GroupScorer
+from taskgroup.grouping.cover import Group, GroupScorer
 
 __all__ = ["greedy_merge", "beam_merge", "local_search"]
 

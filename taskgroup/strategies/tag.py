@@ -9,14 +9,44 @@ the gradient cosine similarity every ``every`` steps (see :mod:`taskgroup.estima
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument
-from taskgroup.estimate.affinity import AffinityHook, AffinityRun, SharedSpec
+from taskgroup.grouping.affinity_problem import group_problem
+from taskgroup.strategies.base import Estimate, StrategyConfig
 
-__all__ = ["suite_affinity", "tag_affinity", "cs_affinity"]
+if TYPE_CHECKING:  # the affinity hook needs torch: imported when a run starts, not when strategies are listed
+    from taskgroup.estimate.affinity import AffinityRun, SharedSpec
+
+__all__ = ["tag_strategy", "suite_affinity", "tag_affinity", "cs_affinity"]
+
+
+def tag_strategy(source: Any, store: Any, config: StrategyConfig) -> Estimate:
+    """TAG lookahead affinity from one all-task run; the problem's candidates are groups (cost 1 each).
+
+    Parameters
+    ----------
+    source : TaskSuite
+        The suite.
+    store : path
+        Not used: one training run, nothing to keep.
+    config : StrategyConfig
+        ``train`` (its epochs are the run's) and ``seed``.
+
+    Returns
+    -------
+    Estimate
+        The group problem (one-task groups excluded) and the TAG matrix.
+    """
+    run = suite_affinity(source, ("tag",), config=config.train, epochs=config.train.epochs, seed=config.seed)
+    matrix = run.tag
+    assert matrix is not None
+    config.say(
+        f"TAG affinity from one all-task run over {len(matrix)} tasks ({len(run.measured_steps)} lookahead steps)"
+    )
+    return Estimate(group_problem(matrix, singletons="exclude"), matrix)
 
 
 def suite_affinity(
@@ -55,6 +85,7 @@ def suite_affinity(
         ``.tag`` / ``.cs``: ``matrix.loc[source, target]`` in suite task order.
     """
     from taskgroup.engine import TrainConfig, build_model, fit
+    from taskgroup.estimate.affinity import AffinityHook
     from taskgroup.tasks import TaskSuite
 
     if not isinstance(suite, TaskSuite):

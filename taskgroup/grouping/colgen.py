@@ -11,7 +11,7 @@ Pricing: a group's reduced profit is ``P(G) - mu`` with ``P(G) = sum_{t in G} ma
 (each task is served once, so ``V = sum pi + sum_{G chosen} sum_{t served by G} (v_t(G) - pi_t)``); with an
 exact (or upper-bounded) pricing step this is a valid bound at every iteration. Pricing is exact by listing
 every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise by a branch-and-bound over tasks per
-group size (:mod:`taskgroup.estimate.pricing`), whose bound is used when it stops early; a greedy search from
+group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it stops early; a greedy search from
 recent columns runs first and gives it its incumbent. Since any duals give a bound, pricing runs at smoothed
 duals (Wentges): a convex combination of the LP's duals and the best duals so far (the stability centre),
 which starts at the duals of the group-size bound (:meth:`GroupScorer.size_duals`), so the bound starts no
@@ -36,8 +36,8 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 
 from taskgroup.errors import SolverError
-from taskgroup.estimate.cover import Group, GroupScorer
-from taskgroup.estimate.pricing import groups_above, price_pairwise
+from taskgroup.grouping.cover import Group, GroupScorer
+from taskgroup.grouping.pricing import groups_above, price_pairwise
 
 __all__ = ["column_generation", "ColumnGenerationResult", "ENUMERATE_MAX_TASKS", "PROOF_TOLERANCE"]
 
@@ -126,7 +126,7 @@ class _EnumeratedPricing:
 
 class _SearchPricing:
     """Exact pricing past :data:`ENUMERATE_MAX_TASKS` tasks: branch-and-bound per group size
-    (:func:`~taskgroup.estimate.pricing.price_pairwise`).
+    (:func:`~taskgroup.grouping.pricing.price_pairwise`).
 
     Measured groups are priced by listing them with their measured values; the search skips them, so the
     bound holds for measurements that override predictions. One-task groups (when allowed) are listed too.

@@ -403,7 +403,7 @@ def run_network(
     file on onnxruntime (the ``deploy`` extra, with ``threads`` threads); the file's sha256 is verified first."""
     path = artifact_path(manifest_path, entry)
     if ARTIFACT_ONNX in entry:
-        from taskgroup.serve.onnx_runtime import onnx_session, run_session  # local: onnxruntime is optional
+        from taskgroup.onnx_runtime import onnx_session, run_session  # local: onnxruntime is optional
 
         return run_session(onnx_session(path, threads=threads), entry, x)
     from taskgroup.engine.loop import predict  # local: manifest readers need not import the loop otherwise

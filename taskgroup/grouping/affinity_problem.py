@@ -24,7 +24,7 @@ __all__ = ["group_problem", "group_values", "group_name", "SINGLETON_MODES", "MA
 
 SINGLETON_MODES = ("exclude", "diagonal")
 
-# 2^20 groups x 20 tasks is ~170 MB of float64; past that, use tg.estimate.group (candidates on demand).
+# 2^20 groups x 20 tasks is ~170 MB of float64; past that, use tg.grouping.group (candidates on demand).
 MAX_ENUMERATED_TASKS = 20
 
 
@@ -96,13 +96,13 @@ def group_problem(
         For a bad matrix (see :func:`as_affinity`), an unknown ``singletons`` mode, ``singletons="exclude"``
         with one task, a ``max_size`` below the smallest allowed group, or a ``cost_value`` that is not > 0.
     InstanceTooLarge
-        With more than :data:`MAX_ENUMERATED_TASKS` tasks and no ``max_size``; use :func:`tg.estimate.group`.
+        With more than :data:`MAX_ENUMERATED_TASKS` tasks and no ``max_size``; use :func:`tg.grouping.group`.
 
     Examples
     --------
     >>> import taskgroup as tg
     >>> A = tg.datasets.tag2021("taskonomy", "tag")
-    >>> plan = tg.solve(tg.estimate.group_problem(A), budget=2)
+    >>> plan = tg.solve(tg.grouping.group_problem(A), budget=2)
     >>> plan.optimal
     True
     """
@@ -124,7 +124,7 @@ def group_problem(
         if n > MAX_ENUMERATED_TASKS:
             raise InstanceTooLarge(
                 f"Listing every group of {n} tasks means {2**n - 1} candidates; group_problem lists groups for up "
-                f"to {MAX_ENUMERATED_TASKS} tasks. Pass max_size, or use tg.estimate.group(matrix, k, method=...) "
+                f"to {MAX_ENUMERATED_TASKS} tasks. Pass max_size, or use tg.grouping.group(matrix, k, method=...) "
                 "which generates candidates on demand."
             )
         max_size = n

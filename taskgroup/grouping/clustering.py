@@ -12,7 +12,7 @@ import networkx as nx
 import numpy as np
 from networkx.algorithms.community import greedy_modularity_communities
 
-from taskgroup.estimate.cover import Group, GroupScorer
+from taskgroup.grouping.cover import Group, GroupScorer
 
 __all__ = ["modularity_groups"]
 

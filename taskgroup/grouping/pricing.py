@@ -1,7 +1,7 @@
 r"""Exact pricing for column generation over groups: a combinatorial branch-and-bound over tasks.
 
 Pricing asks, for task duals ``pi``, for ``P* = max_G P(G)`` with ``P(G) = sum_{t in G} max(0, v_t(G) - pi_t)``
-(:mod:`taskgroup.estimate.colgen`). For a predicted group of ``s >= 2`` tasks the predictor is pairwise,
+(:mod:`taskgroup.grouping.colgen`). For a predicted group of ``s >= 2`` tasks the predictor is pairwise,
 ``v_t(G) = offset[s, t] + sum_{u in G \ {t}} S[u, t] / (s - 1)``, so per size ``s`` this is a quadratic
 selection. The search fixes tasks in (set ``I``) or out, one at a time, and bounds a node by letting every task
 take the best sources still available to it::
@@ -15,7 +15,7 @@ is below the incumbent is skipped. Stopped early (a deadline or node limit), the
 upper bound: the largest bound among its unexplored nodes. Measured groups are not valued here (their measured
 values replace the prediction); the caller prices them by listing and this search skips them at the leaves.
 
-The search loop is compiled (:mod:`taskgroup.estimate.pricing_kernel`). With a ``tolerance`` it leaves out
+The search loop is compiled (:mod:`taskgroup.grouping.pricing_kernel`). With a ``tolerance`` it leaves out
 subtrees that cannot beat the best group by more than that (a bound within the tolerance of ``P*``, for fewer
 nodes). :func:`groups_above` runs the same search to list every group above a threshold instead of the best
 one (column generation's proof by reduced-profit fixing).
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from taskgroup.estimate.cover import Group
+from taskgroup.grouping.cover import Group
 
 __all__ = ["PricingResult", "price_pairwise", "groups_above"]
 
@@ -55,7 +55,7 @@ class PricingResult:
 
 class _SizeSearch:
     """Depth-first branch-and-bound for one group size ``s`` (the compiled loop in
-    :mod:`taskgroup.estimate.pricing_kernel`), run in node chunks so a deadline can stop it."""
+    :mod:`taskgroup.grouping.pricing_kernel`), run in node chunks so a deadline can stop it."""
 
     CHUNK = 20_000  # nodes per compiled call: ~0.05-0.1 s, so a deadline is overrun by at most that
 
@@ -101,7 +101,7 @@ class _SizeSearch:
         """Best value, its membership mask (None if none beat ``best``), a valid bound, nodes, and (with a
         ``capacity``) the masks of the groups above ``best`` (None when more than ``capacity``)."""
         # imported here: loading numba costs ~0.5 s, which `import taskgroup` should not pay
-        from taskgroup.estimate.pricing_kernel import INSIDE, search_size
+        from taskgroup.grouping.pricing_kernel import INSIDE, search_size
 
         n = self.n
         stack_state = np.zeros((n + 2, n), dtype=np.int8)

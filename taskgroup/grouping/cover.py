@@ -22,7 +22,7 @@ from itertools import combinations
 
 import numpy as np
 
-from taskgroup.estimate.grouping import group_name
+from taskgroup.grouping.affinity_problem import group_name
 from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
 
