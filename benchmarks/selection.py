@@ -177,6 +177,15 @@ def write(args: argparse.Namespace, results: Path) -> Path:
             "its single-task network's. `paired Δ` is the mean over seeds of (objective's test Δm% - relative's), "
             "`± s.e.` its standard error; wins/ties/losses count seeds.",
         ),
+        (
+            "Coverage",
+            "; ".join(
+                f"{suite}: seeds {sorted(set(table.loc[table['suite'] == suite, 'seed']))} of the "
+                f"{getattr(args, suite)} requested"
+                for suite in SUITES
+            )
+            + " (a seed whose store is not complete is left out; rerun to add it).",
+        ),
         ("Test Δm% of the validation-chosen plan", markdown_table(summary(table), ".3g")),
     ]
     for suite in SUITES:
