@@ -408,7 +408,7 @@ def adaptive_section(
         plans: list[tuple[str, int, int, tuple[str, ...], float]] = []
         for K in budgets:
             start = time.perf_counter()
-            result = adaptive_select(measure_groups, tasks, k, budget_networks=K, time_limit=time_limit, seed=seed)
+            result = adaptive_select(measure_groups, tasks, k, max_measured=K, time_limit=time_limit, seed=seed)
             plans.append(("adaptive", K, len(result.measured), result.plan.networks, time.perf_counter() - start))
             start = time.perf_counter()
             design = initial_design(tasks, K - n_tasks, 3, singles=True, seed=seed + 2)
@@ -472,7 +472,7 @@ def adaptive_section(
         f"k = {k} networks (one-task groups allowed when singles are measured). *test objective* = sum over tasks of "
         "the noise-free loss of the best chosen network (lower is better); *regret* against the best plan known "
         "(the best of: the planted partition, local search on the noise-free losses started from it, every "
-        "method's plan). Methods: **adaptive** = `adaptive_select(budget_networks=K)` (singles + n random groups "
+        "method's plan). Methods: **adaptive** = `adaptive_select(max_measured=K)` (singles + n random groups "
         f"of 2-3, then optimism 1, local search {time_limit} s per round; its answer uses measured networks only); "
         "**random sample + fit** = singles + K - n random groups of 2-3, fitted predictor, one selection on "
         "predictions (may choose unmeasured groups); **HOA from pairs** = singles + all pairs, `hoa_predictor`; "

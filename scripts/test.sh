@@ -14,4 +14,6 @@ python3 -m venv .venv
 # does not resolve, a missing docstring or a pdoc warning fails the build.
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# Static types ([tool.mypy] in pyproject.toml).
+.venv/bin/mypy taskgroup
 .venv/bin/python scripts/api_reference.py build/api

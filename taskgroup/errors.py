@@ -42,8 +42,8 @@ class InvalidArgument(TaskgroupError, ValueError):
 class InvalidPlan(InvalidArgument):
     """A plan (a plan file, a plan dict, a manifest's plan) cannot be read: a missing or mistyped field.
 
-    It derives from :class:`InvalidArgument` (what plan loaders raised before version 0.2), so ``except
-    InvalidArgument`` and ``except ValueError`` still catch it.
+    A kind of :class:`InvalidArgument`: the plan is an argument that is not accepted, so ``except
+    InvalidArgument`` and ``except ValueError`` catch it.
     """
 
 

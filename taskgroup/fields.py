@@ -97,7 +97,7 @@ class Fields:
             self.fail(f"{self._name(self.path(key))} must be an integer; got {_describe(value)}.")
         return value
 
-    def number(self, key: str, default: Any = _MISSING, *, finite: bool = True, allow_null: bool = False) -> float:
+    def number(self, key: str, default: Any = _MISSING, *, finite: bool = True, allow_null: bool = False) -> Any:
         value = self._get(key, default)
         if value is default or (allow_null and value is None):
             return value

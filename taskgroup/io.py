@@ -391,7 +391,7 @@ def _weights_from(
                 result[t] = float(w)
             except (TypeError, ValueError):
                 raise InvalidProblem(f"Task {t!r} has weight {w!r}, which is not a number.") from None
-    elif has_col:
+    elif weight_col is not None and has_col:
         values = _numeric_column(frame, weight_col, where)
         first: dict[str, tuple[int, float]] = {}
         for i, (t, w) in enumerate(zip(task_names, values)):

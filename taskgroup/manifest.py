@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -165,18 +164,7 @@ def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> No
     """Write the manifest dict (schema and version are added) as indented JSON to ``path``, atomically.
 
     The version is the lowest that holds the content: 1 when every network is a checkpoint, 2 with ONNX files.
-
-    Data first, destination second (until version 0.2 the order was ``write_manifest(path, manifest)``; that order
-    still works for one version, with a DeprecationWarning).
     """
-    if isinstance(path, Mapping) and not isinstance(manifest, Mapping):
-        warnings.warn(
-            "write_manifest takes the manifest first and the path second: write_manifest(manifest, path); "
-            "the old order will be refused in the next version.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        manifest, path = path, manifest
     data = {"schema": MANIFEST_SCHEMA, "version": _manifest_version(manifest), **dict(manifest)}
     _atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
 

@@ -90,7 +90,7 @@ def run_pipeline(
     with _step("measure", out, timings, say):
         from taskgroup.strategies import STRATEGIES, StrategyConfig
 
-        config = StrategyConfig(
+        measuring = StrategyConfig(
             train=_train_config(settings, suite=suite),
             cost=settings.cost,
             objective=settings.objective,
@@ -98,12 +98,12 @@ def run_pipeline(
             executor=settings.executor,
             esa_fraction=settings.esa_fraction,
             seed=settings.seed,
-            budget_networks=settings.budget_networks,
-            plan_networks=settings.plan_networks,
+            max_measured=settings.max_measured,
+            n_networks=settings.n_networks,
             progress=progress,
             say=say,
         )
-        estimate = STRATEGIES[settings.strategy](suite, out / "results.db", config)
+        estimate = STRATEGIES[settings.strategy](suite, out / "results.db", measuring)
         problem, test_problem, affinity = estimate.problem, estimate.test, estimate.affinity
         if settings.weighted_objective:
             # the same weights on test, so that plans are scored on test exactly as they were chosen
@@ -156,7 +156,6 @@ def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]
     wanted = settings.to_dict()
     if path.exists():
         stored = json.loads(path.read_text())
-        stored.pop("executor", None)  # recorded by runs before it was left out of the settings that decide results
         differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
         fixed = [k for k in differ if k not in _PLANNING_SETTINGS]
         if fixed:
@@ -177,7 +176,7 @@ def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]
 
 
 # What to do after a failed step, where "run it again" is not the answer
-_RESUME_ADVICE = {
+_RESUME_ADVICE: dict[type[Exception], str] = {
     InfeasibleBudget: "run again with a larger --budget (or none: the knee) in the same folder, which keeps them",
 }
 

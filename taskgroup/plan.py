@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -369,23 +368,10 @@ class Frontier(Sequence["Plan | None"]):
     def __len__(self) -> int:
         return len(self.plans)
 
-    def __getitem__(self, index):  # type: ignore[override]
-        if isinstance(index, str):
-            # The frontier used to be a DataFrame: keep ``frontier["objective"]`` working for one version.
-            _warn_frame_use(index)
-            return self._legacy_frame()[index]
+    def __getitem__(self, index):
         if isinstance(index, slice):
             return Frontier(self.budgets[index], self.plans[index], self.cost, self.higher_is_better)
         return self.plans[index]
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for names a Frontier lacks: DataFrame methods of the former return type, for one version.
-        import pandas as pd
-
-        if name.startswith("_") or not hasattr(pd.DataFrame, name):
-            raise AttributeError(f"'Frontier' object has no attribute {name!r}")
-        _warn_frame_use(name)
-        return getattr(self._legacy_frame(), name)
 
     def to_frame(self) -> pd.DataFrame:
         """The frontier as a table, one row per budget.
@@ -404,11 +390,6 @@ class Frontier(Sequence["Plan | None"]):
         if self.higher_is_better:
             frame.insert(2, "score", -frame["objective"])
         frame.attrs["cost_column"] = self.cost
-        return frame
-
-    def _legacy_frame(self) -> pd.DataFrame:
-        frame = self.to_frame()
-        frame["plan"] = list(self.plans)
         return frame
 
     def plot(
@@ -469,12 +450,3 @@ def _frontier_row(budget: float, plan: Plan | None) -> list:
         return [budget, math.nan, math.nan, 0, "", False]
     (total,) = plan.cost.values()
     return [budget, plan.objective, total, len(plan.networks), ", ".join(plan.networks), plan.optimal]
-
-
-def _warn_frame_use(name: str) -> None:
-    warnings.warn(
-        f"tg.frontier now returns a Frontier (a sequence of Plans), not a DataFrame; use "
-        f"frontier.to_frame() before {name!r}. The DataFrame behaviour will be removed in the next version.",
-        DeprecationWarning,
-        stacklevel=3,
-    )

@@ -299,7 +299,7 @@ class Problem:
         )
 
     def _replace(self, **changes: Any) -> Problem:
-        fields = dict(
+        fields: dict[str, Any] = dict(
             tasks=self._tasks,
             networks=self._networks,
             costs=self._costs,
@@ -340,7 +340,7 @@ class Problem:
         if not names:
             raise InvalidArgument("evaluate needs at least one network; got none.")
         chosen = sorted({self.network_index(n) for n in names})
-        uncovered = [t for t, ok in zip(self._tasks, self._serves[chosen].any(axis=0)) if not ok]
+        uncovered = [t for t, ok in zip(self._tasks, np.asarray(self._serves[chosen].any(axis=0))) if not ok]
         if uncovered:
             raise InvalidArgument(
                 f"The networks {names} serve no network for task(s) {uncovered}; a plan must serve every task."

@@ -10,13 +10,13 @@ accepted names. Nothing here imports anything heavy.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from taskgroup.errors import InvalidArgument, TaskgroupError
 
-__all__ = ["Registry", "RegistryEntry", "RegistryChoices"]
+__all__ = ["Registry", "RegistryEntry", "RegistryChoices", "MethodSpec"]
 
 T = TypeVar("T")
 
@@ -27,6 +27,30 @@ class RegistryEntry(Generic[T]):
 
     name: str
     item: T
+    description: str
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered optimisation method (a solver or a grouping method): its function, whether it proves
+    optimality, and a one-line description.
+
+    Attributes
+    ----------
+    name : str
+        The registered name (``method=``).
+    function : callable
+        A solver: ``function(instance, *, time_limit, **options) -> SolverResult``; a grouping method:
+        ``function(scorer, k, *, time_limit, seed, **options) -> GroupingResult``.
+    exact : bool
+        Whether it proves optimality.
+    description : str
+        One line.
+    """
+
+    name: str
+    function: Callable[..., Any]
+    exact: bool
     description: str
 
 

@@ -61,7 +61,7 @@ class RunSettings:
     seed : int
     device : str
         Where networks train: ``"cpu"`` (default), ``"cuda"``, ``"mps"``.
-    budget_networks, plan_networks : int or None
+    max_measured, n_networks : int or None
         ``adaptive``: the most networks to measure, and the networks of the plan the measurement serves.
     threads : int or None
         torch CPU threads (default: the cores available to the process; see
@@ -87,8 +87,8 @@ class RunSettings:
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
-    budget_networks: int | None = None
-    plan_networks: int | None = None
+    max_measured: int | None = None
+    n_networks: int | None = None
 
     def __post_init__(self) -> None:
         from taskgroup.measure.executors import check_executor

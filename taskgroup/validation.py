@@ -1,27 +1,20 @@
-"""One check for numeric parameters, with one message template, and keyword renames that keep the old name.
+"""One check for numeric parameters, with one message template, and the name checks problems share.
 
 ``check_number(-1, "time_limit", "solve", minimum=0, exclusive=True, optional=True)`` raises
 ``InvalidArgument("The 'time_limit' parameter of solve must be a number > 0 or None; got -1.")``: every public
-function checks its numbers through it, so the same fault reads the same everywhere. :func:`renamed_parameters`
-keeps a renamed keyword working for one version with a DeprecationWarning naming the new one, and
-:func:`keyword_only_after` does the same for arguments that became keyword-only.
+function checks its numbers through it, so the same fault reads the same everywhere.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 import numbers
-import warnings
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from taskgroup.errors import InvalidArgument, InvalidProblem, TaskgroupError
 
-__all__ = ["check_number", "check_unique", "number_text", "renamed_parameters", "keyword_only_after"]
-
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["check_number", "check_unique", "number_text"]
 
 
 def check_number(
@@ -80,77 +73,6 @@ def check_number(
             what += " or None"
         raise error(f"The {name!r} parameter of {function} must be {what}; got {value!r}.")
     return value
-
-
-def renamed_parameters(**renames: str) -> Callable[[F], F]:
-    """Accept each old keyword in ``renames`` (old=new) for one version, with a DeprecationWarning.
-
-    Examples
-    --------
-    >>> @renamed_parameters(cost="cost_value")
-    ... def f(*, cost_value=1.0):
-    ...     return cost_value
-    """
-
-    def decorate(function: F) -> F:
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            for old, new in renames.items():
-                if old in kwargs:
-                    if new in kwargs:
-                        raise InvalidArgument(
-                            f"{function.__name__} got both {old!r} and its new name {new!r}; give {new!r} only."
-                        )
-                    warnings.warn(
-                        f"The {old!r} parameter of {function.__name__} is renamed {new!r}; the old name "
-                        "will be removed in the next version.",
-                        DeprecationWarning,
-                        stacklevel=2,
-                    )
-                    kwargs[new] = kwargs.pop(old)
-            return function(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
-def keyword_only_after(count: int) -> Callable[[F], F]:
-    """Accept, for one version and with a DeprecationWarning, positional values for keyword-only parameters.
-
-    The decorated function takes ``count`` positional parameters; extra positional values are given, in order,
-    to its keyword-only parameters (which were positional before).
-    """
-
-    def decorate(function: F) -> F:
-        keyword_only = [p.name for p in inspect.signature(function).parameters.values() if p.kind is p.KEYWORD_ONLY]
-
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if len(args) > count:
-                extra = args[count:]
-                names = keyword_only[: len(extra)]
-                if len(names) < len(extra):
-                    raise InvalidArgument(
-                        f"{function.__name__} takes {count} positional argument(s) and the "
-                        f"keyword arguments {keyword_only}; got {len(args)} positional."
-                    )
-                warnings.warn(
-                    f"Pass {', '.join(repr(n) for n in names)} to {function.__name__} by keyword "
-                    f"({names[0]}=...); positional use will be refused in the next version.",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
-                for name, value in zip(names, extra):
-                    if name in kwargs:
-                        raise InvalidArgument(f"{function.__name__} got {name!r} both by position and by keyword.")
-                    kwargs[name] = value
-                args = args[:count]
-            return function(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
 
 
 def number_text(x: Any) -> str:

@@ -1,6 +1,5 @@
-"""load_affinity: a miss raises NotFound naming the request and the stored matrices; the old None is opt-in."""
+"""The results store's affinities table: a miss raises NotFound naming the request and the stored matrices."""
 
-import sqlite3
 import subprocess
 import sys
 
@@ -8,7 +7,7 @@ import pandas as pd
 import pytest
 
 from taskgroup.errors import InvalidArgument, NotFound
-from taskgroup.measure.affinities import load_affinity, save_affinity
+from taskgroup.measure.store import ResultStore
 
 MATRIX = pd.DataFrame([[0.0, 0.2], [0.1, 0.0]], index=["a", "b"], columns=["a", "b"])
 
@@ -16,18 +15,19 @@ MATRIX = pd.DataFrame([[0.0, 0.2], [0.1, 0.0]], index=["a", "b"], columns=["a", 
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "a.db"
-    save_affinity(MATRIX, path, suite="fp1", suite_name="digits", config="c1", method="tag", seed=0, every=10, steps=5)
+    store = ResultStore(path)
+    store.save_affinity(MATRIX, suite="fp1", suite_name="digits", config="c1", method="tag", seed=0, every=10, steps=5)
     return path
 
 
 def test_a_hit_returns_the_matrix(db):
-    found = load_affinity(db, method="tag", suite="digits")
+    found = ResultStore(db).load_affinity(method="tag", suite="digits")
     assert found.equals(MATRIX) and found.attrs["higher_is_better"] is True
 
 
 def test_a_miss_raises_not_found_naming_the_request_and_the_store(db):
     with pytest.raises(NotFound) as info:
-        load_affinity(db, method="cs", suite="digits", seed=3)
+        ResultStore(db).load_affinity(method="cs", suite="digits", seed=3)
     message = str(info.value)
     assert "method='cs', suite='digits', seed=3" in message
     assert "it holds 1: tag of suite 'digits' (suite='fp1', config='c1', seed=0, every=10)" in message
@@ -35,22 +35,15 @@ def test_a_miss_raises_not_found_naming_the_request_and_the_store(db):
 
 
 def test_a_miss_in_an_empty_store_says_how_to_fill_it(tmp_path):
-    path = tmp_path / "empty.db"
-    sqlite3.connect(path).close()  # an empty SQLite file: no matrices yet
+    store = ResultStore(tmp_path / "empty.db")  # a new store: no matrices yet
+    assert store.affinities().empty
     with pytest.raises(NotFound, match=r"it holds no affinity matrices \(measure one with 'taskgroup affinity"):
-        load_affinity(path, method="cs")
-
-
-def test_the_old_none_on_a_miss_is_deprecated_but_reachable(db):
-    with pytest.warns(DeprecationWarning, match="NotFound"):
-        assert load_affinity(db, method="cs", missing="none") is None
-    with pytest.raises(InvalidArgument, match="missing='ignore' is not accepted; use 'raise' or 'none'"):
-        load_affinity(db, missing="ignore")
+        store.load_affinity(method="cs")
 
 
 def test_cli_miss_is_one_line_and_exit_2(db):
     result = subprocess.run(
-        [sys.executable, "-m", "taskgroup", "solve", "--affinity", f"{db}:other:tag", "--networks", "2"],
+        [sys.executable, "-m", "taskgroup", "solve", "--affinity", f"{db}:other:tag", "--n-networks", "2"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,4 +1,4 @@
-"""The public API follows the glossary in docs/concepts.md; renamed parameters keep their old names for a version."""
+"""The public API follows the glossary in docs/concepts.md, with no compatibility shims."""
 
 from __future__ import annotations
 
@@ -9,25 +9,27 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import taskgroup as tg
 from taskgroup.errors import InvalidArgument, InvalidSuite
-from taskgroup.validation import check_number, keyword_only_after, renamed_parameters
+from taskgroup.validation import check_number
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_PACKAGES = [
     "taskgroup",
     "taskgroup.solvers",
     "taskgroup.estimate",
+    "taskgroup.grouping",
+    "taskgroup.strategies",
     "taskgroup.measure",
     "taskgroup.train",
     "taskgroup.datasets",
     "taskgroup.engine",
     "taskgroup.tasks",
 ]
-RENAMED = {"normalize", "progress_callback"}  # old spellings no public signature may use
+# old names no public signature may use: one name per concept (docs/concepts.md)
+RENAMED = {"normalize", "progress_callback", "k", "plan_networks", "budget_networks", "on_round", "on_trained"}
 
 
 def public_callables() -> dict[str, object]:
@@ -65,7 +67,12 @@ def _annotation(parameter: inspect.Parameter) -> str:
 # What each glossary name requires of a parameter so named.
 RULES = {
     "budget": lambda p: p.kind is not p.KEYWORD_ONLY or "int" in _annotation(p),
-    "cost": lambda p: "str" in _annotation(p) and "float" not in _annotation(p),
+    "cost": lambda p: (
+        "str" in _annotation(p) and "float" not in _annotation(p) and p.default in (None, "flops", p.empty)
+    ),
+    "n_networks": lambda p: _annotation(p).startswith("int"),
+    "max_measured": lambda p: _annotation(p).startswith("int"),
+    "higher_is_better": lambda p: "bool" in _annotation(p) and p.default in (False, None, p.empty),
     "cost_value": lambda p: "float" in _annotation(p),
     "time_limit": lambda p: p.default is None and _annotation(p) == "float | None",
     "progress": lambda p: _annotation(p) == "bool",
@@ -160,46 +167,13 @@ def test_library_checks_use_the_template():
         tg.frontier(problem, time_limit=0)
 
 
-def test_renamed_and_positional_parameters_warn_and_still_work():
-    @renamed_parameters(cost="cost_value")
-    @keyword_only_after(1)
-    def f(a, *, cost_value=1.0, method="x"):
-        return a, cost_value, method
-
-    with pytest.warns(DeprecationWarning, match="'cost' parameter of f is renamed 'cost_value'"):
-        assert f(1, cost=2.0) == (1, 2.0, "x")
-    with pytest.warns(DeprecationWarning, match=r"Pass 'cost_value', 'method' to f by keyword"):
-        assert f(1, 3.0, "y") == (1, 3.0, "y")
-    with pytest.raises(InvalidArgument, match="got both 'cost' and its new name 'cost_value'"):
-        f(1, cost=2.0, cost_value=3.0)
-    with pytest.raises(InvalidArgument, match="takes 1 positional argument"):
-        f(1, 2, 3, 4)
-    assert list(inspect.signature(f).parameters) == ["a", "cost_value", "method"]
-
-
-def test_solve_with_a_positional_method_warns_and_solves_the_same():
+def test_no_compatibility_shims():
+    """Pre-1.0 there is nothing to keep compatible: old names, argument orders and positional options fail."""
     problem = tg.datasets.standley2020(1, "val")
-    with pytest.warns(DeprecationWarning, match="'method' to solve by keyword"):
-        old = tg.solve(problem, 2.5, "bnb")
-    assert old.networks == tg.solve(problem, 2.5, method="bnb").networks
-
-
-def test_save_affinity_takes_the_matrix_first_and_the_old_order_warns(tmp_path):
-    from taskgroup.measure.affinities import load_affinity, save_affinity
-
-    matrix = pd.DataFrame([[0.0, 0.2], [0.1, 0.0]], index=["a", "b"], columns=["a", "b"])
-    key = dict(suite="fp", suite_name="s", config="c", seed=0, every=10, steps=5)
-    save_affinity(matrix, tmp_path / "a.db", method="tag", **key)
-    with pytest.warns(DeprecationWarning, match=r"save_affinity\(matrix, path\)"):
-        save_affinity(tmp_path / "b.db", matrix, method="tag", **key)
-    for db in ("a.db", "b.db"):
-        assert load_affinity(tmp_path / db, method="tag", suite="fp").equals(matrix)
-
-
-def test_write_manifest_takes_the_manifest_first_and_the_old_order_warns(tmp_path):
-    from taskgroup.manifest import read_manifest, write_manifest
-
-    write_manifest({"networks": []}, tmp_path / "new.json")
-    with pytest.warns(DeprecationWarning, match=r"write_manifest\(manifest, path\)"):
-        write_manifest(tmp_path / "old.json", {"networks": []})
-    assert read_manifest(tmp_path / "new.json") == read_manifest(tmp_path / "old.json")
+    with pytest.raises(TypeError):
+        tg.solve(problem, 2.5, "bnb")  # method is keyword-only
+    with pytest.raises(TypeError):
+        tg.estimate.hoa(problem, cost=2.0)  # the cost amount is cost_value
+    for module in ("taskgroup.validation", "taskgroup.plan"):
+        source = inspect.getsource(importlib.import_module(module))
+        assert "DeprecationWarning" not in source and "for one version" not in source

@@ -37,7 +37,7 @@ def test_adaptive_measures_only_within_budget_and_never_twice():
         asked.extend(groups)
         return {g: losses.measure(g) for g in groups}
 
-    result = adaptive_select(measure_groups, losses.tasks, 2, budget_networks=40, method="enumerate")
+    result = adaptive_select(measure_groups, losses.tasks, 2, max_measured=40, method="enumerate")
     assert len(asked) == len(set(asked)) == len(result.measured) <= 40
     assert result.plan is not None
     if result.converged:  # the predicted plan is then made of measured networks only, and is the answer
@@ -57,14 +57,14 @@ def test_adaptive_with_optimism_finds_the_planted_groups():
         return sum(min(losses.expected(n.split("+"))[t] for n in networks if t in n.split("+")) for t in losses.tasks)
 
     result = adaptive_select(
-        lambda gs: {g: losses.measure(g) for g in gs}, losses.tasks, 3, budget_networks=40, method="enumerate"
+        lambda gs: {g: losses.measure(g) for g in gs}, losses.tasks, 3, max_measured=40, method="enumerate"
     )
     assert expected(result.plan.networks) == pytest.approx(expected(clusters), rel=0.01)
 
 
 def test_adaptive_rejects_a_budget_below_the_initial_design():
     with pytest.raises(InvalidArgument, match="at least 10"):
-        adaptive_select(lambda gs: {}, [f"t{i}" for i in range(5)], 2, budget_networks=6)
+        adaptive_select(lambda gs: {}, [f"t{i}" for i in range(5)], 2, max_measured=6)
 
 
 CHILD = textwrap.dedent(
@@ -77,13 +77,13 @@ CHILD = textwrap.dedent(
     store, log, out = sys.argv[1:4]
     suite = tg.datasets.load_suite("synthetic")
 
-    def trained(names):
+    def trained(line):
         with open(log, "a") as f:
-            f.write("\\n".join(names) + "\\n")
+            f.write(line.removeprefix("trained ").replace(", ", "\\n") + "\\n")
 
     measure_groups = suite_measurer(suite, store, config=TrainConfig(epochs=3, patience=3), progress=False,
-                                    vectorise=False, latency_repeats=0, on_trained=trained)
-    result = adaptive_select(measure_groups, suite.task_names, 2, budget_networks=14, method="enumerate")
+                                    vectorise=False, latency_repeats=0, say=trained)
+    result = adaptive_select(measure_groups, suite.task_names, 2, max_measured=14, method="enumerate")
     with open(out, "w") as f:
         measured = {"+".join(g): v for g, v in result.measured.items()}
         json.dump({"plan": list(result.plan.networks), "measured": measured}, f)

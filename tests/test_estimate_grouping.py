@@ -128,9 +128,7 @@ def test_group_problem_errors():
         group_problem(A, singletons="keep")
     with pytest.raises(InvalidArgument, match=r"'cost_value' parameter of group_problem must be a number > 0; got 0"):
         group_problem(A, cost_value=0)
-    with pytest.warns(DeprecationWarning, match="'cost' parameter of group_problem is renamed 'cost_value'"):
-        renamed = group_problem(A, cost=2.0)
-    assert np.all(renamed.costs == 2.0)
+    assert np.all(group_problem(A, cost_value=2.0).costs == 2.0)
     with pytest.raises(InvalidArgument, match=r"'max_size' parameter of group_problem must be an integer >= 2; got 1"):
         group_problem(A, max_size=1)
     with pytest.raises(InvalidArgument, match="at least 2"):

@@ -77,7 +77,7 @@ def test_seeded_and_errors():
     assert a.networks == b.networks
     with pytest.raises(InvalidArgument, match="accepted"):
         group(matrix, 3, method="kmeans")
-    with pytest.raises(InvalidArgument, match=r"The 'k' parameter of group must be an integer >= 1; got 0"):
+    with pytest.raises(InvalidArgument, match=r"The 'n_networks' parameter of group must be an integer >= 1; got 0"):
         group(matrix, 0)
     with pytest.raises(InvalidArgument, match="width"):
         group(matrix, 2, method="beam", width=0)

@@ -79,5 +79,4 @@ def test_bad_arguments():
         hoa(pair_problem(), max_size=1)
     with pytest.raises(InvalidArgument, match="The 'cost_value' parameter of hoa must be 1 finite number"):
         hoa(pair_problem(), cost_value=-1)
-    with pytest.warns(DeprecationWarning, match="'cost' parameter of hoa is renamed 'cost_value'"):
-        assert hoa(pair_problem(), cost=2.0).costs.max() == 2.0
+    assert hoa(pair_problem(), cost_value=2.0).costs.max() == 2.0

@@ -7,7 +7,7 @@ import taskgroup as tg
 from taskgroup.cli import main
 from taskgroup.engine import TrainConfig
 from taskgroup.errors import InvalidArgument
-from taskgroup.measure.affinities import list_affinities, load_affinity
+from taskgroup.measure.store import ResultStore
 from taskgroup.strategies import cs_affinity, esa_measure, suite_affinity
 
 
@@ -62,32 +62,37 @@ def test_cli_affinity_and_solve(tmp_path, capsys):
     assert "stored in" in capsys.readouterr().out
     assert main(["affinity", "--suite", "synthetic", "--method", "tag", "--epochs", "2", "--store", db]) == 0
     assert "not retrained" in capsys.readouterr().out
-    assert len(list_affinities(db)) == 1 and load_affinity(db, method="tag", suite="synthetic").shape == (5, 5)
-    assert main(["solve", "--affinity", f"{db}:synthetic:tag", "--networks", "2", "--method", "colgen"]) == 0
+    store = ResultStore(db)
+    assert len(store.affinities()) == 1 and store.load_affinity(method="tag", suite="synthetic").shape == (5, 5)
+    assert main(["solve", "--affinity", f"{db}:synthetic:tag", "--n-networks", "2", "--method", "colgen"]) == 0
     assert "optimal plan by colgen" in capsys.readouterr().out
     csv = tmp_path / "m.csv"
     tg.datasets.tag2021("taskonomy", "pairs").to_csv(csv)
     assert (
-        main(["solve", "--affinity", str(csv), "--networks", "2", "--singletons", "diagonal", "--lower-is-better"]) == 0
+        main(["solve", "--affinity", str(csv), "--n-networks", "2", "--singletons", "diagonal", "--lower-is-better"])
+        == 0
     )
     assert "objective 0.5093" in capsys.readouterr().out
-    assert main(["solve", "--affinity", "tag2021:celeba:tag", "--networks", "3", "--method", "ilp"]) == 0
+    assert main(["solve", "--affinity", "tag2021:celeba:tag", "--n-networks", "3", "--method", "ilp"]) == 0
     assert "score -831.946" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["solve", "--affinity", "tag2021:celeba:tag"], "--networks"),
-        (["solve", "--networks", "2"], "arguments are required: --budget"),
-        (["solve", "--affinity", "tag2021:celeba:tag", "--networks", "2", "--budget", "2"], "drop --budget"),
-        (["solve", "--affinity", "tag2021:mnist:tag", "--networks", "2"], "Unknown TAG dataset"),
-        (["solve", "--affinity", "nope.csv", "--networks", "2"], "No such"),
+        (["solve", "--affinity", "tag2021:celeba:tag"], "--n-networks"),
+        (["solve", "--n-networks", "2"], "arguments are required: --budget"),
+        (["solve", "--affinity", "tag2021:celeba:tag", "--n-networks", "2", "--budget", "2"], "drop --budget"),
+        (["solve", "--affinity", "tag2021:mnist:tag", "--n-networks", "2"], "Unknown TAG dataset"),
+        (["solve", "--affinity", "nope.csv", "--n-networks", "2"], "No such"),
         (
-            ["solve", "--affinity", "tag2021:celeba:tag", "--networks", "0"],
-            "--networks must be a whole number >= 1; got 0",
+            ["solve", "--affinity", "tag2021:celeba:tag", "--n-networks", "0"],
+            "--n-networks must be a whole number >= 1; got 0",
         ),
-        (["affinity", "--suite", "synthetic", "--networks", "-1"], "--networks must be a whole number >= 1; got -1"),
+        (
+            ["affinity", "--suite", "synthetic", "--n-networks", "-1"],
+            "--n-networks must be a whole number >= 1; got -1",
+        ),
     ],
 )
 def test_cli_errors(argv, message, capsys):

@@ -73,15 +73,13 @@ def test_frontier_draws_on_the_given_axes(val):
         tg.frontier(val, [0.1]).plot(Figure().subplots())
 
 
-def test_frontier_as_a_dataframe_still_works_for_one_version_with_a_warning(val):
+def test_a_frontier_is_a_sequence_of_plans_not_a_table(val):
     front = tg.frontier(val)
-    with pytest.warns(DeprecationWarning, match=r"use frontier.to_frame\(\) before 'objective'"):
-        objectives = front["objective"]
-    assert objectives.tolist() == front.to_frame()["objective"].tolist()
-    with pytest.warns(DeprecationWarning, match="not a DataFrame"):
-        assert front.drop(columns=["plan"]).equals(front.to_frame())
-    with pytest.raises(AttributeError, match="no attribute 'no_such_method'"):
-        _ = front.no_such_method
+    assert front[-1] is front.plans[-1]
+    with pytest.raises(TypeError):
+        _ = front["objective"]
+    with pytest.raises(AttributeError, match="no attribute 'drop'"):
+        _ = front.drop
 
 
 def test_plan_json_roundtrip_and_schema(val, tmp_path):

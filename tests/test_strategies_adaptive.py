@@ -17,7 +17,7 @@ def counted(tasks, variant, seed):
 
 
 def _config(**changes):
-    settings = {"budget_networks": 12, "plan_networks": 2, "measure_options": {"tasks": ["a", "b", "c", "d"]}}
+    settings = {"max_measured": 12, "n_networks": 2, "measure_options": {"tasks": ["a", "b", "c", "d"]}}
     return StrategyConfig(progress=False, **{**settings, **changes})
 
 
@@ -39,10 +39,19 @@ def test_adaptive_objective_measures_within_its_budget_and_resumes(tmp_path):
 
 
 def test_adaptive_needs_its_budgets(tmp_path):
-    with pytest.raises(InvalidArgument, match="needs budget_networks as an integer >= 1; got None"):
-        STRATEGIES["adaptive"](counted, tmp_path / "x.db", _config(budget_networks=None))
+    with pytest.raises(InvalidArgument, match="needs max_measured as an integer >= 1; got None"):
+        STRATEGIES["adaptive"](counted, tmp_path / "x.db", _config(max_measured=None))
 
 
 def test_measure_only_measures(tmp_path):
     with pytest.raises(TypeError, match="strategy"):
         measure(counted, tmp_path / "x.db", tasks=["a", "b"], strategy="adaptive")
+
+
+def test_run_dispatches_through_the_registry_of_five_strategies():
+    from taskgroup.run_settings import RunSettings
+
+    assert STRATEGIES.names() == ["adaptive", "esa", "full", "hoa", "tag"]
+    assert RunSettings(strategy="adaptive", max_measured=20, n_networks=3).strategy == "adaptive"
+    with pytest.raises(InvalidArgument, match=r"strategy='listed' is not accepted; accepted: \['adaptive', 'esa'"):
+        RunSettings(strategy="listed")

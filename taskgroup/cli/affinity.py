@@ -37,22 +37,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     add_runtime_arguments(p)
     p.add_argument("--csv", metavar="CSV", help="also write the matrix to this CSV file")
-    p.add_argument("--networks", type=int, metavar="K", help="also print the best K groups")
+    p.add_argument("--n-networks", type=int, metavar="K", help="also print the best K groups")
     p.set_defaults(run=run_affinity)
 
 
 def _check_networks(networks: int | None) -> None:
     if networks is not None and networks < 1:
-        raise InvalidArgument(f"--networks must be a whole number >= 1; got {networks}.")
+        raise InvalidArgument(f"--n-networks must be a whole number >= 1; got {networks}.")
 
 
 def run_affinity(args: argparse.Namespace) -> int:
     from taskgroup.datasets import load_suite
     from taskgroup.engine.defaults import default_train_config
-    from taskgroup.measure.affinities import load_affinity, save_affinity
+    from taskgroup.measure.store import ResultStore
     from taskgroup.strategies.tag import suite_affinity
 
-    _check_networks(args.networks)  # before the training run, not after it
+    _check_networks(args.n_networks)  # before the training run, not after it
 
     device = apply_runtime_arguments(args)
     suite = load_suite(args.suite)
@@ -62,8 +62,8 @@ def run_affinity(args: argparse.Namespace) -> int:
     matrix = None
     if args.store and Path(args.store).is_file():
         try:
-            matrix = load_affinity(
-                args.store, method=args.method, suite=fp, config=cfg, seed=args.seed, every=args.every
+            matrix = ResultStore(args.store).load_affinity(
+                method=args.method, suite=fp, config=cfg, seed=args.seed, every=args.every
             )
             print(f"found in {args.store}: {args.method} affinity of suite {suite.name!r} (not retrained)")
         except NotFound:
@@ -73,9 +73,8 @@ def run_affinity(args: argparse.Namespace) -> int:
         matrix = run.tag if args.method == "tag" else run.cs
         assert matrix is not None
         if args.store:
-            save_affinity(
+            ResultStore(args.store).save_affinity(
                 matrix,
-                args.store,
                 suite=fp,
                 suite_name=suite.name,
                 config=cfg,
@@ -91,9 +90,9 @@ def run_affinity(args: argparse.Namespace) -> int:
     if args.csv:
         matrix.to_csv(args.csv)
         print(f"\nmatrix written to {args.csv}")
-    if args.networks is not None:
+    if args.n_networks is not None:
         print()
-        print(group(matrix, args.networks).summary())
+        print(group(matrix, args.n_networks).summary())
     return 0
 
 
@@ -105,7 +104,7 @@ def add_affinity_arguments(parser: argparse.ArgumentParser) -> None:
         help="choose groups from an affinity/pair matrix instead of a table: a .csv/.json matrix "
         "(rows = source, columns = target), 'tag2021:DATASET:KIND', or 'DB.db[:SUITE][:tag|cs]'",
     )
-    parser.add_argument("--networks", type=int, metavar="K", help="with --affinity: the number of networks")
+    parser.add_argument("--n-networks", type=int, metavar="K", help="with --affinity: the number of networks")
     parser.add_argument(
         "--singletons",
         choices=list(SINGLETON_MODES),
@@ -138,31 +137,31 @@ def read_affinity(ref: str, orient: str = "source") -> pd.DataFrame:
         return tag2021(parts[1], parts[2])
     parts = ref.split(":")
     if parts[0].endswith(".db"):
-        from taskgroup.measure.affinities import load_affinity
+        from taskgroup.measure.store import ResultStore
 
         db, extra = parts[0], parts[1:]
         method = extra[-1] if extra and extra[-1] in ("tag", "cs") else "tag"
         suite = extra[0] if extra and extra[0] not in ("tag", "cs") else None
-        return load_affinity(db, method=method, suite=suite)
+        return ResultStore(db, create=False).load_affinity(method=method, suite=suite)
     return as_affinity(ref, orient=orient)
 
 
 def run_affinity_solve(args: argparse.Namespace) -> tuple[Plan, object]:
-    """``taskgroup solve --affinity``: the best ``--networks`` groups; returns the plan and what to tabulate."""
-    if args.networks is None:
-        raise InvalidArgument("--affinity needs --networks K (the number of networks).")
-    _check_networks(args.networks)
+    """``taskgroup solve --affinity``: the best ``--n-networks`` groups; returns the plan and what to tabulate."""
+    if args.n_networks is None:
+        raise InvalidArgument("--affinity needs --n-networks K (the number of networks).")
+    _check_networks(args.n_networks)
     if args.table or getattr(args, "store", None):
         raise InvalidArgument("Give either a TABLE/--store or --affinity, not both.")
     if args.budget is not None:
-        raise InvalidArgument("With --affinity the budget is --networks K; drop --budget.")
+        raise InvalidArgument("With --affinity the budget is --n-networks K; drop --budget.")
     matrix = read_affinity(args.affinity, args.orient)
     # affinities are higher-is-better; a published pair-loss matrix says otherwise in attrs, a user's with a flag
     hib = False if args.lower_is_better else None
     if args.method in GROUPING_METHODS.choices():
         plan = group(
             matrix,
-            args.networks,
+            args.n_networks,
             method=args.method,
             singletons=args.singletons,
             higher_is_better=hib,
@@ -178,4 +177,4 @@ def run_affinity_solve(args: argparse.Namespace) -> tuple[Plan, object]:
         singletons=args.singletons,
         higher_is_better=not args.lower_is_better and matrix.attrs.get("higher_is_better", True),
     )
-    return solve(problem, args.networks, method=args.method, time_limit=args.time_limit), problem
+    return solve(problem, args.n_networks, method=args.method, time_limit=args.time_limit), problem

@@ -156,7 +156,7 @@ def run_solve(args: argparse.Namespace) -> int:
         return 0
     if args.budget is None:
         raise InvalidArgument(
-            "the following arguments are required: --budget (or --affinity MATRIX with --networks K)."
+            "the following arguments are required: --budget (or --affinity MATRIX with --n-networks K)."
         )
     problem = load_problem(args)
     budget = parse_budget_text(args.budget, problem.cost_names)

@@ -45,9 +45,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="how candidates are measured or estimated: %(choices)s (default: %(default)s)",
     )
-    p.add_argument("--budget-networks", type=int, metavar="K", help="--strategy adaptive: most networks to measure")
+    p.add_argument("--max-measured", type=int, metavar="K", help="--strategy adaptive: most networks to measure")
     p.add_argument(
-        "--plan-networks", type=int, metavar="B", help="--strategy adaptive: networks of the plan it measures for"
+        "--n-networks", type=int, metavar="B", help="--strategy adaptive: networks of the plan it measures for"
     )
     p.add_argument(
         "--objective",
@@ -92,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
         suite=args.suite,
         suite_params=parse_suite_params(args.suite_param),
         strategy=args.strategy,
-        budget_networks=args.budget_networks,
-        plan_networks=args.plan_networks,
+        max_measured=args.max_measured,
+        n_networks=args.n_networks,
         objective=args.objective,
         budget=args.budget,
         cost=args.cost,

@@ -96,7 +96,7 @@ def trunk_widths(hidden: Sequence[int], width: float) -> tuple[int, ...]:
     return tuple(max(1, int(round(int(h) * width))) for h in hidden)
 
 
-def init_linear_(layer: nn.Module, seed: int) -> None:
+def init_linear_(layer: Any, seed: int) -> None:
     """PyTorch's default Linear/Conv initialisation (uniform in +-1/sqrt(fan_in)) drawn from ``seed``."""
     g = torch.Generator().manual_seed(seed)
     fan_in = layer.weight[0].numel()
@@ -449,7 +449,7 @@ class BuiltinFactory:
     def __call__(self, tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor) -> nn.Module:
         return MODEL_FAMILIES.get(self.family).build(tasks, variant, example_batch, **dict(self.options))
 
-    def with_options(self, **options: Any) -> BuiltinFactory:
+    def with_options(self, **options: Any) -> ModelFactory:
         return make_factory(self.family, {**dict(self.options), **options})
 
 

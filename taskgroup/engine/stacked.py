@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 
@@ -66,7 +67,8 @@ class StackedNets:
             return t.detach().to(device).expand(n, *t.shape).clone().requires_grad_(True)
 
         self.trunk = [(stack(layer.weight), stack(layer.bias)) for layer in ref.trunk_layers]
-        self.heads = [(stack(ref.heads[t.name].weight), stack(ref.heads[t.name].bias)) for t in suite.tasks]
+        heads = [ref.heads[t.name] for t in suite.tasks]
+        self.heads = [(stack(cast(torch.Tensor, h.weight)), stack(cast(torch.Tensor, h.bias))) for h in heads]
 
     def parameters(self) -> list[torch.Tensor]:
         return [p for pair in (*self.trunk, *self.heads) for p in pair]

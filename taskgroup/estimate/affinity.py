@@ -62,6 +62,11 @@ def shared_parameter_names(model: torch.nn.Module, shared: SharedSpec | None = N
         A name prefix (``"trunk"`` matches ``"trunk.0.weight"``), an explicit list of parameter names, a
         predicate on the name, or None: the parameters the model's ``shared_parameters()`` method yields.
 
+    Returns
+    -------
+    list of str
+        The parameter names, in the model's order.
+
     Raises
     ------
     InvalidArgument
@@ -248,6 +253,16 @@ def gradient_similarity(
     """Cosine similarity of the per-task gradients on the shared parameters, on one batch (symmetric).
 
     Parameters are as in :func:`lookahead_affinity`. A task with a zero gradient gets 0 similarity.
+
+    Parameters
+    ----------
+    model, batch, loss_fn, shared, tasks, forward, seed
+        As :func:`lookahead_affinity`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``matrix.loc[source, target]``, symmetric, in [-1, 1].
     """
     names = shared_parameter_names(model, shared)
     m, _, _ = _measure(model, batch, loss_fn, names, tasks, forward, seed)
@@ -328,6 +343,19 @@ class AffinityHook(Hook):
         self.steps = 0
 
     def on_step(self, step: int, model: torch.nn.Module, batch: Any, losses_of: Any) -> None:
+        """Measure the affinity on this step's batch every ``every`` steps (batches with a label for every task).
+
+        Parameters
+        ----------
+        step : int
+            The training step (from 0).
+        model : torch.nn.Module
+            The network being trained.
+        batch : Batch
+            The step's batch.
+        losses_of : callable
+            The training loop's per-task losses of a model output.
+        """
         self.steps = step + 1
         if step % self.every or not all(bool(batch.mask[:, c].any()) for c in range(batch.mask.shape[1])):
             return
@@ -352,6 +380,11 @@ class AffinityHook(Hook):
 
     def result(self) -> AffinityRun:
         """The mean matrices over the measured steps.
+
+        Returns
+        -------
+        AffinityRun
+            ``.tag`` / ``.cs`` and the measured steps.
 
         Raises
         ------

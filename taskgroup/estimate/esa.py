@@ -7,7 +7,7 @@ prediction; :func:`esa_select` does the selection and, given a way to train netw
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from taskgroup.errors import InvalidArgument
@@ -19,7 +19,7 @@ from taskgroup.solvers.instance import Budget
 __all__ = ["esa", "esa_select", "ESAResult"]
 
 # full_train(networks) -> a Problem holding (at least) the fully trained losses of those networks
-FullTrainer = Callable[[Sequence[str]], Problem]
+FullTrainer = Callable[[list[str]], Problem]
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,16 @@ Measurements = Mapping[tuple[str, ...], Mapping[str, float]]
 def measurements_from_problem(problem: Problem) -> dict[tuple[str, ...], dict[str, float]]:
     """``{task tuple: {task: loss}}`` of every network in ``problem`` (loss sense, unweighted).
 
+    Parameters
+    ----------
+    problem : Problem
+        Measured networks (loss sense).
+
+    Returns
+    -------
+    dict
+        ``{task tuple: {task: loss}}``.
+
     Raises
     ------
     InvalidArgument

@@ -17,7 +17,7 @@ from taskgroup.errors import InstanceTooLarge, InvalidArgument, InvalidProblem
 from taskgroup.grouping.cover import GroupScorer
 from taskgroup.naming import network_name
 from taskgroup.problem import Problem
-from taskgroup.validation import check_number, renamed_parameters
+from taskgroup.validation import check_number
 
 __all__ = ["hoa", "hoa_predictor", "pair_networks", "MAX_HOA_TASKS"]
 
@@ -48,12 +48,11 @@ def pair_networks(problem: Problem) -> dict[frozenset[str], int]:
     return pairs
 
 
-@renamed_parameters(cost="cost_value")
 def hoa(
     problem: Problem,
     *,
     max_size: int | None = None,
-    cost_value: float | Sequence[float] | None = None,
+    cost_value: float | Sequence[float] | np.ndarray | None = None,
     groups: Iterable[Sequence[str]] | None = None,
 ) -> Problem:
     """The problem with every group of 3+ tasks (or just ``groups``) predicted from the pair networks.
@@ -67,7 +66,7 @@ def hoa(
     max_size : int, optional
         Largest group to predict (default: all tasks).
     cost_value : float or sequence, optional
-        Cost (per resource; named ``cost`` before version 0.2) of a predicted network that ``problem`` does not
+        Cost (per resource) of a predicted network that ``problem`` does not
         already name. Default: the cost shared by all pair networks (an error if they differ).
     groups : iterable of task-name sequences, optional
         Predict only these groups (each of 3+ distinct tasks), at any number of tasks; only the pairs inside
@@ -237,7 +236,7 @@ def hoa_predictor(problem: Problem) -> GroupScorer:
 
 
 def _default_cost(
-    problem: Problem, pairs: dict[frozenset[str], int], cost: float | Sequence[float] | None
+    problem: Problem, pairs: dict[frozenset[str], int], cost: float | Sequence[float] | np.ndarray | None
 ) -> np.ndarray:
     if cost is not None:
         value = np.atleast_1d(np.array(cost, dtype=float))

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ __all__ = ["AffinityLike", "as_affinity", "ORIENTS"]
 
 ORIENTS = ("source", "target")
 
-AffinityLike = pd.DataFrame | Mapping[str, Mapping[str, float]] | str | PathLike[str]
+AffinityLike: TypeAlias = pd.DataFrame | Mapping[str, Mapping[str, float]] | str | PathLike[str]
 
 
 def as_affinity(

@@ -32,6 +32,17 @@ def planted_affinity(
     -------
     (DataFrame, ndarray)
         The matrix (tasks ``t00``, ``t01``, ...) and each task's planted cluster label.
+
+    Parameters
+    ----------
+    n_tasks, n_clusters : int
+        Tasks and planted clusters.
+    within, between : float
+        Mean affinity inside a cluster and across clusters.
+    noise : float
+        Standard deviation of the Gaussian noise on every entry.
+    seed : int
+        The random seed.
     """
     labels, A = _planted_pairs(n_tasks, n_clusters, within, between, noise, np.random.default_rng(seed))
     names = [f"t{i:02d}" for i in range(n_tasks)]
@@ -107,7 +118,22 @@ def planted_group_losses(
     noise: float = 0.01,
     seed: int = 0,
 ) -> PlantedGroupLosses:
-    """A :class:`PlantedGroupLosses` with ``n_tasks`` tasks in ``n_clusters`` planted clusters (see its model)."""
+    """A :class:`PlantedGroupLosses` with ``n_tasks`` tasks in ``n_clusters`` planted clusters (see its model).
+
+    Parameters
+    ----------
+    n_tasks, n_clusters : int
+        Tasks and planted clusters.
+    within, between, pair_noise, capacity, conflict, noise : float
+        The model's terms (see :class:`PlantedGroupLosses`).
+    seed : int
+        The random seed.
+
+    Returns
+    -------
+    PlantedGroupLosses
+        The generator; ``measure(group)`` gives a group's per-task losses.
+    """
     rng = np.random.default_rng(seed)
     labels, A = _planted_pairs(n_tasks, n_clusters, within, between, pair_noise, rng)
     base = rng.uniform(0.5, 1.0, n_tasks)

@@ -6,12 +6,11 @@
   ``tg.estimate.fit_group_predictor``, an affinity), measured groups overriding predictions.
 - :func:`group_problem`: affinity matrix -> Problem whose candidates are groups (the exact solvers of
   :mod:`taskgroup.solvers` apply).
-- :class:`GroupScorer` (``cover.py``): the objective every method maximises; ``colgen.py``, ``pricing.py``,
+- ``cover.py``: ``GroupScorer``, the objective every method maximises; ``colgen.py``, ``pricing.py``,
   ``heuristics.py``, ``clustering.py``: the methods.
 """
 
 from taskgroup.grouping.affinity_problem import group_problem, group_values
-from taskgroup.grouping.cover import Group, GroupScorer
 from taskgroup.grouping.group import (
     GROUPING_METHODS,
     GroupingResult,
@@ -30,6 +29,4 @@ __all__ = [
     "available_grouping_methods",
     "group_problem",
     "group_values",
-    "GroupScorer",
-    "Group",
 ]

@@ -18,7 +18,7 @@ from taskgroup.errors import InstanceTooLarge, InvalidArgument
 from taskgroup.estimate.matrix import AffinityLike, as_affinity
 from taskgroup.naming import network_name
 from taskgroup.problem import Problem
-from taskgroup.validation import check_number, keyword_only_after, renamed_parameters
+from taskgroup.validation import check_number
 
 __all__ = ["group_problem", "group_values", "group_name", "SINGLETON_MODES", "MAX_ENUMERATED_TASKS"]
 
@@ -38,6 +38,18 @@ def group_values(values: np.ndarray, members: np.ndarray) -> np.ndarray:
 
     ``values[u, t]`` is ``matrix.loc[source u, target t]``. A member's value is the mean over the other
     members; a group of one gets its diagonal entry.
+
+    Parameters
+    ----------
+    values : ndarray (n, n)
+        ``values[source, target]``.
+    members : ndarray (n,) of bool
+        The group.
+
+    Returns
+    -------
+    ndarray (n,)
+        Each member's value; NaN outside the group.
     """
     members = np.asarray(members, dtype=bool)
     size = int(members.sum())
@@ -52,8 +64,6 @@ def group_values(values: np.ndarray, members: np.ndarray) -> np.ndarray:
     return out
 
 
-@renamed_parameters(cost="cost_value")
-@keyword_only_after(1)
 def group_problem(
     matrix: AffinityLike,
     *,
@@ -82,7 +92,7 @@ def group_problem(
     max_size : int, optional
         Largest group size to list. Default: all tasks.
     cost_value : float
-        Cost of every group network, > 0 (named ``cost`` before version 0.2). With the default 1, a budget of
+        Cost of every group network, > 0. With the default 1, a budget of
         ``k`` means at most ``k`` networks.
 
     Returns

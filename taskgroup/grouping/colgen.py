@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -77,7 +78,7 @@ def _lp_master(scorer: GroupScorer, columns: list[Group], k: int) -> tuple[float
     # No x <= 1: it never binds usefully (y <= x and sum_G y = 1), and without it the duals (pi, mu) make
     # sum(pi) + k * max_G P(G) equal the LP value at convergence.
     x = [solver.NumVar(0.0, solver.infinity(), f"x{g}") for g in range(len(columns))]
-    cover = [[] for _ in range(n)]
+    cover: list[list[Any]] = [[] for _ in range(n)]
     objective = []
     for g, group in enumerate(columns):
         values = scorer.values(group)
@@ -117,7 +118,7 @@ class _EnumeratedPricing:
         return [self.groups[i] for i in chosen]
 
     def price(
-        self, pi: np.ndarray, deadline: float, known: list[tuple[float, Group]] = (), tolerance: float = 0.0
+        self, pi: np.ndarray, deadline: float, known: Sequence[tuple[float, Group]] = (), tolerance: float = 0.0
     ) -> tuple[list[tuple[float, Group]], float]:
         P = _profit(self.values, pi)
         top = np.argsort(-P)[:10]
@@ -140,7 +141,7 @@ class _SearchPricing:
             self.listed += [frozenset([t]) for t in range(scorer.n) if frozenset([t]) not in scorer.measured]
 
     def price(
-        self, pi: np.ndarray, deadline: float, known: list[tuple[float, Group]] = (), tolerance: float = 0.0
+        self, pi: np.ndarray, deadline: float, known: Sequence[tuple[float, Group]] = (), tolerance: float = 0.0
     ) -> tuple[list[tuple[float, Group]], float]:
         """Groups with the largest ``P(G)`` found and a valid upper bound on ``max(0, max_G P(G))``.
 
@@ -263,6 +264,7 @@ def column_generation(
 
         More than ``capacity`` such groups (None: no limit where pricing lists every group) drop the attempt.
         """
+        assert best_pi is not None, "proving follows at least one pricing round"
         threshold = _fixing_threshold(incumbent_value, best_pi, best_profit, k)
         listed = pricing.above(best_pi, threshold, deadline, capacity)
         if listed is None:
@@ -300,7 +302,7 @@ def column_generation(
         if lp_value >= upper - _EPS * (1 + abs(upper)):
             break  # the LP over the columns meets a proven bound: nothing left to gain from pricing
         at_lp = best_pi is None or alpha == 0.0
-        pi = pi_lp if at_lp else alpha * best_pi + (1 - alpha) * pi_lp
+        pi = pi_lp if best_pi is None or alpha == 0.0 else alpha * best_pi + (1 - alpha) * pi_lp
         # heuristic pricing at the smoothed duals: recent columns and every task's best pair, grown greedily
         seeds = list(columns)[-4 * n :] + [frozenset((t, int(np.argmax(S[:, t] - pi[t])))) for t in range(n)]
         heuristic = {}

@@ -49,6 +49,8 @@ class GroupScorer:
         ``{group: values}`` with per-task values (``-inf`` outside the group) that replace the prediction.
     weights : ndarray (n,), optional
         Task weights already folded into the values (``v_t = -w_t L_t`` for losses); plans divide them out.
+    higher_is_better : bool
+        The sense plans report values in: scores (True, an affinity) or losses (False, the default).
     """
 
     S: np.ndarray
@@ -57,6 +59,7 @@ class GroupScorer:
     offset: np.ndarray | None = None
     measured: dict[Group, np.ndarray] = field(default_factory=dict)
     weights: np.ndarray | None = None
+    higher_is_better: bool = False
     _cache: dict[Group, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property

@@ -1,4 +1,4 @@
-"""``tg.grouping.group``: pick ``k`` task groups from an affinity matrix, by a registered method.
+"""``tg.grouping.group``: pick ``n_networks`` task groups from an affinity matrix, by a registered method.
 
 Methods work on the matrix directly and generate groups on demand, so they scale past the ~16 tasks at which
 listing all ``2^n`` groups (:func:`group_problem` + :func:`tg.solve`) stops being practical:
@@ -38,14 +38,14 @@ from taskgroup.grouping.colgen import PROOF_TOLERANCE, column_generation
 from taskgroup.grouping.cover import Group, GroupScorer
 from taskgroup.grouping.heuristics import beam_merge, greedy_merge, local_search
 from taskgroup.plan import Plan
-from taskgroup.registry import Registry
-from taskgroup.validation import check_number, keyword_only_after
+from taskgroup.registry import MethodSpec, Registry
+from taskgroup.validation import check_number
 
 __all__ = [
     "group",
     "select_groups",
     "GroupingResult",
-    "GroupingMethod",
+    "MethodSpec",
     "GROUPING_METHODS",
     "register_grouping",
     "available_grouping_methods",
@@ -57,7 +57,19 @@ ENUMERATE_MAX_TASKS = 16
 
 @dataclass
 class GroupingResult:
-    """What a grouping method returns: the groups, a proven upper bound on V (inf if none), a proof flag."""
+    """What a grouping method returns: the groups, a proven upper bound on V (inf if none), a proof flag.
+
+    Attributes
+    ----------
+    groups : list of frozenset of int
+        The chosen groups (task indices).
+    upper_bound : float
+        A proven upper bound on the objective V (inf if none).
+    optimal : bool
+        Whether the groups are proven optimal.
+    nodes : int
+        Search nodes (method-specific work count).
+    """
 
     groups: list[Group]
     upper_bound: float = math.inf
@@ -68,17 +80,7 @@ class GroupingResult:
 GroupingFunction = Callable[..., GroupingResult]
 
 
-@dataclass(frozen=True)
-class GroupingMethod:
-    """A registered grouping method: its function, whether it proves optimality, and a one-line description."""
-
-    name: str
-    function: GroupingFunction
-    exact: bool
-    description: str
-
-
-GROUPING_METHODS: Registry[GroupingMethod] = Registry("grouping method", extra_names=["auto"])
+GROUPING_METHODS: Registry[MethodSpec] = Registry("grouping method", extra_names=["auto"])
 """The grouping-method registry (``"auto"`` is accepted by :func:`group` but is not a method: it picks one)."""
 
 
@@ -90,19 +92,35 @@ def register_grouping(name: str, function: GroupingFunction, *, exact: bool, des
 
     ``time_limit`` reaches the function as seconds or None (no limit): a method must then stop by a rule of its
     own (convergence, a round or iteration cap).
+
+    Parameters
+    ----------
+    name : str
+        The method's name (``method=`` of :func:`group` and :func:`select_groups`).
+    function : callable
+        ``function(scorer, k, *, time_limit, seed, **options) -> GroupingResult``.
+    exact : bool
+        Whether the method proves optimality.
+    description : str
+        One line.
     """
-    GROUPING_METHODS.register(name, GroupingMethod(name, function, exact, description), description)
+    GROUPING_METHODS.register(name, MethodSpec(name, function, exact, description), description)
 
 
-def available_grouping_methods() -> dict[str, GroupingMethod]:
-    """Registered grouping methods by name."""
+def available_grouping_methods() -> dict[str, MethodSpec]:
+    """Registered grouping methods by name.
+
+    Returns
+    -------
+    dict
+        Name -> :class:`MethodSpec` (function, exactness, description).
+    """
     return {name: GROUPING_METHODS.get(name) for name in GROUPING_METHODS}
 
 
-@keyword_only_after(2)
 def group(
     matrix: AffinityLike,
-    k: int,
+    n_networks: int,
     *,
     method: str = "auto",
     singletons: str = "exclude",
@@ -113,13 +131,13 @@ def group(
     say: Callable[[str], None] | None = None,
     **options: Any,
 ) -> Plan:
-    """At most ``k`` groups covering every task, each task served by its best group (groups may overlap).
+    """At most ``n_networks`` groups covering every task, each task served by its best group (groups may overlap).
 
     Parameters
     ----------
     matrix : DataFrame, dict of dicts, or path
         ``matrix.loc[source, target]`` (see :func:`as_affinity`).
-    k : int
+    n_networks : int
         Number of networks (groups), >= 1.
     method : str
         ``"auto"`` (``enumerate`` up to 16 tasks, else ``colgen``) or a name in :data:`GROUPING_METHODS`.
@@ -150,7 +168,7 @@ def group(
     Raises
     ------
     InvalidArgument
-        For a bad matrix, an unknown method, option or singleton mode, or ``k`` < 1.
+        For a bad matrix, an unknown method, option or singleton mode, or ``n_networks`` < 1.
 
     Examples
     --------
@@ -164,29 +182,26 @@ def group(
         raise InvalidArgument(f"singletons={singletons!r} is not accepted; use one of {list(SINGLETON_MODES)}.")
     if singletons == "exclude" and len(frame) < 2:
         raise InvalidArgument("singletons='exclude' needs at least 2 tasks to form a group.")
-    check_number(k, "k", "group", minimum=1, integer=True)
+    check_number(n_networks, "n_networks", "group", minimum=1, integer=True)
     check_number(time_limit, "time_limit", "group", minimum=0, exclusive=True, optional=True)
     hib = _higher_is_better(matrix, higher_is_better)
     S = frame.to_numpy() if hib else -frame.to_numpy()
-    scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index))
-    return select_groups(
-        scorer, k, method=method, higher_is_better=hib, time_limit=time_limit, seed=seed, say=say, **options
-    )
+    scorer = GroupScorer(S, singletons == "diagonal", tuple(frame.index), higher_is_better=hib)
+    return select_groups(scorer, n_networks, method=method, time_limit=time_limit, seed=seed, say=say, **options)
 
 
-@keyword_only_after(2)
 def select_groups(
     predictor: GroupScorer,
-    k: int,
+    n_networks: int,
     *,
     method: str = "auto",
-    higher_is_better: bool = False,
+    higher_is_better: bool | None = None,
     time_limit: float | None = None,
     seed: int = 0,
     say: Callable[[str], None] | None = None,
     **options: Any,
 ) -> Plan:
-    """At most ``k`` groups chosen over *every* group of the tasks, valued by a predictor; no list of ``2^n``.
+    """At most ``n_networks`` groups chosen over *every* group of the tasks, valued by a predictor; no list of ``2^n``.
 
     The candidates are implicit: each group's per-task values come from ``predictor`` (a
     :class:`~taskgroup.grouping.cover.GroupScorer`: TAG/CS affinity, HOA from pairs via
@@ -199,12 +214,13 @@ def select_groups(
     ----------
     predictor : GroupScorer
         Values in the higher-is-better sense (negated, weighted losses for loss predictors).
-    k : int
+    n_networks : int
         Number of networks (groups), >= 1.
     method : str
         ``"auto"`` (``enumerate`` up to 16 tasks, else ``colgen``) or a name in :data:`GROUPING_METHODS`.
-    higher_is_better : bool
-        Sense of the returned plan: False (default) reports losses (``-value / weight``), True scores.
+    higher_is_better : bool, optional
+        Sense of the returned plan: False reports losses (``-value / weight``), True scores. Default: the
+        predictor's own ``higher_is_better`` (True for an affinity, False for a loss predictor).
     time_limit : float, optional
         Seconds the method may take; None (the default): no limit, as in :func:`tg.solve`. The iterative
         methods then stop by their own rules (local search after its rounds of kicks, column generation when
@@ -226,9 +242,9 @@ def select_groups(
     Raises
     ------
     InvalidArgument
-        For an unknown method or option, ``k`` < 1, or a bad time limit.
+        For an unknown method or option, ``n_networks`` < 1, or a bad time limit.
     """
-    check_number(k, "k", "select_groups", minimum=1, integer=True)
+    check_number(n_networks, "n_networks", "select_groups", minimum=1, integer=True)
     check_number(time_limit, "time_limit", "select_groups", minimum=0, exclusive=True, optional=True)
     name = method
     if method == "auto":
@@ -238,19 +254,19 @@ def select_groups(
     started = time.perf_counter()
     result = spec.function(
         predictor,
-        int(k),
+        int(n_networks),
         time_limit=None if time_limit is None else float(time_limit),
         seed=seed,
         **options,
     )
     elapsed = time.perf_counter() - started
     value = predictor.value(result.groups)
-    upper = min(result.upper_bound, predictor.trivial_bound(), predictor.size_bound(int(k)))
+    upper = min(result.upper_bound, predictor.trivial_bound(), predictor.size_bound(int(n_networks)))
     optimal = result.optimal or upper - value <= PROOF_TOLERANCE * max(1.0, abs(value))
     return predictor.plan(
         result.groups,
-        k=int(k),
-        higher_is_better=higher_is_better,
+        k=int(n_networks),
+        higher_is_better=predictor.higher_is_better if higher_is_better is None else bool(higher_is_better),
         solver=name,
         upper_bound=upper,
         optimal=optimal,

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument, MeasurementError, NotFound
+from taskgroup.measure.affinities import AFFINITY_SCHEMA, AffinityTable
 from taskgroup.naming import network_name, split_network_name
-from taskgroup.validation import renamed_parameters
 
 if TYPE_CHECKING:
     from taskgroup.problem import Problem
@@ -129,8 +129,11 @@ def normalise_costs(costs: pd.DataFrame, columns: Sequence[str] = COST_COLUMNS) 
     return out
 
 
-class ResultStore:
+class ResultStore(AffinityTable):
     """A results database at ``path`` (created if missing; an existing file is checked, not modified).
+
+    Measured networks (results and costs) and affinity matrices (``save_affinity``, ``load_affinity``,
+    ``affinities``: :class:`~taskgroup.measure.affinities.AffinityTable`) are tables of the one file.
 
     Parameters
     ----------
@@ -230,7 +233,7 @@ class ResultStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable against process crashes
             # Creating missing tables is the migration: a store from before resource_costs gains it here.
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA + AFFINITY_SCHEMA)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.commit()
         except BaseException:
@@ -461,7 +464,6 @@ class ResultStore:
             raise InvalidArgument(f"cost {unknown or cost_cols!r} not measured; the cost columns are {list(names)}.")
         return cost_cols
 
-    @renamed_parameters(normalize="normalise")
     def table(
         self,
         split: str = "val",
@@ -530,7 +532,6 @@ class ResultStore:
             )
         return table.merge(costs[["network", *cost_cols]], on="network", how="left")
 
-    @renamed_parameters(normalize="normalise")
     def to_problem(
         self,
         split: str = "val",

@@ -206,6 +206,8 @@ def _export_one(name: str, network: nn.Module, tasks: list[str], example: np.nda
                 dynamo=True,
                 verbose=False,
             )
+            if program is None:
+                raise ExportError(f"torch.onnx.export returned no program for {name!r}.")
             program.save(str(file))
     except Exception as exc:  # the exporter raises many kinds; all mean "this network cannot be exported"
         raise ExportError(_export_failure(name, exc, log.getvalue())) from None
@@ -238,7 +240,9 @@ def _verify(name: str, network: nn.Module, file: Path, entry: Mapping[str, Any],
         for task, want in expected.items():
             diff = float(np.max(np.abs(got[task] - want))) if want.size else 0.0
             worst = max(worst, diff)
-            if got[task].shape != want.shape or not np.allclose(got[task], want, **EXPORT_TOLERANCE):
+            if got[task].shape != want.shape or not np.allclose(
+                got[task], want, rtol=EXPORT_TOLERANCE["rtol"], atol=EXPORT_TOLERANCE["atol"]
+            ):
                 raise ExportError(
                     f"Network {name!r}: onnxruntime's output for task {task!r} differs from PyTorch's by up to "
                     f"{diff:.3g} on {len(rows)} validation row(s) (shapes {got[task].shape} and {want.shape}), "

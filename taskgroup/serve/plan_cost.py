@@ -19,6 +19,7 @@ not on the values.
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import statistics
@@ -79,6 +80,11 @@ def _check_batches(batches: Sequence[int]) -> list[int]:
     if not sizes or any(isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1 for b in sizes):
         raise InvalidArgument(f"batches must be positive integers like (1, 32, 256); got {list(batches)!r}.")
     return [int(b) for b in sizes]
+
+
+def _run_all(members: Sequence[Callable[[torch.Tensor], Any]], x: torch.Tensor) -> list[Any]:
+    """Every member network on ``x``: one timed call of a plan (or of one network)."""
+    return [m(x) for m in members]
 
 
 def _time(run: Callable[[], Any], repeats: int) -> list[float]:
@@ -166,7 +172,7 @@ def measure_plan_cost(
             x = torch.zeros((batch, *shape), dtype=dtype)
             for name, runner in [*runners.items(), (PLAN_NAME, None)]:
                 members = list(runners.values()) if runner is None else [runner]
-                times = _time(lambda members=members, x=x: [m(x) for m in members], repeats)
+                times = _time(functools.partial(_run_all, members, x), repeats)
                 median = statistics.median(times)
                 held = list(modules.values()) if runner is None else [modules[name]] if name in modules else []
                 memory = _torch_memory(held, x) if len(held) == len(members) else float("nan")

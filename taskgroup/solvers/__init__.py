@@ -2,13 +2,14 @@
 
 from functools import partial
 
+from taskgroup.registry import MethodSpec
 from taskgroup.solvers.bnb import solve_bnb
 from taskgroup.solvers.exhaustive import solve_exhaustive
 from taskgroup.solvers.frontier import frontier, plot_frontier
 from taskgroup.solvers.greedy import solve_greedy
 from taskgroup.solvers.ilp import solve_ilp
 from taskgroup.solvers.partition_dp import solve_partition_dp
-from taskgroup.solvers.registry import SOLVERS, SolverResult, SolverSpec, available_solvers, get_solver, register_solver
+from taskgroup.solvers.registry import SOLVERS, SolverResult, available_solvers, get_solver, register_solver
 from taskgroup.solvers.solve import minimum_budget, solve
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
     "get_solver",
     "available_solvers",
     "SolverResult",
-    "SolverSpec",
+    "MethodSpec",
 ]
 
 register_solver(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def solve_exhaustive(
     limit = instance.budget + budget_tolerance(instance.budget)
     deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
     unit = instance.C / instance.cost_unit
-    best = [math.inf, math.inf, None]  # objective, total cost (tie rule), chosen
+    best: list[Any] = [math.inf, math.inf, None]  # objective, total cost (tie rule), chosen
     visited = 0
     timed_out = False
 

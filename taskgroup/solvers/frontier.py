@@ -66,7 +66,7 @@ def frontier(
     single = problem.with_costs(cost)
     if budgets is None:
         plans: list[Plan | None] = list(_staircase(single, time_limit))
-        values = [plan.cost[cost] for plan in plans]
+        values = [plan.cost[cost] for plan in plans if plan is not None]
     else:
         values, plans = [float(b) for b in budgets], []
         for b in values:
@@ -165,6 +165,17 @@ def plot_frontier(
 
     ``markers`` maps a label to a (cost, objective) point to mark, e.g. the all-in-one network, the
     independent single-task networks or the chosen plan.
+
+    Parameters
+    ----------
+    frontier : Frontier
+        From :func:`frontier`.
+    path : path
+        The PNG file to write.
+    markers : dict of str to (float, float), optional
+        Labelled (cost, objective) points to mark.
+    title : str, optional
+        The plot's title.
 
     Raises
     ------

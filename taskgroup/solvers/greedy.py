@@ -113,12 +113,14 @@ def solve_greedy(instance: SelectionInstance, *, time_limit: float | None = None
     found = [c for c in candidates if c is not None]
     if not found:
         left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - started))
-        cover = cheapest_cover(instance, time_limit=left)
-        if cover.chosen is None:  # proven: no cover within the budget; or undecided at the time limit
-            return SolverResult(None, optimal=cover.optimal, bound=math.inf if cover.optimal else -math.inf)
-        found = [greedy_fill(instance, cover.chosen)]
-    best = None
-    for plan in found:
+        exact = cheapest_cover(instance, time_limit=left)
+        if exact.chosen is None:  # proven: no cover within the budget; or undecided at the time limit
+            return SolverResult(None, optimal=exact.optimal, bound=math.inf if exact.optimal else -math.inf)
+        filled = greedy_fill(instance, exact.chosen)
+        assert filled is not None, "a cover within the budget fills within the budget"
+        found = [filled]
+    best: list[int] = found[0]
+    for plan in found[1:]:
         if instance.precedes(plan, best):
             best = plan
     return SolverResult(sorted(best), optimal=False, bound=-math.inf, nodes=len(best))

@@ -24,6 +24,7 @@ relaxation of the strong formulation (2) is tight; benchmarks/solvers.py measure
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -99,7 +100,7 @@ class SelectionModel:
                 row.SetCoefficient(self.x[j], float(C[j, r]))
             self.budget_rows.append(row)
         self.set_budget(instance.budget)
-        self.cap_row = None
+        self.cap_row: Any = None
 
     def set_budget(self, budget: np.ndarray) -> None:
         """Change the budget rows (3) to ``budget`` (``inf`` = unconstrained)."""
@@ -114,9 +115,10 @@ class SelectionModel:
         if self.cap_row is None:
             if cap is None:
                 return
-            self.cap_row = self.solver.Constraint(-inf, inf, "objective_cap")
+            row = self.solver.Constraint(-inf, inf, "objective_cap")
             for (j, t), y in self.y.items():
-                self.cap_row.SetCoefficient(y, float(self.instance.WL[j, t]))
+                row.SetCoefficient(y, float(self.instance.WL[j, t]))
+            self.cap_row = row
         self.cap_row.SetBounds(-inf, inf if cap is None else cap)
 
     def run(self, minimise: str = "loss", time_limit: float | None = None) -> SolverResult:

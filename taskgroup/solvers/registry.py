@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from taskgroup.registry import Registry
+from taskgroup.registry import MethodSpec, Registry
 
-__all__ = ["Fallback", "SolverResult", "SolverSpec", "SOLVERS", "register_solver", "get_solver", "available_solvers"]
+__all__ = ["Fallback", "SolverResult", "SOLVERS", "register_solver", "get_solver", "available_solvers"]
 
 
 class Fallback(str, Enum):
@@ -33,6 +33,19 @@ class SolverResult:
     ``chosen`` holds instance indices (None when no feasible selection is known); ``optimal`` is a proof,
     or, with ``chosen`` None, a proof of infeasibility; ``bound`` is a proven lower bound on the optimum.
     ``fallback`` (with ``chosen`` None) says why the solver could not answer.
+
+    Attributes
+    ----------
+    chosen : list of int or None
+        Instance indices of the chosen networks.
+    optimal : bool
+        A proof of optimality (or, with ``chosen`` None, of infeasibility).
+    bound : float
+        A proven lower bound on the optimum.
+    nodes : int
+        Search nodes (solver-specific work count).
+    fallback : Fallback or None
+        Why the solver could not answer.
     """
 
     chosen: list[int] | None
@@ -45,30 +58,49 @@ class SolverResult:
 SolverFunction = Callable[..., SolverResult]
 
 
-@dataclass(frozen=True)
-class SolverSpec:
-    """A registered solver: its function, whether it proves optimality, and a one-line description."""
-
-    name: str
-    function: SolverFunction
-    exact: bool
-    description: str
-
-
-SOLVERS: Registry[SolverSpec] = Registry("solver method", extra_names=["auto"])
+SOLVERS: Registry[MethodSpec] = Registry("solver method", extra_names=["auto"])
 """The solver registry (``"auto"`` is accepted by :func:`taskgroup.solve` but is not a solver: it picks one)."""
 
 
 def register_solver(name: str, function: SolverFunction, *, exact: bool, description: str) -> None:
-    """Register ``function`` under ``name`` (replacing an earlier registration of that name)."""
-    SOLVERS.register(name, SolverSpec(name, function, exact, description), description)
+    """Register ``function`` under ``name`` (replacing an earlier registration of that name).
+
+    Parameters
+    ----------
+    name : str
+        The solver's name (``method=`` of :func:`taskgroup.solve`).
+    function : callable
+        ``function(instance, *, time_limit, **options) -> SolverResult``.
+    exact : bool
+        Whether it proves optimality.
+    description : str
+        One line.
+    """
+    SOLVERS.register(name, MethodSpec(name, function, exact, description), description)
 
 
-def get_solver(name: str) -> SolverSpec:
-    """The solver registered under ``name``; an unknown name raises InvalidArgument listing the choices."""
+def get_solver(name: str) -> MethodSpec:
+    """The solver registered under ``name``; an unknown name raises InvalidArgument listing the choices.
+
+    Parameters
+    ----------
+    name : str
+        A registered name.
+
+    Returns
+    -------
+    MethodSpec
+        The registration.
+    """
     return SOLVERS.get(name)
 
 
-def available_solvers() -> dict[str, SolverSpec]:
-    """Registered solvers by name (``"auto"`` is not one: it picks among them)."""
+def available_solvers() -> dict[str, MethodSpec]:
+    """Registered solvers by name (``"auto"`` is not one: it picks among them).
+
+    Returns
+    -------
+    dict
+        Name -> :class:`MethodSpec`.
+    """
     return {name: SOLVERS.get(name) for name in SOLVERS}

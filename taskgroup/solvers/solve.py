@@ -12,15 +12,16 @@ import numpy as np
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
 from taskgroup.plan import Plan, plan_from_selection
 from taskgroup.problem import Problem
+from taskgroup.registry import MethodSpec
 from taskgroup.solvers.bnb import solve_bnb
 from taskgroup.solvers.greedy import greedy_fill, solve_greedy
 from taskgroup.solvers.ilp import solve_ilp
 from taskgroup.solvers.instance import Budget, SelectionInstance, fits, parse_budget
 from taskgroup.solvers.model import MIP_SECONDS_PER_ENTRY, SelectionModel
 from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, dp_startup_seconds, dp_work, partition_table
-from taskgroup.solvers.registry import Fallback, SolverResult, SolverSpec, get_solver
+from taskgroup.solvers.registry import Fallback, SolverResult, get_solver
 from taskgroup.solvers.ties import drop_unused
-from taskgroup.validation import check_number, keyword_only_after
+from taskgroup.validation import check_number
 
 __all__ = ["solve", "minimum_budget", "choose_method", "prefer_partition_dp", "AUTO_BNB_MAX_CANDIDATES"]
 
@@ -57,11 +58,22 @@ def minimum_budget(problem: Problem) -> dict[str, float]:
     Exact: the least cost of each resource among the Pareto points of the partition DP's table (when
     :func:`prefer_partition_dp`), else an integer program per resource. With one resource the problem is
     feasible at exactly this budget and infeasible at any smaller one.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+
+    Returns
+    -------
+    dict
+        Cost resource -> the least total cost of a full cover.
     """
     # Dominance never removes a cheaper way to serve a task, so the reduced instance has the same minima.
     unconstrained = SelectionInstance.build(problem, parse_budget(problem, None))
     if prefer_partition_dp(unconstrained):
         table = partition_table(unconstrained)
+        assert table is not None, "without a work cap the DP always builds its table"
         result = {}
         for r, name in enumerate(problem.cost_names):
             point = int(np.argmin(table.f_cost[table.points, r]))
@@ -71,14 +83,14 @@ def minimum_budget(problem: Problem) -> dict[str, float]:
     model = SelectionModel(unconstrained)
     result = {}
     for r, name in enumerate(problem.cost_names):
-        chosen = model.run(f"cost:{r}").chosen
-        assert chosen is not None, "every task has a candidate, so a cover exists"
+        cover = model.run(f"cost:{r}").chosen
+        assert cover is not None, "every task has a candidate, so a cover exists"
+        chosen = cover
         # Sum in problem order so the number equals what a plan built from these networks reports.
         result[name] = float(problem.costs[unconstrained.problem_indices(chosen), r].sum())
     return result
 
 
-@keyword_only_after(2)
 def solve(
     problem: Problem,
     budget: Budget,
@@ -212,7 +224,7 @@ def _raise_infeasible(problem: Problem, budget: dict[str, float]) -> None:
     raise InfeasibleBudget(message, budget, minimum)
 
 
-def _check_options(spec: SolverSpec, options: Mapping[str, object]) -> None:
+def _check_options(spec: MethodSpec, options: Mapping[str, object]) -> None:
     """Options a solver does not take are named with the ones it does, before it runs."""
     parameters = inspect.signature(spec.function).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):

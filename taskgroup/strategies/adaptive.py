@@ -6,10 +6,10 @@
    task (sizes 2 .. ``max_initial_size``);
 2. fit the group predictor (:func:`~taskgroup.estimate.fitted.fit_group_predictor`) on everything measured,
    optimistic by ``optimism`` standard errors on each pair term (an upper confidence bound);
-3. choose ``budget`` groups over *all* groups on those predictions, measured groups at their measured losses
+3. choose ``n_networks`` groups over *all* groups on those predictions, measured groups at their measured losses
    (:func:`~taskgroup.grouping.group.select_groups`);
 4. measure the chosen groups that are still predicted; repeat from 2 until the chosen plan consists only of
-   measured networks (then no predicted group, even optimistically, beats it) or ``budget_networks``
+   measured networks (then no predicted group, even optimistically, beats it) or ``max_measured``
    networks have been measured.
 
 The answer is the best plan among the measured groups (exact ILP): every network in it has been trained.
@@ -54,7 +54,7 @@ class AdaptiveResult:
     ----------
     plan : Plan or None
         The best plan among the measured groups only (exact ILP, loss sense), or None if they cannot serve
-        every task with ``budget`` networks.
+        every task with ``n_networks`` networks.
     predicted_plan : Plan
         The last plan chosen on the (optimistic) predictions with measurements overriding them. When
         ``converged`` every network in it is measured and it scores as ``plan``.
@@ -99,9 +99,9 @@ def initial_design(
 def adaptive_select(
     measure_groups: MeasureGroups,
     tasks: Sequence[str],
-    budget: int,
+    n_networks: int,
     *,
-    budget_networks: int,
+    max_measured: int,
     singles: bool = True,
     initial_groups: int | None = None,
     max_initial_size: int = 3,
@@ -110,9 +110,9 @@ def adaptive_select(
     method: str = "local-search",
     time_limit: float | None = None,
     seed: int = 0,
-    on_round: Callable[[dict[str, Any]], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> AdaptiveResult:
-    """Choose ``budget`` groups of ``tasks`` measuring at most ``budget_networks`` networks (see module).
+    """Choose ``n_networks`` groups of ``tasks`` measuring at most ``max_measured`` networks (see module).
 
     Parameters
     ----------
@@ -121,9 +121,9 @@ def adaptive_select(
         task tuples in the order of ``tasks``.
     tasks : sequence of str
         The tasks (2 or more, distinct).
-    budget : int
+    n_networks : int
         Networks in the deployed plan (groups; each costs 1).
-    budget_networks : int
+    max_measured : int
         Most networks to measure in all (the initial design included).
     singles : bool
         Measure every single-task network first (then one-task groups are candidates).
@@ -148,8 +148,8 @@ def adaptive_select(
         rounds of kicks, column generation when its bound closes or after its iteration cap).
     seed : int
         Seed of the initial design and the randomised methods.
-    on_round : callable, optional
-        Called with each round's record (progress reporting).
+    say : callable, optional
+        Given one line per round: networks measured, the predicted objective, chosen groups still predicted.
 
     Returns
     -------
@@ -158,14 +158,14 @@ def adaptive_select(
     Raises
     ------
     InvalidArgument
-        Bad tasks, budget, method, or a ``budget_networks`` smaller than the initial design (the message says
+        Bad tasks, n_networks, method, or a ``max_measured`` smaller than the initial design (the message says
         how many that is); a ``measure_groups`` answer that misses a requested group or member.
     """
     tasks = [str(t) for t in tasks]
     n = len(tasks)
     if n < 2 or len(set(tasks)) != n:
         raise InvalidArgument(f"tasks must be 2 or more distinct names; got {tasks!r}.")
-    for name, value in (("budget", budget), ("budget_networks", budget_networks)):
+    for name, value in (("n_networks", n_networks), ("max_measured", max_measured)):
         check_number(value, name, "adaptive_select", minimum=1, integer=True)
     check_number(time_limit, "time_limit", "adaptive_select", minimum=0, exclusive=True, optional=True)
     GROUPING_METHODS.get(method)  # an unknown name raises, listing the methods
@@ -179,9 +179,9 @@ def adaptive_select(
             f"{max_size}; give at least {math.ceil(n / max_size)}."
         )
     design = initial_design(tasks, n_groups, max_size, singles=singles, seed=seed)
-    if budget_networks < len(design):
+    if max_measured < len(design):
         raise InvalidArgument(
-            f"budget_networks={budget_networks} is below the initial design ({len(design)} networks: "
+            f"max_measured={max_measured} is below the initial design ({len(design)} networks: "
             f"{n if singles else 0} singles + {len(design) - (n if singles else 0)} random groups); give at least "
             f"{len(design)}, or fewer initial_groups / singles=False."
         )
@@ -192,7 +192,7 @@ def adaptive_select(
         predictor = fit_group_predictor(tasks, measured, alpha=alpha, optimism=optimism)
         plan = select_groups(
             predictor,
-            budget,
+            n_networks,
             method=method,
             seed=seed,
             time_limit=time_limit,
@@ -209,13 +209,16 @@ def adaptive_select(
             "unmeasured": len(needed),
         }
         rounds.append(record)
-        if on_round is not None:
-            on_round(record)
-        left = budget_networks - len(measured)
+        if say is not None:
+            say(
+                f"round {record['round']}: {record['measured']} networks measured, predicted objective "
+                f"{record['predicted_objective']:.4g}, {record['unmeasured']} chosen group(s) still predicted"
+            )
+        left = max_measured - len(measured)
         if not needed or left <= 0:
             break
         _measure(measure_groups, needed[:left], measured)
-    return AdaptiveResult(_measured_plan(predictor, budget), plan, measured, rounds, converged=not needed)
+    return AdaptiveResult(_measured_plan(predictor, n_networks), plan, measured, rounds, converged=not needed)
 
 
 def _measure(measure_groups: MeasureGroups, groups: list[tuple[str, ...]], into: GroupLosses) -> None:
@@ -247,7 +250,7 @@ def suite_measurer(
     *,
     config: Any = None,
     split: str = "val",
-    on_trained: Callable[[list[str]], None] | None = None,
+    say: Callable[[str], None] | None = None,
     tasks: Sequence[str] | None = None,
     **measure_options: Any,
 ) -> MeasureGroups:
@@ -266,12 +269,17 @@ def suite_measurer(
     config : TrainConfig, optional
         With a suite: how networks are trained.
     split : {"val", "test"}
-    on_trained : callable, optional
-        Called with the names of the networks each measurement call actually trained (for progress or audit).
+    say : callable, optional
+        Given one line per measurement call that trained networks, naming them.
     tasks : sequence of str, optional
         With an objective: its tasks, in the order names are built from.
     **measure_options
         Passed to :func:`taskgroup.measure.measure` (``seeds``, ``executor``, ``progress``, ``settings``, ...).
+
+    Returns
+    -------
+    callable
+        ``measure_groups(groups) -> {group: {task: loss}}``.
 
     Raises
     ------
@@ -303,8 +311,8 @@ def suite_measurer(
             trained.extend(r.network for r in results)
 
         results = measure(suite, db, candidates=list(names), on_result=record, **options)
-        if on_trained is not None and trained:
-            on_trained(sorted(set(trained)))
+        if say is not None and trained:
+            say(f"trained {', '.join(sorted(set(trained)))}")
         mine = results[results["network"].isin(list(names))]
         failed = mine[mine["status"] != "ok"]
         if not failed.empty:
@@ -317,9 +325,9 @@ def suite_measurer(
 
 
 def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyConfig) -> Estimate:
-    """Measure only the groups a plan of ``config.plan_networks`` networks relies on (:func:`adaptive_select`).
+    """Measure only the groups a plan of ``config.n_networks`` networks relies on (:func:`adaptive_select`).
 
-    At most ``config.budget_networks`` networks are measured, through either route: a suite (trained with
+    At most ``config.max_measured`` networks are measured, through either route: a suite (trained with
     ``config.train``) or an objective (``config.measure_options`` gives its ``tasks``). Resumable like any
     measurement: what the store holds is read back, not measured again.
 
@@ -330,7 +338,7 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     store : path or ResultStore
         The results store.
     config : StrategyConfig
-        ``budget_networks`` and ``plan_networks`` (integers >= 1), ``seed``, how to measure.
+        ``max_measured`` and ``n_networks`` (integers >= 1), ``seed``, how to measure.
 
     Returns
     -------
@@ -340,16 +348,17 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     Raises
     ------
     InvalidArgument
-        ``budget_networks`` or ``plan_networks`` missing or not an integer >= 1; an objective without ``tasks``.
+        ``max_measured`` or ``n_networks`` missing or not an integer >= 1; an objective without ``tasks``.
     """
     from taskgroup.estimate.pairs import pair_affinity
     from taskgroup.measure import ResultStore, measure
     from taskgroup.problem import Problem
 
-    for name in ("budget_networks", "plan_networks"):
-        value = getattr(config, name)
+    n_networks, max_measured = config.n_networks, config.max_measured
+    for name, value in (("max_measured", max_measured), ("n_networks", n_networks)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidArgument(f"strategy 'adaptive' needs {name} as an integer >= 1; got {value!r}.")
+    assert n_networks is not None and max_measured is not None  # checked just above
     options: dict[str, Any] = {"seeds": config.seeds, "executor": config.executor, "progress": config.progress}
     options.update(config.measure_options)
     objective = callable(source) and not hasattr(source, "task_names")
@@ -363,9 +372,10 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     result = adaptive_select(
         suite_measurer(source, db, **route),
         tasks,
-        config.plan_networks,
-        budget_networks=config.budget_networks,
+        n_networks,
+        max_measured=max_measured,
         seed=config.seed,
+        say=config.say,
     )
     names = sorted(network_name(t for t in tasks if t in g) for g in result.measured)
     # Everything named is in the store by now: this reads it back without training anything.

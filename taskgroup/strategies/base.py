@@ -43,9 +43,9 @@ class StrategyConfig:
         ``esa``: the short schedule as a fraction of ``train.epochs``.
     seed : int
         ``tag``: the seed of the all-task run; ``adaptive``: the seed of its initial design.
-    budget_networks : int or None
+    max_measured : int or None
         ``adaptive``: the most networks to measure.
-    plan_networks : int or None
+    n_networks : int or None
         ``adaptive``: the number of networks of the plan the measurement serves.
     measure_options : mapping
         Further options of :func:`taskgroup.measure.measure` (for an objective: ``tasks``, ``variants``,
@@ -63,8 +63,8 @@ class StrategyConfig:
     executor: str = "serial"
     esa_fraction: float = 0.2
     seed: int = 0
-    budget_networks: int | None = None
-    plan_networks: int | None = None
+    max_measured: int | None = None
+    n_networks: int | None = None
     measure_options: Mapping[str, Any] = field(default_factory=dict)
     progress: bool = True
     say: Callable[[str], None] = print
@@ -92,7 +92,7 @@ class Estimate:
     finish: Callable[[Plan], None] | None = None
 
 
-Strategy = Callable[[Any, "str | PathLike[str]", StrategyConfig], Estimate]
+Strategy = Callable[[Any, str | PathLike[str], StrategyConfig], Estimate]
 
 
 def measure_candidates(

@@ -107,7 +107,7 @@ def esa_measure(
     *,
     full: Any = None,
     fraction: float = 0.2,
-    cost: str = "snt",
+    cost: str = "flops",
     seeds: int = 1,
     executor: str = "serial",
     progress: bool = False,

@@ -107,14 +107,40 @@ def suite_affinity(
 
 
 def tag_affinity(suite: Any, **options: Any) -> pd.DataFrame:
-    """TAG lookahead affinity ``Z.loc[source, target]`` of a suite (options as :func:`suite_affinity`)."""
+    """TAG lookahead affinity ``Z.loc[source, target]`` of a suite (options as :func:`suite_affinity`).
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        The suite.
+    **options
+        As :func:`suite_affinity`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``matrix.loc[source, target]``.
+    """
     run = suite_affinity(suite, ("tag",), **options)
     assert run.tag is not None
     return run.tag
 
 
 def cs_affinity(suite: Any, **options: Any) -> pd.DataFrame:
-    """Gradient cosine similarity of a suite's tasks (options as :func:`suite_affinity`)."""
+    """Gradient cosine similarity of a suite's tasks (options as :func:`suite_affinity`).
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        The suite.
+    **options
+        As :func:`suite_affinity`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``matrix.loc[source, target]``, symmetric.
+    """
     run = suite_affinity(suite, ("cs",), **options)
     assert run.cs is not None
     return run.cs

@@ -19,7 +19,6 @@ from taskgroup.engine import TrainConfig, build_model, fit, predict
 from taskgroup.engine.families import BuiltinFactory
 from taskgroup.errors import InvalidArgument
 from taskgroup.tasks import TaskSuite, output_to_soft
-from taskgroup.validation import renamed_parameters
 
 __all__ = ["TeacherConfig", "EnsembleOutputs", "average_soft", "train_teacher_ensemble"]
 
@@ -77,7 +76,6 @@ def average_soft(kind: str, member_outputs: Sequence[np.ndarray], temperature: f
     return np.mean(np.stack(probs), axis=0)
 
 
-@renamed_parameters(progress="say")
 def train_teacher_ensemble(
     suite: TaskSuite,
     task: str,

@@ -42,7 +42,6 @@ from taskgroup.naming import network_name, network_variant
 from taskgroup.plan import Plan
 from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs, soft_to_output
 from taskgroup.train.distill import EnsembleOutputs, TeacherConfig, train_teacher_ensemble
-from taskgroup.validation import renamed_parameters
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
 
@@ -222,7 +221,6 @@ class _Run:
         return folder / f"{stem}{suffix}"
 
 
-@renamed_parameters(progress="say")
 def train_plan(
     plan: Plan,
     suite: TaskSuite,
@@ -242,7 +240,7 @@ def train_plan(
         The run folder (see the module docstring).
     config : RunConfig
     say : callable(str), optional
-        Receives one line per finished or resumed unit (named ``progress`` before version 0.2).
+        Receives one line per finished or resumed unit.
 
     Returns
     -------
@@ -408,11 +406,9 @@ def _teacher_unit(
     )
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        np.savez(
-            f,
-            **{f"soft_{k}": v for k, v in ensemble.soft.items()},
-            **{f"probs_{k}": v for k, v in ensemble.probs.items()},
-        )
+        arrays: dict[str, Any] = {f"soft_{k}": v for k, v in ensemble.soft.items()}
+        arrays.update({f"probs_{k}": v for k, v in ensemble.probs.items()})
+        np.savez(f, **arrays)
     tmp.replace(path)
     return ensemble
 
