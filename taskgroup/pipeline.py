@@ -33,15 +33,14 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, PipelineError
-from taskgroup.estimate.pairs import single_task_losses
 from taskgroup.files import atomic_write
+from taskgroup.objectives import relative_weights
 from taskgroup.outputs import claim_folder, output_path
 from taskgroup.plan import Frontier
-from taskgroup.problem import Problem
 from taskgroup.run_settings import RunOutcome, RunSettings
 from taskgroup.solvers import frontier, solve
 
-__all__ = ["run_pipeline", "knee_budget", "relative_weights"]
+__all__ = ["run_pipeline", "knee_budget"]
 
 
 def knee_budget(frontier: Frontier | pd.DataFrame, *, z: float = 1.0) -> float:
@@ -97,28 +96,6 @@ def knee_budget(frontier: Frontier | pd.DataFrame, *, z: float = 1.0) -> float:
     return float(budgets[int(np.argmax(within))])
 
 
-def relative_weights(problem: Problem) -> dict[str, float]:
-    """Task weights ``1 / L_t({t})`` that make a plan's objective the sum of each task's loss relative to its
-    full-size single-task network's (the independent networks then score exactly the number of tasks).
-
-    Raises
-    ------
-    InvalidArgument
-        The problem scores metrics (higher is better), or a task has no full-size single-task network or a
-        single-task loss that is not > 0.
-    """
-    if problem.higher_is_better:
-        raise InvalidArgument("Relative weights need losses (lower is better); this problem scores metrics.")
-    single = single_task_losses(problem)
-    bad = {t: single.get(t) for t in problem.tasks if not single.get(t, 0.0) > 0}
-    if bad:
-        raise InvalidArgument(
-            f"Relative weights need every task's full-size single-task loss > 0; got {bad} "
-            "(None: no such network). Use objective='sum' to minimise the plain sum of losses."
-        )
-    return {t: 1.0 / single[t] for t in problem.tasks}
-
-
 # ---------------------------------------------------------------------- the run
 def run_pipeline(
     settings: RunSettings,
@@ -158,6 +135,7 @@ def run_pipeline(
         measuring = StrategyConfig(
             train=_train_config(settings, suite=suite),
             cost=settings.cost,
+            objective=settings.objective,
             seeds=settings.repeats,
             executor=settings.executor,
             esa_fraction=settings.esa_fraction,
@@ -169,7 +147,7 @@ def run_pipeline(
         )
         estimate = STRATEGIES[settings.strategy](suite, output_path(out, "results.db"), measuring)
         problem, test_problem, affinity = estimate.problem, estimate.test, estimate.affinity
-        if settings.relative_objective:
+        if settings.weighted_objective:
             # the same weights on test, so that plans are scored on test exactly as they were chosen
             weights = relative_weights(problem)
             problem = problem.with_weights(weights)

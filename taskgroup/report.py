@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.naming import is_full_size, network_name
+from taskgroup.objectives import describe_objective
 from taskgroup.outputs import output_path
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
@@ -352,9 +353,8 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
         title=f"Budget frontier ({settings.strategy}, cost: {problem.cost_names[0]})",
     )
     objective = (
-        f"the sum of each task's validation loss relative to its single-task network's ({problem.n_tasks} for "
-        "the independent networks)"
-        if settings.relative_objective
+        describe_objective(settings.objective, problem.n_tasks)
+        if settings.strategy != "tag"
         else "the total validation loss"
     )
     bars = (

@@ -10,12 +10,11 @@ from typing import Any
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument
+from taskgroup.objectives import OBJECTIVES, WEIGHTED_OBJECTIVES
 from taskgroup.plan import Frontier, Plan
 from taskgroup.problem import Problem
 
 __all__ = ["RunSettings", "RunOutcome", "OBJECTIVES"]
-
-OBJECTIVES = ("relative", "sum")
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,12 @@ class RunSettings:
         candidate (``full``), train pairs and predict larger groups (``hoa``), select on short runs and fully
         train only the chosen (``esa``), TAG lookahead affinity from one all-task run (``tag``; budget and cost
         in numbers of networks), or measure only what the plan relies on (``adaptive``).
-    objective : {"relative", "sum"}
-        What a plan minimises on validation: each task's loss relative to its own single-task network's
-        (``relative``, the default: the scale Δm% reports on, so that a task whose loss is small in absolute terms,
-        such as a well-fitted regression's MSE next to cross-entropies, still counts), or the plain sum of losses
-        (``sum``, as in Standley et al.). Not used by ``tag``, whose objective is an affinity.
+    objective : {"metric", "calibrated", "relative", "sum"}
+        What a plan minimises on validation (:mod:`taskgroup.objectives`): each task's metrics relative to its own
+        single-task network's, the per-task term of the Δm% the report computes on test (``metric``); each task's
+        temperature-calibrated loss relative to its single-task network's (``calibrated``); its plain loss
+        relative to its single-task network's (``relative``); or the plain sum of losses (``sum``, as in Standley
+        et al.). Not used by ``tag``, whose objective is an affinity.
     budget : float or None
         None: the knee of the frontier (see :func:`knee_budget`).
     cost : {"flops", "params", "latency_ms", "snt"}
@@ -112,9 +112,10 @@ class RunSettings:
         check_executor(self.executor)
 
     @property
-    def relative_objective(self) -> bool:
-        """Whether plans minimise relative losses (``tag``'s objective is an affinity, never weighted)."""
-        return self.objective == "relative" and self.strategy != "tag"
+    def weighted_objective(self) -> bool:
+        """Whether the problem's task weights divide by the single-task networks' values (``relative`` and
+        ``calibrated``; ``tag``'s objective is an affinity, never weighted)."""
+        return self.objective in WEIGHTED_OBJECTIVES and self.strategy != "tag"
 
     def to_dict(self) -> dict[str, Any]:
         """The settings that decide the results (where the work runs, ``executor``, ``device`` and ``threads``,

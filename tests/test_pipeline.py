@@ -17,7 +17,8 @@ import taskgroup.pipeline as taskgroup_pipeline
 from taskgroup.engine.defaults import default_train_config
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.pairs import pair_affinity
-from taskgroup.pipeline import knee_budget, relative_weights
+from taskgroup.objectives import relative_weights
+from taskgroup.pipeline import knee_budget
 from taskgroup.run_settings import RunSettings
 
 SMALL = [
@@ -153,6 +154,22 @@ def test_rerun_resumes_without_retraining(finished_run):
     again = taskgroup("run", *SMALL, "--out", str(out))
     assert again.returncode == 0, again.stderr[-2000:]
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")} == checkpoints
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", ["metric", "calibrated"])
+def test_a_run_resumes_under_each_new_objective_without_measuring_again(finished_run, objective):
+    out, _ = finished_run
+    measured = tg.measure.ResultStore(out / "results.db").results()
+    result = taskgroup("run", *SMALL, "--objective", objective, "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    pd.testing.assert_frame_equal(tg.measure.ResultStore(out / "results.db").results(), measured)
+    plan = tg.Plan.from_json(out / "plan.json")
+    problem = tg.Problem.from_csv(out / "problem.csv", cost="flops")
+    assert problem.evaluate(plan.networks).objective == pytest.approx(plan.objective)
+    # both objectives score the independent networks 1 per task
+    singles = [n for n in problem.networks if "+" not in n and "@" not in n]
+    assert problem.evaluate(singles).objective == pytest.approx(problem.n_tasks)
 
 
 @pytest.mark.slow

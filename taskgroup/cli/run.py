@@ -57,8 +57,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--objective",
         default=defaults.objective,
         choices=OBJECTIVES,
-        help="what a plan minimises: each task's loss relative to its single-task network's, or their plain sum "
-        f"(default: {defaults.objective})",
+        help="what a plan minimises on validation, per task against its single-task network: its metrics (metric, "
+        "the per-task term of the report's Δm%%), its temperature-calibrated loss (calibrated) or its loss "
+        f"(relative); or the plain sum of losses (sum). Default: {defaults.objective}",
     )
     p.add_argument("--budget", type=float, default=None, help="budget on --cost (default: the frontier's knee)")
     p.add_argument(

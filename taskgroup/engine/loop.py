@@ -33,8 +33,9 @@ from taskgroup.engine.seeding import numpy_rng, seeded
 from taskgroup.engine.stopping import EarlyStopping
 from taskgroup.engine.weighting import LossWeighting, combine, make_weighting
 from taskgroup.errors import InvalidArgument
+from taskgroup.tasks.calibration import calibrated_loss
 from taskgroup.tasks.losses import distillation_loss, row_losses, soft_loss, task_loss
-from taskgroup.tasks.metrics import primary_metric
+from taskgroup.tasks.metrics import primary_metric, task_metrics
 from taskgroup.tasks.suite import Split, TaskSpec
 from taskgroup.uncertainty import bootstrap_se
 
@@ -169,10 +170,17 @@ def score(
     data: Split,
     tasks: Sequence[TaskSpec],
     *,
+    detail: bool = False,
     errors: bool = False,
     seed: int = 0,
 ) -> dict[str, dict[str, float]]:
     """Per task in ``outputs``: the mean loss and the primary metric over the split's labelled rows.
+
+    With ``detail`` (what a measurement records), also every metric of
+    :data:`~taskgroup.tasks.METRICS_BY_KIND` (by name; RMSE in the standardised units the suite trains on, which
+    changes no ratio between two networks) and, for classification heads, the temperature that minimises the loss
+    on these rows with the loss at that temperature (``temperature``, ``calibrated_loss``;
+    :mod:`taskgroup.tasks.calibration`). Early stopping calls it without: that runs every epoch.
 
     With ``errors``, also ``loss_se``: the bootstrap standard error of the mean loss over the labelled rows
     (:data:`~taskgroup.uncertainty.BOOTSTRAP_SAMPLES` resamples drawn from ``numpy_rng(seed, "bootstrap", task)``),
@@ -187,11 +195,15 @@ def score(
         out = torch.as_tensor(np.asarray(outputs[task.name], dtype=np.float32))
         loss = float(task_loss(task, out, data.y[:, c], m))
         rows = m.numpy()
-        y, raw = data.y[rows, c].numpy(), np.asarray(outputs[task.name])[rows]
-        result[task.name] = {"loss": loss, "metric": primary_metric(task.kind, y, raw)}
+        y, head = data.y[rows, c].numpy(), np.asarray(outputs[task.name])[rows]
+        values = {"loss": loss, "metric": primary_metric(task.kind, y, head)}
         if errors and rows.any():
             per_row = row_losses(task, out, data.y[:, c], m).numpy()[rows].astype(np.float64)
-            result[task.name]["loss_se"] = bootstrap_se(per_row, numpy_rng(seed, "bootstrap", task.name))
+            values["loss_se"] = bootstrap_se(per_row, numpy_rng(seed, "bootstrap", task.name))
+        if detail and rows.any():
+            values.update(task_metrics(task.kind, y, head))
+            values["calibrated_loss"], values["temperature"] = calibrated_loss(task.kind, y, head, loss)
+        result[task.name] = values
     return result
 
 

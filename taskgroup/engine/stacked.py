@@ -261,6 +261,6 @@ def train_stack(
             fit_result.best_epoch = int(stopper.best_epoch[c])
             for key, outs in outputs.items():
                 mine = {spec.name: outs[t][c] for t, spec in enumerate(suite.tasks) if spec.name in tasks}
-                scores[key] = score(mine, suite.split(key), suite.tasks, errors=True, seed=seed_c)
+                scores[key] = score(mine, suite.split(key), suite.tasks, detail=True, errors=True, seed=seed_c)
         results.append((fit_result, scores))
     return results

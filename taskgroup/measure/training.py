@@ -35,8 +35,8 @@ def _result(
     if fitted.status == "ok":
         for key, per_task in scores.items():
             for task, values in per_task.items():
+                # val_loss, val_loss_se (bootstrap), val_metric, every metric by name, the calibration (engine.score)
                 row = result.metrics.setdefault(task, {})
-                # loss, metric and (where measured) their bootstrap errors: val_loss, val_loss_se, ...
                 row.update({f"{key}_{name}": value for name, value in values.items()})
     return result
 
@@ -53,7 +53,12 @@ def train_candidate(suite: TaskSuite, candidate: Candidate, config: TrainConfig,
     if fitted.status == "ok":
         scores = {
             key: score(
-                predict(model, sub.split(key), device=config.device), sub.split(key), sub.tasks, errors=True, seed=seed
+                predict(model, sub.split(key), device=config.device),
+                sub.split(key),
+                sub.tasks,
+                detail=True,
+                errors=True,
+                seed=seed,
             )
             for key in ("val", "test")
         }

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from taskgroup.measure.store import ResultStore
+from taskgroup.objectives import selection_problem
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
 
@@ -31,6 +32,9 @@ class StrategyConfig:
         The full training schedule and model of a suite's networks (None for an objective, which trains itself).
     cost : str
         The cost column of the problem (normalised: a full single-task network costs 1).
+    objective : {"metric", "calibrated", "relative", "sum"}
+        What the problem's values are (:func:`taskgroup.objectives.selection_problem`; unweighted: the run applies
+        the relative weights). ``sum``: the plain losses.
     seeds : int
         Measurement seeds per network.
     executor : str
@@ -54,6 +58,7 @@ class StrategyConfig:
 
     train: Any = None
     cost: str = "flops"
+    objective: str = "sum"
     seeds: int = 1
     executor: str = "serial"
     esa_fraction: float = 0.2
@@ -127,7 +132,14 @@ def measure_candidates(
 
 
 def problem_from_store(
-    store: str | PathLike[str], split: str, cost: str, train: Any, *, normalise: bool = True, errors: str = "total"
+    store: str | PathLike[str],
+    split: str,
+    cost: str,
+    train: Any,
+    *,
+    normalise: bool = True,
+    errors: str = "total",
+    objective: str = "sum",
 ) -> Problem:
     """The problem of the networks measured with ``train`` in ``store``, on ``split``.
 
@@ -145,12 +157,16 @@ def problem_from_store(
         Divide costs by the full single-task networks' (needs them measured with ``train``).
     errors : {"total", "training"}
         The standard errors in ``Problem.loss_se`` (see :meth:`ResultStore.table`).
+    objective : {"metric", "calibrated", "relative", "sum"}
+        The values (:func:`taskgroup.objectives.selection_problem`, unweighted); ``sum`` (and ``normalise=False``,
+        which has no single-task networks to compare with): the plain losses.
 
     Returns
     -------
     Problem
-        Losses as means over seeds, with their standard errors.
+        Values as means over seeds; the loss objectives (``sum``, ``relative``) with their standard errors.
     """
-    return ResultStore(store, create=False).to_problem(
-        split, cost, config=train.hash(), normalise=normalise, errors=errors
-    )
+    results = ResultStore(store, create=False)
+    if objective in ("sum", "relative") or not normalise:
+        return results.to_problem(split, cost, config=train.hash(), normalise=normalise, errors=errors)
+    return selection_problem(results, objective, split=split, cost=cost, config=train.hash())

@@ -69,7 +69,7 @@ def esa_strategy(source: Any, store: str | PathLike[str], config: StrategyConfig
     """
     short = short_schedule(config.train, config.esa_fraction)
     measure_candidates(source, store, config, "all", short)
-    short_problem = problem_from_store(store, "val", config.cost, short)
+    short_problem = problem_from_store(store, "val", config.cost, short, objective=config.objective)
 
     def finish(plan: Plan) -> None:
         measure_candidates(source, store, config, list(plan.networks), config.train)

@@ -29,5 +29,9 @@ def full_strategy(source: Any, store: str | PathLike[str], config: StrategyConfi
         The validation problem, its pair affinity and the test problem.
     """
     measure_candidates(source, store, config, "all", config.train)
-    val = problem_from_store(store, "val", config.cost, config.train)
-    return Estimate(val, pair_affinity(val), test=problem_from_store(store, "test", config.cost, config.train))
+    val = problem_from_store(store, "val", config.cost, config.train, objective=config.objective)
+    return Estimate(
+        val,
+        pair_affinity(val),
+        test=problem_from_store(store, "test", config.cost, config.train, objective=config.objective),
+    )

@@ -33,7 +33,7 @@ def hoa_strategy(source: Any, store: str | PathLike[str], config: StrategyConfig
         The predicted problem (costs profiled) and the pair affinity.
     """
     measure_candidates(source, store, config, "pairs", config.train)
-    pairs = problem_from_store(store, "val", config.cost, config.train)
+    pairs = problem_from_store(store, "val", config.cost, config.train, objective=config.objective)
     predicted = hoa(pairs, cost_value=np.ones(len(pairs.cost_names)))
     return Estimate(with_profiled_costs(predicted, source, store, config.train), pair_affinity(pairs))
 
