@@ -432,7 +432,11 @@ def adaptive_section(
         # TAG-like: one all-task run observes the pairwise transfer with noise; blind to capacity and conflicts
         noisy = losses.A + 0.05 * np.random.default_rng(500 + seed).standard_normal(losses.A.shape)
         plan = group(
-            pd.DataFrame(noisy, index=tasks, columns=tasks), k, "local-search", time_limit=search_limit, seed=seed
+            pd.DataFrame(noisy, index=tasks, columns=tasks),
+            k,
+            method="local-search",
+            time_limit=search_limit,
+            seed=seed,
         )
         plans.append(("TAG-like affinity", 1, 1, plan.networks, time.perf_counter() - start))
         clusters = tuple("+".join(t for t, c in zip(tasks, losses.labels) if c == q) for q in range(4))
