@@ -19,6 +19,10 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.strategies",
     "taskgroup.io",
     "taskgroup.objectives",
+    "taskgroup.uncertainty",
+    "taskgroup.outputs",
+    "taskgroup.files",
+    "taskgroup.serve",
 ]
 
 
