@@ -23,6 +23,7 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.outputs",
     "taskgroup.files",
     "taskgroup.serve",
+    "taskgroup.datasets",
 ]
 
 

@@ -62,12 +62,32 @@ def register_suite(name: str, loader: Callable[..., TaskSuite], description: str
     """Make a suite loadable by name (``load_suite(name)``, ``taskgroup measure --suite NAME``).
 
     ``loader(**params)`` must return a TaskSuite; its keyword arguments are the suite's parameters.
+
+    Parameters
+    ----------
+    name : str
+        The suite's name; an earlier registration of the same name is replaced.
+    loader : callable
+        ``loader(**params) -> TaskSuite``.
+    description : str
+        One line, shown by :func:`available_suites` and the CLI.
+
+    Raises
+    ------
+    InvalidArgument
+        ``name`` is empty or not a string, or ``description`` is not one non-empty line.
     """
     SUITES.register(name, loader, description)
 
 
 def available_suites() -> dict[str, str]:
-    """Registered suite names and one-line descriptions."""
+    """Registered suite names and one-line descriptions.
+
+    Returns
+    -------
+    dict of str to str
+        Suite name to description, sorted by name.
+    """
     return SUITES.descriptions()
 
 
@@ -112,6 +132,11 @@ def load_suite(name: str, tasks: Sequence[str] | None = None, **params: Any) -> 
         Keep only these tasks, in this order.
     **params
         The suite's own parameters (e.g. ``clusters=(2, 2)`` for ``synthetic``).
+
+    Returns
+    -------
+    TaskSuite
+        The loader's suite; with ``tasks``, its subset of those tasks in that order.
 
     Raises
     ------
