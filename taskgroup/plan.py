@@ -145,7 +145,15 @@ class Plan:
         return {d.name: d.serves for d in self.details}
 
     def summary(self) -> str:
-        """A few readable lines: status, objective, cost, and the tasks each network serves."""
+        """A few readable lines: status, objective, cost, and the tasks each network serves.
+
+        Returns
+        -------
+        str
+            The first line gives status, solver, objective (score when higher is better, with its standard error
+            when known), cost and budget; then the bound and gap when the plan is not proven optimal; then one
+            line per network.
+        """
         what = "score" if self.higher_is_better else "objective"
         error = "" if self.objective_se is None else f" ± {self.objective_se:.3g} (standard error)"
         lines = [
@@ -164,7 +172,15 @@ class Plan:
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
-        """Versioned dict form for deployment tools (see :data:`PLAN_SCHEMA`)."""
+        """Versioned dict form for deployment tools (see :data:`PLAN_SCHEMA`).
+
+        Returns
+        -------
+        dict
+            JSON-ready values: schema and version, status, objective, score, bound and gap (None when not
+            finite), cost, budget, solver, assignment, task losses, weights and the networks; readable by
+            :meth:`from_dict`.
+        """
         return {
             "schema": PLAN_SCHEMA,
             "version": PLAN_SCHEMA_VERSION,
@@ -190,6 +206,18 @@ class Plan:
         }
 
     def to_json(self, path: str | PathLike[str] | None = None) -> str:
+        """The dict form (:meth:`to_dict`) as indented JSON text, also written to ``path`` when given.
+
+        Parameters
+        ----------
+        path : path, optional
+            A file to write the text to (replaced if it exists).
+
+        Returns
+        -------
+        str
+            The JSON text, readable by :meth:`from_json`.
+        """
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
             Path(path).write_text(text)
@@ -198,6 +226,15 @@ class Plan:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
         """Read the versioned dict form (:meth:`to_dict`); every field is type-checked.
+
+        Parameters
+        ----------
+        data : mapping
+            The dict form.
+
+        Returns
+        -------
+        Plan
 
         Raises
         ------
@@ -270,6 +307,15 @@ class Plan:
     @classmethod
     def from_json(cls, path_or_text: str | PathLike[str]) -> Plan:
         """Read a plan from a JSON file (or a JSON string) written by :meth:`to_json`.
+
+        Parameters
+        ----------
+        path_or_text : path or str
+            A plan file, or JSON text (recognised by its leading ``{``).
+
+        Returns
+        -------
+        Plan
 
         Raises
         ------
