@@ -25,6 +25,7 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.files",
     "taskgroup.serve",
     "taskgroup.datasets",
+    "taskgroup.manifest",
 ]
 
 
