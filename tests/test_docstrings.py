@@ -26,6 +26,7 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.serve",
     "taskgroup.datasets",
     "taskgroup.manifest",
+    "taskgroup.tasks",
 ]
 
 

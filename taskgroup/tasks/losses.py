@@ -57,7 +57,27 @@ def row_losses(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.
 
 
 def output_to_soft(kind: str, output: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """A network's (n, out_dim) output in soft-target form: probabilities at ``temperature``, or values."""
+    """A network's (n, out_dim) output in soft-target form: probabilities at ``temperature``, or values.
+
+    Parameters
+    ----------
+    kind : {"regression", "binary", "multiclass"}
+    output : torch.Tensor, shape (..., n, out_dim)
+        A head's raw output.
+    temperature : float, default 1.0
+        Logits are divided by it before the sigmoid or softmax (not used for regression).
+
+    Returns
+    -------
+    torch.Tensor
+        Regression: the value, shape (..., n); binary: ``sigmoid(z / T)``, shape (..., n); multiclass:
+        ``softmax(z / T)``, shape (..., n, k).
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown ``kind``.
+    """
     if kind == "regression":
         return output[..., 0]
     if kind == "binary":
@@ -135,6 +155,20 @@ def distillation_loss(hard: torch.Tensor | None, soft: torch.Tensor, soft_weight
     distillation term over every row of the batch (:func:`soft_loss`, which carries the ``T²``). With no labelled
     row in the batch (``hard`` None) the loss is the soft term alone, ``w * soft``. ``w = 0.5`` is MT-DNN-KD's
     *average* of the two losses (the public MT-DNN code adds them instead: the same direction, twice the scale).
+
+    Parameters
+    ----------
+    hard : torch.Tensor or None
+        The hard-label loss (a scalar), or None when the batch has no labelled row for the task.
+    soft : torch.Tensor
+        The distillation term (a scalar).
+    soft_weight : float, default 0.5
+        ``w`` in [0, 1].
+
+    Returns
+    -------
+    torch.Tensor
+        The combined scalar loss.
 
     Raises
     ------
