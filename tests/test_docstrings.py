@@ -27,6 +27,7 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.datasets",
     "taskgroup.manifest",
     "taskgroup.tasks",
+    "taskgroup.train",
 ]
 
 

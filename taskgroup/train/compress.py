@@ -89,7 +89,13 @@ class DistillConfig:
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (the identity of a distillation run)."""
+        """Plain data (the identity of a distillation run).
+
+        Returns
+        -------
+        dict
+            ``fit`` (the training config as plain data, or None), ``teacher_tasks`` (list or None), ``seed``.
+        """
         return {
             "fit": None if self.fit is None else _plain(self.fit.to_dict()),
             "teacher_tasks": None if self.teacher_tasks is None else list(self.teacher_tasks),
@@ -128,7 +134,13 @@ class DistillReport:
     manifest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data, as ``results.json`` holds it."""
+        """Plain data, as ``results.json`` holds it.
+
+        Returns
+        -------
+        dict
+            Every field of the report, by name.
+        """
         return asdict(self)
 
 
