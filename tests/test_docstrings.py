@@ -28,6 +28,7 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.manifest",
     "taskgroup.tasks",
     "taskgroup.train",
+    "taskgroup.measure",
 ]
 
 

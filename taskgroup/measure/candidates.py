@@ -23,7 +23,15 @@ __all__ = ["Candidate", "make_candidates", "parse_candidate", "check_names", "se
 
 @dataclass(frozen=True, order=True)
 class Candidate:
-    """One network to train: the tasks it serves (suite order) and its size variant."""
+    """One network to train: the tasks it serves (suite order) and its size variant.
+
+    Attributes
+    ----------
+    tasks : tuple of str
+        The tasks the network is trained on and serves, in the suite's order.
+    variant : str
+        Its size variant (``"full"`` by default; ``"half"`` for the built-in families' half-width network).
+    """
 
     tasks: tuple[str, ...]
     variant: str = "full"
@@ -63,6 +71,20 @@ def parse_candidate(text: str, tasks: Sequence[str], variants: Collection[str] |
     """``"a0+a1"`` -> Candidate(("a0", "a1")); ``"b0@half"`` -> the half-size network for b0.
 
     ``variants`` are the accepted variants (default: the built-in model families').
+
+    Parameters
+    ----------
+    text : str
+        The candidate's name: tasks joined by ``+``, optionally ``@variant``.
+    tasks : sequence of str
+        The suite's tasks, in order.
+    variants : collection of str, optional
+        The accepted variants.
+
+    Returns
+    -------
+    Candidate
+        Its tasks in the order of ``tasks``.
 
     Raises
     ------
