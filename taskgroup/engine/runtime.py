@@ -25,7 +25,13 @@ def available_cores() -> int:
 
 
 def default_threads() -> int:
-    """``OMP_NUM_THREADS`` when it is a positive integer, else :func:`available_cores`."""
+    """``OMP_NUM_THREADS`` when it is a positive integer, else :func:`available_cores`.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
     text = os.environ.get("OMP_NUM_THREADS", "").strip()
     if text.isdigit() and int(text) >= 1:
         return int(text)
@@ -34,6 +40,18 @@ def default_threads() -> int:
 
 def configure_threads(threads: int | None = None) -> int:
     """Set torch's intra-op threads to ``threads`` (default :func:`default_threads`) and return the number.
+
+    Also sets ``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it already.
+
+    Parameters
+    ----------
+    threads : int, optional
+        The thread count.
+
+    Returns
+    -------
+    int
+        The thread count set.
 
     Raises
     ------
@@ -56,6 +74,16 @@ def configure_threads(threads: int | None = None) -> int:
 
 def resolve_device(device: str | None) -> str:
     """Check a device name: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or ``"mps"`` where present.
+
+    Parameters
+    ----------
+    device : str, optional
+        The device name; None means ``"cpu"``.
+
+    Returns
+    -------
+    str
+        The name, as given (``"cpu"`` for None).
 
     Raises
     ------

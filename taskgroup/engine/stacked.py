@@ -36,7 +36,24 @@ __all__ = ["StackedNets", "can_stack", "train_stack"]
 
 
 def can_stack(suite: TaskSuite, networks: Sequence[Sequence[str]], config: TrainConfig) -> bool:
-    """Whether :func:`train_stack` gives these networks the results of one-at-a-time training."""
+    """Whether :func:`train_stack` gives these networks the results of one-at-a-time training.
+
+    True when every split is in memory, the model is the ``mlp`` family without dropout, the loss weighting is
+    ``equal`` and each network's training batches are joint.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        The data.
+    networks : sequence of sequence of str
+        Each network's tasks.
+    config : TrainConfig
+        How they would be trained.
+
+    Returns
+    -------
+    bool
+    """
     if not all(split.in_memory for split in suite.splits.values()):
         return False  # the stack evaluates whole splits at once
     factory = config.factory()
