@@ -30,6 +30,12 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.train",
     "taskgroup.measure",
     "taskgroup.engine",
+    "taskgroup.errors",
+    "taskgroup.naming",
+    "taskgroup.pipeline",
+    "taskgroup.validation",
+    "taskgroup.run_settings",
+    "taskgroup.interrupts",
 ]
 
 
