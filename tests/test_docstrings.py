@@ -36,6 +36,7 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.validation",
     "taskgroup.run_settings",
     "taskgroup.interrupts",
+    "taskgroup.report",
 ]
 
 
