@@ -37,6 +37,8 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.run_settings",
     "taskgroup.interrupts",
     "taskgroup.report",
+    "taskgroup.registry",
+    "taskgroup.onnx_runtime",
 ]
 
 
