@@ -39,6 +39,7 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.report",
     "taskgroup.registry",
     "taskgroup.onnx_runtime",
+    "taskgroup.fields",
 ]
 
 
