@@ -40,6 +40,17 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.registry",
     "taskgroup.onnx_runtime",
     "taskgroup.fields",
+    "taskgroup.engine.batching",
+    "taskgroup.engine.config",
+    "taskgroup.engine.defaults",
+    "taskgroup.engine.families",
+    "taskgroup.engine.loop",
+    "taskgroup.engine.profile",
+    "taskgroup.engine.runtime",
+    "taskgroup.engine.seeding",
+    "taskgroup.engine.stacked",
+    "taskgroup.engine.stopping",
+    "taskgroup.engine.weighting",
 ]
 
 

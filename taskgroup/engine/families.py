@@ -77,7 +77,23 @@ DEFAULT_HIDDEN: tuple[int, ...] = (64, 64)
 
 
 def variant_width(variant: str) -> float:
-    """Width multiplier of a built-in family's variant; :class:`InvalidArgument` naming the accepted ones."""
+    """Width multiplier of a built-in family's variant; :class:`InvalidArgument` naming the accepted ones.
+
+    Parameters
+    ----------
+    variant : str
+        ``"full"`` or ``"half"``.
+
+    Returns
+    -------
+    float
+        1.0 or 0.5.
+
+    Raises
+    ------
+    InvalidArgument
+        Another variant.
+    """
     try:
         return VARIANTS[variant]
     except (KeyError, TypeError):
@@ -88,7 +104,25 @@ def variant_width(variant: str) -> float:
 
 
 def trunk_widths(hidden: Sequence[int], width: float) -> tuple[int, ...]:
-    """Hidden widths after the multiplier (at least 1 unit per layer)."""
+    """Hidden widths after the multiplier (at least 1 unit per layer).
+
+    Parameters
+    ----------
+    hidden : sequence of int
+        Full-size layer widths.
+    width : float
+        The multiplier.
+
+    Returns
+    -------
+    tuple of int
+        ``max(1, round(h * width))`` per layer.
+
+    Raises
+    ------
+    InvalidArgument
+        ``width`` <= 0, or ``hidden`` empty or with a width below 1.
+    """
     if width <= 0:
         raise InvalidArgument(f"width multiplier must be > 0; got {width}.")
     if not hidden or any(int(h) < 1 for h in hidden):
@@ -97,7 +131,15 @@ def trunk_widths(hidden: Sequence[int], width: float) -> tuple[int, ...]:
 
 
 def init_linear_(layer: Any, seed: int) -> None:
-    """PyTorch's default Linear/Conv initialisation (uniform in +-1/sqrt(fan_in)) drawn from ``seed``."""
+    """PyTorch's default Linear/Conv initialisation (uniform in +-1/sqrt(fan_in)) drawn from ``seed``.
+
+    Parameters
+    ----------
+    layer : torch.nn.Linear or torch.nn.Conv2d
+        Its weight and bias are overwritten in place.
+    seed : int
+        Seed of a fresh CPU generator (the global one is not touched).
+    """
     g = torch.Generator().manual_seed(seed)
     fan_in = layer.weight[0].numel()
     bound = 1.0 / math.sqrt(fan_in)
@@ -497,7 +539,18 @@ def _build_experts(
 
 @dataclass(frozen=True)
 class ModelFamily:
-    """A registered model family: ``build(tasks, variant, example_batch, **options)`` and its option names."""
+    """A registered model family: ``build(tasks, variant, example_batch, **options)`` and its option names.
+
+    Attributes
+    ----------
+    name : str
+    build : callable
+        ``build(tasks, variant, example_batch, **options) -> nn.Module``.
+    description : str
+        One line.
+    options : tuple of str
+        The keyword options ``build`` accepts.
+    """
 
     name: str
     build: Callable[..., nn.Module]
@@ -547,7 +600,15 @@ def available_families() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class BuiltinFactory:
-    """A registered family with its options, callable as a model factory."""
+    """A registered family with its options, callable as a model factory.
+
+    Attributes
+    ----------
+    family : str
+        The registered family's name.
+    options : mapping
+        Its options, passed to the family's ``build``.
+    """
 
     family: str
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -556,6 +617,22 @@ class BuiltinFactory:
         return MODEL_FAMILIES.get(self.family).build(tasks, variant, example_batch, **dict(self.options))
 
     def with_options(self, **options: Any) -> ModelFactory:
+        """The same family with some options changed or added.
+
+        Parameters
+        ----------
+        **options
+            Options of the family.
+
+        Returns
+        -------
+        model factory
+
+        Raises
+        ------
+        InvalidArgument
+            An option the family does not accept.
+        """
         return make_factory(self.family, {**dict(self.options), **options})
 
 
@@ -628,7 +705,17 @@ def factory_name(factory: ModelFactory) -> str:
 
 
 def factory_options(factory: ModelFactory) -> dict[str, Any]:
-    """The options of a built-in family's factory (empty for the user's own factory)."""
+    """The options of a built-in family's factory (empty for the user's own factory).
+
+    Parameters
+    ----------
+    factory : model factory
+
+    Returns
+    -------
+    dict
+        A copy of the options.
+    """
     return dict(factory.options) if isinstance(factory, BuiltinFactory) else {}
 
 

@@ -131,14 +131,54 @@ class FitResult:
 
 
 def labelled_rows(data: Split, tasks: Sequence[TaskSpec]) -> dict[str, np.ndarray]:
-    """task -> indices of the rows labelled for it."""
+    """task -> indices of the rows labelled for it.
+
+    Parameters
+    ----------
+    data : Split
+        The rows.
+    tasks : sequence of TaskSpec
+        The specs of ``data``'s target columns, in column order.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Sorted row indices per task name.
+    """
     return {t.name: np.flatnonzero(data.mask[:, c].numpy()) for c, t in enumerate(tasks)}
 
 
 def batch_plan(
     n: int, labelled: Mapping[str, np.ndarray], config: TrainConfig, batching: str, seed: int, epoch: int
 ) -> list[tuple[list[int], np.ndarray]]:
-    """One epoch's steps as ``(task columns, row indices)``, drawn from ``numpy_rng(seed, "batches", epoch)``."""
+    """One epoch's steps as ``(task columns, row indices)``, drawn from ``numpy_rng(seed, "batches", epoch)``.
+
+    Parameters
+    ----------
+    n : int
+        Rows of the training split.
+    labelled : mapping of str to numpy.ndarray
+        Rows labelled per task (:func:`labelled_rows`), in column order.
+    config : TrainConfig
+        Its batch size and task sampling.
+    batching : {"joint", "per_task"}
+        Resolved batching; anything but ``"per_task"`` gives joint batches.
+    seed : int
+        The network's seed.
+    epoch : int
+        The epoch (each draws its own batches).
+
+    Returns
+    -------
+    list of (list of int, numpy.ndarray)
+        Per step, the task columns it trains (every column for joint batches, one for per-task batches) and its
+        row indices.
+
+    Raises
+    ------
+    InvalidArgument
+        A batch size below 1 or an unknown task sampling.
+    """
     rng = numpy_rng(seed, "batches", epoch)
     if batching == "per_task":
         column = {t: c for c, t in enumerate(labelled)}

@@ -17,7 +17,13 @@ __all__ = ["available_cores", "default_threads", "configure_threads", "resolve_d
 
 
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity), at least 1."""
+    """Cores this process may run on (its CPU affinity), at least 1.
+
+    Returns
+    -------
+    int
+        The size of the CPU affinity set; where the system has no affinity call, the machine's CPU count.
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS and Windows have no affinity call

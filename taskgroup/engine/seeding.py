@@ -57,7 +57,20 @@ def numpy_rng(seed: int, *parts: object) -> np.random.Generator:
 
 
 def torch_generator(seed: int, *parts: object) -> torch.Generator:
-    """A CPU torch Generator for one purpose (weights drawn on the CPU, then moved)."""
+    """A CPU torch Generator for one purpose (weights drawn on the CPU, then moved).
+
+    Parameters
+    ----------
+    seed : int
+        The base seed.
+    *parts : object
+        Labels of the purpose (see :func:`derive_seed`).
+
+    Returns
+    -------
+    torch.Generator
+        Seeded with ``derive_seed(seed, *parts)``.
+    """
     return torch.Generator().manual_seed(derive_seed(seed, *parts))
 
 

@@ -34,7 +34,24 @@ REDUCTIONS: tuple[str, ...] = ("sum", "mean")
 
 
 def combine(weighting: LossWeighting, losses: Mapping[str, torch.Tensor], reduction: str, n_tasks: int) -> torch.Tensor:
-    """The training objective of one step: the weighted sum of ``losses``, divided by ``n_tasks`` for "mean"."""
+    """The training objective of one step: the weighted sum of ``losses``, divided by ``n_tasks`` for "mean".
+
+    Parameters
+    ----------
+    weighting : LossWeighting
+        Combines the task losses.
+    losses : mapping of str to torch.Tensor
+        Scalar loss of each task present in the step.
+    reduction : {"sum", "mean"}
+        Any value other than ``"mean"`` leaves the weighted sum as it is.
+    n_tasks : int
+        The number of tasks the network serves.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar objective.
+    """
     total = weighting(losses)
     return total / n_tasks if reduction == "mean" else total
 
