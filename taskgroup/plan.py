@@ -51,7 +51,19 @@ _PLAN_FIELDS = (
 
 @dataclass(frozen=True)
 class PlanNetwork:
-    """One network of a plan: what it is trained on, which tasks it serves in the plan, what it costs."""
+    """One network of a plan: what it is trained on, which tasks it serves in the plan, what it costs.
+
+    Attributes
+    ----------
+    name : str
+        The network's name in the problem.
+    trained_tasks : tuple of str
+        The tasks it is trained on (the tasks it has a loss for).
+    serves : tuple of str
+        The tasks the plan assigns to it (empty when other chosen networks are better on all of them).
+    cost : dict of str to float
+        Its cost in each cost column.
+    """
 
     name: str
     trained_tasks: tuple[str, ...]
@@ -345,7 +357,39 @@ def plan_from_selection(
     wall_time: float = 0.0,
     nodes: int = 0,
 ) -> Plan:
-    """Build the :class:`Plan` of the networks at indices ``chosen`` (every task must be served)."""
+    """Build the :class:`Plan` of the networks at indices ``chosen`` (every task must be served).
+
+    Each task is served by the chosen network with the lowest loss on it (ties: the first in problem order).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem the indices refer to.
+    chosen : sequence of int
+        Network indices (repeats are dropped).
+    solver : str
+        The method that chose them, recorded in the plan.
+    budget : mapping of str to float, optional
+        The budget they were chosen under.
+    optimal : bool, default False
+        Whether the choice is proven optimal (then the bound is the objective).
+    bound : float, default -inf
+        A lower bound on the optimal objective (capped at the plan's objective).
+    wall_time : float, default 0.0
+        Seconds the solver took.
+    nodes : int, default 0
+        Search nodes the solver explored.
+
+    Returns
+    -------
+    Plan
+        With the objective's standard error when the problem knows every served loss's error.
+
+    Raises
+    ------
+    InvalidArgument
+        A task none of the chosen networks serves.
+    """
     chosen = sorted(set(int(j) for j in chosen))
     sub = np.where(problem.serves[chosen], problem.losses[chosen], np.inf)
     best = np.argmin(sub, axis=0)  # first chosen network on ties: problem order

@@ -29,7 +29,20 @@ __all__ = ["predict", "decode_outputs", "probability_column"]
 
 
 def probability_column(task: str, label: Any) -> str:
-    """Name of the column holding the probability that ``task`` is ``label``."""
+    """Name of the column holding the probability that ``task`` is ``label``.
+
+    Parameters
+    ----------
+    task : str
+        The task's name.
+    label : object
+        One of its class labels (written as its ``str``).
+
+    Returns
+    -------
+    str
+        ``"p(task=label)"``.
+    """
     return f"p({task}={label})"
 
 

@@ -43,6 +43,22 @@ def row_losses(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.
     """Each row's hard-label loss, shape (..., n) like ``pred`` without its last dimension; 0 on unlabelled rows.
 
     The shapes are those of :func:`task_loss`, whose value is the mean of these over the labelled rows.
+
+    Parameters
+    ----------
+    spec : TaskSpec
+        The task (its kind picks the loss).
+    pred : torch.Tensor, shape (..., n, out_dim)
+        The task head's output.
+    y : torch.Tensor, shape (..., n)
+        Targets (class indices for classification).
+    mask : torch.Tensor of bool, shape (..., n)
+        Which rows are labelled.
+
+    Returns
+    -------
+    torch.Tensor, shape (..., n)
+        Squared error (regression) or cross-entropy (binary, multiclass) per row; 0 where ``mask`` is False.
     """
     if spec.kind == "regression":
         per_row = (pred[..., 0] - y) ** 2

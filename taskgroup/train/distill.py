@@ -450,10 +450,18 @@ def single_task_teachers(
 def check_teachers(teachers: Teachers, suite: TaskSuite) -> None:
     """Check that ``teachers`` were run on ``suite``'s rows: the same tasks' kinds and row counts per split.
 
+    Parameters
+    ----------
+    teachers : Teachers
+        The teacher ensembles.
+    suite : TaskSuite
+        The suite the students train on.
+
     Raises
     ------
     InvalidArgument
-        A teacher task the suite lacks, another kind, or another number of rows in a split.
+        A teacher task the suite lacks, another kind, a split the suite does not have, or another number of rows
+        in a split.
     """
     for task, splits in teachers.outputs.items():
         if task not in suite.task_names:
