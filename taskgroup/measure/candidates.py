@@ -55,7 +55,24 @@ def _builtin_variants() -> tuple[str, ...]:
 
 
 def check_names(kind: str, names: Sequence[str]) -> list[str]:
-    """Task or variant names as a list, refused if empty, repeated, not strings or containing + @ ,."""
+    """Task or variant names as a list, refused if empty, repeated, not strings or containing + @ ,.
+
+    Parameters
+    ----------
+    kind : str
+        What the names are (``"Task"``, ``"Variant"``), for messages.
+    names : sequence of str
+        The names.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    InvalidArgument
+        No name, a name that is not a non-blank string or contains a reserved character, or a repeated name.
+    """
     names = list(names)
     bad = [n for n in names if not isinstance(n, str) or not n.strip() or any(c in n for c in RESERVED)]
     if not names or bad:
@@ -180,7 +197,22 @@ def make_candidates(
 
 
 def seed_list(seeds: int | Sequence[int]) -> list[int]:
-    """``K`` -> seeds 0..K-1; a list of distinct integers as given."""
+    """``K`` -> seeds 0..K-1; a list of distinct integers as given.
+
+    Parameters
+    ----------
+    seeds : int or sequence of int
+        A count, or the seeds themselves.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    InvalidArgument
+        A count below 1, no seed, or a repeated seed.
+    """
     seeds_out = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seeds_out or len(set(seeds_out)) != len(seeds_out):
         raise InvalidArgument(f"seeds must be a positive count or distinct integers; got {seeds!r}.")

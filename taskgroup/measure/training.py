@@ -128,7 +128,17 @@ def train_candidates(
 
 
 def candidates_by_variant(candidates: Sequence[Candidate]) -> dict[str, list[Candidate]]:
-    """Group candidates by size variant (only same-size networks can be stacked)."""
+    """Group candidates by size variant (only same-size networks can be stacked).
+
+    Parameters
+    ----------
+    candidates : sequence of Candidate
+
+    Returns
+    -------
+    dict of str to list of Candidate
+        Variants in order of first appearance; candidates in their given order.
+    """
     out: dict[str, list[Candidate]] = {}
     for c in candidates:
         out.setdefault(c.variant, []).append(c)
