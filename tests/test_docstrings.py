@@ -44,7 +44,14 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.plan",
 ]
 # Packages whose every module is held to it too (the names in each module's own __all__, not only the package's).
-WHOLE_PACKAGES = ["taskgroup.engine", "taskgroup.measure", "taskgroup.serve", "taskgroup.strategies", "taskgroup.tasks", "taskgroup.train"]
+WHOLE_PACKAGES = [
+    "taskgroup.engine",
+    "taskgroup.measure",
+    "taskgroup.serve",
+    "taskgroup.strategies",
+    "taskgroup.tasks",
+    "taskgroup.train",
+]
 
 
 def _modules() -> list[str]:
