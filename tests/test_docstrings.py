@@ -45,7 +45,9 @@ DOCUMENTED_PACKAGES = [
 ]
 # Packages whose every module is held to it too (the names in each module's own __all__, not only the package's).
 WHOLE_PACKAGES = [
+    "taskgroup.datasets",
     "taskgroup.engine",
+    "taskgroup.estimate",
     "taskgroup.measure",
     "taskgroup.serve",
     "taskgroup.strategies",

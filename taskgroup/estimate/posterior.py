@@ -66,7 +66,18 @@ class _Design:
 
 
 def all_groups(n: int) -> list[frozenset[int]]:
-    """Every non-empty group of ``n`` tasks, in the order the posterior uses (by size, then bit mask)."""
+    """Every non-empty group of ``n`` tasks, in the order the posterior uses (by size, then bit mask).
+
+    Parameters
+    ----------
+    n : int
+        The number of tasks.
+
+    Returns
+    -------
+    list of frozenset of int
+        ``2**n - 1`` groups of task indices.
+    """
     return [frozenset(int(i) for i in np.flatnonzero(row)) for row in _design(n).members]
 
 
