@@ -48,6 +48,7 @@ WHOLE_PACKAGES = [
     "taskgroup.datasets",
     "taskgroup.engine",
     "taskgroup.estimate",
+    "taskgroup.grouping",
     "taskgroup.measure",
     "taskgroup.serve",
     "taskgroup.strategies",
