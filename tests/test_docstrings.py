@@ -42,6 +42,12 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.onnx_runtime",
     "taskgroup.fields",
     "taskgroup.plan",
+    "taskgroup.solvers.ties",
+    "taskgroup.solvers.quiet",
+    "taskgroup.solvers.kernels",
+    "taskgroup.solvers.solve",
+    "taskgroup.solvers.partition_numpy",
+    "taskgroup.solvers.exhaustive",
 ]
 # Packages whose every module is held to it too (the names in each module's own __all__, not only the package's).
 WHOLE_PACKAGES = [
