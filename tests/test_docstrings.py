@@ -48,6 +48,9 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.solvers.solve",
     "taskgroup.solvers.partition_numpy",
     "taskgroup.solvers.exhaustive",
+    "taskgroup.solvers.bnb",
+    "taskgroup.solvers.ilp",
+    "taskgroup.solvers.model",
 ]
 # Packages whose every module is held to it too (the names in each module's own __all__, not only the package's).
 WHOLE_PACKAGES = [
