@@ -51,6 +51,7 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.solvers.bnb",
     "taskgroup.solvers.ilp",
     "taskgroup.solvers.model",
+    "taskgroup.solvers.instance",
 ]
 # Packages whose every module is held to it too (the names in each module's own __all__, not only the package's).
 WHOLE_PACKAGES = [
