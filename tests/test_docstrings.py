@@ -52,6 +52,7 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.solvers.ilp",
     "taskgroup.solvers.model",
     "taskgroup.solvers.instance",
+    "taskgroup.solvers.greedy",
 ]
 # Packages whose every module is held to it too (the names in each module's own __all__, not only the package's).
 WHOLE_PACKAGES = [
