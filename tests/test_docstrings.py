@@ -42,17 +42,6 @@ DOCUMENTED_PACKAGES = [
     "taskgroup.onnx_runtime",
     "taskgroup.fields",
     "taskgroup.plan",
-    "taskgroup.solvers.ties",
-    "taskgroup.solvers.quiet",
-    "taskgroup.solvers.kernels",
-    "taskgroup.solvers.solve",
-    "taskgroup.solvers.partition_numpy",
-    "taskgroup.solvers.exhaustive",
-    "taskgroup.solvers.bnb",
-    "taskgroup.solvers.ilp",
-    "taskgroup.solvers.model",
-    "taskgroup.solvers.instance",
-    "taskgroup.solvers.greedy",
 ]
 # Packages whose every module is held to it too (the names in each module's own __all__, not only the package's).
 WHOLE_PACKAGES = [
@@ -62,6 +51,7 @@ WHOLE_PACKAGES = [
     "taskgroup.grouping",
     "taskgroup.measure",
     "taskgroup.serve",
+    "taskgroup.solvers",
     "taskgroup.strategies",
     "taskgroup.tasks",
     "taskgroup.train",
