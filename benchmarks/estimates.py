@@ -426,7 +426,7 @@ def adaptive_section(
                 ]
             )
         )
-        plan = select_groups(hoa_predictor(problem), k, "local-search", time_limit=search_limit, seed=seed)
+        plan = select_groups(hoa_predictor(problem), k, method="local-search", time_limit=search_limit, seed=seed)
         plans.append(("HOA from pairs", len(pairs), len(pairs), plan.networks, time.perf_counter() - start))
         start = time.perf_counter()
         # TAG-like: one all-task run observes the pairwise transfer with noise; blind to capacity and conflicts

@@ -30,7 +30,6 @@ import pandas as pd
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.pairs import single_task_losses
 from taskgroup.problem import Problem
-from taskgroup.tasks.metrics import HIGHER_IS_BETTER, METRICS_BY_KIND, delta_m
 
 __all__ = [
     "OBJECTIVES",
@@ -195,6 +194,9 @@ def metric_values(results: pd.DataFrame, split: str = "val") -> pd.DataFrame:
         A task without a full-size single-task network, a metric missing or undefined (NaN, e.g. AUC on a split
         holding one class) for some network, or a single-task metric of 0 (no relative change).
     """
+    # taskgroup.tasks loads torch (its package imports the suites); reading a store and solving must not
+    from taskgroup.tasks.metrics import HIGHER_IS_BETTER, delta_m
+
     if split not in ("val", "test"):
         raise InvalidArgument(f"split={split!r}; accepted: 'val', 'test'.")
     rows = []
@@ -218,6 +220,8 @@ def metric_values(results: pd.DataFrame, split: str = "val") -> pd.DataFrame:
 
 def _task_metric_names(of_task: pd.DataFrame, split: str, task: str) -> tuple[str, ...]:
     """The metrics of the task's kind, told apart by which the store recorded (RMSE only for regression)."""
+    from taskgroup.tasks.metrics import METRICS_BY_KIND  # lazily: see metric_values
+
     if f"{split}_rmse" in of_task and of_task[f"{split}_rmse"].notna().any():
         return METRICS_BY_KIND["regression"]
     if f"{split}_accuracy" in of_task and of_task[f"{split}_accuracy"].notna().any():

@@ -20,7 +20,8 @@ import pytest
 import taskgroup as tg
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.measure.objective import measure_objective, read_objective_result
-from taskgroup.measure.store import MeasurementWarning, NetworkResult, ResultStore
+from taskgroup.measure.records import NetworkResult
+from taskgroup.measure.store import MeasurementWarning, ResultStore
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent

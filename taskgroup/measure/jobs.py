@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from taskgroup.engine.runtime import configure_threads
 from taskgroup.measure.candidates import Candidate
-from taskgroup.measure.training import NetworkResult, TrainConfig, train_candidates
+from taskgroup.measure.records import NetworkResult
+from taskgroup.measure.training import TrainConfig, train_candidates
 from taskgroup.tasks.suite import TaskSuite
 
 __all__ = ["Job", "run_job"]

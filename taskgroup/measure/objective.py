@@ -44,7 +44,8 @@ from tqdm.auto import tqdm
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import Candidate, check_names, make_candidates, seed_list
 from taskgroup.measure.executors import drive, open_executor
-from taskgroup.measure.store import NetworkResult, ResultStore
+from taskgroup.measure.records import NetworkResult
+from taskgroup.measure.store import ResultStore
 
 __all__ = ["measure_objective", "load_objective", "read_objective_result", "ObjectiveCall", "run_call", "DEFAULT_COST"]
 

@@ -17,7 +17,7 @@ import pandas as pd
 from taskgroup.engine import VARIANTS, TrainConfig, build_model, profile_model
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import Candidate
-from taskgroup.measure.store import COST_COLUMNS, normalise_costs  # torch-free: the store reads them
+from taskgroup.measure.records import COST_COLUMNS, normalise_costs
 from taskgroup.naming import network_name
 from taskgroup.tasks.suite import TaskSuite
 

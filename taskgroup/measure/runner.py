@@ -24,8 +24,9 @@ from taskgroup.measure.executors import drive, open_executor
 from taskgroup.measure.jobs import Job, run_job
 from taskgroup.measure.objective import measure_objective
 from taskgroup.measure.profile import profile_candidates
+from taskgroup.measure.records import NetworkResult
 from taskgroup.measure.store import ResultStore
-from taskgroup.measure.training import NetworkResult, TrainConfig, candidates_by_variant
+from taskgroup.measure.training import TrainConfig, candidates_by_variant
 from taskgroup.tasks.suite import TaskSuite
 
 __all__ = ["measure", "plan_jobs"]

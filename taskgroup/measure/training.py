@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from taskgroup.engine import FitResult, TrainConfig, build_model, can_stack, fit, predict, score, train_stack
 from taskgroup.measure.candidates import Candidate
-from taskgroup.measure.store import NetworkResult  # the store's row type, defined where torch is not needed
+from taskgroup.measure.records import NetworkResult
 from taskgroup.tasks.suite import TaskSuite
 
 __all__ = ["TrainConfig", "NetworkResult", "train_candidate", "train_candidates", "candidates_by_variant"]
