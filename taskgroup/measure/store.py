@@ -168,6 +168,7 @@ class ResultStore(AffinityTable):
         ------
         None
             Inside the block, every write uses the held connection (a nested ``writer`` reuses it).
+
         Raises
         ------
         MeasurementError
@@ -263,6 +264,7 @@ class ResultStore(AffinityTable):
             The suite's parameters (stored as JSON; values JSON cannot hold as their ``str``).
         config_dict : dict
             The configuration as plain data.
+
         Raises
         ------
         MeasurementError
@@ -298,6 +300,7 @@ class ResultStore(AffinityTable):
         -------
         int
             The number of rows inserted or replaced.
+
         Raises
         ------
         MeasurementError
@@ -351,6 +354,7 @@ class ResultStore(AffinityTable):
         costs : pandas.DataFrame
             ``network``, ``variant``, ``tasks`` and the profiler's cost columns (NaN where absent). A network
             already costed keeps its stored row.
+
         Raises
         ------
         MeasurementError
@@ -378,6 +382,7 @@ class ResultStore(AffinityTable):
         Returns
         -------
         set of (str, int)
+
         Raises
         ------
         MeasurementError
@@ -399,6 +404,7 @@ class ResultStore(AffinityTable):
         -------
         set of str
             Network names (costs reported with results are not counted).
+
         Raises
         ------
         MeasurementError
@@ -414,6 +420,7 @@ class ResultStore(AffinityTable):
         -------
         pandas.DataFrame
             Columns ``suite, config, suite_name, tasks, config_json, created`` (``tasks`` as JSON text).
+
         Raises
         ------
         MeasurementError
@@ -435,6 +442,7 @@ class ResultStore(AffinityTable):
         pandas.DataFrame
             Run, network, variant, seed, status, reason, epochs, best epoch, train time, ``served``, ``task`` and
             one column per recorded value (``val_loss``, ``test_metric``, ...).
+
         Raises
         ------
         MeasurementError
@@ -478,6 +486,7 @@ class ResultStore(AffinityTable):
         Returns
         -------
         pandas.DataFrame
+
         Raises
         ------
         MeasurementError
