@@ -113,6 +113,13 @@ class Interrupted(KeyboardInterrupt):
 
     It is a ``KeyboardInterrupt``, so code that does not know it stops as on any Ctrl-C; ``taskgroup solve``
     catches it, writes and prints the partial plan (with its bound and gap) and exits with status 130.
+
+    Parameters
+    ----------
+    message : str
+        What was stopped.
+    partial : object
+        The best result found so far (a :class:`~taskgroup.plan.Plan` for the solvers), kept as ``partial``.
     """
 
     def __init__(self, message: str, partial: object):

@@ -35,7 +35,19 @@ _REASONS = {
 
 
 def describe_os_error(exc: OSError) -> str:
-    """``'path' is a folder, not a file`` — an OSError as one line a user can act on."""
+    """``'path' is a folder, not a file`` — an OSError as one line a user can act on.
+
+    Parameters
+    ----------
+    exc : OSError
+        The error raised by the operating system.
+
+    Returns
+    -------
+    str
+        The file's name (or "a file") and the reason, one sentence; a missing file whose folder is missing too is
+        described by the missing folder.
+    """
     reason = _REASONS.get(exc.errno or -1, exc.strerror or str(exc))
     name = exc.filename if exc.filename is not None else "a file"
     if exc.errno == errno.ENOENT and exc.filename is not None:
@@ -46,7 +58,24 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def input_file(path: str | PathLike[str], what: str = "file") -> Path:
-    """``path`` as a Path, if it names an existing regular file; else an error saying what it is instead."""
+    """``path`` as a Path, if it names an existing regular file; else an error saying what it is instead.
+
+    Parameters
+    ----------
+    path : path
+        The file the user named.
+    what : str, default "file"
+        What the file is, for messages (``"problem file"``).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InvalidArgument
+        ``path`` does not exist, is a folder, or is not a regular file.
+    """
     p = Path(path)
     if not p.exists():
         raise InvalidArgument(f"No such {what}: {str(path)!r}.")
@@ -58,7 +87,25 @@ def input_file(path: str | PathLike[str], what: str = "file") -> Path:
 
 
 def read_text(path: str | PathLike[str], what: str = "file") -> str:
-    """The UTF-8 text of ``path``, with one clear error for a missing, unreadable or non-text file."""
+    """The UTF-8 text of ``path``, with one clear error for a missing, unreadable or non-text file.
+
+    Parameters
+    ----------
+    path : path
+        The file to read.
+    what : str, default "file"
+        What the file is, for messages.
+
+    Returns
+    -------
+    str
+        The file's whole text.
+
+    Raises
+    ------
+    InvalidArgument
+        ``path`` is not an existing regular file, cannot be read, or is not UTF-8 text.
+    """
     p = input_file(path, what)
     try:
         return p.read_text(encoding="utf-8")
@@ -76,6 +123,28 @@ def read_csv_table(
     """A CSV file as a DataFrame, with one clear error for an empty, missing, binary or malformed file.
 
     ``error`` is raised for content that is not a CSV table; OS-level faults raise InvalidArgument.
+
+    Parameters
+    ----------
+    path : path
+        The CSV file.
+    what : str, default "table"
+        What the file is, for messages.
+    error : type of TaskgroupError, default InvalidProblem
+        The error raised for content that is not a CSV table.
+    **kwargs
+        Passed to :func:`pandas.read_csv`.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    InvalidArgument
+        ``path`` is not an existing regular file or cannot be read.
+    TaskgroupError
+        Of type ``error``: the file holds NUL bytes, is empty, or pandas cannot parse it.
     """
     import pandas as pd  # lazy: reading plain text files must not need pandas
 
@@ -115,6 +184,14 @@ def atomic_write(path: str | PathLike[str], write: Callable[[Path], Any]) -> Non
     (created exclusively, so a planted link cannot stand in for it), and the rename replaces a directory entry
     rather than writing through whatever ``path`` was.
 
+    Parameters
+    ----------
+    path : path
+        The file to (re)place.
+    write : callable
+        Called with the temporary file's Path; writes the whole content there. Whatever it raises propagates,
+        after the temporary file is removed and ``path`` left as it was.
+
     Raises
     ------
     InvalidArgument
@@ -140,10 +217,25 @@ def output_file(
 ) -> Path:
     """``path`` checked as a file a command may write: not a link, not a folder, not one of its ``inputs``.
 
+    Parameters
+    ----------
+    path : path
+        The file the command is to write.
+    inputs : sequence of path
+        The files the command reads; ``path`` may not be one of them.
+    option : str, default "--out"
+        The option that named ``path``, for messages.
+
+    Returns
+    -------
+    Path
+        ``path``, unchanged; nothing is created.
+
     Raises
     ------
     InvalidArgument
-        Naming the option and the path.
+        ``path`` is a symbolic link, a folder, or the same file as one of ``inputs``; naming the option and the
+        path.
     """
     path = Path(path)
     _refuse_link(path)

@@ -24,6 +24,16 @@ def interrupt_flag(note: str = "stopping after the current step") -> Iterator[th
     The first Ctrl-C prints ``note`` to stderr (and that a second one stops at once), so that the user knows the
     wait is on purpose. Outside the main thread (where Python cannot install signal handlers) the event is never
     set and Ctrl-C behaves as usual.
+
+    Parameters
+    ----------
+    note : str
+        What the program does after the first Ctrl-C, printed with it.
+
+    Yields
+    ------
+    threading.Event
+        Set by the first Ctrl-C; the block polls it to stop at a safe point.
     """
     event = threading.Event()
     if threading.current_thread() is not threading.main_thread():

@@ -27,7 +27,19 @@ FULL = "full"
 
 
 def network_name(tasks: Iterable[str], variant: str = FULL) -> str:
-    """The name of a network on ``tasks`` (in the order given) at size ``variant``: ``"a+b"``, ``"b@half"``."""
+    """The name of a network on ``tasks`` (in the order given) at size ``variant``: ``"a+b"``, ``"b@half"``.
+
+    Parameters
+    ----------
+    tasks : iterable of str
+        Task names, joined by ``+`` as given (not checked).
+    variant : str, default "full"
+        The size variant; ``"full"`` adds no suffix.
+
+    Returns
+    -------
+    str
+    """
     base = TASK_SEPARATOR.join(tasks)
     return base if variant == FULL else f"{base}{VARIANT_SEPARATOR}{variant}"
 
@@ -37,6 +49,16 @@ def split_network_name(name: str) -> tuple[tuple[str, ...], str]:
 
     Names are split as written (surrounding spaces are stripped from each part); checking the parts against a
     suite's tasks is the caller's job.
+
+    Parameters
+    ----------
+    name : str
+        A network name.
+
+    Returns
+    -------
+    (tuple of str, str)
+        The task names (empty parts dropped) and the variant.
     """
     base, _, variant = name.strip().partition(VARIANT_SEPARATOR)
     tasks = tuple(t.strip() for t in base.split(TASK_SEPARATOR) if t.strip())
@@ -44,10 +66,31 @@ def split_network_name(name: str) -> tuple[tuple[str, ...], str]:
 
 
 def network_variant(name: str) -> str:
-    """The size variant in a network name (``"a+b@half"`` -> "half"; a name without ``@`` is "full")."""
+    """The size variant in a network name (``"a+b@half"`` -> "half"; a name without ``@`` is "full").
+
+    Parameters
+    ----------
+    name : str
+        A network name.
+
+    Returns
+    -------
+    str
+    """
     return split_network_name(name)[1]
 
 
 def is_full_size(name: str) -> bool:
-    """Whether the name has no variant suffix (a full-size network)."""
+    """Whether the name has no variant suffix (a full-size network).
+
+    Parameters
+    ----------
+    name : str
+        A network name.
+
+    Returns
+    -------
+    bool
+        True also for an explicit ``@full``.
+    """
     return network_variant(name) == FULL

@@ -19,7 +19,23 @@ DEPLOY_PACKAGES: tuple[str, ...] = ("onnx", "onnxruntime", "onnxscript")
 
 
 def require_deploy(module: str) -> ModuleType:
-    """Import one of :data:`DEPLOY_PACKAGES`, or raise :class:`MissingDependency` naming the extra."""
+    """Import one of :data:`DEPLOY_PACKAGES`, or raise :class:`MissingDependency` naming the extra.
+
+    Parameters
+    ----------
+    module : str
+        The module to import (``"onnx"``, ``"onnxruntime"``, ``"onnxscript"``).
+
+    Returns
+    -------
+    module
+        The imported module.
+
+    Raises
+    ------
+    MissingDependency
+        It cannot be imported; the message says how to install the ``deploy`` extra.
+    """
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -36,8 +52,22 @@ def onnx_session(path: str | PathLike[str], *, threads: int | None = None) -> An
     own choice) and its inter-op threads to 1: those run independent operators side by side only in the
     parallel execution mode, and sessions here run in the default sequential mode.
 
+    Parameters
+    ----------
+    path : path
+        The ONNX file.
+    threads : int, optional
+        onnxruntime's intra-op threads.
+
+    Returns
+    -------
+    onnxruntime.InferenceSession
+        On the CPU execution provider.
+
     Raises
     ------
+    MissingDependency
+        onnxruntime is not installed.
     ManifestError
         The file is not an ONNX model onnxruntime can load (truncated, tampered, another format).
     """
@@ -56,6 +86,15 @@ def onnx_session(path: str | PathLike[str], *, threads: int | None = None) -> An
 def check_session(session: Any, manifest: Mapping[str, Any], entry: Mapping[str, Any]) -> None:
     """Check that an ONNX file is the network its manifest entry describes: one input of the manifest's
     input shape (any batch size), and every output the entry names, with one column per class of its task.
+
+    Parameters
+    ----------
+    session : onnxruntime.InferenceSession
+        A session on the entry's file.
+    manifest : mapping
+        The manifest (its ``input_shape`` and ``tasks``).
+    entry : mapping
+        The network's entry (its ``name`` and ``outputs``: task to output name).
 
     Raises
     ------
@@ -88,7 +127,27 @@ def check_session(session: Any, manifest: Mapping[str, Any], entry: Mapping[str,
 
 
 def run_session(session: Any, entry: Mapping[str, Any], x: np.ndarray) -> dict[str, np.ndarray]:
-    """Every head's output of an exported network: ``{task: array (n, out_dim)}``, by the entry's ``outputs``."""
+    """Every head's output of an exported network: ``{task: array (n, out_dim)}``, by the entry's ``outputs``.
+
+    Parameters
+    ----------
+    session : onnxruntime.InferenceSession
+        A session checked with :func:`check_session`.
+    entry : mapping
+        The network's entry (its ``name`` and ``outputs``).
+    x : numpy.ndarray
+        Model inputs (see :func:`taskgroup.manifest.model_inputs`).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each task's raw output, by task name.
+
+    Raises
+    ------
+    ManifestError
+        onnxruntime could not run the graph on ``x``.
+    """
     outputs = dict(entry["outputs"])
     try:
         values = session.run(list(outputs.values()), {session.get_inputs()[0].name: np.ascontiguousarray(x)})

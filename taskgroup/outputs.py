@@ -40,7 +40,19 @@ def _listing(out: Path) -> dict[str, Any]:
 
 
 def written_names(out: str | PathLike[str]) -> set[str]:
-    """The top-level names taskgroup recorded writing in ``out`` (empty when it holds no listing)."""
+    """The top-level names taskgroup recorded writing in ``out`` (empty when it holds no listing).
+
+    Parameters
+    ----------
+    out : path
+        An output folder.
+
+    Returns
+    -------
+    set of str
+        The names in the folder's listing (:data:`LISTING`); empty when the listing is missing, a link, unreadable
+        or not the expected JSON.
+    """
     names = _listing(Path(out)).get("written")
     return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
 
@@ -122,10 +134,23 @@ def output_path(out: str | PathLike[str], name: str) -> Path:
 
     ``name`` may have several parts (``"networks/a.pt"``); missing folders on the way are created.
 
+    Parameters
+    ----------
+    out : path
+        The output folder (claimed earlier with :func:`claim_folder`).
+    name : str
+        The file's name relative to ``out``.
+
+    Returns
+    -------
+    Path
+        ``out / name``; its first part is now in the folder's listing. The file itself is not created.
+
     Raises
     ------
     InvalidArgument
-        A part of the path (the file itself included) is a symbolic link.
+        ``name`` is absolute or contains ``..``; or a part of the path (the file itself included) is a symbolic
+        link.
     """
     out = Path(out)
     parts = Path(name).parts

@@ -110,8 +110,29 @@ def run_pipeline(
     ``force`` writes into a folder that holds files taskgroup did not write (see
     :func:`taskgroup.outputs.claim_folder`).
 
+    Parameters
+    ----------
+    settings : RunSettings
+        What to run.
+    out : path
+        The run folder (created if needed).
+    progress : bool, default True
+        Show the measurement's progress.
+    say : callable(str), default print
+        Where one-line messages go.
+    force : bool, default False
+        Write into a folder that holds files taskgroup did not write.
+
+    Returns
+    -------
+    RunOutcome
+        The problem, frontier, chosen plan and budget, the training report, the step timings and the report's
+        path.
+
     Raises
     ------
+    InvalidSuite
+        Suite settings the suite does not accept.
     InvalidArgument
         Bad settings, ``out`` holds a run with other settings (other than ``budget`` and ``objective``), a
         symbolic link, or (without ``force``) files taskgroup did not write.

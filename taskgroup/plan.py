@@ -51,7 +51,19 @@ _PLAN_FIELDS = (
 
 @dataclass(frozen=True)
 class PlanNetwork:
-    """One network of a plan: what it is trained on, which tasks it serves in the plan, what it costs."""
+    """One network of a plan: what it is trained on, which tasks it serves in the plan, what it costs.
+
+    Attributes
+    ----------
+    name : str
+        The network's name in the problem.
+    trained_tasks : tuple of str
+        The tasks it is trained on (the tasks it has a loss for).
+    serves : tuple of str
+        The tasks the plan assigns to it (empty when other chosen networks are better on all of them).
+    cost : dict of str to float
+        Its cost in each cost column.
+    """
 
     name: str
     trained_tasks: tuple[str, ...]
@@ -145,7 +157,15 @@ class Plan:
         return {d.name: d.serves for d in self.details}
 
     def summary(self) -> str:
-        """A few readable lines: status, objective, cost, and the tasks each network serves."""
+        """A few readable lines: status, objective, cost, and the tasks each network serves.
+
+        Returns
+        -------
+        str
+            The first line gives status, solver, objective (score when higher is better, with its standard error
+            when known), cost and budget; then the bound and gap when the plan is not proven optimal; then one
+            line per network.
+        """
         what = "score" if self.higher_is_better else "objective"
         error = "" if self.objective_se is None else f" ± {self.objective_se:.3g} (standard error)"
         lines = [
@@ -164,7 +184,15 @@ class Plan:
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
-        """Versioned dict form for deployment tools (see :data:`PLAN_SCHEMA`)."""
+        """Versioned dict form for deployment tools (see :data:`PLAN_SCHEMA`).
+
+        Returns
+        -------
+        dict
+            JSON-ready values: schema and version, status, objective, score, bound and gap (None when not
+            finite), cost, budget, solver, assignment, task losses, weights and the networks; readable by
+            :meth:`from_dict`.
+        """
         return {
             "schema": PLAN_SCHEMA,
             "version": PLAN_SCHEMA_VERSION,
@@ -190,6 +218,18 @@ class Plan:
         }
 
     def to_json(self, path: str | PathLike[str] | None = None) -> str:
+        """The dict form (:meth:`to_dict`) as indented JSON text, also written to ``path`` when given.
+
+        Parameters
+        ----------
+        path : path, optional
+            A file to write the text to (replaced if it exists).
+
+        Returns
+        -------
+        str
+            The JSON text, readable by :meth:`from_json`.
+        """
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
             Path(path).write_text(text)
@@ -198,6 +238,15 @@ class Plan:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
         """Read the versioned dict form (:meth:`to_dict`); every field is type-checked.
+
+        Parameters
+        ----------
+        data : mapping
+            The dict form.
+
+        Returns
+        -------
+        Plan
 
         Raises
         ------
@@ -271,6 +320,15 @@ class Plan:
     def from_json(cls, path_or_text: str | PathLike[str]) -> Plan:
         """Read a plan from a JSON file (or a JSON string) written by :meth:`to_json`.
 
+        Parameters
+        ----------
+        path_or_text : path or str
+            A plan file, or JSON text (recognised by its leading ``{``).
+
+        Returns
+        -------
+        Plan
+
         Raises
         ------
         InvalidPlan
@@ -299,7 +357,39 @@ def plan_from_selection(
     wall_time: float = 0.0,
     nodes: int = 0,
 ) -> Plan:
-    """Build the :class:`Plan` of the networks at indices ``chosen`` (every task must be served)."""
+    """Build the :class:`Plan` of the networks at indices ``chosen`` (every task must be served).
+
+    Each task is served by the chosen network with the lowest loss on it (ties: the first in problem order).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem the indices refer to.
+    chosen : sequence of int
+        Network indices (repeats are dropped).
+    solver : str
+        The method that chose them, recorded in the plan.
+    budget : mapping of str to float, optional
+        The budget they were chosen under.
+    optimal : bool, default False
+        Whether the choice is proven optimal (then the bound is the objective).
+    bound : float, default -inf
+        A lower bound on the optimal objective (capped at the plan's objective).
+    wall_time : float, default 0.0
+        Seconds the solver took.
+    nodes : int, default 0
+        Search nodes the solver explored.
+
+    Returns
+    -------
+    Plan
+        With the objective's standard error when the problem knows every served loss's error.
+
+    Raises
+    ------
+    InvalidArgument
+        A task none of the chosen networks serves.
+    """
     chosen = sorted(set(int(j) for j in chosen))
     sub = np.where(problem.serves[chosen], problem.losses[chosen], np.inf)
     best = np.argmin(sub, axis=0)  # first chosen network on ties: problem order

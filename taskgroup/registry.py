@@ -23,7 +23,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RegistryEntry(Generic[T]):
-    """One registered object: its name, the object itself and a one-line description."""
+    """One registered object: its name, the object itself and a one-line description.
+
+    Attributes
+    ----------
+    name : str
+        The registered name.
+    item : object
+        The registered object.
+    description : str
+        One line.
+    """
 
     name: str
     item: T
@@ -88,6 +98,15 @@ class Registry(Generic[T]):
     def register(self, name: str, item: T, description: str) -> None:
         """Register ``item`` under ``name`` (replacing an earlier registration of that name).
 
+        Parameters
+        ----------
+        name : str
+            The name callers pick it by.
+        item : object
+            What is registered.
+        description : str
+            One line, for listings and the CLI's help.
+
         Raises
         ------
         InvalidArgument
@@ -107,6 +126,15 @@ class Registry(Generic[T]):
     def entry(self, name: str) -> RegistryEntry[T]:
         """The entry registered under ``name``.
 
+        Parameters
+        ----------
+        name : str
+            A registered name.
+
+        Returns
+        -------
+        RegistryEntry
+
         Raises
         ------
         TaskgroupError
@@ -118,21 +146,52 @@ class Registry(Generic[T]):
             raise self.error(f"Unknown {self.kind} {name!r}; accepted: {self.choices()}.") from None
 
     def get(self, name: str) -> T:
-        """The object registered under ``name``; raises like :meth:`entry` for an unknown name."""
+        """The object registered under ``name``; raises like :meth:`entry` for an unknown name.
+
+        Parameters
+        ----------
+        name : str
+            A registered name.
+
+        Returns
+        -------
+        object
+            The registered item.
+
+        Raises
+        ------
+        TaskgroupError
+            The registry's ``error`` class, for an unknown name.
+        """
         return self.entry(name).item
 
     __getitem__ = get
 
     def names(self) -> list[str]:
-        """The registered names, sorted."""
+        """The registered names, sorted.
+
+        Returns
+        -------
+        list of str
+        """
         return sorted(self._entries)
 
     def choices(self) -> list[str]:
-        """What callers accept: the extra names first, then the registered names (for errors and the CLI)."""
+        """What callers accept: the extra names first, then the registered names (for errors and the CLI).
+
+        Returns
+        -------
+        list of str
+        """
         return [*self.extra_names, *self.names()]
 
     def descriptions(self) -> dict[str, str]:
-        """Registered names and their one-line descriptions, sorted by name."""
+        """Registered names and their one-line descriptions, sorted by name.
+
+        Returns
+        -------
+        dict of str to str
+        """
         return {name: self._entries[name].description for name in self.names()}
 
     def __contains__(self, name: object) -> bool:
@@ -154,13 +213,24 @@ class RegistryChoices:
     ``RegistryChoices("taskgroup.engine.families:MODEL_FAMILIES")`` accepts the registry's :meth:`Registry.choices`;
     the module is imported only when argparse checks a given value or prints help, so a subcommand that never
     sees the option never imports it.
+
+    Parameters
+    ----------
+    target : str
+        ``"module:attribute"`` of the registry.
     """
 
     def __init__(self, target: str) -> None:
         self.target = target
 
     def registry(self) -> Registry:
-        """The registry named by ``module:attribute``."""
+        """The registry named by ``module:attribute``.
+
+        Returns
+        -------
+        Registry
+            Imported now (a module imports once; later calls are cheap).
+        """
         module, _, attribute = self.target.partition(":")
         return getattr(importlib.import_module(module), attribute)
 

@@ -48,6 +48,19 @@ def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, flo
     """(cost, objective) of the all-in-one network, the independent single-task networks and the plan.
 
     A marker is left out when the problem has no such candidates (e.g. no network serves every task).
+
+    Parameters
+    ----------
+    problem : Problem
+        The selection problem; costs are its first cost column.
+    plan : Plan
+        The chosen plan.
+
+    Returns
+    -------
+    dict of str to (float, float)
+        Label (``"all-in-one network"``, ``"independent single-task networks"``, ``"chosen plan"``) to cost and
+        objective (a score when higher is better).
     """
     markers: dict[str, tuple[float, float]] = {}
     sign = -1.0 if problem.higher_is_better else 1.0
@@ -69,7 +82,17 @@ def frontier_markers(problem: Problem, plan: Plan) -> dict[str, tuple[float, flo
 
 
 def plot_affinity(matrix: pd.DataFrame, path: Path, title: str) -> None:
-    """Heatmap of ``matrix.loc[source, target]`` with the values written in the cells."""
+    """Heatmap of ``matrix.loc[source, target]`` with the values written in the cells.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        Square affinity table, sources as rows and targets as columns (NaN cells are left blank).
+    path : Path
+        The image file to write (its suffix picks the format).
+    title : str
+        The figure's title.
+    """
     # A Figure without pyplot: no global backend switch and no figure left open in the caller's session.
     from matplotlib.figure import Figure
 
@@ -95,7 +118,17 @@ def plot_affinity(matrix: pd.DataFrame, path: Path, title: str) -> None:
 
 def plot_grouping(plan: Plan, tasks: list[str], path: Path) -> None:
     """Tasks on the left, the plan's networks on the right; a solid line where a network serves a task,
-    a dashed grey line where it is trained on the task but another network serves it better."""
+    a dashed grey line where it is trained on the task but another network serves it better.
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan drawn.
+    tasks : list of str
+        Every task of the problem, top to bottom.
+    path : Path
+        The image file to write.
+    """
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -137,7 +170,21 @@ def plot_grouping(plan: Plan, tasks: list[str], path: Path) -> None:
 
 
 def metrics_table(train: Any, plan: Plan) -> pd.DataFrame:
-    """Per task and metric: single-task baseline, the plan's network, and (with distillation) the student."""
+    """Per task and metric: single-task baseline, the plan's network, and (with distillation) the student.
+
+    Parameters
+    ----------
+    train : TrainReport
+        The run's training report.
+    plan : Plan
+        The plan trained (its assignment gives the rows' tasks and networks).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``task, network, metric, single-task, plan``, then ``distilled`` and ``all-in-one`` when the
+        report has them; NaN where a value is missing.
+    """
     rows = []
     for task, network in plan.assignment.items():
         base = train.baselines.get(task, {})
@@ -199,7 +246,23 @@ def distillation_section(distilled: Any) -> str:
 
 
 def plan_cost_section(folder: Path) -> str:
-    """The "cost on this machine" section from ``folder/plan_cost.json`` (``taskgroup plan-cost``), or ""."""
+    """The "cost on this machine" section from ``folder/plan_cost.json`` (``taskgroup plan-cost``), or "".
+
+    Parameters
+    ----------
+    folder : Path
+        A run or training folder.
+
+    Returns
+    -------
+    str
+        An HTML heading, note and table; empty when the folder has no ``plan_cost.json``.
+
+    Raises
+    ------
+    ManifestError
+        ``plan_cost.json`` is not a plan-cost file (see :func:`~taskgroup.serve.read_plan_cost`).
+    """
     path = Path(folder) / PLAN_COST_FILE
     if not path.is_file():
         return ""
@@ -341,7 +404,27 @@ window.addEventListener("load", function () {
 
 
 def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Problem | None = None) -> Path:
-    """Write ``report.html`` and its PNGs into the run folder; return the HTML path."""
+    """Write ``report.html`` and its PNGs into the run folder; return the HTML path.
+
+    Parameters
+    ----------
+    outcome : RunOutcome
+        What the run produced; ``outcome.out`` is the folder written into.
+    settings : RunSettings
+        The run's settings (described in the report).
+    test_problem : Problem, optional
+        The test split's problem, for the plan's test scores.
+
+    Returns
+    -------
+    Path
+        ``outcome.out / "report.html"``.
+
+    Raises
+    ------
+    InvalidArgument
+        A symbolic link where a file of the report goes.
+    """
     out = outcome.out
     problem, plan = outcome.problem, outcome.plan
     figures = []

@@ -119,7 +119,13 @@ class RunSettings:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings that decide the results (where the work runs, ``executor``, ``device`` and ``threads``,
-        left out: a run started on a Dask cluster resumes in one process)."""
+        left out: a run started on a Dask cluster resumes in one process).
+
+        Returns
+        -------
+        dict
+            Every other field, by name (``suite_params`` as a plain dict).
+        """
         data = asdict(self)
         data["suite_params"] = dict(self.suite_params)
         del data["executor"], data["device"], data["threads"]
@@ -128,7 +134,33 @@ class RunSettings:
 
 @dataclass
 class RunOutcome:
-    """What a run produced (the files are in ``out``)."""
+    """What a run produced (the files are in ``out``).
+
+    Attributes
+    ----------
+    out : Path
+        The run folder.
+    problem : Problem
+        The measured selection problem (validation losses).
+    frontier : Frontier
+        The cost/loss frontier of ``problem``.
+    plan : Plan
+        The plan chosen at ``budget``.
+    budget : float
+        The budget the plan was solved at.
+    budget_rule : str
+        How it was chosen (``"given"`` when the settings named it, else the knee rule used).
+    affinity : pandas.DataFrame or None
+        The task-affinity table, where the strategy measured one.
+    train : TrainReport
+        What training the plan produced.
+    timings : dict of str to float
+        Seconds per step.
+    report : Path or None
+        The HTML report, once written.
+    distilled : DistillReport or None
+        With distillation: its report.
+    """
 
     out: Path
     problem: Problem

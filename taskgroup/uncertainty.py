@@ -27,6 +27,20 @@ Z95 = 1.959963984540054
 def bootstrap_rows(n: int, samples: int, rng: np.random.Generator) -> np.ndarray:
     """``samples`` resamples of row indices ``0..n-1`` with replacement: an int array (samples, n).
 
+    Parameters
+    ----------
+    n : int
+        Number of rows to resample.
+    samples : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        Source of the draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer row indices, shape ``(samples, n)``; row ``i`` is resample ``i``.
+
     Raises
     ------
     InvalidArgument
@@ -104,6 +118,16 @@ def repeat_se(values: Sequence[float], evaluation_se: Sequence[float] | None = N
 
 def interval95(samples: Sequence[float]) -> tuple[float, float]:
     """The 95 % percentile interval ``(2.5 %, 97.5 %)`` of bootstrap replicates (finite ones only).
+
+    Parameters
+    ----------
+    samples : sequence of float
+        Bootstrap replicates of a statistic; NaN and infinite ones are left out.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``: the 2.5 % and 97.5 % quantiles of the finite replicates.
 
     Raises
     ------

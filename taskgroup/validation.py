@@ -50,6 +50,11 @@ def check_number(
     error : type of TaskgroupError
         The class raised (default InvalidArgument).
 
+    Returns
+    -------
+    object
+        ``value`` itself, unchanged.
+
     Raises
     ------
     TaskgroupError

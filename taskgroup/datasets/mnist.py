@@ -88,7 +88,23 @@ def _raw_mnist() -> tuple[np.ndarray, np.ndarray]:
 
 
 def style_features(images: np.ndarray) -> dict[str, np.ndarray]:
-    """The style tasks' raw (unstandardised) values for ``(n, H, W)`` images in [0, 1]; see the module doc."""
+    """The style tasks' raw (unstandardised) values for ``(n, H, W)`` images in [0, 1]; see the module doc.
+
+    Parameters
+    ----------
+    images : numpy.ndarray, shape (n, H, W)
+        Grey levels in [0, 1].
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``ink``, ``thickness``, ``slant`` and ``width``, each of shape (n,).
+
+    Raises
+    ------
+    InvalidSuite
+        Not three-dimensional, or a blank image.
+    """
     if images.ndim != 3:
         raise InvalidSuite(f"style_features expects images of shape (n, H, W); got shape {images.shape}.")
     n, h, w = images.shape
@@ -133,6 +149,16 @@ def load_mnist_tasks(size: int = 28) -> MnistTasks:
     ----------
     size : int
         28 (the original resolution) or 14 (2 x 2 mean pooling, four times cheaper to train on).
+
+    Returns
+    -------
+    MnistTasks
+        Label tasks as int64 classes, style tasks standardised over all 5,000 images.
+
+    Raises
+    ------
+    InvalidSuite
+        Another ``size``.
     """
     images, labels = _raw_mnist()
     raw = style_features(images)

@@ -42,8 +42,26 @@ def synthetic_problem(
         Number of tasks, 1..20.
     seed : int
         Seed of the generator; the same seed gives the same problem.
+    affinity_scale : float, default 0.15
+        Standard deviation of the pairwise affinities ``A``.
+    capacity_penalty : float, default 0.03
+        Relative loss added per extra task sharing a network.
+    half_penalty : float, default 0.08
+        Relative loss of a half-size single network over the task's base loss.
+    noise : float, default 0.02
+        Standard deviation of the multiplicative noise ``eps``.
     max_group_size : int, optional
         Only groups up to this size (default: all subsets).
+
+    Returns
+    -------
+    Problem
+        Tasks ``t0..t{n-1}``; first the ``n`` half-size singles (``t0_half``, ...), then every group by size.
+
+    Raises
+    ------
+    InvalidArgument
+        ``n_tasks`` is not an integer in 1..20.
     """
     if not isinstance(n_tasks, (int, np.integer)) or not 1 <= n_tasks <= 20:
         raise InvalidArgument(f"n_tasks must be an integer in 1..20; got {n_tasks!r}.")

@@ -28,7 +28,13 @@ def _table() -> pd.DataFrame:
 
 
 def standley2020_table() -> pd.DataFrame:
-    """The whole published table: setting, split, network, tasks, size, cost, task, loss."""
+    """The whole published table: setting, split, network, tasks, size, cost, task, loss.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per setting, split, network and task; a copy the caller may change.
+    """
     return _table().copy()
 
 
@@ -42,6 +48,16 @@ def standley2020(setting: int = 1, split: str = "val") -> Problem:
     split : {"val", "test", "esa"}
         ``val``: validation losses (select on these); ``test``: test losses (score a selection on these);
         ``esa``: validation losses after a short run (Early Stopping Approximation; setting 4 lacks ``ne``).
+
+    Returns
+    -------
+    Problem
+        The networks of that setting with their costs and per-task losses.
+
+    Raises
+    ------
+    InvalidArgument
+        Unknown ``setting`` or ``split``, listing the accepted ones.
 
     Examples
     --------

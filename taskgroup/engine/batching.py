@@ -30,6 +30,16 @@ def label_overlap(labelled: Mapping[str, np.ndarray]) -> float:
 
     1.0 when the tasks share their inputs, also when some tasks are labelled on only part of them (a task with
     100 labels among another's 1,500 images); 0 when every task has its own data set.
+
+    Parameters
+    ----------
+    labelled : mapping of str to array of int
+        Indices of the examples labelled for each task.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0 when some task has no label (or there is no task).
     """
     sets = [set(np.asarray(v).tolist()) for v in labelled.values()]
     smallest = min((len(s) for s in sets), default=0)
@@ -44,6 +54,22 @@ def choose_batching(labelled: Mapping[str, np.ndarray], batching: str = "auto") 
 
     A few missing labels (masked per example) keep a suite joint; tasks with their own data sets share few
     or no examples and are trained as in MT-DNN's Algorithm 1.
+
+    Parameters
+    ----------
+    labelled : mapping of str to array of int
+        Indices of the examples labelled for each task.
+    batching : {"auto", "joint", "per_task"}, default "auto"
+
+    Returns
+    -------
+    str
+        ``"joint"`` or ``"per_task"`` (one task is always joint).
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown ``batching``.
     """
     if batching not in BATCHINGS:
         raise InvalidArgument(f"Unknown batching {batching!r}; accepted: {list(BATCHINGS)}.")
@@ -67,6 +93,18 @@ def per_task_batches(
     batch_size : int
     rng : numpy Generator (the only source of randomness)
     sampling : {"proportional", "uniform"}
+        Proportional: every labelled example once per epoch; uniform: every task gets the mean number of batches
+        (a small task cycles through fresh shuffles, a large one is cut short).
+
+    Returns
+    -------
+    list of (str, numpy.ndarray)
+        The epoch's batches in random order (tasks without labels get none).
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown ``sampling``, or ``batch_size`` below 1.
     """
     if sampling not in SAMPLINGS:
         raise InvalidArgument(f"Unknown task sampling {sampling!r}; accepted: {list(SAMPLINGS)}.")
@@ -88,7 +126,27 @@ def per_task_batches(
 
 
 def joint_batches(n_examples: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """One epoch of plain shuffled mini-batches over all examples."""
+    """One epoch of plain shuffled mini-batches over all examples.
+
+    Parameters
+    ----------
+    n_examples : int
+        Rows to batch.
+    batch_size : int
+        Rows per batch (the last may be smaller).
+    rng : numpy.random.Generator
+        The shuffle's source.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Row indices per batch; together a permutation of ``0..n_examples-1``.
+
+    Raises
+    ------
+    InvalidArgument
+        ``batch_size`` below 1.
+    """
     if batch_size < 1:
         raise InvalidArgument(f"batch_size must be >= 1; got {batch_size!r}.")
     return _chunks(rng.permutation(n_examples), batch_size)

@@ -107,16 +107,52 @@ class TrainConfig:
         self.factory()  # an unknown family or option fails now, not in a worker
 
     def factory(self) -> ModelFactory:
-        """The model factory this configuration builds networks with."""
+        """The model factory this configuration builds networks with.
+
+        Returns
+        -------
+        model factory
+            For ``mlp`` and ``cnn``, the family with ``hidden`` and ``options``; for another family, with
+            ``options``; a user factory as given.
+
+        Raises
+        ------
+        InvalidArgument
+            An unknown family or options it does not accept (checked already when the config is created).
+        """
         if isinstance(self.model, str) and self.model in ("mlp", "cnn"):
             return make_factory(self.model, {"hidden": self.hidden, **self.options})
         return make_factory(self.model, self.options)
 
     def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed, checked like a new config.
+
+        Parameters
+        ----------
+        **changes
+            Field names and their new values.
+
+        Returns
+        -------
+        TrainConfig
+
+        Raises
+        ------
+        InvalidArgument
+            A new value the config does not accept.
+        TypeError
+            A name that is not a field.
+        """
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (the model as its family name or ``module:qualname``), without the device."""
+        """Plain data (the model as its family name or ``module:qualname``), without the device.
+
+        Returns
+        -------
+        dict
+            Every field but ``device``; ``hidden`` as a list, ``options`` sorted by key with tuples as lists.
+        """
         d = asdict(self)
         d.pop("device")
         d["model"] = self.model if isinstance(self.model, str) else factory_name(self.model)
@@ -125,4 +161,11 @@ class TrainConfig:
         return d
 
     def hash(self) -> str:
+        """The key of this config's results in a results store: equal for configs that train the same way.
+
+        Returns
+        -------
+        str
+            The first 12 hex digits of the sha256 of :meth:`to_dict` as sorted JSON (the device left out).
+        """
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]

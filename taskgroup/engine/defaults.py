@@ -16,7 +16,17 @@ _IMAGE_MODEL = {"hidden": (8, 16), "options": {"dense": (64, 16)}, "batch_size":
 
 
 def default_model(suite: Any) -> str:
-    """The family ``taskgroup run`` measures a suite with: ``cnn`` for image inputs ``(C, H, W)``, else ``mlp``."""
+    """The family ``taskgroup run`` measures a suite with: ``cnn`` for image inputs ``(C, H, W)``, else ``mlp``.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        Its ``input_shape`` decides.
+
+    Returns
+    -------
+    str
+    """
     return "cnn" if len(suite.input_shape) == 3 else "mlp"
 
 
@@ -27,6 +37,24 @@ def default_train_config(suite: Any, family: str | None = None, **changes: Any) 
     (conv channels 8 and 16, dense layers of 64 and 16 units, batches of 32; docs/measure.md says why); ``changes``
     (the options a user gave) override them. ``taskgroup run``, ``measure``, ``train`` and ``affinity`` all build
     their configuration here, so an image suite is trained the same way whichever command trains it.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        The suite to train.
+    family : str, optional
+        The model family.
+    **changes
+        TrainConfig fields to set.
+
+    Returns
+    -------
+    TrainConfig
+
+    Raises
+    ------
+    InvalidArgument
+        A value TrainConfig does not accept, or an unknown family or option.
     """
     family = family or default_model(suite)
     config = TrainConfig(model=family)

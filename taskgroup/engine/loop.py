@@ -70,10 +70,32 @@ class Hook:
     """Something that watches the loop; every method does nothing unless overridden."""
 
     def on_step(self, step: int, model: nn.Module, batch: Batch, losses_of: Any) -> None:
-        """Before step ``step``'s update. ``losses_of(outputs) -> {task: loss}`` computes the step's task losses."""
+        """Before step ``step``'s update. ``losses_of(outputs) -> {task: loss}`` computes the step's task losses.
+
+        Parameters
+        ----------
+        step : int
+            The optimiser step about to be taken, counted over the whole fit.
+        model : torch.nn.Module
+            The network being trained (in training mode).
+        batch : Batch
+            The step's batch.
+        losses_of : callable
+            ``losses_of(outputs) -> {task: loss tensor}`` for outputs of ``model`` on the batch.
+        """
 
     def on_epoch_end(self, epoch: int, model: nn.Module, val_loss: float | None) -> None:
-        """After each epoch's validation."""
+        """After each epoch's validation.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch just finished.
+        model : torch.nn.Module
+            The network being trained.
+        val_loss : float or None
+            The epoch's validation loss (sum over tasks); None without a validation split.
+        """
 
 
 @dataclass
@@ -109,14 +131,54 @@ class FitResult:
 
 
 def labelled_rows(data: Split, tasks: Sequence[TaskSpec]) -> dict[str, np.ndarray]:
-    """task -> indices of the rows labelled for it."""
+    """task -> indices of the rows labelled for it.
+
+    Parameters
+    ----------
+    data : Split
+        The rows.
+    tasks : sequence of TaskSpec
+        The specs of ``data``'s target columns, in column order.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Sorted row indices per task name.
+    """
     return {t.name: np.flatnonzero(data.mask[:, c].numpy()) for c, t in enumerate(tasks)}
 
 
 def batch_plan(
     n: int, labelled: Mapping[str, np.ndarray], config: TrainConfig, batching: str, seed: int, epoch: int
 ) -> list[tuple[list[int], np.ndarray]]:
-    """One epoch's steps as ``(task columns, row indices)``, drawn from ``numpy_rng(seed, "batches", epoch)``."""
+    """One epoch's steps as ``(task columns, row indices)``, drawn from ``numpy_rng(seed, "batches", epoch)``.
+
+    Parameters
+    ----------
+    n : int
+        Rows of the training split.
+    labelled : mapping of str to numpy.ndarray
+        Rows labelled per task (:func:`labelled_rows`), in column order.
+    config : TrainConfig
+        Its batch size and task sampling.
+    batching : {"joint", "per_task"}
+        Resolved batching; anything but ``"per_task"`` gives joint batches.
+    seed : int
+        The network's seed.
+    epoch : int
+        The epoch (each draws its own batches).
+
+    Returns
+    -------
+    list of (list of int, numpy.ndarray)
+        Per step, the task columns it trains (every column for joint batches, one for per-task batches) and its
+        row indices.
+
+    Raises
+    ------
+    InvalidArgument
+        A batch size below 1 or an unknown task sampling.
+    """
     rng = numpy_rng(seed, "batches", epoch)
     if batching == "per_task":
         column = {t: c for c, t in enumerate(labelled)}
@@ -147,6 +209,22 @@ def predict(model: nn.Module, x: Any, *, batch_size: int = 4096, device: str = "
     """Raw outputs of every head in eval mode (dropout off), as numpy arrays.
 
     ``x`` is a tensor, an array or a :class:`Split` (whose inputs may be a Dataset, read batch by batch).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network (its training mode is restored afterwards).
+    x : tensor, array or Split
+        Model inputs, shape (n, ...); an array of floats is converted to float32, of integers kept as they are.
+    batch_size : int, default 4096
+        Rows per forward pass.
+    device : str, default "cpu"
+        Where the batches go (the model must be there already).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each head's raw output on every row, shape (n, out_dim), by task name.
     """
     if isinstance(x, Split):
         data = x
@@ -186,6 +264,27 @@ def score(
     (:data:`~taskgroup.uncertainty.BOOTSTRAP_SAMPLES` resamples drawn from ``numpy_rng(seed, "bootstrap", task)``),
     the part of a measured loss's error that comes from evaluating on a finite split. (All resamples at once: a
     few milliseconds per network.)
+
+    Parameters
+    ----------
+    outputs : mapping of str to numpy.ndarray
+        Each head's raw output on every row of ``data`` (:func:`predict`); tasks not in it are skipped.
+    data : Split
+        The rows scored.
+    tasks : sequence of TaskSpec
+        The specs of ``data``'s target columns, in column order.
+    detail : bool, default False
+        Add every metric and the calibrated loss.
+    errors : bool, default False
+        Add the bootstrap standard error ``loss_se``.
+    seed : int, default 0
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    dict of str to dict of str to float
+        Per task: ``loss`` and ``metric`` (NaN without a labelled row), plus what ``detail`` and ``errors`` add
+        when the task has labelled rows.
     """
     result = {}
     for c, task in enumerate(tasks):

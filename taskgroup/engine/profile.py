@@ -98,6 +98,17 @@ def profile_model(
         Timed forward passes (the median is reported).
     latency : bool
         Time the model (otherwise ``latency_ms`` is left out).
+
+    Returns
+    -------
+    dict of str to float
+        ``flops`` and ``params`` of one forward pass on one example, ``memory_bytes`` (parameters, buffers, the
+        input and the pass's peak), and ``latency_ms`` with ``latency``.
+
+    Raises
+    ------
+    InvalidArgument
+        ``repeats`` below 1.
     """
     if repeats < 1:
         raise InvalidArgument(f"repeats must be >= 1; got {repeats}.")

@@ -17,7 +17,13 @@ __all__ = ["available_cores", "default_threads", "configure_threads", "resolve_d
 
 
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity), at least 1."""
+    """Cores this process may run on (its CPU affinity), at least 1.
+
+    Returns
+    -------
+    int
+        The size of the CPU affinity set; where the system has no affinity call, the machine's CPU count.
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS and Windows have no affinity call
@@ -25,7 +31,13 @@ def available_cores() -> int:
 
 
 def default_threads() -> int:
-    """``OMP_NUM_THREADS`` when it is a positive integer, else :func:`available_cores`."""
+    """``OMP_NUM_THREADS`` when it is a positive integer, else :func:`available_cores`.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
     text = os.environ.get("OMP_NUM_THREADS", "").strip()
     if text.isdigit() and int(text) >= 1:
         return int(text)
@@ -34,6 +46,18 @@ def default_threads() -> int:
 
 def configure_threads(threads: int | None = None) -> int:
     """Set torch's intra-op threads to ``threads`` (default :func:`default_threads`) and return the number.
+
+    Also sets ``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it already.
+
+    Parameters
+    ----------
+    threads : int, optional
+        The thread count.
+
+    Returns
+    -------
+    int
+        The thread count set.
 
     Raises
     ------
@@ -56,6 +80,16 @@ def configure_threads(threads: int | None = None) -> int:
 
 def resolve_device(device: str | None) -> str:
     """Check a device name: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or ``"mps"`` where present.
+
+    Parameters
+    ----------
+    device : str, optional
+        The device name; None means ``"cpu"``.
+
+    Returns
+    -------
+    str
+        The name, as given (``"cpu"`` for None).
 
     Raises
     ------

@@ -36,7 +36,24 @@ __all__ = ["StackedNets", "can_stack", "train_stack"]
 
 
 def can_stack(suite: TaskSuite, networks: Sequence[Sequence[str]], config: TrainConfig) -> bool:
-    """Whether :func:`train_stack` gives these networks the results of one-at-a-time training."""
+    """Whether :func:`train_stack` gives these networks the results of one-at-a-time training.
+
+    True when every split is in memory, the model is the ``mlp`` family without dropout, the loss weighting is
+    ``equal`` and each network's training batches are joint.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        The data.
+    networks : sequence of sequence of str
+        Each network's tasks.
+    config : TrainConfig
+        How they would be trained.
+
+    Returns
+    -------
+    bool
+    """
     if not all(split.in_memory for split in suite.splits.values()):
         return False  # the stack evaluates whole splits at once
     factory = config.factory()
@@ -53,7 +70,24 @@ def can_stack(suite: TaskSuite, networks: Sequence[Sequence[str]], config: Train
 
 class StackedNets:
     """``C = S * n`` shared-trunk networks of one variant, ``n`` for each of ``S`` seeds, with heads for every
-    suite task, as stacked tensors (seed-major: networks ``s*n .. s*n+n-1`` have seed ``seeds[s]``)."""
+    suite task, as stacked tensors (seed-major: networks ``s*n .. s*n+n-1`` have seed ``seeds[s]``).
+
+    Every network starts from the initial weights its seed gives a lone ``mlp`` network (see
+    :meth:`SharedTrunkNet.reset_parameters <taskgroup.engine.families.SharedTrunkNet.reset_parameters>`).
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        The data; each network has a head for every task of it.
+    n : int
+        Networks per seed.
+    config : TrainConfig
+        Builds the reference networks (the ``mlp`` family) and names the device.
+    variant : str
+        The networks' size variant.
+    seeds : sequence of int
+        One group of ``n`` networks per seed.
+    """
 
     def __init__(self, suite: TaskSuite, n: int, config: TrainConfig, variant: str, seeds: Sequence[int]) -> None:
         # One reference network with every head per seed: each network's initial weights are its seed's (trunk
@@ -83,12 +117,29 @@ class StackedNets:
         ]
 
     def parameters(self) -> list[torch.Tensor]:
+        """Every stacked weight and bias, trunk layers first, then the heads.
+
+        Returns
+        -------
+        list of torch.Tensor
+            Leaf tensors with a leading dimension C, for the optimiser.
+        """
         return [p for pair in (*self.trunk, *self.heads) for p in pair]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Outputs of every head of every network: a list over tasks of (C, rows, out_dim).
 
         ``x`` holds one batch per seed, shape (S, rows, ...), or one batch all networks read, (rows, ...).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The inputs, as above.
+
+        Returns
+        -------
+        list of torch.Tensor
+            One per suite task, in suite order.
         """
         if x.dim() == self.suite.train.x.dim():  # one batch for all: the same rows for every seed
             x = x.unsqueeze(0).expand(self.n_seeds, *x.shape)
@@ -113,6 +164,20 @@ class StackedNets:
         """Per network and task, the mean loss over labelled rows: shape (C, n_tasks).
 
         ``x``, ``y`` and ``mask`` hold one batch per seed (leading dimension S) or one batch for all networks.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Inputs.
+        y : torch.Tensor
+            Targets, one column per suite task.
+        mask : torch.Tensor of bool
+            Which targets are labelled.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape (C, n_tasks).
         """
         outs = self.forward(x)
         if y.dim() == 3:  # per seed: each network reads its seed's rows
@@ -126,15 +191,36 @@ class StackedNets:
         )
 
     def snapshot(self) -> list[torch.Tensor]:
+        """A detached copy of :meth:`parameters` (e.g. the best weights so far).
+
+        Returns
+        -------
+        list of torch.Tensor
+        """
         return [p.detach().clone() for p in self.parameters()]
 
     def keep(self, best: list[torch.Tensor], which: torch.Tensor) -> None:
-        """Copy the current weights of networks ``which`` (bool, (C,)) into ``best``."""
+        """Copy the current weights of networks ``which`` (bool, (C,)) into ``best``.
+
+        Parameters
+        ----------
+        best : list of torch.Tensor
+            A :meth:`snapshot`, updated in place.
+        which : torch.Tensor of bool, shape (C,)
+            The networks whose weights are copied.
+        """
         which = which.to(best[0].device)
         for saved, p in zip(best, self.parameters()):
             saved[which] = p.detach()[which]
 
     def load(self, state: list[torch.Tensor]) -> None:
+        """Overwrite every network's weights with ``state``.
+
+        Parameters
+        ----------
+        state : list of torch.Tensor
+            A :meth:`snapshot`.
+        """
         with torch.no_grad():
             for p, saved in zip(self.parameters(), state):
                 p.copy_(saved)

@@ -27,7 +27,23 @@ class EarlyStopping:
         self.stopped = torch.zeros(n, dtype=torch.bool)
 
     def update(self, epoch: int, val_loss: torch.Tensor) -> torch.Tensor:
-        """Record one epoch; returns which networks improved (their weights should be kept)."""
+        """Record one epoch; returns which networks improved (their weights should be kept).
+
+        A network that has stopped never improves again; a network stops once ``patience`` epochs have passed
+        since its best one.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch's number.
+        val_loss : torch.Tensor, shape (n,)
+            Each network's validation loss this epoch.
+
+        Returns
+        -------
+        torch.Tensor of bool, shape (n,)
+            True where the loss is below the network's best so far and the network had not stopped.
+        """
         val_loss = val_loss.detach().cpu().to(torch.float64)
         improved = (~self.stopped) & (val_loss < self.best)
         self.best = torch.where(improved, val_loss, self.best)

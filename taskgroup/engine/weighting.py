@@ -34,13 +34,38 @@ REDUCTIONS: tuple[str, ...] = ("sum", "mean")
 
 
 def combine(weighting: LossWeighting, losses: Mapping[str, torch.Tensor], reduction: str, n_tasks: int) -> torch.Tensor:
-    """The training objective of one step: the weighted sum of ``losses``, divided by ``n_tasks`` for "mean"."""
+    """The training objective of one step: the weighted sum of ``losses``, divided by ``n_tasks`` for "mean".
+
+    Parameters
+    ----------
+    weighting : LossWeighting
+        Combines the task losses.
+    losses : mapping of str to torch.Tensor
+        Scalar loss of each task present in the step.
+    reduction : {"sum", "mean"}
+        Any value other than ``"mean"`` leaves the weighted sum as it is.
+    n_tasks : int
+        The number of tasks the network serves.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar objective.
+    """
     total = weighting(losses)
     return total / n_tasks if reduction == "mean" else total
 
 
 class LossWeighting(nn.Module):
-    """Base class: combine per-task losses into the training objective."""
+    """Base class: combine per-task losses into the training objective.
+
+    Parameters
+    ----------
+    tasks : sequence of str
+        The network's tasks.
+    kinds : mapping of str to str
+        Each task's kind (``"regression"``, ``"binary"``, ``"multiclass"``).
+    """
 
     def __init__(self, tasks: Sequence[str], kinds: Mapping[str, str]):
         super().__init__()
@@ -48,10 +73,28 @@ class LossWeighting(nn.Module):
         self.kinds = dict(kinds)
 
     def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover - abstract
+        """The step's objective from its task losses; subclasses define it.
+
+        Parameters
+        ----------
+        losses : mapping of str to torch.Tensor
+            Scalar loss of each task present in the step, by task name.
+
+        Returns
+        -------
+        torch.Tensor
+            The scalar objective.
+        """
         raise NotImplementedError
 
     def weights(self) -> dict[str, float]:
-        """The current effective weight of each task's loss (for logs and reports)."""
+        """The current effective weight of each task's loss (for logs and reports).
+
+        Returns
+        -------
+        dict of str to float
+            1 for every task here; subclasses with learned weights override it.
+        """
         return {t: 1.0 for t in self.tasks}
 
 
@@ -59,6 +102,18 @@ class EqualWeighting(LossWeighting):
     """Sum of the task losses present (every task weight 1): MT-DNN's choice."""
 
     def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The sum of the task losses.
+
+        Parameters
+        ----------
+        losses : mapping of str to torch.Tensor
+            Scalar loss of each task present in the step, by task name.
+
+        Returns
+        -------
+        torch.Tensor
+            The scalar objective.
+        """
         return torch.stack(list(losses.values())).sum()
 
 
@@ -68,6 +123,13 @@ class UncertaintyWeighting(LossWeighting):
     With a learned ``s_t = log σ_t²`` per task: regression contributes ``exp(-s_t) / 2 * L_t + s_t / 2`` and
     classification ``exp(-s_t) * L_t + s_t / 2`` (the paper's eq. 7 and 10 in log-variance form, which is
     numerically stable and unconstrained). ``s_t`` starts at 0.
+
+    Parameters
+    ----------
+    tasks : sequence of str
+        The network's tasks (one learned ``s_t`` each).
+    kinds : mapping of str to str
+        Each task's kind; regression tasks get the factor 1/2.
     """
 
     def __init__(self, tasks: Sequence[str], kinds: Mapping[str, str]):
@@ -80,6 +142,18 @@ class UncertaintyWeighting(LossWeighting):
         return 0.5 if self.kinds[task] == "regression" else 1.0
 
     def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The sum over the tasks present of their weighted losses plus ``s_t / 2``.
+
+        Parameters
+        ----------
+        losses : mapping of str to torch.Tensor
+            Scalar loss of each task present in the step, by task name.
+
+        Returns
+        -------
+        torch.Tensor
+            The scalar objective.
+        """
         total = []
         for task, loss in losses.items():
             s = self.log_var[self._index[task]]
@@ -87,6 +161,12 @@ class UncertaintyWeighting(LossWeighting):
         return torch.stack(total).sum()
 
     def weights(self) -> dict[str, float]:
+        """The current effective weight of each task's loss: ``exp(-s_t)``, halved for regression.
+
+        Returns
+        -------
+        dict of str to float
+        """
         with torch.no_grad():
             return {t: float(self._factor(t) * torch.exp(-self.log_var[i])) for t, i in self._index.items()}
 
@@ -98,17 +178,50 @@ LOSS_WEIGHTINGS: Registry[WeightingFactory] = Registry("loss weighting")
 
 
 def register_weighting(name: str, factory: WeightingFactory, description: str) -> None:
-    """Register ``factory(tasks, kinds) -> LossWeighting`` under ``name`` (replacing an earlier one)."""
+    """Register ``factory(tasks, kinds) -> LossWeighting`` under ``name`` (replacing an earlier one).
+
+    Parameters
+    ----------
+    name : str
+        The weighting's name (``TrainConfig.weighting``, the CLI's ``--weighting``).
+    factory : callable
+        ``factory(tasks, kinds) -> LossWeighting``.
+    description : str
+        One line.
+
+    Raises
+    ------
+    InvalidArgument
+        ``name`` is empty, or ``description`` is not one non-empty line.
+    """
     LOSS_WEIGHTINGS.register(name, factory, description)
 
 
 def available_weightings() -> list[str]:
-    """The registered weighting names, sorted."""
+    """The registered weighting names, sorted.
+
+    Returns
+    -------
+    list of str
+    """
     return LOSS_WEIGHTINGS.names()
 
 
 def make_weighting(name: str, tasks: Sequence[str], kinds: Mapping[str, str]) -> LossWeighting:
     """Build the weighting registered under ``name`` for these tasks.
+
+    Parameters
+    ----------
+    name : str
+        A registered weighting.
+    tasks : sequence of str
+        The network's tasks.
+    kinds : mapping of str to str
+        Each task's kind.
+
+    Returns
+    -------
+    LossWeighting
 
     Raises
     ------

@@ -46,7 +46,20 @@ Forward = Callable[[Callable[..., Any], Any], Any]
 
 
 def default_forward(model: Callable[..., Any], batch: Any) -> Any:
-    """``model(batch[0])`` for a ``(inputs, targets)`` batch, ``model(batch["x"])`` for a dict batch."""
+    """``model(batch[0])`` for a ``(inputs, targets)`` batch, ``model(batch["x"])`` for a dict batch.
+
+    Parameters
+    ----------
+    model : callable
+        The network.
+    batch : sequence or mapping
+        A batch as the data loader yields it.
+
+    Returns
+    -------
+    object
+        What the model returns (its task outputs).
+    """
     if isinstance(batch, Mapping):
         return model(batch["x"])
     return model(batch[0])

@@ -67,7 +67,14 @@ class Certificate:
         return (self.objective - self.optimistic_bound) / abs(self.objective) if self.objective else 0.0
 
     def describe(self) -> str:
-        """One paragraph for people: the bounds, what they assume, and what is still predicted."""
+        """One paragraph for people: the bounds, what they assume, and what is still predicted.
+
+        Returns
+        -------
+        str
+            The plan's loss, the bound and the optimistic bound with their gaps, the caveat that they hold under
+            the model only, then the unmeasured groups in the plan and the contenders (when there are any).
+        """
         kind = "exact over every plan" if self.exact else "a Lagrangian bound over every plan"
         text = (
             f"Plan loss {self.objective:.6g} (measured networks at measured loss, the others predicted). Under the "

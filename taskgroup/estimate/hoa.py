@@ -28,6 +28,16 @@ MAX_HOA_TASKS = 20
 def pair_networks(problem: Problem) -> dict[frozenset[str], int]:
     """Index of the network that serves exactly each pair of tasks.
 
+    Parameters
+    ----------
+    problem : Problem
+        The problem's networks.
+
+    Returns
+    -------
+    dict of frozenset of str to int
+        Per pair of task names, the index of its network (pairs without one are absent).
+
     Raises
     ------
     InvalidProblem

@@ -66,7 +66,18 @@ class _Design:
 
 
 def all_groups(n: int) -> list[frozenset[int]]:
-    """Every non-empty group of ``n`` tasks, in the order the posterior uses (by size, then bit mask)."""
+    """Every non-empty group of ``n`` tasks, in the order the posterior uses (by size, then bit mask).
+
+    Parameters
+    ----------
+    n : int
+        The number of tasks.
+
+    Returns
+    -------
+    list of frozenset of int
+        ``2**n - 1`` groups of task indices.
+    """
     return [frozenset(int(i) for i in np.flatnonzero(row)) for row in _design(n).members]
 
 
@@ -139,17 +150,54 @@ class GroupPosterior:
 
         ``optimism = 0`` gives the posterior median; ``optimism > 0`` an optimistic (lower) loss: an upper
         confidence bound on each group's value. Entries outside a group are ``inf``.
+
+        Parameters
+        ----------
+        optimism : float, default 0.0
+            Standard deviations below the posterior mean of the log loss (measured losses are kept as measured).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(G, n)``: per group and task, the loss; ``inf`` where the task is not in the group.
         """
         predicted = np.exp(self.log_mean - optimism * self.log_sd)
         out = np.where(self.measured[:, None], self.observed, predicted)
         return np.where(self.members, out, np.inf)
 
     def values(self, optimism: float = 0.0) -> np.ndarray:
-        """``-w_t * loss`` (higher is better) of :meth:`losses`; ``-inf`` outside each group."""
+        """``-w_t * loss`` (higher is better) of :meth:`losses`; ``-inf`` outside each group.
+
+        Parameters
+        ----------
+        optimism : float, default 0.0
+            Passed to :meth:`losses`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(G, n)``: per group and task, the weighted negative loss; ``-inf`` outside the group.
+        """
         return np.where(self.members, -self.weights[None, :] * self.losses(optimism), -np.inf)
 
     def index(self, group: Sequence[str]) -> int:
-        """Row of the group with these task names."""
+        """Row of the group with these task names.
+
+        Parameters
+        ----------
+        group : sequence of str
+            Task names, each in :attr:`tasks` (in any order).
+
+        Returns
+        -------
+        int
+            The group's row in the arrays' first axis.
+
+        Raises
+        ------
+        ValueError
+            A name is not one of :attr:`tasks` (raised by ``tuple.index``).
+        """
         mask = sum(1 << self.tasks.index(t) for t in group)
         return int(np.searchsorted(_order_keys(self.members.shape[1]), _key(mask)))
 

@@ -64,6 +64,20 @@ class PlantedGroupLosses:
     :meth:`measure` adds ``N(0, (noise * b_t)^2)`` measurement noise (a seeded function of the group, so measuring
     the same group again gives the same number); :meth:`expected` is the noise-free loss (the "test" loss of an
     infinite test set).
+
+    Attributes
+    ----------
+    tasks : tuple of str
+    labels : numpy.ndarray
+        Each task's planted cluster.
+    base : numpy.ndarray
+        ``b_t``, the single-task losses.
+    A : numpy.ndarray
+        ``A[u, t]``, the transfer from ``u`` to ``t``.
+    capacity, conflict, noise : float
+        The coefficients of the model above.
+    seed : int
+        Seed of the measurement noise.
     """
 
     tasks: tuple[str, ...]
@@ -85,7 +99,22 @@ class PlantedGroupLosses:
         return np.array(sorted(index[t] for t in group))
 
     def expected(self, group: Sequence[str]) -> dict[str, float]:
-        """Noise-free loss of every member of ``group``."""
+        """Noise-free loss of every member of ``group``.
+
+        Parameters
+        ----------
+        group : sequence of str
+            Distinct tasks.
+
+        Returns
+        -------
+        dict of str to float
+
+        Raises
+        ------
+        InvalidArgument
+            An empty group, an unknown task or a repeated one.
+        """
         idx = self._indices(group)
         if len(idx) == 1:
             return {self.tasks[idx[0]]: float(self.base[idx[0]])}
@@ -95,7 +124,22 @@ class PlantedGroupLosses:
         return {self.tasks[i]: float(self.base[i] * f) for i, f in zip(idx, factor)}
 
     def measure(self, group: Sequence[str]) -> dict[str, float]:
-        """The loss a measurement of ``group`` returns: expected plus seeded noise (same group, same number)."""
+        """The loss a measurement of ``group`` returns: expected plus seeded noise (same group, same number).
+
+        Parameters
+        ----------
+        group : sequence of str
+            Distinct tasks.
+
+        Returns
+        -------
+        dict of str to float
+
+        Raises
+        ------
+        InvalidArgument
+            An empty group, an unknown task or a repeated one.
+        """
         idx = self._indices(group)
         mask = sum(1 << int(i) for i in idx)
         rng = np.random.default_rng([self.seed, 7919, mask])

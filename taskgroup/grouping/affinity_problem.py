@@ -29,7 +29,17 @@ MAX_ENUMERATED_TASKS = 20
 
 
 def group_name(tasks: Sequence[str]) -> str:
-    """The candidate name of a group: its task names joined by ``+`` in task order."""
+    """The candidate name of a group: its task names joined by ``+`` in task order.
+
+    Parameters
+    ----------
+    tasks : sequence of str
+        The group's task names, in task order.
+
+    Returns
+    -------
+    str
+    """
     return network_name(tasks)
 
 

@@ -18,7 +18,22 @@ __all__ = ["modularity_groups"]
 
 
 def modularity_groups(scorer: GroupScorer, k: int) -> list[Group]:
-    """At most ``k`` groups from greedy modularity communities of the positive affinity graph."""
+    """At most ``k`` groups from greedy modularity communities of the positive affinity graph.
+
+    The graph's edge weights are the positive part of the symmetrised matrix ``(S + S^T) / 2``. Without
+    singletons, each one-task community is merged into the group where it raises ``V`` most.
+
+    Parameters
+    ----------
+    scorer : GroupScorer
+        The matrix and whether singletons are allowed.
+    k : int
+        The most groups.
+
+    Returns
+    -------
+    list of frozenset of int
+    """
     n = scorer.n
     W = np.clip((scorer.S + scorer.S.T) / 2, 0.0, None)
     graph = nx.Graph()

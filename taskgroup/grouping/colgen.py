@@ -60,7 +60,21 @@ _EPS = 1e-7
 
 
 class ColumnGenerationResult:
-    """Best selection found, its value, the proven upper bound on V, and iteration counts."""
+    """Best selection found, its value, the proven upper bound on V, and iteration counts.
+
+    Parameters
+    ----------
+    groups : list of frozenset of int
+        The best selection found.
+    value : float
+        Its ``V``.
+    upper_bound : float
+        A proven upper bound on ``V`` over every selection of at most ``k`` groups.
+    iterations : int
+        Column-generation iterations run.
+    columns : int
+        Groups in the master problem at the end.
+    """
 
     def __init__(self, groups: list[Group], value: float, upper_bound: float, iterations: int, columns: int) -> None:
         self.groups = groups
@@ -229,6 +243,28 @@ def column_generation(
 
     ``stop``, if given, is asked before each iteration; once it returns True the loop ends as at the time limit,
     without the final master solve, and the best selection so far comes back with its bound (Ctrl-C).
+
+    Parameters
+    ----------
+    scorer : GroupScorer
+        The group values.
+    k : int
+        The most groups.
+    start : list of frozenset of int
+        A valid selection to start from.
+    time_limit : float, optional
+        Seconds.
+    max_iterations : int, default 500
+    smoothing : float, default 0.7
+        The initial Wentges ``alpha``.
+    say : callable(str), optional
+        Progress lines.
+    stop : callable() -> bool, optional
+        Asked before each iteration.
+
+    Returns
+    -------
+    ColumnGenerationResult
     """
     from taskgroup.solvers import solve
 

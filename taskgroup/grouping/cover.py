@@ -71,7 +71,21 @@ class GroupScorer:
         return 1 if self.singletons else 2
 
     def values(self, group: Group) -> np.ndarray:
-        """Per task, its value in ``group``; ``-inf`` outside it (and for a forbidden singleton)."""
+        """Per task, its value in ``group``; ``-inf`` outside it (and for a forbidden singleton).
+
+        A measured group has its measured values; a predicted one of two or more tasks gives t the mean of
+        ``S[u, t]`` over the other members (plus ``offset[|G|, t]``); a one-task group the diagonal.
+
+        Parameters
+        ----------
+        group : frozenset of int
+            Task indices.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,)
+            Cached: callers must not change it.
+        """
         cached = self._cache.get(group)
         if cached is not None:
             return cached
@@ -94,17 +108,51 @@ class GroupScorer:
         return out
 
     def best(self, groups: Iterable[Group]) -> np.ndarray:
-        """Per task, its best value among ``groups`` (``-inf`` if uncovered)."""
+        """Per task, its best value among ``groups`` (``-inf`` if uncovered).
+
+        Parameters
+        ----------
+        groups : iterable of frozenset of int
+            Groups of task indices.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,)
+        """
         rows = [self.values(g) for g in groups]
         if not rows:
             return np.full(self.n, -np.inf)
         return np.max(rows, axis=0)
 
     def value(self, groups: Iterable[Group]) -> float:
-        """``V`` of a selection (``-inf`` if some task is uncovered)."""
+        """``V`` of a selection (``-inf`` if some task is uncovered).
+
+        Parameters
+        ----------
+        groups : iterable of frozenset of int
+            Groups of task indices.
+
+        Returns
+        -------
+        float
+            The sum over tasks of :meth:`best`.
+        """
         return float(self.best(groups).sum())
 
     def valid(self, groups: Sequence[Group], k: int) -> bool:
+        """Whether ``groups`` is a feasible selection: 1 to ``k`` groups, each allowed, covering every task.
+
+        Parameters
+        ----------
+        groups : sequence of frozenset of int
+            Groups of task indices.
+        k : int
+            The most groups.
+
+        Returns
+        -------
+        bool
+        """
         return (
             0 < len(groups) <= k
             and all(len(g) >= self.min_size for g in groups)
@@ -116,6 +164,11 @@ class GroupScorer:
 
         A mean over other members is at most their maximum, so a predicted ``v_t(G) <= max_{u != t} S[u, t]
         + max_s offset[s, t]``; measured groups count with their measured values.
+
+        Returns
+        -------
+        float
+            ``-inf`` when some task can be served by no group.
         """
         S = self.S.copy()
         diag = np.diag(S).copy()
@@ -134,6 +187,11 @@ class GroupScorer:
 
         A predicted group of size ``s >= 2`` gives at most ``offset[s, t]`` plus the mean of t's ``s - 1``
         best sources; a one-task group its diagonal (when allowed); measured groups their measured values.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n + 1, n)
+            Row ``s`` for groups of ``s`` tasks (row 0, and row 1 without singletons, are ``-inf``).
         """
         n = self.n
         caps = np.full((n + 1, n), -np.inf)
@@ -152,7 +210,19 @@ class GroupScorer:
         return caps
 
     def size_bound(self, k: int, iterations: int = 200) -> float:
-        """An upper bound on ``V`` with at most ``k`` groups, from group sizes alone (see :meth:`size_duals`)."""
+        """An upper bound on ``V`` with at most ``k`` groups, from group sizes alone (see :meth:`size_duals`).
+
+        Parameters
+        ----------
+        k : int
+            The most groups.
+        iterations : int, default 200
+            Steps of the ternary search over the multiplier.
+
+        Returns
+        -------
+        float
+        """
         return self.size_duals(k, iterations)[0]
 
     def size_duals(self, k: int, iterations: int = 200) -> tuple[float, np.ndarray]:
@@ -166,6 +236,19 @@ class GroupScorer:
         clusters. The returned ``pi`` are valid column-generation duals: every group has
         ``P(G) = sum_{t in G} max(0, v_t(G) - pi_t) <= lam``, so ``sum(pi) + k max_G P(G)`` is at most the bound
         (column generation starts its stabilisation there).
+
+        Parameters
+        ----------
+        k : int
+            The most groups.
+        iterations : int, default 200
+            Steps of the ternary search over the multiplier.
+
+        Returns
+        -------
+        (float, numpy.ndarray)
+            The bound and the duals ``pi`` (shape (n,)); ``-inf`` for both when some task can be served by no
+            group.
         """
         caps = self.size_caps()
         sizes = np.arange(1, self.n + 1)[:, None]
@@ -197,6 +280,22 @@ class GroupScorer:
 
         Problem losses are the negated values divided by the task weights (negated scores when
         ``higher_is_better``); entries of groups that are not measured are flagged as predicted.
+
+        Parameters
+        ----------
+        groups : sequence of frozenset of int
+            The candidates, named by their tasks.
+        higher_is_better : bool, default False
+            Build a problem of scores.
+
+        Returns
+        -------
+        Problem
+
+        Raises
+        ------
+        InvalidProblem
+            The groups leave a task unserved, or repeat a group (names repeat).
         """
         names = [group_name([self.tasks[i] if self.tasks else str(i) for i in sorted(g)]) for g in groups]
         values = np.array([self.values(g) for g in groups]).reshape(len(groups), self.n)
@@ -214,7 +313,17 @@ class GroupScorer:
         )
 
     def all_groups(self, max_size: int | None = None) -> list[Group]:
-        """Every allowed group of up to ``max_size`` tasks (default all), by size then task order."""
+        """Every allowed group of up to ``max_size`` tasks (default all), by size then task order.
+
+        Parameters
+        ----------
+        max_size : int, optional
+            The largest group size.
+
+        Returns
+        -------
+        list of frozenset of int
+        """
         top = self.n if max_size is None else min(max_size, self.n)
         return [frozenset(c) for s in range(self.min_size, top + 1) for c in combinations(range(self.n), s)]
 
@@ -230,7 +339,34 @@ class GroupScorer:
         wall_time: float = 0.0,
         nodes: int = 0,
     ) -> Plan:
-        """The :class:`Plan` of ``groups``, in the original sense of the matrix (``plan.score``)."""
+        """The :class:`Plan` of ``groups``, in the original sense of the matrix (``plan.score``).
+
+        Parameters
+        ----------
+        groups : sequence of frozenset of int
+            The selected groups (repeats dropped).
+        k : int
+            The budget in groups, recorded as ``{"cost": k}``.
+        higher_is_better : bool
+            Report scores rather than losses.
+        solver : str
+            The method, recorded in the plan.
+        upper_bound : float, default inf
+            An upper bound on ``V``, recorded as the plan's bound.
+        optimal : bool, default False
+            Whether the selection is proven optimal.
+        wall_time : float, default 0.0
+        nodes : int, default 0
+
+        Returns
+        -------
+        Plan
+
+        Raises
+        ------
+        InvalidArgument
+            A task none of the groups serves.
+        """
         groups = sorted(set(groups), key=lambda g: (len(g), sorted(g)))
         problem = self.listed_problem(groups, higher_is_better=higher_is_better)
         return plan_from_selection(

@@ -53,12 +53,40 @@ def _done(scorer: GroupScorer, groups: list[Group], k: int) -> bool:
 
 
 def greedy_merge(scorer: GroupScorer, k: int) -> list[Group]:
-    """Merge the best pair of groups until at most ``k`` valid groups remain (a partition of the tasks)."""
+    """Merge the best pair of groups until at most ``k`` valid groups remain (a partition of the tasks).
+
+    Parameters
+    ----------
+    scorer : GroupScorer
+        The group values.
+    k : int
+        The most groups.
+
+    Returns
+    -------
+    list of frozenset of int
+        :func:`beam_merge` with width 1.
+    """
     return beam_merge(scorer, k, width=1)
 
 
 def beam_merge(scorer: GroupScorer, k: int, width: int = 5) -> list[Group]:
-    """Agglomerative merging keeping the ``width`` best selections (by :func:`_key`) at every level."""
+    """Agglomerative merging keeping the ``width`` best selections (by :func:`_key`) at every level.
+
+    Parameters
+    ----------
+    scorer : GroupScorer
+        The group values.
+    k : int
+        The most groups.
+    width : int, default 5
+        Selections kept per level.
+
+    Returns
+    -------
+    list of frozenset of int
+        The best finished selection seen at any level (a partition of the tasks).
+    """
     beam: list[list[Group]] = [[frozenset([t]) for t in range(scorer.n)]]
     finished: list[tuple[tuple[int, float], list[Group]]] = []
     while beam:
@@ -201,6 +229,26 @@ def local_search(
     It stops after ``max_rounds`` kicks (each followed by a descent to a local optimum) or at ``time_limit``
     seconds, whichever comes first; ``time_limit=None`` means no limit, so the rounds alone stop it and the same
     seed gives the same answer.
+
+    Parameters
+    ----------
+    scorer : GroupScorer
+        The group values.
+    k : int
+        The most groups.
+    start : list of frozenset of int, optional
+        A valid selection to start from.
+    seed : int, default 0
+        Seed of the move order and kicks.
+    time_limit : float, optional
+        Seconds.
+    max_rounds : int, default 50
+        Kicks.
+
+    Returns
+    -------
+    (list of frozenset of int, int)
+        The best selection and the number of moves tried.
     """
     rng = np.random.default_rng(seed)
     deadline = math.inf if time_limit is None else time.perf_counter() + time_limit

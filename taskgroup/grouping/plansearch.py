@@ -30,7 +30,19 @@ _UNSERVED = -1e12
 
 
 def plan_value(values: np.ndarray, plan: tuple[int, ...] | list[int]) -> float:
-    """``sum_t max_{g in plan} values[g, t]`` (``-inf`` when some task is not served)."""
+    """``sum_t max_{g in plan} values[g, t]`` (``-inf`` when some task is not served).
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (G, n)
+        Per group and task, the value (``-inf`` where the group does not serve the task).
+    plan : sequence of int
+        Rows of ``values``.
+
+    Returns
+    -------
+    float
+    """
     return float(values[list(plan)].max(axis=0).sum())
 
 

@@ -41,7 +41,17 @@ SLACK_SHARE = 0.25
 
 @dataclass
 class PricingResult:
-    """The best groups found (``(P(G), G)``, best first), a valid upper bound on ``P*``, and nodes searched."""
+    """The best groups found (``(P(G), G)``, best first), a valid upper bound on ``P*``, and nodes searched.
+
+    Attributes
+    ----------
+    found : list of (float, frozenset of int)
+        Reduced profits and groups, best first.
+    bound : float
+        An upper bound on the best reduced profit ``P*`` over every group.
+    nodes : int
+        Search nodes visited.
+    """
 
     found: list[tuple[float, Group]]
     bound: float

@@ -23,7 +23,15 @@ __all__ = ["Candidate", "make_candidates", "parse_candidate", "check_names", "se
 
 @dataclass(frozen=True, order=True)
 class Candidate:
-    """One network to train: the tasks it serves (suite order) and its size variant."""
+    """One network to train: the tasks it serves (suite order) and its size variant.
+
+    Attributes
+    ----------
+    tasks : tuple of str
+        The tasks the network is trained on and serves, in the suite's order.
+    variant : str
+        Its size variant (``"full"`` by default; ``"half"`` for the built-in families' half-width network).
+    """
 
     tasks: tuple[str, ...]
     variant: str = "full"
@@ -47,7 +55,24 @@ def _builtin_variants() -> tuple[str, ...]:
 
 
 def check_names(kind: str, names: Sequence[str]) -> list[str]:
-    """Task or variant names as a list, refused if empty, repeated, not strings or containing + @ ,."""
+    """Task or variant names as a list, refused if empty, repeated, not strings or containing + @ ,.
+
+    Parameters
+    ----------
+    kind : str
+        What the names are (``"Task"``, ``"Variant"``), for messages.
+    names : sequence of str
+        The names.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    InvalidArgument
+        No name, a name that is not a non-blank string or contains a reserved character, or a repeated name.
+    """
     names = list(names)
     bad = [n for n in names if not isinstance(n, str) or not n.strip() or any(c in n for c in RESERVED)]
     if not names or bad:
@@ -63,6 +88,20 @@ def parse_candidate(text: str, tasks: Sequence[str], variants: Collection[str] |
     """``"a0+a1"`` -> Candidate(("a0", "a1")); ``"b0@half"`` -> the half-size network for b0.
 
     ``variants`` are the accepted variants (default: the built-in model families').
+
+    Parameters
+    ----------
+    text : str
+        The candidate's name: tasks joined by ``+``, optionally ``@variant``.
+    tasks : sequence of str
+        The suite's tasks, in order.
+    variants : collection of str, optional
+        The accepted variants.
+
+    Returns
+    -------
+    Candidate
+        Its tasks in the order of ``tasks``.
 
     Raises
     ------
@@ -158,7 +197,22 @@ def make_candidates(
 
 
 def seed_list(seeds: int | Sequence[int]) -> list[int]:
-    """``K`` -> seeds 0..K-1; a list of distinct integers as given."""
+    """``K`` -> seeds 0..K-1; a list of distinct integers as given.
+
+    Parameters
+    ----------
+    seeds : int or sequence of int
+        A count, or the seeds themselves.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    InvalidArgument
+        A count below 1, no seed, or a repeated seed.
+    """
     seeds_out = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seeds_out or len(set(seeds_out)) != len(seeds_out):
         raise InvalidArgument(f"seeds must be a positive count or distinct integers; got {seeds!r}.")

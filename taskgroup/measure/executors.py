@@ -45,6 +45,20 @@ class SerialExecutor(Executor):
     """Runs each job when its result is asked for, in this process (lazily, so progress shows per job)."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """A future that calls ``fn(*args, **kwargs)`` when its result is first asked for.
+
+        Parameters
+        ----------
+        fn : callable
+            The job.
+        *args, **kwargs
+            Its arguments.
+
+        Returns
+        -------
+        concurrent.futures.Future
+            Its exception, if any, is raised by ``result()``.
+        """
         future: Future = _LazyFuture(fn, args, kwargs)
         return future
 
@@ -102,6 +116,11 @@ class RestartingProcessPool(Executor):
     A worker that dies (a segfault, ``os.abort``, the out-of-memory killer) breaks a ``ProcessPoolExecutor`` for
     good: every job in it fails with ``BrokenProcessPool``. :func:`drive` then calls :meth:`restart` and runs
     the jobs that were in flight again, one at a time, to find the one that kills its worker.
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes (spawned; they ignore Ctrl-C, which the driver handles).
     """
 
     def __init__(self, workers: int) -> None:
@@ -116,13 +135,32 @@ class RestartingProcessPool(Executor):
         )
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Submit ``fn(*args, **kwargs)`` to the current pool (``fn`` and its arguments must pickle).
+
+        Parameters
+        ----------
+        fn : callable
+            The job.
+        *args, **kwargs
+            Its arguments.
+
+        Returns
+        -------
+        concurrent.futures.Future
+        """
         future = self._pool.submit(fn, *args, **kwargs)
         self._processes.update(getattr(self._pool, "_processes", None) or {})  # to read exit codes after a crash
         return future
 
     def exit_codes(self) -> list[int]:
         """Exit codes of the workers that have ended abnormally (negative: the signal that ended them), once the
-        pool is broken (its workers are ending: each is waited for briefly, so that its code is known)."""
+        pool is broken (its workers are ending: each is waited for briefly, so that its code is known).
+
+        Returns
+        -------
+        list of int
+            Nonzero exit codes of the pool's workers (each waited for up to 0.5 s).
+        """
         for process in self._processes.values():
             process.join(0.5)
         return [p.exitcode for p in self._processes.values() if p.exitcode not in (None, 0)]
@@ -134,7 +172,13 @@ class RestartingProcessPool(Executor):
         self._pool = self._new_pool()
 
     def stop_now(self, grace: float = 1.0) -> None:
-        """Cancel queued jobs and end the workers within about ``2 * grace`` seconds (SIGTERM, then SIGKILL)."""
+        """Cancel queued jobs and end the workers within about ``2 * grace`` seconds (SIGTERM, then SIGKILL).
+
+        Parameters
+        ----------
+        grace : float, default 1.0
+            Seconds to wait for each worker after SIGTERM, and again after SIGKILL.
+        """
         processes = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
@@ -146,6 +190,15 @@ class RestartingProcessPool(Executor):
                 process.join(grace)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut the current pool down, as :meth:`concurrent.futures.Executor.shutdown`.
+
+        Parameters
+        ----------
+        wait : bool, default True
+            Wait for the running jobs to finish.
+        cancel_futures : bool, default False
+            Cancel the jobs not yet started.
+        """
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
@@ -207,6 +260,12 @@ def open_executor(spec: str | Executor) -> Iterator[tuple[Executor, int]]:
         ``"NAME"`` or ``"NAME:ARGUMENT"`` with NAME registered in :data:`EXECUTORS` (``serial``,
         ``process``, ``process:N``, ``dask://HOST:PORT``), or an Executor the caller manages.
 
+    Yields
+    ------
+    (concurrent.futures.Executor, int)
+        The executor and its number of parallel workers (for a caller's executor: 1 for a SerialExecutor, else
+        its ``_max_workers`` or the CPU count).
+
     Raises
     ------
     InvalidArgument
@@ -223,7 +282,18 @@ def open_executor(spec: str | Executor) -> Iterator[tuple[Executor, int]]:
 
 def check_executor(spec: object) -> None:
     """Refuse an executor spec that :func:`open_executor` could never open (an unknown name or not a string),
-    without opening anything: settings are checked before any work or files."""
+    without opening anything: settings are checked before any work or files.
+
+    Parameters
+    ----------
+    spec : object
+        An executor spec string or an Executor.
+
+    Raises
+    ------
+    InvalidArgument
+        Not a string or an Executor, or an unknown executor name.
+    """
     if isinstance(spec, Executor):
         return
     if not isinstance(spec, str):
@@ -253,6 +323,28 @@ def drive(
     naming the job (``describe(job)``), after the results committed so far. On Ctrl-C the results that have
     finished are committed before the interrupt goes on. ``run`` must be importable by name (it is pickled to
     process and Dask workers).
+
+    Parameters
+    ----------
+    pool : concurrent.futures.Executor
+        Where the jobs run.
+    run : callable
+        ``run(job) -> result``.
+    jobs : sequence
+        The jobs, submitted in this order.
+    commit : callable
+        Called with each result as it finishes (in the calling process).
+    retries : int
+        Resubmissions of a job whose worker was lost.
+    describe : callable
+        ``describe(job) -> str``, for messages.
+    crashed : callable, optional
+        ``crashed(job, reason) -> result`` for a job that keeps losing its worker.
+
+    Raises
+    ------
+    MeasurementError
+        A job raised, or (without ``crashed``) lost its worker more than ``retries`` times.
     """
     attempts: dict[int, int] = {}
     pending: dict[Future, int] = {}

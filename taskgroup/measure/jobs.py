@@ -20,7 +20,23 @@ __all__ = ["Job", "run_job"]
 @dataclass(frozen=True)
 class Job:
     """Train ``candidates`` (all one size variant) once per seed of ``seeds``; stacked, all seeds in one stack,
-    if ``vectorise`` (and possible)."""
+    if ``vectorise`` (and possible).
+
+    Attributes
+    ----------
+    suite : TaskSuite
+        The data.
+    candidates : tuple of Candidate
+        The networks to train, all of one variant.
+    config : TrainConfig
+        How to build and train them.
+    seeds : tuple of int
+        The training seeds.
+    vectorise : bool
+        Stack the candidates where possible.
+    threads : int
+        Torch threads while the job runs.
+    """
 
     suite: TaskSuite
     candidates: tuple[Candidate, ...]
@@ -36,7 +52,18 @@ class Job:
 
 
 def run_job(job: Job) -> list[NetworkResult]:
-    """Run one job and return one result per candidate (failed networks included, not raised)."""
+    """Run one job and return one result per candidate (failed networks included, not raised).
+
+    Parameters
+    ----------
+    job : Job
+        The job; torch runs on ``job.threads`` threads during it (the previous count is restored).
+
+    Returns
+    -------
+    list of NetworkResult
+        One per (seed, candidate), seed-major.
+    """
     import torch
 
     # Thread count is part of the job: a pool of k workers on k cores should not oversubscribe. In the driver's

@@ -56,7 +56,19 @@ _FIELDS = ("val", "test", "cost")
 
 @dataclass(frozen=True)
 class ObjectiveCall:
-    """One job: call ``objective`` for one candidate and seed with the run's settings."""
+    """One job: call ``objective`` for one candidate and seed with the run's settings.
+
+    Attributes
+    ----------
+    objective : callable
+        ``objective(tasks, variant, seed, **settings)``, the user's function.
+    candidate : Candidate
+        The network to measure.
+    seed : int
+        The training seed.
+    settings : dict
+        Keyword arguments passed on every call.
+    """
 
     objective: Callable[..., Any]
     candidate: Candidate
@@ -65,7 +77,20 @@ class ObjectiveCall:
 
 
 def run_call(call: ObjectiveCall) -> NetworkResult:
-    """Run one objective call; an exception or a bad return value becomes a failed result, never raised."""
+    """Run one objective call; an exception or a bad return value becomes a failed result, never raised.
+
+    Parameters
+    ----------
+    call : ObjectiveCall
+        The call.
+
+    Returns
+    -------
+    NetworkResult
+        The losses and costs the objective returned, or ``status="failed"`` with the reason (an exception, a
+        ``sys.exit``, or a return value :func:`read_objective_result` refuses); ``train_time`` is the call's
+        duration.
+    """
     cand, start = call.candidate, time.perf_counter()
     try:
         value = call.objective(list(cand.tasks), cand.variant, call.seed, **call.settings)
@@ -94,6 +119,21 @@ def read_objective_result(
     value: Any, tasks: Sequence[str], who: str
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """Check an objective's return value; per-task ``{"val_loss", "test_loss"}`` and ``{resource: cost}``.
+
+    Parameters
+    ----------
+    value : object
+        What the objective returned: ``{task: loss}`` (validation losses), or a mapping with ``"val"`` and
+        optionally ``"test"`` (each ``{task: loss}``) and ``"cost"`` (``{resource: value}``).
+    tasks : sequence of str
+        The candidate's tasks; each split must cover exactly these.
+    who : str
+        The candidate and seed, for messages.
+
+    Returns
+    -------
+    (dict of str to dict of str to float, dict of str to float)
+        Per task its ``val_loss`` (and ``test_loss``); the costs (``{"cost": 1.0}`` when none is returned).
 
     Raises
     ------
@@ -163,6 +203,17 @@ def load_objective(spec: str, option: str = "--objective") -> Callable[..., Any]
     """The function named ``"package.module:function"`` (the current folder is searched first).
 
     Only for a name the user gave (``option`` names where, for messages); never for a name read from a file.
+
+    Parameters
+    ----------
+    spec : str
+        ``"package.module:function"`` (the function part may be dotted: ``module:Class.method``).
+    option : str, default "--objective"
+        Where the user gave it, for messages.
+
+    Returns
+    -------
+    callable
 
     Raises
     ------

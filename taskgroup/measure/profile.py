@@ -35,6 +35,30 @@ def profile_candidates(
     """One row per candidate: network, variant, tasks and the cost columns, from the network ``config`` builds.
 
     The network is built (seed 0) and profiled, never trained.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        The data (the networks are sized on its example batch).
+    candidates : sequence of Candidate
+        The networks to profile.
+    config : TrainConfig
+        The configuration that builds them.
+    repeats : int, default 50
+        Timed forward passes per network (see :func:`taskgroup.engine.profile.profile_model`).
+    latency : bool, default True
+        Time the networks (otherwise ``latency_ms`` is left out).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``network, variant, tasks, flops, params, memory_bytes[, latency_ms], snt`` (``snt``: the
+        variant's width, 1 for a full network).
+
+    Raises
+    ------
+    InvalidArgument
+        ``config`` is not a TrainConfig, or ``repeats`` below 1.
     """
     if not isinstance(config, TrainConfig):
         raise InvalidArgument(

@@ -29,6 +29,28 @@ class NetworkResult:
     metric is R^2 or accuracy, higher is better). A failed network has ``status="failed"``, a ``reason`` and
     no metrics. ``costs`` holds costs reported with the result (the objective route: ``{resource: value}``);
     built-in model families are profiled separately and leave it empty.
+
+    Attributes
+    ----------
+    network : str
+        The candidate's name (``"a+b"``, ``"a@half"``).
+    tasks : tuple of str
+        The tasks it was trained on.
+    variant : str
+        Its size variant.
+    seed : int
+        The training seed.
+    status : {"ok", "failed"}
+    reason : str
+        Why it failed (empty when ``ok``).
+    epochs, best_epoch : int
+        Epochs run, and the epoch whose weights were kept.
+    train_time : float
+        Seconds of training.
+    metrics : dict of str to dict of str to float
+        Per task: the losses, metrics and their bootstrap errors.
+    costs : dict of str to float
+        Costs reported with the result.
     """
 
     network: str
@@ -46,6 +68,18 @@ class NetworkResult:
 
 def normalise_costs(costs: pd.DataFrame, columns: Sequence[str] = COST_COLUMNS) -> pd.DataFrame:
     """Divide each cost column by its mean over full-size single-task networks, so such a network costs 1.
+
+    Parameters
+    ----------
+    costs : pandas.DataFrame
+        One row per network with ``variant``, ``tasks`` (names joined by ``+``) and cost columns.
+    columns : sequence of str
+        The cost columns to divide (those absent from the table are skipped); default: the profiler's columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with those columns divided.
 
     Raises
     ------

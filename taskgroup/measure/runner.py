@@ -50,6 +50,30 @@ def plan_jobs(
     that many stacks); the default stack size spreads each variant's candidates evenly over the workers (one stack
     per worker). Otherwise a job is one network and one seed, seed by seed, so that each network is committed as it
     finishes.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        The data.
+    candidates : sequence of Candidate
+        The networks to train.
+    config : TrainConfig
+        How to build and train them.
+    seeds : sequence of int
+        The training seeds.
+    vectorise : bool, default True
+        Stack same-variant candidates where the stacked path can train them.
+    stack_size : int, optional
+        Most candidates in one stacked job (default: a variant's candidates spread evenly over ``workers``).
+    workers : int, default 1
+        Worker processes that will run the jobs.
+    threads : int, default 1
+        Torch threads each job uses.
+
+    Returns
+    -------
+    list of Job
+        The unstacked jobs (seed by seed), then the stacked ones.
     """
     jobs: list[Job] = []
     groups = list(candidates_by_variant(candidates).values())

@@ -45,6 +45,22 @@ def train_candidate(suite: TaskSuite, candidate: Candidate, config: TrainConfig,
     """Train one candidate alone with :func:`taskgroup.engine.fit` (the reference for the stacked path).
 
     A network whose training or validation loss becomes NaN or infinite is returned with ``status="failed"``.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        The data; the network sees only the candidate's tasks.
+    candidate : Candidate
+        The tasks and size variant to train.
+    config : TrainConfig
+        How to build and train it.
+    seed : int
+        Seed of initialisation and batch order (and of the bootstrap of the errors).
+
+    Returns
+    -------
+    NetworkResult
+        Its per-task validation and test losses and metrics with their bootstrap errors (none when it failed).
     """
     sub = suite.subset(list(candidate.tasks))
     model = build_model(config.factory(), sub.tasks, candidate.variant, sub.example_batch(), seed)
@@ -76,6 +92,19 @@ def train_candidates(
     """Train candidates once per seed (``seed``: one seed or several), stacking same-variant ones (all seeds in
     one stack) when ``stack`` and the configuration allow it.
 
+    Parameters
+    ----------
+    suite : TaskSuite
+        The data.
+    candidates : sequence of Candidate
+        The networks to train.
+    config : TrainConfig
+        How to build and train them.
+    seed : int or sequence of int
+        One seed, or several (each candidate is trained once per seed).
+    stack : bool, default True
+        Train same-variant candidates together as one stacked model where possible; otherwise one at a time.
+
     Returns
     -------
     list of NetworkResult
@@ -99,7 +128,17 @@ def train_candidates(
 
 
 def candidates_by_variant(candidates: Sequence[Candidate]) -> dict[str, list[Candidate]]:
-    """Group candidates by size variant (only same-size networks can be stacked)."""
+    """Group candidates by size variant (only same-size networks can be stacked).
+
+    Parameters
+    ----------
+    candidates : sequence of Candidate
+
+    Returns
+    -------
+    dict of str to list of Candidate
+        Variants in order of first appearance; candidates in their given order.
+    """
     out: dict[str, list[Candidate]] = {}
     for c in candidates:
         out.setdefault(c.variant, []).append(c)

@@ -67,11 +67,25 @@ def validation_inputs(manifest: Mapping[str, Any], inputs: Any = None) -> np.nda
     validation split when the manifest's suite is a built-in one that rebuilds, from the parameters the manifest
     records (or the defaults, for a manifest without them), to the same fingerprint.
 
+    Parameters
+    ----------
+    manifest : mapping
+        The manifest of the networks to export.
+    inputs : path, DataFrame or array, optional
+        Raw input rows (the manifest's preprocessing is applied).
+
+    Returns
+    -------
+    numpy.ndarray
+        Model inputs: all of ``inputs``, or the first validation rows of the rebuilt suite.
+
     Raises
     ------
     ExportError
         When no inputs are given and the manifest's suite cannot be rebuilt (a suite of your own, or data that
         changed since).
+    InvalidArgument
+        ``inputs`` that do not fit the manifest.
     """
     if inputs is not None:
         return model_inputs(manifest, inputs, raw=True)

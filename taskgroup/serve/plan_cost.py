@@ -60,6 +60,25 @@ def plan_costs(
 
     Read from the plan in the run's ``run.json`` beside the manifest, or, for an exported manifest, beside the
     manifest it was exported from.
+
+    Parameters
+    ----------
+    manifest_path : path
+        A manifest from ``taskgroup train``, ``run`` or ``export``.
+    manifest : mapping, optional
+        The manifest already read (default: read from ``manifest_path``).
+
+    Returns
+    -------
+    dict of str to dict of str to float
+        Network name to its cost per resource; empty when no ``run.json`` is found.
+
+    Raises
+    ------
+    ManifestError
+        The manifest cannot be read, or ``run.json`` holds no plan.
+    InvalidArgument
+        ``run.json`` cannot be read as text.
     """
     manifest = read_manifest(manifest_path) if manifest is None else manifest
     folders = [Path(manifest_path).parent]

@@ -23,7 +23,21 @@ _SETTINGS = ("threads", "repeats", "runtime", "machine")
 
 
 def write_plan_cost(table: pd.DataFrame, path: str | PathLike[str]) -> Path:
-    """Write the table as ``taskgroup.plan-cost`` JSON (with the machine and settings it was measured with)."""
+    """Write the table as ``taskgroup.plan-cost`` JSON (with the machine and settings it was measured with).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The measured plan-cost table; its ``attrs`` hold the settings (threads, repeats, runtime, machine)
+        written beside the rows (None where absent).
+    path : path
+        The file to write (atomically).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     data = {
         "schema": PLAN_COST_SCHEMA,
@@ -38,10 +52,23 @@ def write_plan_cost(table: pd.DataFrame, path: str | PathLike[str]) -> Path:
 def read_plan_cost(path: str | PathLike[str]) -> pd.DataFrame:
     """Read a table written by :func:`write_plan_cost` (settings in ``attrs``).
 
+    Parameters
+    ----------
+    path : path
+        A ``plan_cost.json`` file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per record in the file; ``attrs`` holds the threads, repeats, runtime and machine it was measured
+        with.
+
     Raises
     ------
+    InvalidArgument
+        ``path`` is missing, not a regular file, unreadable or not UTF-8 text.
     ManifestError
-        Not a plan-cost file, or another version.
+        Not JSON, not a plan-cost file, or another version.
     """
     try:
         data = json.loads(read_text(path, "plan-cost file"))

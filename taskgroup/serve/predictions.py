@@ -29,7 +29,20 @@ __all__ = ["predict", "decode_outputs", "probability_column"]
 
 
 def probability_column(task: str, label: Any) -> str:
-    """Name of the column holding the probability that ``task`` is ``label``."""
+    """Name of the column holding the probability that ``task`` is ``label``.
+
+    Parameters
+    ----------
+    task : str
+        The task's name.
+    label : object
+        One of its class labels (written as its ``str``).
+
+    Returns
+    -------
+    str
+        ``"p(task=label)"``.
+    """
     return f"p({task}={label})"
 
 
@@ -46,7 +59,26 @@ def _probabilities(spec: TaskSpec, output: np.ndarray) -> np.ndarray:
 def decode_outputs(
     tasks: Sequence[TaskSpec], outputs: Mapping[str, np.ndarray], *, probabilities: bool = False
 ) -> pd.DataFrame:
-    """Raw network outputs (``{task: (n, out_dim)}``) as a table: one column per task in ``tasks`` order."""
+    """Raw network outputs (``{task: (n, out_dim)}``) as a table: one column per task in ``tasks`` order.
+
+    Decoded as the module describes: regression outputs back to the target's units, classification outputs to
+    the class label.
+
+    Parameters
+    ----------
+    tasks : sequence of TaskSpec
+        The tasks to decode (their kind, classes and target scaling), in column order.
+    outputs : mapping of str to numpy.ndarray
+        Each task's raw network output, shape ``(n, out_dim)``: logits for classification, the standardised
+        value for regression. Must hold every task in ``tasks``.
+    probabilities : bool, default False
+        Add one :func:`probability_column` per class of each classification task.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``n`` rows; one column per task, then (with ``probabilities``) its probability columns.
+    """
     columns: dict[str, Any] = {}
     for spec in tasks:
         output = np.asarray(outputs[spec.name])

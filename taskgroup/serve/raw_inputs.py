@@ -62,7 +62,31 @@ def read_raw_inputs(source: Any, manifest: Mapping[str, Any]) -> np.ndarray:
 
 
 def frame_inputs(frame: pd.DataFrame, manifest: Mapping[str, Any], what: str = "input table") -> np.ndarray:
-    """A table's feature columns as a float array in the manifest's column order, every cell checked."""
+    """A table's feature columns as a float array in the manifest's column order, every cell checked.
+
+    A raw categorical column ``c`` may stand in for the suite's one-hot ``c=value`` columns; it is encoded the
+    same way.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The raw input table.
+    manifest : mapping
+        The manifest (its ``feature_names``, or its ``input_shape`` for the message when it has none).
+    what : str, default "input table"
+        What the table is, for messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, n_features), float, raw (before the manifest's preprocessing).
+
+    Raises
+    ------
+    InvalidArgument
+        The networks do not take a table; a missing or extra column; no rows; a value that is not a number, or
+        missing or infinite; a category the suite never had.
+    """
     columns = list(manifest.get("feature_names", []))
     if not columns:
         shape = ", ".join(map(str, required_fields(manifest, "input_shape")[0]))
@@ -157,7 +181,28 @@ def _one_hot(frame: pd.DataFrame, columns: Sequence[str], what: str) -> pd.DataF
 
 
 def array_inputs(array: np.ndarray, manifest: Mapping[str, Any]) -> np.ndarray:
-    """A raw input array, if its shape is ``(n, *input_shape)``, its dtype numeric and its values finite."""
+    """A raw input array, if its shape is ``(n, *input_shape)``, its dtype numeric and its values finite.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Raw inputs.
+    manifest : mapping
+        The manifest (its ``input_shape`` and ``input_dtype``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``array`` itself.
+
+    Raises
+    ------
+    InvalidArgument
+        Another shape, no rows, a non-numeric dtype (or a float array for networks that take integers), or a NaN
+        or infinite value.
+    ManifestError
+        The manifest lacks ``input_shape`` or ``input_dtype``.
+    """
     shape, dtype = required_fields(manifest, "input_shape", "input_dtype")
     shape = tuple(shape)
     expected = f"(n, {', '.join(map(str, shape))})"

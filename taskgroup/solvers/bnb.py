@@ -36,7 +36,22 @@ __all__ = ["solve_bnb", "fractional_knapsack"]
 
 
 def fractional_knapsack(values: np.ndarray, costs: np.ndarray, capacity: float) -> float:
-    """Maximum of ``sum v_i x_i`` with ``sum c_i x_i <= capacity``, ``0 <= x_i <= 1`` (all c_i > 0)."""
+    """Maximum of ``sum v_i x_i`` with ``sum c_i x_i <= capacity``, ``0 <= x_i <= 1`` (all c_i > 0).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``v_i``.
+    costs : numpy.ndarray
+        ``c_i``, each > 0.
+    capacity : float
+        Infinite: every item fits.
+
+    Returns
+    -------
+    float
+        Items by value per cost, the last one taken in part.
+    """
     if not math.isfinite(capacity):
         return float(values.sum())
     order = np.argsort(-values / costs, kind="stable")
@@ -51,7 +66,22 @@ def fractional_knapsack(values: np.ndarray, costs: np.ndarray, capacity: float) 
 
 
 def solve_bnb(instance: SelectionInstance, *, time_limit: float | None = None) -> SolverResult:
-    """Branch-and-bound to a proven optimum (or the best plan and root bound at the time limit)."""
+    """Branch-and-bound to a proven optimum (or the best plan and root bound at the time limit).
+
+    It starts from the greedy plan (:func:`~taskgroup.solvers.greedy.solve_greedy`).
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance with its budget.
+    time_limit : float, optional
+        Seconds.
+
+    Returns
+    -------
+    SolverResult
+        ``chosen`` None with ``optimal`` True when no plan within the budget serves every task.
+    """
     m = instance.m
     if m == 0 or not np.all(np.isfinite(instance.WL).any(axis=0)):
         return SolverResult(None, optimal=True, bound=math.inf)

@@ -26,6 +26,15 @@ def count_subsets_bound(instance: SelectionInstance) -> int:
     """An upper bound on the number of network sets within the budget: ``sum_{k<=K} C(m, k)``.
 
     ``K`` is the largest number of networks whose cheapest ones still fit every resource.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance with its budget.
+
+    Returns
+    -------
+    int
     """
     m = instance.m
     limit = instance.budget + budget_tolerance(instance.budget)
@@ -43,6 +52,26 @@ def solve_exhaustive(
 
     The best set is the first in the tie rule (:mod:`taskgroup.solvers.ties`): least objective, then least
     total cost.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance with its budget.
+    time_limit : float, optional
+        Seconds; the search stops after it, without a proof.
+    max_subsets : int
+        The most network sets :func:`count_subsets_bound` may allow.
+
+    Returns
+    -------
+    SolverResult
+        Optimal (the bound is the objective) unless the time limit stopped it; ``chosen`` None when no set
+        within the budget serves every task.
+
+    Raises
+    ------
+    InstanceTooLarge
+        More than ``max_subsets`` sets to examine.
     """
     count = count_subsets_bound(instance)
     if count > max_subsets:

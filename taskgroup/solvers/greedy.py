@@ -26,14 +26,35 @@ __all__ = ["solve_greedy", "greedy_fill", "greedy_cover", "cheapest_cover", "vir
 
 
 def virtual_losses(WL: np.ndarray) -> np.ndarray:
-    """Per task, a stand-in loss for "not served yet" that is worse than any real loss on the task."""
+    """Per task, a stand-in loss for "not served yet" that is worse than any real loss on the task.
+
+    Parameters
+    ----------
+    WL : numpy.ndarray, shape (m, n)
+        Weighted losses, ``inf`` where not served; every task served by some network.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        ``worst + (worst - best) + |worst| + 1`` per task.
+    """
     finite = np.where(np.isfinite(WL), WL, np.nan)
     worst, best = np.nanmax(finite, axis=0), np.nanmin(finite, axis=0)
     return worst + (worst - best) + np.abs(worst) + 1.0
 
 
 def cost_scale(instance: SelectionInstance) -> np.ndarray:
-    """Per resource, the unit that makes costs comparable: the budget, or the mean cost without one."""
+    """Per resource, the unit that makes costs comparable: the budget, or the mean cost without one.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance with its budget.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_resources,)
+    """
     return np.where(np.isfinite(instance.budget), instance.budget, instance.C.mean(axis=0))
 
 
@@ -43,6 +64,19 @@ def cheapest_cover(instance: SelectionInstance, resource: int = 0, *, time_limit
     Returns the model's :class:`SolverResult`: ``chosen`` the cover (proven cheapest when ``optimal``); or
     ``chosen=None`` with ``optimal=True`` when no cover exists, ``optimal=False`` when ``time_limit`` seconds
     (None: no limit) came first, or would have before the model reached its root LP (:func:`mip_out_of_time`).
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance with its budget.
+    resource : int, default 0
+        The cost column minimised.
+    time_limit : float, optional
+        Seconds.
+
+    Returns
+    -------
+    SolverResult
     """
     if not np.all(np.isfinite(instance.WL).any(axis=0)):
         return SolverResult(None, optimal=True, bound=math.inf)
@@ -52,7 +86,18 @@ def cheapest_cover(instance: SelectionInstance, resource: int = 0, *, time_limit
 
 
 def greedy_cover(instance: SelectionInstance) -> list[int] | None:
-    """Serve every task greedily: most newly served tasks per unit of (normalised) cost, within the budget."""
+    """Serve every task greedily: most newly served tasks per unit of (normalised) cost, within the budget.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance with its budget.
+
+    Returns
+    -------
+    list of int or None
+        A cover, or None when the greedy choice runs out of budget first (a cover may still exist).
+    """
     served = np.isfinite(instance.WL)
     unit = (instance.C / cost_scale(instance)).sum(axis=1)
     limit = instance.budget + budget_tolerance(instance.budget)
@@ -72,7 +117,22 @@ def greedy_cover(instance: SelectionInstance) -> list[int] | None:
 
 
 def greedy_fill(instance: SelectionInstance, start: list[int]) -> list[int] | None:
-    """Add networks to ``start`` by loss reduction per unit cost while one improves and fits."""
+    """Add networks to ``start`` by loss reduction per unit cost while one improves and fits.
+
+    A task not yet served counts at :func:`virtual_losses`, so serving it is a reduction too.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance with its budget.
+    start : list of int
+        Instance indices to start from (within the budget).
+
+    Returns
+    -------
+    list of int or None
+        The networks chosen (``start`` first), or None when they leave a task unserved.
+    """
     WL, C = instance.WL, instance.C
     unit = (C / cost_scale(instance)).sum(axis=1)
     limit = instance.budget + budget_tolerance(instance.budget)
@@ -104,6 +164,18 @@ def solve_greedy(instance: SelectionInstance, *, time_limit: float | None = None
 
     When neither finds a plan, the exact cover model decides, within what is left of ``time_limit``: no plan
     with ``optimal=True`` means none exists, with ``optimal=False`` that the time limit came first.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance with its budget.
+    time_limit : float, optional
+        Seconds, for the exact cover model only.
+
+    Returns
+    -------
+    SolverResult
+        The better plan in the tie rule, with no bound.
     """
     started = time.perf_counter()
     candidates = [greedy_fill(instance, [])]

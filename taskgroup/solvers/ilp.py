@@ -22,6 +22,28 @@ def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, b
     """Minimise the total weighted loss of ``instance`` within its budget with a MIP backend.
 
     Ties (:mod:`taskgroup.solvers.ties`): see :func:`_cheapest_tied`.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance with its budget.
+    time_limit : float, optional
+        Seconds.
+    backend : {"highs", "scip", "cbc", "cpsat"}, default "highs"
+        The OR-Tools MIP backend.
+
+    Returns
+    -------
+    SolverResult
+        With a ``fallback`` when the backend could not answer (no time left, no solution found, or a set over
+        the budget within the backend's tolerance).
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown backend.
+    SolverError
+        OR-Tools lacks the backend, or the backend stopped with an unexpected status.
     """
     started = time.perf_counter()
     if mip_out_of_time(instance, time_limit):

@@ -28,6 +28,22 @@ def parse_budget(problem: Problem, budget: Budget) -> np.ndarray:
 
     Accepts one number (problems with a single cost column), a mapping naming every cost column,
     a sequence with one number per cost column, or None (no budget).
+
+    Parameters
+    ----------
+    problem : Problem
+        Its cost columns.
+    budget : number, mapping, sequence or None
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_resources,)
+
+    Raises
+    ------
+    InvalidArgument
+        A mapping with unknown or missing columns, one number for several columns, a sequence of another
+        length, another type, or a value that is not a number > 0.
     """
     names = problem.cost_names
     if budget is None:
@@ -71,13 +87,32 @@ def parse_budget(problem: Problem, budget: Budget) -> np.ndarray:
 
 
 def budget_tolerance(budget: np.ndarray) -> np.ndarray:
-    """Slack allowed on each budget so that sums of floats equal to the budget count as within it."""
+    """Slack allowed on each budget so that sums of floats equal to the budget count as within it.
+
+    Parameters
+    ----------
+    budget : numpy.ndarray
+
+    Returns
+    -------
+    numpy.ndarray
+        ``1e-9 * max(1, |budget|)`` (``1e-9`` for an infinite budget).
+    """
     finite = np.where(np.isfinite(budget), np.abs(budget), 0.0)
     return 1e-9 * np.maximum(1.0, finite)
 
 
 def fits(total_cost: np.ndarray, budget: np.ndarray) -> bool:
-    """Whether a total cost (per resource) is within the budget, with :func:`budget_tolerance`."""
+    """Whether a total cost (per resource) is within the budget, with :func:`budget_tolerance`.
+
+    Parameters
+    ----------
+    total_cost, budget : numpy.ndarray, shape (n_resources,)
+
+    Returns
+    -------
+    bool
+    """
     return bool(np.all(total_cost <= budget + budget_tolerance(budget)))
 
 
@@ -86,6 +121,19 @@ class SelectionInstance:
     """Arrays of a problem restricted to a set of candidate networks.
 
     ``index[k]`` is the problem index of the instance's k-th candidate.
+
+    Attributes
+    ----------
+    problem : Problem
+    index : numpy.ndarray, shape (m,)
+        Problem indices of the candidates kept.
+    WL : numpy.ndarray, shape (m, n)
+        Weighted losses, ``inf`` where not served.
+    C : numpy.ndarray, shape (m, r)
+        Costs.
+    budget : numpy.ndarray, shape (r,)
+    cost_unit : numpy.ndarray, shape (r,)
+        Units of the tie rule's total cost (:mod:`taskgroup.solvers.ties`).
     """
 
     problem: Problem
@@ -103,6 +151,20 @@ class SelectionInstance:
 
         The reduction stops at ``deadline`` (a :func:`time.perf_counter` value), keeping what it has not
         examined.
+
+        Parameters
+        ----------
+        problem : Problem
+        budget : numpy.ndarray, shape (r,)
+            From :func:`parse_budget`.
+        reduce : bool, default True
+            Drop dominated networks (:func:`undominated`).
+        deadline : float, default inf
+
+        Returns
+        -------
+        SelectionInstance
+            The cost units are those of the whole problem.
         """
         WL = np.where(problem.serves, problem.losses * problem.weights, np.inf)
         C = np.asarray(problem.costs, dtype=float)
@@ -120,21 +182,65 @@ class SelectionInstance:
         return self.WL.shape[1]
 
     def objective(self, chosen: Sequence[int]) -> float:
+        """The plan's total weighted loss (``inf`` for no network or an unserved task).
+
+        Parameters
+        ----------
+        chosen : sequence of int
+            Instance indices of a plan's networks.
+
+        Returns
+        -------
+        float
+        """
         if len(chosen) == 0:
             return math.inf
         return float(self.WL[list(chosen)].min(axis=0).sum())
 
     def total_cost(self, chosen: Sequence[int]) -> float:
-        """The total cost of the tie rule: per-resource costs divided by the resource's unit, summed."""
+        """The total cost of the tie rule: per-resource costs divided by the resource's unit, summed.
+
+        Parameters
+        ----------
+        chosen : sequence of int
+            Instance indices of a plan's networks.
+
+        Returns
+        -------
+        float
+        """
         return float((self.C[list(chosen)] / self.cost_unit).sum())
 
     def precedes(self, chosen: Sequence[int], other: Sequence[int] | None) -> bool:
-        """Whether the plan ``chosen`` comes strictly before ``other`` (None: no plan) in the tie rule."""
+        """Whether the plan ``chosen`` comes strictly before ``other`` (None: no plan) in the tie rule.
+
+        Parameters
+        ----------
+        chosen : sequence of int
+            Instance indices of a plan's networks.
+        other : sequence of int or None
+
+        Returns
+        -------
+        bool
+        """
         if other is None:
             return True
         return precedes(self.objective(chosen), self.total_cost(chosen), self.objective(other), self.total_cost(other))
 
     def problem_indices(self, chosen: Sequence[int]) -> list[int]:
+        """The problem's indices of the instance's networks ``chosen``.
+
+        Parameters
+        ----------
+        chosen : sequence of int
+            Instance indices of a plan's networks.
+
+        Returns
+        -------
+        list of int
+            Sorted.
+        """
         return sorted(int(self.index[k]) for k in chosen)
 
 

@@ -502,7 +502,13 @@ def partition_tables_grid(n, net_start, net_list, trailing, levels, WL, level_li
 
 def kernels_cached() -> bool:
     """Whether the partition DP's grid kernel is loaded in this process or compiled in numba's disk cache for
-    this source (then a fresh process loads it in milliseconds instead of compiling it)."""
+    this source (then a fresh process loads it in milliseconds instead of compiling it).
+
+    Returns
+    -------
+    bool
+        False also when numba's cache cannot be inspected.
+    """
     if partition_tables_grid.signatures:
         return True
     try:  # numba's cache index for this function; empty when missing or written for another version of the source

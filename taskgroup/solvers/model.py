@@ -47,6 +47,18 @@ def mip_out_of_time(instance: SelectionInstance, time_limit: float | None) -> bo
 
     HiGHS does not stop inside its root LP (492,000 networks over 40 tasks ran for minutes under a 20 s limit),
     and building the model takes time too, so such a model is not started at all.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance.
+    time_limit : float, optional
+        Seconds (None: never out of time).
+
+    Returns
+    -------
+    bool
+        The (network, task) entries times :data:`MIP_SECONDS_PER_ENTRY` exceed ``time_limit``.
     """
     entries = float(np.isfinite(instance.WL).sum())
     return time_limit is not None and entries * MIP_SECONDS_PER_ENTRY > time_limit
@@ -57,7 +69,22 @@ BACKENDS = {"highs": "HIGHS", "scip": "SCIP", "cbc": "CBC", "cpsat": "CP_SAT"}
 
 
 class SelectionModel:
-    """The integer program of one instance, reusable for several objectives and caps."""
+    """The integer program of one instance, reusable for several objectives and caps.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance; its budget is the model's until :meth:`set_budget`.
+    backend : {"highs", "scip", "cbc", "cpsat"}, default "highs"
+        The OR-Tools MIP backend.
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown backend.
+    SolverError
+        OR-Tools was built without it.
+    """
 
     def __init__(self, instance: SelectionInstance, backend: str = "highs") -> None:
         if backend not in BACKENDS:
@@ -104,14 +131,24 @@ class SelectionModel:
         self.total_cost_row: Any = None
 
     def set_budget(self, budget: np.ndarray) -> None:
-        """Change the budget rows (3) to ``budget`` (``inf`` = unconstrained)."""
+        """Change the budget rows (3) to ``budget`` (``inf`` = unconstrained).
+
+        Parameters
+        ----------
+        budget : numpy.ndarray, shape (n_resources,)
+        """
         slack = budget_tolerance(budget)
         for r, row in enumerate(self.budget_rows):
             upper = budget[r] + slack[r] if math.isfinite(budget[r]) else self.solver.infinity()
             row.SetBounds(-self.solver.infinity(), upper)
 
     def set_objective_cap(self, cap: float | None) -> None:
-        """Require ``sum WL y <= cap`` (None removes the requirement)."""
+        """Require ``sum WL y <= cap`` (None removes the requirement).
+
+        Parameters
+        ----------
+        cap : float or None
+        """
         inf = self.solver.infinity()
         if self.cap_row is None:
             if cap is None:
@@ -123,7 +160,12 @@ class SelectionModel:
         self.cap_row.SetBounds(-inf, inf if cap is None else cap)
 
     def set_total_cost_cap(self, cap: float | None) -> None:
-        """Require the tie rule's total cost (:mod:`taskgroup.solvers.ties`) ``<= cap`` (None removes it)."""
+        """Require the tie rule's total cost (:mod:`taskgroup.solvers.ties`) ``<= cap`` (None removes it).
+
+        Parameters
+        ----------
+        cap : float or None
+        """
         inf = self.solver.infinity()
         if self.total_cost_row is None:
             if cap is None:
@@ -137,7 +179,26 @@ class SelectionModel:
 
     def run(self, minimise: str = "loss", time_limit: float | None = None) -> SolverResult:
         """Solve, minimising the total weighted loss (``"loss"``), the cost on resource ``r`` (``"cost:r"``)
-        or the tie rule's total cost (``"total_cost"``, :mod:`taskgroup.solvers.ties`)."""
+        or the tie rule's total cost (``"total_cost"``, :mod:`taskgroup.solvers.ties`).
+
+        Parameters
+        ----------
+        minimise : str, default "loss"
+            ``"loss"``, ``"total_cost"`` or ``"cost:r"`` (``r`` a resource index).
+        time_limit : float, optional
+            Seconds.
+
+        Returns
+        -------
+        SolverResult
+            ``chosen`` None and ``optimal`` True when infeasible; ``chosen`` None and not optimal when stopped at
+            the time limit before any solution. The bound is the backend's only for ``"loss"``.
+
+        Raises
+        ------
+        SolverError
+            The backend stopped with another status and no time limit was set.
+        """
         solver = self.solver
         objective = solver.Objective()
         objective.Clear()

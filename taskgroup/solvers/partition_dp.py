@@ -98,7 +98,17 @@ def _levels(instance: SelectionInstance) -> np.ndarray | None:
 
 def dp_work(n_tasks: int, n_candidates: int, n_resources: int) -> float:
     """Estimated work of the partition DP, in block pairs: ``3^n`` (G) + ``3^n / 2`` pairs times the
-    expected Pareto-set sizes, which grow with the number of resources; plus reading the candidates."""
+    expected Pareto-set sizes, which grow with the number of resources; plus reading the candidates.
+
+    Parameters
+    ----------
+    n_tasks, n_candidates, n_resources : int
+
+    Returns
+    -------
+    float
+        ``inf`` beyond :data:`DP_MAX_TASKS` tasks.
+    """
     if n_tasks > DP_MAX_TASKS:
         return math.inf
     pareto = 2.0 * 4.0 ** (n_resources - 1)
@@ -107,7 +117,24 @@ def dp_work(n_tasks: int, n_candidates: int, n_resources: int) -> float:
 
 @dataclass(frozen=True)
 class PartitionTable:
-    """The DP tables of an instance; ``points`` are the Pareto points of all tasks (indices into ``f_*``)."""
+    """The DP tables of an instance; ``points`` are the Pareto points of all tasks (indices into ``f_*``).
+
+    Attributes
+    ----------
+    instance : SelectionInstance
+        The instance the DP ran on.
+    points : numpy.ndarray of int
+        Entries of the ``f_*`` arrays that are Pareto points of the set of all tasks.
+    f_cost : numpy.ndarray, shape (entries, r)
+        Each entry's cost, in units of ``instance.cost_unit``.
+    f_loss : numpy.ndarray
+        Each entry's total weighted loss.
+    f_g, f_prev : numpy.ndarray of int
+        Back pointers: the block (an entry of ``g_net``) an entry adds, and the entry it extends (entry 0 is the
+        empty set).
+    g_net : numpy.ndarray of int
+        The instance index of each block's network.
+    """
 
     instance: SelectionInstance
     points: np.ndarray
@@ -118,14 +145,35 @@ class PartitionTable:
     g_net: np.ndarray
 
     def costs(self) -> np.ndarray:
-        """Cost per resource of each point, in the problem's units."""
+        """Cost per resource of each point, in the problem's units.
+
+        Returns
+        -------
+        numpy.ndarray, shape (points, r)
+        """
         return self.f_cost[self.points] * self.instance.cost_unit
 
     def objectives(self) -> np.ndarray:
+        """Total weighted loss of each point.
+
+        Returns
+        -------
+        numpy.ndarray, shape (points,)
+        """
         return self.f_loss[self.points]
 
     def best(self, budget: np.ndarray | None = None) -> int | None:
-        """The point the tie rule picks within ``budget`` (default: the instance's), or None if none fits."""
+        """The point the tie rule picks within ``budget`` (default: the instance's), or None if none fits.
+
+        Parameters
+        ----------
+        budget : numpy.ndarray, shape (r,), optional
+
+        Returns
+        -------
+        int or None
+            A position in :attr:`points`.
+        """
         budget = self.instance.budget if budget is None else budget
         limit = (budget + budget_tolerance(budget)) / self.instance.cost_unit
         fit = np.all(self.f_cost[self.points] <= limit, axis=1)
@@ -138,7 +186,18 @@ class PartitionTable:
         return int(tied[np.argmin(total)])
 
     def networks(self, point: int) -> list[int]:
-        """Instance indices of the networks of a point, rebuilt from the back pointers."""
+        """Instance indices of the networks of a point, rebuilt from the back pointers.
+
+        Parameters
+        ----------
+        point : int
+            A position in :attr:`points`.
+
+        Returns
+        -------
+        list of int
+            Sorted.
+        """
         chosen = set()
         f = int(self.points[point])
         while f > 0:  # entry 0 is F[{}]
@@ -167,7 +226,19 @@ def cost_quantum(costs: np.ndarray) -> float | None:
 
 
 def partition_table(instance: SelectionInstance, work_cap: float = math.inf) -> PartitionTable | None:
-    """Run the DP on ``instance`` (pruned by its budget); None when it would exceed ``work_cap`` block pairs."""
+    """Run the DP on ``instance`` (pruned by its budget); None when it would exceed ``work_cap`` block pairs.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance (at most :data:`DP_MAX_TASKS` tasks).
+    work_cap : float, default inf
+        The most block pairs.
+
+    Returns
+    -------
+    PartitionTable or None
+    """
     n = instance.n
     served = np.isfinite(instance.WL)
     WL = np.ascontiguousarray(np.where(served, instance.WL, 0.0))
@@ -257,7 +328,16 @@ def _problem_key(problem: Problem) -> bytes:
 
 
 def cached_table(problem: Problem) -> PartitionTable | None:
-    """The table :func:`problem_table` already computed for a problem with this content, else None."""
+    """The table :func:`problem_table` already computed for a problem with this content, else None.
+
+    Parameters
+    ----------
+    problem : Problem
+
+    Returns
+    -------
+    PartitionTable or None
+    """
     if _CACHE and problem.n_tasks <= DP_MAX_TASKS and _CACHE[0][0] == _problem_key(problem):
         return _CACHE[0][1]
     return None
@@ -269,6 +349,16 @@ def problem_table(problem: Problem, work_cap: float = math.inf) -> PartitionTabl
     The table of the most recent problem is kept, keyed by the problem's content (so ``problem.with_costs(...)``
     of a one-cost problem finds it too). None when the DP would exceed ``work_cap`` block pairs; nothing is
     kept then.
+
+    Parameters
+    ----------
+    problem : Problem
+    work_cap : float, default inf
+        The most block pairs.
+
+    Returns
+    -------
+    PartitionTable or None
     """
     table = cached_table(problem)
     if table is not None:
@@ -287,6 +377,17 @@ def solve_partition_dp(instance: SelectionInstance, *, time_limit: float | None 
     problem). With a ``time_limit`` the DP stops once its work exceeds what the limit allows (at
     :data:`DP_PAIRS_PER_SECOND`); then, as beyond :data:`DP_MAX_TASKS` tasks, the result has no plan and
     ``fallback`` set, and :func:`taskgroup.solvers.solve` gives the integer program the time left.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance with its budget.
+    time_limit : float, optional
+        Seconds.
+
+    Returns
+    -------
+    SolverResult
     """
     if instance.m == 0 or not np.all(np.isfinite(instance.WL).any(axis=0)):
         return SolverResult(None, optimal=True, bound=math.inf)

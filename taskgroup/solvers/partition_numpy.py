@@ -35,12 +35,38 @@ def _work(n: int, levels: np.ndarray) -> float:
 
 
 def numpy_dp_fits(n: int, levels: np.ndarray) -> bool:
-    """Whether the numpy path's work on ``n`` tasks with costs of ``levels`` quanta is within its limit."""
+    """Whether the numpy path's work on ``n`` tasks with costs of ``levels`` quanta is within its limit.
+
+    Parameters
+    ----------
+    n : int
+        Tasks.
+    levels : numpy.ndarray, shape (m,)
+        Each candidate's cost in quanta (integers >= 1).
+
+    Returns
+    -------
+    bool
+        The estimated work is at most :data:`NUMPY_DP_MAX_WORK`.
+    """
     return _work(n, levels) <= NUMPY_DP_MAX_WORK
 
 
 def numpy_seconds(n: int, levels: np.ndarray) -> float:
-    """Estimated seconds of the numpy path."""
+    """Estimated seconds of the numpy path.
+
+    Parameters
+    ----------
+    n : int
+        Tasks.
+    levels : numpy.ndarray, shape (m,)
+        Each candidate's cost in quanta (integers >= 1).
+
+    Returns
+    -------
+    float
+        The estimated work over :data:`NUMPY_WORK_PER_SECOND`.
+    """
     return _work(n, levels) / NUMPY_WORK_PER_SECOND
 
 
@@ -70,6 +96,19 @@ def numpy_partition_points(
 
     ``served`` (m, n) says which tasks each candidate serves, ``WL`` their weighted losses (any value where not
     served) and ``levels`` (m,) their costs in quanta (integers >= 1).
+
+    Parameters
+    ----------
+    n : int
+        Tasks.
+    served : numpy.ndarray of bool, shape (m, n)
+    WL : numpy.ndarray, shape (m, n)
+    levels : numpy.ndarray of int, shape (m,)
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, list of list of int)
+        The points' cost levels, their losses, and each point's network indices.
     """
     size = 1 << n
     largest = int(levels.max())

@@ -26,6 +26,10 @@ def silence_native_output() -> Iterator[None]:
 
     Python-level output written inside the block is flushed first and is not lost: only bytes written to the
     descriptor by native code during the block are discarded. Nested uses are allowed.
+
+    Yields
+    ------
+    None
     """
     global _depth
     with _lock:

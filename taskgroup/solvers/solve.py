@@ -39,6 +39,16 @@ def prefer_partition_dp(instance: SelectionInstance) -> bool:
     number of (network, task) entries times :data:`MIP_SECONDS_PER_ENTRY`. The DP also pays
     :func:`~taskgroup.solvers.partition_dp.dp_startup_seconds` (loading its compiled code) once per process,
     and nothing at all once the problem's table is computed (:func:`~taskgroup.solvers.partition_dp.problem_table`).
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance to solve.
+
+    Returns
+    -------
+    bool
+        True also when the problem's table is cached already.
     """
     if cached_table(instance.problem) is not None:
         return True
@@ -51,7 +61,18 @@ def prefer_partition_dp(instance: SelectionInstance) -> bool:
 
 def choose_method(instance: SelectionInstance) -> str:
     """The method ``auto`` uses: ``bnb`` for tiny instances, else the cheaper of ``partition-dp`` and ``ilp``
-    by :func:`prefer_partition_dp`."""
+    by :func:`prefer_partition_dp`.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+        The instance to solve.
+
+    Returns
+    -------
+    str
+        ``"bnb"`` for at most :data:`AUTO_BNB_MAX_CANDIDATES` candidates, else ``"partition-dp"`` or ``"ilp"``.
+    """
     if instance.m <= AUTO_BNB_MAX_CANDIDATES:
         return "bnb"
     return "partition-dp" if prefer_partition_dp(instance) else "ilp"

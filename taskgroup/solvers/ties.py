@@ -41,22 +41,66 @@ COST_RTOL = 1e-8
 
 
 def objective_tolerance(value: float) -> float:
-    """Absolute tolerance under which two objectives near ``value`` are equal."""
+    """Absolute tolerance under which two objectives near ``value`` are equal.
+
+    Parameters
+    ----------
+    value : float
+        An objective.
+
+    Returns
+    -------
+    float
+        ``OBJECTIVE_RTOL * max(1, |value|)``.
+    """
     return OBJECTIVE_RTOL * max(1.0, abs(float(value)))
 
 
 def cost_tolerance(value: float) -> float:
-    """Absolute tolerance under which two total costs near ``value`` are equal."""
+    """Absolute tolerance under which two total costs near ``value`` are equal.
+
+    Parameters
+    ----------
+    value : float
+        A total cost.
+
+    Returns
+    -------
+    float
+        ``COST_RTOL * max(1, |value|)``.
+    """
     return COST_RTOL * max(1.0, abs(float(value)))
 
 
 def cost_units(costs: np.ndarray) -> np.ndarray:
-    """Per resource, the unit of the total cost: the largest cost of any network (costs are > 0)."""
+    """Per resource, the unit of the total cost: the largest cost of any network (costs are > 0).
+
+    Parameters
+    ----------
+    costs : numpy.ndarray, shape (n_networks, n_resources)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_resources,)
+    """
     return np.asarray(costs, dtype=float).max(axis=0)
 
 
 def precedes(objective: float, cost: float, best_objective: float, best_cost: float) -> bool:
-    """Whether a plan with (``objective``, total ``cost``) comes strictly before the best one so far."""
+    """Whether a plan with (``objective``, total ``cost``) comes strictly before the best one so far.
+
+    Parameters
+    ----------
+    objective, cost : float
+        The plan's objective and total cost.
+    best_objective, best_cost : float
+        The best plan's so far (``inf`` objective: none yet).
+
+    Returns
+    -------
+    bool
+        A lower objective beyond the tolerance, or a tied objective and a lower total cost beyond the tolerance.
+    """
     if not math.isfinite(best_objective):
         return objective < best_objective
     tol = objective_tolerance(best_objective)
@@ -70,6 +114,18 @@ def drop_unused(WL: np.ndarray, chosen: Sequence[int]) -> list[int]:
 
     ``WL`` holds weighted losses (``inf`` where a network does not serve a task) in problem order; each task
     goes to its best chosen network, the first on equal losses, as in :func:`taskgroup.plan.plan_from_selection`.
+
+    Parameters
+    ----------
+    WL : numpy.ndarray, shape (n_networks, n_tasks)
+        Weighted losses.
+    chosen : sequence of int
+        Network indices.
+
+    Returns
+    -------
+    list of int
+        The chosen networks that serve at least one task, sorted.
     """
     chosen = sorted(int(j) for j in chosen)
     if not chosen:

@@ -175,6 +175,20 @@ def ucb_select(
 def posterior_plan(posterior: GroupPosterior, n_networks: int, *, seed: int = 0) -> tuple[int, ...]:
     """Rows of the best ``n_networks`` groups under the posterior median (measured groups at measured losses).
 
+    Parameters
+    ----------
+    posterior : GroupPosterior
+        The fitted model.
+    n_networks : int
+        Groups in the plan.
+    seed : int, default 0
+        Seed of the random starts of the plan search (:func:`~taskgroup.grouping.plansearch.best_plan`).
+
+    Returns
+    -------
+    tuple of int
+        The plan's rows of ``posterior.groups``, sorted.
+
     Raises
     ------
     InvalidProblem

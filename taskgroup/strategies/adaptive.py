@@ -93,6 +93,24 @@ def initial_design(
     """Singles (optional) and ``n_groups`` random groups: shuffled sweeps cut into sizes 2..max_size.
 
     Each sweep covers every task once, so ``n_groups >= ceil(n / max_size)`` puts every task in a group.
+
+    Parameters
+    ----------
+    tasks : sequence of str
+        The tasks.
+    n_groups : int
+        Distinct random groups to draw (of size 2 or more); the caller keeps it within the number of such groups.
+    max_size : int
+        The largest group size drawn (a group may be one larger, so that no sweep leaves one task alone).
+    singles : bool
+        Put every single task first.
+    seed : int
+        Seed of the draws.
+
+    Returns
+    -------
+    list of tuple of str
+        The singles (if any), then the groups in the order drawn, each in the order of ``tasks``.
     """
     rng = np.random.default_rng(seed)
     n = len(tasks)

@@ -64,6 +64,19 @@ def fit_temperature(kind: str, y_true: np.ndarray, output: np.ndarray) -> float:
 
     The search is over ``log T`` (bounded Brent), where the NLL is smooth and its scale even on both sides of 1.
 
+    Parameters
+    ----------
+    kind : {"regression", "binary", "multiclass"}
+    y_true : numpy.ndarray, shape (n,)
+        Labels of the labelled rows.
+    output : numpy.ndarray
+        The head's raw output on those rows (logits).
+
+    Returns
+    -------
+    float
+        The temperature found, or 1.0 where it does not lower the NLL below that at 1.0.
+
     Raises
     ------
     InvalidArgument

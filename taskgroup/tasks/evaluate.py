@@ -19,6 +19,25 @@ def evaluate_outputs(
 
     Regression targets and predictions are mapped back to the target's original units (the suite stores them
     standardised), so RMSE reads in those units; R² is unchanged by the mapping.
+
+    Parameters
+    ----------
+    outputs : mapping of str to numpy.ndarray
+        Each task's raw head output on every row of ``data``, by task name; tasks not in it are skipped.
+    data : Split
+        The rows scored; only rows labelled for a task count for it.
+    tasks : sequence of TaskSpec
+        The specs of ``data``'s target columns, in column order.
+
+    Returns
+    -------
+    dict of str to dict of str to float
+        The :func:`~taskgroup.tasks.metrics.task_metrics` of each task found in ``outputs``.
+
+    Raises
+    ------
+    InvalidArgument
+        A task of unknown kind.
     """
     result = {}
     for c, task in enumerate(tasks):
@@ -41,6 +60,21 @@ def soft_to_output(kind: str, soft: np.ndarray, eps: float = 1e-7) -> np.ndarray
 
     Used to score a teacher ensemble, whose prediction is the average of its members' probabilities:
     binary -> the logit of the average probability, multiclass -> log of the average probabilities.
+
+    Parameters
+    ----------
+    kind : {"regression", "binary", "multiclass"}
+    soft : numpy.ndarray
+        Predictions (regression, shape (n,)), probabilities of the positive class (binary, shape (n,)) or per
+        class (multiclass, shape (n, k)).
+    eps : float, default 1e-7
+        Probabilities are clipped to ``[eps, 1 - eps]`` first, so a probability of 0 or 1 gives a finite logit.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, 1) for regression and binary, (n, k) for multiclass. Any kind other than regression and
+        binary is treated as multiclass.
     """
     soft = np.asarray(soft, dtype=np.float64)
     if kind == "regression":

@@ -43,6 +43,22 @@ def row_losses(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.
     """Each row's hard-label loss, shape (..., n) like ``pred`` without its last dimension; 0 on unlabelled rows.
 
     The shapes are those of :func:`task_loss`, whose value is the mean of these over the labelled rows.
+
+    Parameters
+    ----------
+    spec : TaskSpec
+        The task (its kind picks the loss).
+    pred : torch.Tensor, shape (..., n, out_dim)
+        The task head's output.
+    y : torch.Tensor, shape (..., n)
+        Targets (class indices for classification).
+    mask : torch.Tensor of bool, shape (..., n)
+        Which rows are labelled.
+
+    Returns
+    -------
+    torch.Tensor, shape (..., n)
+        Squared error (regression) or cross-entropy (binary, multiclass) per row; 0 where ``mask`` is False.
     """
     if spec.kind == "regression":
         per_row = (pred[..., 0] - y) ** 2
@@ -57,7 +73,27 @@ def row_losses(spec: TaskSpec, pred: torch.Tensor, y: torch.Tensor, mask: torch.
 
 
 def output_to_soft(kind: str, output: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """A network's (n, out_dim) output in soft-target form: probabilities at ``temperature``, or values."""
+    """A network's (n, out_dim) output in soft-target form: probabilities at ``temperature``, or values.
+
+    Parameters
+    ----------
+    kind : {"regression", "binary", "multiclass"}
+    output : torch.Tensor, shape (..., n, out_dim)
+        A head's raw output.
+    temperature : float, default 1.0
+        Logits are divided by it before the sigmoid or softmax (not used for regression).
+
+    Returns
+    -------
+    torch.Tensor
+        Regression: the value, shape (..., n); binary: ``sigmoid(z / T)``, shape (..., n); multiclass:
+        ``softmax(z / T)``, shape (..., n, k).
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown ``kind``.
+    """
     if kind == "regression":
         return output[..., 0]
     if kind == "binary":
@@ -135,6 +171,20 @@ def distillation_loss(hard: torch.Tensor | None, soft: torch.Tensor, soft_weight
     distillation term over every row of the batch (:func:`soft_loss`, which carries the ``T²``). With no labelled
     row in the batch (``hard`` None) the loss is the soft term alone, ``w * soft``. ``w = 0.5`` is MT-DNN-KD's
     *average* of the two losses (the public MT-DNN code adds them instead: the same direction, twice the scale).
+
+    Parameters
+    ----------
+    hard : torch.Tensor or None
+        The hard-label loss (a scalar), or None when the batch has no labelled row for the task.
+    soft : torch.Tensor
+        The distillation term (a scalar).
+    soft_weight : float, default 0.5
+        ``w`` in [0, 1].
+
+    Returns
+    -------
+    torch.Tensor
+        The combined scalar loss.
 
     Raises
     ------

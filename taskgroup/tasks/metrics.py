@@ -45,6 +45,16 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     ----------
     y_true, y_pred : array of int, shape (n,)
         True and predicted class ids.
+
+    Returns
+    -------
+    float
+        In [0, 1] (NaN for no rows).
+
+    Raises
+    ------
+    InvalidArgument
+        The arrays differ in length.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     _check_same_length(y_true, y_pred)
@@ -99,14 +109,46 @@ def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
 
 
 def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Root mean squared error."""
+    """Root mean squared error.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of float, shape (n,)
+        Targets and predictions.
+
+    Returns
+    -------
+    float
+        ``sqrt(mean((y_true - y_pred)^2))`` (NaN for no rows).
+
+    Raises
+    ------
+    InvalidArgument
+        The arrays differ in length.
+    """
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     _check_same_length(y_true, y_pred)
     return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
 
 
 def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Coefficient of determination ``1 - SS_res / SS_tot`` (NaN for constant targets)."""
+    """Coefficient of determination ``1 - SS_res / SS_tot`` (NaN for constant targets).
+
+    Parameters
+    ----------
+    y_true, y_pred : array of float, shape (n,)
+        Targets and predictions.
+
+    Returns
+    -------
+    float
+        At most 1; negative when the predictions are worse than the targets' mean.
+
+    Raises
+    ------
+    InvalidArgument
+        The arrays differ in length.
+    """
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     _check_same_length(y_true, y_pred)
     ss_tot = float(np.sum((y_true - y_true.mean()) ** 2))
@@ -125,6 +167,17 @@ def task_metrics(kind: str, y_true: np.ndarray, output: np.ndarray) -> dict[str,
         Labels of the examples that have one (missing labels already removed).
     output : array, shape (n,) or (n, k)
         The head's prediction: the value (regression), the logit (binary) or per-class logits (multiclass).
+
+    Returns
+    -------
+    dict of str to float
+        Regression: ``rmse`` and ``r2``; classification: ``accuracy`` and ``auc`` (a binary prediction is the
+        positive class when the logit is above 0).
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown ``kind``, or labels and output of different lengths.
     """
     output = np.asarray(output, dtype=float)
     if kind == "regression":
@@ -153,6 +206,24 @@ def primary_metric(kind: str, y_true: np.ndarray, output: np.ndarray) -> float:
 
     R² is unchanged by the standardisation of regression targets, so standardised targets and outputs may be
     passed as they are. With no labelled row the metric is NaN.
+
+    Parameters
+    ----------
+    kind : {"regression", "binary", "multiclass"}
+    y_true : array, shape (n,)
+        Labels of the labelled rows.
+    output : array, shape (n,) or (n, k)
+        The head's raw output on those rows.
+
+    Returns
+    -------
+    float
+        R² for regression, accuracy for classification; NaN with no labelled row.
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown ``kind``, or labels and output of different lengths.
     """
     if len(np.asarray(y_true)) == 0:
         return float("nan")
@@ -184,10 +255,16 @@ def delta_m(
     higher_is_better : mapping metric -> bool, optional
         Defaults to :data:`HIGHER_IS_BETTER`.
 
+    Returns
+    -------
+    float
+        Δm in percent; positive is better than the baseline.
+
     Raises
     ------
     InvalidArgument
-        A task or metric missing from the baseline, an unknown metric direction, or a zero baseline value.
+        A task or metric missing from the baseline, an unknown metric direction, a zero baseline value, or no
+        metric to compare.
     """
     hib = dict(HIGHER_IS_BETTER if higher_is_better is None else higher_is_better)
     per_task = []

@@ -89,7 +89,13 @@ class DistillConfig:
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (the identity of a distillation run)."""
+        """Plain data (the identity of a distillation run).
+
+        Returns
+        -------
+        dict
+            ``fit`` (the training config as plain data, or None), ``teacher_tasks`` (list or None), ``seed``.
+        """
         return {
             "fit": None if self.fit is None else _plain(self.fit.to_dict()),
             "teacher_tasks": None if self.teacher_tasks is None else list(self.teacher_tasks),
@@ -128,12 +134,29 @@ class DistillReport:
     manifest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data, as ``results.json`` holds it."""
+        """Plain data, as ``results.json`` holds it.
+
+        Returns
+        -------
+        dict
+            Every field of the report, by name.
+        """
         return asdict(self)
 
 
 def all_in_one_plan(tasks: Sequence[str]) -> Plan:
-    """The plan 'one network trained on and serving every task of ``tasks``' (cost 1 network)."""
+    """The plan 'one network trained on and serving every task of ``tasks``' (cost 1 network).
+
+    Parameters
+    ----------
+    tasks : sequence of str
+        The tasks, in the order the network's name lists them.
+
+    Returns
+    -------
+    Plan
+        One network; its losses and objective are 0 (placeholders: nothing was measured).
+    """
     name = network_name(tasks)
     return Plan(
         networks=(name,),
@@ -155,6 +178,17 @@ def distill_scores(
     """Δm% of each group against ``baselines`` and the kept fraction (see :class:`DistillReport`).
 
     The teacher tasks are those in ``teachers``; ``student`` and ``vanilla`` hold every task the student serves.
+
+    Parameters
+    ----------
+    baselines : mapping task -> metric -> value
+        The single-task networks' test metrics (every task the student serves).
+    teachers : mapping task -> metric -> value
+        The teachers' test metrics.
+    student : mapping task -> metric -> value
+        The distilled student's.
+    vanilla : mapping task -> metric -> value
+        The same network trained without teachers.
 
     Returns
     -------
@@ -248,10 +282,21 @@ def train_networks(
 def manifest_suite(manifest: Mapping[str, Any], path: str | PathLike[str]) -> TaskSuite:
     """The built-in suite a manifest was trained on, rebuilt from its recorded parameters (fingerprint checked).
 
+    Parameters
+    ----------
+    manifest : mapping
+        The manifest (its ``suite`` record).
+    path : path
+        The manifest's path, for the message.
+
+    Returns
+    -------
+    TaskSuite
+
     Raises
     ------
     ManifestError
-        A suite that is not built in, or that rebuilds to other data.
+        A manifest without a suite record, a suite that is not built in, or one that rebuilds to other data.
     """
     from taskgroup.datasets.suites import rebuild_suite
 
@@ -268,6 +313,19 @@ def manifest_suite(manifest: Mapping[str, Any], path: str | PathLike[str]) -> Ta
 def default_fit(suite: TaskSuite, manifest: Mapping[str, Any], **changes: Any) -> TrainConfig:
     """The suite's default training (:func:`taskgroup.engine.defaults.default_train_config`) for the teachers' model
     family, at ``DEFAULT_TEMPERATURE`` and ``DEFAULT_SOFT_WEIGHT``, with ``changes`` applied.
+
+    Parameters
+    ----------
+    suite : TaskSuite
+        The data the students train on.
+    manifest : mapping
+        The teachers' manifest (its ``model``).
+    **changes
+        TrainConfig fields to set.
+
+    Returns
+    -------
+    TrainConfig
 
     Raises
     ------

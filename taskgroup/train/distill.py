@@ -71,6 +71,20 @@ class TeacherConfig:
 def average_soft(kind: str, member_outputs: Sequence[np.ndarray], temperature: float = 1.0) -> np.ndarray:
     """The ensemble's soft target: the mean over members of their probabilities at ``temperature`` (or values).
 
+    Parameters
+    ----------
+    kind : {"regression", "binary", "multiclass"}
+    member_outputs : sequence of numpy.ndarray
+        Each member's raw output ``(n, out_dim)`` on the same rows.
+    temperature : float, default 1.0
+        Logits are divided by it before the sigmoid or softmax (see
+        :func:`~taskgroup.tasks.losses.output_to_soft`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,) for regression and binary (value, probability of the positive class), (n, k) for multiclass.
+
     Raises
     ------
     InvalidArgument
@@ -110,6 +124,19 @@ class Teachers:
     def soft(self, task: str, split: str = "train", temperature: float = 1.0) -> np.ndarray:
         """The soft targets of ``task`` on every row of ``split`` at ``temperature`` (see the module docstring).
 
+        Parameters
+        ----------
+        task : str
+            A task with a teacher.
+        split : str, default "train"
+            A split the teachers were run on.
+        temperature : float, default 1.0
+
+        Returns
+        -------
+        numpy.ndarray
+            :func:`average_soft` of the task's members on that split.
+
         Raises
         ------
         InvalidArgument
@@ -122,21 +149,74 @@ class Teachers:
         return average_soft(self.kinds[task], self.outputs[task][split], temperature)
 
     def soft_targets(self, tasks: Sequence[str], temperature: float = 1.0) -> dict[str, np.ndarray]:
-        """Training-split soft targets at ``temperature`` of the ``tasks`` that have a teacher (others left out)."""
+        """Training-split soft targets at ``temperature`` of the ``tasks`` that have a teacher (others left out).
+
+        Parameters
+        ----------
+        tasks : sequence of str
+            Task names; those without a teacher are skipped.
+        temperature : float, default 1.0
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            :meth:`soft` on the train split, by task.
+        """
         return {t: self.soft(t, "train", temperature) for t in tasks if t in self.outputs}
 
     def prediction(self, task: str, split: str = "test") -> np.ndarray:
-        """The ensemble's prediction in raw-output form ``(n, out_dim)``: the soft target at temperature 1."""
+        """The ensemble's prediction in raw-output form ``(n, out_dim)``: the soft target at temperature 1.
+
+        Parameters
+        ----------
+        task : str
+            A task with a teacher.
+        split : str, default "test"
+
+        Returns
+        -------
+        numpy.ndarray
+            The averaged probabilities as logits (or log probabilities; values for regression), see
+            :func:`~taskgroup.tasks.evaluate.soft_to_output`.
+
+        Raises
+        ------
+        InvalidArgument
+            As :meth:`soft`.
+        """
         return soft_to_output(self.kinds[task], self.soft(task, split, 1.0))
 
     def metrics(self, suite: TaskSuite, split: str = "test") -> dict[str, dict[str, float]]:
-        """``task -> metric -> value`` of each ensemble's prediction on ``split``."""
+        """``task -> metric -> value`` of each ensemble's prediction on ``split``.
+
+        Parameters
+        ----------
+        suite : TaskSuite
+            The suite the teachers were run on; its tasks with a teacher are scored.
+        split : str, default "test"
+
+        Returns
+        -------
+        dict of str to dict of str to float
+            :func:`~taskgroup.tasks.evaluate.evaluate_outputs` of the ensembles' predictions.
+
+        Raises
+        ------
+        InvalidArgument
+            No task of ``suite`` has a teacher, or the teachers were not run on ``split``.
+        """
         sub = suite.subset([t for t in suite.task_names if t in self.outputs])
         outputs = {t: self.prediction(t, split) for t in sub.task_names}
         return evaluate_outputs(outputs, sub.split(split), sub.tasks)
 
     def fingerprint(self) -> str:
-        """A short hash of the teachers' tasks and every member's training-split outputs (what a student sees)."""
+        """A short hash of the teachers' tasks and every member's training-split outputs (what a student sees).
+
+        Returns
+        -------
+        str
+            The first 16 hex digits of a sha256.
+        """
         h = hashlib.sha256()
         for task in self.tasks:
             h.update(f"{task}:{self.kinds[task]}".encode())
@@ -146,6 +226,16 @@ class Teachers:
 
     def restrict(self, tasks: Sequence[str]) -> Teachers:
         """The teachers of ``tasks`` only.
+
+        Parameters
+        ----------
+        tasks : sequence of str
+            Tasks with a teacher.
+
+        Returns
+        -------
+        Teachers
+            Sharing this object's output arrays.
 
         Raises
         ------
@@ -162,7 +252,13 @@ class Teachers:
         )
 
     def save(self, path: str | PathLike[str]) -> None:
-        """Write every member's outputs to one ``.npz`` file, atomically."""
+        """Write every member's outputs to one ``.npz`` file, atomically.
+
+        Parameters
+        ----------
+        path : path
+            The file; written as ``path.tmp`` first, then renamed onto ``path``.
+        """
         path = Path(path)
         arrays: dict[str, Any] = {}
         index = []
@@ -179,7 +275,17 @@ class Teachers:
 
     @classmethod
     def load(cls, path: str | PathLike[str]) -> Teachers:
-        """Read what :meth:`save` wrote."""
+        """Read what :meth:`save` wrote.
+
+        Parameters
+        ----------
+        path : path
+            A ``.npz`` file from :meth:`save`.
+
+        Returns
+        -------
+        Teachers
+        """
         with np.load(path) as data:
             index = json.loads(str(data["index"]))
             outputs: dict[str, dict[str, list[np.ndarray]]] = {}
@@ -344,10 +450,18 @@ def single_task_teachers(
 def check_teachers(teachers: Teachers, suite: TaskSuite) -> None:
     """Check that ``teachers`` were run on ``suite``'s rows: the same tasks' kinds and row counts per split.
 
+    Parameters
+    ----------
+    teachers : Teachers
+        The teacher ensembles.
+    suite : TaskSuite
+        The suite the students train on.
+
     Raises
     ------
     InvalidArgument
-        A teacher task the suite lacks, another kind, or another number of rows in a split.
+        A teacher task the suite lacks, another kind, a split the suite does not have, or another number of rows
+        in a split.
     """
     for task, splits in teachers.outputs.items():
         if task not in suite.task_names:

@@ -27,7 +27,24 @@ Outputs = Mapping[str, np.ndarray]
 
 
 def mean_metrics(repeats: Sequence[Mapping[str, Mapping[str, float]]]) -> dict[str, dict[str, float]]:
-    """``task -> metric -> value`` averaged over repeats (each a ``task -> metric -> value`` mapping)."""
+    """``task -> metric -> value`` averaged over repeats (each a ``task -> metric -> value`` mapping).
+
+    Parameters
+    ----------
+    repeats : sequence of mapping task -> metric -> value
+        One per repeat; the first's tasks and metrics are averaged, and every repeat must have them.
+
+    Returns
+    -------
+    dict of str to dict of str to float
+
+    Raises
+    ------
+    InvalidArgument
+        No repeat.
+    KeyError
+        A repeat lacks a task or metric of the first.
+    """
     if not repeats:
         raise InvalidArgument("mean_metrics needs at least one repeat; got none.")
     return {
