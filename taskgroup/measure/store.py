@@ -163,16 +163,6 @@ class ResultStore(AffinityTable):
         Opening and closing a connection per result costs a checkpoint of the write-ahead log each time
         (milliseconds per result); a measurement holds one for its whole run. On exit the log is
         checkpointed into the database file, so the store is one self-contained file again.
-
-        Yields
-        ------
-        None
-            Inside the block, every write uses the held connection (a nested ``writer`` reuses it).
-
-        Raises
-        ------
-        MeasurementError
-            The store is read-only, locked, damaged or not a results store.
         """
         if self._writer is not None:
             yield
@@ -248,28 +238,6 @@ class ResultStore(AffinityTable):
         suite_params: dict[str, Any],
         config_dict: dict[str, Any],
     ) -> None:
-        """Record a measurement run (a suite and a training configuration), unless it is recorded already.
-
-        Parameters
-        ----------
-        suite : str
-            The suite's fingerprint.
-        config : str
-            The configuration's hash (:meth:`TrainConfig.hash <taskgroup.engine.config.TrainConfig.hash>`).
-        suite_name : str
-            The suite's name, for people and for choosing a run by name.
-        tasks : iterable of str
-            The run's tasks.
-        suite_params : dict
-            The suite's parameters (stored as JSON; values JSON cannot hold as their ``str``).
-        config_dict : dict
-            The configuration as plain data.
-
-        Raises
-        ------
-        MeasurementError
-            The store is read-only, locked, damaged or not a results store.
-        """
         with self._connect(write=True) as db:
             db.execute(
                 "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -287,25 +255,7 @@ class ResultStore(AffinityTable):
     def add_results(self, suite: str, config: str, results: Iterable[NetworkResult]) -> int:
         """Insert results and the costs they carry in one transaction; returns how many results were new
         (existing keys are kept as they are, except that a finished result replaces a failed one, and a
-        network's first reported cost is kept).
-
-        Parameters
-        ----------
-        suite, config : str
-            The run's suite fingerprint and configuration hash.
-        results : iterable of NetworkResult
-            The results to store.
-
-        Returns
-        -------
-        int
-            The number of rows inserted or replaced.
-
-        Raises
-        ------
-        MeasurementError
-            The store is read-only, locked, damaged or not a results store.
-        """
+        network's first reported cost is kept)."""
         results = list(results)
         rows = [
             (
@@ -345,21 +295,7 @@ class ResultStore(AffinityTable):
             return new
 
     def add_costs(self, suite: str, config: str, costs: pd.DataFrame) -> None:
-        """Store the profiler's cost columns (one row per network) for a run of a built-in model family.
-
-        Parameters
-        ----------
-        suite, config : str
-            The run's suite fingerprint and configuration hash.
-        costs : pandas.DataFrame
-            ``network``, ``variant``, ``tasks`` and the profiler's cost columns (NaN where absent). A network
-            already costed keeps its stored row.
-
-        Raises
-        ------
-        MeasurementError
-            The store is read-only, locked, damaged or not a results store.
-        """
+        """Store the profiler's cost columns (one row per network) for a run of a built-in model family."""
         rows = [
             (suite, config, r["network"], r["variant"], r["tasks"], *(float(r.get(c, np.nan)) for c in COST_COLUMNS))
             for r in costs.to_dict("records")
@@ -370,84 +306,21 @@ class ResultStore(AffinityTable):
     # -- reading --------------------------------------------------------------------------------------
     def done(self, suite: str, config: str, *, failed: bool = True) -> set[tuple[str, int]]:
         """(network, seed) pairs already stored for this suite and configuration (finished, and failed unless
-        ``failed=False``: those a rerun tries again).
-
-        Parameters
-        ----------
-        suite, config : str
-            The run's suite fingerprint and configuration hash.
-        failed : bool, default True
-            Include failed results.
-
-        Returns
-        -------
-        set of (str, int)
-
-        Raises
-        ------
-        MeasurementError
-            The store cannot be opened (damaged, not a results store, or locked).
-        """
+        ``failed=False``: those a rerun tries again)."""
         query = "SELECT network, seed FROM results WHERE suite=? AND config=?" + ("" if failed else " AND status='ok'")
         with self._connect() as db:
             return {(n, int(s)) for n, s in db.execute(query, (suite, config))}
 
     def costed(self, suite: str, config: str) -> set[str]:
-        """The networks whose profiled costs are stored for this suite and configuration.
-
-        Parameters
-        ----------
-        suite, config : str
-            The run's suite fingerprint and configuration hash.
-
-        Returns
-        -------
-        set of str
-            Network names (costs reported with results are not counted).
-
-        Raises
-        ------
-        MeasurementError
-            The store cannot be opened (damaged, not a results store, or locked).
-        """
         with self._connect() as db:
             return {n for (n,) in db.execute("SELECT network FROM costs WHERE suite=? AND config=?", (suite, config))}
 
     def runs(self) -> pd.DataFrame:
-        """The measurement runs in the store, oldest first.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``suite, config, suite_name, tasks, config_json, created`` (``tasks`` as JSON text).
-
-        Raises
-        ------
-        MeasurementError
-            The store cannot be opened (damaged, not a results store, or locked).
-        """
         return self._frame("SELECT suite, config, suite_name, tasks, config_json, created FROM runs ORDER BY created")
 
     def results(self, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
         """Long table: one row per (network, seed, task) with val/test loss and metric; ``served`` lists the
-        network's tasks; a failed network has one row with task = None and its reason.
-
-        Parameters
-        ----------
-        suite, config : str, optional
-            Only this suite fingerprint and/or configuration hash (default: every run).
-
-        Returns
-        -------
-        pandas.DataFrame
-            Run, network, variant, seed, status, reason, epochs, best epoch, train time, ``served``, ``task`` and
-            one column per recorded value (``val_loss``, ``test_metric``, ...).
-
-        Raises
-        ------
-        MeasurementError
-            The store cannot be opened (damaged, not a results store, or locked).
-        """
+        network's tasks; a failed network has one row with task = None and its reason."""
         raw = self._read("SELECT * FROM results", suite, config, order="suite, config, network, seed")
         rows = []
         for rec in raw.to_dict("records"):
@@ -476,22 +349,7 @@ class ResultStore(AffinityTable):
 
     def costs(self, suite: str | None = None, config: str | None = None) -> pd.DataFrame:
         """One row per network: ``suite, config, network, variant, tasks`` and one column per cost resource
-        (the profiler's columns for built-in models; the reported resources for objectives).
-
-        Parameters
-        ----------
-        suite, config : str, optional
-            Only this suite fingerprint and/or configuration hash (default: every run).
-
-        Returns
-        -------
-        pandas.DataFrame
-
-        Raises
-        ------
-        MeasurementError
-            The store cannot be opened (damaged, not a results store, or locked).
-        """
+        (the profiler's columns for built-in models; the reported resources for objectives)."""
         profiled = self._read("SELECT * FROM costs", suite, config, order="suite, config, network")
         if "resource_costs" not in self._table_names():
             return profiled
@@ -506,29 +364,7 @@ class ResultStore(AffinityTable):
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
     def cost_names(self, suite: str | None = None, config: str | None = None) -> tuple[str, ...]:
-        """The cost resources of one run (its profiler columns, or the resources its objective reported).
-
-        Parameters
-        ----------
-        suite : str, optional
-            The run's suite fingerprint or name; needed when the store holds several runs.
-        config : str, optional
-            The run's configuration hash.
-
-        Returns
-        -------
-        tuple of str
-            Empty when nothing was costed.
-
-        Raises
-        ------
-        NotFound
-            No run matches.
-        InvalidArgument
-            Several runs match.
-        MeasurementError
-            The store cannot be opened.
-        """
+        """The cost resources of one run (its profiler columns, or the resources its objective reported)."""
         suite, config = self._pick_run(suite, config)
         if not self._read("SELECT network FROM costs", suite, config).empty:
             return COST_COLUMNS
@@ -613,25 +449,6 @@ class ResultStore(AffinityTable):
         the same rows are compared. A network that failed for any seed is left out, with a
         :class:`MeasurementWarning` naming it and the reason. ``cost=None`` takes the run's only cost
         resource (``"cost"`` for an objective that reported none), or ``"flops"`` for built-in models.
-
-        Parameters
-        ----------
-        split, cost, metric, normalise, suite, config, errors
-            As :meth:`to_problem`.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per (network, task) of the networks that finished for every seed, with their cost columns.
-
-        Raises
-        ------
-        InvalidArgument
-            As :meth:`to_problem`.
-        NotFound
-            No run matches ``suite`` and ``config``.
-        MeasurementError
-            The store cannot be opened.
         """
         if split not in ("val", "test"):
             raise InvalidArgument(f"split={split!r}; accepted: 'val', 'test'.")
@@ -722,17 +539,10 @@ class ResultStore(AffinityTable):
             The standard errors in ``Problem.loss_se``: over repeats and evaluation rows, or over training repeats
             alone (see :meth:`table`).
 
-        Returns
-        -------
-        Problem
-            Costs normalised unless ``normalise=False``; scores (higher is better) with ``metric``.
-
         Raises
         ------
         InvalidArgument
-            No such run (:class:`~taskgroup.errors.NotFound`), several runs and none chosen, an unknown split,
-            cost or errors; every network of a task failed; a network without the split's values or without a
-            cost.
+            No such run, split, cost or errors; every network of a task failed.
         MeasurementError
             The store is damaged.
         """

@@ -93,14 +93,6 @@ class TaskSpec:
         return self.n_classes if self.kind == "multiclass" else 1
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as plain data (manifests and checkpoints keep it; ``manifest.spec_from_dict`` reads it back).
-
-        Returns
-        -------
-        dict
-            ``name``, ``kind``, ``n_classes``, ``classes`` (each label as a string), ``target_mean``,
-            ``target_std``.
-        """
         return {
             "name": self.name,
             "kind": self.kind,
@@ -117,18 +109,6 @@ def apply_preprocessing(record: Mapping[str, Any], raw: Any) -> np.ndarray:
     ``{"kind": "none"}`` returns the inputs unchanged; ``{"kind": "standardise", "mean", "std"}`` returns
     ``(raw - mean) / std`` per column of a table (``"columns"`` names them), or per entry of axis 1 when the
     record has ``"axis": 1`` (image channels).
-
-    Parameters
-    ----------
-    record : mapping
-        The ``preprocessing`` record.
-    raw : array-like
-        Raw inputs, shape ``(n, ...)``.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``raw`` unchanged (``"none"``), or the standardised inputs as float32.
 
     Raises
     ------
@@ -181,18 +161,7 @@ class Split:
         return isinstance(self.x, torch.Tensor)
 
     def inputs(self, rows: Any) -> torch.Tensor:
-        """The inputs of ``rows`` (an index tensor, array or slice) as one batch tensor.
-
-        Parameters
-        ----------
-        rows : tensor, array or slice
-            Row indices of this split.
-
-        Returns
-        -------
-        torch.Tensor
-            Shape ``(len(rows), *example_shape)``; from a Dataset, its items stacked in the order of ``rows``.
-        """
+        """The inputs of ``rows`` (an index tensor, array or slice) as one batch tensor."""
         if self.in_memory:
             return self.x[rows]
         index = range(len(self))[rows] if isinstance(rows, slice) else [int(i) for i in rows]
@@ -204,18 +173,6 @@ class Split:
         return tuple(int(d) for d in self.inputs(slice(0, 1)).shape[1:])
 
     def select_tasks(self, columns: Sequence[int]) -> Split:
-        """The same rows with only the target and mask columns ``columns``, in that order.
-
-        Parameters
-        ----------
-        columns : sequence of int
-            Task columns of ``y`` and ``mask``.
-
-        Returns
-        -------
-        Split
-            Shares ``x`` with this split; ``y`` and ``mask`` are new tensors.
-        """
         index = torch.as_tensor(list(columns), dtype=torch.long)
         return Split(self.x, self.y[:, index].contiguous(), self.mask[:, index].contiguous())
 
@@ -296,18 +253,7 @@ class TaskSuite:
         return int(np.prod(self.input_shape)) if self.input_shape else 1
 
     def example_batch(self, size: int = 2) -> torch.Tensor:
-        """The first ``size`` training inputs: what a model factory sees to size its layers.
-
-        Parameters
-        ----------
-        size : int, default 2
-            Number of rows (fewer when the train split is smaller).
-
-        Returns
-        -------
-        torch.Tensor
-            Shape ``(size, *input_shape)``.
-        """
+        """The first ``size`` training inputs: what a model factory sees to size its layers."""
         return self.train.inputs(slice(0, size))
 
     @property
@@ -323,61 +269,14 @@ class TaskSuite:
         return self.splits["test"]
 
     def split(self, name: str) -> Split:
-        """One split by name.
-
-        Parameters
-        ----------
-        name : {"train", "val", "test"}
-
-        Returns
-        -------
-        Split
-
-        Raises
-        ------
-        InvalidArgument
-            Another name, listing the accepted ones.
-        """
         if name not in self.splits:
             raise InvalidArgument(f"Unknown split {name!r}; accepted: {list(SPLITS)}.")
         return self.splits[name]
 
     def task(self, name: str) -> TaskSpec:
-        """The spec of the task called ``name``.
-
-        Parameters
-        ----------
-        name : str
-            A task of this suite.
-
-        Returns
-        -------
-        TaskSpec
-
-        Raises
-        ------
-        InvalidArgument
-            The suite has no such task; the message lists its tasks.
-        """
         return self.tasks[self.task_index(name)]
 
     def task_index(self, name: str) -> int:
-        """The position of the task ``name`` in :attr:`tasks` (its column of ``y`` and ``mask``).
-
-        Parameters
-        ----------
-        name : str
-            A task of this suite.
-
-        Returns
-        -------
-        int
-
-        Raises
-        ------
-        InvalidArgument
-            The suite has no such task; the message lists its tasks.
-        """
         try:
             return self.task_names.index(name)
         except ValueError:
@@ -386,24 +285,7 @@ class TaskSuite:
             ) from None
 
     def subset(self, tasks: Sequence[str]) -> TaskSuite:
-        """The same data with only the named tasks, in the order given.
-
-        Parameters
-        ----------
-        tasks : sequence of str
-            Tasks of this suite, each once.
-
-        Returns
-        -------
-        TaskSuite
-            Same name, inputs, features and preprocessing; ``params["tasks"]`` records the chosen tasks (so the
-            fingerprint differs from the whole suite's).
-
-        Raises
-        ------
-        InvalidArgument
-            No task named, a name repeated, or a name that is not a task of this suite.
-        """
+        """The same data with only the named tasks, in the order given."""
         tasks = list(tasks)
         if not tasks:
             raise InvalidArgument(
@@ -422,14 +304,7 @@ class TaskSuite:
         )
 
     def fingerprint(self) -> str:
-        """A hash of the data, the task specs and the parameters: equal suites have equal fingerprints.
-
-        Returns
-        -------
-        str
-            The first 16 hex digits of a sha256 over the name, task specs, feature names, preprocessing and every
-            split's inputs, targets and masks.
-        """
+        """A hash of the data, the task specs and the parameters: equal suites have equal fingerprints."""
         h = hashlib.sha256()
         h.update(self.name.encode())
         h.update(json.dumps([t.to_dict() for t in self.tasks], sort_keys=True).encode())
@@ -485,11 +360,6 @@ class TaskSuite:
             The suite's name.
         params : mapping, optional
             Extra parameters recorded in the suite (and its fingerprint).
-
-        Returns
-        -------
-        TaskSuite
-            Its ``params`` hold the split and seed besides ``params``.
 
         Raises
         ------
@@ -568,10 +438,6 @@ class TaskSuite:
             statistics are kept in ``suite.preprocessing``.
         name : str
         params : mapping, optional
-
-        Returns
-        -------
-        TaskSuite
 
         Raises
         ------

@@ -95,14 +95,6 @@ class RunConfig:
             raise InvalidArgument(f"repeats={self.repeats!r}; accepted: an integer >= 1.")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (the identity of a run: an interrupted run resumes only with the same settings).
-
-        Returns
-        -------
-        dict
-            ``repeats``, ``all_in_one``, ``fit`` (tuples as lists), ``distill``, ``teacher``, ``teacher_tasks``,
-            ``baselines``, ``seed``.
-        """
         return {
             "repeats": self.repeats,
             "all_in_one": self.all_in_one,
@@ -154,13 +146,6 @@ class TrainReport:
     manifest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data, as ``results.json`` holds it.
-
-        Returns
-        -------
-        dict
-            Every field of the report, by name.
-        """
         return asdict(self)
 
 
@@ -175,15 +160,6 @@ def _plain(value: Any) -> Any:
 
 def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ...]:
     """Check, before any training, that the plan, suite and configuration fit together.
-
-    Parameters
-    ----------
-    plan : Plan
-        The plan to train.
-    suite : TaskSuite
-        The data it is trained on.
-    config : RunConfig
-        The run's settings (architecture, teacher tasks).
 
     Returns
     -------
