@@ -32,6 +32,7 @@ import torch
 from taskgroup.engine import TrainConfig, build_model, fit, predict
 from taskgroup.engine.families import BuiltinFactory
 from taskgroup.errors import InvalidArgument, ManifestError
+from taskgroup.files import atomic_write
 from taskgroup.manifest import (
     artifact_path,
     load_checkpoint,
@@ -257,9 +258,9 @@ class Teachers:
         Parameters
         ----------
         path : path
-            The file; written as ``path.tmp`` first, then renamed onto ``path``.
+            The file; written to a fresh temporary file beside it, then renamed onto it
+            (:func:`taskgroup.files.atomic_write`).
         """
-        path = Path(path)
         arrays: dict[str, Any] = {}
         index = []
         for i, (task, splits) in enumerate(self.outputs.items()):
@@ -268,10 +269,12 @@ class Teachers:
                     arrays[f"o{i}_{split}_{k}"] = np.asarray(out, dtype=np.float32)
             index.append({"task": task, "kind": self.kinds[task], "members": self.members.get(task, [])})
         arrays["index"] = np.array(json.dumps(index))
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        tmp.replace(path)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str | PathLike[str]) -> Teachers:

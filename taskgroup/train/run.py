@@ -473,12 +473,13 @@ def _outputs_path(checkpoint: Path) -> Path:
 
 def _save_outputs(checkpoint: Path, outputs: Mapping[str, np.ndarray]) -> None:
     """Write a network's raw test outputs atomically beside its checkpoint."""
-    path = _outputs_path(checkpoint)
-    tmp = path.with_name(path.name + ".tmp")
     arrays: dict[str, Any] = {f"task_{i}": out for i, out in enumerate(outputs.values())}
-    with open(tmp, "wb") as f:
-        np.savez(f, names=np.array(list(outputs)), **arrays)
-    tmp.replace(path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, names=np.array(list(outputs)), **arrays)
+
+    atomic_write(_outputs_path(checkpoint), write)
 
 
 def _test_outputs(
