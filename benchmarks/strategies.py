@@ -631,14 +631,18 @@ Strategies (same settings on every table):
   do), then `fit_group_predictor` (ridge membership model) predicts every group; 5 seeds.
 - **random+posterior**: the same random designs, the new posterior (`fit_group_posterior`) predicts; 5 seeds.
   It separates what the predictor gains from what the acquisition gains.
-- **adaptive**: today's `adaptive_select` (singles + n random groups, then rounds of optimistic fitted plans);
-  below its design of 2n networks it runs without singles and with ceil(n/3) random groups. Its answer is its best
-  plan among measured networks (its predicted plan when they cannot serve every task). 5 seeds.
-- **ucb**: the new `ucb_select` (posterior + upper confidence bound on plan value, one network at a time, optimism
-  1 standard deviation), answer = best plan under the posterior median with measured networks at their measured
-  losses. It is deterministic where plans are enumerated (the 5-task tables: its 5 seeds agree, sd 0) and seeded
-  through the swap search's starts elsewhere. It may stop before K (certified: its optimistic plan is all
-  measured); it then answers the same plan at every larger K.
+- **adaptive**: `adaptive_select`, what the adaptive strategy uses beyond 12 tasks (singles + n random groups,
+  then rounds of optimistic fitted plans); below its design of 2n networks it runs without singles and with
+  ceil(n/3) random groups. Its answer is its best plan among measured networks (its predicted plan when they
+  cannot serve every task). 5 seeds.
+- **ucb**: `ucb_select`, what `measure --strategy adaptive` and `run --strategy adaptive` use up to 12 tasks
+  (posterior + upper confidence bound on plan value, one network at a time, optimism 1 standard deviation),
+  answer = best plan under the posterior median with measured networks at their measured losses. It is
+  deterministic where plans are enumerated (the 5-task tables: its 5 seeds agree, sd 0) and seeded through the
+  swap search's starts elsewhere. It may stop before K (certified: its optimistic plan is all measured); it then
+  answers the same plan at every larger K. The harness starts it from nothing (`run` measures the singles first).
+- **ucb, grid to 0.4** (real tables only): the same with the posterior's previous noise / pair-effect grid, the
+  diagnosis of why ucb used to lose to random designs (section below).
 - **TAG** (mnist only): one all-task training run measuring the lookahead affinity, groups from it by exact
   enumeration; it trains no network of the table (its cost is that one run).
 
