@@ -47,7 +47,7 @@ def measure_seed(cache: Path, suite_name: str, seed: int) -> Path:
     suite = load_suite(suite_name, seed=seed)
     path = store_path(cache, suite_name, seed)
     config = default_train_config(suite, epochs=defaults.epochs, device=defaults.device)
-    measure(suite, path, candidates="all", config=config, seeds=defaults.seeds, progress=False)
+    measure(suite, path, candidates="all", config=config, seeds=defaults.seeds, executor="auto", progress=False)
     return path
 
 
@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         key=lambda p: (p[0] >= 5, p),
     )
     for seed, suite in [] if args.report_only else order:
+        if complete(store_path(args.cache, suite, seed)):
+            continue
         start = time.perf_counter()
         measure_seed(args.cache, suite, seed)
         print(f"measured {suite} seed {seed} in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)

@@ -1,4 +1,4 @@
-"""Checkpoints (state dict + the config to rebuild the network) and the versioned deployment manifest.
+"""The versioned deployment manifest: which network (checkpoint or ONNX file) serves which task.
 
 A deployment tool reads ``manifest.json``, checks each checkpoint's sha256, rebuilds the network from the
 checkpoint's config and routes each task to the network the plan assigned it::
@@ -20,44 +20,27 @@ runs those on onnxruntime (``taskgroup.serve``), so both kinds serve the same wa
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import pickle
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
-from taskgroup.engine.families import (
-    MODEL_FAMILIES,
-    ModelFactory,
-    build_model,
-    factory_name,
-    factory_options,
-    make_factory,
-)
+from taskgroup.checkpoints import read_checkpoint, sha256_file, spec_from_dict
+from taskgroup.engine.families import ModelFactory
 from taskgroup.errors import InvalidArgument, ManifestError
 from taskgroup.fields import Fields
-from taskgroup.files import atomic_write, describe_os_error, read_text
-from taskgroup.tasks.suite import TaskSpec, apply_preprocessing
+from taskgroup.files import atomic_write, read_text
+from taskgroup.tasks.suite import apply_preprocessing
 
 __all__ = [
     "MANIFEST_SCHEMA",
     "MANIFEST_SCHEMA_VERSION",
     "READABLE_VERSIONS",
     "ARTIFACT_KINDS",
-    "CHECKPOINT_FORMAT",
-    "sha256_file",
-    "network_config",
-    "spec_from_dict",
-    "save_checkpoint",
-    "load_checkpoint",
     "write_manifest",
     "read_manifest",
     "required_fields",
@@ -77,208 +60,6 @@ READABLE_VERSIONS: tuple[int, ...] = (1, 2)
 ARTIFACT_CHECKPOINT = "checkpoint"
 ARTIFACT_ONNX = "onnx"
 ARTIFACT_KINDS: tuple[str, ...] = (ARTIFACT_CHECKPOINT, ARTIFACT_ONNX)
-CHECKPOINT_FORMAT = "taskgroup.checkpoint/1"
-
-
-def sha256_file(path: str | PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def network_config(
-    factory: ModelFactory, tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, seed: int
-) -> dict[str, Any]:
-    """The plain-data config :func:`load_checkpoint` rebuilds a network from (task specs as dicts)."""
-    return {
-        "model": factory_name(factory),
-        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in factory_options(factory).items()},
-        "variant": variant,
-        "input_shape": list(example_batch.shape[1:]),
-        "input_dtype": str(example_batch.dtype).replace("torch.", ""),
-        "tasks": [t.to_dict() for t in tasks],
-        "seed": int(seed),
-    }
-
-
-def spec_from_dict(data: Mapping[str, Any]) -> TaskSpec:
-    """Inverse of ``TaskSpec.to_dict`` (class labels come back as the strings the dict holds)."""
-    return TaskSpec(
-        name=str(data["name"]),
-        kind=str(data["kind"]),
-        n_classes=int(data["n_classes"]),
-        classes=tuple(data.get("classes", ())),
-        target_mean=float(data.get("target_mean", 0.0)),
-        target_std=float(data.get("target_std", 1.0)),
-    )
-
-
-def save_checkpoint(
-    model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None
-) -> str:
-    """Save ``{"format", "config", "state_dict", "extra"}`` atomically; return the file's sha256."""
-    path = Path(path)
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "config": dict(config),
-        "state_dict": model.state_dict(),
-        "extra": dict(extra or {}),
-    }
-    atomic_write(path, lambda p: torch.save(payload, p))
-    return sha256_file(path)
-
-
-def load_checkpoint(
-    path: str | PathLike[str], *, model: ModelFactory | None = None
-) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the network saved at ``path`` (eval mode, on the CPU) and return it with its checkpoint extras.
-
-    Parameters
-    ----------
-    path : path
-    model : model factory, optional
-        The factory that built the network, for a checkpoint of your own model: a checkpoint that names a
-        ``module:qualname`` is never imported by that name (a file must not choose which code runs).
-
-    Raises
-    ------
-    ManifestError
-        Not a taskgroup checkpoint (or not a file torch can read), a model that is not a built-in family and no
-        ``model`` given, sizes beyond the bounds, a model that cannot be rebuilt, a state that does not fit the
-        config, or weights that are not finite.
-    """
-    network, extra, _ = _load_checkpoint(path, model)
-    return network, extra
-
-
-def _load_checkpoint(
-    path: str | PathLike[str], model: ModelFactory | None
-) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
-    label = str(path)
-    try:
-        # weights_only: a checkpoint holds tensors and plain data only, so loading never runs pickled code;
-        # torch warns about pickle protocols of files it then refuses anyway
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ManifestError(f"No such checkpoint: {label!r}.") from None
-    except OSError as exc:
-        raise ManifestError(f"Cannot read the checkpoint: {describe_os_error(exc)}") from None
-    except pickle.UnpicklingError:
-        raise ManifestError(
-            f"{label!r} holds objects other than tensors and plain data; taskgroup refuses to load it (loading "
-            "them could run code). A taskgroup checkpoint holds only a state dict and its config."
-        ) from None
-    except Exception as exc:  # torch raises zip, EOF and runtime errors for files it cannot read
-        reason = " ".join(str(exc).split())[:200]
-        raise ManifestError(
-            f"{label!r} is not a PyTorch checkpoint torch can read ({type(exc).__name__}: {reason})."
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ManifestError(f"{label!r} is not a taskgroup checkpoint (expected format {CHECKPOINT_FORMAT!r}).")
-    doc = Fields(payload, f"checkpoint {label!r}", ManifestError)
-    cfg = _checked_config(doc.child("config"))
-    state = doc.mapping("state_dict")
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        doc.fail(f"In the checkpoint {label!r}, state_dict must map names to tensors.")
-    tasks = [spec_from_dict(t) for t in cfg["tasks"]]
-    factory = model if model is not None else _family_factory(cfg, label)
-    try:
-        example = torch.zeros(2, *cfg["input_shape"], dtype=getattr(torch, cfg["input_dtype"]))
-        network = build_model(factory, tasks, cfg["variant"], example, cfg["seed"])
-        network.load_state_dict(state)
-    except (InvalidArgument, RuntimeError, KeyError, TypeError, ValueError) as exc:
-        message = " ".join(str(exc).split())[:400]
-        raise ManifestError(f"Checkpoint {label!r} cannot be rebuilt from its config: {message}") from None
-    bad = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
-    if bad:
-        raise ManifestError(
-            f"Checkpoint {label!r} has weights that are not finite (NaN or inf) in {bad[:5]}; its network cannot "
-            "give predictions. Train it again (a lower learning rate avoids divergence)."
-        )
-    network.eval()
-    return network, dict(doc.mapping("extra", {})), cfg
-
-
-# Bounds on what a checkpoint's config may ask to build, checked before anything is allocated: far beyond the
-# networks taskgroup trains (a few million parameters), far below what exhausts a machine's memory.
-MAX_INPUT_ELEMENTS = 1 << 24
-MAX_WIDTH = 1 << 16
-MAX_TASKS = 1024
-MAX_CLASSES = 1 << 16
-
-
-def _checked_config(cfg: Fields) -> dict[str, Any]:
-    """A checkpoint's config with each field's type checked and every size bounded (``MAX_*`` above)."""
-    cfg.string("model")
-    cfg.string("variant")
-    cfg.integer("seed")
-    options = cfg.mapping("options", {})
-    shape = cfg.sequence("input_shape")
-    if not shape or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
-        cfg.fail(f"In the {cfg.document}, config.input_shape must be a list of positive integers; got {shape!r}.")
-    if math.prod(shape) > MAX_INPUT_ELEMENTS:
-        cfg.fail(
-            f"In the {cfg.document}, config.input_shape {shape} has {math.prod(shape)} elements; at most "
-            f"{MAX_INPUT_ELEMENTS} are accepted."
-        )
-    dtype = cfg.string("input_dtype")
-    if dtype not in ("float32", "float64", "float16", "bfloat16"):
-        cfg.fail(f"In the {cfg.document}, config.input_dtype must be a float type like 'float32'; got {dtype!r}.")
-    tasks = cfg.sequence("tasks")
-    if not 1 <= len(tasks) <= MAX_TASKS:
-        cfg.fail(f"In the {cfg.document}, config.tasks must list 1 to {MAX_TASKS} tasks; got {len(tasks)}.")
-    for i in range(len(tasks)):
-        task = cfg.item("tasks", i)
-        task.string("name")
-        task.string("kind")
-        n_classes = task.integer("n_classes")
-        if not 0 <= n_classes <= MAX_CLASSES:
-            task.fail(
-                f"In the {cfg.document}, config.tasks[{i}].n_classes must be 0 to {MAX_CLASSES}; got {n_classes}."
-            )
-        task.sequence("classes", [])
-        task.number("target_mean", 0.0)
-        task.number("target_std", 1.0)
-    too_wide = [v for v in _integers(options) if v > MAX_WIDTH]
-    if too_wide:
-        cfg.fail(
-            f"In the {cfg.document}, config.options {dict(options)!r} ask for sizes {too_wide}; each must be at most "
-            f"{MAX_WIDTH}."
-        )
-    return dict(cfg.data)
-
-
-def _integers(value: Any) -> list[int]:
-    """Every integer inside nested options (widths, expert counts)."""
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int):
-        return [value]
-    if isinstance(value, Mapping):
-        return [v for item in value.values() for v in _integers(item)]
-    if isinstance(value, (list, tuple)):
-        return [v for item in value for v in _integers(item)]
-    return []
-
-
-def _family_factory(cfg: Mapping[str, Any], label: str) -> ModelFactory:
-    """The built-in family a checkpoint names; a ``module:qualname`` is refused, never imported."""
-    name = cfg["model"]
-    if name not in MODEL_FAMILIES:
-        raise ManifestError(
-            f"Checkpoint {label!r} was built by {name!r}, which is not a built-in family {MODEL_FAMILIES.names()}; "
-            "taskgroup does not import code a file names. Pass the factory you trained it with: model=build in "
-            f"Python, --model {name} on the command line."
-        )
-    try:
-        return make_factory(name, cfg["options"])
-    except InvalidArgument as exc:
-        raise ManifestError(f"Checkpoint {label!r} cannot be rebuilt from its config: {exc}") from None
 
 
 def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> None:
@@ -471,7 +252,7 @@ def load_entry(
         (the field that differs named).
     """
     path = artifact_path(manifest_path, entry, verify=verify)
-    network, _, cfg = _load_checkpoint(path, model)
+    network, _, cfg = read_checkpoint(path, model)
     manifest = read_manifest(manifest_path)
     specs = {t["name"]: t for t in manifest.get("tasks", [])}
     checks = {

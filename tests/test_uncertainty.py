@@ -211,7 +211,7 @@ def test_repeats_resume_after_sigkill_without_duplicates(tmp_path):
 
 @pytest.mark.slow
 def test_run_with_repeats_averages_over_them_and_gives_intervals(tmp_path):
-    from taskgroup.manifest import load_checkpoint
+    from taskgroup.checkpoints import load_checkpoint
     from taskgroup.tasks import delta_m
 
     out = tmp_path / "out"

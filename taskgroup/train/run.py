@@ -30,17 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from taskgroup.checkpoints import load_checkpoint, network_config, save_checkpoint, sha256_file
 from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict, profile_model
 from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.files import atomic_write
-from taskgroup.manifest import (
-    load_checkpoint,
-    network_config,
-    save_checkpoint,
-    sha256_file,
-    write_manifest,
-)
+from taskgroup.manifest import write_manifest
 from taskgroup.naming import network_name, network_variant
 from taskgroup.outputs import claim_folder, output_path
 from taskgroup.plan import Plan
