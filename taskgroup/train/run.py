@@ -19,9 +19,9 @@ configuration skips finished units and continues; a different configuration in t
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from os import PathLike
@@ -36,6 +36,7 @@ from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.files import atomic_write
 from taskgroup.manifest import write_manifest
+from taskgroup.measure.store import ResultStore
 from taskgroup.naming import network_name, network_variant
 from taskgroup.outputs import claim_folder, output_path
 from taskgroup.plan import Plan
@@ -69,11 +70,17 @@ class RunConfig:
         Also train one network on every task the plan serves, the other extreme beside the single-task
         baselines, so that the plan can be compared with both (its metrics and Δm% are in the report).
     seed : int
-        Base seed; every unit derives its own seed from it and its name.
+        Base seed: repeat ``k`` of every baseline, plan network and all-in-one network has seed ``seed + k``, as
+        in measurement (:func:`taskgroup.measure.measure` with ``seeds=[seed, ..., seed + repeats - 1]``).
     repeats : int
         How many times each baseline, plan network and the all-in-one network is trained (repeat 0 is the one
         deployed); test metrics and Δm% are means over repeats, and Δm%'s interval covers the repeats' spread.
         Teachers and distilled students are trained once.
+    measured : str or None
+        A results store to take networks from: a network measured there with this suite, training
+        configuration and seed is the same network this run would train, so its stored weights are used instead
+        of training it again (``taskgroup run`` passes its own store). The plan then deploys exactly the networks
+        it was chosen on. Not part of the run's identity: it changes no result, only the time it takes.
     """
 
     fit: TrainConfig = TrainConfig()
@@ -84,6 +91,7 @@ class RunConfig:
     all_in_one: bool = False
     seed: int = 0
     repeats: int = 1
+    measured: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
@@ -217,8 +225,11 @@ def _file_stem(name: str) -> str:
 class _Run:
     """The folder of one run: configuration check on start, unit files, resume."""
 
-    def __init__(self, out: Path, identity: dict[str, Any], force: bool, replan: bool):
+    def __init__(
+        self, out: Path, identity: dict[str, Any], force: bool, replan: bool, measured: str | None = None
+    ) -> None:
         self.out = claim_folder(out, "run", force=force)
+        self.measured = None if measured is None else ResultStore(measured, create=False)
         path = output_path(out, "run.json")
         if path.exists():
             stored = _read_json(path)
@@ -301,7 +312,7 @@ def train_plan(
         "plan": plan.to_dict() | {"wall_time_s": None},  # solver timing differs between identical plans
         "config": config.to_dict(),
     }
-    run = _Run(Path(out), identity, force, replan)
+    run = _Run(Path(out), identity, force, replan, config.measured)
     served = [t for t in suite.task_names if t in plan.assignment]
     report = TrainReport(teacher_tasks=list(teacher_tasks), repeats=config.repeats)
     repeats = range(config.repeats)
@@ -426,19 +437,27 @@ def _network_unit(
         say(f"{label} {name}: finished earlier, kept")
         return extra["test_metrics"]
     sub = suite.subset([t for t in suite.task_names if t in tasks])
-    # The seed depends on the network alone, not on its role: a plan network that is a single-task network trains
-    # exactly as that task's baseline (the comparison is then paired, not two draws of initialisation noise), and
-    # students share the vanilla network's seed, so that the soft targets are the only difference between them.
-    # Repeat 0 keeps the seed a run without repeats uses, so adding repeats keeps the networks trained so far.
-    seed = derive_seed(base_seed, "network", name, *(("repeat", repeat) if repeat else ()))
+    # The seed depends on the repeat alone, not on the network's role, as in measurement: a plan network that is a
+    # single-task network trains exactly as that task's baseline (the comparison is then paired, not two draws of
+    # initialisation noise), students share the vanilla network's seed, so that the soft targets are the only
+    # difference between them, and a measured network is the network this unit would train.
+    seed = base_seed + repeat
     factory = fit_config.factory()
-    model = build_model(factory, sub.tasks, variant, sub.example_batch(), seed)
-    start = time.perf_counter()
-    fitted = fit(model, sub.train, sub.tasks, fit_config, val=sub.val, soft_targets=soft, seed=seed)
-    seconds = time.perf_counter() - start
-    if fitted.status != "ok":
-        raise MeasurementError(
-            f"Training {_UNIT_LABELS[group]} {name!r} failed: {fitted.reason}. Try a lower learning rate."
+    measured = None if soft or run.measured is None else _measured(run.measured, suite, fit_config, name, seed)
+    if measured is not None:
+        model, training = load_checkpoint(io.BytesIO(measured), model=factory)
+        done = f"{label} {name}: measured earlier, its weights kept"
+    else:
+        model = build_model(factory, sub.tasks, variant, sub.example_batch(), seed)
+        fitted = fit(model, sub.train, sub.tasks, fit_config, val=sub.val, soft_targets=soft, seed=seed)
+        if fitted.status != "ok":
+            raise MeasurementError(
+                f"Training {_UNIT_LABELS[group]} {name!r} failed: {fitted.reason}. Try a lower learning rate."
+            )
+        training = fitted.summary()
+        done = (
+            f"{label} {name}: trained in {training['train_seconds']:.1f}s ({fitted.batching} batches, "
+            f"best epoch {fitted.best_epoch})"
         )
     model.cpu()
     test_outputs = predict(model, sub.test)
@@ -447,15 +466,17 @@ def _network_unit(
     extra = {
         "name": name,
         "test_metrics": metrics,
-        "best_epoch": fitted.best_epoch,
-        "batching": fitted.batching,
-        "loss_weights": fitted.weights,
-        "train_seconds": seconds,
+        **training,
         "distilled_tasks": sorted(soft or {}),
     }
     save_checkpoint(model, path, network_config(factory, sub.tasks, variant, sub.example_batch(), seed), extra)
-    say(f"{label} {name}: trained in {seconds:.1f}s ({fitted.batching} batches, best epoch {fitted.best_epoch})")
+    say(done)
     return metrics
+
+
+def _measured(store: ResultStore, suite: TaskSuite, fit_config: TrainConfig, name: str, seed: int) -> bytes | None:
+    """The weights of ``name`` as measured in ``store`` with this suite, configuration and seed, if it was."""
+    return store.weights(suite.fingerprint(), fit_config.hash(), name, seed)
 
 
 def _unit_stem(name: str, repeat: int) -> str:
