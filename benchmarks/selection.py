@@ -47,7 +47,7 @@ def measure_seed(cache: Path, suite_name: str, seed: int) -> Path:
     suite = load_suite(suite_name, seed=seed)
     path = store_path(cache, suite_name, seed)
     config = default_train_config(suite, epochs=defaults.epochs, device=defaults.device)
-    measure(suite, path, candidates="all", config=config, seeds=defaults.seeds, executor="auto", progress=False)
+    measure(suite, path, candidates="all", config=config, seeds=defaults.repeats, executor="auto", progress=False)
     return path
 
 
