@@ -1,9 +1,15 @@
 """Checkpoints: a network's state dict with the config to rebuild it, written atomically, read with checks.
 
+A checkpoint is a ``torch.save`` file of ``{"format", "config", "state_dict", "extra"}`` (format
+:data:`CHECKPOINT_FORMAT`; the config from :func:`network_config`), written to a file by :func:`save_checkpoint`
+or made as bytes by :func:`checkpoint_bytes` (to keep a network elsewhere than in a file). The deployment
+manifest (:mod:`taskgroup.manifest`) lists checkpoint files by path and sha256 (:func:`sha256_file`).
+
 A checkpoint names its model by family (``"mlp"``) or by ``module:qualname`` of the user's factory. Loading never
 imports code a file names: a family is rebuilt from its name, the user's own model only from the factory passed
-as ``model=build``. A network is rebuilt only after its config's sizes are checked against bounds (``MAX_*``), so
-a hostile file cannot make taskgroup allocate without limit, and its weights must be finite.
+as ``model=build``; torch reads it with ``weights_only=True``, so no pickled code runs. A network is rebuilt only
+after its config's sizes are checked against bounds (``MAX_*``), so a hostile file cannot make taskgroup allocate
+without limit, and its weights must be finite.
 """
 
 from __future__ import annotations
@@ -49,7 +55,25 @@ CHECKPOINT_FORMAT = "taskgroup.checkpoint/1"
 
 
 def sha256_file(path: str | PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes."""
+    """Hex sha256 of a file's bytes, read in blocks of 1 MiB (a large checkpoint is never held whole).
+
+    Parameters
+    ----------
+    path : path
+        The file to hash.
+
+    Returns
+    -------
+    str
+        The sha256 of the file's bytes as 64 lowercase hex digits.
+
+    Raises
+    ------
+    OSError
+        The file cannot be opened or read (missing, a folder, no permission): the operating system's error, not a
+        taskgroup one. taskgroup calls it on files it has just written or checked
+        (:func:`taskgroup.manifest.artifact_path`).
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -60,7 +84,29 @@ def sha256_file(path: str | PathLike[str]) -> str:
 def network_config(
     factory: ModelFactory, tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, seed: int
 ) -> dict[str, Any]:
-    """The plain-data config :func:`load_checkpoint` rebuilds a network from (task specs as dicts)."""
+    """The plain-data config :func:`load_checkpoint` rebuilds a network from (task specs as dicts).
+
+    Parameters
+    ----------
+    factory : model factory
+        The factory that built the network: a built-in family's (stored by family name and options) or the user's
+        own (stored as ``module:qualname``, with no options).
+    tasks : sequence of TaskSpec
+        The tasks the network was built for, in the order of its heads.
+    variant : str
+        The size variant the factory was called with (``"full"``, ``"half"``, or one the user's factory knows).
+    example_batch : torch.Tensor
+        A batch of model inputs, shape ``(n, *input_shape)``; its trailing shape and dtype are recorded.
+    seed : int
+        The seed the network was initialised with.
+
+    Returns
+    -------
+    dict
+        ``model``, ``options`` (tuple values as lists), ``variant``, ``input_shape``, ``input_dtype`` (like
+        ``"float32"``), ``tasks`` (each ``TaskSpec.to_dict()``) and ``seed``: plain data, JSON-compatible where
+        the options are.
+    """
     return {
         "model": factory_name(factory),
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in factory_options(factory).items()},
@@ -73,7 +119,27 @@ def network_config(
 
 
 def spec_from_dict(data: Mapping[str, Any]) -> TaskSpec:
-    """Inverse of ``TaskSpec.to_dict`` (class labels come back as the strings the dict holds)."""
+    """Inverse of ``TaskSpec.to_dict`` (class labels come back as the strings the dict holds).
+
+    Parameters
+    ----------
+    data : mapping
+        A task spec as ``TaskSpec.to_dict`` writes it: ``name``, ``kind`` and ``n_classes`` required; ``classes``
+        (default none), ``target_mean`` (default 0) and ``target_std`` (default 1) optional. Its field types are
+        not checked here; :func:`read_checkpoint` and :func:`taskgroup.manifest.read_manifest` check them first.
+
+    Returns
+    -------
+    TaskSpec
+
+    Raises
+    ------
+    InvalidSuite
+        A ``kind`` that is not a task kind, or an ``n_classes`` that does not fit the kind (regression 1, binary 2,
+        multiclass 3 or more).
+    KeyError, TypeError, ValueError
+        Unchecked input: ``name``, ``kind`` or ``n_classes`` missing, or a value that does not convert.
+    """
     return TaskSpec(
         name=str(data["name"]),
         kind=str(data["kind"]),
@@ -87,7 +153,35 @@ def spec_from_dict(data: Mapping[str, Any]) -> TaskSpec:
 def save_checkpoint(
     model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None
 ) -> str:
-    """Save ``{"format", "config", "state_dict", "extra"}`` atomically; return the file's sha256."""
+    """Save ``{"format", "config", "state_dict", "extra"}`` atomically; return the file's sha256.
+
+    The weights are detached and moved to the CPU; the file appears under ``path`` only once whole
+    (:func:`taskgroup.files.atomic_write`).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The trained network.
+    path : path
+        The checkpoint file to write (replaced if it exists); its folder must exist.
+    config : mapping
+        The network's :func:`network_config`, which :func:`load_checkpoint` rebuilds it from.
+    extra : mapping, optional
+        Plain data kept beside the weights: tensors, numbers, strings, and lists and dicts of them. Other objects
+        are saved too, but :func:`load_checkpoint` then refuses the file (it never unpickles code).
+
+    Returns
+    -------
+    str
+        The written file's sha256 (:func:`sha256_file`), as a manifest records it.
+
+    Raises
+    ------
+    InvalidArgument
+        ``path`` is a symbolic link or a folder.
+    OSError
+        The file cannot be written (its folder missing, no permission, no space).
+    """
     path = Path(path)
     payload = _payload(model, config, extra)
     atomic_write(path, lambda p: torch.save(payload, p))
@@ -109,7 +203,7 @@ def checkpoint_bytes(model: nn.Module, config: Mapping[str, Any], extra: Mapping
     Returns
     -------
     bytes
-        A checkpoint that :func:`load_checkpoint` reads (given ``io.BytesIO(data)``).
+        A checkpoint that :func:`load_checkpoint` reads (given ``io.BytesIO(data)``); the weights are on the CPU.
     """
     buffer = io.BytesIO()
     torch.save(_payload(model, config, extra), buffer)
@@ -136,14 +230,24 @@ def load_checkpoint(
         The checkpoint file, or an open binary file holding one (e.g. ``io.BytesIO(checkpoint_bytes(...))``).
     model : model factory, optional
         The factory that built the network, for a checkpoint of your own model: a checkpoint that names a
-        ``module:qualname`` is never imported by that name (a file must not choose which code runs).
+        ``module:qualname`` is never imported by that name (a file must not choose which code runs). Given, it is
+        used whatever model the checkpoint names; absent, the checkpoint must name a built-in family.
+
+    Returns
+    -------
+    (torch.nn.Module, dict)
+        The network with the checkpoint's weights, in eval mode on the CPU, and the ``extra`` saved beside them
+        (empty if none).
 
     Raises
     ------
     ManifestError
-        Not a taskgroup checkpoint (or not a file torch can read), a model that is not a built-in family and no
-        ``model`` given, sizes beyond the bounds, a model that cannot be rebuilt, a state that does not fit the
-        config, or weights that are not finite.
+        A missing or unreadable file, not a taskgroup checkpoint (or not a file torch can read, or one holding
+        objects other than tensors and plain data), a config field of the wrong type, sizes beyond the bounds
+        (``MAX_*``), a model that is not a built-in family and no ``model`` given, a model that cannot be rebuilt,
+        a state that does not fit the config, or weights that are not finite.
+    InvalidSuite
+        A task spec in the config whose kind is not a task kind or whose ``n_classes`` does not fit its kind.
     """
     network, extra, _ = read_checkpoint(path, model)
     return network, extra
@@ -157,16 +261,21 @@ def read_checkpoint(
     Parameters
     ----------
     path : path or binary file
+        The checkpoint file, or an open binary file holding one.
     model : model factory, optional
+        As :func:`load_checkpoint`: the factory for a checkpoint of your own model.
 
     Returns
     -------
     (torch.nn.Module, dict, dict)
-        The network, its extras and its config.
+        The network (eval mode, on the CPU), its extras, and its config as :func:`network_config` wrote it, with
+        every field's type and size checked.
 
     Raises
     ------
     ManifestError
+        As :func:`load_checkpoint`.
+    InvalidSuite
         As :func:`load_checkpoint`.
     """
     label = str(getattr(path, "name", "a checkpoint in memory")) if hasattr(path, "read") else str(path)

@@ -7,12 +7,11 @@ checkpoint's config and routes each task to the network the plan assigned it::
     outputs = predict_tasks("run/manifest.json", x)    # task -> raw output of its assigned network
     outputs = predict_tasks("run/manifest.json", raw, raw=True)  # raw inputs: the manifest's preprocessing first
 
-A checkpoint names its model by family (``"mlp"``) or by ``module:qualname`` of the user's factory. Loading
-never imports code a file names: a family is rebuilt from its name, the user's own model only from the factory
-passed as ``model=build`` (``--model module:function`` on the command line), since a manifest or checkpoint is
-data that may come from anyone. Paths in a manifest are read only inside the manifest's folder, and a network
-is rebuilt only after its config's sizes are checked against bounds, so a hostile file cannot make taskgroup
-allocate without limit.
+A manifest or checkpoint is data that may come from anyone. Paths in a manifest are read only inside the
+manifest's folder, and each file's sha256 is checked before it is read (unless ``verify=False``). Checkpoints
+are read by :mod:`taskgroup.checkpoints`, which never imports code a file names (a user's own model is rebuilt
+only from the factory passed as ``model=build``, ``--model module:function`` on the command line) and bounds the
+sizes a config may ask for; a rebuilt network is then checked against its manifest entry (:func:`load_entry`).
 
 A manifest written by ``taskgroup export`` (version 2) lists ONNX files instead of checkpoints; ``predict_tasks``
 runs those on onnxruntime (``taskgroup.serve``), so both kinds serve the same way.
@@ -66,6 +65,24 @@ def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> No
     """Write the manifest dict (schema and version are added) as indented JSON to ``path``, atomically.
 
     The version is the lowest that holds the content: 1 when every network is a checkpoint, 2 with ONNX files.
+    Nothing is checked here; :func:`read_manifest` checks what it reads back.
+
+    Parameters
+    ----------
+    manifest : mapping
+        The manifest's fields (``networks``, ``assignment``, ``tasks``, ``input_shape``, ...): JSON-compatible
+        values, numpy scalars accepted. Its own ``schema`` or ``version`` would replace the ones added.
+    path : path
+        The file to write (replaced if it exists); its folder must exist.
+
+    Raises
+    ------
+    InvalidArgument
+        ``path`` is a symbolic link or a folder.
+    TypeError
+        A value JSON cannot hold (nothing is written).
+    OSError
+        The file cannot be written (its folder missing, no permission, no space).
     """
     data = {"schema": MANIFEST_SCHEMA, "version": _manifest_version(manifest), **dict(manifest)}
     atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
@@ -88,11 +105,27 @@ def read_manifest(path: str | PathLike[str]) -> dict[str, Any]:
     Version 1 lists PyTorch checkpoints; version 2 (written by ``taskgroup export``) may list ONNX files
     (``"onnx"`` instead of ``"checkpoint"``, and each task's output name in ``"outputs"``).
 
+    Every network entry is checked (``name``, ``serves``, ``trained_tasks``, ``sha256`` and exactly one of
+    ``checkpoint`` or ``onnx``; names listed once) and every network the ``assignment`` names must be listed;
+    ``input_shape``, ``input_dtype``, ``feature_names``, ``preprocessing`` and ``tasks`` are type-checked where
+    present (a reader that needs one asks :func:`required_fields`). The files the entries name are not opened.
+
+    Parameters
+    ----------
+    path : path
+        The ``manifest.json`` file.
+
+    Returns
+    -------
+    dict
+        The manifest as parsed, ``schema`` and ``version`` included.
+
     Raises
     ------
     ManifestError
-        A missing file or a folder, not a taskgroup manifest, an unsupported version, or a field of the wrong
-        type or missing (named with its path, e.g. ``networks[0].sha256``).
+        A missing, unreadable or non-UTF-8 file or a folder, text that is not JSON, not a taskgroup manifest, an
+        unsupported version, a field of the wrong type or missing (named with its path, e.g.
+        ``networks[0].sha256``), a network listed twice, or an assignment to a network not listed.
     """
     try:
         text = read_text(path, "manifest")
@@ -157,18 +190,65 @@ def _check_manifest(doc: Fields) -> None:
 
 
 def required_fields(manifest: Mapping[str, Any], *keys: str) -> list[Any]:
-    """The values of ``keys`` in a (checked) manifest; :class:`ManifestError` naming the first one missing."""
+    """The values of ``keys`` in a (checked) manifest; :class:`ManifestError` naming the first one missing.
+
+    Parameters
+    ----------
+    manifest : mapping
+        A manifest from :func:`read_manifest` (which checked the types of the fields it holds).
+    *keys : str
+        The top-level fields wanted.
+
+    Returns
+    -------
+    list
+        Their values as they are, in the order of ``keys``.
+
+    Raises
+    ------
+    ManifestError
+        ``manifest`` is not a mapping, or lacks one of ``keys`` (the message lists the fields present).
+    """
     doc = Fields(manifest, "manifest", ManifestError)
     return [doc.raw(key) for key in keys]
 
 
 def network_entries(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The manifest's network entries by name (from :func:`read_manifest`'s checked dict)."""
+    """The manifest's network entries by name (from :func:`read_manifest`'s checked dict).
+
+    Parameters
+    ----------
+    manifest : mapping
+        A manifest from :func:`read_manifest`; its ``networks`` are not checked again.
+
+    Returns
+    -------
+    dict of str to dict
+        Each entry (the manifest's own dict, not a copy) by its ``name``, in the manifest's order.
+    """
     return {n["name"]: n for n in manifest["networks"]}
 
 
 def network_entry(manifest: Mapping[str, Any], network: str) -> dict[str, Any]:
-    """One network's entry; :class:`ManifestError` naming the networks there are when ``network`` is not one."""
+    """One network's entry; :class:`ManifestError` naming the networks there are when ``network`` is not one.
+
+    Parameters
+    ----------
+    manifest : mapping
+        A manifest from :func:`read_manifest`.
+    network : str
+        The network's name.
+
+    Returns
+    -------
+    dict
+        Its entry in ``networks`` (the manifest's own dict, not a copy).
+
+    Raises
+    ------
+    ManifestError
+        ``network`` is not a network of the manifest; the message lists those it has.
+    """
     entries = network_entries(manifest)
     if network not in entries:
         raise ManifestError(f"Unknown network {network!r}; the manifest has {sorted(entries)}.")
@@ -180,6 +260,20 @@ def artifact_path(manifest_path: str | PathLike[str], entry: Mapping[str, Any], 
 
     The path must stay inside the manifest's folder once resolved (no absolute paths, no ``..`` out of it, no
     link leading out), so a manifest cannot make taskgroup read, or report a checksum of, any other file.
+
+    Parameters
+    ----------
+    manifest_path : path
+        The manifest the entry comes from; its folder is where the entry's file is looked for.
+    entry : mapping
+        A network entry of that manifest, checked by :func:`read_manifest` (e.g. from :func:`network_entry`).
+    verify : bool, default True
+        Compare the file's sha256 with the entry's ``sha256``; False skips reading the file.
+
+    Returns
+    -------
+    Path
+        The file's resolved path.
 
     Raises
     ------
@@ -217,11 +311,29 @@ def load_network(
 ) -> nn.Module:
     """Load one network of a manifest as a PyTorch module (checkpoint paths are relative to the manifest's folder).
 
+    Parameters
+    ----------
+    manifest_path : path
+        The ``manifest.json`` file (read and checked with :func:`read_manifest`).
+    network : str
+        The network's name in the manifest.
+    verify : bool, default True
+        Check the checkpoint's sha256 against the manifest's before loading it.
+    model : model factory, optional
+        The factory for a checkpoint of your own model (see :func:`taskgroup.checkpoints.load_checkpoint`).
+
+    Returns
+    -------
+    torch.nn.Module
+        The network, in eval mode on the CPU, checked against its entry as :func:`load_entry` does.
+
     Raises
     ------
     ManifestError
-        Unknown network name, a network exported to ONNX (no checkpoint; see :func:`predict_tasks`), a missing
-        checkpoint, or (with ``verify``) a checkpoint whose sha256 differs from the manifest's.
+        As :func:`read_manifest` and :func:`load_entry`, an unknown network name, or a network exported to ONNX
+        (no checkpoint; see :func:`predict_tasks`).
+    InvalidSuite
+        As :func:`load_entry`.
     """
     entry = network_entry(read_manifest(manifest_path), network)
     if ARTIFACT_CHECKPOINT not in entry:
@@ -242,14 +354,34 @@ def load_entry(
     """A manifest entry's checkpoint, rebuilt and checked against the manifest before it runs.
 
     The checksum says the file is the one the manifest lists; the content check says the manifest describes
-    it: the checkpoint was trained on the entry's ``trained_tasks`` with the entry's variant, its task specs
-    (kind, classes) are the manifest's, and its input shape and dtype are the manifest's.
+    it: the checkpoint was trained on the entry's ``trained_tasks`` with the entry's ``variant``, its task specs
+    (kind, classes) are the manifest's, and its input shape and dtype are the manifest's (each field compared
+    where the entry or the manifest lists it).
+
+    Parameters
+    ----------
+    manifest_path : path
+        The manifest the entry comes from (read again with :func:`read_manifest` for its tasks and inputs).
+    entry : mapping
+        A checkpoint entry of that manifest (e.g. from :func:`network_entry`).
+    verify : bool, default True
+        Check the checkpoint's sha256 against the entry's before loading it.
+    model : model factory, optional
+        The factory for a checkpoint of your own model (see :func:`taskgroup.checkpoints.load_checkpoint`).
+
+    Returns
+    -------
+    torch.nn.Module
+        The network, in eval mode on the CPU.
 
     Raises
     ------
     ManifestError
-        As :func:`artifact_path` and :func:`load_checkpoint`, or a checkpoint that belongs to another network
-        (the field that differs named).
+        As :func:`artifact_path`, :func:`taskgroup.checkpoints.load_checkpoint` and :func:`read_manifest`, or a
+        checkpoint that belongs to another network (the field that differs named).
+    InvalidSuite
+        A task spec, in the checkpoint or the manifest, whose kind is not a task kind or whose ``n_classes`` does
+        not fit its kind.
     """
     path = artifact_path(manifest_path, entry, verify=verify)
     network, _, cfg = read_checkpoint(path, model)
@@ -277,10 +409,28 @@ def load_entry(
 def model_inputs(manifest: Mapping[str, Any], x: Any, *, raw: bool = False) -> np.ndarray:
     """``x`` as the networks' inputs: the manifest's preprocessing (with ``raw``), its dtype, its shape checked.
 
+    Parameters
+    ----------
+    manifest : mapping
+        A manifest from :func:`read_manifest`; it must list ``input_shape`` and ``input_dtype`` (and
+        ``preprocessing`` with ``raw``).
+    x : array_like, shape (n, *input_shape)
+        Model inputs, or with ``raw`` the raw inputs before the manifest's ``preprocessing``.
+    raw : bool, default False
+        Apply the manifest's preprocessing (standardisation) first.
+
+    Returns
+    -------
+    numpy.ndarray
+        The inputs in the manifest's ``input_dtype``, shape ``(n, *input_shape)``.
+
     Raises
     ------
+    ManifestError
+        The manifest lacks ``input_shape``, ``input_dtype`` or (with ``raw``) ``preprocessing``.
     InvalidArgument
-        Inputs whose shape is not ``(n, *input_shape)``.
+        Inputs whose shape is not ``(n, *input_shape)``, or (with ``raw``) a preprocessing of an unknown kind or
+        whose statistics do not match the raw inputs' columns.
     """
     shape, dtype = required_fields(manifest, "input_shape", "input_dtype")
     shape = tuple(shape)
@@ -309,12 +459,13 @@ def predict_tasks(
     Parameters
     ----------
     manifest_path : path
+        The ``manifest.json`` file; it must list ``assignment``, ``input_shape`` and ``input_dtype``.
     x : array, shape (n, *input_shape)
         Model inputs, or with ``raw`` the raw inputs before the manifest's ``preprocessing``.
     raw : bool
         Apply the manifest's preprocessing (standardisation) first.
     model : model factory, optional
-        See :func:`load_checkpoint`.
+        See :func:`taskgroup.checkpoints.load_checkpoint`.
     threads : int, optional
         onnxruntime's threads for ONNX files (default: onnxruntime's own choice); torch's come from
         :func:`taskgroup.engine.runtime.configure_threads`.
@@ -322,7 +473,20 @@ def predict_tasks(
     Returns
     -------
     dict task -> array of shape (n, out_dim)
-        Regression outputs standardised, binary logits, multiclass logits (see ``taskgroup.serve`` for labels).
+        Regression outputs standardised, binary logits, multiclass logits (see ``taskgroup.serve`` for labels),
+        for every task of the ``assignment``.
+
+    Raises
+    ------
+    ManifestError
+        As :func:`read_manifest`, :func:`model_inputs` and :func:`run_network`, no ``assignment``, a network with
+        no output for a task assigned to it, or outputs that are not finite (NaN or inf).
+    InvalidArgument
+        As :func:`model_inputs`.
+    MissingDependency
+        An ONNX network and onnxruntime not installed (the ``deploy`` extra).
+    InvalidSuite
+        As :func:`load_entry`.
     """
     manifest = read_manifest(manifest_path)
     x = model_inputs(manifest, x, raw=raw)
@@ -352,7 +516,40 @@ def run_network(
     threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every head's raw output of one network entry on model inputs ``x``: a checkpoint on the engine, an ONNX
-    file on onnxruntime (the ``deploy`` extra, with ``threads`` threads); the file's sha256 is verified first."""
+    file on onnxruntime (the ``deploy`` extra, with ``threads`` threads); the file's sha256 is verified first.
+
+    A checkpoint is rebuilt and checked against its entry (:func:`load_entry`); an ONNX file's inputs and outputs
+    are checked against the manifest (:func:`taskgroup.onnx_runtime.check_session`).
+
+    Parameters
+    ----------
+    manifest_path : path
+        The manifest the entry comes from.
+    entry : mapping
+        A network entry of that manifest (e.g. from :func:`network_entry`).
+    x : numpy.ndarray, shape (n, *input_shape)
+        Model inputs, as :func:`model_inputs` returns them.
+    model : model factory, optional
+        The factory for a checkpoint of your own model (see :func:`taskgroup.checkpoints.load_checkpoint`).
+    threads : int, optional
+        onnxruntime's threads for an ONNX file (default: onnxruntime's own choice); unused for a checkpoint.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each head's raw output, shape ``(n, out_dim)``, by task name: every head of the checkpoint's network, or
+        every output the ONNX entry's ``outputs`` names.
+
+    Raises
+    ------
+    ManifestError
+        As :func:`artifact_path` (always verified) and :func:`load_entry` for a checkpoint; for an ONNX file, one
+        onnxruntime cannot load or run on ``x``, or whose inputs or outputs differ from the manifest's.
+    MissingDependency
+        An ONNX file and onnxruntime not installed.
+    InvalidSuite
+        As :func:`load_entry`.
+    """
     path = artifact_path(manifest_path, entry)
     if ARTIFACT_ONNX in entry:
         from taskgroup.onnx_runtime import check_session, onnx_session, run_session  # local: optional
