@@ -95,7 +95,6 @@ UNDOCUMENTED_UNTIL_SPLIT = {
     "taskgroup.measure.store",
     "taskgroup.problem",
     "taskgroup.tasks.suite",
-    "taskgroup.train.run",
 }
 
 CALLABLES = {

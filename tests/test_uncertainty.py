@@ -244,9 +244,9 @@ def test_run_with_repeats_averages_over_them_and_gives_intervals(tmp_path):
 
 
 def _stem(name: str) -> str:
-    from taskgroup.train.run import _file_stem
+    from taskgroup.train.units import file_stem
 
-    return _file_stem(name)
+    return file_stem(name)
 
 
 @pytest.mark.slow

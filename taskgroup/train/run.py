@@ -18,10 +18,7 @@ configuration skips finished units and continues; a different configuration in t
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from os import PathLike
@@ -30,20 +27,19 @@ from typing import Any
 
 import numpy as np
 
-from taskgroup.checkpoints import load_checkpoint, network_config, save_checkpoint, sha256_file
-from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict, profile_model
+from taskgroup.checkpoints import load_checkpoint, sha256_file
+from taskgroup.engine import TrainConfig, build_model, derive_seed, profile_model
 from taskgroup.engine.profile import COST_KEYS, COST_UNITS
-from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.errors import InvalidArgument
 from taskgroup.files import atomic_write
 from taskgroup.manifest import write_manifest
-from taskgroup.measure.store import ResultStore
 from taskgroup.naming import network_name, network_variant
-from taskgroup.outputs import claim_folder, output_path
+from taskgroup.outputs import output_path
 from taskgroup.plan import Plan
-from taskgroup.serve.plan_cost_file import PLAN_COST_FILE
-from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs
+from taskgroup.tasks import TaskSuite, delta_m
 from taskgroup.train.distill import TeacherConfig, Teachers, single_task_teachers
 from taskgroup.train.intervals import delta_m_intervals, mean_metrics
+from taskgroup.train.units import RunFolder, file_stem, network_unit, plain, test_outputs
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
 
@@ -98,10 +94,16 @@ class RunConfig:
             raise InvalidArgument(f"repeats={self.repeats!r}; accepted: an integer >= 1.")
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain data: the run's identity in ``run.json`` (``measured`` is not part of it).
+
+        Returns
+        -------
+        dict
+        """
         return {
             "repeats": self.repeats,
             "all_in_one": self.all_in_one,
-            "fit": _plain(self.fit.to_dict()),
+            "fit": plain(self.fit.to_dict()),
             "distill": self.distill,
             "teacher": {"n_teachers": self.teacher.n_teachers, "dropouts": list(self.teacher.dropouts)},
             "teacher_tasks": None if self.teacher_tasks is None else list(self.teacher_tasks),
@@ -124,8 +126,9 @@ class TrainReport:
     networks : per network name, every task it was trained on (vanilla).
     students : per network name, every task it was trained on (distilled).
     delta_m : Δm% per group (``multitask``, ``student``, ``all_in_one``; ``teachers`` over teacher tasks).
-    delta_m_ci95 : the 95 % interval [lo, hi] of ``delta_m["multitask"]`` and ``delta_m["all_in_one"]`` (a paired
-        bootstrap over test rows and repeats, :func:`taskgroup.train.intervals.delta_m_intervals`).
+    delta_m_ci95 : the 95 % interval [lo, hi] of ``delta_m["multitask"]``, ``delta_m["all_in_one"]`` and
+        ``delta_m["student"]`` (a paired bootstrap over test rows and repeats,
+        :func:`taskgroup.train.intervals.delta_m_intervals`; the student's against the baselines' first repeat).
     plan_minus_all_in_one_ci95 : the 95 % interval of Δm%(plan) - Δm%(all-in-one), same replicates.
     repeats : training repeats behind the baselines, the plan's networks and the all-in-one network.
     teacher_tasks : tasks with a teacher.
@@ -149,20 +152,26 @@ class TrainReport:
     manifest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data, as ``results.json`` holds it.
+
+        Returns
+        -------
+        dict
+        """
         return asdict(self)
-
-
-def _plain(value: Any) -> Any:
-    """Tuples to lists (recursively) so configs compare equal after a JSON round trip."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
 
 
 def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ...]:
     """Check, before any training, that the plan, suite and configuration fit together.
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan to train.
+    suite : TaskSuite
+        The data.
+    config : RunConfig
+        How to train it.
 
     Returns
     -------
@@ -216,53 +225,6 @@ def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ..
     return teacher_tasks
 
 
-def _file_stem(name: str) -> str:
-    # network names like "a+b@half" are not safe file names everywhere; a short hash keeps distinct names distinct
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "network"
-    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
-
-
-class _Run:
-    """The folder of one run: configuration check on start, unit files, resume."""
-
-    def __init__(
-        self, out: Path, identity: dict[str, Any], force: bool, replan: bool, measured: str | None = None
-    ) -> None:
-        self.out = claim_folder(out, "run", force=force)
-        self.measured = None if measured is None else ResultStore(measured, create=False)
-        path = output_path(out, "run.json")
-        if path.exists():
-            stored = _read_json(path)
-            identity = json.loads(json.dumps(identity))  # compare in JSON form (tuples are lists there)
-            differs = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
-            if replan and differs == ["plan"]:
-                # another plan over the same suite and settings: a network trains the same in any plan (its seed
-                # comes from its name), so finished ones are kept; what described the old plan goes
-                (out / PLAN_COST_FILE).unlink(missing_ok=True)
-                atomic_write(path, lambda p: p.write_text(json.dumps(identity, indent=1)))
-            elif differs:
-                raise InvalidArgument(
-                    f"{str(out)!r} holds a run with a different {', '.join(differs)}; use another --out folder "
-                    "or the same plan, suite and settings to resume it."
-                )
-        else:
-            atomic_write(path, lambda p: p.write_text(json.dumps(identity, indent=1)))
-
-    def path(self, group: str, stem: str, suffix: str) -> Path:
-        return output_path(self.out, f"{group}/{stem}{suffix}")
-
-
-def _read_json(path: Path) -> Any:
-    """A JSON file the run wrote; InvalidArgument naming it when it is damaged (a crash, an edit)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidArgument(
-            f"{str(path)!r} is not the JSON taskgroup wrote ({exc}); delete it to start this run afresh, or use "
-            "another --out folder."
-        ) from None
-
-
 def train_plan(
     plan: Plan,
     suite: TaskSuite,
@@ -312,7 +274,7 @@ def train_plan(
         "plan": plan.to_dict() | {"wall_time_s": None},  # solver timing differs between identical plans
         "config": config.to_dict(),
     }
-    run = _Run(Path(out), identity, force, replan, config.measured)
+    run = RunFolder(Path(out), identity, force, replan, config.measured)
     served = [t for t in suite.task_names if t in plan.assignment]
     report = TrainReport(teacher_tasks=list(teacher_tasks), repeats=config.repeats)
     repeats = range(config.repeats)
@@ -321,7 +283,7 @@ def train_plan(
     first_baselines: dict[str, dict[str, float]] = {}
 
     def unit(group: str, name: str, tasks: Sequence[str], variant: str, k: int) -> dict[str, dict[str, float]]:
-        return _network_unit(run, group, name, tasks, variant, suite, config.fit, config.seed, None, say, repeat=k)
+        return network_unit(run, group, name, tasks, variant, suite, config.fit, config.seed, None, say, repeat=k)
 
     # 1. single-task baselines
     if config.baselines:
@@ -329,7 +291,7 @@ def train_plan(
         report.baselines = mean_metrics(per_repeat)
         first_baselines = per_repeat[0]
         outputs["baselines"] = [
-            {t: _test_outputs(run, "baselines", t, (t,), suite, config, k)[t] for t in served} for k in repeats
+            {t: test_outputs(run, "baselines", t, (t,), suite, config.fit, k)[t] for t in served} for k in repeats
         ]
 
     # 2. the plan's networks, vanilla multi-task
@@ -342,7 +304,10 @@ def train_plan(
     }
     report.multitask = {t: report.networks[plan.assignment[t]][t] for t in served}
     outputs["multitask"] = [
-        {t: _test_outputs(run, "networks", plan.assignment[t], _trained(plan, t), suite, config, k)[t] for t in served}
+        {
+            t: test_outputs(run, "networks", plan.assignment[t], _trained(plan, t), suite, config.fit, k)[t]
+            for t in served
+        }
         for k in repeats
     ]
     if config.all_in_one:
@@ -353,7 +318,7 @@ def train_plan(
         report.all_in_one = mean_metrics(
             [{t: unit(group, name, tuple(served), "full", k)[t] for t in served} for k in repeats]
         )
-        outputs["all_in_one"] = [_test_outputs(run, group, name, tuple(served), suite, config, k) for k in repeats]
+        outputs["all_in_one"] = [test_outputs(run, group, name, tuple(served), suite, config.fit, k) for k in repeats]
 
     # 3. distillation: teachers, then students
     if config.distill:
@@ -361,7 +326,7 @@ def train_plan(
         report.teachers = teachers.metrics(suite)
         for d in plan.details:
             soft = teachers.soft_targets(d.trained_tasks, config.fit.temperature)
-            report.students[d.name] = _network_unit(
+            report.students[d.name] = network_unit(
                 run,
                 "students",
                 d.name,
@@ -391,126 +356,27 @@ def train_plan(
             suite.test, suite.tasks, groups, outputs["baselines"], differences=gap, seed=config.seed
         )
         report.plan_minus_all_in_one_ci95 = intervals.pop("gap", None)
+        if config.distill:
+            # students are trained once, so their interval is against the baselines' first repeat, as their Δm%
+            student = [
+                {
+                    t: test_outputs(run, "students", plan.assignment[t], _trained(plan, t), suite, config.fit, 0)[t]
+                    for t in served
+                }
+            ]
+            intervals |= delta_m_intervals(
+                suite.test, suite.tasks, {"student": student}, outputs["baselines"][:1], seed=config.seed
+            )
         report.delta_m_ci95 = intervals
 
     # 5. deployment manifest and results
     group = "students" if config.distill else "networks"
-    checkpoints = {d.name: run.path(group, _file_stem(d.name), ".pt") for d in plan.details}
+    checkpoints = {d.name: run.path(group, file_stem(d.name), ".pt") for d in plan.details}
     report.manifest = str(write_plan_manifest(run.out, plan, suite, config.fit, checkpoints, distilled=config.distill))
     results = json.dumps(report.to_dict(), indent=1)
     atomic_write(output_path(run.out, "results.json"), lambda p: p.write_text(results))
     say(f"manifest written to {report.manifest}")
     return report
-
-
-_UNIT_LABELS = {
-    "baselines": "baseline",
-    "networks": "network",
-    "students": "student",
-    "teachers": "teacher",
-    "all_in_one": "all-in-one network",
-}
-
-
-def _network_unit(
-    run: _Run,
-    group: str,
-    name: str,
-    tasks: Sequence[str],
-    variant: str,
-    suite: TaskSuite,
-    fit_config: TrainConfig,
-    base_seed: int,
-    soft: Mapping[str, np.ndarray] | None,
-    say: Callable[[str], None],
-    *,
-    repeat: int = 0,
-) -> dict[str, dict[str, float]]:
-    """Train one network (or load it when its checkpoint exists) and return its test metrics per task.
-
-    Its raw test outputs are saved beside the checkpoint (``.test.npz``) for the intervals of Δm%.
-    """
-    path = run.path(group, _unit_stem(name, repeat), ".pt")
-    label = _UNIT_LABELS[group] + (f" (repeat {repeat})" if repeat else "")
-    if path.exists():
-        _, extra = load_checkpoint(path, model=fit_config.factory())
-        say(f"{label} {name}: finished earlier, kept")
-        return extra["test_metrics"]
-    sub = suite.subset([t for t in suite.task_names if t in tasks])
-    # The seed depends on the repeat alone, not on the network's role, as in measurement: a plan network that is a
-    # single-task network trains exactly as that task's baseline (the comparison is then paired, not two draws of
-    # initialisation noise), students share the vanilla network's seed, so that the soft targets are the only
-    # difference between them, and a measured network is the network this unit would train.
-    seed = base_seed + repeat
-    factory = fit_config.factory()
-    measured = None if soft or run.measured is None else _measured(run.measured, suite, fit_config, name, seed)
-    if measured is not None:
-        model, training = load_checkpoint(io.BytesIO(measured), model=factory)
-        done = f"{label} {name}: measured earlier, its weights kept"
-    else:
-        model = build_model(factory, sub.tasks, variant, sub.example_batch(), seed)
-        fitted = fit(model, sub.train, sub.tasks, fit_config, val=sub.val, soft_targets=soft, seed=seed)
-        if fitted.status != "ok":
-            raise MeasurementError(
-                f"Training {_UNIT_LABELS[group]} {name!r} failed: {fitted.reason}. Try a lower learning rate."
-            )
-        training = fitted.summary()
-        done = (
-            f"{label} {name}: trained in {training['train_seconds']:.1f}s ({fitted.batching} batches, "
-            f"best epoch {fitted.best_epoch})"
-        )
-    model.cpu()
-    test_outputs = predict(model, sub.test)
-    metrics = evaluate_outputs(test_outputs, sub.test, sub.tasks)
-    _save_outputs(path, test_outputs)
-    extra = {
-        "name": name,
-        "test_metrics": metrics,
-        **training,
-        "distilled_tasks": sorted(soft or {}),
-    }
-    save_checkpoint(model, path, network_config(factory, sub.tasks, variant, sub.example_batch(), seed), extra)
-    say(done)
-    return metrics
-
-
-def _measured(store: ResultStore, suite: TaskSuite, fit_config: TrainConfig, name: str, seed: int) -> bytes | None:
-    """The weights of ``name`` as measured in ``store`` with this suite, configuration and seed, if it was."""
-    return store.weights(suite.fingerprint(), fit_config.hash(), name, seed)
-
-
-def _unit_stem(name: str, repeat: int) -> str:
-    return _file_stem(name) + (f"-r{repeat}" if repeat else "")
-
-
-def _outputs_path(checkpoint: Path) -> Path:
-    return checkpoint.with_name(checkpoint.stem + ".test.npz")
-
-
-def _save_outputs(checkpoint: Path, outputs: Mapping[str, np.ndarray]) -> None:
-    """Write a network's raw test outputs atomically beside its checkpoint."""
-    arrays: dict[str, Any] = {f"task_{i}": out for i, out in enumerate(outputs.values())}
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, names=np.array(list(outputs)), **arrays)
-
-    atomic_write(_outputs_path(checkpoint), write)
-
-
-def _test_outputs(
-    run: _Run, group: str, name: str, tasks: Sequence[str], suite: TaskSuite, config: RunConfig, repeat: int
-) -> dict[str, np.ndarray]:
-    """The raw test outputs of a trained unit: from its ``.test.npz``, or (a checkpoint from before they were
-    saved) computed from the checkpoint and saved."""
-    checkpoint = run.path(group, _unit_stem(name, repeat), ".pt")
-    path = _outputs_path(checkpoint)
-    if not path.exists():
-        model, _ = load_checkpoint(checkpoint, model=config.fit.factory())
-        sub = suite.subset([t for t in suite.task_names if t in tasks])
-        _save_outputs(checkpoint, predict(model, sub.test))
-    with np.load(path) as data:
-        return {str(t): data[f"task_{i}"] for i, t in enumerate(data["names"])}
 
 
 def _trained(plan: Plan, task: str) -> tuple[str, ...]:
@@ -519,12 +385,12 @@ def _trained(plan: Plan, task: str) -> tuple[str, ...]:
 
 
 def _teacher_units(
-    run: _Run, tasks: Sequence[str], suite: TaskSuite, config: RunConfig, say: Callable[[str], None]
+    run: RunFolder, tasks: Sequence[str], suite: TaskSuite, config: RunConfig, say: Callable[[str], None]
 ) -> Teachers:
     """Each task's single-task teacher ensemble (members' outputs on every split), trained once and cached."""
     kinds, outputs, members = {}, {}, {}
     for task in tasks:
-        path = run.path("teachers", _file_stem(task), ".npz")
+        path = run.path("teachers", file_stem(task), ".npz")
         if path.exists():
             one = Teachers.load(path)
             say(f"teacher {task}: finished earlier, kept")
