@@ -197,8 +197,16 @@ def run_pipeline(
 
         fit = _train_config(settings, suite=suite, family=settings.arch)
         # a network measured with the same configuration and seed is the network the plan was chosen on: kept
-        measured = str(output_path(out, "results.db"))
-        config = RunConfig(seed=settings.seed, repeats=settings.repeats, all_in_one=True, fit=fit, measured=measured)
+        store = output_path(out, "results.db")
+        measured = str(store) if store.exists() else None  # tag measures affinities in one run, no networks
+        config = RunConfig(
+            seed=settings.seed,
+            repeats=settings.repeats,
+            all_in_one=True,
+            fit=fit,
+            measured=measured,
+            executor=settings.executor,
+        )
         train = train_plan(plan, suite, out, config, say=say if progress else None, force=force, replan=True)
     distilled = None
     if settings.distill:

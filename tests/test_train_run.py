@@ -105,6 +105,20 @@ def test_measured_networks_are_deployed_as_measured_and_equal_retrained_ones(sui
     assert not any("weights kept" in line for line in lines)
 
 
+def test_networks_trained_side_by_side_equal_networks_trained_one_after_another(suite, plan, tmp_path):
+    lines: list[str] = []
+    parallel = RunConfig(fit=FAST, all_in_one=True, seed=1, executor="process:2")
+    side_by_side = train_plan(plan, suite, tmp_path / "parallel", parallel, say=lines.append)
+    one_by_one = train_plan(plan, suite, tmp_path / "serial", RunConfig(fit=FAST, all_in_one=True, seed=1))
+    assert (side_by_side.baselines, side_by_side.networks, side_by_side.all_in_one) == (
+        one_by_one.baselines,
+        one_by_one.networks,
+        one_by_one.all_in_one,
+    )
+    # each of the 6 networks is reported once, as trained (3 baselines, 2 plan networks, the all-in-one network)
+    assert sum("trained in" in line for line in lines) == 6 and not any("earlier" in line for line in lines)
+
+
 suite_columns = ("x0", "x1", "x2", "x3", "x4")
 
 

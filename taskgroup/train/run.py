@@ -39,7 +39,7 @@ from taskgroup.plan import Plan
 from taskgroup.tasks import TaskSuite, delta_m
 from taskgroup.train.distill import TeacherConfig, Teachers, single_task_teachers
 from taskgroup.train.intervals import delta_m_intervals, mean_metrics
-from taskgroup.train.units import RunFolder, file_stem, network_unit, plain, test_outputs
+from taskgroup.train.units import RunFolder, Unit, file_stem, network_unit, plain, test_outputs, train_in_parallel
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
 
@@ -77,6 +77,10 @@ class RunConfig:
         configuration and seed is the same network this run would train, so its stored weights are used instead
         of training it again (``taskgroup run`` passes its own store). The plan then deploys exactly the networks
         it was chosen on. Not part of the run's identity: it changes no result, only the time it takes.
+    executor : str
+        Where the baselines, plan networks and all-in-one network train: ``"serial"`` (one after another, in this
+        process) or an executor of :mod:`taskgroup.measure.executors` (``"auto"``: one worker per core, each on
+        one torch thread). Not part of the run's identity: a network trains the same in any worker.
     """
 
     fit: TrainConfig = TrainConfig()
@@ -88,6 +92,7 @@ class RunConfig:
     seed: int = 0
     repeats: int = 1
     measured: str | None = None
+    executor: str = "serial"
 
     def __post_init__(self) -> None:
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
@@ -282,8 +287,20 @@ def train_plan(
     outputs: dict[str, list[dict[str, np.ndarray]]] = {"baselines": [], "multitask": [], "all_in_one": []}
     first_baselines: dict[str, dict[str, float]] = {}
 
+    same = [d.name for d in plan.details if set(d.trained_tasks) == set(served) and network_variant(d.name) == "full"]
+    everything = ("networks", same[0]) if same else ("all_in_one", network_name(served))
+    vanilla = [
+        *(Unit("baselines", t, (t,), "full", k) for k in repeats for t in served if config.baselines),
+        *(Unit("networks", d.name, d.trained_tasks, network_variant(d.name), k) for k in repeats for d in plan.details),
+        *(Unit(*everything, tuple(served), "full", k) for k in repeats if config.all_in_one),
+    ]
+    # side by side on the executor's workers; read back below, where their lines were said already
+    trained = train_in_parallel(run, vanilla, suite, config.fit, config.seed, say, config.executor)
+
     def unit(group: str, name: str, tasks: Sequence[str], variant: str, k: int) -> dict[str, dict[str, float]]:
-        return network_unit(run, group, name, tasks, variant, suite, config.fit, config.seed, None, say, repeat=k)
+        told = Unit(group, name, tuple(tasks), variant, k) in trained
+        tell = (lambda _msg: None) if told else say
+        return network_unit(run, group, name, tasks, variant, suite, config.fit, config.seed, None, tell, repeat=k)
 
     # 1. single-task baselines
     if config.baselines:
@@ -311,10 +328,7 @@ def train_plan(
         for k in repeats
     ]
     if config.all_in_one:
-        same = [
-            d.name for d in plan.details if set(d.trained_tasks) == set(served) and network_variant(d.name) == "full"
-        ]
-        group, name = ("networks", same[0]) if same else ("all_in_one", network_name(served))
+        group, name = everything
         report.all_in_one = mean_metrics(
             [{t: unit(group, name, tuple(served), "full", k)[t] for t in served} for k in repeats]
         )

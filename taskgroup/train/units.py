@@ -13,21 +13,24 @@ import io
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from taskgroup.checkpoints import load_checkpoint, network_config, save_checkpoint
-from taskgroup.engine import TrainConfig, build_model, fit, predict
+from taskgroup.engine import TrainConfig, build_model, configure_threads, fit, predict
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.files import atomic_write
+from taskgroup.measure.executors import drive, open_executor
 from taskgroup.measure.store import ResultStore
 from taskgroup.outputs import claim_folder, output_path
 from taskgroup.serve.plan_cost_file import PLAN_COST_FILE
 from taskgroup.tasks import TaskSuite, evaluate_outputs
 
-__all__ = ["RunFolder", "network_unit", "test_outputs", "file_stem", "plain"]
+__all__ = ["RunFolder", "Unit", "network_unit", "train_in_parallel", "test_outputs", "file_stem", "plain"]
 
 
 def plain(value: Any) -> Any:
@@ -256,6 +259,132 @@ def network_unit(
     save_checkpoint(model, path, network_config(factory, sub.tasks, variant, sub.example_batch(), seed), extra)
     say(done)
     return metrics
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One vanilla network of a run: its group, name, tasks, size variant and training repeat.
+
+    Attributes
+    ----------
+    group : str
+        ``"baselines"``, ``"networks"`` or ``"all_in_one"``.
+    name : str
+        The network's name.
+    tasks : tuple of str
+        The tasks it is trained on.
+    variant : str
+        Its size variant.
+    repeat : int
+        The training repeat.
+    """
+
+    group: str
+    name: str
+    tasks: tuple[str, ...]
+    variant: str
+    repeat: int = 0
+
+
+@dataclass(frozen=True)
+class _UnitJob:
+    """A unit to train in a worker (plain picklable data, like a measurement job)."""
+
+    run: RunFolder
+    unit: Unit
+    suite: TaskSuite
+    fit_config: TrainConfig
+    base_seed: int
+    threads: int
+
+
+def _run_unit_job(job: _UnitJob) -> tuple[Unit, list[str]]:
+    lines: list[str] = []
+    configure_threads(job.threads)  # a pool of k workers on k cores must not oversubscribe them
+    u = job.unit
+    network_unit(
+        job.run,
+        u.group,
+        u.name,
+        u.tasks,
+        u.variant,
+        job.suite,
+        job.fit_config,
+        job.base_seed,
+        None,
+        lines.append,
+        repeat=u.repeat,
+    )
+    return u, lines
+
+
+def train_in_parallel(
+    run: RunFolder,
+    units: Sequence[Unit],
+    suite: TaskSuite,
+    fit_config: TrainConfig,
+    base_seed: int,
+    say: Callable[[str], None],
+    executor: str = "serial",
+) -> set[Unit]:
+    """Train the units that are neither finished nor measured on ``executor``'s workers, side by side.
+
+    Each worker trains one network at a time on one torch thread (or the caller's count), so a network's numbers
+    do not depend on how many ran beside it: the result is the one :func:`network_unit` gives alone. Finished
+    units are written as they finish; the caller then reads them with :func:`network_unit`.
+
+    Parameters
+    ----------
+    run : RunFolder
+        The run folder.
+    units : sequence of Unit
+        The vanilla networks the run needs.
+    suite : TaskSuite
+        The data.
+    fit_config : TrainConfig
+        How they are built and trained.
+    base_seed : int
+        The run's seed.
+    say : callable(str)
+        Receives each trained unit's line as it finishes.
+    executor : str, default "serial"
+        ``"serial"`` (nothing is done here), ``"auto"``, ``"process"``, ``"process:N"`` or ``"dask://HOST:PORT"``
+        (:mod:`taskgroup.measure.executors`).
+
+    Returns
+    -------
+    set of Unit
+        The units trained here (empty where the executor has one worker or fewer than two units need training).
+
+    Raises
+    ------
+    MeasurementError
+        A network diverged, or a worker kept dying.
+    InvalidArgument
+        An unknown executor.
+    """
+    pending = [
+        u
+        for u in dict.fromkeys(units)
+        if not run.path(u.group, _unit_stem(u.name, u.repeat), ".pt").exists()
+        and (run.measured is None or _measured(run.measured, suite, fit_config, u.name, base_seed + u.repeat) is None)
+    ]
+    if executor == "serial" or len(pending) < 2:
+        return set()
+    trained: set[Unit] = set()
+    with open_executor(executor) as (pool, workers):
+        if workers < 2:
+            return trained
+
+        def commit(result: tuple[Unit, list[str]]) -> None:
+            trained.add(result[0])
+            for line in result[1]:
+                say(line)
+
+        threads = torch.get_num_threads()
+        jobs = [_UnitJob(run, u, suite, fit_config, base_seed, threads) for u in pending]
+        drive(pool, _run_unit_job, jobs, commit, retries=2, describe=lambda job: f"{job.unit.group} {job.unit.name}")
+    return trained
 
 
 def _measured(store: ResultStore, suite: TaskSuite, fit_config: TrainConfig, name: str, seed: int) -> bytes | None:
