@@ -33,6 +33,7 @@ from taskgroup.engine.profile import COST_KEYS, COST_UNITS
 from taskgroup.errors import InvalidArgument
 from taskgroup.files import atomic_write
 from taskgroup.manifest import write_manifest
+from taskgroup.measure.executors import check_executor
 from taskgroup.naming import network_name, network_variant
 from taskgroup.outputs import output_path
 from taskgroup.plan import Plan
@@ -97,6 +98,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
             raise InvalidArgument(f"repeats={self.repeats!r}; accepted: an integer >= 1.")
+        check_executor(self.executor)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain data: the run's identity in ``run.json`` (``measured`` is not part of it).
