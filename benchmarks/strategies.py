@@ -698,18 +698,20 @@ DIAGNOSIS = """
 The previous ucb (column `ucb, grid to 0.4`: the same acquisition with the posterior's earlier grid, pair effects
 up to tau = 0.4 and noise up to 0.2) lost to a random design at 10-25 % of the groups. The table below shows what
 both measured (seed 0, in measurement order; on 5 tasks every seed takes the same steps) and the pair-effect scale
-of highest evidence at the end. Both start with the all-task network (under the prior every group looks alike,
-and the largest carries the most optimism), then mostly pairs around the tasks whose losses weigh most; where
-pair effects are small the two grids take the same steps. They part where the evidence reaches the old grid's
-end: on mnist the most likely scale is the old grid's largest, 0.4, because the real effects are larger (`digit`
-cuts `large`'s loss from 0.575 alone to 0.225 with `prime`: a log effect near 1). A model that cannot have effects
-that large is too sure about the groups it has not measured, so its optimistic plan stops looking for them and
-its median plan trusts predictions that are wrong; averaging over a grid that reaches 0.8 keeps those groups
-uncertain. The old grid was too narrow, and with the wider one ucb beats the random designs at every budget on
-mean regret (summary above). Other rules tried on the same tables (a coverage-first design of half the budget,
-every task in two groups, then ucb; Thompson sampling on plan value; expected improvement of plan value from
-posterior draws; measuring the current plan's most uncertain network; optimism 0.5, 1.5 or 2 instead of 1) did
-not beat ucb with the wider grid on mean regret over the real tables and are not kept.
+of highest evidence at the end. Both start with the all-task network (under the prior every group looks alike, and
+the largest carries the most optimism). With the old grid the next network for k = 3 and 4 was a single-task one
+on every real table (`depth`, `curvature`, `prime`), and the budget then went to pairs around that task: the model
+could not have pair effects above 0.4, so it was sure about the pairs and larger groups it had not measured and
+spent its optimism on single-task networks, which a plan of 3 or 4 networks of 5 tasks rarely needs. Real tables
+have larger effects (on mnist `digit` cuts `large`'s loss from 0.575 alone to 0.225 with `prime`, a log effect
+near 1, and at k = 2 the evidence ends at the old grid's cap, 0.4). Averaged over a grid that reaches 0.8 the model
+stays uncertain about groups it has not seen, ucb measures pairs and larger groups that can change the plan, and
+its regret drops most on Standley 2 and mnist at k = 3, 4 (elsewhere it moves by a few points either way); at
+k = 2 on Standley's tables the two grids take the same steps. With the wider grid ucb beats the random designs at every budget on mean regret (summary
+above). Other rules tried on the same tables (a coverage-first design of half the budget, every task in two
+groups, then ucb; Thompson sampling on plan value; expected improvement of plan value from posterior draws;
+measuring the current plan's most uncertain network; optimism 0.5, 1.5 or 2 instead of 1) did not beat ucb with
+the wider grid on mean regret over the real tables and are not kept.
 
 """
 
