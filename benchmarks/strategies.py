@@ -707,11 +707,11 @@ have larger effects (on mnist `digit` cuts `large`'s loss from 0.575 alone to 0.
 near 1, and at k = 2 the evidence ends at the old grid's cap, 0.4). Averaged over a grid that reaches 0.8 the model
 stays uncertain about groups it has not seen, ucb measures pairs and larger groups that can change the plan, and
 its regret drops most on Standley 2 and mnist at k = 3, 4 (elsewhere it moves by a few points either way); at
-k = 2 on Standley's tables the two grids take the same steps. With the wider grid ucb beats the random designs at every budget on mean regret (summary
-above). Other rules tried on the same tables (a coverage-first design of half the budget, every task in two
-groups, then ucb; Thompson sampling on plan value; expected improvement of plan value from posterior draws;
-measuring the current plan's most uncertain network; optimism 0.5, 1.5 or 2 instead of 1) did not beat ucb with
-the wider grid on mean regret over the real tables and are not kept.
+k = 2 on Standley's tables the two grids take the same steps. With the wider grid ucb beats the random designs at
+every budget on mean regret (summary above). Other rules tried on the same tables (a coverage-first design of half
+the budget, every task in two groups, then ucb; Thompson sampling on plan value; expected improvement of plan value
+from posterior draws; measuring the current plan's most uncertain network; optimism 0.5, 1.5 or 2 instead of 1)
+did not beat ucb with the wider grid on mean regret over the real tables and are not kept.
 
 """
 
