@@ -711,7 +711,8 @@ k = 2 on Standley's tables the two grids take the same steps. With the wider gri
 every budget on mean regret (summary above). Other rules tried on the same tables (a coverage-first design of half
 the budget, every task in two groups, then ucb; Thompson sampling on plan value; expected improvement of plan value
 from posterior draws; measuring the current plan's most uncertain network; optimism 0.5, 1.5 or 2 instead of 1)
-did not beat ucb with the wider grid on mean regret over the real tables and are not kept.
+did not beat ucb with the wider grid on mean regret over the real tables and are not kept (they were compared
+with a scratch script during development, not with this harness, so their numbers are not reported here).
 
 """
 
