@@ -19,14 +19,14 @@ does so whatever the task's scale), with Gaussian priors that share what little 
 marginal likelihood (a uniform prior on the grid), so the same settings serve every table and few measurements
 leave the predictions uncertain. The grid reaches pair effects of ``tau = 0.8`` (a partner that halves or doubles
 a loss): real tables have them (on the mnist suite ``digit`` more than halves ``large``'s loss), and a grid that
-stopped at 0.4 made the first few measurements look conclusive and the acquisition stop exploring too early
-(``benchmarks/results/strategies.md``). The posterior is Gaussian and exact (a joint linear
-model of ``2n + n(n-1)`` parameters); predictions and their standard deviations are computed for every one of the
-``2^n - 1`` groups, which limits the model to :data:`MAX_POSTERIOR_TASKS` tasks.
+stopped at 0.4 left the model sure about groups it had not measured, so the acquisition spent its budget on
+single-task networks (``benchmarks/results/strategies.md``, the section on the grid). The posterior is Gaussian
+and exact (a joint linear model of ``2n + n(n-1)`` parameters); predictions and their standard deviations are
+computed for every one of the ``2^n - 1`` groups, which limits the model to :data:`MAX_POSTERIOR_TASKS` tasks.
 
 Measured groups are not predicted: their measured losses override the model everywhere it is used.
 
-:attr:`GroupPosterior.calibration` checks the model on the measured groups themselves: each measured group is
+:meth:`GroupPosterior.calibration` checks the model on the measured groups themselves: each measured group is
 predicted from the others (leave one group out, at the grid point of highest evidence) and the residuals, in
 predictive standard deviations, give a factor (>= 1) by which the model's standard deviations are too small;
 :func:`~taskgroup.estimate.certificate.certify` widens its bound by it.
