@@ -331,9 +331,8 @@ def train_plan(
     ]
     if config.all_in_one:
         group, name = everything
-        report.all_in_one = mean_metrics(
-            [{t: unit(group, name, tuple(served), "full", k)[t] for t in served} for k in repeats]
-        )
+        everything_metrics = [unit(group, name, tuple(served), "full", k) for k in repeats]
+        report.all_in_one = mean_metrics([{t: one[t] for t in served} for one in everything_metrics])
         outputs["all_in_one"] = [test_outputs(run, group, name, tuple(served), suite, config.fit, k) for k in repeats]
 
     # 3. distillation: teachers, then students
