@@ -1,8 +1,9 @@
 """Does grouping pay on the image suite? `taskgroup run --suite mnist` against both extremes, on test, over seeds.
 
 For each suite seed (the split, and which images carry the scarce labels; networks keep `run`'s default seed 0, so
-this is ``taskgroup run --suite-param seed=<s>``) it runs the whole pipeline — measure all candidates with the `cnn` family, frontier, plan at the budget rule, train the plan,
-the single-task networks and the all-in-one network — and reports on the *test* split: Δm% of the plan and of the
+this is ``taskgroup run --suite-param seed=<s>``) it runs the whole pipeline — measure all candidates with the
+`cnn` family, frontier, plan at the budget rule, the plan's networks, the single-task networks and the all-in-one
+network (those measured are taken as measured) — and reports on the *test* split: Δm% of the plan and of the
 all-in-one network against the independent single-task networks (Δm% = 0 by definition), the plan's cost against
 theirs, and how many tasks the plan trains together.
 
