@@ -49,7 +49,8 @@ def run_seed(
         threads=threads,
     )
     start = time.perf_counter()
-    outcome = run_pipeline(settings, out, progress=False, say=lambda _m: None)
+    # a copied store is not listed as written by taskgroup in that folder: force lets the run resume from it
+    outcome = run_pipeline(settings, out, progress=False, say=lambda _m: None, force=cached is not None)
     results = json.loads((out / "results.json").read_text())
     plan = outcome.plan
     together = max(len(d.serves) for d in plan.details)
