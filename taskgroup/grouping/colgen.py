@@ -65,6 +65,9 @@ PROOF_TOLERANCE = 1e-6
 PROGRESS_EVERY = 5.0
 # master rounds priced by the heuristic alone (while it finds columns) before each exact pricing
 HEURISTIC_ROUNDS = 50
+# ... and HEURISTIC_PATIENCE rounds in a row that raise the LP by less than HEURISTIC_GAIN of its value end them
+HEURISTIC_GAIN = 1e-4
+HEURISTIC_PATIENCE = 10
 _EPS = 1e-7
 
 
@@ -362,6 +365,7 @@ def column_generation(
     stalls = 0  # consecutive exact pricings that closed less than STALL_SHARE of the gap
     stopped = stop or (lambda: False)
     heuristic_rounds = 0  # master rounds priced by the heuristic alone since the last exact pricing
+    heuristic_lp, flat_rounds = -math.inf, 0  # the LP value when it last grew, and rounds since
     master_columns = 0  # columns at the last integer master
     pricing_seconds = 0.0  # the last exact pricing's time
     while iterations < max_iterations and time.perf_counter() < deadline and not closed() and not stopped():
@@ -369,17 +373,21 @@ def column_generation(
         lp_value, pi_lp, mu, x = _lp_master(scorer, order, k)
         if lp_value >= upper - _EPS * (1 + abs(upper)):
             break  # the LP over the columns meets a proven bound: nothing left to gain from pricing
-        if heuristic_rounds < HEURISTIC_ROUNDS:
+        if lp_value > heuristic_lp + HEURISTIC_GAIN * max(1.0, abs(lp_value)):
+            heuristic_lp, flat_rounds = lp_value, 0
+        else:
+            flat_rounds += 1
+        if heuristic_rounds < HEURISTIC_ROUNDS and flat_rounds < HEURISTIC_PATIENCE:
             # drive the master with cheap columns first: exact pricing is worth its cost only at duals that the
-            # heuristic cannot improve on
+            # heuristic cannot improve on (or no longer improves the LP by much: degenerate duals)
             heuristic_rounds += 1
-            seeds = [g for g, used in zip(order, x) if used > _EPS] + order[-4 * n :] + incumbent
+            seeds = [g for g, used in zip(order, x) if used > _EPS] + order[-n:] + incumbent
             added = _heuristic_columns(scorer, offset, pi_lp, mu, seeds, columns)
             if added:
                 columns.update(dict.fromkeys(added))
                 report()
                 continue
-        heuristic_rounds = 0
+        heuristic_rounds, flat_rounds, heuristic_lp = 0, 0, -math.inf
         if len(columns) > master_columns:
             # the columns the heuristic converged on often hold a better selection: the gap, and so the
             # pricing tolerance, are measured from it
