@@ -39,8 +39,6 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import scipy.optimize
-import scipy.sparse
 
 from taskgroup.errors import SolverError
 from taskgroup.grouping.cover import Group, GroupScorer
@@ -99,6 +97,10 @@ class ColumnGenerationResult:
 def _lp_master(scorer: GroupScorer, columns: list[Group], k: int) -> tuple[float, np.ndarray, float, np.ndarray]:
     """The restricted master LP (HiGHS through scipy, built as sparse arrays): its value, the task duals ``pi``,
     the dual ``mu`` of the group count, and each column's ``x``."""
+    # imported here: scipy.optimize costs ~0.6 s, which `import taskgroup` should not pay
+    import scipy.optimize
+    import scipy.sparse
+
     n, m = scorer.n, len(columns)
     group_of, task_of, gain = [], [], []
     for g, group in enumerate(columns):

@@ -194,20 +194,13 @@ def _rebuild(M: int, L: int, F: np.ndarray, G: np.ndarray, who: np.ndarray, larg
     while M:
         low = M & -M
         rest = M ^ low
-        subs = [0]
-        bit = rest
-        while bit:  # every submask of rest
-            b = bit & -bit
-            subs += [s | b for s in subs]
-            bit ^= b
+        positions = np.flatnonzero((rest >> np.arange(rest.bit_length())) & 1)
+        subs = _place(_bits(1 << len(positions), len(positions)), positions[None, :])[0]  # every submask of rest
         found = None
-        for a in range(1, min(largest, L) + 1):
-            for sub in subs:
-                B = sub | low
-                if G[B, a] + F[rest ^ sub, L - a] == F[M, L]:
-                    found = (B, a)
-                    break
-            if found:
+        for a in range(1, min(largest, L) + 1):  # the same float sums as the DP, so equality is exact
+            hits = np.flatnonzero(G[subs | low, a] + F[rest ^ subs, L - a] == F[M, L])
+            if len(hits):
+                found = (int(subs[hits[0]]) | low, a)
                 break
         assert found is not None, "a value of F is always reproduced by one of its terms"
         B, a = found
