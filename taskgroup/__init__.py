@@ -24,7 +24,17 @@ __version__ = "0.2.0"
 
 def __getattr__(name: str):
     # These import torch; load them on first use so that planning-only users and the CLI start fast.
-    if name in ("measure", "strategies", "train", "manifest", "onnx_runtime", "engine", "tasks", "serve"):
+    if name in (
+        "measure",
+        "strategies",
+        "train",
+        "manifest",
+        "checkpoints",
+        "onnx_runtime",
+        "engine",
+        "tasks",
+        "serve",
+    ):
         import importlib
 
         return importlib.import_module(f"taskgroup.{name}")
@@ -45,6 +55,7 @@ __all__ = [
     "train",
     "serve",
     "manifest",
+    "checkpoints",
     "engine",
     "tasks",
     "errors",

@@ -1,4 +1,4 @@
-"""Checkpoints (state dict + the config to rebuild the network) and the versioned deployment manifest.
+"""The versioned deployment manifest: which network (checkpoint or ONNX file) serves which task.
 
 A deployment tool reads ``manifest.json``, checks each checkpoint's sha256, rebuilds the network from the
 checkpoint's config and routes each task to the network the plan assigned it::
@@ -7,12 +7,11 @@ checkpoint's config and routes each task to the network the plan assigned it::
     outputs = predict_tasks("run/manifest.json", x)    # task -> raw output of its assigned network
     outputs = predict_tasks("run/manifest.json", raw, raw=True)  # raw inputs: the manifest's preprocessing first
 
-A checkpoint names its model by family (``"mlp"``) or by ``module:qualname`` of the user's factory. Loading
-never imports code a file names: a family is rebuilt from its name, the user's own model only from the factory
-passed as ``model=build`` (``--model module:function`` on the command line), since a manifest or checkpoint is
-data that may come from anyone. Paths in a manifest are read only inside the manifest's folder, and a network
-is rebuilt only after its config's sizes are checked against bounds, so a hostile file cannot make taskgroup
-allocate without limit.
+A manifest or checkpoint is data that may come from anyone. Paths in a manifest are read only inside the
+manifest's folder, and each file's sha256 is checked before it is read (unless ``verify=False``). Checkpoints
+are read by :mod:`taskgroup.checkpoints`, which never imports code a file names (a user's own model is rebuilt
+only from the factory passed as ``model=build``, ``--model module:function`` on the command line) and bounds the
+sizes a config may ask for; a rebuilt network is then checked against its manifest entry (:func:`load_entry`).
 
 A manifest written by ``taskgroup export`` (version 2) lists ONNX files instead of checkpoints; ``predict_tasks``
 runs those on onnxruntime (``taskgroup.serve``), so both kinds serve the same way.
@@ -20,44 +19,27 @@ runs those on onnxruntime (``taskgroup.serve``), so both kinds serve the same wa
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import pickle
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
-from taskgroup.engine.families import (
-    MODEL_FAMILIES,
-    ModelFactory,
-    build_model,
-    factory_name,
-    factory_options,
-    make_factory,
-)
+from taskgroup.checkpoints import read_checkpoint, sha256_file, spec_from_dict
+from taskgroup.engine.families import ModelFactory
 from taskgroup.errors import InvalidArgument, ManifestError
 from taskgroup.fields import Fields
-from taskgroup.files import atomic_write, describe_os_error, read_text
-from taskgroup.tasks.suite import TaskSpec, apply_preprocessing
+from taskgroup.files import atomic_write, read_text
+from taskgroup.tasks.suite import apply_preprocessing
 
 __all__ = [
     "MANIFEST_SCHEMA",
     "MANIFEST_SCHEMA_VERSION",
     "READABLE_VERSIONS",
     "ARTIFACT_KINDS",
-    "CHECKPOINT_FORMAT",
-    "sha256_file",
-    "network_config",
-    "spec_from_dict",
-    "save_checkpoint",
-    "load_checkpoint",
     "write_manifest",
     "read_manifest",
     "required_fields",
@@ -77,214 +59,30 @@ READABLE_VERSIONS: tuple[int, ...] = (1, 2)
 ARTIFACT_CHECKPOINT = "checkpoint"
 ARTIFACT_ONNX = "onnx"
 ARTIFACT_KINDS: tuple[str, ...] = (ARTIFACT_CHECKPOINT, ARTIFACT_ONNX)
-CHECKPOINT_FORMAT = "taskgroup.checkpoint/1"
-
-
-def sha256_file(path: str | PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def network_config(
-    factory: ModelFactory, tasks: Sequence[TaskSpec], variant: str, example_batch: torch.Tensor, seed: int
-) -> dict[str, Any]:
-    """The plain-data config :func:`load_checkpoint` rebuilds a network from (task specs as dicts)."""
-    return {
-        "model": factory_name(factory),
-        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in factory_options(factory).items()},
-        "variant": variant,
-        "input_shape": list(example_batch.shape[1:]),
-        "input_dtype": str(example_batch.dtype).replace("torch.", ""),
-        "tasks": [t.to_dict() for t in tasks],
-        "seed": int(seed),
-    }
-
-
-def spec_from_dict(data: Mapping[str, Any]) -> TaskSpec:
-    """Inverse of ``TaskSpec.to_dict`` (class labels come back as the strings the dict holds)."""
-    return TaskSpec(
-        name=str(data["name"]),
-        kind=str(data["kind"]),
-        n_classes=int(data["n_classes"]),
-        classes=tuple(data.get("classes", ())),
-        target_mean=float(data.get("target_mean", 0.0)),
-        target_std=float(data.get("target_std", 1.0)),
-    )
-
-
-def save_checkpoint(
-    model: nn.Module, path: str | PathLike[str], config: Mapping[str, Any], extra: Mapping[str, Any] | None = None
-) -> str:
-    """Save ``{"format", "config", "state_dict", "extra"}`` atomically; return the file's sha256."""
-    path = Path(path)
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "config": dict(config),
-        "state_dict": model.state_dict(),
-        "extra": dict(extra or {}),
-    }
-    atomic_write(path, lambda p: torch.save(payload, p))
-    return sha256_file(path)
-
-
-def load_checkpoint(
-    path: str | PathLike[str], *, model: ModelFactory | None = None
-) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the network saved at ``path`` (eval mode, on the CPU) and return it with its checkpoint extras.
-
-    Parameters
-    ----------
-    path : path
-    model : model factory, optional
-        The factory that built the network, for a checkpoint of your own model: a checkpoint that names a
-        ``module:qualname`` is never imported by that name (a file must not choose which code runs).
-
-    Raises
-    ------
-    ManifestError
-        Not a taskgroup checkpoint (or not a file torch can read), a model that is not a built-in family and no
-        ``model`` given, sizes beyond the bounds, a model that cannot be rebuilt, a state that does not fit the
-        config, or weights that are not finite.
-    """
-    network, extra, _ = _load_checkpoint(path, model)
-    return network, extra
-
-
-def _load_checkpoint(
-    path: str | PathLike[str], model: ModelFactory | None
-) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
-    label = str(path)
-    try:
-        # weights_only: a checkpoint holds tensors and plain data only, so loading never runs pickled code;
-        # torch warns about pickle protocols of files it then refuses anyway
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ManifestError(f"No such checkpoint: {label!r}.") from None
-    except OSError as exc:
-        raise ManifestError(f"Cannot read the checkpoint: {describe_os_error(exc)}") from None
-    except pickle.UnpicklingError:
-        raise ManifestError(
-            f"{label!r} holds objects other than tensors and plain data; taskgroup refuses to load it (loading "
-            "them could run code). A taskgroup checkpoint holds only a state dict and its config."
-        ) from None
-    except Exception as exc:  # torch raises zip, EOF and runtime errors for files it cannot read
-        reason = " ".join(str(exc).split())[:200]
-        raise ManifestError(
-            f"{label!r} is not a PyTorch checkpoint torch can read ({type(exc).__name__}: {reason})."
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ManifestError(f"{label!r} is not a taskgroup checkpoint (expected format {CHECKPOINT_FORMAT!r}).")
-    doc = Fields(payload, f"checkpoint {label!r}", ManifestError)
-    cfg = _checked_config(doc.child("config"))
-    state = doc.mapping("state_dict")
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        doc.fail(f"In the checkpoint {label!r}, state_dict must map names to tensors.")
-    tasks = [spec_from_dict(t) for t in cfg["tasks"]]
-    factory = model if model is not None else _family_factory(cfg, label)
-    try:
-        example = torch.zeros(2, *cfg["input_shape"], dtype=getattr(torch, cfg["input_dtype"]))
-        network = build_model(factory, tasks, cfg["variant"], example, cfg["seed"])
-        network.load_state_dict(state)
-    except (InvalidArgument, RuntimeError, KeyError, TypeError, ValueError) as exc:
-        message = " ".join(str(exc).split())[:400]
-        raise ManifestError(f"Checkpoint {label!r} cannot be rebuilt from its config: {message}") from None
-    bad = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
-    if bad:
-        raise ManifestError(
-            f"Checkpoint {label!r} has weights that are not finite (NaN or inf) in {bad[:5]}; its network cannot "
-            "give predictions. Train it again (a lower learning rate avoids divergence)."
-        )
-    network.eval()
-    return network, dict(doc.mapping("extra", {})), cfg
-
-
-# Bounds on what a checkpoint's config may ask to build, checked before anything is allocated: far beyond the
-# networks taskgroup trains (a few million parameters), far below what exhausts a machine's memory.
-MAX_INPUT_ELEMENTS = 1 << 24
-MAX_WIDTH = 1 << 16
-MAX_TASKS = 1024
-MAX_CLASSES = 1 << 16
-
-
-def _checked_config(cfg: Fields) -> dict[str, Any]:
-    """A checkpoint's config with each field's type checked and every size bounded (``MAX_*`` above)."""
-    cfg.string("model")
-    cfg.string("variant")
-    cfg.integer("seed")
-    options = cfg.mapping("options", {})
-    shape = cfg.sequence("input_shape")
-    if not shape or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
-        cfg.fail(f"In the {cfg.document}, config.input_shape must be a list of positive integers; got {shape!r}.")
-    if math.prod(shape) > MAX_INPUT_ELEMENTS:
-        cfg.fail(
-            f"In the {cfg.document}, config.input_shape {shape} has {math.prod(shape)} elements; at most "
-            f"{MAX_INPUT_ELEMENTS} are accepted."
-        )
-    dtype = cfg.string("input_dtype")
-    if dtype not in ("float32", "float64", "float16", "bfloat16"):
-        cfg.fail(f"In the {cfg.document}, config.input_dtype must be a float type like 'float32'; got {dtype!r}.")
-    tasks = cfg.sequence("tasks")
-    if not 1 <= len(tasks) <= MAX_TASKS:
-        cfg.fail(f"In the {cfg.document}, config.tasks must list 1 to {MAX_TASKS} tasks; got {len(tasks)}.")
-    for i in range(len(tasks)):
-        task = cfg.item("tasks", i)
-        task.string("name")
-        task.string("kind")
-        n_classes = task.integer("n_classes")
-        if not 0 <= n_classes <= MAX_CLASSES:
-            task.fail(
-                f"In the {cfg.document}, config.tasks[{i}].n_classes must be 0 to {MAX_CLASSES}; got {n_classes}."
-            )
-        task.sequence("classes", [])
-        task.number("target_mean", 0.0)
-        task.number("target_std", 1.0)
-    too_wide = [v for v in _integers(options) if v > MAX_WIDTH]
-    if too_wide:
-        cfg.fail(
-            f"In the {cfg.document}, config.options {dict(options)!r} ask for sizes {too_wide}; each must be at most "
-            f"{MAX_WIDTH}."
-        )
-    return dict(cfg.data)
-
-
-def _integers(value: Any) -> list[int]:
-    """Every integer inside nested options (widths, expert counts)."""
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int):
-        return [value]
-    if isinstance(value, Mapping):
-        return [v for item in value.values() for v in _integers(item)]
-    if isinstance(value, (list, tuple)):
-        return [v for item in value for v in _integers(item)]
-    return []
-
-
-def _family_factory(cfg: Mapping[str, Any], label: str) -> ModelFactory:
-    """The built-in family a checkpoint names; a ``module:qualname`` is refused, never imported."""
-    name = cfg["model"]
-    if name not in MODEL_FAMILIES:
-        raise ManifestError(
-            f"Checkpoint {label!r} was built by {name!r}, which is not a built-in family {MODEL_FAMILIES.names()}; "
-            "taskgroup does not import code a file names. Pass the factory you trained it with: model=build in "
-            f"Python, --model {name} on the command line."
-        )
-    try:
-        return make_factory(name, cfg["options"])
-    except InvalidArgument as exc:
-        raise ManifestError(f"Checkpoint {label!r} cannot be rebuilt from its config: {exc}") from None
 
 
 def write_manifest(manifest: Mapping[str, Any], path: str | PathLike[str]) -> None:
     """Write the manifest dict (schema and version are added) as indented JSON to ``path``, atomically.
 
     The version is the lowest that holds the content: 1 when every network is a checkpoint, 2 with ONNX files.
+    Nothing is checked here; :func:`read_manifest` checks what it reads back.
+
+    Parameters
+    ----------
+    manifest : mapping
+        The manifest's fields (``networks``, ``assignment``, ``tasks``, ``input_shape``, ...): JSON-compatible
+        values, numpy scalars accepted. Its own ``schema`` or ``version`` would replace the ones added.
+    path : path
+        The file to write (replaced if it exists); its folder must exist.
+
+    Raises
+    ------
+    InvalidArgument
+        ``path`` is a symbolic link or a folder.
+    TypeError
+        A value JSON cannot hold (nothing is written).
+    OSError
+        The file cannot be written (its folder missing, no permission, no space).
     """
     data = {"schema": MANIFEST_SCHEMA, "version": _manifest_version(manifest), **dict(manifest)}
     atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=1, default=_json_default)))
@@ -307,11 +105,27 @@ def read_manifest(path: str | PathLike[str]) -> dict[str, Any]:
     Version 1 lists PyTorch checkpoints; version 2 (written by ``taskgroup export``) may list ONNX files
     (``"onnx"`` instead of ``"checkpoint"``, and each task's output name in ``"outputs"``).
 
+    Every network entry is checked (``name``, ``serves``, ``trained_tasks``, ``sha256`` and exactly one of
+    ``checkpoint`` or ``onnx``; names listed once) and every network the ``assignment`` names must be listed;
+    ``input_shape``, ``input_dtype``, ``feature_names``, ``preprocessing`` and ``tasks`` are type-checked where
+    present (a reader that needs one asks :func:`required_fields`). The files the entries name are not opened.
+
+    Parameters
+    ----------
+    path : path
+        The ``manifest.json`` file.
+
+    Returns
+    -------
+    dict
+        The manifest as parsed, ``schema`` and ``version`` included.
+
     Raises
     ------
     ManifestError
-        A missing file or a folder, not a taskgroup manifest, an unsupported version, or a field of the wrong
-        type or missing (named with its path, e.g. ``networks[0].sha256``).
+        A missing, unreadable or non-UTF-8 file or a folder, text that is not JSON, not a taskgroup manifest, an
+        unsupported version, a field of the wrong type or missing (named with its path, e.g.
+        ``networks[0].sha256``), a network listed twice, or an assignment to a network not listed.
     """
     try:
         text = read_text(path, "manifest")
@@ -376,18 +190,65 @@ def _check_manifest(doc: Fields) -> None:
 
 
 def required_fields(manifest: Mapping[str, Any], *keys: str) -> list[Any]:
-    """The values of ``keys`` in a (checked) manifest; :class:`ManifestError` naming the first one missing."""
+    """The values of ``keys`` in a (checked) manifest; :class:`ManifestError` naming the first one missing.
+
+    Parameters
+    ----------
+    manifest : mapping
+        A manifest from :func:`read_manifest` (which checked the types of the fields it holds).
+    *keys : str
+        The top-level fields wanted.
+
+    Returns
+    -------
+    list
+        Their values as they are, in the order of ``keys``.
+
+    Raises
+    ------
+    ManifestError
+        ``manifest`` is not a mapping, or lacks one of ``keys`` (the message lists the fields present).
+    """
     doc = Fields(manifest, "manifest", ManifestError)
     return [doc.raw(key) for key in keys]
 
 
 def network_entries(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The manifest's network entries by name (from :func:`read_manifest`'s checked dict)."""
+    """The manifest's network entries by name (from :func:`read_manifest`'s checked dict).
+
+    Parameters
+    ----------
+    manifest : mapping
+        A manifest from :func:`read_manifest`; its ``networks`` are not checked again.
+
+    Returns
+    -------
+    dict of str to dict
+        Each entry (the manifest's own dict, not a copy) by its ``name``, in the manifest's order.
+    """
     return {n["name"]: n for n in manifest["networks"]}
 
 
 def network_entry(manifest: Mapping[str, Any], network: str) -> dict[str, Any]:
-    """One network's entry; :class:`ManifestError` naming the networks there are when ``network`` is not one."""
+    """One network's entry; :class:`ManifestError` naming the networks there are when ``network`` is not one.
+
+    Parameters
+    ----------
+    manifest : mapping
+        A manifest from :func:`read_manifest`.
+    network : str
+        The network's name.
+
+    Returns
+    -------
+    dict
+        Its entry in ``networks`` (the manifest's own dict, not a copy).
+
+    Raises
+    ------
+    ManifestError
+        ``network`` is not a network of the manifest; the message lists those it has.
+    """
     entries = network_entries(manifest)
     if network not in entries:
         raise ManifestError(f"Unknown network {network!r}; the manifest has {sorted(entries)}.")
@@ -399,6 +260,20 @@ def artifact_path(manifest_path: str | PathLike[str], entry: Mapping[str, Any], 
 
     The path must stay inside the manifest's folder once resolved (no absolute paths, no ``..`` out of it, no
     link leading out), so a manifest cannot make taskgroup read, or report a checksum of, any other file.
+
+    Parameters
+    ----------
+    manifest_path : path
+        The manifest the entry comes from; its folder is where the entry's file is looked for.
+    entry : mapping
+        A network entry of that manifest, checked by :func:`read_manifest` (e.g. from :func:`network_entry`).
+    verify : bool, default True
+        Compare the file's sha256 with the entry's ``sha256``; False skips reading the file.
+
+    Returns
+    -------
+    Path
+        The file's resolved path.
 
     Raises
     ------
@@ -436,11 +311,29 @@ def load_network(
 ) -> nn.Module:
     """Load one network of a manifest as a PyTorch module (checkpoint paths are relative to the manifest's folder).
 
+    Parameters
+    ----------
+    manifest_path : path
+        The ``manifest.json`` file (read and checked with :func:`read_manifest`).
+    network : str
+        The network's name in the manifest.
+    verify : bool, default True
+        Check the checkpoint's sha256 against the manifest's before loading it.
+    model : model factory, optional
+        The factory for a checkpoint of your own model (see :func:`taskgroup.checkpoints.load_checkpoint`).
+
+    Returns
+    -------
+    torch.nn.Module
+        The network, in eval mode on the CPU, checked against its entry as :func:`load_entry` does.
+
     Raises
     ------
     ManifestError
-        Unknown network name, a network exported to ONNX (no checkpoint; see :func:`predict_tasks`), a missing
-        checkpoint, or (with ``verify``) a checkpoint whose sha256 differs from the manifest's.
+        As :func:`read_manifest` and :func:`load_entry`, an unknown network name, or a network exported to ONNX
+        (no checkpoint; see :func:`predict_tasks`).
+    InvalidSuite
+        As :func:`load_entry`.
     """
     entry = network_entry(read_manifest(manifest_path), network)
     if ARTIFACT_CHECKPOINT not in entry:
@@ -461,17 +354,37 @@ def load_entry(
     """A manifest entry's checkpoint, rebuilt and checked against the manifest before it runs.
 
     The checksum says the file is the one the manifest lists; the content check says the manifest describes
-    it: the checkpoint was trained on the entry's ``trained_tasks`` with the entry's variant, its task specs
-    (kind, classes) are the manifest's, and its input shape and dtype are the manifest's.
+    it: the checkpoint was trained on the entry's ``trained_tasks`` with the entry's ``variant``, its task specs
+    (kind, classes) are the manifest's, and its input shape and dtype are the manifest's (each field compared
+    where the entry or the manifest lists it).
+
+    Parameters
+    ----------
+    manifest_path : path
+        The manifest the entry comes from (read again with :func:`read_manifest` for its tasks and inputs).
+    entry : mapping
+        A checkpoint entry of that manifest (e.g. from :func:`network_entry`).
+    verify : bool, default True
+        Check the checkpoint's sha256 against the entry's before loading it.
+    model : model factory, optional
+        The factory for a checkpoint of your own model (see :func:`taskgroup.checkpoints.load_checkpoint`).
+
+    Returns
+    -------
+    torch.nn.Module
+        The network, in eval mode on the CPU.
 
     Raises
     ------
     ManifestError
-        As :func:`artifact_path` and :func:`load_checkpoint`, or a checkpoint that belongs to another network
-        (the field that differs named).
+        As :func:`artifact_path`, :func:`taskgroup.checkpoints.load_checkpoint` and :func:`read_manifest`, or a
+        checkpoint that belongs to another network (the field that differs named).
+    InvalidSuite
+        A task spec, in the checkpoint or the manifest, whose kind is not a task kind or whose ``n_classes`` does
+        not fit its kind.
     """
     path = artifact_path(manifest_path, entry, verify=verify)
-    network, _, cfg = _load_checkpoint(path, model)
+    network, _, cfg = read_checkpoint(path, model)
     manifest = read_manifest(manifest_path)
     specs = {t["name"]: t for t in manifest.get("tasks", [])}
     checks = {
@@ -496,10 +409,28 @@ def load_entry(
 def model_inputs(manifest: Mapping[str, Any], x: Any, *, raw: bool = False) -> np.ndarray:
     """``x`` as the networks' inputs: the manifest's preprocessing (with ``raw``), its dtype, its shape checked.
 
+    Parameters
+    ----------
+    manifest : mapping
+        A manifest from :func:`read_manifest`; it must list ``input_shape`` and ``input_dtype`` (and
+        ``preprocessing`` with ``raw``).
+    x : array_like, shape (n, *input_shape)
+        Model inputs, or with ``raw`` the raw inputs before the manifest's ``preprocessing``.
+    raw : bool, default False
+        Apply the manifest's preprocessing (standardisation) first.
+
+    Returns
+    -------
+    numpy.ndarray
+        The inputs in the manifest's ``input_dtype``, shape ``(n, *input_shape)``.
+
     Raises
     ------
+    ManifestError
+        The manifest lacks ``input_shape``, ``input_dtype`` or (with ``raw``) ``preprocessing``.
     InvalidArgument
-        Inputs whose shape is not ``(n, *input_shape)``.
+        Inputs whose shape is not ``(n, *input_shape)``, or (with ``raw``) a preprocessing of an unknown kind or
+        whose statistics do not match the raw inputs' columns.
     """
     shape, dtype = required_fields(manifest, "input_shape", "input_dtype")
     shape = tuple(shape)
@@ -528,12 +459,13 @@ def predict_tasks(
     Parameters
     ----------
     manifest_path : path
+        The ``manifest.json`` file; it must list ``assignment``, ``input_shape`` and ``input_dtype``.
     x : array, shape (n, *input_shape)
         Model inputs, or with ``raw`` the raw inputs before the manifest's ``preprocessing``.
     raw : bool
         Apply the manifest's preprocessing (standardisation) first.
     model : model factory, optional
-        See :func:`load_checkpoint`.
+        See :func:`taskgroup.checkpoints.load_checkpoint`.
     threads : int, optional
         onnxruntime's threads for ONNX files (default: onnxruntime's own choice); torch's come from
         :func:`taskgroup.engine.runtime.configure_threads`.
@@ -541,7 +473,20 @@ def predict_tasks(
     Returns
     -------
     dict task -> array of shape (n, out_dim)
-        Regression outputs standardised, binary logits, multiclass logits (see ``taskgroup.serve`` for labels).
+        Regression outputs standardised, binary logits, multiclass logits (see ``taskgroup.serve`` for labels),
+        for every task of the ``assignment``.
+
+    Raises
+    ------
+    ManifestError
+        As :func:`read_manifest`, :func:`model_inputs` and :func:`run_network`, no ``assignment``, a network with
+        no output for a task assigned to it, or outputs that are not finite (NaN or inf).
+    InvalidArgument
+        As :func:`model_inputs`.
+    MissingDependency
+        An ONNX network and onnxruntime not installed (the ``deploy`` extra).
+    InvalidSuite
+        As :func:`load_entry`.
     """
     manifest = read_manifest(manifest_path)
     x = model_inputs(manifest, x, raw=raw)
@@ -571,7 +516,40 @@ def run_network(
     threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every head's raw output of one network entry on model inputs ``x``: a checkpoint on the engine, an ONNX
-    file on onnxruntime (the ``deploy`` extra, with ``threads`` threads); the file's sha256 is verified first."""
+    file on onnxruntime (the ``deploy`` extra, with ``threads`` threads); the file's sha256 is verified first.
+
+    A checkpoint is rebuilt and checked against its entry (:func:`load_entry`); an ONNX file's inputs and outputs
+    are checked against the manifest (:func:`taskgroup.onnx_runtime.check_session`).
+
+    Parameters
+    ----------
+    manifest_path : path
+        The manifest the entry comes from.
+    entry : mapping
+        A network entry of that manifest (e.g. from :func:`network_entry`).
+    x : numpy.ndarray, shape (n, *input_shape)
+        Model inputs, as :func:`model_inputs` returns them.
+    model : model factory, optional
+        The factory for a checkpoint of your own model (see :func:`taskgroup.checkpoints.load_checkpoint`).
+    threads : int, optional
+        onnxruntime's threads for an ONNX file (default: onnxruntime's own choice); unused for a checkpoint.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each head's raw output, shape ``(n, out_dim)``, by task name: every head of the checkpoint's network, or
+        every output the ONNX entry's ``outputs`` names.
+
+    Raises
+    ------
+    ManifestError
+        As :func:`artifact_path` (always verified) and :func:`load_entry` for a checkpoint; for an ONNX file, one
+        onnxruntime cannot load or run on ``x``, or whose inputs or outputs differ from the manifest's.
+    MissingDependency
+        An ONNX file and onnxruntime not installed.
+    InvalidSuite
+        As :func:`load_entry`.
+    """
     path = artifact_path(manifest_path, entry)
     if ARTIFACT_ONNX in entry:
         from taskgroup.onnx_runtime import check_session, onnx_session, run_session  # local: optional

@@ -157,7 +157,8 @@ def run_pipeline(
             train=_train_config(settings, suite=suite),
             cost=settings.cost,
             objective=settings.objective,
-            seeds=settings.repeats,
+            # repeat k of every network has seed seed + k, in measurement and in training alike
+            seeds=[settings.seed + k for k in range(settings.repeats)],
             executor=settings.executor,
             esa_fraction=settings.esa_fraction,
             seed=settings.seed,
@@ -195,7 +196,17 @@ def run_pipeline(
         from taskgroup.train import RunConfig, train_plan
 
         fit = _train_config(settings, suite=suite, family=settings.arch)
-        config = RunConfig(seed=settings.seed, repeats=settings.repeats, all_in_one=True, fit=fit)
+        # a network measured with the same configuration and seed is the network the plan was chosen on: kept
+        store = output_path(out, "results.db")
+        measured = str(store) if store.exists() else None  # tag measures affinities in one run, no networks
+        config = RunConfig(
+            seed=settings.seed,
+            repeats=settings.repeats,
+            all_in_one=True,
+            fit=fit,
+            measured=measured,
+            executor=settings.executor,
+        )
         train = train_plan(plan, suite, out, config, say=say if progress else None, force=force, replan=True)
     distilled = None
     if settings.distill:

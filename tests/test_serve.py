@@ -126,7 +126,7 @@ def check_export(manifest_path, onnx_manifest, suite):
     x = suite.test.x.numpy()
     for entry in exported["networks"]:
         file = onnx_manifest.parent / entry["onnx"]
-        assert entry["sha256"] == tg.manifest.sha256_file(file) and "checkpoint" not in entry
+        assert entry["sha256"] == tg.checkpoints.sha256_file(file) and "checkpoint" not in entry
         assert set(entry["outputs"]) == set(entry["trained_tasks"])
         assert 0 <= entry["max_abs_diff"] <= 1e-4
         network = tg.train.load_network(manifest_path, entry["name"])

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from taskgroup.checkpoints import load_checkpoint, save_checkpoint
 from taskgroup.datasets import load_suite
 from taskgroup.engine import Hook, TrainConfig, build_model, fit, make_factory
 from taskgroup.errors import InvalidArgument, ManifestError
-from taskgroup.manifest import load_checkpoint, predict_tasks, read_manifest, save_checkpoint
+from taskgroup.manifest import predict_tasks, read_manifest
 from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.tasks import TaskSuite
 from taskgroup.train import RunConfig, train_plan

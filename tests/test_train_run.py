@@ -82,6 +82,43 @@ def test_a_plan_network_that_is_a_baseline_trains_exactly_as_the_baseline(suite,
     assert report.multitask["r"] != report.baselines["r"]
 
 
+def test_measured_networks_are_deployed_as_measured_and_equal_retrained_ones(suite, plan, tmp_path):
+    # A run takes the networks its measurement trained (same suite, configuration and seed) instead of training
+    # them again: they are the same networks, so every metric equals a run that trains them from scratch.
+    from taskgroup.measure import measure
+
+    store = tmp_path / "results.db"
+    networks = ["r", "b", "m", "r+b", "b+m@half", "r+b+m"]
+    measure(suite, store, candidates=networks, config=FAST, seeds=[3], vectorise=False, progress=False)
+    lines: list[str] = []
+    config = RunConfig(fit=FAST, all_in_one=True, seed=3, measured=str(store))
+    kept = train_plan(plan, suite, tmp_path / "kept", config, say=lines.append)
+    fresh = train_plan(plan, suite, tmp_path / "fresh", RunConfig(fit=FAST, all_in_one=True, seed=3))
+    assert sum("weights kept" in line for line in lines) == 6 and not any("trained in" in line for line in lines)
+    assert (kept.baselines, kept.networks, kept.all_in_one) == (fresh.baselines, fresh.networks, fresh.all_in_one)
+    assert kept.delta_m == fresh.delta_m
+
+    # another training configuration (or seed) measured other networks: they are trained, not taken
+    lines.clear()
+    other = RunConfig(fit=FAST.replace(epochs=3), all_in_one=True, seed=3, measured=str(store))
+    train_plan(plan, suite, tmp_path / "other", other, say=lines.append)
+    assert not any("weights kept" in line for line in lines)
+
+
+def test_networks_trained_side_by_side_equal_networks_trained_one_after_another(suite, plan, tmp_path):
+    lines: list[str] = []
+    parallel = RunConfig(fit=FAST, all_in_one=True, seed=1, executor="process:2")
+    side_by_side = train_plan(plan, suite, tmp_path / "parallel", parallel, say=lines.append)
+    one_by_one = train_plan(plan, suite, tmp_path / "serial", RunConfig(fit=FAST, all_in_one=True, seed=1))
+    assert (side_by_side.baselines, side_by_side.networks, side_by_side.all_in_one) == (
+        one_by_one.baselines,
+        one_by_one.networks,
+        one_by_one.all_in_one,
+    )
+    # each of the 6 networks is reported once, as trained (3 baselines, 2 plan networks, the all-in-one network)
+    assert sum("trained in" in line for line in lines) == 6 and not any("earlier" in line for line in lines)
+
+
 suite_columns = ("x0", "x1", "x2", "x3", "x4")
 
 

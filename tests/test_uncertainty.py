@@ -211,7 +211,7 @@ def test_repeats_resume_after_sigkill_without_duplicates(tmp_path):
 
 @pytest.mark.slow
 def test_run_with_repeats_averages_over_them_and_gives_intervals(tmp_path):
-    from taskgroup.manifest import load_checkpoint
+    from taskgroup.checkpoints import load_checkpoint
     from taskgroup.tasks import delta_m
 
     out = tmp_path / "out"
@@ -244,9 +244,9 @@ def test_run_with_repeats_averages_over_them_and_gives_intervals(tmp_path):
 
 
 def _stem(name: str) -> str:
-    from taskgroup.train.run import _file_stem
+    from taskgroup.train.units import file_stem
 
-    return _file_stem(name)
+    return file_stem(name)
 
 
 @pytest.mark.slow

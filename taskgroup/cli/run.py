@@ -90,7 +90,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--repeats",
         type=int,
         default=defaults.repeats,
-        help="train every network K times (seeds 0..K-1): means, standard errors and intervals over repeats",
+        help="train every network K times (seeds --seed to --seed+K-1): means, errors and intervals over repeats",
     )
     p.add_argument("--seed", type=int, default=defaults.seed)
     add_runtime_arguments(

@@ -14,6 +14,7 @@ from taskgroup.cli.options import (
     add_runtime_arguments,
     add_suite_param_argument,
     apply_runtime_arguments,
+    executor_help,
     parse_suite_params,
 )
 from taskgroup.errors import InvalidArgument
@@ -84,6 +85,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-baselines", action="store_true", help="skip single-task baselines (no Δm%%)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--executor",
+        default="serial",
+        help=executor_help("serial"),
+    )
     add_runtime_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoints, manifest.json, results.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -156,6 +162,7 @@ def run_train(args: argparse.Namespace) -> int:
         teacher_tasks=teacher_tasks,
         baselines=not args.no_baselines,
         seed=args.seed,
+        executor=args.executor,
     )
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     report = train_plan(plan, suite, args.out, config, say=say, force=args.force)

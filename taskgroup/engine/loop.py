@@ -129,6 +129,21 @@ class FitResult:
     weights: dict[str, float] = field(default_factory=dict)
     train_time: float = 0.0
 
+    def summary(self) -> dict[str, Any]:
+        """How the kept weights were reached, as plain data for a checkpoint's extras.
+
+        Returns
+        -------
+        dict
+            ``best_epoch``, ``batching``, ``loss_weights`` and ``train_seconds``.
+        """
+        return {
+            "best_epoch": self.best_epoch,
+            "batching": self.batching,
+            "loss_weights": dict(self.weights),
+            "train_seconds": self.train_time,
+        }
+
 
 def labelled_rows(data: Split, tasks: Sequence[TaskSpec]) -> dict[str, np.ndarray]:
     """task -> indices of the rows labelled for it.

@@ -51,6 +51,9 @@ class NetworkResult:
         Per task: the losses, metrics and their bootstrap errors.
     costs : dict of str to float
         Costs reported with the result.
+    checkpoint : bytes or None
+        The trained network as a checkpoint file's bytes (:func:`taskgroup.checkpoints.checkpoint_bytes`), where
+        the trainer kept it; the store keeps it beside the row, so that a plan deploys the network it measured.
     """
 
     network: str
@@ -64,6 +67,7 @@ class NetworkResult:
     train_time: float = 0.0
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     costs: dict[str, float] = field(default_factory=dict)
+    checkpoint: bytes | None = field(default=None, repr=False)
 
 
 def normalise_costs(costs: pd.DataFrame, columns: Sequence[str] = COST_COLUMNS) -> pd.DataFrame:

@@ -36,6 +36,7 @@ import pandas as pd
 from taskgroup.errors import InvalidArgument, MeasurementError, NotFound
 from taskgroup.measure.affinities import AFFINITY_SCHEMA, AffinityTable
 from taskgroup.measure.records import COST_COLUMNS, DEFAULT_PROFILED_COST, NetworkResult, normalise_costs
+from taskgroup.measure.weights import WEIGHTS_SCHEMA, WeightsTable
 from taskgroup.naming import network_name, split_network_name
 from taskgroup.uncertainty import repeat_se
 
@@ -73,11 +74,12 @@ class MeasurementWarning(UserWarning):
     """Some measured networks failed and are left out of a problem."""
 
 
-class ResultStore(AffinityTable):
+class ResultStore(AffinityTable, WeightsTable):
     """A results database at ``path`` (created if missing; an existing file is checked, not modified).
 
-    Measured networks (results and costs) and affinity matrices (``save_affinity``, ``load_affinity``,
-    ``affinities``: :class:`~taskgroup.measure.affinities.AffinityTable`) are tables of the one file.
+    Measured networks (results, costs and trained weights: ``weights``, :class:`~taskgroup.measure.weights.
+    WeightsTable`) and affinity matrices (``save_affinity``, ``load_affinity``, ``affinities``:
+    :class:`~taskgroup.measure.affinities.AffinityTable`) are tables of the one file.
 
     Parameters
     ----------
@@ -185,7 +187,7 @@ class ResultStore(AffinityTable):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable against process crashes
             # Creating missing tables is the migration: a store from before resource_costs gains it here.
-            db.executescript(_SCHEMA + AFFINITY_SCHEMA)
+            db.executescript(_SCHEMA + AFFINITY_SCHEMA + WEIGHTS_SCHEMA)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.commit()
         except BaseException:
@@ -292,6 +294,7 @@ class ResultStore(AffinityTable):
             )
             new = db.total_changes - before
             db.executemany("INSERT OR IGNORE INTO resource_costs VALUES (?,?,?,?,?,?,?)", cost_rows)
+            self._add_weights(db, suite, config, results)
             return new
 
     def add_costs(self, suite: str, config: str, costs: pd.DataFrame) -> None:

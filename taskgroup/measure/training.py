@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from taskgroup.checkpoints import checkpoint_bytes, network_config
 from taskgroup.engine import FitResult, TrainConfig, build_model, can_stack, fit, predict, score, train_stack
 from taskgroup.measure.candidates import Candidate
 from taskgroup.measure.records import NetworkResult
@@ -60,13 +61,19 @@ def train_candidate(suite: TaskSuite, candidate: Candidate, config: TrainConfig,
     Returns
     -------
     NetworkResult
-        Its per-task validation and test losses and metrics with their bootstrap errors (none when it failed).
+        Its per-task validation and test losses and metrics with their bootstrap errors, and its trained weights
+        (none of them when it failed).
     """
     sub = suite.subset(list(candidate.tasks))
-    model = build_model(config.factory(), sub.tasks, candidate.variant, sub.example_batch(), seed)
+    factory = config.factory()
+    model = build_model(factory, sub.tasks, candidate.variant, sub.example_batch(), seed)
     fitted = fit(model, sub.train, sub.tasks, config, val=sub.val, seed=seed)
     scores = {}
+    checkpoint = None
     if fitted.status == "ok":
+        # the weights travel with the result: the plan deploys this network rather than train another draw
+        built = network_config(factory, sub.tasks, candidate.variant, sub.example_batch(), seed)
+        checkpoint = checkpoint_bytes(model, built, fitted.summary())
         scores = {
             key: score(
                 predict(model, sub.split(key), device=config.device),
@@ -78,7 +85,9 @@ def train_candidate(suite: TaskSuite, candidate: Candidate, config: TrainConfig,
             )
             for key in ("val", "test")
         }
-    return _result(candidate, seed, fitted, scores)
+    result = _result(candidate, seed, fitted, scores)
+    result.checkpoint = checkpoint
+    return result
 
 
 def train_candidates(

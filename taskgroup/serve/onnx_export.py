@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from taskgroup.checkpoints import sha256_file
 from taskgroup.engine.families import ModelFactory
 from taskgroup.engine.loop import predict
 from taskgroup.errors import ExportError, InvalidArgument, ManifestError
@@ -34,7 +35,6 @@ from taskgroup.manifest import (
     model_inputs,
     network_entries,
     read_manifest,
-    sha256_file,
     write_manifest,
 )
 from taskgroup.onnx_runtime import onnx_session, require_deploy, run_session

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from taskgroup.checkpoints import spec_from_dict
 from taskgroup.engine.families import ModelFactory
 from taskgroup.engine.runtime import configure_threads
-from taskgroup.manifest import predict_tasks, read_manifest, required_fields, spec_from_dict
+from taskgroup.manifest import predict_tasks, read_manifest, required_fields
 from taskgroup.serve.raw_inputs import read_raw_inputs
 from taskgroup.tasks.suite import TaskSpec
 

@@ -35,8 +35,8 @@ class StrategyConfig:
     objective : {"metric", "calibrated", "relative", "sum"}
         What the problem's values are (:func:`taskgroup.objectives.selection_problem`; unweighted: the run applies
         the relative weights). ``sum``: the plain losses.
-    seeds : int
-        Measurement seeds per network.
+    seeds : int or sequence of int
+        Measurement seeds of every network: a count ``K`` (seeds 0..K-1) or the seeds themselves.
     executor : str
         Where measurements run (``"serial"``, ``"process:N"``, ``"dask://HOST:PORT"``).
     esa_fraction : float
@@ -59,7 +59,7 @@ class StrategyConfig:
     train: Any = None
     cost: str = "flops"
     objective: str = "sum"
-    seeds: int = 1
+    seeds: int | Sequence[int] = 1
     executor: str = "serial"
     esa_fraction: float = 0.2
     seed: int = 0

@@ -10,6 +10,7 @@ training configurations). The short schedule is :func:`short_schedule` wherever 
 # No ``from __future__ import annotations`` here: a NamedTuple's fields must be real types for the API
 # reference (pdoc cannot resolve string annotations of the generated ``__new__``).
 import warnings
+from collections.abc import Sequence
 from os import PathLike
 from typing import Any, NamedTuple
 
@@ -108,7 +109,7 @@ def esa_measure(
     full: Any = None,
     fraction: float = 0.2,
     cost: str = "flops",
-    seeds: int = 1,
+    seeds: int | Sequence[int] = 1,
     executor: str = "serial",
     progress: bool = False,
     method: str = "auto",

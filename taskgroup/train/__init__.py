@@ -15,14 +15,8 @@ are :mod:`taskgroup.manifest`; serving the result (ONNX export, predictions from
 machine) is :mod:`taskgroup.serve`.
 """
 
-from taskgroup.manifest import (
-    load_checkpoint,
-    load_network,
-    predict_tasks,
-    read_manifest,
-    save_checkpoint,
-    write_manifest,
-)
+from taskgroup.checkpoints import load_checkpoint, save_checkpoint
+from taskgroup.manifest import load_network, predict_tasks, read_manifest, write_manifest
 from taskgroup.tasks.metrics import delta_m
 from taskgroup.train.compress import DistillConfig, DistillReport
 from taskgroup.train.distill import TeacherConfig, Teachers, average_soft, plan_teachers, single_task_teachers

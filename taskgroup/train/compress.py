@@ -42,7 +42,8 @@ from taskgroup.outputs import claim_folder, output_path
 from taskgroup.plan import Plan, PlanNetwork
 from taskgroup.tasks import TaskSuite, delta_m
 from taskgroup.train.distill import Teachers, check_teachers, plan_teachers
-from taskgroup.train.run import RunConfig, _file_stem, _network_unit, _plain, _Run, check_plan, write_plan_manifest
+from taskgroup.train.run import RunConfig, check_plan, write_plan_manifest
+from taskgroup.train.units import RunFolder, file_stem, network_unit, plain
 
 __all__ = [
     "DistillConfig",
@@ -81,7 +82,7 @@ class DistillConfig:
         The tasks that get soft targets (None: every task the teachers serve that the student serves). The others
         learn from hard labels only.
     seed : int
-        Base seed; a network's seed comes from it and the network's name, the same for student and vanilla.
+        The networks' seed, the same for student and vanilla.
     """
 
     fit: TrainConfig | None = None
@@ -97,7 +98,7 @@ class DistillConfig:
             ``fit`` (the training config as plain data, or None), ``teacher_tasks`` (list or None), ``seed``.
         """
         return {
-            "fit": None if self.fit is None else _plain(self.fit.to_dict()),
+            "fit": None if self.fit is None else plain(self.fit.to_dict()),
             "teacher_tasks": None if self.teacher_tasks is None else list(self.teacher_tasks),
             "seed": self.seed,
         }
@@ -229,8 +230,9 @@ def train_networks(
 ) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, Path]]:
     """Train ``plan``'s networks into ``out`` (students with ``teachers``, else vanilla); resume finished ones.
 
-    A network's seed is ``derive_seed(seed, "network", name)`` whether or not it has teachers, and batches come
-    from that seed, so a student and its vanilla twin start from the same weights and see the same batches.
+    A network's seed is ``seed`` whether or not it has teachers (as in :func:`taskgroup.train.units.network_unit`),
+    and batches come from that seed, so a student and its vanilla twin start from the same weights and see the
+    same batches.
 
     Parameters
     ----------
@@ -264,18 +266,18 @@ def train_networks(
         "version": DISTILL_SCHEMA_VERSION,
         "suite": {"name": suite.name, "fingerprint": suite.fingerprint()},
         "plan": {d.name: list(d.trained_tasks) for d in plan.details},
-        "fit": _plain(fit.to_dict()),
+        "fit": plain(fit.to_dict()),
         "seed": seed,
         "teachers": None if teachers is None else {"tasks": list(teachers.tasks), "outputs": teachers.fingerprint()},
     }
-    run = _Run(Path(out), identity, force, False)
+    run = RunFolder(Path(out), identity, force, False)
     group = "students" if teachers is not None else "networks"
     metrics, checkpoints = {}, {}
     for d in plan.details:
         soft = None if teachers is None else teachers.soft_targets(d.trained_tasks, fit.temperature)
         variant = network_variant(d.name)
-        metrics[d.name] = _network_unit(run, group, d.name, d.trained_tasks, variant, suite, fit, seed, soft, say)
-        checkpoints[d.name] = run.path(group, _file_stem(d.name), ".pt")
+        metrics[d.name] = network_unit(run, group, d.name, d.trained_tasks, variant, suite, fit, seed, soft, say)
+        checkpoints[d.name] = run.path(group, file_stem(d.name), ".pt")
     return metrics, checkpoints
 
 

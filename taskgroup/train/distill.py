@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from taskgroup.checkpoints import load_checkpoint
 from taskgroup.engine import TrainConfig, build_model, fit, predict
 from taskgroup.engine.families import BuiltinFactory
 from taskgroup.errors import InvalidArgument, ManifestError
 from taskgroup.files import atomic_write
 from taskgroup.manifest import (
     artifact_path,
-    load_checkpoint,
     network_entry,
     read_manifest,
     required_fields,

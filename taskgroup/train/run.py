@@ -18,10 +18,7 @@ configuration skips finished units and continues; a different configuration in t
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from os import PathLike
@@ -30,24 +27,20 @@ from typing import Any
 
 import numpy as np
 
-from taskgroup.engine import TrainConfig, build_model, derive_seed, fit, predict, profile_model
+from taskgroup.checkpoints import load_checkpoint, sha256_file
+from taskgroup.engine import TrainConfig, build_model, derive_seed, profile_model
 from taskgroup.engine.profile import COST_KEYS, COST_UNITS
-from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.errors import InvalidArgument
 from taskgroup.files import atomic_write
-from taskgroup.manifest import (
-    load_checkpoint,
-    network_config,
-    save_checkpoint,
-    sha256_file,
-    write_manifest,
-)
+from taskgroup.manifest import write_manifest
+from taskgroup.measure.executors import check_executor
 from taskgroup.naming import network_name, network_variant
-from taskgroup.outputs import claim_folder, output_path
+from taskgroup.outputs import output_path
 from taskgroup.plan import Plan
-from taskgroup.serve.plan_cost_file import PLAN_COST_FILE
-from taskgroup.tasks import TaskSuite, delta_m, evaluate_outputs
+from taskgroup.tasks import TaskSuite, delta_m
 from taskgroup.train.distill import TeacherConfig, Teachers, single_task_teachers
 from taskgroup.train.intervals import delta_m_intervals, mean_metrics
+from taskgroup.train.units import RunFolder, Unit, file_stem, network_unit, plain, test_outputs, train_in_parallel
 
 __all__ = ["RunConfig", "TrainReport", "train_plan", "check_plan", "network_variant", "RUN_SCHEMA_VERSION"]
 
@@ -74,11 +67,21 @@ class RunConfig:
         Also train one network on every task the plan serves, the other extreme beside the single-task
         baselines, so that the plan can be compared with both (its metrics and Δm% are in the report).
     seed : int
-        Base seed; every unit derives its own seed from it and its name.
+        Base seed: repeat ``k`` of every baseline, plan network and all-in-one network has seed ``seed + k``, as
+        in measurement (:func:`taskgroup.measure.measure` with ``seeds=[seed, ..., seed + repeats - 1]``).
     repeats : int
         How many times each baseline, plan network and the all-in-one network is trained (repeat 0 is the one
         deployed); test metrics and Δm% are means over repeats, and Δm%'s interval covers the repeats' spread.
         Teachers and distilled students are trained once.
+    measured : str or None
+        A results store to take networks from: a network measured there with this suite, training
+        configuration and seed is the same network this run would train, so its stored weights are used instead
+        of training it again (``taskgroup run`` passes its own store). The plan then deploys exactly the networks
+        it was chosen on. Not part of the run's identity: it changes no result, only the time it takes.
+    executor : str
+        Where the baselines, plan networks and all-in-one network train: ``"serial"`` (one after another, in this
+        process) or an executor of :mod:`taskgroup.measure.executors` (``"auto"``: one worker per core, each on
+        one torch thread). Not part of the run's identity: a network trains the same in any worker.
     """
 
     fit: TrainConfig = TrainConfig()
@@ -89,16 +92,25 @@ class RunConfig:
     all_in_one: bool = False
     seed: int = 0
     repeats: int = 1
+    measured: str | None = None
+    executor: str = "serial"
 
     def __post_init__(self) -> None:
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
             raise InvalidArgument(f"repeats={self.repeats!r}; accepted: an integer >= 1.")
+        check_executor(self.executor)
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain data: the run's identity in ``run.json`` (``measured`` is not part of it).
+
+        Returns
+        -------
+        dict
+        """
         return {
             "repeats": self.repeats,
             "all_in_one": self.all_in_one,
-            "fit": _plain(self.fit.to_dict()),
+            "fit": plain(self.fit.to_dict()),
             "distill": self.distill,
             "teacher": {"n_teachers": self.teacher.n_teachers, "dropouts": list(self.teacher.dropouts)},
             "teacher_tasks": None if self.teacher_tasks is None else list(self.teacher_tasks),
@@ -121,8 +133,9 @@ class TrainReport:
     networks : per network name, every task it was trained on (vanilla).
     students : per network name, every task it was trained on (distilled).
     delta_m : Δm% per group (``multitask``, ``student``, ``all_in_one``; ``teachers`` over teacher tasks).
-    delta_m_ci95 : the 95 % interval [lo, hi] of ``delta_m["multitask"]`` and ``delta_m["all_in_one"]`` (a paired
-        bootstrap over test rows and repeats, :func:`taskgroup.train.intervals.delta_m_intervals`).
+    delta_m_ci95 : the 95 % interval [lo, hi] of ``delta_m["multitask"]``, ``delta_m["all_in_one"]`` and
+        ``delta_m["student"]`` (a paired bootstrap over test rows and repeats,
+        :func:`taskgroup.train.intervals.delta_m_intervals`; the student's against the baselines' first repeat).
     plan_minus_all_in_one_ci95 : the 95 % interval of Δm%(plan) - Δm%(all-in-one), same replicates.
     repeats : training repeats behind the baselines, the plan's networks and the all-in-one network.
     teacher_tasks : tasks with a teacher.
@@ -146,20 +159,26 @@ class TrainReport:
     manifest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data, as ``results.json`` holds it.
+
+        Returns
+        -------
+        dict
+        """
         return asdict(self)
-
-
-def _plain(value: Any) -> Any:
-    """Tuples to lists (recursively) so configs compare equal after a JSON round trip."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
 
 
 def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ...]:
     """Check, before any training, that the plan, suite and configuration fit together.
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan to train.
+    suite : TaskSuite
+        The data.
+    config : RunConfig
+        How to train it.
 
     Returns
     -------
@@ -213,50 +232,6 @@ def check_plan(plan: Plan, suite: TaskSuite, config: RunConfig) -> tuple[str, ..
     return teacher_tasks
 
 
-def _file_stem(name: str) -> str:
-    # network names like "a+b@half" are not safe file names everywhere; a short hash keeps distinct names distinct
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "network"
-    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
-
-
-class _Run:
-    """The folder of one run: configuration check on start, unit files, resume."""
-
-    def __init__(self, out: Path, identity: dict[str, Any], force: bool, replan: bool):
-        self.out = claim_folder(out, "run", force=force)
-        path = output_path(out, "run.json")
-        if path.exists():
-            stored = _read_json(path)
-            identity = json.loads(json.dumps(identity))  # compare in JSON form (tuples are lists there)
-            differs = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
-            if replan and differs == ["plan"]:
-                # another plan over the same suite and settings: a network trains the same in any plan (its seed
-                # comes from its name), so finished ones are kept; what described the old plan goes
-                (out / PLAN_COST_FILE).unlink(missing_ok=True)
-                atomic_write(path, lambda p: p.write_text(json.dumps(identity, indent=1)))
-            elif differs:
-                raise InvalidArgument(
-                    f"{str(out)!r} holds a run with a different {', '.join(differs)}; use another --out folder "
-                    "or the same plan, suite and settings to resume it."
-                )
-        else:
-            atomic_write(path, lambda p: p.write_text(json.dumps(identity, indent=1)))
-
-    def path(self, group: str, stem: str, suffix: str) -> Path:
-        return output_path(self.out, f"{group}/{stem}{suffix}")
-
-
-def _read_json(path: Path) -> Any:
-    """A JSON file the run wrote; InvalidArgument naming it when it is damaged (a crash, an edit)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidArgument(
-            f"{str(path)!r} is not the JSON taskgroup wrote ({exc}); delete it to start this run afresh, or use "
-            "another --out folder."
-        ) from None
-
-
 def train_plan(
     plan: Plan,
     suite: TaskSuite,
@@ -306,7 +281,7 @@ def train_plan(
         "plan": plan.to_dict() | {"wall_time_s": None},  # solver timing differs between identical plans
         "config": config.to_dict(),
     }
-    run = _Run(Path(out), identity, force, replan)
+    run = RunFolder(Path(out), identity, force, replan, config.measured)
     served = [t for t in suite.task_names if t in plan.assignment]
     report = TrainReport(teacher_tasks=list(teacher_tasks), repeats=config.repeats)
     repeats = range(config.repeats)
@@ -314,8 +289,20 @@ def train_plan(
     outputs: dict[str, list[dict[str, np.ndarray]]] = {"baselines": [], "multitask": [], "all_in_one": []}
     first_baselines: dict[str, dict[str, float]] = {}
 
+    same = [d.name for d in plan.details if set(d.trained_tasks) == set(served) and network_variant(d.name) == "full"]
+    everything = ("networks", same[0]) if same else ("all_in_one", network_name(served))
+    vanilla = [
+        *(Unit("baselines", t, (t,), "full", k) for k in repeats for t in served if config.baselines),
+        *(Unit("networks", d.name, d.trained_tasks, network_variant(d.name), k) for k in repeats for d in plan.details),
+        *(Unit(*everything, tuple(served), "full", k) for k in repeats if config.all_in_one),
+    ]
+    # side by side on the executor's workers; read back below, where their lines were said already
+    trained = train_in_parallel(run, vanilla, suite, config.fit, config.seed, say, config.executor)
+
     def unit(group: str, name: str, tasks: Sequence[str], variant: str, k: int) -> dict[str, dict[str, float]]:
-        return _network_unit(run, group, name, tasks, variant, suite, config.fit, config.seed, None, say, repeat=k)
+        told = Unit(group, name, tuple(tasks), variant, k) in trained
+        tell = (lambda _msg: None) if told else say
+        return network_unit(run, group, name, tasks, variant, suite, config.fit, config.seed, None, tell, repeat=k)
 
     # 1. single-task baselines
     if config.baselines:
@@ -323,7 +310,7 @@ def train_plan(
         report.baselines = mean_metrics(per_repeat)
         first_baselines = per_repeat[0]
         outputs["baselines"] = [
-            {t: _test_outputs(run, "baselines", t, (t,), suite, config, k)[t] for t in served} for k in repeats
+            {t: test_outputs(run, "baselines", t, (t,), suite, config.fit, k)[t] for t in served} for k in repeats
         ]
 
     # 2. the plan's networks, vanilla multi-task
@@ -336,18 +323,17 @@ def train_plan(
     }
     report.multitask = {t: report.networks[plan.assignment[t]][t] for t in served}
     outputs["multitask"] = [
-        {t: _test_outputs(run, "networks", plan.assignment[t], _trained(plan, t), suite, config, k)[t] for t in served}
+        {
+            t: test_outputs(run, "networks", plan.assignment[t], _trained(plan, t), suite, config.fit, k)[t]
+            for t in served
+        }
         for k in repeats
     ]
     if config.all_in_one:
-        same = [
-            d.name for d in plan.details if set(d.trained_tasks) == set(served) and network_variant(d.name) == "full"
-        ]
-        group, name = ("networks", same[0]) if same else ("all_in_one", network_name(served))
-        report.all_in_one = mean_metrics(
-            [{t: unit(group, name, tuple(served), "full", k)[t] for t in served} for k in repeats]
-        )
-        outputs["all_in_one"] = [_test_outputs(run, group, name, tuple(served), suite, config, k) for k in repeats]
+        group, name = everything
+        everything_metrics = [unit(group, name, tuple(served), "full", k) for k in repeats]
+        report.all_in_one = mean_metrics([{t: one[t] for t in served} for one in everything_metrics])
+        outputs["all_in_one"] = [test_outputs(run, group, name, tuple(served), suite, config.fit, k) for k in repeats]
 
     # 3. distillation: teachers, then students
     if config.distill:
@@ -355,7 +341,7 @@ def train_plan(
         report.teachers = teachers.metrics(suite)
         for d in plan.details:
             soft = teachers.soft_targets(d.trained_tasks, config.fit.temperature)
-            report.students[d.name] = _network_unit(
+            report.students[d.name] = network_unit(
                 run,
                 "students",
                 d.name,
@@ -385,116 +371,27 @@ def train_plan(
             suite.test, suite.tasks, groups, outputs["baselines"], differences=gap, seed=config.seed
         )
         report.plan_minus_all_in_one_ci95 = intervals.pop("gap", None)
+        if config.distill:
+            # students are trained once, so their interval is against the baselines' first repeat, as their Δm%
+            student = [
+                {
+                    t: test_outputs(run, "students", plan.assignment[t], _trained(plan, t), suite, config.fit, 0)[t]
+                    for t in served
+                }
+            ]
+            intervals |= delta_m_intervals(
+                suite.test, suite.tasks, {"student": student}, outputs["baselines"][:1], seed=config.seed
+            )
         report.delta_m_ci95 = intervals
 
     # 5. deployment manifest and results
     group = "students" if config.distill else "networks"
-    checkpoints = {d.name: run.path(group, _file_stem(d.name), ".pt") for d in plan.details}
+    checkpoints = {d.name: run.path(group, file_stem(d.name), ".pt") for d in plan.details}
     report.manifest = str(write_plan_manifest(run.out, plan, suite, config.fit, checkpoints, distilled=config.distill))
     results = json.dumps(report.to_dict(), indent=1)
     atomic_write(output_path(run.out, "results.json"), lambda p: p.write_text(results))
     say(f"manifest written to {report.manifest}")
     return report
-
-
-_UNIT_LABELS = {
-    "baselines": "baseline",
-    "networks": "network",
-    "students": "student",
-    "teachers": "teacher",
-    "all_in_one": "all-in-one network",
-}
-
-
-def _network_unit(
-    run: _Run,
-    group: str,
-    name: str,
-    tasks: Sequence[str],
-    variant: str,
-    suite: TaskSuite,
-    fit_config: TrainConfig,
-    base_seed: int,
-    soft: Mapping[str, np.ndarray] | None,
-    say: Callable[[str], None],
-    *,
-    repeat: int = 0,
-) -> dict[str, dict[str, float]]:
-    """Train one network (or load it when its checkpoint exists) and return its test metrics per task.
-
-    Its raw test outputs are saved beside the checkpoint (``.test.npz``) for the intervals of Δm%.
-    """
-    path = run.path(group, _unit_stem(name, repeat), ".pt")
-    label = _UNIT_LABELS[group] + (f" (repeat {repeat})" if repeat else "")
-    if path.exists():
-        _, extra = load_checkpoint(path, model=fit_config.factory())
-        say(f"{label} {name}: finished earlier, kept")
-        return extra["test_metrics"]
-    sub = suite.subset([t for t in suite.task_names if t in tasks])
-    # The seed depends on the network alone, not on its role: a plan network that is a single-task network trains
-    # exactly as that task's baseline (the comparison is then paired, not two draws of initialisation noise), and
-    # students share the vanilla network's seed, so that the soft targets are the only difference between them.
-    # Repeat 0 keeps the seed a run without repeats uses, so adding repeats keeps the networks trained so far.
-    seed = derive_seed(base_seed, "network", name, *(("repeat", repeat) if repeat else ()))
-    factory = fit_config.factory()
-    model = build_model(factory, sub.tasks, variant, sub.example_batch(), seed)
-    start = time.perf_counter()
-    fitted = fit(model, sub.train, sub.tasks, fit_config, val=sub.val, soft_targets=soft, seed=seed)
-    seconds = time.perf_counter() - start
-    if fitted.status != "ok":
-        raise MeasurementError(
-            f"Training {_UNIT_LABELS[group]} {name!r} failed: {fitted.reason}. Try a lower learning rate."
-        )
-    model.cpu()
-    test_outputs = predict(model, sub.test)
-    metrics = evaluate_outputs(test_outputs, sub.test, sub.tasks)
-    _save_outputs(path, test_outputs)
-    extra = {
-        "name": name,
-        "test_metrics": metrics,
-        "best_epoch": fitted.best_epoch,
-        "batching": fitted.batching,
-        "loss_weights": fitted.weights,
-        "train_seconds": seconds,
-        "distilled_tasks": sorted(soft or {}),
-    }
-    save_checkpoint(model, path, network_config(factory, sub.tasks, variant, sub.example_batch(), seed), extra)
-    say(f"{label} {name}: trained in {seconds:.1f}s ({fitted.batching} batches, best epoch {fitted.best_epoch})")
-    return metrics
-
-
-def _unit_stem(name: str, repeat: int) -> str:
-    return _file_stem(name) + (f"-r{repeat}" if repeat else "")
-
-
-def _outputs_path(checkpoint: Path) -> Path:
-    return checkpoint.with_name(checkpoint.stem + ".test.npz")
-
-
-def _save_outputs(checkpoint: Path, outputs: Mapping[str, np.ndarray]) -> None:
-    """Write a network's raw test outputs atomically beside its checkpoint."""
-    arrays: dict[str, Any] = {f"task_{i}": out for i, out in enumerate(outputs.values())}
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, names=np.array(list(outputs)), **arrays)
-
-    atomic_write(_outputs_path(checkpoint), write)
-
-
-def _test_outputs(
-    run: _Run, group: str, name: str, tasks: Sequence[str], suite: TaskSuite, config: RunConfig, repeat: int
-) -> dict[str, np.ndarray]:
-    """The raw test outputs of a trained unit: from its ``.test.npz``, or (a checkpoint from before they were
-    saved) computed from the checkpoint and saved."""
-    checkpoint = run.path(group, _unit_stem(name, repeat), ".pt")
-    path = _outputs_path(checkpoint)
-    if not path.exists():
-        model, _ = load_checkpoint(checkpoint, model=config.fit.factory())
-        sub = suite.subset([t for t in suite.task_names if t in tasks])
-        _save_outputs(checkpoint, predict(model, sub.test))
-    with np.load(path) as data:
-        return {str(t): data[f"task_{i}"] for i, t in enumerate(data["names"])}
 
 
 def _trained(plan: Plan, task: str) -> tuple[str, ...]:
@@ -503,12 +400,12 @@ def _trained(plan: Plan, task: str) -> tuple[str, ...]:
 
 
 def _teacher_units(
-    run: _Run, tasks: Sequence[str], suite: TaskSuite, config: RunConfig, say: Callable[[str], None]
+    run: RunFolder, tasks: Sequence[str], suite: TaskSuite, config: RunConfig, say: Callable[[str], None]
 ) -> Teachers:
     """Each task's single-task teacher ensemble (members' outputs on every split), trained once and cached."""
     kinds, outputs, members = {}, {}, {}
     for task in tasks:
-        path = run.path("teachers", _file_stem(task), ".npz")
+        path = run.path("teachers", file_stem(task), ".npz")
         if path.exists():
             one = Teachers.load(path)
             say(f"teacher {task}: finished earlier, kept")
