@@ -43,10 +43,11 @@ def measured_like(n: int = 27, groups: int = 3185, seed: int = 0, planted: bool 
     """A selection shaped like the issue's measured one: n tasks, every single and pair, the all-task group and
     random larger groups up to ``groups`` networks, cost 1 each (a budget of k = k networks).
 
-    Losses: with ``planted``, measured from :func:`tg.estimate.planted_group_losses` (4 planted clusters, a
-    capacity and a conflict term, 1 % noise: structure like a real measured table's); else from an unstructured
-    model (random symmetric pair affinity, a capacity penalty, 2 % noise), whose LP relaxation at k = 2 is far
-    weaker than a real table's."""
+    With ``planted``, the larger groups are triples (27 singles, 351 pairs, the all-task group and 2,806 triples
+    make the issue's 3,185) and the losses are measured from :func:`tg.estimate.planted_group_losses` (4 planted
+    clusters, a capacity and a conflict term, 1 % noise: structure like a real measured table's); else the larger
+    groups have any size from 3 to n - 1 and the losses come from an unstructured model (random symmetric pair
+    affinity, a capacity penalty, 2 % noise), whose LP relaxation at k = 2 is far weaker than a real table's."""
     import itertools
 
     rng = np.random.default_rng(seed)
@@ -54,7 +55,10 @@ def measured_like(n: int = 27, groups: int = 3185, seed: int = 0, planted: bool 
     sets.append(frozenset(range(n)))
     seen = set(sets)
     while len(sets) < groups:
-        s = frozenset(rng.choice(n, size=int(rng.integers(3, n)), replace=False).tolist())
+        # planted: triples (the issue's 3,185 groups of 27 tasks are 27 singles, 351 pairs, the all-task group and
+        # 2,806 of the 2,925 triples); else any size from 3 to n - 1
+        size = 3 if planted else int(rng.integers(3, n))
+        s = frozenset(rng.choice(n, size=size, replace=False).tolist())
         if s not in seen:
             seen.add(s)
             sets.append(s)
@@ -292,9 +296,10 @@ def render(runs: dict[str, Any], repeats: int) -> str:
             "### 1. Tie-breaking on a measured-like selection (`tg.solve(..., method='ilp')`)",
             "",
             "`benchmarks.speed.measured_like(n, groups, planted=...)`: every single and pair, the all-task group "
-            "and random groups of 3..n-1 tasks (cost 1 each, budget k = k networks); `planted/27/3185` has the "
-            "issue's size and shape with losses from `tg.estimate.planted_group_losses` (clusters, like a real "
-            "table), `random/20/1000` unstructured losses (a weak LP: the MIP itself takes minutes). `one` = "
+            "and random larger groups (cost 1 each, budget k = k networks); `planted/27/3185` has the issue's size "
+            "and shape (27 singles, 351 pairs, the all-task group, 2,806 triples) with losses from "
+            "`tg.estimate.planted_group_losses` (clusters, like a real table), `random/20/1000` groups of any size "
+            "and unstructured losses (a weak LP: the MIP itself takes a minute). `one` = "
             "building the model and its first solve alone; `solve` = `tg.solve` with the tie rule (target: solve "
             "<= 1.3 x one). One run per side.",
             "",
