@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument
@@ -131,7 +132,7 @@ def selection_problem(
         column = f"{split}_{_LOSS_COLUMN[objective]}"
         _require(results, [column], objective)
         values = _mean_std(results.rename(columns={column: "value"}))
-    # the store's loss columns describe the loss; these values are something else, with no standard error yet
+    # the store's loss columns describe the loss; these values are something else, with errors over repeats only
     not_costs = ("network", "task", "loss", "loss_std", "loss_se", "seeds")
     table = table.drop(columns=[c for c in not_costs[2:] if c in table.columns])
     table = table.merge(values, on=["network", "task"], how="left")
@@ -164,11 +165,14 @@ def _require(results: pd.DataFrame, columns: Sequence[str], objective: str) -> N
 
 
 def _mean_std(frame: pd.DataFrame) -> pd.DataFrame:
-    """``network, task, loss, loss_std, seeds`` from per-seed rows with a ``value`` column."""
+    """``network, task, loss, loss_std, loss_se, seeds`` from per-seed rows with a ``value`` column; ``loss_se``
+    is the standard error over training repeats (NaN with one repeat: unknown)."""
     grouped = frame.groupby(["network", "task"], sort=False)["value"]
     out = grouped.mean().rename("loss").to_frame()
-    out["loss_std"] = grouped.std(ddof=1).fillna(0.0)
+    spread = grouped.std(ddof=1)
+    out["loss_std"] = spread.fillna(0.0)
     out["seeds"] = grouped.count()
+    out["loss_se"] = spread / np.sqrt(out["seeds"])
     return out.reset_index()
 
 
@@ -185,8 +189,9 @@ def metric_values(results: pd.DataFrame, split: str = "val") -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``network, task, loss, loss_std, seeds``: the mean over seeds of ``1 - Δm_t / 100`` (each seed against
-        the single-task network's metrics averaged over its seeds), its standard deviation and the seed count.
+        ``network, task, loss, loss_std, loss_se, seeds``: the mean over seeds of ``1 - Δm_t / 100`` (each seed
+        against the single-task network's metrics averaged over its seeds), its standard deviation, its standard
+        error over training repeats (NaN with one seed) and the seed count.
 
     Raises
     ------

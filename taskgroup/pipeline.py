@@ -251,7 +251,9 @@ def _robust_knee(
     from taskgroup.strategies.base import problem_from_store
 
     config = _train_config(settings, suite=suite)
-    training = problem_from_store(out / "results.db", "val", settings.cost, config, errors="training")
+    training = problem_from_store(
+        out / "results.db", "val", settings.cost, config, errors="training", objective=settings.objective
+    )
     training = training.with_weights(list(weights))
     table = front.to_frame()
     table["objective_se"] = [

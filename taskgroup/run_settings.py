@@ -79,7 +79,7 @@ class RunSettings:
     suite: str = "mnist"
     suite_params: Mapping[str, Any] = field(default_factory=dict)
     strategy: str = "full"
-    objective: str = "relative"
+    objective: str = "metric"
     budget: float | None = None
     cost: str = "flops"
     model: str | None = None

@@ -90,12 +90,60 @@ def test_certificate_bounds_every_plan_under_the_model_by_enumeration(k):
     measured = {g: table[g] for g in [model.tasks[:3], model.tasks[2:], (model.tasks[0], model.tasks[4])]}
     post = fit_group_posterior(model.tasks, measured)
     plan, _, _ = best_plan(post.values(0.0), k)
-    cert = certify(post, plan, k, optimism=1.0)
-    # loss sense: no plan's loss under the median goes below `bound`, nor under the optimistic values below the other
+    cert = certify(post, plan, k)
+    # loss sense: no plan's loss under the median goes below `bound`, nor at the confident values below the other
     assert min(-v for v in _every_plan_value(post.values(0.0), k)) >= cert.bound - 1e-9
-    assert min(-v for v in _every_plan_value(post.values(1.0), k)) >= cert.optimistic_bound - 1e-9
-    assert cert.optimistic_bound <= cert.bound <= cert.objective + 1e-12
+    assert min(-v for v in _every_plan_value(post.values(cert.deviations), k)) >= cert.confident_bound - 1e-9
+    assert cert.confident_bound <= cert.bound <= cert.objective + 1e-12
     assert cert.exact and "only as good as the model" in cert.describe()
+
+
+def _pairwise_table(seed):
+    """5 tasks whose losses follow pair effects and a size cost only (no higher-order effect): the model's world."""
+    model = planted_group_losses(5, 1, within=0.0, pair_noise=0.15, seed=seed)
+    return model, {g: model.measure(g) for s in range(1, 6) for g in combinations(model.tasks, s)}
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_certificate_is_a_true_bound_on_the_true_table_by_enumeration(k):
+    # 8 tables x 2 budgets: the confident bound must hold for the true optimum, found by enumerating every plan
+    for seed in range(8):
+        model, table = _pairwise_table(seed)
+        names = list(table)
+        true = fit_group_posterior(model.tasks, table)  # every group measured: values are the true losses
+        optimum = min(-v for v in _every_plan_value(true.values(0.0), k))
+        for budget in (4, 10):
+            result = ucb_select(
+                lambda gs, t=table: {g: t[g] for g in gs}, model.tasks, k, max_measured=budget, seed=seed
+            )
+            cert = result.certificate
+            assert cert.confident_bound <= optimum + 1e-12, (seed, budget, cert.describe())
+            assert cert.calibration >= 1.0 and 0 < cert.confidence < 1
+            assert len(result.measured) <= budget and set(result.measured) <= set(names)
+
+
+def test_calibration_widens_the_bound_when_measured_groups_surprise_the_model():
+    model, table = _pairwise_table(0)
+    few = fit_group_posterior(model.tasks, {model.tasks[:2]: table[model.tasks[:2]]})
+    assert few.calibration() == 1.0  # one measured group: nothing to cross-validate
+    # singles and pairs fit the model; a 3-task group twice as good as its pairs allow is a surprise to it
+    honest = {g: table[g] for g in table if len(g) <= 2}
+    surprised = {**honest, model.tasks[:3]: {t: v / 2 for t, v in table[model.tasks[:3]].items()}}
+    plain, odd = fit_group_posterior(model.tasks, honest), fit_group_posterior(model.tasks, surprised)
+    assert odd.calibration() > plain.calibration() == 1.0
+    plan, _, _ = best_plan(odd.values(0.0), 2)
+    cert = certify(odd, plan, 2)
+    # the Bonferroni quantile over the ~50 unmeasured losses is over 2 standard deviations
+    assert cert.calibration == odd.calibration() and cert.deviations > 2 * cert.calibration
+
+
+def test_certify_rejects_a_confidence_outside_zero_one():
+    model, table = _pairwise_table(0)
+    post = fit_group_posterior(model.tasks, {model.tasks[:2]: table[model.tasks[:2]]})
+    plan, _, _ = best_plan(post.values(0.0), 2)
+    for bad in (0, 1, 1.5, -0.1):
+        with pytest.raises(InvalidArgument, match="confidence"):
+            certify(post, plan, 2, confidence=bad)
 
 
 def test_lagrangian_certificate_is_a_bound_too():
@@ -113,7 +161,7 @@ def test_lagrangian_certificate_is_a_bound_too():
     finally:
         certificate.EXHAUSTIVE_LIMIT = original
     assert not relaxed.exact
-    assert relaxed.bound <= exact.bound + 1e-9 and relaxed.optimistic_bound <= exact.optimistic_bound + 1e-9
+    assert relaxed.bound <= exact.bound + 1e-9 and relaxed.confident_bound <= exact.confident_bound + 1e-9
 
 
 def test_acquisition_never_measures_a_group_twice_and_stays_within_budget():

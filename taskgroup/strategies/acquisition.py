@@ -6,8 +6,7 @@
 2. find the plan of ``k`` groups that is best when every unmeasured group is ``optimism`` standard deviations better
    than predicted (measured groups at their measured losses): the plan with the highest upper confidence bound;
 3. if that plan holds unmeasured groups, measure the one whose optimism carries most of the plan's optimistic value;
-   if every group of it is measured, no unmeasured group can beat it even optimistically, and the selection stops
-   (the certificate's optimistic bound is then the plan's own loss, up to the other plans' bounds).
+   if every group of it is measured, no unmeasured group can beat it even optimistically, and the selection stops.
 
 The answer is the best plan under the posterior median with measured groups at their measured losses, with a
 :class:`~taskgroup.estimate.certificate.Certificate`. Every step measures one group never measured before, so a
@@ -168,7 +167,7 @@ def ucb_select(
             on_step(record)
         posterior = fit_group_posterior(tasks, measured, weights=weights)
     chosen = posterior_plan(posterior, k, seed=seed)
-    certificate = certify(posterior, chosen, k, optimism=optimism)
+    certificate = certify(posterior, chosen, k)
     return AcquisitionResult(_as_plan(posterior, chosen, k), certificate, measured, steps, certified, posterior)
 
 

@@ -164,7 +164,8 @@ def problem_from_store(
     Returns
     -------
     Problem
-        Values as means over seeds; the loss objectives (``sum``, ``relative``) with their standard errors.
+        Values as means over seeds, with their standard errors: the loss objectives (``sum``, ``relative``) as
+        ``errors`` says; ``metric`` and ``calibrated`` over training repeats alone (NaN with one seed).
     """
     results = ResultStore(store, create=False)
     if objective in ("sum", "relative") or not normalise:
