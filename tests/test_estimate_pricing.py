@@ -102,3 +102,40 @@ def test_search_resumed_in_small_chunks_is_the_same_search(seed, monkeypatch):
     assert set(groups_above(scorer.S, scorer.offset, pi, range(2, 11), threshold)) == {
         g for g in scorer.all_groups() if float(_profit(scorer.values(g), pi)) > threshold
     }
+
+
+@pytest.mark.parametrize(("n", "seed"), [(9, 0), (10, 1), (11, 2)])
+def test_search_pricing_equals_listing_on_unstructured_affinities(n, seed):
+    """N(0, 1) affinities (no planted groups) and duals around the LP's: the chord bound keeps the search exact."""
+    rng = np.random.default_rng(seed)
+    S = rng.normal(0.0, 1.0, (n, n))
+    scorer = GroupScorer(S, False)
+    for pi in (rng.normal(-0.2, 0.3, n), rng.normal(0.3, 0.5, n)):
+        best = listed_best(scorer, pi)
+        result = price_pairwise(S, np.zeros((n + 1, n)), pi, range(2, n + 1))
+        assert result.bound == pytest.approx(best, abs=1e-9)
+        listed = groups_above(S, np.zeros((n + 1, n)), pi, range(2, n + 1), 0.8 * best)
+        expected = {g for g in scorer.all_groups() if float(_profit(scorer.values(g), pi)) > 0.8 * best}
+        assert listed is not None and set(listed) == expected
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_heuristic_pricing_ends_at_local_optima_valued_as_the_scorer_does(seed):
+    from taskgroup.grouping.local_pricing import improve_groups
+
+    n = 9
+    scorer, pi = instance(n, seed)
+    rng = np.random.default_rng(seed)
+    seeds = np.zeros((6, n), dtype=bool)
+    for row in seeds:
+        row[rng.choice(n, int(rng.integers(2, n)), replace=False)] = True
+    groups, profits = improve_groups(scorer.S, scorer.offset, pi, seeds)
+    for row, p in zip(groups, profits):
+        group = frozenset(np.flatnonzero(row).tolist())
+        assert len(group) >= 2 and p == pytest.approx(float(_profit(scorer.values(group), pi)))
+        for t in range(n):  # no single task added or dropped raises P
+            other = group ^ {t}
+            if len(other) >= 2:
+                assert float(_profit(scorer.values(other), pi)) <= p + 1e-9
+    start = [float(_profit(scorer.values(frozenset(np.flatnonzero(r).tolist())), pi)) for r in seeds]
+    assert np.all(profits >= np.array(start) - 1e-9)

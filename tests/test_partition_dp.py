@@ -249,6 +249,18 @@ def test_first_frontier_without_a_numba_cache_needs_no_compiler(tmp_path):
     assert objectives == pytest.approx(expected, abs=1e-12)
 
 
+def test_first_frontier_past_the_numpy_always_limit_compiles_nothing_without_a_cache(tmp_path):
+    """Past NUMPY_ALWAYS_TASKS the DP looks for the kernels in numba's cache; finding none it runs in numpy (a
+    cold first call) instead of compiling, and the frontier is the one the compiled kernels give."""
+    from taskgroup.solvers.partition_dp import NUMPY_ALWAYS_TASKS
+
+    n = NUMPY_ALWAYS_TASKS + 1
+    seconds, objectives, _ = _cold_frontier(f"tg.datasets.synthetic_problem({n}, seed=2)", str(tmp_path))
+    assert not any(tmp_path.rglob("*.nbi")) and not any(tmp_path.rglob("*.nbc"))  # nothing compiled
+    expected = [p.objective for p in tg.frontier(tg.datasets.synthetic_problem(n, seed=2))]
+    assert objectives == pytest.approx(expected, abs=1e-12)
+
+
 @pytest.mark.slow
 def test_kernels_compile_into_an_empty_numba_cache(tmp_path):
     """Costs off a grid need the compiled kernels: they compile into the empty cache, and load from it next time."""

@@ -224,9 +224,11 @@ def _tie_model(problem):
     return instance, model, calls
 
 
-def test_tie_probe_alone_proves_that_no_tied_plan_is_cheaper():
+def test_tie_probe_alone_proves_that_no_tied_plan_is_cheaper(monkeypatch):
+    from taskgroup.solvers import ilp
     from taskgroup.solvers.ilp import _cheapest_tied
 
+    monkeypatch.setattr(ilp, "_cheaper_single", lambda *args: None)  # the probe, not the scan of single networks
     instance, model, calls = _tie_model(issue_problem_shared())
     ab = [2]  # the cheapest optimal plan: objective 0.8 at cost 2.5
     assert _cheapest_tied(model, ab, None) == ab
@@ -234,11 +236,32 @@ def test_tie_probe_alone_proves_that_no_tied_plan_is_cheaper():
     assert model.cap_row.ub() == model.solver.infinity() and model.total_cost_row.ub() == model.solver.infinity()
 
 
-def test_tie_probe_finds_the_cheapest_tied_plan_when_the_first_optimum_is_dearer():
+def test_tie_probe_finds_the_cheapest_tied_plan_when_the_first_optimum_is_dearer(monkeypatch):
+    from taskgroup.solvers import ilp
     from taskgroup.solvers.ilp import _cheapest_tied
 
+    monkeypatch.setattr(ilp, "_cheaper_single", lambda *args: None)  # the probe, not the scan of single networks
     instance, model, calls = _tie_model(issue_problem_shared())
     both = [0, 1]  # a and b: the same objective 0.8 at cost 3
     assert instance.objective(both) == pytest.approx(instance.objective([2]))
     assert _cheapest_tied(model, both, None) == [2]
     assert calls == ["loss", "total_cost"]
+
+
+def _equal_cost_problem(all_loss: float):
+    """Two tasks; networks "a", "b" (loss 0.4 each) and "ab" (loss ``all_loss`` on each task); cost 1 each."""
+    losses = np.array([[0.4, np.nan], [np.nan, 0.4], [all_loss, all_loss]])
+    return tg.Problem(["a", "b"], ["a", "b", "ab"], [1.0, 1.0, 1.0], losses)
+
+
+@pytest.mark.parametrize(("all_loss", "expected"), [(0.4, [2]), (0.41, [0, 1])])
+def test_when_a_cheaper_plan_holds_one_network_the_networks_are_scanned_not_solved(all_loss, expected):
+    """k = 2 networks of equal cost: a cheaper tie can only be one network, so no MIP decides it."""
+    from taskgroup.solvers.ilp import _cheapest_tied
+
+    instance, model, calls = _tie_model(_equal_cost_problem(all_loss))
+    both = [0, 1]  # a and b: the optimum (0.8) at cost 2
+    assert _cheapest_tied(model, both, None) == expected
+    assert calls == []
+    plan = tg.solve(_equal_cost_problem(all_loss), 2.0, method="ilp")
+    assert sorted(plan.networks) == sorted(["a", "b", "ab"][j] for j in expected)

@@ -9,14 +9,20 @@ Restricted master (an LP over the groups generated so far, the facility-location
 Pricing: a group's reduced profit is ``P(G) - mu`` with ``P(G) = sum_{t in G} max(0, v_t(G) - pi_t)``. For
 *any* ``pi``, every selection of at most ``k`` groups has ``V <= sum_t pi_t + k * max(0, max_G P(G))``
 (each task is served once, so ``V = sum pi + sum_{G chosen} sum_{t served by G} (v_t(G) - pi_t)``); with an
-exact (or upper-bounded) pricing step this is a valid bound at every iteration. Pricing is exact by listing
-every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise by a branch-and-bound over tasks per
-group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it stops early; a greedy search from
-recent columns runs first and gives it its incumbent. Since any duals give a bound, pricing runs at smoothed
-duals (Wentges): a convex combination of the LP's duals and the best duals so far (the stability centre),
-which starts at the duals of the group-size bound (:meth:`GroupScorer.size_duals`), so the bound starts no
-worse than that one. An integer selection comes from solving the master as a MIP over the generated columns
-(the core ILP), started from a heuristic's groups.
+exact (or upper-bounded) pricing step this is a valid bound at every iteration.
+
+The master is driven first by heuristic pricing (:func:`~taskgroup.grouping.local_pricing.improve_groups`, a
+batched add/drop search from the LP's columns and every task's best pair) until it finds no column that
+improves the LP; the master MIP over those columns then gives the selection, and only then does exact pricing
+run, for the bound. Exact pricing lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is
+a branch-and-bound over tasks per group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it
+stops early. Its cost grows fast as its tolerance shrinks, so each call may leave its bound on ``P*`` a share
+(:data:`PRICING_TOLERANCE`) of the remaining gap above the LP value above ``P*``: the bound tightens call after
+call, and the last call is exact. Since any duals give a bound, pricing can also run at smoothed duals
+(Wentges, ``smoothing > 0``): a convex combination of the LP's duals and the best duals so far, which start at
+the duals of the group-size bound (:meth:`GroupScorer.size_duals`), so the bound starts no worse than that one.
+The LP duals are the default: after the heuristic phase the LP is near its optimum over every group, where they
+give the LP bound itself. The master LP is HiGHS (through scipy), the master MIP the core ILP.
 
 Proof by reduced-profit fixing: the LP bound alone rarely meets an integer selection exactly (and the smoothed
 bound only approaches it), so once the gap is small the search lists every group whose ``P(G)`` at the best
@@ -31,13 +37,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
-from ortools.linear_solver import pywraplp
 
 from taskgroup.errors import SolverError
 from taskgroup.grouping.cover import Group, GroupScorer
+from taskgroup.grouping.local_pricing import improve_groups
 from taskgroup.grouping.pricing import groups_above, price_pairwise
 
 __all__ = ["column_generation", "ColumnGenerationResult", "ENUMERATE_MAX_TASKS", "PROOF_TOLERANCE"]
@@ -50,12 +55,17 @@ STALL_SHARE = 0.03
 # the most groups a proof by fixing lists into the master during the search (more: the attempt is dropped, the
 # MIP would be slow); the last attempt, after the search, is limited only by the pricing search's own listing
 FIXING_CAPACITY = 1_000
-# exact pricing may leave its bound on P* this share of the gap (divided by k) above P*
-PRICING_TOLERANCE = 0.02
+# exact pricing may leave its bound on P* this share of the gap above the LP value (divided by k) above P*
+PRICING_TOLERANCE = 0.25
 # relative tolerance under which a bound counts as closed (the LP and MIP tolerances are ~1e-9..1e-7)
 PROOF_TOLERANCE = 1e-6
 # seconds between progress lines (a run shorter than this reports nothing)
 PROGRESS_EVERY = 5.0
+# master rounds priced by the heuristic alone (while it finds columns) before each exact pricing
+HEURISTIC_ROUNDS = 50
+# ... and HEURISTIC_PATIENCE rounds in a row that raise the LP by less than HEURISTIC_GAIN of its value end them
+HEURISTIC_GAIN = 1e-4
+HEURISTIC_PATIENCE = 10
 _EPS = 1e-7
 
 
@@ -84,32 +94,48 @@ class ColumnGenerationResult:
         self.columns = columns
 
 
-def _lp_master(scorer: GroupScorer, columns: list[Group], k: int) -> tuple[float, np.ndarray, float]:
-    solver = pywraplp.Solver.CreateSolver("GLOP")
-    if solver is None:  # pragma: no cover
-        raise SolverError("OR-Tools was built without GLOP.")
-    n = scorer.n
-    # No x <= 1: it never binds usefully (y <= x and sum_G y = 1), and without it the duals (pi, mu) make
-    # sum(pi) + k * max_G P(G) equal the LP value at convergence.
-    x = [solver.NumVar(0.0, solver.infinity(), f"x{g}") for g in range(len(columns))]
-    cover: list[list[Any]] = [[] for _ in range(n)]
-    objective = []
+def _lp_master(scorer: GroupScorer, columns: list[Group], k: int) -> tuple[float, np.ndarray, float, np.ndarray]:
+    """The restricted master LP (HiGHS through scipy, built as sparse arrays): its value, the task duals ``pi``,
+    the dual ``mu`` of the group count, and each column's ``x``."""
+    # imported here: scipy.optimize costs ~0.6 s, which `import taskgroup` should not pay
+    import scipy.optimize
+    import scipy.sparse
+
+    n, m = scorer.n, len(columns)
+    group_of, task_of, gain = [], [], []
     for g, group in enumerate(columns):
         values = scorer.values(group)
         for t in group:
             if np.isfinite(values[t]):
-                y = solver.NumVar(0.0, solver.infinity(), "")  # y <= 1 is implied; a bound would take dual weight
-                solver.Add(y <= x[g])
-                cover[t].append(y)
-                objective.append(values[t] * y)
-    rows = [solver.Add(sum(c) == 1) for c in cover]
-    card = solver.Add(sum(x) <= k)
-    solver.Maximize(sum(objective))
-    status = solver.Solve()
-    if status != pywraplp.Solver.OPTIMAL:
-        raise SolverError(f"The restricted master LP stopped with status {status}.")
-    pi = np.array([r.dual_value() for r in rows])
-    return solver.Objective().Value(), pi, card.dual_value()
+                group_of.append(g)
+                task_of.append(t)
+                gain.append(values[t])
+    links = len(gain)
+    rows = np.arange(links)
+    # variables: x (one per column), then y (one per column and task it can serve). No x <= 1: it never binds
+    # usefully (y <= x and sum_G y = 1), and without it the duals (pi, mu) make sum(pi) + k * max_G P(G) equal
+    # the LP value at convergence. y <= 1 is implied; a bound would take dual weight.
+    linking = scipy.sparse.csr_matrix(
+        (
+            np.concatenate([np.ones(links), -np.ones(links), np.ones(m)]),
+            (np.concatenate([rows, rows, np.full(m, links)]), np.concatenate([m + rows, group_of, np.arange(m)])),
+        ),
+        shape=(links + 1, m + links),
+    )
+    cover = scipy.sparse.csr_matrix((np.ones(links), (task_of, m + rows)), shape=(n, m + links))
+    result = scipy.optimize.linprog(
+        np.concatenate([np.zeros(m), -np.asarray(gain, dtype=float)]),
+        A_ub=linking,
+        b_ub=np.concatenate([np.zeros(links), [float(k)]]),
+        A_eq=cover,
+        b_eq=np.ones(n),
+        bounds=(0.0, None),
+        method="highs",
+    )
+    if result.status != 0:
+        raise SolverError(f"The restricted master LP stopped: {result.message}")
+    # linprog minimises -V: the duals of the maximisation are the negated marginals
+    return -float(result.fun), -np.asarray(result.eqlin.marginals), -float(result.ineqlin.marginals[-1]), result.x[:m]
 
 
 def _profit(values: np.ndarray, pi: np.ndarray) -> np.ndarray:
@@ -221,17 +247,19 @@ def column_generation(
     *,
     time_limit: float | None = None,
     max_iterations: int = 500,
-    smoothing: float = 0.7,
+    smoothing: float = 0.0,
     say: Callable[[str], None] | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> ColumnGenerationResult:
     """Column generation from the groups ``start`` (a valid selection); see the module docstring.
 
-    Pricing is stabilised by Wentges smoothing: it runs at ``alpha * centre + (1 - alpha) * pi_LP``, the centre
-    being the duals with the best Lagrangian bound so far (``alpha = smoothing``). When the groups found there
-    do not improve the LP (mispricing), ``alpha`` is halved, and set to 0 once small, so the loop still ends
-    with the LP optimum over every group. ``time_limit=None`` means no limit: the loop then ends when the LP is
-    optimal over every group, the bound closes, or after ``max_iterations``.
+    Each round first prices heuristically at the LP duals (up to :data:`HEURISTIC_ROUNDS` rounds while it finds
+    columns), then solves the master MIP over new columns, then prices exactly. Exact pricing can be stabilised by
+    Wentges smoothing: it runs at ``alpha * centre + (1 - alpha) * pi_LP``, the centre being the duals with the
+    best Lagrangian bound so far (``alpha = smoothing``; 0, the default, prices at the LP duals). When the
+    groups found there do not improve the LP (mispricing), ``alpha`` is halved, and set to 0 once small, so the
+    loop still ends with the LP optimum over every group. ``time_limit=None`` means no limit: the loop then ends
+    when the LP is optimal over every group, the bound closes, or after ``max_iterations``.
 
     Once the gap is small (:data:`PROOF_GAP` of the value) or the bound stalls, a proof is attempted by
     reduced-profit fixing (:func:`_fixing_threshold`): every group a better selection could use is listed into
@@ -255,7 +283,7 @@ def column_generation(
     time_limit : float, optional
         Seconds.
     max_iterations : int, default 500
-    smoothing : float, default 0.7
+    smoothing : float, default 0.0
         The initial Wentges ``alpha``.
     say : callable(str), optional
         Progress lines.
@@ -277,6 +305,7 @@ def column_generation(
     for t in range(n):  # every task's best partner: cheap, useful columns
         columns.setdefault(frozenset((t, int(np.argmax(S[:, t])))), None)
     pricing = _EnumeratedPricing(scorer) if n <= ENUMERATE_MAX_TASKS else _SearchPricing(scorer)
+    offset = np.zeros((n + 1, n)) if scorer.offset is None else scorer.offset
     upper = scorer.trivial_bound()
     best_pi: np.ndarray | None = None
     best_profit = 0.0
@@ -337,11 +366,38 @@ def column_generation(
     attempted_gap = math.inf
     stalls = 0  # consecutive exact pricings that closed less than STALL_SHARE of the gap
     stopped = stop or (lambda: False)
+    heuristic_rounds = 0  # master rounds priced by the heuristic alone since the last exact pricing
+    heuristic_lp, flat_rounds = -math.inf, 0  # the LP value when it last grew, and rounds since
+    master_columns = 0  # columns at the last integer master
+    pricing_seconds = 0.0  # the last exact pricing's time
     while iterations < max_iterations and time.perf_counter() < deadline and not closed() and not stopped():
-        iterations += 1
-        lp_value, pi_lp, mu = _lp_master(scorer, list(columns), k)
+        order = list(columns)
+        lp_value, pi_lp, mu, x = _lp_master(scorer, order, k)
         if lp_value >= upper - _EPS * (1 + abs(upper)):
             break  # the LP over the columns meets a proven bound: nothing left to gain from pricing
+        if lp_value > heuristic_lp + HEURISTIC_GAIN * max(1.0, abs(lp_value)):
+            heuristic_lp, flat_rounds = lp_value, 0
+        else:
+            flat_rounds += 1
+        if heuristic_rounds < HEURISTIC_ROUNDS and flat_rounds < HEURISTIC_PATIENCE:
+            # drive the master with cheap columns first: exact pricing is worth its cost only at duals that the
+            # heuristic cannot improve on (or no longer improves the LP by much: degenerate duals)
+            heuristic_rounds += 1
+            seeds = [g for g, used in zip(order, x) if used > _EPS] + order[-n:] + incumbent
+            added = _heuristic_columns(scorer, offset, pi_lp, mu, seeds, columns)
+            if added:
+                columns.update(dict.fromkeys(added))
+                report()
+                continue
+        heuristic_rounds, flat_rounds, heuristic_lp = 0, 0, -math.inf
+        if len(columns) > master_columns:
+            # the columns the heuristic converged on often hold a better selection: the gap, and so the
+            # pricing tolerance, are measured from it
+            master_columns = len(columns)
+            integer_master()
+            if closed():
+                break
+        iterations += 1
         at_lp = best_pi is None or alpha == 0.0
         pi = pi_lp if best_pi is None or alpha == 0.0 else alpha * best_pi + (1 - alpha) * pi_lp
         # heuristic pricing at the smoothed duals: recent columns and every task's best pair, grown greedily
@@ -356,8 +412,12 @@ def column_generation(
             found, max_profit = known[:n], math.inf
         else:
             gap = upper - incumbent_value
-            # the bound need not be exact: a small share of the gap buys a much smaller search
-            found, max_profit = pricing.price(pi, deadline, known[:n], PRICING_TOLERANCE * max(gap, 0.0) / k)
+            # the bound need not be exact: a share of what pricing can still close buys a much smaller search,
+            # and the share shrinks with the bound, call after call
+            tolerance = PRICING_TOLERANCE * max(upper - max(lp_value, incumbent_value), 0.0) / k
+            pricing_started = time.perf_counter()
+            found, max_profit = pricing.price(pi, deadline, known[:n], tolerance)
+            pricing_seconds = time.perf_counter() - pricing_started
             bound = float(pi.sum()) + k * max(0.0, max_profit)
             if bound < upper:
                 upper, best_pi, best_profit = bound, pi, max(0.0, max_profit)
@@ -368,18 +428,20 @@ def column_generation(
         for g in added:
             columns[g] = None
         gap = upper - incumbent_value
-        if best_pi is not None and (gap <= PROOF_GAP * max(1.0, abs(incumbent_value)) or stalls >= 3):
-            if gap <= attempted_gap / 2:  # a proof costs about one pricing: retry only once the gap halved
+        # a proof lists every group above a threshold below the best reduced profit: it costs more than one
+        # exact pricing, so it is tried only with time for a few of those left
+        affordable = deadline - time.perf_counter() > 3 * pricing_seconds
+        if best_pi is not None and affordable and (gap <= PROOF_GAP * max(1.0, abs(incumbent_value)) or stalls >= 3):
+            if gap <= attempted_gap / 2:  # retry only once the gap halved
                 attempted_gap = gap
                 if prove():
                     proven = True
                     break
-        if not added:
-            if at_lp:
-                # exact pricing at the LP duals found nothing: the LP is optimal over all groups
-                if max_profit <= mu + _EPS:
-                    upper = min(upper, lp_value + _EPS * (1 + abs(lp_value)))
-                break
+        if not added and at_lp and max_profit <= mu + _EPS:
+            # exact pricing at the LP duals found nothing: the LP is optimal over all groups
+            upper = min(upper, lp_value + _EPS * (1 + abs(lp_value)))
+            break
+        if not added and not at_lp:
             alpha = 0.0 if alpha < 0.1 else alpha / 2  # mispricing: move toward the LP duals
         report()
     if not proven and not closed() and not stopped():
@@ -390,6 +452,29 @@ def column_generation(
         upper = incumbent_value
     report(final=True)
     return ColumnGenerationResult(incumbent, incumbent_value, max(upper, incumbent_value), iterations, len(columns))
+
+
+def _heuristic_columns(
+    scorer: GroupScorer, offset: np.ndarray, pi: np.ndarray, mu: float, seeds: list[Group], columns: dict[Group, None]
+) -> list[Group]:
+    """New groups that improve the master LP at duals ``(pi, mu)`` (``P(G) > mu``), found by
+    :func:`~taskgroup.grouping.local_pricing.improve_groups` from ``seeds`` and every task's best pair."""
+    n = scorer.n
+    pair = np.maximum(scorer.S - pi[None, :], 0.0)
+    pair = pair + pair.T
+    np.fill_diagonal(pair, -np.inf)
+    starts = [frozenset((t, int(np.argmax(pair[t])))) for t in range(n)] + [g for g in seeds if len(g) >= 2]
+    masks = np.zeros((len(starts), n), dtype=bool)
+    for row, g in enumerate(dict.fromkeys(starts)):
+        masks[row, list(g)] = True
+    masks = masks[: len(dict.fromkeys(starts))]
+    found, _ = improve_groups(scorer.S, offset, pi, masks)
+    added = []
+    for row in np.unique(found, axis=0):
+        g = frozenset(np.flatnonzero(row).tolist())
+        if g not in columns and _profit(scorer.values(g), pi) > mu + _EPS:
+            added.append(g)
+    return added
 
 
 def _fixing_threshold(value: float, pi: np.ndarray, max_profit: float, k: int) -> float:

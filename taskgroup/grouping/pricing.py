@@ -3,17 +3,23 @@ r"""Exact pricing for column generation over groups: a combinatorial branch-and-
 Pricing asks, for task duals ``pi``, for ``P* = max_G P(G)`` with ``P(G) = sum_{t in G} max(0, v_t(G) - pi_t)``
 (:mod:`taskgroup.grouping.colgen`). For a predicted group of ``s >= 2`` tasks the predictor is pairwise,
 ``v_t(G) = offset[s, t] + sum_{u in G \ {t}} S[u, t] / (s - 1)``, so per size ``s`` this is a quadratic
-selection. The search fixes tasks in (set ``I``) or out, one at a time, and bounds a node by letting every task
-take the best sources still available to it::
+selection. The search fixes tasks in (set ``I``) or out, one at a time, and bounds a node as follows, with
+``r = s - |I|`` members still to add. A member ``c`` is worth ``max(0, a_c + x_c / (s - 1))``, ``a_c`` its
+value from the members so far and ``x_c`` the sum of ``S[u, c]`` over the ``r`` tasks that join, which lies
+between the sum of its ``r`` worst and ``r`` best free sources; ``max(0, .)`` lies under its chord over that
+range, which is linear in ``x_c`` with a slope ``lam_c`` in ``[0, 1]``. So every free task ``f`` that joins adds
+``sum_c lam_c S[f, c] / (s - 1)`` to the members: the members share the same ``r`` places instead of each taking
+its own best ``r`` (the concave envelope, never looser than that). A free task, if it joins, is worth at most
+``max(0, ub_f)``::
 
-    ub_t = offset[s, t] - pi_t + (sum_{u in I} S[u, t] + top_r {S[u, t] : u free, u != t}) / (s - 1)
+    ub_f = offset[s, f] - pi_f + (sum_{u in I} S[u, f] + top_{r-1} {S[u, f] : u free, u != f}) / (s - 1)
 
-with ``r = s - |I|`` members still to add (``r - 1`` for a free ``t``, which takes one of the places itself);
-the node's bound is ``sum_{t in I} max(0, ub_t)`` plus the ``r`` largest ``max(0, ub_f)`` of the free tasks.
-Sizes are searched in decreasing order of their root bound, against one incumbent, and a size whose root bound
-is below the incumbent is skipped. Stopped early (a deadline or node limit), the search still returns a valid
-upper bound: the largest bound among its unexplored nodes. Measured groups are not valued here (their measured
-values replace the prediction); the caller prices them by listing and this search skips them at the leaves.
+and the node's bound is the members' chord constants plus the ``r`` largest free-task weights (``max(0,
+ub_f)`` plus what ``f`` adds to the members). Sizes are searched in decreasing order of their root bound,
+against one incumbent, and a size whose root bound is below the incumbent is skipped. Stopped early (a deadline
+or node limit), the search still returns a valid upper bound: the largest bound among its unexplored nodes.
+Measured groups are not valued here (their measured values replace the prediction); the caller prices them by
+listing and this search skips them at the leaves.
 
 The search loop is compiled (:mod:`taskgroup.grouping.pricing_kernel`). With a ``tolerance`` it leaves out
 subtrees that cannot beat the best group by more than that (a bound within the tolerance of ``P*``, for fewer
@@ -35,8 +41,6 @@ from taskgroup.grouping.cover import Group
 __all__ = ["PricingResult", "price_pairwise", "groups_above"]
 
 _EPS = 1e-9
-# a member counts linearly (plus its slack) when the slack is at most this share of its value range
-SLACK_SHARE = 0.25
 
 
 @dataclass
@@ -135,7 +139,6 @@ class _SizeSearch:
                 best_state,
                 pruned,
                 float(tolerance),
-                SLACK_SHARE,
                 int(min(self.CHUNK, node_limit - nodes)),
                 collected,
                 count,

@@ -32,7 +32,17 @@ def _is_skipped(state, skip_masks):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _node_bound(state, inflow, inflow_matrix, ranked, shift, s, slack_share, weight):  # pragma: no cover
+def _top_sum(values, count):  # pragma: no cover - compiled
+    """The sum of the ``count`` largest of ``values``."""
+    ordered = np.sort(values)
+    total = 0.0
+    for j in range(count):
+        total += ordered[len(values) - 1 - j]
+    return total
+
+
+@njit(cache=True)
+def _node_bound(state, inflow, inflow_matrix, ranked, shift, s, weight):  # pragma: no cover
     """The node bound of :mod:`taskgroup.grouping.pricing`; fills ``weight[f]`` for free tasks (else -inf).
 
     ``ranked[t]``: t's sources, best first (t itself excluded), so a target's best and worst free sources are
@@ -52,11 +62,14 @@ def _node_bound(state, inflow, inflow_matrix, ranked, shift, s, slack_share, wei
         return -np.inf
     scale = 1.0 / (s - 1)
     total = 0.0
-    linear = np.zeros(n, dtype=np.bool_)
+    # a member's value is max(0, alpha + scale * x), x the sum of its sources still to join, between the sum of
+    # its r worst and r best free sources; max(0, .) lies under its chord over that range, which is linear in
+    # x (slope lam): the members then compete for the same r places instead of each taking its own best r
+    lam = np.zeros(n)
     for c in range(n):
         if state[c] == OUTSIDE:
             continue
-        # the sum of c's `count` best free sources (and, for a member, of its r worst)
+        # a member's r places are all to fill; a free task, once in, takes one of them itself
         count = r if state[c] == INSIDE else r - 1
         top = 0.0
         taken = 0
@@ -68,9 +81,13 @@ def _node_bound(state, inflow, inflow_matrix, ranked, shift, s, slack_share, wei
                 top += inflow_matrix[u, c]
                 taken += 1
             j += 1
+        alpha = inflow[c] * scale + shift[c]
+        high = alpha + top * scale
         if state[c] == FREE:
-            weight[c] = max((inflow[c] + top) * scale + shift[c], 0.0)
+            weight[c] = max(high, 0.0)  # its value with its best sources, if it joins
             continue
+        if high <= 0.0:
+            continue  # a member that stays at 0 whatever joins
         bottom = 0.0
         taken = 0
         j = n - 2
@@ -80,17 +97,16 @@ def _node_bound(state, inflow, inflow_matrix, ranked, shift, s, slack_share, wei
                 bottom += inflow_matrix[u, c]
                 taken += 1
             j -= 1
-        alpha = inflow[c] * scale + shift[c]
-        ub = (inflow[c] + top) * scale + shift[c]
-        lowest = bottom * scale
-        slack = max(-(alpha + lowest), 0.0)
-        # a member whose value stays >= 0 whatever joins ("sure") counts linearly, so the free tasks that
-        # would raise it compete for the same r places instead of each member taking its own best r
-        if ub > 0.0 and slack <= slack_share * max(ub - alpha - lowest, 0.0):
-            linear[c] = True
-            total += alpha + slack
+        low = alpha + bottom * scale
+        if low >= 0.0:
+            lam[c] = 1.0
+            total += alpha
         else:
-            total += max(ub, 0.0)
+            lam[c] = high / (high - low)
+            total -= lam[c] * bottom * scale
+    if r == 0:
+        return total
+    # every free task that joins raises the members' chords
     free_weights = np.empty(n_free)
     m = 0
     for f in range(n):
@@ -98,16 +114,12 @@ def _node_bound(state, inflow, inflow_matrix, ranked, shift, s, slack_share, wei
             continue
         extra = 0.0
         for i in range(n):
-            if linear[i]:
-                extra += inflow_matrix[f, i]
+            if lam[i] > 0.0:
+                extra += lam[i] * inflow_matrix[f, i]
         weight[f] += extra * scale
         free_weights[m] = weight[f]
         m += 1
-    if r > 0:
-        ordered = np.sort(free_weights)
-        for j in range(r):
-            total += ordered[n_free - 1 - j]
-    return total
+    return total + _top_sum(free_weights, r)
 
 
 @njit(cache=True)
@@ -125,7 +137,6 @@ def search_size(
     best_state,
     pruned,
     tolerance,
-    slack_share,
     node_budget,
     collected,
     n_collected,
@@ -141,6 +152,8 @@ def search_size(
     past the capacity.
     """
     collect = collected.shape[0] > 0
+    # listing keeps every leaf worth more than `best` by more than round-off, even by less than _EPS
+    eps = 1e-12 * (1.0 + abs(best)) if collect else _EPS
     n = shift.shape[0]
     weight = np.empty(n)
     improved = False
@@ -150,8 +163,8 @@ def search_size(
         state = stack_state[top].copy()
         inflow = stack_inflow[top].copy()
         parent_bound = stack_bound[top]
-        if parent_bound <= best + _EPS + tolerance:
-            if parent_bound > best + _EPS:
+        if parent_bound <= best + eps + tolerance:
+            if parent_bound > best + eps:
                 pruned = max(pruned, parent_bound)
             continue
         nodes += 1
@@ -165,7 +178,7 @@ def search_size(
                 for t in range(n):
                     if state[t] == INSIDE:
                         value += max(inflow[t] / (s - 1) + shift[t], 0.0)
-                if collect and value > best:
+                if collect and value > best + eps:
                     if n_collected == collected.shape[0]:
                         return top, best, pruned, improved, nodes, n_collected + 1
                     for t in range(n):
@@ -176,9 +189,9 @@ def search_size(
                     best_state[:] = state
                     improved = True
             continue
-        bound = _node_bound(state, inflow, inflow_matrix, ranked, shift, s, slack_share, weight)
-        if bound <= best + _EPS + tolerance:
-            if bound > best + _EPS:
+        bound = _node_bound(state, inflow, inflow_matrix, ranked, shift, s, weight)
+        if bound <= best + eps + tolerance:
+            if bound > best + eps:
                 pruned = max(pruned, bound)
             continue
         task = int(np.argmax(weight))

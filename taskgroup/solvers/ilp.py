@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from taskgroup.errors import SolverError
 from taskgroup.solvers.instance import SelectionInstance, fits
 from taskgroup.solvers.model import SelectionModel, mip_out_of_time
@@ -73,11 +75,17 @@ def _cheapest_tied(model: SelectionModel, chosen: list[int], time_limit: float |
     or near the root, in a fraction of a solve; minimising the total cost under the objective cap alone has a
     weak relaxation and took twice the first solve (issue 24). Only when the probe finds a cheaper tied plan
     (or cannot decide) does a second solve minimise the total cost under the objective cap.
+
+    Before the probe, :func:`_cheaper_single` settles the common case where a cheaper plan can hold one network
+    only (``k = 2`` networks of equal cost): then the networks are simply scanned.
     """
     started = time.perf_counter()
     instance = model.instance
     value = instance.objective(chosen)
     cost = instance.total_cost(chosen)
+    single = _cheaper_single(instance, value, cost)
+    if single is not None:
+        return _first_by_rule(instance, chosen, single or None)
     model.set_objective_cap(value + objective_tolerance(value))
     try:
         model.set_total_cost_cap(cost - cost_tolerance(cost))
@@ -100,6 +108,29 @@ def _cheapest_tied(model: SelectionModel, chosen: list[int], time_limit: float |
     finally:
         model.set_objective_cap(None)
     return _first_by_rule(instance, _first_by_rule(instance, chosen, probe.chosen), cheaper)
+
+
+def _cheaper_single(instance: SelectionInstance, value: float, cost: float) -> list[int] | None:
+    """When any two networks together cost more than a plan cheaper than ``cost`` may (the tie rule's total
+    cost), a cheaper plan tied with ``value`` is a single network serving every task: the cheapest such network
+    within the budget (``[j]``), ``[]`` when there is none (proven: no cheaper tie), and None when two networks
+    could fit (the probe decides).
+
+    Exact, and a scan of the networks instead of a MIP: on a 27-task selection of 3,185 groups at ``k = 2`` the
+    probe cost 0.8 of the first solve (issue 24).
+    """
+    per_network = (instance.C / instance.cost_unit).sum(axis=1)
+    cap = cost - cost_tolerance(cost)
+    if len(per_network) < 2 or float(np.sort(per_network)[:2].sum()) <= cap:
+        return None
+    losses = instance.WL.sum(axis=1)  # inf where a network leaves a task unserved
+    tied = np.flatnonzero(
+        (per_network <= cap) & np.isfinite(losses) & (losses <= value + objective_tolerance(value))
+    ).tolist()
+    tied = [j for j in tied if fits(instance.C[j], instance.budget)]
+    if not tied:
+        return []
+    return [min(tied, key=lambda j: (per_network[j], j))]
 
 
 def _first_by_rule(instance: SelectionInstance, chosen: list[int], other: list[int] | None) -> list[int]:
