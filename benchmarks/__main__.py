@@ -14,7 +14,18 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("solvers", "estimates", "measure", "train", "objective", "grouping", "serving", "strategies", "repeats")
+BENCHMARKS = (
+    "solvers",
+    "estimates",
+    "measure",
+    "train",
+    "objective",
+    "grouping",
+    "serving",
+    "strategies",
+    "repeats",
+    "run_time",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 
