@@ -134,20 +134,29 @@ def spec_from_dict(data: Mapping[str, Any]) -> TaskSpec:
 
     Raises
     ------
-    InvalidSuite
-        A ``kind`` that is not a task kind, or an ``n_classes`` that does not fit the kind (regression 1, binary 2,
-        multiclass 3 or more).
-    KeyError, TypeError, ValueError
-        Unchecked input: ``name``, ``kind`` or ``n_classes`` missing, or a value that does not convert.
+    ManifestError
+        ``name``, ``kind`` or ``n_classes`` missing, a value that does not convert, a ``kind`` that is not a task
+        kind, or an ``n_classes`` that does not fit the kind (regression 1, binary 2, multiclass 3 or more): a
+        file's task spec that no network can be built for.
     """
-    return TaskSpec(
-        name=str(data["name"]),
-        kind=str(data["kind"]),
-        n_classes=int(data["n_classes"]),
-        classes=tuple(data.get("classes", ())),
-        target_mean=float(data.get("target_mean", 0.0)),
-        target_std=float(data.get("target_std", 1.0)),
-    )
+    try:
+        return TaskSpec(
+            name=str(data["name"]),
+            kind=str(data["kind"]),
+            n_classes=int(data["n_classes"]),
+            classes=tuple(data.get("classes", ())),
+            target_mean=float(data.get("target_mean", 0.0)),
+            target_std=float(data.get("target_std", 1.0)),
+        )
+    except KeyError as exc:
+        raise ManifestError(
+            f"A task spec lacks the field {exc}: {dict(data)!r}; a spec needs name, kind and n_classes."
+        ) from None
+    except (
+        TypeError,
+        ValueError,
+    ) as exc:  # InvalidSuite is a ValueError: an unknown kind, a class count that does not fit
+        raise ManifestError(f"The task spec {dict(data)!r} is not valid: {exc}") from None
 
 
 def save_checkpoint(
@@ -245,9 +254,8 @@ def load_checkpoint(
         A missing or unreadable file, not a taskgroup checkpoint (or not a file torch can read, or one holding
         objects other than tensors and plain data), a config field of the wrong type, sizes beyond the bounds
         (``MAX_*``), a model that is not a built-in family and no ``model`` given, a model that cannot be rebuilt,
-        a state that does not fit the config, or weights that are not finite.
-    InvalidSuite
-        A task spec in the config whose kind is not a task kind or whose ``n_classes`` does not fit its kind.
+        a state that does not fit the config, weights that are not finite, or a task spec in the config whose kind
+        is not a task kind or whose ``n_classes`` does not fit its kind.
     """
     network, extra, _ = read_checkpoint(path, model)
     return network, extra
@@ -274,8 +282,6 @@ def read_checkpoint(
     Raises
     ------
     ManifestError
-        As :func:`load_checkpoint`.
-    InvalidSuite
         As :func:`load_checkpoint`.
     """
     label = str(getattr(path, "name", "a checkpoint in memory")) if hasattr(path, "read") else str(path)

@@ -332,8 +332,6 @@ def load_network(
     ManifestError
         As :func:`read_manifest` and :func:`load_entry`, an unknown network name, or a network exported to ONNX
         (no checkpoint; see :func:`predict_tasks`).
-    InvalidSuite
-        As :func:`load_entry`.
     """
     entry = network_entry(read_manifest(manifest_path), network)
     if ARTIFACT_CHECKPOINT not in entry:
@@ -378,10 +376,8 @@ def load_entry(
     ------
     ManifestError
         As :func:`artifact_path`, :func:`taskgroup.checkpoints.load_checkpoint` and :func:`read_manifest`, or a
-        checkpoint that belongs to another network (the field that differs named).
-    InvalidSuite
-        A task spec, in the checkpoint or the manifest, whose kind is not a task kind or whose ``n_classes`` does
-        not fit its kind.
+        checkpoint that belongs to another network (the field that differs named), or a task spec, in the
+        checkpoint or the manifest, whose kind is not a task kind or whose ``n_classes`` does not fit its kind.
     """
     path = artifact_path(manifest_path, entry, verify=verify)
     network, _, cfg = read_checkpoint(path, model)
@@ -485,8 +481,6 @@ def predict_tasks(
         As :func:`model_inputs`.
     MissingDependency
         An ONNX network and onnxruntime not installed (the ``deploy`` extra).
-    InvalidSuite
-        As :func:`load_entry`.
     """
     manifest = read_manifest(manifest_path)
     x = model_inputs(manifest, x, raw=raw)
@@ -547,8 +541,6 @@ def run_network(
         onnxruntime cannot load or run on ``x``, or whose inputs or outputs differ from the manifest's.
     MissingDependency
         An ONNX file and onnxruntime not installed.
-    InvalidSuite
-        As :func:`load_entry`.
     """
     path = artifact_path(manifest_path, entry)
     if ARTIFACT_ONNX in entry:

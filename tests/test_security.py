@@ -117,6 +117,20 @@ def test_a_checkpoint_naming_a_module_never_imports_it(copy, suite, tmp_path):
     assert "evil" not in sys.modules
 
 
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"kind": "nope"}, "has kind 'nope'; accepted kinds"),
+        ({"kind": "regression", "n_classes": 2}, "cannot have n_classes=2"),
+        ({"n_classes": "many"}, "n_classes must be an integer"),
+    ],
+)
+def test_a_checkpoints_bad_task_spec_is_a_manifest_error(copy, spec, message):
+    rewrite_checkpoint(copy, lambda p: p["config"]["tasks"][0].update(spec))
+    with pytest.raises(ManifestError, match=message):
+        load_checkpoint(copy.parent / read_manifest(copy)["networks"][0]["checkpoint"])
+
+
 def test_the_factory_the_user_names_is_used(copy, suite, tmp_path, capsys, monkeypatch):
     # --model is the user's explicit choice: the factory of the checkpoint's family, named by module:function
     (tmp_path / "mine_factory.py").write_text(
