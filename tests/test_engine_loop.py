@@ -142,6 +142,14 @@ def test_config_errors(kwargs, match):
         TrainConfig(**kwargs)
 
 
+def test_replace_names_an_unknown_field_and_checks_new_values():
+    with pytest.raises(InvalidArgument, match=r"no field\(s\) \['epoch'\]; its fields are \[.*'epochs'"):
+        TrainConfig().replace(epoch=3)
+    with pytest.raises(InvalidArgument):
+        TrainConfig().replace(epochs=0)
+    assert TrainConfig().replace(epochs=3).epochs == 3
+
+
 def test_patience_stops_early_and_keeps_the_best_epoch(suite):
     net = build_network("mlp", suite)
     result = fit(net, suite.train, suite.tasks, schedule(epochs=300, lr=1e-2, patience=3), val=suite.val, seed=0)

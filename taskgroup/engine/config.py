@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from taskgroup.engine.batching import BATCHINGS, SAMPLINGS
@@ -139,10 +139,13 @@ class TrainConfig:
         Raises
         ------
         InvalidArgument
-            A new value the config does not accept.
-        TypeError
-            A name that is not a field.
+            A new value the config does not accept, or a name that is not a field (the fields named).
         """
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise InvalidArgument(
+                f"TrainConfig has no field(s) {unknown}; its fields are {[f.name for f in fields(self)]}."
+            )
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
