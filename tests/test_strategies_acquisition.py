@@ -57,6 +57,10 @@ def test_posterior_rejects_bad_measurements():
         fit_group_posterior(tasks, {("a", "z"): {"a": 0.2, "z": 0.3}})
     with pytest.raises(InstanceTooLarge, match="at most 12"):
         fit_group_posterior([f"t{i}" for i in range(13)], {})
+    post = fit_group_posterior(tasks, {("a", "b"): {"a": 0.2, "b": 0.3}})
+    for group in (["a", "z"], [], ["a", "a"]):
+        with pytest.raises(InvalidArgument, match=r"is not a group of this posterior; accepted: distinct names"):
+            post.index(group)
 
 
 def test_plan_search_enumeration_and_swap_search_agree_with_brute_force():

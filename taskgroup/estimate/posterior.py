@@ -228,9 +228,15 @@ class GroupPosterior:
 
         Raises
         ------
-        ValueError
-            A name is not one of :attr:`tasks` (raised by ``tuple.index``).
+        InvalidArgument
+            No name, a repeated name, or a name that is not one of :attr:`tasks`.
         """
+        unknown = [t for t in group if t not in self.tasks]
+        if unknown or not group or len(set(group)) != len(group):
+            raise InvalidArgument(
+                f"group={list(group)!r} is not a group of this posterior; accepted: distinct names among "
+                f"{list(self.tasks)}."
+            )
         mask = sum(1 << self.tasks.index(t) for t in group)
         return int(np.searchsorted(_order_keys(self.members.shape[1]), _key(mask)))
 
