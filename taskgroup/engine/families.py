@@ -33,7 +33,6 @@ Built-in families read the variant as a width multiplier: ``VARIANTS = {"full": 
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,7 +62,6 @@ __all__ = [
     "make_factory",
     "factory_name",
     "factory_options",
-    "factory_from_name",
     "build_model",
     "variant_width",
     "trunk_widths",
@@ -501,33 +499,6 @@ def factory_name(factory: ModelFactory) -> str:
 def factory_options(factory: ModelFactory) -> dict[str, Any]:
     """The options of a built-in family's factory (empty for the user's own factory)."""
     return dict(factory.options) if isinstance(factory, BuiltinFactory) else {}
-
-
-def factory_from_name(name: str, options: Mapping[str, Any] | None = None) -> ModelFactory:
-    """Inverse of :func:`factory_name`: a family, or a ``module:qualname`` importable function.
-
-    Raises
-    ------
-    InvalidArgument
-        If the name is neither a family nor an importable ``module:qualname``.
-    """
-    if name in MODEL_FAMILIES:
-        return make_factory(name, options)
-    module, sep, qualname = name.partition(":")
-    if not sep or "<locals>" in qualname:
-        raise InvalidArgument(
-            f"Model {name!r} is not a registered family {MODEL_FAMILIES.names()} and cannot be imported "
-            "by name; pass the factory itself (model=build)."
-        )
-    try:
-        obj: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise InvalidArgument(
-            f"Cannot import the model factory {name!r} ({exc}); pass the factory itself (model=build)."
-        ) from None
-    return obj
 
 
 def build_model(
