@@ -751,6 +751,8 @@ def _item5(frame: pd.DataFrame) -> str:
         ),
     ):
         for scope, part in [("all real tables", cells)] + list(cells.groupby("table", sort=False)):
+            if part["ucb"].isna().all():  # no cell of this share was run (a --quick run measures fewer K)
+                continue
             worst = part.loc[part["ucb"].idxmax()]
             met = int((part["ucb"] <= target + 1e-12).sum())
             lines.append(
@@ -764,7 +766,9 @@ def _item5(frame: pd.DataFrame) -> str:
                 }
             )
     for rival in ("hoa", "random+fitted", "random+posterior"):
-        part = means[means[rival].notna()]
+        part = means[means[rival].notna() & means["ucb"].notna()] if rival in means else means.iloc[:0]
+        if part.empty:
+            continue
         wins = int((part["ucb"] <= part[rival] + 1e-12).sum())
         excess = (part["ucb"] - part[rival]).max()
         lines.append(
