@@ -352,6 +352,12 @@ def test_a_crash_in_one_candidate_is_recorded_against_it_and_retried(tmp_path):
 
 
 @pytest.mark.slow
+def _as_a_terminal_job() -> None:
+    # A foreground job gets Ctrl-C with the default disposition. An ignored SIGINT is inherited across exec (and
+    # Python then installs no KeyboardInterrupt handler), so a test run that left it ignored must not leak it here.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_process_workers_within_2_s_and_keeps_finished_results(tmp_path):
     pids = tmp_path / "pids"
     pids.mkdir()
@@ -369,7 +375,12 @@ def test_ctrl_c_stops_process_workers_within_2_s_and_keeps_finished_results(tmp_
         str(tmp_path / "s.db"),
     ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "taskgroup", *args], cwd=TESTS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "taskgroup", *args],
+        cwd=TESTS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_a_terminal_job,
     )
     deadline = time.time() + 120
     while len(list(pids.glob("*.pid"))) < 2 and time.time() < deadline:  # both workers are training a group
@@ -432,6 +443,7 @@ def test_ctrl_c_in_a_long_colgen_writes_the_plan(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_a_terminal_job,
     )
     time.sleep(8)
     process.send_signal(signal.SIGINT)
