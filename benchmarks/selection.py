@@ -21,6 +21,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,13 +83,14 @@ def choose_and_score(path: Path, objective: str, budget: float | None) -> dict:
     if budget is None:
         budget = knee_budget(frontier(val, cost="flops"))
     plan = solve(val, budget)
-    test = test_gains(store)
+    test_problem = test_metric_problem(store)
+    test = test_gains(test_problem)
     tasks = list(val.tasks)
     from taskgroup.naming import is_full_size
 
     everything = next(n for n in val.networks if is_full_size(n) and len(val.network_tasks(n)) == len(tasks))
     # the best any selection could do with these networks: the plan of the same cost chosen on test itself
-    best = solve(test_metric_problem(store), float(plan.cost["flops"]))
+    best = solve(test_problem, float(plan.cost["flops"]))
     return {
         "budget": budget,
         "plan": ", ".join(plan.networks),
@@ -108,9 +110,9 @@ def test_metric_problem(store: object) -> object:
     return selection_problem(store, "metric", split="test", cost="flops")
 
 
-def test_gains(store: object) -> dict[tuple[str, str], float]:
-    """(network, task) -> the task's relative test-metric change against its single-task network (Δm's term)."""
-    test = test_metric_problem(store)
+def test_gains(test: Any) -> dict[tuple[str, str], float]:
+    """(network, task) -> the task's relative test-metric change against its single-task network (Δm's term), from
+    :func:`test_metric_problem`."""
     return {
         (n, t): 1.0 - float(test.losses[test.network_index(n), test.task_index(t)])
         for n in test.networks
