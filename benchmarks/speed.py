@@ -1,6 +1,6 @@
 """Issue 24 before/after: the same measurements on two source trees, side by side in one session.
 
-    python -m benchmarks.speed --before /tmp/speed-before [--items 1,2,3,5,6] [--repeats 3]
+    python -m benchmarks.speed --before /tmp/speed-before [--items 1,2,3,3l,5,6] [--repeats 3]
         [--ties planted/27/3185 ...] [--grouping 30/60/2,3,4 ...]
 
 ``--before`` is a checkout of the code to compare against (e.g. ``git archive 689f500 | tar -x -C DIR``); the
@@ -132,6 +132,20 @@ out = {{"frontier": [time.perf_counter() - start[0], time.process_time() - start
        "process": [time.perf_counter() - wall, time.process_time() - cpu], "steps": len(front.plans),
        "objectives": [p.objective for p in front], "numba": "numba" in sys.modules}}
 print(json.dumps(out))
+"""
+
+CLI = """
+import json, resource, subprocess, sys, time
+def used():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+wall, cpu = time.perf_counter(), used()
+done = subprocess.run([sys.executable, "-m", "taskgroup", "frontier", {path!r}], capture_output=True, text=True)
+if done.returncode != 0:
+    raise SystemExit(done.stderr.strip().splitlines()[-1])
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6  # the CLI's peak (kB -> GB), not this process's
+print(json.dumps({{"cli": [time.perf_counter() - wall, used() - cpu], "lines": len(done.stdout.splitlines()),
+                  "cli_peak_gb": peak}}))
 """
 
 GROUPING = """
@@ -333,6 +347,12 @@ def render(runs: dict[str, Any], repeats: int) -> str:
         ),
         ("3c", "### 3. Cold start: first `tg.frontier(synthetic_problem(14))` with an empty numba cache", "frontier"),
         (
+            "3l",
+            "### 3. Cold start of the CLI: `taskgroup frontier` on `synthetic_problem(14)` saved as a CSV, empty "
+            "numba cache, the whole process (target < 2 s on a quiet machine)",
+            "cli",
+        ),
+        (
             "3w",
             "### 3. Warm cache: `tg.frontier(synthetic_problem(14))` in a fresh process, numba cache filled by "
             "an earlier process",
@@ -358,13 +378,14 @@ def render(runs: dict[str, Any], repeats: int) -> str:
                 )
                 if "process" in values[0]:
                     row["process wall s (import + problem + frontier)"] = median([v["process"][0] for v in values])
+                    row["process cpu s"] = median([v["process"][1] for v in values])
                 if "solvers" in values[0]:
                     row["solver"] = " ".join(values[0]["solvers"])
                 if "steps" in values[0]:
                     row["steps"] = values[0]["steps"]
                 if "numba" in values[0]:
                     row["numba imported"] = values[0]["numba"]
-                row["peak GB"] = max(v.get("peak_gb", float("nan")) for v in values)
+                row["peak GB"] = max(v.get("cli_peak_gb", v.get("peak_gb", float("nan"))) for v in values)
             row["load"] = round(median([v["load"] for k, v in runs.items() if k.startswith(f"{item}/{side}/")]), 1)
             if errors:
                 row["failed"] = errors[0]
@@ -491,6 +512,19 @@ def main(argv: list[str] | None = None) -> None:
                 "3w",
                 trees,
                 lambda s, r: (FRONTIER.format(n=14), str(work / f"warm-{s}")),
+                args.repeats,
+                args.timeout,
+            )
+        if "3l" in items:
+            csv = work / "synthetic_14.csv"
+            from taskgroup.datasets import synthetic_problem
+
+            synthetic_problem(14, seed=14).to_frame().to_csv(csv, index=False)
+            measure_item(
+                runs,
+                "3l",
+                trees,
+                lambda s, r: (CLI.format(path=str(csv)), str(work / f"cli-{s}-{r}")),
                 args.repeats,
                 args.timeout,
             )
