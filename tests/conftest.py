@@ -1,4 +1,5 @@
 import os
+import signal
 
 import pytest
 
@@ -21,3 +22,15 @@ def toy_frame():
         ],
         columns=["network", "task", "loss", "cost"],
     )
+
+
+def _sigint_at_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def as_a_terminal_job():
+    """``preexec_fn`` for a subprocess that a test sends Ctrl-C: SIGINT at its default, as a terminal's foreground
+    job has it. A test run started in the background (``cmd &`` in a script, as CI may be) has SIGINT ignored,
+    that is inherited across exec, and Python then installs no KeyboardInterrupt handler in the child."""
+    return _sigint_at_default

@@ -352,13 +352,7 @@ def test_a_crash_in_one_candidate_is_recorded_against_it_and_retried(tmp_path):
 
 
 @pytest.mark.slow
-def _as_a_terminal_job() -> None:
-    # A foreground job gets Ctrl-C with the default disposition. An ignored SIGINT is inherited across exec (and
-    # Python then installs no KeyboardInterrupt handler), so a test run that left it ignored must not leak it here.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def test_ctrl_c_stops_process_workers_within_2_s_and_keeps_finished_results(tmp_path):
+def test_ctrl_c_stops_process_workers_within_2_s_and_keeps_finished_results(tmp_path, as_a_terminal_job):
     pids = tmp_path / "pids"
     pids.mkdir()
     args = [
@@ -380,7 +374,7 @@ def test_ctrl_c_stops_process_workers_within_2_s_and_keeps_finished_results(tmp_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_as_a_terminal_job,
+        preexec_fn=as_a_terminal_job,
     )
     deadline = time.time() + 120
     while len(list(pids.glob("*.pid"))) < 2 and time.time() < deadline:  # both workers are training a group
@@ -443,7 +437,7 @@ def test_ctrl_c_while_the_commands_load_is_one_line_and_status_130(capsys, monke
 
 
 @pytest.mark.slow
-def test_ctrl_c_in_a_long_colgen_writes_the_plan(tmp_path):
+def test_ctrl_c_in_a_long_colgen_writes_the_plan(tmp_path, as_a_terminal_job):
     rng = np.random.default_rng(0)
     names = [f"t{i}" for i in range(40)]
     pd.DataFrame(rng.normal(size=(40, 40)), index=names, columns=names).to_csv(tmp_path / "a.csv")
@@ -454,7 +448,7 @@ def test_ctrl_c_in_a_long_colgen_writes_the_plan(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_as_a_terminal_job,
+        preexec_fn=as_a_terminal_job,
     )
     time.sleep(8)
     process.send_signal(signal.SIGINT)

@@ -244,9 +244,13 @@ except KeyboardInterrupt:
 
 
 @pytest.mark.parametrize("method", ["ilp-cpsat", "ilp-cbc", "ilp-scip", "ilp"])
-def test_ctrl_c_still_raises_keyboard_interrupt_after_a_solve(method):
+def test_ctrl_c_still_raises_keyboard_interrupt_after_a_solve(method, as_a_terminal_job):
     # CP-SAT left SIGINT at the C default after a solve: Ctrl-C then killed the process with nothing committed
     done = subprocess.run(
-        [sys.executable, "-c", CTRL_C_AFTER_A_SOLVE.format(method=method)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", CTRL_C_AFTER_A_SOLVE.format(method=method)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=as_a_terminal_job,
     )
     assert done.returncode == 0 and done.stdout.strip() == "KeyboardInterrupt", (done.returncode, done.stderr[-500:])
