@@ -208,7 +208,8 @@ def test_fixing_threshold_keeps_every_group_of_a_better_selection(k, seed):
                     assert all(profit[g] > threshold for g in selection)
 
 
-@pytest.mark.parametrize(("n", "k", "seed"), [(8, 2, 0), (7, 2, 1), (6, 3, 2), (5, 4, 3), (6, 2, 3)])
+# instances whose LP bound leaves an integrality gap (at (5, 4, 3) exact pricing alone closes it: no fixing)
+@pytest.mark.parametrize(("n", "k", "seed"), [(8, 2, 0), (7, 2, 1), (6, 3, 2), (5, 3, 3), (6, 2, 3)])
 def test_search_colgen_proves_optimality_by_fixing(n, k, seed, monkeypatch):
     """With the search pricing and proof attempts from the start, the plan is proven and is the optimum."""
     monkeypatch.setattr(colgen_module, "ENUMERATE_MAX_TASKS", 0)
