@@ -259,3 +259,30 @@ def test_unknown_method_options_are_refused_by_name(method, accepted):
         tg.grouping.group(matrix, 2, method=method, depth=3)
     with pytest.raises(InvalidArgument, match=re.escape(f"its options: {accepted}")):
         tg.grouping.group(matrix, 2, method=method, depth=3)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("pricing", ["exact while affordable", "tolerance ladder"])
+def test_colgen_bound_on_random_affinities_is_never_below_the_optimum(seed, pricing, monkeypatch):
+    """N(0, 1) affinities (the benchmark's kind), search pricing: every bound path keeps the bound valid.
+
+    "tolerance ladder" makes every pricing call leave a tolerance (except at repeated duals) and tries proofs by
+    fixing from the first pricing on; a time limit too short to finish stops pricing mid-search."""
+    monkeypatch.setattr(colgen_module, "ENUMERATE_MAX_TASKS", 0)
+    if pricing == "tolerance ladder":
+        monkeypatch.setattr(colgen_module, "EXACT_PRICINGS_LEFT", 10**9)
+        monkeypatch.setattr(colgen_module, "PROOF_GAP", 10.0)
+    n, k = 6 + seed % 3, 2 + seed % 2
+    rng = np.random.default_rng(100 + seed)
+    S = rng.normal(0.0, 1.0, (n, n))
+    np.fill_diagonal(S, 0.0)
+    scorer = GroupScorer(S, False, tuple(f"t{i}" for i in range(n)))
+    best = -tg.solve(scorer.listed_problem(scorer.all_groups()), budget=k, method="bnb").objective
+    start = scorer.all_groups(max_size=n)[-1:]
+    for time_limit in (None, 0.02):
+        result = colgen_module.column_generation(scorer, k, start, time_limit=time_limit)
+        assert result.upper_bound >= best - 1e-7
+        assert result.value <= best + 1e-9 and scorer.valid(result.groups, k)
+        if time_limit is None:  # unlimited: it ends with the optimum, proven
+            assert result.value == pytest.approx(best, abs=1e-7)
+            assert result.upper_bound == pytest.approx(best, abs=1e-7)
