@@ -12,31 +12,35 @@ Pricing: a group's reduced profit is ``P(G) - mu`` with ``P(G) = sum_{t in G} ma
 exact (or upper-bounded) pricing step this is a valid bound at every iteration.
 
 The master is driven first by heuristic pricing (:func:`~taskgroup.grouping.local_pricing.improve_groups`, a
-batched add/drop search from the LP's columns and every task's best pair) until it finds no column that
-improves the LP; the master MIP over those columns then gives the selection, and only then does exact pricing
-run, for the bound. Exact pricing lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is
-a branch-and-bound over tasks per group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it
-stops early. Its cost grows fast as its tolerance shrinks, so each call may leave its bound on ``P*`` a share
-(:data:`PRICING_TOLERANCE`) of the remaining gap above the LP value above ``P*``: the bound tightens call after
-call, and the last call is exact. Since any duals give a bound, pricing can also run at smoothed duals
-(Wentges, ``smoothing > 0``): a convex combination of the LP's duals and the best duals so far, which start at
-the duals of the group-size bound (:meth:`GroupScorer.size_duals`), so the bound starts no worse than that one.
-The LP duals are the default: after the heuristic phase the LP is near its optimum over every group, where they
-give the LP bound itself. The master LP is HiGHS (through scipy), the master MIP the core ILP.
+batched add/drop search from the LP's columns and every task's best pair, its best local optima then improved by
+swaps, :func:`~taskgroup.grouping.local_pricing.swap_groups`) until it finds no column that improves the LP; the
+master MIP over those columns then gives the selection, and only then does exact pricing run, for the bound. The
+LP holds the columns used in its last :data:`COLUMN_AGE` solves (the MIP every column generated). Exact pricing
+lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is a branch-and-bound over tasks per
+group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it stops early. It is exact while a few
+more calls of its last one's length fit in the time left; past that, each call may leave its bound on ``P*`` a
+share (:data:`PRICING_TOLERANCE`) of the remaining gap above the LP value above ``P*``, for a smaller search.
+(On N(0, 1) affinities the LP bound itself is tight or nearly so: what an exact pricing gives at the converged
+LP duals is most of the bound, and a tolerance ladder searched most of the same tree again call after call.)
+Since any duals give a bound, pricing can also run at smoothed duals (Wentges, ``smoothing > 0``): a convex
+combination of the LP's duals and the best duals so far, which start at the duals of the group-size bound
+(:meth:`GroupScorer.size_duals`), so the bound starts no worse than that one. The LP duals are the default: after
+the heuristic phase the LP is near its optimum over every group, where they give the LP bound itself. The master
+LP is HiGHS (through scipy), the master MIP the core ILP.
 
 Proof by reduced-profit fixing: the LP bound alone rarely meets an integer selection exactly (and the smoothed
-bound only approaches it), so once the gap is small the search lists every group whose ``P(G)`` at the best
-duals exceeds ``value - sum(pi) - (k - 1) max_G P(G)`` (:func:`_fixing_threshold`): only such groups can be part
-of a selection better than ``value``. With all of them among the columns, the master MIP's optimum is the
-optimum over every group. This closes small integrality gaps too (the LP bound of the planted 40-task benchmark
-at k = 4 is 0.3 % above the optimum) without branching.
+bound only approaches it), so once the gap is small, and after an exact pricing, the search lists every group
+whose ``P(G)`` at the best duals exceeds ``value - sum(pi) - (k - 1) max_G P(G)`` (:func:`_fixing_threshold`):
+only such groups can be part of a selection better than ``value``. With all of them among the columns, the
+master MIP's optimum is the optimum over every group. This closes small integrality gaps too (the LP bound of
+the planted 40-task benchmark at k = 4 is 0.3 % above the optimum) without branching.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
 import numpy as np
 
@@ -68,8 +72,12 @@ HEURISTIC_ROUNDS = 50
 # ... and HEURISTIC_PATIENCE rounds in a row that raise the LP by less than HEURISTIC_GAIN of its value end them
 HEURISTIC_GAIN = 1e-4
 HEURISTIC_PATIENCE = 50
+# LP solves a column may go unused (x = 0) before it leaves the LP (it stays in the master MIP)
+COLUMN_AGE = 10
 # local optima of heuristic pricing improved further by swaps, per round
 SWAP_SEEDS = 10
+# heuristic columns added to the LP per round at most (the best by reduced profit)
+NEW_COLUMNS = 30
 _EPS = 1e-7
 _Stop = Callable[[], bool] | None
 
@@ -395,9 +403,18 @@ def column_generation(
     pricing_seconds = 0.0  # the last exact pricing's time
     priced_at: np.ndarray | None = None  # the duals of the last exact pricing
     best_exact = False  # whether best_profit is P* at best_pi (not a bound left above it by a tolerance)
+    # the LP's columns, each with the LP solves since it was last used (x > 0); `columns` keeps every group
+    # generated, for the master MIP. Columns unused for COLUMN_AGE solves leave the LP (pricing brings back any
+    # that would improve it): on 60 tasks the LP over every generated group took ~90 % of the time
+    active: dict[Group, int] = dict.fromkeys(columns, 0)
     while iterations < max_iterations and time.perf_counter() < deadline and not closed() and not stopped():
-        order = list(columns)
+        order = list(active)
         lp_value, pi_lp, mu, x = _lp_master(scorer, order, k)
+        kept = set(incumbent)  # they cover every task: the LP stays feasible
+        for g, used in zip(order, x):
+            active[g] = 0 if used > _EPS else active[g] + 1
+            if active[g] > COLUMN_AGE and g not in kept:
+                del active[g]
         if lp_value >= upper - _EPS * (1 + abs(upper)):
             break  # the LP over the columns meets a proven bound: nothing left to gain from pricing
         if lp_value > heuristic_lp + HEURISTIC_GAIN * max(1.0, abs(lp_value)):
@@ -409,9 +426,10 @@ def column_generation(
             # heuristic cannot improve on (or no longer improves the LP by much: degenerate duals)
             heuristic_rounds += 1
             seeds = [g for g, used in zip(order, x) if used > _EPS] + order[-4 * n :] + incumbent
-            added = _heuristic_columns(scorer, offset, pi_lp, mu, seeds, columns)
+            added = _heuristic_columns(scorer, offset, pi_lp, mu, seeds, active)
             if added:
                 columns.update(dict.fromkeys(added))
+                active.update(dict.fromkeys(added, 0))
                 report()
                 continue
         heuristic_rounds, flat_rounds, heuristic_lp = 0, 0, -math.inf
@@ -426,7 +444,7 @@ def column_generation(
         at_lp = best_pi is None or alpha == 0.0
         pi = pi_lp if best_pi is None or alpha == 0.0 else alpha * best_pi + (1 - alpha) * pi_lp
         # heuristic pricing at the smoothed duals: recent columns and every task's best pair, grown greedily
-        seeds = list(columns)[-4 * n :] + [frozenset((t, int(np.argmax(S[:, t] - pi[t])))) for t in range(n)]
+        seeds = list(active)[-4 * n :] + [frozenset((t, int(np.argmax(S[:, t] - pi[t])))) for t in range(n)]
         heuristic = {}
         for group in seeds:
             p, g = _improve_column(scorer, group, pi)
@@ -458,9 +476,10 @@ def column_generation(
             stalls = stalls + 1 if gap - (upper - incumbent_value) < STALL_SHARE * gap else 0
         # a group improves the LP if its reduced profit at the LP's own duals is positive
         candidates = {g: p for p, g in [*known[:n], *found]}
-        added = [g for g in candidates if g not in columns and _profit(scorer.values(g), pi_lp) > mu + _EPS]
+        added = [g for g in candidates if g not in active and _profit(scorer.values(g), pi_lp) > mu + _EPS]
         for g in added:
             columns[g] = None
+            active[g] = 0
         gap = upper - incumbent_value
         # a proof lists every group above a threshold below the best reduced profit: it costs more than one
         # exact pricing, so it is tried only with time for a few of those left
@@ -498,7 +517,7 @@ def column_generation(
 
 
 def _heuristic_columns(
-    scorer: GroupScorer, offset: np.ndarray, pi: np.ndarray, mu: float, seeds: list[Group], columns: dict[Group, None]
+    scorer: GroupScorer, offset: np.ndarray, pi: np.ndarray, mu: float, seeds: list[Group], columns: Container[Group]
 ) -> list[Group]:
     """New groups that improve the master LP at duals ``(pi, mu)`` (``P(G) > mu``), found by
     :func:`~taskgroup.grouping.local_pricing.improve_groups` from ``seeds`` and every task's best pair, the
@@ -532,15 +551,18 @@ def _masks(groups: list[Group], n: int) -> np.ndarray:
 
 
 def _improving(
-    scorer: GroupScorer, masks: np.ndarray, pi: np.ndarray, mu: float, columns: dict[Group, None]
+    scorer: GroupScorer, masks: np.ndarray, pi: np.ndarray, mu: float, columns: Container[Group]
 ) -> list[Group]:
-    """The groups among ``masks`` not yet in ``columns`` whose ``P(G)`` (valued by the scorer) exceeds ``mu``."""
+    """The groups among ``masks`` not yet in ``columns`` whose ``P(G)`` (valued by the scorer) exceeds ``mu``, the
+    :data:`NEW_COLUMNS` best of them."""
     added = []
     for row in np.unique(masks, axis=0):
         g = frozenset(np.flatnonzero(row).tolist())
-        if g not in columns and _profit(scorer.values(g), pi) > mu + _EPS:
-            added.append(g)
-    return added
+        profit = float(_profit(scorer.values(g), pi))
+        if g not in columns and profit > mu + _EPS:
+            added.append((profit, g))
+    # the best few only: the LP's size (and time) grows with every column, and the next duals re-rank the rest
+    return [g for _, g in sorted(added, key=lambda pg: -pg[0])[:NEW_COLUMNS]]
 
 
 def _fixing_threshold(value: float, pi: np.ndarray, max_profit: float, k: int) -> float:
