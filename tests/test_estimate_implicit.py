@@ -262,16 +262,20 @@ def test_unknown_method_options_are_refused_by_name(method, accepted):
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("pricing", ["exact while affordable", "tolerance ladder"])
+@pytest.mark.parametrize("pricing", ["exact while affordable", "tolerance ladder", "columns leave the LP at once"])
 def test_colgen_bound_on_random_affinities_is_never_below_the_optimum(seed, pricing, monkeypatch):
     """N(0, 1) affinities (the benchmark's kind), search pricing: every bound path keeps the bound valid.
 
     "tolerance ladder" makes every pricing call leave a tolerance (except at repeated duals) and tries proofs by
-    fixing from the first pricing on; a time limit too short to finish stops pricing mid-search."""
+    fixing from the first pricing on; "columns leave the LP at once" drops every column unused in the last LP
+    solve but the incumbent's; a time limit too short to finish stops pricing mid-search."""
     monkeypatch.setattr(colgen_module, "ENUMERATE_MAX_TASKS", 0)
     if pricing == "tolerance ladder":
         monkeypatch.setattr(colgen_module, "EXACT_PRICINGS_LEFT", 10**9)
         monkeypatch.setattr(colgen_module, "PROOF_GAP", 10.0)
+    if pricing == "columns leave the LP at once":
+        monkeypatch.setattr(colgen_module, "COLUMN_AGE", 0)
+        monkeypatch.setattr(colgen_module, "LP_COLUMNS", 1)
     n, k = 6 + seed % 3, 2 + seed % 2
     rng = np.random.default_rng(100 + seed)
     S = rng.normal(0.0, 1.0, (n, n))

@@ -15,11 +15,12 @@ The master is driven first by heuristic pricing (:func:`~taskgroup.grouping.loca
 batched add/drop search from the LP's columns and every task's best pair, its best local optima then improved by
 swaps, :func:`~taskgroup.grouping.local_pricing.swap_groups`) until it finds no column that improves the LP; the
 master MIP over those columns then gives the selection, and only then does exact pricing run, for the bound. The
-LP holds the columns used in its last :data:`COLUMN_AGE` solves (the MIP every column generated). Exact pricing
-lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is a branch-and-bound over tasks per
-group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it stops early. It is exact while a few
-more calls of its last one's length fit in the time left; past that, each call may leave its bound on ``P*`` a
-share (:data:`PRICING_TOLERANCE`) of the remaining gap above the LP value above ``P*``, for a smaller search.
+LP holds at most :data:`LP_COLUMNS` columns, past which the longest unused leave it (the MIP keeps every one).
+Exact pricing lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is a branch-and-bound
+over tasks per group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it stops early. It is
+exact while a few more calls of its last one's length fit in the time left; past that, each call may leave its
+bound on ``P*`` a share (:data:`PRICING_TOLERANCE`) of the remaining gap above the LP value above ``P*``, for a
+smaller search.
 (On N(0, 1) affinities the LP bound itself is tight or nearly so: what an exact pricing gives at the converged
 LP duals is most of the bound, and a tolerance ladder searched most of the same tree again call after call.)
 Since any duals give a bound, pricing can also run at smoothed duals (Wentges, ``smoothing > 0``): a convex
@@ -72,12 +73,12 @@ HEURISTIC_ROUNDS = 50
 # ... and HEURISTIC_PATIENCE rounds in a row that raise the LP by less than HEURISTIC_GAIN of its value end them
 HEURISTIC_GAIN = 1e-4
 HEURISTIC_PATIENCE = 50
-# LP solves a column may go unused (x = 0) before it leaves the LP (it stays in the master MIP)
+# past LP_COLUMNS columns in the LP, those unused (x = 0) in the last COLUMN_AGE solves leave it, longest unused
+# first (they stay in the master MIP); below it every column stays
+LP_COLUMNS = 500
 COLUMN_AGE = 10
 # local optima of heuristic pricing improved further by swaps, per round
 SWAP_SEEDS = 10
-# heuristic columns added to the LP per round at most (the best by reduced profit)
-NEW_COLUMNS = 30
 _EPS = 1e-7
 _Stop = Callable[[], bool] | None
 
@@ -404,16 +405,22 @@ def column_generation(
     priced_at: np.ndarray | None = None  # the duals of the last exact pricing
     best_exact = False  # whether best_profit is P* at best_pi (not a bound left above it by a tolerance)
     # the LP's columns, each with the LP solves since it was last used (x > 0); `columns` keeps every group
-    # generated, for the master MIP. Columns unused for COLUMN_AGE solves leave the LP (pricing brings back any
-    # that would improve it): on 60 tasks the LP over every generated group took ~90 % of the time
+    # generated, for the master MIP. Past LP_COLUMNS, columns unused for COLUMN_AGE solves leave the LP (pricing
+    # brings back any that would improve it): on 60 tasks the LP over every generated group took ~90 % of the time
     active: dict[Group, int] = dict.fromkeys(columns, 0)
     while iterations < max_iterations and time.perf_counter() < deadline and not closed() and not stopped():
+        for g in incumbent:  # they cover every task: the LP stays feasible
+            active.setdefault(g, 0)
         order = list(active)
         lp_value, pi_lp, mu, x = _lp_master(scorer, order, k)
-        kept = set(incumbent)  # they cover every task: the LP stays feasible
         for g, used in zip(order, x):
             active[g] = 0 if used > _EPS else active[g] + 1
-            if active[g] > COLUMN_AGE and g not in kept:
+        if len(active) > LP_COLUMNS:
+            # the longest unused leave, down to the limit; below it none do (a column dropped while the duals
+            # still move is often found again a few rounds later, and the rounds cycle)
+            kept = set(incumbent)
+            idle = sorted((g for g in active if active[g] > COLUMN_AGE and g not in kept), key=lambda g: -active[g])
+            for g in idle[: len(active) - LP_COLUMNS]:
                 del active[g]
         if lp_value >= upper - _EPS * (1 + abs(upper)):
             break  # the LP over the columns meets a proven bound: nothing left to gain from pricing
@@ -553,16 +560,13 @@ def _masks(groups: list[Group], n: int) -> np.ndarray:
 def _improving(
     scorer: GroupScorer, masks: np.ndarray, pi: np.ndarray, mu: float, columns: Container[Group]
 ) -> list[Group]:
-    """The groups among ``masks`` not yet in ``columns`` whose ``P(G)`` (valued by the scorer) exceeds ``mu``, the
-    :data:`NEW_COLUMNS` best of them."""
+    """The groups among ``masks`` not yet in ``columns`` whose ``P(G)`` (valued by the scorer) exceeds ``mu``."""
     added = []
     for row in np.unique(masks, axis=0):
         g = frozenset(np.flatnonzero(row).tolist())
-        profit = float(_profit(scorer.values(g), pi))
-        if g not in columns and profit > mu + _EPS:
-            added.append((profit, g))
-    # the best few only: the LP's size (and time) grows with every column, and the next duals re-rank the rest
-    return [g for _, g in sorted(added, key=lambda pg: -pg[0])[:NEW_COLUMNS]]
+        if g not in columns and _profit(scorer.values(g), pi) > mu + _EPS:
+            added.append(g)
+    return added
 
 
 def _fixing_threshold(value: float, pi: np.ndarray, max_profit: float, k: int) -> float:
