@@ -456,10 +456,11 @@ def render(runs: dict[str, Any], repeats: int) -> str:
             "time, so on the shared machine the method had the CPU seconds shown. `gap` = (bound - value) / value, "
             "`value` the total affinity of the plan, `load` the load average when the run started. Before: main "
             "53293da; after: branch colgen60 (exact pricing while affordable instead of a tolerance ladder, swap "
-            "moves in heuristic pricing, proofs by fixing only after an exact pricing, column aging in the LP). "
-            "Before and after alternate, one run at a time under `nice -n 5`, on a machine shared with two other "
-            "engineers' jobs. At 60 tasks the bound of both sides is the group-size bound (65.65): no exact pricing "
-            "at 60 tasks gets below it (see the note under the table).",
+            "moves in heuristic pricing, proofs by fixing only after an exact pricing, at most 500 columns in the "
+            "LP; merged with main ee3c6f4 after tie3 landed, so its master MIP runs on tie3's solvers). Before and "
+            "after alternate, one run at a time under `nice -n 5`, on a machine shared with two other engineers' "
+            "jobs (load 5-6: each run had ~2/3 of a core). At 60 tasks the bound of both sides is the group-size "
+            "bound (65.65): no pricing at 60 tasks gets below it (see the note under the table).",
             "",
             markdown_table(frame),
             "",
@@ -476,7 +477,9 @@ def render(runs: dict[str, Any], repeats: int) -> str:
                 "plan's value: it is the pricing problem (a cardinality-constrained quadratic selection over 60 "
                 "tasks with N(0, 1) weights, at group sizes 15-40) that cannot be bounded tightly in minutes.",
                 "",
-                markdown_table(pd.DataFrame([{k: round(v, 4) for k, v in diagnosis.items() if k != "load"}])),
+                markdown_table(
+                    pd.DataFrame([{k: round(v, 4) for k, v in diagnosis.items() if k not in ("load", "peak_gb")}])
+                ),
                 "",
             ]
     if not any(k.startswith("4/") for k in runs):
