@@ -139,3 +139,37 @@ def test_heuristic_pricing_ends_at_local_optima_valued_as_the_scorer_does(seed):
                 assert float(_profit(scorer.values(other), pi)) <= p + 1e-9
     start = [float(_profit(scorer.values(frozenset(np.flatnonzero(r).tolist())), pi)) for r in seeds]
     assert np.all(profits >= np.array(start) - 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_swap_pricing_ends_where_no_add_drop_or_swap_helps(seed):
+    from taskgroup.grouping.local_pricing import swap_groups
+
+    n = 9
+    scorer, pi = instance(n, seed)
+    rng = np.random.default_rng(seed)
+    seeds = np.zeros((4, n), dtype=bool)
+    for row in seeds:
+        row[rng.choice(n, int(rng.integers(2, n)), replace=False)] = True
+    groups, profits = swap_groups(scorer.S, scorer.offset, pi, seeds)
+    for row, seed_row, p in zip(groups, seeds, profits):
+        group = frozenset(np.flatnonzero(row).tolist())
+        assert len(group) >= 2 and p == pytest.approx(float(_profit(scorer.values(group), pi)))
+        start = frozenset(np.flatnonzero(seed_row).tolist())
+        assert p >= float(_profit(scorer.values(start), pi)) - 1e-9  # it only moves uphill
+        moves = [group ^ {t} for t in range(n)]
+        moves += [(group - {u}) | {v} for u in group for v in range(n) if v not in group]
+        for other in moves:
+            if len(other) >= 2:
+                assert float(_profit(scorer.values(other), pi)) <= p + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_stopped_search_returns_a_valid_bound_at_once(seed):
+    """Ctrl-C reaches the pricing search between node chunks; what it returns still bounds every group."""
+    scorer, pi = instance(10, seed)
+    asked = []
+    result = price_pairwise(scorer.S, scorer.offset, pi, range(2, 11), stop=lambda: asked.append(1) or len(asked) > 1)
+    assert result.bound >= listed_best(scorer, pi) - 1e-9
+    assert len(asked) <= 2 * 9  # each size's search asks once (and stops) after the first chunk
+    assert groups_above(scorer.S, scorer.offset, pi, range(2, 11), 0.0, stop=lambda: True) is None

@@ -12,37 +12,42 @@ Pricing: a group's reduced profit is ``P(G) - mu`` with ``P(G) = sum_{t in G} ma
 exact (or upper-bounded) pricing step this is a valid bound at every iteration.
 
 The master is driven first by heuristic pricing (:func:`~taskgroup.grouping.local_pricing.improve_groups`, a
-batched add/drop search from the LP's columns and every task's best pair) until it finds no column that
-improves the LP; the master MIP over those columns then gives the selection, and only then does exact pricing
-run, for the bound. Exact pricing lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is
-a branch-and-bound over tasks per group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it
-stops early. Its cost grows fast as its tolerance shrinks, so each call may leave its bound on ``P*`` a share
-(:data:`PRICING_TOLERANCE`) of the remaining gap above the LP value above ``P*``: the bound tightens call after
-call, and the last call is exact. Since any duals give a bound, pricing can also run at smoothed duals
-(Wentges, ``smoothing > 0``): a convex combination of the LP's duals and the best duals so far, which start at
-the duals of the group-size bound (:meth:`GroupScorer.size_duals`), so the bound starts no worse than that one.
-The LP duals are the default: after the heuristic phase the LP is near its optimum over every group, where they
-give the LP bound itself. The master LP is HiGHS (through scipy), the master MIP the core ILP.
+batched add/drop search from the LP's columns and every task's best pair, its best local optima then improved by
+swaps, :func:`~taskgroup.grouping.local_pricing.swap_groups`) until it finds no column that improves the LP; the
+master MIP over those columns then gives the selection, and only then does exact pricing run, for the bound. The
+LP holds at most :data:`LP_COLUMNS` columns, past which the longest unused leave it (the MIP keeps every one).
+Exact pricing lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is a branch-and-bound
+over tasks per group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it stops early. It is
+exact while a few more calls of its last one's length fit in the time left; past that, each call may leave its
+bound on ``P*`` a share (:data:`PRICING_TOLERANCE`) of the remaining gap above the LP value above ``P*``, for a
+smaller search.
+(On N(0, 1) affinities the LP bound itself is tight or nearly so: what an exact pricing gives at the converged
+LP duals is most of the bound, and a tolerance ladder searched most of the same tree again call after call.)
+Since any duals give a bound, pricing can also run at smoothed duals (Wentges, ``smoothing > 0``): a convex
+combination of the LP's duals and the best duals so far, which start at the duals of the group-size bound
+(:meth:`GroupScorer.size_duals`), so the bound starts no worse than that one. The LP duals are the default: after
+the heuristic phase the LP is near its optimum over every group, where they give the LP bound itself. The master
+LP is HiGHS (through scipy), the master MIP the core ILP.
 
 Proof by reduced-profit fixing: the LP bound alone rarely meets an integer selection exactly (and the smoothed
-bound only approaches it), so once the gap is small the search lists every group whose ``P(G)`` at the best
-duals exceeds ``value - sum(pi) - (k - 1) max_G P(G)`` (:func:`_fixing_threshold`): only such groups can be part
-of a selection better than ``value``. With all of them among the columns, the master MIP's optimum is the
-optimum over every group. This closes small integrality gaps too (the LP bound of the planted 40-task benchmark
-at k = 4 is 0.3 % above the optimum) without branching.
+bound only approaches it), so once the gap is small, and after an exact pricing, the search lists every group
+whose ``P(G)`` at the best duals exceeds ``value - sum(pi) - (k - 1) max_G P(G)`` (:func:`_fixing_threshold`):
+only such groups can be part of a selection better than ``value``. With all of them among the columns, the
+master MIP's optimum is the optimum over every group. This closes small integrality gaps too (the LP bound of
+the planted 40-task benchmark at k = 4 is 0.3 % above the optimum) without branching.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
 import numpy as np
 
 from taskgroup.errors import SolverError
 from taskgroup.grouping.cover import Group, GroupScorer
-from taskgroup.grouping.local_pricing import improve_groups
+from taskgroup.grouping.local_pricing import improve_groups, swap_groups
 from taskgroup.grouping.pricing import groups_above, price_pairwise
 
 __all__ = ["column_generation", "ColumnGenerationResult", "ENUMERATE_MAX_TASKS", "PROOF_TOLERANCE"]
@@ -55,8 +60,10 @@ STALL_SHARE = 0.03
 # the most groups a proof by fixing lists into the master during the search (more: the attempt is dropped, the
 # MIP would be slow); the last attempt, after the search, is limited only by the pricing search's own listing
 FIXING_CAPACITY = 1_000
-# exact pricing may leave its bound on P* this share of the gap above the LP value (divided by k) above P*
+# exact pricing may leave its bound on P* this share of the gap above the LP value (divided by k) above P* ...
 PRICING_TOLERANCE = 0.25
+# ... when fewer than this many calls as long as the last one fit in the time left (else it is exact)
+EXACT_PRICINGS_LEFT = 4
 # relative tolerance under which a bound counts as closed (the LP and MIP tolerances are ~1e-9..1e-7)
 PROOF_TOLERANCE = 1e-6
 # seconds between progress lines (a run shorter than this reports nothing)
@@ -65,8 +72,15 @@ PROGRESS_EVERY = 5.0
 HEURISTIC_ROUNDS = 50
 # ... and HEURISTIC_PATIENCE rounds in a row that raise the LP by less than HEURISTIC_GAIN of its value end them
 HEURISTIC_GAIN = 1e-4
-HEURISTIC_PATIENCE = 10
+HEURISTIC_PATIENCE = 50
+# past LP_COLUMNS columns in the LP, those unused (x = 0) in the last COLUMN_AGE solves leave it, longest unused
+# first (they stay in the master MIP); below it every column stays
+LP_COLUMNS = 500
+COLUMN_AGE = 10
+# local optima of heuristic pricing improved further by swaps, per round
+SWAP_SEEDS = 10
 _EPS = 1e-7
+_Stop = Callable[[], bool] | None
 
 
 class ColumnGenerationResult:
@@ -150,7 +164,9 @@ class _EnumeratedPricing:
         self.groups = scorer.all_groups()
         self.values = np.array([scorer.values(g) for g in self.groups])
 
-    def above(self, pi: np.ndarray, threshold: float, deadline: float, capacity: int | None) -> list[Group] | None:
+    def above(
+        self, pi: np.ndarray, threshold: float, deadline: float, capacity: int | None, stop: _Stop = None
+    ) -> list[Group] | None:
         """Every group with ``P(G) > threshold``; None if more than ``capacity`` (None: no limit)."""
         chosen = np.flatnonzero(_profit(self.values, pi) > threshold)
         if capacity is not None and len(chosen) > capacity:
@@ -158,7 +174,12 @@ class _EnumeratedPricing:
         return [self.groups[i] for i in chosen]
 
     def price(
-        self, pi: np.ndarray, deadline: float, known: Sequence[tuple[float, Group]] = (), tolerance: float = 0.0
+        self,
+        pi: np.ndarray,
+        deadline: float,
+        known: Sequence[tuple[float, Group]] = (),
+        tolerance: float = 0.0,
+        stop: _Stop = None,
     ) -> tuple[list[tuple[float, Group]], float]:
         P = _profit(self.values, pi)
         top = np.argsort(-P)[:10]
@@ -181,12 +202,18 @@ class _SearchPricing:
             self.listed += [frozenset([t]) for t in range(scorer.n) if frozenset([t]) not in scorer.measured]
 
     def price(
-        self, pi: np.ndarray, deadline: float, known: Sequence[tuple[float, Group]] = (), tolerance: float = 0.0
+        self,
+        pi: np.ndarray,
+        deadline: float,
+        known: Sequence[tuple[float, Group]] = (),
+        tolerance: float = 0.0,
+        stop: _Stop = None,
     ) -> tuple[list[tuple[float, Group]], float]:
         """Groups with the largest ``P(G)`` found and a valid upper bound on ``max(0, max_G P(G))``.
 
         ``known``: groups already valued at ``pi`` (e.g. by heuristic pricing); they start the incumbent.
-        ``tolerance``: how far above ``P*`` the bound may be, for a faster search.
+        ``tolerance``: how far above ``P*`` the bound may be, for a faster search. ``stop``: a Ctrl-C flag,
+        asked between node chunks (the bound stays valid).
         """
         scorer = self.scorer
         found = list(known) + [(float(_profit(scorer.values(g), pi)), g) for g in self.listed]
@@ -200,12 +227,15 @@ class _SearchPricing:
             skip=set(scorer.measured),
             deadline=deadline,
             tolerance=tolerance,
+            stop=stop,
         )
         found += result.found
         return sorted(found, key=lambda vg: -vg[0])[:10], max(result.bound, incumbent)
 
-    def above(self, pi: np.ndarray, threshold: float, deadline: float, capacity: int | None) -> list[Group] | None:
-        """Every group with ``P(G) > threshold`` (listed ones included); None if too many or out of time.
+    def above(
+        self, pi: np.ndarray, threshold: float, deadline: float, capacity: int | None, stop: _Stop = None
+    ) -> list[Group] | None:
+        """Every group with ``P(G) > threshold`` (listed ones included); None if too many, out of time or stopped.
 
         The search lists at most ``capacity`` groups (:data:`FIXING_CAPACITY` when None: it needs a limit).
         """
@@ -220,6 +250,7 @@ class _SearchPricing:
             skip=set(scorer.measured),
             deadline=deadline,
             capacity=FIXING_CAPACITY if capacity is None else capacity,
+            stop=stop,
         )
         return None if searched is None else listed + searched
 
@@ -328,14 +359,15 @@ def column_generation(
             incumbent, incumbent_value = chosen, scorer.value(chosen)
         return plan.optimal
 
-    def prove(capacity: int | None = FIXING_CAPACITY) -> bool:
+    def prove(capacity: int | None = FIXING_CAPACITY, seconds: float = math.inf) -> bool:
         """List every group a better selection could use into the master; True when its optimum is proven.
 
-        More than ``capacity`` such groups (None: no limit where pricing lists every group) drop the attempt.
+        More than ``capacity`` such groups (None: no limit where pricing lists every group), or a listing
+        longer than ``seconds``, drop the attempt.
         """
         assert best_pi is not None, "proving follows at least one pricing round"
         threshold = _fixing_threshold(incumbent_value, best_pi, best_profit, k)
-        listed = pricing.above(best_pi, threshold, deadline, capacity)
+        listed = pricing.above(best_pi, threshold, min(deadline, time.perf_counter() + seconds), capacity, stopped)
         if listed is None:
             return False  # too many such groups, or out of time
         for g in listed:
@@ -370,9 +402,26 @@ def column_generation(
     heuristic_lp, flat_rounds = -math.inf, 0  # the LP value when it last grew, and rounds since
     master_columns = 0  # columns at the last integer master
     pricing_seconds = 0.0  # the last exact pricing's time
+    priced_at: np.ndarray | None = None  # the duals of the last exact pricing
+    best_exact = False  # whether best_profit is P* at best_pi (not a bound left above it by a tolerance)
+    # the LP's columns, each with the LP solves since it was last used (x > 0); `columns` keeps every group
+    # generated, for the master MIP. Past LP_COLUMNS, columns unused for COLUMN_AGE solves leave the LP (pricing
+    # brings back any that would improve it): on 60 tasks the LP over every generated group took ~90 % of the time
+    active: dict[Group, int] = dict.fromkeys(columns, 0)
     while iterations < max_iterations and time.perf_counter() < deadline and not closed() and not stopped():
-        order = list(columns)
+        for g in incumbent:  # they cover every task: the LP stays feasible
+            active.setdefault(g, 0)
+        order = list(active)
         lp_value, pi_lp, mu, x = _lp_master(scorer, order, k)
+        for g, used in zip(order, x):
+            active[g] = 0 if used > _EPS else active[g] + 1
+        if len(active) > LP_COLUMNS:
+            # the longest unused leave, down to the limit; below it none do (a column dropped while the duals
+            # still move is often found again a few rounds later, and the rounds cycle)
+            kept = set(incumbent)
+            idle = sorted((g for g in active if active[g] > COLUMN_AGE and g not in kept), key=lambda g: -active[g])
+            for g in idle[: len(active) - LP_COLUMNS]:
+                del active[g]
         if lp_value >= upper - _EPS * (1 + abs(upper)):
             break  # the LP over the columns meets a proven bound: nothing left to gain from pricing
         if lp_value > heuristic_lp + HEURISTIC_GAIN * max(1.0, abs(lp_value)):
@@ -383,10 +432,11 @@ def column_generation(
             # drive the master with cheap columns first: exact pricing is worth its cost only at duals that the
             # heuristic cannot improve on (or no longer improves the LP by much: degenerate duals)
             heuristic_rounds += 1
-            seeds = [g for g, used in zip(order, x) if used > _EPS] + order[-n:] + incumbent
-            added = _heuristic_columns(scorer, offset, pi_lp, mu, seeds, columns)
+            seeds = [g for g, used in zip(order, x) if used > _EPS] + order[-4 * n :] + incumbent
+            added = _heuristic_columns(scorer, offset, pi_lp, mu, seeds, active)
             if added:
                 columns.update(dict.fromkeys(added))
+                active.update(dict.fromkeys(added, 0))
                 report()
                 continue
         heuristic_rounds, flat_rounds, heuristic_lp = 0, 0, -math.inf
@@ -401,7 +451,7 @@ def column_generation(
         at_lp = best_pi is None or alpha == 0.0
         pi = pi_lp if best_pi is None or alpha == 0.0 else alpha * best_pi + (1 - alpha) * pi_lp
         # heuristic pricing at the smoothed duals: recent columns and every task's best pair, grown greedily
-        seeds = list(columns)[-4 * n :] + [frozenset((t, int(np.argmax(S[:, t] - pi[t])))) for t in range(n)]
+        seeds = list(active)[-4 * n :] + [frozenset((t, int(np.argmax(S[:, t] - pi[t])))) for t in range(n)]
         heuristic = {}
         for group in seeds:
             p, g = _improve_column(scorer, group, pi)
@@ -412,29 +462,48 @@ def column_generation(
             found, max_profit = known[:n], math.inf
         else:
             gap = upper - incumbent_value
-            # the bound need not be exact: a share of what pricing can still close buys a much smaller search,
-            # and the share shrinks with the bound, call after call
-            tolerance = PRICING_TOLERANCE * max(upper - max(lp_value, incumbent_value), 0.0) / k
+            # the bound need not be exact: a share of what pricing can still close buys a smaller search, and the
+            # share shrinks with the bound, call after call. But a smaller share searches most of the last tree
+            # again (an exact search costs only ~1.5x one with a quarter of the gap as tolerance, measured on
+            # N(0, 1) affinities), so the call is exact while a few calls of the last one's length fit in the
+            # time left, and at the duals of the last call (it added no column: the LP did not move)
+            repeated = priced_at is not None and np.array_equal(pi, priced_at)
+            affordable = EXACT_PRICINGS_LEFT * pricing_seconds < deadline - time.perf_counter()
+            share = 0.0 if repeated or affordable else PRICING_TOLERANCE
+            tolerance = share * max(upper - max(lp_value, incumbent_value), 0.0) / k
             pricing_started = time.perf_counter()
-            found, max_profit = pricing.price(pi, deadline, known[:n], tolerance)
+            found, max_profit = pricing.price(pi, deadline, known[:n], tolerance, stopped)
             pricing_seconds = time.perf_counter() - pricing_started
+            priced_at = pi
+            best_found = max([0.0] + [p for p, _ in found])
+            exact = max_profit <= best_found + _EPS * (1.0 + abs(best_found))
             bound = float(pi.sum()) + k * max(0.0, max_profit)
             if bound < upper:
-                upper, best_pi, best_profit = bound, pi, max(0.0, max_profit)
+                upper, best_pi, best_profit, best_exact = bound, pi, max(0.0, max_profit), exact
             stalls = stalls + 1 if gap - (upper - incumbent_value) < STALL_SHARE * gap else 0
         # a group improves the LP if its reduced profit at the LP's own duals is positive
         candidates = {g: p for p, g in [*known[:n], *found]}
-        added = [g for g in candidates if g not in columns and _profit(scorer.values(g), pi_lp) > mu + _EPS]
+        added = [g for g in candidates if g not in active and _profit(scorer.values(g), pi_lp) > mu + _EPS]
         for g in added:
             columns[g] = None
+            active[g] = 0
         gap = upper - incumbent_value
         # a proof lists every group above a threshold below the best reduced profit: it costs more than one
         # exact pricing, so it is tried only with time for a few of those left
         affordable = deadline - time.perf_counter() > 3 * pricing_seconds
-        if best_pi is not None and affordable and (gap <= PROOF_GAP * max(1.0, abs(incumbent_value)) or stalls >= 3):
+        # ... and, unless the bound stalls, only from an exact pricing: above P* + tolerance its threshold lists
+        # far more groups than FIXING_CAPACITY, which the search finds out only after about as long as pricing
+        ready = best_exact or stalls >= 3
+        if (
+            best_pi is not None
+            and affordable
+            and ready
+            and (gap <= PROOF_GAP * max(1.0, abs(incumbent_value)) or stalls >= 3)
+        ):
             if gap <= attempted_gap / 2:  # retry only once the gap halved
                 attempted_gap = gap
-                if prove():
+                # an attempt that fails costs its whole listing: it may take a few exact pricings' time
+                if prove(seconds=3 * pricing_seconds + 1.0):
                     proven = True
                     break
         if not added and at_lp and max_profit <= mu + _EPS:
@@ -455,22 +524,45 @@ def column_generation(
 
 
 def _heuristic_columns(
-    scorer: GroupScorer, offset: np.ndarray, pi: np.ndarray, mu: float, seeds: list[Group], columns: dict[Group, None]
+    scorer: GroupScorer, offset: np.ndarray, pi: np.ndarray, mu: float, seeds: list[Group], columns: Container[Group]
 ) -> list[Group]:
     """New groups that improve the master LP at duals ``(pi, mu)`` (``P(G) > mu``), found by
-    :func:`~taskgroup.grouping.local_pricing.improve_groups` from ``seeds`` and every task's best pair."""
+    :func:`~taskgroup.grouping.local_pricing.improve_groups` from ``seeds`` and every task's best pair, the
+    best :data:`SWAP_SEEDS` of them improved by :func:`~taskgroup.grouping.local_pricing.swap_groups`; when that
+    finds none, by swaps from every seed (the LP's columns among them sit at ``P = mu``: a swap away from one
+    is the likeliest improving group, and exact pricing, which would find it otherwise, costs seconds)."""
     n = scorer.n
     pair = np.maximum(scorer.S - pi[None, :], 0.0)
     pair = pair + pair.T
     np.fill_diagonal(pair, -np.inf)
     starts = [frozenset((t, int(np.argmax(pair[t])))) for t in range(n)] + [g for g in seeds if len(g) >= 2]
-    masks = np.zeros((len(starts), n), dtype=bool)
-    for row, g in enumerate(dict.fromkeys(starts)):
+    found, profits = improve_groups(scorer.S, offset, pi, _masks(starts, n))
+    # the best few local optima, improved further by swaps (costlier moves, so not from every seed)
+    best = found[np.argsort(-profits)]
+    best = best[np.sort(np.unique(best, axis=0, return_index=True)[1])][:SWAP_SEEDS]
+    swapped, _ = swap_groups(scorer.S, offset, pi, best)
+    added = _improving(scorer, np.concatenate([found, swapped]), pi, mu, columns)
+    if not added:
+        swapped, _ = swap_groups(scorer.S, offset, pi, _masks([g for g in seeds if len(g) >= 2], n))
+        added = _improving(scorer, swapped, pi, mu, columns)
+    return added
+
+
+def _masks(groups: list[Group], n: int) -> np.ndarray:
+    """The distinct ``groups`` as rows of a boolean membership matrix."""
+    unique = list(dict.fromkeys(groups))
+    masks = np.zeros((len(unique), n), dtype=bool)
+    for row, g in enumerate(unique):
         masks[row, list(g)] = True
-    masks = masks[: len(dict.fromkeys(starts))]
-    found, _ = improve_groups(scorer.S, offset, pi, masks)
+    return masks
+
+
+def _improving(
+    scorer: GroupScorer, masks: np.ndarray, pi: np.ndarray, mu: float, columns: Container[Group]
+) -> list[Group]:
+    """The groups among ``masks`` not yet in ``columns`` whose ``P(G)`` (valued by the scorer) exceeds ``mu``."""
     added = []
-    for row in np.unique(found, axis=0):
+    for row in np.unique(masks, axis=0):
         g = frozenset(np.flatnonzero(row).tolist())
         if g not in columns and _profit(scorer.values(g), pi) > mu + _EPS:
             added.append(g)

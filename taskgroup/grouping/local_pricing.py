@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["improve_groups"]
+__all__ = ["improve_groups", "swap_groups"]
 
 _EPS = 1e-9
 
@@ -73,6 +73,77 @@ def improve_groups(
         better = gain > _EPS
         active[rows[~better]] = False
         members[rows[better], best[better]] ^= True
+    size = members.sum(axis=1)
+    inflow = members.astype(float) @ inflow_matrix
+    return members, _profits(inflow, members, size, shift_by_size[size])
+
+
+def swap_groups(
+    S: np.ndarray, offset: np.ndarray, pi: np.ndarray, seeds: np.ndarray, max_steps: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best-improvement search on ``P`` over adds, drops and swaps (one member out, one task in), seed by seed.
+
+    :func:`improve_groups` stops where no single add or drop helps; on unstructured affinities that leaves groups
+    well below the best reduced profit, which exact pricing then finds at a cost of seconds per call. A swap
+    keeps the size and so the denominator of every member's mean, the move such local optima miss. Each step
+    values all ``|G| (n - |G|)`` swaps at once (``O(n^3)``), so this runs on a few seeds, not on all of them.
+
+    Parameters
+    ----------
+    S, offset, pi
+        As in :func:`improve_groups`.
+    seeds : ndarray (m, n) of bool
+        Start groups, each of at least 2 tasks.
+    max_steps : int, optional
+        Moves per seed at most (default ``2 n``).
+
+    Returns
+    -------
+    (ndarray (m, n) of bool, ndarray (m,))
+        The local optima and their predicted ``P``.
+    """
+    n = S.shape[0]
+    inflow_matrix = S.copy()
+    np.fill_diagonal(inflow_matrix, 0.0)
+    shift_by_size = offset - pi[None, :]
+    eye = np.eye(n, dtype=bool)
+    members = np.array(seeds, dtype=bool, copy=True)
+    for row in range(len(members)):
+        group = members[row]
+        for _ in range(2 * n if max_steps is None else max_steps):
+            size = int(group.sum())
+            inflow = group.astype(float) @ inflow_matrix
+            profit = float(_profits(inflow, group, np.asarray(size), shift_by_size[size]))
+            # adds and drops (as improve_groups)
+            sign = np.where(group, -1.0, 1.0)
+            toggled_size = (size + sign).astype(int)
+            toggled = _profits(
+                inflow[None, :] + sign[:, None] * inflow_matrix,
+                group[None, :] ^ eye,
+                toggled_size,
+                shift_by_size[np.clip(toggled_size, 0, n)],
+            )
+            toggled[toggled_size < 2] = -np.inf
+            # swaps: out[i] leaves, into[j] joins
+            out, into = np.flatnonzero(group), np.flatnonzero(~group)
+            best_toggle = int(np.argmax(toggled))
+            best_gain, move = float(toggled[best_toggle]) - profit, (best_toggle, -1)
+            if len(into):
+                swapped_inflow = (
+                    inflow[None, None, :] - inflow_matrix[out][:, None, :] + inflow_matrix[into][None, :, :]
+                )
+                swapped_members = np.broadcast_to(group, (len(out), len(into), n)).copy()
+                swapped_members[np.arange(len(out)), :, out] = False
+                swapped_members[:, np.arange(len(into)), into] = True
+                swapped = _profits(swapped_inflow, swapped_members, np.asarray(size), shift_by_size[size])
+                i, j = np.unravel_index(int(np.argmax(swapped)), swapped.shape)
+                if float(swapped[i, j]) - profit > best_gain:
+                    best_gain, move = float(swapped[i, j]) - profit, (int(out[i]), int(into[j]))
+            if best_gain <= _EPS:
+                break
+            group[move[0]] ^= True
+            if move[1] >= 0:
+                group[move[1]] = True
     size = members.sum(axis=1)
     inflow = members.astype(float) @ inflow_matrix
     return members, _profits(inflow, members, size, shift_by_size[size])

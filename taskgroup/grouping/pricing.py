@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +41,7 @@ from taskgroup.grouping.cover import Group
 __all__ = ["PricingResult", "price_pairwise", "groups_above"]
 
 _EPS = 1e-9
+_Stop = Callable[[], bool] | None
 
 
 @dataclass
@@ -91,26 +92,26 @@ class _SizeSearch:
                 self.skip_masks[row, list(g)] = True
 
     def run(
-        self, incumbent: float, deadline: float, node_limit: int, tolerance: float = 0.0
+        self, incumbent: float, deadline: float, node_limit: int, tolerance: float = 0.0, stop: _Stop = None
     ) -> tuple[float, Group | None, float, int]:
         """Best value found above ``incumbent`` (and its group), a valid upper bound for this size, nodes.
 
         Subtrees whose bound is within ``tolerance`` of the best value are not searched; the returned bound
         accounts for them.
         """
-        best, inside, bound, nodes, _ = self._search(incumbent, deadline, node_limit, tolerance, 0)
+        best, inside, bound, nodes, _ = self._search(incumbent, deadline, node_limit, tolerance, 0, stop)
         group = frozenset(np.flatnonzero(inside).tolist()) if inside is not None else None
         return best, group, bound, nodes
 
-    def above(self, threshold: float, deadline: float, capacity: int) -> list[Group] | None:
+    def above(self, threshold: float, deadline: float, capacity: int, stop: _Stop = None) -> list[Group] | None:
         """Every group of this size worth more than ``threshold``; None when stopped or more than ``capacity``."""
-        _, _, bound, _, rows = self._search(threshold, deadline, math.inf, 0.0, capacity)
+        _, _, bound, _, rows = self._search(threshold, deadline, math.inf, 0.0, capacity, stop)
         if rows is None or bound > threshold:  # more groups than fit, or stopped before the end
             return None
         return [frozenset(np.flatnonzero(row).tolist()) for row in rows]
 
     def _search(
-        self, best: float, deadline: float, node_limit: float, tolerance: float, capacity: int
+        self, best: float, deadline: float, node_limit: float, tolerance: float, capacity: int, stop: _Stop = None
     ) -> tuple[float, np.ndarray | None, float, int, np.ndarray | None]:
         """Best value, its membership mask (None if none beat ``best``), a valid bound, nodes, and (with a
         ``capacity``) the masks of the groups above ``best`` (None when more than ``capacity``)."""
@@ -124,7 +125,10 @@ class _SizeSearch:
         best_state = np.zeros(n, dtype=np.int8)
         collected = np.zeros((capacity, n), dtype=np.bool_)
         top, best, pruned, nodes, count, found = 1, float(best), -math.inf, 0, 0, False
+        stopped = stop or (lambda: False)
         while top > 0 and nodes < node_limit and count <= capacity and time.perf_counter() <= deadline:
+            if stopped():
+                break
             top, best, pruned, improved, used, count = search_size(
                 self.inflow_matrix,
                 self.ranked,
@@ -177,6 +181,7 @@ def price_pairwise(
     deadline: float = math.inf,
     node_limit: int = 2_000_000,
     tolerance: float = 0.0,
+    stop: _Stop = None,
 ) -> PricingResult:
     """``max P(G)`` over predicted groups whose size is in ``sizes`` (all >= 2), with a valid upper bound.
 
@@ -201,6 +206,8 @@ def price_pairwise(
     tolerance : float
         Subtrees that cannot beat the best group by more than this are not searched (the bound accounts for
         them): a bound within ``tolerance`` of ``P*`` for fewer nodes.
+    stop : callable() -> bool, optional
+        Asked between node chunks (a Ctrl-C flag); once it returns True the search stops as at the deadline.
 
     Returns
     -------
@@ -215,7 +222,7 @@ def price_pairwise(
             bound = max(bound, root)  # ... nor by more than the tolerance
             break
         search = _SizeSearch(S, offset[s] - pi, s, skip)
-        value, group, size_bound, used = search.run(best, deadline, node_limit, tolerance)
+        value, group, size_bound, used = search.run(best, deadline, node_limit, tolerance, stop)
         nodes += used
         bound = max(bound, min(size_bound, root))
         if group is not None:
@@ -235,12 +242,13 @@ def groups_above(
     skip: Collection[Group] = (),
     deadline: float = math.inf,
     capacity: int = 5_000,
+    stop: _Stop = None,
 ) -> list[Group] | None:
     """Every predicted group whose size is in ``sizes`` with ``P(G) > threshold`` (the same search, listing).
 
     Parameters
     ----------
-    S, offset, pi, sizes, skip, deadline
+    S, offset, pi, sizes, skip, deadline, stop
         As in :func:`price_pairwise`.
     threshold : float
         Groups worth more than this are listed.
@@ -258,7 +266,7 @@ def groups_above(
             break  # sorted: no later size has a group above the threshold either
         if len(listed) >= capacity:
             return None  # a group may remain above the threshold, and none would fit
-        groups = _SizeSearch(S, offset[s] - pi, s, skip).above(threshold, deadline, capacity - len(listed))
+        groups = _SizeSearch(S, offset[s] - pi, s, skip).above(threshold, deadline, capacity - len(listed), stop)
         if groups is None:
             return None
         listed += groups
