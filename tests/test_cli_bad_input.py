@@ -391,6 +391,35 @@ def test_ctrl_c_stops_process_workers_within_2_s_and_keeps_finished_results(tmp_
     assert stored(tmp_path / "s.db") == {"a": "ok", "b": "ok", "c": "ok"}
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, dead but not yet reaped by init, is not)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in status)
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_workers_end_when_the_driver_is_killed_outright(tmp_path):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    args = ["measure", "--objective", "objective_examples:slow_groups", "--tasks", "a,b,c", "--executor",
+            "process:2", "--setting", f"folder={pids}", "--store", str(tmp_path / "s.db")]  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "taskgroup", *args], cwd=TESTS)
+    deadline = time.time() + 120
+    while len(list(pids.glob("*.pid"))) < 2 and time.time() < deadline:  # both workers are training a group
+        time.sleep(0.1)
+    workers = [int(p.stem) for p in pids.glob("*.pid")]
+    assert len(workers) == 2 and all(map(_running, workers))
+    process.kill()  # SIGKILL: the driver can neither commit nor end its workers
+    process.wait()
+    deadline = time.time() + 10
+    while any(map(_running, workers)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, workers)), "workers outlived their driver"
+
+
 def test_ctrl_c_in_solve_affinity_keeps_the_best_plan_with_its_bound(tmp_path, capsys, monkeypatch):
     import threading
     from contextlib import contextmanager

@@ -14,6 +14,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import AbstractContextManager, contextmanager
@@ -104,10 +106,20 @@ def _open_process(argument: str) -> Iterator[tuple[Executor, int]]:
     pool.shutdown(wait=True)
 
 
-def _ignore_interrupts() -> None:
+def _start_worker() -> None:
     # Ctrl-C reaches every process of the terminal's group; workers leave it to the driver, which commits what
     # finished and then ends them (a worker's KeyboardInterrupt would be a traceback per worker instead).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker waiting for its next job never sees the driver die (every worker holds the job queue's write end
+    # too, so no end-of-file comes): a driver killed outright (SIGKILL, the out-of-memory killer) left its
+    # workers waiting forever. Each worker therefore ends once its parent is gone.
+    threading.Thread(target=_end_when_orphaned, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+
+
+def _end_when_orphaned(parent: int, interval: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)  # nobody is left to take the result of the job in hand
 
 
 class RestartingProcessPool(Executor):
@@ -131,7 +143,7 @@ class RestartingProcessPool(Executor):
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that has started torch's thread pools can deadlock.
         return ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
         )
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
