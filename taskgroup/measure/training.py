@@ -9,6 +9,7 @@ reproduce exactly are trained together (:func:`taskgroup.engine.train_stack`), o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from taskgroup.checkpoints import checkpoint_bytes, network_config
 from taskgroup.engine import FitResult, TrainConfig, build_model, can_stack, fit, predict, score, train_stack
@@ -20,7 +21,7 @@ __all__ = ["TrainConfig", "NetworkResult", "train_candidate", "train_candidates"
 
 
 def _result(
-    candidate: Candidate, seed: int, fitted: FitResult, scores: dict[str, dict[str, dict[str, float]]]
+    candidate: Candidate, seed: int, fitted: FitResult, scores: dict[str, dict[str, dict[str, Any]]]
 ) -> NetworkResult:
     result = NetworkResult(
         candidate.name,
@@ -38,7 +39,9 @@ def _result(
             for task, values in per_task.items():
                 # val_loss, val_loss_se (bootstrap), val_metric, every metric by name, the calibration (engine.score)
                 row = result.metrics.setdefault(task, {})
-                row.update({f"{key}_{name}": value for name, value in values.items()})
+                row.update({f"{key}_{name}": value for name, value in values.items() if name != "replicates"})
+                replicates = result.replicates.setdefault(task, {})
+                replicates.update({f"{key}_{name}": value for name, value in values.get("replicates", {}).items()})
     return result
 
 
