@@ -21,6 +21,7 @@ from taskgroup.engine.seeding import numpy_rng
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure import NetworkResult, ResultStore, TrainConfig, measure
 from taskgroup.objectives import metric_values, relative_weights, selection_problem
+from taskgroup.strategies.base import problem_from_store
 from taskgroup.tasks import Split, TaskSpec, task_metrics
 from taskgroup.tasks.replicates import metric_replicates
 from taskgroup.uncertainty import BOOTSTRAP_SAMPLES, Z95, bootstrap_counts, bootstrap_rows
@@ -284,3 +285,6 @@ def test_a_measured_run_gives_every_objective_an_error_from_one_seed(tmp_path, v
     for task in ("digit", "odd", "large"):
         assert _se(metric, task, task) == 0.0
     assert 0 < _se(metric, "digit+odd", "digit") < 0.5 and 0 < _se(metric, "odd+large", "large") < 0.5
+    # the run reads its problems through problem_from_store: over repeats alone, one seed knows no error
+    training = problem_from_store(path, "val", "flops", config, errors="training", objective="metric")
+    assert math.isnan(_se(training, "digit+odd", "digit")) and _se(training, "odd", "odd") == 0.0

@@ -86,11 +86,12 @@ def metric_replicates(kind: str, y_true: np.ndarray, output: np.ndarray, counts:
 def _weighted_auc(positive: np.ndarray, score: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Mann-Whitney ROC AUC on each resample; ``rows`` holds the counts with one row per data row, one column per
     resample. Each positive counts the negatives scored below it, and half of those tied with it."""
-    negatives = np.sort(score[~positive])
-    order = np.argsort(score[~positive], kind="mergesort")
+    negative = np.flatnonzero(~positive)
+    negative = negative[np.argsort(score[negative], kind="mergesort")]  # in score order
+    negatives = score[negative]
     # the weight of the first j negatives in score order, j = 0..n_neg, for every resample
-    running = np.zeros((len(order) + 1, rows.shape[1]), dtype=rows.dtype)
-    np.cumsum(rows[~positive][order], axis=0, out=running[1:])
+    running = np.zeros((len(negative) + 1, rows.shape[1]), dtype=rows.dtype)
+    np.cumsum(rows[negative], axis=0, out=running[1:])
     scores = score[positive]
     below = running[np.searchsorted(negatives, scores, side="left")]
     not_above = running[np.searchsorted(negatives, scores, side="right")]
