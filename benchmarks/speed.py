@@ -1,6 +1,6 @@
 """Issue 24 before/after: the same measurements on two source trees, side by side in one session.
 
-    python -m benchmarks.speed --before /tmp/speed-before [--items 1,2,3,5,6] [--repeats 3]
+    python -m benchmarks.speed --before /tmp/speed-before [--items 1,2,3,3l,5,6] [--repeats 3]
         [--ties planted/27/3185 ...] [--grouping 30/60/2,3,4 ...]
 
 ``--before`` is a checkout of the code to compare against (e.g. ``git archive 689f500 | tar -x -C DIR``); the
@@ -37,6 +37,8 @@ RUNS = RESULTS / "speed_runs.json"
 SECTION = "Before/after (issue 24)"
 # a measurement's process is stopped past this resident memory: the machine (23 GB) is shared
 MAX_RSS_GB = 12.0
+# the trees of the records that carry no labels (the first run of this script)
+OLD_LABELS = ("main 689f500 (the issue's baseline)", "branch `speed2`")
 
 
 def measured_like(n: int = 27, groups: int = 3185, seed: int = 0, planted: bool = False) -> pd.DataFrame:
@@ -120,7 +122,7 @@ print(json.dumps(out))
 """
 
 FRONTIER = """
-import json, time
+import json, sys, time
 wall, cpu = time.perf_counter(), time.process_time()
 import taskgroup as tg
 problem = tg.datasets.synthetic_problem({n}, seed={n})
@@ -128,8 +130,22 @@ start = [time.perf_counter(), time.process_time()]
 front = tg.frontier(problem)
 out = {{"frontier": [time.perf_counter() - start[0], time.process_time() - start[1]],
        "process": [time.perf_counter() - wall, time.process_time() - cpu], "steps": len(front.plans),
-       "objectives": [p.objective for p in front]}}
+       "objectives": [p.objective for p in front], "numba": "numba" in sys.modules}}
 print(json.dumps(out))
+"""
+
+CLI = """
+import json, resource, subprocess, sys, time
+def used():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+wall, cpu = time.perf_counter(), used()
+done = subprocess.run([sys.executable, "-m", "taskgroup", "frontier", {path!r}], capture_output=True, text=True)
+if done.returncode != 0:
+    raise SystemExit(done.stderr.strip().splitlines()[-1])
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6  # the CLI's peak (kB -> GB), not this process's
+print(json.dumps({{"cli": [time.perf_counter() - wall, used() - cpu], "lines": len(done.stdout.splitlines()),
+                  "cli_peak_gb": peak}}))
 """
 
 GROUPING = """
@@ -265,14 +281,21 @@ def side_values(runs: dict[str, Any], item: str, side: str) -> list[dict[str, An
     return [v for k, v in runs.items() if k.startswith(f"{item}/{side}/") and "error" not in v]
 
 
+def sides_line(runs: dict[str, Any], item: str) -> list[str]:
+    """The line naming a part's before and after trees, where the run recorded them (``--labels``)."""
+    labels = runs.get("labels", {}).get(item)
+    return [f"Before = {labels[0]}, after = {labels[1]}.", ""] if labels else []
+
+
 def render(runs: dict[str, Any], repeats: int) -> str:
     parts = [
-        f"Written by `python -m benchmarks.speed` ({machine_line()}). Before = main 689f500 (the issue's "
-        "baseline), after = branch `speed2`; every number from a fresh process, before and after alternating in one "
-        "session. **The machine was shared** (2 cores, other engineers' jobs and training runs beside these, all "
-        "run under `nice -n 5`): `load` is the load average when each measurement started, wall times are inflated "
-        "by it, and the CPU seconds of the measured process are given beside them; ratios measured side by side "
-        f"are the numbers to compare. Medians of {repeats} runs unless noted.",
+        f"Written by `python -m benchmarks.speed` ({machine_line()}). Each part names its before and after "
+        f"trees (where it does not: before = {OLD_LABELS[0]}, after = {OLD_LABELS[1]}); every number from a fresh "
+        "process, before and after alternating in one session. **The machine was shared** (2 cores, other "
+        "engineers' jobs and training runs beside these, all run under `nice -n 5`): `load` is the load average "
+        "when each measurement started, wall times are inflated by it, and the CPU seconds of the measured "
+        "process are given beside them; ratios measured side by side are the numbers to compare. Medians of "
+        f"{repeats} runs unless noted.",
         "",
     ]
     rows = []
@@ -302,10 +325,14 @@ def render(runs: dict[str, Any], repeats: int) -> str:
             "and shape (27 singles, 351 pairs, the all-task group, 2,806 triples) with losses from "
             "`tg.estimate.planted_group_losses` (clusters, like a real table); `random/...` (if present) groups of "
             "any size and unstructured losses (a weak LP: the MIP itself takes a minute). Budgets k = 2 (the "
-            "issue's) and 3. `one` = building the model and its first solve alone; `solve` = `tg.solve` with the "
+            "issue's), 3 and 4. `one` = building the model and its first solve alone; `solve` = `tg.solve` with the "
             "tie rule (target: solve <= 1.3 x one). One run per side. At k = 2 a cheaper plan can hold one network "
-            "only, which `_cheaper_single` settles by a scan; at k = 3 the MIP probe decides.",
+            "only, which `_cheaper_single` settles by a scan; above, before: a MIP probe (the model with the "
+            "objective capped at the tie and the total cost below the plan's) decides; after: a dual bound "
+            "(`taskgroup.solvers.tie_bound`: column generation on the LP relaxation of the cheaper plans, a few "
+            "small GLOP LPs) proves that no cheaper plan ties, and the probe runs only where it cannot.",
             "",
+            *sides_line(runs, "1"),
         ]
         if rows:
             frame = pd.DataFrame(rows)
@@ -319,6 +346,12 @@ def render(runs: dict[str, Any], repeats: int) -> str:
             "budgets",
         ),
         ("3c", "### 3. Cold start: first `tg.frontier(synthetic_problem(14))` with an empty numba cache", "frontier"),
+        (
+            "3l",
+            "### 3. Cold start of the CLI: `taskgroup frontier` on `synthetic_problem(14)` saved as a CSV, empty "
+            "numba cache, the whole process (target < 2 s on a quiet machine)",
+            "cli",
+        ),
         (
             "3w",
             "### 3. Warm cache: `tg.frontier(synthetic_problem(14))` in a fresh process, numba cache filled by "
@@ -345,17 +378,20 @@ def render(runs: dict[str, Any], repeats: int) -> str:
                 )
                 if "process" in values[0]:
                     row["process wall s (import + problem + frontier)"] = median([v["process"][0] for v in values])
+                    row["process cpu s"] = median([v["process"][1] for v in values])
                 if "solvers" in values[0]:
                     row["solver"] = " ".join(values[0]["solvers"])
                 if "steps" in values[0]:
                     row["steps"] = values[0]["steps"]
-                row["peak GB"] = max(v.get("peak_gb", float("nan")) for v in values)
+                if "numba" in values[0]:
+                    row["numba imported"] = values[0]["numba"]
+                row["peak GB"] = max(v.get("cli_peak_gb", v.get("peak_gb", float("nan"))) for v in values)
             row["load"] = round(median([v["load"] for k, v in runs.items() if k.startswith(f"{item}/{side}/")]), 1)
             if errors:
                 row["failed"] = errors[0]
             table.append(row)
         if table:
-            parts += [title, "", markdown_table(pd.DataFrame(table)), ""]
+            parts += [title, "", *sides_line(runs, item), markdown_table(pd.DataFrame(table)), ""]
     rows = [dict(load=k.split("/")[2], side=k.split("/")[1], **v) for k, v in runs.items() if k.startswith("4/")]
     if rows:
         parts += [
@@ -437,6 +473,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="item 5: TASKS/SECONDS/K,K,... (repeatable; default 30/60/2,3,4 and 60/300/3)",
     )
+    parser.add_argument(
+        "--labels",
+        nargs=2,
+        metavar=("BEFORE", "AFTER"),
+        help="names of the two trees, kept with the items measured in this run (e.g. 'main 53293da' 'branch tie3')",
+    )
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args(argv)
     args.grouping = args.grouping or ["30/60/2,3,4", "60/300/3"]
@@ -445,6 +487,10 @@ def main(argv: list[str] | None = None) -> None:
     items = set(args.items.split(","))
     runs = load_runs()
     work = Path(tempfile.mkdtemp(prefix="tg-speed-"))
+    if args.labels and not args.render_only:
+        for item in items:
+            for part in {"3": ("3c", "3w")}.get(item, (item,)):
+                runs.setdefault("labels", {})[part] = list(args.labels)
     if not args.render_only:
         if "2" in items:
             measure_item(
@@ -459,13 +505,26 @@ def main(argv: list[str] | None = None) -> None:
                 args.repeats,
                 args.timeout,
             )
-            for side, tree in trees.items():  # fill each tree's cache: n = 15 runs the compiled kernels
-                child(FRONTIER.format(n=15), tree, str(work / f"warm-{side}"), args.timeout)
+            for side, tree in trees.items():  # fill each tree's cache: n = 16 runs the compiled grid kernel
+                child(FRONTIER.format(n=16), tree, str(work / f"warm-{side}"), args.timeout)
             measure_item(
                 runs,
                 "3w",
                 trees,
                 lambda s, r: (FRONTIER.format(n=14), str(work / f"warm-{s}")),
+                args.repeats,
+                args.timeout,
+            )
+        if "3l" in items:
+            csv = work / "synthetic_14.csv"
+            from taskgroup.datasets import synthetic_problem
+
+            synthetic_problem(14, seed=14).to_frame().to_csv(csv, index=False)
+            measure_item(
+                runs,
+                "3l",
+                trees,
+                lambda s, r: (CLI.format(path=str(csv)), str(work / f"cli-{s}-{r}")),
                 args.repeats,
                 args.timeout,
             )
@@ -477,7 +536,7 @@ def main(argv: list[str] | None = None) -> None:
                 for side, tree in trees.items():
                     key = f"1/{side}/{spec}"
                     if key not in runs:
-                        code = TIES.format(path=str(csv), ks=[2, 3])
+                        code = TIES.format(path=str(csv), ks=[2, 3, 4])
                         record(runs, key, child(code, tree, str(work / f"nb1-{side}"), args.timeout))
         if "4" in items:
             run_item4(runs, trees, args, work)

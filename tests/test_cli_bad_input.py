@@ -431,6 +431,17 @@ def test_ctrl_c_in_solve_affinity_keeps_the_best_plan_with_its_bound(tmp_path, c
     assert "upper bound on the score" in result.stdout
 
 
+def test_ctrl_c_while_the_commands_load_is_one_line_and_status_130(capsys, monkeypatch):
+    cli_package = importlib.import_module("taskgroup.cli")
+
+    def interrupted_while_importing():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_package, "build_parser", interrupted_while_importing)
+    assert main(["solve", "--help"]) == 130
+    assert capsys.readouterr().err.strip() == "taskgroup: interrupted while starting; nothing was done."
+
+
 @pytest.mark.slow
 def test_ctrl_c_in_a_long_colgen_writes_the_plan(tmp_path):
     rng = np.random.default_rng(0)

@@ -192,11 +192,13 @@ def test_many_budgets_frontier_and_minimum_budget_cost_one_dp(monkeypatch):
 
 @pytest.mark.parametrize("n, seed", [(5, 0), (7, 1), (9, 2)])
 def test_numpy_path_equals_the_compiled_kernels(monkeypatch, n, seed):
-    """Small grid instances run in numpy (nothing to compile); the kernels give the same Pareto points."""
+    """Small grid instances run in numpy in a process without the kernels loaded (nothing to compile or load);
+    the kernels give the same Pareto points."""
     import taskgroup.solvers.partition_dp as dp_module
 
     problem = tg.datasets.synthetic_problem(n, seed=seed)
     instance = SelectionInstance.build(problem, parse_budget(problem, None))
+    monkeypatch.setattr(dp_module, "kernels_loaded", lambda: False)
     assert dp_module.uses_numpy(instance)
     tables = {"numpy": partition_table(instance)}
     monkeypatch.setattr(dp_module, "uses_numpy", lambda instance, work_cap=np.inf: False)
@@ -239,25 +241,50 @@ def _cold_frontier(
     return float(seconds), [float(v) for v in objectives.split()], numba == "True"
 
 
-def test_first_frontier_without_a_numba_cache_needs_no_compiler(tmp_path):
-    """A fresh install: numba's cache is empty. A small grid instance runs in numpy and never imports numba."""
-    code = "tg.datasets.synthetic_problem(10, seed=1)"
+@pytest.mark.parametrize("n", [10, pytest.param(14, marks=pytest.mark.slow)])
+def test_first_frontier_without_a_numba_cache_needs_no_compiler(tmp_path, n):
+    """A fresh install: numba's cache is empty. A grid instance of up to 14 tasks (issue 24: the first frontier
+    at n <= 14 under 2 s) runs in numpy and never imports numba."""
+    code = f"tg.datasets.synthetic_problem({n}, seed=1)"
     seconds, objectives, numba = _cold_frontier(code, str(tmp_path))
     assert not numba
     assert list(tmp_path.iterdir()) == []  # nothing compiled, nothing cached
-    expected = [p.objective for p in tg.frontier(tg.datasets.synthetic_problem(10, seed=1))]
+    expected = [p.objective for p in tg.frontier(tg.datasets.synthetic_problem(n, seed=1))]
     assert objectives == pytest.approx(expected, abs=1e-12)
 
 
-def test_first_frontier_past_the_numpy_always_limit_compiles_nothing_without_a_cache(tmp_path):
-    """Past NUMPY_ALWAYS_TASKS the DP looks for the kernels in numba's cache; finding none it runs in numpy (a
-    cold first call) instead of compiling, and the frontier is the one the compiled kernels give."""
-    from taskgroup.solvers.partition_dp import NUMPY_ALWAYS_TASKS
+def test_with_the_kernels_in_numbas_cache_14_tasks_still_run_in_numpy(monkeypatch):
+    """A warm cache: loading the kernels (numba, its compiler context) costs more than the whole numpy DP at 14
+    tasks on costs 0.5 and 1, so the DP stays in numpy without even looking at the cache (issue 24)."""
+    import taskgroup.solvers.kernels as kernels
+    import taskgroup.solvers.partition_dp as dp_module
 
-    n = NUMPY_ALWAYS_TASKS + 1
-    seconds, objectives, _ = _cold_frontier(f"tg.datasets.synthetic_problem({n}, seed=2)", str(tmp_path))
+    looked = []
+    monkeypatch.setattr(kernels, "kernels_cached", lambda: looked.append(1) or True)
+    monkeypatch.setattr(dp_module, "kernels_loaded", lambda: False)
+    problem = tg.datasets.synthetic_problem(14, seed=1)
+    assert dp_module.uses_numpy(SelectionInstance.build(problem, parse_budget(problem, None)))
+    assert looked == []
+
+
+def test_past_where_numpy_wins_the_dp_looks_in_numbas_cache_and_compiles_nothing_without_one(tmp_path):
+    """12 tasks on 10 cost levels: the numpy path (about 0.6 s) is slower than loading cached kernels, so the DP
+    looks in numba's cache; finding none it runs in numpy (a cold first call) instead of compiling, and the
+    frontier is the one the compiled kernels give."""
+    import taskgroup.solvers.partition_dp as dp
+    from taskgroup.solvers.partition_numpy import numpy_seconds
+
+    code = (
+        "tg.Problem.from_frame(tg.datasets.synthetic_problem(12, seed=2).to_frame()"
+        ".assign(cost=lambda f: 1.0 + f['network'].str.len() % 10))"
+    )
+    problem = eval(code, {"tg": tg})
+    instance = SelectionInstance.build(problem, parse_budget(problem, None))
+    loading = dp.dp_work(12, instance.m, 1) / dp.DP_PAIRS_PER_SECOND + dp.DP_STARTUP_SECONDS
+    assert numpy_seconds(12, dp._levels(instance)) > loading
+    seconds, objectives, _ = _cold_frontier(code, str(tmp_path))
     assert not any(tmp_path.rglob("*.nbi")) and not any(tmp_path.rglob("*.nbc"))  # nothing compiled
-    expected = [p.objective for p in tg.frontier(tg.datasets.synthetic_problem(n, seed=2))]
+    expected = [p.objective for p in tg.frontier(problem)]
     assert objectives == pytest.approx(expected, abs=1e-12)
 
 

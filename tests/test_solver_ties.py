@@ -229,6 +229,7 @@ def test_tie_probe_alone_proves_that_no_tied_plan_is_cheaper(monkeypatch):
     from taskgroup.solvers.ilp import _cheapest_tied
 
     monkeypatch.setattr(ilp, "_cheaper_single", lambda *args: None)  # the probe, not the scan of single networks
+    monkeypatch.setattr(ilp, "no_cheaper_tie", lambda *args: False)  # nor the dual bound
     instance, model, calls = _tie_model(issue_problem_shared())
     ab = [2]  # the cheapest optimal plan: objective 0.8 at cost 2.5
     assert _cheapest_tied(model, ab, None) == ab
@@ -241,6 +242,7 @@ def test_tie_probe_finds_the_cheapest_tied_plan_when_the_first_optimum_is_dearer
     from taskgroup.solvers.ilp import _cheapest_tied
 
     monkeypatch.setattr(ilp, "_cheaper_single", lambda *args: None)  # the probe, not the scan of single networks
+    monkeypatch.setattr(ilp, "no_cheaper_tie", lambda *args: False)  # nor the dual bound
     instance, model, calls = _tie_model(issue_problem_shared())
     both = [0, 1]  # a and b: the same objective 0.8 at cost 3
     assert instance.objective(both) == pytest.approx(instance.objective([2]))
@@ -265,3 +267,112 @@ def test_when_a_cheaper_plan_holds_one_network_the_networks_are_scanned_not_solv
     assert calls == []
     plan = tg.solve(_equal_cost_problem(all_loss), 2.0, method="ilp")
     assert sorted(plan.networks) == sorted(["a", "b", "ab"][j] for j in expected)
+
+
+# ------------------------------------------------------------------ the dual bound before the probe (issue 24)
+def _pairs_problem(n_tasks: int, pair_loss: float):
+    """Tasks t0..; a single network per task (loss 0.5) and one per pair (t0, t1), (t2, t3), ... (loss
+    ``pair_loss`` on both tasks); cost 1 each, so a budget of k = k networks."""
+    names = [f"t{i}" for i in range(n_tasks)]
+    networks = names + [f"t{i}+t{i + 1}" for i in range(0, n_tasks, 2)]
+    losses = np.full((len(networks), n_tasks), np.nan)
+    for i in range(n_tasks):
+        losses[i, i] = 0.5
+        losses[n_tasks + i // 2, i] = pair_loss
+    return tg.Problem(names, networks, np.ones(len(networks)), losses)
+
+
+@pytest.mark.parametrize("n_tasks", [4, 6])
+def test_the_dual_bound_proves_without_a_second_mip_that_no_tied_plan_is_cheaper(n_tasks):
+    """k = n_tasks / 2 + 1 networks: t0 and t1 alone at 0.5 and the other tasks in pairs at 0.51 is optimal;
+    the only plan with fewer networks is all pairs and loses more. The bound proves it: no probe, no second solve."""
+    problem = _pairs_problem(n_tasks, 0.51)
+    from taskgroup.solvers.ilp import _cheapest_tied
+    from taskgroup.solvers.instance import SelectionInstance
+    from taskgroup.solvers.model import SelectionModel
+    from taskgroup.solvers.tie_bound import no_cheaper_tie
+
+    k = n_tasks // 2 + 1
+    instance = SelectionInstance.build(problem, np.array([float(k)]), reduce=False)
+    first = [0, 1, *range(n_tasks + 1, n_tasks + n_tasks // 2)]  # t0, t1 alone, the other tasks in pairs
+    assert len(first) == k and instance.objective(first) == pytest.approx(1.0 + 0.51 * (n_tasks - 2))
+    assert no_cheaper_tie(instance, first)
+    model = SelectionModel(instance)
+    calls = []
+    run = model.run
+    model.run = lambda minimise="loss", time_limit=None: calls.append(minimise) or run(minimise, time_limit)
+    assert _cheapest_tied(model, first, None) == first
+    assert calls == [] and model.cap_row is None  # neither the probe nor a second solve ran
+
+
+@pytest.mark.parametrize("n_tasks", [4, 6])
+def test_a_cheaper_tied_plan_with_several_networks_is_still_found(n_tasks):
+    """k = n_tasks / 2 + 1 networks of cost 1 and pairs as good as singles (0.5): the first optimum found may
+    hold singles, but the cheapest tied plan is the n_tasks / 2 pairs; the bound must not rule it out."""
+    problem = _pairs_problem(n_tasks, 0.5)
+    from taskgroup.solvers.ilp import _cheapest_tied
+    from taskgroup.solvers.instance import SelectionInstance
+    from taskgroup.solvers.model import SelectionModel
+    from taskgroup.solvers.tie_bound import no_cheaper_tie
+
+    k = n_tasks // 2 + 1
+    instance = SelectionInstance.build(problem, np.array([float(k)]), reduce=False)
+    pairs = list(range(n_tasks, n_tasks + n_tasks // 2))
+    dearer = [0, 1, *pairs[1:]]  # the same objective, k networks
+    assert instance.objective(dearer) == pytest.approx(instance.objective(pairs))
+    assert not no_cheaper_tie(instance, dearer)
+    assert _cheapest_tied(SelectionModel(instance), dearer, None) == pairs
+    plan = tg.solve(problem, float(k), method="ilp")
+    assert sorted(plan.networks) == sorted(problem.networks[j] for j in pairs)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tied_problems(), st.sampled_from([0.3, 0.6, 1.0, None]))
+def test_the_dual_bound_never_rules_out_a_cheaper_tied_plan(problem, fraction):
+    """Every optimal plan, by enumeration: the bound may claim "no cheaper tie" only where none exists."""
+    from taskgroup.solvers.instance import SelectionInstance, fits, parse_budget
+    from taskgroup.solvers.tie_bound import no_cheaper_tie
+
+    if fraction is None:
+        b = parse_budget(problem, None)
+    else:
+        b = np.maximum(1.0, np.floor(fraction * problem.costs.sum(axis=0)))
+    instance = SelectionInstance.build(problem, b, reduce=False)
+    plans = [
+        list(s)
+        for k in range(1, instance.m + 1)
+        for s in itertools.combinations(range(instance.m), k)
+        if fits(instance.C[list(s)].sum(axis=0), b) and np.isfinite(instance.objective(s))
+    ]
+    if not plans:
+        return
+    best = min(instance.objective(p) for p in plans)
+    tied = [p for p in plans if instance.objective(p) <= best + 1e-9]
+    for plan in tied:
+        cheaper = any(instance.precedes(other, plan) for other in tied)
+        if cheaper:
+            assert not no_cheaper_tie(instance, plan), plan
+
+
+@pytest.mark.parametrize(("half_loss", "proven"), [(0.41, True), (0.4, False)])
+def test_with_costs_in_half_steps_a_cheaper_plan_is_cheaper_by_a_half(half_loss, proven):
+    """Costs 1 and 0.5: a plan cheaper than [a, b] (cost 2) costs at most 1.5, so the bound proves that none
+    ties when the half-size network of task a loses more (0.41), and must not when it ties (0.4)."""
+    from taskgroup.solvers.instance import SelectionInstance
+    from taskgroup.solvers.tie_bound import _cost_step, no_cheaper_tie
+
+    losses = np.array([[0.4, np.nan], [np.nan, 0.4], [half_loss, np.nan]])
+    problem = tg.Problem(["a", "b"], ["a", "b", "a_half"], [1.0, 1.0, 0.5], losses)
+    instance = SelectionInstance.build(problem, np.array([2.0]), reduce=False)
+    assert _cost_step((instance.C / instance.cost_unit).sum(axis=1)) == 0.5
+    assert no_cheaper_tie(instance, [0, 1]) is proven
+    plan = tg.solve(problem, 2.0, method="ilp")
+    assert sorted(plan.networks) == (["a", "b"] if proven else ["a_half", "b"])
+
+
+def test_cost_steps_are_found_only_for_whole_multiples():
+    from taskgroup.solvers.tie_bound import _cost_step
+
+    assert _cost_step(np.array([1.0, 0.5, 0.25])) == 0.25
+    assert _cost_step(np.array([1.0, 2.0 / 3.0, 1.0 / 3.0])) == pytest.approx(1.0 / 3.0)
+    assert _cost_step(np.array([1.0, 0.7412345678])) == 0.0  # measured costs: no step, the tolerance only

@@ -239,7 +239,9 @@ def test_cli_and_api_choose_the_same_plan_and_a_rerun_measures_nothing(tmp_path,
     assert cli_plan["objective"] == pytest.approx(result.plan.objective)
 
     rows = len(ResultStore(tmp_path / "cli.db").results())
-    again = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    # the spellings of the two budgets name the same options
+    spelled = [{"--max-measured": "--budget-networks", "--n-networks": "--plan-networks"}.get(a, a) for a in command]
+    again = subprocess.run(spelled, capture_output=True, text=True, timeout=300, env=env)
     assert again.returncode == 0, again.stderr
     assert len(ResultStore(tmp_path / "cli.db").results()) == rows  # resumed from the store: nothing measured twice
     assert json.loads((tmp_path / "plan.json").read_text())["assignment"] == cli_plan["assignment"]

@@ -59,9 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STARTUP_INTERRUPTED = "taskgroup: interrupted while starting; nothing was done."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``taskgroup`` command on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports every command's module: a second or so in which Ctrl-C may come
+    except KeyboardInterrupt:
+        print(STARTUP_INTERRUPTED, file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)

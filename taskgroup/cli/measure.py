@@ -80,8 +80,22 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="listed: measure --candidates; adaptive: measure at most --max-measured networks, chosen one at a "
         "time for a plan of --n-networks (default: listed)",
     )
-    p.add_argument("--max-measured", type=int, metavar="K", help="--strategy adaptive: most networks to measure")
-    p.add_argument("--n-networks", type=int, metavar="B", help="--strategy adaptive: networks of the plan")
+    p.add_argument(
+        "--max-measured",
+        "--budget-networks",
+        dest="max_measured",
+        type=int,
+        metavar="K",
+        help="--strategy adaptive: most networks to measure",
+    )
+    p.add_argument(
+        "--n-networks",
+        "--plan-networks",
+        dest="n_networks",
+        type=int,
+        metavar="B",
+        help="--strategy adaptive: networks of the plan",
+    )
     p.add_argument("--seed", type=int, default=0, help="--strategy adaptive: seed of the plan search (default 0)")
     p.add_argument("--plan-out", metavar="PATH", help="--strategy adaptive: also write the chosen plan as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")

@@ -46,9 +46,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="how candidates are measured or estimated: %(choices)s (default: %(default)s)",
     )
-    p.add_argument("--max-measured", type=int, metavar="K", help="--strategy adaptive: most networks to measure")
+    p.add_argument(
+        "--max-measured",
+        "--budget-networks",
+        dest="max_measured",
+        type=int,
+        metavar="K",
+        help="--strategy adaptive: most networks to measure",
+    )
     p.add_argument(
         "--n-networks",
+        "--plan-networks",
+        dest="n_networks",
         type=int,
         metavar="B",
         help="--strategy adaptive: networks of the plan it measures for (default: half the tasks, rounded up)",

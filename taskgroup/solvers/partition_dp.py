@@ -42,6 +42,9 @@ __all__ = [
     "cached_table",
     "solve_partition_dp",
     "dp_work",
+    "dp_seconds",
+    "kernels_loaded",
+    "uses_numpy",
     "DP_PAIRS_PER_SECOND",
     "DP_MAX_TASKS",
 ]
@@ -53,34 +56,70 @@ DP_PAIRS_PER_SECOND = 1.0e8
 DP_MAX_TASKS = 24
 
 
-# Seconds to import numba and load the compiled kernels from its cache, once per process.
+# Seconds to import numba and load the compiled kernels from its cache, once per process: about 0.4 s of CPU
+# (numba 0.13 s, the scipy BLAS numba loads 0.1 s, its compiler context and the kernel), issue 24.
 DP_STARTUP_SECONDS = 0.5
-# Up to this many tasks the numpy path is faster than loading the kernels even from numba's cache.
-NUMPY_ALWAYS_TASKS = 12
 
 
-def dp_startup_seconds(instance: SelectionInstance) -> float:
-    """0 when the DP of ``instance`` runs in numpy (:func:`uses_numpy`) or the kernels are loaded in this
-    process, else :data:`DP_STARTUP_SECONDS`."""
+def kernels_loaded() -> bool:
+    """Whether the partition DP's compiled kernels are loaded in this process (then they cost nothing to start).
+
+    Returns
+    -------
+    bool
+    """
     import sys
 
-    if uses_numpy(instance):
-        return 0.0
     kernels = sys.modules.get("taskgroup.solvers.kernels")
-    loaded = kernels is not None and (kernels.partition_tables_grid.signatures or kernels.partition_tables.signatures)
-    return 0.0 if loaded else DP_STARTUP_SECONDS
+    return kernels is not None and bool(kernels.partition_tables_grid.signatures or kernels.partition_tables.signatures)
+
+
+def dp_seconds(instance: SelectionInstance) -> float:
+    """Estimated seconds of the DP on ``instance`` in this process: the numpy path's (:func:`uses_numpy`), else
+    the kernels' work at :data:`DP_PAIRS_PER_SECOND` plus :data:`DP_STARTUP_SECONDS` when they are not loaded.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+
+    Returns
+    -------
+    float
+    """
+    levels = _levels(instance)
+    if levels is not None and uses_numpy(instance):
+        return numpy_seconds(instance.n, levels)
+    compiled = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND
+    return compiled + (0.0 if kernels_loaded() else DP_STARTUP_SECONDS)
 
 
 def uses_numpy(instance: SelectionInstance, work_cap: float = math.inf) -> bool:
     """Whether the DP of ``instance`` runs in numpy (:mod:`taskgroup.solvers.partition_numpy`): one resource on
-    a cost grid, little enough work, and, above :data:`NUMPY_ALWAYS_TASKS` tasks, kernels neither loaded nor in
-    numba's disk cache (compiling them takes longer than the numpy path, loading them is faster)."""
+    a cost grid and :func:`~taskgroup.solvers.partition_numpy.numpy_dp_fits`, and faster than the kernels by the
+    estimates: against their work alone when they are loaded, plus loading them from numba's disk cache when
+    they are there, and always when they are not (compiling them takes seconds). Numba is imported only to look
+    at its cache, so e.g. ``synthetic_problem(14)`` (costs 0.5 and 1) never imports it (issue 24).
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+    work_cap : float, default inf
+        The most block pairs (the numpy path's time counts as that many at :data:`DP_PAIRS_PER_SECOND`).
+
+    Returns
+    -------
+    bool
+    """
     levels = _levels(instance)
     if levels is None or not numpy_dp_fits(instance.n, levels):
         return False
-    if numpy_seconds(instance.n, levels) * DP_PAIRS_PER_SECOND > work_cap:
+    seconds = numpy_seconds(instance.n, levels)
+    if seconds * DP_PAIRS_PER_SECOND > work_cap:
         return False
-    if instance.n <= NUMPY_ALWAYS_TASKS:
+    compiled = dp_work(instance.n, instance.m, 1) / DP_PAIRS_PER_SECOND
+    if kernels_loaded():
+        return seconds <= compiled
+    if seconds <= compiled + DP_STARTUP_SECONDS:
         return True
     from taskgroup.solvers.kernels import kernels_cached
 

@@ -10,7 +10,7 @@ levels, ``F[M][L]`` the least loss of a partition of M into blocks costing at mo
 
 with ``G[B][a]`` the least loss on B of a network of cost exactly a quanta that serves all of B. Task sets are
 taken by number of tasks, so every ``F[M \\ B]`` is known; all task sets with k tasks and all their blocks are
-one array operation. Back pointers (block and level) rebuild the networks of each frontier point.
+one array operation. The networks of each frontier point are rebuilt afterwards, block by block.
 """
 
 from __future__ import annotations
@@ -18,43 +18,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-__all__ = ["numpy_dp_fits", "numpy_partition_points", "numpy_seconds", "NUMPY_DP_MAX_WORK", "NUMPY_WORK_PER_SECOND"]
+__all__ = ["numpy_dp_fits", "numpy_partition_points", "numpy_seconds", "NUMPY_MAX_SECONDS", "NUMPY_SECONDS_PER_PAIR"]
 
-# Work (block pairs times cost levels times levels of a network) up to which the numpy path runs: 1.4e8 at 14
-# tasks of synthetic_problem (costs 0.5 and 1: levels 1 and 2), about 1.5 s, where the compiled kernels needed
-# 2.5-3 s to compile first (benchmarks/results/solvers.md).
-NUMPY_DP_MAX_WORK = 2.0e8
-# Of that work per second, measured on synthetic_problem(14).
-NUMPY_WORK_PER_SECOND = 1.0e8
-
-
-def _work(n: int, levels: np.ndarray) -> float:
-    largest = int(levels.max())
-    return 0.5 * 3.0**n * (n * largest + 1) * largest
-
-
-def numpy_dp_fits(n: int, levels: np.ndarray) -> bool:
-    """Whether the numpy path's work on ``n`` tasks with costs of ``levels`` quanta is within its limit.
-
-    Parameters
-    ----------
-    n : int
-        Tasks.
-    levels : numpy.ndarray, shape (m,)
-        Each candidate's cost in quanta (integers >= 1).
-
-    Returns
-    -------
-    bool
-        The estimated work is at most :data:`NUMPY_DP_MAX_WORK`.
-    """
-    return _work(n, levels) <= NUMPY_DP_MAX_WORK
+# Up to this many estimated seconds the numpy path may run (above it the compiled kernels are faster even when
+# they must be compiled first: 2.5-3 s after an install, benchmarks/results/solvers.md).
+NUMPY_MAX_SECONDS = 1.5
+# Seconds per block pair (3^n / 2 of them) with narrow cost vectors: 1.0-1.1e-7 at 14 tasks on levels 1 and 2
+# (synthetic_problem), 15 and 16 tasks on one level, 11-13 tasks on 3-10 levels (2 busy cores, issue 24).
+NUMPY_SECONDS_PER_PAIR = 1.1e-7
 
 
 def numpy_seconds(n: int, levels: np.ndarray) -> float:
-    """Estimated seconds of the numpy path.
+    """Estimated seconds of the numpy path: per block pair, a fixed part and one growing with the cost vectors'
+    width (``n * largest + 1`` levels) times the number of levels a block may cost (``largest``).
 
     Parameters
     ----------
@@ -66,9 +43,28 @@ def numpy_seconds(n: int, levels: np.ndarray) -> float:
     Returns
     -------
     float
-        The estimated work over :data:`NUMPY_WORK_PER_SECOND`.
     """
-    return _work(n, levels) / NUMPY_WORK_PER_SECOND
+    largest = int(levels.max())
+    return 0.5 * 3.0**n * (0.5 + largest * (n * largest + 1) / 64) * NUMPY_SECONDS_PER_PAIR
+
+
+def numpy_dp_fits(n: int, levels: np.ndarray) -> bool:
+    """Whether the numpy path's estimated time on ``n`` tasks with costs of ``levels`` quanta is within its
+    limit.
+
+    Parameters
+    ----------
+    n : int
+        Tasks.
+    levels : numpy.ndarray, shape (m,)
+        Each candidate's cost in quanta (integers >= 1).
+
+    Returns
+    -------
+    bool
+        :func:`numpy_seconds` is at most :data:`NUMPY_MAX_SECONDS`.
+    """
+    return numpy_seconds(n, levels) <= NUMPY_MAX_SECONDS
 
 
 def _bits(count: int, width: int) -> np.ndarray:
@@ -76,12 +72,15 @@ def _bits(count: int, width: int) -> np.ndarray:
     return (np.arange(count)[:, None] >> np.arange(width)[None, :]) & 1
 
 
-def _place(picks: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """(c, 2^s) bit masks: the digits of each row of ``picks`` placed on each row of bit ``positions`` (c, s).
-
-    A float matrix product, exact below 2^53, and much faster than shifting a (c, 2^s, s) array.
-    """
-    return (np.exp2(positions.astype(float)) @ picks.T.astype(float)).astype(np.int64)
+def _submasks(positions: np.ndarray) -> np.ndarray:
+    """(c, 2^s) bit masks: every subset of each row's bit ``positions`` (c, s); subset q holds the positions of
+    q's set bits. Integer operations only (no matrix product: BLAS threads would spin on these small arrays)."""
+    c, s = positions.shape
+    masks = np.zeros((c, 1 << s), np.int64)
+    for i in range(s):  # the subsets holding bit i are those without it, plus bit i
+        half = 1 << i
+        np.bitwise_or(masks[:, :half], np.left_shift(1, positions[:, i : i + 1]), out=masks[:, half : 2 * half])
+    return masks
 
 
 def _set_bits(masks: np.ndarray, n: int, k: int) -> np.ndarray:
@@ -111,41 +110,23 @@ def numpy_partition_points(
     (numpy.ndarray, numpy.ndarray, list of list of int)
         The points' cost levels, their losses, and each point's network indices.
     """
-    # The matrix products here are small and many: BLAS threads only spin on them (0.6 s with one thread against
-    # 2 s of CPU with two at 14 tasks, measured on 2 busy cores).
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _partition_points(n, served, WL, levels)
-
-
-def _partition_points(
-    n: int, served: np.ndarray, WL: np.ndarray, levels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
     size = 1 << n
     largest = int(levels.max())
     top = n * largest
-    # G[B, a]: least loss on B of a network of a quanta serving B; who[B, a] the first such network.
+    # G[B, a]: least loss on B of a network of a quanta serving B. The network reaching it is looked up only for
+    # the blocks of the frontier's plans (_first_network), which re-adds the same losses in the same order.
     G = np.full(size * (largest + 1), np.inf)
-    who = np.full(size * (largest + 1), np.iinfo(np.int64).max, np.int64)
     masks = (served.astype(np.int64) << np.arange(n, dtype=np.int64)).sum(axis=1)
     counts = served.sum(axis=1)
-    for final in (False, True):  # the least losses first; then, against them, the first network reaching each
-        for s in np.unique(counts):
-            picks = _bits(1 << s, s).astype(np.int64)  # (2^s, s): every subset of a network's s tasks
-            group = np.flatnonzero(counts == s)
-            for chunk in _chunks(len(group), (1 << s) * s):
-                rows = group[chunk]
-                positions = _set_bits(masks[rows], n, s)
-                values = np.take_along_axis(WL[rows], positions, axis=1)
-                blocks = _place(picks, positions)  # (c, 2^s)
-                sums = (values @ picks.T.astype(float)).ravel()
-                cells = (blocks * (largest + 1) + levels[rows][:, None]).ravel()
-                if not final:
-                    np.minimum.at(G, cells, sums)
-                else:
-                    hit = sums == G[cells]
-                    np.minimum.at(who, cells[hit], np.repeat(rows, 1 << s)[hit])
+    for s in np.unique(counts):
+        group = np.flatnonzero(counts == s)
+        for chunk in _chunks(len(group), (1 << s) * s):
+            rows = group[chunk]
+            positions = _set_bits(masks[rows], n, s)
+            sums = _subset_sums(np.take_along_axis(WL[rows], positions, axis=1))
+            blocks = _submasks(positions)
+            np.minimum.at(G, (blocks * (largest + 1) + levels[rows][:, None]).ravel(), sums.ravel())
     G = G.reshape(size, largest + 1)  # type: ignore[assignment]  # flat while filled, a table from here
-    who = who.reshape(size, largest + 1)  # type: ignore[assignment]
     G[0] = np.inf
     # F[M, L]; the networks are found afterwards, for the frontier's points only, by finding a block and level
     # that reproduce each value (the same float operations give the same sum), which is cheaper than pointers.
@@ -160,11 +141,10 @@ def _partition_points(
         rest = Ms ^ low
         width = k * largest + 1  # a set of k tasks costs at most k * largest quanta
         # the 2^(k-1) submasks of each rest: the bits of 0..2^(k-1)-1 placed on rest's set bits
-        picks = _bits(1 << (k - 1), k - 1).astype(np.int64)
-        subs = _place(picks, _set_bits(rest, n, k - 1))
+        subs = _submasks(_set_bits(rest, n, k - 1))
         for chunk in _chunks(len(Ms), subs.shape[1] * width):
             B = subs[chunk] | low[chunk, None]  # (c, p)
-            Fo = F[rest[chunk, None] ^ subs[chunk], :width]  # (c, p, width)
+            others = rest[chunk, None] ^ subs[chunk]  # (c, p): M \ B
             best = np.full((len(B), width), np.inf)
             for a in range(1, largest + 1):
                 if len(finite_levels[a]) == 0:
@@ -172,10 +152,14 @@ def _partition_points(
                 g = G[B, a]  # (c, p)
                 finite = np.isfinite(g)
                 if finite.mean() > 0.25:
-                    np.minimum(best[:, a:], (g[:, :, None] + Fo[:, :, : width - a]).min(axis=1), out=best[:, a:])
+                    # One gather of just the columns needed, added to in place: a quarter of the time of
+                    # gathering every column and summing into a new array (measured at 14 tasks).
+                    sums = F[others, : width - a]  # (c, p, width - a)
+                    np.add(sums, g[:, :, None], out=sums)
+                    np.minimum(best[:, a:], sums.min(axis=1), out=best[:, a:])
                 elif finite.any():  # few blocks have a network of this cost: only those pairs
                     row, col = np.nonzero(finite)
-                    sums = g[row, col][:, None] + Fo[row, col, : width - a]
+                    sums = g[row, col][:, None] + F[others[row, col], : width - a]
                     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
                     rows = row[starts]
                     best[rows, a:] = np.minimum(best[rows, a:], np.minimum.reduceat(sums, starts, axis=0))
@@ -184,18 +168,21 @@ def _partition_points(
     full = size - 1
     row = F[full]
     points = [L for L in range(top + 1) if math.isfinite(row[L]) and (L == 0 or row[L] < row[:L].min())]
-    networks = [_rebuild(full, L, F, G, who, largest) for L in points]
+    networks = [_rebuild(full, L, F, G, largest, (masks, levels, WL)) for L in points]
     return np.array(points, dtype=np.int64), row[points], networks
 
 
-def _rebuild(M: int, L: int, F: np.ndarray, G: np.ndarray, who: np.ndarray, largest: int) -> list[int]:
-    """The networks of ``F[M, L]``: block by block, the first (block, level) whose sum reproduces the value."""
+def _rebuild(
+    M: int, L: int, F: np.ndarray, G: np.ndarray, largest: int, candidates: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> list[int]:
+    """The networks of ``F[M, L]``: block by block, the first (block, level) whose sum reproduces the value.
+    ``candidates`` are the networks' task masks, levels and weighted losses."""
     chosen = set()
     while M:
         low = M & -M
         rest = M ^ low
         positions = np.flatnonzero((rest >> np.arange(rest.bit_length())) & 1)
-        subs = _place(_bits(1 << len(positions), len(positions)), positions[None, :])[0]  # every submask of rest
+        subs = _submasks(positions[None, :])[0]  # every submask of rest
         found = None
         for a in range(1, min(largest, L) + 1):  # the same float sums as the DP, so equality is exact
             hits = np.flatnonzero(G[subs | low, a] + F[rest ^ subs, L - a] == F[M, L])
@@ -204,9 +191,31 @@ def _rebuild(M: int, L: int, F: np.ndarray, G: np.ndarray, who: np.ndarray, larg
                 break
         assert found is not None, "a value of F is always reproduced by one of its terms"
         B, a = found
-        chosen.add(int(who[B, a]))
+        chosen.add(_first_network(B, a, float(G[B, a]), *candidates))
         M, L = M ^ B, L - a
     return sorted(chosen)
+
+
+def _subset_sums(values: np.ndarray) -> np.ndarray:
+    """(c, 2^s): for each row of ``values`` (c, s) the sum over each subset of its columns, subset q holding the
+    columns of q's set bits (as in :func:`_submasks`); each sum adds the values in column order starting from
+    0.0, the order :func:`_first_network` repeats."""
+    c, s = values.shape
+    sums = np.zeros((c, 1 << s))
+    for i in range(s):
+        half = 1 << i
+        np.add(sums[:, :half], values[:, i : i + 1], out=sums[:, half : 2 * half])
+    return sums
+
+
+def _first_network(B: int, a: int, value: float, masks: np.ndarray, levels: np.ndarray, WL: np.ndarray) -> int:
+    """The first network (index order) of ``a`` quanta serving every task of block ``B`` whose loss on ``B``,
+    summed as :func:`_subset_sums` sums it, is ``value`` (``G[B, a]``)."""
+    candidates = np.flatnonzero(((masks & B) == B) & (levels == a))
+    sums = np.zeros(len(candidates))
+    for t in np.flatnonzero((B >> np.arange(B.bit_length())) & 1):
+        sums += WL[candidates, t]
+    return int(candidates[np.flatnonzero(sums == value)[0]])
 
 
 def _chunks(count: int, width: int, limit: int = 2_000_000) -> list[slice]:

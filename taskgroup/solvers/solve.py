@@ -18,7 +18,7 @@ from taskgroup.solvers.greedy import greedy_fill, solve_greedy
 from taskgroup.solvers.ilp import solve_ilp
 from taskgroup.solvers.instance import Budget, SelectionInstance, fits, parse_budget
 from taskgroup.solvers.model import MIP_SECONDS_PER_ENTRY, SelectionModel
-from taskgroup.solvers.partition_dp import DP_PAIRS_PER_SECOND, cached_table, dp_startup_seconds, dp_work, problem_table
+from taskgroup.solvers.partition_dp import cached_table, dp_seconds, problem_table
 from taskgroup.solvers.registry import Fallback, SolverResult, get_solver
 from taskgroup.solvers.ties import drop_unused
 from taskgroup.validation import check_number
@@ -34,11 +34,11 @@ AUTO_BNB_MAX_CANDIDATES = 12
 def prefer_partition_dp(instance: SelectionInstance) -> bool:
     """Whether the partition DP's estimated time is below the integer program's.
 
-    DP: :func:`~taskgroup.solvers.partition_dp.dp_work` (about ``3^n`` block pairs, times a factor that grows
-    with the number of resources) at :data:`~taskgroup.solvers.partition_dp.DP_PAIRS_PER_SECOND`. MIP: the
-    number of (network, task) entries times :data:`MIP_SECONDS_PER_ENTRY`. The DP also pays
-    :func:`~taskgroup.solvers.partition_dp.dp_startup_seconds` (loading its compiled code) once per process,
-    and nothing at all once the problem's table is computed (:func:`~taskgroup.solvers.partition_dp.problem_table`).
+    DP: :func:`~taskgroup.solvers.partition_dp.dp_seconds` (the numpy path's estimate, or the compiled kernels'
+    work, about ``3^n`` block pairs times a factor that grows with the number of resources, plus loading them
+    once per process), and nothing at all once the problem's table is computed
+    (:func:`~taskgroup.solvers.partition_dp.problem_table`). MIP: the number of (network, task) entries times
+    :data:`MIP_SECONDS_PER_ENTRY`.
 
     Parameters
     ----------
@@ -52,11 +52,8 @@ def prefer_partition_dp(instance: SelectionInstance) -> bool:
     """
     if cached_table(instance.problem) is not None:
         return True
-    dp_seconds = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND + dp_startup_seconds(
-        instance
-    )
     mip_seconds = MIP_SECONDS_PER_ENTRY * float(np.isfinite(instance.WL).sum())
-    return dp_seconds <= mip_seconds
+    return dp_seconds(instance) <= mip_seconds
 
 
 def choose_method(instance: SelectionInstance) -> str:
