@@ -28,8 +28,10 @@ does not shrink with K: ``se² = s²/K + e²`` (:func:`taskgroup.uncertainty.rep
 ``metric``
     A paired bootstrap: the network's and the single-task network's metrics on the same resamples of the rows
     (replicates recorded at measurement, :mod:`taskgroup.measure.replicates`), ``1 - g`` on each resample of the
-    mean over repeats, and ``e`` their standard deviation. The single-task network scores 1 on every resample: its
-    evaluation error is 0, and another network's is that of its difference with it.
+    mean over repeats, and ``e`` their standard deviation. The training part also holds the single-task network's
+    spread over ``sqrt(K)``: every other value is measured against its mean over repeats. The single-task network
+    itself scores exactly 1 (on every resample, and on average over its repeats): its standard error is 0, and
+    another network's is that of its difference with it.
 ``calibrated``, ``relative``, ``sum``
     The bootstrap error of the mean loss (``<split>_calibrated_loss_se``, ``<split>_loss_se``), unpaired: the
     single-task loss these objectives divide by is a task weight, the same for every network of the task.
@@ -152,8 +154,10 @@ def selection_problem(
     results = _run_results(store, suite, config)
     results = results[results["network"].isin(set(table["network"]))]
     if objective == "metric":
-        run = results.iloc[0]
-        replicates = store.replicates(run["suite"], run["config"], split) if errors == "total" else None  # type: ignore[attr-defined]
+        replicates = None
+        if errors == "total":
+            run = results.iloc[0]
+            replicates = store.replicates(run["suite"], run["config"], split)  # type: ignore[attr-defined]
         values = metric_values(results, split, replicates)
     else:
         column = f"{split}_{_LOSS_COLUMN[objective]}"

@@ -4,9 +4,9 @@ A metric such as the ROC AUC is not a mean over rows, so its bootstrap error can
 number: each result keeps the metric on every resample (:data:`~taskgroup.uncertainty.BOOTSTRAP_SAMPLES` of them,
 as float32), and the resamples depend only on the task and its rows, not on the network or the seed
 (:func:`taskgroup.engine.score`). The metric objective then compares a network with the single-task network on
-the same resamples, a paired bootstrap (:func:`taskgroup.objectives.metric_values`). About 0.8 kB per (network,
-seed, task, split, metric): for the default ``mnist`` run (5 tasks, two metrics each, two splits) 16 kB per
-network and seed.
+the same resamples, a paired bootstrap (:func:`taskgroup.objectives.metric_values`). 0.8 kB per (network,
+seed, task, split, metric): 7.6 kB per network and seed for the default ``mnist`` run (two metrics per task, val
+and test, 2.4 tasks per candidate network on average; ``benchmarks/results/evaluation_errors.md``).
 
 Rows are written with the network's result, in the same transaction
 (:meth:`~taskgroup.measure.store.ResultStore.add_results`). The table is created with the store's other tables
