@@ -37,7 +37,8 @@ def _result(
     if fitted.status == "ok":
         for key, per_task in scores.items():
             for task, values in per_task.items():
-                # val_loss, val_loss_se (bootstrap), val_metric, every metric by name, the calibration (engine.score)
+                # val_loss, val_loss_se (bootstrap), val_metric, every metric by name, the calibration (engine.score);
+                # the metrics on every resample (arrays) go to the store's replicates table
                 row = result.metrics.setdefault(task, {})
                 row.update({f"{key}_{name}": value for name, value in values.items() if name != "replicates"})
                 replicates = result.replicates.setdefault(task, {})
