@@ -5,7 +5,11 @@ training, report: everything a user waits for). The busy condition starts one pr
 (``while True: pass``) before the run and stops it after. Conditions (and, with ``--before``, the two source
 trees) alternate run by run, so that drift in the machine's load falls on all of them alike.
 
-    python -m benchmarks.run_time [--repeats 2] [--before PATH_TO_OLDER_TREE] [--quick] [--results DIR]
+    python -m benchmarks.run_time [--repeats 2] [--before PATH_TO_OLDER_TREE] [--executor SPEC ...] [--quick]
+                                  [--results DIR]
+
+``--executor SPEC`` (repeatable) times this tree once more per spec, with ``taskgroup run --executor SPEC``
+(e.g. ``process:4``: more workers than cores, which takes a larger share of the cores from a busy neighbour).
 
 ``--quick`` runs a small synthetic suite for two epochs (a smoke run that the benchmark still works).
 """
@@ -67,12 +71,12 @@ def one_run(tree: Path, extra: tuple[str, ...]) -> dict[str, float]:
         return {"seconds": seconds, "Δm%": float(results["delta_m"]["multitask"])}
 
 
-def measure(trees: dict[str, Path], repeats: int, extra: tuple[str, ...]) -> pd.DataFrame:
-    """Every (tree, condition) ``repeats`` times, interleaved."""
+def measure(setups: dict[str, tuple[Path, tuple[str, ...]]], repeats: int) -> pd.DataFrame:
+    """Every (setup, condition) ``repeats`` times, interleaved; a setup is a tree and the run's arguments."""
     rows = []
     for repeat in range(repeats):
         for name in ("quiet", "busy"):
-            for label, tree in trees.items():
+            for label, (tree, extra) in setups.items():
                 with condition(name):
                     load = os.getloadavg()[0]
                     row = one_run(tree, extra)
@@ -107,12 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run_time", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=2, help="runs per tree and condition (default 2)")
     parser.add_argument("--before", type=Path, default=None, help="an older source tree to time beside this one")
+    parser.add_argument(
+        "--executor", action="append", default=[], metavar="SPEC", help="also time this tree with --executor SPEC"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: a small synthetic suite, 2 epochs")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    trees = {"this tree": ROOT} | ({"before": args.before.resolve()} if args.before else {})
     extra = QUICK_ARGS if args.quick else ()
-    runs = measure(trees, 1 if args.quick else args.repeats, extra)
+    setups = {"this tree": (ROOT, extra)}
+    setups |= {f"this tree, --executor {spec}": (ROOT, (*extra, "--executor", spec)) for spec in args.executor}
+    if args.before:
+        setups["before"] = (args.before.resolve(), extra)
+    runs = measure(setups, 1 if args.quick else args.repeats)
     command = "taskgroup run " + " ".join(extra) if extra else "taskgroup run (the default: mnist, 30 epochs)"
     sections = [
         (

@@ -595,6 +595,11 @@ def _sections(frame: pd.DataFrame, tables: list[Table], tag: list[dict[str, Any]
             .reset_index()
             .dropna(subset=["model_gap"])
         )
+        for share in ("model_gap", "confident_gap", "regret"):  # fractions, shown in % as every other table
+            cert[share] = 100 * cert[share]
+        cert = cert.rename(
+            columns={"model_gap": "model gap %", "confident_gap": "confident gap %", "regret": "regret %"}
+        )
         cert["confident_bound_held"] = cert["confident_bound_held"].map(
             lambda v: "not recorded" if pd.isna(v) else f"{v:.0%}"
         )

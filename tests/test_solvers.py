@@ -7,6 +7,8 @@ InfeasibleBudget with the exact minimum; the same input gives the same plan.
 
 import itertools
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -225,3 +227,26 @@ def test_auto_reports_the_method_it_used():
 def test_greedy_makes_no_optimality_claim():
     plan = tg.solve(tg.datasets.standley2020(1, "val"), 2.5, method="greedy")
     assert not plan.optimal and plan.status == "feasible"
+
+
+CTRL_C_AFTER_A_SOLVE = """
+import os, signal, time
+import taskgroup as tg
+from taskgroup.datasets import synthetic_problem
+tg.solve(synthetic_problem(6, seed=0), 3, method={method!r})
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)
+    print("SIGINT did nothing")
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+"""
+
+
+@pytest.mark.parametrize("method", ["ilp-cpsat", "ilp-cbc", "ilp-scip", "ilp"])
+def test_ctrl_c_still_raises_keyboard_interrupt_after_a_solve(method):
+    # CP-SAT left SIGINT at the C default after a solve: Ctrl-C then killed the process with nothing committed
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AFTER_A_SOLVE.format(method=method)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "KeyboardInterrupt", (done.returncode, done.stderr[-500:])

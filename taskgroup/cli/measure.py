@@ -11,6 +11,7 @@ import pandas as pd
 from taskgroup.cli.options import (
     FAMILY_CHOICES,
     SUITE_CHOICES,
+    add_adaptive_budget_arguments,
     add_suite_param_argument,
     executor_help,
     parse_suite_params,
@@ -80,22 +81,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="listed: measure --candidates; adaptive: measure at most --max-measured networks, chosen one at a "
         "time for a plan of --n-networks (default: listed)",
     )
-    p.add_argument(
-        "--max-measured",
-        "--budget-networks",
-        dest="max_measured",
-        type=int,
-        metavar="K",
-        help="--strategy adaptive: most networks to measure",
-    )
-    p.add_argument(
-        "--n-networks",
-        "--plan-networks",
-        dest="n_networks",
-        type=int,
-        metavar="B",
-        help="--strategy adaptive: networks of the plan",
-    )
+    add_adaptive_budget_arguments(p, "--strategy adaptive: networks of the plan")
     p.add_argument("--seed", type=int, default=0, help="--strategy adaptive: seed of the plan search (default 0)")
     p.add_argument("--plan-out", metavar="PATH", help="--strategy adaptive: also write the chosen plan as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")

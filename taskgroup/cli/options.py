@@ -23,6 +23,7 @@ __all__ = [
     "add_factory_argument",
     "factory_argument",
     "add_force_argument",
+    "add_adaptive_budget_arguments",
 ]
 
 # Choices read from the registries when argparse first needs them (these registries import torch, which the
@@ -59,6 +60,20 @@ def apply_runtime_arguments(args: argparse.Namespace) -> str:
 
     configure_threads(args.threads)
     return resolve_device(args.device)
+
+
+def add_adaptive_budget_arguments(parser: argparse.ArgumentParser, plan_help: str) -> None:
+    """The two budgets of ``--strategy adaptive``: ``--max-measured K`` (alias ``--budget-networks``), the most
+    networks to measure, and ``--n-networks B`` (alias ``--plan-networks``), the networks of the plan."""
+    parser.add_argument(
+        "--max-measured",
+        "--budget-networks",
+        dest="max_measured",
+        type=int,
+        metavar="K",
+        help="--strategy adaptive: most networks to measure",
+    )
+    parser.add_argument("--n-networks", "--plan-networks", dest="n_networks", type=int, metavar="B", help=plan_help)
 
 
 def add_suite_param_argument(parser: argparse.ArgumentParser) -> None:

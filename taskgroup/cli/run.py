@@ -7,6 +7,7 @@ import argparse
 from taskgroup.cli.options import (
     FAMILY_CHOICES,
     SUITE_CHOICES,
+    add_adaptive_budget_arguments,
     add_force_argument,
     add_runtime_arguments,
     add_suite_param_argument,
@@ -46,21 +47,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="how candidates are measured or estimated: %(choices)s (default: %(default)s)",
     )
-    p.add_argument(
-        "--max-measured",
-        "--budget-networks",
-        dest="max_measured",
-        type=int,
-        metavar="K",
-        help="--strategy adaptive: most networks to measure",
-    )
-    p.add_argument(
-        "--n-networks",
-        "--plan-networks",
-        dest="n_networks",
-        type=int,
-        metavar="B",
-        help="--strategy adaptive: networks of the plan it measures for (default: half the tasks, rounded up)",
+    add_adaptive_budget_arguments(
+        p, "--strategy adaptive: networks of the plan it measures for (default: half the tasks, rounded up)"
     )
     p.add_argument(
         "--objective",

@@ -104,6 +104,11 @@ class SelectionModel:
             solver.SetSolverSpecificParametersAsString(
                 "output_flag=false\nmip_feasibility_tolerance=1e-9\nmip_abs_gap=0\npresolve=off"
             )
+        if backend == "cpsat":
+            # CP-SAT otherwise installs its own SIGINT handler for the solve and leaves SIGINT at the C default
+            # afterwards: Ctrl-C then killed the whole process at once, with no KeyboardInterrupt to commit
+            # finished work on (tests/test_solvers.py checks that Ctrl-C still raises after a solve).
+            solver.SetSolverSpecificParametersAsString("catch_sigint_signal: false")
         self.solver = solver
         WL, C = instance.WL, instance.C
         m, n = WL.shape
