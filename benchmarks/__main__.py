@@ -24,6 +24,7 @@ BENCHMARKS = (
     "serving",
     "strategies",
     "repeats",
+    "evaluation_errors",
     "run_time",
 )
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,10 +19,30 @@ its tasks of the value of the network serving each, and every solver applies unc
 
 The relative objectives (``calibrated``, ``relative``) carry their normalisation as task weights
 (:func:`relative_weights`), so that a test problem can be weighted exactly as the validation problem was.
+
+Standard errors (``Problem.loss_se``) have two parts: training noise, the spread of the K repeats over ``sqrt(K)``
+(unknown with one repeat), and evaluation noise, a bootstrap over the split's rows, known from one run. The
+repeats are scored on the same rows, so their spread does not contain the evaluation noise of those rows and it
+does not shrink with K: ``se² = s²/K + e²`` (:func:`taskgroup.uncertainty.repeat_se`). ``e`` is, per objective:
+
+``metric``
+    A paired bootstrap: the network's and the single-task network's metrics on the same resamples of the rows
+    (replicates recorded at measurement, :mod:`taskgroup.measure.replicates`), ``1 - g`` on each resample of the
+    mean over repeats, and ``e`` their standard deviation. The training part also holds the single-task network's
+    spread over ``sqrt(K)``: every other value is measured against its mean over repeats. The single-task network
+    itself scores exactly 1 (on every resample, and on average over its repeats): its standard error is 0, and
+    another network's is that of its difference with it.
+``calibrated``, ``relative``, ``sum``
+    The bootstrap error of the mean loss (``<split>_calibrated_loss_se``, ``<split>_loss_se``), unpaired: the
+    single-task loss these objectives divide by is a task weight, the same for every network of the task.
+
+Stores written before the replicates and ``calibrated_loss_se`` were recorded give ``e`` = NaN: ``se`` is then
+``s/√K`` with repeats and NaN with one.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +51,7 @@ import pandas as pd
 from taskgroup.errors import InvalidArgument
 from taskgroup.estimate.pairs import single_task_losses
 from taskgroup.problem import Problem
+from taskgroup.uncertainty import repeat_se, replicate_se
 
 __all__ = [
     "OBJECTIVES",
@@ -94,6 +115,7 @@ def selection_problem(
     cost: str | Sequence[str] | None = None,
     suite: str | None = None,
     config: str | None = None,
+    errors: str = "total",
 ) -> Problem:
     """The problem of one measured run under ``objective``, on ``split``.
 
@@ -107,6 +129,9 @@ def selection_problem(
         Cost resource(s), as :meth:`ResultStore.to_problem`.
     suite, config : str, optional
         Which run, when the store holds several.
+    errors : {"total", "training"}
+        The standard errors in ``Problem.loss_se``: over training repeats and evaluation rows (see the module
+        docstring), or over training repeats alone (NaN with one repeat), as :meth:`ResultStore.table`.
 
     Returns
     -------
@@ -118,21 +143,29 @@ def selection_problem(
     Raises
     ------
     InvalidArgument
-        An unknown objective or split, a store that did not record
+        An unknown objective, split or errors, a store that did not record
         what the objective reads (stores measured before metrics and calibration were recorded, or the black-box
         route, which reports losses only), or a task without a full-size single-task network.
     """
     _check(objective)
+    if errors not in ("total", "training"):
+        raise InvalidArgument(f"errors={errors!r}; accepted: 'total', 'training'.")
     table = store.table(split, cost, suite=suite, config=config)  # type: ignore[attr-defined]
     results = _run_results(store, suite, config)
     results = results[results["network"].isin(set(table["network"]))]
     if objective == "metric":
-        values = metric_values(results, split)
+        replicates = None
+        if errors == "total":
+            run = results.iloc[0]
+            replicates = store.replicates(run["suite"], run["config"], split)  # type: ignore[attr-defined]
+        values = metric_values(results, split, replicates)
     else:
         column = f"{split}_{_LOSS_COLUMN[objective]}"
         _require(results, [column], objective)
-        values = _mean_std(results.rename(columns={column: "value"}))
-    # the store's loss columns describe the loss; these values are something else, with errors over repeats only
+        error = f"{column}_se"
+        evaluation = results[error] if error in results and errors == "total" else np.nan
+        values = _mean_se(results.assign(value=results[column], evaluation=evaluation))
+    # the store's loss columns describe the plain loss; these values are the objective's, with its errors
     not_costs = ("network", "task", "loss", "loss_std", "loss_se", "seeds")
     table = table.drop(columns=[c for c in not_costs[2:] if c in table.columns])
     table = table.merge(values, on=["network", "task"], how="left")
@@ -164,19 +197,20 @@ def _require(results: pd.DataFrame, columns: Sequence[str], objective: str) -> N
         )
 
 
-def _mean_std(frame: pd.DataFrame) -> pd.DataFrame:
-    """``network, task, loss, loss_std, loss_se, seeds`` from per-seed rows with a ``value`` column; ``loss_se``
-    is the standard error over training repeats (NaN with one repeat: unknown)."""
-    grouped = frame.groupby(["network", "task"], sort=False)["value"]
-    out = grouped.mean().rename("loss").to_frame()
-    spread = grouped.std(ddof=1)
-    out["loss_std"] = spread.fillna(0.0)
-    out["seeds"] = grouped.count()
-    out["loss_se"] = spread / np.sqrt(out["seeds"])
+def _mean_se(frame: pd.DataFrame) -> pd.DataFrame:
+    """``network, task, loss, loss_std, loss_se, seeds`` from per-seed rows with a ``value`` column and an
+    ``evaluation`` column (each seed's evaluation error, NaN: unknown); ``loss_se`` combines the spread over
+    training repeats with the evaluation error (:func:`~taskgroup.uncertainty.repeat_se`), NaN where neither is
+    known."""
+    grouped = frame.groupby(["network", "task"], sort=False)
+    out = grouped["value"].mean().rename("loss").to_frame()
+    out["loss_std"] = grouped["value"].std(ddof=1).fillna(0.0)
+    out["seeds"] = grouped["value"].count()
+    out["loss_se"] = grouped[["value", "evaluation"]].apply(lambda rows: repeat_se(rows["value"], rows["evaluation"]))
     return out.reset_index()
 
 
-def metric_values(results: pd.DataFrame, split: str = "val") -> pd.DataFrame:
+def metric_values(results: pd.DataFrame, split: str = "val", replicates: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per (network, task) and seed: ``1 -`` the task's relative metric change against its single-task network.
 
     Parameters
@@ -185,13 +219,19 @@ def metric_values(results: pd.DataFrame, split: str = "val") -> pd.DataFrame:
         :meth:`ResultStore.results` rows of one run (``network, task, seed, served`` and ``<split>_<metric>``
         for each metric of :data:`~taskgroup.tasks.METRICS_BY_KIND`).
     split : {"val", "test"}
+    replicates : pandas.DataFrame, optional
+        The run's bootstrap replicates on ``split`` (:meth:`ResultStore.replicates`: ``network, seed, task,
+        metric, samples``), for the evaluation part of the standard errors; None leaves it out.
 
     Returns
     -------
     pandas.DataFrame
         ``network, task, loss, loss_std, loss_se, seeds``: the mean over seeds of ``1 - Δm_t / 100`` (each seed
         against the single-task network's metrics averaged over its seeds), its standard deviation, its standard
-        error over training repeats (NaN with one seed) and the seed count.
+        error and the seed count. The standard error is ``sqrt(s²/K + e²)``: ``s`` the spread of the K seeds'
+        values (unknown with one), ``e`` the paired bootstrap error of their mean (the network and the single-task
+        network on the same resamples of the rows); ``e`` is unknown without ``replicates`` or where a network or
+        the single-task network has none (NaN where neither part is known).
 
     Raises
     ------
@@ -200,10 +240,11 @@ def metric_values(results: pd.DataFrame, split: str = "val") -> pd.DataFrame:
         holding one class) for some network, or a single-task metric of 0 (no relative change).
     """
     # taskgroup.tasks loads torch (its package imports the suites); reading a store and solving must not
-    from taskgroup.tasks.metrics import HIGHER_IS_BETTER, delta_m
+    from taskgroup.tasks.metrics import HIGHER_IS_BETTER
 
     if split not in ("val", "test"):
         raise InvalidArgument(f"split={split!r}; accepted: 'val', 'test'.")
+    samples = {} if replicates is None else _samples_by_key(replicates)
     rows = []
     for task, of_task in results.groupby("task", sort=False):
         names = _task_metric_names(of_task, split, str(task))
@@ -216,11 +257,84 @@ def metric_values(results: pd.DataFrame, split: str = "val") -> pd.DataFrame:
                 "none in the store."
             )
         baseline = {str(task): {m: float(single[f"{split}_{m}"].mean()) for m in names}}
-        for rec in of_task.itertuples(index=False):
-            measured = {str(task): {m: float(getattr(rec, f"{split}_{m}")) for m in names}}
-            gain = delta_m(measured, baseline, HIGHER_IS_BETTER) / 100.0
-            rows.append({"network": rec.network, "task": task, "value": 1.0 - gain})
-    return _mean_std(pd.DataFrame(rows, columns=["network", "task", "value"]))
+
+        # the single-task network's training noise moves every other network's value (they are measured against
+        # its mean over seeds) but not its own: it scores exactly 1
+        base_training = _variance_of_mean(_one_minus_g(single, split, baseline))
+        # each metric of the single-task network on every resample, averaged over its seeds like its value
+        base_samples = _mean_samples(samples, task, names, single)
+        for network, of_network in of_task.groupby("network", sort=False):
+            values = _one_minus_g(of_network, split, baseline)
+            se = 0.0
+            if network != task:
+                evaluation = math.nan
+                mine = _mean_samples(samples, task, names, of_network)
+                if mine is not None and base_samples is not None and _same_length(mine, base_samples):
+                    # 1 - g on each resample of the mean over seeds, both networks on the same rows (paired)
+                    changes = [
+                        (1.0 if HIGHER_IS_BETTER[m] else -1.0) * (mine[m] - base_samples[m]) / np.abs(base_samples[m])
+                        for m in names
+                    ]
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        evaluation = replicate_se(1.0 - np.mean(changes, axis=0)) ** 2
+                se = _root_of_known(_variance_of_mean(values) + base_training, evaluation)
+            spread = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            rows.append(
+                {
+                    "network": network,
+                    "task": task,
+                    "loss": float(np.mean(values)),
+                    "loss_std": spread,
+                    "loss_se": se,
+                    "seeds": len(values),
+                }  # fmt: skip
+            )
+    return pd.DataFrame(rows, columns=["network", "task", "loss", "loss_std", "loss_se", "seeds"])
+
+
+def _one_minus_g(rows: pd.DataFrame, split: str, baseline: dict[str, dict[str, float]]) -> np.ndarray:
+    """``1 - Δm_t / 100`` of each row (one seed of a network) against ``baseline`` (``{task: {metric: value}}``)."""
+    from taskgroup.tasks.metrics import HIGHER_IS_BETTER, delta_m  # lazily: see metric_values
+
+    ((task, metrics),) = baseline.items()
+    measured = ({task: {m: float(getattr(r, f"{split}_{m}")) for m in metrics}} for r in rows.itertuples())
+    return np.array([1.0 - delta_m(one, baseline, HIGHER_IS_BETTER) / 100.0 for one in measured])
+
+
+def _variance_of_mean(values: np.ndarray) -> float:
+    """The squared standard error of the mean over training repeats (NaN with one: unknown)."""
+    return float(np.var(values, ddof=1)) / len(values) if len(values) > 1 else math.nan
+
+
+def _root_of_known(*variances: float) -> float:
+    """The square root of the sum of the known (finite) variances; NaN when none is known."""
+    known = [v for v in variances if math.isfinite(v)]
+    return math.sqrt(sum(known)) if known else math.nan
+
+
+def _same_length(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> bool:
+    """Whether two networks' replicates are the same resamples in number (stores of one taskgroup always are)."""
+    return len({len(v) for v in (*first.values(), *second.values())}) == 1
+
+
+def _samples_by_key(replicates: pd.DataFrame) -> dict[tuple[str, int, str, str], np.ndarray]:
+    return {
+        (str(r.network), int(r.seed), str(r.task), str(r.metric)): r.samples for r in replicates.itertuples(index=False)
+    }
+
+
+def _mean_samples(
+    samples: dict[tuple[str, int, str, str], np.ndarray], task: object, names: Sequence[str], rows: pd.DataFrame
+) -> dict[str, np.ndarray] | None:
+    """Each metric's replicates averaged over the seeds of ``rows`` (one network's), or None where a seed has
+    none, or their numbers differ."""
+    found = {}
+    for m in names:
+        keys = [(str(n), int(s), str(task), m) for n, s in zip(rows["network"], rows["seed"])]
+        if any(k not in samples for k in keys) or len({len(samples[k]) for k in keys}) != 1:
+            return None
+        found[m] = np.mean([samples[k] for k in keys], axis=0)
+    return found
 
 
 def _task_metric_names(of_task: pd.DataFrame, split: str, task: str) -> tuple[str, ...]:

@@ -16,7 +16,16 @@ import numpy as np
 
 from taskgroup.errors import InvalidArgument
 
-__all__ = ["BOOTSTRAP_SAMPLES", "Z95", "bootstrap_rows", "bootstrap_se", "repeat_se", "interval95"]
+__all__ = [
+    "BOOTSTRAP_SAMPLES",
+    "Z95",
+    "bootstrap_rows",
+    "bootstrap_counts",
+    "bootstrap_se",
+    "replicate_se",
+    "repeat_se",
+    "interval95",
+]
 
 #: Bootstrap resamples used for a standard error (the error of a standard error from 200 resamples is about 5 %).
 BOOTSTRAP_SAMPLES = 200
@@ -51,6 +60,36 @@ def bootstrap_rows(n: int, samples: int, rng: np.random.Generator) -> np.ndarray
     return rng.integers(0, n, size=(samples, n))
 
 
+def bootstrap_counts(n: int, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each row is drawn in each of ``samples`` resamples of ``n`` rows: an int array (samples, n).
+
+    The same resamples as :func:`bootstrap_rows` with the same ``rng``, as weights: a statistic that is not a mean
+    (a ROC AUC) is computed on every resample at once from them, sorting the rows once.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows to resample.
+    samples : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        Source of the draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(samples, n)``; each row sums to ``n``.
+
+    Raises
+    ------
+    InvalidArgument
+        ``n`` or ``samples`` below 1.
+    """
+    rows = bootstrap_rows(n, samples, rng)
+    flat = rows + n * np.arange(samples)[:, None]
+    return np.bincount(flat.reshape(-1), minlength=samples * n).reshape(samples, n)
+
+
 def bootstrap_se(values: np.ndarray, rng: np.random.Generator, *, samples: int = BOOTSTRAP_SAMPLES) -> float:
     """The bootstrap standard error of the mean of ``values`` (e.g. each evaluation row's loss).
 
@@ -77,6 +116,24 @@ def bootstrap_se(values: np.ndarray, rng: np.random.Generator, *, samples: int =
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     means = values[bootstrap_rows(len(values), samples, rng)].mean(axis=1)
     return float(np.std(means, ddof=1)) if samples >= 2 else math.nan
+
+
+def replicate_se(replicates: np.ndarray) -> float:
+    """The standard error a statistic's bootstrap replicates give: their standard deviation (finite ones only).
+
+    Parameters
+    ----------
+    replicates : array, shape (samples,)
+        The statistic on each resample; NaN where it was undefined there (an AUC on a resample holding one class).
+
+    Returns
+    -------
+    float
+        NaN with fewer than 2 finite replicates.
+    """
+    values = np.asarray(replicates, dtype=np.float64).reshape(-1)
+    values = values[np.isfinite(values)]
+    return float(np.std(values, ddof=1)) if values.size >= 2 else math.nan
 
 
 def repeat_se(values: Sequence[float], evaluation_se: Sequence[float] | None = None) -> float:

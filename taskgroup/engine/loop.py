@@ -36,8 +36,9 @@ from taskgroup.errors import InvalidArgument
 from taskgroup.tasks.calibration import calibrated_loss
 from taskgroup.tasks.losses import distillation_loss, row_losses, soft_loss, task_loss
 from taskgroup.tasks.metrics import primary_metric, task_metrics
+from taskgroup.tasks.replicates import metric_replicates
 from taskgroup.tasks.suite import Split, TaskSpec
-from taskgroup.uncertainty import bootstrap_se
+from taskgroup.uncertainty import BOOTSTRAP_SAMPLES, bootstrap_counts, bootstrap_se
 
 __all__ = ["Batch", "Hook", "FitResult", "fit", "predict", "score", "batch_plan", "labelled_rows"]
 
@@ -266,7 +267,7 @@ def score(
     detail: bool = False,
     errors: bool = False,
     seed: int = 0,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     """Per task in ``outputs``: the mean loss and the primary metric over the split's labelled rows.
 
     With ``detail`` (what a measurement records), also every metric of
@@ -278,7 +279,11 @@ def score(
     With ``errors``, also ``loss_se``: the bootstrap standard error of the mean loss over the labelled rows
     (:data:`~taskgroup.uncertainty.BOOTSTRAP_SAMPLES` resamples drawn from ``numpy_rng(seed, "bootstrap", task)``),
     the part of a measured loss's error that comes from evaluating on a finite split. (All resamples at once: a
-    few milliseconds per network.)
+    few milliseconds per network.) With ``errors`` and ``detail``, also ``calibrated_loss_se`` (the same bootstrap
+    of the loss at the fitted temperature) and ``replicates``: each metric on every resample
+    (:func:`~taskgroup.tasks.replicates.metric_replicates`), drawn from ``numpy_rng(0, "replicates", task)``, so
+    that the resamples depend only on the task and its rows, never on the network or the seed, and the metric
+    objective compares two networks on the same resamples (a paired bootstrap).
 
     Parameters
     ----------
@@ -291,15 +296,17 @@ def score(
     detail : bool, default False
         Add every metric and the calibrated loss.
     errors : bool, default False
-        Add the bootstrap standard error ``loss_se``.
+        Add the bootstrap standard error ``loss_se`` (and, with ``detail``, ``calibrated_loss_se`` and
+        ``replicates``).
     seed : int, default 0
         Seed of the bootstrap.
 
     Returns
     -------
-    dict of str to dict of str to float
+    dict of str to dict
         Per task: ``loss`` and ``metric`` (NaN without a labelled row), plus what ``detail`` and ``errors`` add
-        when the task has labelled rows.
+        when the task has labelled rows (floats, and ``replicates``: metric name -> array of shape
+        (:data:`~taskgroup.uncertainty.BOOTSTRAP_SAMPLES`,)).
     """
     result = {}
     for c, task in enumerate(tasks):
@@ -310,13 +317,20 @@ def score(
         loss = float(task_loss(task, out, data.y[:, c], m))
         rows = m.numpy()
         y, head = data.y[rows, c].numpy(), np.asarray(outputs[task.name])[rows]
-        values = {"loss": loss, "metric": primary_metric(task.kind, y, head)}
+        values: dict[str, Any] = {"loss": loss, "metric": primary_metric(task.kind, y, head)}
         if errors and rows.any():
             per_row = row_losses(task, out, data.y[:, c], m).numpy()[rows].astype(np.float64)
             values["loss_se"] = bootstrap_se(per_row, numpy_rng(seed, "bootstrap", task.name))
         if detail and rows.any():
             values.update(task_metrics(task.kind, y, head))
             values["calibrated_loss"], values["temperature"] = calibrated_loss(task.kind, y, head, loss)
+        if errors and detail and rows.any():
+            calibrated = row_losses(task, out / values["temperature"], data.y[:, c], m).numpy()[rows]
+            values["calibrated_loss_se"] = bootstrap_se(
+                calibrated.astype(np.float64), numpy_rng(seed, "bootstrap", task.name)
+            )
+            counts = bootstrap_counts(int(rows.sum()), BOOTSTRAP_SAMPLES, numpy_rng(0, "replicates", task.name))
+            values["replicates"] = metric_replicates(task.kind, y, head, counts)
         result[task.name] = values
     return result
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument
@@ -49,6 +50,10 @@ class NetworkResult:
         Seconds of training.
     metrics : dict of str to dict of str to float
         Per task: the losses, metrics and their bootstrap errors.
+    replicates : dict of str to dict of str to numpy.ndarray
+        Per task: ``"<split>_<metric>"`` -> the metric on each bootstrap resample of the split's rows (the same
+        resamples for every network: :func:`taskgroup.engine.score`), from which the metric objective's
+        evaluation error is computed; empty where none were computed (the objective route).
     costs : dict of str to float
         Costs reported with the result.
     checkpoint : bytes or None
@@ -66,6 +71,7 @@ class NetworkResult:
     best_epoch: int = 0
     train_time: float = 0.0
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    replicates: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
     costs: dict[str, float] = field(default_factory=dict)
     checkpoint: bytes | None = field(default=None, repr=False)
 

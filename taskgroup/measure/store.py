@@ -9,8 +9,9 @@ Tables: ``runs`` (suite fingerprint + config hash -> suite name, tasks, paramete
 ``results`` (one row per network and seed: status, reason, epochs, time, per-task metrics as JSON),
 ``costs`` (one row per network: the profiler's cost columns, for the built-in model families) and
 ``resource_costs`` (one row per network and resource: costs a user's objective reported, any resource names).
-``resource_costs`` was added after schema version 1 was released; it is created on the first write, and a
-store without it reads as one without such costs, so stores written before it keep working.
+``resource_costs`` (and the ``weights`` and ``replicates`` tables of :mod:`~taskgroup.measure.weights` and
+:mod:`~taskgroup.measure.replicates`) were added after schema version 1 was released; each is created on the first
+write, and a store without it reads as one without such rows, so stores written before them keep working.
 
 Reading opens the file read-only (``mode=ro``), so a store on a read-only file or disk can be solved from;
 writing to one fails with a message saying it is read-only. A damaged file (garbage bytes, truncation) is
@@ -36,6 +37,7 @@ import pandas as pd
 from taskgroup.errors import InvalidArgument, MeasurementError, NotFound
 from taskgroup.measure.affinities import AFFINITY_SCHEMA, AffinityTable
 from taskgroup.measure.records import COST_COLUMNS, DEFAULT_PROFILED_COST, NetworkResult, normalise_costs
+from taskgroup.measure.replicates import REPLICATES_SCHEMA, ReplicatesTable
 from taskgroup.measure.weights import WEIGHTS_SCHEMA, WeightsTable
 from taskgroup.naming import network_name, split_network_name
 from taskgroup.uncertainty import repeat_se
@@ -74,12 +76,14 @@ class MeasurementWarning(UserWarning):
     """Some measured networks failed and are left out of a problem."""
 
 
-class ResultStore(AffinityTable, WeightsTable):
+class ResultStore(AffinityTable, WeightsTable, ReplicatesTable):
     """A results database at ``path`` (created if missing; an existing file is checked, not modified).
 
-    Measured networks (results, costs and trained weights: ``weights``, :class:`~taskgroup.measure.weights.
-    WeightsTable`) and affinity matrices (``save_affinity``, ``load_affinity``, ``affinities``:
-    :class:`~taskgroup.measure.affinities.AffinityTable`) are tables of the one file.
+    Measured networks (results, costs, trained weights: ``weights``, :class:`~taskgroup.measure.weights.
+    WeightsTable`, and bootstrap replicates of their metrics: ``replicates``,
+    :class:`~taskgroup.measure.replicates.ReplicatesTable`) and affinity matrices (``save_affinity``,
+    ``load_affinity``, ``affinities``: :class:`~taskgroup.measure.affinities.AffinityTable`) are tables of the one
+    file.
 
     Parameters
     ----------
@@ -187,7 +191,7 @@ class ResultStore(AffinityTable, WeightsTable):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable against process crashes
             # Creating missing tables is the migration: a store from before resource_costs gains it here.
-            db.executescript(_SCHEMA + AFFINITY_SCHEMA + WEIGHTS_SCHEMA)
+            db.executescript(_SCHEMA + AFFINITY_SCHEMA + WEIGHTS_SCHEMA + REPLICATES_SCHEMA)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.commit()
         except BaseException:
@@ -295,6 +299,7 @@ class ResultStore(AffinityTable, WeightsTable):
             new = db.total_changes - before
             db.executemany("INSERT OR IGNORE INTO resource_costs VALUES (?,?,?,?,?,?,?)", cost_rows)
             self._add_weights(db, suite, config, results)
+            self._add_replicates(db, suite, config, results)
             return new
 
     def add_costs(self, suite: str, config: str, costs: pd.DataFrame) -> None:

@@ -9,6 +9,7 @@ reproduce exactly are trained together (:func:`taskgroup.engine.train_stack`), o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from taskgroup.checkpoints import checkpoint_bytes, network_config
 from taskgroup.engine import FitResult, TrainConfig, build_model, can_stack, fit, predict, score, train_stack
@@ -20,7 +21,7 @@ __all__ = ["TrainConfig", "NetworkResult", "train_candidate", "train_candidates"
 
 
 def _result(
-    candidate: Candidate, seed: int, fitted: FitResult, scores: dict[str, dict[str, dict[str, float]]]
+    candidate: Candidate, seed: int, fitted: FitResult, scores: dict[str, dict[str, dict[str, Any]]]
 ) -> NetworkResult:
     result = NetworkResult(
         candidate.name,
@@ -36,9 +37,12 @@ def _result(
     if fitted.status == "ok":
         for key, per_task in scores.items():
             for task, values in per_task.items():
-                # val_loss, val_loss_se (bootstrap), val_metric, every metric by name, the calibration (engine.score)
+                # val_loss, val_loss_se (bootstrap), val_metric, every metric by name, the calibration (engine.score);
+                # the metrics on every resample (arrays) go to the store's replicates table
                 row = result.metrics.setdefault(task, {})
-                row.update({f"{key}_{name}": value for name, value in values.items()})
+                row.update({f"{key}_{name}": value for name, value in values.items() if name != "replicates"})
+                replicates = result.replicates.setdefault(task, {})
+                replicates.update({f"{key}_{name}": value for name, value in values.get("replicates", {}).items()})
     return result
 
 

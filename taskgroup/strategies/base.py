@@ -164,10 +164,10 @@ def problem_from_store(
     Returns
     -------
     Problem
-        Values as means over seeds, with their standard errors: the loss objectives (``sum``, ``relative``) as
-        ``errors`` says; ``metric`` and ``calibrated`` over training repeats alone (NaN with one seed).
+        Values as means over seeds, with their standard errors as ``errors`` says (for ``metric`` and
+        ``calibrated``, see :mod:`taskgroup.objectives`).
     """
     results = ResultStore(store, create=False)
     if objective in ("sum", "relative") or not normalise:
         return results.to_problem(split, cost, config=train.hash(), normalise=normalise, errors=errors)
-    return selection_problem(results, objective, split=split, cost=cost, config=train.hash())
+    return selection_problem(results, objective, split=split, cost=cost, config=train.hash(), errors=errors)
