@@ -242,6 +242,7 @@ def test_colgen_reports_progress_on_long_runs_only(monkeypatch):
     lines: list[str] = []
     plan = select_groups(random_predictor(7, 0), 2, method="colgen", say=lines.append)
     assert lines and all(line.startswith("colgen: ") and "bound" in line and "gap" in line for line in lines)
+    assert all(line.split("gap ")[1].split("%")[0].replace(".", "").isdigit() for line in lines)  # a relative gap
     assert lines[-1].startswith("colgen: done after ") and f"value {-plan.objective:.6g}" in lines[-1]
 
 

@@ -385,11 +385,12 @@ def column_generation(
         if say is None or (now - reported < PROGRESS_EVERY and not (final and reported > started)):
             return
         reported = now
-        gap = max(0.0, upper - incumbent_value)
+        # relative, as the plan's own gap is, so that the lines and the final summary read alike
+        gap = max(0.0, upper - incumbent_value) / max(abs(incumbent_value), 1e-12)
         say(
             f"colgen: {'done after ' if final else ''}{iterations} iterations, {len(columns)} columns, "
             f"value {incumbent_value:.6g}, bound {max(upper, incumbent_value):.6g}, "
-            f"gap {gap:.4g}, {now - started:.0f} s"
+            f"gap {gap:.2%}, {now - started:.0f} s"
         )
 
     alpha = smoothing
