@@ -119,16 +119,22 @@ def test_search_pricing_equals_listing_on_unstructured_affinities(n, seed):
         assert listed is not None and set(listed) == expected
 
 
+def random_start_groups(rows: int, n: int, seed: int) -> np.ndarray:
+    """``rows`` random groups of 2 to n - 1 of ``n`` tasks, as boolean rows."""
+    rng = np.random.default_rng(seed)
+    groups = np.zeros((rows, n), dtype=bool)
+    for row in groups:
+        row[rng.choice(n, int(rng.integers(2, n)), replace=False)] = True
+    return groups
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_heuristic_pricing_ends_at_local_optima_valued_as_the_scorer_does(seed):
     from taskgroup.grouping.local_pricing import improve_groups
 
     n = 9
     scorer, pi = instance(n, seed)
-    rng = np.random.default_rng(seed)
-    seeds = np.zeros((6, n), dtype=bool)
-    for row in seeds:
-        row[rng.choice(n, int(rng.integers(2, n)), replace=False)] = True
+    seeds = random_start_groups(6, n, seed)
     groups, profits = improve_groups(scorer.S, scorer.offset, pi, seeds)
     for row, p in zip(groups, profits):
         group = frozenset(np.flatnonzero(row).tolist())
@@ -147,10 +153,7 @@ def test_swap_pricing_ends_where_no_add_drop_or_swap_helps(seed):
 
     n = 9
     scorer, pi = instance(n, seed)
-    rng = np.random.default_rng(seed)
-    seeds = np.zeros((4, n), dtype=bool)
-    for row in seeds:
-        row[rng.choice(n, int(rng.integers(2, n)), replace=False)] = True
+    seeds = random_start_groups(4, n, seed)
     groups, profits = swap_groups(scorer.S, scorer.offset, pi, seeds)
     for row, seed_row, p in zip(groups, seeds, profits):
         group = frozenset(np.flatnonzero(row).tolist())

@@ -48,9 +48,7 @@ def improve_groups(
         The local optima (groups of at least 2 tasks) and their predicted ``P``.
     """
     n = S.shape[0]
-    inflow_matrix = S.copy()
-    np.fill_diagonal(inflow_matrix, 0.0)  # a task is not its own source
-    shift_by_size = offset - pi[None, :]  # (n + 1, n)
+    inflow_matrix, shift_by_size = _search_terms(S, offset, pi)
     members = np.array(seeds, dtype=bool, copy=True)
     eye = np.eye(n, dtype=bool)
     active = np.ones(len(members), dtype=bool)
@@ -73,9 +71,21 @@ def improve_groups(
         better = gain > _EPS
         active[rows[~better]] = False
         members[rows[better], best[better]] ^= True
+    return members, _group_profits(members, inflow_matrix, shift_by_size)
+
+
+def _search_terms(S: np.ndarray, offset: np.ndarray, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What both searches value moves with: ``S`` without its diagonal (a task is not its own source) and the
+    size term less the duals, ``(n + 1, n)``."""
+    inflow_matrix = S.copy()
+    np.fill_diagonal(inflow_matrix, 0.0)
+    return inflow_matrix, offset - pi[None, :]
+
+
+def _group_profits(members: np.ndarray, inflow_matrix: np.ndarray, shift_by_size: np.ndarray) -> np.ndarray:
+    """``P`` of each group (rows of ``members``)."""
     size = members.sum(axis=1)
-    inflow = members.astype(float) @ inflow_matrix
-    return members, _profits(inflow, members, size, shift_by_size[size])
+    return _profits(members.astype(float) @ inflow_matrix, members, size, shift_by_size[size])
 
 
 def swap_groups(
@@ -103,9 +113,7 @@ def swap_groups(
         The local optima and their predicted ``P``.
     """
     n = S.shape[0]
-    inflow_matrix = S.copy()
-    np.fill_diagonal(inflow_matrix, 0.0)
-    shift_by_size = offset - pi[None, :]
+    inflow_matrix, shift_by_size = _search_terms(S, offset, pi)
     eye = np.eye(n, dtype=bool)
     members = np.array(seeds, dtype=bool, copy=True)
     for row in range(len(members)):
@@ -144,6 +152,4 @@ def swap_groups(
             group[move[0]] ^= True
             if move[1] >= 0:
                 group[move[1]] = True
-    size = members.sum(axis=1)
-    inflow = members.astype(float) @ inflow_matrix
-    return members, _profits(inflow, members, size, shift_by_size[size])
+    return members, _group_profits(members, inflow_matrix, shift_by_size)

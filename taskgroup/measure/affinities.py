@@ -10,15 +10,12 @@ other tables (its schema is here, :data:`AFFINITY_SCHEMA`).
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from pathlib import Path
 
 import pandas as pd
 
 from taskgroup.errors import NotFound
+from taskgroup.measure.tables import StoreTable, table_names
 
 __all__ = ["AffinityTable", "AFFINITY_SCHEMA"]
 
@@ -33,14 +30,8 @@ CREATE TABLE IF NOT EXISTS affinities (
 _KEYS = "suite, suite_name, config, method, seed, every, steps, created"
 
 
-class AffinityTable:
-    """The affinity methods of :class:`~taskgroup.measure.store.ResultStore` (which supplies ``path`` and
-    ``_connect``)."""
-
-    path: Path
-
-    def _connect(self, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError  # ResultStore's
+class AffinityTable(StoreTable):
+    """The affinity methods of :class:`~taskgroup.measure.store.ResultStore`."""
 
     def save_affinity(
         self,
@@ -91,7 +82,7 @@ class AffinityTable:
             Columns suite, suite_name, config, method, seed, every, steps, created; oldest first.
         """
         with self._connect() as db:
-            if not _has_table(db):
+            if "affinities" not in table_names(db):
                 return pd.DataFrame(columns=_KEYS.split(", "))
             rows = db.execute(f"SELECT {_KEYS} FROM affinities ORDER BY created").fetchall()
         return pd.DataFrame(rows, columns=_KEYS.split(", "))
@@ -136,7 +127,11 @@ class AffinityTable:
                 query += f" AND {column} = ?"
                 args.append(value)
         with self._connect() as db:
-            row = db.execute(query + " ORDER BY created DESC LIMIT 1", args).fetchone() if _has_table(db) else None
+            row = (
+                db.execute(query + " ORDER BY created DESC LIMIT 1", args).fetchone()
+                if "affinities" in table_names(db)
+                else None
+            )
         if row is None:
             key = {"method": method, "suite": suite, "config": config, "seed": seed, "every": every}
             asked = ", ".join(f"{name}={value!r}" for name, value in key.items() if value is not None)
@@ -158,9 +153,3 @@ class AffinityTable:
             for r in stored.itertuples()
         ]
         return f"{len(keys)}: " + "; ".join(keys)
-
-
-def _has_table(db: sqlite3.Connection) -> bool:
-    """Whether the store has the table (a store opened read-only from before it was added has not)."""
-    found: Iterator[tuple[str]] = db.execute("SELECT name FROM sqlite_master WHERE name = 'affinities'")
-    return any(True for _ in found)

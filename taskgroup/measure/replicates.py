@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure.records import NetworkResult
+from taskgroup.measure.tables import StoreTable, table_names
 
 __all__ = ["ReplicatesTable", "REPLICATES_SCHEMA"]
 
@@ -40,14 +39,8 @@ CREATE TABLE IF NOT EXISTS replicates (
 _DTYPE = np.dtype("<f4")
 
 
-class ReplicatesTable:
-    """The replicate methods of :class:`~taskgroup.measure.store.ResultStore` (which supplies ``path`` and
-    ``_connect``)."""
-
-    path: Path
-
-    def _connect(self, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError  # ResultStore's
+class ReplicatesTable(StoreTable):
+    """The replicate methods of :class:`~taskgroup.measure.store.ResultStore`."""
 
     @staticmethod
     def _add_replicates(db: sqlite3.Connection, suite: str, config: str, results: Iterable[NetworkResult]) -> None:
@@ -89,8 +82,7 @@ class ReplicatesTable:
             raise InvalidArgument(f"split={split!r}; accepted: 'val', 'test'.")
         columns = ["network", "seed", "task", "metric", "samples"]
         with self._connect() as db:
-            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "replicates" not in tables:
+            if "replicates" not in table_names(db):
                 return pd.DataFrame(columns=columns)
             found = db.execute(
                 "SELECT network, seed, task, name, samples FROM replicates WHERE suite=? AND config=? "

@@ -38,6 +38,7 @@ from taskgroup.errors import InvalidArgument, MeasurementError, NotFound
 from taskgroup.measure.affinities import AFFINITY_SCHEMA, AffinityTable
 from taskgroup.measure.records import COST_COLUMNS, DEFAULT_PROFILED_COST, NetworkResult, normalise_costs
 from taskgroup.measure.replicates import REPLICATES_SCHEMA, ReplicatesTable
+from taskgroup.measure.tables import table_names
 from taskgroup.measure.weights import WEIGHTS_SCHEMA, WeightsTable
 from taskgroup.naming import network_name, split_network_name
 from taskgroup.uncertainty import repeat_se
@@ -121,7 +122,7 @@ class ResultStore(AffinityTable, WeightsTable, ReplicatesTable):
             problems = [line for (row,) in db.execute("PRAGMA quick_check(3)") for line in str(row).splitlines()]
             if problems != ["ok"]:
                 raise sqlite3.DatabaseError("integrity check failed: " + "; ".join(problems[:3]))
-            tables = _tables(db)
+            tables = table_names(db)
             # An SQLite file without any table is a store whose creation was cut short (a full disk, or another
             # command creating the same store at that moment): it is finished now, not refused forever.
             unfinished = not tables and create
@@ -383,7 +384,7 @@ class ResultStore(AffinityTable, WeightsTable, ReplicatesTable):
 
     def _table_names(self) -> set[str]:
         with self._connect() as db:
-            return _tables(db)
+            return table_names(db)
 
     def _read(self, query: str, suite: str | None, config: str | None, order: str | None = None) -> pd.DataFrame:
         """Rows of ``query`` for one suite and/or configuration (None: all), filtered in SQL."""
@@ -559,7 +560,3 @@ class ResultStore(AffinityTable, WeightsTable, ReplicatesTable):
         table = self.table(split, cost, metric=metric, normalise=normalise, suite=suite, config=config, errors=errors)
         cost_cols = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds", "loss_se")]
         return Problem.from_frame(table, cost=cost_cols, higher_is_better=metric)
-
-
-def _tables(db: sqlite3.Connection) -> set[str]:
-    return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
-from pathlib import Path
 
 from taskgroup.measure.records import NetworkResult
+from taskgroup.measure.tables import StoreTable, table_names
 
 __all__ = ["WeightsTable", "WEIGHTS_SCHEMA"]
 
@@ -27,14 +26,8 @@ CREATE TABLE IF NOT EXISTS weights (
 """
 
 
-class WeightsTable:
-    """The weights methods of :class:`~taskgroup.measure.store.ResultStore` (which supplies ``path`` and
-    ``_connect``)."""
-
-    path: Path
-
-    def _connect(self, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError  # ResultStore's
+class WeightsTable(StoreTable):
+    """The weights methods of :class:`~taskgroup.measure.store.ResultStore`."""
 
     @staticmethod
     def _add_weights(db: sqlite3.Connection, suite: str, config: str, results: Iterable[NetworkResult]) -> None:
@@ -73,7 +66,7 @@ class WeightsTable:
             The store cannot be read.
         """
         with self._connect() as db:
-            if "weights" not in {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+            if "weights" not in table_names(db):
                 return None
             row = db.execute(
                 "SELECT checkpoint FROM weights WHERE suite=? AND config=? AND network=? AND seed=?",
