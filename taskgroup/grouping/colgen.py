@@ -45,7 +45,7 @@ from collections.abc import Callable, Container, Sequence
 
 import numpy as np
 
-from taskgroup.errors import SolverError
+from taskgroup.errors import InfeasibleBudget, SolverError
 from taskgroup.grouping.cover import Group, GroupScorer
 from taskgroup.grouping.local_pricing import improve_groups, swap_groups
 from taskgroup.grouping.pricing import groups_above, price_pairwise
@@ -296,12 +296,15 @@ def column_generation(
     reduced-profit fixing (:func:`_fixing_threshold`): every group a better selection could use is listed into
     the master, whose integer optimum is then the optimum over every group.
 
-    ``say``, if given, receives a progress line on the iteration, columns, value, bound and gap once
-    :data:`PROGRESS_EVERY` seconds have passed since the start or the last line, and a last line at the end when
-    any was given: a quick run stays silent.
+    ``say``, if given, receives a progress line on the iteration, columns, value, bound, gap and time left once
+    :data:`PROGRESS_EVERY` seconds have passed since the start or the last line (also while a master MIP runs:
+    the line then starts with how long it has run), and a last line at the end when any was given: a quick run
+    stays silent.
 
     ``stop``, if given, is asked before each iteration; once it returns True the loop ends as at the time limit,
-    without the final master solve, and the best selection so far comes back with its bound (Ctrl-C).
+    without the final master solve, and the best selection so far comes back with its bound (Ctrl-C). A master
+    MIP running then is stopped too, when ``stop`` is the flag of :func:`~taskgroup.interrupts.interrupt_flag`
+    (:meth:`~taskgroup.solvers.model.SelectionModel.run`).
 
     Parameters
     ----------
@@ -348,12 +351,26 @@ def column_generation(
     incumbent, incumbent_value = list(start), scorer.value(start)
 
     def integer_master() -> bool:
-        """Solve the master as a MIP over the columns; keep its selection if better. True when proven optimal."""
+        """Solve the master as a MIP over the columns; keep its selection if better. True when proven optimal.
+
+        A long MIP says so at the progress lines' cadence; Ctrl-C stops it (as at the time limit: CP-SAT and SCIP
+        keep the selection they hold, HiGHS gives none) and the search then ends (``stop``).
+        """
         nonlocal incumbent, incumbent_value
         groups = list(columns)
         problem = scorer.listed_problem(groups)
         remaining = None if time_limit is None else max(1.0, deadline - time.perf_counter())
-        plan = solve(problem, budget=k, method="ilp", time_limit=remaining)
+        solving = time.perf_counter()
+
+        def still_solving(line: str) -> None:  # the solver's cadence is the lines' own; its wording is ours
+            report(f"master MIP over {len(groups)} columns still solving after {time.perf_counter() - solving:.0f} s; ")
+
+        try:
+            plan = solve(problem, budget=k, method="ilp", time_limit=remaining, say=still_solving)
+        except InfeasibleBudget:
+            if not stopped():
+                raise
+            return False  # Ctrl-C stopped the MIP before it held a selection, and greedy found none within k
         chosen = [groups[problem.network_index(name)] for name in plan.networks]
         if scorer.value(chosen) > incumbent_value:
             incumbent, incumbent_value = chosen, scorer.value(chosen)
@@ -379,18 +396,21 @@ def column_generation(
 
     reported = started  # when the last progress line went out
 
-    def report(final: bool = False) -> None:
+    def report(doing: str = "", final: bool = False) -> None:
+        """A progress line, when one is due; ``doing`` (a step in progress, which keeps its own cadence) starts
+        it."""
         nonlocal reported
         now = time.perf_counter()
-        if say is None or (now - reported < PROGRESS_EVERY and not (final and reported > started)):
+        if say is None or (now - reported < PROGRESS_EVERY and not doing and not (final and reported > started)):
             return
         reported = now
         # relative, as the plan's own gap is, so that the lines and the final summary read alike
         gap = max(0.0, upper - incumbent_value) / max(abs(incumbent_value), 1e-12)
+        left = "" if final or time_limit is None else f" ({max(0.0, deadline - now):.0f} s left)"
         say(
-            f"colgen: {'done after ' if final else ''}{iterations} iterations, {len(columns)} columns, "
+            f"colgen: {doing}{'done after ' if final else ''}{iterations} iterations, {len(columns)} columns, "
             f"value {incumbent_value:.6g}, bound {max(upper, incumbent_value):.6g}, "
-            f"gap {gap:.2%}, {now - started:.0f} s"
+            f"gap {gap:.2%}, {now - started:.0f} s{left}"
         )
 
     alpha = smoothing

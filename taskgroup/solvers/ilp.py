@@ -8,10 +8,12 @@ that accepted a set over budget within its own tolerance) the result says so in 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from taskgroup.errors import SolverError
+from taskgroup.interrupts import interrupt_requested
 from taskgroup.solvers.instance import SelectionInstance, fits
 from taskgroup.solvers.model import SelectionModel, mip_out_of_time
 from taskgroup.solvers.registry import Fallback, SolverResult
@@ -21,10 +23,18 @@ from taskgroup.solvers.ties import cost_tolerance, objective_tolerance
 __all__ = ["solve_ilp"]
 
 
-def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, backend: str = "highs") -> SolverResult:
+def solve_ilp(
+    instance: SelectionInstance,
+    *,
+    time_limit: float | None = None,
+    backend: str = "highs",
+    say: Callable[[str], None] | None = None,
+) -> SolverResult:
     """Minimise the total weighted loss of ``instance`` within its budget with a MIP backend.
 
-    Ties (:mod:`taskgroup.solvers.ties`): see :func:`_cheapest_tied`.
+    Ties (:mod:`taskgroup.solvers.ties`): see :func:`_cheapest_tied`. Ctrl-C: see
+    :meth:`~taskgroup.solvers.model.SelectionModel.run`; a solve stopped under
+    :func:`~taskgroup.interrupts.interrupt_flag` answers as at the time limit, without the tie rule's search.
 
     Parameters
     ----------
@@ -34,6 +44,9 @@ def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, b
         Seconds.
     backend : {"highs", "scip", "cbc", "cpsat"}, default "highs"
         The OR-Tools MIP backend.
+    say : callable(str), optional
+        Receives a line every :data:`~taskgroup.solvers.model.SAY_EVERY` seconds while the MIP runs (a
+        shorter solve says nothing), e.g. ``tg.solve(problem, budget, method="ilp", say=print)``.
 
     Returns
     -------
@@ -52,7 +65,7 @@ def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, b
     if mip_out_of_time(instance, time_limit):
         return SolverResult(None, optimal=False, fallback=Fallback.NO_TIME)
     model = SelectionModel(instance, backend)
-    result = model.run("loss", time_limit)
+    result = model.run("loss", time_limit, say=say)
     if result.chosen is None and not result.optimal:
         result.fallback = Fallback.NO_SOLUTION
         return result
@@ -62,7 +75,7 @@ def solve_ilp(instance: SelectionInstance, *, time_limit: float | None = None, b
     if result.chosen is not None:  # the backend's own objective carries its tolerances; re-score exactly
         result.bound = min(result.bound, instance.objective(result.chosen))
         left = None if time_limit is None else time_limit - (time.perf_counter() - started)
-        if left is None or left > 0.01:
+        if (left is None or left > 0.01) and not interrupt_requested():
             result.chosen = _cheapest_tied(model, result.chosen, left)
     return result
 

@@ -17,6 +17,9 @@ The same model answers two more questions the rest of the package needs: the che
 ``sum_j C[j,r] x[j]`` instead) and, for the budget frontier, the cheapest plan whose objective is below a cap
 (add ``sum WL y <= cap``).
 
+Every solve runs through :func:`taskgroup.interrupts.run_interruptibly`, so that Ctrl-C is not held up until the
+backend returns (:meth:`SelectionModel.run`).
+
 LP-based MIP backends (HiGHS, SCIP, CBC) are much stronger than CP-SAT on this model because the LP
 relaxation of the strong formulation (2) is tight; benchmarks/solvers.py measures them side by side.
 """
@@ -24,22 +27,27 @@ relaxation of the strong formulation (2) is tight; benchmarks/solvers.py measure
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from ortools.linear_solver import pywraplp
 
 from taskgroup.errors import InvalidArgument, SolverError
+from taskgroup.interrupts import interrupt_requested, run_interruptibly
 from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
-from taskgroup.solvers.quiet import silence_native_output
+from taskgroup.solvers.quiet import silence_native_output, unsilenced
 from taskgroup.solvers.registry import SolverResult
 
-__all__ = ["BACKENDS", "SelectionModel", "MIP_SECONDS_PER_ENTRY", "mip_out_of_time"]
+__all__ = ["BACKENDS", "SelectionModel", "MIP_SECONDS_PER_ENTRY", "SAY_EVERY", "mip_out_of_time"]
 
 # Seconds of HiGHS per (network, task) entry of the model, per budget: about 0.15 s at 8 tasks (263
 # candidates, 1,024 entries) and 2.4 s at 12 tasks (4,107 candidates, 24,576 entries) in
 # benchmarks/results/solvers.md; the growth is close to linear in the entries.
 MIP_SECONDS_PER_ENTRY = 1.0e-4
+# Seconds between the lines that say a MIP is still solving (the cadence of column generation's progress lines).
+SAY_EVERY = 5.0
 
 
 def mip_out_of_time(instance: SelectionInstance, time_limit: float | None) -> bool:
@@ -182,9 +190,17 @@ class SelectionModel:
             self.total_cost_row = row
         self.total_cost_row.SetBounds(-inf, inf if cap is None else cap)
 
-    def run(self, minimise: str = "loss", time_limit: float | None = None) -> SolverResult:
+    def run(
+        self, minimise: str = "loss", time_limit: float | None = None, *, say: Callable[[str], None] | None = None
+    ) -> SolverResult:
         """Solve, minimising the total weighted loss (``"loss"``), the cost on resource ``r`` (``"cost:r"``)
         or the tie rule's total cost (``"total_cost"``, :mod:`taskgroup.solvers.ties`).
+
+        Ctrl-C stops the solve within about a second (:func:`~taskgroup.interrupts.run_interruptibly`): under
+        :func:`~taskgroup.interrupts.interrupt_flag` the result is then as at the time limit (CP-SAT and SCIP,
+        which OR-Tools can stop, keep the best selection they hold; HiGHS and CBC, which it cannot, are left to
+        finish in the background and give none), and once the flag is set no solve starts; otherwise
+        ``KeyboardInterrupt`` is raised.
 
         Parameters
         ----------
@@ -192,18 +208,23 @@ class SelectionModel:
             ``"loss"``, ``"total_cost"`` or ``"cost:r"`` (``r`` a resource index).
         time_limit : float, optional
             Seconds.
+        say : callable(str), optional
+            Receives a line every :data:`SAY_EVERY` seconds while the backend runs (none for a shorter solve),
+            with stdout usable (the backend's own output stays silenced).
 
         Returns
         -------
         SolverResult
             ``chosen`` None and ``optimal`` True when infeasible; ``chosen`` None and not optimal when stopped at
-            the time limit before any solution. The bound is the backend's only for ``"loss"``.
+            the time limit (or by Ctrl-C) before any solution. The bound is the backend's only for ``"loss"``.
 
         Raises
         ------
         SolverError
             The backend stopped with another status and no time limit was set.
         """
+        if interrupt_requested():  # Ctrl-C under interrupt_flag: no new solve (the last may still be running)
+            return SolverResult(None, False, -math.inf)
         solver = self.solver
         objective = solver.Objective()
         objective.Clear()
@@ -224,11 +245,16 @@ class SelectionModel:
         params = pywraplp.MPSolverParameters()
         params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
         with silence_native_output():
-            status = solver.Solve(params)
+            status = run_interruptibly(
+                lambda: solver.Solve(params), solver.InterruptSolve, progress=self._ticker(say, time_limit)
+            )
+        if status is None:  # stopped by Ctrl-C and still running: its solver must not be touched again
+            return SolverResult(None, False, -math.inf)
         if status == pywraplp.Solver.INFEASIBLE:
             return SolverResult(None, True, math.inf, _nodes(solver))
         if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-            if time_limit is not None:  # stopped at the time limit before any solution (HiGHS reports 99)
+            if time_limit is not None or interrupt_requested():
+                # stopped at the time limit (HiGHS reports 99) or by Ctrl-C (CP-SAT: 6) before any solution
                 return SolverResult(None, False, -math.inf, _nodes(solver))
             raise SolverError(f"The {self.backend} backend stopped with status {status} on a selection model.")
         chosen = [j for j, var in enumerate(self.x) if var.solution_value() > 0.5]
@@ -236,6 +262,28 @@ class SelectionModel:
         if not math.isfinite(bound):
             bound = -math.inf
         return SolverResult(chosen, status == pywraplp.Solver.OPTIMAL, bound, _nodes(solver))
+
+    def _ticker(self, say: Callable[[str], None] | None, time_limit: float | None) -> Callable[[], None] | None:
+        """A progress hook that gives ``say`` a line every :data:`SAY_EVERY` seconds of a solve."""
+        if say is None:
+            return None
+        hook, started = say, time.perf_counter()
+        said = started
+
+        def tick() -> None:
+            nonlocal said
+            now = time.perf_counter()
+            if now - said < SAY_EVERY:
+                return
+            said = now
+            left = "" if time_limit is None else f", {max(0.0, time_limit - (now - started)):.0f} s of its limit left"
+            with unsilenced():
+                hook(
+                    f"{self.backend} MIP over {self.instance.m} networks still solving after {now - started:.0f} s"
+                    f"{left}"
+                )
+
+        return tick
 
 
 def _nodes(solver: pywraplp.Solver) -> int:

@@ -137,7 +137,8 @@ def solve(
     time_limit : float, optional
         Seconds. When reached, the best plan found is returned with ``optimal=False`` and its bound.
     **options
-        Passed to the solver (e.g. ``max_subsets`` for exhaustive).
+        Passed to the solver (e.g. ``max_subsets`` for exhaustive, ``say`` for the MIP methods: a line every few
+        seconds while the MIP runs). Ctrl-C stops a MIP within about a second (``KeyboardInterrupt``).
 
     Returns
     -------
