@@ -7,7 +7,9 @@ steps; a second Ctrl-C raises ``KeyboardInterrupt`` at once, as usual.
 A native call (an OR-Tools MIP solve) runs for minutes without returning to Python, and Python runs its signal
 handlers only between bytecodes of the main thread: Ctrl-C was seen when the solve returned. The solvers release
 the GIL while they solve, so :func:`run_interruptibly` runs such a call in a worker thread while the calling
-thread waits in short slices, in which the handlers run; on Ctrl-C it asks the call to stop.
+thread waits in short slices, in which the handlers run; on Ctrl-C it asks the call to stop. Some native code
+installs its own C handler for SIGINT while it runs (CBC does, and then neither stops nor tells Python), so the
+waiting thread keeps Python's handler in place.
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ def run_interruptibly(
 
     A call that does not end within the grace (``stop()`` returned False: the backend cannot be stopped) is left
     running in its daemon thread until it finishes by itself (at its own time limit, if it has one); the caller
-    must not touch what it works on again. No signal handler or wakeup descriptor is changed.
+    must not touch what it works on again. Python's SIGINT handler is kept in place meanwhile (in the main thread:
+    :func:`_python_sigint`); the handlers are as before when this returns.
 
     Parameters
     ----------
@@ -134,21 +137,23 @@ def run_interruptibly(
             outcome["error"] = exc
 
     worker = threading.Thread(target=work, name="taskgroup-native-call", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(POLL_SECONDS)
-            if not worker.is_alive():
-                break
-            if interrupt_requested():
-                if not _stopped(worker, stop):
-                    return None
-                break
-            if progress is not None:
-                progress()
-    except BaseException:
-        _stopped(worker, stop)
-        raise
+    with _python_sigint() as keep:
+        worker.start()
+        try:
+            while worker.is_alive():
+                keep()
+                worker.join(POLL_SECONDS)
+                if not worker.is_alive():
+                    break
+                if interrupt_requested():
+                    if not _stopped(worker, stop):
+                        return None
+                    break
+                if progress is not None:
+                    progress()
+        except BaseException:
+            _stopped(worker, stop)
+            raise
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
@@ -159,3 +164,41 @@ def _stopped(worker: threading.Thread, stop: Callable[[], bool]) -> bool:
     if worker.is_alive() and stop():
         worker.join(STOP_GRACE_SECONDS)
     return not worker.is_alive()
+
+
+@contextmanager
+def _python_sigint() -> Iterator[Callable[[], None]]:
+    """Keep Python's SIGINT handling in place while native code runs in another thread.
+
+    Yields a function to call every so often: it puts back the C-level handler through which Python sees SIGINT,
+    should native code have installed its own. The Python-level handler stays the one Python code chose: a relay
+    stands in for it meanwhile and follows any change that handler makes (:func:`interrupt_flag`'s first Ctrl-C
+    hands the second to the previous handler), and that choice is the handler when the block ends. Outside the
+    main thread, or when SIGINT is not handled by a Python function (ignored, or the C default), nothing changes.
+    """
+    intended = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(intended):
+        yield lambda: None
+        return
+    handler: Callable[[int, Any], Any] = intended
+
+    def relay(signum: int, frame: Any) -> None:
+        nonlocal handler
+        try:
+            handler(signum, frame)
+        finally:
+            chosen = signal.getsignal(signal.SIGINT)
+            if chosen is not relay and callable(chosen):  # the handler chose another for the next SIGINT
+                handler = chosen
+                signal.signal(signal.SIGINT, relay)
+
+    def keep() -> None:
+        if signal.getsignal(signal.SIGINT) is relay:
+            signal.signal(signal.SIGINT, relay)  # re-installs the C-level handler too
+
+    signal.signal(signal.SIGINT, relay)
+    try:
+        yield keep
+    finally:
+        if signal.getsignal(signal.SIGINT) is relay:
+            signal.signal(signal.SIGINT, handler)

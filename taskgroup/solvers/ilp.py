@@ -67,7 +67,7 @@ def solve_ilp(
     model = SelectionModel(instance, backend)
     result = model.run("loss", time_limit, say=say)
     if result.chosen is None and not result.optimal:
-        result.fallback = Fallback.NO_SOLUTION
+        result.fallback = Fallback.INTERRUPTED if interrupt_requested() else Fallback.NO_SOLUTION
         return result
     if result.chosen is not None and not fits(instance.C[result.chosen].sum(axis=0), instance.budget):
         # CBC, SCIP and CP-SAT accept a set over budget within their own feasibility tolerance (about 1e-6)

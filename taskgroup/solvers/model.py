@@ -117,6 +117,10 @@ class SelectionModel:
             # afterwards: Ctrl-C then killed the whole process at once, with no KeyboardInterrupt to commit
             # finished work on (tests/test_solvers.py checks that Ctrl-C still raises after a solve).
             solver.SetSolverSpecificParametersAsString("catch_sigint_signal: false")
+        if backend == "scip":
+            # SCIP otherwise takes SIGINT for the solve and stops by itself: Python never saw the Ctrl-C, and an
+            # interrupted solve passed for a finished one (run_interruptibly stops it instead)
+            solver.SetSolverSpecificParametersAsString("misc/catchctrlc = FALSE")
         self.solver = solver
         WL, C = instance.WL, instance.C
         m, n = WL.shape

@@ -22,6 +22,7 @@ class Fallback(str, Enum):
 
     NO_TIME = "the integer program would not reach its root LP within the time limit"
     NO_SOLUTION = "the time limit came before the integer program found a solution"
+    INTERRUPTED = "Ctrl-C stopped the integer program before it found a solution"
     OVER_BUDGET = "the MIP backend accepted a set over budget within its own feasibility tolerance"
     TOO_LARGE = "the instance is beyond the partition DP (too many tasks, or more work than the time limit allows)"
 

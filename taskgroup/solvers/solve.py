@@ -223,9 +223,9 @@ def _fall_back(
         return "ilp", solve_ilp(instance, time_limit=left)
     if failed.fallback is Fallback.OVER_BUDGET:  # decide the instance exactly rather than hand out that set
         return "bnb", solve_bnb(instance, time_limit=left)
-    if failed.fallback is Fallback.NO_SOLUTION:
-        # The time is spent: the greedy plan built without another MIP (which would ignore the time limit); if
-        # greedy finds no cover either, feasibility stays undecided.
+    if failed.fallback in (Fallback.NO_SOLUTION, Fallback.INTERRUPTED):
+        # The time is spent (or the user wants the answer now): the greedy plan built without another MIP (which
+        # would ignore the time limit); if greedy finds no cover either, feasibility stays undecided.
         return "greedy", SolverResult(greedy_fill(instance, []), optimal=False, nodes=failed.nodes)
     # NO_TIME: the best known plan is greedy's (its cover model, if it needs one, gets the same time limit);
     # the honest bound: every task at its best loss.
