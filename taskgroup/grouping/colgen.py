@@ -352,10 +352,7 @@ def column_generation(
 
     def integer_master() -> bool:
         """Solve the master as a MIP over the columns; keep its selection if better. True when proven optimal.
-
-        A long MIP says so at the progress lines' cadence; Ctrl-C stops it (as at the time limit: CP-SAT and SCIP
-        keep the selection they hold, HiGHS gives none) and the search then ends (``stop``).
-        """
+        A long MIP says so; Ctrl-C stops it as the time limit would (HiGHS then gives no selection)."""
         nonlocal incumbent, incumbent_value
         groups = list(columns)
         problem = scorer.listed_problem(groups)
@@ -397,8 +394,7 @@ def column_generation(
     reported = started  # when the last progress line went out
 
     def report(doing: str = "", final: bool = False) -> None:
-        """A progress line, when one is due; ``doing`` (a step in progress, which keeps its own cadence) starts
-        it."""
+        """A progress line when one is due; ``doing``, a step in progress that keeps its own cadence, starts it."""
         nonlocal reported
         now = time.perf_counter()
         if say is None or (now - reported < PROGRESS_EVERY and not doing and not (final and reported > started)):
@@ -466,7 +462,7 @@ def column_generation(
             # pricing tolerance, are measured from it
             master_columns = len(columns)
             integer_master()
-            if closed():
+            if closed() or stopped():  # Ctrl-C during the MIP: no pricing round after it
                 break
         iterations += 1
         at_lp = best_pi is None or alpha == 0.0
