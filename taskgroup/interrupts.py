@@ -138,8 +138,8 @@ def run_interruptibly(
 
     worker = threading.Thread(target=work, name="taskgroup-native-call", daemon=True)
     with _python_sigint() as keep:
-        worker.start()
         try:
+            worker.start()
             while worker.is_alive():
                 keep()
                 worker.join(POLL_SECONDS)
