@@ -53,8 +53,8 @@ class RunSettings:
         training row) beside the vanilla all-in-one network: :func:`taskgroup.train.compress.distill` into
         ``distilled/``, at its default temperature and soft weight.
     executor : str
-        ``"auto"`` (default: one worker per available core, each training one network on one thread), ``"serial"``,
-        ``"process"``, ``"process:N"`` or ``"dask://HOST:PORT"``.
+        ``"auto"`` (default: one worker per available core and at least four, each training one network on one
+        thread; serial on one core), ``"serial"``, ``"process"``, ``"process:N"`` or ``"dask://HOST:PORT"``.
     epochs : int
         Epochs of a full training run (the measurement, ESA's final runs and the plan's networks).
     esa_fraction : float

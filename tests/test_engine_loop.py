@@ -133,6 +133,7 @@ def test_fit_input_errors(suite):
         ({"soft_weight": -0.1}, r"TrainConfig.soft_weight=-0.1"),
         ({"temperature": 0}, "TrainConfig.temperature=0"),
         ({"patience": 0}, "TrainConfig.patience=0"),
+        ({"stopping": "metric"}, r"TrainConfig.stopping='metric'; accepted: \['loss', 'calibrated'\]"),
         ({"model": "transformer"}, r"Unknown model family 'transformer'; accepted: \['cnn', 'mlp', 'mmoe', 'omoe'\]"),
         ({"model": "mmoe", "options": {"hidden": (3,)}}, r"has no option\(s\) \['hidden'\]"),
     ],
@@ -155,6 +156,41 @@ def test_patience_stops_early_and_keeps_the_best_epoch(suite):
     result = fit(net, suite.train, suite.tasks, schedule(epochs=300, lr=1e-2, patience=3), val=suite.val, seed=0)
     assert len(result.val_loss) < 300
     assert len(result.val_loss) == result.best_epoch + 1 + 3  # stopped 3 epochs after the best one
+
+
+def test_calibrated_stopping_keeps_the_epoch_of_the_lowest_summed_calibrated_loss(suite):
+    class CalibratedLosses(Hook):
+        def __init__(self):
+            self.by_epoch, self.plain = [], []
+
+        def on_step(self, step, model, batch, losses_of):
+            pass
+
+        def on_epoch_end(self, epoch, model, val_loss):
+            scores = score(predict(model, suite.val.x), suite.val, suite.tasks, detail=True)
+            self.by_epoch.append({t: s["calibrated_loss"] for t, s in scores.items() if t != "r"})
+            self.by_epoch[-1]["r"] = scores["r"]["loss"]  # a regression head has no temperature
+            self.plain.append(sum(s["loss"] for s in scores.values()))
+
+    hook = CalibratedLosses()
+    net = build_network("mlp", suite)
+    result = fit(net, suite.train, suite.tasks, schedule(epochs=8, stopping="calibrated"), val=suite.val, hooks=[hook])
+    summed = [sum(losses.values()) for losses in hook.by_epoch]
+    assert result.val_loss == pytest.approx(summed, rel=1e-9)
+    assert result.best_epoch == int(np.argmin(summed))
+    assert all(c <= p + 1e-12 for c, p in zip(summed, hook.plain, strict=True))  # a temperature only lowers a loss
+
+
+def test_the_default_stopping_keeps_the_keys_of_results_stored_before_the_option_existed():
+    from taskgroup.engine.stacked import can_stack
+
+    assert "stopping" not in TrainConfig().to_dict() and TrainConfig(stopping="loss").hash() == TrainConfig().hash()
+    assert TrainConfig().hash() == "e137e5701408"  # the key of the default configuration before `stopping` existed
+    assert TrainConfig(stopping="calibrated").to_dict()["stopping"] == "calibrated"
+    assert TrainConfig(stopping="calibrated").hash() != TrainConfig().hash()
+    data = tiny_suite(60)
+    assert can_stack(data, [("r",), ("b", "m")], TrainConfig())
+    assert not can_stack(data, [("r",), ("b", "m")], TrainConfig(stopping="calibrated"))  # the stack watches the loss
 
 
 def test_fit_leaves_the_global_random_state_alone(suite):

@@ -90,7 +90,7 @@ def test_dask_cluster_with_a_worker_killed_mid_run(suite, tmp_path):
     pd.testing.assert_frame_equal(table(result), table(serial), rtol=1e-5)
 
 
-def test_auto_is_a_pool_of_one_worker_per_available_core_and_serial_on_one(monkeypatch):
+def test_auto_is_a_pool_of_one_worker_per_core_and_at_least_four_and_serial_on_one(monkeypatch):
 
     import taskgroup.engine.runtime as runtime
     from taskgroup.measure.executors import RestartingProcessPool, SerialExecutor, open_executor
@@ -98,9 +98,10 @@ def test_auto_is_a_pool_of_one_worker_per_available_core_and_serial_on_one(monke
     monkeypatch.setattr(runtime, "available_cores", lambda: 1)
     with open_executor("auto") as (pool, workers):
         assert isinstance(pool, SerialExecutor) and workers == 1
-    monkeypatch.setattr(runtime, "available_cores", lambda: 3)
-    with open_executor("auto") as (pool, workers):  # no job submitted: no worker process starts
-        assert isinstance(pool, RestartingProcessPool) and workers == 3
+    for cores, expected in ((2, 4), (3, 4), (4, 4), (6, 6)):
+        monkeypatch.setattr(runtime, "available_cores", lambda cores=cores: cores)
+        with open_executor("auto") as (pool, workers):  # no job submitted: no worker process starts
+            assert isinstance(pool, RestartingProcessPool) and workers == expected
     with pytest.raises(InvalidArgument, match="auto takes no argument"):
         with open_executor("auto:2"):
             pass

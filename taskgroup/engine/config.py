@@ -11,6 +11,7 @@ from typing import Any
 
 from taskgroup.engine.batching import BATCHINGS, SAMPLINGS
 from taskgroup.engine.families import DEFAULT_HIDDEN, ModelFactory, factory_name, make_factory
+from taskgroup.engine.stopping import STOPPING_CRITERIA
 from taskgroup.engine.weighting import REDUCTIONS, available_weightings
 from taskgroup.errors import InvalidArgument
 
@@ -41,6 +42,10 @@ class TrainConfig:
     patience : int or None
         Stop after this many epochs without a lower validation loss and keep the best epoch's weights
         (default 10); None runs every epoch (the best epoch is still kept).
+    stopping : {"loss", "calibrated"}
+        What early stopping and the kept epoch minimise: the sum of the tasks' validation losses (default), or of
+        their losses at each head's best temperature that epoch (:mod:`taskgroup.engine.stopping` says when that
+        helps and what it costs).
     reduction : {"sum", "mean"}
         Training loss of a multi-task network: the sum (default; as in Standley et al.'s code) or the mean
         (as in their paper) of the (weighted) task losses.
@@ -67,6 +72,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     patience: int | None = 10
+    stopping: str = "loss"
     reduction: str = "sum"
     weighting: str = "equal"
     batching: str = "auto"
@@ -96,6 +102,7 @@ class TrainConfig:
                     "[0, 1]; hidden: positive widths)."
                 )
         choices = {
+            "stopping": STOPPING_CRITERIA,
             "reduction": REDUCTIONS,
             "weighting": tuple(available_weightings()),
             "batching": BATCHINGS,
@@ -154,10 +161,13 @@ class TrainConfig:
         Returns
         -------
         dict
-            Every field but ``device``; ``hidden`` as a list, ``options`` sorted by key with tuples as lists.
+            Every field but ``device`` (and ``stopping`` at its default ``"loss"``); ``hidden`` as a list,
+            ``options`` sorted by key with tuples as lists.
         """
         d = asdict(self)
         d.pop("device")
+        if d["stopping"] == "loss":  # added later: left out at its old behaviour, so older stores' keys still match
+            d.pop("stopping")
         d["model"] = self.model if isinstance(self.model, str) else factory_name(self.model)
         d["hidden"] = list(self.hidden)
         d["options"] = {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(self.options.items())}

@@ -112,7 +112,8 @@ class FitResult:
     best_epoch : int
         The epoch whose weights were kept (the last one without a validation split).
     val_loss : list of float
-        Validation loss (sum over tasks) per epoch.
+        The early-stopping criterion per epoch: the validation loss summed over tasks (each head's calibrated
+        loss under ``TrainConfig.stopping="calibrated"``).
     batching : str
         The batching used ("joint" or "per_task").
     weights : dict
@@ -336,9 +337,12 @@ def score(
 
 
 def _validation_loss(model: nn.Module, data: Split, tasks: Sequence[TaskSpec], config: TrainConfig) -> float:
-    """Sum over tasks of the mean hard loss on the labelled rows (the early-stopping criterion)."""
-    scores = score(predict(model, data, device=config.device), data, tasks)
-    return float(sum(s["loss"] for s in scores.values()))
+    """The early-stopping criterion: the sum over tasks of the mean hard loss on the labelled rows, each at its
+    calibrated temperature under ``stopping="calibrated"`` (:mod:`taskgroup.engine.stopping`)."""
+    calibrated = config.stopping == "calibrated"
+    scores = score(predict(model, data, device=config.device), data, tasks, detail=calibrated)
+    # (a regression head's calibrated loss is its loss; a head with no labelled rows has only the plain one)
+    return float(sum(s.get("calibrated_loss", s["loss"]) if calibrated else s["loss"] for s in scores.values()))
 
 
 def fit(

@@ -12,7 +12,8 @@ name), sees the batches of :func:`~taskgroup.engine.loop.batch_plan` and follows
 per network (:class:`~taskgroup.engine.stopping.EarlyStopping` over a vector).
 
 Only what the stack can reproduce exactly is stacked (:func:`can_stack`): the ``mlp`` family without dropout,
-equal loss weighting, joint batches, no soft targets, inputs held in memory. Anything else trains one network at a time.
+equal loss weighting, early stopping on the plain loss, joint batches, no soft targets, inputs held in memory.
+Anything else trains one network at a time.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def can_stack(suite: TaskSuite, networks: Sequence[Sequence[str]], config: Train
     """Whether :func:`train_stack` gives these networks the results of one-at-a-time training.
 
     True when every split is in memory, the model is the ``mlp`` family without dropout, the loss weighting is
-    ``equal`` and each network's training batches are joint.
+    ``equal``, early stopping watches the plain loss and each network's training batches are joint.
 
     Parameters
     ----------
@@ -59,7 +60,7 @@ def can_stack(suite: TaskSuite, networks: Sequence[Sequence[str]], config: Train
     factory = config.factory()
     if not (isinstance(factory, BuiltinFactory) and factory.family == "mlp" and not factory.options.get("dropout")):
         return False
-    if config.weighting != "equal":
+    if config.weighting != "equal" or config.stopping != "loss":
         return False
     for tasks in networks:
         sub = suite.subset(list(tasks))

@@ -1,8 +1,8 @@
 """Where jobs run: in this process, in a local process pool, or on a Dask cluster.
 
 Every executor is a :class:`concurrent.futures.Executor`, so the runner has one code path. Chosen by one
-argument (as Optuna chooses storage): ``"auto"`` (a process pool of one worker per available core, serial on
-one core), ``"serial"``, ``"process"`` (one worker per core) or ``"process:N"``,
+argument (as Optuna chooses storage): ``"auto"`` (a process pool of one worker per available core and at least
+:data:`AUTO_MIN_WORKERS`, serial on one core), ``"serial"``, ``"process"`` (one worker per core) or ``"process:N"``,
 ``"dask://HOST:PORT"`` (a running ``dask.distributed`` scheduler, used through ``Client.get_executor()``), or
 an Executor instance the caller manages. :func:`drive` is the one loop that submits jobs, retries jobs whose
 worker died, and hands each finished job's results to the caller (who commits them): the suite route and the
@@ -32,6 +32,8 @@ __all__ = [
     "check_executor",
     "drive",
     "EXECUTOR_HELP",
+    "AUTO_MIN_WORKERS",
+    "auto_workers",
 ]
 
 J = TypeVar("J")
@@ -214,19 +216,46 @@ class RestartingProcessPool(Executor):
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
+# ``auto``'s fewest workers on a machine of two or more cores. Beside one other busy process, w workers get
+# w / (w + 1) of the cores, whatever their number (the kernel shares the CPU by runnable process), so the run takes
+# (w + 1) / w of its quiet time: 1.5x with one worker per core on 2 cores, 1.25x with 4 (issue 24).
+AUTO_MIN_WORKERS = 4
+
+
+def auto_workers(cores: int) -> int:
+    """How many workers ``auto`` starts on ``cores`` available cores: 1 (in this process) on one core, else
+    ``max(cores, AUTO_MIN_WORKERS)``.
+
+    A network's numbers do not depend on the worker count (one torch thread each, seeded per network), and on a
+    quiet machine more workers than cores cost no time, so on small machines ``auto`` starts more of them: a
+    process that keeps one core busy then slows the run by at most 1.25x instead of 1.5x. On one core a pool
+    would only add processes.
+
+    Parameters
+    ----------
+    cores : int
+        The cores available to this process (:func:`~taskgroup.engine.runtime.available_cores`).
+
+    Returns
+    -------
+    int
+    """
+    return 1 if cores <= 1 else max(cores, AUTO_MIN_WORKERS)
+
+
 @contextmanager
 def _open_auto(argument: str) -> Iterator[tuple[Executor, int]]:
-    # Networks are small: two one-thread workers train two networks in the time one two-thread network takes,
-    # and a core taken by another process slows one worker instead of stalling both threads (issue 24).
+    # Networks are small: one-thread workers train several networks in the time one many-thread network takes, and
+    # a core taken by another process slows one worker of several instead of stalling every thread (issue 24).
     if argument:
         raise InvalidArgument(f"Executor 'auto:{argument}': auto takes no argument ({EXECUTOR_HELP}).")
     from taskgroup.engine.runtime import available_cores
 
-    cores = available_cores()
-    if cores == 1:
+    workers = auto_workers(available_cores())
+    if workers == 1:
         yield SerialExecutor(), 1
         return
-    with _open_process(str(cores)) as opened:
+    with _open_process(str(workers)) as opened:
         yield opened
 
 
@@ -256,7 +285,9 @@ ExecutorOpener = Callable[[str], AbstractContextManager[tuple[Executor, int]]]
 EXECUTORS: Registry[ExecutorOpener] = Registry("executor")
 """The executor registry: ``open(argument)`` yields ``(executor, workers)``; ``"NAME:ARGUMENT"`` picks one."""
 
-EXECUTORS.register("auto", _open_auto, "a process pool, one worker per available core (serial on one core)")
+EXECUTORS.register(
+    "auto", _open_auto, f"a process pool, one worker per core and at least {AUTO_MIN_WORKERS} (serial on one core)"
+)
 EXECUTORS.register("serial", _open_serial, "one job at a time in this process")
 EXECUTORS.register("process", _open_process, "a local process pool, one worker per core or process:N")
 EXECUTORS.register("dask", _open_dask, "a running dask.distributed scheduler, dask://HOST:PORT")

@@ -80,8 +80,8 @@ class RunConfig:
         it was chosen on. Not part of the run's identity: it changes no result, only the time it takes.
     executor : str
         Where the baselines, plan networks and all-in-one network train: ``"serial"`` (one after another, in this
-        process) or an executor of :mod:`taskgroup.measure.executors` (``"auto"``: one worker per core, each on
-        one torch thread). Not part of the run's identity: a network trains the same in any worker.
+        process) or an executor of :mod:`taskgroup.measure.executors` (``"auto"``: one worker per core and at least
+        four, each on one torch thread). Not part of the run's identity: a network trains the same in any worker.
     """
 
     fit: TrainConfig = TrainConfig()
