@@ -129,41 +129,44 @@ def run_interruptibly(
         Whatever ``call`` raised.
     """
     outcome: dict[str, Any] = {}
+    # the wait is on this event, not on Thread.join: a KeyboardInterrupt inside join marks a running thread as
+    # ended on Python 3.11 (bpo-45274), and the stop's grace was then skipped
+    finished = threading.Event()
 
     def work() -> None:
         try:
             outcome["value"] = call()
         except BaseException as exc:  # handed to the waiting thread, which raises it there
             outcome["error"] = exc
+        finally:
+            finished.set()
 
-    worker = threading.Thread(target=work, name="taskgroup-native-call", daemon=True)
     with _python_sigint() as keep:
         try:
-            worker.start()
-            while worker.is_alive():
+            threading.Thread(target=work, name="taskgroup-native-call", daemon=True).start()
+            while not finished.is_set():
                 keep()
-                worker.join(POLL_SECONDS)
-                if not worker.is_alive():
+                if finished.wait(POLL_SECONDS):
                     break
                 if interrupt_requested():
-                    if not _stopped(worker, stop):
+                    if not _stopped(finished, stop):
                         return None
                     break
                 if progress is not None:
                     progress()
         except BaseException:
-            _stopped(worker, stop)
+            _stopped(finished, stop)
             raise
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
 
 
-def _stopped(worker: threading.Thread, stop: Callable[[], bool]) -> bool:
-    """Ask the call in ``worker`` to stop and wait up to the grace; whether it ended."""
-    if worker.is_alive() and stop():
-        worker.join(STOP_GRACE_SECONDS)
-    return not worker.is_alive()
+def _stopped(finished: threading.Event, stop: Callable[[], bool]) -> bool:
+    """Ask the call to stop and wait up to the grace for ``finished``; whether it is set."""
+    if not finished.is_set() and stop():
+        finished.wait(STOP_GRACE_SECONDS)
+    return finished.is_set()
 
 
 @contextmanager
