@@ -42,7 +42,8 @@ def condition(name: str) -> Iterator[None]:
     if name == "quiet":
         yield
         return
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # it spins only while this process lives: a benchmark killed outright must not leave a core taken
+    spinner = subprocess.Popen([sys.executable, "-c", f"import os\nwhile os.getppid() == {os.getpid()}: pass"])
     try:
         time.sleep(0.5)  # let it take its core before the run starts
         yield

@@ -10,9 +10,12 @@ single-task network's, so no objective is retrained and every objective is compa
 seeds). The all-in-one network is scored the same way.
 
     python -m benchmarks.selection [--mnist 10] [--digits 5] [--synthetic 5] [--measure-only] [--results DIR]
+                                   [--stopping {loss,calibrated}]
 
 Stores: ``/work/cache/obj-<suite>-seed<s>.db`` (``--cache``); a run that was stopped resumes where it left off
-(finished networks are committed one by one and never trained again).
+(finished networks are committed one by one and never trained again). ``--stopping calibrated`` measures with
+``TrainConfig(stopping="calibrated")`` instead of ``run``'s configuration (stores ``obj-calibrated-<suite>-seed<s>.db``,
+report ``selection_calibrated.md``): the same study with single-task baselines that stop on their calibrated loss.
 """
 
 from __future__ import annotations
@@ -32,13 +35,14 @@ CACHE = Path("/work/cache")
 SUITES = ("mnist", "digits", "synthetic")
 
 
-def store_path(cache: Path, suite: str, seed: int) -> Path:
+def store_path(cache: Path, suite: str, seed: int, stopping: str = "loss") -> Path:
     """Where the measurement of one suite seed is cached."""
-    return cache / f"obj-{suite}-seed{seed}.db"
+    return cache / ("obj-" + ("" if stopping == "loss" else f"{stopping}-") + f"{suite}-seed{seed}.db")
 
 
-def measure_seed(cache: Path, suite_name: str, seed: int) -> Path:
-    """Measure every candidate of one suite seed as ``taskgroup run`` does (resumes a partial store)."""
+def measure_seed(cache: Path, suite_name: str, seed: int, stopping: str = "loss") -> Path:
+    """Measure every candidate of one suite seed as ``taskgroup run`` does, early stopping aside (resumes a partial
+    store)."""
     from taskgroup.datasets import load_suite
     from taskgroup.engine.defaults import default_train_config
     from taskgroup.measure import measure
@@ -46,8 +50,8 @@ def measure_seed(cache: Path, suite_name: str, seed: int) -> Path:
 
     defaults = RunSettings()
     suite = load_suite(suite_name, seed=seed)
-    path = store_path(cache, suite_name, seed)
-    config = default_train_config(suite, epochs=defaults.epochs, device=defaults.device)
+    path = store_path(cache, suite_name, seed, stopping)
+    config = default_train_config(suite, epochs=defaults.epochs, device=defaults.device, stopping=stopping)
     measure(suite, path, candidates="all", config=config, seeds=defaults.repeats, executor="auto", progress=False)
     return path
 
@@ -130,7 +134,7 @@ def score_all(args: argparse.Namespace) -> pd.DataFrame:
     rows = []
     for suite in SUITES:
         for seed in range(getattr(args, suite)):
-            path = store_path(args.cache, suite, seed)
+            path = store_path(args.cache, suite, seed, args.stopping)
             if not complete(path):
                 if path.exists():
                     print(f"{path} is not measured completely yet: left out", file=sys.stderr)
@@ -212,8 +216,19 @@ def write(args: argparse.Namespace, results: Path) -> Path:
         plans = knee.pivot_table(index="seed", columns="objective", values="plan", aggfunc="first", sort=False)
         wide = wide.join(plans.add_suffix(" plan")).reset_index()
         sections.append((f"{suite}: per seed, at the knee (test Δm%)", markdown_table(wide, ".3g")))
-    path = write_report("selection", "Selection objectives: validation-chosen plans scored on test", sections, results)
-    table.to_csv(results / "selection.csv", index=False)
+    if args.stopping != "loss":
+        sections[0] = (
+            "Setup",
+            sections[0][1] + f" Here every network is trained with `TrainConfig(stopping={args.stopping!r})` "
+            "instead (early stopping and the kept epoch follow each head's loss at its best temperature), "
+            "single-task baselines included.",
+        )
+    name = "selection" if args.stopping == "loss" else f"selection_{args.stopping}"
+    title = "Selection objectives: validation-chosen plans scored on test"
+    if args.stopping != "loss":
+        title += f" (early stopping on the {args.stopping} loss)"
+    path = write_report(name, title, sections, results)
+    table.to_csv(results / f"{name}.csv", index=False)
     return path
 
 
@@ -226,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measure-only", action="store_true", help="measure the stores and stop")
     parser.add_argument("--report-only", action="store_true", help="score the stores already measured")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--stopping", choices=("loss", "calibrated"), default="loss", help="TrainConfig.stopping (default: loss)"
+    )
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     # every suite's first seeds before any suite's later ones, so that a partial run already compares all three
@@ -234,10 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         key=lambda p: (p[0] >= 5, p),
     )
     for seed, suite in [] if args.report_only else order:
-        if complete(store_path(args.cache, suite, seed)):
+        if complete(store_path(args.cache, suite, seed, args.stopping)):
             continue
         start = time.perf_counter()
-        measure_seed(args.cache, suite, seed)
+        measure_seed(args.cache, suite, seed, args.stopping)
         print(f"measured {suite} seed {seed} in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     if not args.measure_only:
         print(f"wrote {write(args, args.results)}")
