@@ -18,6 +18,11 @@ from taskgroup.errors import InvalidArgument
 __all__ = ["TrainConfig"]
 
 
+# Fields added after results were first stored, with the value that trains as before they existed: at that value
+# a field is left out of the hash, so that the results already stored keep their key.
+_KEYED_WHEN_CHANGED: dict[str, Any] = {"stopping": "loss"}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How a network is built and trained. Its :meth:`hash` keys measured results in the store.
@@ -161,13 +166,15 @@ class TrainConfig:
         Returns
         -------
         dict
-            Every field but ``device`` (and ``stopping`` at its default ``"loss"``); ``hidden`` as a list,
+            Every field but ``device`` (and a field added later, ``stopping``, at its old behaviour ``"loss"``);
+            ``hidden`` as a list,
             ``options`` sorted by key with tuples as lists.
         """
         d = asdict(self)
         d.pop("device")
-        if d["stopping"] == "loss":  # added later: left out at its old behaviour, so older stores' keys still match
-            d.pop("stopping")
+        for name, old_behaviour in _KEYED_WHEN_CHANGED.items():
+            if d[name] == old_behaviour:
+                d.pop(name)
         d["model"] = self.model if isinstance(self.model, str) else factory_name(self.model)
         d["hidden"] = list(self.hidden)
         d["options"] = {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(self.options.items())}
