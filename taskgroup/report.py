@@ -324,19 +324,32 @@ def extremes_table(problem: Problem, plan: Plan, train: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# A run trained once can put only test rows into its intervals. Measured on the default mnist demo
+# (benchmarks/results/evaluation_errors.md), a network's validation score moves about twice its bootstrap error
+# between training seeds (0.034 against 0.017).
+_ONE_RUN_CAVEAT = (
+    "With one training run these intervals resample test rows only: they hold for these trained networks, and "
+    "another training seed can move Δm% by more than they suggest (on the mnist demo a network's score moves about "
+    "twice its bootstrap error between seeds); --repeats K (K >= 2) puts training noise into them."
+)
+
+
 def significance(train: TrainReport) -> str:
     """Whether the plan's test advantage over the independent networks (and over the all-in-one network) is
     significant at 95 %: whether the interval of Δm% (of the difference) lies above or below 0.
 
+    With one training run the intervals resample test rows only, so "significant" holds for these trained
+    networks, not for another training seed; the last sentence then says so.
+
     Parameters
     ----------
     train : TrainReport
-        With ``delta_m_ci95`` (and ``plan_minus_all_in_one_ci95``).
+        With ``delta_m_ci95`` (and ``plan_minus_all_in_one_ci95``) and ``repeats``.
 
     Returns
     -------
     str
-        One sentence per interval known; "" without any.
+        One sentence per interval known, and the caveat of one training run; "" without any interval.
     """
     sentences = []
     lo_hi = train.delta_m_ci95.get("multitask")
@@ -361,6 +374,8 @@ def significance(train: TrainReport) -> str:
         sentences.append(
             f"It is {verdict} the all-in-one network (Δm% difference, 95 % interval [{lo:+.2f}, {hi:+.2f}])."
         )
+    if sentences and train.repeats == 1:
+        sentences.append(_ONE_RUN_CAVEAT)
     return " ".join(sentences)
 
 
@@ -477,9 +492,10 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
         f"(objective {plan.score:.4g}{_error(plan)}: {html.escape(objective)}).",
     ]
     if plan.objective_se is not None:
+        over = "the training repeats and validation rows" if settings.repeats > 1 else "the validation rows"
         summary.append(
-            "The ± is one standard error over the training repeats and validation rows; it ignores selection bias "
-            "(the plan was chosen for its low measured losses, so its true objective tends to be a little worse)."
+            f"The ± is one standard error over {over}; it ignores selection bias (the plan was chosen for its low "
+            "measured losses, so its true objective tends to be a little worse)."
         )
     if test_problem is not None:
         score, error = _assigned_score(test_problem, plan)
