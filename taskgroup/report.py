@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.naming import is_full_size, network_name
-from taskgroup.objectives import describe_objective
+from taskgroup.objectives import describe_objective, objective_axis_label
 from taskgroup.outputs import output_path
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
@@ -462,6 +462,7 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
         frontier_png,
         markers=frontier_markers(problem, plan),
         title=f"Budget frontier ({settings.strategy}, cost: {problem.cost_names[0]})",
+        ylabel=objective_axis_label(settings.objective if settings.strategy != "tag" else "sum"),
     )
     objective = (
         describe_objective(settings.objective, problem.n_tasks)
