@@ -546,6 +546,7 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
 <h2>Settings</h2>
 {_table(settings_rows)}
 <h2>Timings</h2>
+<p>Of this invocation: a step resumed from an earlier one counts only the time taken now.</p>
 {_table(timing_rows)}
 {_IMAGE_CHECK}
 </body></html>
