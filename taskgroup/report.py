@@ -41,6 +41,7 @@ __all__ = [
     "metrics_table",
     "plan_cost_section",
     "significance",
+    "delta_m_summary",
 ]
 
 
@@ -379,6 +380,35 @@ def significance(train: TrainReport) -> str:
     return " ".join(sentences)
 
 
+def delta_m_summary(train: TrainReport) -> str:
+    """Test Δm% of each trained group against the single-task baselines, with its 95 % interval, in one phrase
+    (the report's and the terminal's, after ``taskgroup run`` trains the plan).
+
+    Parameters
+    ----------
+    train : TrainReport
+
+    Returns
+    -------
+    str
+        E.g. "Δm% against single-task baselines (positive is better; 95 % intervals by a paired bootstrap over
+        test rows): multitask: +5.33% [+4.71, +5.98], all_in_one: -13.10% [...]"; "" without baselines.
+    """
+    if not train.delta_m:
+        return ""
+    intervals = train.delta_m_ci95
+    deltas = ", ".join(
+        f"{k}: {v:+.2f}%" + (f" [{intervals[k][0]:+.2f}, {intervals[k][1]:+.2f}]" if k in intervals else "")
+        for k, v in train.delta_m.items()
+    )
+    over = f"means over {train.repeats} training repeats, " if train.repeats > 1 else ""
+    test_rows = "test rows and repeats" if train.repeats > 1 else "test rows"
+    return (
+        f"Δm% against single-task baselines (positive is better; {over}95 % intervals by a paired bootstrap over "
+        f"{test_rows}): {deltas}"
+    )
+
+
 def _assigned_score(problem: Problem, plan: Plan) -> tuple[float, float | None]:
     """The plan's objective (score) on ``problem`` with each task served by its assigned network, and its standard
     error. Not ``problem.evaluate``, which lets each task take the chosen network that is best on ``problem``
@@ -504,18 +534,8 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
             f"On the test split the same networks, each task served as the plan assigns it, score {score:.4g}"
             f"{'' if error is None else f' ± {error:.2g}'}."
         )
-    intervals = outcome.train.delta_m_ci95
-    deltas = ", ".join(
-        f"{k}: {v:+.2f}%" + (f" [{intervals[k][0]:+.2f}, {intervals[k][1]:+.2f}]" if k in intervals else "")
-        for k, v in outcome.train.delta_m.items()
-    )
-    if deltas:
-        repeats = outcome.train.repeats
-        over = f"means over {repeats} training repeats, " if repeats > 1 else ""
-        summary.append(
-            f"Δm% against single-task baselines (positive is better; {over}95 % intervals by a paired bootstrap "
-            f"over test rows{' and repeats' if repeats > 1 else ''}): {html.escape(deltas)}."
-        )
+    if outcome.train.delta_m:
+        summary.append(html.escape(delta_m_summary(outcome.train)) + ".")
         summary.append(html.escape(significance(outcome.train)))
 
     plan_rows = pd.DataFrame(

@@ -1,6 +1,6 @@
 """The report's significance sentences: what a 95 % interval of Δm% says, and what one training run cannot."""
 
-from taskgroup.report import significance
+from taskgroup.report import delta_m_summary, significance
 from taskgroup.train.run import TrainReport
 
 
@@ -34,3 +34,16 @@ def test_intervals_across_and_below_zero():
 def test_no_interval_no_sentence():
     report = TrainReport(repeats=1)
     assert significance(report) == ""
+
+
+def test_the_delta_m_summary_gives_each_delta_m_with_its_interval_and_what_it_resamples():
+    report = _report((4.71, 5.98), repeats=1)
+    report.delta_m = {"multitask": 5.33, "all_in_one": -13.1}
+    text = delta_m_summary(report)
+    assert text.startswith("Δm% against single-task baselines")
+    assert "multitask: +5.33% [+4.71, +5.98], all_in_one: -13.10%" in text
+    assert "bootstrap over test rows)" in text and "repeats" not in text
+    report.repeats = 3
+    assert "means over 3 training repeats" in delta_m_summary(report)
+    assert "over test rows and repeats" in delta_m_summary(report)
+    assert delta_m_summary(TrainReport()) == ""
