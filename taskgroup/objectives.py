@@ -60,6 +60,7 @@ __all__ = [
     "metric_values",
     "relative_weights",
     "describe_objective",
+    "objective_axis_label",
 ]
 
 #: The objectives a plan can minimise (see the module docstring).
@@ -100,6 +101,32 @@ def describe_objective(objective: str, n_tasks: int) -> str:
     }
     _check(objective)
     return texts[objective]
+
+
+def objective_axis_label(objective: str) -> str:
+    """A short name of what ``objective`` sums, for a plot's axis (:func:`describe_objective` says it in full).
+
+    Parameters
+    ----------
+    objective : {"metric", "calibrated", "relative", "sum"}
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown objective.
+    """
+    labels = {
+        "metric": "Σ (1 − relative metric change)",
+        "calibrated": "Σ relative calibrated loss",
+        "relative": "Σ relative validation loss",
+        "sum": "total validation loss",
+    }
+    _check(objective)
+    return labels[objective]
 
 
 def _check(objective: str) -> None:

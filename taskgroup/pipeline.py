@@ -193,6 +193,7 @@ def run_pipeline(
         if settings.strategy != "tag":  # measured and profiled costs are normalised; TAG's count networks
             say("costs (and budget) relative to a single-task network: 1 = one full-size single-task network")
     with _step("train", out, timings, say):
+        from taskgroup.report import delta_m_summary, significance
         from taskgroup.train import RunConfig, train_plan
 
         fit = _train_config(settings, suite=suite, family=settings.arch)
@@ -208,6 +209,8 @@ def run_pipeline(
             executor=settings.executor,
         )
         train = train_plan(plan, suite, out, config, say=say if progress else None, force=force, replan=True)
+        if train.delta_m:
+            say(f"on test: {delta_m_summary(train)}. {significance(train)}")
     distilled = None
     if settings.distill:
         with _step("distill", out, timings, say):

@@ -512,6 +512,7 @@ class Frontier(Sequence["Plan | None"]):
         *,
         markers: Mapping[str, tuple[float, float]] | None = None,
         title: str | None = None,
+        ylabel: str | None = None,
     ) -> Axes:
         """Draw the frontier as a staircase of budget against total loss (or score) on ``ax``.
 
@@ -523,6 +524,9 @@ class Frontier(Sequence["Plan | None"]):
             Labelled (cost, objective) points to mark, e.g. the all-in-one network or the chosen plan.
         title : str, optional
             The Axes title (default "Budget frontier").
+        ylabel : str, optional
+            What the objective is (default "total weighted loss", or "total score" for a score frontier); "(lower
+            is better)" or "(higher is better)" is added.
 
         Returns
         -------
@@ -554,9 +558,8 @@ class Frontier(Sequence["Plan | None"]):
         for (label, (cx, cy)), colour in zip((markers or {}).items(), colours):
             ax.plot([cx], [cy], "D", color=colour, markersize=7, label=label)
         ax.set_xlabel(f"budget ({self.cost})")
-        ax.set_ylabel(
-            "total score (higher is better)" if self.higher_is_better else "total weighted loss (lower is better)"
-        )
+        what = ylabel or ("total score" if self.higher_is_better else "total weighted loss")
+        ax.set_ylabel(f"{what} ({'higher' if self.higher_is_better else 'lower'} is better)")
         ax.set_title(title or "Budget frontier")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from taskgroup.naming import is_full_size, network_name
-from taskgroup.objectives import describe_objective
+from taskgroup.objectives import describe_objective, objective_axis_label
 from taskgroup.outputs import output_path
 from taskgroup.plan import Plan
 from taskgroup.problem import Problem
@@ -41,6 +41,7 @@ __all__ = [
     "metrics_table",
     "plan_cost_section",
     "significance",
+    "delta_m_summary",
 ]
 
 
@@ -324,19 +325,32 @@ def extremes_table(problem: Problem, plan: Plan, train: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# A run trained once can put only test rows into its intervals. Measured on the default mnist demo
+# (benchmarks/results/evaluation_errors.md), a network's validation score moves about twice its bootstrap error
+# between training seeds (0.034 against 0.017).
+_ONE_RUN_CAVEAT = (
+    "With one training run these intervals resample test rows only: they hold for these trained networks, and "
+    "another training seed can move Δm% by more than they suggest (on the mnist demo a network's score moves about "
+    "twice its bootstrap error between seeds); --repeats K (K >= 2) puts training noise into them."
+)
+
+
 def significance(train: TrainReport) -> str:
     """Whether the plan's test advantage over the independent networks (and over the all-in-one network) is
     significant at 95 %: whether the interval of Δm% (of the difference) lies above or below 0.
 
+    With one training run the intervals resample test rows only, so "significant" holds for these trained
+    networks, not for another training seed; the last sentence then says so.
+
     Parameters
     ----------
     train : TrainReport
-        With ``delta_m_ci95`` (and ``plan_minus_all_in_one_ci95``).
+        With ``delta_m_ci95`` (and ``plan_minus_all_in_one_ci95``) and ``repeats``.
 
     Returns
     -------
     str
-        One sentence per interval known; "" without any.
+        One sentence per interval known, and the caveat of one training run; "" without any interval.
     """
     sentences = []
     lo_hi = train.delta_m_ci95.get("multitask")
@@ -361,7 +375,38 @@ def significance(train: TrainReport) -> str:
         sentences.append(
             f"It is {verdict} the all-in-one network (Δm% difference, 95 % interval [{lo:+.2f}, {hi:+.2f}])."
         )
+    if sentences and train.repeats == 1:
+        sentences.append(_ONE_RUN_CAVEAT)
     return " ".join(sentences)
+
+
+def delta_m_summary(train: TrainReport) -> str:
+    """Test Δm% of each trained group against the single-task baselines, with its 95 % interval, in one phrase
+    (the report's and the terminal's, after ``taskgroup run`` trains the plan).
+
+    Parameters
+    ----------
+    train : TrainReport
+
+    Returns
+    -------
+    str
+        E.g. "Δm% against single-task baselines (positive is better; 95 % intervals by a paired bootstrap over
+        test rows): multitask: +5.33% [+4.71, +5.98], all_in_one: -13.10% [...]"; "" without baselines.
+    """
+    if not train.delta_m:
+        return ""
+    intervals = train.delta_m_ci95
+    deltas = ", ".join(
+        f"{k}: {v:+.2f}%" + (f" [{intervals[k][0]:+.2f}, {intervals[k][1]:+.2f}]" if k in intervals else "")
+        for k, v in train.delta_m.items()
+    )
+    over = f"means over {train.repeats} training repeats, " if train.repeats > 1 else ""
+    test_rows = "test rows and repeats" if train.repeats > 1 else "test rows"
+    return (
+        f"Δm% against single-task baselines (positive is better; {over}95 % intervals by a paired bootstrap over "
+        f"{test_rows}): {deltas}"
+    )
 
 
 def _assigned_score(problem: Problem, plan: Plan) -> tuple[float, float | None]:
@@ -447,6 +492,7 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
         frontier_png,
         markers=frontier_markers(problem, plan),
         title=f"Budget frontier ({settings.strategy}, cost: {problem.cost_names[0]})",
+        ylabel=objective_axis_label(settings.objective if settings.strategy != "tag" else "sum"),
     )
     objective = (
         describe_objective(settings.objective, problem.n_tasks)
@@ -477,9 +523,10 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
         f"(objective {plan.score:.4g}{_error(plan)}: {html.escape(objective)}).",
     ]
     if plan.objective_se is not None:
+        over = "the training repeats and validation rows" if settings.repeats > 1 else "the validation rows"
         summary.append(
-            "The ± is one standard error over the training repeats and validation rows; it ignores selection bias "
-            "(the plan was chosen for its low measured losses, so its true objective tends to be a little worse)."
+            f"The ± is one standard error over {over}; it ignores selection bias (the plan was chosen for its low "
+            "measured losses, so its true objective tends to be a little worse)."
         )
     if test_problem is not None:
         score, error = _assigned_score(test_problem, plan)
@@ -487,18 +534,8 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
             f"On the test split the same networks, each task served as the plan assigns it, score {score:.4g}"
             f"{'' if error is None else f' ± {error:.2g}'}."
         )
-    intervals = outcome.train.delta_m_ci95
-    deltas = ", ".join(
-        f"{k}: {v:+.2f}%" + (f" [{intervals[k][0]:+.2f}, {intervals[k][1]:+.2f}]" if k in intervals else "")
-        for k, v in outcome.train.delta_m.items()
-    )
-    if deltas:
-        repeats = outcome.train.repeats
-        over = f"means over {repeats} training repeats, " if repeats > 1 else ""
-        summary.append(
-            f"Δm% against single-task baselines (positive is better; {over}95 % intervals by a paired bootstrap "
-            f"over test rows{' and repeats' if repeats > 1 else ''}): {html.escape(deltas)}."
-        )
+    if outcome.train.delta_m:
+        summary.append(html.escape(delta_m_summary(outcome.train)) + ".")
         summary.append(html.escape(significance(outcome.train)))
 
     plan_rows = pd.DataFrame(
@@ -529,6 +566,7 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
 <h2>Settings</h2>
 {_table(settings_rows)}
 <h2>Timings</h2>
+<p>Of this invocation: a step resumed from an earlier one counts only the time taken now.</p>
 {_table(timing_rows)}
 {_IMAGE_CHECK}
 </body></html>

@@ -64,6 +64,8 @@ class RunSettings:
         it is compared with: losses are means over repeats with standard errors, the plan is chosen robustly
         (:func:`taskgroup.pipeline.knee_budget`) and test Δm% is averaged over repeats, with a 95 % interval.
     seed : int
+        Base seed of the networks (initial weights, batch order, dropout; repeat ``k`` uses ``seed + k``) and of
+        the strategy's random choices. The data split is the suite's own (``suite_params``, e.g. ``{"seed": 3}``).
     device : str
         Where networks train: ``"cpu"`` (default), ``"cuda"``, ``"mps"``.
     max_measured, n_networks : int or None

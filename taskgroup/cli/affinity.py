@@ -34,7 +34,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--store", metavar="DB", help="results store to keep the matrix in (and reuse it from)")
     p.add_argument("--epochs", type=int, default=None, help="epochs of the run (default: the training default)")
     p.add_argument("--every", type=int, default=10, help="measure every K steps (default 10)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the network's initial weights and batch order (default 0)"
+    )
     add_runtime_arguments(p)
     p.add_argument("--csv", metavar="CSV", help="also write the matrix to this CSV file")
     p.add_argument("--n-networks", type=int, metavar="K", help="also print the best K groups")

@@ -51,7 +51,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: the suite's)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
     p.add_argument("--patience", type=int, default=None, help="early-stopping patience (default 10)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the students, their vanilla twins and baselines trained here (default 0)",
+    )
     add_runtime_arguments(p)
     add_force_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")

@@ -89,7 +89,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=defaults.repeats,
         help="train every network K times (seeds --seed to --seed+K-1): means, errors and intervals over repeats",
     )
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help="base seed of the networks (initial weights, batch order; repeat k uses SEED+k) and of the strategy "
+        "(default %(default)s); the data split is the suite's: --suite-param seed=N",
+    )
     add_runtime_arguments(
         p, threads_help="torch CPU threads per network (default 1: the executor trains networks side by side)"
     )

@@ -84,7 +84,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--patience", type=int, default=10, help="stop after this many epochs without improvement (default 10)"
     )
     p.add_argument("--no-baselines", action="store_true", help="skip single-task baselines (no Δm%%)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="base seed of the networks (initial weights, batch order; repeat k uses SEED+k; default 0)",
+    )
     p.add_argument(
         "--executor",
         default="serial",

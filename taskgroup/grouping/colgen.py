@@ -95,7 +95,8 @@ class ColumnGenerationResult:
     upper_bound : float
         A proven upper bound on ``V`` over every selection of at most ``k`` groups.
     iterations : int
-        Column-generation iterations run.
+        Column-generation iterations run: rounds that price at the (smoothed) duals and may lower the bound; the
+        cheap heuristic-only rounds that drive the LP between them are not counted.
     columns : int
         Groups in the master problem at the end.
     """
@@ -317,6 +318,7 @@ def column_generation(
     time_limit : float, optional
         Seconds.
     max_iterations : int, default 500
+        Most iterations (as counted in :class:`ColumnGenerationResult`).
     smoothing : float, default 0.0
         The initial Wentges ``alpha``.
     say : callable(str), optional

@@ -210,11 +210,13 @@ def measure(
             profile_candidates(suite, uncosted, config, repeats=max(1, latency_repeats), latency=latency_repeats > 0),
         )
 
+    done = store.done(fp, cfg)
+    if all((c.name, seed) in done for c in cands for seed in seeds_):
+        return store.results(fp, cfg)  # all measured earlier: no executor opened, no empty progress bar
     with store.writer(), open_executor(executor) as (pool, workers):
         jobs = plan_jobs(
             suite, cands, config, seeds_, vectorise=vectorise, stack_size=stack_size, workers=workers, threads=threads
         )
-        done = store.done(fp, cfg)
         todo = [j for j in jobs if any(k not in done for k in j.keys)]
         remaining = sum(sum(k not in done for k in j.keys) for j in todo)
         bar = tqdm(total=remaining, unit="net", desc=f"measure {suite.name}", disable=not progress, leave=False)

@@ -160,6 +160,7 @@ def plot_frontier(
     *,
     markers: Mapping[str, tuple[float, float]] | None = None,
     title: str | None = None,
+    ylabel: str | None = None,
 ) -> None:
     """Draw a frontier (from :func:`frontier`) with :meth:`Frontier.plot` and save it as PNG at ``path``.
 
@@ -176,6 +177,8 @@ def plot_frontier(
         Labelled (cost, objective) points to mark.
     title : str, optional
         The plot's title.
+    ylabel : str, optional
+        What the objective is (see :meth:`Frontier.plot`).
 
     Raises
     ------
@@ -188,6 +191,6 @@ def plot_frontier(
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6.4, 4.2), dpi=120)
-    frontier.plot(figure.subplots(), markers=markers, title=title)
+    frontier.plot(figure.subplots(), markers=markers, title=title, ylabel=ylabel)
     figure.tight_layout()
     figure.savefig(path)
