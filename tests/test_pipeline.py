@@ -21,15 +21,18 @@ from taskgroup.objectives import relative_weights
 from taskgroup.pipeline import knee_budget
 from taskgroup.run_settings import RunSettings
 
+# The smallest run that still has every step (a pair to group, a task apart; 10 candidate networks): what these
+# tests assert of a run (its files, resuming, refused settings, the report) does not depend on its size, and each
+# of them runs it once or twice (it had 4 tasks, 600 samples and 4 epochs: 19 candidates, ~40 s a run).
 SMALL = [
     "--suite",
     "synthetic",
     "--suite-param",
-    "n_samples=600",
+    "n_samples=400",
     "--suite-param",
-    "clusters=[2, 2]",
+    "clusters=[2, 1]",
     "--epochs",
-    "4",
+    "3",
     "--quiet",
 ]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -323,6 +326,7 @@ def test_threads_option_reaches_torch(tmp_path):
     assert not (tmp_path / "taskgroup-run").exists()  # settings the suite refuses claim no folder
 
 
+@pytest.mark.slow
 def test_default_run_on_the_image_suite_groups_tasks_and_records_both_extremes(tmp_path):
     # The default suite (mnist, cnn family) at a small size: the plan trains tasks together, and results.json
     # holds the all-in-one network's Δm% beside the plan's (both against the single-task networks).
