@@ -68,13 +68,24 @@ ARMS = (
 Metrics = dict[str, dict[str, float]]
 
 
+_OUTPUTS: dict[Path, dict[str, dict[str, Any]]] = {}
+
+
+def network_outputs(suite: TaskSuite, path: Path) -> dict[str, dict[str, Any]]:
+    """split -> task -> raw output on ``suite`` of the network checkpointed at ``path`` (each checkpoint belongs to
+    one seed's suite, so it is loaded and run once per process: a network teaches several arms and tasks)."""
+    if path not in _OUTPUTS:
+        network, _ = load_checkpoint(path)
+        _OUTPUTS[path] = {name: predict(network, split) for name, split in suite.splits.items()}
+    return _OUTPUTS[path]
+
+
 def teachers_from(suite: TaskSuite, checkpoints: Mapping[str, Path]) -> Teachers:
     """One-member teachers: per task, the outputs of the network whose checkpoint is given, on every split."""
     outputs: dict[str, dict[str, list[Any]]] = {}
     for task, path in checkpoints.items():
-        network, _ = load_checkpoint(path)
-        by_split = {name: predict(network, split)[task] for name, split in suite.splits.items()}
-        outputs[task] = {name: [out] for name, out in by_split.items()}
+        by_split = network_outputs(suite, path)
+        outputs[task] = {name: [by_task[task]] for name, by_task in by_split.items()}
     kinds = {t: suite.task(t).kind for t in checkpoints}
     return Teachers(kinds, outputs, {t: [str(p)] for t, p in checkpoints.items()})
 

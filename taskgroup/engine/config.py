@@ -166,9 +166,8 @@ class TrainConfig:
         Returns
         -------
         dict
-            Every field but ``device`` (and a field added later, ``stopping``, at its old behaviour ``"loss"``);
-            ``hidden`` as a list,
-            ``options`` sorted by key with tuples as lists.
+            Every field but ``device``, and but a field added after results were stored while it has its old
+            behaviour (``stopping="loss"``); ``hidden`` as a list, ``options`` sorted by key with tuples as lists.
         """
         d = asdict(self)
         d.pop("device")
