@@ -12,6 +12,8 @@ from typing import Any
 import pandas as pd
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# the mnist suite of a quick (smoke) run: every default task, a small training set (the test split keeps the rest)
+QUICK_MNIST = {"n_train": 200, "n_val": 100, "scarce": 30}
 
 
 def timed(function: Callable[[], Any], repeats: int = 1) -> tuple[Any, float, list[float]]:
