@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,11 @@ def report_sections(path: Path) -> dict[str, str]:
         elif current is not None:
             current.append(line)
     return {heading: "\n".join(lines).strip() for heading, lines in sections.items()}
+
+
+def params_text(params: Mapping[str, Any]) -> str:
+    """Suite parameters for a report, as ``taskgroup --suite-param`` takes them: ``n_train=200, clusters=(2, 1)``."""
+    return ", ".join(f"`{key}={value!r}`" for key, value in params.items())
 
 
 def write_report(name: str, title: str, sections: Sequence[tuple[str, str]], results: Path = RESULTS) -> Path:

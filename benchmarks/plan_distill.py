@@ -48,7 +48,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, write_report
+from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, write_report
 from benchmarks.train_distill import mnist, mnist_fit, plan_of
 from taskgroup.checkpoints import load_checkpoint
 from taskgroup.datasets import load_suite
@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             frame = pd.DataFrame(list(pool.map(partial(one_seed, cache=cache, quick=args.quick), range(seeds))))
     setup = __doc__.split("\n\n", 1)[1].split("    python -m")[0].strip()
     if args.quick:
-        sizes = ", ".join(f"{k}={v}" for k, v in QUICK_MNIST.items())
+        sizes = params_text(QUICK_MNIST)
         setup = f"**Quick smoke run** (`--quick`: one seed of mnist with {sizes}, 2 epochs), not a result.\n\n{setup}"
     sections = [
         ("Setup", setup),

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, write_report
+from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, write_report
 
 CACHE = Path("/work/cache")
 SUITES = ("mnist", "digits", "synthetic")
@@ -237,7 +237,7 @@ def write(args: argparse.Namespace, results: Path) -> Path:
             "single-task baselines included.",
         )
     if args.quick:
-        sizes = "; ".join(f"{suite}: {params}" for suite, params in QUICK_SUITES.items())
+        sizes = "; ".join(f"{suite} with {params_text(params)}" for suite, params in QUICK_SUITES.items())
         sections[0] = ("Setup", f"**Quick smoke run** (`--quick`: {sizes}; 1 epoch), not a result. {sections[0][1]}")
     name = "selection" if args.stopping == "loss" else f"selection_{args.stopping}"
     title = "Selection objectives: validation-chosen plans scored on test"

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, write_report
+from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, write_report
 
 CACHE = Path("/work/cache")
 SHARED = "digit+odd+large+prime"
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "AUC, RMSE and R²). One training run per network and seed."
     )
     if args.quick:
-        sizes = ", ".join(f"{k}={v}" for k, v in QUICK_MNIST.items())
+        sizes = params_text(QUICK_MNIST)
         setup = f"**Quick smoke run** (`--quick`: mnist with {sizes}, 1 epoch), not a result. {setup}"
     sections = [
         ("Setup", setup),
