@@ -5,7 +5,8 @@ Part of ``benchmarks/train.py`` (which writes ``benchmarks/results/train.md``); 
     python -m benchmarks.train --only distill [--quick]
 
 Every unit (a trained plan, a vanilla or distilled network) is cached under ``$TASKGROUP_DISTILL_CACHE``
-(default ``/work/cache/distill``, a folder per configuration hash), so an interrupted run resumes where it stopped.
+(default ``/work/cache/distill``, a folder per configuration hash), so an interrupted run resumes where it stopped;
+a quick run caches in a temporary folder of its own, so that it trains every unit.
 Per seed (seed = the suite's split, initial weights, batch order):
 
 (a) ``plan``: the default ``taskgroup run`` plan on mnist, ``digit+odd+large+prime, slant`` (cost 2), trained by
@@ -22,13 +23,15 @@ Per seed (seed = the suite's split, initial weights, batch order):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import statistics
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +52,7 @@ from taskgroup.train.distill import Teachers, plan_teachers, single_task_teacher
 
 TITLE = "2. Distillation: a plan compressed into one network, MT-DNN-KD, Hinton's ensembles"
 
-CACHE = Path(os.environ.get("TASKGROUP_DISTILL_CACHE", "/work/cache/distill"))
+CACHE_VARIABLE = "TASKGROUP_DISTILL_CACHE"
 SEEDS = tuple(range(5))
 PLAN_NETWORKS = {"digit+odd+large+prime": ("digit", "odd", "large", "prime"), "slant": ("slant",)}
 LABEL_TASKS = ("digit", "odd", "large", "prime")
@@ -90,6 +93,11 @@ def mnist(seed: int) -> TaskSuite:
     return load_suite("mnist", seed=seed)
 
 
+def cache() -> Path:
+    """The cache folder, read when used: a quick run points worker processes at its own through the environment."""
+    return Path(os.environ.get(CACHE_VARIABLE, "/work/cache/distill"))
+
+
 def mnist_fit(quick: bool) -> TrainConfig:
     """The default run's training of mnist networks (cnn, image settings, 30 epochs); 2 epochs when quick."""
     return default_train_config(None, "cnn", epochs=2 if quick else 30)
@@ -101,7 +109,7 @@ def _hash(data: Any) -> str:
 
 def folder(seed: int, quick: bool) -> Path:
     """The cache folder of one seed (keyed by the training configuration, so other settings never mix)."""
-    return CACHE / f"mnist-{_hash(mnist_fit(quick).to_dict())}{'-quick' if quick else ''}" / f"seed{seed}"
+    return cache() / f"mnist-{_hash(mnist_fit(quick).to_dict())}{'-quick' if quick else ''}" / f"seed{seed}"
 
 
 def plan_of(networks: dict[str, tuple[str, ...]]) -> Plan:
@@ -163,7 +171,7 @@ def hinton_unit(seed: int, quick: bool) -> dict[str, Any]:
     torch.set_num_threads(1)
     suite = load_suite("digits", seed=seed).subset(["digit"])
     fit = TrainConfig(hidden=(64, 64), epochs=3 if quick else 100, patience=15, lr=1e-3, batch_size=64)
-    base = CACHE / f"hinton-{_hash(fit.to_dict())}{'-quick' if quick else ''}" / f"seed{seed}"
+    base = cache() / f"hinton-{_hash(fit.to_dict())}{'-quick' if quick else ''}" / f"seed{seed}"
     base.mkdir(parents=True, exist_ok=True)
     path = base / "teachers.npz"
     if path.exists():
@@ -230,7 +238,11 @@ def experiment(quick: bool, workers: int) -> dict:
         [("hinton", s, None, quick) for s in seeds] + [("student", s, x, quick) for x in optional for s in seeds],
         [("collect", s, settings, quick) for s in seeds],
     ]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with contextlib.ExitStack() as stack:
+        if quick:  # a smoke run trains every unit, and never resumes from (or into) a full run's cache
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="taskgroup-distill-quick-"))
+            stack.enter_context(_environment(CACHE_VARIABLE, folder))
+        pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
         results = [list(pool.map(unit, phase)) for phase in phases]
     return {
         "settings": [x.label for x in settings],
@@ -240,6 +252,20 @@ def experiment(quick: bool, workers: int) -> dict:
         "workers": workers,
         "epochs": mnist_fit(quick).epochs,
     }
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` while the block runs (worker processes started in it inherit it)."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
 
 
 # ---------------------------------------------------------------------- the report
