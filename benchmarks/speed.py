@@ -1,7 +1,7 @@
 """Issue 24 before/after: the same measurements on two source trees, side by side in one session.
 
     python -m benchmarks.speed --before /tmp/speed-before [--items 1,2,3,3l,5,6] [--repeats 3]
-        [--ties planted/27/3185 ...] [--grouping 30/60/2,3,4 ...]
+        [--ties planted/27/3185 ...] [--grouping 30/60/2,3,4 ...] [--first-plan 60/300/3 ...]
 
 ``--before`` is a checkout of the code to compare against (e.g. ``git archive 689f500 | tar -x -C DIR``); the
 "after" tree is this repository. Every measurement runs in a fresh subprocess with ``PYTHONPATH`` pointing at one
@@ -160,6 +160,29 @@ wall, cpu = time.perf_counter(), time.process_time()
 plan = tg.grouping.group(matrix, k, method="colgen", time_limit=limit)
 print(json.dumps({{"seconds": [time.perf_counter() - wall, time.process_time() - cpu], "gap": plan.gap,
                   "optimal": plan.optimal, "objective": plan.objective}}))
+"""
+
+# the first plan of colgen: GROUPING with the start and end of each master MIP (the selection it gives is the
+# plan a Ctrl-C after it keeps), timed by wrapping the solve call colgen makes (it imports `solve` when it runs)
+GROUPING_FIRST_PLAN = """
+import json, time, numpy as np, pandas as pd, taskgroup as tg, taskgroup.solvers as solvers
+n, k, limit = {n}, {k}, {limit}
+rng = np.random.default_rng(0)
+values = rng.normal(0.0, 1.0, (n, n))
+np.fill_diagonal(values, 0.0)
+names = [f"t{{i}}" for i in range(n)]
+matrix = pd.DataFrame(values, index=names, columns=names)
+masters, solve = [], solvers.solve
+def timed(*args, **kwargs):
+    begun = time.perf_counter() - wall
+    plan = solve(*args, **kwargs)
+    masters.append([begun, time.perf_counter() - wall, -plan.objective])
+    return plan
+solvers.solve = timed
+wall, cpu = time.perf_counter(), time.process_time()
+plan = tg.grouping.group(matrix, k, method="colgen", time_limit=limit)
+print(json.dumps({{"seconds": [time.perf_counter() - wall, time.process_time() - cpu], "gap": plan.gap,
+                  "optimal": plan.optimal, "objective": plan.objective, "masters": masters}}))
 """
 
 # why the 60-task bound stays at the group-size bound: the LP over heuristic columns (column_generation's first
@@ -482,9 +505,48 @@ def render(runs: dict[str, Any], repeats: int) -> str:
                 ),
                 "",
             ]
+    parts += render_first_plan(runs)
     if not any(k.startswith("4/") for k in runs):
         parts += ["Item 4 (the default run, quiet and busy) is the integrator's and is measured there.", ""]
     return "\n".join(parts)
+
+
+def render_first_plan(runs: dict[str, Any]) -> list[str]:
+    """Item 5t: colgen's first plan and its plan at several time limits, before/after the tail rule."""
+    rows = []
+    for key, v in runs.items():
+        if not key.startswith("5t/"):
+            continue
+        _, side, n, k, limit, repeat = key.split("/")
+        row: dict[str, Any] = {"tasks": int(n), "k": int(k), "limit s": float(limit), "side": side, "run": int(repeat)}
+        row["load"] = round(v["load"], 1)
+        if "error" in v:
+            row["error"] = v["error"]
+        else:
+            first = v["masters"][0] if v["masters"] else [float("nan")] * 3
+            row.update({"first MIP starts s": first[0], "first MIP plan s": first[1], "first MIP value": first[2]})
+            row.update({"wall s": v["seconds"][0], "cpu s": v["seconds"][1], "value": -v["objective"]})
+            row.update({"gap": v["gap"], "proven": v["optimal"]})
+        rows.append(row)
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows).sort_values(["tasks", "k", "limit s", "run", "side"], ascending=[1, 1, 1, 1, 0])
+    return [
+        "#### 5t. Colgen's first plan: the slow tail of the heuristic phase",
+        "",
+        *sides_line(runs, "5t"),
+        "`GROUPING_FIRST_PLAN` in `benchmarks/speed.py`: the instances of item 5, each master MIP timed from the "
+        "start of `tg.grouping.group` (`first MIP starts`: the heuristic phase has ended; `first MIP plan`: the "
+        "MIP returned, the first plan better than the local-search start can come from it), and the plan a user "
+        "gets with each time limit (`value`, `gap`). Before: the heuristic phase ran until it found no improving "
+        "column (or 50 rounds / 50 flat rounds); after: it also ends once the LP's gain per CPU second over its "
+        "last 2 rounds falls below 0.2 of the phase's average (`colgen._gain_waning`), and the first master MIP "
+        "starts by half the time limit. Before and after alternate, one run at a time under `nice -n 5`, on the "
+        "shared 2-core machine (`load`: the load average at the start of each run).",
+        "",
+        markdown_table(frame),
+        "",
+    ]
 
 
 def write_section(body: str) -> Path:
@@ -522,6 +584,12 @@ def main(argv: list[str] | None = None) -> None:
         help="item 5: TASKS/SECONDS/K,K,... (repeatable; default 30/60/2,3,4 and 60/300/3)",
     )
     parser.add_argument(
+        "--first-plan",
+        action="append",
+        default=None,
+        help="item 5t: TASKS/LIMIT,LIMIT,.../K,K,... (repeatable; default 60/300/3)",
+    )
+    parser.add_argument(
         "--labels",
         nargs=2,
         metavar=("BEFORE", "AFTER"),
@@ -531,6 +599,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.grouping = args.grouping or ["30/60/2,3,4", "60/300/3"]
     args.ties = args.ties or ["planted/27/3185"]
+    args.first_plan = args.first_plan or ["60/300/3"]
     trees = {"before": args.before.resolve(), "after": AFTER}
     items = set(args.items.split(","))
     runs = load_runs()
@@ -600,6 +669,18 @@ def main(argv: list[str] | None = None) -> None:
             if "5/diagnosis/60/3" not in runs:
                 code = GROUPING_BOUND.format(n=60, k=3, seconds=60.0)
                 record(runs, "5/diagnosis/60/3", child(code, AFTER, str(work / "nb5-after"), 900.0))
+        if "5t" in items:
+            for r in range(args.repeats):
+                for spec in args.first_plan:
+                    n, limits, ks = spec.split("/")
+                    for k in ks.split(","):
+                        for limit in limits.split(","):
+                            for side, tree in trees.items():
+                                key = f"5t/{side}/{n}/{k}/{limit}/{r}"
+                                if key not in runs:
+                                    code = GROUPING_FIRST_PLAN.format(n=int(n), k=int(k), limit=float(limit))
+                                    cache = str(work / f"nb5-{side}")
+                                    record(runs, key, child(code, tree, cache, float(limit) + 180))
         if "6" in items:
             measure_item(
                 runs, "6", {"after": AFTER}, lambda s, r: (FRONTIER.format(n=20), str(work / "nb6")), 1, args.timeout

@@ -13,8 +13,10 @@ exact (or upper-bounded) pricing step this is a valid bound at every iteration.
 
 The master is driven first by heuristic pricing (:func:`~taskgroup.grouping.local_pricing.improve_groups`, a
 batched add/drop search from the LP's columns and every task's best pair, its best local optima then improved by
-swaps, :func:`~taskgroup.grouping.local_pricing.swap_groups`) until it finds no column that improves the LP; the
-master MIP over those columns then gives the selection, and only then does exact pricing run, for the bound. The
+swaps, :func:`~taskgroup.grouping.local_pricing.swap_groups`) until it finds no column that improves the LP, or
+the LP's gain per CPU second has tailed off (:func:`_gain_waning`: at 60 tasks each LP then costs seconds for a
+small rise), or, before the first plan, half the time limit is spent; the master MIP over those columns then
+gives the selection, and only then does exact pricing run, for the bound. The
 LP holds at most :data:`LP_COLUMNS` columns, past which the longest unused leave it (the MIP keeps every one).
 Exact pricing lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is a branch-and-bound
 over tasks per group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it stops early. It is
@@ -73,6 +75,12 @@ HEURISTIC_ROUNDS = 50
 # ... and HEURISTIC_PATIENCE rounds in a row that raise the LP by less than HEURISTIC_GAIN of its value end them
 HEURISTIC_GAIN = 1e-4
 HEURISTIC_PATIENCE = 50
+# ... or once the LP's gain per CPU second over the last GAIN_WINDOW rounds falls below GAIN_SHARE of the phase's
+# own gain per CPU second (the tail, where each round's LP costs seconds and adds little: see _gain_waning) ...
+GAIN_SHARE = 0.2
+GAIN_WINDOW = 2
+# ... and the first master MIP starts no later than this share of the time limit, leaving it the rest
+FIRST_PLAN_SHARE = 0.5
 # past LP_COLUMNS columns in the LP, those unused (x = 0) in the last COLUMN_AGE solves leave it, longest unused
 # first (they stay in the master MIP); below it every column stays
 LP_COLUMNS = 500
@@ -419,6 +427,7 @@ def column_generation(
     stopped = stop or (lambda: False)
     heuristic_rounds = 0  # master rounds priced by the heuristic alone since the last exact pricing
     heuristic_lp, flat_rounds = -math.inf, 0  # the LP value when it last grew, and rounds since
+    phase: list[tuple[float, float]] = []  # (CPU seconds, LP value) at each LP solve of the heuristic phase
     master_columns = 0  # columns at the last integer master
     pricing_seconds = 0.0  # the last exact pricing's time
     priced_at: np.ndarray | None = None  # the duals of the last exact pricing
@@ -447,7 +456,15 @@ def column_generation(
             heuristic_lp, flat_rounds = lp_value, 0
         else:
             flat_rounds += 1
-        if heuristic_rounds < HEURISTIC_ROUNDS and flat_rounds < HEURISTIC_PATIENCE:
+        phase.append((time.process_time(), lp_value))
+        # before the first plan, a time limit keeps a share of itself for the master MIP that makes it
+        first_due = master_columns == 0 and time.perf_counter() - started >= FIRST_PLAN_SHARE * (deadline - started)
+        if (
+            heuristic_rounds < HEURISTIC_ROUNDS
+            and flat_rounds < HEURISTIC_PATIENCE
+            and not _gain_waning(phase)
+            and not first_due
+        ):
             # drive the master with cheap columns first: exact pricing is worth its cost only at duals that the
             # heuristic cannot improve on (or no longer improves the LP by much: degenerate duals)
             heuristic_rounds += 1
@@ -458,7 +475,7 @@ def column_generation(
                 active.update(dict.fromkeys(added, 0))
                 report()
                 continue
-        heuristic_rounds, flat_rounds, heuristic_lp = 0, 0, -math.inf
+        heuristic_rounds, flat_rounds, heuristic_lp, phase = 0, 0, -math.inf, []
         if len(columns) > master_columns:
             # the columns the heuristic converged on often hold a better selection: the gap, and so the
             # pricing tolerance, are measured from it
@@ -565,6 +582,28 @@ def _heuristic_columns(
         swapped, _ = swap_groups(scorer.S, offset, pi, _masks([g for g in seeds if len(g) >= 2], n))
         added = _improving(scorer, swapped, pi, mu, columns)
     return added
+
+
+def _gain_waning(phase: list[tuple[float, float]]) -> bool:
+    """Whether a heuristic phase's LP gain has tailed off: over its last :data:`GAIN_WINDOW` rounds, the LP rose
+    by less than :data:`GAIN_SHARE` of the phase's average gain per CPU second.
+
+    ``phase`` holds ``(CPU seconds, LP value)`` at each LP solve since the phase began. The LP value of column
+    generation rises with diminishing returns (the tailing-off effect): while the rate falls, continuing the phase
+    for as long again as it has run adds at most ``GAIN_SHARE`` of what it gained so far, and the master MIP and
+    exact pricing (after which heuristic rounds resume) are the better use of that time. Both rates are per CPU
+    second of this process, so neither the instance's scale nor the machine's speed or load moves the point where
+    the phase ends. A phase whose LP has not risen by :data:`HEURISTIC_GAIN` of its value (degenerate rounds, or
+    the solver's noise) is left to :data:`HEURISTIC_PATIENCE`, and a window of more than one round lets a single
+    degenerate round pass.
+    """
+    if len(phase) <= GAIN_WINDOW:
+        return False
+    (start, first), (recent, before), (now, last) = phase[0], phase[-1 - GAIN_WINDOW], phase[-1]
+    if last - first <= HEURISTIC_GAIN * max(1.0, abs(last)):
+        return False
+    overall = (last - first) / max(now - start, 1e-9)
+    return (last - before) / max(now - recent, 1e-9) < GAIN_SHARE * overall
 
 
 def _masks(groups: list[Group], n: int) -> np.ndarray:
