@@ -14,8 +14,8 @@ exact (or upper-bounded) pricing step this is a valid bound at every iteration.
 The master is driven first by heuristic pricing (:func:`~taskgroup.grouping.local_pricing.improve_groups`, a
 batched add/drop search from the LP's columns and every task's best pair, its best local optima then improved by
 swaps, :func:`~taskgroup.grouping.local_pricing.swap_groups`) until it finds no column that improves the LP, or
-the LP's gain per CPU second has tailed off (:func:`_gain_waning`: at 60 tasks each LP then costs seconds for a
-small rise), or, before the first plan, half the time limit is spent; the master MIP over those columns then
+(before the first plan) the LP's gain per CPU second has tailed off (:func:`_gain_waning`: at 60 tasks each LP
+then costs seconds for a small rise) or half the time limit is spent; the master MIP over those columns then
 gives the selection, and only then does exact pricing run, for the bound. The
 LP holds at most :data:`LP_COLUMNS` columns, past which the longest unused leave it (the MIP keeps every one).
 Exact pricing lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is a branch-and-bound
@@ -75,11 +75,12 @@ HEURISTIC_ROUNDS = 50
 # ... and HEURISTIC_PATIENCE rounds in a row that raise the LP by less than HEURISTIC_GAIN of its value end them
 HEURISTIC_GAIN = 1e-4
 HEURISTIC_PATIENCE = 50
-# ... or once the LP's gain per CPU second over the last GAIN_WINDOW rounds falls below GAIN_SHARE of the phase's
-# own gain per CPU second (the tail, where each round's LP costs seconds and adds little: see _gain_waning) ...
+# ... and the first phase, before the first plan, also once the LP's gain per CPU second over its last GAIN_WINDOW
+# rounds falls below GAIN_SHARE of the phase's own gain per CPU second (the tail, where each round's LP costs
+# seconds and adds little: see _gain_waning), or once FIRST_PLAN_SHARE of the time limit is spent, leaving the
+# rest to the master MIP
 GAIN_SHARE = 0.2
 GAIN_WINDOW = 2
-# ... and the first master MIP starts no later than this share of the time limit, leaving it the rest
 FIRST_PLAN_SHARE = 0.5
 # past LP_COLUMNS columns in the LP, those unused (x = 0) in the last COLUMN_AGE solves leave it, longest unused
 # first (they stay in the master MIP); below it every column stays
@@ -457,14 +458,13 @@ def column_generation(
         else:
             flat_rounds += 1
         phase.append((time.process_time(), lp_value))
-        # before the first plan, a time limit keeps a share of itself for the master MIP that makes it
-        first_due = master_columns == 0 and time.perf_counter() - started >= FIRST_PLAN_SHARE * (deadline - started)
-        if (
-            heuristic_rounds < HEURISTIC_ROUNDS
-            and flat_rounds < HEURISTIC_PATIENCE
-            and not _gain_waning(phase)
-            and not first_due
-        ):
+        # before the first plan, the phase also ends once its gain tails off, and a time limit keeps a share of
+        # itself for the master MIP that makes the plan. Later phases refine a plan between exact pricings, which
+        # at every size they end sooner: their own rules stand (they close the 30-task proofs)
+        first_due = master_columns == 0 and (
+            _gain_waning(phase) or time.perf_counter() - started >= FIRST_PLAN_SHARE * (deadline - started)
+        )
+        if heuristic_rounds < HEURISTIC_ROUNDS and flat_rounds < HEURISTIC_PATIENCE and not first_due:
             # drive the master with cheap columns first: exact pricing is worth its cost only at duals that the
             # heuristic cannot improve on (or no longer improves the LP by much: degenerate duals)
             heuristic_rounds += 1
@@ -590,8 +590,9 @@ def _gain_waning(phase: list[tuple[float, float]]) -> bool:
 
     ``phase`` holds ``(CPU seconds, LP value)`` at each LP solve since the phase began. The LP value of column
     generation rises with diminishing returns (the tailing-off effect): while the rate falls, continuing the phase
-    for as long again as it has run adds at most ``GAIN_SHARE`` of what it gained so far, and the master MIP and
-    exact pricing (after which heuristic rounds resume) are the better use of that time. Both rates are per CPU
+    for as long again as it has run adds at most ``GAIN_SHARE`` of what it gained so far, and the master MIP (the
+    first plan) and exact pricing (after which heuristic rounds resume) are the better use of that time; the LP
+    need not be optimal over the heuristic's columns for the MIP over them to hold a good plan. Both rates are per CPU
     second of this process, so neither the instance's scale nor the machine's speed or load moves the point where
     the phase ends. A phase whose LP has not risen by :data:`HEURISTIC_GAIN` of its value (degenerate rounds, or
     the solver's noise) is left to :data:`HEURISTIC_PATIENCE`, and a window of more than one round lets a single
