@@ -538,10 +538,11 @@ def render_first_plan(runs: dict[str, Any]) -> list[str]:
         "`GROUPING_FIRST_PLAN` in `benchmarks/speed.py`: the instances of item 5, each master MIP timed from the "
         "start of `tg.grouping.group` (`first MIP starts`: the heuristic phase has ended; `first MIP plan`: the "
         "MIP returned, the first plan better than the local-search start can come from it), and the plan a user "
-        "gets with each time limit (`value`, `gap`). Before: the heuristic phase ran until it found no improving "
-        "column (or 50 rounds / 50 flat rounds); after: it also ends once the LP's gain per CPU second over its "
-        "last 2 rounds falls below 0.2 of the phase's average (`colgen._gain_waning`), and the first master MIP "
-        "starts by half the time limit. Before and after alternate, one run at a time under `nice -n 5`, on the "
+        "gets with each time limit (`value`, `gap`). Before: the first master MIP ran once the heuristic phase "
+        "found no improving column (or after 50 rounds / 50 flat rounds); after: it runs during that phase once "
+        "the LP's gain per CPU second over its last 2 rounds falls below 0.2 of the phase's average "
+        "(`colgen._gain_waning`) or half the time limit is spent, and the phase then goes on as before. Before "
+        "and after alternate, one run at a time under `nice -n 5`, on the "
         "shared 2-core machine (`load`: the load average at the start of each run).",
         "",
         markdown_table(frame),
@@ -589,6 +590,7 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="item 5t: TASKS/LIMIT,LIMIT,.../K,K,... (repeatable; default 60/300/3)",
     )
+    parser.add_argument("--first-plan-runs", type=int, default=2, help="item 5t: runs per side")
     parser.add_argument(
         "--labels",
         nargs=2,
@@ -670,7 +672,7 @@ def main(argv: list[str] | None = None) -> None:
                 code = GROUPING_BOUND.format(n=60, k=3, seconds=60.0)
                 record(runs, "5/diagnosis/60/3", child(code, AFTER, str(work / "nb5-after"), 900.0))
         if "5t" in items:
-            for r in range(args.repeats):
+            for r in range(args.first_plan_runs):
                 for spec in args.first_plan:
                     n, limits, ks = spec.split("/")
                     for k in ks.split(","):

@@ -13,10 +13,11 @@ exact (or upper-bounded) pricing step this is a valid bound at every iteration.
 
 The master is driven first by heuristic pricing (:func:`~taskgroup.grouping.local_pricing.improve_groups`, a
 batched add/drop search from the LP's columns and every task's best pair, its best local optima then improved by
-swaps, :func:`~taskgroup.grouping.local_pricing.swap_groups`) until it finds no column that improves the LP, or
-(before the first plan) the LP's gain per CPU second has tailed off (:func:`_gain_waning`: at 60 tasks each LP
-then costs seconds for a small rise) or half the time limit is spent; the master MIP over those columns then
-gives the selection, and only then does exact pricing run, for the bound. The
+swaps, :func:`~taskgroup.grouping.local_pricing.swap_groups`) until it finds no column that improves the LP; the
+master MIP over those columns then gives the selection, and only then does exact pricing run, for the bound. The
+first master MIP runs earlier, during that phase, once the LP's gain per CPU second has tailed off
+(:func:`_gain_waning`: at 60 tasks each LP then costs seconds for a small rise) or half the time limit is spent:
+the first plan need not wait for the phase's slow tail. The
 LP holds at most :data:`LP_COLUMNS` columns, past which the longest unused leave it (the MIP keeps every one).
 Exact pricing lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is a branch-and-bound
 over tasks per group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it stops early. It is
@@ -75,10 +76,10 @@ HEURISTIC_ROUNDS = 50
 # ... and HEURISTIC_PATIENCE rounds in a row that raise the LP by less than HEURISTIC_GAIN of its value end them
 HEURISTIC_GAIN = 1e-4
 HEURISTIC_PATIENCE = 50
-# ... and the first phase, before the first plan, also once the LP's gain per CPU second over its last GAIN_WINDOW
-# rounds falls below GAIN_SHARE of the phase's own gain per CPU second (the tail, where each round's LP costs
-# seconds and adds little: see _gain_waning), or once FIRST_PLAN_SHARE of the time limit is spent, leaving the
-# rest to the master MIP
+# the first master MIP (the first plan) runs during the first phase once the LP's gain per CPU second over its last
+# GAIN_WINDOW rounds falls below GAIN_SHARE of the phase's own gain per CPU second (the tail, where each round's LP
+# costs seconds and adds little: see _gain_waning), or once FIRST_PLAN_SHARE of the time limit is spent, leaving
+# the rest to that MIP
 GAIN_SHARE = 0.2
 GAIN_WINDOW = 2
 FIRST_PLAN_SHARE = 0.5
@@ -458,13 +459,17 @@ def column_generation(
         else:
             flat_rounds += 1
         phase.append((time.process_time(), lp_value))
-        # before the first plan, the phase also ends once its gain tails off, and a time limit keeps a share of
-        # itself for the master MIP that makes the plan. Later phases refine a plan between exact pricings, which
-        # at every size they end sooner: their own rules stand (they close the 30-task proofs)
-        first_due = master_columns == 0 and (
+        if master_columns == 0 and (
             _gain_waning(phase) or time.perf_counter() - started >= FIRST_PLAN_SHARE * (deadline - started)
-        )
-        if heuristic_rounds < HEURISTIC_ROUNDS and flat_rounds < HEURISTIC_PATIENCE and not first_due:
+        ):
+            # the first plan, early: the phase's gain has tailed off, or a time limit keeps a share of itself for
+            # the MIP that makes the plan. The phase then goes on by its own rules, as it would have without this
+            # MIP (ending it here instead moved exact pricing to less converged duals: a worse 30-task bound)
+            master_columns = len(columns)
+            integer_master()
+            if closed() or stopped():
+                break
+        if heuristic_rounds < HEURISTIC_ROUNDS and flat_rounds < HEURISTIC_PATIENCE:
             # drive the master with cheap columns first: exact pricing is worth its cost only at duals that the
             # heuristic cannot improve on (or no longer improves the LP by much: degenerate duals)
             heuristic_rounds += 1
@@ -590,9 +595,9 @@ def _gain_waning(phase: list[tuple[float, float]]) -> bool:
 
     ``phase`` holds ``(CPU seconds, LP value)`` at each LP solve since the phase began. The LP value of column
     generation rises with diminishing returns (the tailing-off effect): while the rate falls, continuing the phase
-    for as long again as it has run adds at most ``GAIN_SHARE`` of what it gained so far, and the master MIP (the
-    first plan) and exact pricing (after which heuristic rounds resume) are the better use of that time; the LP
-    need not be optimal over the heuristic's columns for the MIP over them to hold a good plan. Both rates are per CPU
+    for as long again as it has run adds at most ``GAIN_SHARE`` of what it gained so far, so the columns already
+    hold most of what the phase will find, and the master MIP over them gives the first plan without waiting for
+    the rest (the phase then goes on). Both rates are per CPU
     second of this process, so neither the instance's scale nor the machine's speed or load moves the point where
     the phase ends. A phase whose LP has not risen by :data:`HEURISTIC_GAIN` of its value (degenerate rounds, or
     the solver's noise) is left to :data:`HEURISTIC_PATIENCE`, and a window of more than one round lets a single
