@@ -536,8 +536,9 @@ def render_first_plan(runs: dict[str, Any]) -> list[str]:
         "",
         *sides_line(runs, "5t"),
         "`GROUPING_FIRST_PLAN` in `benchmarks/speed.py`: the instances of item 5, each master MIP timed from the "
-        "start of `tg.grouping.group` (`first MIP starts`: the heuristic phase has ended; `first MIP plan`: the "
-        "MIP returned, the first plan better than the local-search start can come from it), and the plan a user "
+        "start of `tg.grouping.group` (`first MIP plan`: the first MIP returned, the first plan better than the "
+        "local-search start can come from it; a Ctrl-C during that MIP keeps its best selection so far), and the "
+        "plan a user "
         "gets with each time limit (`value`, `gap`). Before: the first master MIP ran once the heuristic phase "
         "found no improving column (or after 50 rounds / 50 flat rounds); after: it runs during that phase once "
         "the LP's gain per CPU second over its last 2 rounds falls below 0.2 of the phase's average "
