@@ -1,9 +1,13 @@
-"""Run every benchmark and regenerate benchmarks/results/*.md.
+"""Run every benchmark and regenerate its table in benchmarks/results/.
 
     python -m benchmarks [--quick] [--results DIR] [--only solvers,measure,...]
 
-``--quick`` is a smoke run (small sizes, few epochs) that CI runs so that the scripts never rot; write its
-tables elsewhere with ``--results`` so the committed results stay those of full runs.
+Without ``--only`` it runs ``BENCHMARKS``. The ``STUDIES`` (selection objectives, training variants, distillation
+into the plan) answer one question each with hours of training over many suite seeds, cached under /work/cache
+and resumed when stopped; their full runs are started on their own (``--only selection`` or ``python -m
+benchmarks.selection``). ``--quick`` is a smoke run (small sizes, few epochs, studies included, nothing cached)
+that CI runs so that no script rots; write its tables elsewhere with ``--results`` so the committed results stay
+those of full runs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ BENCHMARKS = (
     "evaluation_errors",
     "run_time",
 )
+STUDIES = ("selection", "training_variants", "plan_distill")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,12 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: small sizes, few epochs")
     parser.add_argument("--results", type=Path, default=None, help="folder for the tables (default benchmarks/results)")
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {list(BENCHMARKS)}")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help=f"comma-separated, of {list(BENCHMARKS + STUDIES)} (default: BENCHMARKS; with --quick, all of them)",
+    )
     args = parser.parse_args(argv)
-    chosen = [b for b in args.only.split(",") if b]
-    unknown = [b for b in chosen if b not in BENCHMARKS]
+    if args.only is None:
+        chosen = list(BENCHMARKS + STUDIES if args.quick else BENCHMARKS)
+    else:
+        chosen = [b for b in args.only.split(",") if b]
+    unknown = [b for b in chosen if b not in BENCHMARKS + STUDIES]
     if unknown:
-        parser.error(f"unknown benchmark(s) {unknown}; accepted: {list(BENCHMARKS)}")
+        parser.error(f"unknown benchmark(s) {unknown}; accepted: {list(BENCHMARKS + STUDIES)}")
     failed = []
     for name in chosen:
         command = [sys.executable, "-m", f"benchmarks.{name}"]

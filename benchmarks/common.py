@@ -5,13 +5,15 @@ from __future__ import annotations
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# the mnist suite of a quick (smoke) run: every default task, a small training set (the test split keeps the rest)
+QUICK_MNIST = {"n_train": 200, "n_val": 100, "scarce": 30}
 
 
 def timed(function: Callable[[], Any], repeats: int = 1) -> tuple[Any, float, list[float]]:
@@ -57,6 +59,11 @@ def report_sections(path: Path) -> dict[str, str]:
         elif current is not None:
             current.append(line)
     return {heading: "\n".join(lines).strip() for heading, lines in sections.items()}
+
+
+def params_text(params: Mapping[str, Any]) -> str:
+    """Suite parameters for a report, as ``taskgroup --suite-param`` takes them: ``n_train=200, clusters=(2, 1)``."""
+    return ", ".join(f"`{key}={value!r}`" for key, value in params.items())
 
 
 def write_report(name: str, title: str, sections: Sequence[tuple[str, str]], results: Path = RESULTS) -> Path:

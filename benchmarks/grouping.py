@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common import RESULTS, machine_line, markdown_table
+from benchmarks.common import QUICK_MNIST, RESULTS, machine_line, markdown_table
 
-QUICK_PARAMS = {"tasks": ["digit", "odd", "slant"], "n_train": 200, "n_val": 100, "scarce": 30}
+QUICK_PARAMS = {"tasks": ["digit", "odd", "slant"], **QUICK_MNIST}
 
 
 def run_seed(

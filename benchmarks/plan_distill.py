@@ -26,9 +26,11 @@ on every row, learns from its labels alone), the arms are:
 
 The last four are against the vanilla single-task networks, as a run would report them.
 
-    python -m benchmarks.plan_distill [--seeds 10] [--workers 2] [--results DIR]
+    python -m benchmarks.plan_distill [--seeds 10] [--workers 2] [--cache DIR] [--results DIR] [--quick]
 
 Every network is cached under ``/work/cache/plan-distill/seed<s>/`` (``--cache``) and a stopped run resumes.
+``--quick`` is a smoke run of the same code: one seed of a small mnist suite (``QUICK_MNIST``), 2 epochs, networks
+in a temporary folder.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -45,9 +48,10 @@ from typing import Any
 import pandas as pd
 import torch
 
-from benchmarks.common import RESULTS, markdown_table, write_report
+from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, write_report
 from benchmarks.train_distill import mnist, mnist_fit, plan_of
 from taskgroup.checkpoints import load_checkpoint
+from taskgroup.datasets import load_suite
 from taskgroup.engine.loop import predict
 from taskgroup.tasks import TaskSuite, delta_m
 from taskgroup.train.compress import train_networks
@@ -90,10 +94,12 @@ def teachers_from(suite: TaskSuite, checkpoints: Mapping[str, Path]) -> Teachers
     return Teachers(kinds, outputs, {t: [str(p)] for t, p in checkpoints.items()})
 
 
-def one_seed(seed: int, cache: Path) -> dict[str, Any]:
-    """Train (or resume) every network of one seed; the plan's test Δm% of each arm and test accuracies."""
+def one_seed(seed: int, cache: Path, quick: bool = False) -> dict[str, Any]:
+    """Train (or resume) every network of one seed; the plan's test Δm% of each arm and test accuracies (``quick``:
+    on the small suite, 2 epochs)."""
     torch.set_num_threads(1)
-    suite, fit, base = mnist(seed), mnist_fit(False), cache / f"seed{seed}"
+    suite = load_suite("mnist", seed=seed, **QUICK_MNIST) if quick else mnist(seed)
+    fit, base = mnist_fit(quick), cache / f"seed{seed}"
     singles_plan = plan_of({t: (t,) for t in SINGLES})
     shared_plan = plan_of({SHARED: SCARCE_AND_DIGIT})
     single, single_ckpt = train_networks(singles_plan, suite, base / "singles", fit, seed=seed)
@@ -174,15 +180,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10, help="suite seeds 0 .. N-1 (default 10)")
     parser.add_argument("--workers", type=int, default=2, help="seeds trained side by side (default 2)")
-    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--cache", type=Path, default=None, help=f"folder of the networks (default {CACHE})")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 1 seed, a small suite, 2 epochs, a temporary cache"
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.workers < 1:
         parser.error(f"--seeds {args.seeds} and --workers {args.workers} must be >= 1")
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        frame = pd.DataFrame(list(pool.map(partial(one_seed, cache=args.cache), range(args.seeds))))
+    if args.quick and args.cache is not None:
+        parser.error("--quick trains into a temporary folder; --cache is for full runs")
+    seeds = 1 if args.quick else args.seeds
+    with tempfile.TemporaryDirectory(prefix="plan-distill-") as scratch:
+        cache = Path(scratch) if args.quick else args.cache or CACHE
+        with ProcessPoolExecutor(max_workers=min(args.workers, seeds)) as pool:
+            frame = pd.DataFrame(list(pool.map(partial(one_seed, cache=cache, quick=args.quick), range(seeds))))
+    setup = __doc__.split("\n\n", 1)[1].split("    python -m")[0].strip()
+    if args.quick:
+        sizes = params_text(QUICK_MNIST)
+        setup = f"**Quick smoke run** (`--quick`: one seed of mnist with {sizes}, 2 epochs), not a result.\n\n{setup}"
     sections = [
-        ("Setup", __doc__.split("\n\n", 1)[1].split("    python -m")[0].strip()),
+        ("Setup", setup),
         ("Summary: the plan's test Δm%", markdown_table(summary(frame))),
         ("Test accuracy, mean over seeds (single-task networks, and the tasks inside the shared network)",
          markdown_table(accuracies(frame))),

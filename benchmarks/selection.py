@@ -10,18 +10,21 @@ single-task network's, so no objective is retrained and every objective is compa
 seeds). The all-in-one network is scored the same way.
 
     python -m benchmarks.selection [--mnist 10] [--digits 5] [--synthetic 5] [--measure-only] [--results DIR]
-                                   [--stopping {loss,calibrated}]
+                                   [--stopping {loss,calibrated}] [--quick]
 
 Stores: ``/work/cache/obj-<suite>-seed<s>.db`` (``--cache``); a run that was stopped resumes where it left off
 (finished networks are committed one by one and never trained again). ``--stopping calibrated`` measures with
 ``TrainConfig(stopping="calibrated")`` instead of ``run``'s configuration (stores ``obj-calibrated-<suite>-seed<s>.db``,
 report ``selection_calibrated.md``): the same study with single-task baselines that stop on their calibrated loss.
+``--quick`` is a smoke run of the same code: one seed of each suite, small (``QUICK_SUITES``: 3 tasks each), 1 epoch,
+measured serially in this process, stores in a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,10 +32,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import RESULTS, markdown_table, write_report
+from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, write_report
 
 CACHE = Path("/work/cache")
 SUITES = ("mnist", "digits", "synthetic")
+# each suite of a quick run: 3 tasks (7 candidates), small where the suite has a size
+QUICK_SUITES: dict[str, dict[str, Any]] = {
+    "mnist": {"tasks": ("digit", "odd", "slant"), **QUICK_MNIST},
+    "digits": {"tasks": ("digit", "odd", "large")},
+    "synthetic": {"n_samples": 300, "clusters": (2, 1)},
+}
 
 
 def store_path(cache: Path, suite: str, seed: int, stopping: str = "loss") -> Path:
@@ -40,19 +49,23 @@ def store_path(cache: Path, suite: str, seed: int, stopping: str = "loss") -> Pa
     return cache / ("obj-" + ("" if stopping == "loss" else f"{stopping}-") + f"{suite}-seed{seed}.db")
 
 
-def measure_seed(cache: Path, suite_name: str, seed: int, stopping: str = "loss") -> Path:
+def measure_seed(cache: Path, suite_name: str, seed: int, stopping: str = "loss", quick: bool = False) -> Path:
     """Measure every candidate of one suite seed as ``taskgroup run`` does, early stopping aside (resumes a partial
-    store)."""
+    store); ``quick``: the suite of ``QUICK_SUITES``, 1 epoch."""
     from taskgroup.datasets import load_suite
     from taskgroup.engine.defaults import default_train_config
     from taskgroup.measure import measure
     from taskgroup.run_settings import RunSettings
 
     defaults = RunSettings()
-    suite = load_suite(suite_name, seed=seed)
+    suite = load_suite(suite_name, seed=seed, **(QUICK_SUITES[suite_name] if quick else {}))
     path = store_path(cache, suite_name, seed, stopping)
-    config = default_train_config(suite, epochs=defaults.epochs, device=defaults.device, stopping=stopping)
-    measure(suite, path, candidates="all", config=config, seeds=defaults.repeats, executor="auto", progress=False)
+    epochs = 1 if quick else defaults.epochs
+    config = default_train_config(suite, epochs=epochs, device=defaults.device, stopping=stopping)
+    # quick: in this process, as four spawned workers that each import torch would take most of a smoke run
+    # (the executors have their own tests)
+    executor = "serial" if quick else "auto"
+    measure(suite, path, candidates="all", config=config, seeds=defaults.repeats, executor=executor, progress=False)
     return path
 
 
@@ -223,6 +236,9 @@ def write(args: argparse.Namespace, results: Path) -> Path:
             "instead (early stopping and the kept epoch follow each head's loss at its best temperature), "
             "single-task baselines included.",
         )
+    if args.quick:
+        sizes = "; ".join(f"{suite} with {params_text(params)}" for suite, params in QUICK_SUITES.items())
+        sections[0] = ("Setup", f"**Quick smoke run** (`--quick`: {sizes}; 1 epoch), not a result. {sections[0][1]}")
     name = "selection" if args.stopping == "loss" else f"selection_{args.stopping}"
     title = "Selection objectives: validation-chosen plans scored on test"
     if args.stopping != "loss":
@@ -237,28 +253,40 @@ def main(argv: list[str] | None = None) -> int:
     for name, default in (("mnist", 10), ("digits", 5), ("synthetic", 5)):
         parser.add_argument(f"--{name}", type=int, default=default, help=f"suite seeds of {name} (default {default})")
     parser.add_argument("--first-seed", type=int, default=0, help="measure from this suite seed on")
-    parser.add_argument("--cache", type=Path, default=CACHE, help="folder of the measured stores")
+    parser.add_argument("--cache", type=Path, default=None, help=f"folder of the measured stores (default {CACHE})")
     parser.add_argument("--measure-only", action="store_true", help="measure the stores and stop")
     parser.add_argument("--report-only", action="store_true", help="score the stores already measured")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument(
         "--stopping", choices=("loss", "calibrated"), default="loss", help="TrainConfig.stopping (default: loss)"
     )
-    args = parser.parse_args(argv)
-    args.cache.mkdir(parents=True, exist_ok=True)
-    # every suite's first seeds before any suite's later ones, so that a partial run already compares all three
-    order = sorted(
-        ((seed, suite) for suite in SUITES for seed in range(args.first_seed, getattr(args, suite))),
-        key=lambda p: (p[0] >= 5, p),
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: at most 1 seed of each suite, small suites, 1 epoch, a temporary cache",
     )
-    for seed, suite in [] if args.report_only else order:
-        if complete(store_path(args.cache, suite, seed, args.stopping)):
-            continue
-        start = time.perf_counter()
-        measure_seed(args.cache, suite, seed, args.stopping)
-        print(f"measured {suite} seed {seed} in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-    if not args.measure_only:
-        print(f"wrote {write(args, args.results)}")
+    args = parser.parse_args(argv)
+    if args.quick and (args.cache is not None or args.report_only):
+        parser.error("--quick measures into a temporary folder; --cache and --report-only are for full runs")
+    if args.quick:
+        for suite in SUITES:  # --<suite> 0 still leaves a suite out
+            setattr(args, suite, min(1, getattr(args, suite)))
+    with tempfile.TemporaryDirectory(prefix="selection-") as scratch:
+        args.cache = Path(scratch) if args.quick else args.cache or CACHE
+        args.cache.mkdir(parents=True, exist_ok=True)
+        # every suite's first seeds before any suite's later ones, so that a partial run already compares all three
+        order = sorted(
+            ((seed, suite) for suite in SUITES for seed in range(args.first_seed, getattr(args, suite))),
+            key=lambda p: (p[0] >= 5, p),
+        )
+        for seed, suite in [] if args.report_only else order:
+            if complete(store_path(args.cache, suite, seed, args.stopping)):
+                continue
+            start = time.perf_counter()
+            measure_seed(args.cache, suite, seed, args.stopping, args.quick)
+            print(f"measured {suite} seed {seed} in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        if not args.measure_only:
+            print(f"wrote {write(args, args.results)}")
     return 0
 
 

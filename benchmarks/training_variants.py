@@ -9,27 +9,30 @@ serves it, against the single-task networks of the same variant and seed (the Δ
 variant changes every network alike, single-task ones included, so a gain that only comes from weaker baselines
 shows up in the per-task accuracies below the summary.
 
-    python -m benchmarks.training_variants [--seeds 10] [--variants default,uncertainty,calibrated] [--results DIR]
+    python -m benchmarks.training_variants [--seeds 10] [--variants default,uncertainty,calibrated] [--cache DIR]
+                                           [--results DIR] [--quick]
 
 Variants: ``uncertainty`` weighs the task losses as Kendall et al. (``weighting="uncertainty"``); ``calibrated``
 stops early on each head's loss at its best temperature (``stopping="calibrated"``); ``epochs-50`` trains up to
 50 epochs instead of 30.
 
 Stores: ``/work/cache/variants-<variant>-seed<s>.db`` (``--cache``); finished networks are committed one by one and
-a stopped run resumes.
+a stopped run resumes. ``--quick`` is a smoke run of the same code: one seed of a small mnist suite (``QUICK_MNIST``),
+1 epoch (a variant's own ``epochs`` aside), measured serially in this process, stores in a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import RESULTS, markdown_table, write_report
+from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, write_report
 
 CACHE = Path("/work/cache")
 SHARED = "digit+odd+large+prime"
@@ -43,19 +46,23 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def measure_variant(cache: Path, variant: str, seed: int) -> pd.DataFrame:
-    """The plan's networks of one suite seed trained under ``variant`` (resumes a partial store); their rows."""
+def measure_variant(cache: Path, variant: str, seed: int, quick: bool = False) -> pd.DataFrame:
+    """The plan's networks of one suite seed trained under ``variant`` (resumes a partial store); their rows
+    (``quick``: on the small suite, 1 epoch)."""
     from taskgroup.datasets import load_suite
     from taskgroup.engine.defaults import default_train_config
     from taskgroup.measure import ResultStore, measure
     from taskgroup.run_settings import RunSettings
 
     defaults = RunSettings()
-    suite = load_suite("mnist", seed=seed)
-    changes = {"epochs": defaults.epochs, "device": defaults.device, **VARIANTS[variant]}
+    suite = load_suite("mnist", seed=seed, **(QUICK_MNIST if quick else {}))
+    changes = {"epochs": 1 if quick else defaults.epochs, "device": defaults.device, **VARIANTS[variant]}
     config = default_train_config(suite, **changes)
     path = cache / f"variants-{variant}-seed{seed}.db"
-    measure(suite, path, candidates=[*SINGLES, SHARED], config=config, executor="auto", progress=False)
+    # quick: in this process, as four spawned workers that each import torch would take most of a smoke run
+    # (the executors have their own tests)
+    executor = "serial" if quick else "auto"
+    measure(suite, path, candidates=[*SINGLES, SHARED], config=config, executor=executor, progress=False)
     return ResultStore(path, create=False).results()
 
 
@@ -100,31 +107,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variants", default="default,uncertainty,calibrated", help=f"comma-separated, of {list(VARIANTS)}"
     )
-    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--cache", type=Path, default=None, help=f"folder of the stores (default {CACHE})")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 1 seed, a small suite, 1 epoch, a temporary cache"
+    )
     args = parser.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or args.seeds < 1:
         parser.error(f"variants {unknown} unknown (accepted: {list(VARIANTS)}) or --seeds {args.seeds} < 1")
-    args.cache.mkdir(parents=True, exist_ok=True)
+    if args.quick and args.cache is not None:
+        parser.error("--quick measures into a temporary folder; --cache is for full runs")
+    seeds = 1 if args.quick else args.seeds
     rows = []
-    for seed in range(args.seeds):
-        for variant in variants:
-            scored = score_plan(measure_variant(args.cache, variant, seed))
-            rows.append({"variant": variant, "seed": seed, **scored})
-            print(f"{variant} seed {seed}: plan Δm {scored['plan Δm%']:+.2f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="training-variants-") as scratch:
+        cache = Path(scratch) if args.quick else args.cache or CACHE
+        cache.mkdir(parents=True, exist_ok=True)
+        for seed in range(seeds):
+            for variant in variants:
+                scored = score_plan(measure_variant(cache, variant, seed, args.quick))
+                rows.append({"variant": variant, "seed": seed, **scored})
+                print(f"{variant} seed {seed}: plan Δm {scored['plan Δm%']:+.2f}", flush=True)
     frame = pd.DataFrame(rows)
     accuracies = frame.drop(columns=["seed", "plan Δm%"]).groupby("variant", sort=False).mean().reset_index()
     changes = "; ".join(f"`{v}`: {VARIANTS[v] or 'the run as it is'}" for v in variants)
+    setup = (
+        f"Suite `mnist` (seeds 0-{seeds - 1}), `cnn` family, the run's configuration (30 epochs, "
+        f"patience 10) with each variant's change ({changes}). The fixed plan `{SHARED}, slant` is scored on "
+        "test against the single-task networks of the same variant and seed (LibMTL's Δm% over accuracy and "
+        "AUC, RMSE and R²). One training run per network and seed."
+    )
+    if args.quick:
+        sizes = params_text(QUICK_MNIST)
+        setup = f"**Quick smoke run** (`--quick`: mnist with {sizes}, 1 epoch), not a result. {setup}"
     sections = [
-        (
-            "Setup",
-            f"Suite `mnist` (seeds 0-{args.seeds - 1}), `cnn` family, the run's configuration (30 epochs, "
-            f"patience 10) with each variant's change ({changes}). The fixed plan `{SHARED}, slant` is scored on "
-            "test against the single-task networks of the same variant and seed (LibMTL's Δm% over accuracy and "
-            "AUC, RMSE and R²). One training run per network and seed.",
-        ),
+        ("Setup", setup),
         ("Summary", markdown_table(summary(frame))),
         ("Test accuracy, mean over seeds (single-task network, and the task inside the shared network)",
          markdown_table(accuracies)),

@@ -236,7 +236,6 @@ def run_pipeline(
         from taskgroup.report import write_report
 
         outcome.report = write_report(outcome, settings, test_problem=test_problem)
-    say(f"report: {outcome.report}")
     return outcome
 
 

@@ -1,33 +1,31 @@
 """`python -m benchmarks --quick`: every benchmark script still runs end to end (so none of them rots)."""
 
-import importlib.util
+import importlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from benchmarks.__main__ import BENCHMARKS, STUDIES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def benchmark_names() -> tuple[str, ...]:
-    """``BENCHMARKS`` of ``python -m benchmarks`` (loaded from its file: the repository root is not importable)."""
-    spec = importlib.util.spec_from_file_location("benchmarks_main", ROOT / "benchmarks" / "__main__.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.BENCHMARKS
-
-
-# The quick runs take ~5 min one after another, and the test process only waits for them; CI has two cores, so the
-# driver runs twice side by side, each with half of the benchmarks (quick times on a shared machine: run_time 88 s,
-# solvers 44 s, serving 10 s, evaluation_errors 8 s; the other seven 160 s together). Every benchmark still runs,
-# through the same driver, into one results folder (each writes only its own table).
-BESIDE_THE_REST = ("run_time", "solvers", "serving", "evaluation_errors")
+# The quick runs take ~5.5 min of CPU one after another, and the test process only waits for them; CI has two cores,
+# so the driver runs twice side by side, each with half of the benchmarks. Quick runs' CPU seconds (user + sys, each
+# run alone on a shared machine): run_time 93, solvers 35, selection 12, training_variants 11, serving 9,
+# evaluation_errors 9, plan_distill 7 (176 together); repeats 31, measure 30, grouping 29, train 23 (its distillation
+# networks cached), estimates 22, strategies 9, objective 8 (152). The first half still ends first (by 50 s of 490
+# when this test ran on the shared machine; by 75 s with training_variants in the second half): run_time's
+# measurements run process pools that take both cores from the other half while they run. Every benchmark still
+# runs, through the same driver, into one results folder (each writes only its own table).
+BESIDE_THE_REST = ("run_time", "solvers", "serving", "evaluation_errors", *STUDIES)
 
 
 @pytest.mark.slow
 def test_every_benchmark_runs_in_quick_mode(tmp_path):
-    names = benchmark_names()
+    names = BENCHMARKS + STUDIES  # what --quick runs
     halves = [[n for n in names if n in BESIDE_THE_REST], [n for n in names if n not in BESIDE_THE_REST]]
     assert sorted(halves[0] + halves[1]) == sorted(names)
     runs = []
@@ -45,9 +43,21 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path):
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    for name in ("solvers", "estimates", "measure", "train", "objective", "grouping", "strategies"):
+    for name in ("solvers", "estimates", "measure", "train", "objective", "grouping", "strategies", *STUDIES):
         text = (tmp_path / f"{name}.md").read_text()
         assert text.startswith("#") and "|---" in text, name
+    for name in STUDIES:  # a smoke table says so, in case one is ever written over a full run's
+        assert "**Quick smoke run**" in (tmp_path / f"{name}.md").read_text(), name
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_a_quick_study_refuses_a_cache_folder(study, tmp_path, capsys):
+    # a quick run's stores (small suites, 1-2 epochs) must never land where a full run would resume from them
+    main = importlib.import_module(f"benchmarks.{study}").main
+    with pytest.raises(SystemExit) as stopped:
+        main(["--quick", "--cache", str(tmp_path / "cache"), "--results", str(tmp_path)])
+    assert stopped.value.code == 2 and "--quick" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_benchmark_name_is_refused():
@@ -55,6 +65,7 @@ def test_unknown_benchmark_name_is_refused():
         [sys.executable, "-m", "benchmarks", "--only", "speed"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2 and "unknown benchmark(s) ['speed']" in result.stderr
+    assert "'selection', 'training_variants', 'plan_distill']" in result.stderr  # the studies are accepted names
 
 
 def test_rerunning_one_estimates_section_keeps_the_others(tmp_path):

@@ -154,9 +154,11 @@ def test_rerun_resumes_without_retraining(finished_run):
     out, _ = finished_run
     checkpoints = {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")}
     assert checkpoints
-    again = taskgroup("run", *SMALL, "--out", str(out))
+    again = taskgroup("run", *SMALL[:-1], "--out", str(out))  # not --quiet: the progress lines are printed
     assert again.returncode == 0, again.stderr[-2000:]
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")} == checkpoints
+    # the report's path once, in the closing summary
+    assert again.stdout.count(f"report: {out / 'report.html'}") == 1, again.stdout
 
 
 @pytest.mark.slow

@@ -181,7 +181,8 @@ def _measure_adaptive(args: argparse.Namespace) -> int:
         print(result.plan.summary())
         print(result.certificate.describe())
         print(
-            f"{len(result.measured)} networks measured into {args.store}" + (" (certified)" if result.certified else "")
+            f"{len(result.measured)} networks measured into {args.store}"
+            + (" (stopped early: the optimistic plan is fully measured)" if result.certified else "")
         )
     return 0
 

@@ -53,7 +53,9 @@ class AcquisitionResult:
         Per measurement: ``measured`` (networks so far), ``group`` (the network measured), ``optimistic``
         (the loss of the optimistic plan that asked for it).
     certified : bool
-        Whether the selection stopped because the optimistic plan was fully measured (else the budget ran out).
+        Whether the selection stopped before ``max_measured`` because the optimistic plan (every network at its
+        posterior value plus ``optimism`` standard deviations) was fully measured. It is a stopping reason under
+        the model, not a proof of optimality: ``certificate`` says what is proven and what is only predicted.
     posterior : GroupPosterior
         The final model.
     """
