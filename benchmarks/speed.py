@@ -193,6 +193,7 @@ import json, time, numpy as np
 from taskgroup.grouping import colgen
 from taskgroup.grouping.cover import GroupScorer
 from taskgroup.grouping.heuristics import local_search
+from taskgroup.grouping.master_lp import master_lp
 from taskgroup.grouping.pricing import _root_bounds, price_pairwise
 n, k, seconds = {n}, {k}, {seconds}
 rng = np.random.default_rng(0)
@@ -203,7 +204,7 @@ start, _ = local_search(scorer, k, seed=0, time_limit=None, max_rounds=10)
 columns = dict.fromkeys(start)
 for _ in range(200):
     order = list(columns)
-    lp, pi, mu, x = colgen._lp_master(scorer, order, k)
+    lp, pi, mu, x = master_lp(scorer, order, k)
     seeds = [g for g, used in zip(order, x) if used > 1e-7] + order[-4 * n:] + start
     added = colgen._heuristic_columns(scorer, zero, pi, mu, seeds, columns)
     if not added:

@@ -1,10 +1,8 @@
 """Column generation over groups: an upper bound on the best selection of ``k`` groups, and often a proof.
 
-Restricted master (an LP over the groups generated so far, the facility-location relaxation)::
-
-    max  sum_{G,t} v_t(G) y[G,t]
-    s.t. sum_G y[G,t] = 1          for every task t        (duals pi_t)
-         y[G,t] <= x[G],  sum_G x[G] <= k  (duals mu),  x, y >= 0
+Restricted master: the facility-location LP over the groups generated so far
+(:func:`~taskgroup.grouping.master_lp.master_lp`), with duals ``pi_t`` (each task served once) and ``mu`` (at
+most ``k`` groups).
 
 Pricing: a group's reduced profit is ``P(G) - mu`` with ``P(G) = sum_{t in G} max(0, v_t(G) - pi_t)``. For
 *any* ``pi``, every selection of at most ``k`` groups has ``V <= sum_t pi_t + k * max(0, max_G P(G))``
@@ -48,9 +46,10 @@ from collections.abc import Callable, Container, Sequence
 
 import numpy as np
 
-from taskgroup.errors import InfeasibleBudget, SolverError
+from taskgroup.errors import InfeasibleBudget
 from taskgroup.grouping.cover import Group, GroupScorer
 from taskgroup.grouping.local_pricing import improve_groups, swap_groups
+from taskgroup.grouping.master_lp import master_lp
 from taskgroup.grouping.pricing import groups_above, price_pairwise
 
 __all__ = ["column_generation", "ColumnGenerationResult", "ENUMERATE_MAX_TASKS", "PROOF_TOLERANCE"]
@@ -117,50 +116,6 @@ class ColumnGenerationResult:
         self.upper_bound = upper_bound
         self.iterations = iterations
         self.columns = columns
-
-
-def _lp_master(scorer: GroupScorer, columns: list[Group], k: int) -> tuple[float, np.ndarray, float, np.ndarray]:
-    """The restricted master LP (HiGHS through scipy, built as sparse arrays): its value, the task duals ``pi``,
-    the dual ``mu`` of the group count, and each column's ``x``."""
-    # imported here: scipy.optimize costs ~0.6 s, which `import taskgroup` should not pay
-    import scipy.optimize
-    import scipy.sparse
-
-    n, m = scorer.n, len(columns)
-    group_of, task_of, gain = [], [], []
-    for g, group in enumerate(columns):
-        values = scorer.values(group)
-        for t in group:
-            if np.isfinite(values[t]):
-                group_of.append(g)
-                task_of.append(t)
-                gain.append(values[t])
-    links = len(gain)
-    rows = np.arange(links)
-    # variables: x (one per column), then y (one per column and task it can serve). No x <= 1: it never binds
-    # usefully (y <= x and sum_G y = 1), and without it the duals (pi, mu) make sum(pi) + k * max_G P(G) equal
-    # the LP value at convergence. y <= 1 is implied; a bound would take dual weight.
-    linking = scipy.sparse.csr_matrix(
-        (
-            np.concatenate([np.ones(links), -np.ones(links), np.ones(m)]),
-            (np.concatenate([rows, rows, np.full(m, links)]), np.concatenate([m + rows, group_of, np.arange(m)])),
-        ),
-        shape=(links + 1, m + links),
-    )
-    cover = scipy.sparse.csr_matrix((np.ones(links), (task_of, m + rows)), shape=(n, m + links))
-    result = scipy.optimize.linprog(
-        np.concatenate([np.zeros(m), -np.asarray(gain, dtype=float)]),
-        A_ub=linking,
-        b_ub=np.concatenate([np.zeros(links), [float(k)]]),
-        A_eq=cover,
-        b_eq=np.ones(n),
-        bounds=(0.0, None),
-        method="highs",
-    )
-    if result.status != 0:
-        raise SolverError(f"The restricted master LP stopped: {result.message}")
-    # linprog minimises -V: the duals of the maximisation are the negated marginals
-    return -float(result.fun), -np.asarray(result.eqlin.marginals), -float(result.ineqlin.marginals[-1]), result.x[:m]
 
 
 def _profit(values: np.ndarray, pi: np.ndarray) -> np.ndarray:
@@ -442,7 +397,7 @@ def column_generation(
         for g in incumbent:  # they cover every task: the LP stays feasible
             active.setdefault(g, 0)
         order = list(active)
-        lp_value, pi_lp, mu, x = _lp_master(scorer, order, k)
+        lp_value, pi_lp, mu, x = master_lp(scorer, order, k)
         for g, used in zip(order, x):
             active[g] = 0 if used > _EPS else active[g] + 1
         if len(active) > LP_COLUMNS:
