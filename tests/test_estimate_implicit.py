@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import time
 
 import numpy as np
 import pytest
@@ -291,3 +292,45 @@ def test_colgen_bound_on_random_affinities_is_never_below_the_optimum(seed, pric
         if time_limit is None:  # unlimited: it ends with the optimum, proven
             assert result.value == pytest.approx(best, abs=1e-7)
             assert result.upper_bound == pytest.approx(best, abs=1e-7)
+
+
+def test_heuristic_phase_ends_once_the_lp_gain_per_cpu_second_tails_off():
+    """`_gain_waning`: the last GAIN_WINDOW rounds against the phase's average rate, per CPU second."""
+    waning = colgen_module._gain_waning
+    share, window = colgen_module.GAIN_SHARE, colgen_module.GAIN_WINDOW
+    steady = [(float(t), 10.0 + 0.1 * t) for t in range(20)]
+    assert not any(waning(steady[:i]) for i in range(1, 21))  # a steady rise never tails off
+    # a rise, then rounds that each add a tenth of the average rate: the phase ends once the window holds them
+    rising = [(float(t), 10.0 + t) for t in range(6)]
+    tail = rising + [(5.0 + r, 15.0 + 0.1 * r) for r in range(1, 4)]
+    assert [waning(tail[:i]) for i in range(len(rising), len(tail) + 1)] == [False, False, True, True]
+    assert not waning(rising + [(6.0, 15.0)])  # one degenerate round after a rise passes (window > 1)
+    assert window > 1 and 0.0 < share < 1.0
+    # the same LP values at rounds that cost ten times the CPU seconds: gain per second, not per round
+    slow = rising + [(5.0 + 10 * r, 15.0 + 0.2 * r) for r in range(1, 4)]
+    assert waning(slow) and not waning(rising + [(5.0 + r, 15.0 + 0.2 * r) for r in range(1, 4)])
+    # a phase whose LP has not risen (degenerate rounds) or has risen by the solver's noise is left to patience
+    assert not waning([(float(t), 10.0) for t in range(30)])
+    assert not waning([(0.0, 10.0), (1.0, 10.0 + 1e-9)] + [(float(t), 10.0 + 1e-9) for t in range(2, 30)])
+
+
+@pytest.mark.slow
+def test_a_time_limit_leaves_the_first_master_mip_half_of_it(monkeypatch):
+    """At 60 tasks with N(0, 1) affinities the heuristic phase runs far longer than a few seconds; with a time
+    limit, the first master MIP still starts by about half of it (the check comes once per round: cheap rounds this
+    early), so the plan can improve on the start within the limit."""
+    import taskgroup.solvers as solvers
+    from taskgroup.grouping.heuristics import greedy_merge
+
+    rng = np.random.default_rng(0)
+    S = rng.normal(0.0, 1.0, (60, 60))
+    np.fill_diagonal(S, 0.0)
+    scorer = GroupScorer(S, False, tuple(f"t{i}" for i in range(60)))
+    start = greedy_merge(scorer, 3)
+    masters, solve = [], solvers.solve
+    monkeypatch.setattr(solvers, "solve", lambda *a, **kw: masters.append(time.perf_counter()) or solve(*a, **kw))
+    time_limit = 4.0
+    began = time.perf_counter()
+    result = colgen_module.column_generation(scorer, 3, start, time_limit=time_limit)
+    assert masters and masters[0] - began < 0.85 * time_limit
+    assert result.value >= scorer.value(start) - 1e-9 and scorer.valid(result.groups, 3)

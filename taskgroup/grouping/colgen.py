@@ -1,10 +1,8 @@
 """Column generation over groups: an upper bound on the best selection of ``k`` groups, and often a proof.
 
-Restricted master (an LP over the groups generated so far, the facility-location relaxation)::
-
-    max  sum_{G,t} v_t(G) y[G,t]
-    s.t. sum_G y[G,t] = 1          for every task t        (duals pi_t)
-         y[G,t] <= x[G],  sum_G x[G] <= k  (duals mu),  x, y >= 0
+Restricted master: the facility-location LP over the groups generated so far
+(:func:`~taskgroup.grouping.master_lp.master_lp`), with duals ``pi_t`` (each task served once) and ``mu`` (at
+most ``k`` groups).
 
 Pricing: a group's reduced profit is ``P(G) - mu`` with ``P(G) = sum_{t in G} max(0, v_t(G) - pi_t)``. For
 *any* ``pi``, every selection of at most ``k`` groups has ``V <= sum_t pi_t + k * max(0, max_G P(G))``
@@ -15,6 +13,9 @@ The master is driven first by heuristic pricing (:func:`~taskgroup.grouping.loca
 batched add/drop search from the LP's columns and every task's best pair, its best local optima then improved by
 swaps, :func:`~taskgroup.grouping.local_pricing.swap_groups`) until it finds no column that improves the LP; the
 master MIP over those columns then gives the selection, and only then does exact pricing run, for the bound. The
+first master MIP runs earlier, during that phase, once the LP's gain per CPU second has tailed off
+(:func:`_gain_waning`: at 60 tasks each LP then costs seconds for a small rise) or half the time limit is spent:
+the first plan need not wait for the phase's slow tail. The
 LP holds at most :data:`LP_COLUMNS` columns, past which the longest unused leave it (the MIP keeps every one).
 Exact pricing lists every group for up to :data:`ENUMERATE_MAX_TASKS` tasks, and otherwise is a branch-and-bound
 over tasks per group size (:mod:`taskgroup.grouping.pricing`), whose bound is used when it stops early. It is
@@ -45,9 +46,10 @@ from collections.abc import Callable, Container, Sequence
 
 import numpy as np
 
-from taskgroup.errors import InfeasibleBudget, SolverError
+from taskgroup.errors import InfeasibleBudget
 from taskgroup.grouping.cover import Group, GroupScorer
 from taskgroup.grouping.local_pricing import improve_groups, swap_groups
+from taskgroup.grouping.master_lp import master_lp
 from taskgroup.grouping.pricing import groups_above, price_pairwise
 
 __all__ = ["column_generation", "ColumnGenerationResult", "ENUMERATE_MAX_TASKS", "PROOF_TOLERANCE"]
@@ -73,6 +75,13 @@ HEURISTIC_ROUNDS = 50
 # ... and HEURISTIC_PATIENCE rounds in a row that raise the LP by less than HEURISTIC_GAIN of its value end them
 HEURISTIC_GAIN = 1e-4
 HEURISTIC_PATIENCE = 50
+# the first master MIP (the first plan) runs during the first phase once the LP's gain per CPU second over its last
+# GAIN_WINDOW rounds falls below GAIN_SHARE of the phase's own gain per CPU second (the tail, where each round's LP
+# costs seconds and adds little: see _gain_waning), or once FIRST_PLAN_SHARE of the time limit is spent, leaving
+# the rest to that MIP
+GAIN_SHARE = 0.2
+GAIN_WINDOW = 2
+FIRST_PLAN_SHARE = 0.5
 # past LP_COLUMNS columns in the LP, those unused (x = 0) in the last COLUMN_AGE solves leave it, longest unused
 # first (they stay in the master MIP); below it every column stays
 LP_COLUMNS = 500
@@ -107,50 +116,6 @@ class ColumnGenerationResult:
         self.upper_bound = upper_bound
         self.iterations = iterations
         self.columns = columns
-
-
-def _lp_master(scorer: GroupScorer, columns: list[Group], k: int) -> tuple[float, np.ndarray, float, np.ndarray]:
-    """The restricted master LP (HiGHS through scipy, built as sparse arrays): its value, the task duals ``pi``,
-    the dual ``mu`` of the group count, and each column's ``x``."""
-    # imported here: scipy.optimize costs ~0.6 s, which `import taskgroup` should not pay
-    import scipy.optimize
-    import scipy.sparse
-
-    n, m = scorer.n, len(columns)
-    group_of, task_of, gain = [], [], []
-    for g, group in enumerate(columns):
-        values = scorer.values(group)
-        for t in group:
-            if np.isfinite(values[t]):
-                group_of.append(g)
-                task_of.append(t)
-                gain.append(values[t])
-    links = len(gain)
-    rows = np.arange(links)
-    # variables: x (one per column), then y (one per column and task it can serve). No x <= 1: it never binds
-    # usefully (y <= x and sum_G y = 1), and without it the duals (pi, mu) make sum(pi) + k * max_G P(G) equal
-    # the LP value at convergence. y <= 1 is implied; a bound would take dual weight.
-    linking = scipy.sparse.csr_matrix(
-        (
-            np.concatenate([np.ones(links), -np.ones(links), np.ones(m)]),
-            (np.concatenate([rows, rows, np.full(m, links)]), np.concatenate([m + rows, group_of, np.arange(m)])),
-        ),
-        shape=(links + 1, m + links),
-    )
-    cover = scipy.sparse.csr_matrix((np.ones(links), (task_of, m + rows)), shape=(n, m + links))
-    result = scipy.optimize.linprog(
-        np.concatenate([np.zeros(m), -np.asarray(gain, dtype=float)]),
-        A_ub=linking,
-        b_ub=np.concatenate([np.zeros(links), [float(k)]]),
-        A_eq=cover,
-        b_eq=np.ones(n),
-        bounds=(0.0, None),
-        method="highs",
-    )
-    if result.status != 0:
-        raise SolverError(f"The restricted master LP stopped: {result.message}")
-    # linprog minimises -V: the duals of the maximisation are the negated marginals
-    return -float(result.fun), -np.asarray(result.eqlin.marginals), -float(result.ineqlin.marginals[-1]), result.x[:m]
 
 
 def _profit(values: np.ndarray, pi: np.ndarray) -> np.ndarray:
@@ -419,6 +384,7 @@ def column_generation(
     stopped = stop or (lambda: False)
     heuristic_rounds = 0  # master rounds priced by the heuristic alone since the last exact pricing
     heuristic_lp, flat_rounds = -math.inf, 0  # the LP value when it last grew, and rounds since
+    phase: list[tuple[float, float]] = []  # (CPU seconds, LP value) at each LP solve of the heuristic phase
     master_columns = 0  # columns at the last integer master
     pricing_seconds = 0.0  # the last exact pricing's time
     priced_at: np.ndarray | None = None  # the duals of the last exact pricing
@@ -431,7 +397,7 @@ def column_generation(
         for g in incumbent:  # they cover every task: the LP stays feasible
             active.setdefault(g, 0)
         order = list(active)
-        lp_value, pi_lp, mu, x = _lp_master(scorer, order, k)
+        lp_value, pi_lp, mu, x = master_lp(scorer, order, k)
         for g, used in zip(order, x):
             active[g] = 0 if used > _EPS else active[g] + 1
         if len(active) > LP_COLUMNS:
@@ -447,6 +413,17 @@ def column_generation(
             heuristic_lp, flat_rounds = lp_value, 0
         else:
             flat_rounds += 1
+        phase.append((time.process_time(), lp_value))
+        if master_columns == 0 and (
+            _gain_waning(phase) or time.perf_counter() - started >= FIRST_PLAN_SHARE * (deadline - started)
+        ):
+            # the first plan, early: the phase's gain has tailed off, or a time limit keeps a share of itself for
+            # the MIP that makes the plan. The phase then goes on by its own rules, as it would have without this
+            # MIP (ending it here instead moved exact pricing to less converged duals: a worse 30-task bound)
+            master_columns = len(columns)
+            integer_master()
+            if closed() or stopped():
+                break
         if heuristic_rounds < HEURISTIC_ROUNDS and flat_rounds < HEURISTIC_PATIENCE:
             # drive the master with cheap columns first: exact pricing is worth its cost only at duals that the
             # heuristic cannot improve on (or no longer improves the LP by much: degenerate duals)
@@ -458,7 +435,7 @@ def column_generation(
                 active.update(dict.fromkeys(added, 0))
                 report()
                 continue
-        heuristic_rounds, flat_rounds, heuristic_lp = 0, 0, -math.inf
+        heuristic_rounds, flat_rounds, heuristic_lp, phase = 0, 0, -math.inf, []
         if len(columns) > master_columns:
             # the columns the heuristic converged on often hold a better selection: the gap, and so the
             # pricing tolerance, are measured from it
@@ -565,6 +542,29 @@ def _heuristic_columns(
         swapped, _ = swap_groups(scorer.S, offset, pi, _masks([g for g in seeds if len(g) >= 2], n))
         added = _improving(scorer, swapped, pi, mu, columns)
     return added
+
+
+def _gain_waning(phase: list[tuple[float, float]]) -> bool:
+    """Whether a heuristic phase's LP gain has tailed off: over its last :data:`GAIN_WINDOW` rounds, the LP rose
+    by less than :data:`GAIN_SHARE` of the phase's average gain per CPU second.
+
+    ``phase`` holds ``(CPU seconds, LP value)`` at each LP solve since the phase began. The LP value of column
+    generation rises with diminishing returns (the tailing-off effect): while the rate falls, continuing the phase
+    for as long again as it has run adds at most ``GAIN_SHARE`` of what it gained so far, so the columns already
+    hold most of what the phase will find, and the master MIP over them gives the first plan without waiting for
+    the rest (the phase then goes on). Both rates are per CPU
+    second of this process, so neither the instance's scale nor the machine's speed or load moves the point where
+    the phase ends. A phase whose LP has not risen by :data:`HEURISTIC_GAIN` of its value (degenerate rounds, or
+    the solver's noise) is left to :data:`HEURISTIC_PATIENCE`, and a window of more than one round lets a single
+    degenerate round pass.
+    """
+    if len(phase) <= GAIN_WINDOW:
+        return False
+    (start, first), (recent, before), (now, last) = phase[0], phase[-1 - GAIN_WINDOW], phase[-1]
+    if last - first <= HEURISTIC_GAIN * max(1.0, abs(last)):
+        return False
+    overall = (last - first) / max(now - start, 1e-9)
+    return (last - before) / max(now - recent, 1e-9) < GAIN_SHARE * overall
 
 
 def _masks(groups: list[Group], n: int) -> np.ndarray:
