@@ -9,12 +9,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q -r requirements-ci.txt -e ".[test]"
-# The tests on both cores (pytest-xdist, a test file per worker at a time), then those marked serial alone: they
-# bound their own wall time (Ctrl-C within seconds) or run processes side by side themselves.
-# Arguments go to both parts; a part they leave empty (pytest's exit status 5) is not a failure.
-part() { .venv/bin/python -m pytest -q "$@" || [ $? -eq 5 ]; }
-part -n 2 --dist loadfile --serial=without "$@"
-part --serial=only "$@"
+.venv/bin/python -m pytest -q "$@"
 # Lint and format check (pyproject's [tool.ruff]). The API reference is built by the tests
 # (tests/test_api_reference.py), not again here.
 .venv/bin/ruff check .

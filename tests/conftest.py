@@ -7,29 +7,6 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-SERIAL_CHOICES = ("with", "without", "only")
-
-
-def pytest_addoption(parser):
-    parser.addoption(
-        "--serial",
-        choices=SERIAL_CHOICES,
-        default="with",
-        help="tests marked serial: run them with the others (default), leave them out, or run only them "
-        "(scripts/test.sh runs the rest on two workers, then these alone)",
-    )
-
-
-def pytest_collection_modifyitems(config, items):
-    choice = config.getoption("--serial")
-    if choice == "with":
-        return
-    wanted = choice == "only"
-    kept = [item for item in items if (item.get_closest_marker("serial") is not None) == wanted]
-    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
-    items[:] = kept
-
-
 @pytest.fixture
 def toy_frame():
     import pandas as pd

@@ -24,7 +24,6 @@ BESIDE_THE_REST = ("run_time", "solvers", "serving", "evaluation_errors", *STUDI
 
 
 @pytest.mark.slow
-@pytest.mark.serial  # it runs two drivers side by side itself
 def test_every_benchmark_runs_in_quick_mode(tmp_path):
     names = BENCHMARKS + STUDIES  # what --quick runs
     halves = [[n for n in names if n in BESIDE_THE_REST], [n for n in names if n not in BESIDE_THE_REST]]

@@ -352,7 +352,6 @@ def test_a_crash_in_one_candidate_is_recorded_against_it_and_retried(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.serial  # bounds the seconds until the workers are gone
 def test_ctrl_c_stops_process_workers_within_2_s_and_keeps_finished_results(tmp_path, as_a_terminal_job):
     pids = tmp_path / "pids"
     pids.mkdir()
@@ -402,7 +401,6 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.serial  # bounds the seconds until the workers are gone
 def test_workers_end_when_the_driver_is_killed_outright(tmp_path):
     pids = tmp_path / "pids"
     pids.mkdir()

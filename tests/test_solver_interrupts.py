@@ -28,9 +28,6 @@ from taskgroup.solvers import model as model_module
 from taskgroup.solvers.instance import SelectionInstance, parse_budget
 from taskgroup.solvers.model import SelectionModel
 
-# the Ctrl-C tests bound the seconds from SIGINT to exit: they run alone (scripts/test.sh), not beside other tests
-pytestmark = pytest.mark.serial
-
 # seconds from SIGINT to the end of the process that the tests accept: the poll, the grace of a backend that
 # stops late, and the process's own exit, on a shared machine
 STOPPED_WITHIN = 4.0
