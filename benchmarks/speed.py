@@ -1,7 +1,7 @@
 """Issue 24 before/after: the same measurements on two source trees, side by side in one session.
 
     python -m benchmarks.speed --before /tmp/speed-before [--items 1,2,3,3l,5,6] [--repeats 3]
-        [--ties planted/27/3185 ...] [--grouping 30/60/2,3,4 ...] [--first-plan 60/300/3 ...]
+        [--ties planted/27/3185 ...] [--grouping 30/60/2,3,4 ...] [--first-plan 60/300/3 ...] [--lp 60/300/3 ...]
 
 ``--before`` is a checkout of the code to compare against (e.g. ``git archive 689f500 | tar -x -C DIR``); the
 "after" tree is this repository. Every measurement runs in a fresh subprocess with ``PYTHONPATH`` pointing at one
@@ -184,6 +184,24 @@ plan = tg.grouping.group(matrix, k, method="colgen", time_limit=limit)
 print(json.dumps({{"seconds": [time.perf_counter() - wall, time.process_time() - cpu], "gap": plan.gap,
                   "optimal": plan.optimal, "objective": plan.objective, "masters": masters}}))
 """
+
+# item 5lp's text (its runs are GROUPING_FIRST_PLAN's, on a before tree whose master LP runs dual simplex)
+LP_TEXT = (
+    "`GROUPING_FIRST_PLAN` (item 5t's instances and columns) with the restricted master LP "
+    "(`taskgroup/grouping/master_lp.py`) solved by HiGHS dual simplex (`method='highs'`, before) or interior point "
+    "(`method='highs-ipm'`, after; scipy runs its crossover, so the duals are those of a basic optimum). Checked "
+    "first on the LPs of colgen's heuristic phase (30 tasks k = 2, 3, 4 to convergence, 60 tasks k = 3 for 15 "
+    "rounds): the same value to 1e-15 relative, and interior point's duals optimal (dual objective = value and "
+    "every column's reduced profit <= mu to 3e-14), though not always the same duals as simplex's (the LP is "
+    "degenerate), so the two runs price different columns. LP CPU time, simplex / interior point: 886 columns "
+    "5.35 / 2.63 s, 1,489 columns 16.8 / 5.6 s; at 30 tasks (<= 400 columns) within 0.1 s. Before and after "
+    "alternate, one run at a time under `nice -n 5`, numba caches warmed first, on the shared 2-core machine "
+    "(`load` at the start of each run; about 1: the machine was otherwise near idle); one run per side per case "
+    "(the deadline of the session). Adopted: at 60 tasks the first master MIP starts at 22 s instead of 58 s and "
+    "its plan comes at 64 s instead of 110 s, with the same final value and gap; at 30 tasks every case is still "
+    "proven (k = 2 sooner, 30 s against 53 s, likely from the other duals' columns: one run), the first MIP 0.2-0.7 s "
+    "later (interior point's start-up on small LPs)."
+)
 
 # why the 60-task bound stays at the group-size bound: the LP over heuristic columns (column_generation's first
 # phase, run here to convergence), its duals, the pricing bound a 5 % gap would need there, the search's root bound,
@@ -507,16 +525,17 @@ def render(runs: dict[str, Any], repeats: int) -> str:
                 "",
             ]
     parts += render_first_plan(runs)
+    parts += render_lp(runs)
     if not any(k.startswith("4/") for k in runs):
         parts += ["Item 4 (the default run, quiet and busy) is the integrator's and is measured there.", ""]
     return "\n".join(parts)
 
 
-def render_first_plan(runs: dict[str, Any]) -> list[str]:
-    """Item 5t: colgen's first plan and its plan at several time limits, before/after the tail rule."""
+def first_plan_tables(runs: dict[str, Any], item: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The runs of a first-plan item (5t, 5lp): medians per case and side, and every run."""
     rows = []
     for key, v in runs.items():
-        if not key.startswith("5t/"):
+        if not key.startswith(f"{item}/"):
             continue
         _, side, n, k, limit, repeat = key.split("/")
         row: dict[str, Any] = {"tasks": int(n), "k": int(k), "limit s": float(limit), "side": side, "run": int(repeat)}
@@ -530,7 +549,7 @@ def render_first_plan(runs: dict[str, Any]) -> list[str]:
             row.update({"gap": v["gap"], "proven": v["optimal"]})
         rows.append(row)
     if not rows:
-        return []
+        return None
     frame = pd.DataFrame(rows).sort_values(["tasks", "k", "limit s", "run", "side"], ascending=[1, 1, 1, 1, 0])
     done = frame[frame["wall s"].notna()] if "wall s" in frame else frame.iloc[:0]
     summary = (
@@ -548,6 +567,15 @@ def render_first_plan(runs: dict[str, Any]) -> list[str]:
         )
         .reset_index()
     )
+    return summary, frame
+
+
+def render_first_plan(runs: dict[str, Any]) -> list[str]:
+    """Item 5t: colgen's first plan and its plan at several time limits, before/after the tail rule."""
+    tables = first_plan_tables(runs, "5t")
+    if tables is None:
+        return []
+    summary, frame = tables
     return [
         "#### 5t. Colgen's first plan: the slow tail of the heuristic phase",
         "",
@@ -567,6 +595,25 @@ def render_first_plan(runs: dict[str, Any]) -> list[str]:
         "deadline; after, the first MIP runs by half the limit, but over these columns (and with no start "
         "solution) HiGHS finds nothing better than the local-search start in the time left, so `value` is that "
         "start's (it varies with the CPU the start's own time limit got).",
+        "",
+        markdown_table(summary),
+        "",
+        markdown_table(frame),
+        "",
+    ]
+
+
+def render_lp(runs: dict[str, Any]) -> list[str]:
+    """Item 5lp: colgen with the master LP by dual simplex (before) or interior point (after)."""
+    tables = first_plan_tables(runs, "5lp")
+    if tables is None:
+        return []
+    summary, frame = tables
+    return [
+        "#### 5lp. Colgen's master LP: dual simplex or interior point",
+        "",
+        *sides_line(runs, "5lp"),
+        LP_TEXT,
         "",
         markdown_table(summary),
         "",
@@ -615,7 +662,13 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="item 5t: TASKS/LIMIT,LIMIT,.../K,K,... (repeatable; default 60/300/3)",
     )
-    parser.add_argument("--first-plan-runs", type=int, default=2, help="item 5t: runs per side")
+    parser.add_argument("--first-plan-runs", type=int, default=2, help="items 5t and 5lp: runs per side")
+    parser.add_argument(
+        "--lp",
+        action="append",
+        default=None,
+        help="item 5lp: TASKS/LIMIT/K,K,... (repeatable; default 30/60/2,3,4 and 60/300/3)",
+    )
     parser.add_argument(
         "--labels",
         nargs=2,
@@ -627,6 +680,7 @@ def main(argv: list[str] | None = None) -> None:
     args.grouping = args.grouping or ["30/60/2,3,4", "60/300/3"]
     args.ties = args.ties or ["planted/27/3185"]
     args.first_plan = args.first_plan or ["60/300/3"]
+    args.lp = args.lp or ["30/60/2,3,4", "60/300/3"]
     trees = {"before": args.before.resolve(), "after": AFTER}
     items = set(args.items.split(","))
     runs = load_runs()
@@ -708,6 +762,17 @@ def main(argv: list[str] | None = None) -> None:
                                     code = GROUPING_FIRST_PLAN.format(n=int(n), k=int(k), limit=float(limit))
                                     cache = str(work / f"nb5-{side}")
                                     record(runs, key, child(code, tree, cache, float(limit) + 180))
+        if "5lp" in items:
+            for r in range(args.first_plan_runs):
+                for spec in args.lp:
+                    n, limit, ks = spec.split("/")
+                    for k in ks.split(","):
+                        for side, tree in trees.items():
+                            key = f"5lp/{side}/{n}/{k}/{limit}/{r}"
+                            if key not in runs:
+                                code = GROUPING_FIRST_PLAN.format(n=int(n), k=int(k), limit=float(limit))
+                                cache = str(work / f"nb5-{side}")
+                                record(runs, key, child(code, tree, cache, float(limit) + 180))
         if "6" in items:
             measure_item(
                 runs, "6", {"after": AFTER}, lambda s, r: (FRONTIER.format(n=20), str(work / "nb6")), 1, args.timeout

@@ -16,9 +16,16 @@ from taskgroup.grouping.cover import Group, GroupScorer
 
 __all__ = ["master_lp"]
 
+# HiGHS's interior point, whose crossover ends at a basic optimum: the same value and optimal duals as dual simplex
+# (values equal to 1e-15 relative on the LPs of colgen at 30 and 60 tasks), but at 60 tasks, where these LPs have
+# ~900-1,500 columns and dominate colgen's heuristic phase, it takes a third to a half of simplex's time (1,489
+# columns: 5.6 s against 16.8 s CPU); at 30 tasks (<= 400 columns) the two are within 0.1 s
+# (benchmarks/results/solvers.md, 5lp)
+_METHOD = "highs-ipm"
+
 
 def master_lp(scorer: GroupScorer, columns: list[Group], k: int) -> tuple[float, np.ndarray, float, np.ndarray]:
-    """The restricted master LP over ``columns`` (HiGHS through scipy, built as sparse arrays).
+    """The restricted master LP over ``columns`` (HiGHS interior point through scipy, built as sparse arrays).
 
     Parameters
     ----------
@@ -72,7 +79,7 @@ def master_lp(scorer: GroupScorer, columns: list[Group], k: int) -> tuple[float,
         A_eq=cover,
         b_eq=np.ones(n),
         bounds=(0.0, None),
-        method="highs",
+        method=_METHOD,
     )
     if result.status != 0:
         raise SolverError(f"The restricted master LP stopped: {result.message}")
