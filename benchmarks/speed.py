@@ -148,31 +148,37 @@ print(json.dumps({{"cli": [time.perf_counter() - wall, used() - cpu], "lines": l
                   "cli_peak_gb": peak}}))
 """
 
-GROUPING = """
-import json, time, numpy as np, pandas as pd, taskgroup as tg
-n, k, limit = {n}, {k}, {limit}
+# the N(0, 1) affinity matrix of items 5, 5t and 5lp (seed 0, zero diagonal), as a snippet's lines
+GROUPING_MATRIX = """
 rng = np.random.default_rng(0)
 values = rng.normal(0.0, 1.0, (n, n))
 np.fill_diagonal(values, 0.0)
 names = [f"t{{i}}" for i in range(n)]
 matrix = pd.DataFrame(values, index=names, columns=names)
-wall, cpu = time.perf_counter(), time.process_time()
+"""
+
+GROUPING = (
+    """
+import json, time, numpy as np, pandas as pd, taskgroup as tg
+n, k, limit = {n}, {k}, {limit}
+"""
+    + GROUPING_MATRIX
+    + """wall, cpu = time.perf_counter(), time.process_time()
 plan = tg.grouping.group(matrix, k, method="colgen", time_limit=limit)
 print(json.dumps({{"seconds": [time.perf_counter() - wall, time.process_time() - cpu], "gap": plan.gap,
                   "optimal": plan.optimal, "objective": plan.objective}}))
 """
+)
 
 # the first plan of colgen: GROUPING with the start and end of each master MIP (the selection it gives is the
 # plan a Ctrl-C after it keeps), timed by wrapping the solve call colgen makes (it imports `solve` when it runs)
-GROUPING_FIRST_PLAN = """
+GROUPING_FIRST_PLAN = (
+    """
 import json, time, numpy as np, pandas as pd, taskgroup as tg, taskgroup.solvers as solvers
 n, k, limit = {n}, {k}, {limit}
-rng = np.random.default_rng(0)
-values = rng.normal(0.0, 1.0, (n, n))
-np.fill_diagonal(values, 0.0)
-names = [f"t{{i}}" for i in range(n)]
-matrix = pd.DataFrame(values, index=names, columns=names)
-masters, solve = [], solvers.solve
+"""
+    + GROUPING_MATRIX
+    + """masters, solve = [], solvers.solve
 def timed(*args, **kwargs):
     begun = time.perf_counter() - wall
     plan = solve(*args, **kwargs)
@@ -184,6 +190,7 @@ plan = tg.grouping.group(matrix, k, method="colgen", time_limit=limit)
 print(json.dumps({{"seconds": [time.perf_counter() - wall, time.process_time() - cpu], "gap": plan.gap,
                   "optimal": plan.optimal, "objective": plan.objective, "masters": masters}}))
 """
+)
 
 # item 5lp's text (its runs are GROUPING_FIRST_PLAN's, on a before tree whose master LP runs dual simplex)
 LP_TEXT = (
