@@ -192,6 +192,25 @@ print(json.dumps({{"seconds": [time.perf_counter() - wall, time.process_time() -
 """
 )
 
+# item 5t's text
+FIRST_PLAN_TEXT = (
+    "`GROUPING_FIRST_PLAN` in `benchmarks/speed.py`: the instances of item 5, each master MIP timed from the "
+    "start of `tg.grouping.group` (`first MIP plan`: the first MIP returned, the first plan better than the "
+    "local-search start can come from it; a Ctrl-C during that MIP keeps its best selection so far), and the "
+    "plan a user "
+    "gets with each time limit (`value`, `gap`). Before: the first master MIP ran once the heuristic phase "
+    "found no improving column (or after 50 rounds / 50 flat rounds); after: it runs during that phase once "
+    "the LP's gain per CPU second over its last 2 rounds falls below 0.2 of the phase's average "
+    "(`colgen._gain_waning`) or half the time limit is spent, and the phase then goes on as before. Before "
+    "and after alternate, one run at a time under `nice -n 5`, on the "
+    "shared 2-core machine (`load`: the load average at the start of each run). Medians over the runs "
+    "(`proven`: how many runs proved their plan optimal), then every run. At 60 tasks with a limit of 60 s "
+    "or less, before, the heuristic phase filled the limit and the only MIP was the last one, given 1 s at the "
+    "deadline; after, the first MIP runs by half the limit, but over these columns (and with no start "
+    "solution) HiGHS finds nothing better than the local-search start in the time left, so `value` is that "
+    "start's (it varies with the CPU the start's own time limit got)."
+)
+
 # item 5lp's text (its runs are GROUPING_FIRST_PLAN's, on a before tree whose master LP runs dual simplex)
 LP_TEXT = (
     "`GROUPING_FIRST_PLAN` (item 5t's instances and columns) with the restricted master LP "
@@ -580,48 +599,25 @@ def first_plan_tables(runs: dict[str, Any], item: str) -> tuple[pd.DataFrame, pd
 
 def render_first_plan(runs: dict[str, Any]) -> list[str]:
     """Item 5t: colgen's first plan and its plan at several time limits, before/after the tail rule."""
-    tables = first_plan_tables(runs, "5t")
-    if tables is None:
-        return []
-    summary, frame = tables
-    return [
-        "#### 5t. Colgen's first plan: the slow tail of the heuristic phase",
-        "",
-        *sides_line(runs, "5t"),
-        "`GROUPING_FIRST_PLAN` in `benchmarks/speed.py`: the instances of item 5, each master MIP timed from the "
-        "start of `tg.grouping.group` (`first MIP plan`: the first MIP returned, the first plan better than the "
-        "local-search start can come from it; a Ctrl-C during that MIP keeps its best selection so far), and the "
-        "plan a user "
-        "gets with each time limit (`value`, `gap`). Before: the first master MIP ran once the heuristic phase "
-        "found no improving column (or after 50 rounds / 50 flat rounds); after: it runs during that phase once "
-        "the LP's gain per CPU second over its last 2 rounds falls below 0.2 of the phase's average "
-        "(`colgen._gain_waning`) or half the time limit is spent, and the phase then goes on as before. Before "
-        "and after alternate, one run at a time under `nice -n 5`, on the "
-        "shared 2-core machine (`load`: the load average at the start of each run). Medians over the runs "
-        "(`proven`: how many runs proved their plan optimal), then every run. At 60 tasks with a limit of 60 s "
-        "or less, before, the heuristic phase filled the limit and the only MIP was the last one, given 1 s at the "
-        "deadline; after, the first MIP runs by half the limit, but over these columns (and with no start "
-        "solution) HiGHS finds nothing better than the local-search start in the time left, so `value` is that "
-        "start's (it varies with the CPU the start's own time limit got).",
-        "",
-        markdown_table(summary),
-        "",
-        markdown_table(frame),
-        "",
-    ]
+    return _first_plan_section(runs, "5t", "Colgen's first plan: the slow tail of the heuristic phase", FIRST_PLAN_TEXT)
 
 
 def render_lp(runs: dict[str, Any]) -> list[str]:
     """Item 5lp: colgen with the master LP by dual simplex (before) or interior point (after)."""
-    tables = first_plan_tables(runs, "5lp")
+    return _first_plan_section(runs, "5lp", "Colgen's master LP: dual simplex or interior point", LP_TEXT)
+
+
+def _first_plan_section(runs: dict[str, Any], item: str, title: str, text: str) -> list[str]:
+    """A section of ``GROUPING_FIRST_PLAN`` runs: its title, sides, text, medians, then every run."""
+    tables = first_plan_tables(runs, item)
     if tables is None:
         return []
     summary, frame = tables
     return [
-        "#### 5lp. Colgen's master LP: dual simplex or interior point",
+        f"#### {item}. {title}",
         "",
-        *sides_line(runs, "5lp"),
-        LP_TEXT,
+        *sides_line(runs, item),
+        text,
         "",
         markdown_table(summary),
         "",
