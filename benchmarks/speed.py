@@ -671,7 +671,7 @@ def main(argv: list[str] | None = None) -> None:
         "--lp",
         action="append",
         default=None,
-        help="item 5lp: TASKS/LIMIT/K,K,... (repeatable; default 30/60/2,3,4 and 60/300/3)",
+        help="item 5lp: TASKS/LIMIT,LIMIT,.../K,K,... (repeatable; default 30/60/2,3,4 and 60/300/3)",
     )
     parser.add_argument(
         "--labels",
@@ -754,29 +754,20 @@ def main(argv: list[str] | None = None) -> None:
             if "5/diagnosis/60/3" not in runs:
                 code = GROUPING_BOUND.format(n=60, k=3, seconds=60.0)
                 record(runs, "5/diagnosis/60/3", child(code, AFTER, str(work / "nb5-after"), 900.0))
-        if "5t" in items:
+        for item, specs in (("5t", args.first_plan), ("5lp", args.lp)):  # the same runs, on other trees
+            if item not in items:
+                continue
             for r in range(args.first_plan_runs):
-                for spec in args.first_plan:
+                for spec in specs:
                     n, limits, ks = spec.split("/")
                     for k in ks.split(","):
                         for limit in limits.split(","):
                             for side, tree in trees.items():
-                                key = f"5t/{side}/{n}/{k}/{limit}/{r}"
+                                key = f"{item}/{side}/{n}/{k}/{limit}/{r}"
                                 if key not in runs:
                                     code = GROUPING_FIRST_PLAN.format(n=int(n), k=int(k), limit=float(limit))
                                     cache = str(work / f"nb5-{side}")
                                     record(runs, key, child(code, tree, cache, float(limit) + 180))
-        if "5lp" in items:
-            for r in range(args.first_plan_runs):
-                for spec in args.lp:
-                    n, limit, ks = spec.split("/")
-                    for k in ks.split(","):
-                        for side, tree in trees.items():
-                            key = f"5lp/{side}/{n}/{k}/{limit}/{r}"
-                            if key not in runs:
-                                code = GROUPING_FIRST_PLAN.format(n=int(n), k=int(k), limit=float(limit))
-                                cache = str(work / f"nb5-{side}")
-                                record(runs, key, child(code, tree, cache, float(limit) + 180))
         if "6" in items:
             measure_item(
                 runs, "6", {"after": AFTER}, lambda s, r: (FRONTIER.format(n=20), str(work / "nb6")), 1, args.timeout
