@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import statistics
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,24 @@ def report_sections(path: Path) -> dict[str, str]:
 def params_text(params: Mapping[str, Any]) -> str:
     """Suite parameters for a report, as ``taskgroup --suite-param`` takes them: ``n_train=200, clusters=(2, 1)``."""
     return ", ".join(f"`{key}={value!r}`" for key, value in params.items())
+
+
+@contextlib.contextmanager
+def study_cache(quick: bool, cache: Path | None, default: Path, name: str) -> Iterator[Path]:
+    """The folder of a study's stores: ``cache`` (else ``default``), created; a temporary one for a quick run, whose
+    small stores must never be resumed by a full run (nor resume from one)."""
+    if quick:
+        with tempfile.TemporaryDirectory(prefix=f"{name}-") as scratch:
+            yield Path(scratch)
+    else:
+        folder = cache or default
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+
+
+def quick_setup(what: str, setup: str) -> str:
+    """A quick run's Setup section: the smoke-run marker (``what`` it ran) before the full run's ``setup``."""
+    return f"**Quick smoke run** (`--quick`: {what}), not a result. {setup}"
 
 
 def write_report(name: str, title: str, sections: Sequence[tuple[str, str]], results: Path = RESULTS) -> Path:

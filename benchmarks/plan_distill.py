@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -48,7 +47,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, write_report
+from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, quick_setup, study_cache, write_report
 from benchmarks.train_distill import mnist, mnist_fit, plan_of
 from taskgroup.checkpoints import load_checkpoint
 from taskgroup.datasets import load_suite
@@ -191,14 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick and args.cache is not None:
         parser.error("--quick trains into a temporary folder; --cache is for full runs")
     seeds = 1 if args.quick else args.seeds
-    with tempfile.TemporaryDirectory(prefix="plan-distill-") as scratch:
-        cache = Path(scratch) if args.quick else args.cache or CACHE
+    with study_cache(args.quick, args.cache, CACHE, "plan-distill") as cache:
         with ProcessPoolExecutor(max_workers=min(args.workers, seeds)) as pool:
             frame = pd.DataFrame(list(pool.map(partial(one_seed, cache=cache, quick=args.quick), range(seeds))))
     setup = __doc__.split("\n\n", 1)[1].split("    python -m")[0].strip()
     if args.quick:
         sizes = params_text(QUICK_MNIST)
-        setup = f"**Quick smoke run** (`--quick`: one seed of mnist with {sizes}, 2 epochs), not a result.\n\n{setup}"
+        setup = quick_setup(f"one seed of mnist with {sizes}, 2 epochs", setup)
     sections = [
         ("Setup", setup),
         ("Summary: the plan's test Δm%", markdown_table(summary(frame))),

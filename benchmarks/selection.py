@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, write_report
+from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, quick_setup, study_cache, write_report
 
 CACHE = Path("/work/cache")
 SUITES = ("mnist", "digits", "synthetic")
@@ -238,7 +237,7 @@ def write(args: argparse.Namespace, results: Path) -> Path:
         )
     if args.quick:
         sizes = "; ".join(f"{suite} with {params_text(params)}" for suite, params in QUICK_SUITES.items())
-        sections[0] = ("Setup", f"**Quick smoke run** (`--quick`: {sizes}; 1 epoch), not a result. {sections[0][1]}")
+        sections[0] = ("Setup", quick_setup(f"{sizes}; 1 epoch", sections[0][1]))
     name = "selection" if args.stopping == "loss" else f"selection_{args.stopping}"
     title = "Selection objectives: validation-chosen plans scored on test"
     if args.stopping != "loss":
@@ -271,9 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         for suite in SUITES:  # --<suite> 0 still leaves a suite out
             setattr(args, suite, min(1, getattr(args, suite)))
-    with tempfile.TemporaryDirectory(prefix="selection-") as scratch:
-        args.cache = Path(scratch) if args.quick else args.cache or CACHE
-        args.cache.mkdir(parents=True, exist_ok=True)
+    with study_cache(args.quick, args.cache, CACHE, "selection") as args.cache:
         # every suite's first seeds before any suite's later ones, so that a partial run already compares all three
         order = sorted(
             ((seed, suite) for suite in SUITES for seed in range(args.first_seed, getattr(args, suite))),

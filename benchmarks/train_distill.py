@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.common import study_cache
 from benchmarks.train_mmoe import ci95, fmt
 from taskgroup.datasets.suites import load_suite
 from taskgroup.engine import TrainConfig, derive_seed
@@ -238,11 +238,12 @@ def experiment(quick: bool, workers: int) -> dict:
         [("hinton", s, None, quick) for s in seeds] + [("student", s, x, quick) for x in optional for s in seeds],
         [("collect", s, settings, quick) for s in seeds],
     ]
-    with contextlib.ExitStack() as stack:
-        if quick:  # a smoke run trains every unit, and never resumes from (or into) a full run's cache
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="taskgroup-distill-quick-"))
-            stack.enter_context(_environment(CACHE_VARIABLE, folder))
-        pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+    # a smoke run trains every unit, in a temporary cache; the workers find the folder through the environment
+    with (
+        study_cache(quick, None, cache(), "taskgroup-distill-quick") as folder,
+        _environment(CACHE_VARIABLE, str(folder)),
+        ProcessPoolExecutor(max_workers=workers) as pool,
+    ):
         results = [list(pool.map(unit, phase)) for phase in phases]
     return {
         "settings": [x.label for x in settings],

@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, write_report
+from benchmarks.common import QUICK_MNIST, RESULTS, markdown_table, params_text, quick_setup, study_cache, write_report
 
 CACHE = Path("/work/cache")
 SHARED = "digit+odd+large+prime"
@@ -121,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--quick measures into a temporary folder; --cache is for full runs")
     seeds = 1 if args.quick else args.seeds
     rows = []
-    with tempfile.TemporaryDirectory(prefix="training-variants-") as scratch:
-        cache = Path(scratch) if args.quick else args.cache or CACHE
-        cache.mkdir(parents=True, exist_ok=True)
+    with study_cache(args.quick, args.cache, CACHE, "training-variants") as cache:
         for seed in range(seeds):
             for variant in variants:
                 scored = score_plan(measure_variant(cache, variant, seed, args.quick))
@@ -140,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.quick:
         sizes = params_text(QUICK_MNIST)
-        setup = f"**Quick smoke run** (`--quick`: mnist with {sizes}, 1 epoch), not a result. {setup}"
+        setup = quick_setup(f"mnist with {sizes}, 1 epoch", setup)
     sections = [
         ("Setup", setup),
         ("Summary", markdown_table(summary(frame))),
