@@ -197,7 +197,8 @@ def selection_problem(
     table = table.drop(columns=[c for c in not_costs[2:] if c in table.columns])
     table = table.merge(values, on=["network", "task"], how="left")
     cost_cols = [c for c in table.columns if c not in not_costs]
-    return Problem.from_frame(table, cost=cost_cols)
+    tasks = store.task_order(table, suite, config)  # type: ignore[attr-defined]
+    return Problem.from_frame(table, cost=cost_cols, tasks=tasks)
 
 
 def _run_results(store: object, suite: str | None, config: str | None) -> pd.DataFrame:

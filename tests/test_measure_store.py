@@ -17,6 +17,7 @@ import pytest
 from taskgroup.datasets.suites import load_suite
 from taskgroup.errors import InvalidArgument, NotFound
 from taskgroup.measure import MeasurementWarning, NetworkResult, ResultStore, TaskSuite, TrainConfig, measure
+from taskgroup.objectives import selection_problem
 
 TINY = TrainConfig(hidden=(16, 16), epochs=4, patience=2)
 CLI_SUITE = [
@@ -98,6 +99,21 @@ def test_measure_then_problem_from_the_store(tmp_path):
     with pytest.raises(NotFound, match="has no measurements for suite='nosuch'"):  # NotFound is an InvalidArgument
         ResultStore(path).to_problem(suite="nosuch")
     assert not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.parametrize("objective", [None, "relative", "metric"])
+def test_problems_from_the_store_list_tasks_in_the_suites_order(tmp_path, objective):
+    # network names sort "alpha", "alpha+zeta", "zeta": by first appearance alpha would come first
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 3))
+    targets = {"zeta": x @ np.array([1.0, 2.0, -1.0]), "alpha": x @ np.array([0.5, -1.0, 1.0])}
+    suite = TaskSuite.from_arrays(x, targets, dict.fromkeys(targets, "regression"), name="ordered")
+    path = tmp_path / "o.db"
+    measure(suite, path, config=TINY, candidates="zeta,alpha,zeta+alpha", progress=False, latency_repeats=1)
+    store = ResultStore(path)
+    problem = store.to_problem(cost="snt") if objective is None else selection_problem(store, objective, cost="snt")
+    assert problem.tasks == ("zeta", "alpha")
+    assert store.task_order(store.table(cost="snt")) == ["zeta", "alpha"]
 
 
 def test_failed_networks_are_reported_and_left_out(tmp_path):

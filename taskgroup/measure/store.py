@@ -477,7 +477,7 @@ class ResultStore(AffinityTable, WeightsTable, ReplicatesTable):
         ok = res[~res["network"].isin(failed["network"])]
         if ok.empty:
             raise InvalidArgument(f"Store {str(self.path)!r} has no successful measurements for suite {suite}.")
-        run_tasks = json.loads(self.runs().set_index(["suite", "config"]).loc[(suite, config), "tasks"])
+        run_tasks = self._run_tasks(suite, config)
         # tasks some measured network serves (a failed network has no per-task rows, only "served")
         measured = set(res["task"].dropna()) | {t for s in res["served"] for t in split_network_name(s)[0]}
         orphans = [t for t in run_tasks if t in measured and t not in set(ok["task"])]
@@ -517,6 +517,18 @@ class ResultStore(AffinityTable, WeightsTable, ReplicatesTable):
                 "to profile them, or report every resource for every network."
             )
         return table.merge(costs[["network", *cost_cols]], on="network", how="left")
+
+    def task_order(self, table: pd.DataFrame, suite: str | None = None, config: str | None = None) -> list[str]:
+        """The tasks ``table`` (from :meth:`table`) has rows for, in the run's order (the suite's).
+
+        ``Problem.from_frame(table, tasks=store.task_order(table))`` lists the tasks as the suite does; by default
+        it would take them in the order the table's network names sort (``digit``, ``digit+large``, ...).
+        """
+        present = set(table["task"])
+        return [t for t in self._run_tasks(*self._pick_run(suite, config)) if t in present]
+
+    def _run_tasks(self, suite: str, config: str) -> list[str]:
+        return list(json.loads(self.runs().set_index(["suite", "config"]).loc[(suite, config), "tasks"]))
 
     def to_problem(
         self,
@@ -559,4 +571,5 @@ class ResultStore(AffinityTable, WeightsTable, ReplicatesTable):
 
         table = self.table(split, cost, metric=metric, normalise=normalise, suite=suite, config=config, errors=errors)
         cost_cols = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds", "loss_se")]
-        return Problem.from_frame(table, cost=cost_cols, higher_is_better=metric)
+        tasks = self.task_order(table, suite, config)
+        return Problem.from_frame(table, cost=cost_cols, higher_is_better=metric, tasks=tasks)

@@ -531,5 +531,5 @@ def adaptive_strategy(source: Any, store: str | PathLike[str], config: StrategyC
     table = db.table("val", None if objective else config.cost, **run)
     table = table[table["network"].isin(names)]
     cost = [c for c in table.columns if c not in ("network", "task", "loss", "loss_std", "seeds", "loss_se")]
-    problem = Problem.from_frame(table, cost=cost)
+    problem = Problem.from_frame(table, cost=cost, tasks=db.task_order(table, **run))
     return Estimate(problem, pair_affinity(problem))

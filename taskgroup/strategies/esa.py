@@ -152,13 +152,16 @@ def esa_measure(
     results = ResultStore(store)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # failed short runs are simply not candidates
-        short_problem = Problem.from_frame(results.table("val", cost, suite=fp, config=short.hash()), cost=cost)
+        short_table = results.table("val", cost, suite=fp, config=short.hash())
+        short_problem = Problem.from_frame(
+            short_table, cost=cost, tasks=results.task_order(short_table, fp, short.hash())
+        )
 
     def train_fully(networks: list[str]) -> Problem:
         measure(suite, store, candidates=list(networks), config=full, seeds=seeds, executor=executor, progress=progress)
         # Only the chosen networks have full runs, so costs cannot be normalised to a single-task network;
         # scoring ignores costs, so the raw FLOPs do.
         table = results.table("test", "flops", suite=fp, config=full.hash(), normalise=False)
-        return Problem.from_frame(table, cost="flops")
+        return Problem.from_frame(table, cost="flops", tasks=results.task_order(table, fp, full.hash()))
 
     return ESAMeasurement(esa_select(short_problem, budget, full=train_fully, method=method), esa(short_problem))
