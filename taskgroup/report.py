@@ -515,18 +515,20 @@ def write_report(outcome: RunOutcome, settings: RunSettings, *, test_problem: Pr
     plot_grouping(plan, list(problem.tasks), grouping_png)
     figures.append(_image(grouping_png, "The chosen grouping"))
 
+    scores = "metrics" if settings.objective == "metric" and settings.strategy != "tag" else "losses"
+    networks = f"{len(plan.networks)} network{'' if len(plan.networks) == 1 else 's'}"
     summary = [
-        f"<b>{len(plan.networks)} network(s)</b> for {problem.n_tasks} tasks at budget {outcome.budget:.4g} "
+        f"<b>{networks}</b> for {problem.n_tasks} tasks at budget {outcome.budget:.4g} "
         f"{html.escape(problem.cost_names[0])} ({html.escape(outcome.budget_rule)}); the plan costs "
         f"{list(plan.cost.values())[0]:.4g} and is {'proven optimal' if plan.optimal else 'not proven optimal'} "
-        f"on the {'predicted' if problem.predicted.any() else 'measured'} validation losses "
+        f"on the {'predicted' if problem.predicted.any() else 'measured'} validation {scores} "
         f"(objective {plan.score:.4g}{_error(plan)}: {html.escape(objective)}).",
     ]
     if plan.objective_se is not None:
         over = "the training repeats and validation rows" if settings.repeats > 1 else "the validation rows"
         summary.append(
             f"The ± is one standard error over {over}; it ignores selection bias (the plan was chosen for its low "
-            "measured losses, so its true objective tends to be a little worse)."
+            "measured objective, so its true objective tends to be a little worse)."
         )
     if test_problem is not None:
         score, error = _assigned_score(test_problem, plan)

@@ -175,6 +175,9 @@ def test_a_run_resumes_under_each_new_objective_without_measuring_again(finished
     # both objectives score the independent networks 1 per task
     singles = [n for n in problem.networks if "+" not in n and "@" not in n]
     assert problem.evaluate(singles).objective == pytest.approx(problem.n_tasks)
+    # the report's summary names what the plan is optimal on
+    scores = {"metric": "metrics", "calibrated": "losses"}[objective]
+    assert f"optimal on the measured validation {scores} (objective" in (out / "report.html").read_text()
 
 
 @pytest.mark.slow
