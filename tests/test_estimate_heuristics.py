@@ -157,3 +157,18 @@ def test_unlimited_local_search_stops_by_its_rounds_and_repeats_for_a_seed():
     again = local_search(scorer, 4, seed=2, time_limit=None, max_rounds=5)
     assert first == again  # no clock involved: the same seed, the same groups and the same number of moves
     assert scorer.valid(first[0], 4)
+
+
+def test_local_search_stops_after_its_patience_of_fruitless_kicks():
+    from taskgroup.grouping.cover import GroupScorer
+    from taskgroup.grouping.heuristics import local_search
+
+    matrix = random_matrix(14, 5)
+    scorer = GroupScorer(matrix.to_numpy(), False, tuple(matrix.index))
+    descent = local_search(scorer, 3, seed=1, max_rounds=0)
+    assert local_search(scorer, 3, seed=1, max_rounds=None, patience=0) == descent  # no kick at all
+    patient = local_search(scorer, 3, seed=1, max_rounds=None, patience=4)
+    assert patient == local_search(scorer, 3, seed=1, max_rounds=None, patience=4)  # no clock: repeatable
+    assert scorer.value(patient[0]) >= scorer.value(descent[0]) and patient[1] > descent[1]
+    with pytest.raises(InvalidArgument, match="max_rounds, patience or time_limit"):
+        local_search(scorer, 3, max_rounds=None)

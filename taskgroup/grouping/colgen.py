@@ -48,6 +48,7 @@ import numpy as np
 
 from taskgroup.errors import InfeasibleBudget
 from taskgroup.grouping.cover import Group, GroupScorer
+from taskgroup.grouping.heuristics import local_search
 from taskgroup.grouping.local_pricing import improve_groups, swap_groups
 from taskgroup.grouping.master_lp import master_lp
 from taskgroup.grouping.pricing import groups_above, price_pairwise
@@ -59,6 +60,9 @@ ENUMERATE_MAX_TASKS = 16
 PROOF_GAP = 0.15
 # ... or once three exact pricings in a row each closed less than this share of the gap
 STALL_SHARE = 0.03
+# A master MIP's selection that beats the incumbent is improved by local search until this many kicks in a row
+# find nothing better (as colgen's start, taskgroup.grouping.group.START_PATIENCE).
+POLISH_PATIENCE = 10
 # the most groups a proof by fixing lists into the master during the search (more: the attempt is dropped, the
 # MIP would be slow); the last attempt, after the search, is limited only by the pricing search's own listing
 FIXING_CAPACITY = 1_000
@@ -258,6 +262,9 @@ def column_generation(
     loop still ends with the LP optimum over every group. ``time_limit=None`` means no limit: the loop then ends
     when the LP is optimal over every group, the bound closes, or after ``max_iterations``.
 
+    A master MIP selection better than the incumbent is improved by local search (until :data:`POLISH_PATIENCE`
+    kicks in a row find nothing better) before it becomes the incumbent; the groups it ends with join the columns.
+
     Once the gap is small (:data:`PROOF_GAP` of the value) or the bound stalls, a proof is attempted by
     reduced-profit fixing (:func:`_fixing_threshold`): every group a better selection could use is listed into
     the master, whose integer optimum is then the optimum over every group.
@@ -336,6 +343,16 @@ def column_generation(
                 raise
             return False  # Ctrl-C stopped the MIP before it held a selection, and greedy found none within k
         chosen = [groups[problem.network_index(name)] for name in plan.networks]
+        if scorer.value(chosen) > incumbent_value and not stopped():
+            # a better selection from the master is a new place for local search to start from (its groups
+            # are columns too): where the bound cannot close (unstructured matrices of 60 tasks), the plan is
+            # only as good as the search around the incumbents
+            left = None if time_limit is None else max(0.0, deadline - time.perf_counter())
+            chosen, _ = local_search(
+                scorer, k, start=chosen, max_rounds=None, patience=POLISH_PATIENCE, time_limit=left
+            )
+            for g in chosen:
+                columns.setdefault(g, None)
         if scorer.value(chosen) > incumbent_value:
             incumbent, incumbent_value = chosen, scorer.value(chosen)
         return plan.optimal

@@ -18,6 +18,7 @@ from itertools import combinations
 
 import numpy as np
 
+from taskgroup.errors import InvalidArgument
 from taskgroup.grouping.cover import Group, GroupScorer
 
 __all__ = ["greedy_merge", "beam_merge", "local_search"]
@@ -222,13 +223,15 @@ def local_search(
     start: list[Group] | None = None,
     seed: int = 0,
     time_limit: float | None = None,
-    max_rounds: int = 50,
+    max_rounds: int | None = 50,
+    patience: int | None = None,
 ) -> tuple[list[Group], int]:
     """Iterated local search from ``start`` (default: :func:`greedy_merge`); returns the best and moves tried.
 
-    It stops after ``max_rounds`` kicks (each followed by a descent to a local optimum) or at ``time_limit``
-    seconds, whichever comes first; ``time_limit=None`` means no limit, so the rounds alone stop it and the same
-    seed gives the same answer.
+    It stops after ``max_rounds`` kicks (each followed by a descent to a local optimum), after ``patience`` kicks
+    in a row that found nothing better, or at ``time_limit`` seconds, whichever comes first; without a time limit
+    the rounds alone stop it and the same seed gives the same answer. ``max_rounds=0`` is a descent from
+    ``start``.
 
     Parameters
     ----------
@@ -242,27 +245,38 @@ def local_search(
         Seed of the move order and kicks.
     time_limit : float, optional
         Seconds.
-    max_rounds : int, default 50
-        Kicks.
+    max_rounds : int or None, default 50
+        Kicks (None: no cap; give ``patience`` or ``time_limit`` then).
+    patience : int, optional
+        Kicks in a row without a better selection after which it stops (None: no such rule).
 
     Returns
     -------
     (list of frozenset of int, int)
         The best selection and the number of moves tried.
+
+    Raises
+    ------
+    InvalidArgument
+        ``max_rounds``, ``patience`` and ``time_limit`` all None (nothing would stop it).
     """
+    if max_rounds is None and patience is None and time_limit is None:
+        raise InvalidArgument("local_search needs max_rounds, patience or time_limit to stop; all three are None.")
     rng = np.random.default_rng(seed)
     deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
+    rounds_cap = math.inf if max_rounds is None else max_rounds
     current = start if start is not None else greedy_merge(scorer, k)
     current, value, tried = _descend(scorer, current, k, rng, deadline)
     best, best_value = current, value
-    rounds = 0
-    while rounds < max_rounds and time.perf_counter() < deadline:
+    rounds = idle = 0
+    while rounds < rounds_cap and time.perf_counter() < deadline and (patience is None or idle < patience):
         rounds += 1
+        idle += 1
         kicked = _kick(scorer, best, k, rng, strength=max(2, scorer.n // 8))
         if not scorer.valid(kicked, k):
             continue
         candidate, v, t = _descend(scorer, kicked, k, rng, deadline)
         tried += t
         if v > best_value + 1e-12 * max(1.0, abs(best_value)):
-            best, best_value = candidate, v
+            best, best_value, idle = candidate, v, 0
     return best, tried
