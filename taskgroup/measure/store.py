@@ -523,6 +523,24 @@ class ResultStore(AffinityTable, WeightsTable, ReplicatesTable):
 
         ``Problem.from_frame(table, tasks=store.task_order(table))`` lists the tasks as the suite does; by default
         it would take them in the order the table's network names sort (``digit``, ``digit+large``, ...).
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            A long table with a ``task`` column, read from this store.
+        suite, config : str, optional
+            Which run, when the store holds several (as for :meth:`table`).
+
+        Returns
+        -------
+        list of str
+
+        Raises
+        ------
+        NotFound
+            No such run.
+        InvalidArgument
+            The store holds several runs and ``suite``/``config`` do not choose one.
         """
         present = set(table["task"])
         return [t for t in self._run_tasks(*self._pick_run(suite, config)) if t in present]
