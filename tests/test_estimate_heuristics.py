@@ -172,3 +172,25 @@ def test_local_search_stops_after_its_patience_of_fruitless_kicks():
     assert scorer.value(patient[0]) >= scorer.value(descent[0]) and patient[1] > descent[1]
     with pytest.raises(InvalidArgument, match="max_rounds, patience or time_limit"):
         local_search(scorer, 3, max_rounds=None)
+
+
+def test_local_search_says_its_progress_and_stops_when_asked(monkeypatch):
+    from taskgroup.grouping import heuristics
+    from taskgroup.grouping.cover import GroupScorer
+
+    matrix = random_matrix(20, 6)
+    scorer = GroupScorer(matrix.to_numpy(), False, tuple(matrix.index))
+    monkeypatch.setattr(heuristics, "PROGRESS_EVERY", 0.0)  # a line after every kick
+    lines: list[str] = []
+    groups, _ = heuristics.local_search(scorer, 3, seed=0, max_rounds=3, say=lines.append)
+    assert [line.split(",")[0] for line in lines] == [
+        "local search: 1 kicks",
+        "local search: 2 kicks",
+        "local search: 3 kicks",
+    ]
+    assert lines[-1].split(", ")[1] == f"value {scorer.value(groups):.6g}"
+    # Ctrl-C under interrupt_flag: asked between kicks and within descents, the best selection so far comes back
+    asked = iter(range(10**6))
+    stopped, moves = heuristics.local_search(scorer, 3, seed=0, max_rounds=10**6, stop=lambda: next(asked) >= 3)
+    _, all_moves = heuristics.local_search(scorer, 3, seed=0, max_rounds=20)
+    assert scorer.valid(stopped, 3) and moves < all_moves

@@ -202,7 +202,7 @@ def test_fixing_threshold_keeps_every_group_of_a_better_selection(k, seed):
     for value in np.quantile(values, [0.5, 0.9, 0.99]):
         for _ in range(5):
             pi = rng.normal(0.0, 1.0, 5)
-            profit = {g: float(colgen_module._profit(scorer.values(g), pi)) for g in groups}
+            profit = {g: float(colgen_module.profit(scorer.values(g), pi)) for g in groups}
             threshold = colgen_module._fixing_threshold(value, pi, max(0.0, max(profit.values())), k)
             for selection, v in zip(selections, values):
                 if v > value:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from taskgroup.grouping import pricing as pricing_module
-from taskgroup.grouping.colgen import _profit
 from taskgroup.grouping.cover import GroupScorer
+from taskgroup.grouping.exact_pricing import profit
 from taskgroup.grouping.pricing import groups_above, price_pairwise
 
 
@@ -22,7 +22,7 @@ def instance(n: int, seed: int) -> tuple[GroupScorer, np.ndarray]:
 
 
 def listed_best(scorer: GroupScorer, pi: np.ndarray, skip=frozenset()) -> float:
-    return max([0.0] + [float(_profit(scorer.values(g), pi)) for g in scorer.all_groups() if g not in skip])
+    return max([0.0] + [float(profit(scorer.values(g), pi)) for g in scorer.all_groups() if g not in skip])
 
 
 @pytest.mark.parametrize(("n", "seed"), [(5, 0), (7, 1), (8, 2), (9, 3), (10, 4)])
@@ -33,13 +33,13 @@ def test_search_pricing_equals_listing(n, seed):
     assert result.bound == pytest.approx(best, abs=1e-9) and result.exact
     if best > 0:
         value, group = result.found[0]
-        assert value == pytest.approx(best) and float(_profit(scorer.values(group), pi)) == pytest.approx(best)
+        assert value == pytest.approx(best) and float(profit(scorer.values(group), pi)) == pytest.approx(best)
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_search_pricing_skips_groups_and_stays_exact(seed):
     scorer, pi = instance(8, seed)
-    top = max(scorer.all_groups(), key=lambda g: float(_profit(scorer.values(g), pi)))
+    top = max(scorer.all_groups(), key=lambda g: float(profit(scorer.values(g), pi)))
     result = price_pairwise(scorer.S, scorer.offset, pi, range(2, 9), skip={top})
     assert all(g != top for _, g in result.found)
     assert result.bound == pytest.approx(listed_best(scorer, pi, {top}), abs=1e-9)
@@ -68,7 +68,7 @@ def test_size_duals_certify_the_size_bound(n, k, seed):
 @pytest.mark.parametrize(("n", "seed"), [(6, 0), (8, 1), (9, 2), (10, 3)])
 def test_groups_above_a_threshold_equal_listing(n, seed):
     scorer, pi = instance(n, seed)
-    profits = {g: float(_profit(scorer.values(g), pi)) for g in scorer.all_groups()}
+    profits = {g: float(profit(scorer.values(g), pi)) for g in scorer.all_groups()}
     ranked = sorted(profits.values(), reverse=True)
     skip = {max(profits, key=profits.get)}
     for threshold in (ranked[0] - 1e-6, ranked[5], ranked[min(40, len(ranked) - 1)]):
@@ -100,7 +100,7 @@ def test_search_resumed_in_small_chunks_is_the_same_search(seed, monkeypatch):
     assert chunked.nodes == whole.nodes and chunked.found == whole.found
     threshold = whole.bound - 0.5
     assert set(groups_above(scorer.S, scorer.offset, pi, range(2, 11), threshold)) == {
-        g for g in scorer.all_groups() if float(_profit(scorer.values(g), pi)) > threshold
+        g for g in scorer.all_groups() if float(profit(scorer.values(g), pi)) > threshold
     }
 
 
@@ -115,7 +115,7 @@ def test_search_pricing_equals_listing_on_unstructured_affinities(n, seed):
         result = price_pairwise(S, np.zeros((n + 1, n)), pi, range(2, n + 1))
         assert result.bound == pytest.approx(best, abs=1e-9)
         listed = groups_above(S, np.zeros((n + 1, n)), pi, range(2, n + 1), 0.8 * best)
-        expected = {g for g in scorer.all_groups() if float(_profit(scorer.values(g), pi)) > 0.8 * best}
+        expected = {g for g in scorer.all_groups() if float(profit(scorer.values(g), pi)) > 0.8 * best}
         assert listed is not None and set(listed) == expected
 
 
@@ -138,12 +138,12 @@ def test_heuristic_pricing_ends_at_local_optima_valued_as_the_scorer_does(seed):
     groups, profits = improve_groups(scorer.S, scorer.offset, pi, seeds)
     for row, p in zip(groups, profits):
         group = frozenset(np.flatnonzero(row).tolist())
-        assert len(group) >= 2 and p == pytest.approx(float(_profit(scorer.values(group), pi)))
+        assert len(group) >= 2 and p == pytest.approx(float(profit(scorer.values(group), pi)))
         for t in range(n):  # no single task added or dropped raises P
             other = group ^ {t}
             if len(other) >= 2:
-                assert float(_profit(scorer.values(other), pi)) <= p + 1e-9
-    start = [float(_profit(scorer.values(frozenset(np.flatnonzero(r).tolist())), pi)) for r in seeds]
+                assert float(profit(scorer.values(other), pi)) <= p + 1e-9
+    start = [float(profit(scorer.values(frozenset(np.flatnonzero(r).tolist())), pi)) for r in seeds]
     assert np.all(profits >= np.array(start) - 1e-9)
 
 
@@ -157,14 +157,14 @@ def test_swap_pricing_ends_where_no_add_drop_or_swap_helps(seed):
     groups, profits = swap_groups(scorer.S, scorer.offset, pi, seeds)
     for row, seed_row, p in zip(groups, seeds, profits):
         group = frozenset(np.flatnonzero(row).tolist())
-        assert len(group) >= 2 and p == pytest.approx(float(_profit(scorer.values(group), pi)))
+        assert len(group) >= 2 and p == pytest.approx(float(profit(scorer.values(group), pi)))
         start = frozenset(np.flatnonzero(seed_row).tolist())
-        assert p >= float(_profit(scorer.values(start), pi)) - 1e-9  # it only moves uphill
+        assert p >= float(profit(scorer.values(start), pi)) - 1e-9  # it only moves uphill
         moves = [group ^ {t} for t in range(n)]
         moves += [(group - {u}) | {v} for u in group for v in range(n) if v not in group]
         for other in moves:
             if len(other) >= 2:
-                assert float(_profit(scorer.values(other), pi)) <= p + 1e-9
+                assert float(profit(scorer.values(other), pi)) <= p + 1e-9
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -42,16 +42,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container
 
 import numpy as np
 
 from taskgroup.errors import InfeasibleBudget
 from taskgroup.grouping.cover import Group, GroupScorer
-from taskgroup.grouping.heuristics import local_search
+from taskgroup.grouping.exact_pricing import FIXING_CAPACITY, EnumeratedPricing, SearchPricing, profit
+from taskgroup.grouping.heuristics import PROGRESS_EVERY, local_search
 from taskgroup.grouping.local_pricing import improve_groups, swap_groups
 from taskgroup.grouping.master_lp import master_lp
-from taskgroup.grouping.pricing import groups_above, price_pairwise
 
 __all__ = ["column_generation", "ColumnGenerationResult", "ENUMERATE_MAX_TASKS", "PROOF_TOLERANCE"]
 
@@ -63,17 +63,12 @@ STALL_SHARE = 0.03
 # A master MIP's selection that beats the incumbent is improved by local search until this many kicks in a row
 # find nothing better (as colgen's start, taskgroup.grouping.group.START_PATIENCE).
 POLISH_PATIENCE = 10
-# the most groups a proof by fixing lists into the master during the search (more: the attempt is dropped, the
-# MIP would be slow); the last attempt, after the search, is limited only by the pricing search's own listing
-FIXING_CAPACITY = 1_000
 # exact pricing may leave its bound on P* this share of the gap above the LP value (divided by k) above P* ...
 PRICING_TOLERANCE = 0.25
 # ... when fewer than this many calls as long as the last one fit in the time left (else it is exact)
 EXACT_PRICINGS_LEFT = 4
 # relative tolerance under which a bound counts as closed (the LP and MIP tolerances are ~1e-9..1e-7)
 PROOF_TOLERANCE = 1e-6
-# seconds between progress lines (a run shorter than this reports nothing)
-PROGRESS_EVERY = 5.0
 # master rounds priced by the heuristic alone (while it finds columns) before each exact pricing
 HEURISTIC_ROUNDS = 50
 # ... and HEURISTIC_PATIENCE rounds in a row that raise the LP by less than HEURISTIC_GAIN of its value end them
@@ -93,7 +88,6 @@ COLUMN_AGE = 10
 # local optima of heuristic pricing improved further by swaps, per round
 SWAP_SEEDS = 10
 _EPS = 1e-7
-_Stop = Callable[[], bool] | None
 
 
 class ColumnGenerationResult:
@@ -122,112 +116,9 @@ class ColumnGenerationResult:
         self.columns = columns
 
 
-def _profit(values: np.ndarray, pi: np.ndarray) -> np.ndarray:
-    """P(G) for rows of group values (``-inf`` outside the group)."""
-    return np.where(np.isfinite(values), np.maximum(values - pi, 0.0), 0.0).sum(axis=-1)
-
-
-class _EnumeratedPricing:
-    """Exact pricing by listing every allowed group (small n)."""
-
-    def __init__(self, scorer: GroupScorer) -> None:
-        self.groups = scorer.all_groups()
-        self.values = np.array([scorer.values(g) for g in self.groups])
-
-    def above(
-        self, pi: np.ndarray, threshold: float, deadline: float, capacity: int | None, stop: _Stop = None
-    ) -> list[Group] | None:
-        """Every group with ``P(G) > threshold``; None if more than ``capacity`` (None: no limit)."""
-        chosen = np.flatnonzero(_profit(self.values, pi) > threshold)
-        if capacity is not None and len(chosen) > capacity:
-            return None
-        return [self.groups[i] for i in chosen]
-
-    def price(
-        self,
-        pi: np.ndarray,
-        deadline: float,
-        known: Sequence[tuple[float, Group]] = (),
-        tolerance: float = 0.0,
-        stop: _Stop = None,
-    ) -> tuple[list[tuple[float, Group]], float]:
-        P = _profit(self.values, pi)
-        top = np.argsort(-P)[:10]
-        return [(float(P[i]), self.groups[i]) for i in top], float(P.max())
-
-
-class _SearchPricing:
-    """Exact pricing past :data:`ENUMERATE_MAX_TASKS` tasks: branch-and-bound per group size
-    (:func:`~taskgroup.grouping.pricing.price_pairwise`).
-
-    Measured groups are priced by listing them with their measured values; the search skips them, so the
-    bound holds for measurements that override predictions. One-task groups (when allowed) are listed too.
-    """
-
-    def __init__(self, scorer: GroupScorer) -> None:
-        self.scorer = scorer
-        self.offset = np.zeros((scorer.n + 1, scorer.n)) if scorer.offset is None else scorer.offset
-        self.listed = [g for g in scorer.measured if len(g) >= scorer.min_size]
-        if scorer.singletons:
-            self.listed += [frozenset([t]) for t in range(scorer.n) if frozenset([t]) not in scorer.measured]
-
-    def price(
-        self,
-        pi: np.ndarray,
-        deadline: float,
-        known: Sequence[tuple[float, Group]] = (),
-        tolerance: float = 0.0,
-        stop: _Stop = None,
-    ) -> tuple[list[tuple[float, Group]], float]:
-        """Groups with the largest ``P(G)`` found and a valid upper bound on ``max(0, max_G P(G))``.
-
-        ``known``: groups already valued at ``pi`` (e.g. by heuristic pricing); they start the incumbent.
-        ``tolerance``: how far above ``P*`` the bound may be, for a faster search. ``stop``: a Ctrl-C flag,
-        asked between node chunks (the bound stays valid).
-        """
-        scorer = self.scorer
-        found = list(known) + [(float(_profit(scorer.values(g), pi)), g) for g in self.listed]
-        incumbent = max([0.0] + [p for p, _ in found])
-        result = price_pairwise(
-            scorer.S,
-            self.offset,
-            pi,
-            range(2, scorer.n + 1),
-            incumbent=incumbent,
-            skip=set(scorer.measured),
-            deadline=deadline,
-            tolerance=tolerance,
-            stop=stop,
-        )
-        found += result.found
-        return sorted(found, key=lambda vg: -vg[0])[:10], max(result.bound, incumbent)
-
-    def above(
-        self, pi: np.ndarray, threshold: float, deadline: float, capacity: int | None, stop: _Stop = None
-    ) -> list[Group] | None:
-        """Every group with ``P(G) > threshold`` (listed ones included); None if too many, out of time or stopped.
-
-        The search lists at most ``capacity`` groups (:data:`FIXING_CAPACITY` when None: it needs a limit).
-        """
-        scorer = self.scorer
-        listed = [g for g in self.listed if float(_profit(scorer.values(g), pi)) > threshold]
-        searched = groups_above(
-            scorer.S,
-            self.offset,
-            pi,
-            range(2, scorer.n + 1),
-            threshold,
-            skip=set(scorer.measured),
-            deadline=deadline,
-            capacity=FIXING_CAPACITY if capacity is None else capacity,
-            stop=stop,
-        )
-        return None if searched is None else listed + searched
-
-
 def _improve_column(scorer: GroupScorer, group: Group, pi: np.ndarray) -> tuple[float, Group]:
     """Heuristic pricing: add/remove single tasks while P(G) grows."""
-    best = float(_profit(scorer.values(group), pi))
+    best = float(profit(scorer.values(group), pi))
     improved = True
     while improved:
         improved = False
@@ -235,7 +126,7 @@ def _improve_column(scorer: GroupScorer, group: Group, pi: np.ndarray) -> tuple[
             child = group - {t} if t in group else group | {t}
             if len(child) < scorer.min_size:
                 continue
-            p = float(_profit(scorer.values(child), pi))
+            p = float(profit(scorer.values(child), pi))
             if p > best + _EPS:
                 best, group, improved = p, child, True
     return best, group
@@ -270,9 +161,9 @@ def column_generation(
     the master, whose integer optimum is then the optimum over every group.
 
     ``say``, if given, receives a progress line on the iteration, columns, value, bound, gap and time left once
-    :data:`PROGRESS_EVERY` seconds have passed since the start or the last line (also while a master MIP runs:
-    the line then starts with how long it has run), and a last line at the end when any was given: a quick run
-    stays silent.
+    :data:`~taskgroup.grouping.heuristics.PROGRESS_EVERY` seconds have passed since the start or the last line
+    (also while a master MIP runs: the line then starts with how long it has run), and a last line at the end when
+    any was given: a quick run stays silent.
 
     ``stop``, if given, is asked before each iteration; once it returns True the loop ends as at the time limit,
     without the final master solve, and the best selection so far comes back with its bound (Ctrl-C). A master
@@ -312,7 +203,7 @@ def column_generation(
     np.fill_diagonal(S, -np.inf)
     for t in range(n):  # every task's best partner: cheap, useful columns
         columns.setdefault(frozenset((t, int(np.argmax(S[:, t])))), None)
-    pricing = _EnumeratedPricing(scorer) if n <= ENUMERATE_MAX_TASKS else _SearchPricing(scorer)
+    pricing = EnumeratedPricing(scorer) if n <= ENUMERATE_MAX_TASKS else SearchPricing(scorer)
     offset = np.zeros((n + 1, n)) if scorer.offset is None else scorer.offset
     upper = scorer.trivial_bound()
     best_pi: np.ndarray | None = None
@@ -496,7 +387,7 @@ def column_generation(
             stalls = stalls + 1 if gap - (upper - incumbent_value) < STALL_SHARE * gap else 0
         # a group improves the LP if its reduced profit at the LP's own duals is positive
         candidates = {g: p for p, g in [*known[:n], *found]}
-        added = [g for g in candidates if g not in active and _profit(scorer.values(g), pi_lp) > mu + _EPS]
+        added = [g for g in candidates if g not in active and profit(scorer.values(g), pi_lp) > mu + _EPS]
         for g in added:
             columns[g] = None
             active[g] = 0
@@ -600,7 +491,7 @@ def _improving(
     added = []
     for row in np.unique(masks, axis=0):
         g = frozenset(np.flatnonzero(row).tolist())
-        if g not in columns and _profit(scorer.values(g), pi) > mu + _EPS:
+        if g not in columns and profit(scorer.values(g), pi) > mu + _EPS:
             added.append(g)
     return added
 

@@ -162,8 +162,9 @@ def group(
     seed : int
         For the randomised methods (local search).
     say : callable, optional
-        Given a progress line every few seconds by the methods that can run long (``colgen``: iteration, value, bound,
-        gap); the others are quick and report nothing.
+        Given a progress line every few seconds by the methods that can run long (``colgen``: its local-search
+        start's kicks and value, then iteration, value, bound, gap; ``local-search``: kicks and value); the others
+        are quick and report nothing.
     **options
         Method options (``width`` for beam).
 
@@ -238,8 +239,9 @@ def select_groups(
     seed : int
         For the randomised methods.
     say : callable, optional
-        Given a progress line every few seconds by the methods that can run long (``colgen``: iteration, value, bound,
-        gap); the others are quick and report nothing.
+        Given a progress line every few seconds by the methods that can run long (``colgen``: its local-search
+        start's kicks and value, then iteration, value, bound, gap; ``local-search``: kicks and value); the others
+        are quick and report nothing.
     **options
         Method options (``width`` for beam).
 
@@ -341,8 +343,10 @@ def _beam(scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int, w
     return GroupingResult(beam_merge(scorer, k, width=width))
 
 
-def _local(scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int) -> GroupingResult:
-    groups, tried = local_search(scorer, k, seed=seed, time_limit=time_limit)
+def _local(
+    scorer: GroupScorer, k: int, *, time_limit: float | None, seed: int, say: Callable[[str], None] | None = None
+) -> GroupingResult:
+    groups, tried = local_search(scorer, k, seed=seed, time_limit=time_limit, say=say)
     return GroupingResult(groups, nodes=tried)
 
 
@@ -362,7 +366,16 @@ def _colgen(
     # a good starting selection makes the master's integer solution and the bound meet sooner
     start_limit = None if time_limit is None else START_SHARE * time_limit
     with interrupt_flag("keeping the best plan so far after the current iteration") as interrupted:
-        start, _ = local_search(scorer, k, seed=seed, time_limit=start_limit, max_rounds=None, patience=START_PATIENCE)
+        start, _ = local_search(
+            scorer,
+            k,
+            seed=seed,
+            time_limit=start_limit,
+            max_rounds=None,
+            patience=START_PATIENCE,
+            say=None if say is None else lambda line: say(f"colgen start: {line}"),
+            stop=interrupted.is_set,
+        )
         remaining = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - started))
         result = column_generation(scorer, k, start, time_limit=remaining, say=say, stop=interrupted.is_set)
     optimal = result.upper_bound - result.value <= PROOF_TOLERANCE * max(1.0, abs(result.value))

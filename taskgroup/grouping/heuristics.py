@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import combinations
 
 import numpy as np
@@ -21,7 +21,11 @@ import numpy as np
 from taskgroup.errors import InvalidArgument
 from taskgroup.grouping.cover import Group, GroupScorer
 
-__all__ = ["greedy_merge", "beam_merge", "local_search"]
+__all__ = ["greedy_merge", "beam_merge", "local_search", "PROGRESS_EVERY"]
+
+#: Seconds between the progress lines of a long search (local search, and column generation in
+#: :mod:`taskgroup.grouping.colgen`).
+PROGRESS_EVERY = 5.0
 
 
 def _baseline(scorer: GroupScorer) -> np.ndarray:
@@ -174,13 +178,13 @@ def _splits(scorer: GroupScorer, group: Group) -> Iterator[list[Group]]:
 
 
 def _descend(
-    scorer: GroupScorer, groups: list[Group], k: int, rng: np.random.Generator, deadline: float
+    scorer: GroupScorer, groups: list[Group], k: int, rng: np.random.Generator, halted: Callable[[], bool]
 ) -> tuple[list[Group], float, int]:
     """First-improvement descent to a local optimum; returns the selection, its V and the moves tried."""
     value = scorer.value(groups)
     tried = 0
     improved = True
-    while improved and time.perf_counter() < deadline:
+    while improved and not halted():
         improved = False
         for child in _neighbours(scorer, groups, k, rng):
             tried += 1
@@ -190,7 +194,7 @@ def _descend(
             if v > value + 1e-12 * max(1.0, abs(value)):
                 groups, value, improved = _dedupe(child), v, True
                 break
-            if tried % 512 == 0 and time.perf_counter() >= deadline:
+            if tried % 512 == 0 and halted():
                 break
     return groups, value, tried
 
@@ -225,6 +229,8 @@ def local_search(
     time_limit: float | None = None,
     max_rounds: int | None = 50,
     patience: int | None = None,
+    say: Callable[[str], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[list[Group], int]:
     """Iterated local search from ``start`` (default: :func:`greedy_merge`); returns the best and moves tried.
 
@@ -249,6 +255,11 @@ def local_search(
         Kicks (None: no cap; give ``patience`` or ``time_limit`` then).
     patience : int, optional
         Kicks in a row without a better selection after which it stops (None: no such rule).
+    say : callable(str), optional
+        Given a line with the kicks so far, the best value and the time every :data:`PROGRESS_EVERY` seconds.
+    stop : callable() -> bool, optional
+        Asked between kicks and every 512 moves; once it returns True the best selection so far comes back, as
+        at the time limit (Ctrl-C under :func:`~taskgroup.interrupts.interrupt_flag`).
 
     Returns
     -------
@@ -263,20 +274,28 @@ def local_search(
     if max_rounds is None and patience is None and time_limit is None:
         raise InvalidArgument("local_search needs max_rounds, patience or time_limit to stop; all three are None.")
     rng = np.random.default_rng(seed)
-    deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
+    started = reported = time.perf_counter()
+    deadline = math.inf if time_limit is None else started + time_limit
     rounds_cap = math.inf if max_rounds is None else max_rounds
+
+    def halted() -> bool:
+        return time.perf_counter() >= deadline or (stop is not None and stop())
+
     current = start if start is not None else greedy_merge(scorer, k)
-    current, value, tried = _descend(scorer, current, k, rng, deadline)
+    current, value, tried = _descend(scorer, current, k, rng, halted)
     best, best_value = current, value
     rounds = idle = 0
-    while rounds < rounds_cap and time.perf_counter() < deadline and (patience is None or idle < patience):
+    while rounds < rounds_cap and not halted() and (patience is None or idle < patience):
         rounds += 1
         idle += 1
         kicked = _kick(scorer, best, k, rng, strength=max(2, scorer.n // 8))
         if not scorer.valid(kicked, k):
             continue
-        candidate, v, t = _descend(scorer, kicked, k, rng, deadline)
+        candidate, v, t = _descend(scorer, kicked, k, rng, halted)
         tried += t
         if v > best_value + 1e-12 * max(1.0, abs(best_value)):
             best, best_value, idle = candidate, v, 0
+        if say is not None and time.perf_counter() - reported >= PROGRESS_EVERY:
+            reported = time.perf_counter()
+            say(f"local search: {rounds} kicks, value {best_value:.6g}, {reported - started:.0f} s")
     return best, tried
