@@ -48,7 +48,7 @@ import numpy as np
 
 from taskgroup.errors import InfeasibleBudget
 from taskgroup.grouping.cover import Group, GroupScorer
-from taskgroup.grouping.exact_pricing import FIXING_CAPACITY, EnumeratedPricing, SearchPricing, profit
+from taskgroup.grouping.exact_pricing import FIXING_CAPACITY, ExactPricing, profit
 from taskgroup.grouping.heuristics import PROGRESS_EVERY, local_search
 from taskgroup.grouping.local_pricing import improve_groups, swap_groups
 from taskgroup.grouping.master_lp import master_lp
@@ -203,7 +203,7 @@ def column_generation(
     np.fill_diagonal(S, -np.inf)
     for t in range(n):  # every task's best partner: cheap, useful columns
         columns.setdefault(frozenset((t, int(np.argmax(S[:, t])))), None)
-    pricing = EnumeratedPricing(scorer) if n <= ENUMERATE_MAX_TASKS else SearchPricing(scorer)
+    pricing = ExactPricing(scorer, listing=n <= ENUMERATE_MAX_TASKS)
     offset = np.zeros((n + 1, n)) if scorer.offset is None else scorer.offset
     upper = scorer.trivial_bound()
     best_pi: np.ndarray | None = None
