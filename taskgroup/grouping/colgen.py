@@ -204,7 +204,7 @@ def column_generation(
     for t in range(n):  # every task's best partner: cheap, useful columns
         columns.setdefault(frozenset((t, int(np.argmax(S[:, t])))), None)
     pricing = ExactPricing(scorer, listing=n <= ENUMERATE_MAX_TASKS)
-    offset = np.zeros((n + 1, n)) if scorer.offset is None else scorer.offset
+    offset = scorer.size_offsets
     upper = scorer.trivial_bound()
     best_pi: np.ndarray | None = None
     best_profit = 0.0
@@ -234,7 +234,9 @@ def column_generation(
                 raise
             return False  # Ctrl-C stopped the MIP before it held a selection, and greedy found none within k
         chosen = [groups[problem.network_index(name)] for name in plan.networks]
-        if scorer.value(chosen) > incumbent_value and not stopped():
+        if scorer.value(chosen) <= incumbent_value:
+            return plan.optimal
+        if not stopped():
             # a better selection from the master is a new place for local search to start from (its groups
             # are columns too): where the bound cannot close (unstructured matrices of 60 tasks), the plan is
             # only as good as the search around the incumbents
@@ -244,8 +246,7 @@ def column_generation(
             )
             for g in chosen:
                 columns.setdefault(g, None)
-        if scorer.value(chosen) > incumbent_value:
-            incumbent, incumbent_value = chosen, scorer.value(chosen)
+        incumbent, incumbent_value = chosen, scorer.value(chosen)
         return plan.optimal
 
     def prove(capacity: int | None = FIXING_CAPACITY, seconds: float = math.inf) -> bool:

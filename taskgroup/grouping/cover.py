@@ -70,6 +70,11 @@ class GroupScorer:
     def min_size(self) -> int:
         return 1 if self.singletons else 2
 
+    @property
+    def size_offsets(self) -> np.ndarray:
+        """``offset`` as the pricing kernels take it: shape ``(n + 1, n)``, zeros when there is none."""
+        return np.zeros((self.n + 1, self.n)) if self.offset is None else self.offset
+
     def values(self, group: Group) -> np.ndarray:
         """Per task, its value in ``group``; ``-inf`` outside it (and for a forbidden singleton).
 

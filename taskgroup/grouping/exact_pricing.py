@@ -57,7 +57,6 @@ class ExactPricing:
     def __init__(self, scorer: GroupScorer, listing: bool) -> None:
         self.scorer = scorer
         self.listing = listing
-        self.offset = np.zeros((scorer.n + 1, scorer.n)) if scorer.offset is None else scorer.offset
         if listing:
             self.groups = scorer.all_groups()
         else:  # what the search skips: measured groups, and one-task groups where allowed
@@ -103,7 +102,7 @@ class ExactPricing:
         scorer = self.scorer
         result = price_pairwise(
             scorer.S,
-            self.offset,
+            scorer.size_offsets,
             pi,
             range(2, scorer.n + 1),
             incumbent=incumbent,
@@ -150,7 +149,7 @@ class ExactPricing:
         scorer = self.scorer
         searched = groups_above(
             scorer.S,
-            self.offset,
+            scorer.size_offsets,
             pi,
             range(2, scorer.n + 1),
             threshold,
