@@ -412,12 +412,29 @@ def test_workers_end_when_the_driver_is_killed_outright(tmp_path):
         time.sleep(0.1)
     workers = [int(p.stem) for p in pids.glob("*.pid")]
     assert len(workers) == 2 and all(map(_running, workers))
+    helpers = _children(process.pid)  # the process the workers were forked from, where there is one
     process.kill()  # SIGKILL: the driver can neither commit nor end its workers
     process.wait()
     deadline = time.time() + 10
-    while any(map(_running, workers)) and time.time() < deadline:
+    while any(map(_running, workers + helpers)) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(map(_running, workers)), "workers outlived their driver"
+    assert not any(map(_running, helpers)), "the driver's helper processes outlived it"
+
+
+def _children(pid):
+    """Pids of the live processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):  # it ended meanwhile
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # the field after the state; comm may hold spaces
+            found.append(int(entry.name))
+    return found
 
 
 def test_ctrl_c_in_solve_affinity_keeps_the_best_plan_with_its_bound(tmp_path, capsys, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import signal
@@ -19,6 +20,7 @@ import pytest
 
 import taskgroup as tg
 from taskgroup.errors import InvalidArgument, MeasurementError
+from taskgroup.measure.executors import RestartingProcessPool
 from taskgroup.measure.objective import measure_objective, read_objective_result
 from taskgroup.measure.records import NetworkResult
 from taskgroup.measure.store import MeasurementWarning, ResultStore
@@ -158,8 +160,24 @@ def test_resume_settings_and_the_measure_dispatch(tmp_path):
         measure_objective(ex.plain, path, tasks=["a+b"])
     with pytest.raises(InvalidArgument, match="accepted variants are \\['full'\\]"):
         measure_objective(ex.plain, path, tasks=["a"], candidates=["a@half"])
-    with pytest.raises(InvalidArgument, match="Define it at the top level of a module"):
-        measure_objective(lambda tasks, variant, seed: {t: 1.0 for t in tasks}, path, tasks=["a"], executor="process")
+    pool = RestartingProcessPool(1)  # workers start with the first job, which never comes
+    unpicklable = lambda tasks, variant, seed: {t: 1.0 for t in tasks}  # noqa: E731
+    for executor in ("process", pool):
+        with pytest.raises(InvalidArgument, match="Define it at the top level of a module"):
+            measure_objective(unpicklable, path, tasks=["a"], executor=executor)
+    pool.shutdown()
+
+
+def test_auto_refuses_a_lambda_where_it_is_a_process_pool(tmp_path, monkeypatch):
+    # auto is a process pool on two cores or more, and a pool can only run functions it can import by name
+    runtime = importlib.import_module("taskgroup.engine.runtime")
+    objective = lambda tasks, variant, seed: {t: 1.0 for t in tasks}  # noqa: E731
+    monkeypatch.setattr(runtime, "available_cores", lambda: 2)
+    with pytest.raises(InvalidArgument, match="executor 'auto' runs the objective in other processes"):
+        measure_objective(objective, tmp_path / "two.db", tasks=["a"], executor="auto", progress=False)
+    monkeypatch.setattr(runtime, "available_cores", lambda: 1)  # serial in this process: a lambda is fine
+    table = measure_objective(objective, tmp_path / "one.db", tasks=["a"], executor="auto", progress=False)
+    assert table["val_loss"].tolist() == [1.0]
 
 
 def test_reading_a_store_and_the_objective_route_import_no_torch(tmp_path):

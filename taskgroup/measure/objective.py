@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import Candidate, check_names, make_candidates, seed_list
-from taskgroup.measure.executors import drive, open_executor
+from taskgroup.measure.executors import RestartingProcessPool, auto_workers, drive, open_executor
 from taskgroup.measure.records import NetworkResult
 from taskgroup.measure.store import ResultStore
 
@@ -260,9 +260,14 @@ def _check_settings(objective: Callable[..., Any], settings: Mapping[str, Any]) 
 
 
 def _needs_pickling(executor: str | Executor) -> bool:
-    """Process pools pickle functions by name (Dask's cloudpickle can send lambdas and closures)."""
-    if isinstance(executor, ProcessPoolExecutor):
+    """Process pools pickle functions by name (Dask's cloudpickle can send lambdas and closures); ``auto`` is a
+    process pool on two cores or more."""
+    if isinstance(executor, (ProcessPoolExecutor, RestartingProcessPool)):
         return True
+    if executor == "auto":
+        from taskgroup.engine.runtime import available_cores  # the engine imports torch, this route does not
+
+        return auto_workers(available_cores()) > 1
     return isinstance(executor, str) and (executor == "process" or executor.startswith("process:"))
 
 
