@@ -52,6 +52,15 @@ def condition(name: str) -> Iterator[None]:
         spinner.wait()
 
 
+def commit(tree: Path) -> str:
+    """The commit a source tree has checked out, ``+`` where it has changes not committed (or ``unknown``)."""
+    head = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return "unknown"
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
+
+
 def one_run(tree: Path, extra: tuple[str, ...]) -> dict[str, float]:
     """Time one default run of the taskgroup in ``tree``; its wall seconds and the plan's test Δm%."""
     with tempfile.TemporaryDirectory(prefix="taskgroup-run-time-") as folder:
@@ -131,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             f"`{command}` into a fresh folder, as a subprocess, timed from start to exit (suite loading, "
             "measurement, plan, training and report). `busy`: one other process spins on a core for the whole "
             "run. Runs alternate between conditions and trees. The plan's test Δm% is read from `results.json` "
-            "(the same in every condition: a network's numbers do not depend on how many workers ran beside it).",
+            "(the same in every condition: a network's numbers do not depend on how many workers ran beside it)."
+            + "".join(f" `{label}`: commit {commit(tree)}." for label, (tree, _) in setups.items()),
         ),
         ("Summary", markdown_table(summary(runs), ".3g")),
         ("Every run", markdown_table(runs, ".3g")),
