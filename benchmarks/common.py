@@ -46,7 +46,19 @@ def markdown_table(frame: pd.DataFrame, floatfmt: str = ".4g") -> str:
 def machine_line() -> str:
     import os
 
-    return f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    return f"{platform.platform()}, {cpu_model()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+
+
+def cpu_model() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo; else what ``platform`` says): trained networks differ
+    from one processor to another (torch's kernels are chosen by instruction set and vendor), and so do timings."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown processor"
 
 
 def report_sections(path: Path) -> dict[str, str]:

@@ -87,3 +87,10 @@ def slow_groups(tasks, variant, seed, folder):
         f.write("+".join(tasks))
     time.sleep(60)
     return grouped_losses(tasks, variant, seed)
+
+
+def reporting_modules(tasks, variant, seed, folder):
+    """Writes, per call, whether torch is imported in the process running it (the user's script imports none)."""
+    with open(os.path.join(folder, f"{'+'.join(tasks)}.modules"), "w") as f:
+        f.write("torch" if "torch" in sys.modules else "no torch")
+    return grouped_losses(tasks, variant, seed)

@@ -202,6 +202,19 @@ print("torch loaded:", "torch" in sys.modules, len(problem.networks))
     assert "torch loaded: False 7" in out.stdout
 
 
+def test_process_workers_of_the_objective_route_import_no_torch(tmp_path):
+    # workers fork from a server, which imports torch for the suite route only: a user's script may not use torch
+    folder = tmp_path / "modules"
+    folder.mkdir()
+    args = ["measure", "--objective", "objective_examples:reporting_modules", "--tasks", "a,b", "--executor",
+            "process:2", "--setting", f"folder={folder}", "--store", str(tmp_path / "s.db")]  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "taskgroup", *args], cwd=HERE, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert {p.name: p.read_text() for p in folder.iterdir()} == {f"{n}.modules": "no torch" for n in ("a", "b", "a+b")}
+
+
 # -- stores written before the objective route, damaged stores, read-only stores ------------------------
 
 

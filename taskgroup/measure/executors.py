@@ -16,6 +16,7 @@ import multiprocessing.context
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import AbstractContextManager, contextmanager
@@ -34,8 +35,9 @@ __all__ = [
     "EXECUTOR_HELP",
     "AUTO_MIN_WORKERS",
     "auto_workers",
-    "WORKER_MODULES",
+    "TORCH_WORKER_MODULES",
     "worker_context",
+    "preload_workers",
 ]
 
 J = TypeVar("J")
@@ -129,17 +131,16 @@ def _end_with_the_driver() -> None:
     os._exit(1)  # nobody is left to take the result of the job in hand
 
 
-# The modules a worker's jobs need (torch's optimisers import torch._dynamo on their first step: 1.3 s). Workers fork
-# from a server process that imported them once (multiprocessing's forkserver), so a pool starts without each worker
-# importing torch again: four workers on two cores took 6.2 s to start when spawned and 2.4 s from the server, and
-# every later pool of the same process 0.05 s.
-WORKER_MODULES = ("taskgroup.measure.jobs", "taskgroup.train.units", "torch._dynamo")
+# What the workers of the suite route and of plan training import (torch's optimisers import torch._dynamo on their
+# first step: 1.3 s). Workers fork from a server process (multiprocessing's forkserver) that imported these once, so a
+# pool starts without each worker importing torch again: four workers on two cores took 6.2 s to start when spawned
+# and 2.4 s from the server, and every later pool of the same process 0.05 s.
+TORCH_WORKER_MODULES = ("taskgroup.measure.jobs", "taskgroup.train.units", "torch._dynamo")
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
-    """How pool workers start: forked from a server process that has imported :data:`WORKER_MODULES` (never from
-    this process, whose torch thread pools may be running: forking those can deadlock), or spawned where the
-    platform has no forkserver (Windows).
+    """How pool workers start: forked from a server process (never from this process, whose torch thread pools may
+    be running: forking those can deadlock), or spawned where the platform has no forkserver (Windows).
 
     Returns
     -------
@@ -147,9 +148,22 @@ def worker_context() -> multiprocessing.context.BaseContext:
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(WORKER_MODULES))  # read when the server starts, with this process's first pool
-    return context
+    return multiprocessing.get_context("forkserver")
+
+
+def preload_workers(modules: Sequence[str]) -> None:
+    """Have the server that pool workers fork from import ``modules`` when it starts, with this process's first
+    pool (a server already started keeps what it has). The objective route does not call it: a user's training
+    script may not use torch, and its workers should not carry it.
+
+    Parameters
+    ----------
+    modules : sequence of str
+        Importable module names (one that fails to import is skipped, and imported by each worker that needs it).
+    """
+    context = worker_context()
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(list(modules))
 
 
 class RestartingProcessPool(Executor):
@@ -191,17 +205,24 @@ class RestartingProcessPool(Executor):
         self._processes.update(getattr(self._pool, "_processes", None) or {})  # to read exit codes after a crash
         return future
 
-    def exit_codes(self) -> list[int]:
+    def exit_codes(self, wait: float = 5.0) -> list[int]:
         """Exit codes of the workers that have ended abnormally (negative: the signal that ended them), once the
-        pool is broken (its workers are ending: each is waited for briefly, so that its code is known).
+        pool is broken (its workers are ending: each is waited for, so that its code is known).
+
+        Parameters
+        ----------
+        wait : float, default 5.0
+            Seconds to wait for the workers' codes, in all. A forked worker's code comes through the fork
+            server, which a loaded machine can take more than half a second to schedule.
 
         Returns
         -------
         list of int
-            Nonzero exit codes of the pool's workers (each waited for up to 0.5 s).
+            Nonzero exit codes of the pool's workers that ended within ``wait``.
         """
+        deadline = time.monotonic() + wait
         for process in self._processes.values():
-            process.join(0.5)
+            process.join(max(0.0, deadline - time.monotonic()))
         return [p.exitcode for p in self._processes.values() if p.exitcode not in (None, 0)]
 
     def restart(self) -> None:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from taskgroup.engine import can_stack
 from taskgroup.errors import InvalidArgument
 from taskgroup.measure.candidates import Candidate, make_candidates, seed_list
-from taskgroup.measure.executors import drive, open_executor
+from taskgroup.measure.executors import TORCH_WORKER_MODULES, drive, open_executor, preload_workers
 from taskgroup.measure.jobs import Job, run_job
 from taskgroup.measure.objective import measure_objective
 from taskgroup.measure.profile import profile_candidates
@@ -213,6 +213,7 @@ def measure(
     done = store.done(fp, cfg)
     if all((c.name, seed) in done for c in cands for seed in seeds_):
         return store.results(fp, cfg)  # all measured earlier: no executor opened, no empty progress bar
+    preload_workers(TORCH_WORKER_MODULES)
     with store.writer(), open_executor(executor) as (pool, workers):
         jobs = plan_jobs(
             suite, cands, config, seeds_, vectorise=vectorise, stack_size=stack_size, workers=workers, threads=threads

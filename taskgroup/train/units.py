@@ -24,7 +24,7 @@ from taskgroup.checkpoints import load_checkpoint, network_config, save_checkpoi
 from taskgroup.engine import TrainConfig, build_model, configure_threads, fit, predict
 from taskgroup.errors import InvalidArgument, MeasurementError
 from taskgroup.files import atomic_write
-from taskgroup.measure.executors import drive, open_executor
+from taskgroup.measure.executors import TORCH_WORKER_MODULES, drive, open_executor, preload_workers
 from taskgroup.measure.store import ResultStore
 from taskgroup.outputs import claim_folder, output_path
 from taskgroup.serve.plan_cost_file import PLAN_COST_FILE
@@ -372,6 +372,7 @@ def train_in_parallel(
     if executor == "serial" or len(pending) < 2:
         return set()
     trained: set[Unit] = set()
+    preload_workers(TORCH_WORKER_MODULES)
     with open_executor(executor) as (pool, workers):
         if workers < 2:
             return trained
