@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         name, title = "run_time_quick", "A small run's wall time (what a run costs beyond training), quiet and busy"
     else:
         name, title = "run_time", "The default run's wall time, quiet and beside a busy process"
-    path = write_report(name, title, sections, args.results)
+    generated = " ".join(["python -m benchmarks.run_time", *(argv if argv is not None else sys.argv[1:])])
+    path = write_report(name, title, sections, args.results, command=generated)
     print(f"wrote {path}")
     return 0
 
