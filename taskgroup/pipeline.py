@@ -134,8 +134,9 @@ def run_pipeline(
     InvalidSuite
         Suite settings the suite does not accept.
     InvalidArgument
-        Bad settings, ``out`` holds a run with other settings (other than ``budget`` and ``objective``), a
-        symbolic link, or (without ``force``) files taskgroup did not write.
+        Bad settings, ``out`` holds a run with other settings (other than ``budget`` and ``objective``) or on
+        data that changed since (the suite's fingerprint), a symbolic link, or (without ``force``) files taskgroup
+        did not write.
     PipelineError
         A step failed; the message names it and the folder with the partial results.
     """
@@ -147,7 +148,7 @@ def run_pipeline(
     out = Path(out)
     suite = load_suite(settings.suite, **dict(settings.suite_params))  # bad suite settings claim no folder
     claim_folder(out, "run", force=force)
-    _check_settings(out, settings, say)
+    _check_settings(out, settings, suite.fingerprint(), say)
     timings: dict[str, float] = {}
 
     with _step("measure", out, timings, say):
@@ -275,7 +276,7 @@ def _robust_knee(
 _PLANNING_SETTINGS = ("budget", "objective")
 
 
-def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]) -> None:
+def _check_settings(out: Path, settings: RunSettings, fingerprint: str, say: Callable[[str], None]) -> None:
     path = output_path(out, "settings.json")
     wanted = settings.to_dict()
     if path.exists():
@@ -288,6 +289,7 @@ def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]
             ) from None
         if not isinstance(stored, dict):
             raise InvalidArgument(f"{str(path)!r} holds {type(stored).__name__}, not the settings taskgroup wrote.")
+        recorded = stored.pop("suite_fingerprint", None)  # None: written by a version that did not record it
         differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
         fixed = [k for k in differ if k not in _PLANNING_SETTINGS]
         if fixed:
@@ -297,14 +299,21 @@ def _check_settings(out: Path, settings: RunSettings, say: Callable[[str], None]
                 "use another --out folder, or the same settings to resume it (only "
                 f"{' and '.join(_PLANNING_SETTINGS)} may change)."
             )
-        if not differ:
+        if recorded not in (None, fingerprint):
+            raise InvalidArgument(
+                f"The suite's data changed since the run in {str(out)!r} started (fingerprint {recorded!r} there, "
+                f"{fingerprint!r} now; e.g. its file was edited): restore the data to resume it, or use another "
+                "--out folder."
+            )
+        if differ:
+            say(
+                f"resuming {str(out)!r} with "
+                f"{', '.join(f'{k} {stored.get(k)!r} -> {wanted.get(k)!r}' for k in differ)}: "
+                "the measurements and trained networks are kept, the plan is chosen again"
+            )
+        elif recorded is not None:
             return
-        say(
-            f"resuming {str(out)!r} with "
-            f"{', '.join(f'{k} {stored.get(k)!r} -> {wanted.get(k)!r}' for k in differ)}: "
-            "the measurements and trained networks are kept, the plan is chosen again"
-        )
-    atomic_write(path, lambda p: p.write_text(json.dumps(wanted, indent=1)))
+    atomic_write(path, lambda p: p.write_text(json.dumps({**wanted, "suite_fingerprint": fingerprint}, indent=1)))
 
 
 # What to do after a failed step, where "run it again" is not the answer

@@ -364,7 +364,9 @@ def significance(train: TrainReport) -> str:
             verdict = "not significant: its 95 % interval includes 0"
         sentences.append(f"The plan's advantage over the independent networks is {verdict}.")
     gap = train.plan_minus_all_in_one_ci95
-    if gap is not None:
+    if train.plan_is_all_in_one:
+        sentences.append("The plan is the all-in-one network itself.")
+    elif gap is not None:
         lo, hi = gap
         if lo > 0:
             verdict = "significantly better than"

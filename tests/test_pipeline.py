@@ -90,9 +90,23 @@ def test_where_a_run_goes_is_not_part_of_its_identity(tmp_path):
         RunSettings(executor="nonsense")  # refused before any folder or work
     # a folder written with one executor resumes under another
     lines = []
-    taskgroup_pipeline._check_settings(tmp_path, RunSettings(executor="dask://h:1"), lines.append)
-    taskgroup_pipeline._check_settings(tmp_path, RunSettings(executor="process"), lines.append)
+    taskgroup_pipeline._check_settings(tmp_path, RunSettings(executor="dask://h:1"), "f1", lines.append)
+    taskgroup_pipeline._check_settings(tmp_path, RunSettings(executor="process"), "f1", lines.append)
     assert lines == []
+
+
+def test_a_run_on_data_that_changed_since_is_refused_and_an_older_folder_resumes(tmp_path):
+    check = taskgroup_pipeline._check_settings
+    check(tmp_path, RunSettings(), "a9e0ed611477a887", print)
+    with pytest.raises(InvalidArgument, match="The suite's data changed since the run in .* 'a9e0ed611477a887' there"):
+        check(tmp_path, RunSettings(), "bc7afe1c8649d0e1", print)
+    # settings.json written before fingerprints were recorded: resumed, and the fingerprint recorded from now on
+    path = tmp_path / "settings.json"
+    older = json.loads(path.read_text())
+    del older["suite_fingerprint"]
+    path.write_text(json.dumps(older))
+    check(tmp_path, RunSettings(), "bc7afe1c8649d0e1", print)
+    assert json.loads(path.read_text())["suite_fingerprint"] == "bc7afe1c8649d0e1"
 
 
 def test_relative_weights_make_the_independent_networks_score_one_per_task():

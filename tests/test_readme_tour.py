@@ -1,7 +1,8 @@
 """Every command of the README's tour runs exactly as written (issue 9): the Python blocks, then the shell lines.
 
-The tour reads a `losses.csv` of the user's own; the test writes one (one row per network and task, with `cost`,
-`flops` and `latency_ms` columns, as the tour describes) and runs everything in a fresh folder, in order, so that
+The tour reads a `losses.csv` and a `customers.csv` of the user's own; the test writes them (one row per network and
+task, with `cost`, `flops` and `latency_ms` columns, as the tour describes; a small table with `churn` and `spend`
+columns) and runs everything in a fresh folder, in order, so that
 each command finds the files the earlier ones wrote. Slow: it measures and trains on the digits suite.
 """
 
@@ -13,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -51,6 +53,18 @@ def write_losses(path: Path) -> None:
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
+def write_customers(path: Path) -> None:
+    """A small table of the kind the tour's `--suite csv` line reads: two features, a text column, two targets."""
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame(
+        {"age": rng.integers(18, 80, n), "visits": rng.poisson(3, n), "plan": rng.choice(["basic", "pro"], n)}
+    )
+    frame["spend"] = 20 + 3 * frame.visits + 15 * (frame.plan == "pro") + rng.normal(0, 5, n)
+    frame["churn"] = (rng.random(n) < 1 / (1 + np.exp(0.5 * frame.visits - 1))).astype(int)
+    frame.to_csv(path, index=False)
+
+
 def test_the_tour_has_python_and_shell_blocks():
     kinds = [kind for kind, _ in tour_blocks()]
     assert "python" in kinds and "bash" in kinds
@@ -59,6 +73,7 @@ def test_the_tour_has_python_and_shell_blocks():
 @pytest.mark.slow
 def test_every_tour_command_runs_as_written(tmp_path, monkeypatch):
     write_losses(tmp_path / "losses.csv")
+    write_customers(tmp_path / "customers.csv")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for kind, code in tour_blocks():

@@ -47,3 +47,11 @@ def test_the_delta_m_summary_gives_each_delta_m_with_its_interval_and_what_it_re
     assert "means over 3 training repeats" in delta_m_summary(report)
     assert "over test rows and repeats" in delta_m_summary(report)
     assert delta_m_summary(TrainReport()) == ""
+
+
+def test_a_plan_that_is_the_all_in_one_network_is_not_compared_with_itself():
+    report = _report((0.5, 2.0), repeats=2, gap=(0.0, 0.0))
+    report.plan_is_all_in_one = True
+    text = significance(report)
+    assert "The plan is the all-in-one network itself." in text
+    assert "different from the all-in-one network" not in text and "[+0.00, +0.00]" not in text

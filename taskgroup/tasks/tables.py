@@ -24,19 +24,19 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 PREPROCESSING_KINDS: tuple[str, ...] = ("none", "standardise")
 
 
-def _resolve_kinds(frame: pd.DataFrame, targets: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
+def _resolve_kinds(frame: pd.DataFrame, targets: Mapping[str, str | None] | Sequence[str]) -> dict[str, str]:
     if isinstance(targets, str):
         targets = [targets]
-    if isinstance(targets, Mapping):
-        kinds = {str(k): str(v) for k, v in targets.items()}
-    else:
-        kinds = {}
-        for col in targets:
+    given = dict(targets) if isinstance(targets, Mapping) else dict.fromkeys(targets)
+    kinds = {}
+    for col, kind in given.items():
+        if kind is None:  # inferred from the values
             if col not in frame.columns:
                 raise InvalidSuite(
                     f"The table has no target column {col!r}; columns present: {list(map(str, frame.columns))}."
                 )
-            kinds[col] = _infer_kind(frame[col])
+            kind = _infer_kind(frame[col])
+        kinds[str(col)] = str(kind)
     for task, kind in kinds.items():
         if kind not in TASK_KINDS:
             raise InvalidSuite(f"Target {task!r} has kind {kind!r}; accepted kinds are {list(TASK_KINDS)}.")

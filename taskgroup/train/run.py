@@ -137,6 +137,7 @@ class TrainReport:
         ``delta_m["student"]`` (a paired bootstrap over test rows and repeats,
         :func:`taskgroup.train.intervals.delta_m_intervals`; the student's against the baselines' first repeat).
     plan_minus_all_in_one_ci95 : the 95 % interval of Δm%(plan) - Δm%(all-in-one), same replicates.
+    plan_is_all_in_one : the plan serves every task from its all-in-one network (which is then not trained twice).
     repeats : training repeats behind the baselines, the plan's networks and the all-in-one network.
     teacher_tasks : tasks with a teacher.
     manifest : path of the deployment manifest.
@@ -154,6 +155,7 @@ class TrainReport:
     delta_m: dict[str, float] = field(default_factory=dict)
     delta_m_ci95: dict[str, list[float]] = field(default_factory=dict)
     plan_minus_all_in_one_ci95: list[float] | None = None
+    plan_is_all_in_one: bool = False
     repeats: int = 1
     teacher_tasks: list[str] = field(default_factory=list)
     manifest: str = ""
@@ -291,6 +293,7 @@ def train_plan(
 
     same = [d.name for d in plan.details if set(d.trained_tasks) == set(served) and network_variant(d.name) == "full"]
     everything = ("networks", same[0]) if same else ("all_in_one", network_name(served))
+    report.plan_is_all_in_one = bool(same) and all(plan.assignment[t] == same[0] for t in served)
     vanilla = [
         *(Unit("baselines", t, (t,), "full", k) for k in repeats for t in served if config.baselines),
         *(Unit("networks", d.name, d.trained_tasks, network_variant(d.name), k) for k in repeats for d in plan.details),
