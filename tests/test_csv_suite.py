@@ -141,3 +141,13 @@ def test_run_export_and_predict_on_a_csv_file_and_a_changed_file_is_refused(tmp_
     )
     assert rerun.returncode == 2
     assert "The suite's data changed since the run" in rerun.stderr and "restore the data" in rerun.stderr
+
+
+def test_affinity_takes_suite_parameters(tmp_path, wage_csv):
+    pd.read_csv(wage_csv).head(300).to_csv(wage_csv, index=False)
+    suite_args = ["--suite", "csv", "--suite-param", "path=wage.csv", "--suite-param", "targets=wage,jobclass"]
+    result = taskgroup("affinity", *suite_args, "--epochs", "1", "--store", "r.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wage" in result.stdout and "jobclass" in result.stdout
+    refused = taskgroup("affinity", "--suite", "digits", "--suite-param", "sed=3", cwd=tmp_path)
+    assert refused.returncode == 2 and "has no parameter(s) ['sed']" in refused.stderr

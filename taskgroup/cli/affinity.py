@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from taskgroup.cli.options import SUITE_CHOICES, add_runtime_arguments, apply_runtime_arguments
+from taskgroup.cli.options import (
+    SUITE_CHOICES,
+    add_runtime_arguments,
+    add_suite_param_argument,
+    apply_runtime_arguments,
+    parse_suite_params,
+)
 from taskgroup.errors import InvalidArgument, NotFound
 from taskgroup.estimate.matrix import as_affinity
 from taskgroup.grouping.affinity_problem import SINGLETON_MODES, group_problem
@@ -30,6 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--suite", required=True, metavar="NAME", choices=SUITE_CHOICES, help="a registered suite: %(choices)s"
     )
+    add_suite_param_argument(p)
     p.add_argument("--method", choices=["tag", "cs"], default="tag", help="tag (lookahead) or cs (cosine)")
     p.add_argument("--store", metavar="DB", help="results store to keep the matrix in (and reuse it from)")
     p.add_argument("--epochs", type=int, default=None, help="epochs of the run (default: the training default)")
@@ -57,7 +64,7 @@ def run_affinity(args: argparse.Namespace) -> int:
     _check_networks(args.n_networks)  # before the training run, not after it
 
     device = apply_runtime_arguments(args)
-    suite = load_suite(args.suite)
+    suite = load_suite(args.suite, **parse_suite_params(args.suite_param))
     # as taskgroup run measures the suite (cnn with the image settings for images, else mlp)
     config = default_train_config(suite, device=device, **({} if args.epochs is None else {"epochs": args.epochs}))
     fp, cfg = suite.fingerprint(), config.hash()
