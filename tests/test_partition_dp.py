@@ -190,6 +190,37 @@ def test_many_budgets_frontier_and_minimum_budget_cost_one_dp(monkeypatch):
     assert len(calls) == 1  # the reference DPs above call the module's function directly
 
 
+def measured_costs(problem: tg.Problem, seed: int) -> tg.Problem:
+    """The same losses with costs off any grid, as profiled FLOPs or latencies are."""
+    frame = problem.to_frame()
+    networks = frame["network"].unique()
+    cost = dict(zip(networks, np.random.default_rng(seed).uniform(0.5, 1.5, len(networks))))
+    return tg.Problem.from_frame(frame.assign(cost=frame["network"].map(cost)))
+
+
+def test_a_long_integer_program_staircase_hands_over_to_the_dp(monkeypatch):
+    # measured costs make many steps (25 here), two MIP solves each, where prefer_partition_dp weighs one solve:
+    # when it prefers the MIP (as it does in a process without the DP's kernels loaded), the MIP starts and hands
+    # over to the DP once it has taken the DP's estimated time (made 0 here)
+    frontier_module = importlib.import_module("taskgroup.solvers.frontier")
+    problem = measured_costs(tg.datasets.synthetic_problem(6, seed=6), seed=0)
+    instance = SelectionInstance.build(problem, np.array([np.inf]))
+    monkeypatch.setattr(frontier_module, "prefer_partition_dp", lambda instance: False)
+    by_mip = frontier_module._mip_staircase(problem, instance, None)
+    with pytest.raises(frontier_module._HandOver):
+        frontier_module._mip_staircase(problem, instance, None, give_up_after=0.0)
+    monkeypatch.setattr(frontier_module, "dp_seconds_from_cold", lambda instance: 0.0)
+    handed_over = tg.frontier(problem)
+    assert {plan.solver for plan in handed_over.plans} == {"partition-dp"}
+    # HiGHS with its default relative gap (1e-4) stopped at a plan 2.6e-5 worse at budget 4.40, and the MIP
+    # staircase repeated that step 31 times and lost the 5 after it
+    assert len(by_mip) == len(handed_over.plans) > 2 * problem.n_tasks
+    assert len({plan.networks for plan in by_mip}) == len(by_mip)
+    for ours, theirs in zip(handed_over.plans, by_mip):
+        assert ours.cost["cost"] == pytest.approx(theirs.cost["cost"], rel=1e-9)
+        assert ours.objective == pytest.approx(theirs.objective, rel=1e-9)
+
+
 @pytest.mark.parametrize("n, seed", [(5, 0), (7, 1), (9, 2)])
 def test_numpy_path_equals_the_compiled_kernels(monkeypatch, n, seed):
     """Small grid instances run in numpy in a process without the kernels loaded (nothing to compile or load);

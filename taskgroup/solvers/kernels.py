@@ -500,18 +500,25 @@ def partition_tables_grid(n, net_start, net_list, trailing, levels, WL, level_li
     return True, g_start, g_level, g_loss, g_net, f_start, f_level, f_loss, f_g, f_prev
 
 
-def kernels_cached() -> bool:
-    """Whether the partition DP's grid kernel is loaded in this process or compiled in numba's disk cache for
-    this source (then a fresh process loads it in milliseconds instead of compiling it).
+def kernels_cached(grid: bool = True) -> bool:
+    """Whether the partition DP's grid kernel (``grid=False``: its kernel for costs off a grid) is loaded in this
+    process or compiled in numba's disk cache for this source (then a fresh process loads it in milliseconds
+    instead of compiling it).
+
+    Parameters
+    ----------
+    grid : bool, default True
+        Which kernel: the one for one resource on a cost grid, or the general one.
 
     Returns
     -------
     bool
         False also when numba's cache cannot be inspected.
     """
-    if partition_tables_grid.signatures:
+    kernel = partition_tables_grid if grid else partition_tables
+    if kernel.signatures:
         return True
     try:  # numba's cache index for this function; empty when missing or written for another version of the source
-        return bool(partition_tables_grid._cache._cache_file._load_index())  # type: ignore[attr-defined]
+        return bool(kernel._cache._cache_file._load_index())  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - a numba internal: when it changes, assume nothing is cached
         return False

@@ -105,18 +105,22 @@ class SelectionModel:
         solver.SuppressOutput()
         if backend == "highs":
             # No banner. An integrality tolerance of 1e-9 (default 1e-6) so that x = 1 - 1e-6 does not pass as
-            # integral and a set over budget as feasible; no absolute gap (default 1e-6) so that plans closer
-            # than that are still told apart. 1e-10 is too tight: HiGHS then returned a suboptimal plan as
-            # optimal on synthetic_problem(6, seed=6) at budget 2.5 (a regression test keeps it honest).
+            # integral and a set over budget as feasible; no absolute gap (default 1e-6) and no relative gap
+            # (default 1e-4, which OR-Tools' RELATIVE_MIP_GAP does not reach) so that plans closer than that are
+            # still told apart: with it, HiGHS called a plan 2.6e-5 above the optimum optimal (a regression test).
+            # An integrality tolerance of 1e-10 is too tight: HiGHS then returned a suboptimal plan as optimal on
+            # synthetic_problem(6, seed=6) at budget 2.5 (a regression test keeps it honest).
             # Presolve finds little to remove in this model and cost 30-60% of the time at 4,000 candidates.
             solver.SetSolverSpecificParametersAsString(
-                "output_flag=false\nmip_feasibility_tolerance=1e-9\nmip_abs_gap=0\npresolve=off"
+                "output_flag=false\nmip_feasibility_tolerance=1e-9\nmip_abs_gap=0\nmip_rel_gap=0\npresolve=off"
             )
         if backend == "cpsat":
             # CP-SAT otherwise installs its own SIGINT handler for the solve and leaves SIGINT at the C default
             # afterwards: Ctrl-C then killed the whole process at once, with no KeyboardInterrupt to commit
             # finished work on (tests/test_solvers.py checks that Ctrl-C still raises after a solve).
-            solver.SetSolverSpecificParametersAsString("catch_sigint_signal: false")
+            # No absolute gap (CP-SAT's default 1e-4), as for HiGHS: it returned 0.43986 as optimal where the
+            # optimum is 0.43984 (Standley setting 1, budget 4), now and then, by the order of its workers.
+            solver.SetSolverSpecificParametersAsString("catch_sigint_signal: false absolute_gap_limit: 0")
         if backend == "scip":
             # SCIP otherwise takes SIGINT for the solve and stops by itself: Python never saw the Ctrl-C, and an
             # interrupted solve passed for a finished one (run_interruptibly stops it instead)

@@ -43,6 +43,7 @@ __all__ = [
     "solve_partition_dp",
     "dp_work",
     "dp_seconds",
+    "dp_seconds_from_cold",
     "kernels_loaded",
     "uses_numpy",
     "DP_PAIRS_PER_SECOND",
@@ -59,6 +60,11 @@ DP_MAX_TASKS = 24
 # Seconds to import numba and load the compiled kernels from its cache, once per process: about 0.4 s of CPU
 # (numba 0.13 s, the scipy BLAS numba loads 0.1 s, its compiler context and the kernel), issue 24.
 DP_STARTUP_SECONDS = 0.5
+
+
+# Seconds to compile the kernel a problem needs into an empty numba cache (6.4 s for the general kernel on this
+# kind of machine, measured with NUMBA_CACHE_DIR set to an empty folder); once per installation.
+DP_COMPILE_SECONDS = 6.0
 
 
 def kernels_loaded() -> bool:
@@ -91,6 +97,25 @@ def dp_seconds(instance: SelectionInstance) -> float:
         return numpy_seconds(instance.n, levels)
     compiled = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND
     return compiled + (0.0 if kernels_loaded() else DP_STARTUP_SECONDS)
+
+
+def dp_seconds_from_cold(instance: SelectionInstance) -> float:
+    """:func:`dp_seconds`, plus compiling the kernel the instance needs when numba's disk cache does not hold it.
+
+    Parameters
+    ----------
+    instance : SelectionInstance
+
+    Returns
+    -------
+    float
+    """
+    seconds = dp_seconds(instance)
+    if uses_numpy(instance) or kernels_loaded():
+        return seconds
+    from taskgroup.solvers.kernels import kernels_cached
+
+    return seconds + (0.0 if kernels_cached(grid=_levels(instance) is not None) else DP_COMPILE_SECONDS)
 
 
 def uses_numpy(instance: SelectionInstance, work_cap: float = math.inf) -> bool:
