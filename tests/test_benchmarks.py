@@ -12,15 +12,14 @@ from benchmarks.__main__ import BENCHMARKS, STUDIES
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# The quick runs take ~5.5 min of CPU one after another, and the test process only waits for them; CI has two cores,
-# so the driver runs twice side by side, each with half of the benchmarks. Quick runs' CPU seconds (user + sys, each
-# run alone on a shared machine): run_time 93, solvers 35, selection 12, training_variants 11, serving 9,
-# evaluation_errors 9, plan_distill 7 (176 together); repeats 31, measure 30, grouping 29, train 23 (its distillation
-# networks cached), estimates 22, strategies 9, objective 8 (152). The first half still ends first (by 50 s of 490
-# when this test ran on the shared machine; by 75 s with training_variants in the second half): run_time's
-# measurements run process pools that take both cores from the other half while they run. Every benchmark still
-# runs, through the same driver, into one results folder (each writes only its own table).
-BESIDE_THE_REST = ("run_time", "solvers", "serving", "evaluation_errors", *STUDIES)
+# The quick runs take ~4.5 min of CPU one after another, and the test process only waits for them; CI has two cores,
+# so the driver runs twice side by side, each with half of the benchmarks. Quick runs' wall seconds (each alone on
+# a quiet machine, 2026-12-06): run_time 36, solvers 28, repeats 25, selection 15, evaluation_errors 13,
+# training_variants 12, serving 10, plan_distill 9 (148 together); measure 38, train 36 (two processes), estimates
+# 34, grouping 23, strategies 14, objective 8 (153). run_time's measurements run process pools that take both
+# cores from the other half while they run. Every benchmark still runs, through the same driver, into one results
+# folder (each writes only its own table).
+BESIDE_THE_REST = ("run_time", "solvers", "repeats", "serving", "evaluation_errors", *STUDIES)
 
 
 @pytest.mark.slow
