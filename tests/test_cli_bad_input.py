@@ -482,6 +482,19 @@ def test_ctrl_c_while_the_commands_load_is_one_line_and_status_130(capsys, monke
     assert capsys.readouterr().err.strip() == "taskgroup: interrupted while starting; nothing was done."
 
 
+def test_ctrl_c_while_a_choice_imports_its_registry_is_one_line_and_status_130(capsys, monkeypatch):
+    # `--suite NAME` is checked against the suite registry, which imports torch: seconds in which Ctrl-C came
+    # as a traceback of some 90 lines
+    from taskgroup.registry import RegistryChoices
+
+    def interrupted_while_importing(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RegistryChoices, "registry", interrupted_while_importing)
+    assert main(["run", "--suite", "digits"]) == 130
+    assert capsys.readouterr().err.strip() == "taskgroup: interrupted while starting; nothing was done."
+
+
 @pytest.mark.slow
 def test_ctrl_c_in_a_long_colgen_writes_the_plan(tmp_path, as_a_terminal_job):
     rng = np.random.default_rng(0)

@@ -65,11 +65,12 @@ STARTUP_INTERRUPTED = "taskgroup: interrupted while starting; nothing was done."
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``taskgroup`` command on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     try:
-        parser = build_parser()  # imports every command's module: a second or so in which Ctrl-C may come
+        # imports every command's module, and checking a choice imports its registry (--suite: torch): a few
+        # seconds in which Ctrl-C may come
+        args = build_parser().parse_args(argv)
     except KeyboardInterrupt:
         print(STARTUP_INTERRUPTED, file=sys.stderr)
         return 130
-    args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except BrokenPipeError:
