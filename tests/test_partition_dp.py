@@ -209,7 +209,7 @@ def test_a_long_integer_program_staircase_hands_over_to_the_dp(monkeypatch):
     by_mip = frontier_module._mip_staircase(problem, instance, None)
     with pytest.raises(frontier_module._HandOver):
         frontier_module._mip_staircase(problem, instance, None, give_up_after=0.0)
-    monkeypatch.setattr(frontier_module, "dp_seconds_from_cold", lambda instance: 0.0)
+    monkeypatch.setattr(frontier_module, "dp_seconds", lambda instance, compiling: 0.0)
     handed_over = tg.frontier(problem)
     assert {plan.solver for plan in handed_over.plans} == {"partition-dp"}
     # HiGHS with its default relative gap (1e-4) stopped at a plan 2.6e-5 worse at budget 4.40, and the MIP

@@ -17,7 +17,7 @@ from taskgroup.solvers.partition_dp import (
     DP_MAX_TASKS,
     DP_PAIRS_PER_SECOND,
     PartitionTable,
-    dp_seconds_from_cold,
+    dp_seconds,
     problem_table,
 )
 from taskgroup.solvers.solve import prefer_partition_dp, solve
@@ -95,7 +95,7 @@ def _staircase(problem: Problem, time_limit: float | None) -> list[Plan]:
     # many steps there are is known only at the end (34 at 6 tasks with measured costs). So the MIP goes first
     # until it has taken as long as the DP is estimated to take, then the DP finds every step at once: never
     # much over twice the faster of the two.
-    switch = dp_seconds_from_cold(instance) if instance.n <= DP_MAX_TASKS else None
+    switch = dp_seconds(instance, compiling=True) if instance.n <= DP_MAX_TASKS else None
     try:
         return _mip_staircase(problem, instance, time_limit, give_up_after=switch)
     except _HandOver:

@@ -43,7 +43,6 @@ __all__ = [
     "solve_partition_dp",
     "dp_work",
     "dp_seconds",
-    "dp_seconds_from_cold",
     "kernels_loaded",
     "uses_numpy",
     "DP_PAIRS_PER_SECOND",
@@ -80,13 +79,16 @@ def kernels_loaded() -> bool:
     return kernels is not None and bool(kernels.partition_tables_grid.signatures or kernels.partition_tables.signatures)
 
 
-def dp_seconds(instance: SelectionInstance) -> float:
+def dp_seconds(instance: SelectionInstance, *, compiling: bool = False) -> float:
     """Estimated seconds of the DP on ``instance`` in this process: the numpy path's (:func:`uses_numpy`), else
     the kernels' work at :data:`DP_PAIRS_PER_SECOND` plus :data:`DP_STARTUP_SECONDS` when they are not loaded.
 
     Parameters
     ----------
     instance : SelectionInstance
+    compiling : bool, default False
+        Also count :data:`DP_COMPILE_SECONDS` when the kernel the instance needs is neither loaded nor in numba's
+        disk cache.
 
     Returns
     -------
@@ -96,26 +98,13 @@ def dp_seconds(instance: SelectionInstance) -> float:
     if levels is not None and uses_numpy(instance):
         return numpy_seconds(instance.n, levels)
     compiled = dp_work(instance.n, instance.m, instance.C.shape[1]) / DP_PAIRS_PER_SECOND
-    return compiled + (0.0 if kernels_loaded() else DP_STARTUP_SECONDS)
+    if kernels_loaded():
+        return compiled
+    if compiling:
+        from taskgroup.solvers.kernels import kernels_cached
 
-
-def dp_seconds_from_cold(instance: SelectionInstance) -> float:
-    """:func:`dp_seconds`, plus compiling the kernel the instance needs when numba's disk cache does not hold it.
-
-    Parameters
-    ----------
-    instance : SelectionInstance
-
-    Returns
-    -------
-    float
-    """
-    seconds = dp_seconds(instance)
-    if uses_numpy(instance) or kernels_loaded():
-        return seconds
-    from taskgroup.solvers.kernels import kernels_cached
-
-    return seconds + (0.0 if kernels_cached(grid=_levels(instance) is not None) else DP_COMPILE_SECONDS)
+        compiled += 0.0 if kernels_cached(grid=levels is not None) else DP_COMPILE_SECONDS
+    return compiled + DP_STARTUP_SECONDS
 
 
 def uses_numpy(instance: SelectionInstance, work_cap: float = math.inf) -> bool:
