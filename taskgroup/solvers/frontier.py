@@ -11,7 +11,7 @@ import numpy as np
 from taskgroup.errors import InfeasibleBudget, InvalidArgument, SolverError
 from taskgroup.plan import FRONTIER_COLUMNS, Frontier, Plan, plan_from_selection
 from taskgroup.problem import Problem
-from taskgroup.solvers.instance import SelectionInstance
+from taskgroup.solvers.instance import SelectionInstance, budget_tolerance
 from taskgroup.solvers.model import SelectionModel
 from taskgroup.solvers.partition_dp import (
     DP_MAX_TASKS,
@@ -163,14 +163,25 @@ def _work_cap(time_limit: float | None) -> float:
 def _staircase_from_table(problem: Problem, table: PartitionTable) -> list[Plan]:
     """Every step of the frontier from the DP's Pareto points (ascending cost, descending objective)."""
     instance = table.instance
-    order = np.argsort(table.costs()[:, 0], kind="stable")
+    costs = table.costs()[:, 0]
+    points: list[tuple[float, float, np.ndarray]] = []  # (cost, value, selection) in ascending cost
+    for point in np.argsort(costs, kind="stable"):
+        selection = drop_unused(instance.WL, table.networks(int(point)))
+        # the set's value, each task on its best network (a Pareto point may carry a worse assignment of a set)
+        value, cost = instance.objective(selection), float(costs[point])
+        if points and cost <= points[-1][0] + budget_tolerance(np.array([points[-1][0]]))[0]:
+            # the same budget up to the order of summation (4e-16 apart): any budget that affords one affords the
+            # other, so only the better is a step
+            if value < points[-1][1]:
+                points[-1] = (cost, value, selection)
+            continue
+        points.append((cost, value, selection))
     plans: list[Plan] = []
     last = np.inf
-    for point in order:
-        value = float(table.objectives()[point])
+    for _, value, selection in points:
         if plans and value > last - STEP_TOLERANCE * max(1.0, abs(last)):
             continue
-        chosen = instance.problem_indices(drop_unused(instance.WL, table.networks(int(point))))
+        chosen = instance.problem_indices(selection)
         budget = float(problem.costs[chosen, 0].sum())
         plans.append(
             plan_from_selection(
