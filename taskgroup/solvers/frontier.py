@@ -164,7 +164,7 @@ def _staircase_from_table(problem: Problem, table: PartitionTable) -> list[Plan]
     """Every step of the frontier from the DP's Pareto points (ascending cost, descending objective)."""
     instance = table.instance
     costs = table.costs()[:, 0]
-    points: list[tuple[float, float, np.ndarray]] = []  # (cost, value, selection) in ascending cost
+    points: list[tuple[float, float, list[int]]] = []  # (cost, value, selection) in ascending cost
     for point in np.argsort(costs, kind="stable"):
         selection = drop_unused(instance.WL, table.networks(int(point)))
         # the set's value, each task on its best network (a Pareto point may carry a worse assignment of a set)
